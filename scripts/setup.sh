@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for Halyard and builds the Release binaries into build/bin.
+# Idempotent: packages already present are not reinstalled; the build is incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  # libraries (docs/ARCHITECTURE.md, "Libraries")
+  libasio-dev libssl-dev libyaml-cpp-dev libre2-dev nlohmann-json3-dev libspdlog-dev
+  libcli11-dev libgtest-dev libgmock-dev libnghttp2-dev
+  # tests: real clients and peers
+  python3 python3-pytest python3-h2 python3-yaml curl
+  # benchmarks (bench/, not part of the tests)
+  wrk nghttp2-client nginx-light haproxy
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+JOBS=$(nproc)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DHALYARD_WERROR=ON >/dev/null
+cmake --build build -j "$JOBS"
+echo "setup: binaries are in build/bin"

@@ -1,0 +1,237 @@
+// The compiled, immutable configuration a proxy serves: listeners with their route tables,
+// clusters with their endpoints. Built once per config change on the main thread (by
+// translate::buildSnapshot, from the config model and the registry) and shared read-only by
+// every worker through shared_ptr<const Snapshot>. Nothing here refers to YAML or to the
+// config model: regexes are compiled, durations are chrono values, weights are normalised.
+//
+// This header is the contract between src/translate (which fills it), src/proxy/router (which
+// matches requests against it) and the connection manager (which executes the chosen action).
+#pragma once
+
+#include <re2/re2.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace halyard::translate {
+
+using Millis = std::chrono::milliseconds;
+
+// ---- matching ---------------------------------------------------------------------------
+
+// Istio's StringMatch compiled. kPresent is "header/param present" ({} or regex "*").
+struct StringMatcher {
+  enum class Kind { kExact, kPrefix, kRegex, kPresent };
+  Kind kind = Kind::kPrefix;
+  std::string value;                      // exact/prefix text (lowercased when ignore_case)
+  std::shared_ptr<const re2::RE2> regex;  // kRegex: compiled once, full-match semantics
+  bool ignore_case = false;               // uri exact/prefix with ignoreUriCase
+};
+
+struct HeaderMatcher {
+  std::string name;  // lowercase
+  StringMatcher match;
+  bool invert = false;  // from withoutHeaders
+};
+
+struct QueryParamMatcher {
+  std::string name;
+  StringMatcher match;
+};
+
+// One HTTPMatchRequest. All set conditions are ANDed. Config-time selectors (port, gateways,
+// sourceLabels, sourceNamespace) are resolved by translate and never appear here.
+struct RouteMatch {
+  std::optional<StringMatcher> uri;  // absent: any path (Istio's implicit prefix "/")
+  std::optional<StringMatcher> scheme;
+  std::optional<StringMatcher> method;
+  std::optional<StringMatcher> authority;
+  std::vector<HeaderMatcher> headers;
+  std::vector<QueryParamMatcher> query_params;
+};
+
+// ---- actions ----------------------------------------------------------------------------
+
+struct HeaderOps {
+  std::vector<std::pair<std::string, std::string>> set;  // lowercase names; overwrite
+  std::vector<std::pair<std::string, std::string>> add;  // append
+  std::vector<std::string> remove;                       // lowercase names
+  bool empty() const { return set.empty() && add.empty() && remove.empty(); }
+};
+
+struct WeightedCluster {
+  std::string cluster;  // key into Snapshot::clusters, "outbound|80|v1|reviews.default.svc.cluster.local"
+  uint32_t weight = 0;  // relative; zero-weight destinations are already removed
+  HeaderOps request_headers;   // destination-level, applied after the route-level ones
+  HeaderOps response_headers;
+  std::optional<std::string> authority_rewrite;  // destination-level host rewrite
+};
+
+enum RetryOn : uint32_t {
+  kRetry5xx = 1u << 0,
+  kRetryGatewayError = 1u << 1,
+  kRetryReset = 1u << 2,
+  kRetryResetBeforeRequest = 1u << 3,
+  kRetryConnectFailure = 1u << 4,
+  kRetryRetriable4xx = 1u << 5,
+  kRetryRefusedStream = 1u << 6,
+  kRetryRetriableStatusCodes = 1u << 7,
+  kRetryRetriableHeaders = 1u << 8,
+  kRetryEnvoyRateLimited = 1u << 9,
+  kRetryHttp3PostConnectFailure = 1u << 10,
+  kRetryCancelled = 1u << 11,
+  kRetryDeadlineExceeded = 1u << 12,
+  kRetryInternal = 1u << 13,
+  kRetryResourceExhausted = 1u << 14,
+  kRetryUnavailable = 1u << 15,
+};
+
+struct RetryPolicy {
+  uint32_t attempts = 0;  // retries after the first try; 0 = no retries
+  uint32_t retry_on = 0;  // RetryOn bits
+  std::vector<uint16_t> retriable_status_codes;
+  std::optional<Millis> per_try_timeout;
+  Millis backoff_base{25};        // Envoy default; max interval is 10x
+  bool retry_other_hosts = true;  // Istio's "previous hosts" predicate
+};
+
+struct UriRewrite {
+  // Exactly one of the two is set.
+  std::optional<std::string> prefix_replacement;  // Envoy prefix semantics against the match
+  std::shared_ptr<const re2::RE2> regex;          // uriRegexRewrite.match
+  std::string regex_substitution;                 // uriRegexRewrite.rewrite (\1 references)
+};
+
+struct FaultPolicy {
+  struct Delay {
+    Millis duration{0};
+    uint32_t per_million = 0;  // percentage * 10^4
+  };
+  struct Abort {
+    uint16_t http_status = 0;  // 0 when grpc_status is used
+    std::optional<std::string> grpc_status;
+    uint32_t per_million = 0;
+  };
+  std::optional<Delay> delay;
+  std::optional<Abort> abort;
+};
+
+struct MirrorPolicy {
+  std::string cluster;
+  uint32_t per_million = 1'000'000;  // default 100 %
+};
+
+struct CorsPolicy {
+  std::vector<StringMatcher> allow_origins;
+  std::string allow_methods;   // already joined with ","
+  std::string allow_headers;
+  std::string expose_headers;
+  std::optional<int64_t> max_age_seconds;
+  std::optional<bool> allow_credentials;
+  bool forward_unmatched_preflights = true;  // unmatchedPreflights: FORWARD (default) / IGNORE
+};
+
+struct ForwardAction {
+  std::vector<WeightedCluster> clusters;  // at least one
+  uint32_t total_weight = 0;
+  std::optional<UriRewrite> uri_rewrite;
+  std::optional<std::string> authority_rewrite;
+  std::optional<Millis> timeout;  // absent: no timeout (Istio's default)
+  RetryPolicy retry;
+  std::vector<MirrorPolicy> mirrors;
+};
+
+struct RedirectAction {
+  enum class DerivePort { kNone, kFromProtocolDefault, kFromRequestPort };
+  std::optional<std::string> uri;             // replaces the whole path
+  std::optional<std::string> prefix_rewrite;  // replaces the matched prefix
+  std::optional<std::string> authority;
+  std::optional<std::string> scheme;
+  std::optional<uint16_t> port;
+  DerivePort derive_port = DerivePort::kNone;
+  uint16_t code = 301;
+};
+
+struct DirectResponseAction {
+  uint16_t status = 200;
+  std::string body;
+};
+
+struct Route {
+  std::string name;  // "<http.name>.<match.name>" when named, for %ROUTE_NAME%
+  RouteMatch match;
+  std::variant<ForwardAction, RedirectAction, DirectResponseAction> action;
+  std::optional<FaultPolicy> fault;
+  std::optional<CorsPolicy> cors;
+  HeaderOps request_headers;   // route-level
+  HeaderOps response_headers;  // route-level
+  // Where it came from, for `explain`, /config_dump and reasons: "default/api-virtual http[1]".
+  std::string origin;
+};
+
+struct VirtualHost {
+  std::string name;                  // "pirata.example.com:80"
+  std::vector<std::string> domains;  // lowercase; "*.example.com" and "*" allowed
+  std::vector<Route> routes;         // first match wins; catch-alls already moved last
+  bool require_tls = false;          // Gateway tls.httpsRedirect: 301 to https for every request
+};
+
+// All virtual hosts of one listener port. Lookup follows Envoy: exact domain, then the longest
+// matching wildcard suffix, then "*". The Host header is compared without its port.
+struct RouteTable {
+  std::vector<VirtualHost> virtual_hosts;
+};
+
+struct Listener {
+  std::string name;          // "0.0.0.0_80"
+  std::string bind_address;  // from Gateway server.bind; default "0.0.0.0"
+  uint16_t port = 0;         // the Gateway server port
+  std::string protocol;      // HTTP, HTTPS, ... (only HTTP is served by the first proxy)
+  std::shared_ptr<const RouteTable> routes;
+};
+
+// ---- upstream ---------------------------------------------------------------------------
+
+enum class LbPolicy { kLeastRequest, kRoundRobin, kRandom, kPassthrough };
+
+struct Endpoint {
+  std::string address;  // IP, or a DNS name resolved by the proxy (ServiceEntry DNS)
+  uint16_t port = 0;
+  uint32_t weight = 1;
+  std::map<std::string, std::string> labels;
+  std::string workload;   // for telemetry: WorkloadEntry / workload name
+  std::string namespace_;
+};
+
+struct Cluster {
+  std::string name;  // "outbound|80|v1|reviews.default.svc.cluster.local"
+  std::string service_host;
+  std::string service_name;       // short name, for destination_service_name
+  std::string service_namespace;  // for destination_service_namespace
+  uint16_t port = 0;
+  std::string subset;
+  LbPolicy lb = LbPolicy::kLeastRequest;
+  bool resolve_dns = false;  // endpoints carry host names to resolve
+  Millis connect_timeout{10'000};
+  std::vector<Endpoint> endpoints;
+  // Fields the config sets that this proxy parses but does not enforce yet
+  // ("trafficPolicy.outlierDetection"), reported by /config_dump and at load.
+  std::vector<std::string> not_enforced;
+};
+
+struct Snapshot {
+  uint64_t version = 0;
+  std::vector<Listener> listeners;
+  std::unordered_map<std::string, Cluster> clusters;
+  std::vector<std::string> warnings;  // translation notes worth logging once
+};
+
+}  // namespace halyard::translate
