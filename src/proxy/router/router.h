@@ -1,0 +1,65 @@
+// Request routing against a compiled RouteTable: pure functions, no I/O, no allocation on the
+// matching path. The connection manager calls these per request.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "proxy/http/request_view.h"
+#include "translate/snapshot.h"
+
+namespace halyard::proxy::router {
+
+struct RouteSelection {
+  const translate::VirtualHost* virtual_host = nullptr;  // null: no virtual host for the Host
+  const translate::Route* route = nullptr;               // null: no route matched (404 NR)
+};
+
+// Picks the virtual host for the request's authority (exact, then longest wildcard, then "*";
+// port ignored; case-insensitive) and the first route whose match conditions all hold.
+RouteSelection selectRoute(const translate::RouteTable& table, const http::RequestView& req);
+
+// True when every condition of the match holds for the request.
+bool matches(const translate::RouteMatch& match, const http::RequestView& req);
+
+// Picks one destination by weight; `random` is any uniformly distributed 64-bit value.
+const translate::WeightedCluster& pickCluster(const translate::ForwardAction& action,
+                                              uint64_t random);
+
+// The path to send upstream when the route rewrites it (prefix or regex); nullopt when not.
+std::optional<std::string> rewritePath(const translate::Route& route,
+                                       const translate::ForwardAction& action,
+                                       const http::RequestView& req);
+
+// The Location header of a redirect route.
+std::string redirectLocation(const translate::Route& route,
+                             const translate::RedirectAction& redirect,
+                             const http::RequestView& req);
+
+// CORS: what to do with a request on a route that has a corsPolicy.
+struct CorsResult {
+  bool is_preflight = false;       // OPTIONS with Origin and Access-Control-Request-Method
+  bool origin_allowed = false;
+  bool answer_locally = false;     // preflight answered by the proxy (200, no upstream call)
+  // Headers to add to the (local or upstream) response, lowercase names.
+  std::vector<std::pair<std::string, std::string>> response_headers;
+};
+CorsResult evaluateCors(const translate::CorsPolicy& policy, const http::RequestView& req);
+
+// Fault injection decision for one request; `random` as for pickCluster.
+struct FaultDecision {
+  std::optional<translate::Millis> delay;
+  std::optional<uint16_t> abort_status;  // HTTP status to answer with
+  std::optional<std::string> abort_grpc_status;
+};
+FaultDecision decideFault(const translate::FaultPolicy& fault, uint64_t random_delay,
+                          uint64_t random_abort);
+
+// True with probability per_million / 10^6.
+inline bool sampled(uint32_t per_million, uint64_t random) {
+  return per_million >= 1'000'000 || (random % 1'000'000) < per_million;
+}
+
+}  // namespace halyard::proxy::router

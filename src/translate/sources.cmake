@@ -1,0 +1,2 @@
+add_library(halyard_translate translate.cc)
+target_link_libraries(halyard_translate PUBLIC halyard_snapshot halyard_common)
