@@ -13,7 +13,7 @@ PACKAGES=(
   # tests: real clients and peers
   python3 python3-pytest python3-h2 python3-yaml curl
   # benchmarks (bench/, not part of the tests)
-  wrk nghttp2-client nginx-light haproxy
+  wrk nghttp2-client nginx-light haproxy time
 )
 
 missing=()
