@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "proxy/http/request_view.h"
 #include "translate/snapshot.h"
@@ -61,5 +63,35 @@ FaultDecision decideFault(const translate::FaultPolicy& fault, uint64_t random_d
 inline bool sampled(uint32_t per_million, uint64_t random) {
   return per_million >= 1'000'000 || (random % 1'000'000) < per_million;
 }
+
+
+// ---- additions (compatible with the contract above) --------------------------------------
+
+// The Host/authority without its port: "a.com:80" -> "a.com", "[::1]:80" -> "[::1]".
+std::string_view hostWithoutPort(std::string_view authority);
+
+// The virtual host for an authority (selectRoute's first step), null when none matches.
+const translate::VirtualHost* selectVirtualHost(const translate::RouteTable& table,
+                                                std::string_view authority);
+
+// The first route of `vhost` whose match holds, null when none does.
+const translate::Route* selectRouteInHost(const translate::VirtualHost& vhost,
+                                          const http::RequestView& req);
+
+// One StringMatcher against one value (exact/prefix honour ignore_case, regex is a full match,
+// present always holds).
+bool matchString(const translate::StringMatcher& m, std::string_view value);
+
+// First value of a query parameter, as sent (not percent-decoded: Envoy's router compares the
+// raw text). `?key` and `?key=` give "". nullopt when absent. `query` is RequestView::query().
+std::optional<std::string_view> queryParam(std::string_view query, std::string_view name);
+
+// The Location for a Gateway `tls.httpsRedirect` virtual host (VirtualHost::require_tls):
+// https, same host (":80" dropped when the request came over http), same path and query.
+std::string httpsRedirectLocation(const http::RequestView& req);
+
+// True when the request's Origin is allowed by the policy (a matcher that accepts "*" allows
+// every origin, as in Envoy).
+bool corsOriginAllowed(const translate::CorsPolicy& policy, std::string_view origin);
 
 }  // namespace halyard::proxy::router
