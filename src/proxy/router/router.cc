@@ -66,7 +66,21 @@ bool withHeaderValue(const RequestView& req, std::string_view name, Fn&& fn, boo
   return fn(std::string_view(buf, n));
 }
 
+// Pseudo-header names address the request line fields, as in Envoy's header map.
+std::optional<std::string_view> pseudoHeader(const RequestView& req, std::string_view name) {
+  if (name == ":path") return req.path;
+  if (name == ":method") return req.method;
+  if (name == ":authority") return req.authority;
+  if (name == ":scheme") return req.scheme;
+  return std::nullopt;
+}
+
 bool matchHeader(const tr::HeaderMatcher& hm, const RequestView& req) {
+  if (!hm.name.empty() && hm.name.front() == ':') {
+    auto v = pseudoHeader(req, hm.name);
+    if (!v || v->empty()) return hm.invert;
+    return matchString(hm.match, *v) != hm.invert;
+  }
   bool found = false;
   bool ok = withHeaderValue(
       req, hm.name, [&](std::string_view v) { return matchString(hm.match, v); }, &found);
@@ -84,7 +98,7 @@ bool matchUri(const tr::StringMatcher& m, const RequestView& req) {
 // Length of the path prefix Envoy replaces on a prefix rewrite (its "matched path").
 size_t matchedPathLength(const tr::Route& route, std::string_view path) {
   const auto& uri = route.match.uri;
-  if (!uri) return std::min<size_t>(1, path.size());  // Istio's implicit prefix "/"
+  if (!uri) return path.starts_with('/') ? 1 : 0;  // Istio's implicit prefix "/"
   switch (uri->kind) {
     case tr::StringMatcher::Kind::kPrefix:
     case tr::StringMatcher::Kind::kExact:
@@ -187,37 +201,43 @@ const tr::VirtualHost* selectVirtualHost(const tr::RouteTable& table, std::strin
   const tr::VirtualHost* best_prefix = nullptr;
   size_t best_prefix_len = 0;
   const tr::VirtualHost* catch_all = nullptr;
+  const bool has_port = host.size() != authority.size();
   for (const auto& vh : table.virtual_hosts) {
     for (const auto& d : vh.domains) {
       if (d.empty()) continue;
-      if (d == "*") {
+      const char first = d.front();
+      const char last = d.back();
+      if (first != '*' && last != '*') {
+        // Exact domain, the common case, decided by length first: a portless domain is compared
+        // with the host part, one written with a port ("a.com:80") with the authority as sent.
+        // (`host` has no port left to strip, so a domain equal to it is portless, and a domain
+        // equal to a ported authority carries that port.)
+        if (d.size() == host.size() && equalsIgnoreCase(d, host)) return &vh;
+        if (has_port && d.size() == authority.size() && equalsIgnoreCase(d, authority)) return &vh;
+        continue;
+      }
+      if (d.size() == 1) {  // "*"
         if (!catch_all) catch_all = &vh;
         continue;
       }
-      // A domain written with a port ("a.com:80", "*.a.com:80") is compared with the authority
-      // as sent; one without a port with the host part only.
       const std::string_view target = hostWithoutPort(d) != d ? authority : host;
-      if (d.front() == '*') {
+      if (first == '*') {
         // Envoy suffix wildcard: "*.foo.com" needs at least one character before ".foo.com".
         std::string_view suffix = std::string_view(d).substr(1);
-        if (target.size() > suffix.size() && endsWithIgnoreCase(target, suffix) &&
-            suffix.size() > best_suffix_len) {
+        if (suffix.size() > best_suffix_len && target.size() > suffix.size() &&
+            endsWithIgnoreCase(target, suffix)) {
           best_suffix = &vh;
           best_suffix_len = suffix.size();
         }
-        continue;
-      }
-      if (d.back() == '*') {
+      } else {
         // Envoy prefix wildcard ("foo.*"), checked after every suffix wildcard.
         std::string_view prefix = std::string_view(d).substr(0, d.size() - 1);
-        if (target.size() > prefix.size() && startsWithIgnoreCase(target, prefix) &&
-            prefix.size() > best_prefix_len) {
+        if (prefix.size() > best_prefix_len && target.size() > prefix.size() &&
+            startsWithIgnoreCase(target, prefix)) {
           best_prefix = &vh;
           best_prefix_len = prefix.size();
         }
-        continue;
       }
-      if (equalsIgnoreCase(d, target)) return &vh;  // an exact domain always wins
     }
   }
   if (best_suffix) return best_suffix;

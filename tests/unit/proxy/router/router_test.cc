@@ -255,6 +255,10 @@ TEST(Match, HeadersTable) {
        withHeaders({{"x-u", "x"}}), false},
       {"without regex", headerMatch("x-u", regex("a.*"), true), withHeaders({{"x-u", "abc"}}),
        false},
+      {"pseudo :method", headerMatch(":method", exact("GET")), withHeaders({}), true},
+      {"pseudo :path", headerMatch(":path", prefix("/x")), withHeaders({}), false},
+      {"pseudo :authority", headerMatch(":authority", exact("example.com")), withHeaders({}),
+       true},
   };
   for (auto& c : cases) EXPECT_EQ(matches(c.match, c.req.view()), c.want) << c.name;
 }
