@@ -62,4 +62,10 @@ class VirtualHostIndex {
   size_t catch_all_;
 };
 
+// selectRoute() through an index: what the connection manager should call per request when it
+// keeps one VirtualHostIndex per listener and snapshot.
+inline RouteSelection selectRoute(const VirtualHostIndex& index, const http::RequestView& req) {
+  return index.select(req);
+}
+
 }  // namespace halyard::proxy::router
