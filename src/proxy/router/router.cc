@@ -57,9 +57,11 @@ bool withHeaderValue(const RequestView& req, std::string_view name, Fn&& fn, boo
     buf = heap.data();
   }
   size_t n = 0;
+  bool first_value = true;
   for (const auto& h : req.headers) {
     if (h.name != name) continue;
-    if (n) buf[n++] = ',';
+    if (!first_value) buf[n++] = ',';
+    first_value = false;
     std::memcpy(buf + n, h.value.data(), h.value.size());
     n += h.value.size();
   }

@@ -175,6 +175,7 @@ TEST(Match, UriTable) {
       {"exact case-sensitive", uriMatch(exact("/a/b")), get("/A/b"), false},
       {"exact ignoreUriCase", uriMatch(exact("/a/b", true)), get("/A/B?Q=1"), true},
       {"prefix", uriMatch(prefix("/api")), get("/api/v1"), true},
+      {"prefix ignores query", uriMatch(prefix("/a?b")), get("/a?b=1"), false},
       {"prefix not segment-aware", uriMatch(prefix("/api")), get("/apiary"), true},
       {"prefix miss", uriMatch(prefix("/api")), get("/ap"), false},
       {"prefix case-sensitive", uriMatch(prefix("/api")), get("/API/v1"), false},
@@ -243,6 +244,10 @@ TEST(Match, HeadersTable) {
       {"present absent", headerMatch("x-p", present()), withHeaders({{"x-q", "1"}}), false},
       {"repeated header joined with ','", headerMatch("x-m", exact("a,b")),
        withHeaders({{"x-m", "a"}, {"x-m", "b"}}), true},
+      {"repeated header, empty first value", headerMatch("x-m", exact(",b")),
+       withHeaders({{"x-m", ""}, {"x-m", "b"}}), true},
+      {"long repeated header", headerMatch("x-m", prefix(std::string(900, 'a') + ",")),
+       withHeaders({{"x-m", std::string(900, 'a')}, {"x-m", std::string(900, 'b')}}), true},
       // withoutHeaders with a value matcher: missing header satisfies the inverted condition.
       {"without value: absent", headerMatch("x-u", exact("bad"), true), withHeaders({}), true},
       {"without value: other value", headerMatch("x-u", exact("bad"), true),
