@@ -35,12 +35,20 @@ std::optional<std::string> rewritePath(const translate::Route& route,
                                        const translate::ForwardAction& action,
                                        const http::RequestView& req);
 
-// The Location header of a redirect route.
+// The Location header of a redirect route (Envoy's newUri): `uri` replaces the path and keeps
+// the request's query unless it has its own; `prefix_rewrite` replaces the matched prefix; the
+// Host keeps its port unless a port is configured (explicit or FROM_REQUEST_PORT = listener
+// port) or the scheme changes away from that port's default; ":80" on http and ":443" on https
+// are omitted. FROM_PROTOCOL_DEFAULT configures no port, exactly like Istio/Envoy.
 std::string redirectLocation(const translate::Route& route,
                              const translate::RedirectAction& redirect,
                              const http::RequestView& req);
 
-// CORS: what to do with a request on a route that has a corsPolicy.
+// CORS: what to do with a request on a route that has a corsPolicy (Envoy's CORS filter).
+// Preflight from an allowed origin: answered locally with allow-origin/-credentials/-methods/
+// -headers/-max-age/expose-headers. Unmatched preflight: forwarded untouched (FORWARD), or answered
+// locally without allow-origin (IGNORE). Other requests from an allowed origin: the response gets
+// allow-origin, allow-credentials and expose-headers.
 struct CorsResult {
   bool is_preflight = false;       // OPTIONS with Origin and Access-Control-Request-Method
   bool origin_allowed = false;
@@ -50,7 +58,9 @@ struct CorsResult {
 };
 CorsResult evaluateCors(const translate::CorsPolicy& policy, const http::RequestView& req);
 
-// Fault injection decision for one request; `random` as for pickCluster.
+// Fault injection decision for one request; `random` as for pickCluster. A gRPC abort sets only
+// abort_grpc_status (answer 200 with that grpc-status); delay and abort may both be set (delay
+// first, then abort, as Envoy's fault filter does).
 struct FaultDecision {
   std::optional<translate::Millis> delay;
   std::optional<uint16_t> abort_status;  // HTTP status to answer with
