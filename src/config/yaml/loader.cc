@@ -301,6 +301,17 @@ void loadText(std::string_view text, const std::string& file_name, LoadResult& o
   flush();
 }
 
+common::Result<Node, std::string> parseYaml(std::string_view text, const std::string& file_name) {
+  try {
+    return convert(YAML::Load(std::string(text)), 0, 0);
+  } catch (const YAML::Exception& e) {
+    return common::unexpected(file_name + ":" + std::to_string(e.mark.line + 1) +
+                              ": YAML syntax error: " + e.msg);
+  } catch (const std::exception& e) {
+    return common::unexpected(file_name + ": YAML error: " + std::string(e.what()));
+  }
+}
+
 LoadResult loadPaths(const std::vector<std::string>& paths, const LoadOptions& options) {
   LoadResult out;
   for (const auto& p : paths) {

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/result.h"
 #include "config/model/diagnostic.h"
 #include "config/model/object.h"
 
@@ -31,5 +32,13 @@ LoadResult loadPaths(const std::vector<std::string>& paths, const LoadOptions& o
 // Parses one file's text; `file_name` is used for positions.
 void loadText(std::string_view text, const std::string& file_name, LoadResult& out,
               const LoadOptions& options = {});
+
+}  // namespace halyard::config
+
+namespace halyard::config {
+
+// Parses the first YAML document of `text` into a Node (for files that are not Kubernetes
+// objects, such as a bare MeshConfig). The error names file:line.
+common::Result<Node, std::string> parseYaml(std::string_view text, const std::string& file_name);
 
 }  // namespace halyard::config
