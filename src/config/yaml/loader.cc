@@ -76,12 +76,66 @@ NodeType resolvePlain(std::string_view s) {
   return (dot || exp) ? NodeType::kDouble : NodeType::kInt;
 }
 
-Node convert(const YAML::Node& y, int line_offset, int depth) {
+// Limits that keep hostile input from exhausting the stack (yaml-cpp recurses per nesting level)
+// or memory (aliases to aliases expand exponentially when converted).
+constexpr int kMaxNesting = 100;
+constexpr int kMaxIndent = 500;
+constexpr size_t kMaxNodesPerDocument = 2'000'000;
+
+// Deepest flow nesting ([ and { outside quotes and comments) and widest indentation of a document;
+// checked before yaml-cpp sees it.
+bool nestingTooDeep(std::string_view doc) {
+  int depth = 0;
+  int max_depth = 0;
+  char quote = 0;
+  bool line_start = true;
+  int indent = 0;
+  for (size_t i = 0; i < doc.size(); ++i) {
+    char c = doc[i];
+    if (c == '\n') {
+      line_start = true;
+      indent = 0;
+      if (quote == '\'') quote = 0;  // single-quoted scalars rarely span lines; stay robust
+      continue;
+    }
+    if (line_start) {
+      if (c == ' ') {
+        if (++indent > kMaxIndent) return true;
+        continue;
+      }
+      line_start = false;
+    }
+    if (quote) {
+      if (c == '\\' && quote == '"') {
+        ++i;
+      } else if (c == quote) {
+        quote = 0;
+      }
+      continue;
+    }
+    if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '#' && (i == 0 || doc[i - 1] == ' ' || doc[i - 1] == '\t')) {
+      while (i < doc.size() && doc[i] != '\n') ++i;
+      --i;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+      if (max_depth > kMaxNesting) return true;
+    } else if (c == ']' || c == '}') {
+      if (depth > 0) --depth;
+    }
+  }
+  return false;
+}
+
+Node convert(const YAML::Node& y, int line_offset, int depth, size_t& budget) {
   Node n;
+  if (budget == 0) return n;
+  --budget;
   const YAML::Mark mark = y.Mark();
   n.line = mark.line >= 0 ? mark.line + 1 + line_offset : 0;
   n.column = mark.column >= 0 ? mark.column + 1 : 0;
-  if (depth > 200) return n;  // absurd nesting: stop rather than overflow the stack
+  if (depth > kMaxNesting * 2) return n;  // absurd nesting: stop rather than overflow
   switch (y.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -103,7 +157,7 @@ Node convert(const YAML::Node& y, int line_offset, int depth) {
     case YAML::NodeType::Sequence:
       n.type = NodeType::kList;
       n.items.reserve(y.size());
-      for (const auto& item : y) n.items.push_back(convert(item, line_offset, depth + 1));
+      for (const auto& item : y) n.items.push_back(convert(item, line_offset, depth + 1, budget));
       break;
     case YAML::NodeType::Map:
       n.type = NodeType::kMap;
@@ -113,7 +167,7 @@ Node convert(const YAML::Node& y, int line_offset, int depth) {
         e.key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("<complex key>");
         const YAML::Mark km = kv.first.Mark();
         e.line = km.line >= 0 ? km.line + 1 + line_offset : n.line;
-        e.value = convert(kv.second, line_offset, depth + 1);
+        e.value = convert(kv.second, line_offset, depth + 1, budget);
         n.fields.push_back(std::move(e));
       }
       break;
@@ -265,10 +319,24 @@ void loadText(std::string_view text, const std::string& file_name, LoadResult& o
     bool blank = std::all_of(doc.begin(), doc.end(), [](char c) {
       return c == ' ' || c == '\n' || c == '\r' || c == '\t';
     });
-    if (!blank) {
+    if (!blank && nestingTooDeep(doc)) {
+      out.diagnostics.push_back(loadError(
+          file, doc_start_line + 1, "InvalidYAML",
+          "document nested too deeply (over " + std::to_string(kMaxNesting) +
+              " levels of [ ] / { } or " + std::to_string(kMaxIndent) + " columns of indentation)"));
+    } else if (!blank) {
       try {
         YAML::Node y = YAML::Load(doc);
-        addDocument(convert(y, doc_start_line, 0), file, doc_start_line + 1, out, options);
+        size_t budget = kMaxNodesPerDocument;
+        Node root = convert(y, doc_start_line, 0, budget);
+        if (budget == 0) {
+          out.diagnostics.push_back(loadError(
+              file, doc_start_line + 1, "InvalidYAML",
+              "document too large: over " + std::to_string(kMaxNodesPerDocument) +
+                  " values once aliases are expanded"));
+        } else {
+          addDocument(std::move(root), file, doc_start_line + 1, out, options);
+        }
       } catch (const YAML::Exception& e) {
         int line = e.mark.line >= 0 ? e.mark.line + 1 + doc_start_line : doc_start_line + 1;
         out.diagnostics.push_back(
@@ -303,7 +371,11 @@ void loadText(std::string_view text, const std::string& file_name, LoadResult& o
 
 common::Result<Node, std::string> parseYaml(std::string_view text, const std::string& file_name) {
   try {
-    return convert(YAML::Load(std::string(text)), 0, 0);
+    if (nestingTooDeep(text)) return common::unexpected(file_name + ": document nested too deeply");
+    size_t budget = kMaxNodesPerDocument;
+    Node root = convert(YAML::Load(std::string(text)), 0, 0, budget);
+    if (budget == 0) return common::unexpected(file_name + ": document too large");
+    return root;
   } catch (const YAML::Exception& e) {
     return common::unexpected(file_name + ":" + std::to_string(e.mark.line + 1) +
                               ": YAML syntax error: " + e.msg);

@@ -145,3 +145,32 @@ TEST(Loader, SeedFilesLoadUnchanged) {
 
 }  // namespace
 }  // namespace halyard::config
+
+namespace halyard::config {
+namespace {
+
+TEST(Loader, HostileNestingIsRefusedNotRecursed) {
+  std::string deep = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: ";
+  deep += std::string(5000, '[') + std::string(5000, ']') + "\n";
+  auto r = load(deep);
+  EXPECT_TRUE(r.objects.empty());
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_NE(r.diagnostics[0].message.find("nested too deeply"), std::string::npos);
+}
+
+TEST(Loader, AliasExpansionIsBounded) {
+  // Each level doubles the previous one: 2^40 values if expanded naively.
+  std::string bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\na0: &a0 [x, x]\n";
+  for (int i = 1; i <= 40; ++i) {
+    const std::string cur = std::to_string(i), prev = std::to_string(i - 1);
+    bomb.append("a").append(cur).append(": &a").append(cur).append(" [*a").append(prev);
+    bomb.append(", *a").append(prev).append("]\n");
+  }
+  auto r = load(bomb);
+  EXPECT_TRUE(r.objects.empty());
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_NE(r.diagnostics[0].message.find("too large"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace halyard::config
