@@ -331,15 +331,41 @@ def member_names(json_names):
     return out
 
 
+# Leading sentences that say nothing about the field itself.
+EMPTY_SENTENCES = {"Optional.", "OPTIONAL.", "Required.", "REQUIRED."}
+ABBREVIATIONS = ("e.g.", "i.e.", "vs.")
+
+
+def sentences(text):
+    out, start = [], 0
+    for m in re.finditer(r"(?<=[a-z0-9)`'\"])\.(?=\s|$)", text):
+        piece = text[start:m.end()].strip()
+        if piece.endswith(ABBREVIATIONS):
+            continue
+        out.append(piece)
+        start = m.end()
+    rest = text[start:].strip()
+    if rest:
+        out.append(rest)
+    return out
+
+
 def first_sentence(description, limit=140):
-    """A short restatement-sized summary: the description's first sentence."""
+    """A short summary for a comment: the description's first informative sentence."""
     if not description:
         return ""
-    text = description.strip().split("\n\n")[0]
-    text = " ".join(text.split())
-    m = re.search(r"(?<=[a-z0-9)`'\"])\.(\s|$)", text)
-    if m:
-        text = text[:m.start() + 1]
+    text = " ".join(description.strip().split("\n\n")[0].split())
+    candidates = [x for x in sentences(text) if x not in EMPTY_SENTENCES]
+    if not candidates:
+        return ""
+    text = candidates[0]
+    # An inline list ("formatted as follows: - `exact` ... - `prefix` ...") is prose, not summary.
+    if ": - " in text:
+        text = text[:text.index(": - ")] + "."
+    # Some CRD descriptions stop right after "e.g.".
+    for abbr in ABBREVIATIONS:
+        if text.endswith(abbr):
+            text = text[:-len(abbr)].rstrip(", ") + "."
     if len(text) > limit:
         cut = text.rfind(" ", 0, limit - 3)
         text = text[:cut if cut > 0 else limit - 3].rstrip(",;:") + "..."
@@ -549,6 +575,20 @@ namespace halyard::config {
     return "".join(out)
 
 
+def uses_int_or_string(model):
+    used = False
+    for s in model.structs.values():
+        for f in s.fields:
+            t = f.type
+            while t.kind in ("list", "map"):
+                t = t.elem
+                if t.kind == "intstr":
+                    raise GenError("%s.%s: int-or-string inside a list or map is not supported"
+                                   % (s.name, f.json_name))
+            used = used or t.kind == "intstr"
+    return used
+
+
 def gen_decode_cc(model, kinds):
     out = [HEADER_NOTE]
     out.append("""#include "config/yaml/istio_decode.h"
@@ -632,12 +672,21 @@ void readField(const Node& parent, std::string_view key, T& out) {
   if (const Node* n = parent.get(key)) readValue(*n, out);
 }
 """)
+    if uses_int_or_string(model):
+        out.append("""
+// x-kubernetes-int-or-string: the text of a number or a string, as written.
+void readIntOrString(const Node& parent, std::string_view key, std::optional<std::string>& out) {
+  const Node* n = parent.get(key);
+  if (n && (n->isString() || n->type == NodeType::kInt)) out = n->text;
+}
+""")
     for name in model.order:
         s = model.structs[name]
         out.append("\nbool readValue(const Node& n, model::%s& out) {\n" % name)
         out.append("  out.line = n.line;\n  if (!n.isMap()) return false;\n")
         for f in s.fields:
-            out.append('  readField(n, "%s", out.%s);\n' % (f.json_name, f.cpp_name))
+            reader = "readIntOrString" if f.type.kind == "intstr" else "readField"
+            out.append('  %s(n, "%s", out.%s);\n' % (reader, f.json_name, f.cpp_name))
         out.append("  return true;\n}\n")
     out.append("\n}  // namespace\n")
     for _, kind, _, _ in kinds:
@@ -742,6 +791,7 @@ def generate(crd_path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--crd", default=DEFAULT_CRD, help="path of crd-all.gen.yaml")
+    parser.add_argument("--out", default=ROOT, help="tree to write into (default: this repo)")
     parser.add_argument("--check", action="store_true",
                         help="fail when the committed files differ from what would be generated")
     args = parser.parse_args()
@@ -752,7 +802,7 @@ def main():
         return 2
     stale = []
     for rel, text in files.items():
-        path = os.path.join(ROOT, rel)
+        path = os.path.join(args.out, rel)
         current = None
         if os.path.exists(path):
             with open(path) as f:
@@ -762,6 +812,7 @@ def main():
         if args.check:
             stale.append(rel)
         else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as f:
                 f.write(text)
             print("wrote " + rel)

@@ -226,17 +226,15 @@ struct Headers {
 };
 
 struct HTTPMatchRequest {
-  // HTTP Authority values are case-sensitive and formatted as follows: - `exact: "value"` for exact
-  // string match - `prefix: "value"` for...
+  // HTTP Authority values are case-sensitive and formatted as follows.
   std::optional<StringMatch> authority;
   // Names of gateways where the rule should be applied.
   std::vector<std::string> gateways;
-  // The header keys must be lowercase and use hyphen as the separator, e.g.
+  // The header keys must be lowercase and use hyphen as the separator.
   std::map<std::string, StringMatch> headers;
   // Flag to specify whether the URI matching should be case-insensitive.
   std::optional<bool> ignore_uri_case;  // ignoreUriCase
-  // HTTP Method values are case-sensitive and formatted as follows: - `exact: "value"` for exact
-  // string match - `prefix: "value"` for...
+  // HTTP Method values are case-sensitive and formatted as follows.
   std::optional<StringMatch> method;
   // The name assigned to a match.
   std::optional<std::string> name;
@@ -244,8 +242,7 @@ struct HTTPMatchRequest {
   std::optional<int64_t> port;
   // Query parameters for matching.
   std::map<std::string, StringMatch> query_params;  // queryParams
-  // URI Scheme values are case-sensitive and formatted as follows: - `exact: "value"` for exact
-  // string match - `prefix: "value"` for...
+  // URI Scheme values are case-sensitive and formatted as follows.
   std::optional<StringMatch> scheme;
   // One or more labels that constrain the applicability of a rule to source (client) workloads with
   // the given labels.
@@ -254,8 +251,7 @@ struct HTTPMatchRequest {
   std::optional<std::string> source_namespace;  // sourceNamespace
   // The human readable prefix to use when emitting statistics for this route.
   std::optional<std::string> stat_prefix;  // statPrefix
-  // URI to match values are case-sensitive and formatted as follows: - `exact: "value"` for exact
-  // string match - `prefix: "value"` for...
+  // URI to match values are case-sensitive and formatted as follows.
   std::optional<StringMatch> uri;
   // withoutHeader has the same syntax with the header, but has opposite meaning.
   std::map<std::string, StringMatch> without_headers;  // withoutHeaders
@@ -611,7 +607,7 @@ struct ConsistentHashLB {
 };
 
 struct LocalityDistribute {
-  // Originating locality, '/' separated, e.g.
+  // Originating locality, '/' separated.
   std::optional<std::string> from;
   // Map of upstream localities to traffic distribution weights.
   std::map<std::string, int64_t> to;
@@ -654,7 +650,6 @@ struct WarmupConfiguration {
 struct ZoneAwareLoadBalancerSetting {
   // Enable zone aware load balancing.
   std::optional<bool> enabled;
-  // Optional.
   std::vector<LocalityFailover> failover;
   // failoverPriority is an ordered list of labels used to sort endpoints for priority-based load
   // balancing.
@@ -1083,33 +1078,19 @@ struct ExtensionProvider {
 
 // Source specifies the source of a request.
 struct Source {
-  // Optional.
   std::vector<std::string> ip_blocks;  // ipBlocks
-  // Optional.
   std::vector<std::string> namespaces;
-  // Optional.
   std::vector<std::string> not_ip_blocks;  // notIpBlocks
-  // Optional.
   std::vector<std::string> not_namespaces;  // notNamespaces
-  // Optional.
   std::vector<std::string> not_principals;  // notPrincipals
-  // Optional.
   std::vector<std::string> not_remote_ip_blocks;  // notRemoteIpBlocks
-  // Optional.
   std::vector<std::string> not_request_principals;  // notRequestPrincipals
-  // Optional.
   std::vector<std::string> not_service_accounts;  // notServiceAccounts
-  // Optional.
   std::vector<std::string> not_trust_domains;  // notTrustDomains
-  // Optional.
   std::vector<std::string> principals;
-  // Optional.
   std::vector<std::string> remote_ip_blocks;  // remoteIpBlocks
-  // Optional.
   std::vector<std::string> request_principals;  // requestPrincipals
-  // Optional.
   std::vector<std::string> service_accounts;  // serviceAccounts
-  // Optional.
   std::vector<std::string> trust_domains;  // trustDomains
   int line = 0;
 };
@@ -1122,21 +1103,13 @@ struct RuleFrom {
 
 // Operation specifies the operation of a request.
 struct Operation {
-  // Optional.
   std::vector<std::string> hosts;
-  // Optional.
   std::vector<std::string> methods;
-  // Optional.
   std::vector<std::string> not_hosts;  // notHosts
-  // Optional.
   std::vector<std::string> not_methods;  // notMethods
-  // Optional.
   std::vector<std::string> not_paths;  // notPaths
-  // Optional.
   std::vector<std::string> not_ports;  // notPorts
-  // Optional.
   std::vector<std::string> paths;
-  // Optional.
   std::vector<std::string> ports;
   int line = 0;
 };
@@ -1150,19 +1123,14 @@ struct RuleTo {
 struct Condition {
   // The name of an Istio attribute.
   std::optional<std::string> key;
-  // Optional.
   std::vector<std::string> not_values;  // notValues
-  // Optional.
   std::vector<std::string> values;
   int line = 0;
 };
 
 struct Rule {
-  // Optional.
   std::vector<RuleFrom> from;
-  // Optional.
   std::vector<RuleTo> to;
-  // Optional.
   std::vector<Condition> when;
   int line = 0;
 };
@@ -1181,16 +1149,13 @@ struct PolicyTargetReference {
 
 // Configuration for access control on workloads.
 struct AuthorizationPolicySpec {
-  // Optional. One of: ALLOW, DENY, AUDIT, CUSTOM.
+  // One of: ALLOW, DENY, AUDIT, CUSTOM.
   std::optional<std::string> action;
   // Specifies detailed configuration of the CUSTOM action.
   std::optional<ExtensionProvider> provider;
-  // Optional.
   std::vector<Rule> rules;
-  // Optional.
   std::optional<WorkloadSelector> selector;
   std::optional<PolicyTargetReference> target_ref;  // targetRef
-  // Optional.
   std::vector<PolicyTargetReference> target_refs;  // targetRefs
   int line = 0;
 };
@@ -1251,10 +1216,8 @@ struct JWTRule {
 struct RequestAuthenticationSpec {
   // Define the list of JWTs that can be validated at the selected workloads' proxy.
   std::vector<JWTRule> jwt_rules;  // jwtRules
-  // Optional.
   std::optional<WorkloadSelector> selector;
   std::optional<PolicyTargetReference> target_ref;  // targetRef
-  // Optional.
   std::vector<PolicyTargetReference> target_refs;  // targetRefs
   int line = 0;
 };

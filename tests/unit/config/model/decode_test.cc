@@ -476,5 +476,18 @@ metadata: {name: other-group}
   EXPECT_TRUE(set.services.empty());
 }
 
+// Every document of Istio's own test data and the analyzer corpus decodes without crashing, valid
+// or not (many are deliberately broken).
+TEST(BuildConfigSet, DecodesTheSharedCorpus) {
+  LoadResult r = loadPaths({HALYARD_SHARED_DIR "/conformance"});
+  ASSERT_FALSE(r.objects.empty());
+  auto set = buildConfigSet(r.objects);
+  EXPECT_FALSE(set.virtual_services.empty());
+  EXPECT_FALSE(set.destination_rules.empty());
+  EXPECT_FALSE(set.gateways.empty());
+  EXPECT_FALSE(set.authorization_policies.empty());
+  EXPECT_FALSE(set.services.empty());
+}
+
 }  // namespace
 }  // namespace halyard::config
