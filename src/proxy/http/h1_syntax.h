@@ -1,0 +1,122 @@
+// Character classes and list syntax of RFC 9110 §5.6, shared by the HTTP/1.1 parsers, the
+// chunked decoder and the writer. Table lookups, no locale.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <string_view>
+
+namespace halyard::proxy::http::syntax {
+
+namespace detail {
+constexpr std::array<bool, 256> makeTokenTable() {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+// field-value characters: VCHAR, obs-text, SP and HTAB. Everything else (NUL, CR, LF, the other
+// controls, DEL) is rejected: RFC 9110 §5.5 requires it for NUL/CR/LF and allows it for the
+// rest, and a proxy that forwards them would hand the ambiguity to the upstream.
+constexpr std::array<bool, 256> makeFieldValueTable() {
+  std::array<bool, 256> t{};
+  for (int c = 0x21; c <= 0x7e; ++c) t[c] = true;
+  for (int c = 0x80; c <= 0xff; ++c) t[c] = true;
+  t[' '] = true;
+  t['\t'] = true;
+  return t;
+}
+// Characters of a Host value or absolute-form authority (RFC 3986 §3.2: reg-name, IP-literal,
+// port): unreserved, sub-delims, ':', '[', ']', '%'. Rejecting '/', '?', '#', '@', whitespace
+// and controls keeps routing from seeing a path or userinfo smuggled into the host.
+constexpr std::array<bool, 256> makeAuthorityTable() {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("-._~!$&'()*+,;=:[]%")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+// request-target characters: visible ASCII except '#' (a fragment is never part of a
+// request-target, RFC 9112 §3.2) plus obs-text, which some clients send unencoded in paths.
+constexpr std::array<bool, 256> makeTargetTable() {
+  std::array<bool, 256> t{};
+  for (int c = 0x21; c <= 0x7e; ++c) t[c] = true;
+  for (int c = 0x80; c <= 0xff; ++c) t[c] = true;
+  t['#'] = false;
+  return t;
+}
+inline constexpr std::array<bool, 256> kToken = makeTokenTable();
+inline constexpr std::array<bool, 256> kFieldValue = makeFieldValueTable();
+inline constexpr std::array<bool, 256> kAuthority = makeAuthorityTable();
+inline constexpr std::array<bool, 256> kTarget = makeTargetTable();
+}  // namespace detail
+
+constexpr bool isTokenChar(char c) {
+  return detail::kToken[static_cast<unsigned char>(c)];
+}
+constexpr bool isFieldValueChar(char c) {
+  return detail::kFieldValue[static_cast<unsigned char>(c)];
+}
+constexpr bool isAuthorityChar(char c) {
+  return detail::kAuthority[static_cast<unsigned char>(c)];
+}
+constexpr bool isTargetChar(char c) {
+  return detail::kTarget[static_cast<unsigned char>(c)];
+}
+constexpr bool isWhitespace(char c) {
+  return c == ' ' || c == '\t';
+}  // OWS, RFC 9110 §5.6.3
+constexpr bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+constexpr bool isToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!isTokenChar(c)) return false;
+  }
+  return true;
+}
+
+constexpr bool isAuthority(std::string_view s) {
+  for (char c : s) {
+    if (!isAuthorityChar(c)) return false;
+  }
+  return true;
+}
+
+constexpr char lowerAscii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+
+constexpr bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lowerAscii(a[i]) != lowerAscii(b[i])) return false;
+  }
+  return true;
+}
+
+constexpr std::string_view trimWhitespace(std::string_view s) {
+  while (!s.empty() && isWhitespace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && isWhitespace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Calls fn(element) for each non-empty element of a comma-separated list, whitespace trimmed.
+// Empty elements are skipped, as RFC 9110 §5.6.1 requires of recipients.
+template <class Fn>
+constexpr void forEachListElement(std::string_view list, Fn&& fn) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view element = trimWhitespace(list.substr(0, comma));
+    if (!element.empty()) fn(element);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace halyard::proxy::http::syntax

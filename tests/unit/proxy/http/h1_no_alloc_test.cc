@@ -1,0 +1,81 @@
+// The codec's hot path must not allocate once a connection's parser and output buffer exist:
+// count global operator new calls around parsing, decoding and writing.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+#include "proxy/http/chunked_decoder.h"
+#include "proxy/http/h1_request_parser.h"
+#include "proxy/http/h1_response_parser.h"
+#include "proxy/http/h1_writer.h"
+
+namespace {
+std::atomic<long> g_allocs{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+  g_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+
+namespace halyard::proxy::http {
+namespace {
+
+TEST(NoAlloc, ParseDecodeAndWrite) {
+  std::string request =
+      "POST http://shop.example.com/cart/items?id=42 HTTP/1.1\r\nHost: shop.example.com\r\n"
+      "User-Agent: test\r\nAccept: */*\r\nTransfer-Encoding: chunked\r\n"
+      "Connection: keep-alive\r\nX-Request-Id: 0123456789abcdef\r\n\r\n"
+      "5;x=y\r\nhello\r\n0\r\nX-T: 1\r\n\r\n";
+  std::string response =
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
+  const std::string request_copy = request;
+  const std::string response_copy = response;
+  RequestParser request_parser;
+  ResponseParser response_parser;
+  ChunkedDecoder decoder;
+  std::string out;
+  out.reserve(4096);
+
+  const long before = g_allocs.load();
+  size_t body_bytes = 0;
+  for (int i = 0; i < 100; ++i) {
+    request.assign(request_copy);  // same size: no allocation
+    response.assign(response_copy);
+    request_parser.reset();
+    ASSERT_EQ(request_parser.feed(std::span<char>(request.data(), request.size())),
+              ParseStatus::kHeadComplete);
+    const RequestHead& head = request_parser.head();
+    decoder.reset();
+    std::span<const char> body(request.data() + head.head_bytes, request.size() - head.head_bytes);
+    while (!decoder.done()) {
+      const ChunkedStep step = decoder.decode(body);
+      ASSERT_NE(step.status, ChunkedStatus::kError);
+      body_bytes += step.data.size();
+      body = body.subspan(step.consumed);
+    }
+    out.clear();
+    ASSERT_TRUE(appendRequestHead(out, head.method, head.path, head.headers));
+    response_parser.reset(head.method);
+    ASSERT_EQ(response_parser.feed(std::span<char>(response.data(), response.size())),
+              ParseStatus::kHeadComplete);
+    out.clear();
+    ASSERT_TRUE(
+        appendResponseHead(out, response_parser.head().status, response_parser.head().headers));
+  }
+  EXPECT_EQ(g_allocs.load() - before, 0);
+  EXPECT_EQ(body_bytes, 500u);
+}
+
+}  // namespace
+}  // namespace halyard::proxy::http
