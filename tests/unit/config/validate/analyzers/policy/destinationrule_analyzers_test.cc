@@ -1,0 +1,192 @@
+#include <gtest/gtest.h>
+
+#include "config/validate/analyzers/policy_analyzers.h"
+#include "policy_test_util.h"
+
+namespace halyard::config {
+namespace {
+
+using testing::runAnalyzer;
+using Keys = std::vector<std::string>;
+
+TEST(CaCertificateAnalyzer, SimpleWithoutCaAtDestinationLevel) {
+  auto a = makeCaCertificateAnalyzer();
+  auto run = runAnalyzer(*a, R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db, namespace: prod}
+spec:
+  host: db.prod.svc.cluster.local
+  trafficPolicy:
+    tls:
+      mode: SIMPLE
+)");
+  ASSERT_EQ(run.keys(), (Keys{"IST0128 DestinationRule prod/db"}));
+  const Diagnostic& d = run.diagnostics[0];
+  EXPECT_EQ(d.field_path, "spec.trafficPolicy.tls.mode");
+  EXPECT_EQ(d.pos.line, 8);
+  EXPECT_NE(d.message.find("SIMPLE"), std::string::npos);
+  EXPECT_NE(d.message.find("db.prod.svc.cluster.local"), std::string::npos);
+}
+
+TEST(CaCertificateAnalyzer, PortLevelNamesThePort) {
+  auto a = makeCaCertificateAnalyzer();
+  auto run = runAnalyzer(*a, R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db}
+spec:
+  host: db
+  trafficPolicy:
+    tls: {mode: MUTUAL, caCertificates: /etc/ca.pem}
+    portLevelSettings:
+    - port: {number: 80}
+      tls: {mode: DISABLE}
+    - port: {number: 443}
+      tls: {mode: MUTUAL}
+)");
+  ASSERT_EQ(run.keys(), (Keys{"IST0129 DestinationRule db"}));
+  EXPECT_EQ(run.diagnostics[0].field_path, "spec.trafficPolicy.portLevelSettings[1].tls.mode");
+  EXPECT_NE(run.diagnostics[0].message.find("port 443"), std::string::npos);
+}
+
+TEST(CaCertificateAnalyzer, CredentialNameCountsOnlyWithWorkloadSelector) {
+  auto a = makeCaCertificateAnalyzer();
+  const std::string base = R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db}
+spec:
+  host: db
+  trafficPolicy:
+    tls: {mode: SIMPLE, credentialName: db-cred}
+)";
+  EXPECT_EQ(runAnalyzer(*a, base).keys(), (Keys{"IST0128 DestinationRule db"}));
+  EXPECT_TRUE(
+      runAnalyzer(*a, base + "  workloadSelector: {matchLabels: {app: db}}\n").keys().empty());
+}
+
+TEST(CaCertificateAnalyzer, IstioMutualAndDisableNeedNoCa) {
+  auto a = makeCaCertificateAnalyzer();
+  auto run = runAnalyzer(*a, R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db}
+spec:
+  host: db
+  trafficPolicy:
+    tls: {mode: ISTIO_MUTUAL}
+    portLevelSettings:
+    - port: {number: 80}
+      tls: {mode: DISABLE}
+)");
+  EXPECT_TRUE(run.keys().empty());
+}
+
+constexpr const char* kHttpbin = R"(apiVersion: v1
+kind: Service
+metadata: {name: httpbin, namespace: default}
+spec:
+  selector: {app: httpbin}
+  ports: [{name: http, port: 8000}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: httpbin-1
+  namespace: default
+  labels: {app: httpbin, version: v1}
+spec:
+  nodeName: node-a
+  containers: [{name: httpbin, image: httpbin}]
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-a
+  labels: {topology.kubernetes.io/region: eu-west-1, topology.kubernetes.io/zone: ""}
+---
+)";
+
+TEST(PodNotSelectedAnalyzer, UnknownHost) {
+  auto a = makePodNotSelectedAnalyzer();
+  auto run = runAnalyzer(*a, std::string(kHttpbin) + R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: nothing, namespace: default}
+spec:
+  host: nothing
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: short-name, namespace: default}
+spec:
+  host: httpbin
+)");
+  ASSERT_EQ(run.keys(), (Keys{"IST0174 DestinationRule default/nothing"}));
+  EXPECT_EQ(run.diagnostics[0].field_path, "spec.host");
+  EXPECT_NE(run.diagnostics[0].message.find("nothing"), std::string::npos);
+}
+
+TEST(PodNotSelectedAnalyzer, ServiceEntryAndWildcardHostsAreKnown) {
+  auto a = makePodNotSelectedAnalyzer();
+  auto run = runAnalyzer(*a, std::string(kHttpbin) + R"(apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: default}
+spec:
+  hosts: ["*.example.com"]
+  ports: [{number: 443, name: https, protocol: HTTPS}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ext, namespace: default}
+spec:
+  host: api.example.com
+  subsets: [{name: v9, labels: {version: v9}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: all-local, namespace: default}
+spec:
+  host: "*.default.svc.cluster.local"
+)");
+  EXPECT_TRUE(run.keys().empty());
+}
+
+TEST(PodNotSelectedAnalyzer, SubsetsMatchPodAndNodeTopologyLabels) {
+  auto a = makePodNotSelectedAnalyzer();
+  auto run = runAnalyzer(*a, std::string(kHttpbin) + R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: httpbin, namespace: default}
+spec:
+  host: httpbin.default.svc.cluster.local
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: eu, labels: {topology.kubernetes.io/region: eu-west-1, version: v1}}
+  - {name: on-node, labels: {kubernetes.io/hostname: node-a}}
+  - {name: all}
+  - {name: v2, labels: {version: v2}}
+  - {name: empty-zone, labels: {topology.kubernetes.io/zone: ""}}
+)");
+  ASSERT_EQ(run.keys(), (Keys{"IST0173 DestinationRule default/httpbin",
+                              "IST0173 DestinationRule default/httpbin"}));
+  EXPECT_EQ(run.diagnostics[0].field_path, "spec.subsets[4]");
+  EXPECT_NE(run.diagnostics[0].message.find("v2"), std::string::npos);
+  EXPECT_EQ(run.diagnostics[1].field_path, "spec.subsets[5]");
+}
+
+TEST(PodNotSelectedAnalyzer, ServiceWithoutPodsFailsEverySubset) {
+  auto a = makePodNotSelectedAnalyzer();
+  auto run = runAnalyzer(*a, R"(apiVersion: v1
+kind: Service
+metadata: {name: httpbin}
+spec:
+  selector: {app: httpbin}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: httpbin}
+spec:
+  host: httpbin
+  subsets: [{name: v1, labels: {version: v1}}]
+)");
+  EXPECT_EQ(run.keys(), (Keys{"IST0173 DestinationRule httpbin"}));
+}
+
+}  // namespace
+}  // namespace halyard::config
