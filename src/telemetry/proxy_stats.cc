@@ -1,0 +1,34 @@
+#include "telemetry/proxy_stats.h"
+
+namespace halyard::telemetry {
+
+DownstreamStats DownstreamStats::resolve(WorkerStats& stats, std::string_view listener) {
+  const Label l{"http_conn_manager_prefix", listener};
+  return DownstreamStats{
+      &stats.counter("envoy_http_downstream_cx_total", {l}),
+      &stats.gauge("envoy_http_downstream_cx_active", {l}),
+      &stats.counter("envoy_http_downstream_rq_total", {l}),
+  };
+}
+
+UpstreamStats UpstreamStats::resolve(WorkerStats& stats, std::string_view cluster) {
+  const Label l{"cluster_name", cluster};
+  return UpstreamStats{
+      &stats.counter("envoy_cluster_upstream_cx_total", {l}),
+      &stats.gauge("envoy_cluster_upstream_cx_active", {l}),
+      &stats.counter("envoy_cluster_upstream_cx_connect_fail", {l}),
+      &stats.counter("envoy_cluster_upstream_rq_total", {l}),
+      &stats.counter("envoy_cluster_upstream_rq_timeout", {l}),
+      &stats.counter("envoy_cluster_upstream_rq_retry", {l}),
+  };
+}
+
+ServerStats ServerStats::resolve(WorkerStats& stats) {
+  return ServerStats{
+      &stats.counter("halyard_config_reloads_total", {{"result", "ok"}}),
+      &stats.counter("halyard_config_reloads_total", {{"result", "rejected"}}),
+      &stats.gauge("halyard_config_version"),
+  };
+}
+
+}  // namespace halyard::telemetry

@@ -1,0 +1,42 @@
+// The proxy's own counters and gauges, under Envoy's Prometheus names so existing dashboards
+// and `istioctl` habits carry over. Each bundle resolves its handles once (that allocates, on
+// first use of a listener or cluster); using the handles afterwards is free.
+#pragma once
+
+#include <string_view>
+
+#include "telemetry/worker_stats.h"
+
+namespace halyard::telemetry {
+
+// Per HTTP listener, labelled http_conn_manager_prefix (e.g. "outbound_0.0.0.0_80").
+struct DownstreamStats {
+  Counter* cx_total = nullptr;  // envoy_http_downstream_cx_total
+  Gauge* cx_active = nullptr;   // envoy_http_downstream_cx_active
+  Counter* rq_total = nullptr;  // envoy_http_downstream_rq_total
+
+  static DownstreamStats resolve(WorkerStats& stats, std::string_view listener);
+};
+
+// Per upstream cluster, labelled cluster_name.
+struct UpstreamStats {
+  Counter* cx_total = nullptr;         // envoy_cluster_upstream_cx_total
+  Gauge* cx_active = nullptr;          // envoy_cluster_upstream_cx_active
+  Counter* cx_connect_fail = nullptr;  // envoy_cluster_upstream_cx_connect_fail
+  Counter* rq_total = nullptr;         // envoy_cluster_upstream_rq_total
+  Counter* rq_timeout = nullptr;       // envoy_cluster_upstream_rq_timeout
+  Counter* rq_retry = nullptr;         // envoy_cluster_upstream_rq_retry
+
+  static UpstreamStats resolve(WorkerStats& stats, std::string_view cluster);
+};
+
+// Process-wide, on the main thread's stats.
+struct ServerStats {
+  Counter* config_reload_ok = nullptr;        // halyard_config_reloads_total{result="ok"}
+  Counter* config_reload_rejected = nullptr;  // halyard_config_reloads_total{result="rejected"}
+  Gauge* config_version = nullptr;            // halyard_config_version: the serving snapshot
+
+  static ServerStats resolve(WorkerStats& main_thread_stats);
+};
+
+}  // namespace halyard::telemetry
