@@ -49,8 +49,8 @@ class BlockedCidrsAnalyzer : public Analyzer {
   void analyze(const AnalysisContext& ctx, Diagnostics& out) const override {
     std::vector<std::string> names;
     for (const auto& ra : ctx.config().request_authentications) {
-      if (fetchesJwks(ra))
-        names.push_back(AnalysisContext::namespaceOf(ra.meta) + "/" + ra.meta.name);
+      if (!fetchesJwks(ra)) continue;
+      names.push_back(AnalysisContext::namespaceOf(ra.meta) + "/" + ra.meta.name);
     }
     if (names.empty()) return;
     std::string listed;

@@ -1,8 +1,10 @@
 // authz.AuthorizationPoliciesAnalyzer: a policy must apply to some workload in the mesh
 // (IST0127), and the namespaces its rules name in source.namespaces / notNamespaces must exist
 // (IST0101).
+#include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "config/model/host_name.h"
 #include "config/validate/analyzers/policy_analyzers.h"
@@ -66,7 +68,7 @@ class AuthorizationPoliciesAnalyzer : public Analyzer {
                      " match this policy's selector: " + policy::selectorText(selector));
     } else {
       ctx.report(out, msg::kNoMatchingWorkloadsFound, ap.meta, "",
-                 "No workloads in namespace " + ns + " for this namespace-wide policy");
+                 "No mesh workloads in namespace " + ns + " for this namespace-wide policy");
     }
   }
 
