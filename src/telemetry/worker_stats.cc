@@ -1,5 +1,6 @@
 #include "telemetry/worker_stats.h"
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <string>
