@@ -13,10 +13,6 @@ namespace halyard::config {
 
 namespace {
 
-bool isSet(const std::optional<std::string>& s) {
-  return s && !s->empty();
-}
-
 void checkPercent(ObjectReport& r, const std::string& path, const std::optional<int64_t>& v) {
   if (v && (static_cast<int32_t>(*v) < 0 || static_cast<int32_t>(*v) > 100)) {
     r.error(path, "percentage out of range", std::to_string(*v), "0..100");
@@ -346,12 +342,11 @@ void validateDestinationRule(ObjectReport& r) {
   for (size_t i = 0; i < dr.subsets.size(); ++i) {
     const model::Subset& s = dr.subsets[i];
     std::string p = indexPath("spec.subsets", i);
-    std::string name = s.name.value_or("");
-    if (!names.insert(name).second) {
-      r.error(p + ".name", "duplicate subset name", inQuotes(name), "unique subset names");
+    if (s.name && !names.insert(*s.name).second) {
+      r.error(p + ".name", "duplicate subset name", inQuotes(*s.name), "unique subset names");
     }
-    if (s.name && !isDns1123Label(name)) {
-      r.error(p + ".name", "invalid subset name", inQuotes(name), "a DNS-1123 label");
+    if (s.name && !isDns1123Label(*s.name)) {
+      r.error(p + ".name", "invalid subset name", inQuotes(*s.name), "a DNS-1123 label");
     }
     checkLabelMap(r, p + ".labels", s.labels);
     if (s.traffic_policy) checkTrafficPolicy(r, p + ".trafficPolicy", *s.traffic_policy);

@@ -9,10 +9,6 @@ namespace halyard::config {
 
 namespace {
 
-bool isSet(const std::optional<std::string>& s) {
-  return s && !s->empty();
-}
-
 // A server's TLS mode; a tls block without one is PASSTHROUGH.
 std::string modeOf(const model::ServerTLSSettings& tls) {
   return tls.mode.value_or("PASSTHROUGH");
@@ -46,7 +42,7 @@ bool checkServerPort(ObjectReport& r, const std::string& path, const model::Serv
 }
 
 void checkServer(ObjectReport& r, const std::string& path, const model::Server& server) {
-  if (server.hosts.empty()) {
+  if (server.hosts.empty() && r.has(path + ".hosts")) {
     r.error(path + ".hosts", "server without hosts", "[]", "at least one host");
   }
   for (size_t i = 0; i < server.hosts.size(); ++i) {
@@ -174,8 +170,8 @@ void validateGateway(ObjectReport& r) {
   for (size_t i = 0; i < servers.size(); ++i) {
     std::string p = indexPath("spec.servers", i);
     checkServer(r, p, servers[i]);
-    if (!servers[i].port) continue;
-    std::string name = servers[i].port->name.value_or("");
+    if (!servers[i].port || !servers[i].port->name) continue;
+    const std::string& name = *servers[i].port->name;
     if (!port_names.insert(name).second) {
       r.error(p + ".port.name", "duplicate server port name", inQuotes(name),
               "port names unique within the Gateway");

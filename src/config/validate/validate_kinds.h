@@ -13,6 +13,11 @@
 
 namespace halyard::config {
 
+// A string field set to a non-empty value: what an Istio check of a proto3 string looks at.
+inline bool isSet(const std::optional<std::string>& s) {
+  return s && !s->empty();
+}
+
 void validateGateway(ObjectReport& r);
 void validateVirtualService(ObjectReport& r);
 // IST0130 VirtualServiceUnreachableRule and IST0131 VirtualServiceIneffectiveMatch (run by

@@ -4,7 +4,7 @@
 
 namespace halyard::config {
 
-bool ObjectReport::isString(std::string_view path) const {
+const Node* ObjectReport::node(std::string_view path) const {
   // The path grammar of Object::lineOf: keys separated by '.', list indices and map keys in [].
   const Node* cur = &obj_.root;
   size_t i = 0;
@@ -13,7 +13,7 @@ bool ObjectReport::isString(std::string_view path) const {
       ++i;
     } else if (path[i] == '[') {
       size_t close = path.find(']', i);
-      if (close == std::string_view::npos) return false;
+      if (close == std::string_view::npos) return nullptr;
       std::string_view inner = path.substr(i + 1, close - i - 1);
       i = close + 1;
       size_t n = 0;
@@ -30,7 +30,7 @@ bool ObjectReport::isString(std::string_view path) const {
       i = end;
     }
   }
-  return cur && cur->isString();
+  return cur;
 }
 
 void ObjectReport::error(const std::string& path, std::string_view what, std::string_view found,

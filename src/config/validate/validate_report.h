@@ -20,9 +20,17 @@ class ObjectReport {
   // The namespace Istio validates with: the written one, or "default" (istioctl's default).
   const std::string& namespaceName() const { return obj_.namespaceOr(kDefaultNamespace); }
 
-  // Whether the document has a string at `path` ("spec.hosts[2]"). List items of the wrong type
-  // decode as empty strings; checks skip them, as the schema validator reports them.
-  bool isString(std::string_view path) const;
+  // The document node at a field path ("spec.hosts[2]"); null when absent.
+  const Node* node(std::string_view path) const;
+  // Whether the document has a string at `path`. List items of the wrong type decode as empty
+  // strings; checks skip them, as the schema validator reports them.
+  bool isString(std::string_view path) const {
+    const Node* n = node(path);
+    return n && n->isString();
+  }
+  // Whether `path` is present, for fields the CRD requires: the schema validator reports them
+  // missing, checks only look at what is there.
+  bool has(std::string_view path) const { return node(path) != nullptr; }
 
   // IST0106 SchemaValidationError: "<path>: <what> (<found>, expected <expected>)".
   void error(const std::string& path, std::string_view what, std::string_view found,

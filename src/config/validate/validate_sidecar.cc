@@ -9,10 +9,6 @@ namespace halyard::config {
 
 namespace {
 
-bool isSet(const std::optional<std::string>& s) {
-  return s && !s->empty();
-}
-
 void checkPortNameAndProtocol(ObjectReport& r, const std::string& path,
                               const model::SidecarPort& port) {
   if (isSet(port.name) && !isDns1123Label(*port.name)) {
@@ -215,7 +211,7 @@ void validateSidecar(ObjectReport& r) {
                 "unique ports and unix sockets");
       }
     }
-    if (eg.hosts.empty()) {
+    if (eg.hosts.empty() && r.has(p + ".hosts")) {
       r.error(p + ".hosts", "egress listener without hosts", "[]", "at least one namespace/host");
     }
     for (size_t j = 0; j < eg.hosts.size(); ++j) {

@@ -341,18 +341,17 @@ bool allUriMatchesArePrefixes(const HTTPRoute& route) {
 
 void checkRedirect(ObjectReport& r, const std::string& path, const HTTPRoute& route) {
   const model::HTTPRedirect& rd = *route.redirect;
-  auto set = [](const std::optional<std::string>& s) { return s && !s->empty(); };
-  if (!set(rd.uri) && !set(rd.authority) && !rd.port && !rd.derive_port && !set(rd.scheme) &&
-      !set(rd.prefix_rewrite)) {
+  if (!isSet(rd.uri) && !isSet(rd.authority) && !rd.port && !rd.derive_port && !isSet(rd.scheme) &&
+      !isSet(rd.prefix_rewrite)) {
     r.error(path, "redirect does not change anything", "{}",
             "uri, prefixRewrite, authority, scheme, port or derivePort");
     return;
   }
-  if (set(rd.uri) && set(rd.prefix_rewrite)) {
+  if (isSet(rd.uri) && isSet(rd.prefix_rewrite)) {
     r.error(path + ".prefixRewrite", "redirect sets both uri and prefixRewrite",
             inQuotes(*rd.prefix_rewrite), "only one of uri or prefixRewrite");
   }
-  if (set(rd.prefix_rewrite) && !allUriMatchesArePrefixes(route)) {
+  if (isSet(rd.prefix_rewrite) && !allUriMatchesArePrefixes(route)) {
     r.error(path + ".prefixRewrite", "prefix rewrite on a route with non-prefix uri matches",
             inQuotes(*rd.prefix_rewrite), "every uri match of the rule to be a prefix match");
   }
@@ -361,7 +360,7 @@ void checkRedirect(ObjectReport& r, const std::string& path, const HTTPRoute& ro
     r.error(path + ".redirectCode", "redirect code is not 3xx", std::to_string(*rd.redirect_code),
             "a 3xx status, e.g. 301, 302, 303, 307 or 308");
   }
-  if (set(rd.scheme) && *rd.scheme != "http" && *rd.scheme != "https") {
+  if (isSet(rd.scheme) && *rd.scheme != "http" && *rd.scheme != "https") {
     r.error(path + ".scheme", "invalid redirect scheme", inQuotes(*rd.scheme), "http or https");
   }
   if (rd.port && *rd.port > 0) {
@@ -647,13 +646,13 @@ void validateVirtualService(ObjectReport& r) {
   for (size_t i = 0; i < vs.tls.size(); ++i) {
     const model::TLSRoute& t = vs.tls[i];
     std::string p = indexPath("spec.tls", i);
-    if (t.match.empty()) {
+    if (t.match.empty() && r.has(p + ".match")) {
       r.error(p + ".match", "TLS route without match", "[]", "at least one match with sniHosts");
     }
     for (size_t j = 0; j < t.match.size(); ++j) {
       const auto& m = t.match[j];
       std::string mp = indexPath(p + ".match", j);
-      if (m.sni_hosts.empty()) {
+      if (m.sni_hosts.empty() && r.has(mp + ".sniHosts")) {
         r.error(mp + ".sniHosts", "TLS match without SNI hosts", "[]", "at least one SNI host");
       }
       for (size_t k = 0; k < m.sni_hosts.size(); ++k) {

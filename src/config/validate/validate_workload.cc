@@ -65,7 +65,7 @@ void validateWorkloadGroup(ObjectReport& r) {
       }
     }
   } else if (probe.exec) {
-    if (probe.exec->command.empty()) {
+    if (probe.exec->command.empty() && r.has("spec.probe.exec.command")) {
       r.error("spec.probe.exec.command", "exec probe without a command", "[]", "a command");
     }
   } else if (!probe.tcp_socket && !probe.grpc) {

@@ -389,6 +389,14 @@ TEST(VirtualServiceValidation, TlsRoutes) {
   EXPECT_THAT(errorPaths(d), ElementsAre("spec.tls[0].match", "spec.tls[0].route"));
 }
 
+TEST(VirtualServiceValidation, LeavesMissingRequiredFieldsToTheSchema) {
+  // tls[].match and match[].sniHosts are required by the CRD: only empty lists are reported here.
+  auto d = validate(
+      vs("  hosts: [a.com]\n  tls:\n  - route:\n    - destination:\n        host: a\n"
+         "  - match:\n    - port: 443\n    route:\n    - destination:\n        host: a\n"));
+  EXPECT_THAT(errorPaths(d), IsEmpty()) << describe(d);
+}
+
 TEST(VirtualServiceValidation, TcpRoutes) {
   auto tcp = [](const std::string& match) {
     return errorPaths(validate(vs("  hosts: [db]\n  tcp:\n  - match:\n    - " + match +
