@@ -1,16 +1,70 @@
-// Placeholder until the translator lands: reports that translation is not available.
 #include "translate/translate.h"
+
+#include "config/validate/analyze.h"
+#include "config/yaml/config_set_builder.h"
+#include "config/yaml/loader.h"
+#include "translate/cluster_builder.h"
+#include "translate/destination_rule_index.h"
+#include "translate/diagnostic_sink.h"
+#include "translate/gateway_translator.h"
+#include "translate/service_registry.h"
+#include "translate/virtual_service_set.h"
 
 namespace halyard::translate {
 
-TranslateResult loadSnapshot(const std::string& dir, const ProxyIdentity&, uint64_t) {
-  TranslateResult r;
-  config::Diagnostic d;
-  d.code = "IST0000";
-  d.type = "InternalError";
-  d.message = "translation of " + dir + " is not implemented yet";
-  r.diagnostics.push_back(d);
-  return r;
+namespace {
+
+bool hasErrors(const config::Diagnostics& diagnostics) {
+  for (const auto& d : diagnostics) {
+    if (d.level == config::Level::kError) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TranslateResult buildSnapshot(const config::model::ConfigSet& config, const ProxyIdentity& proxy,
+                              uint64_t version) {
+  DiagnosticSink sink;
+  if (proxy.role != "gateway") {
+    sink.report(kUntranslatable, config::model::ObjectMeta{}, 0, "",
+                "proxy role \"" + proxy.role + "\" is not served yet (only \"gateway\")");
+    return TranslateResult{nullptr, sink.take()};
+  }
+  ServiceRegistry registry(config);
+  DestinationRuleIndex rules(config, proxy.namespace_, proxy.labels);
+  ClusterBuilder clusters(registry, rules, proxy.namespace_, sink);
+  const std::vector<PreparedVirtualService> virtual_services = prepareVirtualServices(config, sink);
+  GatewayTranslator gateways(config, virtual_services, proxy, clusters, sink);
+
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->version = version;
+  snapshot->listeners = gateways.build();
+  snapshot->clusters = clusters.take();
+
+  TranslateResult result;
+  const bool failed = sink.hasErrors();
+  result.diagnostics = sink.take();
+  if (failed) return result;  // never half-applied
+  for (const auto& d : result.diagnostics) snapshot->warnings.push_back(formatDiagnostic(d));
+  result.snapshot = std::move(snapshot);
+  return result;
+}
+
+TranslateResult loadSnapshot(const std::string& dir, const ProxyIdentity& proxy, uint64_t version) {
+  config::LoadResult loaded = config::loadPaths({dir});
+  TranslateResult result;
+  result.diagnostics = std::move(loaded.diagnostics);
+  for (const auto& o : loaded.objects) config::validateOne(o, result.diagnostics);
+  if (hasErrors(result.diagnostics)) return result;  // never half-applied
+
+  TranslateResult translated =
+      buildSnapshot(config::buildConfigSet(loaded.objects), proxy, version);
+  result.diagnostics.insert(result.diagnostics.end(),
+                            std::make_move_iterator(translated.diagnostics.begin()),
+                            std::make_move_iterator(translated.diagnostics.end()));
+  result.snapshot = std::move(translated.snapshot);
+  return result;
 }
 
 }  // namespace halyard::translate

@@ -1,5 +1,6 @@
 // Turns Istio configuration into the Snapshot a proxy serves. Both the standalone proxy (from a
 // directory) and, later, the control plane (per connected proxy) call this, so they agree.
+// Semantics follow Istio's gateway route generation: shared/docs/istio-semantics.md §0-§4.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "config/model/config_set.h"
 #include "config/model/diagnostic.h"
 #include "translate/snapshot.h"
 
@@ -27,8 +29,15 @@ struct TranslateResult {
   config::Diagnostics diagnostics;           // errors (snapshot is null) and warnings
 };
 
-// Loads every Istio/Kubernetes YAML or JSON file under dir (recursive), validates it, and
-// translates it. A config with any error produces no snapshot: never a half-applied config.
+// Loads every Istio/Kubernetes YAML or JSON file under dir (recursive), validates every object,
+// and translates it. A config with any error produces no snapshot: never a half-applied config.
 TranslateResult loadSnapshot(const std::string& dir, const ProxyIdentity& proxy, uint64_t version);
+
+// The translation itself, over a typed configuration that is already loaded (and validated by
+// the caller). Problems found while translating are diagnostics too: errors (a regex RE2 rejects,
+// a malformed duration) mean no snapshot; warnings (a destination that resolves to nothing, a
+// field this proxy does not enforce) are kept in the result and in Snapshot::warnings.
+TranslateResult buildSnapshot(const config::model::ConfigSet& config, const ProxyIdentity& proxy,
+                              uint64_t version);
 
 }  // namespace halyard::translate

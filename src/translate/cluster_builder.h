@@ -1,0 +1,55 @@
+// Route destinations -> cluster names and the Clusters behind them (istio-semantics.md §1.3,
+// §3, §4). A destination that resolves to nothing still gets its cluster name (the proxy then
+// answers 503 NC because the cluster does not exist), with a warning.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "config/model/istio_types.h"
+#include "translate/destination_rule_index.h"
+#include "translate/diagnostic_sink.h"
+#include "translate/service_registry.h"
+#include "translate/snapshot.h"
+
+namespace halyard::translate {
+
+// Who refers to a destination, for warnings and short-name resolution.
+struct DestinationRef {
+  const config::model::ObjectMeta* meta;  // the VirtualService that declares the route
+  std::string field_path;                 // "spec.http[0].route[1].destination"
+};
+
+class ClusterBuilder {
+ public:
+  ClusterBuilder(const ServiceRegistry& registry, const DestinationRuleIndex& rules,
+                 std::string proxy_namespace, DiagnosticSink& sink);
+
+  // The cluster name "outbound|<port>|<subset>|<host>" for a destination whose host is already
+  // an FQDN, routed from a listener on `listener_port`: the port is destination.port, else the
+  // service's only port, else the listener port. Builds the Cluster the first time.
+  std::string resolve(const config::model::Destination& destination, const DestinationRef& ref,
+                      std::string_view route_namespace, uint16_t listener_port);
+
+  // True when the destination's effective load balancer is consistent hashing (Istio then
+  // drops the "previous hosts" retry predicate by default).
+  bool usesConsistentHash(const std::string& cluster_name) const;
+
+  std::unordered_map<std::string, Cluster> take() { return std::move(clusters_); }
+
+ private:
+  void build(const std::string& name, const RegistryService& service, const RegistryPort& port,
+             const std::string& subset);
+
+  const ServiceRegistry& registry_;
+  const DestinationRuleIndex& rules_;
+  std::string proxy_namespace_;
+  DiagnosticSink& sink_;
+  std::unordered_map<std::string, Cluster> clusters_;
+  std::unordered_map<std::string, bool> consistent_hash_;
+  std::unordered_map<std::string, bool> resolved_;  // cluster name -> exists
+};
+
+}  // namespace halyard::translate

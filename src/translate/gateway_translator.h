@@ -1,0 +1,45 @@
+// Gateways selecting a proxy -> its listeners and route tables (istio-semantics.md §1.1, §2):
+// one listener per server bind address and port, one virtual host per host a bound
+// VirtualService shares with a server, routes of every such VirtualService concatenated in
+// Istio's order with catch-all routes moved last.
+#pragma once
+
+#include <vector>
+
+#include "config/model/config_set.h"
+#include "translate/cluster_builder.h"
+#include "translate/diagnostic_sink.h"
+#include "translate/snapshot.h"
+#include "translate/translate.h"
+#include "translate/virtual_service_set.h"
+
+namespace halyard::translate {
+
+class GatewayTranslator {
+ public:
+  GatewayTranslator(const config::model::ConfigSet& config,
+                    const std::vector<PreparedVirtualService>& virtual_services,
+                    const ProxyIdentity& proxy, ClusterBuilder& clusters, DiagnosticSink& sink);
+
+  std::vector<Listener> build();
+
+ private:
+  struct BoundServer {
+    const config::model::Gateway* gateway;
+    const config::model::Server* server;
+    std::string gateway_name;  // "ns/name"
+  };
+
+  // The VirtualServices bound to `gateway_name` in the order Istio concatenates them: private to
+  // the proxy's namespace, then exported to it, then public; each group oldest first.
+  std::vector<const PreparedVirtualService*> boundTo(const std::string& gateway_name) const;
+  RouteTable routeTable(const std::vector<BoundServer>& servers, uint16_t port);
+
+  const config::model::ConfigSet& config_;
+  const std::vector<PreparedVirtualService>& virtual_services_;
+  const ProxyIdentity& proxy_;
+  ClusterBuilder& clusters_;
+  DiagnosticSink& sink_;
+};
+
+}  // namespace halyard::translate

@@ -1,0 +1,74 @@
+// The services a destination host can name (istio-semantics.md §0.2, §4, §5): Kubernetes
+// Services (name.ns.svc.cluster.local) with their Endpoints, and ServiceEntry hosts with inline
+// endpoints, WorkloadEntries chosen by workloadSelector, or DNS names. Built once per config.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/model/config_set.h"
+#include "translate/diagnostic_sink.h"
+#include "translate/snapshot.h"
+
+namespace halyard::translate {
+
+struct RegistryPort {
+  uint16_t number = 0;
+  std::string name;
+  std::string protocol;  // as written (Service appProtocol / name prefix is not interpreted here)
+  // Kubernetes: targetPort as a number (0 when absent or a name) and as a container-port name.
+  // ServiceEntry: targetPort (0 when absent).
+  uint16_t target_port = 0;
+  std::string target_port_name;
+};
+
+struct RegistryService {
+  std::string host;        // FQDN, lowercase
+  std::string name;        // Kubernetes Service name, or the ServiceEntry host
+  std::string namespace_;  // where it is declared
+  std::vector<RegistryPort> ports;
+  std::vector<std::string> export_to;  // ServiceEntry exportTo; empty: everywhere
+  bool resolve_dns = false;            // ServiceEntry DNS / DNS_ROUND_ROBIN
+  const config::model::Service* kube = nullptr;
+  const config::model::ServiceEntry* entry = nullptr;
+
+  const RegistryPort* port(uint16_t number) const;
+};
+
+class ServiceRegistry {
+ public:
+  explicit ServiceRegistry(const config::model::ConfigSet& config);
+
+  // The service behind `host` for a route declared in `route_namespace`, as seen by a proxy in
+  // `proxy_namespace`: a Kubernetes Service first (a ServiceEntry for the same host only
+  // decorates it), else a visible ServiceEntry, preferring one in the route's namespace.
+  const RegistryService* find(std::string_view host, std::string_view route_namespace,
+                              std::string_view proxy_namespace) const;
+
+  // Every endpoint of `port` (subset filtering is the caller's). Problems (an address this
+  // proxy cannot dial, a resolution mode it does not serve) are reported against the object.
+  std::vector<Endpoint> endpoints(const RegistryService& service, const RegistryPort& port,
+                                  DiagnosticSink& sink) const;
+
+ private:
+  std::vector<Endpoint> kubeEndpoints(const RegistryService& service,
+                                      const RegistryPort& port) const;
+  std::vector<Endpoint> entryEndpoints(const RegistryService& service, const RegistryPort& port,
+                                       DiagnosticSink& sink) const;
+  // Pods and WorkloadEntries of `namespace_` whose labels match `selector`, with the port
+  // each would receive `port` on.
+  void selectWorkloads(const std::map<std::string, std::string>& selector,
+                       const std::string& namespace_, const RegistryPort& port, bool include_pods,
+                       std::vector<Endpoint>& out) const;
+
+  const config::model::ConfigSet& config_;
+  std::multimap<std::string, RegistryService, std::less<>> by_host_;  // declaration order
+  std::map<std::string, const config::model::Endpoints*> endpoints_;  // "ns/name"
+  std::map<std::string, const config::model::Pod*> pods_by_name_;     // "ns/name"
+  std::map<std::string, const config::model::Pod*> pods_by_ip_;       // "ns/ip"
+};
+
+}  // namespace halyard::translate
