@@ -29,53 +29,58 @@ DestinationRuleIndex::DestinationRuleIndex(const model::ConfigSet& config,
                    [](const auto* a, const auto* b) { return createdBefore(a->meta, b->meta); });
   for (const auto* dr : rules) {
     const std::string& ns = namespaceOf(dr->meta);
-    by_namespace_[ns].push_back(
-        Entry{dr, toLower(model::resolveShortName(dr->spec.host.value_or(""), ns))});
+    Entry e{dr, toLower(model::resolveShortName(dr->spec.host.value_or(""), ns))};
+    Scope& scope = by_namespace_[ns];
+    if (e.host.starts_with("*")) {
+      scope.wildcards.push_back(std::move(e));
+    } else {
+      std::string host = e.host;
+      scope.exact[host].push_back(std::move(e));
+    }
   }
+}
+
+// Every rule of the proxy's own namespace applies, exported ones elsewhere; a rule with a
+// workloadSelector applies only to the workloads it selects in its own namespace.
+bool DestinationRuleIndex::applies(const Entry& e, std::string_view scope) const {
+  const auto& spec = e.rule->spec;
+  if (spec.workload_selector) {
+    return scope == proxy_namespace_ &&
+           model::selectorMatches(spec.workload_selector->match_labels, proxy_labels_);
+  }
+  return scope == proxy_namespace_ || model::isVisible(spec.export_to, scope, proxy_namespace_);
 }
 
 std::optional<MergedDestinationRule> DestinationRuleIndex::lookupIn(std::string_view scope,
                                                                     std::string_view host) const {
   auto it = by_namespace_.find(scope);
   if (it == by_namespace_.end()) return std::nullopt;
-  // Candidates for this proxy: every rule of its own namespace, exported ones elsewhere; a rule
-  // with a workloadSelector applies only to the workloads it selects in its own namespace.
+  // Most specific host: exact beats wildcard, a longer wildcard beats a shorter one.
   std::vector<const Entry*> candidates;
-  for (const auto& e : it->second) {
-    const auto& spec = e.rule->spec;
-    if (spec.workload_selector) {
-      if (scope != proxy_namespace_ ||
-          !model::selectorMatches(spec.workload_selector->match_labels, proxy_labels_)) {
-        continue;
-      }
-    } else if (scope != proxy_namespace_ &&
-               !model::isVisible(spec.export_to, scope, proxy_namespace_)) {
-      continue;
-    }
-    if (e.host == host || (e.host.starts_with("*") && model::hostSubsetOf(host, e.host))) {
-      candidates.push_back(&e);
+  if (auto exact = it->second.exact.find(host); exact != it->second.exact.end()) {
+    for (const auto& e : exact->second) {
+      if (applies(e, scope)) candidates.push_back(&e);
     }
   }
-  if (candidates.empty()) return std::nullopt;
-  // Most specific host: exact beats wildcard, a longer wildcard beats a shorter one.
-  const std::string* best = nullptr;
-  for (const auto* e : candidates) {
-    if (!best) {
-      best = &e->host;
-    } else if (e->host == host) {
-      best = &e->host;
-    } else if (*best != host && e->host.size() > best->size()) {
-      best = &e->host;
+  if (candidates.empty()) {
+    const std::string* best = nullptr;
+    for (const auto& e : it->second.wildcards) {
+      if ((!best || e.host.size() > best->size()) && model::hostSubsetOf(host, e.host) &&
+          applies(e, scope)) {
+        best = &e.host;
+      }
+    }
+    if (!best) return std::nullopt;
+    for (const auto& e : it->second.wildcards) {
+      if (e.host == *best && applies(e, scope)) candidates.push_back(&e);
     }
   }
   // Rules that select this proxy take precedence over (and never merge with) those that do not.
   bool any_selector = false;
-  for (const auto* e : candidates) {
-    any_selector |= e->host == *best && e->rule->spec.workload_selector.has_value();
-  }
+  for (const auto* e : candidates) any_selector |= e->rule->spec.workload_selector.has_value();
   MergedDestinationRule merged;
   for (const auto* e : candidates) {
-    if (e->host != *best || e->rule->spec.workload_selector.has_value() != any_selector) continue;
+    if (e->rule->spec.workload_selector.has_value() != any_selector) continue;
     merged.rules.push_back(e->rule);
     if (!merged.traffic_policy && e->rule->spec.traffic_policy) {
       merged.traffic_policy = &*e->rule->spec.traffic_policy;

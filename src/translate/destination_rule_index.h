@@ -39,10 +39,16 @@ class DestinationRuleIndex {
     const config::model::DestinationRule* rule;
     std::string host;  // resolved in the rule's namespace, lowercase
   };
+  // The rules of one namespace, each list in configuration order.
+  struct Scope {
+    std::map<std::string, std::vector<Entry>, std::less<>> exact;  // by host
+    std::vector<Entry> wildcards;
+  };
   std::optional<MergedDestinationRule> lookupIn(std::string_view scope_namespace,
                                                 std::string_view host) const;
+  bool applies(const Entry& e, std::string_view scope_namespace) const;
 
-  std::map<std::string, std::vector<Entry>, std::less<>> by_namespace_;  // config order
+  std::map<std::string, Scope, std::less<>> by_namespace_;
   std::string proxy_namespace_;
   std::map<std::string, std::string> proxy_labels_;
   std::string root_namespace_;
