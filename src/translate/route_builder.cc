@@ -1,7 +1,6 @@
 #include "translate/route_builder.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "config/model/host_name.h"
 #include "translate/match_compiler.h"

@@ -209,6 +209,93 @@ spec:
             LbPolicy::kRoundRobin);
 }
 
+TEST(ClustersTest, DestinationRulesOfOneScopeMergeAndSelectorsTakePrecedence) {
+  TranslateResult r = translateYaml(routingTo({"{host: reviews, port: {number: 9080}, subset: v1}",
+                                               "{host: reviews, port: {number: 9080}, subset: v2}",
+                                               "{host: web.default.svc.cluster.local}"},
+                                              std::string(kReviews) + R"(---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: b-newer, namespace: default, creationTimestamp: "2024-02-01T00:00:00Z"}
+spec:
+  host: reviews
+  trafficPolicy: {loadBalancer: {simple: RANDOM}}
+  subsets:
+  - {name: v1, labels: {version: none}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: a-older, namespace: default, creationTimestamp: "2024-01-01T00:00:00Z"}
+spec:
+  host: reviews
+  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: istio-system}
+spec:
+  ports: [{name: http, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80}]
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: web-vm, namespace: default}
+spec: {address: 10.3.0.1, labels: {app: web}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web-all, namespace: istio-system}
+spec:
+  host: web.default.svc.cluster.local
+  trafficPolicy: {loadBalancer: {simple: RANDOM}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web-for-this-gateway, namespace: istio-system}
+spec:
+  host: web.default.svc.cluster.local
+  workloadSelector: {matchLabels: {istio: ingressgateway}}
+  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+)"));
+  const Snapshot& s = snapshotOf(r);
+  // Subsets concatenate (the oldest rule's v1 wins), the oldest rule's trafficPolicy applies.
+  const Cluster& v1 = s.clusters.at("outbound|9080|v1|reviews.default.svc.cluster.local");
+  EXPECT_EQ(addresses(v1), std::vector<std::string>{"10.0.0.1:8080"});
+  EXPECT_EQ(v1.lb, LbPolicy::kRoundRobin);
+  const Cluster& v2 = s.clusters.at("outbound|9080|v2|reviews.default.svc.cluster.local");
+  EXPECT_EQ(addresses(v2), std::vector<std::string>{"10.0.0.2:8080"});
+  // A rule selecting this gateway beats one without a selector; WorkloadEntries selected by a
+  // Service's selector are its endpoints too.
+  const Cluster& web = s.clusters.at("outbound|80||web.default.svc.cluster.local");
+  EXPECT_EQ(web.lb, LbPolicy::kRoundRobin);
+  EXPECT_EQ(addresses(web), std::vector<std::string>{"10.3.0.1:80"});
+  EXPECT_EQ(web.endpoints[0].workload, "web-vm");
+}
+
+TEST(ClustersTest, ExternalNameServicesResolveTheirName) {
+  TranslateResult r = translateYaml(routingTo({"{host: legacy}"}, R"(
+apiVersion: v1
+kind: Service
+metadata: {name: legacy, namespace: default}
+spec:
+  type: ExternalName
+  externalName: legacy.example.net
+  ports: [{name: http, port: 8080}]
+)"));
+  const Cluster& c = snapshotOf(r).clusters.at("outbound|8080||legacy.default.svc.cluster.local");
+  EXPECT_TRUE(c.resolve_dns);
+  EXPECT_EQ(addresses(c), std::vector<std::string>{"legacy.example.net:8080"});
+}
+
 TEST(ClustersTest, ServiceEntryStaticEndpoints) {
   TranslateResult r = translateYaml(routingTo({"{host: api.external.com, port: {number: 80}}",
                                                "{host: api.external.com, port: {number: 8443}}"},
