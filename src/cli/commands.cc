@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "cli/analyze_command.h"
+
 namespace halyard::cli {
 
 void registerCommands(CLI::App& app, int& exit_code) {
@@ -10,6 +12,7 @@ void registerCommands(CLI::App& app, int& exit_code) {
     std::cout << "halyard " << HALYARD_VERSION << "\n";
     exit_code = 0;
   });
+  registerAnalyzeCommand(app, exit_code);
 }
 
 }  // namespace halyard::cli

@@ -1,6 +1,6 @@
 // One Kubernetes-style resource as loaded: its identity, where it came from, and its whole
 // document tree (`root`, with a line for every field). Typed views of the Istio kinds are built
-// from `root` (model/istio.h); diagnostics find field lines through `lineOf`.
+// from `root` (model/istio_types.h); diagnostics find field lines through `lineOf`.
 #pragma once
 
 #include <map>

@@ -314,8 +314,28 @@ void Walker::checkEnum(const Node& n, const SchemaNode& s, int line) {
   report(line, "unsupported value, found " + schema::renderShort(n) + " (" + expected + ")", true);
 }
 
+// Fields Istio's API once had and dropped. Old configurations still carry them and Istio ignores
+// them, so they are warnings that say so rather than unknown-field errors.
+struct RemovedField {
+  std::string_view kind;
+  std::string_view key;
+  std::string_view note;
+};
+constexpr RemovedField kRemovedFields[] = {
+    {"VirtualService", "websocketUpgrade",
+     "removed from Istio's API and ignored: WebSocket upgrades are always allowed"},
+};
+
 void Walker::unknownField(const MapEntry& e, const std::vector<std::string_view>& candidates) {
   Scope scope(*this, {e.key});
+  for (const auto& removed : kRemovedFields) {
+    if (obj_.kind == removed.kind && e.key == removed.key) {
+      const size_t before = out_.size();
+      report(e.line ? e.line : e.value.line, std::string(removed.note));
+      if (out_.size() > before) out_.back().level = Level::kWarning;
+      return;
+    }
+  }
   std::string what = "unknown field";
   if (auto hint = schema::suggest(e.key, candidates)) {
     what += " (did you mean " + schema::quoteShort(*hint) + "?)";
@@ -551,13 +571,19 @@ void Walker::checkMetadata(const Node* meta, int line) {
       if (!e.value.isString()) {
         report(at, "expected string, found " + schema::renderShort(e.value), true);
       } else if (is_name && !schema::isDns1123Subdomain(e.value.text)) {
-        report(at, "invalid name, found " + schema::renderShort(e.value) +
+        // Istio itself accepts such names (its own test configs use them) and Halyard serves
+        // them, but the Kubernetes API server would refuse the object: a warning, not an error.
+        const size_t before = out_.size();
+        report(at, "invalid name for Kubernetes, found " + schema::renderShort(e.value) +
                        " (expected a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', "
                        "starting and ending with a letter or digit, at most 253 characters)");
+        if (out_.size() > before) out_.back().level = Level::kWarning;
       } else if (is_namespace && !schema::isDns1123Label(e.value.text)) {
-        report(at, "invalid namespace, found " + schema::renderShort(e.value) +
+        const size_t before = out_.size();
+        report(at, "invalid namespace for Kubernetes, found " + schema::renderShort(e.value) +
                        " (expected a DNS-1123 label: lowercase letters, digits and '-', "
                        "starting and ending with a letter or digit, at most 63 characters)");
+        if (out_.size() > before) out_.back().level = Level::kWarning;
       }
     } else if (e.key == "labels" || e.key == "annotations") {
       if (!e.value.isMap()) {

@@ -128,7 +128,23 @@ bool nestingTooDeep(std::string_view doc) {
   return false;
 }
 
-Node convert(const YAML::Node& y, int line_offset, int depth, size_t& budget) {
+// yaml-cpp reads a plain scalar ending in ':' right before ',' or ']' in a flow sequence
+// (`[10.0.0.1, 2001:db8::]`) as a one-entry map with a null value; Go's YAML reader, which
+// Kubernetes uses, reads the string "2001:db8::". Recognised from the source text at the key.
+bool isFlowScalarEndingInColon(const YAML::Node& y, std::string_view src) {
+  if (y.size() != 1) return false;
+  auto kv = y.begin();
+  if (!kv->first.IsScalar() || kv->first.Tag() != "?" || !kv->second.IsNull()) return false;
+  const std::string& key = kv->first.Scalar();
+  const int pos = kv->first.Mark().pos;
+  if (pos < 0 || static_cast<size_t>(pos) + key.size() + 1 >= src.size()) return false;
+  if (src.substr(pos, key.size()) != key || src[pos + key.size()] != ':') return false;
+  const char next = src[pos + key.size() + 1];
+  return next == ',' || next == ']';
+}
+
+Node convert(const YAML::Node& y, int line_offset, int depth, size_t& budget,
+             std::string_view src) {
   Node n;
   if (budget == 0) return n;
   --budget;
@@ -157,9 +173,14 @@ Node convert(const YAML::Node& y, int line_offset, int depth, size_t& budget) {
     case YAML::NodeType::Sequence:
       n.type = NodeType::kList;
       n.items.reserve(y.size());
-      for (const auto& item : y) n.items.push_back(convert(item, line_offset, depth + 1, budget));
+      for (const auto& item : y) n.items.push_back(convert(item, line_offset, depth + 1, budget, src));
       break;
     case YAML::NodeType::Map:
+      if (isFlowScalarEndingInColon(y, src)) {
+        n.type = NodeType::kString;
+        n.text = y.begin()->first.Scalar() + ":";
+        break;
+      }
       n.type = NodeType::kMap;
       n.fields.reserve(y.size());
       for (const auto& kv : y) {
@@ -167,7 +188,7 @@ Node convert(const YAML::Node& y, int line_offset, int depth, size_t& budget) {
         e.key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("<complex key>");
         const YAML::Mark km = kv.first.Mark();
         e.line = km.line >= 0 ? km.line + 1 + line_offset : n.line;
-        e.value = convert(kv.second, line_offset, depth + 1, budget);
+        e.value = convert(kv.second, line_offset, depth + 1, budget, src);
         n.fields.push_back(std::move(e));
       }
       break;
@@ -328,7 +349,7 @@ void loadText(std::string_view text, const std::string& file_name, LoadResult& o
       try {
         YAML::Node y = YAML::Load(doc);
         size_t budget = kMaxNodesPerDocument;
-        Node root = convert(y, doc_start_line, 0, budget);
+        Node root = convert(y, doc_start_line, 0, budget, doc);
         if (budget == 0) {
           out.diagnostics.push_back(loadError(
               file, doc_start_line + 1, "InvalidYAML",
@@ -373,7 +394,7 @@ common::Result<Node, std::string> parseYaml(std::string_view text, const std::st
   try {
     if (nestingTooDeep(text)) return common::unexpected(file_name + ": document nested too deeply");
     size_t budget = kMaxNodesPerDocument;
-    Node root = convert(YAML::Load(std::string(text)), 0, 0, budget);
+    Node root = convert(YAML::Load(std::string(text)), 0, 0, budget, text);
     if (budget == 0) return common::unexpected(file_name + ": document too large");
     return root;
   } catch (const YAML::Exception& e) {

@@ -174,3 +174,20 @@ TEST(Loader, AliasExpansionIsBounded) {
 
 }  // namespace
 }  // namespace halyard::config
+
+namespace halyard::config {
+namespace {
+
+TEST(Loader, Ipv6AddressEndingInColonsInAFlowSequenceIsAString) {
+  auto r = load("apiVersion: v1\nkind: X\nmetadata: {name: x}\naddresses: [1.2.3.4, 2001:db8::]\n"
+                "pair: [a: b]\n");
+  ASSERT_EQ(r.objects.size(), 1u);
+  const Node* a = r.objects[0].root.get("addresses");
+  ASSERT_EQ(a->items.size(), 2u);
+  EXPECT_EQ(a->items[1].type, NodeType::kString);
+  EXPECT_EQ(a->items[1].text, "2001:db8::");
+  EXPECT_TRUE(r.objects[0].root.get("pair")->items[0].isMap());  // a real pair stays a map
+}
+
+}  // namespace
+}  // namespace halyard::config
