@@ -1,0 +1,39 @@
+// halyard-proxy: flags only; the process lives in src/proxy/runtime/proxy_process.h.
+#include <CLI/CLI.hpp>
+
+#include "proxy/runtime/proxy_process.h"
+
+int main(int argc, char** argv) {
+  halyard::proxy::runtime::ProxyProcessOptions o;
+  CLI::App app{"halyard-proxy: the Halyard data plane (standalone ingress gateway)"};
+  app.add_option("--config", o.config_dir, "Directory of Istio YAML to serve")->required();
+  app.add_option("--port-map", o.port_maps,
+                 "GATEWAY_PORT=LOCAL_PORT: listen for a Gateway port on another local port "
+                 "(repeatable)");
+  app.add_option("--admin", o.admin, "Admin listener HOST:PORT (/ready, /stats/prometheus, "
+                                     "/config_dump, /clusters); none when omitted");
+  app.add_option("--workers", o.workers, "Worker threads (default: one per core)");
+  app.add_option("--labels", o.labels,
+                 "Labels of this gateway, key=value (repeatable; default istio=ingressgateway)");
+  app.add_option("--namespace", o.proxy_namespace, "Namespace of this gateway")
+      ->capture_default_str();
+  app.add_option("--name", o.proxy_name, "Workload name of this gateway")->capture_default_str();
+  app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off")
+      ->capture_default_str();
+  app.add_option("--access-log", o.access_log,
+                 "Access log destination: /dev/stdout, /dev/stderr or a file (default: off)");
+  app.add_option("--access-log-format", o.access_log_format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--request-headers-timeout-ms", o.request_headers_timeout_ms,
+                 "Longest time a client may take to send a request head")
+      ->capture_default_str();
+  app.add_option("--idle-timeout-ms", o.idle_timeout_ms,
+                 "Close connections (and tunnels) silent for this long")
+      ->capture_default_str();
+  app.add_option("--drain-timeout-ms", o.drain_timeout_ms,
+                 "On SIGTERM, how long requests in flight may take to finish")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  return halyard::proxy::runtime::runProxyProcess(o);
+}

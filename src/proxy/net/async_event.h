@@ -1,0 +1,39 @@
+// A one-thread, coroutine-friendly event: waiters suspend until set(). Asio has no condition
+// variable for coroutines; a timer that never expires by itself and is cancelled to wake every
+// waiter is the usual idiom. Waiters and setter must run on the same executor.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+namespace halyard::proxy::net {
+
+class AsyncEvent {
+ public:
+  explicit AsyncEvent(const asio::any_io_executor& executor)
+      : timer_(executor, asio::steady_timer::time_point::max()) {}
+
+  void set() {
+    set_ = true;
+    timer_.cancel();
+  }
+  // Back to unset, for the next round (no waiter may be suspended).
+  void reset() {
+    set_ = false;
+    timer_.expires_at(asio::steady_timer::time_point::max());
+  }
+  bool isSet() const { return set_; }
+
+  asio::awaitable<void> wait() {
+    while (!set_) co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+
+ private:
+  asio::steady_timer timer_;
+  bool set_ = false;
+};
+
+}  // namespace halyard::proxy::net

@@ -1,0 +1,54 @@
+// The contiguous byte buffer a connection reads into. HTTP/1.1 heads must stay contiguous and
+// unmoved while views into them are alive, so the buffer never moves bytes on its own: growth
+// (grow) and compaction (compact) happen only when the owner says so, between the moments it
+// holds views.
+//
+// Layout: [0, begin) consumed, [begin, end) readable, [end, capacity) writable.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string_view>
+
+namespace halyard::proxy::net {
+
+class ByteBuffer {
+ public:
+  explicit ByteBuffer(size_t capacity);
+
+  char* data() { return data_.get(); }
+  size_t capacity() const { return capacity_; }
+  size_t begin() const { return begin_; }
+  size_t end() const { return end_; }
+
+  size_t readableSize() const { return end_ - begin_; }
+  std::span<char> readable() { return {data_.get() + begin_, end_ - begin_}; }
+  std::string_view readableView() const { return {data_.get() + begin_, end_ - begin_}; }
+  // Everything from offset 0 to end: what a head parser is fed.
+  std::span<char> fromStart() { return {data_.get(), end_}; }
+
+  std::span<char> writable() { return {data_.get() + end_, capacity_ - end_}; }
+  size_t writableSize() const { return capacity_ - end_; }
+
+  void commit(size_t n) { end_ += n; }
+  void consume(size_t n) { begin_ += n; }
+
+  // Once everything readable is consumed, reading restarts at `mark` (a position the owner still
+  // needs to keep, such as the end of the current request head).
+  void rewindTo(size_t mark) { begin_ = end_ = mark; }
+
+  // Moves the readable bytes to offset 0. Invalidates views.
+  void compact();
+
+  // Enlarges to at least `capacity`, keeping the bytes at their offsets. Invalidates views.
+  void grow(size_t capacity);
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t capacity_ = 0;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+};
+
+}  // namespace halyard::proxy::net

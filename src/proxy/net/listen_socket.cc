@@ -1,0 +1,41 @@
+#include "proxy/net/listen_socket.h"
+
+#include <sys/socket.h>
+
+namespace halyard::proxy::net {
+
+namespace {
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+common::Unexpected<common::Error> ioError(const std::string& what, const std::string& address,
+                                          uint16_t port, const asio::error_code& ec) {
+  return common::fail(common::ErrorKind::kIo,
+                      what + " " + address + ":" + std::to_string(port) + ": " + ec.message());
+}
+
+}  // namespace
+
+common::Expected<asio::ip::tcp::acceptor> openListener(asio::io_context& io,
+                                                       const std::string& address, uint16_t port) {
+  asio::error_code ec;
+  const asio::ip::address ip = asio::ip::make_address(address, ec);
+  if (ec) {
+    return common::fail(common::ErrorKind::kInvalidArgument,
+                        "listener address \"" + address + "\" is not an IP address");
+  }
+  const asio::ip::tcp::endpoint endpoint(ip, port);
+  asio::ip::tcp::acceptor acceptor(io);
+  acceptor.open(endpoint.protocol(), ec);
+  if (ec) return ioError("cannot open", address, port, ec);
+  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.set_option(ReusePort(true), ec);
+  if (ec) return ioError("cannot set SO_REUSEPORT on", address, port, ec);
+  acceptor.bind(endpoint, ec);
+  if (ec) return ioError("cannot bind", address, port, ec);
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return ioError("cannot listen on", address, port, ec);
+  return acceptor;
+}
+
+}  // namespace halyard::proxy::net

@@ -1,0 +1,94 @@
+#include "proxy/runtime/config_dump.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <variant>
+#include <vector>
+
+namespace halyard::proxy::runtime {
+
+namespace tr = halyard::translate;
+using nlohmann::json;
+
+namespace {
+
+const char* lbName(tr::LbPolicy lb) {
+  switch (lb) {
+    case tr::LbPolicy::kLeastRequest: return "LEAST_REQUEST";
+    case tr::LbPolicy::kRoundRobin: return "ROUND_ROBIN";
+    case tr::LbPolicy::kRandom: return "RANDOM";
+    case tr::LbPolicy::kPassthrough: return "PASSTHROUGH";
+  }
+  return "LEAST_REQUEST";
+}
+
+json routeJson(const tr::Route& r) {
+  json j{{"name", r.name}, {"origin", r.origin}};
+  if (const auto* f = std::get_if<tr::ForwardAction>(&r.action)) {
+    json clusters = json::array();
+    for (const auto& c : f->clusters) clusters.push_back({{"cluster", c.cluster}, {"weight", c.weight}});
+    j["route"] = {{"clusters", clusters}, {"retries", f->retry.attempts}};
+    if (f->timeout) j["route"]["timeout_ms"] = f->timeout->count();
+  } else if (const auto* d = std::get_if<tr::DirectResponseAction>(&r.action)) {
+    j["direct_response"] = {{"status", d->status}, {"body", d->body}};
+  } else if (const auto* rd = std::get_if<tr::RedirectAction>(&r.action)) {
+    j["redirect"] = {{"code", rd->code}};
+  }
+  if (r.fault) j["fault"] = true;
+  if (r.cors) j["cors"] = true;
+  return j;
+}
+
+}  // namespace
+
+std::string configDumpJson(const tr::Snapshot& s) {
+  json listeners = json::array();
+  for (const auto& l : s.listeners) {
+    json hosts = json::array();
+    if (l.routes) {
+      for (const auto& vh : l.routes->virtual_hosts) {
+        json routes = json::array();
+        for (const auto& r : vh.routes) routes.push_back(routeJson(r));
+        hosts.push_back({{"name", vh.name}, {"domains", vh.domains}, {"require_tls", vh.require_tls},
+                         {"routes", routes}});
+      }
+    }
+    listeners.push_back({{"name", l.name}, {"address", l.bind_address}, {"port", l.port},
+                         {"protocol", l.protocol}, {"virtual_hosts", hosts}});
+  }
+  std::vector<const tr::Cluster*> sorted;
+  for (const auto& [name, c] : s.clusters) sorted.push_back(&c);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->name < b->name; });
+  json clusters = json::array();
+  for (const tr::Cluster* c : sorted) {
+    json endpoints = json::array();
+    for (const auto& e : c->endpoints) {
+      endpoints.push_back({{"address", e.address}, {"port", e.port}, {"weight", e.weight}});
+    }
+    clusters.push_back({{"name", c->name}, {"service", c->service_host}, {"lb_policy", lbName(c->lb)},
+                        {"connect_timeout_ms", c->connect_timeout.count()},
+                        {"resolve_dns", c->resolve_dns}, {"endpoints", endpoints},
+                        {"not_enforced", c->not_enforced}});
+  }
+  json dump{{"version", s.version}, {"listeners", listeners}, {"clusters", clusters},
+            {"warnings", s.warnings}};
+  return dump.dump(2) + "\n";
+}
+
+std::string clustersText(const tr::Snapshot& s) {
+  std::vector<std::string> lines;
+  for (const auto& [name, c] : s.clusters) {
+    if (c.endpoints.empty()) lines.push_back(name + "::no endpoints");
+    for (const auto& e : c.endpoints) {
+      lines.push_back(name + "::" + e.address + ":" + std::to_string(e.port) +
+                      "::weight::" + std::to_string(e.weight));
+    }
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
+}  // namespace halyard::proxy::runtime

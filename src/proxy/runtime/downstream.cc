@@ -1,0 +1,31 @@
+#include "proxy/runtime/downstream.h"
+
+#include "proxy/net/socket_util.h"
+#include "proxy/runtime/worker.h"
+
+namespace halyard::proxy::runtime {
+
+Downstream::Downstream(Worker& w, asio::ip::tcp::socket s, std::shared_ptr<const ListenerInfo> l)
+    : worker(w),
+      socket(std::move(s)),
+      listener(std::move(l)),
+      in(kInitialBuffer),
+      parser(w.options().request_limits),
+      read_timer(socket.get_executor()),
+      write_timer(socket.get_executor()) {
+  asio::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (!ec) {
+    remote_ip = net::formatAddress(remote.address());
+    remote_endpoint = net::formatEndpoint(remote);
+  }
+  const auto local = socket.local_endpoint(ec);
+  if (!ec) local_endpoint = net::formatEndpoint(local);
+  headers.reserve(w.options().request_limits.max_headers + 16);
+}
+
+Clock::time_point Downstream::idleDeadline() const {
+  return Clock::now() + worker.options().idle_timeout;
+}
+
+}  // namespace halyard::proxy::runtime

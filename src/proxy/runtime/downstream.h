@@ -1,0 +1,51 @@
+// The state of one downstream (client) connection that every part of the request path works
+// with: the socket, the buffer the request heads and bodies are read into, timers, and the
+// reusable scratch storage that keeps the steady state free of allocations. A plain struct: the
+// connection manager, the upstream request, the response relay and the tunnel all read and
+// write it, on the connection's worker thread only.
+#pragma once
+
+#include <asio/ip/tcp.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/http/h1_request_parser.h"
+#include "proxy/http/request_view.h"
+#include "proxy/net/byte_buffer.h"
+#include "proxy/net/op_timer.h"
+#include "proxy/runtime/io_ops.h"
+#include "proxy/runtime/listener_info.h"
+
+namespace halyard::proxy::runtime {
+
+class Worker;
+
+struct Downstream {
+  static constexpr size_t kInitialBuffer = 16 * 1024;
+  // After a head, at least this much buffer stays free for streaming its body.
+  static constexpr size_t kMinBodyWindow = 8 * 1024;
+
+  Downstream(Worker& worker, asio::ip::tcp::socket socket, std::shared_ptr<const ListenerInfo> listener);
+
+  Clock::time_point idleDeadline() const;
+
+  Worker& worker;
+  asio::ip::tcp::socket socket;
+  std::shared_ptr<const ListenerInfo> listener;
+  net::ByteBuffer in;
+  http::RequestParser parser;
+  net::OpTimer read_timer;   // reads: heads, and bodies in the upload direction
+  net::OpTimer write_timer;  // writes: responses
+  std::string out;            // response heads and local replies
+  std::string upstream_head;  // the request head sent upstream
+  std::string forwarded_for;  // this request's x-forwarded-for value
+  std::string replay_body;    // a small request body kept for retries, when it was not buffered whole
+  std::vector<http::HeaderView> headers;  // scratch header list
+  std::string remote_ip;        // "10.0.0.1", for x-forwarded-for
+  std::string remote_endpoint;  // "10.0.0.1:53211", for access logs
+  std::string local_endpoint;
+};
+
+}  // namespace halyard::proxy::runtime

@@ -1,0 +1,298 @@
+#include "proxy/runtime/downstream_connection.h"
+
+#include <asio/steady_timer.hpp>
+
+#include <variant>
+
+#include "proxy/net/socket_util.h"
+#include "proxy/runtime/grpc_status.h"
+#include "proxy/runtime/responder.h"
+#include "proxy/runtime/upstream_request.h"
+#include "proxy/runtime/worker.h"
+
+namespace halyard::proxy::runtime {
+
+namespace tr = halyard::translate;
+using telemetry::ResponseFlag;
+
+namespace {
+
+// Where a route came from, for reasons: "default/api-virtual http[1]" (or its name).
+std::string_view routeOrigin(const tr::Route& route) {
+  return route.origin.empty() ? std::string_view(route.name) : std::string_view(route.origin);
+}
+
+std::string noRouteReason(const http::RequestView& view, bool no_virtual_host,
+                          uint16_t gateway_port) {
+  const std::string_view host = router::hostWithoutPort(view.authority);
+  std::string reason;
+  reason.append("no route for host ").append(host).append(" path ").append(view.pathOnly());
+  if (no_virtual_host) {
+    reason.append(" (no virtual host for ")
+        .append(host)
+        .append(" on port ")
+        .append(std::to_string(gateway_port))
+        .append(")");
+  }
+  return reason;
+}
+
+}  // namespace
+
+DownstreamConnection::DownstreamConnection(Worker& worker, asio::ip::tcp::socket socket,
+                                           std::shared_ptr<const ListenerInfo> listener)
+    : ds_(worker, std::move(socket), std::move(listener)) {
+  net::setNoDelay(ds_.socket);
+  worker.track(this);
+  worker.telemetry().connectionOpened(ds_.listener->name);
+}
+
+DownstreamConnection::~DownstreamConnection() {
+  ds_.worker.telemetry().connectionClosed(ds_.listener->name);
+  ds_.worker.untrack(this);
+}
+
+void DownstreamConnection::onDrain() {
+  if (waiting_) cancelSocket(ds_.socket);
+}
+
+net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnection> self) {
+  DownstreamConnection& c = *self;
+  while (true) {
+    const HeadStatus status = co_await c.readHead();
+    if (status == HeadStatus::kClosed) break;
+    if (status == HeadStatus::kTimeout) {
+      const std::string reason =
+          "request headers not received within " +
+          std::to_string(c.ds_.worker.options().request_headers_timeout.count()) + " ms";
+      co_await c.rejectHead(408, reason, ResponseFlag::kStreamIdleTimeout,
+                            "request_header_timeout");
+      break;
+    }
+    if (status == HeadStatus::kError) {
+      const http::ParseError& e = c.ds_.parser.error();
+      co_await c.rejectHead(e.status, "malformed request: " + std::string(e.reason),
+                            ResponseFlag::kDownstreamProtocolError, "http1.codec_error");
+      break;
+    }
+    co_await c.serve();
+    if (c.rq_.close || c.ds_.worker.draining()) break;
+    c.ds_.in.compact();  // pipelined bytes of the next request move to the front
+    c.first_request_ = false;
+  }
+  net::closeQuietly(c.ds_.socket);
+}
+
+net::awaitable<DownstreamConnection::HeadStatus> DownstreamConnection::readHead() {
+  Downstream& ds = ds_;
+  const ConnectionOptions& options = ds.worker.options();
+  ds.parser.reset();
+  // The request-header timeout runs from the first byte of the request (from the accept for the
+  // first one); before that, a keep-alive connection may stay idle for the idle timeout.
+  Clock::time_point header_deadline = Clock::time_point::max();
+  if (first_request_ || ds.in.end() > 0) header_deadline = Clock::now() + options.request_headers_timeout;
+  const size_t max_head = options.request_limits.max_request_line_bytes +
+                          options.request_limits.max_header_bytes + 4;
+  while (true) {
+    if (ds.in.end() > 0) {
+      const http::ParseStatus st = ds.parser.feed(ds.in.fromStart());
+      if (st == http::ParseStatus::kError) co_return HeadStatus::kError;
+      if (st == http::ParseStatus::kHeadComplete) {
+        const http::RequestHead& head = ds.parser.head();
+        if (head.framing.kind != http::BodyKind::kNone &&
+            ds.in.capacity() - head.head_bytes < Downstream::kMinBodyWindow) {
+          // Too little room left to stream the body: grow and parse the (unchanged) head again,
+          // since growing moves the bytes the head's views point into.
+          ds.in.grow(head.head_bytes + Downstream::kInitialBuffer);
+          ds.parser.reset();
+          if (ds.parser.feed(ds.in.fromStart()) != http::ParseStatus::kHeadComplete) {
+            co_return HeadStatus::kError;
+          }
+        }
+        co_return HeadStatus::kComplete;
+      }
+    }
+    if (ds.in.writableSize() == 0) ds.in.grow(std::min(ds.in.capacity() * 2, max_head + 1));
+    const bool nothing_yet = ds.in.end() == 0;
+    waiting_ = nothing_yet && !first_request_;
+    if (waiting_ && ds.worker.draining()) co_return HeadStatus::kClosed;
+    const Clock::time_point deadline =
+        header_deadline != Clock::time_point::max() ? header_deadline : ds.idleDeadline();
+    const IoResult r = co_await readSome(ds.socket, ds.in, ds.read_timer, deadline);
+    waiting_ = false;
+    if (r.timed_out) co_return nothing_yet ? HeadStatus::kClosed : HeadStatus::kTimeout;
+    if (!r.ok()) co_return HeadStatus::kClosed;
+    if (header_deadline == Clock::time_point::max()) {
+      header_deadline = Clock::now() + options.request_headers_timeout;
+    }
+  }
+}
+
+net::awaitable<void> DownstreamConnection::rejectHead(uint16_t status, std::string_view reason,
+                                                      ResponseFlag flag,
+                                                      std::string_view details) {
+  rq_.reset();
+  rq_.start = Clock::now();
+  rq_.record.log.start_time = std::chrono::system_clock::now();
+  rq_.record.log.bytes_received = ds_.in.end();
+  rq_.record.log.response_flags.set(flag);
+  rq_.record.log.response_code_details = details;
+  rq_.close = true;
+  rq_.reason.assign(reason);
+  LocalReply reply;
+  reply.status = status;
+  reply.reason = rq_.reason;
+  co_await sendLocalReply(ds_, rq_, reply);
+  reportRequest();
+}
+
+const ListenerRoutes* DownstreamConnection::listenerRoutes() {
+  const WorkerSnapshot* snapshot = rq_.snapshot.get();
+  if (snapshot != routes_snapshot_) {
+    routes_snapshot_ = snapshot;
+    routes_ = snapshot ? snapshot->listener(ds_.listener->name) : nullptr;
+  }
+  return routes_;
+}
+
+net::awaitable<void> DownstreamConnection::serve() {
+  RequestState& rq = rq_;
+  rq.reset();
+  const http::RequestHead& head = ds_.parser.head();
+  rq.head = &head;
+  rq.start = Clock::now();
+  rq.snapshot = ds_.worker.snapshot();
+  rq.view = http::toRequestView(head, ds_.listener->scheme, ds_.listener->gateway_port);
+  rq.close = !head.keep_alive || ds_.worker.draining();
+  ds_.forwarded_for.clear();
+  ds_.in.consume(head.head_bytes);
+  rq.body.start(head.framing, head.head_bytes);
+  if (const auto id = rq.view.header("x-request-id"); id && !id->empty()) {
+    rq.request_id = *id;
+  } else {
+    rq.generated_id.generate(ds_.worker.random());
+    rq.request_id = rq.generated_id.view();
+  }
+
+  telemetry::AccessLogEntry& log = rq.record.log;
+  log.start_time = std::chrono::system_clock::now();
+  log.method = head.method;
+  log.path = head.path;
+  log.protocol = rq.http10() ? "HTTP/1.0" : "HTTP/1.1";
+  log.authority = rq.view.authority;
+  log.user_agent = rq.view.header("user-agent").value_or(std::string_view());
+  log.request_id = rq.request_id;
+  log.downstream_remote_address = ds_.remote_endpoint;
+  log.downstream_local_address = ds_.local_endpoint;
+  rq.record.listener = ds_.listener->name;
+
+  co_await route();
+  if (!rq.close) co_await discardRequestBody(ds_, rq);
+  reportRequest();
+}
+
+net::awaitable<void> DownstreamConnection::route() {
+  RequestState& rq = rq_;
+  telemetry::AccessLogEntry& log = rq.record.log;
+  rq.routes = listenerRoutes();
+  if (!rq.routes) {
+    // The listener went away in a reload while this connection stayed open.
+    log.response_flags.set(ResponseFlag::kNoRouteFound);
+    log.response_code_details = "route_not_found";
+    rq.reason = "no route for host " + std::string(router::hostWithoutPort(rq.view.authority)) +
+                ": listener " + ds_.listener->name + " is no longer configured";
+    rq.close = true;
+    co_return co_await sendLocalReply(ds_, rq, LocalReply{.status = 404, .reason = rq.reason});
+  }
+
+  const router::RouteSelection selection = rq.routes->index.select(rq.view);
+  if (!selection.virtual_host || !selection.route) {
+    log.response_flags.set(ResponseFlag::kNoRouteFound);
+    log.response_code_details = "route_not_found";
+    rq.reason = noRouteReason(rq.view, !selection.virtual_host, ds_.listener->gateway_port);
+    co_return co_await sendLocalReply(ds_, rq, LocalReply{.status = 404, .reason = rq.reason});
+  }
+  if (selection.virtual_host->require_tls) {
+    const std::string location = router::httpsRedirectLocation(rq.view);
+    const std::pair<std::string, std::string> headers[] = {{"location", location}};
+    log.response_code_details = "direct_response";
+    rq.reason = "virtual host " + selection.virtual_host->name +
+                " requires TLS (Gateway tls.httpsRedirect)";
+    co_return co_await sendLocalReply(ds_, rq,
+                                      LocalReply{.status = 301, .reason = rq.reason, .headers = headers});
+  }
+  const tr::Route& route = *selection.route;
+  rq.route = &route;
+  log.route_name = route.name;
+
+  // Istio's filter order: CORS before fault injection before the router.
+  if (route.cors) {
+    rq.cors = router::evaluateCors(*route.cors, rq.view);
+    if (rq.cors.answer_locally) {
+      log.response_code_details = "cors_preflight";
+      rq.reason = "CORS preflight answered by route " + std::string(routeOrigin(route));
+      co_return co_await sendLocalReply(
+          ds_, rq,
+          LocalReply{.status = 200, .reason = rq.reason, .reason_body = false,
+                     .headers = rq.cors.response_headers});
+    }
+  }
+  if (route.fault) {
+    upstream::FastRandom& random = ds_.worker.random();
+    const router::FaultDecision fault = router::decideFault(*route.fault, random.next(), random.next());
+    if (fault.delay) {
+      log.response_flags.set(ResponseFlag::kDelayInjected);
+      asio::steady_timer timer(ds_.socket.get_executor(), *fault.delay);
+      co_await timer.async_wait(net::kAwait);
+    }
+    if (fault.abort_status || fault.abort_grpc_status) {
+      log.response_flags.set(ResponseFlag::kFaultInjected);
+      log.response_code_details = "fault_filter_abort";
+      rq.reason = "fault injection abort (route " + std::string(routeOrigin(route)) + ")";
+      if (fault.abort_grpc_status) {
+        const std::pair<std::string, std::string> headers[] = {
+            {"grpc-status", std::string(grpcStatusNumber(*fault.abort_grpc_status))}};
+        co_return co_await sendLocalReply(
+            ds_, rq,
+            LocalReply{.status = 200, .reason = rq.reason, .reason_body = false,
+                       .content_type = "application/grpc", .headers = headers});
+      }
+      co_return co_await sendLocalReply(ds_, rq,
+                                        LocalReply{.status = *fault.abort_status, .reason = rq.reason});
+    }
+  }
+
+  if (const auto* redirect = std::get_if<tr::RedirectAction>(&route.action)) {
+    const std::string location = router::redirectLocation(route, *redirect, rq.view);
+    const std::pair<std::string, std::string> headers[] = {{"location", location}};
+    log.response_code_details = "direct_response";
+    rq.reason = "redirect configured by route " + std::string(routeOrigin(route));
+    co_return co_await sendLocalReply(
+        ds_, rq,
+        LocalReply{.status = redirect->code, .reason = rq.reason, .headers = headers,
+                   .route_ops = &route.response_headers});
+  }
+  if (const auto* direct = std::get_if<tr::DirectResponseAction>(&route.action)) {
+    log.response_code_details = "direct_response";
+    rq.reason = "direct response configured by route " + std::string(routeOrigin(route));
+    co_return co_await sendLocalReply(
+        ds_, rq,
+        LocalReply{.status = direct->status, .reason = rq.reason, .reason_body = false,
+                   .body = direct->body, .route_ops = &route.response_headers});
+  }
+  const auto& forward = std::get<tr::ForwardAction>(route.action);
+  UpstreamRequest upstream(ds_, rq, route, forward);
+  co_await upstream.run();
+}
+
+void DownstreamConnection::reportRequest() {
+  telemetry::AccessLogEntry& log = rq_.record.log;
+  if (rq_.head) {
+    log.bytes_received = rq_.head->head_bytes + rq_.body.bytesRead() + rq_.tunnel_bytes_received;
+  }
+  log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - rq_.start);
+  log.x_forwarded_for = ds_.forwarded_for;
+  ds_.worker.telemetry().requestDone(rq_.record);
+}
+
+}  // namespace halyard::proxy::runtime

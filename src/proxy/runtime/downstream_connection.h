@@ -1,0 +1,56 @@
+// The HTTP/1.1 connection manager of one client connection: reads request heads (with the
+// request-header and idle timeouts), routes each request against the snapshot it started with,
+// runs the route's actions (CORS, fault, redirect, direct response, forward) and answers
+// pipelined requests strictly in order, one at a time. Malformed or ambiguous input is answered
+// with the codec's status and the connection closes: framing after a bad head cannot be
+// trusted.
+#pragma once
+
+#include <asio/ip/tcp.hpp>
+
+#include <memory>
+
+#include "proxy/net/awaitable.h"
+#include "proxy/runtime/downstream.h"
+#include "proxy/runtime/request_state.h"
+
+namespace halyard::proxy::runtime {
+
+class Worker;
+
+class DownstreamConnection {
+ public:
+  DownstreamConnection(Worker& worker, asio::ip::tcp::socket socket,
+                       std::shared_ptr<const ListenerInfo> listener);
+  ~DownstreamConnection();
+  DownstreamConnection(const DownstreamConnection&) = delete;
+  DownstreamConnection& operator=(const DownstreamConnection&) = delete;
+
+  // Serves the connection until it closes; `self` keeps it alive meanwhile.
+  static net::awaitable<void> run(std::shared_ptr<DownstreamConnection> self);
+
+  // Drain: an idle keep-alive connection closes now; a busy one after its current response.
+  void onDrain();
+
+ private:
+  enum class HeadStatus { kComplete, kClosed, kTimeout, kError };
+
+  net::awaitable<HeadStatus> readHead();
+  net::awaitable<void> serve();
+  net::awaitable<void> route();
+  // Answers a request that could not be parsed (or arrived too slowly) and ends the connection.
+  net::awaitable<void> rejectHead(uint16_t status, std::string_view reason,
+                                  telemetry::ResponseFlag flag, std::string_view details);
+  void reportRequest();
+  const ListenerRoutes* listenerRoutes();
+
+  Downstream ds_;
+  RequestState rq_;
+  bool first_request_ = true;
+  bool waiting_ = false;  // between requests with nothing received: safe to close on drain
+  // Last snapshot seen and its routes for this listener, so the lookup runs once per reload.
+  const WorkerSnapshot* routes_snapshot_ = nullptr;
+  const ListenerRoutes* routes_ = nullptr;
+};
+
+}  // namespace halyard::proxy::runtime

@@ -1,0 +1,12 @@
+// gRPC status codes by name (fault injection's abort.grpcStatus is a name such as UNAVAILABLE;
+// the grpc-status header carries the number).
+#pragma once
+
+#include <string_view>
+
+namespace halyard::proxy::runtime {
+
+// "UNAVAILABLE" -> "14"; a numeric value is returned as is; unknown names give "2" (UNKNOWN).
+std::string_view grpcStatusNumber(std::string_view name_or_number);
+
+}  // namespace halyard::proxy::runtime

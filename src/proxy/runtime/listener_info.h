@@ -1,0 +1,17 @@
+// The facts a downstream connection needs about the listener that accepted it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace halyard::proxy::runtime {
+
+struct ListenerInfo {
+  std::string name;          // translate::Listener::name, "0.0.0.0_80"
+  std::string bind_address;  // "0.0.0.0"
+  uint16_t gateway_port = 0;  // the Gateway server port routes see
+  uint16_t local_port = 0;    // where it listens (--port-map)
+  std::string scheme = "http";
+};
+
+}  // namespace halyard::proxy::runtime

@@ -1,0 +1,44 @@
+#include "proxy/runtime/local_reply.h"
+
+#include <charconv>
+
+#include "proxy/http/h1_writer.h"
+#include "proxy/router/header_ops.h"
+
+namespace halyard::proxy::runtime {
+
+void appendLocalReply(std::string& out, const LocalReply& reply,
+                      std::vector<http::HeaderView>& scratch) {
+  // The reason body is the reason and a newline; built in place after the head.
+  const std::string_view body = reply.reason_body ? reply.reason : reply.body;
+  const size_t body_size = body.size() + (reply.reason_body && !body.empty() ? 1 : 0);
+  const bool has_body_headers = body_size > 0 && reply.status >= 200 && reply.status != 204 &&
+                                reply.status != 304;
+
+  scratch.clear();
+  if (has_body_headers) scratch.push_back({"content-type", reply.content_type});
+  for (const auto& [name, value] : reply.headers) scratch.push_back({name, value});
+  if (!reply.reason.empty()) scratch.push_back({"x-halyard-reason", reply.reason});
+
+  http::appendStatusLine(out, reply.status, http::reasonPhrase(reply.status));
+  router::applyHeaderOps(scratch, {reply.route_ops},
+                         [&](std::string_view name, std::string_view value) {
+                           http::appendHeader(out, name, value);
+                         });
+  if (reply.status >= 200 && reply.status != 204) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof(digits), has_body_headers ? body_size : 0).ptr;
+    http::appendHeader(out, "content-length", std::string_view(digits, end - digits));
+  }
+  if (reply.close) {
+    http::appendHeader(out, "connection", "close");
+  } else if (reply.http10_keep_alive) {
+    http::appendHeader(out, "connection", "keep-alive");
+  }
+  http::appendHeadEnd(out);
+  if (!has_body_headers || reply.head_request) return;
+  out.append(body);
+  if (reply.reason_body) out.push_back('\n');
+}
+
+}  // namespace halyard::proxy::runtime

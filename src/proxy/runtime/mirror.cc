@@ -1,0 +1,78 @@
+#include "proxy/runtime/mirror.h"
+
+#include <asio/buffer.hpp>
+
+#include <array>
+
+#include "proxy/net/socket_util.h"
+#include "proxy/runtime/body_reader.h"
+#include "proxy/runtime/spawn.h"
+#include "proxy/runtime/worker.h"
+#include "proxy/upstream/load_balancer.h"
+
+namespace halyard::proxy::runtime {
+
+namespace {
+
+// A mirror that takes longer than this is abandoned.
+constexpr std::chrono::seconds kMirrorTimeout{30};
+
+net::awaitable<void> mirror(Worker& worker, std::shared_ptr<const WorkerSnapshot> snapshot,
+                            std::string cluster, std::string head, std::string body,
+                            bool is_head) {
+  upstream::ClusterHosts* hosts = snapshot->cluster(cluster);
+  if (!hosts) co_return;
+  co_await hosts->ensureResolved();
+  upstream::UpstreamHost* host = upstream::pickHost(*hosts, worker.random(), {});
+  if (!host) co_return;
+  const Clock::time_point deadline = Clock::now() + kMirrorTimeout;
+  std::unique_ptr<upstream::UpstreamConnection> c = worker.pool().takeIdle(*host);
+  if (!c) {
+    auto connected = co_await worker.pool().connect(*host, hosts->cluster().connect_timeout);
+    if (!connected) co_return;
+    c = std::move(*connected);
+  }
+  c->countRequest();
+  const std::array<asio::const_buffer, 2> parts = {asio::buffer(head), asio::buffer(body)};
+  if (!(co_await writeAll(c->socket(), parts, c->writeTimer(), deadline)).ok()) co_return;
+  c->parser().reset(is_head ? "HEAD" : "GET");
+  while (true) {
+    const http::ParseStatus st = c->parser().feed(c->buffer().fromStart());
+    if (st == http::ParseStatus::kError) co_return;
+    if (st == http::ParseStatus::kHeadComplete) {
+      if (!c->parser().head().interim) break;
+      c->buffer().consume(c->parser().head().head_bytes);
+      c->buffer().compact();
+      c->parser().reset(is_head ? "HEAD" : "GET");
+      continue;
+    }
+    if (c->buffer().writableSize() == 0) co_return;  // an oversized head: not worth growing for
+    if (!(co_await readSome(c->socket(), c->buffer(), c->readTimer(), deadline)).ok()) co_return;
+  }
+  const http::ResponseHead& response = c->parser().head();
+  const bool keep_alive = response.keep_alive && !response.tunnel;
+  c->buffer().consume(response.head_bytes);
+  BodyReader reader;
+  reader.start(response.framing, 0);
+  while (!reader.done()) {
+    const BodyRead r = co_await reader.next(c->socket(), c->buffer(), c->readTimer(), deadline);
+    if (r.error != BodyError::kNone) co_return;
+  }
+  if (keep_alive && c->buffer().readableSize() == 0) {
+    worker.pool().release(std::move(c));
+  } else {
+    net::closeQuietly(c->socket());
+  }
+}
+
+}  // namespace
+
+void startMirror(Worker& worker, std::shared_ptr<const WorkerSnapshot> snapshot,
+                 const std::string& cluster, std::string_view head, std::string_view body,
+                 std::string_view method) {
+  spawnDetached(worker.io().get_executor(),
+                mirror(worker, std::move(snapshot), cluster, std::string(head), std::string(body),
+                       method == "HEAD"));
+}
+
+}  // namespace halyard::proxy::runtime

@@ -1,0 +1,34 @@
+// The halyard-proxy process: load the config directory into a snapshot (errors, with file:line,
+// end the process before anything listens), start the workers, the admin listener and the
+// signal handling (SIGTERM/SIGINT drain and exit, SIGHUP reloads the directory), and run the
+// main thread's event loop until the end. cmd/halyard_proxy_main.cc only parses flags into
+// ProxyProcessOptions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace halyard::proxy::runtime {
+
+struct ProxyProcessOptions {
+  std::string config_dir;
+  std::vector<std::string> port_maps;  // "80=8080"
+  std::string admin;                   // "127.0.0.1:15000"; empty: no admin listener
+  size_t workers = 0;                  // 0: one per core
+  std::vector<std::string> labels;     // "istio=ingressgateway" (comma-separated lists too)
+  std::string proxy_namespace = "istio-system";
+  std::string proxy_name = "halyard-gateway";
+  std::string log_level = "info";
+  std::string access_log;  // meshConfig.accessLogFile semantics: "" off, "/dev/stdout", a path
+  std::string access_log_format = "text";  // text | json
+  uint64_t request_headers_timeout_ms = 10'000;
+  uint64_t idle_timeout_ms = 300'000;
+  uint64_t drain_timeout_ms = 5'000;
+};
+
+// Returns the process exit code.
+int runProxyProcess(const ProxyProcessOptions& options);
+
+}  // namespace halyard::proxy::runtime

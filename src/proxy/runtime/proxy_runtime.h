@@ -1,0 +1,53 @@
+// The data plane of one process: N workers serving one snapshot at a time. The main thread
+// owns this object; it starts the workers, swaps in new snapshots (each worker rebuilds its
+// indexes and keeps requests in flight on the old one) and drains them on shutdown.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "common/error.h"
+#include "proxy/runtime/runtime_options.h"
+#include "proxy/runtime/worker.h"
+#include "proxy/runtime/worker_telemetry.h"
+#include "telemetry/access_logger.h"
+#include "telemetry/stats_store.h"
+#include "translate/snapshot.h"
+
+namespace halyard::proxy::runtime {
+
+class ProxyRuntime {
+ public:
+  // `stats` must have options.workers worker slots; it and `access_log` may be null.
+  ProxyRuntime(RuntimeOptions options, telemetry::StatsStore* stats,
+               telemetry::AccessLogger* access_log, WorkerTelemetry::Source source);
+  ~ProxyRuntime();
+  ProxyRuntime(const ProxyRuntime&) = delete;
+  ProxyRuntime& operator=(const ProxyRuntime&) = delete;
+
+  // Opens every listener on every worker (a port that cannot be bound is an error and nothing
+  // runs), then starts the worker threads.
+  common::Expected<void> start(std::shared_ptr<const translate::Snapshot> snapshot);
+
+  // Posts a new snapshot to every worker. New connections and new requests use it as soon as
+  // their worker has installed it; requests in flight finish on the one they started with.
+  void updateSnapshot(std::shared_ptr<const translate::Snapshot> snapshot);
+  // The snapshot most recently installed or posted (main thread).
+  const std::shared_ptr<const translate::Snapshot>& snapshot() const { return snapshot_; }
+
+  // Stops accepting and lets requests in flight finish; activeConnections() reaches 0 when done.
+  void drain();
+  size_t activeConnections() const;
+  // Stops every worker and joins its thread.
+  void stop();
+
+  const RuntimeOptions& options() const { return options_; }
+
+ private:
+  RuntimeOptions options_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::shared_ptr<const translate::Snapshot> snapshot_;
+};
+
+}  // namespace halyard::proxy::runtime

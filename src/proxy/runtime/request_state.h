@@ -1,0 +1,59 @@
+// Per-request state of the connection manager. One lives in each connection and is reset for
+// every request, so its strings and vectors keep their capacity across requests.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "proxy/http/h1_request_parser.h"
+#include "proxy/http/request_view.h"
+#include "proxy/router/router.h"
+#include "proxy/runtime/body_reader.h"
+#include "proxy/runtime/io_ops.h"
+#include "proxy/runtime/request_id.h"
+#include "proxy/runtime/request_record.h"
+#include "proxy/runtime/worker_snapshot.h"
+
+namespace halyard::proxy::runtime {
+
+struct RequestState {
+  // The snapshot the request started with: a reload never changes a request in flight.
+  std::shared_ptr<const WorkerSnapshot> snapshot;
+  const ListenerRoutes* routes = nullptr;
+  const http::RequestHead* head = nullptr;
+  http::RequestView view;
+  const translate::Route* route = nullptr;
+  BodyReader body;          // the request body, as the client sends it
+  bool sent_continue = false;  // "100 Continue" went to the client
+  bool close = false;          // the connection closes after this response
+  bool response_started = false;
+  RequestId generated_id;
+  std::string_view request_id;
+  router::CorsResult cors;  // of a route with a corsPolicy, for the response
+  std::string reason;       // x-halyard-reason of a local reply
+  RequestRecord record;
+  Clock::time_point start;
+  uint64_t tunnel_bytes_received = 0;  // client bytes spliced after an upgrade
+
+  bool http10() const { return head->version == http::HttpVersion::kHttp10; }
+  bool isHead() const { return head->method == "HEAD"; }
+
+  void reset() {
+    snapshot.reset();
+    routes = nullptr;
+    head = nullptr;
+    view = {};
+    route = nullptr;
+    sent_continue = close = response_started = false;
+    request_id = {};
+    cors.is_preflight = cors.origin_allowed = cors.answer_locally = false;
+    cors.response_headers.clear();
+    reason.clear();
+    record = RequestRecord{};
+    tunnel_bytes_received = 0;
+  }
+};
+
+}  // namespace halyard::proxy::runtime

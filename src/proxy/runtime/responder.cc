@@ -1,0 +1,49 @@
+#include "proxy/runtime/responder.h"
+
+#include "proxy/runtime/worker.h"
+
+namespace halyard::proxy::runtime {
+
+namespace {
+
+// A body we did not read can be skipped only if it is small and the client is sending it: a
+// client waiting for "100 Continue" would never send it, and a large or chunked one is not worth
+// reading just to throw away.
+bool canDiscardBody(const Downstream& ds, const RequestState& rq) {
+  if (!rq.head || rq.body.done()) return true;
+  if (rq.head->expect_continue && !rq.sent_continue) return false;
+  return rq.body.kind() == http::BodyKind::kContentLength &&
+         rq.body.remaining() <= ds.worker.options().max_replay_body;
+}
+
+}  // namespace
+
+net::awaitable<void> sendLocalReply(Downstream& ds, RequestState& rq, LocalReply reply) {
+  if (!canDiscardBody(ds, rq)) rq.close = true;
+  if (ds.worker.draining()) rq.close = true;
+  reply.head_request = rq.head && rq.isHead();
+  reply.close = rq.close;
+  reply.http10_keep_alive = rq.head && rq.http10() && !rq.close;
+  ds.out.clear();
+  appendLocalReply(ds.out, reply, ds.headers);
+  rq.record.log.response_code = reply.status;
+  rq.response_started = true;
+  co_await writeToClient(ds, rq, asio::buffer(ds.out));
+}
+
+net::awaitable<void> discardRequestBody(Downstream& ds, RequestState& rq) {
+  if (rq.body.done()) co_return;
+  if (rq.close || !canDiscardBody(ds, rq)) {
+    rq.close = true;
+    co_return;
+  }
+  while (!rq.body.done()) {
+    const BodyRead r = co_await rq.body.next(ds.socket, ds.in, ds.read_timer, ds.idleDeadline());
+    if (r.error != BodyError::kNone) {
+      rq.close = true;
+      co_return;
+    }
+  }
+}
+
+}  // namespace halyard::proxy::runtime

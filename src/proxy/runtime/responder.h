@@ -1,0 +1,37 @@
+// Writing to the client on behalf of the whole request path: local replies (errors, redirects,
+// direct responses, preflights) and the byte accounting and failure handling every downstream
+// write needs (a client that went away is DC and closes the connection).
+#pragma once
+
+#include <asio/buffer.hpp>
+
+#include "proxy/net/awaitable.h"
+#include "proxy/runtime/downstream.h"
+#include "proxy/runtime/local_reply.h"
+#include "proxy/runtime/request_state.h"
+
+namespace halyard::proxy::runtime {
+
+// Writes `buffers` to the client within the idle timeout. False (and DC, close) when it fails.
+template <class Buffers>
+net::awaitable<bool> writeToClient(Downstream& ds, RequestState& rq, const Buffers& buffers) {
+  const IoResult r = co_await writeAll(ds.socket, buffers, ds.write_timer, ds.idleDeadline());
+  rq.record.log.bytes_sent += r.bytes;
+  if (!r.ok()) {
+    rq.record.log.response_flags.set(telemetry::ResponseFlag::kDownstreamConnectionTermination);
+    rq.close = true;
+    co_return false;
+  }
+  co_return true;
+}
+
+// Sends a complete local reply. Fills in what the request decides (HEAD, HTTP/1.0 keep-alive,
+// Connection: close) and decides whether an unread request body forces the connection closed.
+// The caller has set the response flags and details.
+net::awaitable<void> sendLocalReply(Downstream& ds, RequestState& rq, LocalReply reply);
+
+// After the response: reads and drops what is left of a small request body so the connection
+// can serve the next request; closes it instead when that is not possible.
+net::awaitable<void> discardRequestBody(Downstream& ds, RequestState& rq);
+
+}  // namespace halyard::proxy::runtime

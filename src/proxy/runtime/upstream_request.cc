@@ -1,0 +1,668 @@
+#include "proxy/runtime/upstream_request.h"
+
+#include <asio/buffer.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+
+#include "proxy/http/h1_writer.h"
+#include "proxy/net/socket_util.h"
+#include "proxy/router/header_ops.h"
+#include "proxy/runtime/hop_by_hop.h"
+#include "proxy/runtime/mirror.h"
+#include "proxy/runtime/responder.h"
+#include "proxy/runtime/spawn.h"
+#include "proxy/runtime/tunnel.h"
+#include "proxy/runtime/worker.h"
+#include "proxy/upstream/load_balancer.h"
+
+namespace halyard::proxy::runtime {
+
+namespace tr = halyard::translate;
+using telemetry::ResponseFlag;
+using upstream::UpstreamConnection;
+using upstream::UpstreamHost;
+
+namespace {
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// Hosts remembered for the previous-hosts retry predicate.
+constexpr size_t kMaxTriedHosts = 8;
+
+// Counts a request in flight to a host while it lives (LEAST_REQUEST reads the count).
+class ActiveRequest {
+ public:
+  explicit ActiveRequest(UpstreamHost& host) : host_(&host) { ++host_->active_requests; }
+  ~ActiveRequest() { --host_->active_requests; }
+  ActiveRequest(const ActiveRequest&) = delete;
+  ActiveRequest& operator=(const ActiveRequest&) = delete;
+
+ private:
+  UpstreamHost* host_;
+};
+
+std::string_view routeOrigin(const tr::Route& route) {
+  return route.origin.empty() ? std::string_view(route.name) : std::string_view(route.origin);
+}
+
+struct Digits {
+  std::array<char, 24> buf;
+  size_t size;
+  std::string_view view() const { return {buf.data(), size}; }
+};
+Digits digits(uint64_t v) {
+  Digits d{};
+  d.size = static_cast<size_t>(std::to_chars(d.buf.data(), d.buf.data() + d.buf.size(), v).ptr - d.buf.data());
+  return d;
+}
+
+std::optional<std::string_view> findHeader(std::span<const http::HeaderView> headers,
+                                           std::string_view name) {
+  for (const auto& h : headers) {
+    if (h.name == name) return h.value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+UpstreamRequest::UpstreamRequest(Downstream& ds, RequestState& rq, const tr::Route& route,
+                                 const tr::ForwardAction& action)
+    : ds_(ds),
+      rq_(rq),
+      route_(route),
+      action_(action),
+      retry_(action.retry),
+      upload_done_(ds.socket.get_executor()) {}
+
+net::awaitable<void> UpstreamRequest::fail(uint16_t status, ResponseFlag flag,
+                                           std::string_view details) {
+  rq_.record.log.response_flags.set(flag);
+  rq_.record.log.response_code_details = details;
+  co_await sendLocalReply(ds_, rq_, LocalReply{.status = status, .reason = rq_.reason});
+}
+
+net::awaitable<void> UpstreamRequest::run() {
+  telemetry::AccessLogEntry& log = rq_.record.log;
+  upstream::FastRandom& random = ds_.worker.random();
+  destination_ = &router::pickCluster(action_, random.next());
+  log.upstream_cluster = destination_->cluster;
+  hosts_ = rq_.snapshot->cluster(destination_->cluster);
+  if (!hosts_) {
+    rq_.reason = "cluster " + destination_->cluster + " (destination of route " +
+                 std::string(routeOrigin(route_)) + ") does not exist";
+    co_return co_await fail(503, ResponseFlag::kNoClusterFound, "cluster_not_found");
+  }
+  rq_.record.cluster = &hosts_->cluster();
+  co_await hosts_->ensureResolved();
+  if (hosts_->hosts().empty()) {
+    rq_.reason = "no healthy upstream host in cluster " + destination_->cluster;
+    if (!hosts_->resolveError().empty()) rq_.reason += ": " + hosts_->resolveError();
+    co_return co_await fail(503, ResponseFlag::kNoHealthyUpstream, "no_healthy_upstream");
+  }
+
+  const http::BodyFraming& framing = rq_.head->framing;
+  if (framing.kind == http::BodyKind::kNone) {
+    mode_ = BodyMode::kNone;
+  } else if (framing.kind == http::BodyKind::kContentLength &&
+             framing.content_length <= ds_.worker.options().max_replay_body) {
+    mode_ = BodyMode::kBuffered;
+    if (!co_await bufferBody()) {
+      log.response_flags.set(ResponseFlag::kDownstreamConnectionTermination);
+      rq_.close = true;
+      co_return;
+    }
+  } else {
+    mode_ = BodyMode::kStreamed;
+  }
+  if (!buildHead()) {
+    rq_.reason = "cannot forward on route " + std::string(routeOrigin(route_)) +
+                 ": the rewritten path is not a valid request target";
+    co_return co_await fail(500, ResponseFlag::kUpstreamProtocolError, "invalid_rewritten_path");
+  }
+  startMirrors();
+
+  std::array<UpstreamHost*, kMaxTriedHosts> tried{};
+  size_t tried_count = 0;
+  while (true) {
+    UpstreamHost* host = upstream::pickHost(*hosts_, random, std::span(tried.data(), tried_count));
+    if (!host) {
+      rq_.reason = "no healthy upstream host in cluster " + destination_->cluster;
+      co_return co_await fail(503, ResponseFlag::kNoHealthyUpstream, "no_healthy_upstream");
+    }
+    if (tried_count < tried.size()) tried[tried_count++] = host;
+    ActiveRequest active(*host);
+    log.upstream_host = host->name;
+    Attempt a = co_await attempt(*host);
+
+    bool retriable = false;
+    switch (a.failure) {
+      case Failure::kNone: {
+        const http::ResponseHead& head = a.connection->parser().head();
+        retriable = retry_.retriableResponse(head.status, head.headers);
+        if (!retriable || !retry_.retriesLeft() || !replayable()) {
+          if (retriable && action_.retry.attempts > 0) {
+            log.response_flags.set(ResponseFlag::kUpstreamRetryLimitExceeded);
+          }
+          co_return co_await relay(std::move(a.connection));
+        }
+        // Retried: this response is dropped with its connection.
+        net::closeQuietly(a.connection->socket());
+        a.connection.reset();
+        break;
+      }
+      case Failure::kConnect: retriable = retry_.retriableConnectFailure(); break;
+      case Failure::kReset: retriable = retry_.retriableReset(true); break;
+      case Failure::kPerTryTimeout: retriable = retry_.retriableTimeout(); break;
+      case Failure::kTimeout:
+      case Failure::kIdleTimeout:
+      case Failure::kProtocol:
+      case Failure::kDownstream: retriable = false; break;
+    }
+    if (a.failure != Failure::kNone && (!retriable || !retry_.retriesLeft() || !replayable())) {
+      co_return co_await replyFailure(a, retriable && action_.retry.attempts > 0);
+    }
+    rq_.record.retried = true;
+    const auto backoff = retry_.takeRetry(random);
+    if (deadline_ && Clock::now() + backoff >= *deadline_) {
+      co_return co_await replyFailure(Attempt{.failure = Failure::kTimeout}, false);
+    }
+    asio::steady_timer timer(ds_.socket.get_executor(), backoff);
+    co_await timer.async_wait(net::kAwait);
+  }
+}
+
+bool UpstreamRequest::replayable() const {
+  return mode_ != BodyMode::kStreamed || (!rq_.body.started() && !upload_running_);
+}
+
+// Reads a small Content-Length body whole, so that every attempt can send it again.
+net::awaitable<bool> UpstreamRequest::bufferBody() {
+  const uint64_t length = rq_.head->framing.content_length;
+  if (ds_.in.readableSize() >= length) {
+    body_ = rq_.body.takeBuffered(ds_.in);
+    co_return true;
+  }
+  if (rq_.head->expect_continue && !rq_.sent_continue) {
+    if (!co_await writeToClient(ds_, rq_, asio::buffer(kContinue))) co_return false;
+    rq_.sent_continue = true;
+  }
+  ds_.replay_body.clear();
+  ds_.replay_body.reserve(static_cast<size_t>(length));
+  while (!rq_.body.done()) {
+    const BodyRead r = co_await rq_.body.next(ds_.socket, ds_.in, ds_.read_timer, ds_.idleDeadline());
+    if (r.error != BodyError::kNone) co_return false;
+    ds_.replay_body.append(r.data);
+  }
+  body_ = ds_.replay_body;
+  co_return true;
+}
+
+// The request head for the upstream: request line (rewritten path), Host (rewritten
+// authority), the end-to-end headers of the client, x-forwarded-for/-proto, x-request-id, the
+// route's then the destination's request header operations, and framing headers of our own.
+bool UpstreamRequest::buildHead() {
+  const http::RequestHead& head = *rq_.head;
+  const http::RequestView& view = rq_.view;
+  std::string& out = ds_.upstream_head;
+  out.clear();
+  rewritten_path_ = router::rewritePath(route_, action_, view);
+  if (!http::appendRequestLine(out, head.method, rewritten_path_ ? *rewritten_path_ : head.path)) {
+    return false;
+  }
+  std::string_view authority = view.authority;
+  if (destination_->authority_rewrite) {
+    authority = *destination_->authority_rewrite;
+  } else if (action_.authority_rewrite) {
+    authority = *action_.authority_rewrite;
+  }
+  http::appendHeader(out, "host", authority);
+
+  // Envoy at the edge appends the client address to x-forwarded-for and sets the proto.
+  ds_.forwarded_for.clear();
+  if (const auto xff = view.header("x-forwarded-for"); xff && !xff->empty()) {
+    ds_.forwarded_for.append(*xff).append(", ");
+  }
+  ds_.forwarded_for.append(ds_.remote_ip);
+
+  const bool extra_options = hasExtraConnectionOptions(head.headers);
+  auto& headers = ds_.headers;
+  headers.clear();
+  for (const auto& h : head.headers) {
+    if (h.name == "host" || h.name == "expect" || h.name == "x-forwarded-for" ||
+        h.name == "x-forwarded-proto" || h.name == "x-request-id" ||
+        mustDrop(head.headers, h.name, extra_options)) {
+      continue;
+    }
+    headers.push_back(h);
+  }
+  headers.push_back({"x-forwarded-for", ds_.forwarded_for});
+  headers.push_back({"x-forwarded-proto", view.scheme});
+  headers.push_back({"x-request-id", rq_.request_id});
+  router::applyHeaderOps(headers, {&route_.request_headers, &destination_->request_headers},
+                         [&](std::string_view name, std::string_view value) {
+                           http::appendHeader(out, name, value);
+                         });
+  switch (head.framing.kind) {
+    case http::BodyKind::kContentLength:
+      http::appendHeader(out, "content-length", digits(head.framing.content_length).view());
+      break;
+    case http::BodyKind::kChunked: http::appendHeader(out, "transfer-encoding", "chunked"); break;
+    case http::BodyKind::kNone:
+    case http::BodyKind::kUntilClose: break;
+  }
+  if (head.upgrade) {
+    http::appendHeader(out, "connection", "upgrade");
+    http::appendHeader(out, "upgrade", head.upgrade_protocol);
+  }
+  http::appendHeadEnd(out);
+  return true;
+}
+
+void UpstreamRequest::startMirrors() {
+  if (action_.mirrors.empty() || mode_ == BodyMode::kStreamed) return;
+  for (const auto& m : action_.mirrors) {
+    if (!router::sampled(m.per_million, ds_.worker.random().next())) continue;
+    rq_.record.mirrored = true;
+    startMirror(ds_.worker, rq_.snapshot, m.cluster, ds_.upstream_head, body_,
+                rq_.head->method);
+  }
+}
+
+net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& host) {
+  const tr::Cluster& cluster = hosts_->cluster();
+  upstream::ConnectionPool& pool = ds_.worker.pool();
+  std::unique_ptr<UpstreamConnection> c = pool.takeIdle(host);
+  for (int round = 0;; ++round) {
+    if (!c) {
+      auto connected = co_await pool.connect(host, cluster.connect_timeout);
+      ds_.worker.telemetry().upstreamConnect(cluster, connected.ok());
+      if (!connected) co_return Attempt{.failure = Failure::kConnect, .detail = connected.error().message};
+      c = std::move(*connected);
+    }
+    const bool reused = c->reused();
+    c->countRequest();
+    Attempt a = co_await exchange(*c);
+    if (a.failure == Failure::kNone) {
+      a.connection = std::move(c);
+      co_return a;
+    }
+    // The upstream closed an idle connection just as it was reused: once more on a new one,
+    // which is not a retry (nothing reached the application).
+    const bool stale = reused && round == 0 && a.failure == Failure::kReset && !a.response_bytes &&
+                       mode_ != BodyMode::kStreamed;
+    co_await stopUpload(*c);  // the upload refers to the connection that is about to go
+    net::closeQuietly(c->socket());
+    c.reset();
+    if (!stale) co_return a;
+  }
+}
+
+net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::exchange(UpstreamConnection& c) {
+  c.parser().reset(rq_.head->method);
+  c.buffer().rewindTo(0);
+  attempt_start_ = Clock::now();
+  try_deadline_.reset();
+  if (mode_ != BodyMode::kStreamed) {
+    // The whole request is here: the route timeout starts (once, for every attempt).
+    if (action_.timeout && !deadline_) deadline_ = attempt_start_ + *action_.timeout;
+    if (action_.retry.per_try_timeout) try_deadline_ = attempt_start_ + *action_.retry.per_try_timeout;
+  }
+  const Clock::time_point write_deadline = std::min(ds_.idleDeadline(), responseDeadline());
+  IoResult w;
+  if (mode_ == BodyMode::kBuffered) {
+    const std::array<asio::const_buffer, 2> parts = {asio::buffer(ds_.upstream_head),
+                                                     asio::buffer(body_.data(), body_.size())};
+    w = co_await writeAll(c.socket(), parts, c.writeTimer(), write_deadline);
+  } else {
+    w = co_await writeAll(c.socket(), asio::buffer(ds_.upstream_head), c.writeTimer(), write_deadline);
+  }
+  if (!w.ok()) {
+    co_return Attempt{.failure = Failure::kReset, .peer_closed = true,
+                      .detail = "write to " + c.host().name + " failed: " + w.ec.message()};
+  }
+  if (mode_ == BodyMode::kStreamed) {
+    // Only now that an upstream took the head does the client get to send its body.
+    if (rq_.head->expect_continue && !rq_.sent_continue && !rq_.body.started() &&
+        ds_.in.readableSize() == 0) {
+      if (!co_await writeToClient(ds_, rq_, asio::buffer(kContinue))) {
+        co_return Attempt{.failure = Failure::kDownstream};
+      }
+      rq_.sent_continue = true;
+    }
+    upload_running_ = true;
+    upload_done_.reset();
+    spawnDetached(ds_.socket.get_executor(), upload(c));
+  }
+  co_return co_await readResponseHead(c);
+}
+
+Clock::time_point UpstreamRequest::responseDeadline() const {
+  Clock::time_point d = ds_.idleDeadline();
+  if (deadline_) d = std::min(d, *deadline_);
+  if (try_deadline_) d = std::min(d, *try_deadline_);
+  return d;
+}
+
+void UpstreamRequest::rearmResponseTimer(UpstreamConnection& c) {
+  if (!reading_upstream_) return;
+  asio::ip::tcp::socket& s = c.socket();
+  c.readTimer().armAt(responseDeadline(), [&s] { cancelSocket(s); });
+}
+
+net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(UpstreamConnection& c) {
+  const auto& limits = ds_.worker.options().response_limits;
+  const size_t max_head = limits.max_request_line_bytes + limits.max_header_bytes + 4;
+  while (true) {
+    if (c.buffer().end() > 0) {
+      const http::ParseStatus st = c.parser().feed(c.buffer().fromStart());
+      if (st == http::ParseStatus::kError) {
+        co_return Attempt{.failure = Failure::kProtocol,
+                          .detail = std::string(c.parser().error().reason)};
+      }
+      if (st == http::ParseStatus::kHeadComplete) {
+        const http::ResponseHead& head = c.parser().head();
+        if (!head.interim) co_return Attempt{};
+        // 1xx: the proxy made its own "100 Continue"; others go on to HTTP/1.1 clients.
+        if (head.status != 100 && !rq_.http10()) {
+          ds_.out.clear();
+          http::appendStatusLine(ds_.out, head.status, http::reasonPhrase(head.status));
+          for (const auto& h : head.headers) {
+            if (!isHopByHopName(h.name)) http::appendHeader(ds_.out, h.name, h.value);
+          }
+          http::appendHeadEnd(ds_.out);
+          if (!co_await writeToClient(ds_, rq_, asio::buffer(ds_.out))) {
+            co_return Attempt{.failure = Failure::kDownstream};
+          }
+        }
+        c.buffer().consume(head.head_bytes);
+        c.buffer().compact();
+        c.parser().reset(rq_.head->method);
+        continue;
+      }
+    }
+    if (c.buffer().writableSize() == 0) c.buffer().grow(std::min(c.buffer().capacity() * 2, max_head + 1));
+    reading_upstream_ = true;
+    const IoResult r = co_await readSome(c.socket(), c.buffer(), c.readTimer(), responseDeadline());
+    reading_upstream_ = false;
+    if (upload_error_ != BodyError::kNone) co_return Attempt{.failure = Failure::kDownstream};
+    if (r.timed_out) {
+      const auto now = Clock::now();
+      if (try_deadline_ && now >= *try_deadline_) co_return Attempt{.failure = Failure::kPerTryTimeout};
+      if (deadline_ && now >= *deadline_) co_return Attempt{.failure = Failure::kTimeout};
+      co_return Attempt{.failure = Failure::kIdleTimeout};
+    }
+    if (!r.ok()) {
+      co_return Attempt{.failure = Failure::kReset, .peer_closed = r.eof(),
+                        .response_bytes = c.buffer().end() > 0,
+                        .detail = r.eof() ? "connection closed by " + c.host().name
+                                          : "connection to " + c.host().name + " reset: " + r.ec.message()};
+    }
+  }
+}
+
+// Client -> upstream for a streamed body; runs beside readResponseHead()/relay().
+net::awaitable<void> UpstreamRequest::upload(UpstreamConnection& c) {
+  const bool chunked = rq_.body.kind() == http::BodyKind::kChunked;
+  while (true) {
+    const BodyRead r = co_await rq_.body.next(ds_.socket, ds_.in, ds_.read_timer, ds_.idleDeadline());
+    if (r.error != BodyError::kNone) {
+      upload_error_ = r.error;
+      cancelSocket(c.socket());  // wakes the response side, which gives up on this request
+      break;
+    }
+    if (r.data.empty()) {
+      if (chunked) {
+        const IoResult w = co_await writeAll(c.socket(), asio::buffer(http::kLastChunk), c.writeTimer(),
+                                             ds_.idleDeadline());
+        upload_upstream_failed_ = !w.ok();
+      }
+      if (!upload_upstream_failed_) {
+        // The request is complete: the route and per-try timeouts start now.
+        const auto now = Clock::now();
+        if (action_.timeout) deadline_ = now + *action_.timeout;
+        if (action_.retry.per_try_timeout) try_deadline_ = now + *action_.retry.per_try_timeout;
+        rearmResponseTimer(c);
+      }
+      break;
+    }
+    IoResult w;
+    if (chunked) {
+      const http::ChunkHeader size = http::chunkHeader(r.data.size());
+      const std::array<asio::const_buffer, 3> parts = {
+          asio::buffer(size.bytes.data(), size.size), asio::buffer(r.data.data(), r.data.size()),
+          asio::buffer(http::kChunkEnd)};
+      w = co_await writeAll(c.socket(), parts, c.writeTimer(), ds_.idleDeadline());
+    } else {
+      w = co_await writeAll(c.socket(), asio::buffer(r.data.data(), r.data.size()), c.writeTimer(),
+                            ds_.idleDeadline());
+    }
+    if (!w.ok()) {
+      // The upstream stopped reading; its response (or reset) tells the rest.
+      upload_upstream_failed_ = true;
+      break;
+    }
+  }
+  upload_running_ = false;
+  upload_done_.set();
+}
+
+net::awaitable<void> UpstreamRequest::stopUpload(UpstreamConnection& c) {
+  if (!upload_running_) co_return;
+  cancelSocket(ds_.socket);
+  cancelSocket(c.socket());
+  co_await upload_done_.wait();
+  rq_.close = true;  // the rest of the request body is still on the wire
+}
+
+net::awaitable<void> UpstreamRequest::replyFailure(const Attempt& a, bool retries_exhausted) {
+  telemetry::AccessLogEntry& log = rq_.record.log;
+  if (upload_running_ || (mode_ == BodyMode::kStreamed && !rq_.body.done())) rq_.close = true;
+  const std::string retries =
+      retry_.retriesUsed() > 0 ? " after " + std::to_string(retry_.retriesUsed()) + " retries" : "";
+  const std::string cluster = " (cluster " + destination_->cluster + ")";
+  if (retries_exhausted) log.response_flags.set(ResponseFlag::kUpstreamRetryLimitExceeded);
+  switch (a.failure) {
+    case Failure::kNone:
+    case Failure::kDownstream:
+      log.response_flags.set(ResponseFlag::kDownstreamConnectionTermination);
+      rq_.close = true;
+      co_return;
+    case Failure::kConnect:
+      rq_.reason = "upstream connect error: " + a.detail + retries + cluster;
+      co_return co_await fail(503, ResponseFlag::kUpstreamConnectionFailure,
+                              "upstream_reset_before_response_started{connection_failure}");
+    case Failure::kReset:
+      rq_.reason = "upstream reset before response: " + a.detail + retries + cluster;
+      co_return co_await fail(503,
+                              a.peer_closed ? ResponseFlag::kUpstreamConnectionTermination
+                                            : ResponseFlag::kUpstreamRemoteReset,
+                              a.peer_closed
+                                  ? "upstream_reset_before_response_started{connection_termination}"
+                                  : "upstream_reset_before_response_started{remote_reset}");
+    case Failure::kTimeout:
+      rq_.record.upstream_timeout = true;
+      rq_.reason = "upstream request timeout after " + std::to_string(action_.timeout ? action_.timeout->count() : 0) +
+                   " ms (route " + std::string(routeOrigin(route_)) + ")" + retries;
+      co_return co_await fail(504, ResponseFlag::kUpstreamRequestTimeout, "response_timeout");
+    case Failure::kPerTryTimeout:
+      rq_.record.upstream_timeout = true;
+      rq_.reason = "upstream per-try timeout after " +
+                   std::to_string(action_.retry.per_try_timeout ? action_.retry.per_try_timeout->count() : 0) +
+                   " ms (route " + std::string(routeOrigin(route_)) + ")" + retries;
+      co_return co_await fail(504, ResponseFlag::kUpstreamRequestTimeout, "upstream_per_try_timeout");
+    case Failure::kIdleTimeout:
+      rq_.reason = "upstream sent nothing for " +
+                   std::to_string(ds_.worker.options().idle_timeout.count()) + " ms" + cluster;
+      co_return co_await fail(504, ResponseFlag::kStreamIdleTimeout, "stream_idle_timeout");
+    case Failure::kProtocol:
+      rq_.reason = "invalid response from upstream " + std::string(rq_.record.log.upstream_host) +
+                   ": " + a.detail + cluster;
+      co_return co_await fail(502, ResponseFlag::kUpstreamProtocolError, "upstream_protocol_error");
+  }
+}
+
+net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> c) {
+  telemetry::AccessLogEntry& log = rq_.record.log;
+  const http::ResponseHead& head = c->parser().head();
+  const uint16_t status = head.status;
+  const auto service_time =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - attempt_start_);
+  log.upstream_service_time = service_time;
+  log.response_code = status;
+  log.response_code_details = "via_upstream";
+
+  if (head.tunnel && !rq_.head->upgrade) {
+    co_await stopUpload(*c);
+    rq_.reason = "upstream " + c->host().name + " switched protocols without being asked to";
+    co_return co_await fail(502, ResponseFlag::kUpstreamProtocolError, "upstream_protocol_error");
+  }
+
+  // How the body reaches the client. HTTP/1.0 clients cannot take chunked: their body ends with
+  // the connection.
+  enum class Out { kNone, kLength, kChunked, kUntilClose } out_mode = Out::kNone;
+  switch (head.framing.kind) {
+    case http::BodyKind::kNone: out_mode = Out::kNone; break;
+    case http::BodyKind::kContentLength: out_mode = Out::kLength; break;
+    case http::BodyKind::kChunked:
+    case http::BodyKind::kUntilClose: out_mode = rq_.http10() ? Out::kUntilClose : Out::kChunked; break;
+  }
+  if (head.tunnel) out_mode = Out::kNone;
+  if (out_mode == Out::kUntilClose || head.tunnel || ds_.worker.draining()) rq_.close = true;
+
+  std::string& out = ds_.out;
+  out.clear();
+  http::appendStatusLine(out, status,
+                         http::reasonPhrase(status).empty() ? head.reason : http::reasonPhrase(status));
+  const bool extra_options = hasExtraConnectionOptions(head.headers);
+  auto& headers = ds_.headers;
+  headers.clear();
+  for (const auto& h : head.headers) {
+    if (mustDrop(head.headers, h.name, extra_options)) continue;
+    headers.push_back(h);
+  }
+  const Digits svc = digits(static_cast<uint64_t>(service_time.count()));
+  headers.push_back({"x-envoy-upstream-service-time", svc.view()});
+  if (rq_.cors.origin_allowed) {
+    for (const auto& [n, v] : rq_.cors.response_headers) headers.push_back({n, v});
+  }
+  router::applyHeaderOps(headers, {&route_.response_headers, &destination_->response_headers},
+                         [&](std::string_view name, std::string_view value) {
+                           http::appendHeader(out, name, value);
+                         });
+  Digits length{};
+  switch (out_mode) {
+    case Out::kLength:
+      length = digits(head.framing.content_length);
+      http::appendHeader(out, "content-length", length.view());
+      break;
+    case Out::kChunked: http::appendHeader(out, "transfer-encoding", "chunked"); break;
+    case Out::kNone:
+      // HEAD and 304 keep the length of the representation they describe.
+      if ((rq_.isHead() || status == 304)) {
+        if (const auto cl = findHeader(head.headers, "content-length")) {
+          http::appendHeader(out, "content-length", *cl);
+        }
+      }
+      break;
+    case Out::kUntilClose: break;
+  }
+  if (head.tunnel) {
+    http::appendHeader(out, "connection", "upgrade");
+    http::appendHeader(out, "upgrade", head.upgrade_protocol);
+  } else if (rq_.close) {
+    http::appendHeader(out, "connection", "close");
+  } else if (rq_.http10()) {
+    http::appendHeader(out, "connection", "keep-alive");
+  }
+  http::appendHeadEnd(out);
+
+  net::ByteBuffer& buffer = c->buffer();
+  buffer.consume(head.head_bytes);
+  BodyReader body;
+  body.start(head.framing, 0);
+  rq_.response_started = true;
+
+  // The head, with whatever body bytes came with it when the length is known.
+  const std::string_view first = out_mode == Out::kLength ? body.takeBuffered(buffer) : std::string_view();
+  const std::array<asio::const_buffer, 2> head_parts = {asio::buffer(out),
+                                                        asio::buffer(first.data(), first.size())};
+  if (!co_await writeToClient(ds_, rq_, head_parts)) {
+    co_await stopUpload(*c);
+    net::closeQuietly(c->socket());
+    co_return;
+  }
+
+  if (head.tunnel) {
+    co_await stopUpload(*c);
+    rq_.tunnel_bytes_received = co_await runTunnel(ds_, rq_, *c);
+    net::closeQuietly(c->socket());
+    co_return;
+  }
+
+  bool upstream_ok = true;
+  while (!body.done()) {
+    Clock::time_point deadline = ds_.idleDeadline();
+    if (deadline_) deadline = std::min(deadline, *deadline_);
+    reading_upstream_ = true;
+    const BodyRead r = co_await body.next(c->socket(), buffer, c->readTimer(), deadline);
+    reading_upstream_ = false;
+    if (r.error != BodyError::kNone) {
+      // The response already started: all that is left is to cut the client off too.
+      upstream_ok = false;
+      rq_.close = true;
+      if (r.error == BodyError::kTimeout) {
+        const bool route_timeout = deadline_ && Clock::now() >= *deadline_;
+        log.response_flags.set(route_timeout ? ResponseFlag::kUpstreamRequestTimeout
+                                             : ResponseFlag::kStreamIdleTimeout);
+        rq_.record.upstream_timeout = route_timeout;
+      } else if (r.error == BodyError::kMalformed) {
+        log.response_flags.set(ResponseFlag::kUpstreamProtocolError);
+      } else if (upload_error_ != BodyError::kNone) {
+        log.response_flags.set(ResponseFlag::kDownstreamConnectionTermination);
+      } else {
+        log.response_flags.set(ResponseFlag::kUpstreamConnectionTermination);
+      }
+      break;
+    }
+    if (r.data.empty()) break;
+    bool written = false;
+    if (out_mode == Out::kChunked) {
+      const http::ChunkHeader size = http::chunkHeader(r.data.size());
+      const std::array<asio::const_buffer, 3> parts = {
+          asio::buffer(size.bytes.data(), size.size), asio::buffer(r.data.data(), r.data.size()),
+          asio::buffer(http::kChunkEnd)};
+      written = co_await writeToClient(ds_, rq_, parts);
+    } else {
+      written = co_await writeToClient(ds_, rq_, asio::buffer(r.data.data(), r.data.size()));
+    }
+    if (!written) {
+      upstream_ok = false;
+      break;
+    }
+  }
+  if (upstream_ok && out_mode == Out::kChunked && body.done()) {
+    upstream_ok = co_await writeToClient(ds_, rq_, asio::buffer(http::kLastChunk));
+  }
+
+  // A response that is complete while the client is still sending: the upstream will not read
+  // the rest, so neither connection can carry another request.
+  if (upload_running_) {
+    co_await stopUpload(*c);
+    upstream_ok = false;
+  }
+  if (upload_upstream_failed_ || upload_error_ != BodyError::kNone) {
+    upstream_ok = false;
+    rq_.close = true;
+  }
+  if (mode_ == BodyMode::kStreamed && !rq_.body.done()) rq_.close = true;
+  if (upstream_ok && body.done() && head.keep_alive && buffer.readableSize() == 0) {
+    ds_.worker.pool().release(std::move(c));
+  } else {
+    net::closeQuietly(c->socket());
+  }
+}
+
+}  // namespace halyard::proxy::runtime

@@ -1,0 +1,99 @@
+// Forwards one request to its route's destination and relays the response: weighted cluster
+// pick, host selection, pooled or new connection, the request head with its rewrites and header
+// operations, the body (buffered for replay when small, streamed otherwise), retries with
+// backoff on other hosts, route and per-try timeouts, mirrors, and the response back to the
+// client (streamed, re-framed for the client, with the response header operations). Failures
+// become local replies with Envoy's response flags (NC, UH, UF, URX, UR, UC, UT, UPE).
+//
+// Streaming: the request body flows client -> upstream in a second coroutine (upload) while
+// this one waits for and relays the response, so an upstream that answers before reading the
+// whole body, or that streams its answer while reading, never deadlocks with the proxy. Each
+// direction holds at most one buffer; a write must finish before the next read, which is the
+// backpressure that keeps a multi-gigabyte body in bounded memory.
+//
+// Retries never happen once a response byte went to the client or once a streamed body byte left
+// the client's socket: only requests without a body, or with a small body kept in memory, are
+// replayed (upstream connect failures happen before the body is read, so those retry always).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "proxy/net/async_event.h"
+#include "proxy/net/awaitable.h"
+#include "proxy/runtime/downstream.h"
+#include "proxy/runtime/request_state.h"
+#include "proxy/upstream/retry_state.h"
+#include "proxy/upstream/upstream_connection.h"
+
+namespace halyard::proxy::runtime {
+
+class UpstreamRequest {
+ public:
+  UpstreamRequest(Downstream& ds, RequestState& rq, const translate::Route& route,
+                  const translate::ForwardAction& action);
+
+  net::awaitable<void> run();
+
+ private:
+  enum class BodyMode : uint8_t { kNone, kBuffered, kStreamed };
+  enum class Failure : uint8_t {
+    kNone,
+    kConnect,        // UF
+    kReset,          // UC (closed) or UR (reset)
+    kTimeout,        // route timeout: UT
+    kPerTryTimeout,  // UT, retriable
+    kIdleTimeout,    // no upstream byte for the idle timeout: SI
+    kProtocol,       // unparseable response: 502 UPE
+    kDownstream,     // the client went away: DC, nothing to answer
+  };
+  struct Attempt {
+    Failure failure = Failure::kNone;
+    bool peer_closed = false;     // kReset: a clean close rather than a reset
+    bool response_bytes = false;  // kReset: part of a response had arrived
+    std::string detail;
+    std::unique_ptr<upstream::UpstreamConnection> connection;  // kNone: the response head parsed
+  };
+
+  net::awaitable<bool> bufferBody();
+  bool buildHead();
+  void startMirrors();
+  net::awaitable<Attempt> attempt(upstream::UpstreamHost& host);
+  net::awaitable<Attempt> exchange(upstream::UpstreamConnection& c);
+  net::awaitable<Attempt> readResponseHead(upstream::UpstreamConnection& c);
+  net::awaitable<void> upload(upstream::UpstreamConnection& c);
+  net::awaitable<void> stopUpload(upstream::UpstreamConnection& c);
+  net::awaitable<void> relay(std::unique_ptr<upstream::UpstreamConnection> c);
+  net::awaitable<void> fail(uint16_t status, telemetry::ResponseFlag flag, std::string_view details);
+  net::awaitable<void> replyFailure(const Attempt& a, bool retries_exhausted);
+  void rearmResponseTimer(upstream::UpstreamConnection& c);
+  Clock::time_point responseDeadline() const;
+  bool replayable() const;
+  std::string_view clusterName() const { return destination_->cluster; }
+
+  Downstream& ds_;
+  RequestState& rq_;
+  const translate::Route& route_;
+  const translate::ForwardAction& action_;
+  const translate::WeightedCluster* destination_ = nullptr;
+  upstream::ClusterHosts* hosts_ = nullptr;
+  upstream::RetryState retry_;
+  BodyMode mode_ = BodyMode::kNone;
+  std::string_view body_;                   // kBuffered: the whole request body
+  std::optional<std::string> rewritten_path_;
+  // The route timeout runs from the end of the request; the per-try timeout from the start of
+  // an attempt (or the end of a streamed body).
+  std::optional<Clock::time_point> deadline_;
+  std::optional<Clock::time_point> try_deadline_;
+  Clock::time_point attempt_start_{};
+  bool reading_upstream_ = false;  // a read of the upstream socket is pending (timer re-arming)
+  // The streamed upload.
+  net::AsyncEvent upload_done_;
+  bool upload_running_ = false;
+  BodyError upload_error_ = BodyError::kNone;  // the client side of the upload failed
+  bool upload_upstream_failed_ = false;
+};
+
+}  // namespace halyard::proxy::runtime

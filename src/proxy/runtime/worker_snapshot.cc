@@ -1,0 +1,35 @@
+#include "proxy/runtime/worker_snapshot.h"
+
+namespace halyard::proxy::runtime {
+
+WorkerSnapshot::WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapshot,
+                               upstream::ConnectionPool& pool,
+                               const asio::any_io_executor& executor)
+    : snapshot_(std::move(snapshot)) {
+  static const auto kNoRoutes = std::make_shared<const translate::RouteTable>();
+  listeners_.reserve(snapshot_->listeners.size());
+  for (const auto& l : snapshot_->listeners) {
+    listeners_.push_back(ListenerRoutes{&l, router::VirtualHostIndex(l.routes ? l.routes : kNoRoutes)});
+  }
+  clusters_.reserve(snapshot_->clusters.size());
+  for (const auto& [name, cluster] : snapshot_->clusters) {
+    // Aliasing pointer: the view keeps the whole snapshot alive, for background DNS refreshes.
+    std::shared_ptr<const translate::Cluster> c(snapshot_, &cluster);
+    clusters_.emplace(std::string_view(name),
+                      std::make_shared<upstream::ClusterHosts>(std::move(c), pool, executor));
+  }
+}
+
+const ListenerRoutes* WorkerSnapshot::listener(std::string_view name) const {
+  for (const auto& l : listeners_) {
+    if (l.listener->name == name) return &l;
+  }
+  return nullptr;
+}
+
+upstream::ClusterHosts* WorkerSnapshot::cluster(std::string_view name) const {
+  auto it = clusters_.find(name);
+  return it == clusters_.end() ? nullptr : it->second.get();
+}
+
+}  // namespace halyard::proxy::runtime

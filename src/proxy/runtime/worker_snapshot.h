@@ -1,0 +1,47 @@
+// What one worker builds from one Snapshot, once, when the snapshot arrives: a
+// VirtualHostIndex per listener and a ClusterHosts view per cluster (resolved against the
+// worker's own connection pool). Requests read it without locks; a request keeps the
+// WorkerSnapshot it started with, and with it the Snapshot, until it finishes.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy/router/virtual_host_index.h"
+#include "proxy/upstream/cluster_hosts.h"
+#include "proxy/upstream/connection_pool.h"
+#include "translate/snapshot.h"
+
+namespace halyard::proxy::runtime {
+
+struct ListenerRoutes {
+  const translate::Listener* listener;
+  router::VirtualHostIndex index;
+};
+
+class WorkerSnapshot {
+ public:
+  WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapshot, upstream::ConnectionPool& pool,
+                 const asio::any_io_executor& executor);
+
+  const translate::Snapshot& snapshot() const { return *snapshot_; }
+  const std::shared_ptr<const translate::Snapshot>& shared() const { return snapshot_; }
+
+  // By Listener::name; null when this snapshot has no such listener.
+  const ListenerRoutes* listener(std::string_view name) const;
+  // By Cluster::name; null when the snapshot has no such cluster.
+  upstream::ClusterHosts* cluster(std::string_view name) const;
+
+ private:
+  std::shared_ptr<const translate::Snapshot> snapshot_;
+  std::vector<ListenerRoutes> listeners_;
+  // Keys view the names inside the snapshot, which this object keeps alive.
+  std::unordered_map<std::string_view, std::shared_ptr<upstream::ClusterHosts>> clusters_;
+};
+
+}  // namespace halyard::proxy::runtime

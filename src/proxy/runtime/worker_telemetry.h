@@ -1,0 +1,56 @@
+// The request path's one door to telemetry, per worker: Envoy-style counters and gauges, Istio's
+// request metrics and the access log. Everything it touches belongs to this worker's thread
+// (telemetry/worker_stats.h explains why scrapes need no lock).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "proxy/runtime/request_record.h"
+#include "telemetry/access_logger.h"
+#include "telemetry/proxy_stats.h"
+#include "telemetry/worker_stats.h"
+
+namespace halyard::proxy::runtime {
+
+class WorkerTelemetry {
+ public:
+  // Who this proxy is, for the source_* labels of Istio's metrics.
+  struct Source {
+    std::string workload = "unknown";
+    std::string namespace_ = "unknown";
+    std::string app = "unknown";
+  };
+
+  // `stats` and `access_log` may be null (tests, or telemetry turned off).
+  WorkerTelemetry(telemetry::WorkerStats* stats, telemetry::AccessLogger* access_log, Source source);
+
+  void connectionOpened(std::string_view listener);
+  void connectionClosed(std::string_view listener);
+  void upstreamConnect(const translate::Cluster& cluster, bool ok);
+  void requestDone(const RequestRecord& record);
+  // Writes buffered access log lines (on a timer and at exit).
+  void flush();
+
+ private:
+  telemetry::DownstreamStats& downstream(std::string_view listener);
+  telemetry::UpstreamStats& upstream(const translate::Cluster& cluster);
+
+  telemetry::WorkerStats* stats_;
+  Source source_;
+  std::unique_ptr<telemetry::AccessLogWriter> writer_;
+  // Transparent lookup: finding a listener's or cluster's handles allocates nothing.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  template <class V>
+  using ByName = std::unordered_map<std::string, V, NameHash, std::equal_to<>>;
+  ByName<telemetry::DownstreamStats> downstream_;
+  ByName<telemetry::UpstreamStats> upstream_;
+};
+
+}  // namespace halyard::proxy::runtime

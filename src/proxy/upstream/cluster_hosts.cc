@@ -1,0 +1,76 @@
+#include "proxy/upstream/cluster_hosts.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include "proxy/net/awaitable.h"
+
+namespace halyard::proxy::upstream {
+
+ClusterHosts::ClusterHosts(std::shared_ptr<const translate::Cluster> cluster, ConnectionPool& pool,
+                           asio::any_io_executor executor)
+    : cluster_(std::move(cluster)), pool_(&pool), executor_(executor), first_resolution_(executor) {
+  for (const auto& e : cluster_->endpoints) {
+    asio::error_code ec;
+    const auto ip = asio::ip::make_address(e.address, ec);
+    if (ec) {
+      // A host name: resolved by DNS even when the cluster did not ask for it, since there is
+      // no other way to reach it.
+      needs_dns_ = true;
+      continue;
+    }
+    hosts_.push_back(pool.host(asio::ip::tcp::endpoint(ip, e.port)));
+  }
+  if (cluster_->resolve_dns) needs_dns_ = true;
+  if (!needs_dns_) {
+    resolved_once_ = true;
+    first_resolution_.set();
+  }
+}
+
+asio::awaitable<void> ClusterHosts::ensureResolved() {
+  if (!needs_dns_) co_return;
+  const bool stale = std::chrono::steady_clock::now() - resolved_at_ > kDnsRefresh;
+  if (!resolving_ && (!resolved_once_ || stale)) {
+    resolving_ = true;
+    // The refresh keeps this view alive; a request never waits for a refresh, only for the
+    // first answer.
+    asio::co_spawn(
+        executor_, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->resolve(); },
+        asio::detached);
+  }
+  if (!resolved_once_) co_await first_resolution_.wait();
+}
+
+asio::awaitable<void> ClusterHosts::resolve() {
+  asio::ip::tcp::resolver resolver(executor_);
+  std::vector<std::shared_ptr<UpstreamHost>> fresh;
+  std::string error;
+  for (const auto& e : cluster_->endpoints) {
+    auto [ec, results] =
+        co_await resolver.async_resolve(e.address, std::to_string(e.port),
+                                        asio::ip::tcp::resolver::numeric_service, net::kAwait);
+    if (ec) {
+      error = "cannot resolve " + e.address + ": " + ec.message();
+      continue;
+    }
+    for (const auto& r : results) {
+      auto host = pool_->host(r.endpoint());
+      bool seen = false;
+      for (const auto& h : fresh) seen = seen || h == host;
+      if (!seen) fresh.push_back(std::move(host));
+    }
+  }
+  // A failed refresh keeps the previous answer: a DNS hiccup should not empty a cluster.
+  if (!fresh.empty() || !resolved_once_) {
+    hosts_ = std::move(fresh);
+    resolve_error_ = hosts_.empty() ? error : std::string();
+  }
+  resolved_at_ = std::chrono::steady_clock::now();
+  resolved_once_ = true;
+  resolving_ = false;
+  first_resolution_.set();
+}
+
+}  // namespace halyard::proxy::upstream

@@ -1,0 +1,59 @@
+// A cluster's endpoints as one worker uses them for one snapshot: resolved to UpstreamHosts,
+// plus the load balancer's cursor. IP endpoints are resolved when the view is built; clusters
+// with resolve_dns (ServiceEntry resolution: DNS) resolve their names asynchronously on first
+// use and refresh them in the background after kDnsRefresh, serving the previous answer
+// meanwhile. Every address a name resolves to becomes a host (Envoy's STRICT_DNS).
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/net/async_event.h"
+#include "proxy/upstream/connection_pool.h"
+#include "translate/snapshot.h"
+
+namespace halyard::proxy::upstream {
+
+class ClusterHosts : public std::enable_shared_from_this<ClusterHosts> {
+ public:
+  static constexpr std::chrono::seconds kDnsRefresh{30};
+
+  // `cluster` usually aliases its Snapshot, which it keeps alive for background refreshes.
+  ClusterHosts(std::shared_ptr<const translate::Cluster> cluster, ConnectionPool& pool,
+               asio::any_io_executor executor);
+
+  const translate::Cluster& cluster() const { return *cluster_; }
+  const std::vector<std::shared_ptr<UpstreamHost>>& hosts() const { return hosts_; }
+
+  // Makes hosts() current: immediate for IP endpoints and fresh DNS answers; waits for the
+  // first resolution of a DNS cluster; starts a background refresh when the answer is old.
+  asio::awaitable<void> ensureResolved();
+
+  // Why hosts() is empty after a failed resolution ("" when it did not fail).
+  const std::string& resolveError() const { return resolve_error_; }
+
+  uint64_t nextCursor() { return cursor_++; }  // ROUND_ROBIN position
+
+ private:
+  asio::awaitable<void> resolve();
+
+  std::shared_ptr<const translate::Cluster> cluster_;
+  ConnectionPool* pool_;
+  asio::any_io_executor executor_;
+  std::vector<std::shared_ptr<UpstreamHost>> hosts_;
+  bool needs_dns_ = false;
+  bool resolving_ = false;
+  bool resolved_once_ = false;
+  std::chrono::steady_clock::time_point resolved_at_{};
+  net::AsyncEvent first_resolution_;
+  std::string resolve_error_;
+  uint64_t cursor_ = 0;
+};
+
+}  // namespace halyard::proxy::upstream

@@ -1,0 +1,83 @@
+#include "proxy/upstream/connection_pool.h"
+
+#include "proxy/net/awaitable.h"
+#include "proxy/net/socket_util.h"
+
+namespace halyard::proxy::upstream {
+
+ConnectionPool::ConnectionPool(asio::any_io_executor executor, PoolOptions options)
+    : executor_(std::move(executor)), options_(options) {}
+
+std::shared_ptr<UpstreamHost> ConnectionPool::host(const asio::ip::tcp::endpoint& endpoint) {
+  auto& slot = hosts_[endpoint];
+  if (!slot) slot = std::make_shared<UpstreamHost>(endpoint);
+  return slot;
+}
+
+std::unique_ptr<UpstreamConnection> ConnectionPool::takeIdle(UpstreamHost& host) {
+  const auto now = std::chrono::steady_clock::now();
+  while (!host.idle.empty()) {
+    std::unique_ptr<UpstreamConnection> c = std::move(host.idle.back());
+    host.idle.pop_back();
+    if (now - c->idleSince() < options_.max_idle_time && !net::idleConnectionUnusable(c->socket())) {
+      return c;
+    }
+    net::closeQuietly(c->socket());
+  }
+  return nullptr;
+}
+
+asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> ConnectionPool::connect(
+    UpstreamHost& host, std::chrono::milliseconds timeout) {
+  auto c = std::make_unique<UpstreamConnection>(executor_, host);
+  asio::ip::tcp::socket& socket = c->socket();
+  c->writeTimer().arm(timeout, [&socket] {
+    asio::error_code ignored;
+    socket.cancel(ignored);
+  });
+  auto [ec] = co_await socket.async_connect(host.endpoint, net::kAwait);
+  c->writeTimer().disarm();
+  if (c->writeTimer().fired()) {
+    co_return common::fail(common::ErrorKind::kTimeout,
+                           "connect to " + host.name + " timed out after " +
+                               std::to_string(timeout.count()) + " ms",
+                           common::ErrorSource::kUpstream, true);
+  }
+  if (ec) {
+    co_return common::fail(common::ErrorKind::kIo,
+                           "connect to " + host.name + " failed: " + ec.message(),
+                           common::ErrorSource::kUpstream, true);
+  }
+  net::setNoDelay(socket);
+  co_return std::move(c);
+}
+
+void ConnectionPool::release(std::unique_ptr<UpstreamConnection> connection) {
+  UpstreamHost& host = connection->host();
+  if (host.idle.size() >= options_.max_idle_per_host) {
+    net::closeQuietly(connection->socket());
+    return;
+  }
+  connection->buffer().rewindTo(0);
+  connection->markIdle();
+  host.idle.push_back(std::move(connection));
+}
+
+void ConnectionPool::prune() {
+  for (auto it = hosts_.begin(); it != hosts_.end();) {
+    if (it->second.use_count() == 1 && it->second->active_requests == 0) {
+      it = hosts_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void ConnectionPool::closeIdle() {
+  for (auto& [endpoint, host] : hosts_) {
+    for (auto& c : host->idle) net::closeQuietly(c->socket());
+    host->idle.clear();
+  }
+}
+
+}  // namespace halyard::proxy::upstream

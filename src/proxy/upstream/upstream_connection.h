@@ -1,0 +1,51 @@
+// One HTTP/1.1 connection to an upstream host: the socket, the buffer responses are read into,
+// and the response parser. Carries one request at a time; between requests it waits in its
+// host's idle list.
+#pragma once
+
+#include <asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstddef>
+
+#include "proxy/http/h1_response_parser.h"
+#include "proxy/net/byte_buffer.h"
+#include "proxy/net/op_timer.h"
+
+namespace halyard::proxy::upstream {
+
+struct UpstreamHost;
+
+class UpstreamConnection {
+ public:
+  static constexpr size_t kInitialBuffer = 16 * 1024;
+
+  UpstreamConnection(const asio::any_io_executor& executor, UpstreamHost& host);
+
+  asio::ip::tcp::socket& socket() { return socket_; }
+  net::ByteBuffer& buffer() { return buffer_; }
+  http::ResponseParser& parser() { return parser_; }
+  net::OpTimer& readTimer() { return read_timer_; }
+  net::OpTimer& writeTimer() { return write_timer_; }
+  UpstreamHost& host() { return *host_; }
+
+  // Served at least one request before: a failure before any response byte may just be the
+  // upstream closing an idle connection at the moment it was reused.
+  bool reused() const { return requests_ > 0; }
+  void countRequest() { ++requests_; }
+
+  std::chrono::steady_clock::time_point idleSince() const { return idle_since_; }
+  void markIdle() { idle_since_ = std::chrono::steady_clock::now(); }
+
+ private:
+  asio::ip::tcp::socket socket_;
+  net::ByteBuffer buffer_;
+  http::ResponseParser parser_;
+  net::OpTimer read_timer_;
+  net::OpTimer write_timer_;
+  UpstreamHost* host_;
+  size_t requests_ = 0;
+  std::chrono::steady_clock::time_point idle_since_{};
+};
+
+}  // namespace halyard::proxy::upstream

@@ -1,0 +1,30 @@
+// One upstream endpoint as a worker sees it: its address, the requests this worker has in
+// flight to it (for LEAST_REQUEST) and its idle keep-alive connections. Owned by the worker's
+// ConnectionPool and shared with the per-snapshot cluster views, so a config reload keeps the
+// warm connections of the endpoints that stay.
+#pragma once
+
+#include <asio/ip/tcp.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace halyard::proxy::upstream {
+
+class UpstreamConnection;
+
+struct UpstreamHost {
+  explicit UpstreamHost(const asio::ip::tcp::endpoint& ep);
+  ~UpstreamHost();
+  UpstreamHost(const UpstreamHost&) = delete;
+  UpstreamHost& operator=(const UpstreamHost&) = delete;
+
+  asio::ip::tcp::endpoint endpoint;
+  std::string name;  // "10.0.0.1:8080", %UPSTREAM_HOST%
+  uint32_t active_requests = 0;
+  std::vector<std::unique_ptr<UpstreamConnection>> idle;  // most recently used last
+};
+
+}  // namespace halyard::proxy::upstream
