@@ -8,7 +8,7 @@ PACKAGES=(
   # toolchain
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   # libraries (docs/ARCHITECTURE.md, "Libraries")
-  libasio-dev libssl-dev libyaml-cpp-dev libre2-dev nlohmann-json3-dev libspdlog-dev
+  libasio-dev libssl-dev libyaml-dev libyaml-cpp-dev libre2-dev nlohmann-json3-dev libspdlog-dev
   libcli11-dev libgtest-dev libgmock-dev libnghttp2-dev
   # tests: real clients and peers
   python3 python3-pytest python3-h2 python3-yaml curl

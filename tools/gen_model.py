@@ -240,6 +240,8 @@ class Type:
         """The C++ type of a struct member: scalars and sub-objects are optional (presence)."""
         if self.kind in ("list", "map", "raw"):
             return self.value_cpp()
+        if self.kind == "struct":
+            return "Boxed<%s>" % self.value_cpp()
         return "std::optional<%s>" % self.value_cpp()
 
     def doc(self):
@@ -525,7 +527,7 @@ def gen_types(model, kinds):
 """)
     if uses_raw:
         out.append('#include "config/model/node.h"\n')
-    out.append('#include "config/model/object_meta.h"\n\nnamespace halyard::config::model {\n')
+    out.append('#include "config/model/boxed.h"\n#include "config/model/object_meta.h"\n\nnamespace halyard::config::model {\n')
     for name in model.order:
         s = model.structs[name]
         out.append("\n")
@@ -637,6 +639,14 @@ bool readValue(const Node& n, bool& out) {
 
 template <class T>
 bool readValue(const Node& n, std::optional<T>& out) {
+  T v{};
+  if (!readValue(n, v)) return false;
+  out = std::move(v);
+  return true;
+}
+
+template <class T>
+bool readValue(const Node& n, model::Boxed<T>& out) {
   T v{};
   if (!readValue(n, v)) return false;
   out = std::move(v);

@@ -74,7 +74,7 @@ std::optional<StringMatcher> compileStringMatch(const model::StringMatch& in,
 RouteMatch compileRouteMatch(const model::HTTPMatchRequest& in, const MatchSite& site,
                              DiagnosticSink& sink) {
   RouteMatch out;
-  auto field = [&](const std::optional<model::StringMatch>& sm, const char* name) {
+  auto field = [&](const model::Boxed<model::StringMatch>& sm, const char* name) {
     std::optional<StringMatcher> m;
     if (sm)
       m = compileStringMatch(*sm, false, MatchSite{site.meta, site.field_path + "." + name}, sink);

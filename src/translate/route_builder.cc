@@ -83,7 +83,7 @@ void addOps(const model::HeaderOperations& in, HeaderOps& out) {
   }
 }
 
-TranslatedHeaders translateHeaders(const std::optional<model::Headers>& in) {
+TranslatedHeaders translateHeaders(const model::Boxed<model::Headers>& in) {
   TranslatedHeaders out;
   if (!in) return out;
   if (in->request) {

@@ -11,7 +11,7 @@ namespace model = config::model;
 
 namespace {
 
-void resolveDestination(std::optional<model::Destination>& d, const std::string& ns) {
+void resolveDestination(model::Boxed<model::Destination>& d, const std::string& ns) {
   if (d && d->host) d->host = toLower(model::resolveShortName(*d->host, ns));
 }
 
@@ -33,8 +33,8 @@ const std::string& text(const std::optional<std::string>& s) {
 // True when `leaf` does not select a subset of what `root` selects (Istio's delegate conflict
 // rule): regexes never nest; an exact root takes only the same exact; a prefix root takes a
 // prefix or exact that starts with it.
-bool stringMatchConflict(const std::optional<model::StringMatch>& root,
-                         const std::optional<model::StringMatch>& leaf) {
+bool stringMatchConflict(const model::Boxed<model::StringMatch>& root,
+                         const model::Boxed<model::StringMatch>& leaf) {
   if (!root || !leaf) return false;
   if (!text(root->regex).empty() || !text(leaf->regex).empty()) return true;
   if (const std::string& exact = text(root->exact); !exact.empty()) {
@@ -135,7 +135,7 @@ std::optional<std::vector<model::HTTPMatchRequest>> mergeMatches(
 }
 
 // The delegate route with the root entry's settings filled in where it has none.
-std::optional<model::HTTPRoute> mergeRoute(const model::HTTPRoute& root, model::HTTPRoute leaf) {
+model::Boxed<model::HTTPRoute> mergeRoute(const model::HTTPRoute& root, model::HTTPRoute leaf) {
   auto matches = mergeMatches(root.match, leaf.match);
   if (!matches) return std::nullopt;
   leaf.match = std::move(*matches);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "config/model/boxed.h"
 #include "config/model/object_meta.h"
 
 namespace halyard::config::model {
@@ -96,9 +97,9 @@ struct Server {
   // An optional name of the server, when set must be unique across all servers.
   std::optional<std::string> name;
   // The Port on which the proxy should listen for incoming connections.
-  std::optional<ServerPort> port;
+  Boxed<ServerPort> port;
   // Set of TLS related options that govern the server's behavior.
-  std::optional<ServerTLSSettings> tls;
+  Boxed<ServerTLSSettings> tls;
   int line = 0;
 };
 
@@ -163,7 +164,7 @@ struct HTTPBody {
 // A HTTP rule can either return a direct_response, redirect or forward (default) traffic.
 struct HTTPDirectResponse {
   // Specifies the content of the response body.
-  std::optional<HTTPBody> body;
+  Boxed<HTTPBody> body;
   // Specifies the HTTP response status to be returned.
   std::optional<int64_t> status;
   int line = 0;
@@ -184,7 +185,7 @@ struct Abort {
   // HTTP status code to use to abort the Http request.
   std::optional<int64_t> http_status;  // httpStatus
   // Percentage of requests to be aborted with the error code provided.
-  std::optional<Percent> percentage;
+  Boxed<Percent> percentage;
   int line = 0;
 };
 
@@ -197,7 +198,7 @@ struct Delay {
   // Percentage of requests on which the delay will be injected (0-100).
   std::optional<int64_t> percent;
   // Percentage of requests on which the delay will be injected.
-  std::optional<Percent> percentage;
+  Boxed<Percent> percentage;
   int line = 0;
 };
 
@@ -205,10 +206,10 @@ struct Delay {
 struct HTTPFaultInjection {
   // Abort Http request attempts and return error codes back to downstream service, giving the
   // impression that the upstream service is faulty.
-  std::optional<Abort> abort;
+  Boxed<Abort> abort;
   // Delay requests before forwarding, emulating various failures such as network issues, overloaded
   // upstream service, etc.
-  std::optional<Delay> delay;
+  Boxed<Delay> delay;
   int line = 0;
 };
 
@@ -220,14 +221,14 @@ struct HeaderOperations {
 };
 
 struct Headers {
-  std::optional<HeaderOperations> request;
-  std::optional<HeaderOperations> response;
+  Boxed<HeaderOperations> request;
+  Boxed<HeaderOperations> response;
   int line = 0;
 };
 
 struct HTTPMatchRequest {
   // HTTP Authority values are case-sensitive and formatted as follows.
-  std::optional<StringMatch> authority;
+  Boxed<StringMatch> authority;
   // Names of gateways where the rule should be applied.
   std::vector<std::string> gateways;
   // The header keys must be lowercase and use hyphen as the separator.
@@ -235,7 +236,7 @@ struct HTTPMatchRequest {
   // Flag to specify whether the URI matching should be case-insensitive.
   std::optional<bool> ignore_uri_case;  // ignoreUriCase
   // HTTP Method values are case-sensitive and formatted as follows.
-  std::optional<StringMatch> method;
+  Boxed<StringMatch> method;
   // The name assigned to a match.
   std::optional<std::string> name;
   // Specifies the ports on the host that is being addressed.
@@ -243,7 +244,7 @@ struct HTTPMatchRequest {
   // Query parameters for matching.
   std::map<std::string, StringMatch> query_params;  // queryParams
   // URI Scheme values are case-sensitive and formatted as follows.
-  std::optional<StringMatch> scheme;
+  Boxed<StringMatch> scheme;
   // One or more labels that constrain the applicability of a rule to source (client) workloads with
   // the given labels.
   std::map<std::string, std::string> source_labels;  // sourceLabels
@@ -252,7 +253,7 @@ struct HTTPMatchRequest {
   // The human readable prefix to use when emitting statistics for this route.
   std::optional<std::string> stat_prefix;  // statPrefix
   // URI to match values are case-sensitive and formatted as follows.
-  std::optional<StringMatch> uri;
+  Boxed<StringMatch> uri;
   // withoutHeader has the same syntax with the header, but has opposite meaning.
   std::map<std::string, StringMatch> without_headers;  // withoutHeaders
   int line = 0;
@@ -270,7 +271,7 @@ struct Destination {
   // The name of a service from the service registry.
   std::optional<std::string> host;
   // Specifies the port on the host that is being addressed.
-  std::optional<PortSelector> port;
+  Boxed<PortSelector> port;
   // The name of a subset within the service.
   std::optional<std::string> subset;
   int line = 0;
@@ -278,9 +279,9 @@ struct Destination {
 
 struct HTTPMirrorPolicy {
   // Destination specifies the target of the mirror operation.
-  std::optional<Destination> destination;
+  Boxed<Destination> destination;
   // Percentage of the traffic to be mirrored by the `destination` field.
-  std::optional<Percent> percentage;
+  Boxed<Percent> percentage;
   int line = 0;
 };
 
@@ -337,15 +338,15 @@ struct HTTPRewrite {
   // rewrite the path (or the prefix) portion of the URI with this value.
   std::optional<std::string> uri;
   // rewrite the path portion of the URI with the specified regex.
-  std::optional<RegexRewrite> uri_regex_rewrite;  // uriRegexRewrite
+  Boxed<RegexRewrite> uri_regex_rewrite;  // uriRegexRewrite
   int line = 0;
 };
 
 struct HTTPRouteDestination {
   // Destination uniquely identifies the instances of a service to which the request/connection
   // should be forwarded to.
-  std::optional<Destination> destination;
-  std::optional<Headers> headers;
+  Boxed<Destination> destination;
+  Boxed<Headers> headers;
   // Weight specifies the relative proportion of traffic to be forwarded to the destination.
   std::optional<int64_t> weight;
   int line = 0;
@@ -353,34 +354,34 @@ struct HTTPRouteDestination {
 
 struct HTTPRoute {
   // Cross-Origin Resource Sharing policy (CORS).
-  std::optional<CorsPolicy> cors_policy;  // corsPolicy
+  Boxed<CorsPolicy> cors_policy;  // corsPolicy
   // Delegate is used to specify the particular VirtualService which can be used to define delegate
   // HTTPRoute.
-  std::optional<Delegate> delegate;
+  Boxed<Delegate> delegate;
   // A HTTP rule can either return a direct_response, redirect or forward (default) traffic.
-  std::optional<HTTPDirectResponse> direct_response;  // directResponse
+  Boxed<HTTPDirectResponse> direct_response;  // directResponse
   // Fault injection policy to apply on HTTP traffic at the client side.
-  std::optional<HTTPFaultInjection> fault;
-  std::optional<Headers> headers;
+  Boxed<HTTPFaultInjection> fault;
+  Boxed<Headers> headers;
   // Match conditions to be satisfied for the rule to be activated.
   std::vector<HTTPMatchRequest> match;
   // Mirror HTTP traffic to a another destination in addition to forwarding the requests to the
   // intended destination.
-  std::optional<Destination> mirror;
+  Boxed<Destination> mirror;
   std::optional<int64_t> mirror_percent;  // mirrorPercent
   // Percentage of the traffic to be mirrored by the `mirror` field.
-  std::optional<Percent> mirror_percentage;  // mirrorPercentage
+  Boxed<Percent> mirror_percentage;  // mirrorPercentage
   std::optional<int64_t> mirror_percent_alias;  // mirror_percent
   // Specifies the destinations to mirror HTTP traffic in addition to the original destination.
   std::vector<HTTPMirrorPolicy> mirrors;
   // The name assigned to the route for debugging purposes.
   std::optional<std::string> name;
   // A HTTP rule can either return a direct_response, redirect or forward (default) traffic.
-  std::optional<HTTPRedirect> redirect;
+  Boxed<HTTPRedirect> redirect;
   // Retry policy for HTTP requests.
-  std::optional<HTTPRetry> retries;
+  Boxed<HTTPRetry> retries;
   // Rewrite HTTP URIs and Authority headers.
-  std::optional<HTTPRewrite> rewrite;
+  Boxed<HTTPRewrite> rewrite;
   // A HTTP rule can either return a direct_response, redirect or forward (default) traffic.
   std::vector<HTTPRouteDestination> route;
   // Timeout for HTTP requests, default is disabled.
@@ -407,7 +408,7 @@ struct L4MatchAttributes {
 struct RouteDestination {
   // Destination uniquely identifies the instances of a service to which the request/connection
   // should be forwarded to.
-  std::optional<Destination> destination;
+  Boxed<Destination> destination;
   // Weight specifies the relative proportion of traffic to be forwarded to the destination.
   std::optional<int64_t> weight;
   int line = 0;
@@ -481,7 +482,7 @@ struct HTTPSettings {
   // connection.
   std::optional<int64_t> http1_max_pending_requests;  // http1MaxPendingRequests
   // Configure HTTP/2 PING frames for upstream connections.
-  std::optional<HTTP2KeepAlive> http2_keep_alive;  // http2KeepAlive
+  Boxed<HTTP2KeepAlive> http2_keep_alive;  // http2KeepAlive
   // Maximum number of active requests to a destination.
   std::optional<int64_t> http2_max_requests;  // http2MaxRequests
   // The idle timeout for upstream connection pool connections.
@@ -520,15 +521,15 @@ struct TCPSettings {
   // Maximum number of HTTP1 /TCP connections to a destination host.
   std::optional<int64_t> max_connections;  // maxConnections
   // If set then set SO_KEEPALIVE on the socket to enable TCP Keepalives.
-  std::optional<TcpKeepalive> tcp_keepalive;  // tcpKeepalive
+  Boxed<TcpKeepalive> tcp_keepalive;  // tcpKeepalive
   int line = 0;
 };
 
 struct ConnectionPoolSettings {
   // HTTP connection pool settings.
-  std::optional<HTTPSettings> http;
+  Boxed<HTTPSettings> http;
   // Settings common to both HTTP and TCP upstream connections.
-  std::optional<TCPSettings> tcp;
+  Boxed<TCPSettings> tcp;
   int line = 0;
 };
 
@@ -590,17 +591,17 @@ struct RingHash {
 // headers, cookies or other properties.
 struct ConsistentHashLB {
   // Hash based on HTTP cookie.
-  std::optional<HTTPCookie> http_cookie;  // httpCookie
+  Boxed<HTTPCookie> http_cookie;  // httpCookie
   // Hash based on a specific HTTP header.
   std::optional<std::string> http_header_name;  // httpHeaderName
   // Hash based on a specific HTTP query parameter.
   std::optional<std::string> http_query_parameter_name;  // httpQueryParameterName
   // The Maglev load balancer implements consistent hashing to backend hosts.
-  std::optional<MagLev> maglev;
+  Boxed<MagLev> maglev;
   // Deprecated.
   std::optional<int64_t> minimum_ring_size;  // minimumRingSize
   // The ring/modulo hash load balancer implements consistent hashing to backend hosts.
-  std::optional<RingHash> ring_hash;  // ringHash
+  Boxed<RingHash> ring_hash;  // ringHash
   // Hash based on the source IP address.
   std::optional<bool> use_source_ip;  // useSourceIp
   int line = 0;
@@ -664,21 +665,21 @@ struct ZoneAwareLoadBalancerSetting {
 struct LoadBalancerSettings {
   // Utilization-based load balancing that uses backend-reported ORCA metrics to weight endpoints by
   // their current load.
-  std::optional<BackendUtilizationLB> backend_utilization;  // backendUtilization
+  Boxed<BackendUtilizationLB> backend_utilization;  // backendUtilization
   // Consistent Hash-based load balancing can be used to provide soft session affinity based on HTTP
   // headers, cookies or other properties.
-  std::optional<ConsistentHashLB> consistent_hash;  // consistentHash
+  Boxed<ConsistentHashLB> consistent_hash;  // consistentHash
   // Locality load balancer settings.
-  std::optional<LocalityLoadBalancerSetting> locality_lb_setting;  // localityLbSetting
+  Boxed<LocalityLoadBalancerSetting> locality_lb_setting;  // localityLbSetting
   // Standard load balancing algorithms that require no tuning. One of: UNSPECIFIED, LEAST_CONN,
   // RANDOM, PASSTHROUGH, ROUND_ROBIN, LEAST_REQUEST.
   std::optional<std::string> simple;
   // Represents the warmup configuration of Service.
-  std::optional<WarmupConfiguration> warmup;
+  Boxed<WarmupConfiguration> warmup;
   // Deprecated: use `warmup` instead.
   std::optional<std::string> warmup_duration_secs;  // warmupDurationSecs
   // Zone Aware load balancer settings.
-  std::optional<ZoneAwareLoadBalancerSetting> zone_aware_lb_setting;  // zoneAwareLbSetting
+  Boxed<ZoneAwareLoadBalancerSetting> zone_aware_lb_setting;  // zoneAwareLbSetting
   int line = 0;
 };
 
@@ -734,15 +735,15 @@ struct ClientTLSSettings {
 };
 
 struct PortTrafficPolicy {
-  std::optional<ConnectionPoolSettings> connection_pool;  // connectionPool
+  Boxed<ConnectionPoolSettings> connection_pool;  // connectionPool
   // Settings controlling the load balancer algorithms.
-  std::optional<LoadBalancerSettings> load_balancer;  // loadBalancer
-  std::optional<OutlierDetection> outlier_detection;  // outlierDetection
+  Boxed<LoadBalancerSettings> load_balancer;  // loadBalancer
+  Boxed<OutlierDetection> outlier_detection;  // outlierDetection
   // Specifies the number of a port on the destination service on which this policy is being
   // applied.
-  std::optional<PortSelector> port;
+  Boxed<PortSelector> port;
   // TLS related settings for connections to the upstream service.
-  std::optional<ClientTLSSettings> tls;
+  Boxed<ClientTLSSettings> tls;
   int line = 0;
 };
 
@@ -780,21 +781,21 @@ struct TunnelSettings {
 
 // Traffic policies that apply to this subset.
 struct TrafficPolicy {
-  std::optional<ConnectionPoolSettings> connection_pool;  // connectionPool
+  Boxed<ConnectionPoolSettings> connection_pool;  // connectionPool
   // Settings controlling the load balancer algorithms.
-  std::optional<LoadBalancerSettings> load_balancer;  // loadBalancer
-  std::optional<OutlierDetection> outlier_detection;  // outlierDetection
+  Boxed<LoadBalancerSettings> load_balancer;  // loadBalancer
+  Boxed<OutlierDetection> outlier_detection;  // outlierDetection
   // Traffic policies specific to individual ports.
   std::vector<PortTrafficPolicy> port_level_settings;  // portLevelSettings
   // The upstream PROXY protocol settings.
-  std::optional<ProxyProtocol> proxy_protocol;  // proxyProtocol
+  Boxed<ProxyProtocol> proxy_protocol;  // proxyProtocol
   // Specifies a limit on concurrent retries in relation to the number of active requests.
-  std::optional<RetryBudget> retry_budget;  // retryBudget
+  Boxed<RetryBudget> retry_budget;  // retryBudget
   // TLS related settings for connections to the upstream service.
-  std::optional<ClientTLSSettings> tls;
+  Boxed<ClientTLSSettings> tls;
   // Configuration of tunneling TCP over other transport or application layers for the host
   // configured in the DestinationRule.
-  std::optional<TunnelSettings> tunnel;
+  Boxed<TunnelSettings> tunnel;
   int line = 0;
 };
 
@@ -804,7 +805,7 @@ struct Subset {
   // Name of the subset.
   std::optional<std::string> name;
   // Traffic policies that apply to this subset.
-  std::optional<TrafficPolicy> traffic_policy;  // trafficPolicy
+  Boxed<TrafficPolicy> traffic_policy;  // trafficPolicy
   int line = 0;
 };
 
@@ -826,10 +827,10 @@ struct DestinationRuleSpec {
   // One or more named sets that represent individual versions of a service.
   std::vector<Subset> subsets;
   // Traffic policies to apply (load balancing policy, connection pool sizes, outlier detection).
-  std::optional<TrafficPolicy> traffic_policy;  // trafficPolicy
+  Boxed<TrafficPolicy> traffic_policy;  // trafficPolicy
   // Criteria used to select the specific set of pods/VMs on which this `DestinationRule`
   // configuration should be applied.
-  std::optional<WorkloadSelector> workload_selector;  // workloadSelector
+  Boxed<WorkloadSelector> workload_selector;  // workloadSelector
   int line = 0;
 };
 
@@ -892,7 +893,7 @@ struct ServiceEntrySpec {
   // matches one of the specified values.
   std::vector<std::string> subject_alt_names;  // subjectAltNames
   // Applicable only for MESH_INTERNAL services.
-  std::optional<NetworkingWorkloadSelector> workload_selector;  // workloadSelector
+  Boxed<NetworkingWorkloadSelector> workload_selector;  // workloadSelector
   int line = 0;
 };
 
@@ -949,13 +950,13 @@ struct TCPHealthCheckConfig {
 // workload.
 struct ReadinessProbe {
   // Health is determined by how the command that is executed exited.
-  std::optional<ExecHealthCheckConfig> exec;
+  Boxed<ExecHealthCheckConfig> exec;
   // Minimum consecutive failures for the probe to be considered failed after having succeeded.
   std::optional<int64_t> failure_threshold;  // failureThreshold
   // GRPC call is made and response/error is used to determine health.
-  std::optional<GrpcHealthCheckConfig> grpc;
+  Boxed<GrpcHealthCheckConfig> grpc;
   // `httpGet` is performed to a given endpoint and the status/able to connect determines health.
-  std::optional<HTTPHealthCheckConfig> http_get;  // httpGet
+  Boxed<HTTPHealthCheckConfig> http_get;  // httpGet
   // Number of seconds after the container has started before readiness probes are initiated.
   std::optional<int64_t> initial_delay_seconds;  // initialDelaySeconds
   // How often (in seconds) to perform the probe.
@@ -963,7 +964,7 @@ struct ReadinessProbe {
   // Minimum consecutive successes for the probe to be considered successful after having failed.
   std::optional<int64_t> success_threshold;  // successThreshold
   // Health is determined by if the proxy is able to connect.
-  std::optional<TCPHealthCheckConfig> tcp_socket;  // tcpSocket
+  Boxed<TCPHealthCheckConfig> tcp_socket;  // tcpSocket
   // Number of seconds after which the probe times out.
   std::optional<int64_t> timeout_seconds;  // timeoutSeconds
   int line = 0;
@@ -972,13 +973,13 @@ struct ReadinessProbe {
 // Describes a collection of workload instances.
 struct WorkloadGroupSpec {
   // Metadata that will be used for all corresponding `WorkloadEntries`.
-  std::optional<WorkloadGroupObjectMeta> metadata;
+  Boxed<WorkloadGroupObjectMeta> metadata;
   // `ReadinessProbe` describes the configuration the user must provide for healthchecking on their
   // workload.
-  std::optional<ReadinessProbe> probe;
+  Boxed<ReadinessProbe> probe;
   // Template to be used for the generation of `WorkloadEntry` resources that belong to this
   // `WorkloadGroup`.
-  std::optional<WorkloadEntrySpec> template_;  // template
+  Boxed<WorkloadEntrySpec> template_;  // template
   int line = 0;
 };
 
@@ -1003,7 +1004,7 @@ struct IstioEgressListener {
   // One or more service hosts exposed by the listener in `namespace/dnsName` format.
   std::vector<std::string> hosts;
   // The port associated with the listener.
-  std::optional<SidecarPort> port;
+  Boxed<SidecarPort> port;
   int line = 0;
 };
 
@@ -1014,20 +1015,20 @@ struct IstioIngressListener {
   // not). One of: DEFAULT, IPTABLES, NONE.
   std::optional<std::string> capture_mode;  // captureMode
   // Settings controlling the volume of connections Envoy will accept from the network.
-  std::optional<ConnectionPoolSettings> connection_pool;  // connectionPool
+  Boxed<ConnectionPoolSettings> connection_pool;  // connectionPool
   // The IP endpoint or Unix domain socket to which traffic should be forwarded to.
   std::optional<std::string> default_endpoint;  // defaultEndpoint
   // The port associated with the listener.
-  std::optional<SidecarPort> port;
+  Boxed<SidecarPort> port;
   // Set of TLS related options that will enable TLS termination on the sidecar for requests
   // originating from outside the mesh.
-  std::optional<ServerTLSSettings> tls;
+  Boxed<ServerTLSSettings> tls;
   int line = 0;
 };
 
 // Set the default behavior of the sidecar for handling outbound traffic from the application.
 struct OutboundTrafficPolicy {
-  std::optional<Destination> egress_proxy;  // egressProxy
+  Boxed<Destination> egress_proxy;  // egressProxy
   // Valid Options: REGISTRY_ONLY, ALLOW_ANY One of: REGISTRY_ONLY, ALLOW_ANY.
   std::optional<std::string> mode;
   int line = 0;
@@ -1039,15 +1040,15 @@ struct SidecarSpec {
   // attached workload instance to other services...
   std::vector<IstioEgressListener> egress;
   // Settings controlling the volume of connections Envoy will accept from the network.
-  std::optional<ConnectionPoolSettings> inbound_connection_pool;  // inboundConnectionPool
+  Boxed<ConnectionPoolSettings> inbound_connection_pool;  // inboundConnectionPool
   // Ingress specifies the configuration of the sidecar for processing inbound traffic to the
   // attached workload instance.
   std::vector<IstioIngressListener> ingress;
   // Set the default behavior of the sidecar for handling outbound traffic from the application.
-  std::optional<OutboundTrafficPolicy> outbound_traffic_policy;  // outboundTrafficPolicy
+  Boxed<OutboundTrafficPolicy> outbound_traffic_policy;  // outboundTrafficPolicy
   // Criteria used to select the specific set of pods/VMs on which this `Sidecar` configuration
   // should be applied.
-  std::optional<NetworkingWorkloadSelector> workload_selector;  // workloadSelector
+  Boxed<NetworkingWorkloadSelector> workload_selector;  // workloadSelector
   int line = 0;
 };
 
@@ -1061,11 +1062,11 @@ struct MutualTLS {
 // Peer authentication configuration for workloads.
 struct PeerAuthenticationSpec {
   // Mutual TLS settings for workload.
-  std::optional<MutualTLS> mtls;
+  Boxed<MutualTLS> mtls;
   // Port specific mutual TLS settings.
   std::map<std::string, MutualTLS> port_level_mtls;  // portLevelMtls
   // The selector determines the workloads to apply the PeerAuthentication on.
-  std::optional<WorkloadSelector> selector;
+  Boxed<WorkloadSelector> selector;
   int line = 0;
 };
 
@@ -1097,7 +1098,7 @@ struct Source {
 
 struct RuleFrom {
   // Source specifies the source of a request.
-  std::optional<Source> source;
+  Boxed<Source> source;
   int line = 0;
 };
 
@@ -1116,7 +1117,7 @@ struct Operation {
 
 struct RuleTo {
   // Operation specifies the operation of a request.
-  std::optional<Operation> operation;
+  Boxed<Operation> operation;
   int line = 0;
 };
 
@@ -1152,10 +1153,10 @@ struct AuthorizationPolicySpec {
   // One of: ALLOW, DENY, AUDIT, CUSTOM.
   std::optional<std::string> action;
   // Specifies detailed configuration of the CUSTOM action.
-  std::optional<ExtensionProvider> provider;
+  Boxed<ExtensionProvider> provider;
   std::vector<Rule> rules;
-  std::optional<WorkloadSelector> selector;
-  std::optional<PolicyTargetReference> target_ref;  // targetRef
+  Boxed<WorkloadSelector> selector;
+  Boxed<PolicyTargetReference> target_ref;  // targetRef
   std::vector<PolicyTargetReference> target_refs;  // targetRefs
   int line = 0;
 };
@@ -1216,8 +1217,8 @@ struct JWTRule {
 struct RequestAuthenticationSpec {
   // Define the list of JWTs that can be validated at the selected workloads' proxy.
   std::vector<JWTRule> jwt_rules;  // jwtRules
-  std::optional<WorkloadSelector> selector;
-  std::optional<PolicyTargetReference> target_ref;  // targetRef
+  Boxed<WorkloadSelector> selector;
+  Boxed<PolicyTargetReference> target_ref;  // targetRef
   std::vector<PolicyTargetReference> target_refs;  // targetRefs
   int line = 0;
 };

@@ -13,14 +13,14 @@ namespace halyard::config {
 
 struct MapEntry;
 
-enum class NodeType { kNull, kBool, kInt, kDouble, kString, kList, kMap };
+enum class NodeType : uint8_t { kNull, kBool, kInt, kDouble, kString, kList, kMap };
 
 const char* toString(NodeType type);  // "null", "boolean", "integer", "number", "string", ...
 
 struct Node {
   NodeType type = NodeType::kNull;
-  int line = 0;    // 1-based; 0 for nodes made in code
-  int column = 0;  // 1-based
+  int line = 0;  // 1-based; 0 for nodes made in code (columns are not kept: lines are what
+                 // diagnostics name, and every byte counts at tens of thousands of objects)
   std::string text;            // scalars: the value as text ("80", "true", "reviews")
   std::vector<Node> items;     // kList
   std::vector<MapEntry> fields;  // kMap, in document order

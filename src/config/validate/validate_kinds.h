@@ -54,7 +54,7 @@ void checkLabelMap(ObjectReport& r, const std::string& path,
 bool checkSelectorLabelKeys(ObjectReport& r, const std::string& path,
                             const std::map<std::string, std::string>& labels);
 // AuthorizationPolicy and RequestAuthentication targetRef / targetRefs kinds.
-void checkPolicyTargets(ObjectReport& r, const std::optional<model::PolicyTargetReference>& ref,
+void checkPolicyTargets(ObjectReport& r, const model::Boxed<model::PolicyTargetReference>& ref,
                         const std::vector<model::PolicyTargetReference>& refs);
 
 }  // namespace halyard::config

@@ -64,7 +64,7 @@ bool checkSelectorLabelKeys(ObjectReport& r, const std::string& path,
   return ok;
 }
 
-void checkPolicyTargets(ObjectReport& r, const std::optional<model::PolicyTargetReference>& ref,
+void checkPolicyTargets(ObjectReport& r, const model::Boxed<model::PolicyTargetReference>& ref,
                         const std::vector<model::PolicyTargetReference>& refs) {
   auto check = [&](const std::string& path, const model::PolicyTargetReference& t) {
     std::string group = t.group.value_or("");

@@ -136,7 +136,7 @@ void checkHeaderOperations(ObjectReport& r, const std::string& path,
 }
 
 void checkHeaders(ObjectReport& r, const std::string& path,
-                  const std::optional<model::Headers>& headers) {
+                  const model::Boxed<model::Headers>& headers) {
   if (!headers) return;
   if (headers->request) checkHeaderOperations(r, path + ".request", *headers->request, true);
   if (headers->response) checkHeaderOperations(r, path + ".response", *headers->response, false);
@@ -161,7 +161,7 @@ void checkAuthorityRewrite(ObjectReport& r, const std::string& path, const HTTPR
 }
 
 void checkPercentage(ObjectReport& r, const std::string& path,
-                     const std::optional<model::Percent>& pct) {
+                     const model::Boxed<model::Percent>& pct) {
   if (!pct || !pct->value) return;
   double v = *pct->value;
   if (v < 0 || v > 100 || (v > 0 && v < 0.0001)) {

@@ -67,6 +67,17 @@ void addCore(const Object& obj, model::ConfigSet& set) {
 
 model::ConfigSet buildConfigSet(const std::vector<Object>& objects) {
   model::ConfigSet set;
+  // The typed structs are large; reserving exactly avoids up to half of each vector being
+  // spare capacity after doubling (this matters at tens of thousands of objects).
+  size_t vs = 0, dr = 0, svc = 0;
+  for (const Object& obj : objects) {
+    vs += obj.kind == "VirtualService";
+    dr += obj.kind == "DestinationRule";
+    svc += obj.kind == "Service";
+  }
+  set.virtual_services.reserve(vs);
+  set.destination_rules.reserve(dr);
+  set.services.reserve(svc);
   for (const Object& obj : objects) {
     if (obj.group == "networking.istio.io" && servedNetworking(obj.version)) {
       addNetworking(obj, set);

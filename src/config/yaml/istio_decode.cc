@@ -139,6 +139,14 @@ bool readValue(const Node& n, std::optional<T>& out) {
   return true;
 }
 
+template <class T>
+bool readValue(const Node& n, model::Boxed<T>& out) {
+  T v{};
+  if (!readValue(n, v)) return false;
+  out = std::move(v);
+  return true;
+}
+
 // Every element is kept (a wrong-typed one as a default value) so that index i of the vector is
 // index i of the YAML list, which diagnostics name in field paths.
 template <class T>
