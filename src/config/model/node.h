@@ -1,5 +1,5 @@
 // A parsed YAML/JSON value with the position it came from. Our own type: nothing past the loader
-// sees yaml-cpp. Scalars keep the text as written plus the type YAML's core schema resolves it to
+// sees the YAML library. Scalars keep the text as written plus the type YAML's core schema resolves it to
 // (a quoted "80" is a string, a plain 80 an integer), so schema validation can tell them apart.
 #pragma once
 
