@@ -159,7 +159,8 @@ net::awaitable<void> UpstreamRequest::run() {
       case Failure::kTimeout:
       case Failure::kIdleTimeout:
       case Failure::kProtocol:
-      case Failure::kDownstream: retriable = false; break;
+      case Failure::kDownstream:
+      case Failure::kBadBody: retriable = false; break;
     }
     if (a.failure != Failure::kNone && (!retriable || !retry_.retriesLeft() || !replayable())) {
       co_return co_await replyFailure(a, retriable && action_.retry.attempts > 0);
@@ -387,6 +388,7 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
     reading_upstream_ = true;
     const IoResult r = co_await readSome(c.socket(), c.buffer(), c.readTimer(), responseDeadline());
     reading_upstream_ = false;
+    if (upload_error_ == BodyError::kMalformed) co_return Attempt{.failure = Failure::kBadBody};
     if (upload_error_ != BodyError::kNone) co_return Attempt{.failure = Failure::kDownstream};
     if (r.timed_out) {
       const auto now = Clock::now();
@@ -497,6 +499,10 @@ net::awaitable<void> UpstreamRequest::replyFailure(const Attempt& a, bool retrie
       rq_.reason = "upstream sent nothing for " +
                    std::to_string(ds_.worker.options().idle_timeout.count()) + " ms" + cluster;
       co_return co_await fail(504, ResponseFlag::kStreamIdleTimeout, "stream_idle_timeout");
+    case Failure::kBadBody:
+      rq_.close = true;
+      rq_.reason = "malformed request body: " + std::string(rq_.body.decoder().error().reason);
+      co_return co_await fail(400, ResponseFlag::kDownstreamProtocolError, "http1.codec_error");
     case Failure::kProtocol:
       rq_.reason = "invalid response from upstream " + std::string(rq_.record.log.upstream_host) +
                    ": " + a.detail + cluster;
@@ -620,6 +626,8 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
         rq_.record.upstream_timeout = route_timeout;
       } else if (r.error == BodyError::kMalformed) {
         log.response_flags.set(ResponseFlag::kUpstreamProtocolError);
+      } else if (upload_error_ == BodyError::kMalformed) {
+        log.response_flags.set(ResponseFlag::kDownstreamProtocolError);
       } else if (upload_error_ != BodyError::kNone) {
         log.response_flags.set(ResponseFlag::kDownstreamConnectionTermination);
       } else {

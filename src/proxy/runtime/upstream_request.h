@@ -48,6 +48,7 @@ class UpstreamRequest {
     kIdleTimeout,    // no upstream byte for the idle timeout: SI
     kProtocol,       // unparseable response: 502 UPE
     kDownstream,     // the client went away: DC, nothing to answer
+    kBadBody,        // the client's chunked body is malformed: 400 DPE
   };
   struct Attempt {
     Failure failure = Failure::kNone;

@@ -1,0 +1,198 @@
+"""Running the real halyard-proxy for end-to-end tests: config directories written from YAML
+text, the process on free loopback ports (started, waited for, stopped), and small clients
+(curl for ordinary requests, raw sockets for what curl will not send)."""
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+from conftest import BIN
+
+GATEWAY_PORT = 80
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gateway(name, hosts, port=GATEWAY_PORT, extra=""):
+    host_lines = "".join("      - %s\n" % h for h in hosts)
+    return """apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: {name: %s, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: %d, name: http, protocol: HTTP}
+    hosts:
+%s%s""" % (name, port, host_lines, extra)
+
+
+def service(name, backend_port, port=80, namespace="default", endpoints=True, addresses=None):
+    """A Kubernetes Service plus Endpoints on 127.0.0.1 (or `addresses`) at backend_port."""
+    text = """apiVersion: v1
+kind: Service
+metadata: {name: %s, namespace: %s}
+spec:
+  ports: [{name: http, port: %d, targetPort: %d}]
+""" % (name, namespace, port, backend_port)
+    if endpoints:
+        ips = ", ".join("{ip: %s}" % a for a in (addresses or ["127.0.0.1"]))
+        text += """---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: %s, namespace: %s}
+subsets:
+- addresses: [%s]
+  ports: [{name: http, port: %d}]
+""" % (name, namespace, ips, backend_port)
+    return text
+
+
+def cluster_name(service_name, port=80, namespace="default", subset=""):
+    return "outbound|%d|%s|%s.%s.svc.cluster.local" % (port, subset, service_name, namespace)
+
+
+class Proxy:
+    """halyard-proxy serving `config` (a directory, or YAML text written to tmp_dir)."""
+
+    def __init__(self, tmp_dir, config, workers=2, extra_args=()):
+        self.dir = pathlib.Path(tmp_dir)
+        if isinstance(config, str):
+            self.config = self.dir / "config"
+            self.config.mkdir(parents=True, exist_ok=True)
+            (self.config / "config.yaml").write_text(config)
+        else:
+            self.config = pathlib.Path(config)
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.log_path = self.dir / ("proxy-%d.log" % self.port)
+        self.log = open(self.log_path, "wb")
+        args = [str(BIN / "halyard-proxy"), "--config", str(self.config),
+                "--port-map", "%d=%d" % (GATEWAY_PORT, self.port),
+                "--admin", "127.0.0.1:%d" % self.admin_port,
+                "--workers", str(workers), *extra_args]
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout=15.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("halyard-proxy exited with %d:\n%s" % (self.proc.returncode,
+                                                                          self.output()))
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/ready" % self.admin_port,
+                                            timeout=0.5) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("halyard-proxy not ready:\n" + self.output())
+
+    def output(self):
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def admin(self, path):
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.admin_port, path),
+                                    timeout=5) as r:
+            return r.read().decode()
+
+    def rss_kb(self, field="VmRSS"):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lowercase name -> last value
+        self.body = body
+
+    def json(self):
+        import json
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "Response(%d, %r, %r)" % (self.status, self.headers, self.body[:200])
+
+
+def parse_head(raw):
+    lines = raw.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, _, value = line.partition(b":")
+        headers[name.decode().strip().lower()] = value.decode().strip()
+    return status, headers
+
+
+def curl(port, path, host, *args, timeout=20):
+    """One request with curl; the final response (interim 1xx skipped)."""
+    out = subprocess.run(["curl", "-s", "-i", "--max-time", str(timeout), "-H", "Host: " + host,
+                          *args, "http://127.0.0.1:%d%s" % (port, path)],
+                         capture_output=True, timeout=timeout + 5)
+    raw = out.stdout
+    while True:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        if not head:
+            raise AssertionError("no response from curl (exit %d): %r" % (out.returncode, out.stderr))
+        status, headers = parse_head(head)
+        if 100 <= status < 200 and status != 101:
+            raw = rest
+            continue
+        return Response(status, headers, rest.decode(errors="replace"))
+
+
+def raw_exchange(port, data, timeout=3.0, until_close=True):
+    """Sends bytes and returns everything received until the proxy closes (or `timeout`)."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.settimeout(timeout)
+        s.sendall(data)
+        out = b""
+        try:
+            while True:
+                got = s.recv(65536)
+                if not got:
+                    return out, True
+                out += got
+                if not until_close and b"\r\n\r\n" in out:
+                    return out, False
+        except socket.timeout:
+            return out, False
+
+
+def split_responses(raw):
+    """Splits a byte stream of HTTP/1.1 responses with Content-Length bodies."""
+    responses = []
+    while raw:
+        head, sep, rest = raw.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        status, headers = parse_head(head)
+        length = int(headers.get("content-length", "0"))
+        responses.append(Response(status, headers, rest[:length].decode(errors="replace")))
+        raw = rest[length:]
+    return responses
