@@ -148,9 +148,10 @@ net::awaitable<void> DownstreamConnection::rejectHead(uint16_t status, std::stri
 
 const ListenerRoutes* DownstreamConnection::listenerRoutes() {
   const WorkerSnapshot* snapshot = rq_.snapshot.get();
-  if (snapshot != routes_snapshot_) {
-    routes_snapshot_ = snapshot;
-    routes_ = snapshot ? snapshot->listener(ds_.listener->name) : nullptr;
+  if (!snapshot) return nullptr;
+  if (snapshot->generation() != routes_generation_) {
+    routes_generation_ = snapshot->generation();
+    routes_ = snapshot->listener(ds_.listener->name);
   }
   return routes_;
 }

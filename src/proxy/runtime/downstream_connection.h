@@ -48,8 +48,9 @@ class DownstreamConnection {
   RequestState rq_;
   bool first_request_ = true;
   bool waiting_ = false;  // between requests with nothing received: safe to close on drain
-  // Last snapshot seen and its routes for this listener, so the lookup runs once per reload.
-  const WorkerSnapshot* routes_snapshot_ = nullptr;
+  // The generation of the last snapshot seen and its routes for this listener, so the lookup
+  // runs once per reload (0: none yet).
+  uint64_t routes_generation_ = 0;
   const ListenerRoutes* routes_ = nullptr;
 };
 

@@ -29,7 +29,9 @@ std::string formatDiagnostic(const config::Diagnostic& d) {
   s.append(": ").append(config::toString(d.level));
   if (!d.code.empty()) s.append(" [").append(d.code).append("]");
   if (!d.resource.kind.empty()) s.append(" ").append(d.resource.str());
-  if (!d.field_path.empty()) s.append(" ").append(d.field_path);
+  if (!d.field_path.empty() && d.message.find(d.field_path) == std::string::npos) {
+    s.append(" ").append(d.field_path);
+  }
   s.append(": ").append(d.message);
   return s;
 }

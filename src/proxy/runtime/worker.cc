@@ -47,7 +47,8 @@ Worker::~Worker() {
 common::Expected<void> Worker::install(std::shared_ptr<const translate::Snapshot> snapshot) {
   auto synced = syncListeners(*snapshot, true);
   if (!synced) return synced;
-  snapshot_ = std::make_shared<WorkerSnapshot>(std::move(snapshot), *pool_, io_->get_executor());
+  snapshot_ = std::make_shared<WorkerSnapshot>(std::move(snapshot), *pool_, io_->get_executor(),
+                                               ++generation_);
   return common::Ok{};
 }
 
@@ -65,7 +66,8 @@ void Worker::post(std::shared_ptr<const translate::Snapshot> snapshot) {
 void Worker::apply(std::shared_ptr<const translate::Snapshot> snapshot) {
   if (draining_) return;
   (void)syncListeners(*snapshot, false);
-  snapshot_ = std::make_shared<WorkerSnapshot>(std::move(snapshot), *pool_, io_->get_executor());
+  snapshot_ = std::make_shared<WorkerSnapshot>(std::move(snapshot), *pool_, io_->get_executor(),
+                                               ++generation_);
   pool_->prune();
 }
 

@@ -89,6 +89,7 @@ class Worker {
   upstream::FastRandom random_;
   WorkerTelemetry telemetry_;
   std::shared_ptr<const WorkerSnapshot> snapshot_;
+  uint64_t generation_ = 0;
   std::vector<std::shared_ptr<ListenerSocket>> listeners_;
   std::unordered_set<DownstreamConnection*> connections_;
   std::atomic<size_t> active_connections_{0};

@@ -4,8 +4,8 @@ namespace halyard::proxy::runtime {
 
 WorkerSnapshot::WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapshot,
                                upstream::ConnectionPool& pool,
-                               const asio::any_io_executor& executor)
-    : snapshot_(std::move(snapshot)) {
+                               const asio::any_io_executor& executor, uint64_t generation)
+    : snapshot_(std::move(snapshot)), generation_(generation) {
   static const auto kNoRoutes = std::make_shared<const translate::RouteTable>();
   listeners_.reserve(snapshot_->listeners.size());
   for (const auto& l : snapshot_->listeners) {

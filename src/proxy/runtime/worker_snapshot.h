@@ -6,6 +6,7 @@
 
 #include <asio/any_io_executor.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,8 +27,12 @@ struct ListenerRoutes {
 
 class WorkerSnapshot {
  public:
+  // `generation` numbers the snapshots of one worker (1, 2, ...), so that a connection can tell
+  // whether its cached lookups are still current without holding on to an old snapshot.
   WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapshot, upstream::ConnectionPool& pool,
-                 const asio::any_io_executor& executor);
+                 const asio::any_io_executor& executor, uint64_t generation);
+
+  uint64_t generation() const { return generation_; }
 
   const translate::Snapshot& snapshot() const { return *snapshot_; }
   const std::shared_ptr<const translate::Snapshot>& shared() const { return snapshot_; }
@@ -39,6 +44,7 @@ class WorkerSnapshot {
 
  private:
   std::shared_ptr<const translate::Snapshot> snapshot_;
+  uint64_t generation_;
   std::vector<ListenerRoutes> listeners_;
   // Keys view the names inside the snapshot, which this object keeps alive.
   std::unordered_map<std::string_view, std::shared_ptr<upstream::ClusterHosts>> clusters_;

@@ -1,0 +1,82 @@
+#include "proxy/upstream/load_balancer.h"
+
+#include <gtest/gtest.h>
+
+#include <asio/io_context.hpp>
+
+#include <map>
+
+namespace halyard::proxy::upstream {
+namespace {
+
+namespace tr = halyard::translate;
+
+struct Fixture {
+  explicit Fixture(tr::LbPolicy lb, int hosts) {
+    auto c = std::make_shared<tr::Cluster>();
+    c->name = "outbound|80||svc.default.svc.cluster.local";
+    c->lb = lb;
+    for (int i = 0; i < hosts; ++i) {
+      c->endpoints.push_back(tr::Endpoint{"10.0.0." + std::to_string(i + 1), 8080});
+    }
+    cluster = std::make_shared<ClusterHosts>(c, pool, io.get_executor());
+  }
+  asio::io_context io;
+  ConnectionPool pool{io.get_executor(), PoolOptions{}};
+  std::shared_ptr<ClusterHosts> cluster;
+  FastRandom random{42};
+};
+
+TEST(LoadBalancer, EmptyClusterHasNoHost) {
+  Fixture f(tr::LbPolicy::kRoundRobin, 0);
+  EXPECT_EQ(pickHost(*f.cluster, f.random, {}), nullptr);
+}
+
+TEST(LoadBalancer, RoundRobinCyclesInOrder) {
+  Fixture f(tr::LbPolicy::kRoundRobin, 3);
+  std::vector<std::string> picks;
+  for (int i = 0; i < 6; ++i) picks.push_back(pickHost(*f.cluster, f.random, {})->name);
+  EXPECT_EQ(picks, (std::vector<std::string>{"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080",
+                                             "10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"}));
+}
+
+TEST(LoadBalancer, RandomReachesEveryHost) {
+  Fixture f(tr::LbPolicy::kRandom, 4);
+  std::map<std::string, int> seen;
+  for (int i = 0; i < 400; ++i) ++seen[pickHost(*f.cluster, f.random, {})->name];
+  ASSERT_EQ(seen.size(), 4u);
+  for (const auto& [name, n] : seen) EXPECT_GT(n, 50) << name;
+}
+
+TEST(LoadBalancer, LeastRequestPrefersTheLessBusyOfTwo) {
+  Fixture f(tr::LbPolicy::kLeastRequest, 2);
+  f.cluster->hosts()[0]->active_requests = 10;
+  int second = 0;
+  for (int i = 0; i < 200; ++i) second += pickHost(*f.cluster, f.random, {}) == f.cluster->hosts()[1].get();
+  // The busy host wins only when both random choices land on it (about a quarter of the time).
+  EXPECT_GT(second, 120);
+  EXPECT_LT(second, 190);
+}
+
+TEST(LoadBalancer, TriedHostsAreAvoidedWhileOthersExist) {
+  for (auto lb : {tr::LbPolicy::kRoundRobin, tr::LbPolicy::kRandom, tr::LbPolicy::kLeastRequest}) {
+    Fixture f(lb, 3);
+    UpstreamHost* tried[] = {f.cluster->hosts()[0].get(), f.cluster->hosts()[2].get()};
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ(pickHost(*f.cluster, f.random, tried), f.cluster->hosts()[1].get());
+    }
+    UpstreamHost* all[] = {f.cluster->hosts()[0].get(), f.cluster->hosts()[1].get(),
+                           f.cluster->hosts()[2].get()};
+    EXPECT_NE(pickHost(*f.cluster, f.random, all), nullptr);  // all tried: any host will do
+  }
+}
+
+TEST(LoadBalancer, HostsAreSharedThroughThePoolAcrossSnapshots) {
+  Fixture f(tr::LbPolicy::kRoundRobin, 2);
+  auto again = std::make_shared<ClusterHosts>(
+      std::make_shared<tr::Cluster>(f.cluster->cluster()), f.pool, f.io.get_executor());
+  EXPECT_EQ(again->hosts()[0], f.cluster->hosts()[0]);
+}
+
+}  // namespace
+}  // namespace halyard::proxy::upstream
