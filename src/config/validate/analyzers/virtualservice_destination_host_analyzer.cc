@@ -126,8 +126,13 @@ void checkDestination(const AnalysisContext& ctx, const Registry& registry,
   const std::string written = d.destination ? d.destination->host.value_or("") : "";
   const std::string what = d.mirror ? "mirror host" : "host";
   const std::string host_path = d.path + (d.destination ? ".host" : "");
+  // A route entry without a destination matches nothing, even a registry entry with an empty
+  // name (the fuzzer found one).
   const RegistryHost* r =
-      registry.lookup(model::resolveShortName(written, AnalysisContext::namespaceOf(vs.meta)), vs);
+      d.destination
+          ? registry.lookup(model::resolveShortName(written, AnalysisContext::namespaceOf(vs.meta)),
+                            vs)
+          : nullptr;
   if (!r) {
     ctx.report(out, msg::kReferencedResourceNotFound, vs.meta, host_path,
                "Referenced " + what + " not found: \"" + written + "\"" +
