@@ -1,11 +1,10 @@
 #include "cli/analyze_command.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -31,9 +30,12 @@ struct AnalyzeFlags {
 // Higher is more severe.
 int severity(Level level) {
   switch (level) {
-    case Level::kError: return 3;
-    case Level::kWarning: return 2;
-    case Level::kInfo: return 1;
+    case Level::kError:
+      return 3;
+    case Level::kWarning:
+      return 2;
+    case Level::kInfo:
+      return 1;
   }
   return 3;
 }
@@ -50,7 +52,8 @@ std::optional<Level> parseLevel(std::string s) {
 // the default one.
 std::string origin(const Diagnostic& d) {
   if (d.resource.kind.empty()) return {};
-  const std::string& ns = d.resource.namespace_.empty() ? std::string("default") : d.resource.namespace_;
+  const std::string& ns =
+      d.resource.namespace_.empty() ? std::string("default") : d.resource.namespace_;
   return d.resource.kind + " " + ns + "/" + d.resource.name;
 }
 
@@ -158,8 +161,7 @@ int runAnalyze(const AnalyzeFlags& flags) {
   if (visible.empty()) {
     std::cerr << ": no validation issues found.\n";
   } else {
-    std::cerr << ": " << errors << " errors, " << warnings << " warnings, " << infos
-              << " infos.\n";
+    std::cerr << ": " << errors << " errors, " << warnings << " warnings, " << infos << " infos.\n";
   }
   if (!res.io_errors.empty()) return kExitUsage;
   return failed ? kExitAnalyzeErrors : kExitOk;

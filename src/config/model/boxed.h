@@ -14,7 +14,7 @@ template <class T>
 class Boxed {
  public:
   Boxed() = default;
-  Boxed(std::nullopt_t) {}                                    // NOLINT: like std::optional
+  Boxed(std::nullopt_t) {}                                       // NOLINT: like std::optional
   Boxed(T value) : p_(std::make_unique<T>(std::move(value))) {}  // NOLINT: like std::optional
   Boxed(const Boxed& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
   Boxed(Boxed&&) noexcept = default;

@@ -1,20 +1,27 @@
 #include "config/model/node.h"
 
 #include <charconv>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 
 namespace halyard::config {
 
 const char* toString(NodeType type) {
   switch (type) {
-    case NodeType::kNull: return "null";
-    case NodeType::kBool: return "boolean";
-    case NodeType::kInt: return "integer";
-    case NodeType::kDouble: return "number";
-    case NodeType::kString: return "string";
-    case NodeType::kList: return "array";
-    case NodeType::kMap: return "object";
+    case NodeType::kNull:
+      return "null";
+    case NodeType::kBool:
+      return "boolean";
+    case NodeType::kInt:
+      return "integer";
+    case NodeType::kDouble:
+      return "number";
+    case NodeType::kString:
+      return "string";
+    case NodeType::kList:
+      return "array";
+    case NodeType::kMap:
+      return "object";
   }
   return "null";
 }
@@ -107,11 +114,21 @@ void appendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -127,8 +144,12 @@ void appendJsonString(std::string& out, std::string_view s) {
 
 void appendJson(std::string& out, const Node& n) {
   switch (n.type) {
-    case NodeType::kNull: out += "null"; return;
-    case NodeType::kBool: out += n.asBool().value_or(false) ? "true" : "false"; return;
+    case NodeType::kNull:
+      out += "null";
+      return;
+    case NodeType::kBool:
+      out += n.asBool().value_or(false) ? "true" : "false";
+      return;
     case NodeType::kInt:
       if (auto i = n.asInt()) {
         out += std::to_string(*i);
@@ -145,7 +166,9 @@ void appendJson(std::string& out, const Node& n) {
       }
       return;
     }
-    case NodeType::kString: appendJsonString(out, n.text); return;
+    case NodeType::kString:
+      appendJsonString(out, n.text);
+      return;
     case NodeType::kList:
       out.push_back('[');
       for (size_t i = 0; i < n.items.size(); ++i) {

@@ -1,6 +1,7 @@
 // A parsed YAML/JSON value with the position it came from. Our own type: nothing past the loader
-// sees the YAML library. Scalars keep the text as written plus the type YAML's core schema resolves it to
-// (a quoted "80" is a string, a plain 80 an integer), so schema validation can tell them apart.
+// sees the YAML library. Scalars keep the text as written plus the type YAML's core schema resolves
+// it to (a quoted "80" is a string, a plain 80 an integer), so schema validation can tell them
+// apart.
 #pragma once
 
 #include <cstdint>
@@ -19,10 +20,10 @@ const char* toString(NodeType type);  // "null", "boolean", "integer", "number",
 
 struct Node {
   NodeType type = NodeType::kNull;
-  int line = 0;  // 1-based; 0 for nodes made in code (columns are not kept: lines are what
-                 // diagnostics name, and every byte counts at tens of thousands of objects)
-  std::string text;            // scalars: the value as text ("80", "true", "reviews")
-  std::vector<Node> items;     // kList
+  int line = 0;      // 1-based; 0 for nodes made in code (columns are not kept: lines are what
+                     // diagnostics name, and every byte counts at tens of thousands of objects)
+  std::string text;  // scalars: the value as text ("80", "true", "reviews")
+  std::vector<Node> items;       // kList
   std::vector<MapEntry> fields;  // kMap, in document order
 
   bool isNull() const { return type == NodeType::kNull; }
@@ -41,7 +42,7 @@ struct Node {
   bool erase(std::string_view key);
 
   // Scalar conversions; nullopt when the node is not of a compatible type.
-  std::optional<int64_t> asInt() const;   // kInt, or kDouble with an integral value
+  std::optional<int64_t> asInt() const;    // kInt, or kDouble with an integral value
   std::optional<double> asDouble() const;  // kInt or kDouble
   std::optional<bool> asBool() const;      // kBool
   // The scalar text of any scalar ("" for null); nullopt for lists and maps.

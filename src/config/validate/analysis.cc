@@ -18,8 +18,8 @@ std::string key(std::string_view kind, std::string_view ns, std::string_view nam
 
 }  // namespace
 
-AnalysisContext::AnalysisContext(const std::vector<Object>& objects,
-                                 const model::ConfigSet& config, MeshConfig mesh)
+AnalysisContext::AnalysisContext(const std::vector<Object>& objects, const model::ConfigSet& config,
+                                 MeshConfig mesh)
     : objects_(objects), config_(config), mesh_(std::move(mesh)) {
   for (const auto& o : objects_) by_key_.emplace(key(o.kind, o.namespace_, o.name), &o);
 }

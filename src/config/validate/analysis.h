@@ -68,7 +68,7 @@ const AnalyzerList& allAnalyzers();
 
 // Filled by the analyzer groups (analyzers/*.cc).
 void registerNetworkingAnalyzers(AnalyzerList& list);  // VirtualService, Gateway
-void registerPolicyAnalyzers(AnalyzerList& list);  // DestinationRule, ServiceEntry, Sidecar,
-                                                   // security, deprecation, conditions
+void registerPolicyAnalyzers(AnalyzerList& list);      // DestinationRule, ServiceEntry, Sidecar,
+                                                       // security, deprecation, conditions
 
 }  // namespace halyard::config

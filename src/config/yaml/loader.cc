@@ -52,10 +52,10 @@ void addDocument(Node root, const std::shared_ptr<const std::string>& file, int 
                  LoadResult& out, const LoadOptions& options) {
   if (root.isNull()) return;  // empty document (comments only, or a trailing "---")
   if (!root.isMap()) {
-    out.diagnostics.push_back(loadError(
-        file, root.line ? root.line : doc_line, "NotAnObject",
-        std::string("document is not a Kubernetes object: found ") + toString(root.type) +
-            " (expected a map with apiVersion, kind and metadata)"));
+    out.diagnostics.push_back(
+        loadError(file, root.line ? root.line : doc_line, "NotAnObject",
+                  std::string("document is not a Kubernetes object: found ") + toString(root.type) +
+                      " (expected a map with apiVersion, kind and metadata)"));
     return;
   }
   addObject(std::move(root), file, out, options, 0);
@@ -81,16 +81,16 @@ void addObject(Node root, const std::shared_ptr<const std::string>& file, LoadRe
   if (kind->text == "List" && api->text == "v1") {
     const Node* items = root.get("items");
     if (!items || !items->isList()) {
-      out.diagnostics.push_back(loadError(file, line, "NotAnObject",
-                                          "kind: List needs an \"items\" array"));
+      out.diagnostics.push_back(
+          loadError(file, line, "NotAnObject", "kind: List needs an \"items\" array"));
       return;
     }
     if (depth > 4) return;
     Node owned = std::move(*root.get("items"));
     for (auto& item : owned.items) {
       if (!item.isMap()) {
-        out.diagnostics.push_back(loadError(file, item.line, "NotAnObject",
-                                            "an item of a List is not an object"));
+        out.diagnostics.push_back(
+            loadError(file, item.line, "NotAnObject", "an item of a List is not an object"));
         continue;
       }
       addObject(std::move(item), file, out, options, depth + 1);
@@ -172,9 +172,9 @@ void loadText(std::string_view text, const std::string& file_name, LoadResult& o
         addDocument(std::move(*root), file, doc_start_line + 1, out, options);
       } else {
         const bool syntax = !root.error().limit_exceeded;
-        out.diagnostics.push_back(loadError(
-            file, root.error().line ? root.error().line : doc_start_line + 1, "InvalidYAML",
-            (syntax ? "YAML syntax error: " : "") + root.error().message));
+        out.diagnostics.push_back(
+            loadError(file, root.error().line ? root.error().line : doc_start_line + 1,
+                      "InvalidYAML", (syntax ? "YAML syntax error: " : "") + root.error().message));
       }
     }
     doc.clear();
@@ -226,7 +226,8 @@ LoadResult loadPaths(const std::vector<std::string>& paths, const LoadOptions& o
       std::vector<fs::path> files;
       for (auto it = fs::recursive_directory_iterator(path, ec);
            !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (it->is_regular_file(ec) && hasLoadableExtension(it->path())) files.push_back(it->path());
+        if (it->is_regular_file(ec) && hasLoadableExtension(it->path()))
+          files.push_back(it->path());
       }
       if (ec) out.io_errors.push_back("cannot list " + p + ": " + ec.message());
       std::sort(files.begin(), files.end());

@@ -20,9 +20,9 @@ struct LoadOptions {
 
 struct LoadResult {
   std::vector<Object> objects;
-  Diagnostics diagnostics;  // YAML syntax errors, documents that are not objects, I/O errors
-  std::vector<std::string> files;   // every file read, in order
-  int skipped_templates = 0;        // files containing Go template markers ("{{"), not parsed
+  Diagnostics diagnostics;         // YAML syntax errors, documents that are not objects, I/O errors
+  std::vector<std::string> files;  // every file read, in order
+  int skipped_templates = 0;       // files containing Go template markers ("{{"), not parsed
   std::vector<std::string> io_errors;  // "no such file or directory: routes.yaml"
 };
 

@@ -9,11 +9,15 @@ namespace halyard::config {
 
 namespace {
 
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 bool isHexDigit(char c) {
   return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
-bool isOctDigit(char c) { return c >= '0' && c <= '7'; }
+bool isOctDigit(char c) {
+  return c >= '0' && c <= '7';
+}
 
 bool allOf(std::string_view s, bool (*pred)(char)) {
   if (s.empty()) return false;
@@ -256,7 +260,7 @@ bool quoteFlowScalarEndingInColon(const yaml_parser_t& parser, std::string& text
 }  // namespace
 
 common::Result<Node, YamlError> parseYamlDocument(std::string_view text, int line_offset,
-                                                   const YamlLimits& limits) {
+                                                  const YamlLimits& limits) {
   std::string patched;
   std::string_view input = text;
   for (int attempt = 0;; ++attempt) {

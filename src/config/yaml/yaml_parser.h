@@ -19,14 +19,14 @@ struct YamlError {
 };
 
 struct YamlLimits {
-  int max_depth = 200;                    // nesting of sequences and maps
-  size_t max_nodes = 2'000'000;           // values, counting every alias expansion
+  int max_depth = 200;           // nesting of sequences and maps
+  size_t max_nodes = 2'000'000;  // values, counting every alias expansion
 };
 
 // Parses the first document of `text`. Lines in the result are 1-based and shifted by
 // `line_offset` (the document's first line within its file, 0-based). An empty document is a
 // null Node.
 common::Result<Node, YamlError> parseYamlDocument(std::string_view text, int line_offset = 0,
-                                                   const YamlLimits& limits = {});
+                                                  const YamlLimits& limits = {});
 
 }  // namespace halyard::config

@@ -282,8 +282,9 @@ net::awaitable<void> DownstreamConnection::route() {
                    .body = direct->body, .route_ops = &route.response_headers});
   }
   const auto& forward = std::get<tr::ForwardAction>(route.action);
-  UpstreamRequest upstream(ds_, rq, route, forward);
-  co_await upstream.run();
+  upstream_.emplace(ds_, rq, route, forward);
+  co_await upstream_->run();
+  upstream_.reset();
 }
 
 void DownstreamConnection::reportRequest() {

@@ -9,10 +9,12 @@
 #include <asio/ip/tcp.hpp>
 
 #include <memory>
+#include <optional>
 
 #include "proxy/net/awaitable.h"
 #include "proxy/runtime/downstream.h"
 #include "proxy/runtime/request_state.h"
+#include "proxy/runtime/upstream_request.h"
 
 namespace halyard::proxy::runtime {
 
@@ -46,6 +48,10 @@ class DownstreamConnection {
 
   Downstream ds_;
   RequestState rq_;
+  // The forwarding state of the current request. A member rather than a local of route(): it is
+  // large, and Asio recycles only small coroutine frames, so a local would cost an allocation
+  // per request.
+  std::optional<UpstreamRequest> upstream_;
   bool first_request_ = true;
   bool waiting_ = false;  // between requests with nothing received: safe to close on drain
   // The generation of the last snapshot seen and its routes for this listener, so the lookup

@@ -51,7 +51,8 @@ metadata: {name: reviews}
   EXPECT_EQ(vs.lineOf("spec.http[0].route[0].weight"), 13);
   EXPECT_EQ(vs.lineOf("spec.http[0].route[0].destination.port.number"), 12);
   EXPECT_EQ(vs.lineOf("spec.http[0].nothing.here"), 11);  // deepest existing prefix
-  const Node* dest = vs.root.get("spec")->get("http")->items[0].get("route")->items[0].get("weight");
+  const Node* dest =
+      vs.root.get("spec")->get("http")->items[0].get("route")->items[0].get("weight");
   ASSERT_NE(dest, nullptr);
   EXPECT_EQ(dest->type, NodeType::kInt);
   EXPECT_EQ(dest->asInt(), 50);
@@ -179,8 +180,9 @@ namespace halyard::config {
 namespace {
 
 TEST(Loader, Ipv6AddressEndingInColonsInAFlowSequenceIsAString) {
-  auto r = load("apiVersion: v1\nkind: X\nmetadata: {name: x}\naddresses: [1.2.3.4, 2001:db8::]\n"
-                "pair: [a: b]\n");
+  auto r = load(
+      "apiVersion: v1\nkind: X\nmetadata: {name: x}\naddresses: [1.2.3.4, 2001:db8::]\n"
+      "pair: [a: b]\n");
   ASSERT_EQ(r.objects.size(), 1u);
   const Node* a = r.objects[0].root.get("addresses");
   ASSERT_EQ(a->items.size(), 2u);

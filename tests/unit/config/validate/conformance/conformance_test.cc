@@ -63,7 +63,8 @@ TEST(Conformance, AnalyzerCasesOfExpectedMd) {
   int passed = 0, ran = 0;
   std::vector<std::string> unsupported, failures;
   for (const AnalyzerCase& c : cases) {
-    const std::string label = "#" + std::to_string(c.number) + " " + c.name + " (" + c.analyzer + ")";
+    const std::string label =
+        "#" + std::to_string(c.number) + " " + c.name + " (" + c.analyzer + ")";
     if (c.extra.find("multi-cluster") != std::string::npos ||
         c.extra.find("mesh networks") != std::string::npos || !implemented(c.analyzer)) {
       std::string reason = unsupportedReason(c.analyzer);
@@ -100,8 +101,8 @@ TEST(Conformance, AnalyzerCasesOfExpectedMd) {
     }
     failures.push_back(detail);
   }
-  std::cout << passed << " of " << cases.size() << " analyzer cases pass (" << ran
-            << " run, " << unsupported.size() << " not supported)\n";
+  std::cout << passed << " of " << cases.size() << " analyzer cases pass (" << ran << " run, "
+            << unsupported.size() << " not supported)\n";
   for (const auto& u : unsupported) std::cout << "  not supported: " << u << "\n";
   for (const auto& f : failures) ADD_FAILURE() << f;
 }
@@ -176,12 +177,16 @@ TEST(Conformance, IstioCorpusLoadsWithoutErrors) {
     ++istio_objects;
     Diagnostics out;
     validateOne(obj, out);
-    const std::string rel = obj.pos.fileName().substr(kShared.size() + sizeof("/conformance/istio"));
+    const std::string rel =
+        obj.pos.fileName().substr(kShared.size() + sizeof("/conformance/istio"));
     if (auto it = kKnownInvalid.find(rel); it != kKnownInvalid.end()) {
       ++known_invalid;
-      EXPECT_TRUE(std::any_of(out.begin(), out.end(), [&](const Diagnostic& d) {
-        return d.level == Level::kError && d.message.find(it->second) != std::string::npos;
-      })) << rel << " should be rejected: " << it->second;
+      EXPECT_TRUE(std::any_of(out.begin(), out.end(),
+                              [&](const Diagnostic& d) {
+                                return d.level == Level::kError &&
+                                       d.message.find(it->second) != std::string::npos;
+                              }))
+          << rel << " should be rejected: " << it->second;
       continue;
     }
     for (const auto& d : out) {

@@ -61,7 +61,8 @@ std::vector<AnalyzerCase> readAnalyzerCases(const std::string& expected_md) {
     if (line.starts_with("## ")) in_cases = line == "## Cases";
     if (!in_cases || !line.starts_with("| ")) continue;
     auto cells = splitRow(line);
-    if (cells.size() < 6 || cells[0].empty() || !std::isdigit(static_cast<unsigned char>(cells[0][0]))) {
+    if (cells.size() < 6 || cells[0].empty() ||
+        !std::isdigit(static_cast<unsigned char>(cells[0][0]))) {
       continue;
     }
     AnalyzerCase c;
@@ -75,7 +76,8 @@ std::vector<AnalyzerCase> readAnalyzerCases(const std::string& expected_md) {
     }
     auto analyzer = backticked(cells[4]);
     c.analyzer = analyzer.empty() ? cells[4] : analyzer.front();
-    if (c.analyzer.starts_with("schema validation analyzer")) c.analyzer = "schema.ValidationAnalyzer";
+    if (c.analyzer.starts_with("schema validation analyzer"))
+      c.analyzer = "schema.ValidationAnalyzer";
     if (cells[5].find("(none)") == std::string::npos) {
       for (const auto& item : splitBr(cells[5])) {
         std::istringstream ss(item);
