@@ -12,7 +12,8 @@ Downstream::Downstream(Worker& w, asio::ip::tcp::socket s, std::shared_ptr<const
       in(kInitialBuffer),
       parser(w.options().request_limits),
       read_timer(socket.get_executor()),
-      write_timer(socket.get_executor()) {
+      write_timer(socket.get_executor()),
+      timer(socket.get_executor()) {
   asio::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
   if (!ec) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <memory>
 #include <string>
@@ -38,6 +39,7 @@ struct Downstream {
   http::RequestParser parser;
   net::OpTimer read_timer;   // reads: heads, and bodies in the upload direction
   net::OpTimer write_timer;  // writes: responses
+  asio::steady_timer timer;  // waits: fault delays, retry backoff
   std::string out;            // response heads and local replies
   std::string upstream_head;  // the request head sent upstream
   std::string forwarded_for;  // this request's x-forwarded-for value

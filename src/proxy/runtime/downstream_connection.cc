@@ -1,7 +1,5 @@
 #include "proxy/runtime/downstream_connection.h"
 
-#include <asio/steady_timer.hpp>
-
 #include <variant>
 
 #include "proxy/net/socket_util.h"
@@ -192,9 +190,17 @@ net::awaitable<void> DownstreamConnection::serve() {
   reportRequest();
 }
 
-net::awaitable<void> DownstreamConnection::route() {
+// What the route says to do with the request, decided without I/O. Local replies keep their
+// strings in rq_ (reason, reply_headers), so the coroutine that sends them stays small.
+DownstreamConnection::Decision DownstreamConnection::decide() {
   RequestState& rq = rq_;
   telemetry::AccessLogEntry& log = rq.record.log;
+  auto reply = [&](uint16_t status, bool reason_body = true) {
+    Decision d;
+    d.reply = LocalReply{.status = status, .reason = rq.reason, .reason_body = reason_body,
+                         .headers = rq.reply_headers};
+    return d;
+  };
   rq.routes = listenerRoutes();
   if (!rq.routes) {
     // The listener went away in a reload while this connection stayed open.
@@ -203,7 +209,7 @@ net::awaitable<void> DownstreamConnection::route() {
     rq.reason = "no route for host " + std::string(router::hostWithoutPort(rq.view.authority)) +
                 ": listener " + ds_.listener->name + " is no longer configured";
     rq.close = true;
-    co_return co_await sendLocalReply(ds_, rq, LocalReply{.status = 404, .reason = rq.reason});
+    return reply(404);
   }
 
   const router::RouteSelection selection = rq.routes->index.select(rq.view);
@@ -211,16 +217,14 @@ net::awaitable<void> DownstreamConnection::route() {
     log.response_flags.set(ResponseFlag::kNoRouteFound);
     log.response_code_details = "route_not_found";
     rq.reason = noRouteReason(rq.view, !selection.virtual_host, ds_.listener->gateway_port);
-    co_return co_await sendLocalReply(ds_, rq, LocalReply{.status = 404, .reason = rq.reason});
+    return reply(404);
   }
   if (selection.virtual_host->require_tls) {
-    const std::string location = router::httpsRedirectLocation(rq.view);
-    const std::pair<std::string, std::string> headers[] = {{"location", location}};
+    rq.reply_headers.emplace_back("location", router::httpsRedirectLocation(rq.view));
     log.response_code_details = "direct_response";
     rq.reason = "virtual host " + selection.virtual_host->name +
                 " requires TLS (Gateway tls.httpsRedirect)";
-    co_return co_await sendLocalReply(ds_, rq,
-                                      LocalReply{.status = 301, .reason = rq.reason, .headers = headers});
+    return reply(301);
   }
   const tr::Route& route = *selection.route;
   rq.route = &route;
@@ -232,57 +236,65 @@ net::awaitable<void> DownstreamConnection::route() {
     if (rq.cors.answer_locally) {
       log.response_code_details = "cors_preflight";
       rq.reason = "CORS preflight answered by route " + std::string(routeOrigin(route));
-      co_return co_await sendLocalReply(
-          ds_, rq,
-          LocalReply{.status = 200, .reason = rq.reason, .reason_body = false,
-                     .headers = rq.cors.response_headers});
+      Decision d = reply(200, false);
+      d.reply.headers = rq.cors.response_headers;
+      return d;
     }
   }
+  std::optional<translate::Millis> delay;
   if (route.fault) {
     upstream::FastRandom& random = ds_.worker.random();
     const router::FaultDecision fault = router::decideFault(*route.fault, random.next(), random.next());
     if (fault.delay) {
       log.response_flags.set(ResponseFlag::kDelayInjected);
-      asio::steady_timer timer(ds_.socket.get_executor(), *fault.delay);
-      co_await timer.async_wait(net::kAwait);
+      delay = fault.delay;
     }
     if (fault.abort_status || fault.abort_grpc_status) {
       log.response_flags.set(ResponseFlag::kFaultInjected);
       log.response_code_details = "fault_filter_abort";
       rq.reason = "fault injection abort (route " + std::string(routeOrigin(route)) + ")";
+      Decision d;
       if (fault.abort_grpc_status) {
-        const std::pair<std::string, std::string> headers[] = {
-            {"grpc-status", std::string(grpcStatusNumber(*fault.abort_grpc_status))}};
-        co_return co_await sendLocalReply(
-            ds_, rq,
-            LocalReply{.status = 200, .reason = rq.reason, .reason_body = false,
-                       .content_type = "application/grpc", .headers = headers});
+        rq.reply_headers.emplace_back("grpc-status",
+                                      std::string(grpcStatusNumber(*fault.abort_grpc_status)));
+        d = reply(200, false);
+        d.reply.content_type = "application/grpc";
+      } else {
+        d = reply(*fault.abort_status);
       }
-      co_return co_await sendLocalReply(ds_, rq,
-                                        LocalReply{.status = *fault.abort_status, .reason = rq.reason});
+      d.delay = delay;
+      return d;
     }
   }
 
+  Decision d;
+  d.delay = delay;
   if (const auto* redirect = std::get_if<tr::RedirectAction>(&route.action)) {
-    const std::string location = router::redirectLocation(route, *redirect, rq.view);
-    const std::pair<std::string, std::string> headers[] = {{"location", location}};
+    rq.reply_headers.emplace_back("location", router::redirectLocation(route, *redirect, rq.view));
     log.response_code_details = "direct_response";
     rq.reason = "redirect configured by route " + std::string(routeOrigin(route));
-    co_return co_await sendLocalReply(
-        ds_, rq,
-        LocalReply{.status = redirect->code, .reason = rq.reason, .headers = headers,
-                   .route_ops = &route.response_headers});
-  }
-  if (const auto* direct = std::get_if<tr::DirectResponseAction>(&route.action)) {
+    d.reply = reply(redirect->code).reply;
+    d.reply.route_ops = &route.response_headers;
+  } else if (const auto* direct = std::get_if<tr::DirectResponseAction>(&route.action)) {
     log.response_code_details = "direct_response";
     rq.reason = "direct response configured by route " + std::string(routeOrigin(route));
-    co_return co_await sendLocalReply(
-        ds_, rq,
-        LocalReply{.status = direct->status, .reason = rq.reason, .reason_body = false,
-                   .body = direct->body, .route_ops = &route.response_headers});
+    d.reply = reply(direct->status, false).reply;
+    d.reply.body = direct->body;
+    d.reply.route_ops = &route.response_headers;
+  } else {
+    d.forward = &std::get<tr::ForwardAction>(route.action);
   }
-  const auto& forward = std::get<tr::ForwardAction>(route.action);
-  upstream_.emplace(ds_, rq, route, forward);
+  return d;
+}
+
+net::awaitable<void> DownstreamConnection::route() {
+  const Decision d = decide();
+  if (d.delay) {
+    ds_.timer.expires_after(*d.delay);
+    co_await ds_.timer.async_wait(net::kAwait);
+  }
+  if (!d.forward) co_return co_await sendLocalReply(ds_, rq_, d.reply);
+  upstream_.emplace(ds_, rq_, *rq_.route, *d.forward);
   co_await upstream_->run();
   upstream_.reset();
 }

@@ -13,6 +13,7 @@
 
 #include "proxy/net/awaitable.h"
 #include "proxy/runtime/downstream.h"
+#include "proxy/runtime/local_reply.h"
 #include "proxy/runtime/request_state.h"
 #include "proxy/runtime/upstream_request.h"
 
@@ -37,8 +38,15 @@ class DownstreamConnection {
  private:
   enum class HeadStatus { kComplete, kClosed, kTimeout, kError };
 
+  struct Decision {
+    const translate::ForwardAction* forward = nullptr;  // null: answer with `reply`
+    LocalReply reply;
+    std::optional<translate::Millis> delay;  // fault injection, before either
+  };
+
   net::awaitable<HeadStatus> readHead();
   net::awaitable<void> serve();
+  Decision decide();
   net::awaitable<void> route();
   // Answers a request that could not be parsed (or arrived too slowly) and ends the connection.
   net::awaitable<void> rejectHead(uint16_t status, std::string_view reason,

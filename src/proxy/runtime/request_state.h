@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "proxy/http/h1_request_parser.h"
 #include "proxy/http/request_view.h"
@@ -33,6 +35,7 @@ struct RequestState {
   std::string_view request_id;
   router::CorsResult cors;  // of a route with a corsPolicy, for the response
   std::string reason;       // x-halyard-reason of a local reply
+  std::vector<std::pair<std::string, std::string>> reply_headers;  // Location, grpc-status, ...
   RequestRecord record;
   Clock::time_point start;
   uint64_t tunnel_bytes_received = 0;  // client bytes spliced after an upgrade
@@ -51,6 +54,7 @@ struct RequestState {
     cors.is_preflight = cors.origin_allowed = cors.answer_locally = false;
     cors.response_headers.clear();
     reason.clear();
+    reply_headers.clear();
     record = RequestRecord{};
     tunnel_bytes_received = 0;
   }

@@ -170,8 +170,8 @@ net::awaitable<void> UpstreamRequest::run() {
     if (deadline_ && Clock::now() + backoff >= *deadline_) {
       co_return co_await replyFailure(Attempt{.failure = Failure::kTimeout}, false);
     }
-    asio::steady_timer timer(ds_.socket.get_executor(), backoff);
-    co_await timer.async_wait(net::kAwait);
+    ds_.timer.expires_after(backoff);
+    co_await ds_.timer.async_wait(net::kAwait);
   }
 }
 
