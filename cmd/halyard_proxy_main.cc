@@ -10,8 +10,9 @@ int main(int argc, char** argv) {
   app.add_option("--port-map", o.port_maps,
                  "GATEWAY_PORT=LOCAL_PORT: listen for a Gateway port on another local port "
                  "(repeatable)");
-  app.add_option("--admin", o.admin, "Admin listener HOST:PORT (/ready, /stats/prometheus, "
-                                     "/config_dump, /clusters); none when omitted");
+  app.add_option("--admin", o.admin,
+                 "Admin listener HOST:PORT (/ready, /stats/prometheus, "
+                 "/config_dump, /clusters); none when omitted");
   app.add_option("--workers", o.workers, "Worker threads (default: one per core)");
   app.add_option("--labels", o.labels,
                  "Labels of this gateway, key=value (repeatable; default istio=ingressgateway)");

@@ -9,7 +9,6 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/steady_timer.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -32,12 +31,12 @@ class OpTimer {
     const uint64_t generation = ++state_->generation;
     state_->fired = false;
     timer_.expires_at(deadline);
-    timer_.async_wait([state = state_, generation, f = std::move(on_expire)](
-                          const asio::error_code& ec) mutable {
-      if (ec || state->generation != generation) return;
-      state->fired = true;
-      f();
-    });
+    timer_.async_wait(
+        [state = state_, generation, f = std::move(on_expire)](const asio::error_code& ec) mutable {
+          if (ec || state->generation != generation) return;
+          state->fired = true;
+          f();
+        });
   }
 
   template <class OnExpire>

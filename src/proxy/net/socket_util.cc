@@ -29,9 +29,8 @@ std::string formatAddress(const asio::ip::address& address) {
 std::string formatEndpoint(const asio::ip::tcp::endpoint& endpoint) {
   const std::string ip = formatAddress(endpoint.address());
   const std::string port = std::to_string(endpoint.port());
-  return endpoint.address().is_v6() && ip.find(':') != std::string::npos
-             ? "[" + ip + "]:" + port
-             : ip + ":" + port;
+  return endpoint.address().is_v6() && ip.find(':') != std::string::npos ? "[" + ip + "]:" + port
+                                                                         : ip + ":" + port;
 }
 
 void closeQuietly(asio::ip::tcp::socket& socket) {

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <asio/ip/tcp.hpp>
-
 #include <string>
 
 namespace halyard::proxy::net {

@@ -53,7 +53,8 @@ net::awaitable<void> AdminServer::acceptLoop() {
 AdminResponse AdminServer::dispatch(std::string_view method, std::string_view target) const {
   const size_t q = target.find('?');
   const std::string_view path = target.substr(0, q);
-  const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  const std::string_view query =
+      q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
   if (method != "GET" && method != "HEAD") {
     return AdminResponse{405, "text/plain; charset=utf-8", "the admin endpoints are read-only\n"};
   }

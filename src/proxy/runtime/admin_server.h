@@ -5,7 +5,6 @@
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -31,7 +30,9 @@ class AdminServer {
 
   explicit AdminServer(asio::io_context& io) : io_(io) {}
 
-  void handle(std::string path, Handler handler) { handlers_[std::move(path)] = std::move(handler); }
+  void handle(std::string path, Handler handler) {
+    handlers_[std::move(path)] = std::move(handler);
+  }
   common::Expected<void> listen(const std::string& host, uint16_t port);
   void close();
   // The port actually bound (useful when listening on port 0).

@@ -26,7 +26,8 @@ std::string_view BodyReader::fromBuffer(net::ByteBuffer& buffer, BodyError& erro
   const std::string_view avail = buffer.readableView();
   if (avail.empty()) return {};
   switch (framing_.kind) {
-    case http::BodyKind::kNone: return {};
+    case http::BodyKind::kNone:
+      return {};
     case http::BodyKind::kContentLength: {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(avail.size(), remaining_));
       buffer.consume(n);
@@ -52,9 +53,14 @@ std::string_view BodyReader::fromBuffer(net::ByteBuffer& buffer, BodyError& erro
           case http::ChunkedStatus::kData:
             bytes_ += step.data.size();
             return step.data;
-          case http::ChunkedStatus::kDone: done_ = true; return {};
-          case http::ChunkedStatus::kError: error = BodyError::kMalformed; return {};
-          case http::ChunkedStatus::kNeedMore: break;
+          case http::ChunkedStatus::kDone:
+            done_ = true;
+            return {};
+          case http::ChunkedStatus::kError:
+            error = BodyError::kMalformed;
+            return {};
+          case http::ChunkedStatus::kNeedMore:
+            break;
         }
       }
       return {};

@@ -9,7 +9,6 @@
 #pragma once
 
 #include <asio/ip/tcp.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

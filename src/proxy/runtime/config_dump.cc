@@ -1,8 +1,7 @@
 #include "proxy/runtime/config_dump.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <variant>
 #include <vector>
 
@@ -15,10 +14,14 @@ namespace {
 
 const char* lbName(tr::LbPolicy lb) {
   switch (lb) {
-    case tr::LbPolicy::kLeastRequest: return "LEAST_REQUEST";
-    case tr::LbPolicy::kRoundRobin: return "ROUND_ROBIN";
-    case tr::LbPolicy::kRandom: return "RANDOM";
-    case tr::LbPolicy::kPassthrough: return "PASSTHROUGH";
+    case tr::LbPolicy::kLeastRequest:
+      return "LEAST_REQUEST";
+    case tr::LbPolicy::kRoundRobin:
+      return "ROUND_ROBIN";
+    case tr::LbPolicy::kRandom:
+      return "RANDOM";
+    case tr::LbPolicy::kPassthrough:
+      return "PASSTHROUGH";
   }
   return "LEAST_REQUEST";
 }
@@ -27,7 +30,8 @@ json routeJson(const tr::Route& r) {
   json j{{"name", r.name}, {"origin", r.origin}};
   if (const auto* f = std::get_if<tr::ForwardAction>(&r.action)) {
     json clusters = json::array();
-    for (const auto& c : f->clusters) clusters.push_back({{"cluster", c.cluster}, {"weight", c.weight}});
+    for (const auto& c : f->clusters)
+      clusters.push_back({{"cluster", c.cluster}, {"weight", c.weight}});
     j["route"] = {{"clusters", clusters}, {"retries", f->retry.attempts}};
     if (f->timeout) j["route"]["timeout_ms"] = f->timeout->count();
   } else if (const auto* d = std::get_if<tr::DirectResponseAction>(&r.action)) {
@@ -50,12 +54,17 @@ std::string configDumpJson(const tr::Snapshot& s) {
       for (const auto& vh : l.routes->virtual_hosts) {
         json routes = json::array();
         for (const auto& r : vh.routes) routes.push_back(routeJson(r));
-        hosts.push_back({{"name", vh.name}, {"domains", vh.domains}, {"require_tls", vh.require_tls},
+        hosts.push_back({{"name", vh.name},
+                         {"domains", vh.domains},
+                         {"require_tls", vh.require_tls},
                          {"routes", routes}});
       }
     }
-    listeners.push_back({{"name", l.name}, {"address", l.bind_address}, {"port", l.port},
-                         {"protocol", l.protocol}, {"virtual_hosts", hosts}});
+    listeners.push_back({{"name", l.name},
+                         {"address", l.bind_address},
+                         {"port", l.port},
+                         {"protocol", l.protocol},
+                         {"virtual_hosts", hosts}});
   }
   std::vector<const tr::Cluster*> sorted;
   for (const auto& [name, c] : s.clusters) sorted.push_back(&c);
@@ -66,12 +75,17 @@ std::string configDumpJson(const tr::Snapshot& s) {
     for (const auto& e : c->endpoints) {
       endpoints.push_back({{"address", e.address}, {"port", e.port}, {"weight", e.weight}});
     }
-    clusters.push_back({{"name", c->name}, {"service", c->service_host}, {"lb_policy", lbName(c->lb)},
+    clusters.push_back({{"name", c->name},
+                        {"service", c->service_host},
+                        {"lb_policy", lbName(c->lb)},
                         {"connect_timeout_ms", c->connect_timeout.count()},
-                        {"resolve_dns", c->resolve_dns}, {"endpoints", endpoints},
+                        {"resolve_dns", c->resolve_dns},
+                        {"endpoints", endpoints},
                         {"not_enforced", c->not_enforced}});
   }
-  json dump{{"version", s.version}, {"listeners", listeners}, {"clusters", clusters},
+  json dump{{"version", s.version},
+            {"listeners", listeners},
+            {"clusters", clusters},
             {"warnings", s.warnings}};
   return dump.dump(2) + "\n";
 }

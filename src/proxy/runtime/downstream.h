@@ -7,7 +7,6 @@
 
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
-
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,7 +27,8 @@ struct Downstream {
   // After a head, at least this much buffer stays free for streaming its body.
   static constexpr size_t kMinBodyWindow = 8 * 1024;
 
-  Downstream(Worker& worker, asio::ip::tcp::socket socket, std::shared_ptr<const ListenerInfo> listener);
+  Downstream(Worker& worker, asio::ip::tcp::socket socket,
+             std::shared_ptr<const ListenerInfo> listener);
 
   Clock::time_point idleDeadline() const;
 
@@ -37,16 +37,16 @@ struct Downstream {
   std::shared_ptr<const ListenerInfo> listener;
   net::ByteBuffer in;
   http::RequestParser parser;
-  net::OpTimer read_timer;   // reads: heads, and bodies in the upload direction
-  net::OpTimer write_timer;  // writes: responses
-  asio::steady_timer timer;  // waits: fault delays, retry backoff
+  net::OpTimer read_timer;    // reads: heads, and bodies in the upload direction
+  net::OpTimer write_timer;   // writes: responses
+  asio::steady_timer timer;   // waits: fault delays, retry backoff
   std::string out;            // response heads and local replies
   std::string upstream_head;  // the request head sent upstream
   std::string forwarded_for;  // this request's x-forwarded-for value
-  std::string replay_body;    // a small request body kept for retries, when it was not buffered whole
+  std::string replay_body;  // a small request body kept for retries, when it was not buffered whole
   std::vector<http::HeaderView> headers;  // scratch header list
-  std::string remote_ip;        // "10.0.0.1", for x-forwarded-for
-  std::string remote_endpoint;  // "10.0.0.1:53211", for access logs
+  std::string remote_ip;                  // "10.0.0.1", for x-forwarded-for
+  std::string remote_endpoint;            // "10.0.0.1:53211", for access logs
   std::string local_endpoint;
 };
 

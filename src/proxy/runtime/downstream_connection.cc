@@ -88,9 +88,10 @@ net::awaitable<DownstreamConnection::HeadStatus> DownstreamConnection::readHead(
   // The request-header timeout runs from the first byte of the request (from the accept for the
   // first one); before that, a keep-alive connection may stay idle for the idle timeout.
   Clock::time_point header_deadline = Clock::time_point::max();
-  if (first_request_ || ds.in.end() > 0) header_deadline = Clock::now() + options.request_headers_timeout;
-  const size_t max_head = options.request_limits.max_request_line_bytes +
-                          options.request_limits.max_header_bytes + 4;
+  if (first_request_ || ds.in.end() > 0)
+    header_deadline = Clock::now() + options.request_headers_timeout;
+  const size_t max_head =
+      options.request_limits.max_request_line_bytes + options.request_limits.max_header_bytes + 4;
   while (true) {
     if (ds.in.end() > 0) {
       const http::ParseStatus st = ds.parser.feed(ds.in.fromStart());
@@ -127,8 +128,7 @@ net::awaitable<DownstreamConnection::HeadStatus> DownstreamConnection::readHead(
 }
 
 net::awaitable<void> DownstreamConnection::rejectHead(uint16_t status, std::string_view reason,
-                                                      ResponseFlag flag,
-                                                      std::string_view details) {
+                                                      ResponseFlag flag, std::string_view details) {
   rq_.reset();
   rq_.start = Clock::now();
   rq_.record.log.start_time = std::chrono::system_clock::now();
@@ -197,7 +197,9 @@ DownstreamConnection::Decision DownstreamConnection::decide() {
   telemetry::AccessLogEntry& log = rq.record.log;
   auto reply = [&](uint16_t status, bool reason_body = true) {
     Decision d;
-    d.reply = LocalReply{.status = status, .reason = rq.reason, .reason_body = reason_body,
+    d.reply = LocalReply{.status = status,
+                         .reason = rq.reason,
+                         .reason_body = reason_body,
                          .headers = rq.reply_headers};
     return d;
   };
@@ -244,7 +246,8 @@ DownstreamConnection::Decision DownstreamConnection::decide() {
   std::optional<translate::Millis> delay;
   if (route.fault) {
     upstream::FastRandom& random = ds_.worker.random();
-    const router::FaultDecision fault = router::decideFault(*route.fault, random.next(), random.next());
+    const router::FaultDecision fault =
+        router::decideFault(*route.fault, random.next(), random.next());
     if (fault.delay) {
       log.response_flags.set(ResponseFlag::kDelayInjected);
       delay = fault.delay;

@@ -16,8 +16,10 @@ bool anyConnectionOption(std::span<const http::HeaderView> headers, F&& f) {
       const size_t comma = rest.find(',');
       std::string_view token = rest.substr(0, comma);
       rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+        token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+        token.remove_suffix(1);
       if (!token.empty() && f(token)) return true;
     }
   }
@@ -28,13 +30,20 @@ bool anyConnectionOption(std::span<const http::HeaderView> headers, F&& f) {
 
 bool isHopByHopName(std::string_view n) {
   switch (n.size()) {
-    case 2: return n == "te";
-    case 7: return n == "trailer" || n == "upgrade";
-    case 10: return n == "connection" || n == "keep-alive";
-    case 14: return n == "content-length";
-    case 16: return n == "proxy-connection";
-    case 17: return n == "transfer-encoding";
-    default: return false;
+    case 2:
+      return n == "te";
+    case 7:
+      return n == "trailer" || n == "upgrade";
+    case 10:
+      return n == "connection" || n == "keep-alive";
+    case 14:
+      return n == "content-length";
+    case 16:
+      return n == "proxy-connection";
+    case 17:
+      return n == "transfer-encoding";
+    default:
+      return false;
   }
 }
 

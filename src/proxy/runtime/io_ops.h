@@ -5,7 +5,6 @@
 
 #include <asio/ip/tcp.hpp>
 #include <asio/write.hpp>
-
 #include <chrono>
 #include <cstddef>
 

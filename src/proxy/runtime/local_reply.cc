@@ -12,8 +12,8 @@ void appendLocalReply(std::string& out, const LocalReply& reply,
   // The reason body is the reason and a newline; built in place after the head.
   const std::string_view body = reply.reason_body ? reply.reason : reply.body;
   const size_t body_size = body.size() + (reply.reason_body && !body.empty() ? 1 : 0);
-  const bool has_body_headers = body_size > 0 && reply.status >= 200 && reply.status != 204 &&
-                                reply.status != 304;
+  const bool has_body_headers =
+      body_size > 0 && reply.status >= 200 && reply.status != 204 && reply.status != 304;
 
   scratch.clear();
   if (has_body_headers) scratch.push_back({"content-type", reply.content_type});
@@ -21,13 +21,14 @@ void appendLocalReply(std::string& out, const LocalReply& reply,
   if (!reply.reason.empty()) scratch.push_back({"x-halyard-reason", reply.reason});
 
   http::appendStatusLine(out, reply.status, http::reasonPhrase(reply.status));
-  router::applyHeaderOps(scratch, {reply.route_ops},
-                         [&](std::string_view name, std::string_view value) {
-                           http::appendHeader(out, name, value);
-                         });
+  if (!reply.date.empty()) http::appendHeader(out, "date", reply.date);
+  router::applyHeaderOps(
+      scratch, {reply.route_ops},
+      [&](std::string_view name, std::string_view value) { http::appendHeader(out, name, value); });
   if (reply.status >= 200 && reply.status != 204) {
     char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof(digits), has_body_headers ? body_size : 0).ptr;
+    const auto end =
+        std::to_chars(digits, digits + sizeof(digits), has_body_headers ? body_size : 0).ptr;
     http::appendHeader(out, "content-length", std::string_view(digits, end - digits));
   }
   if (reply.close) {

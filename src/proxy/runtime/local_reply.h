@@ -25,9 +25,10 @@ struct LocalReply {
   std::string_view content_type = "text/plain";
   std::span<const std::pair<std::string, std::string>> headers;  // Location, CORS, ...
   const translate::HeaderOps* route_ops = nullptr;  // route-level response header operations
-  bool head_request = false;       // HEAD: Content-Length of the body, but no body
-  bool close = false;              // "Connection: close"
+  bool head_request = false;                        // HEAD: Content-Length of the body, but no body
+  bool close = false;                               // "Connection: close"
   bool http10_keep_alive = false;  // an HTTP/1.0 client keeping the connection open
+  std::string_view date;           // the Date header; none when empty
 };
 
 // Appends the whole response (head and body) to `out`; `scratch` is reused header storage.

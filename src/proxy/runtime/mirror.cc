@@ -1,8 +1,7 @@
 #include "proxy/runtime/mirror.h"
 
-#include <asio/buffer.hpp>
-
 #include <array>
+#include <asio/buffer.hpp>
 
 #include "proxy/net/socket_util.h"
 #include "proxy/runtime/body_reader.h"
@@ -18,8 +17,7 @@ namespace {
 constexpr std::chrono::seconds kMirrorTimeout{30};
 
 net::awaitable<void> mirror(Worker& worker, std::shared_ptr<const WorkerSnapshot> snapshot,
-                            std::string cluster, std::string head, std::string body,
-                            bool is_head) {
+                            std::string cluster, std::string head, std::string body, bool is_head) {
   upstream::ClusterHosts* hosts = snapshot->cluster(cluster);
   if (!hosts) co_return;
   co_await hosts->ensureResolved();

@@ -3,7 +3,6 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
-
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -57,7 +56,8 @@ bool parseLabels(const std::vector<std::string>& flags, std::map<std::string, st
     size_t start = 0;
     while (start <= flag.size()) {
       const size_t comma = flag.find(',', start);
-      const std::string item = flag.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      const std::string item =
+          flag.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
       start = comma == std::string::npos ? flag.size() + 1 : comma + 1;
       if (item.empty()) continue;
       const size_t eq = item.find('=');
@@ -100,7 +100,8 @@ class Process {
 };
 
 bool Process::buildRuntimeOptions(RuntimeOptions& out) {
-  out.workers = options_.workers ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
+  out.workers =
+      options_.workers ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
   for (const auto& m : options_.port_maps) {
     auto mapping = net::parsePortMapping(m);
     if (!mapping) {
@@ -123,7 +124,8 @@ int Process::run() {
   identity_.namespace_ = options_.proxy_namespace;
   identity_.name = options_.proxy_name;
 
-  translate::TranslateResult loaded = translate::loadSnapshot(options_.config_dir, identity_, ++version_);
+  translate::TranslateResult loaded =
+      translate::loadSnapshot(options_.config_dir, identity_, ++version_);
   if (!report(loaded.diagnostics) || !loaded.snapshot) {
     std::fprintf(stderr, "halyard-proxy: the configuration in %s has errors; not starting\n",
                  options_.config_dir.c_str());
@@ -132,7 +134,8 @@ int Process::run() {
   for (const auto& w : loaded.snapshot->warnings) HLOG_WARN("{}", w);
   if (loaded.snapshot->listeners.empty()) {
     HLOG_WARN("no Gateway in {} selects this proxy (labels {}): nothing to listen on",
-              options_.config_dir, options_.labels.empty() ? "istio=ingressgateway" : options_.labels.front());
+              options_.config_dir,
+              options_.labels.empty() ? "istio=ingressgateway" : options_.labels.front());
   }
 
   if (!options_.access_log.empty()) {
@@ -152,8 +155,9 @@ int Process::run() {
   source.workload = identity_.name;
   source.namespace_ = identity_.namespace_;
   source.app = identity_.name;
-  runtime_ = std::make_unique<ProxyRuntime>(std::move(runtime_options), stats_.get(),
-                                            options_.access_log.empty() ? nullptr : &access_log_, source);
+  runtime_ =
+      std::make_unique<ProxyRuntime>(std::move(runtime_options), stats_.get(),
+                                     options_.access_log.empty() ? nullptr : &access_log_, source);
   auto started = runtime_->start(loaded.snapshot);
   if (!started) {
     std::fprintf(stderr, "halyard-proxy: %s\n", started.error().message.c_str());
@@ -190,8 +194,8 @@ int Process::run() {
 
   for (const auto& l : loaded.snapshot->listeners) {
     HLOG_INFO("listening on {}:{} for {} (Gateway port {})",
-              l.bind_address.empty() ? "0.0.0.0" : l.bind_address, runtime_->options().localPort(l.port),
-              l.name, l.port);
+              l.bind_address.empty() ? "0.0.0.0" : l.bind_address,
+              runtime_->options().localPort(l.port), l.name, l.port);
   }
   HLOG_INFO("serving config version {} with {} workers", version_, runtime_->options().workers);
 
@@ -221,7 +225,8 @@ void Process::awaitSignal() {
 }
 
 void Process::reload() {
-  translate::TranslateResult loaded = translate::loadSnapshot(options_.config_dir, identity_, version_ + 1);
+  translate::TranslateResult loaded =
+      translate::loadSnapshot(options_.config_dir, identity_, version_ + 1);
   const bool ok = report(loaded.diagnostics) && loaded.snapshot;
   if (!ok) {
     server_stats_.config_reload_rejected->inc();

@@ -14,7 +14,9 @@ ProxyRuntime::ProxyRuntime(RuntimeOptions options, telemetry::StatsStore* stats,
   }
 }
 
-ProxyRuntime::~ProxyRuntime() { stop(); }
+ProxyRuntime::~ProxyRuntime() {
+  stop();
+}
 
 common::Expected<void> ProxyRuntime::start(std::shared_ptr<const translate::Snapshot> snapshot) {
   for (auto& w : workers_) {

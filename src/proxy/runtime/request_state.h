@@ -27,7 +27,7 @@ struct RequestState {
   const http::RequestHead* head = nullptr;
   http::RequestView view;
   const translate::Route* route = nullptr;
-  BodyReader body;          // the request body, as the client sends it
+  BodyReader body;             // the request body, as the client sends it
   bool sent_continue = false;  // "100 Continue" went to the client
   bool close = false;          // the connection closes after this response
   bool response_started = false;

@@ -24,6 +24,7 @@ net::awaitable<void> sendLocalReply(Downstream& ds, RequestState& rq, LocalReply
   reply.head_request = rq.head && rq.isHead();
   reply.close = rq.close;
   reply.http10_keep_alive = rq.head && rq.http10() && !rq.close;
+  reply.date = ds.worker.date().now();
   ds.out.clear();
   appendLocalReply(ds.out, reply, ds.headers);
   rq.record.log.response_code = reply.status;

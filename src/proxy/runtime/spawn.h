@@ -4,7 +4,6 @@
 #pragma once
 
 #include <asio/co_spawn.hpp>
-
 #include <exception>
 
 #include "common/log.h"

@@ -31,7 +31,8 @@ net::awaitable<void> pump(asio::ip::tcp::socket& from, asio::ip::tcp::socket& to
                           net::AsyncEvent& done) {
   while (true) {
     if (buffer.readableSize() > 0) {
-      auto [ec, n] = co_await asio::async_write(to, asio::buffer(buffer.readableView()), net::kAwait);
+      auto [ec, n] =
+          co_await asio::async_write(to, asio::buffer(buffer.readableView()), net::kAwait);
       if (ec) break;
       counter += n;
       s.last_activity = Clock::now();
@@ -79,8 +80,10 @@ net::awaitable<uint64_t> runTunnel(Downstream& ds, RequestState& rq,
   const size_t client_mark = rq.head->head_bytes;  // the upgrade request's head stays for the log
   spawnDetached(executor, pump(ds.socket, upstream.socket(), ds.in, client_mark, s, s.from_client,
                                s.client_done));
-  spawnDetached(executor, watchdog(ds.socket, upstream.socket(), s, ds.worker.options().idle_timeout));
-  co_await pump(upstream.socket(), ds.socket, upstream.buffer(), 0, s, s.to_client, s.upstream_done);
+  spawnDetached(executor,
+                watchdog(ds.socket, upstream.socket(), s, ds.worker.options().idle_timeout));
+  co_await pump(upstream.socket(), ds.socket, upstream.buffer(), 0, s, s.to_client,
+                s.upstream_done);
   co_await s.client_done.wait();
   s.finished = true;
   s.timer.cancel();  // wakes the watchdog, which sees `finished`

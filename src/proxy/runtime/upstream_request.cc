@@ -1,10 +1,9 @@
 #include "proxy/runtime/upstream_request.h"
 
-#include <asio/buffer.hpp>
-#include <asio/steady_timer.hpp>
-
 #include <algorithm>
 #include <array>
+#include <asio/buffer.hpp>
+#include <asio/steady_timer.hpp>
 #include <charconv>
 
 #include "proxy/http/h1_writer.h"
@@ -54,7 +53,8 @@ struct Digits {
 };
 Digits digits(uint64_t v) {
   Digits d{};
-  d.size = static_cast<size_t>(std::to_chars(d.buf.data(), d.buf.data() + d.buf.size(), v).ptr - d.buf.data());
+  d.size = static_cast<size_t>(std::to_chars(d.buf.data(), d.buf.data() + d.buf.size(), v).ptr -
+                               d.buf.data());
   return d;
 }
 
@@ -127,7 +127,9 @@ net::awaitable<void> UpstreamRequest::run() {
   std::array<UpstreamHost*, kMaxTriedHosts> tried{};
   size_t tried_count = 0;
   while (true) {
-    UpstreamHost* host = upstream::pickHost(*hosts_, random, std::span(tried.data(), tried_count));
+    // Istio's previous-hosts predicate, unless the destination hashes consistently.
+    const size_t avoid = action_.retry.retry_other_hosts ? tried_count : 0;
+    UpstreamHost* host = upstream::pickHost(*hosts_, random, std::span(tried.data(), avoid));
     if (!host) {
       rq_.reason = "no healthy upstream host in cluster " + destination_->cluster;
       co_return co_await fail(503, ResponseFlag::kNoHealthyUpstream, "no_healthy_upstream");
@@ -153,14 +155,22 @@ net::awaitable<void> UpstreamRequest::run() {
         a.connection.reset();
         break;
       }
-      case Failure::kConnect: retriable = retry_.retriableConnectFailure(); break;
-      case Failure::kReset: retriable = retry_.retriableReset(true); break;
-      case Failure::kPerTryTimeout: retriable = retry_.retriableTimeout(); break;
+      case Failure::kConnect:
+        retriable = retry_.retriableConnectFailure();
+        break;
+      case Failure::kReset:
+        retriable = retry_.retriableReset(true);
+        break;
+      case Failure::kPerTryTimeout:
+        retriable = retry_.retriableTimeout();
+        break;
       case Failure::kTimeout:
       case Failure::kIdleTimeout:
       case Failure::kProtocol:
       case Failure::kDownstream:
-      case Failure::kBadBody: retriable = false; break;
+      case Failure::kBadBody:
+        retriable = false;
+        break;
     }
     if (a.failure != Failure::kNone && (!retriable || !retry_.retriesLeft() || !replayable())) {
       co_return co_await replyFailure(a, retriable && action_.retry.attempts > 0);
@@ -193,7 +203,8 @@ net::awaitable<bool> UpstreamRequest::bufferBody() {
   ds_.replay_body.clear();
   ds_.replay_body.reserve(static_cast<size_t>(length));
   while (!rq_.body.done()) {
-    const BodyRead r = co_await rq_.body.next(ds_.socket, ds_.in, ds_.read_timer, ds_.idleDeadline());
+    const BodyRead r =
+        co_await rq_.body.next(ds_.socket, ds_.in, ds_.read_timer, ds_.idleDeadline());
     if (r.error != BodyError::kNone) co_return false;
     ds_.replay_body.append(r.data);
   }
@@ -242,17 +253,19 @@ bool UpstreamRequest::buildHead() {
   headers.push_back({"x-forwarded-for", ds_.forwarded_for});
   headers.push_back({"x-forwarded-proto", view.scheme});
   headers.push_back({"x-request-id", rq_.request_id});
-  router::applyHeaderOps(headers, {&route_.request_headers, &destination_->request_headers},
-                         [&](std::string_view name, std::string_view value) {
-                           http::appendHeader(out, name, value);
-                         });
+  router::applyHeaderOps(
+      headers, {&route_.request_headers, &destination_->request_headers},
+      [&](std::string_view name, std::string_view value) { http::appendHeader(out, name, value); });
   switch (head.framing.kind) {
     case http::BodyKind::kContentLength:
       http::appendHeader(out, "content-length", digits(head.framing.content_length).view());
       break;
-    case http::BodyKind::kChunked: http::appendHeader(out, "transfer-encoding", "chunked"); break;
+    case http::BodyKind::kChunked:
+      http::appendHeader(out, "transfer-encoding", "chunked");
+      break;
     case http::BodyKind::kNone:
-    case http::BodyKind::kUntilClose: break;
+    case http::BodyKind::kUntilClose:
+      break;
   }
   if (head.upgrade) {
     http::appendHeader(out, "connection", "upgrade");
@@ -267,8 +280,7 @@ void UpstreamRequest::startMirrors() {
   for (const auto& m : action_.mirrors) {
     if (!router::sampled(m.per_million, ds_.worker.random().next())) continue;
     rq_.record.mirrored = true;
-    startMirror(ds_.worker, rq_.snapshot, m.cluster, ds_.upstream_head, body_,
-                rq_.head->method);
+    startMirror(ds_.worker, rq_.snapshot, m.cluster, ds_.upstream_head, body_, rq_.head->method);
   }
 }
 
@@ -280,7 +292,8 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& 
     if (!c) {
       auto connected = co_await pool.connect(host, cluster.connect_timeout);
       ds_.worker.telemetry().upstreamConnect(cluster, connected.ok());
-      if (!connected) co_return Attempt{.failure = Failure::kConnect, .detail = connected.error().message};
+      if (!connected)
+        co_return Attempt{.failure = Failure::kConnect, .detail = connected.error().message};
       c = std::move(*connected);
     }
     const bool reused = c->reused();
@@ -309,7 +322,8 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::exchange(UpstreamConne
   if (mode_ != BodyMode::kStreamed) {
     // The whole request is here: the route timeout starts (once, for every attempt).
     if (action_.timeout && !deadline_) deadline_ = attempt_start_ + *action_.timeout;
-    if (action_.retry.per_try_timeout) try_deadline_ = attempt_start_ + *action_.retry.per_try_timeout;
+    if (action_.retry.per_try_timeout)
+      try_deadline_ = attempt_start_ + *action_.retry.per_try_timeout;
   }
   const Clock::time_point write_deadline = std::min(ds_.idleDeadline(), responseDeadline());
   IoResult w;
@@ -318,10 +332,12 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::exchange(UpstreamConne
                                                      asio::buffer(body_.data(), body_.size())};
     w = co_await writeAll(c.socket(), parts, c.writeTimer(), write_deadline);
   } else {
-    w = co_await writeAll(c.socket(), asio::buffer(ds_.upstream_head), c.writeTimer(), write_deadline);
+    w = co_await writeAll(c.socket(), asio::buffer(ds_.upstream_head), c.writeTimer(),
+                          write_deadline);
   }
   if (!w.ok()) {
-    co_return Attempt{.failure = Failure::kReset, .peer_closed = true,
+    co_return Attempt{.failure = Failure::kReset,
+                      .peer_closed = true,
                       .detail = "write to " + c.host().name + " failed: " + w.ec.message()};
   }
   if (mode_ == BodyMode::kStreamed) {
@@ -384,7 +400,8 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
         continue;
       }
     }
-    if (c.buffer().writableSize() == 0) c.buffer().grow(std::min(c.buffer().capacity() * 2, max_head + 1));
+    if (c.buffer().writableSize() == 0)
+      c.buffer().grow(std::min(c.buffer().capacity() * 2, max_head + 1));
     reading_upstream_ = true;
     const IoResult r = co_await readSome(c.socket(), c.buffer(), c.readTimer(), responseDeadline());
     reading_upstream_ = false;
@@ -392,15 +409,18 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
     if (upload_error_ != BodyError::kNone) co_return Attempt{.failure = Failure::kDownstream};
     if (r.timed_out) {
       const auto now = Clock::now();
-      if (try_deadline_ && now >= *try_deadline_) co_return Attempt{.failure = Failure::kPerTryTimeout};
+      if (try_deadline_ && now >= *try_deadline_)
+        co_return Attempt{.failure = Failure::kPerTryTimeout};
       if (deadline_ && now >= *deadline_) co_return Attempt{.failure = Failure::kTimeout};
       co_return Attempt{.failure = Failure::kIdleTimeout};
     }
     if (!r.ok()) {
-      co_return Attempt{.failure = Failure::kReset, .peer_closed = r.eof(),
-                        .response_bytes = c.buffer().end() > 0,
-                        .detail = r.eof() ? "connection closed by " + c.host().name
-                                          : "connection to " + c.host().name + " reset: " + r.ec.message()};
+      co_return Attempt{
+          .failure = Failure::kReset,
+          .peer_closed = r.eof(),
+          .response_bytes = c.buffer().end() > 0,
+          .detail = r.eof() ? "connection closed by " + c.host().name
+                            : "connection to " + c.host().name + " reset: " + r.ec.message()};
     }
   }
 }
@@ -409,7 +429,8 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
 net::awaitable<void> UpstreamRequest::upload(UpstreamConnection& c) {
   const bool chunked = rq_.body.kind() == http::BodyKind::kChunked;
   while (true) {
-    const BodyRead r = co_await rq_.body.next(ds_.socket, ds_.in, ds_.read_timer, ds_.idleDeadline());
+    const BodyRead r =
+        co_await rq_.body.next(ds_.socket, ds_.in, ds_.read_timer, ds_.idleDeadline());
     if (r.error != BodyError::kNone) {
       upload_error_ = r.error;
       cancelSocket(c.socket());  // wakes the response side, which gives up on this request
@@ -417,8 +438,8 @@ net::awaitable<void> UpstreamRequest::upload(UpstreamConnection& c) {
     }
     if (r.data.empty()) {
       if (chunked) {
-        const IoResult w = co_await writeAll(c.socket(), asio::buffer(http::kLastChunk), c.writeTimer(),
-                                             ds_.idleDeadline());
+        const IoResult w = co_await writeAll(c.socket(), asio::buffer(http::kLastChunk),
+                                             c.writeTimer(), ds_.idleDeadline());
         upload_upstream_failed_ = !w.ok();
       }
       if (!upload_upstream_failed_) {
@@ -433,9 +454,9 @@ net::awaitable<void> UpstreamRequest::upload(UpstreamConnection& c) {
     IoResult w;
     if (chunked) {
       const http::ChunkHeader size = http::chunkHeader(r.data.size());
-      const std::array<asio::const_buffer, 3> parts = {
-          asio::buffer(size.bytes.data(), size.size), asio::buffer(r.data.data(), r.data.size()),
-          asio::buffer(http::kChunkEnd)};
+      const std::array<asio::const_buffer, 3> parts = {asio::buffer(size.bytes.data(), size.size),
+                                                       asio::buffer(r.data.data(), r.data.size()),
+                                                       asio::buffer(http::kChunkEnd)};
       w = co_await writeAll(c.socket(), parts, c.writeTimer(), ds_.idleDeadline());
     } else {
       w = co_await writeAll(c.socket(), asio::buffer(r.data.data(), r.data.size()), c.writeTimer(),
@@ -486,15 +507,18 @@ net::awaitable<void> UpstreamRequest::replyFailure(const Attempt& a, bool retrie
                                   : "upstream_reset_before_response_started{remote_reset}");
     case Failure::kTimeout:
       rq_.record.upstream_timeout = true;
-      rq_.reason = "upstream request timeout after " + std::to_string(action_.timeout ? action_.timeout->count() : 0) +
-                   " ms (route " + std::string(routeOrigin(route_)) + ")" + retries;
+      rq_.reason = "upstream request timeout after " +
+                   std::to_string(action_.timeout ? action_.timeout->count() : 0) + " ms (route " +
+                   std::string(routeOrigin(route_)) + ")" + retries;
       co_return co_await fail(504, ResponseFlag::kUpstreamRequestTimeout, "response_timeout");
     case Failure::kPerTryTimeout:
       rq_.record.upstream_timeout = true;
       rq_.reason = "upstream per-try timeout after " +
-                   std::to_string(action_.retry.per_try_timeout ? action_.retry.per_try_timeout->count() : 0) +
+                   std::to_string(
+                       action_.retry.per_try_timeout ? action_.retry.per_try_timeout->count() : 0) +
                    " ms (route " + std::string(routeOrigin(route_)) + ")" + retries;
-      co_return co_await fail(504, ResponseFlag::kUpstreamRequestTimeout, "upstream_per_try_timeout");
+      co_return co_await fail(504, ResponseFlag::kUpstreamRequestTimeout,
+                              "upstream_per_try_timeout");
     case Failure::kIdleTimeout:
       rq_.reason = "upstream sent nothing for " +
                    std::to_string(ds_.worker.options().idle_timeout.count()) + " ms" + cluster;
@@ -530,18 +554,24 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
   // the connection.
   enum class Out { kNone, kLength, kChunked, kUntilClose } out_mode = Out::kNone;
   switch (head.framing.kind) {
-    case http::BodyKind::kNone: out_mode = Out::kNone; break;
-    case http::BodyKind::kContentLength: out_mode = Out::kLength; break;
+    case http::BodyKind::kNone:
+      out_mode = Out::kNone;
+      break;
+    case http::BodyKind::kContentLength:
+      out_mode = Out::kLength;
+      break;
     case http::BodyKind::kChunked:
-    case http::BodyKind::kUntilClose: out_mode = rq_.http10() ? Out::kUntilClose : Out::kChunked; break;
+    case http::BodyKind::kUntilClose:
+      out_mode = rq_.http10() ? Out::kUntilClose : Out::kChunked;
+      break;
   }
   if (head.tunnel) out_mode = Out::kNone;
   if (out_mode == Out::kUntilClose || head.tunnel || ds_.worker.draining()) rq_.close = true;
 
   std::string& out = ds_.out;
   out.clear();
-  http::appendStatusLine(out, status,
-                         http::reasonPhrase(status).empty() ? head.reason : http::reasonPhrase(status));
+  http::appendStatusLine(
+      out, status, http::reasonPhrase(status).empty() ? head.reason : http::reasonPhrase(status));
   const bool extra_options = hasExtraConnectionOptions(head.headers);
   auto& headers = ds_.headers;
   headers.clear();
@@ -554,17 +584,18 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
   if (rq_.cors.origin_allowed) {
     for (const auto& [n, v] : rq_.cors.response_headers) headers.push_back({n, v});
   }
-  router::applyHeaderOps(headers, {&route_.response_headers, &destination_->response_headers},
-                         [&](std::string_view name, std::string_view value) {
-                           http::appendHeader(out, name, value);
-                         });
+  router::applyHeaderOps(
+      headers, {&route_.response_headers, &destination_->response_headers},
+      [&](std::string_view name, std::string_view value) { http::appendHeader(out, name, value); });
   Digits length{};
   switch (out_mode) {
     case Out::kLength:
       length = digits(head.framing.content_length);
       http::appendHeader(out, "content-length", length.view());
       break;
-    case Out::kChunked: http::appendHeader(out, "transfer-encoding", "chunked"); break;
+    case Out::kChunked:
+      http::appendHeader(out, "transfer-encoding", "chunked");
+      break;
     case Out::kNone:
       // HEAD and 304 keep the length of the representation they describe.
       if ((rq_.isHead() || status == 304)) {
@@ -573,7 +604,8 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
         }
       }
       break;
-    case Out::kUntilClose: break;
+    case Out::kUntilClose:
+      break;
   }
   if (head.tunnel) {
     http::appendHeader(out, "connection", "upgrade");
@@ -592,7 +624,8 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
   rq_.response_started = true;
 
   // The head, with whatever body bytes came with it when the length is known.
-  const std::string_view first = out_mode == Out::kLength ? body.takeBuffered(buffer) : std::string_view();
+  const std::string_view first =
+      out_mode == Out::kLength ? body.takeBuffered(buffer) : std::string_view();
   const std::array<asio::const_buffer, 2> head_parts = {asio::buffer(out),
                                                         asio::buffer(first.data(), first.size())};
   if (!co_await writeToClient(ds_, rq_, head_parts)) {
@@ -639,9 +672,9 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
     bool written = false;
     if (out_mode == Out::kChunked) {
       const http::ChunkHeader size = http::chunkHeader(r.data.size());
-      const std::array<asio::const_buffer, 3> parts = {
-          asio::buffer(size.bytes.data(), size.size), asio::buffer(r.data.data(), r.data.size()),
-          asio::buffer(http::kChunkEnd)};
+      const std::array<asio::const_buffer, 3> parts = {asio::buffer(size.bytes.data(), size.size),
+                                                       asio::buffer(r.data.data(), r.data.size()),
+                                                       asio::buffer(http::kChunkEnd)};
       written = co_await writeToClient(ds_, rq_, parts);
     } else {
       written = co_await writeToClient(ds_, rq_, asio::buffer(r.data.data(), r.data.size()));

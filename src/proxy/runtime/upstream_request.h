@@ -67,7 +67,8 @@ class UpstreamRequest {
   net::awaitable<void> upload(upstream::UpstreamConnection& c);
   net::awaitable<void> stopUpload(upstream::UpstreamConnection& c);
   net::awaitable<void> relay(std::unique_ptr<upstream::UpstreamConnection> c);
-  net::awaitable<void> fail(uint16_t status, telemetry::ResponseFlag flag, std::string_view details);
+  net::awaitable<void> fail(uint16_t status, telemetry::ResponseFlag flag,
+                            std::string_view details);
   net::awaitable<void> replyFailure(const Attempt& a, bool retries_exhausted);
   void rearmResponseTimer(upstream::UpstreamConnection& c);
   Clock::time_point responseDeadline() const;
@@ -82,7 +83,7 @@ class UpstreamRequest {
   upstream::ClusterHosts* hosts_ = nullptr;
   upstream::RetryState retry_;
   BodyMode mode_ = BodyMode::kNone;
-  std::string_view body_;                   // kBuffered: the whole request body
+  std::string_view body_;  // kBuffered: the whole request body
   std::optional<std::string> rewritten_path_;
   // The route timeout runs from the end of the request; the per-try timeout from the start of
   // an attempt (or the end of a streamed body).

@@ -2,7 +2,6 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/post.hpp>
-
 #include <random>
 
 #include "common/log.h"
@@ -29,7 +28,8 @@ Worker::Worker(size_t index, const RuntimeOptions& options, WorkerTelemetry tele
       options_(options),
       io_(std::make_unique<asio::io_context>(1)),
       work_(io_->get_executor()),
-      pool_(std::make_unique<upstream::ConnectionPool>(io_->get_executor(), upstream::PoolOptions{})),
+      pool_(
+          std::make_unique<upstream::ConnectionPool>(io_->get_executor(), upstream::PoolOptions{})),
       random_(seed(index)),
       telemetry_(std::move(telemetry)) {}
 
@@ -60,7 +60,8 @@ void Worker::start() {
 }
 
 void Worker::post(std::shared_ptr<const translate::Snapshot> snapshot) {
-  asio::post(*io_, [this, snapshot = std::move(snapshot)]() mutable { apply(std::move(snapshot)); });
+  asio::post(*io_,
+             [this, snapshot = std::move(snapshot)]() mutable { apply(std::move(snapshot)); });
 }
 
 void Worker::apply(std::shared_ptr<const translate::Snapshot> snapshot) {
@@ -130,7 +131,8 @@ common::Expected<void> Worker::syncListeners(const translate::Snapshot& snapshot
       info->bind_address = bind;
       info->gateway_port = l.port;
       info->local_port = local_port;
-      found = std::make_shared<ListenerSocket>(ListenerSocket{std::move(info), std::move(*acceptor)});
+      found =
+          std::make_shared<ListenerSocket>(ListenerSocket{std::move(info), std::move(*acceptor)});
       if (started_) startAccepting(found);
     }
     next.push_back(std::move(found));
@@ -163,7 +165,8 @@ asio::awaitable<void> Worker::acceptLoop(std::shared_ptr<ListenerSocket> listene
       co_await backoff.async_wait(net::kAwait);
       continue;
     }
-    auto connection = std::make_shared<DownstreamConnection>(*this, std::move(socket), listener->info);
+    auto connection =
+        std::make_shared<DownstreamConnection>(*this, std::move(socket), listener->info);
     spawnDetached(io_->get_executor(), DownstreamConnection::run(std::move(connection)));
   }
 }

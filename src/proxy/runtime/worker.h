@@ -11,7 +11,6 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
-
 #include <atomic>
 #include <cstddef>
 #include <memory>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "proxy/runtime/http_date.h"
 #include "proxy/runtime/listener_info.h"
 #include "proxy/runtime/runtime_options.h"
 #include "proxy/runtime/worker_snapshot.h"
@@ -62,6 +62,7 @@ class Worker {
   upstream::ConnectionPool& pool() { return *pool_; }
   upstream::FastRandom& random() { return random_; }
   WorkerTelemetry& telemetry() { return telemetry_; }
+  HttpDate& date() { return date_; }
   bool draining() const { return draining_; }
 
   void track(DownstreamConnection* connection);
@@ -88,6 +89,7 @@ class Worker {
   std::unique_ptr<upstream::ConnectionPool> pool_;
   upstream::FastRandom random_;
   WorkerTelemetry telemetry_;
+  HttpDate date_;
   std::shared_ptr<const WorkerSnapshot> snapshot_;
   uint64_t generation_ = 0;
   std::vector<std::shared_ptr<ListenerSocket>> listeners_;

@@ -9,7 +9,8 @@ WorkerSnapshot::WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapsh
   static const auto kNoRoutes = std::make_shared<const translate::RouteTable>();
   listeners_.reserve(snapshot_->listeners.size());
   for (const auto& l : snapshot_->listeners) {
-    listeners_.push_back(ListenerRoutes{&l, router::VirtualHostIndex(l.routes ? l.routes : kNoRoutes)});
+    listeners_.push_back(
+        ListenerRoutes{&l, router::VirtualHostIndex(l.routes ? l.routes : kNoRoutes)});
   }
   clusters_.reserve(snapshot_->clusters.size());
   for (const auto& [name, cluster] : snapshot_->clusters) {

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <asio/any_io_executor.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -29,8 +28,9 @@ class WorkerSnapshot {
  public:
   // `generation` numbers the snapshots of one worker (1, 2, ...), so that a connection can tell
   // whether its cached lookups are still current without holding on to an old snapshot.
-  WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapshot, upstream::ConnectionPool& pool,
-                 const asio::any_io_executor& executor, uint64_t generation);
+  WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapshot,
+                 upstream::ConnectionPool& pool, const asio::any_io_executor& executor,
+                 uint64_t generation);
 
   uint64_t generation() const { return generation_; }
 

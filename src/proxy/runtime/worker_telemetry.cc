@@ -11,7 +11,9 @@ WorkerTelemetry::WorkerTelemetry(telemetry::WorkerStats* stats, telemetry::Acces
 telemetry::DownstreamStats& WorkerTelemetry::downstream(std::string_view listener) {
   auto it = downstream_.find(listener);
   if (it == downstream_.end()) {
-    it = downstream_.emplace(std::string(listener), telemetry::DownstreamStats::resolve(*stats_, listener)).first;
+    it = downstream_
+             .emplace(std::string(listener), telemetry::DownstreamStats::resolve(*stats_, listener))
+             .first;
   }
   return it->second;
 }
@@ -19,7 +21,8 @@ telemetry::DownstreamStats& WorkerTelemetry::downstream(std::string_view listene
 telemetry::UpstreamStats& WorkerTelemetry::upstream(const translate::Cluster& cluster) {
   auto it = upstream_.find(cluster.name);
   if (it == upstream_.end()) {
-    it = upstream_.emplace(cluster.name, telemetry::UpstreamStats::resolve(*stats_, cluster.name)).first;
+    it = upstream_.emplace(cluster.name, telemetry::UpstreamStats::resolve(*stats_, cluster.name))
+             .first;
   }
   return it->second;
 }

@@ -26,7 +26,8 @@ class WorkerTelemetry {
   };
 
   // `stats` and `access_log` may be null (tests, or telemetry turned off).
-  WorkerTelemetry(telemetry::WorkerStats* stats, telemetry::AccessLogger* access_log, Source source);
+  WorkerTelemetry(telemetry::WorkerStats* stats, telemetry::AccessLogger* access_log,
+                  Source source);
 
   void connectionOpened(std::string_view listener);
   void connectionClosed(std::string_view listener);

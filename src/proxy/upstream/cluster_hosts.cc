@@ -1,5 +1,6 @@
 #include "proxy/upstream/cluster_hosts.h"
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
@@ -11,6 +12,8 @@ namespace halyard::proxy::upstream {
 ClusterHosts::ClusterHosts(std::shared_ptr<const translate::Cluster> cluster, ConnectionPool& pool,
                            asio::any_io_executor executor)
     : cluster_(std::move(cluster)), pool_(&pool), executor_(executor), first_resolution_(executor) {
+  std::vector<std::shared_ptr<UpstreamHost>> hosts;
+  std::vector<uint32_t> weights;
   for (const auto& e : cluster_->endpoints) {
     asio::error_code ec;
     const auto ip = asio::ip::make_address(e.address, ec);
@@ -20,8 +23,10 @@ ClusterHosts::ClusterHosts(std::shared_ptr<const translate::Cluster> cluster, Co
       needs_dns_ = true;
       continue;
     }
-    hosts_.push_back(pool.host(asio::ip::tcp::endpoint(ip, e.port)));
+    hosts.push_back(pool.host(asio::ip::tcp::endpoint(ip, e.port)));
+    weights.push_back(e.weight);
   }
+  setHosts(std::move(hosts), std::move(weights));
   if (cluster_->resolve_dns) needs_dns_ = true;
   if (!needs_dns_) {
     resolved_once_ = true;
@@ -37,7 +42,8 @@ asio::awaitable<void> ClusterHosts::ensureResolved() {
     // The refresh keeps this view alive; a request never waits for a refresh, only for the
     // first answer.
     asio::co_spawn(
-        executor_, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->resolve(); },
+        executor_,
+        [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->resolve(); },
         asio::detached);
   }
   if (!resolved_once_) co_await first_resolution_.wait();
@@ -46,11 +52,11 @@ asio::awaitable<void> ClusterHosts::ensureResolved() {
 asio::awaitable<void> ClusterHosts::resolve() {
   asio::ip::tcp::resolver resolver(executor_);
   std::vector<std::shared_ptr<UpstreamHost>> fresh;
+  std::vector<uint32_t> weights;
   std::string error;
   for (const auto& e : cluster_->endpoints) {
-    auto [ec, results] =
-        co_await resolver.async_resolve(e.address, std::to_string(e.port),
-                                        asio::ip::tcp::resolver::numeric_service, net::kAwait);
+    auto [ec, results] = co_await resolver.async_resolve(
+        e.address, std::to_string(e.port), asio::ip::tcp::resolver::numeric_service, net::kAwait);
     if (ec) {
       error = "cannot resolve " + e.address + ": " + ec.message();
       continue;
@@ -59,18 +65,53 @@ asio::awaitable<void> ClusterHosts::resolve() {
       auto host = pool_->host(r.endpoint());
       bool seen = false;
       for (const auto& h : fresh) seen = seen || h == host;
-      if (!seen) fresh.push_back(std::move(host));
+      if (!seen) {
+        fresh.push_back(std::move(host));
+        weights.push_back(e.weight);
+      }
     }
   }
   // A failed refresh keeps the previous answer: a DNS hiccup should not empty a cluster.
   if (!fresh.empty() || !resolved_once_) {
-    hosts_ = std::move(fresh);
+    setHosts(std::move(fresh), std::move(weights));
     resolve_error_ = hosts_.empty() ? error : std::string();
   }
   resolved_at_ = std::chrono::steady_clock::now();
   resolved_once_ = true;
   resolving_ = false;
   first_resolution_.set();
+}
+
+void ClusterHosts::setHosts(std::vector<std::shared_ptr<UpstreamHost>> hosts,
+                            std::vector<uint32_t> weights) {
+  hosts_ = std::move(hosts);
+  weights_ = std::move(weights);
+  cumulative_.clear();
+  current_.assign(hosts_.size(), 0);
+  total_weight_ = 0;
+  for (uint32_t& w : weights_) {
+    if (w == 0) w = 1;  // an unset weight counts as 1
+    total_weight_ += w;
+    cumulative_.push_back(total_weight_);
+  }
+  weighted_ = false;
+  for (uint32_t w : weights_) weighted_ = weighted_ || w != weights_.front();
+}
+
+size_t ClusterHosts::nextWeightedRoundRobin() {
+  size_t best = 0;
+  for (size_t i = 0; i < current_.size(); ++i) {
+    current_[i] += weights_[i];
+    if (current_[i] > current_[best]) best = i;
+  }
+  current_[best] -= static_cast<int64_t>(total_weight_);
+  return best;
+}
+
+size_t ClusterHosts::weightedIndex(uint64_t r) const {
+  const auto it = std::upper_bound(cumulative_.begin(), cumulative_.end(), r);
+  return it == cumulative_.end() ? cumulative_.size() - 1
+                                 : static_cast<size_t>(it - cumulative_.begin());
 }
 
 }  // namespace halyard::proxy::upstream

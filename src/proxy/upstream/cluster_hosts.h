@@ -7,7 +7,6 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -38,15 +37,32 @@ class ClusterHosts : public std::enable_shared_from_this<ClusterHosts> {
   // Why hosts() is empty after a failed resolution ("" when it did not fail).
   const std::string& resolveError() const { return resolve_error_; }
 
-  uint64_t nextCursor() { return cursor_++; }  // ROUND_ROBIN position
+  // Endpoint weights (ServiceEntry/WorkloadEntry `weight`), parallel to hosts(); all 1 unless
+  // the config sets them. weighted(): some differ, so the balancers must look at them.
+  uint32_t weight(size_t i) const { return weights_[i]; }
+  bool weighted() const { return weighted_; }
+
+  uint64_t nextCursor() { return cursor_++; }  // ROUND_ROBIN position, equal weights
+  // ROUND_ROBIN with weights: smooth weighted round robin (each host in proportion to its
+  // weight, interleaved rather than in bursts).
+  size_t nextWeightedRoundRobin();
+  // The host whose share of the total weight contains `r` (uniform in [0, totalWeight())).
+  size_t weightedIndex(uint64_t r) const;
+  uint64_t totalWeight() const { return total_weight_; }
 
  private:
   asio::awaitable<void> resolve();
+  void setHosts(std::vector<std::shared_ptr<UpstreamHost>> hosts, std::vector<uint32_t> weights);
 
   std::shared_ptr<const translate::Cluster> cluster_;
   ConnectionPool* pool_;
   asio::any_io_executor executor_;
   std::vector<std::shared_ptr<UpstreamHost>> hosts_;
+  std::vector<uint32_t> weights_;
+  std::vector<uint64_t> cumulative_;  // running sums of weights_
+  std::vector<int64_t> current_;      // smooth weighted round robin state
+  uint64_t total_weight_ = 0;
+  bool weighted_ = false;
   bool needs_dns_ = false;
   bool resolving_ = false;
   bool resolved_once_ = false;

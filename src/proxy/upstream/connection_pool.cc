@@ -19,7 +19,8 @@ std::unique_ptr<UpstreamConnection> ConnectionPool::takeIdle(UpstreamHost& host)
   while (!host.idle.empty()) {
     std::unique_ptr<UpstreamConnection> c = std::move(host.idle.back());
     host.idle.pop_back();
-    if (now - c->idleSince() < options_.max_idle_time && !net::idleConnectionUnusable(c->socket())) {
+    if (now - c->idleSince() < options_.max_idle_time &&
+        !net::idleConnectionUnusable(c->socket())) {
       return c;
     }
     net::closeQuietly(c->socket());
@@ -38,10 +39,10 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> Connectio
   auto [ec] = co_await socket.async_connect(host.endpoint, net::kAwait);
   c->writeTimer().disarm();
   if (c->writeTimer().fired()) {
-    co_return common::fail(common::ErrorKind::kTimeout,
-                           "connect to " + host.name + " timed out after " +
-                               std::to_string(timeout.count()) + " ms",
-                           common::ErrorSource::kUpstream, true);
+    co_return common::fail(
+        common::ErrorKind::kTimeout,
+        "connect to " + host.name + " timed out after " + std::to_string(timeout.count()) + " ms",
+        common::ErrorSource::kUpstream, true);
   }
   if (ec) {
     co_return common::fail(common::ErrorKind::kIo,

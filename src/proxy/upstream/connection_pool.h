@@ -6,7 +6,6 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <map>

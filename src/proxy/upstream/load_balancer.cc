@@ -16,16 +16,26 @@ constexpr int kSelectionAttempts = 5;
 UpstreamHost* pickOnce(ClusterHosts& cluster, FastRandom& random) {
   const auto& hosts = cluster.hosts();
   const size_t n = hosts.size();
+  const bool weighted = cluster.weighted();
+  auto anyHost = [&]() -> size_t {
+    return weighted ? cluster.weightedIndex(random.below(cluster.totalWeight())) : random.below(n);
+  };
   switch (cluster.cluster().lb) {
-    case translate::LbPolicy::kRoundRobin: return hosts[cluster.nextCursor() % n].get();
-    case translate::LbPolicy::kRandom: return hosts[random.below(n)].get();
+    case translate::LbPolicy::kRoundRobin:
+      return hosts[weighted ? cluster.nextWeightedRoundRobin() : cluster.nextCursor() % n].get();
+    case translate::LbPolicy::kRandom:
+      return hosts[anyHost()].get();
     case translate::LbPolicy::kLeastRequest:
-    case translate::LbPolicy::kPassthrough: break;
+    case translate::LbPolicy::kPassthrough:
+      break;
   }
-  UpstreamHost* a = hosts[random.below(n)].get();
-  if (n == 1) return a;
-  UpstreamHost* b = hosts[random.below(n)].get();
-  return b->active_requests < a->active_requests ? b : a;
+  const size_t a = anyHost();
+  if (n == 1) return hosts[a].get();
+  const size_t b = anyHost();
+  // Fewer requests in flight per unit of weight wins (cross-multiplied: no division).
+  const uint64_t load_a = uint64_t{hosts[a]->active_requests} * cluster.weight(b);
+  const uint64_t load_b = uint64_t{hosts[b]->active_requests} * cluster.weight(a);
+  return hosts[load_b < load_a ? b : a].get();
 }
 
 }  // namespace
@@ -35,7 +45,8 @@ UpstreamHost* pickHost(ClusterHosts& cluster, FastRandom& random,
   const auto& hosts = cluster.hosts();
   if (hosts.empty()) return nullptr;
   UpstreamHost* pick = pickOnce(cluster, random);
-  for (int i = 1; i < kSelectionAttempts && wasTried(tried, pick); ++i) pick = pickOnce(cluster, random);
+  for (int i = 1; i < kSelectionAttempts && wasTried(tried, pick); ++i)
+    pick = pickOnce(cluster, random);
   if (!wasTried(tried, pick)) return pick;
   // The random picks kept landing on tried hosts; take the first untried one if any.
   for (const auto& h : hosts) {

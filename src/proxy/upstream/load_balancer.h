@@ -3,6 +3,8 @@
 //  - RANDOM: a uniformly random host;
 //  - LEAST_REQUEST: the power of two choices, the one of two random hosts with fewer requests
 //    in flight from this worker (Envoy's default for equal weights).
+// Endpoint weights, when they differ, scale each policy: smooth weighted round robin, weighted
+// random picks, and in-flight requests compared per unit of weight.
 // Hosts in `tried` (earlier attempts of the same request) are skipped while another host exists:
 // Istio's "previous hosts" retry predicate.
 #pragma once

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <asio/ip/tcp.hpp>
-
 #include <chrono>
 #include <cstddef>
 

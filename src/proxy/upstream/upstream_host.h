@@ -5,7 +5,6 @@
 #pragma once
 
 #include <asio/ip/tcp.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -6,7 +6,6 @@
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/write.hpp>
-
 #include <cstring>
 
 namespace halyard::proxy::runtime {
@@ -16,7 +15,10 @@ using asio::ip::tcp;
 
 // A connected loopback pair: `reader` is read by the BodyReader, `writer` feeds it.
 struct Pair {
-  Pair() : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), reader(io), writer(io) {
+  Pair()
+      : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+        reader(io),
+        writer(io) {
     writer.connect(acceptor.local_endpoint());
     acceptor.accept(reader);
   }
@@ -35,18 +37,21 @@ void put(net::ByteBuffer& b, std::string_view s) {
 std::string readAll(Pair& p, BodyReader& reader, net::ByteBuffer& buffer, BodyError& error) {
   std::string body;
   net::OpTimer timer(p.io.get_executor());
-  asio::co_spawn(p.io, [&]() -> asio::awaitable<void> {
-    while (true) {
-      const BodyRead r = co_await reader.next(p.reader, buffer, timer,
-                                              Clock::now() + std::chrono::seconds(5));
-      if (r.error != BodyError::kNone) {
-        error = r.error;
-        co_return;
-      }
-      if (r.data.empty()) co_return;
-      body.append(r.data);
-    }
-  }, asio::detached);
+  asio::co_spawn(
+      p.io,
+      [&]() -> asio::awaitable<void> {
+        while (true) {
+          const BodyRead r =
+              co_await reader.next(p.reader, buffer, timer, Clock::now() + std::chrono::seconds(5));
+          if (r.error != BodyError::kNone) {
+            error = r.error;
+            co_return;
+          }
+          if (r.data.empty()) co_return;
+          body.append(r.data);
+        }
+      },
+      asio::detached);
   p.io.run();
   p.io.restart();
   return body;

@@ -16,9 +16,8 @@ TEST(HopByHop, FixedNames) {
 }
 
 TEST(HopByHop, FieldsNamedByConnection) {
-  const http::HeaderView headers[] = {{"connection", "keep-alive, X-Private ,close"},
-                                      {"x-private", "1"},
-                                      {"x-public", "2"}};
+  const http::HeaderView headers[] = {
+      {"connection", "keep-alive, X-Private ,close"}, {"x-private", "1"}, {"x-public", "2"}};
   EXPECT_TRUE(hasExtraConnectionOptions(headers));
   EXPECT_TRUE(mustDrop(headers, "x-private", true));
   EXPECT_FALSE(mustDrop(headers, "x-public", true));

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "proxy/runtime/http_date.h"
+
 namespace halyard::proxy::runtime {
 namespace {
 
@@ -13,7 +15,8 @@ std::string render(const LocalReply& reply) {
 }
 
 TEST(LocalReply, ErrorCarriesReasonHeaderAndBody) {
-  const std::string out = render(LocalReply{.status = 404, .reason = "no route for host a path /x"});
+  const std::string out =
+      render(LocalReply{.status = 404, .reason = "no route for host a path /x"});
   EXPECT_EQ(out,
             "HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\n"
             "x-halyard-reason: no route for host a path /x\r\ncontent-length: 28\r\n\r\n"
@@ -21,7 +24,8 @@ TEST(LocalReply, ErrorCarriesReasonHeaderAndBody) {
 }
 
 TEST(LocalReply, HeadCloseAndKeepAlive) {
-  std::string out = render(LocalReply{.status = 503, .reason = "r", .head_request = true, .close = true});
+  std::string out =
+      render(LocalReply{.status = 503, .reason = "r", .head_request = true, .close = true});
   EXPECT_NE(out.find("content-length: 2\r\n"), std::string::npos);
   EXPECT_NE(out.find("connection: close\r\n"), std::string::npos);
   EXPECT_TRUE(out.ends_with("\r\n\r\n"));
@@ -34,8 +38,12 @@ TEST(LocalReply, DirectResponseBodyAndRouteHeaderOps) {
   ops.set = {{"content-type", "application/json"}};
   ops.add = {{"x-added", "1"}};
   const std::pair<std::string, std::string> extra[] = {{"location", "http://b/"}};
-  const std::string out = render(LocalReply{.status = 302, .reason = "redirect", .reason_body = false,
-                                            .body = "{}", .headers = extra, .route_ops = &ops});
+  const std::string out = render(LocalReply{.status = 302,
+                                            .reason = "redirect",
+                                            .reason_body = false,
+                                            .body = "{}",
+                                            .headers = extra,
+                                            .route_ops = &ops});
   EXPECT_NE(out.find("content-type: application/json\r\n"), std::string::npos);
   EXPECT_EQ(out.find("text/plain"), std::string::npos);
   EXPECT_NE(out.find("location: http://b/\r\n"), std::string::npos);
@@ -47,6 +55,16 @@ TEST(LocalReply, NoContentHasNoBodyHeaders) {
   const std::string out = render(LocalReply{.status = 204, .reason = "r"});
   EXPECT_EQ(out.find("content-length"), std::string::npos);
   EXPECT_EQ(out.find("content-type"), std::string::npos);
+}
+
+TEST(LocalReply, DateHeaderAndItsFormat) {
+  HttpDate date;
+  const std::string_view now = date.now();
+  ASSERT_EQ(now.size(), 29u);  // "Sun, 06 Nov 1994 08:49:37 GMT"
+  EXPECT_EQ(now.substr(3, 2), ", ");
+  EXPECT_TRUE(now.ends_with(" GMT"));
+  const std::string out = render(LocalReply{.status = 404, .reason = "r", .date = now});
+  EXPECT_NE(out.find("\r\ndate: " + std::string(now) + "\r\n"), std::string::npos);
 }
 
 }  // namespace

@@ -2,9 +2,8 @@
 // upstream, take a new snapshot, and drain.
 #include "proxy/runtime/proxy_runtime.h"
 
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -100,10 +99,12 @@ class Upstream {
       while (true) {
         const size_t end = in.find("\r\n\r\n");
         if (end != std::string::npos) {
-          const std::string path = in.substr(in.find(' ') + 1, in.find(' ', in.find(' ') + 1) - in.find(' ') - 1);
+          const std::string path =
+              in.substr(in.find(' ') + 1, in.find(' ', in.find(' ') + 1) - in.find(' ') - 1);
           in.erase(0, end + 4);
           ++requests_;
-          const std::string reply = "HTTP/1.1 200 OK\r\nx-path: " + path + "\r\ncontent-length: 2\r\n\r\nok";
+          const std::string reply =
+              "HTTP/1.1 200 OK\r\nx-path: " + path + "\r\ncontent-length: 2\r\n\r\nok";
           ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
           continue;
         }
@@ -122,7 +123,8 @@ class Upstream {
   std::thread thread_;
 };
 
-std::shared_ptr<const tr::Snapshot> snapshot(uint16_t upstream_port, bool direct, uint64_t version) {
+std::shared_ptr<const tr::Snapshot> snapshot(uint16_t upstream_port, bool direct,
+                                             uint64_t version) {
   auto s = std::make_shared<tr::Snapshot>();
   s->version = version;
   auto table = std::make_shared<tr::RouteTable>();
@@ -150,7 +152,8 @@ std::shared_ptr<const tr::Snapshot> snapshot(uint16_t upstream_port, bool direct
 }
 
 std::string get(uint16_t port, const std::string& host, const std::string& path) {
-  return roundTrip(port, "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n");
+  return roundTrip(port,
+                   "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n");
 }
 
 TEST(ProxyRuntime, ServesForwardsSwapsSnapshotsAndDrains) {
@@ -170,7 +173,8 @@ TEST(ProxyRuntime, ServesForwardsSwapsSnapshotsAndDrains) {
 
   r = get(port, "other.example.com", "/x");
   EXPECT_TRUE(r.starts_with("HTTP/1.1 404 Not Found\r\n")) << r;
-  EXPECT_NE(r.find("x-halyard-reason: no route for host other.example.com path /x"), std::string::npos);
+  EXPECT_NE(r.find("x-halyard-reason: no route for host other.example.com path /x"),
+            std::string::npos);
 
   // A new snapshot reaches every worker.
   runtime.updateSnapshot(snapshot(upstream.port(), true, 2));
@@ -180,7 +184,8 @@ TEST(ProxyRuntime, ServesForwardsSwapsSnapshotsAndDrains) {
     if (!swapped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_TRUE(swapped);
-  for (int i = 0; i < 10; ++i) EXPECT_TRUE(get(port, "shop.example.com", "/").starts_with("HTTP/1.1 418 "));
+  for (int i = 0; i < 10; ++i)
+    EXPECT_TRUE(get(port, "shop.example.com", "/").starts_with("HTTP/1.1 418 "));
 
   runtime.drain();
   for (int i = 0; i < 100 && runtime.activeConnections() > 0; ++i) {
@@ -206,7 +211,8 @@ TEST(ProxyRuntime, PortInUseFailsTheStart) {
   ProxyRuntime runtime(options, nullptr, nullptr, {});
   auto started = runtime.start(snapshot(9, false, 1));
   ASSERT_FALSE(started.ok());
-  EXPECT_NE(started.error().message.find("cannot bind"), std::string::npos) << started.error().message;
+  EXPECT_NE(started.error().message.find("cannot bind"), std::string::npos)
+      << started.error().message;
   ::close(fd);
 }
 

@@ -18,10 +18,13 @@ using asio::ip::tcp;
 template <class F>
 void runTask(asio::io_context& io, F task) {
   bool done = false;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    co_await task();
-    done = true;
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await task();
+        done = true;
+      },
+      asio::detached);
   io.run();
   io.restart();
   ASSERT_TRUE(done);

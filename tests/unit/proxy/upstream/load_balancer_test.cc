@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <asio/io_context.hpp>
-
 #include <map>
 
 namespace halyard::proxy::upstream {
@@ -12,12 +11,13 @@ namespace {
 namespace tr = halyard::translate;
 
 struct Fixture {
-  explicit Fixture(tr::LbPolicy lb, int hosts) {
+  explicit Fixture(tr::LbPolicy lb, int hosts, std::vector<uint32_t> weights = {}) {
     auto c = std::make_shared<tr::Cluster>();
     c->name = "outbound|80||svc.default.svc.cluster.local";
     c->lb = lb;
     for (int i = 0; i < hosts; ++i) {
       c->endpoints.push_back(tr::Endpoint{"10.0.0." + std::to_string(i + 1), 8080});
+      if (!weights.empty()) c->endpoints.back().weight = weights[static_cast<size_t>(i)];
     }
     cluster = std::make_shared<ClusterHosts>(c, pool, io.get_executor());
   }
@@ -52,7 +52,8 @@ TEST(LoadBalancer, LeastRequestPrefersTheLessBusyOfTwo) {
   Fixture f(tr::LbPolicy::kLeastRequest, 2);
   f.cluster->hosts()[0]->active_requests = 10;
   int second = 0;
-  for (int i = 0; i < 200; ++i) second += pickHost(*f.cluster, f.random, {}) == f.cluster->hosts()[1].get();
+  for (int i = 0; i < 200; ++i)
+    second += pickHost(*f.cluster, f.random, {}) == f.cluster->hosts()[1].get();
   // The busy host wins only when both random choices land on it (about a quarter of the time).
   EXPECT_GT(second, 120);
   EXPECT_LT(second, 190);
@@ -73,9 +74,30 @@ TEST(LoadBalancer, TriedHostsAreAvoidedWhileOthersExist) {
 
 TEST(LoadBalancer, HostsAreSharedThroughThePoolAcrossSnapshots) {
   Fixture f(tr::LbPolicy::kRoundRobin, 2);
-  auto again = std::make_shared<ClusterHosts>(
-      std::make_shared<tr::Cluster>(f.cluster->cluster()), f.pool, f.io.get_executor());
+  auto again = std::make_shared<ClusterHosts>(std::make_shared<tr::Cluster>(f.cluster->cluster()),
+                                              f.pool, f.io.get_executor());
   EXPECT_EQ(again->hosts()[0], f.cluster->hosts()[0]);
+}
+
+TEST(LoadBalancer, WeightsScaleEveryPolicy) {
+  for (auto lb : {tr::LbPolicy::kRoundRobin, tr::LbPolicy::kRandom, tr::LbPolicy::kLeastRequest}) {
+    Fixture f(lb, 2, {3, 1});
+    ASSERT_TRUE(f.cluster->weighted());
+    int first = 0;
+    for (int i = 0; i < 4000; ++i)
+      first += pickHost(*f.cluster, f.random, {}) == f.cluster->hosts()[0].get();
+    EXPECT_GT(first, 2700) << static_cast<int>(lb);
+    EXPECT_LT(first, 3300) << static_cast<int>(lb);
+  }
+}
+
+TEST(LoadBalancer, SmoothWeightedRoundRobinInterleaves) {
+  Fixture f(tr::LbPolicy::kRoundRobin, 3, {5, 1, 1});
+  std::string order;
+  for (int i = 0; i < 7; ++i) {
+    order += pickHost(*f.cluster, f.random, {})->name.substr(7, 1);  // "10.0.0.N:8080"
+  }
+  EXPECT_EQ(order, "1121311");
 }
 
 }  // namespace
