@@ -4,12 +4,15 @@ in bounded proxy memory, and WebSocket upgrades."""
 import http.client
 import json
 import socket
+import subprocess
 import time
 
 import pytest
 
+from conftest import BIN
 from proxy_backends import EchoBackend, UpgradeBackend
-from proxy_harness import Proxy, gateway, parse_head, raw_exchange, service, split_responses
+from proxy_harness import (Proxy, free_port, gateway, parse_head, raw_exchange, service,
+                           split_responses)
 
 HOST = "h1.example.com"
 BIG = 200 * 1024 * 1024
@@ -234,3 +237,30 @@ def test_request_line_and_header_limits(env):
     raw, closed = raw_exchange(proxy.port, ("GET / HTTP/1.1\r\nHost: " + HOST + "\r\nx-big: " +
                                             "b" * 70000 + "\r\n\r\n").encode())
     assert raw.startswith(b"HTTP/1.1 431 ") and closed
+
+
+@pytest.mark.parametrize("body_size", [1000, 300_000])
+def test_large_request_head_with_body(env, body_size):
+    # A head that fills most of the first buffer makes the proxy grow it (and re-parse the head)
+    # before streaming the body.
+    proxy, _, _ = env
+    conn = connect(proxy)
+    conn.request("POST", "/big-head", body=b"q" * body_size,
+                 headers={"Host": HOST, "x-filler": "f" * 14000, "x-echo-x-filler-len": "14000"})
+    r = conn.getresponse()
+    seen = json.loads(r.read())
+    conn.close()
+    assert r.status == 200
+    assert seen["body_bytes"] == body_size
+    assert len(seen["headers"]["x-filler"]) == 14000
+    assert r.getheader("x-filler-len") == "14000"
+
+
+def test_admin_port_is_not_shared(env, tmp_path):
+    proxy, echo, ws = env
+    out = subprocess.run([str(BIN / "halyard-proxy"), "--config", str(proxy.config),
+                          "--port-map", "80=%d" % free_port(),
+                          "--admin", "127.0.0.1:%d" % proxy.admin_port],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1
+    assert "--admin" in out.stderr

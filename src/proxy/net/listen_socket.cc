@@ -17,7 +17,8 @@ common::Unexpected<common::Error> ioError(const std::string& what, const std::st
 }  // namespace
 
 common::Expected<asio::ip::tcp::acceptor> openListener(asio::io_context& io,
-                                                       const std::string& address, uint16_t port) {
+                                                       const std::string& address, uint16_t port,
+                                                       bool reuse_port) {
   asio::error_code ec;
   const asio::ip::address ip = asio::ip::make_address(address, ec);
   if (ec) {
@@ -29,7 +30,7 @@ common::Expected<asio::ip::tcp::acceptor> openListener(asio::io_context& io,
   acceptor.open(endpoint.protocol(), ec);
   if (ec) return ioError("cannot open", address, port, ec);
   acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.set_option(ReusePort(true), ec);
+  if (!ec && reuse_port) acceptor.set_option(ReusePort(true), ec);
   if (ec) return ioError("cannot set SO_REUSEPORT on", address, port, ec);
   acceptor.bind(endpoint, ec);
   if (ec) return ioError("cannot bind", address, port, ec);

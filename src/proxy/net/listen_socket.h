@@ -11,9 +11,11 @@
 
 namespace halyard::proxy::net {
 
-// Binds and listens on address:port with SO_REUSEADDR and SO_REUSEPORT. `address` is an IP
-// literal ("0.0.0.0", "127.0.0.1", "::").
+// Binds and listens on address:port with SO_REUSEADDR, and SO_REUSEPORT when `reuse_port` (the
+// workers' listeners; not the admin listener, which must fail when another process has the
+// port). `address` is an IP literal ("0.0.0.0", "127.0.0.1", "::").
 common::Expected<asio::ip::tcp::acceptor> openListener(asio::io_context& io,
-                                                       const std::string& address, uint16_t port);
+                                                       const std::string& address, uint16_t port,
+                                                       bool reuse_port = true);
 
 }  // namespace halyard::proxy::net

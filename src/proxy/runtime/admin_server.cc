@@ -21,7 +21,7 @@ constexpr std::chrono::seconds kAdminTimeout{10};
 }  // namespace
 
 common::Expected<void> AdminServer::listen(const std::string& host, uint16_t port) {
-  auto acceptor = net::openListener(io_, host, port);
+  auto acceptor = net::openListener(io_, host, port, false);
   if (!acceptor) return common::unexpected(acceptor.error());
   acceptor_.emplace(std::move(*acceptor));
   spawnDetached(io_.get_executor(), acceptLoop());

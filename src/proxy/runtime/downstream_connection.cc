@@ -113,7 +113,7 @@ net::awaitable<DownstreamConnection::HeadStatus> DownstreamConnection::readHead(
     }
     if (ds.in.writableSize() == 0) ds.in.grow(std::min(ds.in.capacity() * 2, max_head + 1));
     const bool nothing_yet = ds.in.end() == 0;
-    waiting_ = nothing_yet && !first_request_;
+    waiting_ = nothing_yet;
     if (waiting_ && ds.worker.draining()) co_return HeadStatus::kClosed;
     const Clock::time_point deadline =
         header_deadline != Clock::time_point::max() ? header_deadline : ds.idleDeadline();

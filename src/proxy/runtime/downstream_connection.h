@@ -60,7 +60,7 @@ class DownstreamConnection {
   // per request.
   std::optional<UpstreamRequest> upstream_;
   bool first_request_ = true;
-  bool waiting_ = false;  // between requests with nothing received: safe to close on drain
+  bool waiting_ = false;  // no byte of a request received yet: safe to close on drain
   // The generation of the last snapshot seen and its routes for this listener, so the lookup
   // runs once per reload (0: none yet).
   uint64_t routes_generation_ = 0;

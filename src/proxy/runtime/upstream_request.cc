@@ -477,6 +477,9 @@ net::awaitable<void> UpstreamRequest::stopUpload(UpstreamConnection& c) {
   cancelSocket(ds_.socket);
   cancelSocket(c.socket());
   co_await upload_done_.wait();
+  // The errors the cancellation itself caused are not the client's or the upstream's.
+  upload_error_ = BodyError::kNone;
+  upload_upstream_failed_ = false;
   rq_.close = true;  // the rest of the request body is still on the wire
 }
 
