@@ -35,6 +35,8 @@ Worker::Worker(size_t index, const RuntimeOptions& options, WorkerTelemetry tele
 
 Worker::~Worker() {
   stop();
+  // A worker that never started still holds its work guard; it must go before the io_context.
+  work_.reset();
   // Teardown order matters: sockets must go before the io_context they belong to, and the
   // coroutine frames the io_context still holds reference this worker's members.
   listeners_.clear();
