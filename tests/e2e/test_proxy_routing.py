@@ -176,6 +176,7 @@ def test_uri_and_authority_rewrite(env):
     seen = r.json()
     assert seen["path"] == "/new/page?x=1"
     assert seen["headers"]["host"] == "rewritten.example.com"
+    assert seen["headers"]["x-envoy-original-path"] == "/old/page?x=1"
 
 
 def test_weighted_split(env):

@@ -245,6 +245,7 @@ bool UpstreamRequest::buildHead() {
   for (const auto& h : head.headers) {
     if (h.name == "host" || h.name == "expect" || h.name == "x-forwarded-for" ||
         h.name == "x-forwarded-proto" || h.name == "x-request-id" ||
+        (rewritten_path_ && h.name == "x-envoy-original-path") ||
         mustDrop(head.headers, h.name, extra_options)) {
       continue;
     }
@@ -253,6 +254,8 @@ bool UpstreamRequest::buildHead() {
   headers.push_back({"x-forwarded-for", ds_.forwarded_for});
   headers.push_back({"x-forwarded-proto", view.scheme});
   headers.push_back({"x-request-id", rq_.request_id});
+  // Envoy keeps the path a rewrite replaced, for the upstream and for access logs.
+  if (rewritten_path_) headers.push_back({"x-envoy-original-path", head.path});
   router::applyHeaderOps(
       headers, {&route_.request_headers, &destination_->request_headers},
       [&](std::string_view name, std::string_view value) { http::appendHeader(out, name, value); });
