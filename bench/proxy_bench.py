@@ -1,19 +1,29 @@
 #!/usr/bin/python3
 """Side-by-side HTTP/1.1 proxy benchmark: backend direct, halyard-proxy, nginx, HAProxy.
 
-Each proxy gets one worker, keep-alive on both sides, and the same route to the same fast
-backend (an nginx answering a small static body). wrk runs pinned to core 0; proxies and the
-backend are pinned to core 1. Peers alternate inside each round; three rounds; medians are
-printed with CPU microseconds per request of each proxy process (utime+stime from /proc),
-peak RSS, idle RSS and the ratios to nginx and HAProxy.
+Each proxy gets one worker, keep-alive on both sides, and the same route (one Host match, same
+request headers added) to the same fast backend (an nginx answering a small body with
+`return 200`). wrk runs pinned to core 0; proxies and the backend are pinned to core 1.
+Peers alternate inside each round (the order rotates each round); medians over the rounds are
+printed as a Markdown table: requests/s, p50/p99 latency, CPU microseconds per request of the
+proxy's processes (utime+stime from /proc/<pid>/stat), peak RSS (VmHWM), idle RSS (VmRSS
+before load), upstream connections opened, and the ratios of halyard-proxy to nginx and HAProxy.
 
-    bench/proxy_bench.py [--duration 10] [--connections 32] [--rounds 3] [--proxy build/bin/halyard-proxy]
+    bench/proxy_bench.py [--duration 10] [--connections 32] [--rounds 3]
+                         [--proxy build/bin/halyard-proxy]
 
-Not part of the test command. Needs: wrk, nginx, haproxy, taskset (scripts/setup.sh installs them).
+Not part of the test command. Needs: wrk, nginx, haproxy, taskset (scripts/setup.sh installs
+them). Every process listens on 127.0.0.1 on a free port, lives in a temp dir and is stopped on
+exit (also on Ctrl-C or SIGTERM).
 """
 import argparse
+import datetime
+import fcntl
+import http.client
 import os
+import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -26,6 +36,12 @@ import urllib.request
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HOST = "bench.example.com"
+BODY = b"hello from the backend\n"
+CLIENT_CORE, SERVER_CORE = "0", "1"
+NICE = ["nice", "-n", "0"]  # --nice: the same priority for every process this run starts
+LOCK = "/tmp/halyard-proxy-bench.lock"
+HELD_LOCKS = []
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def free_port():
@@ -34,92 +50,183 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(port, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing listening on port %d" % port)
-
-
 def cpu_seconds(pids):
+    """utime+stime of the processes (all their threads), in seconds."""
     total = 0
     for pid in pids:
         try:
             with open("/proc/%d/stat" % pid) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+            total += int(fields[11]) + int(fields[12])
         except FileNotFoundError:
             pass
     return total / CLK_TCK
 
 
-def rss_kb(pids, field):
-    total = 0
-    for pid in pids:
-        try:
-            with open("/proc/%d/status" % pid) as f:
-                for line in f:
-                    if line.startswith(field + ":"):
-                        total += int(line.split()[1])
-        except FileNotFoundError:
-            pass
-    return total
+def machine_busy_seconds():
+    """User and system time of the whole machine, to tell how much other processes took.
+    Interrupt and softirq time is left out: on loopback it is mostly our own traffic, and no
+    process is charged for it."""
+    with open("/proc/stat") as f:
+        user, nice, system = (int(x) for x in f.readline().split()[1:4])
+    return (user + nice + system) / CLK_TCK
 
 
-def children(pid):
-    """The process and its descendants (nginx and HAProxy fork workers)."""
+def children_cpu_seconds():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def status_kb(pid, field):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def process_tree(pid):
+    """The process and its descendants (nginx forks a worker under its master)."""
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
     pids = [pid]
     for p in out.stdout.split():
-        pids.extend(children(int(p)))
+        pids.extend(process_tree(int(p)))
     return pids
 
 
-def start(cmd, **kw):
-    return subprocess.Popen(["taskset", "-c", "1"] + cmd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, **kw)
+class Fleet:
+    """The processes this run started; each in its own session, logs in the temp dir."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.procs = []
+
+    def start(self, name, cmd):
+        log = open(os.path.join(self.tmp, name + ".log"), "wb")
+        proc = subprocess.Popen(NICE + ["taskset", "-c", SERVER_CORE] + cmd,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        log.close()
+        proc.name = name
+        self.procs.append(proc)
+        return proc
+
+    def log_tail(self, proc):
+        with open(os.path.join(self.tmp, proc.name + ".log"), errors="replace") as f:
+            return "".join(f.readlines()[-20:])
+
+    def stop(self, proc):
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)  # the whole session: master and workers
+                proc.wait()
+        self.procs.remove(proc)
+
+    def stop_all(self):
+        for proc in list(self.procs):
+            self.stop(proc)
+
+    def leftovers(self):
+        """Processes still running whose command line names the temp dir (should be none)."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/cmdline" % entry, "rb") as f:
+                        if self.tmp.encode() in f.read():
+                            found.append(int(entry))
+                except OSError:
+                    pass
+        return found
 
 
-def stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+def exclusive_machine():
+    """Two benchmark runs at once would share core 1 and skew each other: take turns."""
+    lock = open(LOCK, "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("bench: another benchmark holds %s, waiting for it" % LOCK, file=sys.stderr)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    HELD_LOCKS.append(lock)  # kept open, so held, until this process exits
+
+
+def wait_until(check, what, proc, fleet, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited with %d:\n%s" % (proc.name, proc.returncode,
+                                                           fleet.log_tail(proc)))
         try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("%s: %s not ready after %.0fs:\n%s" % (proc.name, what, timeout,
+                                                            fleet.log_tail(proc)))
 
 
-def nginx_backend(tmp, port):
-    conf = os.path.join(tmp, "backend.conf")
+def listening(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        return True
+
+
+def get(port, host, path="/"):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path, headers={"Host": host})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def nginx_backend(fleet, port):
+    conf = os.path.join(fleet.tmp, "backend.conf")
     with open(conf, "w") as f:
         f.write("""daemon off; worker_processes 1; pid %s/backend.pid; error_log stderr error;
 events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:%d; location / { return 200 "hello from the backend\\n"; } } }
-""" % (tmp, port))
-    return start(["nginx", "-c", conf, "-p", tmp])
+http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
+  server { listen 127.0.0.1:%d backlog=4096;
+    location = /_status { stub_status; }
+    location / { return 200 "%s"; } } }
+""" % (fleet.tmp, port, BODY.decode().replace("\n", "\\n")))
+    return fleet.start("backend", ["nginx", "-e", "stderr", "-c", conf, "-p", fleet.tmp])
 
 
-def nginx_proxy(tmp, port, backend):
-    conf = os.path.join(tmp, "nginx-proxy.conf")
+def backend_accepts(port):
+    """Connections the backend accepted so far (stub_status), not counting this query."""
+    status, body = get(port, "status", "/_status")
+    return int(body.split(b"\n")[2].split()[0]) - 1
+
+
+def nginx_proxy(fleet, port, backend):
+    conf = os.path.join(fleet.tmp, "nginx-proxy.conf")
     with open(conf, "w") as f:
-        f.write("""daemon off; worker_processes 1; pid %s/proxy.pid; error_log stderr error;
+        f.write("""daemon off; worker_processes 1; pid %s/nginx-proxy.pid; error_log stderr error;
 events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  upstream be { server 127.0.0.1:%d; keepalive 128; }
-  server { listen 127.0.0.1:%d;
-    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-""" % (tmp, backend, port))
-    return start(["nginx", "-c", conf, "-p", tmp])
+http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
+  upstream be { server 127.0.0.1:%d; keepalive 128; keepalive_requests 1000000; }
+  server { listen 127.0.0.1:%d default_server backlog=4096; return 404; }
+  server { listen 127.0.0.1:%d; server_name %s;
+    location / {
+      proxy_pass http://be; proxy_http_version 1.1;
+      proxy_set_header Connection ""; proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Request-Id $request_id; } } }
+""" % (fleet.tmp, backend, port, port, HOST))
+    return fleet.start("nginx", ["nginx", "-e", "stderr", "-c", conf, "-p", fleet.tmp])
 
 
-def haproxy(tmp, port, backend):
-    conf = os.path.join(tmp, "haproxy.cfg")
+def haproxy(fleet, port, backend):
+    conf = os.path.join(fleet.tmp, "haproxy.cfg")
     with open(conf, "w") as f:
         f.write("""global
   nbthread 1
@@ -131,17 +238,24 @@ defaults
   timeout connect 5s
   timeout client 30s
   timeout server 30s
+  timeout http-keep-alive 300s
 frontend fe
   bind 127.0.0.1:%d
+  acl bench hdr(host) -i %s
+  http-request return status 404 content-type text/plain string "no route" unless bench
+  option forwardfor
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Request-Id %%[uuid]
   default_backend be
 backend be
   server s1 127.0.0.1:%d
-""" % (port, backend))
-    return start(["haproxy", "-f", conf])
+""" % (port, HOST, backend))
+    return fleet.start("haproxy", ["haproxy", "-db", "-f", conf])
 
 
-def halyard(tmp, port, backend, binary):
-    cfg = os.path.join(tmp, "halyard")
+def halyard(fleet, port, backend, binary):
+    """One Gateway server bound to 127.0.0.1, one VirtualService route, a Service+Endpoints."""
+    cfg = os.path.join(fleet.tmp, "halyard")
     os.makedirs(cfg, exist_ok=True)
     with open(os.path.join(cfg, "bench.yaml"), "w") as f:
         f.write("""apiVersion: networking.istio.io/v1
@@ -151,6 +265,7 @@ spec:
   selector: {istio: ingressgateway}
   servers:
   - port: {number: 80, name: http, protocol: HTTP}
+    bind: 127.0.0.1
     hosts: ["%s"]
 ---
 apiVersion: networking.istio.io/v1
@@ -177,100 +292,224 @@ subsets:
   ports: [{name: http, port: %d}]
 """ % (HOST, HOST, backend, backend))
     admin = free_port()
-    proc = start([binary, "--config", cfg, "--port-map", "80=%d" % port, "--workers", "1",
-                  "--admin", "127.0.0.1:%d" % admin])
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen("http://127.0.0.1:%d/ready" % admin, timeout=0.5)
-            break
-        except OSError:
-            time.sleep(0.05)
+    proc = fleet.start("halyard-proxy", [binary, "--config", cfg, "--port-map", "80=%d" % port,
+                                         "--workers", "1", "--admin", "127.0.0.1:%d" % admin])
+    wait_until(lambda: urllib.request.urlopen("http://127.0.0.1:%d/ready" % admin,
+                                              timeout=0.5).status == 200,
+               "/ready", proc, fleet)
     return proc
 
 
 def wrk(port, duration, connections):
+    cpu0 = children_cpu_seconds()
     out = subprocess.run(
-        ["taskset", "-c", "0", "wrk", "-t1", "-c%d" % connections, "-d%ds" % duration,
-         "--latency", "-H", "Host: " + HOST, "http://127.0.0.1:%d/" % port],
-        capture_output=True, text=True, check=True).stdout
+        NICE + ["taskset", "-c", CLIENT_CORE, "wrk", "-t1", "-c%d" % connections,
+                "-d%ds" % duration, "--latency", "-H", "Host: " + HOST,
+                "http://127.0.0.1:%d/" % port],
+        capture_output=True, text=True, check=True, timeout=duration + 60).stdout
 
     def latency(label):
         m = re.search(r"^\s*%s%%\s+([\d.]+)(us|ms|s)\s*$" % label, out, re.M)
-        value, unit = float(m.group(1)), m.group(2)
-        return value * {"us": 1, "ms": 1000, "s": 1e6}[unit]
+        return float(m.group(1)) * {"us": 1, "ms": 1000, "s": 1e6}[m.group(2)]
 
-    requests = int(re.search(r"(\d+) requests in", out).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    return {"rps": rps, "p50": latency("50"), "p99": latency("99"), "requests": requests,
-            "errors": int(errors.group(1)) if errors else 0}
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50": latency("50"), "p99": latency("99"),
+            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+            "errors": (int(non2xx.group(1)) if non2xx else 0) +
+                      (sum(int(x) for x in sock.groups()) if sock else 0),
+            "wrk_cpu": children_cpu_seconds() - cpu0}
+
+
+def check_route(name, port, proxied):
+    status, body = get(port, HOST)
+    if status != 200 or body != BODY:
+        raise RuntimeError("%s: GET / with Host %s answered %d %r" % (name, HOST, status, body))
+    if proxied:
+        status, _ = get(port, "other.example.com")
+        if status != 404:
+            raise RuntimeError("%s: an unknown Host answered %d, not 404" % (name, status))
+
+
+def measure(port, pids, backend_port, backend_pids, args, idle_kb):
+    """One measured wrk run against port, after a 1 s warm-up that fills connection pools.
+    upstream: connections the backend accepted over warm-up and run (the proxy's pool size
+    when it reuses them; about the request count when it does not)."""
+    accepts0 = backend_accepts(backend_port)
+    wrk(port, 1, args.connections)
+    cpu0, bcpu0, busy0 = cpu_seconds(pids), cpu_seconds(backend_pids), machine_busy_seconds()
+    load = os.getloadavg()[0]
+    r = wrk(port, args.duration, args.connections)
+    cpu, bcpu = cpu_seconds(pids) - cpu0, cpu_seconds(backend_pids) - bcpu0
+    busy = machine_busy_seconds() - busy0
+    ours = bcpu + r["wrk_cpu"] + (cpu if pids != backend_pids else 0)
+    r.update(cpu_us=cpu * 1e6 / max(r["requests"], 1),
+             backend_us=bcpu * 1e6 / max(r["requests"], 1),
+             rss_mb=sum(status_kb(p, "VmHWM") for p in pids) / 1024,
+             hwm_each=[status_kb(p, "VmHWM") / 1024 for p in pids],
+             idle_mb=idle_kb / 1024,
+             upstream=backend_accepts(backend_port) - accepts0 - 1,
+             foreign=max(0.0, busy - ours) * 100 / (os.cpu_count() * args.duration),
+             load=load)
+    return r
+
+
+def version(cmd, pattern):
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    m = re.search(pattern, out.stdout + out.stderr)
+    return m.group(1) if m else "?"
+
+
+def describe_machine(args):
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+
+    def git(*a):
+        return subprocess.run(["git", "-C", REPO] + list(a), capture_output=True,
+                              text=True).stdout.strip()
+
+    # The binary may predate HEAD: say when it was built and what the tree holds now.
+    built = datetime.datetime.fromtimestamp(os.path.getmtime(args.proxy)).strftime("%H:%M")
+    rev = "%s built %s, tree now at %s%s" % (
+        args.proxy, built, git("rev-parse", "--short", "HEAD") or "?",
+        " with local changes in src/ or cmd/" if git("status", "--porcelain", "--", "src", "cmd")
+        else "")
+    return ("%s, %d cores, Linux %s; nginx %s, HAProxy %s, wrk %s; %s" % (
+        cpu, os.cpu_count(), platform.release(),
+        version(["nginx", "-v"], r"nginx/(\S+)"),
+        version(["haproxy", "-v"], r"version (\S+)"),
+        version(["wrk", "-v"], r"wrk (\S+)"), rev))
+
+
+def spread(values, fmt):
+    return fmt % statistics.median(values) + (" (%s-%s)" % (fmt % min(values), fmt % max(values))
+                                              if len(values) > 1 else "")
+
+
+def report(results, args, load_before, machine):
+    print("%s\n" % machine)
+    print("%d rounds x %d s, %d connections, 1 worker each, nice %d, medians (min-max); load "
+          "average %.2f before, %.2f after; other processes took a median %.0f%% of the machine" % (
+              args.rounds, args.duration, args.connections, args.nice, load_before,
+              os.getloadavg()[0],
+              statistics.median(r["foreign"] for runs in results.values() for r in runs)))
+    print()
+    print("| peer | req/s | p50 us | p99 us | CPU us/req | peak RSS MB | idle RSS MB "
+          "| upstream conns | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    med = {}
+    for name, runs in results.items():
+        med[name] = {k: statistics.median(r[k] for r in runs)
+                     for k in ("rps", "p50", "p99", "cpu_us", "rss_mb", "idle_mb", "upstream")}
+        cpu = [r["cpu_us"] for r in runs]
+        direct = name == "backend (direct)"
+        print("| %s | %s | %.0f | %.0f | %s | %.1f | %s | %.0f | %d |" % (
+            "backend (direct; its own CPU, RSS)" if direct else name,
+            spread([r["rps"] for r in runs], "%.0f"), med[name]["p50"], med[name]["p99"],
+            spread(cpu, "%.2f"), med[name]["rss_mb"],
+            "-" if direct else "%.1f" % med[name]["idle_mb"],
+            med[name]["upstream"], sum(r["errors"] for r in runs)))
+    h = med["halyard-proxy"]
+    print()
+    print("| halyard-proxy vs | req/s | CPU us/req | peak RSS | idle RSS |")
+    print("|---|---:|---:|---:|---:|")
+    for peer in ("nginx", "haproxy"):
+        p = med[peer]
+        print("| %s | %.2fx | %.2fx | %.2fx | %.2fx |" % (
+            peer, h["rps"] / p["rps"], h["cpu_us"] / p["cpu_us"], h["rss_mb"] / p["rss_mb"],
+            h["idle_mb"] / p["idle_mb"]))
+    print()
+
+    def verdict(ok):
+        return "met" if ok else "NOT met"
+
+    print("Targets: CPU/request below nginx %s, below HAProxy %s; idle RSS under 10 MB %s "
+          "(%.1f MB)." % (verdict(h["cpu_us"] < med["nginx"]["cpu_us"]),
+                          verdict(h["cpu_us"] < med["haproxy"]["cpu_us"]),
+                          verdict(h["idle_mb"] < 10), h["idle_mb"]))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--proxy", default="build/bin/halyard-proxy")
+    parser.add_argument("--proxy", default=os.path.join(REPO, "build/bin/halyard-proxy"))
+    parser.add_argument("--nice", type=int, default=0,
+                        help="niceness of every process started (e.g. -10 as root to keep "
+                             "other work on the machine from skewing the numbers)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
     args = parser.parse_args()
+    args.proxy = os.path.abspath(args.proxy)
+    NICE[2] = str(args.nice)
     for tool in ("wrk", "nginx", "haproxy", "taskset"):
         if not shutil.which(tool):
             sys.exit("bench: %s is not installed (run scripts/setup.sh)" % tool)
+    if not os.access(args.proxy, os.X_OK):
+        sys.exit("bench: %s is not executable (build target halyard-proxy)" % args.proxy)
+    if os.cpu_count() < 2:
+        sys.exit("bench: needs 2 cores (client on core 0, servers on core 1)")
+    # SIGTERM unwinds like Ctrl-C so the finally below stops every process.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
+    exclusive_machine()
+    load_before = os.getloadavg()[0]
+    machine = describe_machine(args)
     tmp = tempfile.mkdtemp(prefix="halyard-bench-")
-    backend_port = free_port()
-    backend = nginx_backend(tmp, backend_port)
-    wait_port(backend_port)
-    peers = {
+    fleet = Fleet(tmp)
+    launchers = {
         "backend (direct)": None,
-        "halyard-proxy": lambda p: halyard(tmp, p, backend_port, args.proxy),
-        "nginx": lambda p: nginx_proxy(tmp, p, backend_port),
-        "haproxy": lambda p: haproxy(tmp, p, backend_port),
+        "halyard-proxy": lambda p: halyard(fleet, p, backend_port, args.proxy),
+        "nginx": lambda p: nginx_proxy(fleet, p, backend_port),
+        "haproxy": lambda p: haproxy(fleet, p, backend_port),
     }
-    results = {name: [] for name in peers}
+    names = list(launchers)
+    results = {name: [] for name in names}
     try:
+        backend_port = free_port()
+        backend = nginx_backend(fleet, backend_port)
+        wait_until(lambda: listening(backend_port), "port", backend, fleet)
+        backend_pids = process_tree(backend.pid)
         for rnd in range(args.rounds):
-            for name, launch in peers.items():
-                if launch is None:
-                    r = wrk(backend_port, args.duration, args.connections)
-                    r.update(cpu_us=0.0, rss_mb=0.0, idle_mb=0.0)
+            for name in names[rnd % len(names):] + names[:rnd % len(names)]:
+                if launchers[name] is None:
+                    check_route(name, backend_port, proxied=False)
+                    r = measure(backend_port, backend_pids, backend_port, backend_pids, args, 0)
                 else:
                     port = free_port()
-                    proc = launch(port)
-                    wait_port(port)
-                    time.sleep(0.3)
-                    pids = children(proc.pid)
-                    idle = rss_kb(pids, "VmRSS") / 1024
-                    wrk(port, 1, args.connections)  # warm up pools
-                    cpu0 = cpu_seconds(pids)
-                    r = wrk(port, args.duration, args.connections)
-                    cpu = cpu_seconds(pids) - cpu0
-                    r.update(cpu_us=cpu * 1e6 / max(r["requests"], 1),
-                             rss_mb=rss_kb(pids, "VmHWM") / 1024, idle_mb=idle)
-                    stop(proc)
+                    proc = launchers[name](port)
+                    wait_until(lambda: listening(port), "port", proc, fleet)
+                    time.sleep(0.5)
+                    pids = process_tree(proc.pid)
+                    idle_kb = sum(status_kb(p, "VmRSS") for p in pids)
+                    check_route(name, port, proxied=True)
+                    r = measure(port, pids, backend_port, backend_pids, args, idle_kb)
+                    fleet.stop(proc)
                 results[name].append(r)
-                print("round %d %-17s %9.0f req/s  p50 %7.0f us  p99 %7.0f us  %5.1f cpu-us/req"
-                      " errors %d" % (rnd + 1, name, r["rps"], r["p50"], r["p99"], r["cpu_us"],
-                                      r["errors"]), file=sys.stderr)
+                print("round %d %-16s %7.0f req/s p50 %5.0f us p99 %6.0f us  %5.2f cpu-us/req"
+                      "  backend %4.2f cpu-us/req  RSS %s MB  upstream conns %d  errors %d"
+                      "  load %.2f  others %.0f%%" % (
+                          rnd + 1, name, r["rps"], r["p50"], r["p99"], r["cpu_us"],
+                          r["backend_us"], "+".join("%.1f" % m for m in r["hwm_each"]),
+                          r["upstream"], r["errors"], r["load"], r["foreign"]),
+                      file=sys.stderr, flush=True)
     finally:
-        stop(backend)
-
-    med = {name: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-           for name, runs in results.items()}
-    print("\n%d rounds x %ds, %d connections, 1 worker each, medians" %
-          (args.rounds, args.duration, args.connections))
-    print("| peer | req/s | p50 us | p99 us | CPU us/req | peak RSS MB | idle RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, m in med.items():
-        print("| %s | %.0f | %.0f | %.0f | %.1f | %.1f | %.1f |" % (
-            name, m["rps"], m["p50"], m["p99"], m["cpu_us"], m["rss_mb"], m["idle_mb"]))
-    h = med["halyard-proxy"]
-    print()
-    for peer in ("nginx", "haproxy"):
-        p = med[peer]
-        print("halyard-proxy / %s: throughput %.2fx, CPU per request %.2fx, peak RSS %.2fx" % (
-            peer, h["rps"] / p["rps"], h["cpu_us"] / p["cpu_us"], h["rss_mb"] / p["rss_mb"]))
+        fleet.stop_all()
+        left = fleet.leftovers()
+        if left:
+            print("bench: processes left running: %s" % left, file=sys.stderr)
+        if args.keep:
+            print("bench: configs and logs kept in %s" % tmp, file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print("%s, %s" % (datetime.date.today().isoformat(), "bench/proxy_bench.py " +
+                      " ".join(sys.argv[1:])))
+    report(results, args, load_before, machine)
 
 
 if __name__ == "__main__":
