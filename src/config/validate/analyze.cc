@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <map>
 
-#include "config/validate/object_validator.h"
-#include "config/validate/schema_validator.h"
 #include "config/yaml/config_set_builder.h"
 #include "config/yaml/loader.h"
 
@@ -119,20 +117,6 @@ void dropDuplicateResources(std::vector<Object>& objects, Diagnostics& out) {
 }
 
 }  // namespace
-
-void validateOne(const Object& obj, Diagnostics& out) {
-  // Every kind of an Istio API group goes to the schema validator, so a misspelt kind
-  // ("VirtualServce") is reported instead of silently ignored.
-  const bool istio_group = obj.group == "istio.io" || obj.group.ends_with(".istio.io");
-  if (!istio_group && !isCrdKind(obj.group, obj.kind)) return;
-  const size_t before = out.size();
-  validateSchema(obj, out);
-  // Istio's webhook runs only on objects the API server accepted; running it on a schema-broken
-  // object would repeat the same problem in other words.
-  bool schema_errors = false;
-  for (size_t i = before; i < out.size(); ++i) schema_errors |= out[i].level == Level::kError;
-  if (!schema_errors) validateObject(obj, out);
-}
 
 Diagnostics analyzeObjects(std::vector<Object> objects, const AnalyzeOptions& options) {
   Diagnostics out;
