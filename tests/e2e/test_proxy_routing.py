@@ -74,8 +74,19 @@ spec:
     match: [{uri: {prefix: /app}}]
     route: [{destination: {host: v1}}]
 """
+    secure = """apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: secure, namespace: default}
+spec:
+  hosts: [secure.example.com]
+  gateways: [secure-gw]
+  http:
+  - route: [{destination: {host: v1}}]
+"""
     return "---\n".join([gateway("routes-gw", [HOST]), vs, service("v1", v1.port),
-                         service("v2", v2.port)])
+                         service("v2", v2.port),
+                         gateway("secure-gw", ["secure.example.com"], extra="    tls: {httpsRedirect: true}\n"),
+                         secure])
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +113,16 @@ def test_redirect(env):
     assert r.status == 302
     assert r.headers["location"] == "http://new.example.com/new-place?q=1"
     assert "redirect" in r.headers["x-halyard-reason"]
+    assert v1.count() == before
+
+
+def test_gateway_https_redirect(env):
+    proxy, v1, _ = env
+    before = v1.count()
+    r = curl(proxy.port, "/login?next=/", "secure.example.com")
+    assert r.status == 301
+    assert r.headers["location"] == "https://secure.example.com/login?next=/"
+    assert "requires TLS" in r.headers["x-halyard-reason"]
     assert v1.count() == before
 
 
