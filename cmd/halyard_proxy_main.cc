@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
   app.add_option("--drain-timeout-ms", o.drain_timeout_ms,
                  "On SIGTERM, how long requests in flight may take to finish")
       ->capture_default_str();
+  app.add_option("--watch-interval-ms", o.watch_interval_ms,
+                 "Reload when files under --config change, checked this often (0: only on SIGHUP)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   return halyard::proxy::runtime::runProxyProcess(o);
 }

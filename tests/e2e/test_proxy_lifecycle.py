@@ -1,7 +1,7 @@
 """The halyard-proxy process: startup errors (a bad config names file:line, a port in use) end it
-with exit code 1; SIGHUP reloads the config directory (requests in flight keep the snapshot they
-started with, a broken config is rejected and the old one keeps serving); SIGTERM drains
-(requests in flight finish, then the process exits 0)."""
+with exit code 1; SIGHUP, or a change of the files, reloads the config directory (requests in
+flight keep the snapshot they started with, a broken config is rejected and the old one keeps
+serving); SIGTERM drains (requests in flight finish, then the process exits 0)."""
 import http.client
 import json
 import signal
@@ -102,6 +102,21 @@ def test_sighup_reloads_and_keeps_requests_in_flight(tmp_path, backends):
         time.sleep(0.5)
         assert curl(proxy.port, "/", HOST).json()["service"] == "v2"
         assert "rejected" in proxy.output()
+    finally:
+        proxy.stop()
+
+
+def test_changed_files_are_reloaded_without_a_signal(tmp_path, backends):
+    v1, v2 = backends
+    proxy = Proxy(tmp_path, config("v1", v1, v2), extra_args=["--watch-interval-ms", "100"])
+    try:
+        assert curl(proxy.port, "/", HOST).json()["service"] == "v1"
+        (proxy.config / "config.yaml").write_text(config("v2", v1, v2))
+        deadline = time.time() + 5
+        while curl(proxy.port, "/", HOST).json()["service"] != "v2":
+            assert time.time() < deadline, "the change was not picked up"
+            time.sleep(0.05)
+        assert "serving config version 2" in proxy.output()
     finally:
         proxy.stop()
 

@@ -19,8 +19,8 @@ constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_CREATE | 
 
 }  // namespace
 
-ConfigWatcher::ConfigWatcher(asio::io_context& io, std::string dir,
-                             std::function<void()> on_change, std::chrono::milliseconds debounce,
+ConfigWatcher::ConfigWatcher(asio::io_context& io, std::string dir, std::function<void()> on_change,
+                             std::chrono::milliseconds debounce,
                              std::chrono::milliseconds max_delay)
     : io_(io),
       dir_(std::move(dir)),
@@ -30,7 +30,9 @@ ConfigWatcher::ConfigWatcher(asio::io_context& io, std::string dir,
       inotify_(io),
       timer_(io) {}
 
-ConfigWatcher::~ConfigWatcher() { stop(); }
+ConfigWatcher::~ConfigWatcher() {
+  stop();
+}
 
 common::Expected<void> ConfigWatcher::start() {
   int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);

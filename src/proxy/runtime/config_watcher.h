@@ -4,11 +4,10 @@
 // one reload, and a steady trickle of writes still reloads within a second.
 #pragma once
 
+#include <array>
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
-
-#include <array>
 #include <chrono>
 #include <functional>
 #include <map>

@@ -11,6 +11,7 @@
 #include "proxy/net/host_port.h"
 #include "proxy/runtime/admin_server.h"
 #include "proxy/runtime/config_dump.h"
+#include "proxy/runtime/config_fingerprint.h"
 #include "proxy/runtime/io_ops.h"
 #include "proxy/runtime/proxy_runtime.h"
 #include "telemetry/proxy_stats.h"
@@ -83,6 +84,7 @@ class Process {
   void beginDrain();
   void awaitSignal();
   void pollDrain();
+  void watch();
 
   const ProxyProcessOptions& options_;
   asio::io_context io_{1};
@@ -97,6 +99,8 @@ class Process {
   bool draining_ = false;
   Clock::time_point drain_deadline_{};
   std::unique_ptr<asio::steady_timer> drain_timer_;
+  asio::steady_timer watch_timer_{io_};
+  uint64_t fingerprint_ = 0;
 };
 
 bool Process::buildRuntimeOptions(RuntimeOptions& out) {
@@ -203,6 +207,7 @@ int Process::run() {
   signals_.add(SIGTERM);
   signals_.add(SIGHUP);
   awaitSignal();
+  watch();
   io_.run();
   runtime_->stop();
   HLOG_INFO("stopped");
@@ -224,7 +229,20 @@ void Process::awaitSignal() {
   });
 }
 
+void Process::watch() {
+  if (options_.watch_interval_ms == 0) return;
+  watch_timer_.expires_after(std::chrono::milliseconds(options_.watch_interval_ms));
+  watch_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec || draining_) return;
+    const uint64_t now = configFingerprint(options_.config_dir);
+    if (now != 0 && now != fingerprint_) reload();
+    watch();
+  });
+}
+
 void Process::reload() {
+  // Taken before loading: a change made while loading is seen by the next check.
+  fingerprint_ = configFingerprint(options_.config_dir);
   translate::TranslateResult loaded =
       translate::loadSnapshot(options_.config_dir, identity_, version_ + 1);
   const bool ok = report(loaded.diagnostics) && loaded.snapshot;

@@ -1,6 +1,7 @@
 // The halyard-proxy process: load the config directory into a snapshot (errors, with file:line,
 // end the process before anything listens), start the workers, the admin listener and the
-// signal handling (SIGTERM/SIGINT drain and exit, SIGHUP reloads the directory), and run the
+// signal handling (SIGTERM/SIGINT drain and exit, SIGHUP reloads the directory, as does a change
+// of its files), and run the
 // main thread's event loop until the end. cmd/halyard_proxy_main.cc only parses flags into
 // ProxyProcessOptions.
 #pragma once
@@ -26,6 +27,8 @@ struct ProxyProcessOptions {
   uint64_t request_headers_timeout_ms = 10'000;
   uint64_t idle_timeout_ms = 300'000;
   uint64_t drain_timeout_ms = 5'000;
+  // How often the config directory is checked for changes (reloaded like SIGHUP); 0: never.
+  uint64_t watch_interval_ms = 1'000;
 };
 
 // Returns the process exit code.
