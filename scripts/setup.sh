@@ -10,8 +10,10 @@ PACKAGES=(
   # libraries (docs/ARCHITECTURE.md, "Libraries")
   libasio-dev libssl-dev libyaml-dev libyaml-cpp-dev libre2-dev nlohmann-json3-dev libspdlog-dev
   libcli11-dev libgtest-dev libgmock-dev libnghttp2-dev
+  # control-plane protocol (api/halyard/v1): protobuf + gRPC
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # tests: real clients and peers
-  python3 python3-pytest python3-h2 python3-yaml curl
+  python3 python3-pytest python3-h2 python3-yaml python3-grpcio python3-protobuf curl
   # benchmarks (bench/, not part of the tests)
   wrk nghttp2-client nginx-light haproxy time
 )

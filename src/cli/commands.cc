@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "cli/analyze_command.h"
+#include "cli/control_command.h"
+#include "cli/proxy_status_command.h"
 
 namespace halyard::cli {
 
@@ -13,6 +15,8 @@ void registerCommands(CLI::App& app, int& exit_code) {
     exit_code = 0;
   });
   registerAnalyzeCommand(app, exit_code);
+  registerControlCommand(app, exit_code);
+  registerProxyStatusCommands(app, exit_code);
 }
 
 }  // namespace halyard::cli

@@ -1,0 +1,63 @@
+#include "cli/control_command.h"
+
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "common/log.h"
+#include "control/control_plane.h"
+
+namespace halyard::cli {
+
+namespace {
+
+struct ControlFlags {
+  std::string config_dir;
+  std::string listen = "127.0.0.1:15010";
+  int debounce_ms = 100;
+  std::string log_level = "info";
+};
+
+int runControl(const ControlFlags& flags) {
+  common::setLogLevel(flags.log_level);
+  // Blocked before any thread starts, so every thread inherits the mask and sigwait gets them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  control::ControlPlane plane(control::ControlPlaneOptions{
+      flags.config_dir, flags.listen, std::chrono::milliseconds(flags.debounce_ms)});
+  if (auto started = plane.start(); !started) {
+    std::cerr << "halyard control: " << started.error().message << "\n";
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  HLOG_INFO("signal {}: stopping", sig);
+  plane.stop();
+  return 0;
+}
+
+}  // namespace
+
+void registerControlCommand(CLI::App& app, int& exit_code) {
+  auto flags = std::make_shared<ControlFlags>();
+  auto* cmd = app.add_subcommand(
+      "control", "Run the control plane: watch a config directory and push snapshots to proxies");
+  cmd->add_option("--config", flags->config_dir, "Directory of Istio YAML to serve (watched)")
+      ->required();
+  cmd->add_option("--listen", flags->listen, "gRPC address for proxies and the CLI")
+      ->capture_default_str();
+  cmd->add_option("--debounce-ms", flags->debounce_ms,
+                  "Quiet time after a change before the config is read again")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10'000));
+  cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error, off")
+      ->capture_default_str();
+  cmd->callback([flags, &exit_code] { exit_code = runControl(*flags); });
+}
+
+}  // namespace halyard::cli

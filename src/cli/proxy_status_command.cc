@@ -1,0 +1,309 @@
+#include "cli/proxy_status_command.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "halyard/v1/discovery.grpc.pb.h"
+
+namespace halyard::cli {
+
+namespace {
+
+constexpr auto kRpcDeadline = std::chrono::seconds(5);
+
+struct ClientFlags {
+  std::string control = "127.0.0.1:15010";
+  std::string output = "text";
+};
+
+struct ProxyConfigFlags : ClientFlags {
+  std::string what;
+  std::string proxy;
+};
+
+std::unique_ptr<v1::Discovery::Stub> connect(const std::string& address) {
+  return v1::Discovery::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+}
+
+void setDeadline(grpc::ClientContext& context) {
+  context.set_deadline(std::chrono::system_clock::now() + kRpcDeadline);
+}
+
+int rpcFailed(const std::string& address, const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    std::cerr << "error: cannot reach the control plane at " << address << ": "
+              << status.error_message() << "\n";
+  } else {
+    std::cerr << "error: " << status.error_message() << "\n";
+  }
+  return 1;
+}
+
+nlohmann::json toJson(const google::protobuf::Message& m) {
+  std::string text;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &text, options);
+  return nlohmann::json::parse(text);
+}
+
+// "850ms", "12.3s", "4m05s", "3h02m"; "-" for never.
+std::string age(int64_t ms) {
+  if (ms < 0) return "-";
+  char buf[32];
+  if (ms < 1000) {
+    std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
+  } else if (ms < 60'000) {
+    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000);
+  } else if (ms < 3'600'000) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(ms / 60'000),
+                  static_cast<long long>(ms / 1000 % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(ms / 3'600'000),
+                  static_cast<long long>(ms / 60'000 % 60));
+  }
+  return buf;
+}
+
+// Columns padded to their widest cell; the last column is not padded.
+void printTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(header.size());
+  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size() && i < width.size(); ++i)
+      width[i] = std::max(width[i], r[i].size());
+  }
+  auto print = [&](const std::vector<std::string>& cells) {
+    std::string line;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      line += cells[i];
+      if (i + 1 < cells.size()) line += std::string(width[i] - cells[i].size() + 3, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::cout << line << "\n";
+  };
+  print(header);
+  for (const auto& r : rows) print(r);
+}
+
+std::string where(const std::string& file, int line) {
+  if (file.empty()) return "";
+  return line > 0 ? file + ":" + std::to_string(line) : file;
+}
+
+// ---- proxy-status -----------------------------------------------------------------------
+
+int runProxyStatus(const ClientFlags& flags) {
+  auto stub = connect(flags.control);
+  grpc::ClientContext context;
+  setDeadline(context);
+  v1::StatusResponse r;
+  grpc::Status status = stub->Status(&context, v1::StatusRequest(), &r);
+  if (!status.ok()) return rpcFailed(flags.control, status);
+  if (flags.output == "json") {
+    std::cout << toJson(r).dump(2) << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& p : r.proxies()) {
+    std::string last = p.last_response().empty()
+                           ? "-"
+                           : p.last_response() + " v" + std::to_string(p.last_response_version());
+    rows.push_back({p.id(), p.role(), p.sent_version() ? std::to_string(p.sent_version()) : "-",
+                    p.acked_version() ? std::to_string(p.acked_version()) : "-", last,
+                    age(p.ms_since_last_push()), p.last_error()});
+  }
+  std::cout << "config version " << r.version() << ", " << r.objects() << " objects, "
+            << r.proxies_size() << " proxies connected\n";
+  if (!rows.empty()) {
+    printTable({"PROXY", "ROLE", "PUSHED", "ACKED", "LAST ANSWER", "SINCE PUSH", "ERROR"}, rows);
+  }
+  if (r.quarantined_size() > 0) {
+    std::cout << "\nquarantined objects (left out of the effective config):\n";
+    for (const auto& q : r.quarantined()) {
+      std::cout << "  " << q.kind() << " "
+                << (q.namespace_().empty() ? q.name() : q.namespace_() + "/" + q.name()) << " ("
+                << where(q.file(), q.line()) << ")"
+                << (q.previous_version_serving() ? ": its previous version keeps serving"
+                                                 : ": not served")
+                << "\n";
+      for (const auto& p : q.problems()) {
+        std::cout << "    " << p.level() << " [" << p.code() << "] " << where(p.file(), p.line())
+                  << (p.field().empty() ? "" : " " + p.field()) << ": " << p.message() << "\n";
+      }
+    }
+  }
+  if (r.load_errors_size() > 0) {
+    std::cout << "\nconfig problems:\n";
+    for (const auto& p : r.load_errors()) {
+      std::cout << "  " << p.level() << " [" << p.code() << "] " << where(p.file(), p.line())
+                << ": " << p.message() << "\n";
+    }
+  }
+  return 0;
+}
+
+// ---- proxy-config -----------------------------------------------------------------------
+
+std::string matcherText(const v1::StringMatcher& m) {
+  switch (m.kind()) {
+    case v1::StringMatcher::EXACT:
+      return "=" + m.value();
+    case v1::StringMatcher::PREFIX:
+      return m.value() + "*";
+    case v1::StringMatcher::REGEX:
+      return "~" + m.regex();
+    case v1::StringMatcher::PRESENT:
+      return "present";
+    default:
+      return "?";
+  }
+}
+
+std::string matchText(const v1::RouteMatch& m) {
+  std::string out = m.has_uri() ? matcherText(m.uri()) : "/*";
+  if (m.has_method()) out += " method " + matcherText(m.method());
+  if (m.has_authority()) out += " authority " + matcherText(m.authority());
+  if (m.has_scheme()) out += " scheme " + matcherText(m.scheme());
+  for (const auto& h : m.headers()) {
+    out += std::string(h.invert() ? " !" : " ") + h.name() + " " + matcherText(h.match());
+  }
+  for (const auto& q : m.query_params()) out += " ?" + q.name() + " " + matcherText(q.match());
+  return out;
+}
+
+std::string actionText(const v1::Route& r) {
+  if (r.has_redirect()) {
+    const auto& rd = r.redirect();
+    std::string target = rd.has_scheme() ? rd.scheme() + "://" : "";
+    target += rd.has_authority() ? rd.authority() : "";
+    target += rd.has_uri() ? rd.uri() : rd.has_prefix_rewrite() ? rd.prefix_rewrite() + "*" : "";
+    return "redirect " + std::to_string(rd.code()) + (target.empty() ? "" : " " + target);
+  }
+  if (r.has_direct_response()) return "direct " + std::to_string(r.direct_response().status());
+  const auto& f = r.forward();
+  std::string out;
+  for (const auto& c : f.clusters()) {
+    if (!out.empty()) out += ", ";
+    out += c.cluster();
+    if (f.clusters_size() > 1 && f.total_weight() > 0) {
+      out += " " + std::to_string(c.weight() * 100 / f.total_weight()) + "%";
+    }
+  }
+  return out;
+}
+
+int runProxyConfig(const ProxyConfigFlags& flags) {
+  auto stub = connect(flags.control);
+  grpc::ClientContext context;
+  setDeadline(context);
+  v1::ProxyConfigRequest request;
+  request.set_proxy(flags.proxy);
+  v1::ProxyConfigResponse r;
+  grpc::Status status = stub->ProxyConfig(&context, request, &r);
+  if (!status.ok()) return rpcFailed(flags.control, status);
+  const auto& res = r.resources();
+  const bool json = flags.output == "json";
+  nlohmann::json out = nlohmann::json::array();
+  std::vector<std::vector<std::string>> rows;
+
+  if (flags.what == "listeners") {
+    for (const auto& l : res.listeners()) {
+      if (json) {
+        out.push_back(toJson(l));
+        continue;
+      }
+      rows.push_back({l.name(), l.bind_address(), std::to_string(l.port()), l.protocol(),
+                      std::to_string(l.virtual_hosts_size())});
+    }
+    if (!json) printTable({"NAME", "ADDRESS", "PORT", "PROTOCOL", "VIRTUAL HOSTS"}, rows);
+  } else if (flags.what == "routes") {
+    for (const auto& vh : res.virtual_hosts()) {
+      if (json) {
+        out.push_back(toJson(vh));
+        continue;
+      }
+      std::string domains;
+      for (const auto& d : vh.domains()) domains += (domains.empty() ? "" : ",") + d;
+      if (vh.routes().empty()) rows.push_back({vh.listener(), vh.name(), domains, "-", "-", ""});
+      for (const auto& route : vh.routes()) {
+        rows.push_back({vh.listener(), vh.name(), domains, matchText(route.match()),
+                        actionText(route), route.origin()});
+      }
+    }
+    if (!json)
+      printTable({"LISTENER", "VIRTUAL HOST", "DOMAINS", "MATCH", "ACTION", "ORIGIN"}, rows);
+  } else if (flags.what == "clusters") {
+    for (const auto& c : res.clusters()) {
+      if (json) {
+        out.push_back(toJson(c));
+        continue;
+      }
+      rows.push_back({c.service_host(), std::to_string(c.port()),
+                      c.subset().empty() ? "-" : c.subset(), v1::Cluster::LbPolicy_Name(c.lb()),
+                      std::to_string(c.endpoints_size()), c.name()});
+    }
+    if (!json) printTable({"SERVICE FQDN", "PORT", "SUBSET", "LB", "ENDPOINTS", "CLUSTER"}, rows);
+  } else {  // endpoints
+    for (const auto& c : res.clusters()) {
+      for (const auto& e : c.endpoints()) {
+        const std::string endpoint = e.address() + ":" + std::to_string(e.port());
+        if (json) {
+          nlohmann::json j = toJson(e);
+          j["cluster"] = c.name();
+          out.push_back(std::move(j));
+          continue;
+        }
+        rows.push_back({endpoint, std::to_string(e.weight()),
+                        e.workload().empty() ? "-" : e.workload(), c.name()});
+      }
+    }
+    if (!json) printTable({"ENDPOINT", "WEIGHT", "WORKLOAD", "CLUSTER"}, rows);
+  }
+  if (json) std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+void addClientFlags(CLI::App* cmd, ClientFlags& flags) {
+  cmd->add_option("--control", flags.control, "The control plane's gRPC address")
+      ->capture_default_str();
+  cmd->add_option("-o,--output", flags.output, "text or json")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+}
+
+}  // namespace
+
+void registerProxyStatusCommands(CLI::App& app, int& exit_code) {
+  auto status_flags = std::make_shared<ClientFlags>();
+  auto* status = app.add_subcommand(
+      "proxy-status", "Every connected proxy: role, versions pushed and ACKed, last answer");
+  addClientFlags(status, *status_flags);
+  status->callback([status_flags, &exit_code] { exit_code = runProxyStatus(*status_flags); });
+
+  auto config_flags = std::make_shared<ProxyConfigFlags>();
+  auto* config =
+      app.add_subcommand("proxy-config", "What one proxy serves (its last ACKed snapshot)");
+  config->add_option("what", config_flags->what, "listeners, routes, clusters or endpoints")
+      ->required()
+      ->check(CLI::IsMember({"listeners", "routes", "clusters", "endpoints"}));
+  config->add_option("proxy", config_flags->proxy, "name.namespace (as proxy-status shows it)")
+      ->required();
+  addClientFlags(config, *config_flags);
+  config->callback([config_flags, &exit_code] { exit_code = runProxyConfig(*config_flags); });
+}
+
+}  // namespace halyard::cli

@@ -1,0 +1,337 @@
+#include "control/push/push_controller.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "config/yaml/config_set_builder.h"
+#include "translate/diagnostic_sink.h"
+
+namespace halyard::control {
+
+namespace {
+
+// Translation rounds per generation: each round quarantines the objects the previous one could
+// not translate. Two rounds are enough unless quarantining uncovers errors elsewhere.
+constexpr int kMaxTranslateRounds = 3;
+
+std::string classKey(const ProxyInfo& info) {
+  std::string key = info.role + '\n' + info.namespace_;
+  for (const auto& [k, v] : info.labels) key += '\n' + k + '=' + v;
+  return key;
+}
+
+void fillProblem(const config::Diagnostic& d, v1::Problem* out) {
+  out->set_code(d.code);
+  out->set_type(d.type);
+  out->set_level(config::toString(d.level));
+  out->set_file(d.pos.fileName());
+  out->set_line(d.pos.line);
+  out->set_field(d.field_path);
+  out->set_message(d.message);
+}
+
+std::string describe(const config::Diagnostic& d) {
+  std::string out = d.code + " " + d.message;
+  const std::string pos = d.pos.str();
+  if (!pos.empty()) out += " (" + pos + ")";
+  return out;
+}
+
+}  // namespace
+
+PushController::PushController(PushControllerOptions options) : options_(options) {}
+
+PushController::~PushController() {
+  stop();
+}
+
+void PushController::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void PushController::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void PushController::onSourceUpdate(SourceUpdate update) {
+  {
+    std::lock_guard lock(mu_);
+    pending_update_ = std::move(update);
+  }
+  cv_.notify_all();
+}
+
+void PushController::connect(std::shared_ptr<ProxySession> session) {
+  {
+    std::lock_guard lock(mu_);
+    connects_.push_back(std::move(session));
+  }
+  cv_.notify_all();
+}
+
+void PushController::disconnect(std::shared_ptr<ProxySession> session) {
+  {
+    std::lock_guard lock(mu_);
+    disconnects_.push_back(std::move(session));
+  }
+  cv_.notify_all();
+}
+
+void PushController::run() {
+  for (;;) {
+    std::optional<SourceUpdate> update;
+    std::vector<std::shared_ptr<ProxySession>> connects, disconnects;
+    {
+      std::unique_lock lock(mu_);
+      auto ready = [this] {
+        return stopping_ || pending_update_ || !connects_.empty() || !disconnects_.empty();
+      };
+      if (registry_changed_) {
+        cv_.wait_until(lock, *registry_changed_ + options_.registry_debounce, ready);
+      } else {
+        cv_.wait(lock, ready);
+      }
+      if (stopping_) return;
+      update.swap(pending_update_);
+      connects.swap(connects_);
+      disconnects.swap(disconnects_);
+    }
+    step(std::move(update), connects, disconnects);
+  }
+}
+
+void PushController::step(std::optional<SourceUpdate> update,
+                          const std::vector<std::shared_ptr<ProxySession>>& connects,
+                          const std::vector<std::shared_ptr<ProxySession>>& disconnects) {
+  auto registryChanged = [this] {
+    if (!registry_changed_) registry_changed_ = Clock::now();
+  };
+  uint64_t seen_version = 0;
+  for (const auto& s : connects) {
+    const ProxyInfo& info = s->info();
+    const std::string key = classKey(info);
+    ProxyClass& c = classes_[key];
+    if (c.sessions++ == 0) {
+      // What translation reads of a proxy; its name does not change its snapshot.
+      c.identity.role = info.role;
+      c.identity.labels = info.labels;
+      c.identity.namespace_ = info.namespace_;
+      c.identity.name = info.name;
+    }
+    session_class_[info.stream_id] = key;
+    {
+      std::lock_guard lock(state_mu_);
+      sessions_[info.stream_id] = s;
+    }
+    if (!info.address.empty()) {
+      Workload w{info.name,
+                 info.namespace_,
+                 info.service_account,
+                 info.address,
+                 info.labels,
+                 info.ports,
+                 "proxy " + info.id() + " at " + info.peer};
+      if (registry_.add(info.stream_id, std::move(w))) registryChanged();
+    }
+    seen_version = std::max(seen_version, info.last_version);
+    HLOG_INFO("proxy {} ({}, {}) connected from {}", info.id(), info.role,
+              info.build_version.empty() ? "unknown build" : info.build_version, info.peer);
+  }
+  // After the connects: a stream may have ended in the same batch.
+  for (const auto& s : disconnects) {
+    const ProxyInfo& info = s->info();
+    {
+      std::lock_guard lock(state_mu_);
+      sessions_.erase(info.stream_id);
+    }
+    auto it = session_class_.find(info.stream_id);
+    if (it != session_class_.end()) {
+      if (--classes_[it->second].sessions == 0) classes_.erase(it->second);
+      session_class_.erase(it);
+    }
+    if (registry_.remove(info.stream_id)) registryChanged();
+    HLOG_INFO("proxy {} ({}) disconnected", info.id(), info.peer);
+  }
+
+  // Versions continue above what a reconnecting proxy served from an earlier control plane.
+  if (seen_version > 0 && seen_version >= version_) {
+    std::lock_guard lock(state_mu_);
+    version_ = seen_version + 1;
+  }
+
+  if (update) store_.update(*update);
+  const bool registry_due =
+      registry_changed_ && Clock::now() >= *registry_changed_ + options_.registry_debounce;
+  if (update || registry_due || !config_) {
+    rebuild();
+    return;
+  }
+  // No new generation: classes seen for the first time are translated against the current one.
+  for (auto& [key, c] : classes_) {
+    if (c.content) continue;
+    if (store_.quarantine(translateClass(c))) {
+      rebuild();
+      return;
+    }
+  }
+  for (const auto& s : connects) offer(s);
+}
+
+config::Diagnostics PushController::translateClass(ProxyClass& c) {
+  translate::TranslateResult r = translate::buildSnapshot(*config_, c.identity, version_);
+  config::Diagnostics object_errors;
+  if (r.snapshot) {
+    c.content = ProxyContent::fromSnapshot(*r.snapshot);
+    return object_errors;
+  }
+  std::vector<std::string> errors;
+  for (const auto& d : r.diagnostics) {
+    if (d.level != config::Level::kError) continue;
+    errors.push_back(translate::formatDiagnostic(d));
+    if (!d.resource.kind.empty()) object_errors.push_back(d);
+  }
+  c.content = ProxyContent::fromErrors(std::move(errors));
+  return object_errors;
+}
+
+void PushController::rebuild() {
+  const auto started = Clock::now();
+  {
+    std::lock_guard lock(state_mu_);
+    ++version_;
+  }
+  size_t objects = 0;
+  for (int round = 1;; ++round) {
+    std::vector<config::Object> effective = store_.effective();
+    objects = effective.size();
+    auto config = std::make_shared<config::model::ConfigSet>(config::buildConfigSet(effective));
+    registry_.appendTo(*config);
+    config_ = std::move(config);
+    config::Diagnostics errors;
+    for (auto& [key, c] : classes_) {
+      config::Diagnostics e = translateClass(c);
+      errors.insert(errors.end(), e.begin(), e.end());
+    }
+    if (round == kMaxTranslateRounds || !store_.quarantine(errors)) break;
+  }
+  store_.commit();
+  registry_changed_.reset();
+  publishReport(objects);
+
+  std::vector<std::shared_ptr<ProxySession>> sessions;
+  {
+    std::lock_guard lock(state_mu_);
+    for (const auto& [id, s] : sessions_) sessions.push_back(s);
+  }
+  for (const auto& s : sessions) offer(s);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  HLOG_INFO(
+      "config version {}: {} objects ({} quarantined), {} registered workloads, {} proxies "
+      "in {} classes; built in {} ms",
+      version_, objects, quarantined_.size(), registry_.size(), sessions.size(), classes_.size(),
+      ms);
+}
+
+void PushController::offer(const std::shared_ptr<ProxySession>& session) {
+  auto it = session_class_.find(session->info().stream_id);
+  if (it == session_class_.end()) return;
+  session->offer(version_, classes_[it->second].content);
+}
+
+void PushController::publishReport(size_t objects) {
+  std::vector<QuarantineEntry> quarantined = store_.quarantined();
+  // Each problem is logged once, when it appears; one that goes away and comes back is
+  // logged again.
+  std::set<std::string> reported;
+  for (const auto& q : quarantined) {
+    for (const auto& d : q.problems) {
+      const std::string line =
+          "quarantined " + q.resource.str() + ": " + describe(d) +
+          (q.previous_serving ? "; its previous version keeps serving" : "; it is left out");
+      if (!reported_.count(line)) HLOG_WARN("{}", line);
+      reported.insert(line);
+    }
+  }
+  for (const auto& d : store_.loadProblems()) {
+    const std::string line = "config: " + describe(d);
+    if (!reported_.count(line)) {
+      if (d.level == config::Level::kError) {
+        HLOG_WARN("{}", line);
+      } else {
+        HLOG_INFO("{}", line);
+      }
+    }
+    reported.insert(line);
+  }
+  reported_ = std::move(reported);
+
+  std::lock_guard lock(state_mu_);
+  quarantined_ = std::move(quarantined);
+  load_problems_ = store_.loadProblems();
+  objects_ = objects;
+}
+
+v1::StatusResponse PushController::status() const {
+  v1::StatusResponse r;
+  std::lock_guard lock(state_mu_);
+  r.set_version(version_);
+  r.set_objects(objects_);
+  std::vector<v1::ProxyStatus> proxies;
+  for (const auto& [id, s] : sessions_) proxies.push_back(s->status());
+  std::sort(proxies.begin(), proxies.end(),
+            [](const auto& a, const auto& b) { return a.id() < b.id(); });
+  for (auto& p : proxies) *r.add_proxies() = std::move(p);
+  for (const auto& q : quarantined_) {
+    auto* out = r.add_quarantined();
+    out->set_kind(q.resource.kind);
+    out->set_namespace_(q.resource.namespace_);
+    out->set_name(q.resource.name);
+    out->set_file(q.pos.fileName());
+    out->set_line(q.pos.line);
+    out->set_previous_version_serving(q.previous_serving);
+    for (const auto& d : q.problems) fillProblem(d, out->add_problems());
+  }
+  for (const auto& d : load_problems_) fillProblem(d, r.add_load_errors());
+  return r;
+}
+
+common::Expected<v1::ProxyConfigResponse> PushController::proxyConfig(
+    const std::string& proxy) const {
+  std::shared_ptr<ProxySession> found;
+  {
+    std::lock_guard lock(state_mu_);
+    size_t by_name = 0;
+    std::shared_ptr<ProxySession> named;
+    // Newest stream first: a proxy that reconnected is its latest stream.
+    for (auto it = sessions_.rbegin(); it != sessions_.rend() && !found; ++it) {
+      const ProxyInfo& info = it->second->info();
+      if (info.id() == proxy || info.namespace_ + "/" + info.name == proxy) found = it->second;
+      if (info.name == proxy && by_name++ == 0) named = it->second;
+    }
+    if (!found && by_name > 1) {
+      return common::fail(common::ErrorKind::kInvalidArgument,
+                          "several proxies are named " + proxy + "; say name.namespace");
+    }
+    if (!found) found = named;
+  }
+  if (!found) {
+    return common::fail(common::ErrorKind::kNotFound, "no connected proxy " + proxy);
+  }
+  v1::ProxyConfigResponse r;
+  *r.mutable_proxy() = found->status();
+  uint64_t version = 0;
+  if (auto content = found->serving(&version)) {
+    r.set_version(version);
+    *r.mutable_resources() = content->resources();
+    for (const auto& w : content->warnings()) r.add_warnings(w);
+  }
+  return r;
+}
+
+}  // namespace halyard::control

@@ -1,0 +1,107 @@
+// The control plane's core: config updates and proxy connections in, snapshots out.
+//
+// One thread takes the events. A source update (already debounced by the source) or a change of
+// the self-registered workloads (debounced here) makes a new config generation: the store's
+// effective config plus the registry, translated once per class of proxies (same role,
+// namespace and labels: what translate::buildSnapshot reads of a proxy), and offered to every
+// session; sessions push only what changed. Events that arrive while a generation is computed
+// coalesce into the next one. Objects that fail translation are quarantined and the generation
+// is translated again without them, so one bad object never holds back the others.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/error.h"
+#include "config/model/config_set.h"
+#include "control/push/proxy_content.h"
+#include "control/push/proxy_session.h"
+#include "control/registry/workload_registry.h"
+#include "control/sources/config_source.h"
+#include "control/store/config_store.h"
+#include "halyard/v1/discovery.pb.h"
+#include "translate/translate.h"
+
+namespace halyard::control {
+
+struct PushControllerOptions {
+  std::chrono::milliseconds registry_debounce{100};
+};
+
+class PushController {
+ public:
+  explicit PushController(PushControllerOptions options = {});
+  ~PushController();
+  PushController(const PushController&) = delete;
+  PushController& operator=(const PushController&) = delete;
+
+  void start();
+  void stop();
+
+  // The config source's whole new state (from the source's thread).
+  void onSourceUpdate(SourceUpdate update);
+  // A stream said hello / ended (from gRPC threads).
+  void connect(std::shared_ptr<ProxySession> session);
+  void disconnect(std::shared_ptr<ProxySession> session);
+
+  v1::StatusResponse status() const;
+  // `proxy`: "name.namespace", "namespace/name", or a name only one proxy has.
+  common::Expected<v1::ProxyConfigResponse> proxyConfig(const std::string& proxy) const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct ProxyClass {
+    translate::ProxyIdentity identity;
+    std::shared_ptr<const ProxyContent> content;  // null until translated
+    size_t sessions = 0;
+  };
+
+  void run();
+  void step(std::optional<SourceUpdate> update,
+            const std::vector<std::shared_ptr<ProxySession>>& connects,
+            const std::vector<std::shared_ptr<ProxySession>>& disconnects);
+  // A new generation; every session is offered its class's content.
+  void rebuild();
+  // Translates one class against config_; returns the errors that name an object.
+  config::Diagnostics translateClass(ProxyClass& c);
+  void offer(const std::shared_ptr<ProxySession>& session);
+  void publishReport(size_t objects);
+
+  const PushControllerOptions options_;
+
+  std::mutex mu_;  // the event queue
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::optional<SourceUpdate> pending_update_;  // only the newest state matters
+  std::vector<std::shared_ptr<ProxySession>> connects_;
+  std::vector<std::shared_ptr<ProxySession>> disconnects_;
+  std::thread thread_;
+
+  // The controller thread's own.
+  ConfigStore store_;
+  WorkloadRegistry registry_;
+  std::shared_ptr<const config::model::ConfigSet> config_;
+  std::map<std::string, ProxyClass> classes_;
+  std::map<uint64_t, std::string> session_class_;
+  std::optional<Clock::time_point> registry_changed_;
+  std::set<std::string> reported_;  // problems already logged
+
+  // Read by status() and proxyConfig(); written by the controller thread under state_mu_.
+  mutable std::mutex state_mu_;
+  uint64_t version_ = 0;
+  std::map<uint64_t, std::shared_ptr<ProxySession>> sessions_;
+  std::vector<QuarantineEntry> quarantined_;
+  config::Diagnostics load_problems_;
+  size_t objects_ = 0;
+};
+
+}  // namespace halyard::control

@@ -1,0 +1,44 @@
+// The proxy's side of the snapshot stream: applies each SnapshotPush (whole, or a delta on top of
+// the last one applied) and yields the complete translate::Snapshot to serve. Two steps, so the
+// proxy can still refuse a snapshot that decodes but that it cannot serve (a port it cannot
+// bind): assemble() builds the candidate without touching the state; commit() makes it current.
+// A push that is not applied leaves everything as it was (the previous snapshot keeps serving).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "halyard/v1/discovery.pb.h"
+#include "translate/snapshot.h"
+
+namespace halyard::wire {
+
+class SnapshotAssembler {
+ public:
+  // The decoded resources a push left in place, and the snapshot they make.
+  struct Assembled {
+    uint64_t version = 0;
+    std::map<std::string, v1::Listener> listeners;
+    std::map<std::string, std::shared_ptr<const translate::VirtualHost>> virtual_hosts;
+    std::map<std::string, std::shared_ptr<const translate::Cluster>> clusters;
+    std::vector<std::string> warnings;
+    std::shared_ptr<const translate::Snapshot> snapshot;
+  };
+
+  // Decodes `push` on top of the current state. Errors name the resource and field; they are
+  // what the proxy NACKs with.
+  common::Expected<Assembled> assemble(const v1::SnapshotPush& push) const;
+  void commit(Assembled assembled);
+
+  uint64_t version() const { return current_.version; }
+  const std::shared_ptr<const translate::Snapshot>& snapshot() const { return current_.snapshot; }
+
+ private:
+  Assembled current_;
+};
+
+}  // namespace halyard::wire

@@ -1,0 +1,567 @@
+#include "wire/snapshot_codec.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace halyard::wire {
+
+namespace tr = translate;
+
+namespace {
+
+using common::ErrorKind;
+using common::Expected;
+using common::fail;
+
+// ---- encode -----------------------------------------------------------------------------
+
+void encodeMatcher(const tr::StringMatcher& in, v1::StringMatcher* out) {
+  switch (in.kind) {
+    case tr::StringMatcher::Kind::kExact:
+      out->set_kind(v1::StringMatcher::EXACT);
+      break;
+    case tr::StringMatcher::Kind::kPrefix:
+      out->set_kind(v1::StringMatcher::PREFIX);
+      break;
+    case tr::StringMatcher::Kind::kRegex:
+      out->set_kind(v1::StringMatcher::REGEX);
+      break;
+    case tr::StringMatcher::Kind::kPresent:
+      out->set_kind(v1::StringMatcher::PRESENT);
+      break;
+  }
+  out->set_value(in.value);
+  if (in.regex) out->set_regex(in.regex->pattern());
+  out->set_ignore_case(in.ignore_case);
+}
+
+void encodeOptionalMatcher(const std::optional<tr::StringMatcher>& in,
+                           v1::StringMatcher* (v1::RouteMatch::*mutable_field)(),
+                           v1::RouteMatch* out) {
+  if (in) encodeMatcher(*in, (out->*mutable_field)());
+}
+
+void encodeHeaderOps(const tr::HeaderOps& in, v1::HeaderOps* out) {
+  for (const auto& [name, value] : in.set) {
+    auto* h = out->add_set();
+    h->set_name(name);
+    h->set_value(value);
+  }
+  for (const auto& [name, value] : in.add) {
+    auto* h = out->add_add();
+    h->set_name(name);
+    h->set_value(value);
+  }
+  for (const auto& name : in.remove) out->add_remove(name);
+}
+
+void encodeForward(const tr::ForwardAction& in, v1::ForwardAction* out) {
+  for (const auto& c : in.clusters) {
+    auto* w = out->add_clusters();
+    w->set_cluster(c.cluster);
+    w->set_weight(c.weight);
+    encodeHeaderOps(c.request_headers, w->mutable_request_headers());
+    encodeHeaderOps(c.response_headers, w->mutable_response_headers());
+    if (c.authority_rewrite) w->set_authority_rewrite(*c.authority_rewrite);
+  }
+  out->set_total_weight(in.total_weight);
+  if (in.uri_rewrite) {
+    auto* rw = out->mutable_uri_rewrite();
+    if (in.uri_rewrite->prefix_replacement) {
+      rw->set_prefix_replacement(*in.uri_rewrite->prefix_replacement);
+    }
+    if (in.uri_rewrite->regex) rw->set_regex(in.uri_rewrite->regex->pattern());
+    rw->set_regex_substitution(in.uri_rewrite->regex_substitution);
+  }
+  if (in.authority_rewrite) out->set_authority_rewrite(*in.authority_rewrite);
+  if (in.timeout) out->set_timeout_ms(in.timeout->count());
+  auto* retry = out->mutable_retry();
+  retry->set_attempts(in.retry.attempts);
+  retry->set_retry_on(in.retry.retry_on);
+  for (uint16_t code : in.retry.retriable_status_codes) retry->add_retriable_status_codes(code);
+  if (in.retry.per_try_timeout) retry->set_per_try_timeout_ms(in.retry.per_try_timeout->count());
+  retry->set_backoff_base_ms(in.retry.backoff_base.count());
+  retry->set_retry_other_hosts(in.retry.retry_other_hosts);
+  for (const auto& m : in.mirrors) {
+    auto* mirror = out->add_mirrors();
+    mirror->set_cluster(m.cluster);
+    mirror->set_per_million(m.per_million);
+  }
+}
+
+void encodeRedirect(const tr::RedirectAction& in, v1::RedirectAction* out) {
+  if (in.uri) out->set_uri(*in.uri);
+  if (in.prefix_rewrite) out->set_prefix_rewrite(*in.prefix_rewrite);
+  if (in.authority) out->set_authority(*in.authority);
+  if (in.scheme) out->set_scheme(*in.scheme);
+  if (in.port) out->set_port(*in.port);
+  switch (in.derive_port) {
+    case tr::RedirectAction::DerivePort::kNone:
+      out->set_derive_port(v1::RedirectAction::NONE);
+      break;
+    case tr::RedirectAction::DerivePort::kFromProtocolDefault:
+      out->set_derive_port(v1::RedirectAction::FROM_PROTOCOL_DEFAULT);
+      break;
+    case tr::RedirectAction::DerivePort::kFromRequestPort:
+      out->set_derive_port(v1::RedirectAction::FROM_REQUEST_PORT);
+      break;
+  }
+  out->set_code(in.code);
+}
+
+void encodeFault(const tr::FaultPolicy& in, v1::FaultPolicy* out) {
+  if (in.delay) {
+    auto* d = out->mutable_delay();
+    d->set_duration_ms(in.delay->duration.count());
+    d->set_per_million(in.delay->per_million);
+  }
+  if (in.abort) {
+    auto* a = out->mutable_abort();
+    a->set_http_status(in.abort->http_status);
+    if (in.abort->grpc_status) a->set_grpc_status(*in.abort->grpc_status);
+    a->set_per_million(in.abort->per_million);
+  }
+}
+
+void encodeCors(const tr::CorsPolicy& in, v1::CorsPolicy* out) {
+  for (const auto& m : in.allow_origins) encodeMatcher(m, out->add_allow_origins());
+  out->set_allow_methods(in.allow_methods);
+  out->set_allow_headers(in.allow_headers);
+  out->set_expose_headers(in.expose_headers);
+  if (in.max_age_seconds) out->set_max_age_seconds(*in.max_age_seconds);
+  if (in.allow_credentials) out->set_allow_credentials(*in.allow_credentials);
+  out->set_forward_unmatched_preflights(in.forward_unmatched_preflights);
+}
+
+void encodeRoute(const tr::Route& in, v1::Route* out) {
+  out->set_name(in.name);
+  auto* match = out->mutable_match();
+  encodeOptionalMatcher(in.match.uri, &v1::RouteMatch::mutable_uri, match);
+  encodeOptionalMatcher(in.match.scheme, &v1::RouteMatch::mutable_scheme, match);
+  encodeOptionalMatcher(in.match.method, &v1::RouteMatch::mutable_method, match);
+  encodeOptionalMatcher(in.match.authority, &v1::RouteMatch::mutable_authority, match);
+  for (const auto& h : in.match.headers) {
+    auto* m = match->add_headers();
+    m->set_name(h.name);
+    encodeMatcher(h.match, m->mutable_match());
+    m->set_invert(h.invert);
+  }
+  for (const auto& q : in.match.query_params) {
+    auto* m = match->add_query_params();
+    m->set_name(q.name);
+    encodeMatcher(q.match, m->mutable_match());
+  }
+  if (const auto* f = std::get_if<tr::ForwardAction>(&in.action)) {
+    encodeForward(*f, out->mutable_forward());
+  } else if (const auto* r = std::get_if<tr::RedirectAction>(&in.action)) {
+    encodeRedirect(*r, out->mutable_redirect());
+  } else if (const auto* d = std::get_if<tr::DirectResponseAction>(&in.action)) {
+    auto* dr = out->mutable_direct_response();
+    dr->set_status(d->status);
+    dr->set_body(d->body);
+  }
+  if (in.fault) encodeFault(*in.fault, out->mutable_fault());
+  if (in.cors) encodeCors(*in.cors, out->mutable_cors());
+  encodeHeaderOps(in.request_headers, out->mutable_request_headers());
+  encodeHeaderOps(in.response_headers, out->mutable_response_headers());
+  out->set_origin(in.origin);
+}
+
+// ---- decode -----------------------------------------------------------------------------
+
+// Decoding errors carry the resource and field they are about: "cluster x: port 70000 ...".
+class Context {
+ public:
+  explicit Context(std::string where) : where_(std::move(where)) {}
+  common::Unexpected<common::Error> error(const std::string& what) const {
+    return fail(ErrorKind::kProtocol, where_ + ": " + what);
+  }
+  Context at(const std::string& field) const { return Context(where_ + " " + field); }
+
+ private:
+  std::string where_;
+};
+
+Expected<uint16_t> port16(uint32_t value, const Context& ctx, const char* field) {
+  if (value > std::numeric_limits<uint16_t>::max()) {
+    return ctx.error(std::string(field) + " " + std::to_string(value) + " is out of range");
+  }
+  return static_cast<uint16_t>(value);
+}
+
+Expected<std::shared_ptr<const re2::RE2>> regex(const std::string& pattern, const Context& ctx) {
+  re2::RE2::Options options;
+  options.set_log_errors(false);
+  auto re = std::make_shared<const re2::RE2>(pattern, options);
+  if (!re->ok()) {
+    return ctx.error("regex \"" + pattern + "\" does not compile with RE2: " + re->error());
+  }
+  return std::shared_ptr<const re2::RE2>(std::move(re));
+}
+
+Expected<tr::StringMatcher> decodeMatcher(const v1::StringMatcher& in, const Context& ctx) {
+  tr::StringMatcher m;
+  switch (in.kind()) {
+    case v1::StringMatcher::EXACT:
+      m.kind = tr::StringMatcher::Kind::kExact;
+      break;
+    case v1::StringMatcher::PREFIX:
+      m.kind = tr::StringMatcher::Kind::kPrefix;
+      break;
+    case v1::StringMatcher::REGEX:
+      m.kind = tr::StringMatcher::Kind::kRegex;
+      break;
+    case v1::StringMatcher::PRESENT:
+      m.kind = tr::StringMatcher::Kind::kPresent;
+      break;
+    default:
+      return ctx.error("unknown match kind " + std::to_string(in.kind()));
+  }
+  m.value = in.value();
+  if (m.kind == tr::StringMatcher::Kind::kRegex) {
+    auto re = regex(in.regex(), ctx);
+    if (!re) return common::unexpected(re.error());
+    m.regex = std::move(*re);
+  }
+  m.ignore_case = in.ignore_case();
+  return m;
+}
+
+void decodeHeaderOps(const v1::HeaderOps& in, tr::HeaderOps& out) {
+  for (const auto& h : in.set()) out.set.emplace_back(h.name(), h.value());
+  for (const auto& h : in.add()) out.add.emplace_back(h.name(), h.value());
+  out.remove.assign(in.remove().begin(), in.remove().end());
+}
+
+Expected<tr::ForwardAction> decodeForward(const v1::ForwardAction& in, const Context& ctx) {
+  tr::ForwardAction out;
+  if (in.clusters().empty()) return ctx.error("forwards to no cluster");
+  for (const auto& w : in.clusters()) {
+    tr::WeightedCluster c;
+    c.cluster = w.cluster();
+    c.weight = w.weight();
+    decodeHeaderOps(w.request_headers(), c.request_headers);
+    decodeHeaderOps(w.response_headers(), c.response_headers);
+    if (w.has_authority_rewrite()) c.authority_rewrite = w.authority_rewrite();
+    out.clusters.push_back(std::move(c));
+  }
+  out.total_weight = in.total_weight();
+  if (in.has_uri_rewrite()) {
+    const auto& rw = in.uri_rewrite();
+    if (rw.has_prefix_replacement() == rw.has_regex()) {
+      return ctx.error("uri rewrite needs exactly one of prefix replacement and regex");
+    }
+    tr::UriRewrite u;
+    if (rw.has_prefix_replacement()) u.prefix_replacement = rw.prefix_replacement();
+    if (rw.has_regex()) {
+      auto re = regex(rw.regex(), ctx.at("uri rewrite"));
+      if (!re) return common::unexpected(re.error());
+      u.regex = std::move(*re);
+    }
+    u.regex_substitution = rw.regex_substitution();
+    out.uri_rewrite = std::move(u);
+  }
+  if (in.has_authority_rewrite()) out.authority_rewrite = in.authority_rewrite();
+  if (in.has_timeout_ms()) out.timeout = tr::Millis(in.timeout_ms());
+  const auto& retry = in.retry();
+  out.retry.attempts = retry.attempts();
+  out.retry.retry_on = retry.retry_on();
+  for (uint32_t code : retry.retriable_status_codes()) {
+    if (code > 999) return ctx.error("retriable status code " + std::to_string(code));
+    out.retry.retriable_status_codes.push_back(static_cast<uint16_t>(code));
+  }
+  if (retry.has_per_try_timeout_ms()) {
+    out.retry.per_try_timeout = tr::Millis(retry.per_try_timeout_ms());
+  }
+  out.retry.backoff_base = tr::Millis(retry.backoff_base_ms());
+  out.retry.retry_other_hosts = retry.retry_other_hosts();
+  for (const auto& m : in.mirrors()) out.mirrors.push_back({m.cluster(), m.per_million()});
+  return out;
+}
+
+Expected<tr::RedirectAction> decodeRedirect(const v1::RedirectAction& in, const Context& ctx) {
+  tr::RedirectAction out;
+  if (in.has_uri()) out.uri = in.uri();
+  if (in.has_prefix_rewrite()) out.prefix_rewrite = in.prefix_rewrite();
+  if (in.has_authority()) out.authority = in.authority();
+  if (in.has_scheme()) out.scheme = in.scheme();
+  if (in.has_port()) {
+    auto port = port16(in.port(), ctx, "redirect port");
+    if (!port) return common::unexpected(port.error());
+    out.port = *port;
+  }
+  switch (in.derive_port()) {
+    case v1::RedirectAction::NONE:
+      out.derive_port = tr::RedirectAction::DerivePort::kNone;
+      break;
+    case v1::RedirectAction::FROM_PROTOCOL_DEFAULT:
+      out.derive_port = tr::RedirectAction::DerivePort::kFromProtocolDefault;
+      break;
+    case v1::RedirectAction::FROM_REQUEST_PORT:
+      out.derive_port = tr::RedirectAction::DerivePort::kFromRequestPort;
+      break;
+    default:
+      return ctx.error("unknown redirect port derivation " + std::to_string(in.derive_port()));
+  }
+  if (in.code() < 300 || in.code() > 399) {
+    return ctx.error("redirect code " + std::to_string(in.code()) + " is not a 3xx");
+  }
+  out.code = static_cast<uint16_t>(in.code());
+  return out;
+}
+
+Expected<tr::Route> decodeRoute(const v1::Route& in, const Context& ctx) {
+  tr::Route out;
+  out.name = in.name();
+  const auto& match = in.match();
+  struct Optional {
+    bool present;
+    const v1::StringMatcher& in;
+    std::optional<tr::StringMatcher>& out;
+    const char* field;
+  };
+  for (const Optional& o :
+       {Optional{match.has_uri(), match.uri(), out.match.uri, "uri"},
+        Optional{match.has_scheme(), match.scheme(), out.match.scheme, "scheme"},
+        Optional{match.has_method(), match.method(), out.match.method, "method"},
+        Optional{match.has_authority(), match.authority(), out.match.authority, "authority"}}) {
+    if (!o.present) continue;
+    auto m = decodeMatcher(o.in, ctx.at(o.field));
+    if (!m) return common::unexpected(m.error());
+    o.out = std::move(*m);
+  }
+  for (const auto& h : match.headers()) {
+    auto m = decodeMatcher(h.match(), ctx.at("header " + h.name()));
+    if (!m) return common::unexpected(m.error());
+    out.match.headers.push_back(tr::HeaderMatcher{h.name(), std::move(*m), h.invert()});
+  }
+  for (const auto& q : match.query_params()) {
+    auto m = decodeMatcher(q.match(), ctx.at("query parameter " + q.name()));
+    if (!m) return common::unexpected(m.error());
+    out.match.query_params.push_back(tr::QueryParamMatcher{q.name(), std::move(*m)});
+  }
+  switch (in.action_case()) {
+    case v1::Route::kForward: {
+      auto f = decodeForward(in.forward(), ctx);
+      if (!f) return common::unexpected(f.error());
+      out.action = std::move(*f);
+      break;
+    }
+    case v1::Route::kRedirect: {
+      auto r = decodeRedirect(in.redirect(), ctx);
+      if (!r) return common::unexpected(r.error());
+      out.action = std::move(*r);
+      break;
+    }
+    case v1::Route::kDirectResponse: {
+      const auto& d = in.direct_response();
+      if (d.status() < 100 || d.status() > 599) {
+        return ctx.error("direct response status " + std::to_string(d.status()));
+      }
+      out.action = tr::DirectResponseAction{static_cast<uint16_t>(d.status()), d.body()};
+      break;
+    }
+    case v1::Route::ACTION_NOT_SET:
+      return ctx.error("has no action");
+  }
+  if (in.has_fault()) {
+    tr::FaultPolicy fault;
+    if (in.fault().has_delay()) {
+      const auto& d = in.fault().delay();
+      fault.delay = tr::FaultPolicy::Delay{tr::Millis(d.duration_ms()), d.per_million()};
+    }
+    if (in.fault().has_abort()) {
+      const auto& a = in.fault().abort();
+      if (a.http_status() > 599)
+        return ctx.error("fault abort status " + std::to_string(a.http_status()));
+      tr::FaultPolicy::Abort abort;
+      abort.http_status = static_cast<uint16_t>(a.http_status());
+      if (a.has_grpc_status()) abort.grpc_status = a.grpc_status();
+      abort.per_million = a.per_million();
+      fault.abort = std::move(abort);
+    }
+    out.fault = std::move(fault);
+  }
+  if (in.has_cors()) {
+    const auto& c = in.cors();
+    tr::CorsPolicy cors;
+    for (const auto& o : c.allow_origins()) {
+      auto m = decodeMatcher(o, ctx.at("cors origin"));
+      if (!m) return common::unexpected(m.error());
+      cors.allow_origins.push_back(std::move(*m));
+    }
+    cors.allow_methods = c.allow_methods();
+    cors.allow_headers = c.allow_headers();
+    cors.expose_headers = c.expose_headers();
+    if (c.has_max_age_seconds()) cors.max_age_seconds = c.max_age_seconds();
+    if (c.has_allow_credentials()) cors.allow_credentials = c.allow_credentials();
+    cors.forward_unmatched_preflights = c.forward_unmatched_preflights();
+    out.cors = std::move(cors);
+  }
+  decodeHeaderOps(in.request_headers(), out.request_headers);
+  decodeHeaderOps(in.response_headers(), out.response_headers);
+  out.origin = in.origin();
+  return out;
+}
+
+}  // namespace
+
+std::string virtualHostKey(std::string_view listener, std::string_view name) {
+  std::string key(listener);
+  key += '/';
+  key += name;
+  return key;
+}
+
+v1::Listener encodeListener(const tr::Listener& listener) {
+  v1::Listener out;
+  out.set_name(listener.name);
+  out.set_bind_address(listener.bind_address);
+  out.set_port(listener.port);
+  out.set_protocol(listener.protocol);
+  if (listener.routes) {
+    for (const auto& vh : listener.routes->virtual_hosts) out.add_virtual_hosts(vh.name);
+  }
+  return out;
+}
+
+v1::VirtualHost encodeVirtualHost(std::string_view listener, const tr::VirtualHost& vhost) {
+  v1::VirtualHost out;
+  out.set_listener(std::string(listener));
+  out.set_name(vhost.name);
+  for (const auto& d : vhost.domains) out.add_domains(d);
+  for (const auto& r : vhost.routes) encodeRoute(r, out.add_routes());
+  out.set_require_tls(vhost.require_tls);
+  return out;
+}
+
+v1::Cluster encodeCluster(const tr::Cluster& c) {
+  v1::Cluster out;
+  out.set_name(c.name);
+  out.set_service_host(c.service_host);
+  out.set_service_name(c.service_name);
+  out.set_service_namespace(c.service_namespace);
+  out.set_port(c.port);
+  out.set_subset(c.subset);
+  switch (c.lb) {
+    case tr::LbPolicy::kLeastRequest:
+      out.set_lb(v1::Cluster::LEAST_REQUEST);
+      break;
+    case tr::LbPolicy::kRoundRobin:
+      out.set_lb(v1::Cluster::ROUND_ROBIN);
+      break;
+    case tr::LbPolicy::kRandom:
+      out.set_lb(v1::Cluster::RANDOM);
+      break;
+    case tr::LbPolicy::kPassthrough:
+      out.set_lb(v1::Cluster::PASSTHROUGH);
+      break;
+  }
+  out.set_resolve_dns(c.resolve_dns);
+  out.set_connect_timeout_ms(c.connect_timeout.count());
+  for (const auto& e : c.endpoints) {
+    auto* ep = out.add_endpoints();
+    ep->set_address(e.address);
+    ep->set_port(e.port);
+    ep->set_weight(e.weight);
+    for (const auto& [k, v] : e.labels) (*ep->mutable_labels())[k] = v;
+    ep->set_workload(e.workload);
+    ep->set_namespace_(e.namespace_);
+  }
+  for (const auto& f : c.not_enforced) out.add_not_enforced(f);
+  return out;
+}
+
+v1::Resources encodeResources(const tr::Snapshot& snapshot) {
+  v1::Resources out;
+  for (const auto& l : snapshot.listeners) {
+    *out.add_listeners() = encodeListener(l);
+    if (!l.routes) continue;
+    for (const auto& vh : l.routes->virtual_hosts) {
+      *out.add_virtual_hosts() = encodeVirtualHost(l.name, vh);
+    }
+  }
+  std::vector<const tr::Cluster*> clusters;
+  clusters.reserve(snapshot.clusters.size());
+  for (const auto& [name, c] : snapshot.clusters) clusters.push_back(&c);
+  std::sort(clusters.begin(), clusters.end(),
+            [](const auto* a, const auto* b) { return a->name < b->name; });
+  for (const auto* c : clusters) *out.add_clusters() = encodeCluster(*c);
+  return out;
+}
+
+Expected<tr::VirtualHost> decodeVirtualHost(const v1::VirtualHost& in) {
+  const Context ctx("virtual host " + virtualHostKey(in.listener(), in.name()));
+  tr::VirtualHost out;
+  out.name = in.name();
+  out.domains.assign(in.domains().begin(), in.domains().end());
+  out.routes.reserve(in.routes_size());
+  for (int i = 0; i < in.routes_size(); ++i) {
+    auto r = decodeRoute(in.routes(i), ctx.at("route[" + std::to_string(i) + "]"));
+    if (!r) return common::unexpected(r.error());
+    out.routes.push_back(std::move(*r));
+  }
+  out.require_tls = in.require_tls();
+  return out;
+}
+
+Expected<tr::Cluster> decodeCluster(const v1::Cluster& in) {
+  const Context ctx("cluster " + in.name());
+  tr::Cluster out;
+  out.name = in.name();
+  out.service_host = in.service_host();
+  out.service_name = in.service_name();
+  out.service_namespace = in.service_namespace();
+  auto port = port16(in.port(), ctx, "port");
+  if (!port) return common::unexpected(port.error());
+  out.port = *port;
+  out.subset = in.subset();
+  switch (in.lb()) {
+    case v1::Cluster::LEAST_REQUEST:
+      out.lb = tr::LbPolicy::kLeastRequest;
+      break;
+    case v1::Cluster::ROUND_ROBIN:
+      out.lb = tr::LbPolicy::kRoundRobin;
+      break;
+    case v1::Cluster::RANDOM:
+      out.lb = tr::LbPolicy::kRandom;
+      break;
+    case v1::Cluster::PASSTHROUGH:
+      out.lb = tr::LbPolicy::kPassthrough;
+      break;
+    default:
+      return ctx.error("unknown load balancer " + std::to_string(in.lb()));
+  }
+  out.resolve_dns = in.resolve_dns();
+  out.connect_timeout = tr::Millis(in.connect_timeout_ms());
+  out.endpoints.reserve(in.endpoints_size());
+  for (const auto& e : in.endpoints()) {
+    tr::Endpoint ep;
+    ep.address = e.address();
+    auto p = port16(e.port(), ctx, ("endpoint " + e.address() + " port").c_str());
+    if (!p) return common::unexpected(p.error());
+    ep.port = *p;
+    ep.weight = e.weight();
+    ep.labels.insert(e.labels().begin(), e.labels().end());
+    ep.workload = e.workload();
+    ep.namespace_ = e.namespace_();
+    out.endpoints.push_back(std::move(ep));
+  }
+  out.not_enforced.assign(in.not_enforced().begin(), in.not_enforced().end());
+  return out;
+}
+
+Expected<tr::Listener> decodeListener(const v1::Listener& in) {
+  const Context ctx("listener " + in.name());
+  tr::Listener out;
+  out.name = in.name();
+  out.bind_address = in.bind_address();
+  auto port = port16(in.port(), ctx, "port");
+  if (!port) return common::unexpected(port.error());
+  if (*port == 0) return ctx.error("has no port");
+  out.port = *port;
+  out.protocol = in.protocol();
+  return out;
+}
+
+}  // namespace halyard::wire

@@ -1,0 +1,344 @@
+// The control plane in-process, over real gRPC, with the proxy's own stream client
+// (wire::ControlClient): first snapshot, pushes after file edits, no push for changes that do
+// not concern a proxy, quarantine, NACKs, self-registered workloads, the sidecar's explicit
+// not-served error, and versions above a reconnecting proxy's.
+#include "control/control_plane.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "control_test_util.h"
+#include "halyard/v1/discovery.grpc.pb.h"
+#include "wire/control_client.h"
+
+namespace halyard::control {
+namespace {
+
+using testing::TempDir;
+using testing::waitFor;
+using namespace std::chrono_literals;
+
+constexpr const char* kGateway = R"(
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+)";
+
+constexpr const char* kBackend = R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: backend, namespace: default}
+spec:
+  hosts: ["backend.internal"]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  endpoints: [{address: 127.0.0.1, ports: {http: 9001}}]
+)";
+
+std::string shopRoute(const std::string& prefix, int weight = 100) {
+  return "apiVersion: networking.istio.io/v1\n"
+         "kind: VirtualService\n"
+         "metadata: {name: shop, namespace: default}\n"
+         "spec:\n"
+         "  hosts: [\"shop.example.com\"]\n"
+         "  gateways: [\"istio-system/gw\"]\n"
+         "  http:\n"
+         "  - match: [{uri: {prefix: \"" +
+         prefix +
+         "\"}}]\n"
+         "    route:\n"
+         "    - destination: {host: backend.internal, port: {number: 80}}\n"
+         "      weight: " +
+         std::to_string(weight) + "\n";
+}
+
+// A proxy as the data plane will run it: its applied snapshots, and an answer to give.
+class FakeProxy {
+ public:
+  FakeProxy(int port, v1::ProxyHello hello) {
+    wire::ControlClientOptions options;
+    options.address = "127.0.0.1:" + std::to_string(port);
+    options.hello = std::move(hello);
+    options.retry_delay = 50ms;
+    client_ = std::make_unique<wire::ControlClient>(
+        options,
+        [this](std::shared_ptr<const translate::Snapshot> s) -> common::Result<void, std::string> {
+          std::lock_guard lock(mu_);
+          ++pushes_;
+          if (!refuse_.empty()) return common::unexpected(refuse_);
+          snapshot_ = std::move(s);
+          return common::Ok{};
+        },
+        [this](const v1::ConfigError& e) {
+          std::lock_guard lock(mu_);
+          errors_.push_back(e.errors(0));
+        });
+    client_->start();
+  }
+
+  static v1::ProxyHello gateway(const std::string& name) {
+    v1::ProxyHello h;
+    h.set_name(name);
+    h.set_namespace_("istio-system");
+    h.set_role("gateway");
+    (*h.mutable_labels())["istio"] = "ingressgateway";
+    return h;
+  }
+
+  void refuse(std::string error) {
+    std::lock_guard lock(mu_);
+    refuse_ = std::move(error);
+  }
+  std::shared_ptr<const translate::Snapshot> snapshot() {
+    std::lock_guard lock(mu_);
+    return snapshot_;
+  }
+  int pushes() {
+    std::lock_guard lock(mu_);
+    return pushes_;
+  }
+  std::vector<std::string> errors() {
+    std::lock_guard lock(mu_);
+    return errors_;
+  }
+  uint64_t version() { return client_->version(); }
+  void stop() { client_->stop(); }
+
+  // The prefix of the first route of the first virtual host ("" when there is none).
+  std::string firstPrefix() {
+    auto s = snapshot();
+    if (!s || s->listeners.empty() || s->listeners[0].routes->virtual_hosts.empty()) return "";
+    const auto& route = s->listeners[0].routes->virtual_hosts[0].routes.at(0);
+    return route.match.uri ? route.match.uri->value : "";
+  }
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<const translate::Snapshot> snapshot_;
+  int pushes_ = 0;
+  std::string refuse_;
+  std::vector<std::string> errors_;
+  std::unique_ptr<wire::ControlClient> client_;
+};
+
+class ControlPlaneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_.write("gateway.yaml", kGateway);
+    dir_.write("backend.yaml", kBackend);
+    dir_.write("shop.yaml", shopRoute("/v1"));
+    plane_ = std::make_unique<ControlPlane>(ControlPlaneOptions{dir_.path(), "127.0.0.1:0", 20ms});
+    ASSERT_TRUE(plane_->start());
+  }
+
+  v1::ProxyStatus statusOf(const std::string& id) {
+    const v1::StatusResponse status = plane_->controller().status();
+    for (const auto& p : status.proxies()) {
+      if (p.id() == id) return p;
+    }
+    return {};
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ControlPlane> plane_;
+};
+
+TEST_F(ControlPlaneTest, AProxyGetsItsSnapshotAndEveryChange) {
+  FakeProxy proxy(plane_->port(), FakeProxy::gateway("gw-1"));
+  ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/v1"; }));
+  auto s = proxy.snapshot();
+  ASSERT_EQ(s->listeners.size(), 1u);
+  EXPECT_EQ(s->listeners[0].port, 80);
+  EXPECT_EQ(s->clusters.at("outbound|80||backend.internal").endpoints.at(0).port, 9001);
+  const uint64_t first = proxy.version();
+
+  dir_.write("shop.yaml", shopRoute("/v2"));
+  ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/v2"; }));
+  EXPECT_GT(proxy.version(), first);
+  EXPECT_TRUE(
+      waitFor([&] { return statusOf("gw-1.istio-system").acked_version() == proxy.version(); }));
+  // The cluster did not change; the delta did not carry it, and the proxy still has it.
+  EXPECT_EQ(proxy.snapshot()->clusters.size(), 1u);
+}
+
+TEST_F(ControlPlaneTest, AChangeThatDoesNotConcernAProxyIsNotPushedToIt) {
+  FakeProxy proxy(plane_->port(), FakeProxy::gateway("gw-1"));
+  ASSERT_TRUE(waitFor([&] { return proxy.pushes() == 1; }));
+  const uint64_t generation = plane_->controller().status().version();
+  // Bound to the mesh, not to this gateway.
+  dir_.write("internal.yaml", R"(
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: internal, namespace: default}
+spec:
+  hosts: ["backend.internal"]
+  http:
+  - route:
+    - destination: {host: backend.internal}
+)");
+  ASSERT_TRUE(waitFor([&] { return plane_->controller().status().version() > generation; }));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(proxy.pushes(), 1);
+  EXPECT_EQ(statusOf("gw-1.istio-system").pushes(), 1u);
+}
+
+TEST_F(ControlPlaneTest, AnInvalidObjectIsQuarantinedWhileAValidChangeInTheSameEditGoesThrough) {
+  FakeProxy proxy(plane_->port(), FakeProxy::gateway("gw-1"));
+  ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/v1"; }));
+  // One edit: the shop route changes, and a second route arrives with a negative weight.
+  auto edit = [&](const std::string& prefix) {
+    dir_.write("shop.yaml", shopRoute(prefix) + "---\n" +
+                                "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+                                "metadata: {name: broken, namespace: default}\n"
+                                "spec:\n  hosts: [\"broken.example.com\"]\n"
+                                "  gateways: [\"istio-system/gw\"]\n"
+                                "  http:\n  - route:\n"
+                                "    - destination: {host: backend.internal}\n"
+                                "      weight: -1\n");
+  };
+  edit("/v3");
+  ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/v3"; }));
+  EXPECT_EQ(proxy.snapshot()->listeners[0].routes->virtual_hosts.size(), 1u);
+  const v1::StatusResponse status = plane_->controller().status();
+  ASSERT_EQ(status.quarantined_size(), 1);
+  const auto& q = status.quarantined(0);
+  EXPECT_EQ(q.name(), "broken");
+  EXPECT_FALSE(q.previous_version_serving());
+  ASSERT_GE(q.problems_size(), 1);
+  EXPECT_EQ(q.problems(0).code(), "IST0106");
+  EXPECT_EQ(q.problems(0).file(), dir_.file("shop.yaml"));
+  EXPECT_EQ(q.problems(0).line(), 22);
+  // Later changes keep flowing while it stays quarantined.
+  edit("/v4");
+  ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/v4"; }));
+  EXPECT_EQ(plane_->controller().status().quarantined_size(), 1);
+}
+
+TEST_F(ControlPlaneTest, ANackLeavesThePreviousSnapshotAndShowsInStatus) {
+  FakeProxy proxy(plane_->port(), FakeProxy::gateway("gw-1"));
+  ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/v1"; }));
+  const uint64_t served = proxy.version();
+  proxy.refuse("port 80 is in use");
+  dir_.write("shop.yaml", shopRoute("/v4"));
+  ASSERT_TRUE(waitFor([&] { return statusOf("gw-1.istio-system").last_response() == "NACK"; }));
+  const v1::ProxyStatus s = statusOf("gw-1.istio-system");
+  EXPECT_EQ(s.last_error(), "port 80 is in use");
+  EXPECT_EQ(s.acked_version(), served);
+  EXPECT_GT(s.last_response_version(), served);
+  EXPECT_EQ(proxy.firstPrefix(), "/v1");
+  // proxy-config shows what it serves: the ACKed version.
+  auto config = plane_->controller().proxyConfig("gw-1.istio-system");
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->version(), served);
+  // The next change is pushed whole and accepted.
+  proxy.refuse("");
+  dir_.write("shop.yaml", shopRoute("/v5"));
+  ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/v5"; }));
+  EXPECT_TRUE(waitFor([&] { return statusOf("gw-1.istio-system").last_response() == "ACK"; }));
+}
+
+TEST_F(ControlPlaneTest, ASidecarRegistersItsWorkloadAndHearsItsRoleIsNotServedYet) {
+  dir_.write("reviews.yaml", R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: ["backend.internal"]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  workloadSelector: {labels: {app: reviews}}
+)");
+  dir_.remove("backend.yaml");
+  FakeProxy gateway(plane_->port(), FakeProxy::gateway("gw-1"));
+  auto endpoints = [&] {
+    auto s = gateway.snapshot();
+    auto it = s ? s->clusters.find("outbound|80||backend.internal") : decltype(s->clusters.end()){};
+    return s && it != s->clusters.end() ? it->second.endpoints.size() : size_t{0};
+  };
+  // Once the edit above is applied, the service has no endpoint: nobody registered yet.
+  ASSERT_TRUE(waitFor([&] {
+    auto s = gateway.snapshot();
+    return s && s->clusters.count("outbound|80||backend.internal") && endpoints() == 0;
+  }));
+
+  v1::ProxyHello hello;
+  hello.set_name("reviews-1");
+  hello.set_namespace_("default");
+  hello.set_role("sidecar");
+  hello.set_service_account("reviews");
+  hello.set_address("10.9.9.9");
+  (*hello.mutable_labels())["app"] = "reviews";
+  auto* port = hello.add_ports();
+  port->set_name("http");
+  port->set_number(9080);
+  {
+    FakeProxy sidecar(plane_->port(), hello);
+    ASSERT_TRUE(waitFor([&] { return endpoints() == 1; }));
+    EXPECT_EQ(gateway.snapshot()->clusters.at("outbound|80||backend.internal").endpoints[0].address,
+              "10.9.9.9");
+    ASSERT_TRUE(waitFor([&] { return !sidecar.errors().empty(); }));
+    EXPECT_NE(sidecar.errors()[0].find("not served yet"), std::string::npos);
+    EXPECT_EQ(sidecar.pushes(), 0);
+    EXPECT_NE(statusOf("reviews-1.default").last_error().find("not served yet"), std::string::npos);
+  }
+  // Its stream ended: the workload leaves the registry.
+  ASSERT_TRUE(waitFor([&] { return endpoints() == 0; }));
+}
+
+TEST_F(ControlPlaneTest, VersionsContinueAboveWhatAReconnectingProxyServed) {
+  auto stub = v1::Discovery::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(plane_->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  auto stream = stub->Stream(&context);
+  v1::ProxyMessage hello;
+  *hello.mutable_hello() = FakeProxy::gateway("gw-old");
+  hello.mutable_hello()->set_last_version(500);
+  ASSERT_TRUE(stream->Write(hello));
+  v1::ControlMessage in;
+  ASSERT_TRUE(stream->Read(&in));
+  ASSERT_TRUE(in.has_push());
+  EXPECT_GT(in.push().version(), 500u);
+  EXPECT_EQ(in.push().base_version(), 0u);
+  context.TryCancel();
+}
+
+TEST_F(ControlPlaneTest, ABadHelloIsRefused) {
+  auto stub = v1::Discovery::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(plane_->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  auto stream = stub->Stream(&context);
+  v1::ProxyMessage hello;
+  *hello.mutable_hello() = FakeProxy::gateway("gw");
+  hello.mutable_hello()->set_role("router");
+  ASSERT_TRUE(stream->Write(hello));
+  v1::ControlMessage in;
+  EXPECT_FALSE(stream->Read(&in));
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("unknown role \"router\""), std::string::npos);
+}
+
+TEST_F(ControlPlaneTest, ProxyConfigFindsProxiesByTheirNames) {
+  FakeProxy a(plane_->port(), FakeProxy::gateway("gw-a"));
+  ASSERT_TRUE(waitFor([&] { return a.pushes() == 1; }));
+  auto byId = plane_->controller().proxyConfig("gw-a.istio-system");
+  ASSERT_TRUE(byId);
+  EXPECT_EQ(byId->resources().listeners_size(), 1);
+  EXPECT_TRUE(plane_->controller().proxyConfig("istio-system/gw-a"));
+  EXPECT_TRUE(plane_->controller().proxyConfig("gw-a"));
+  auto missing = plane_->controller().proxyConfig("gw-z");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().kind, common::ErrorKind::kNotFound);
+}
+
+}  // namespace
+}  // namespace halyard::control

@@ -1,0 +1,95 @@
+// Self-registered workloads: what a proxy may register, and that a ServiceEntry selecting them
+// routes to them like to any WorkloadEntry.
+#include "control/registry/workload_registry.h"
+
+#include <gtest/gtest.h>
+
+#include "config/yaml/config_set_builder.h"
+#include "config/yaml/loader.h"
+#include "translate/translate.h"
+
+namespace halyard::control {
+namespace {
+
+Workload reviews(std::string address = "10.1.2.3") {
+  return Workload{"reviews-1",          "default",        "reviews", std::move(address),
+                  {{"app", "reviews"}}, {{"http", 9080}}, "test"};
+}
+
+TEST(WorkloadRegistry, ChecksWhatAProxySends) {
+  EXPECT_TRUE(WorkloadRegistry::check(reviews()));
+  EXPECT_TRUE(WorkloadRegistry::check(reviews("fd00::7")));
+  auto not_ip = WorkloadRegistry::check(reviews("reviews.local"));
+  ASSERT_FALSE(not_ip);
+  EXPECT_NE(not_ip.error().message.find("\"reviews.local\" is not an IP address"),
+            std::string::npos);
+  Workload unnamed = reviews();
+  unnamed.name.clear();
+  EXPECT_FALSE(WorkloadRegistry::check(unnamed));
+  Workload bad_port = reviews();
+  bad_port.ports = {{"http", 0}};
+  EXPECT_FALSE(WorkloadRegistry::check(bad_port));
+}
+
+TEST(WorkloadRegistry, ReportsWhetherItChanged) {
+  WorkloadRegistry registry;
+  EXPECT_TRUE(registry.add(1, reviews()));
+  EXPECT_FALSE(registry.add(1, reviews()));  // the same again: nothing to push
+  EXPECT_TRUE(registry.add(1, reviews("10.1.2.4")));
+  EXPECT_EQ(registry.size(), 1u);
+  EXPECT_TRUE(registry.remove(1));
+  EXPECT_FALSE(registry.remove(1));
+}
+
+TEST(WorkloadRegistry, RegisteredWorkloadsAreEndpointsOfTheServicesSelectingThem) {
+  config::LoadResult loaded;
+  config::loadText(R"(
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: ["reviews.example.com"]
+  gateways: ["gw"]
+  http:
+  - route:
+    - destination: {host: reviews.internal, port: {number: 80}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: ["reviews.internal"]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  workloadSelector: {labels: {app: reviews}}
+)",
+                   "mesh.yaml", loaded);
+  ASSERT_TRUE(loaded.diagnostics.empty());
+  config::model::ConfigSet config = config::buildConfigSet(loaded.objects);
+  WorkloadRegistry registry;
+  registry.add(7, reviews());
+  registry.appendTo(config);
+  ASSERT_EQ(config.workload_entries.size(), 1u);
+  EXPECT_EQ(config.workload_entries[0].meta.pos.fileName(), "registered by test");
+
+  auto r = translate::buildSnapshot(config, translate::ProxyIdentity{}, 1);
+  ASSERT_NE(r.snapshot, nullptr);
+  auto it = r.snapshot->clusters.find("outbound|80||reviews.internal");
+  ASSERT_NE(it, r.snapshot->clusters.end());
+  ASSERT_EQ(it->second.endpoints.size(), 1u);
+  EXPECT_EQ(it->second.endpoints[0].address, "10.1.2.3");
+  EXPECT_EQ(it->second.endpoints[0].port, 9080);
+}
+
+}  // namespace
+}  // namespace halyard::control

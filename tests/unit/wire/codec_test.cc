@@ -1,0 +1,229 @@
+// Snapshot <-> halyard.v1 resources: every field survives the trip, and what a proxy cannot
+// serve is refused with a sentence naming the resource and field.
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+
+#include "translate/translate.h"
+#include "wire/snapshot_assembler.h"
+#include "wire/snapshot_codec.h"
+
+namespace halyard::wire {
+namespace {
+
+namespace tr = translate;
+
+tr::StringMatcher matcher(tr::StringMatcher::Kind kind, std::string value) {
+  tr::StringMatcher m;
+  m.kind = kind;
+  if (kind == tr::StringMatcher::Kind::kRegex) {
+    m.regex = std::make_shared<const re2::RE2>(value);
+  } else {
+    m.value = std::move(value);
+  }
+  return m;
+}
+
+// A snapshot with every field of snapshot.h set to something other than its default.
+tr::Snapshot everyField() {
+  tr::Route fwd;
+  fwd.name = "api.v1";
+  fwd.match.uri = matcher(tr::StringMatcher::Kind::kPrefix, "/api");
+  fwd.match.uri->ignore_case = true;
+  fwd.match.scheme = matcher(tr::StringMatcher::Kind::kExact, "https");
+  fwd.match.method = matcher(tr::StringMatcher::Kind::kRegex, "GET|POST");
+  fwd.match.authority = matcher(tr::StringMatcher::Kind::kPresent, "");
+  fwd.match.headers.push_back({"x-user", matcher(tr::StringMatcher::Kind::kExact, "a"), true});
+  fwd.match.query_params.push_back({"q", matcher(tr::StringMatcher::Kind::kRegex, "[0-9]+")});
+  tr::ForwardAction action;
+  tr::WeightedCluster a{"outbound|80|v1|a.default.svc.cluster.local", 70, {}, {}, "a.internal"};
+  a.request_headers.set = {{"x-a", "1"}};
+  a.response_headers.remove = {"server"};
+  tr::WeightedCluster b{"outbound|80|v2|a.default.svc.cluster.local", 30, {}, {}, std::nullopt};
+  b.request_headers.add = {{"x-b", "2"}};
+  action.clusters = {a, b};
+  action.total_weight = 100;
+  tr::UriRewrite rw;
+  rw.regex = std::make_shared<const re2::RE2>("^/api/(.*)");
+  rw.regex_substitution = "/\\1";
+  action.uri_rewrite = rw;
+  action.authority_rewrite = "backend";
+  action.timeout = tr::Millis(1500);
+  action.retry.attempts = 3;
+  action.retry.retry_on = tr::kRetry5xx | tr::kRetryReset;
+  action.retry.retriable_status_codes = {503, 504};
+  action.retry.per_try_timeout = tr::Millis(200);
+  action.retry.backoff_base = tr::Millis(40);
+  action.retry.retry_other_hosts = false;
+  action.mirrors.push_back({"outbound|80||shadow.default.svc.cluster.local", 250'000});
+  fwd.action = action;
+  tr::FaultPolicy fault;
+  fault.delay = tr::FaultPolicy::Delay{tr::Millis(5), 10'000};
+  fault.abort = tr::FaultPolicy::Abort{0, "UNAVAILABLE", 20'000};
+  fwd.fault = fault;
+  tr::CorsPolicy cors;
+  cors.allow_origins = {matcher(tr::StringMatcher::Kind::kExact, "https://x.example")};
+  cors.allow_methods = "GET,POST";
+  cors.allow_headers = "x-a";
+  cors.expose_headers = "x-b";
+  cors.max_age_seconds = 60;
+  cors.allow_credentials = true;
+  cors.forward_unmatched_preflights = false;
+  fwd.cors = cors;
+  fwd.request_headers.set = {{"x-route", "api"}};
+  fwd.response_headers.add = {{"x-served-by", "halyard"}};
+  fwd.origin = "default/api http[0]";
+
+  tr::Route redirect;
+  tr::RedirectAction rd;
+  rd.uri = "/new";
+  rd.prefix_rewrite = "/p";
+  rd.authority = "other.example";
+  rd.scheme = "https";
+  rd.port = 8443;
+  rd.derive_port = tr::RedirectAction::DerivePort::kFromRequestPort;
+  rd.code = 308;
+  redirect.action = rd;
+  redirect.origin = "default/api http[1]";
+
+  tr::Route direct;
+  direct.action = tr::DirectResponseAction{418, "teapot\n"};
+
+  tr::VirtualHost vh;
+  vh.name = "shop.example.com:80";
+  vh.domains = {"shop.example.com", "shop.example.com:80"};
+  vh.routes = {fwd, redirect, direct};
+  vh.require_tls = true;
+  tr::RouteTable table;
+  table.virtual_hosts = {vh};
+
+  tr::Snapshot s;
+  s.version = 7;
+  s.listeners.push_back(
+      {"0.0.0.0_80", "0.0.0.0", 80, "HTTP", std::make_shared<const tr::RouteTable>(table)});
+  tr::Cluster c;
+  c.name = "outbound|80|v1|a.default.svc.cluster.local";
+  c.service_host = "a.default.svc.cluster.local";
+  c.service_name = "a";
+  c.service_namespace = "default";
+  c.port = 80;
+  c.subset = "v1";
+  c.lb = tr::LbPolicy::kRandom;
+  c.resolve_dns = true;
+  c.connect_timeout = tr::Millis(250);
+  c.endpoints.push_back({"10.0.0.1", 8080, 3, {{"version", "v1"}}, "a-1", "default"});
+  c.not_enforced = {"trafficPolicy.outlierDetection"};
+  s.clusters.emplace(c.name, c);
+  s.warnings = {"a warning"};
+  return s;
+}
+
+v1::SnapshotPush wholePush(const tr::Snapshot& s, uint64_t version) {
+  v1::SnapshotPush p;
+  p.set_version(version);
+  *p.mutable_resources() = encodeResources(s);
+  for (const auto& w : s.warnings) p.mutable_warnings()->add_items(w);
+  return p;
+}
+
+TEST(Codec, EveryFieldSurvivesTheRoundTrip) {
+  const tr::Snapshot original = everyField();
+  SnapshotAssembler assembler;
+  auto assembled = assembler.assemble(wholePush(original, 9));
+  ASSERT_TRUE(assembled) << assembled.error().message;
+  const tr::Snapshot& decoded = *assembled->snapshot;
+  EXPECT_EQ(decoded.version, 9u);
+  EXPECT_EQ(decoded.warnings, original.warnings);
+  // Encoding what was decoded gives the same resources: nothing was lost or changed.
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(encodeResources(decoded),
+                                                                 encodeResources(original)));
+  const auto& route = decoded.listeners.at(0).routes->virtual_hosts.at(0).routes.at(0);
+  ASSERT_TRUE(route.match.method && route.match.method->regex);
+  EXPECT_TRUE(re2::RE2::FullMatch("POST", *route.match.method->regex));
+  const auto& fwd = std::get<tr::ForwardAction>(route.action);
+  EXPECT_EQ(fwd.retry.backoff_base, tr::Millis(40));
+  EXPECT_FALSE(fwd.retry.retry_other_hosts);
+  EXPECT_EQ(fwd.clusters.at(1).authority_rewrite, std::nullopt);
+}
+
+TEST(Codec, ATranslatedSampleRoundTrips) {
+  auto r = tr::loadSnapshot(HALYARD_SOURCE_DIR "/samples/pirata", tr::ProxyIdentity{}, 1);
+  ASSERT_NE(r.snapshot, nullptr);
+  SnapshotAssembler assembler;
+  auto assembled = assembler.assemble(wholePush(*r.snapshot, 1));
+  ASSERT_TRUE(assembled) << assembled.error().message;
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+      encodeResources(*assembled->snapshot), encodeResources(*r.snapshot)));
+}
+
+TEST(Codec, ARegexRE2RejectsIsRefusedWithItsPlace) {
+  v1::SnapshotPush p = wholePush(everyField(), 1);
+  p.mutable_resources()
+      ->mutable_virtual_hosts(0)
+      ->mutable_routes(0)
+      ->mutable_match()
+      ->mutable_method()
+      ->set_regex("(unclosed");
+  SnapshotAssembler assembler;
+  auto assembled = assembler.assemble(p);
+  ASSERT_FALSE(assembled);
+  EXPECT_NE(assembled.error().message.find("virtual host 0.0.0.0_80/shop.example.com:80 route[0] "
+                                           "method: regex \"(unclosed\" does not compile"),
+            std::string::npos)
+      << assembled.error().message;
+}
+
+TEST(Codec, OutOfRangeAndMissingPiecesAreRefused) {
+  SnapshotAssembler assembler;
+  v1::SnapshotPush port = wholePush(everyField(), 1);
+  port.mutable_resources()->mutable_clusters(0)->mutable_endpoints(0)->set_port(70000);
+  auto r1 = assembler.assemble(port);
+  ASSERT_FALSE(r1);
+  EXPECT_NE(r1.error().message.find("port 70000 is out of range"), std::string::npos);
+
+  v1::SnapshotPush no_action = wholePush(everyField(), 1);
+  no_action.mutable_resources()->mutable_virtual_hosts(0)->mutable_routes(2)->clear_action();
+  auto r2 = assembler.assemble(no_action);
+  ASSERT_FALSE(r2);
+  EXPECT_NE(r2.error().message.find("route[2]: has no action"), std::string::npos);
+
+  v1::SnapshotPush orphan = wholePush(everyField(), 1);
+  orphan.mutable_resources()->clear_virtual_hosts();
+  auto r3 = assembler.assemble(orphan);
+  ASSERT_FALSE(r3);
+  EXPECT_NE(r3.error().message.find("names virtual host shop.example.com:80, which was not sent"),
+            std::string::npos);
+}
+
+TEST(Assembler, DeltasApplyOnTheirBaseOnly) {
+  SnapshotAssembler assembler;
+  auto first = assembler.assemble(wholePush(everyField(), 3));
+  ASSERT_TRUE(first);
+  assembler.commit(std::move(*first));
+
+  v1::SnapshotPush delta;
+  delta.set_version(4);
+  delta.set_base_version(3);
+  delta.add_removed_clusters("outbound|80|v1|a.default.svc.cluster.local");
+  auto* vh = delta.mutable_resources()->add_virtual_hosts();
+  *vh = encodeVirtualHost("0.0.0.0_80", everyField().listeners[0].routes->virtual_hosts[0]);
+  vh->mutable_routes()->DeleteSubrange(1, 2);
+  auto second = assembler.assemble(delta);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_TRUE(second->snapshot->clusters.empty());
+  EXPECT_EQ(second->snapshot->listeners.at(0).routes->virtual_hosts.at(0).routes.size(), 1u);
+  EXPECT_EQ(second->snapshot->warnings, std::vector<std::string>{"a warning"});  // unchanged
+  // Not committed: the assembler still serves version 3, so the same delta applies again...
+  EXPECT_EQ(assembler.version(), 3u);
+  EXPECT_TRUE(assembler.assemble(delta));
+  // ...but not one built on another base, nor an old version.
+  delta.set_base_version(2);
+  auto wrong_base = assembler.assemble(delta);
+  ASSERT_FALSE(wrong_base);
+  EXPECT_NE(wrong_base.error().message.find("this proxy serves version 3"), std::string::npos);
+  auto old = assembler.assemble(wholePush(everyField(), 3));
+  ASSERT_FALSE(old);
+  EXPECT_NE(old.error().message.find("not newer"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace halyard::wire
