@@ -15,6 +15,7 @@ namespace {
 struct ControlFlags {
   std::string config_dir;
   std::string listen = "127.0.0.1:15010";
+  std::string admin;
   int debounce_ms = 100;
   std::string log_level = "info";
 };
@@ -29,7 +30,7 @@ int runControl(const ControlFlags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   control::ControlPlane plane(control::ControlPlaneOptions{
-      flags.config_dir, flags.listen, std::chrono::milliseconds(flags.debounce_ms)});
+      flags.config_dir, flags.listen, flags.admin, std::chrono::milliseconds(flags.debounce_ms)});
   if (auto started = plane.start(); !started) {
     std::cerr << "halyard control: " << started.error().message << "\n";
     return 1;
@@ -51,6 +52,8 @@ void registerControlCommand(CLI::App& app, int& exit_code) {
       ->required();
   cmd->add_option("--listen", flags->listen, "gRPC address for proxies and the CLI")
       ->capture_default_str();
+  cmd->add_option("--admin", flags->admin,
+                  "HTTP address for /ready, /status and /metrics (e.g. 127.0.0.1:15011)");
   cmd->add_option("--debounce-ms", flags->debounce_ms,
                   "Quiet time after a change before the config is read again")
       ->capture_default_str()

@@ -1,4 +1,5 @@
-// `halyard control --config DIR --listen ADDR`: runs the control plane until SIGINT/SIGTERM.
+// `halyard control --config DIR --listen ADDR [--admin ADDR]`: runs the control plane until
+// SIGINT/SIGTERM.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -141,8 +141,10 @@ int runProxyStatus(const ClientFlags& flags) {
                                                  : ": not served")
                 << "\n";
       for (const auto& p : q.problems()) {
+        // Messages usually start with their field already.
+        const bool field = !p.field().empty() && !p.message().starts_with(p.field());
         std::cout << "    " << p.level() << " [" << p.code() << "] " << where(p.file(), p.line())
-                  << (p.field().empty() ? "" : " " + p.field()) << ": " << p.message() << "\n";
+                  << (field ? " " + p.field() : "") << ": " << p.message() << "\n";
       }
     }
   }

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/log.h"
+#include "control/admin_server.h"
 #include "control/push/discovery_service.h"
 #include "control/sources/directory_source.h"
 
@@ -31,6 +32,7 @@ common::Expected<void> ControlPlane::start() {
   auto started =
       source_->start([this](SourceUpdate u) { controller_.onSourceUpdate(std::move(u)); });
   if (!started) return started;
+  controller_.waitFirstGeneration();
 
   service_ = std::make_unique<DiscoveryService>(controller_);
   grpc::ServerBuilder builder;
@@ -44,12 +46,17 @@ common::Expected<void> ControlPlane::start() {
   if (!server_ || port_ == 0) {
     return common::fail(common::ErrorKind::kIo, "cannot listen on " + options_.listen);
   }
+  if (!options_.admin.empty()) {
+    admin_ = std::make_unique<AdminServer>(controller_);
+    if (auto listening = admin_->start(options_.admin); !listening) return listening;
+  }
   HLOG_INFO("control plane serving {} on port {} ({})", source_->describe(), port_,
             options_.listen);
   return common::Ok{};
 }
 
 void ControlPlane::stop() {
+  if (admin_) admin_->stop();
   if (server_) {
     // Streams are open forever: give them a moment to end, then cancel them.
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));

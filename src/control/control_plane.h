@@ -1,5 +1,6 @@
 // `halyard control`: a config source (a watched directory), the push controller and the gRPC
-// Discovery service, started in that order so the first proxy already gets the loaded config.
+// Discovery service (and the admin listener), started in that order so the first proxy already
+// gets the loaded config.
 #pragma once
 
 #include <chrono>
@@ -15,12 +16,14 @@ class Server;
 
 namespace halyard::control {
 
+class AdminServer;
 class ConfigSource;
 class DiscoveryService;
 
 struct ControlPlaneOptions {
   std::string config_dir;
   std::string listen = "127.0.0.1:15010";  // gRPC; port 0 picks a free one
+  std::string admin;                       // HTTP admin "host:port"; empty: none
   std::chrono::milliseconds debounce{100};
 };
 
@@ -43,6 +46,7 @@ class ControlPlane {
   std::unique_ptr<ConfigSource> source_;
   std::unique_ptr<DiscoveryService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<AdminServer> admin_;
   int port_ = 0;
 };
 

@@ -58,6 +58,11 @@ void PushController::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void PushController::waitFirstGeneration() {
+  std::unique_lock lock(state_mu_);
+  built_cv_.wait(lock, [this] { return built_; });
+}
+
 void PushController::onSourceUpdate(SourceUpdate update) {
   {
     std::lock_guard lock(mu_);
@@ -271,10 +276,14 @@ void PushController::publishReport(size_t objects) {
   }
   reported_ = std::move(reported);
 
-  std::lock_guard lock(state_mu_);
-  quarantined_ = std::move(quarantined);
-  load_problems_ = store_.loadProblems();
-  objects_ = objects;
+  {
+    std::lock_guard lock(state_mu_);
+    quarantined_ = std::move(quarantined);
+    load_problems_ = store_.loadProblems();
+    objects_ = objects;
+    built_ = true;
+  }
+  built_cv_.notify_all();
 }
 
 v1::StatusResponse PushController::status() const {

@@ -46,6 +46,8 @@ class PushController {
 
   void start();
   void stop();
+  // Blocks until the first generation is built: what the first proxy will be sent.
+  void waitFirstGeneration();
 
   // The config source's whole new state (from the source's thread).
   void onSourceUpdate(SourceUpdate update);
@@ -97,6 +99,8 @@ class PushController {
 
   // Read by status() and proxyConfig(); written by the controller thread under state_mu_.
   mutable std::mutex state_mu_;
+  std::condition_variable built_cv_;
+  bool built_ = false;
   uint64_t version_ = 0;
   std::map<uint64_t, std::shared_ptr<ProxySession>> sessions_;
   std::vector<QuarantineEntry> quarantined_;

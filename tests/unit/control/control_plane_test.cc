@@ -135,7 +135,8 @@ class ControlPlaneTest : public ::testing::Test {
     dir_.write("gateway.yaml", kGateway);
     dir_.write("backend.yaml", kBackend);
     dir_.write("shop.yaml", shopRoute("/v1"));
-    plane_ = std::make_unique<ControlPlane>(ControlPlaneOptions{dir_.path(), "127.0.0.1:0", 20ms});
+    plane_ =
+        std::make_unique<ControlPlane>(ControlPlaneOptions{dir_.path(), "127.0.0.1:0", "", 20ms});
     ASSERT_TRUE(plane_->start());
   }
 

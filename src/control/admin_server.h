@@ -1,0 +1,41 @@
+// The control plane's admin listener (--admin 127.0.0.1:15011): GET /ready, /status (the Status
+// answer as JSON) and /metrics (Prometheus text: config version, proxies, pushes, NACKs,
+// quarantined objects). One request per connection, on its own thread; read-only.
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "common/error.h"
+#include "control/push/push_controller.h"
+
+namespace halyard::control {
+
+class AdminServer {
+ public:
+  explicit AdminServer(const PushController& controller) : controller_(controller) {}
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  // "host:port"; port 0 picks a free one.
+  common::Expected<void> start(const std::string& address);
+  void stop();
+  uint16_t port() const { return port_; }
+
+ private:
+  void accept();
+  // The response to one request line ("GET /status HTTP/1.1").
+  std::string respond(const std::string& request_line) const;
+
+  const PushController& controller_;
+  asio::io_context io_;
+  std::optional<asio::ip::tcp::acceptor> acceptor_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace halyard::control

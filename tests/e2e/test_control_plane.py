@@ -1,0 +1,261 @@
+"""`halyard control` end to end: a config directory, a proxy on the wire protocol, and the CLI.
+The first snapshot arrives whole; a file edit reaches the proxy as a delta within a second; an
+invalid object is quarantined (code and file:line in proxy-status and the log) while a valid
+change in the same edit goes through; a NACK shows in proxy-status; proxy-config shows what a
+proxy serves."""
+import json
+import time
+
+import pytest
+
+from conftest import run_halyard
+from control_harness import ControlPlane, Proxy, route_prefixes
+
+GATEWAY = """apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+"""
+
+SERVICES = """apiVersion: v1
+kind: Service
+metadata: {name: shop, namespace: default}
+spec:
+  selector: {app: shop}
+  ports: [{name: http, port: 80, targetPort: 9080}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: shop, namespace: default}
+subsets:
+- addresses: [{ip: 127.0.0.1}]
+  ports: [{name: http, port: 9080}]
+"""
+
+
+def shop_route(prefix):
+    return """apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: default}
+spec:
+  hosts: ["shop.example.com"]
+  gateways: ["istio-system/gw"]
+  http:
+  - match: [{uri: {prefix: "%s"}}]
+    route:
+    - destination: {host: shop, port: {number: 80}}
+""" % prefix
+
+
+BROKEN = """apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: broken, namespace: default}
+spec:
+  hosts: ["broken.example.com"]
+  gateways: ["istio-system/gw"]
+  http:
+  - route:
+    - destination: {host: shop}
+      weight: -1
+"""
+
+
+def write(path, text):
+    """Written aside and renamed, as editors do, so the watcher never reads half a file."""
+    tmp = path.with_name(path.name + ".tmp~")
+    tmp.write_text(text)
+    tmp.rename(path)
+
+
+@pytest.fixture
+def config(tmp_path):
+    write(tmp_path / "gateway.yaml", GATEWAY)
+    write(tmp_path / "services.yaml", SERVICES)
+    write(tmp_path / "shop.yaml", shop_route("/v1"))
+    return tmp_path
+
+
+@pytest.fixture
+def control(config):
+    plane = ControlPlane(config)
+    yield plane
+    assert plane.stop() == 0, plane.log()
+
+
+@pytest.fixture
+def proxy(control):
+    p = Proxy(control.address)
+    yield p
+    p.close()
+
+
+def status(control, *args):
+    res = run_halyard("proxy-status", "--control", control.address, *args)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def test_first_snapshot_is_whole_and_an_edit_arrives_within_a_second(config, control, proxy):
+    first = proxy.wait_push(1)
+    assert first.base_version == 0
+    assert route_prefixes(first) == ["/v1"]
+    assert [l.port for l in first.resources.listeners] == [80]
+    assert [c.name for c in first.resources.clusters] == [
+        "outbound|80||shop.default.svc.cluster.local"]
+    assert first.resources.clusters[0].endpoints[0].port == 9080
+
+    edited = time.monotonic()
+    write(config / "shop.yaml", shop_route("/v2"))
+    second = proxy.wait_push(2)
+    latency = proxy.pushes[1][0] - edited
+    assert latency < 1.0, "edit took %.3fs to arrive" % latency
+    assert second.version > first.version
+    assert second.base_version == first.version  # a delta on top of what was ACKed
+    assert route_prefixes(second) == ["/v2"]
+    assert len(second.resources.clusters) == 0  # the cluster did not change
+
+
+def test_an_invalid_object_is_quarantined_and_a_valid_change_in_the_same_edit_goes_through(
+        config, control, proxy):
+    proxy.wait_push(1)
+    write(config / "shop.yaml", shop_route("/v3") + "---\n" + BROKEN)
+    second = proxy.wait_push(2)
+    assert route_prefixes(second) == ["/v3"]
+    assert all(vh.name != "broken.example.com:80" for vh in second.resources.virtual_hosts)
+
+    where = "%s:%d" % (config / "shop.yaml", 21)  # the weight's line
+    text = status(control)
+    assert "VirtualService default/broken" in text, text
+    assert "IST0106" in text and where in text, text
+    assert control.wait_log(r"quarantined VirtualService default/broken: IST0106 .*%s"
+                            % where), control.log()
+    data = json.loads(status(control, "-o", "json"))
+    [q] = data["quarantined"]
+    assert (q["name"], q["previous_version_serving"]) == ("broken", False)
+    assert q["problems"][0]["code"] == "IST0106" and q["problems"][0]["line"] == 21
+
+    # Later changes keep flowing while it stays quarantined.
+    write(config / "shop.yaml", shop_route("/v4") + "---\n" + BROKEN)
+    assert route_prefixes(proxy.wait_push(3)) == ["/v4"]
+
+
+def test_an_invalid_update_keeps_the_previous_version_serving(config, control, proxy):
+    proxy.wait_push(1)
+    write(config / "shop.yaml", shop_route("/v5").replace("prefix", "prefx"))
+    assert control.wait_log(r"quarantined VirtualService default/shop: .*previous version keeps "
+                            r"serving"), control.log()
+    time.sleep(0.3)
+    assert len(proxy.pushes) == 1  # nothing changed for the proxy: no push
+    assert "its previous version keeps serving" in status(control)
+
+
+def test_a_nack_shows_in_proxy_status_and_the_previous_snapshot_stays(config, control, proxy):
+    first = proxy.wait_push(1)
+    proxy.nack_with = "cannot bind 0.0.0.0:80: permission denied"
+    write(config / "shop.yaml", shop_route("/v6"))
+    rejected = proxy.wait_push(2)
+    deadline = time.monotonic() + 5
+    while "NACK" not in status(control) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    text = status(control)
+    row = [l for l in text.splitlines() if l.startswith("gw-1.istio-system")]
+    assert row, text
+    assert "NACK v%d" % rejected.version in row[0], text
+    assert "cannot bind 0.0.0.0:80: permission denied" in row[0], text
+    [p] = json.loads(status(control, "-o", "json"))["proxies"]
+    assert p["acked_version"] == str(first.version)  # protobuf JSON writes 64-bit as strings
+    assert p["last_response"] == "NACK"
+    assert p["role"] == "gateway" and p["build_version"] == "e2e"
+    # proxy-config shows what the proxy serves: the snapshot it ACKed.
+    routes = run_halyard("proxy-config", "routes", "gw-1.istio-system", "--control",
+                         control.address)
+    assert "/v1*" in routes.stdout and "/v6*" not in routes.stdout, routes.stdout
+
+    # After a NACK the next push is whole.
+    proxy.nack_with = None
+    write(config / "shop.yaml", shop_route("/v7"))
+    third = proxy.wait_push(3)
+    assert third.base_version == 0 and route_prefixes(third) == ["/v7"]
+
+
+def test_proxy_config_tables_and_json(control, proxy):
+    proxy.wait_push(1)
+    proxy.wait(lambda p: "ACK" in status(control))
+
+    def config(what, *args):
+        res = run_halyard("proxy-config", what, "gw-1.istio-system", "--control",
+                          control.address, *args)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    listeners = config("listeners").splitlines()
+    assert listeners[0].split() == ["NAME", "ADDRESS", "PORT", "PROTOCOL", "VIRTUAL", "HOSTS"]
+    assert listeners[1].split() == ["0.0.0.0_80", "0.0.0.0", "80", "HTTP", "1"]
+    routes = config("routes")
+    assert "shop.example.com:80" in routes and "/v1*" in routes
+    assert "outbound|80||shop.default.svc.cluster.local" in routes
+    assert "default/shop http[0]" in routes
+    clusters = config("clusters")
+    assert "shop.default.svc.cluster.local   80" in clusters, clusters
+    endpoints = config("endpoints")
+    assert "127.0.0.1:9080" in endpoints, endpoints
+    [vh] = json.loads(config("routes", "-o", "json"))
+    assert vh["name"] == "shop.example.com:80"
+    [ep] = json.loads(config("endpoints", "-o", "json"))
+    assert (ep["address"], ep["port"], ep["cluster"]) == (
+        "127.0.0.1", 9080, "outbound|80||shop.default.svc.cluster.local")
+
+    res = run_halyard("proxy-config", "routes", "nobody", "--control", control.address)
+    assert res.returncode == 1 and "no connected proxy nobody" in res.stderr
+
+
+def endpoint_addresses(push):
+    return sorted(e.address for c in push.resources.clusters for e in c.endpoints)
+
+
+def test_a_sidecar_registers_its_workload_and_hears_its_role_is_not_served(control, proxy):
+    assert endpoint_addresses(proxy.wait_push(1)) == ["127.0.0.1"]
+    # The Service selects app=shop; the sidecar's workload has that label.
+    sidecar = Proxy(control.address, name="shop-1", namespace="default", role="sidecar",
+                    labels={"app": "shop"}, service_account="shop", address="127.0.0.9",
+                    ports=[{"name": "http", "number": 9080}])
+    try:
+        assert sidecar.wait(lambda p: p.errors), "no ConfigError for the sidecar"
+        assert "not served yet" in sidecar.errors[0].errors[0]
+        assert not sidecar.pushes
+        assert endpoint_addresses(proxy.wait_push(2)) == ["127.0.0.1", "127.0.0.9"]
+        row = [l for l in status(control).splitlines() if l.startswith("shop-1.default")]
+        assert row and "sidecar" in row[0] and "not served yet" in row[0], row
+    finally:
+        sidecar.close()
+    # Its stream ended: the workload left the registry.
+    assert endpoint_addresses(proxy.wait_push(3)) == ["127.0.0.1"]
+
+
+def test_the_cli_says_when_the_control_plane_is_unreachable():
+    res = run_halyard("proxy-status", "--control", "127.0.0.1:1")
+    assert res.returncode == 1
+    assert "cannot reach the control plane at 127.0.0.1:1" in res.stderr
+
+
+def test_the_admin_listener_serves_readiness_status_and_metrics(config):
+    import socket
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    plane = ControlPlane(config, extra=["--admin", "127.0.0.1:%d" % port])
+    try:
+        base = "http://127.0.0.1:%d" % port
+        assert urllib.request.urlopen(base + "/ready", timeout=5).read() == b"ready\n"
+        data = json.loads(urllib.request.urlopen(base + "/status", timeout=5).read())
+        assert data["objects"] == "4"
+        text = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+        assert "halyard_control_objects 4" in text
+        assert "# TYPE halyard_control_quarantined_objects gauge" in text
+    finally:
+        assert plane.stop() == 0, plane.log()
