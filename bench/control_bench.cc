@@ -1,0 +1,368 @@
+// Control-plane benchmark (not a test; build explicitly: ninja control_bench).
+//
+// Generates a config of N services (Kubernetes Service + Endpoints + a VirtualService each, all
+// bound to one Gateway), starts `halyard control` on it, connects P simulated gateway proxies
+// (light gRPC clients on the callback API, one connection each, all in this process) and then
+// edits one VirtualService at a time. Reports the time from each file change to the last proxy's
+// ACK (p50, p99 over the edits; the debounce is included), the time for the first whole
+// snapshot to reach every proxy, and the control plane's RSS and CPU per push round.
+// Targets (issue): p99 < 1 s, RSS < 500 MB for 1,000 proxies and 1,000 services.
+//
+//   control_bench [--halyard build/bin/halyard] [--proxies 1000] [--services 1000]
+//                 [--edits 30] [--classes 1]
+// CONTROL_BENCH_VERBOSE=1 prints every edit; CONTROL_BENCH_LOG_LEVEL=info shows the control
+// plane's log.
+#include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "halyard/v1/discovery.grpc.pb.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+using halyard::v1::ControlMessage;
+using halyard::v1::ProxyMessage;
+
+struct Flags {
+  std::string halyard = "build/bin/halyard";
+  int proxies = 1000;
+  int services = 1000;
+  int edits = 30;
+  int classes = 1;  // distinct label sets: each is translated on its own
+};
+
+Flags parseFlags(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--halyard")
+      f.halyard = v;
+    else if (k == "--proxies")
+      f.proxies = std::stoi(v);
+    else if (k == "--services")
+      f.services = std::stoi(v);
+    else if (k == "--edits")
+      f.edits = std::stoi(v);
+    else if (k == "--classes")
+      f.classes = std::stoi(v);
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", k.c_str());
+      std::exit(2);
+    }
+  }
+  return f;
+}
+
+std::string virtualService(int i, int revision) {
+  std::ostringstream o;
+  o << "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: svc-" << i
+    << ", namespace: bench}\nspec:\n  hosts: [\"svc-" << i
+    << ".bench.example.com\"]\n  gateways: [\"istio-system/gw\"]\n  http:\n  - match: [{uri: "
+       "{prefix: \"/r"
+    << revision << "\"}}]\n    route:\n    - destination: {host: svc-" << i
+    << ", port: {number: 80}}\n";
+  return o.str();
+}
+
+std::string service(int i) {
+  std::ostringstream o;
+  o << "apiVersion: v1\nkind: Service\nmetadata: {name: svc-" << i
+    << ", namespace: bench}\nspec:\n  ports: [{name: http, port: 80, targetPort: 8080}]\n---\n"
+    << "apiVersion: v1\nkind: Endpoints\nmetadata: {name: svc-" << i
+    << ", namespace: bench}\nsubsets:\n- addresses: [{ip: 10.0." << (i / 250) << "." << (i % 250)
+    << "}]\n  ports: [{name: http, port: 8080}]\n";
+  return o.str();
+}
+
+void writeFile(const fs::path& p, const std::string& text) {
+  const fs::path tmp = p.string() + ".tmp~";
+  std::ofstream(tmp) << text;
+  fs::rename(tmp, p);
+}
+
+// One file per service, so an edit rewrites one small file.
+void generate(const fs::path& dir, int services) {
+  writeFile(dir / "gateway.yaml",
+            "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: "
+            "istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: "
+            "{number: 80, name: http, protocol: HTTP}\n    hosts: [\"*/*.bench.example.com\"]\n");
+  for (int i = 0; i < services; ++i) {
+    writeFile(dir / ("svc-" + std::to_string(i) + ".yaml"),
+              service(i) + "---\n" + virtualService(i, 0));
+  }
+}
+
+int freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// RSS and peak RSS in MB, CPU seconds (user + system) of a process.
+struct ProcStats {
+  double rss_mb = 0, peak_mb = 0, cpu_s = 0;
+};
+
+ProcStats procStats(pid_t pid) {
+  ProcStats s;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) s.rss_mb = std::stod(line.substr(6)) / 1024;
+    if (line.rfind("VmHWM:", 0) == 0) s.peak_mb = std::stod(line.substr(6)) / 1024;
+  }
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), {});
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::vector<std::string> fields;
+  for (std::string f; rest >> f;) fields.push_back(f);
+  // After the command: state is field 3; utime and stime are fields 14 and 15.
+  s.cpu_s = (std::stod(fields.at(11)) + std::stod(fields.at(12))) /
+            static_cast<double>(sysconf(_SC_CLK_TCK));
+  return s;
+}
+
+// A simulated proxy: says hello, ACKs every push at once, remembers the last version and when
+// it ACKed it.
+class BenchProxy : public grpc::ClientBidiReactor<ProxyMessage, ControlMessage> {
+ public:
+  BenchProxy(const std::string& address, int index, int classes) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own, like a proxy
+    args.SetMaxReceiveMessageSize(-1);
+    channel_ = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    stub_ = halyard::v1::Discovery::NewStub(channel_);
+    ProxyMessage hello;
+    auto* h = hello.mutable_hello();
+    h->set_name("gw-" + std::to_string(index));
+    h->set_namespace_("istio-system");
+    h->set_role("gateway");
+    (*h->mutable_labels())["istio"] = "ingressgateway";
+    (*h->mutable_labels())["shard"] = std::to_string(index % classes);
+    stub_->async()->Stream(&context_, this);
+    queue_.push_back(std::move(hello));
+    StartRead(&in_);
+    writeNextLocked();
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    if (in_.has_push()) {
+      ProxyMessage ack;
+      ack.mutable_ack()->set_version(in_.push().version());
+      std::lock_guard lock(mu_);
+      version_ = in_.push().version();
+      bytes_ += in_.ByteSizeLong();
+      acked_at_ = Clock::now();
+      queue_.push_back(std::move(ack));
+      writeNextLocked();
+    }
+    // Free the push now: clearing a large message later, inside the next read, would put this
+    // process's cleanup of a thousand whole snapshots into the first edit's time.
+    ControlMessage().Swap(&in_);
+    StartRead(&in_);
+  }
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    queue_.erase(queue_.begin());
+    if (ok) writeNextLocked();
+  }
+  void OnDone(const grpc::Status&) override {
+    std::lock_guard lock(mu_);
+    done_ = true;
+  }
+
+  uint64_t version() {
+    std::lock_guard lock(mu_);
+    return version_;
+  }
+  Clock::time_point ackedAt() {
+    std::lock_guard lock(mu_);
+    return acked_at_;
+  }
+  uint64_t bytes() {
+    std::lock_guard lock(mu_);
+    return bytes_;
+  }
+  bool done() {
+    std::lock_guard lock(mu_);
+    return done_;
+  }
+  void cancel() { context_.TryCancel(); }
+
+ private:
+  void writeNextLocked() {
+    if (writing_ || queue_.empty()) return;
+    writing_ = true;
+    StartWrite(&queue_.front());
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<halyard::v1::Discovery::Stub> stub_;
+  grpc::ClientContext context_;
+  ControlMessage in_;
+  std::mutex mu_;
+  std::vector<ProxyMessage> queue_;  // front: being written
+  bool writing_ = false;
+  uint64_t version_ = 0;
+  uint64_t bytes_ = 0;
+  Clock::time_point acked_at_;
+  bool done_ = false;
+};
+
+template <class F>
+bool waitFor(F condition, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!condition()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+double ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Flags flags = parseFlags(argc, argv);
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = nofile.rlim_max;  // a socket per proxy
+  setrlimit(RLIMIT_NOFILE, &nofile);
+
+  char tmpl[] = "/tmp/halyard-control-bench-XXXXXX";
+  const fs::path dir = mkdtemp(tmpl);
+  generate(dir, flags.services);
+  const std::string address = "127.0.0.1:" + std::to_string(freePort());
+
+  const char* log_level = std::getenv("CONTROL_BENCH_LOG_LEVEL");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl(flags.halyard.c_str(), flags.halyard.c_str(), "control", "--config", dir.c_str(),
+          "--listen", address.c_str(), "--log-level", log_level ? log_level : "warn", nullptr);
+    std::perror("exec halyard");
+    _exit(127);
+  }
+  auto probe = halyard::v1::Discovery::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  const bool up = waitFor(
+      [&] {
+        grpc::ClientContext c;
+        halyard::v1::StatusResponse r;
+        return probe->Status(&c, halyard::v1::StatusRequest(), &r).ok();
+      },
+      30s);
+  if (!up) {
+    std::fprintf(stderr, "halyard control did not come up\n");
+    kill(pid, SIGKILL);
+    return 1;
+  }
+  const ProcStats idle = procStats(pid);
+  std::printf("config: %d services (%d objects), control plane RSS %.1f MB after loading\n",
+              flags.services, 3 * flags.services + 1, idle.rss_mb);
+
+  const auto connect_start = Clock::now();
+  std::vector<std::unique_ptr<BenchProxy>> proxies;
+  for (int i = 0; i < flags.proxies; ++i) {
+    proxies.push_back(std::make_unique<BenchProxy>(address, i, flags.classes));
+  }
+  auto allAbove = [&](uint64_t v) {
+    return std::all_of(proxies.begin(), proxies.end(), [v](auto& p) { return p->version() > v; });
+  };
+  if (!waitFor([&] { return allAbove(0); }, 120s)) {
+    std::fprintf(stderr, "not every proxy got its first snapshot\n");
+    kill(pid, SIGKILL);
+    return 1;
+  }
+  uint64_t first_bytes = 0;
+  for (auto& p : proxies) first_bytes += p->bytes();
+  const ProcStats connected = procStats(pid);
+  std::printf(
+      "%d proxies in %d classes: first whole snapshot (%.0f KB each) to all in %.0f ms; "
+      "RSS %.1f MB\n",
+      flags.proxies, flags.classes, static_cast<double>(first_bytes) / flags.proxies / 1024,
+      ms(Clock::now() - connect_start), connected.rss_mb);
+
+  std::vector<double> latencies;
+  const ProcStats before = procStats(pid);
+  for (int e = 1; e <= flags.edits; ++e) {
+    uint64_t current = 0;
+    for (auto& p : proxies) current = std::max(current, p->version());
+    const int svc = (e * 7919) % flags.services;
+    const auto t0 = Clock::now();
+    writeFile(dir / ("svc-" + std::to_string(svc) + ".yaml"),
+              service(svc) + "---\n" + virtualService(svc, e));
+    if (!waitFor([&] { return allAbove(current); }, 10s)) {
+      std::fprintf(stderr, "edit %d did not reach every proxy within 10 s\n", e);
+      kill(pid, SIGKILL);
+      return 1;
+    }
+    Clock::time_point last = t0;
+    std::vector<double> each;
+    for (auto& p : proxies) {
+      last = std::max(last, p->ackedAt());
+      each.push_back(ms(p->ackedAt() - t0));
+    }
+    latencies.push_back(ms(last - t0));
+    if (std::getenv("CONTROL_BENCH_VERBOSE")) {
+      std::printf("edit %d: all in %.0f ms (first %.0f, median proxy %.0f)\n", e, latencies.back(),
+                  percentile(each, 0), percentile(each, 0.5));
+    }
+    std::this_thread::sleep_for(150ms);  // let the round settle: one edit per generation
+  }
+  const ProcStats after = procStats(pid);
+  std::printf(
+      "%d edits, file change -> all %d ACKs: p50 %.0f ms, p99 %.0f ms, max %.0f ms "
+      "(debounce 100 ms included)\n",
+      flags.edits, flags.proxies, percentile(latencies, 0.5), percentile(latencies, 0.99),
+      *std::max_element(latencies.begin(), latencies.end()));
+  std::printf("control plane: RSS %.1f MB (peak %.1f MB), CPU %.1f ms per push round\n",
+              after.rss_mb, after.peak_mb, (after.cpu_s - before.cpu_s) * 1000 / flags.edits);
+
+  for (auto& p : proxies) p->cancel();
+  waitFor(
+      [&] {
+        return std::all_of(proxies.begin(), proxies.end(), [](auto& p) { return p->done(); });
+      },
+      10s);
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  fs::remove_all(dir);
+  return 0;
+}
