@@ -288,3 +288,14 @@ def test_upstream_connections_are_reused(env):
         return total
 
     assert cx_total(metrics) - cx_total(metrics_before) <= 4
+
+
+def test_client_hanging_up_abandons_the_upstream_exchange(env):
+    import subprocess
+    subprocess.run(["curl", "-s", "--max-time", "0.3", "-H", "Host: " + HOST, "-H",
+                    "x-test-delay-ms: 2500", "-H", "x-request-id: dc-1",
+                    "http://127.0.0.1:%d/" % env.proxy.port], capture_output=True, timeout=10)
+    entry = env.log_entry("dc-1")
+    assert "DC" in entry["response_flags"]
+    assert entry["response_code"] in (0, None)
+    assert entry["duration"] < 1500  # well before the upstream would have answered

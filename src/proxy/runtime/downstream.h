@@ -45,8 +45,12 @@ struct Downstream {
   std::string forwarded_for;  // this request's x-forwarded-for value
   std::string replay_body;  // a small request body kept for retries, when it was not buffered whole
   std::vector<http::HeaderView> headers;  // scratch header list
-  std::string remote_ip;                  // "10.0.0.1", for x-forwarded-for
-  std::string remote_endpoint;            // "10.0.0.1:53211", for access logs
+  // The client watch of UpstreamRequest (a peek while the response is awaited): its generation
+  // outlives the request, so a late completion can tell it is stale.
+  std::shared_ptr<uint64_t> watch_generation = std::make_shared<uint64_t>(0);
+  char peek_byte = 0;
+  std::string remote_ip;        // "10.0.0.1", for x-forwarded-for
+  std::string remote_endpoint;  // "10.0.0.1:53211", for access logs
   std::string local_endpoint;
 };
 

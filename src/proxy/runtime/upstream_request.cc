@@ -355,8 +355,46 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::exchange(UpstreamConne
     upload_running_ = true;
     upload_done_.reset();
     spawnDetached(ds_.socket.get_executor(), upload(c));
+    co_return co_await readResponseHead(c);
   }
-  co_return co_await readResponseHead(c);
+  watchClient(c);
+  Attempt a = co_await readResponseHead(c);
+  stopWatchingClient();
+  if (client_gone_) {
+    a.failure = Failure::kDownstream;
+    a.connection.reset();
+  }
+  co_return a;
+}
+
+// Peeks at the client socket without consuming anything: end of stream (or an error) means the
+// client gave up. Bytes (a pipelined request) mean nothing can be told any more without reading
+// them, so the watch ends there. A peeking receive rather than a readiness wait: Asio re-arms
+// epoll for every wait operation, which costs a system call per request; a receive first tries
+// at once (one EAGAIN) and then waits on the registration the socket already has. A plain
+// completion handler, not a coroutine: spawning one per request would allocate.
+void UpstreamRequest::watchClient(UpstreamConnection& c) {
+  watching_ = true;
+  // The handler may run after this request is gone (a cancelled watch completes later); the
+  // connection's watch generation tells it whether the watch it belongs to is still current.
+  const uint64_t generation = ++*ds_.watch_generation;
+  ds_.socket.async_receive(
+      asio::buffer(&ds_.peek_byte, 1), MSG_PEEK,
+      [current = ds_.watch_generation, generation, this, &c](const asio::error_code& ec, size_t n) {
+        if (*current != generation) return;
+        watching_ = false;
+        if (ec || n == 0) {
+          client_gone_ = true;
+          cancelSocket(c.socket());  // wakes readResponseHead()
+        }
+      });
+}
+
+void UpstreamRequest::stopWatchingClient() {
+  ++*ds_.watch_generation;
+  if (!watching_) return;
+  watching_ = false;
+  cancelSocket(ds_.socket);  // nothing else is pending on it now
 }
 
 Clock::time_point UpstreamRequest::responseDeadline() const {

@@ -11,6 +11,9 @@
 // direction holds at most one buffer; a write must finish before the next read, which is the
 // backpressure that keeps a multi-gigabyte body in bounded memory.
 //
+// A client that closes its connection while the proxy waits for the upstream's answer ends the
+// exchange (DC) instead of holding the upstream connection until a timeout.
+//
 // Retries never happen once a response byte went to the client or once a streamed body byte left
 // the client's socket: only requests without a body, or with a small body kept in memory, are
 // replayed (upstream connect failures happen before the body is read, so those retry always).
@@ -64,6 +67,8 @@ class UpstreamRequest {
   net::awaitable<Attempt> attempt(upstream::UpstreamHost& host);
   net::awaitable<Attempt> exchange(upstream::UpstreamConnection& c);
   net::awaitable<Attempt> readResponseHead(upstream::UpstreamConnection& c);
+  void watchClient(upstream::UpstreamConnection& c);
+  void stopWatchingClient();
   net::awaitable<void> upload(upstream::UpstreamConnection& c);
   net::awaitable<void> stopUpload(upstream::UpstreamConnection& c);
   net::awaitable<void> relay(std::unique_ptr<upstream::UpstreamConnection> c);
@@ -91,6 +96,10 @@ class UpstreamRequest {
   std::optional<Clock::time_point> try_deadline_;
   Clock::time_point attempt_start_{};
   bool reading_upstream_ = false;  // a read of the upstream socket is pending (timer re-arming)
+  // While the response head is awaited (no upload running), a peek at the client socket notices
+  // a client that hangs up, so its upstream exchange is abandoned at once.
+  bool watching_ = false;  // the peek is pending
+  bool client_gone_ = false;
   // The streamed upload.
   net::AsyncEvent upload_done_;
   bool upload_running_ = false;
