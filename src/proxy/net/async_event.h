@@ -25,7 +25,6 @@ class AsyncEvent {
     set_ = false;
     timer_.expires_at(asio::steady_timer::time_point::max());
   }
-  bool isSet() const { return set_; }
 
   asio::awaitable<void> wait() {
     while (!set_) co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));

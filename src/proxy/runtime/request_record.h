@@ -16,7 +16,6 @@ struct RequestRecord {
   std::string_view listener;                    // ListenerInfo::name
   bool retried = false;
   bool upstream_timeout = false;
-  bool mirrored = false;
 };
 
 }  // namespace halyard::proxy::runtime

@@ -30,7 +30,6 @@ struct RequestState {
   BodyReader body;             // the request body, as the client sends it
   bool sent_continue = false;  // "100 Continue" went to the client
   bool close = false;          // the connection closes after this response
-  bool response_started = false;
   RequestId generated_id;
   std::string_view request_id;
   router::CorsResult cors;  // of a route with a corsPolicy, for the response
@@ -49,7 +48,7 @@ struct RequestState {
     head = nullptr;
     view = {};
     route = nullptr;
-    sent_continue = close = response_started = false;
+    sent_continue = close = false;
     request_id = {};
     cors.is_preflight = cors.origin_allowed = cors.answer_locally = false;
     cors.response_headers.clear();

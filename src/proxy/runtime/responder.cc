@@ -28,7 +28,6 @@ net::awaitable<void> sendLocalReply(Downstream& ds, RequestState& rq, LocalReply
   ds.out.clear();
   appendLocalReply(ds.out, reply, ds.headers);
   rq.record.log.response_code = reply.status;
-  rq.response_started = true;
   co_await writeToClient(ds, rq, asio::buffer(ds.out));
 }
 

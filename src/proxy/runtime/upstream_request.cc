@@ -282,7 +282,6 @@ void UpstreamRequest::startMirrors() {
   if (action_.mirrors.empty() || mode_ == BodyMode::kStreamed) return;
   for (const auto& m : action_.mirrors) {
     if (!router::sampled(m.per_million, ds_.worker.random().next())) continue;
-    rq_.record.mirrored = true;
     startMirror(ds_.worker, rq_.snapshot, m.cluster, ds_.upstream_head, body_, rq_.head->method);
   }
 }
@@ -665,7 +664,6 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
   buffer.consume(head.head_bytes);
   BodyReader body;
   body.start(head.framing, 0);
-  rq_.response_started = true;
 
   // The head, with whatever body bytes came with it when the length is known.
   const std::string_view first =
