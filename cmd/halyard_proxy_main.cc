@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
                  "On SIGTERM, how long requests in flight may take to finish")
       ->capture_default_str();
   app.add_option("--watch-interval-ms", o.watch_interval_ms,
-                 "Reload when files under --config change, checked this often (0: only on SIGHUP)")
+                 "Reload when files under --config change: inotify reacts within ~100 ms, and this "
+                 "poll interval is the fallback (0: reload only on SIGHUP)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   return halyard::proxy::runtime::runProxyProcess(o);

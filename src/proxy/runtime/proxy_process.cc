@@ -12,6 +12,7 @@
 #include "proxy/runtime/admin_server.h"
 #include "proxy/runtime/config_dump.h"
 #include "proxy/runtime/config_fingerprint.h"
+#include "proxy/runtime/config_watcher.h"
 #include "proxy/runtime/io_ops.h"
 #include "proxy/runtime/proxy_runtime.h"
 #include "telemetry/proxy_stats.h"
@@ -101,6 +102,9 @@ class Process {
   std::unique_ptr<asio::steady_timer> drain_timer_;
   asio::steady_timer watch_timer_{io_};
   uint64_t fingerprint_ = 0;
+  // inotify tells about a change within ~100 ms; the fingerprint poll (watch()) is the fallback
+  // for file systems without inotify and for changes inotify cannot see (a remounted volume).
+  std::unique_ptr<ConfigWatcher> watcher_;
 };
 
 bool Process::buildRuntimeOptions(RuntimeOptions& out) {
@@ -208,7 +212,20 @@ int Process::run() {
   signals_.add(SIGHUP);
   awaitSignal();
   watch();
+  if (options_.watch_interval_ms != 0) {
+    watcher_ = std::make_unique<ConfigWatcher>(io_, options_.config_dir, [this] {
+      if (draining_) return;
+      const uint64_t now = configFingerprint(options_.config_dir);
+      if (now != 0 && now != fingerprint_) reload();
+    });
+    if (auto started = watcher_->start(); !started) {
+      HLOG_WARN("{}; polling every {} ms instead", started.error().message,
+                options_.watch_interval_ms);
+      watcher_.reset();
+    }
+  }
   io_.run();
+  watcher_.reset();
   runtime_->stop();
   HLOG_INFO("stopped");
   return 0;
