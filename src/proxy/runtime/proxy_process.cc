@@ -193,6 +193,33 @@ int Process::run() {
     admin_->handle("/clusters", [this](std::string_view) {
       return AdminResponse{200, "text/plain; charset=utf-8", clustersText(*runtime_->snapshot())};
     });
+    // Access log format switch at runtime: /logging?format=text|json|off (the destination is the
+    // --access-log file given at start; the workers read the format atomically per line).
+    admin_->handle("/logging", [this](std::string_view query) {
+      const char* names[] = {"off", "text", "json"};
+      if (options_.access_log.empty()) {
+        return AdminResponse{409, "text/plain; charset=utf-8",
+                             "no access log: start halyard-proxy with --access-log FILE\n"};
+      }
+      if (query.starts_with("format=")) {
+        std::string_view f = query.substr(7);
+        if (f == "off") {
+          access_log_.setFormat(telemetry::AccessLogFormat::kOff);
+        } else if (f == "text") {
+          access_log_.setFormat(telemetry::AccessLogFormat::kText);
+        } else if (f == "json") {
+          access_log_.setFormat(telemetry::AccessLogFormat::kJson);
+        } else {
+          return AdminResponse{400, "text/plain; charset=utf-8",
+                               "format must be text, json or off\n"};
+        }
+      } else if (!query.empty()) {
+        return AdminResponse{400, "text/plain; charset=utf-8", "use /logging?format=text|json|off\n"};
+      }
+      return AdminResponse{200, "text/plain; charset=utf-8",
+                           std::string("access log format: ") +
+                               names[static_cast<int>(access_log_.format())] + "\n"};
+    });
     auto listening = admin_->listen(where->host, where->port);
     if (!listening) {
       std::fprintf(stderr, "--admin: %s\n", listening.error().message.c_str());
