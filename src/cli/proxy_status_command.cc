@@ -148,9 +148,9 @@ int runProxyStatus(const ClientFlags& flags) {
       }
     }
   }
-  if (r.load_errors_size() > 0) {
+  if (r.config_problems_size() > 0) {
     std::cout << "\nconfig problems:\n";
-    for (const auto& p : r.load_errors()) {
+    for (const auto& p : r.config_problems()) {
       std::cout << "  " << p.level() << " [" << p.code() << "] " << where(p.file(), p.line())
                 << ": " << p.message() << "\n";
     }

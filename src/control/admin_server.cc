@@ -91,10 +91,10 @@ common::Expected<void> AdminServer::start(const std::string& address) {
     return common::fail(common::ErrorKind::kIo,
                         "cannot listen on " + address + " (admin): " + ec.message());
   }
-  port_ = acceptor_->local_endpoint().port();
+  const uint16_t bound = acceptor_->local_endpoint().port();
   accept();
   thread_ = std::thread([this] { io_.run(); });
-  HLOG_INFO("control plane admin on port {}", port_);
+  HLOG_INFO("control plane admin on port {}", bound);
   return common::Ok{};
 }
 

@@ -24,7 +24,6 @@ class AdminServer {
   // "host:port"; port 0 picks a free one.
   common::Expected<void> start(const std::string& address);
   void stop();
-  uint16_t port() const { return port_; }
 
  private:
   void accept();
@@ -35,7 +34,6 @@ class AdminServer {
   asio::io_context io_;
   std::optional<asio::ip::tcp::acceptor> acceptor_;
   std::thread thread_;
-  uint16_t port_ = 0;
 };
 
 }  // namespace halyard::control

@@ -42,6 +42,9 @@ common::Expected<void> ControlPlane::start() {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Proxies ping as often as we do; without this gRPC answers their pings with GOAWAY.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             kKeepaliveTimeoutMs);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     return common::fail(common::ErrorKind::kIo, "cannot listen on " + options_.listen);

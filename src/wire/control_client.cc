@@ -7,6 +7,15 @@
 
 namespace halyard::wire {
 
+namespace {
+
+// A control plane that vanished without closing the connection is noticed within about 40 s,
+// and the client reconnects.
+constexpr int kKeepaliveTimeMs = 30'000;
+constexpr int kKeepaliveTimeoutMs = 10'000;
+
+}  // namespace
+
 ControlClient::ControlClient(ControlClientOptions options, Apply apply, OnConfigError on_error)
     : options_(std::move(options)), apply_(std::move(apply)), on_error_(std::move(on_error)) {}
 
@@ -45,7 +54,13 @@ void ControlClient::run() {
 }
 
 void ControlClient::runStream() {
-  auto channel = grpc::CreateChannel(options_.address, grpc::InsecureChannelCredentials());
+  grpc::ChannelArguments args;
+  // A whole snapshot of a large mesh can pass gRPC's 4 MB default; the control plane is trusted.
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+  auto channel =
+      grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args);
   auto stub = v1::Discovery::NewStub(channel);
   grpc::ClientContext context;
   {

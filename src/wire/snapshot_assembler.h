@@ -35,7 +35,6 @@ class SnapshotAssembler {
   void commit(Assembled assembled);
 
   uint64_t version() const { return current_.version; }
-  const std::shared_ptr<const translate::Snapshot>& snapshot() const { return current_.snapshot; }
 
  private:
   Assembled current_;

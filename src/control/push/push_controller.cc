@@ -263,7 +263,7 @@ void PushController::publishReport(size_t objects) {
       reported.insert(line);
     }
   }
-  for (const auto& d : store_.loadProblems()) {
+  for (const auto& d : store_.problems()) {
     const std::string line = "config: " + describe(d);
     if (!reported_.count(line)) {
       if (d.level == config::Level::kError) {
@@ -279,7 +279,7 @@ void PushController::publishReport(size_t objects) {
   {
     std::lock_guard lock(state_mu_);
     quarantined_ = std::move(quarantined);
-    load_problems_ = store_.loadProblems();
+    problems_ = store_.problems();
     objects_ = objects;
     built_ = true;
   }
@@ -306,7 +306,7 @@ v1::StatusResponse PushController::status() const {
     out->set_previous_version_serving(q.previous_serving);
     for (const auto& d : q.problems) fillProblem(d, out->add_problems());
   }
-  for (const auto& d : load_problems_) fillProblem(d, r.add_load_errors());
+  for (const auto& d : problems_) fillProblem(d, r.add_config_problems());
   return r;
 }
 

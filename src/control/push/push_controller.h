@@ -104,7 +104,7 @@ class PushController {
   uint64_t version_ = 0;
   std::map<uint64_t, std::shared_ptr<ProxySession>> sessions_;
   std::vector<QuarantineEntry> quarantined_;
-  config::Diagnostics load_problems_;
+  config::Diagnostics problems_;
   size_t objects_ = 0;
 };
 

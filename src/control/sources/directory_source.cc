@@ -91,7 +91,8 @@ common::Expected<void> DirectorySource::start(Handler handler) {
                         std::string("cannot watch the config directory: ") + std::strerror(errno));
   }
   handler_ = std::move(handler);
-  handler_(scan());
+  delivered_ = scan();
+  handler_(delivered_);
   thread_ = std::thread([this] { run(); });
   return common::Ok{};
 }
@@ -137,13 +138,16 @@ void DirectorySource::run() {
     first.reset();
     std::error_code ec;
     if (!fs::is_directory(options_.dir, ec)) continue;
-    handler_(scan());
+    SourceUpdate update = scan();
+    if (update.files == delivered_.files && update.errors == delivered_.errors) continue;
+    delivered_ = update;
+    handler_(std::move(update));
   }
 }
 
 bool DirectorySource::drainEvents() {
   alignas(inotify_event) char buf[16 * 1024];
-  bool relevant = false;
+  bool any = false;
   for (;;) {
     const ssize_t n = read(inotify_fd_, buf, sizeof buf);
     if (n <= 0) break;  // EAGAIN: nothing more for now
@@ -153,29 +157,24 @@ bool DirectorySource::drainEvents() {
       if (ev->mask & IN_Q_OVERFLOW) {
         // Events were lost: every file is read again.
         for (const auto& [path, cached] : files_) dirty_.insert(path);
-        relevant = true;
+        any = true;
         continue;
       }
       auto it = watches_.find(ev->wd);
       if (it == watches_.end()) continue;
+      // Any name may matter (a symlink swapped over a directory of config, as a mounted
+      // ConfigMap does): the directory is looked at again, and a look that finds nothing new
+      // delivers nothing. Config files named by an event are read again for sure.
+      any = true;
       if (ev->mask & IN_IGNORED) {
         watches_.erase(it);
-        relevant = true;
-        continue;
-      }
-      if (ev->len == 0) {  // about the watched directory itself (moved or deleted)
-        relevant = true;
-        continue;
-      }
-      const fs::path path = fs::path(it->second) / ev->name;
-      // Editors' swap and backup files ("x.yaml.swp", "x.yaml~") are not config.
-      if ((ev->mask & IN_ISDIR) || loadable(path)) {
-        dirty_.insert(path.string());
-        relevant = true;
+      } else if (ev->len > 0) {
+        const fs::path path = fs::path(it->second) / ev->name;
+        if ((ev->mask & IN_ISDIR) || loadable(path)) dirty_.insert(path.string());
       }
     }
   }
-  return relevant;
+  return any;
 }
 
 void DirectorySource::watch(const std::string& dir) {

@@ -2,7 +2,8 @@
 // reads it), watched with inotify. Changes are debounced: the directory is looked at again once
 // no event came for `debounce`, and at the latest `max_delay` after the first event, so an editor
 // writing a file in several steps, or `cp -r` of many files, makes one update. Only files whose
-// inotify events named them, or whose size, inode or modification time differ, are read again.
+// inotify events named them, or whose size, inode or modification time differ, are read again,
+// and a look that finds nothing new delivers nothing.
 #pragma once
 
 #include <sys/types.h>
@@ -47,7 +48,7 @@ class DirectorySource : public ConfigSource {
   };
 
   void run();
-  // Reads the inotify events pending; true when one was about a file or directory we load.
+  // Reads the inotify events pending; true when there was one.
   bool drainEvents();
   // Walks the directory, watches every subdirectory, reads new and changed files.
   SourceUpdate scan();
@@ -60,6 +61,7 @@ class DirectorySource : public ConfigSource {
   std::map<int, std::string> watches_;  // watch descriptor -> directory
   std::set<std::string> dirty_;         // paths inotify named since the last scan
   std::map<std::string, CachedFile> files_;
+  SourceUpdate delivered_;  // the last state handed out
   std::thread thread_;
 };
 

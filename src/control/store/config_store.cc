@@ -51,23 +51,21 @@ void ConfigStore::update(const SourceUpdate& update) {
 
   entries_.clear();
   order_.clear();
-  load_problems_.clear();
-  warnings_.clear();
+  problems_.clear();
   for (const auto& e : update.errors) {
     config::Diagnostic d;
     d.code = std::string(config::msg::kInvalidYaml.code);
     d.type = "SourceError";
     d.message = e;
-    load_problems_.push_back(std::move(d));
+    problems_.push_back(std::move(d));
   }
   for (const auto& [path, vf] : files_) {
-    load_problems_.insert(load_problems_.end(), vf.file->diagnostics.begin(),
-                          vf.file->diagnostics.end());
+    problems_.insert(problems_.end(), vf.file->diagnostics.begin(), vf.file->diagnostics.end());
     for (size_t i = 0; i < vf.file->objects.size(); ++i) {
       const config::Object& o = vf.file->objects[i];
       const std::string key = keyOf(o);
       Entry e{Version{vf.file, i}, o.pos, o.ref(), {}};
-      for (const auto& d : vf.per_object[i]) (isError(d) ? e.problems : warnings_).push_back(d);
+      for (const auto& d : vf.per_object[i]) (isError(d) ? e.problems : problems_).push_back(d);
       auto [it, inserted] = entries_.try_emplace(key);
       if (!inserted) {
         // As with a second `kubectl apply`, the later definition is the one that counts.
@@ -78,7 +76,7 @@ void ConfigStore::update(const SourceUpdate& update) {
         d.resource = it->second.resource;
         d.pos = it->second.pos;
         d.message = "defined again at " + o.pos.str() + "; the later definition is the one served";
-        load_problems_.push_back(std::move(d));
+        problems_.push_back(std::move(d));
         order_.erase(std::find(order_.begin(), order_.end(), key));
       }
       it->second = std::move(e);

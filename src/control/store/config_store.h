@@ -49,10 +49,9 @@ class ConfigStore {
   void commit();
 
   std::vector<QuarantineEntry> quarantined() const;
-  // Files that did not load, template files, duplicate definitions, the source's own errors.
-  const config::Diagnostics& loadProblems() const { return load_problems_; }
-  // Validation warnings of the current versions (they do not quarantine anything).
-  const config::Diagnostics& warnings() const { return warnings_; }
+  // What quarantines nothing: documents that did not load, template files, duplicate
+  // definitions, validation warnings, the source's own errors.
+  const config::Diagnostics& problems() const { return problems_; }
 
  private:
   // One object as a source delivered it; shares the file it came from.
@@ -78,8 +77,7 @@ class ConfigStore {
   std::vector<std::string> order_;              // keys in source order
   std::map<std::string, Entry> entries_;
   std::map<std::string, Version> last_good_;
-  config::Diagnostics load_problems_;
-  config::Diagnostics warnings_;
+  config::Diagnostics problems_;
 };
 
 }  // namespace halyard::control

@@ -117,9 +117,9 @@ TEST(ConfigStore, TheLaterOfTwoDefinitionsServes) {
   store.update(updateOf({file("/c/a.yaml", virtualService("same", "first.example")),
                          file("/c/b.yaml", virtualService("same", "second.example"))}));
   EXPECT_EQ(served(store), std::vector<std::string>{"same=second.example"});
-  ASSERT_EQ(store.loadProblems().size(), 1u);
-  EXPECT_EQ(store.loadProblems()[0].code, "HAL0002");
-  EXPECT_EQ(store.loadProblems()[0].pos.str(), "/c/a.yaml:1");
+  ASSERT_EQ(store.problems().size(), 1u);
+  EXPECT_EQ(store.problems()[0].code, "HAL0002");
+  EXPECT_EQ(store.problems()[0].pos.str(), "/c/a.yaml:1");
 }
 
 TEST(ConfigStore, TranslationProblemsQuarantineTheObjectTheyName) {

@@ -312,6 +312,25 @@ TEST_F(ControlPlaneTest, VersionsContinueAboveWhatAReconnectingProxyServed) {
   context.TryCancel();
 }
 
+TEST_F(ControlPlaneTest, AProxyFollowsARestartedControlPlaneWithVersionsAboveItsOwn) {
+  FakeProxy proxy(plane_->port(), FakeProxy::gateway("gw-1"));
+  ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/v1"; }));
+  // Move the served version well above where a fresh control plane starts.
+  for (const char* prefix : {"/a", "/b", "/c", "/d"}) {
+    dir_.write("shop.yaml", shopRoute(prefix));
+    ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == prefix; }));
+  }
+  const uint64_t served = proxy.version();
+  const int port = plane_->port();
+  plane_.reset();
+  dir_.write("shop.yaml", shopRoute("/after-restart"));
+  plane_ = std::make_unique<ControlPlane>(
+      ControlPlaneOptions{dir_.path(), "127.0.0.1:" + std::to_string(port), "", 20ms});
+  ASSERT_TRUE(plane_->start());
+  ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/after-restart"; }));
+  EXPECT_GT(proxy.version(), served);
+}
+
 TEST_F(ControlPlaneTest, ABadHelloIsRefused) {
   auto stub = v1::Discovery::NewStub(grpc::CreateChannel(
       "127.0.0.1:" + std::to_string(plane_->port()), grpc::InsecureChannelCredentials()));
