@@ -1,6 +1,7 @@
 """The seed scenario: samples/pirata (the seed's two Istio files unchanged, plus services.yaml)
 served by halyard-proxy, with the five sample apps (samples/apps/echo_app.py) as real
 processes on ports this test picks."""
+import re
 import shutil
 import subprocess
 import sys
@@ -23,9 +24,15 @@ def pirata(tmp_path_factory):
     shutil.copytree(ROOT / "samples" / "pirata", config)
     services = (config / "services.yaml").read_text()
     procs = []
-    for name, seed_port in APPS.items():
-        port = free_port()
-        services = services.replace(str(seed_port), str(port))
+    # Distinct ports, substituted in one pass on whole numbers: replacing one port after another
+    # could rewrite part of a port chosen earlier (9084 inside 39084).
+    ports = {}
+    while len(set(ports.values())) < len(APPS):
+        ports = {name: free_port() for name in APPS}
+    by_seed_port = {str(seed_port): str(ports[name]) for name, seed_port in APPS.items()}
+    services = re.sub(r"\b(%s)\b" % "|".join(by_seed_port), lambda m: by_seed_port[m.group(1)],
+                      services)
+    for name, port in ports.items():
         procs.append(subprocess.Popen(
             ["/usr/bin/python3", str(ROOT / "samples" / "apps" / "echo_app.py"), "--name", name,
              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
