@@ -18,11 +18,23 @@ namespace halyard::translate {
 
 // Who the snapshot is for. A gateway serves every Gateway whose selector matches its labels.
 struct ProxyIdentity {
-  std::string role = "gateway";  // "gateway" (later "sidecar")
+  std::string role = "gateway";  // "gateway" or "sidecar"
   std::map<std::string, std::string> labels{{"istio", "ingressgateway"}};
   std::string namespace_ = "istio-system";
   std::string name = "halyard-gateway";
+  // Sidecars only. The inbound listener binds address:inbound_port and forwards to
+  // 127.0.0.1:app_port; the outbound HTTP proxy listener binds 127.0.0.1:outbound_port.
+  std::string service_account;
+  std::string address = "127.0.0.1";
+  uint16_t app_port = 0;
+  uint16_t inbound_port = 15006;
+  uint16_t outbound_port = 15001;
 };
+
+// The annotation on a WorkloadEntry whose traffic goes to its sidecar's inbound listener: every
+// endpoint of that workload, whatever the service's targetPort, uses this port. The control plane
+// sets it on the WorkloadEntries sidecars register; a hand-written WorkloadEntry may set it too.
+inline constexpr const char* kInboundPortAnnotation = "halyard.dev/inbound-port";
 
 struct TranslateResult {
   std::shared_ptr<const Snapshot> snapshot;  // null when the config has errors
