@@ -29,7 +29,8 @@ std::shared_ptr<const ProxyContent> content(const std::vector<std::string>& host
   }
   tr::Snapshot s;
   s.listeners.push_back(
-      {"0.0.0.0_80", "0.0.0.0", 80, "HTTP", std::make_shared<const tr::RouteTable>(table)});
+      {"0.0.0.0_80", "0.0.0.0", 80, "HTTP", tr::ListenerKind::kGateway,
+       std::make_shared<const tr::RouteTable>(table)});
   tr::Cluster c;
   c.name = cluster;
   c.port = 80;

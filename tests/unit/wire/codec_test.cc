@@ -99,7 +99,8 @@ tr::Snapshot everyField() {
   tr::Snapshot s;
   s.version = 7;
   s.listeners.push_back(
-      {"0.0.0.0_80", "0.0.0.0", 80, "HTTP", std::make_shared<const tr::RouteTable>(table)});
+      {"0.0.0.0_80", "0.0.0.0", 80, "HTTP", tr::ListenerKind::kGateway,
+       std::make_shared<const tr::RouteTable>(table)});
   tr::Cluster c;
   c.name = "outbound|80|v1|a.default.svc.cluster.local";
   c.service_host = "a.default.svc.cluster.local";

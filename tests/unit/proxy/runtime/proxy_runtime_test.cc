@@ -143,7 +143,7 @@ std::shared_ptr<const tr::Snapshot> snapshot(uint16_t upstream_port, bool direct
   }
   vh.routes.push_back(std::move(route));
   table->virtual_hosts.push_back(std::move(vh));
-  s->listeners.push_back(tr::Listener{"0.0.0.0_80", "127.0.0.1", 80, "HTTP", table});
+  s->listeners.push_back(tr::Listener{"0.0.0.0_80", "127.0.0.1", 80, "HTTP", tr::ListenerKind::kGateway, table});
   tr::Cluster c;
   c.name = "outbound|80||shop";
   c.endpoints.push_back(tr::Endpoint{"127.0.0.1", upstream_port});
