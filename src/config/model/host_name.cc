@@ -84,4 +84,13 @@ bool selectorMatches(const std::map<std::string, std::string>& selector,
   return true;
 }
 
+std::string selectorText(const std::map<std::string, std::string>& labels) {
+  std::string text;
+  for (const auto& [key, value] : labels) {
+    if (!text.empty()) text += ",";
+    text += key + "=" + value;
+  }
+  return text;
+}
+
 }  // namespace halyard::config::model

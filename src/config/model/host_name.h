@@ -48,4 +48,7 @@ bool isVisible(const std::vector<std::string>& export_to, std::string_view from_
 bool selectorMatches(const std::map<std::string, std::string>& selector,
                      const std::map<std::string, std::string>& labels);
 
+// "k1=v1,k2=v2", the way messages show a selector or a label set.
+std::string selectorText(const std::map<std::string, std::string>& labels);
+
 }  // namespace halyard::config::model

@@ -8,15 +8,6 @@ std::string fullName(const model::ObjectMeta& meta) {
   return AnalysisContext::namespaceOf(meta) + "/" + meta.name;
 }
 
-std::string selectorText(const std::map<std::string, std::string>& labels) {
-  std::string out;
-  for (const auto& [key, value] : labels) {
-    if (!out.empty()) out += ",";
-    out += key + "=" + value;
-  }
-  return out;
-}
-
 void reportGatewayWithoutPods(const AnalysisContext& ctx, const model::Gateway& gw,
                               Diagnostics& out) {
   const auto& selector = gw.spec.selector;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/model/config_set.h"
+#include "config/model/host_name.h"
 #include "config/model/object.h"
 #include "config/validate/analysis.h"
 
@@ -19,7 +20,7 @@ namespace halyard::config::networking {
 std::string fullName(const model::ObjectMeta& meta);
 
 // A selector as Kubernetes prints it: "app=reviews,version=v1" (keys in order).
-std::string selectorText(const std::map<std::string, std::string>& labels);
+using model::selectorText;
 
 // IST0101 for a Gateway whose selector matches no pod, at the selector's first label.
 void reportGatewayWithoutPods(const AnalysisContext& ctx, const model::Gateway& gw,

@@ -1,5 +1,7 @@
 #include "config/validate/analyzers/policy_support.h"
 
+#include "config/yaml/kube_decode.h"
+
 namespace halyard::config::policy {
 
 namespace {
@@ -16,27 +18,7 @@ bool hasContainerNamed(const Node* list, std::string_view name) {
 
 }  // namespace
 
-model::ObjectMeta metaOf(const Object& obj) {
-  model::ObjectMeta meta;
-  meta.api_version = obj.api_version;
-  meta.kind = obj.kind;
-  meta.name = obj.name;
-  meta.namespace_ = obj.namespace_;
-  meta.labels = obj.labels;
-  meta.annotations = obj.annotations;
-  meta.creation_timestamp = obj.creation_timestamp;
-  meta.pos = obj.pos;
-  return meta;
-}
-
-std::string selectorText(const std::map<std::string, std::string>& labels) {
-  std::string text;
-  for (const auto& [key, value] : labels) {
-    if (!text.empty()) text += ",";
-    text += key + "=" + value;
-  }
-  return text;
-}
+model::ObjectMeta metaOf(const Object& obj) { return decodeObjectMeta(obj); }
 
 std::string_view valueOr(const std::map<std::string, std::string>& m, std::string_view key) {
   auto it = m.find(std::string(key));

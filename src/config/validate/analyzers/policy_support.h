@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/model/config_set.h"
+#include "config/model/host_name.h"
 #include "config/model/object.h"
 #include "config/validate/analysis.h"
 
@@ -27,7 +28,7 @@ inline constexpr std::string_view kGatewayNameLabel = "gateway.networking.k8s.io
 model::ObjectMeta metaOf(const Object& obj);
 
 // A selector as Kubernetes prints it: "app=reviews,version=v1" (keys in order).
-std::string selectorText(const std::map<std::string, std::string>& labels);
+using model::selectorText;
 
 // The value of a string-valued map entry, or "" when absent.
 std::string_view valueOr(const std::map<std::string, std::string>& m, std::string_view key);
