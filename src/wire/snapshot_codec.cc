@@ -419,6 +419,20 @@ v1::Listener encodeListener(const tr::Listener& listener) {
   out.set_bind_address(listener.bind_address);
   out.set_port(listener.port);
   out.set_protocol(listener.protocol);
+  switch (listener.kind) {
+    case tr::ListenerKind::kGateway:
+      out.set_kind(v1::Listener::GATEWAY);
+      break;
+    case tr::ListenerKind::kInbound:
+      out.set_kind(v1::Listener::INBOUND);
+      break;
+    case tr::ListenerKind::kOutboundProxy:
+      out.set_kind(v1::Listener::OUTBOUND_PROXY);
+      break;
+    case tr::ListenerKind::kOutboundPort:
+      out.set_kind(v1::Listener::OUTBOUND_PORT);
+      break;
+  }
   if (listener.routes) {
     for (const auto& vh : listener.routes->virtual_hosts) out.add_virtual_hosts(vh.name);
   }
@@ -561,6 +575,22 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
   if (*port == 0) return ctx.error("has no port");
   out.port = *port;
   out.protocol = in.protocol();
+  switch (in.kind()) {
+    case v1::Listener::GATEWAY:
+      out.kind = tr::ListenerKind::kGateway;
+      break;
+    case v1::Listener::INBOUND:
+      out.kind = tr::ListenerKind::kInbound;
+      break;
+    case v1::Listener::OUTBOUND_PROXY:
+      out.kind = tr::ListenerKind::kOutboundProxy;
+      break;
+    case v1::Listener::OUTBOUND_PORT:
+      out.kind = tr::ListenerKind::kOutboundPort;
+      break;
+    default:
+      return ctx.error("unknown kind " + std::to_string(in.kind()));
+  }
   return out;
 }
 

@@ -101,6 +101,20 @@ tr::Snapshot everyField() {
   s.listeners.push_back(
       {"0.0.0.0_80", "0.0.0.0", 80, "HTTP", tr::ListenerKind::kGateway,
        std::make_shared<const tr::RouteTable>(table)});
+  // A sidecar's kinds too, in name order (the assembler returns listeners by name).
+  tr::VirtualHost inbound;
+  inbound.name = "inbound|9080||";
+  inbound.domains = {"*"};
+  inbound.routes = {direct};
+  tr::RouteTable inbound_table;
+  inbound_table.virtual_hosts = {inbound};
+  s.listeners.push_back({"0.0.0.0_9080", "", 9080, "HTTP", tr::ListenerKind::kOutboundPort,
+                         std::make_shared<const tr::RouteTable>(table)});
+  s.listeners.push_back({"virtualInbound", "10.0.0.9", 15006, "HTTP", tr::ListenerKind::kInbound,
+                         std::make_shared<const tr::RouteTable>(inbound_table)});
+  s.listeners.push_back({"virtualOutbound", "127.0.0.1", 15001, "HTTP",
+                         tr::ListenerKind::kOutboundProxy,
+                         std::make_shared<const tr::RouteTable>()});
   tr::Cluster c;
   c.name = "outbound|80|v1|a.default.svc.cluster.local";
   c.service_host = "a.default.svc.cluster.local";
@@ -144,6 +158,23 @@ TEST(Codec, EveryFieldSurvivesTheRoundTrip) {
   EXPECT_EQ(fwd.retry.backoff_base, tr::Millis(40));
   EXPECT_FALSE(fwd.retry.retry_other_hosts);
   EXPECT_EQ(fwd.clusters.at(1).authority_rewrite, std::nullopt);
+  std::vector<tr::ListenerKind> kinds;
+  for (const auto& l : decoded.listeners) kinds.push_back(l.kind);
+  EXPECT_EQ(kinds, (std::vector<tr::ListenerKind>{
+                       tr::ListenerKind::kGateway, tr::ListenerKind::kOutboundPort,
+                       tr::ListenerKind::kInbound, tr::ListenerKind::kOutboundProxy}));
+  EXPECT_EQ(decoded.listeners.at(3).routes->virtual_hosts.size(), 0u);
+}
+
+TEST(Codec, AnUnknownListenerKindIsRefused) {
+  v1::SnapshotPush p = wholePush(everyField(), 1);
+  p.mutable_resources()->mutable_listeners(0)->set_kind(static_cast<v1::Listener::Kind>(9));
+  SnapshotAssembler assembler;
+  auto assembled = assembler.assemble(p);
+  ASSERT_FALSE(assembled);
+  EXPECT_NE(assembled.error().message.find("listener 0.0.0.0_80: unknown kind 9"),
+            std::string::npos)
+      << assembled.error().message;
 }
 
 TEST(Codec, ATranslatedSampleRoundTrips) {
