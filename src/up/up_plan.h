@@ -1,0 +1,66 @@
+// What `halyard up DIR` will run, worked out and checked before anything starts: the config is
+// analyzed, every Workload decoded, every command found, every fixed port checked free, and the
+// other ports allocated. Any problem is reported here, so nothing is ever half-started.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "up/workload.h"
+
+namespace halyard::up {
+
+struct UpOptions {
+  std::string dir;
+  std::vector<std::string> port_maps = {"80=8080"};  // GATEWAY_PORT=LOCAL_PORT, first gateway
+  uint16_t base_port = 15000;  // layout: see docs/halyard-up.md; 0 = kernel-picked ports
+  std::string log_dir;         // "" = a fresh /tmp/halyard-up-<pid>
+  std::string proxy_binary;    // "" = halyard-proxy next to the running halyard
+  std::string halyard_binary;  // "" = the running halyard
+};
+
+struct GatewayPlan {
+  std::string name;  // "istio-ingressgateway"
+  std::string namespace_ = "istio-system";
+  std::map<std::string, std::string> labels;               // the Gateways' selector
+  std::vector<std::pair<uint16_t, uint16_t>> port_map;     // Gateway port -> local port
+  uint16_t admin_port = 0;
+};
+
+struct WorkloadPlan {
+  Workload workload;
+  std::string program;  // command[0] resolved to an executable path
+  uint16_t inbound_port = 0;
+  uint16_t outbound_port = 0;
+  uint16_t admin_port = 0;
+};
+
+// A request to try through a gateway, from the VirtualServices bound to it.
+struct TryLine {
+  std::string host;
+  uint16_t local_port = 0;
+  std::string path;          // "/api"; "/" when the route matches every path
+  std::string destinations;  // "items-api-svc", "front-svc 100%, front-v2-svc 0%"
+};
+
+struct UpPlan {
+  std::string dir;  // absolute
+  std::string log_dir;
+  std::string halyard_binary;
+  std::string proxy_binary;
+  uint16_t control_port = 0;
+  uint16_t control_admin_port = 0;
+  std::vector<GatewayPlan> gateways;
+  std::vector<WorkloadPlan> workloads;
+  std::vector<TryLine> tries;
+  std::vector<std::string> warnings;  // analysis warnings: shown, not fatal
+};
+
+// Every problem found, one sentence each, naming what to do.
+common::Result<UpPlan, std::vector<std::string>> makePlan(const UpOptions& options);
+
+}  // namespace halyard::up
