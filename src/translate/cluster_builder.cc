@@ -81,8 +81,7 @@ std::string ClusterBuilder::resolve(const model::Destination& destination,
   if (!it->second) {
     std::string why;
     if (!service) {
-      why = "destination host " + host + " matches no Service or ServiceEntry visible to the " +
-            "gateway";
+      why = "destination host " + host + " matches no Service or ServiceEntry visible to the proxy";
     } else if (!service->port(port)) {
       why = "service " + host + " has no port " + std::to_string(port);
     } else {
@@ -133,6 +132,12 @@ void ClusterBuilder::build(const std::string& name, const RegistryService& servi
     }
   }
   clusters_.emplace(name, std::move(c));
+}
+
+void ClusterBuilder::add(Cluster cluster) {
+  resolved_[cluster.name] = true;
+  std::string name = cluster.name;
+  clusters_.insert_or_assign(std::move(name), std::move(cluster));
 }
 
 bool ClusterBuilder::usesConsistentHash(const std::string& cluster_name) const {

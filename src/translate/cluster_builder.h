@@ -37,6 +37,9 @@ class ClusterBuilder {
   // drops the "previous hosts" retry predicate by default).
   bool usesConsistentHash(const std::string& cluster_name) const;
 
+  // A cluster that no destination names (a sidecar's inbound cluster), kept as given.
+  void add(Cluster cluster);
+
   std::unordered_map<std::string, Cluster> take() { return std::move(clusters_); }
 
  private:

@@ -29,28 +29,6 @@ bool isPlainHttp(const std::string& protocol) {
   return protocol == "HTTP" || protocol == "HTTP2" || protocol == "GRPC" || protocol == "GRPC-WEB";
 }
 
-// 0 private to the proxy's namespace, 1 exported to it, 2 public, -1 invisible (Istio's
-// VirtualService index: "." or the own namespace is private, other names export, "*" or an
-// empty list is public, "~" hides).
-int visibilityRank(const PreparedVirtualService& vs, const std::string& proxy_namespace) {
-  const auto& export_to = vs.source->spec.export_to;
-  if (export_to.empty()) return 2;
-  const auto has = [&](std::string_view e) {
-    return std::find(export_to.begin(), export_to.end(), e) != export_to.end();
-  };
-  if (has("*")) return 2;
-  if (has("~")) return -1;
-  bool private_here = false, exported_here = false;
-  for (const auto& e : export_to) {
-    if (e == "." || e == vs.namespace_) {
-      private_here |= vs.namespace_ == proxy_namespace;
-    } else {
-      exported_here |= e == proxy_namespace;
-    }
-  }
-  return private_here ? 0 : exported_here ? 1 : -1;
-}
-
 }  // namespace
 
 GatewayTranslator::GatewayTranslator(const model::ConfigSet& config,

@@ -133,6 +133,20 @@ std::vector<Route> RouteBuilder::build(const PreparedVirtualService& vs, const R
   return out;
 }
 
+Route RouteBuilder::defaultRoute(const std::string& cluster, std::string origin) const {
+  ForwardAction a;
+  a.clusters.push_back(WeightedCluster{cluster, 1, {}, {}, std::nullopt});
+  a.total_weight = 1;
+  a.retry.attempts = kDefaultRetryAttempts;
+  a.retry.retry_on = kDefaultRetryOn;
+  a.retry.retry_other_hosts = !clusters_.usesConsistentHash(cluster);
+  Route out;
+  out.name = "default";
+  out.action = std::move(a);
+  out.origin = std::move(origin);
+  return out;
+}
+
 std::optional<Route> RouteBuilder::translate(const PreparedRoute& r,
                                              const model::HTTPMatchRequest* match,
                                              size_t match_index, const RouteScope& scope) {

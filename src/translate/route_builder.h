@@ -19,8 +19,8 @@ namespace halyard::translate {
 
 // What the routes are built for.
 struct RouteScope {
-  uint16_t listener_port = 0;  // the Gateway server port
-  std::string gateway;         // "ns/name" of the Gateway whose server this is
+  uint16_t listener_port = 0;  // the Gateway server port; sidecars: the service port
+  std::string gateway;         // "ns/name" of the Gateway whose server this is; sidecars: "mesh"
   const ProxyIdentity* proxy = nullptr;
 };
 
@@ -30,6 +30,10 @@ class RouteBuilder {
 
   // The routes in order; nothing after the first catch-all (it would never be reached).
   std::vector<Route> build(const PreparedVirtualService& vs, const RouteScope& scope);
+
+  // The route Istio gives a sidecar's service port that no VirtualService claims: any path to
+  // `cluster` with the mesh default retry policy and no timeout.
+  Route defaultRoute(const std::string& cluster, std::string origin) const;
 
  private:
   // nullopt when the block is not installed on this gateway/port, or the route is dropped.

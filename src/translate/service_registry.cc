@@ -4,6 +4,7 @@
 
 #include "config/model/host_name.h"
 #include "translate/model_util.h"
+#include "translate/translate.h"
 
 namespace halyard::translate {
 
@@ -68,6 +69,19 @@ uint16_t workloadPort(const std::map<std::string, int64_t>& ports, const Registr
   return port.target_port != 0 ? port.target_port : port.number;
 }
 
+// The port a WorkloadEntry's sidecar receives its traffic on (kInboundPortAnnotation), 0 when
+// the annotation is absent or not a port number.
+uint16_t inboundPortOf(const model::ObjectMeta& meta) {
+  auto it = meta.annotations.find(kInboundPortAnnotation);
+  if (it == meta.annotations.end() || it->second.empty() || it->second.size() > 5) return 0;
+  int64_t n = 0;
+  for (char c : it->second) {
+    if (c < '0' || c > '9') return 0;
+    n = n * 10 + (c - '0');
+  }
+  return toPort(n);
+}
+
 }  // namespace
 
 const RegistryPort* RegistryService::port(uint16_t number) const {
@@ -77,12 +91,35 @@ const RegistryPort* RegistryService::port(uint16_t number) const {
   return nullptr;
 }
 
-ServiceRegistry::ServiceRegistry(const model::ConfigSet& config) : config_(config) {
+template <typename T>
+void ServiceRegistry::indexLabels(const T& workload,
+                                  const std::map<std::string, std::string>& labels,
+                                  LabelIndex<T>& index) {
+  const std::string prefix = namespaceOf(workload.meta) + "\n";
+  index[prefix].push_back(&workload);
+  for (const auto& [key, value] : labels) index[prefix + key + "=" + value].push_back(&workload);
+}
+
+template <typename T>
+const std::vector<const T*>& ServiceRegistry::selected(
+    const LabelIndex<T>& index, const std::map<std::string, std::string>& selector,
+    const std::string& namespace_) {
+  static const std::vector<const T*> kNone;
+  std::string key = namespace_ + "\n";
+  if (!selector.empty()) key += selector.begin()->first + "=" + selector.begin()->second;
+  auto it = index.find(key);
+  return it == index.end() ? kNone : it->second;
+}
+
+ServiceRegistry::ServiceRegistry(const model::ConfigSet& config) {
   for (const auto& e : config.endpoints) endpoints_[namespaceOf(e.meta) + "/" + e.meta.name] = &e;
   for (const auto& pod : config.pods) {
     pods_by_name_.emplace(namespaceOf(pod.meta) + "/" + pod.meta.name, &pod);
     if (!pod.pod_ip.empty()) pods_by_ip_.emplace(namespaceOf(pod.meta) + "/" + pod.pod_ip, &pod);
+    indexLabels(pod, pod.meta.labels, pods_by_label_);
   }
+  for (const auto& we : config.workload_entries)
+    indexLabels(we, we.spec.labels, workloads_by_label_);
   for (const auto& svc : config.services) {
     RegistryService s = fromKube(svc);
     std::string host = s.host;
@@ -133,6 +170,31 @@ const RegistryService* ServiceRegistry::find(std::string_view host,
   }
   if (kube) return kube;
   return same_namespace ? same_namespace : first;
+}
+
+std::vector<const RegistryService*> ServiceRegistry::visibleIn(
+    std::string_view proxy_namespace) const {
+  std::vector<const RegistryService*> out;
+  for (auto it = by_host_.begin(); it != by_host_.end(); it = by_host_.upper_bound(it->first)) {
+    if (const RegistryService* s = find(it->first, proxy_namespace, proxy_namespace)) {
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
+const RegistryService* ServiceRegistry::selecting(const std::map<std::string, std::string>& labels,
+                                                  std::string_view namespace_) const {
+  for (const auto& [host, s] : by_host_) {
+    if (s.namespace_ != namespace_) continue;
+    const std::map<std::string, std::string>* selector = nullptr;
+    if (s.kube) selector = &s.kube->selector;
+    if (s.entry && s.entry->spec.workload_selector)
+      selector = &s.entry->spec.workload_selector->labels;
+    // An empty selector selects nothing here: a Service without one has no pods of its own.
+    if (selector && !selector->empty() && model::selectorMatches(*selector, labels)) return &s;
+  }
+  return nullptr;
 }
 
 std::vector<Endpoint> ServiceRegistry::endpoints(const RegistryService& service,
@@ -201,11 +263,9 @@ void ServiceRegistry::selectWorkloads(const std::map<std::string, std::string>& 
                                       const std::string& namespace_, const RegistryPort& port,
                                       bool include_pods, std::vector<Endpoint>& out) const {
   if (include_pods) {
-    for (const auto& pod : config_.pods) {
-      if (namespaceOf(pod.meta) != namespace_ || pod.pod_ip.empty() ||
-          !model::selectorMatches(selector, pod.meta.labels)) {
-        continue;
-      }
+    for (const model::Pod* p : selected(pods_by_label_, selector, namespace_)) {
+      const model::Pod& pod = *p;
+      if (pod.pod_ip.empty() || !model::selectorMatches(selector, pod.meta.labels)) continue;
       uint16_t target = port.target_port != 0 ? port.target_port : port.number;
       if (!port.target_port_name.empty()) {
         target = 0;
@@ -225,15 +285,16 @@ void ServiceRegistry::selectWorkloads(const std::map<std::string, std::string>& 
       out.push_back(std::move(e));
     }
   }
-  for (const auto& we : config_.workload_entries) {
-    if (namespaceOf(we.meta) != namespace_ || !model::selectorMatches(selector, we.spec.labels)) {
-      continue;
-    }
+  for (const model::WorkloadEntry* w : selected(workloads_by_label_, selector, namespace_)) {
+    const model::WorkloadEntry& we = *w;
+    if (!model::selectorMatches(selector, we.spec.labels)) continue;
     const std::string address = we.spec.address.value_or("");
     if (address.empty() || address.starts_with("unix://")) continue;
     Endpoint e;
     e.address = address;
-    e.port = workloadPort(we.spec.ports, port);
+    // A workload with a sidecar receives every service port on the sidecar's inbound port.
+    const uint16_t inbound = inboundPortOf(we.meta);
+    e.port = inbound != 0 ? inbound : workloadPort(we.spec.ports, port);
     e.weight = static_cast<uint32_t>(std::max<int64_t>(we.spec.weight.value_or(1), 1));
     e.labels = we.spec.labels;
     e.workload = we.meta.name;
@@ -251,8 +312,8 @@ std::vector<Endpoint> ServiceRegistry::entryEndpoints(const RegistryService& ser
   if (resolution == "NONE" || resolution == "DYNAMIC_DNS") {
     sink.report(kNotServed, se.meta, se.spec.line, "spec.resolution",
                 "resolution " + resolution + " is not served yet (it forwards to the address the " +
-                    "client dialled, which a gateway does not have); requests to " + service.host +
-                    " get 503");
+                    "client dialled, which this proxy does not track); requests to " +
+                    service.host + " get 503");
     return out;
   }
   if (se.spec.workload_selector) {

@@ -48,6 +48,15 @@ class ServiceRegistry {
   const RegistryService* find(std::string_view host, std::string_view route_namespace,
                               std::string_view proxy_namespace) const;
 
+  // Every host with a service visible in `proxy_namespace`, once, sorted by host: the service
+  // find() picks for a route written in that namespace.
+  std::vector<const RegistryService*> visibleIn(std::string_view proxy_namespace) const;
+
+  // The first service by host in `namespace_` whose selector (a Service's selector, a
+  // ServiceEntry's workloadSelector) selects a workload with `labels`; null when none does.
+  const RegistryService* selecting(const std::map<std::string, std::string>& labels,
+                                   std::string_view namespace_) const;
+
   // Every endpoint of `port` (subset filtering is the caller's). Problems (an address this
   // proxy cannot dial, a resolution mode it does not serve) are reported against the object.
   std::vector<Endpoint> endpoints(const RegistryService& service, const RegistryPort& port,
@@ -64,11 +73,25 @@ class ServiceRegistry {
                        const std::string& namespace_, const RegistryPort& port, bool include_pods,
                        std::vector<Endpoint>& out) const;
 
-  const config::model::ConfigSet& config_;
+  // Pods and WorkloadEntries by "ns\nkey=value" for each of their labels, and by "ns\n" (all of
+  // the namespace), each in configuration order: a selector looks at the workloads carrying its
+  // first label only.
+  template <typename T>
+  using LabelIndex = std::map<std::string, std::vector<const T*>, std::less<>>;
+  template <typename T>
+  static void indexLabels(const T& workload, const std::map<std::string, std::string>& labels,
+                          LabelIndex<T>& index);
+  template <typename T>
+  static const std::vector<const T*>& selected(const LabelIndex<T>& index,
+                                               const std::map<std::string, std::string>& selector,
+                                               const std::string& namespace_);
+
   std::multimap<std::string, RegistryService, std::less<>> by_host_;  // declaration order
   std::map<std::string, const config::model::Endpoints*> endpoints_;  // "ns/name"
   std::map<std::string, const config::model::Pod*> pods_by_name_;     // "ns/name"
   std::map<std::string, const config::model::Pod*> pods_by_ip_;       // "ns/ip"
+  LabelIndex<config::model::Pod> pods_by_label_;
+  LabelIndex<config::model::WorkloadEntry> workloads_by_label_;
 };
 
 }  // namespace halyard::translate

@@ -8,6 +8,7 @@
 #include "translate/diagnostic_sink.h"
 #include "translate/gateway_translator.h"
 #include "translate/service_registry.h"
+#include "translate/sidecar_translator.h"
 #include "translate/virtual_service_set.h"
 
 namespace halyard::translate {
@@ -26,20 +27,22 @@ bool hasErrors(const config::Diagnostics& diagnostics) {
 TranslateResult buildSnapshot(const config::model::ConfigSet& config, const ProxyIdentity& proxy,
                               uint64_t version) {
   DiagnosticSink sink;
-  if (proxy.role != "gateway") {
+  const bool sidecar = proxy.role == "sidecar";
+  if (!sidecar && proxy.role != "gateway") {
     sink.report(kUntranslatable, config::model::ObjectMeta{}, 0, "",
-                "proxy role \"" + proxy.role + "\" is not served yet (only \"gateway\")");
+                "proxy role \"" + proxy.role + "\" is unknown (\"gateway\" or \"sidecar\")");
     return TranslateResult{nullptr, sink.take()};
   }
   ServiceRegistry registry(config);
   DestinationRuleIndex rules(config, proxy.namespace_, proxy.labels);
   ClusterBuilder clusters(registry, rules, proxy.namespace_, sink);
   const std::vector<PreparedVirtualService> virtual_services = prepareVirtualServices(config, sink);
-  GatewayTranslator gateways(config, virtual_services, proxy, clusters, sink);
 
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->version = version;
-  snapshot->listeners = gateways.build();
+  snapshot->listeners =
+      sidecar ? SidecarTranslator(registry, virtual_services, proxy, clusters, sink).build()
+              : GatewayTranslator(config, virtual_services, proxy, clusters, sink).build();
   snapshot->clusters = clusters.take();
 
   TranslateResult result;

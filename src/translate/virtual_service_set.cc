@@ -246,4 +246,23 @@ std::vector<PreparedVirtualService> prepareVirtualServices(const model::ConfigSe
   return out;
 }
 
+int visibilityRank(const PreparedVirtualService& vs, const std::string& proxy_namespace) {
+  const auto& export_to = vs.source->spec.export_to;
+  if (export_to.empty()) return 2;
+  const auto has = [&](std::string_view e) {
+    return std::find(export_to.begin(), export_to.end(), e) != export_to.end();
+  };
+  if (has("*")) return 2;
+  if (has("~")) return -1;
+  bool private_here = false, exported_here = false;
+  for (const auto& e : export_to) {
+    if (e == "." || e == vs.namespace_) {
+      private_here |= vs.namespace_ == proxy_namespace;
+    } else {
+      exported_here |= e == proxy_namespace;
+    }
+  }
+  return private_here ? 0 : exported_here ? 1 : -1;
+}
+
 }  // namespace halyard::translate

@@ -35,4 +35,9 @@ struct PreparedVirtualService {
 std::vector<PreparedVirtualService> prepareVirtualServices(const config::model::ConfigSet& config,
                                                            DiagnosticSink& sink);
 
+// Where a VirtualService comes in the order Istio selects them for a proxy in `proxy_namespace`:
+// 0 private to that namespace, 1 exported to it, 2 public, -1 invisible ("." or the own
+// namespace is private, other names export, "*" or an empty list is public, "~" hides).
+int visibilityRank(const PreparedVirtualService& vs, const std::string& proxy_namespace);
+
 }  // namespace halyard::translate

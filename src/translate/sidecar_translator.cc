@@ -1,0 +1,230 @@
+#include "translate/sidecar_translator.h"
+
+#include <algorithm>
+#include <set>
+#include <string_view>
+
+#include "config/model/host_name.h"
+#include "translate/model_util.h"
+
+namespace halyard::translate {
+
+namespace model = config::model;
+
+namespace {
+
+constexpr std::string_view kMesh = "mesh";
+constexpr std::string_view kAnyAddress = "0.0.0.0";
+constexpr std::string_view kLoopback = "127.0.0.1";
+
+enum class Protocol { kHttp, kOther, kUnknown };
+
+Protocol classify(std::string_view name) {
+  const std::string p = toLower(name);
+  if (p == "http" || p == "http2" || p == "http_proxy" || p == "grpc" || p == "grpc-web" ||
+      p == "h2c" || p == "kubernetes.io/h2c" || p == "kubernetes.io/ws") {
+    return Protocol::kHttp;
+  }
+  if (p == "https" || p == "tls" || p == "tcp" || p == "udp" || p == "mongo" || p == "redis" ||
+      p == "mysql" || p == "thrift" || p == "sctp" || p == "kubernetes.io/wss") {
+    return Protocol::kOther;
+  }
+  return Protocol::kUnknown;
+}
+
+// Whether a sidecar routes this service port as HTTP (istio-semantics.md §0.2): a Kubernetes
+// port by its appProtocol, else by its name up to the first "-"; a ServiceEntry port by its
+// protocol. An unknown protocol is sniffed by Istio; this proxy speaks only HTTP/1.1, so it is
+// taken as HTTP, except on the ports Istio assumes to be TCP.
+bool routesAsHttp(const RegistryService& service, const RegistryPort& port) {
+  Protocol protocol = Protocol::kUnknown;
+  if (service.kube) {
+    for (const auto& p : service.kube->ports) {
+      if (p.port != port.number) continue;
+      if (p.protocol == "UDP" || p.protocol == "SCTP") return false;
+      protocol = classify(p.app_protocol);
+      if (protocol == Protocol::kUnknown) protocol = classify(p.name.substr(0, p.name.find('-')));
+    }
+  } else {
+    protocol = classify(port.protocol);
+  }
+  if (protocol != Protocol::kUnknown) return protocol == Protocol::kHttp;
+  return port.number != 25 && port.number != 53 && port.number != 3306 && port.number != 27017;
+}
+
+// The Host values a sidecar accepts for a service on `port` (istio-semantics.md §0.2).
+std::vector<std::string> domainsOf(const RegistryService& service, uint16_t port,
+                                   const std::string& proxy_namespace) {
+  std::vector<std::string> names{service.host};
+  if (service.kube) {
+    const std::string short_name = toLower(service.name);
+    const std::string with_namespace = short_name + "." + toLower(service.namespace_);
+    names.push_back(with_namespace + ".svc");
+    names.push_back(with_namespace);
+    if (service.namespace_ == proxy_namespace) names.push_back(short_name);
+  }
+  std::vector<std::string> out;
+  for (const auto& n : names) {
+    out.push_back(n);
+    out.push_back(n + ":" + std::to_string(port));
+  }
+  return out;
+}
+
+}  // namespace
+
+SidecarTranslator::SidecarTranslator(const ServiceRegistry& registry,
+                                     const std::vector<PreparedVirtualService>& virtual_services,
+                                     const ProxyIdentity& proxy, ClusterBuilder& clusters,
+                                     DiagnosticSink& sink)
+    : registry_(registry), proxy_(proxy), clusters_(clusters), routes_(clusters, sink) {
+  std::vector<std::pair<int, const PreparedVirtualService*>> ranked;
+  for (const auto& vs : virtual_services) {
+    if (std::find(vs.gateways.begin(), vs.gateways.end(), kMesh) == vs.gateways.end()) continue;
+    const int rank = visibilityRank(vs, proxy.namespace_);
+    if (rank >= 0) ranked.emplace_back(rank, &vs);
+  }
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [rank, vs] : ranked) {
+    const size_t index = mesh_.size();
+    mesh_.push_back(vs);
+    for (const auto& h : vs->hosts) {
+      if (h.starts_with("*")) {
+        wildcard_hosts_.emplace_back(h, index);
+      } else {
+        exact_hosts_[h].push_back(index);
+      }
+    }
+  }
+}
+
+std::vector<Route> SidecarTranslator::routesFor(const RegistryService& service, uint16_t port) {
+  // Every VirtualService naming the host, in selection order; the first that yields a route on
+  // this port claims the host (Istio keeps one VirtualService per host on a sidecar).
+  std::vector<size_t> candidates;
+  if (auto it = exact_hosts_.find(service.host); it != exact_hosts_.end()) {
+    candidates = it->second;
+  }
+  for (const auto& [host, index] : wildcard_hosts_) {
+    if (model::hostSubsetOf(service.host, host)) candidates.push_back(index);
+  }
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  for (size_t index : candidates) {
+    auto it = built_.find({index, port});
+    if (it == built_.end()) {
+      const RouteScope scope{port, std::string(kMesh), &proxy_};
+      it = built_.emplace(std::make_pair(index, port), routes_.build(*mesh_[index], scope)).first;
+    }
+    if (!it->second.empty()) return it->second;
+  }
+
+  model::Destination destination;
+  destination.host = service.host;
+  const model::ObjectMeta& meta = service.kube ? service.kube->meta : service.entry->meta;
+  const std::string cluster =
+      clusters_.resolve(destination, DestinationRef{&meta, "spec.ports"}, service.namespace_, port);
+  return {routes_.defaultRoute(cluster,
+                               "default route of " + service.host + ":" + std::to_string(port))};
+}
+
+Listener SidecarTranslator::outboundPort(uint16_t port,
+                                         const std::vector<const RegistryService*>& services) {
+  RouteTable table;
+  std::set<std::string> taken;  // a domain belongs to the first virtual host that has it
+  for (const RegistryService* service : services) {
+    VirtualHost v;
+    v.name = service->host + ":" + std::to_string(port);
+    for (auto& d : domainsOf(*service, port, proxy_.namespace_)) {
+      if (taken.insert(d).second) v.domains.push_back(std::move(d));
+    }
+    if (v.domains.empty()) continue;
+    v.routes = routesFor(*service, port);
+    table.virtual_hosts.push_back(std::move(v));
+  }
+  Listener l;
+  l.name = std::string(kAnyAddress) + "_" + std::to_string(port);
+  l.bind_address = std::string(kAnyAddress);
+  l.port = port;
+  l.protocol = "HTTP";
+  l.kind = ListenerKind::kOutboundPort;
+  l.routes = std::make_shared<const RouteTable>(std::move(table));
+  return l;
+}
+
+std::optional<Listener> SidecarTranslator::inbound() {
+  if (proxy_.app_port == 0) return std::nullopt;
+  const std::string app_port = std::to_string(proxy_.app_port);
+
+  Cluster c;
+  c.name = "inbound|" + app_port + "||";
+  c.port = proxy_.app_port;
+  c.lb = LbPolicy::kRoundRobin;
+  if (const RegistryService* s = registry_.selecting(proxy_.labels, proxy_.namespace_)) {
+    c.service_host = s->host;
+    c.service_name = s->name;
+    c.service_namespace = s->namespace_;
+  }
+  Endpoint e;
+  e.address = std::string(kLoopback);
+  e.port = proxy_.app_port;
+  e.labels = proxy_.labels;
+  e.workload = proxy_.name;
+  e.namespace_ = proxy_.namespace_;
+  c.endpoints.push_back(std::move(e));
+
+  ForwardAction forward;
+  forward.clusters.push_back(WeightedCluster{c.name, 1, {}, {}, std::nullopt});
+  forward.total_weight = 1;
+  Route route;
+  route.name = "default";
+  route.origin = "inbound to " + std::string(kLoopback) + ":" + app_port;
+  route.action = std::move(forward);
+  clusters_.add(std::move(c));
+
+  VirtualHost v;
+  v.name = "inbound|" + app_port;
+  v.domains = {"*"};
+  v.routes.push_back(std::move(route));
+  auto table = std::make_shared<RouteTable>();
+  table->virtual_hosts.push_back(std::move(v));
+
+  Listener l;
+  l.name = "virtualInbound";
+  l.bind_address = proxy_.address;
+  l.port = proxy_.inbound_port;
+  l.protocol = "HTTP";
+  l.kind = ListenerKind::kInbound;
+  l.routes = std::move(table);
+  return l;
+}
+
+Listener SidecarTranslator::outboundProxy() const {
+  Listener l;
+  l.name = "virtualOutbound";
+  l.bind_address = std::string(kLoopback);
+  l.port = proxy_.outbound_port;
+  l.protocol = "HTTP";
+  l.kind = ListenerKind::kOutboundProxy;
+  l.routes = std::make_shared<const RouteTable>();
+  return l;
+}
+
+std::vector<Listener> SidecarTranslator::build() {
+  std::vector<Listener> out;
+  if (auto l = inbound()) out.push_back(std::move(*l));
+  out.push_back(outboundProxy());
+
+  // Services by port, each list sorted by host (visibleIn's order).
+  std::map<uint16_t, std::vector<const RegistryService*>> by_port;
+  for (const RegistryService* service : registry_.visibleIn(proxy_.namespace_)) {
+    for (const auto& p : service->ports) {
+      if (routesAsHttp(*service, p)) by_port[p.number].push_back(service);
+    }
+  }
+  for (const auto& [port, services] : by_port) out.push_back(outboundPort(port, services));
+  return out;
+}
+
+}  // namespace halyard::translate

@@ -1,0 +1,54 @@
+// A sidecar's listeners (snapshot.h ListenerKind; istio-semantics.md §0.2, §0.3, §1.1): the
+// inbound listener in front of its app, the outbound HTTP proxy its app sends requests through,
+// and one route table per HTTP service port it can reach. Each service host on such a port gets
+// a virtual host; the first mesh VirtualService for the host in Istio's selection order that
+// yields routes on the port gives its routes, otherwise a default route to the service.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "translate/cluster_builder.h"
+#include "translate/diagnostic_sink.h"
+#include "translate/route_builder.h"
+#include "translate/service_registry.h"
+#include "translate/snapshot.h"
+#include "translate/translate.h"
+#include "translate/virtual_service_set.h"
+
+namespace halyard::translate {
+
+class SidecarTranslator {
+ public:
+  SidecarTranslator(const ServiceRegistry& registry,
+                    const std::vector<PreparedVirtualService>& virtual_services,
+                    const ProxyIdentity& proxy, ClusterBuilder& clusters, DiagnosticSink& sink);
+
+  // The inbound listener (when the proxy has an app port), the outbound proxy listener, then the
+  // port listeners by port. Builds every cluster they name.
+  std::vector<Listener> build();
+
+ private:
+  std::optional<Listener> inbound();
+  Listener outboundProxy() const;
+  Listener outboundPort(uint16_t port, const std::vector<const RegistryService*>& services);
+  std::vector<Route> routesFor(const RegistryService& service, uint16_t port);
+
+  const ServiceRegistry& registry_;
+  const ProxyIdentity& proxy_;
+  ClusterBuilder& clusters_;
+  RouteBuilder routes_;
+  // Mesh VirtualServices visible to the proxy, in Istio's selection order (private to the
+  // proxy's namespace, exported to it, public; each group oldest first), indexed by host.
+  std::vector<const PreparedVirtualService*> mesh_;
+  std::unordered_map<std::string, std::vector<size_t>> exact_hosts_;  // host -> index in mesh_
+  std::vector<std::pair<std::string, size_t>> wildcard_hosts_;
+  std::map<std::pair<size_t, uint16_t>, std::vector<Route>> built_;  // (index, port) -> routes
+};
+
+}  // namespace halyard::translate
