@@ -99,6 +99,15 @@ SidecarTranslator::SidecarTranslator(const ServiceRegistry& registry,
   }
 }
 
+const std::vector<Route>& SidecarTranslator::routesOf(size_t index, uint16_t port) {
+  auto it = built_.find({index, port});
+  if (it == built_.end()) {
+    const RouteScope scope{port, std::string(kMesh), &proxy_};
+    it = built_.emplace(std::make_pair(index, port), routes_.build(*mesh_[index], scope)).first;
+  }
+  return it->second;
+}
+
 std::vector<Route> SidecarTranslator::routesFor(const RegistryService& service, uint16_t port) {
   // Every VirtualService naming the host, in selection order; the first that yields a route on
   // this port claims the host (Istio keeps one VirtualService per host on a sidecar).
@@ -112,12 +121,7 @@ std::vector<Route> SidecarTranslator::routesFor(const RegistryService& service, 
   std::sort(candidates.begin(), candidates.end());
   candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
   for (size_t index : candidates) {
-    auto it = built_.find({index, port});
-    if (it == built_.end()) {
-      const RouteScope scope{port, std::string(kMesh), &proxy_};
-      it = built_.emplace(std::make_pair(index, port), routes_.build(*mesh_[index], scope)).first;
-    }
-    if (!it->second.empty()) return it->second;
+    if (const auto& routes = routesOf(index, port); !routes.empty()) return routes;
   }
 
   model::Destination destination;
@@ -129,19 +133,67 @@ std::vector<Route> SidecarTranslator::routesFor(const RegistryService& service, 
                                "default route of " + service.host + ":" + std::to_string(port))};
 }
 
+std::map<uint16_t, std::vector<SidecarTranslator::OrphanHost>> SidecarTranslator::orphanHosts(
+    const std::vector<const RegistryService*>& visible) const {
+  std::map<uint16_t, std::vector<OrphanHost>> out;
+  for (size_t index = 0; index < mesh_.size(); ++index) {
+    const PreparedVirtualService& vs = *mesh_[index];
+    std::vector<std::string> orphans;
+    std::set<uint16_t> ports;
+    auto addPorts = [&](const RegistryService& service) {
+      for (const auto& p : service.ports) {
+        if (routesAsHttp(service, p)) ports.insert(p.number);
+      }
+    };
+    for (const auto& h : vs.hosts) {
+      bool named = false;
+      if (h.starts_with("*")) {
+        for (const RegistryService* service : visible) {
+          if (!model::hostSubsetOf(service->host, h)) continue;
+          addPorts(*service);
+          named = true;
+        }
+      } else if (const RegistryService* service =
+                     registry_.find(h, vs.namespace_, proxy_.namespace_)) {
+        addPorts(*service);
+        named = true;
+      }
+      if (!named) orphans.push_back(h);
+    }
+    if (orphans.empty()) continue;
+    // Istio puts them on the ports of the VirtualService's services, or on port 80.
+    if (ports.empty()) ports.insert(80);
+    for (uint16_t port : ports) {
+      for (const auto& h : orphans) out[port].push_back(OrphanHost{h, index});
+    }
+  }
+  return out;
+}
+
 Listener SidecarTranslator::outboundPort(uint16_t port,
-                                         const std::vector<const RegistryService*>& services) {
+                                         const std::vector<const RegistryService*>& services,
+                                         const std::vector<OrphanHost>& orphans) {
   RouteTable table;
   std::set<std::string> taken;  // a domain belongs to the first virtual host that has it
-  for (const RegistryService* service : services) {
+  auto add = [&](const std::string& host, std::vector<std::string> domains,
+                 std::vector<Route> routes) {
     VirtualHost v;
-    v.name = service->host + ":" + std::to_string(port);
-    for (auto& d : domainsOf(*service, port, proxy_.namespace_)) {
+    v.name = host + ":" + std::to_string(port);
+    for (auto& d : domains) {
       if (taken.insert(d).second) v.domains.push_back(std::move(d));
     }
-    if (v.domains.empty()) continue;
-    v.routes = routesFor(*service, port);
+    if (v.domains.empty()) return;
+    v.routes = std::move(routes);
     table.virtual_hosts.push_back(std::move(v));
+  };
+  // VirtualService hosts first, as Istio orders a sidecar's virtual hosts.
+  for (const auto& o : orphans) {
+    const auto& routes = routesOf(o.vs_index, port);
+    if (routes.empty()) continue;
+    add(o.host, {o.host, o.host + ":" + std::to_string(port)}, routes);
+  }
+  for (const RegistryService* service : services) {
+    add(service->host, domainsOf(*service, port, proxy_.namespace_), routesFor(*service, port));
   }
   Listener l;
   l.name = std::string(kAnyAddress) + "_" + std::to_string(port);
@@ -217,13 +269,20 @@ std::vector<Listener> SidecarTranslator::build() {
   out.push_back(outboundProxy());
 
   // Services by port, each list sorted by host (visibleIn's order).
+  const std::vector<const RegistryService*> visible = registry_.visibleIn(proxy_.namespace_);
   std::map<uint16_t, std::vector<const RegistryService*>> by_port;
-  for (const RegistryService* service : registry_.visibleIn(proxy_.namespace_)) {
+  for (const RegistryService* service : visible) {
     for (const auto& p : service->ports) {
       if (routesAsHttp(*service, p)) by_port[p.number].push_back(service);
     }
   }
-  for (const auto& [port, services] : by_port) out.push_back(outboundPort(port, services));
+  const std::map<uint16_t, std::vector<OrphanHost>> orphans = orphanHosts(visible);
+  for (const auto& [port, hosts] : orphans) by_port.try_emplace(port);
+  static const std::vector<OrphanHost> kNone;
+  for (const auto& [port, services] : by_port) {
+    auto it = orphans.find(port);
+    out.push_back(outboundPort(port, services, it == orphans.end() ? kNone : it->second));
+  }
   return out;
 }
 

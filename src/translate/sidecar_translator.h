@@ -34,10 +34,23 @@ class SidecarTranslator {
   std::vector<Listener> build();
 
  private:
+  // A VirtualService host that names no service the proxy can see ("api.example.com" with no
+  // ServiceEntry): it still gets a virtual host, with that VirtualService's routes.
+  struct OrphanHost {
+    std::string host;
+    size_t vs_index;  // into mesh_
+  };
+
   std::optional<Listener> inbound();
   Listener outboundProxy() const;
-  Listener outboundPort(uint16_t port, const std::vector<const RegistryService*>& services);
+  Listener outboundPort(uint16_t port, const std::vector<const RegistryService*>& services,
+                        const std::vector<OrphanHost>& orphans);
+  // The routes of mesh_[index] on `port` (built once).
+  const std::vector<Route>& routesOf(size_t index, uint16_t port);
   std::vector<Route> routesFor(const RegistryService& service, uint16_t port);
+  // Orphan hosts by port: the HTTP ports of the services the same VirtualService names, else 80.
+  std::map<uint16_t, std::vector<OrphanHost>> orphanHosts(
+      const std::vector<const RegistryService*>& visible) const;
 
   const ServiceRegistry& registry_;
   const ProxyIdentity& proxy_;

@@ -437,6 +437,40 @@ spec:
   EXPECT_EQ(vo->routes[0].origin, "other/public http[0]");
 }
 
+TEST(SidecarTest, VirtualServiceHostsWithoutAServiceGetVirtualHosts) {
+  TranslateResult r = translateYaml(withServices(R"(
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: external, namespace: default}
+spec:
+  hosts: [api.external.com]
+  http: [{directResponse: {status: 418}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: alias, namespace: default}
+spec:
+  hosts: [reviews, reviews.alias.com]
+  http: [{route: [{destination: {host: reviews}}]}]
+)"),
+                                    sidecar());
+  const Snapshot& s = snapshotOf(r);
+  // Naming no service at all: port 80.
+  const VirtualHost* ext = vhostNamed(*listenerNamed(s, "0.0.0.0_80"), "api.external.com:80");
+  ASSERT_NE(ext, nullptr);
+  EXPECT_EQ(ext->domains, (std::vector<std::string>{"api.external.com", "api.external.com:80"}));
+  ASSERT_EQ(ext->routes.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<DirectResponseAction>(ext->routes[0].action));
+  // Beside a service: that service's HTTP ports.
+  const Listener* l9080 = listenerNamed(s, "0.0.0.0_9080");
+  const VirtualHost* alias = vhostNamed(*l9080, "reviews.alias.com:9080");
+  ASSERT_NE(alias, nullptr);
+  EXPECT_EQ(clustersOf(alias->routes[0]),
+            std::vector<std::string>{"outbound|9080||reviews.default.svc.cluster.local=1"});
+  EXPECT_EQ(vhostNamed(*listenerNamed(s, "0.0.0.0_80"), "reviews.alias.com:80"), nullptr);
+  EXPECT_EQ(vhostNamed(*l9080, "api.external.com:9080"), nullptr);
+}
+
 TEST(SidecarTest, InboundPortAnnotationOverridesEndpointPorts) {
   TranslateResult r = translateYaml(R"(
 apiVersion: v1
