@@ -2,7 +2,8 @@
 // inbound listener in front of its app, the outbound HTTP proxy its app sends requests through,
 // and one route table per HTTP service port it can reach. Each service host on such a port gets
 // a virtual host; the first mesh VirtualService for the host in Istio's selection order that
-// yields routes on the port gives its routes, otherwise a default route to the service.
+// yields routes on the port gives its routes, otherwise a default route to the service. Mesh
+// VirtualService hosts that name no service get a virtual host of their own too.
 #pragma once
 
 #include <cstdint>
