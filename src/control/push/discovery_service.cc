@@ -1,53 +1,13 @@
 #include "control/push/discovery_service.h"
 
-#include <algorithm>
-#include <limits>
-
 #include "common/log.h"
+#include "control/push/proxy_class.h"
 
 namespace halyard::control {
 
 namespace {
 
 using StreamReactorBase = grpc::ServerBidiReactor<v1::ProxyMessage, v1::ControlMessage>;
-
-constexpr const char* kRoles[] = {"gateway", "sidecar"};
-
-// The session a hello asks for, or why the hello is refused.
-common::Expected<ProxyInfo> proxyInfo(const v1::ProxyHello& hello, uint64_t stream_id,
-                                      std::string peer) {
-  using common::ErrorKind;
-  ProxyInfo info;
-  info.stream_id = stream_id;
-  info.name = hello.name();
-  info.namespace_ = hello.namespace_().empty() ? "default" : hello.namespace_();
-  info.role = hello.role();
-  info.labels.insert(hello.labels().begin(), hello.labels().end());
-  info.service_account = hello.service_account();
-  info.address = hello.address();
-  info.peer = std::move(peer);
-  info.build_version = hello.build_version();
-  info.last_version = hello.last_version();
-  if (info.name.empty()) return common::fail(ErrorKind::kInvalidArgument, "hello has no name");
-  if (std::find(std::begin(kRoles), std::end(kRoles), info.role) == std::end(kRoles)) {
-    return common::fail(ErrorKind::kInvalidArgument,
-                        "unknown role \"" + info.role + "\" (gateway or sidecar)");
-  }
-  for (const auto& p : hello.ports()) {
-    if (p.number() > std::numeric_limits<uint16_t>::max()) {
-      return common::fail(
-          ErrorKind::kInvalidArgument,
-          "port " + p.name() + " " + std::to_string(p.number()) + " is out of range");
-    }
-    info.ports[p.name()] = static_cast<uint16_t>(p.number());
-  }
-  if (!info.address.empty()) {
-    Workload w{info.name,  info.namespace_, info.service_account, info.address, info.labels,
-               info.ports, info.peer};
-    if (auto ok = WorkloadRegistry::check(w); !ok) return common::unexpected(ok.error());
-  }
-  return info;
-}
 
 // One proxy's stream. Lives until OnDone; its session may outlive it (the controller holds it
 // until it hears of the disconnect), so the session is closed before the reactor goes away.
@@ -69,7 +29,7 @@ class StreamReactor final : public StreamReactorBase {
                             "the first message of a stream must be a hello"));
         return;
       }
-      auto info = proxyInfo(in_.hello(), id_, context_->peer());
+      auto info = proxyInfoFromHello(in_.hello(), id_, context_->peer());
       if (!info) {
         HLOG_WARN("refused a proxy stream from {}: {}", context_->peer(), info.error().message);
         finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, info.error().message));

@@ -32,6 +32,11 @@ struct ProxyInfo {
   std::string service_account;
   std::string address;                    // the workload's, when it registers itself
   std::map<std::string, uint16_t> ports;  // the workload's ports by name
+  // Sidecars only (0 for gateways), defaults applied: the app's port (the hello's first port; 0
+  // when it has none) and the ports its inbound and outbound listeners bind.
+  uint16_t app_port = 0;
+  uint16_t inbound_port = 0;
+  uint16_t outbound_port = 0;
   std::string peer;
   std::string build_version;
   uint64_t last_version = 0;  // what it served before this stream

@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "config/yaml/config_set_builder.h"
+#include "control/push/proxy_class.h"
 #include "translate/diagnostic_sink.h"
 
 namespace halyard::control {
@@ -13,12 +14,6 @@ namespace {
 // Translation rounds per generation: each round quarantines the objects the previous one could
 // not translate. Two rounds are enough unless quarantining uncovers errors elsewhere.
 constexpr int kMaxTranslateRounds = 3;
-
-std::string classKey(const ProxyInfo& info) {
-  std::string key = info.role + '\n' + info.namespace_;
-  for (const auto& [k, v] : info.labels) key += '\n' + k + '=' + v;
-  return key;
-}
 
 void fillProblem(const config::Diagnostic& d, v1::Problem* out) {
   out->set_code(d.code);
@@ -119,15 +114,9 @@ void PushController::step(std::optional<SourceUpdate> update,
   uint64_t seen_version = 0;
   for (const auto& s : connects) {
     const ProxyInfo& info = s->info();
-    const std::string key = classKey(info);
+    const std::string key = proxyClassKey(info);
     ProxyClass& c = classes_[key];
-    if (c.sessions++ == 0) {
-      // What translation reads of a proxy; its name does not change its snapshot.
-      c.identity.role = info.role;
-      c.identity.labels = info.labels;
-      c.identity.namespace_ = info.namespace_;
-      c.identity.name = info.name;
-    }
+    if (c.sessions++ == 0) c.identity = proxyIdentity(info);
     session_class_[info.stream_id] = key;
     {
       std::lock_guard lock(state_mu_);
@@ -140,7 +129,8 @@ void PushController::step(std::optional<SourceUpdate> update,
                  info.address,
                  info.labels,
                  info.ports,
-                 "proxy " + info.id() + " at " + info.peer};
+                 "proxy " + info.id() + " at " + info.peer,
+                 info.inbound_port};
       if (registry_.add(info.stream_id, std::move(w))) registryChanged();
     }
     seen_version = std::max(seen_version, info.last_version);

@@ -2,8 +2,8 @@
 //
 // One thread takes the events. A source update (already debounced by the source) or a change of
 // the self-registered workloads (debounced here) makes a new config generation: the store's
-// effective config plus the registry, translated once per class of proxies (same role,
-// namespace and labels: what translate::buildSnapshot reads of a proxy), and offered to every
+// effective config plus the registry, translated once per class of proxies (equal identities:
+// what translate::buildSnapshot reads of a proxy; see proxy_class.h), and offered to every
 // session; sessions push only what changed. Events that arrive while a generation is computed
 // coalesce into the next one. Objects that fail translation are quarantined and the generation
 // is translated again without them, so one bad object never holds back the others.

@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include "translate/translate.h"
+
 namespace halyard::control {
 
 namespace {
@@ -16,7 +18,7 @@ bool isIpAddress(const std::string& s) {
 bool sameWorkload(const Workload& a, const Workload& b) {
   return a.name == b.name && a.namespace_ == b.namespace_ &&
          a.service_account == b.service_account && a.address == b.address && a.labels == b.labels &&
-         a.ports == b.ports;
+         a.ports == b.ports && a.inbound_port == b.inbound_port;
 }
 
 }  // namespace
@@ -56,6 +58,9 @@ void WorkloadRegistry::appendTo(config::model::ConfigSet& config) const {
     entry.meta.name = w.name;
     entry.meta.namespace_ = w.namespace_;
     entry.meta.labels = w.labels;
+    if (w.inbound_port != 0) {
+      entry.meta.annotations[translate::kInboundPortAnnotation] = std::to_string(w.inbound_port);
+    }
     entry.meta.pos.file = std::make_shared<const std::string>("registered by " + w.registered_by);
     entry.spec.address = w.address;
     entry.spec.labels = w.labels;

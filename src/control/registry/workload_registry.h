@@ -2,8 +2,9 @@
 // connects (name, namespace, service account, labels, address, ports) and leave when its stream
 // ends. They join translation as WorkloadEntry objects, as Istio's auto-registration makes them,
 // so ServiceEntries (workloadSelector) and Kubernetes Services (selector) in the same namespace
-// pick them up like any WorkloadEntry. ServiceEntries, WorkloadEntries and Services with their
-// Endpoints from the config source are read by translate::ServiceRegistry directly.
+// pick them up like any WorkloadEntry. A sidecar's entry is annotated with its inbound port, so
+// the mesh reaches the workload through its sidecar. ServiceEntries, WorkloadEntries and Services
+// with their Endpoints from the config source are read by translate::ServiceRegistry directly.
 //
 // Only the control plane's controller thread uses it.
 #pragma once
@@ -26,6 +27,9 @@ struct Workload {
   std::map<std::string, std::string> labels;
   std::map<std::string, uint16_t> ports;  // port name -> number
   std::string registered_by;              // the proxy's stream peer, for file:line-style origins
+  // A sidecar's inbound port: every endpoint of the workload points there (the entry carries
+  // translate::kInboundPortAnnotation), and the sidecar forwards to the app. 0: none.
+  uint16_t inbound_port = 0;
 };
 
 class WorkloadRegistry {

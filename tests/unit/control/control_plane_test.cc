@@ -1,7 +1,7 @@
 // The control plane in-process, over real gRPC, with the proxy's own stream client
 // (wire::ControlClient): first snapshot, pushes after file edits, no push for changes that do
-// not concern a proxy, quarantine, NACKs, self-registered workloads, the sidecar's explicit
-// not-served error, and versions above a reconnecting proxy's.
+// not concern a proxy, quarantine, NACKs, sidecars and their self-registered workloads (reached
+// through their inbound ports), and versions above a reconnecting proxy's.
 #include "control/control_plane.h"
 
 #include <grpcpp/grpcpp.h>
@@ -246,7 +246,34 @@ TEST_F(ControlPlaneTest, ANackLeavesThePreviousSnapshotAndShowsInStatus) {
   EXPECT_TRUE(waitFor([&] { return statusOf("gw-1.istio-system").last_response() == "ACK"; }));
 }
 
-TEST_F(ControlPlaneTest, ASidecarRegistersItsWorkloadAndHearsItsRoleIsNotServedYet) {
+// "address:port" of every endpoint of the proxy's backend.internal cluster; "none" before the
+// proxy has the cluster.
+std::string backendEndpoints(FakeProxy& proxy) {
+  auto s = proxy.snapshot();
+  if (!s) return "none";
+  auto it = s->clusters.find("outbound|80||backend.internal");
+  if (it == s->clusters.end()) return "none";
+  std::string out;
+  for (const auto& e : it->second.endpoints) {
+    out += (out.empty() ? "" : ",") + e.address + ":" + std::to_string(e.port);
+  }
+  return out;
+}
+
+v1::ProxyHello sidecarHello(const std::string& name, const std::string& app, uint32_t app_port) {
+  v1::ProxyHello hello;
+  hello.set_name(name);
+  hello.set_namespace_("default");
+  hello.set_role("sidecar");
+  hello.set_service_account(app);
+  (*hello.mutable_labels())["app"] = app;
+  auto* port = hello.add_ports();
+  port->set_name("http");
+  port->set_number(app_port);
+  return hello;
+}
+
+TEST_F(ControlPlaneTest, ASidecarIsServedAndTheMeshReachesItsWorkloadThroughItsInboundPort) {
   dir_.write("reviews.yaml", R"(
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -260,39 +287,57 @@ spec:
 )");
   dir_.remove("backend.yaml");
   FakeProxy gateway(plane_->port(), FakeProxy::gateway("gw-1"));
-  auto endpoints = [&] {
-    auto s = gateway.snapshot();
-    auto it = s ? s->clusters.find("outbound|80||backend.internal") : decltype(s->clusters.end()){};
-    return s && it != s->clusters.end() ? it->second.endpoints.size() : size_t{0};
-  };
   // Once the edit above is applied, the service has no endpoint: nobody registered yet.
-  ASSERT_TRUE(waitFor([&] {
-    auto s = gateway.snapshot();
-    return s && s->clusters.count("outbound|80||backend.internal") && endpoints() == 0;
-  }));
+  ASSERT_TRUE(waitFor([&] { return backendEndpoints(gateway).empty(); }));
+  // A sidecar that does not register (no address) but calls the service.
+  FakeProxy caller(plane_->port(), sidecarHello("productpage-1", "productpage", 9081));
+  ASSERT_TRUE(waitFor([&] { return backendEndpoints(caller).empty(); }));
 
-  v1::ProxyHello hello;
-  hello.set_name("reviews-1");
-  hello.set_namespace_("default");
-  hello.set_role("sidecar");
-  hello.set_service_account("reviews");
+  v1::ProxyHello hello = sidecarHello("reviews-1", "reviews", 9080);
   hello.set_address("10.9.9.9");
-  (*hello.mutable_labels())["app"] = "reviews";
-  auto* port = hello.add_ports();
-  port->set_name("http");
-  port->set_number(9080);
+  hello.set_inbound_port(15123);
   {
     FakeProxy sidecar(plane_->port(), hello);
-    ASSERT_TRUE(waitFor([&] { return endpoints() == 1; }));
-    EXPECT_EQ(gateway.snapshot()->clusters.at("outbound|80||backend.internal").endpoints[0].address,
-              "10.9.9.9");
-    ASSERT_TRUE(waitFor([&] { return !sidecar.errors().empty(); }));
-    EXPECT_NE(sidecar.errors()[0].find("not served yet"), std::string::npos);
-    EXPECT_EQ(sidecar.pushes(), 0);
-    EXPECT_NE(statusOf("reviews-1.default").last_error().find("not served yet"), std::string::npos);
+    // Its registration updates everyone's endpoints: they point to its inbound listener.
+    EXPECT_TRUE(waitFor([&] { return backendEndpoints(gateway) == "10.9.9.9:15123"; }))
+        << backendEndpoints(gateway);
+    EXPECT_TRUE(waitFor([&] { return backendEndpoints(caller) == "10.9.9.9:15123"; }))
+        << backendEndpoints(caller);
+    ASSERT_TRUE(waitFor([&] { return sidecar.snapshot() != nullptr; }));
+    std::map<std::string, const translate::Listener*> listeners;
+    auto s = sidecar.snapshot();
+    for (const auto& l : s->listeners) listeners[l.name] = &l;
+    ASSERT_TRUE(listeners.count("virtualInbound"));
+    EXPECT_EQ(listeners["virtualInbound"]->kind, translate::ListenerKind::kInbound);
+    EXPECT_EQ(listeners["virtualInbound"]->bind_address, "10.9.9.9");
+    EXPECT_EQ(listeners["virtualInbound"]->port, 15123);
+    ASSERT_TRUE(listeners.count("virtualOutbound"));
+    EXPECT_EQ(listeners["virtualOutbound"]->kind, translate::ListenerKind::kOutboundProxy);
+    EXPECT_EQ(listeners["virtualOutbound"]->port, 15001);  // the default
+    ASSERT_TRUE(listeners.count("0.0.0.0_80"));
+    EXPECT_EQ(listeners["0.0.0.0_80"]->kind, translate::ListenerKind::kOutboundPort);
+    EXPECT_TRUE(sidecar.errors().empty());
+    EXPECT_TRUE(waitFor([&] { return statusOf("reviews-1.default").last_response() == "ACK"; }));
+    EXPECT_EQ(statusOf("reviews-1.default").last_error(), "");
   }
   // Its stream ended: the workload leaves the registry.
-  ASSERT_TRUE(waitFor([&] { return endpoints() == 0; }));
+  EXPECT_TRUE(waitFor([&] { return backendEndpoints(gateway).empty(); }));
+  EXPECT_TRUE(waitFor([&] { return backendEndpoints(caller).empty(); }));
+}
+
+TEST_F(ControlPlaneTest, ASidecarWhosePortsClashIsRefused) {
+  auto stub = v1::Discovery::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(plane_->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  auto stream = stub->Stream(&context);
+  v1::ProxyMessage hello;
+  *hello.mutable_hello() = sidecarHello("reviews-1", "reviews", 15006);
+  ASSERT_TRUE(stream->Write(hello));
+  v1::ControlMessage in;
+  EXPECT_FALSE(stream->Read(&in));
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "port http 15006 is also the sidecar's inbound_port");
 }
 
 TEST_F(ControlPlaneTest, VersionsContinueAboveWhatAReconnectingProxyServed) {

@@ -1,5 +1,6 @@
-// Self-registered workloads: what a proxy may register, and that a ServiceEntry selecting them
-// routes to them like to any WorkloadEntry.
+// Self-registered workloads: what a proxy may register, that a ServiceEntry selecting them
+// routes to them like to any WorkloadEntry, and that a sidecar's workload is reached through its
+// inbound port.
 #include "control/registry/workload_registry.h"
 
 #include <gtest/gtest.h>
@@ -36,6 +37,9 @@ TEST(WorkloadRegistry, ReportsWhetherItChanged) {
   EXPECT_TRUE(registry.add(1, reviews()));
   EXPECT_FALSE(registry.add(1, reviews()));  // the same again: nothing to push
   EXPECT_TRUE(registry.add(1, reviews("10.1.2.4")));
+  Workload sidecar = reviews("10.1.2.4");
+  sidecar.inbound_port = 15006;
+  EXPECT_TRUE(registry.add(1, sidecar));  // now behind a sidecar
   EXPECT_EQ(registry.size(), 1u);
   EXPECT_TRUE(registry.remove(1));
   EXPECT_FALSE(registry.remove(1));
@@ -89,6 +93,58 @@ spec:
   ASSERT_EQ(it->second.endpoints.size(), 1u);
   EXPECT_EQ(it->second.endpoints[0].address, "10.1.2.3");
   EXPECT_EQ(it->second.endpoints[0].port, 9080);
+  EXPECT_TRUE(config.workload_entries[0].meta.annotations.empty());  // no sidecar
+}
+
+TEST(WorkloadRegistry, ASidecarsWorkloadIsReachedThroughItsInboundPort) {
+  config::LoadResult loaded;
+  config::loadText(R"(
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: ["reviews.example.com"]
+  gateways: ["gw"]
+  http:
+  - route:
+    - destination: {host: reviews, port: {number: 80}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: default}
+spec:
+  selector: {app: reviews}
+  ports: [{name: http, port: 80, targetPort: 9080}]
+)",
+                   "mesh.yaml", loaded);
+  ASSERT_TRUE(loaded.diagnostics.empty());
+  config::model::ConfigSet config = config::buildConfigSet(loaded.objects);
+  WorkloadRegistry registry;
+  Workload w = reviews();
+  w.inbound_port = 15123;
+  registry.add(7, w);
+  registry.appendTo(config);
+  ASSERT_EQ(config.workload_entries.size(), 1u);
+  const auto& entry = config.workload_entries[0];
+  EXPECT_EQ(entry.meta.annotations.at(translate::kInboundPortAnnotation), "15123");
+  EXPECT_EQ(entry.spec.ports.at("http"), 9080);  // the app's ports stay as registered
+
+  auto r = translate::buildSnapshot(config, translate::ProxyIdentity{}, 1);
+  ASSERT_NE(r.snapshot, nullptr);
+  const auto& endpoints =
+      r.snapshot->clusters.at("outbound|80||reviews.default.svc.cluster.local").endpoints;
+  ASSERT_EQ(endpoints.size(), 1u);
+  EXPECT_EQ(endpoints[0].address, "10.1.2.3");
+  EXPECT_EQ(endpoints[0].port, 15123);
 }
 
 }  // namespace
