@@ -208,6 +208,22 @@ std::string actionText(const v1::Route& r) {
   return out;
 }
 
+// As docs/control-protocol.md names them.
+std::string kindText(v1::Listener::Kind kind) {
+  switch (kind) {
+    case v1::Listener::GATEWAY:
+      return "gateway";
+    case v1::Listener::INBOUND:
+      return "inbound";
+    case v1::Listener::OUTBOUND_PROXY:
+      return "outbound-proxy";
+    case v1::Listener::OUTBOUND_PORT:
+      return "outbound-port";
+    default:
+      return std::to_string(kind);
+  }
+}
+
 int runProxyConfig(const ProxyConfigFlags& flags) {
   auto stub = connect(flags.control);
   grpc::ClientContext context;
@@ -228,10 +244,10 @@ int runProxyConfig(const ProxyConfigFlags& flags) {
         out.push_back(toJson(l));
         continue;
       }
-      rows.push_back({l.name(), l.bind_address(), std::to_string(l.port()), l.protocol(),
-                      std::to_string(l.virtual_hosts_size())});
+      rows.push_back({l.name(), kindText(l.kind()), l.bind_address(), std::to_string(l.port()),
+                      l.protocol(), std::to_string(l.virtual_hosts_size())});
     }
-    if (!json) printTable({"NAME", "ADDRESS", "PORT", "PROTOCOL", "VIRTUAL HOSTS"}, rows);
+    if (!json) printTable({"NAME", "KIND", "ADDRESS", "PORT", "PROTOCOL", "VIRTUAL HOSTS"}, rows);
   } else if (flags.what == "routes") {
     for (const auto& vh : res.virtual_hosts()) {
       if (json) {
@@ -254,7 +270,7 @@ int runProxyConfig(const ProxyConfigFlags& flags) {
         out.push_back(toJson(c));
         continue;
       }
-      rows.push_back({c.service_host(), std::to_string(c.port()),
+      rows.push_back({c.service_host().empty() ? "-" : c.service_host(), std::to_string(c.port()),
                       c.subset().empty() ? "-" : c.subset(), v1::Cluster::LbPolicy_Name(c.lb()),
                       std::to_string(c.endpoints_size()), c.name()});
     }

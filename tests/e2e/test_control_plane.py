@@ -2,7 +2,8 @@
 The first snapshot arrives whole; a file edit reaches the proxy as a delta within a second; an
 invalid object is quarantined (code and file:line in proxy-status and the log) while a valid
 change in the same edit goes through; a NACK shows in proxy-status; proxy-config shows what a
-proxy serves."""
+proxy serves; a sidecar gets its inbound, outbound-proxy and per-port listeners, and its workload
+is reached at its inbound port."""
 import json
 import time
 
@@ -193,8 +194,9 @@ def test_proxy_config_tables_and_json(control, proxy):
         return res.stdout
 
     listeners = config("listeners").splitlines()
-    assert listeners[0].split() == ["NAME", "ADDRESS", "PORT", "PROTOCOL", "VIRTUAL", "HOSTS"]
-    assert listeners[1].split() == ["0.0.0.0_80", "0.0.0.0", "80", "HTTP", "1"]
+    assert listeners[0].split() == ["NAME", "KIND", "ADDRESS", "PORT", "PROTOCOL", "VIRTUAL",
+                                    "HOSTS"]
+    assert listeners[1].split() == ["0.0.0.0_80", "gateway", "0.0.0.0", "80", "HTTP", "1"]
     routes = config("routes")
     assert "shop.example.com:80" in routes and "/v1*" in routes
     assert "outbound|80||shop.default.svc.cluster.local" in routes
@@ -213,27 +215,109 @@ def test_proxy_config_tables_and_json(control, proxy):
     assert res.returncode == 1 and "no connected proxy nobody" in res.stderr
 
 
-def endpoint_addresses(push):
-    return sorted(e.address for c in push.resources.clusters for e in c.endpoints)
+def endpoints(push):
+    return sorted("%s:%d" % (e.address, e.port) for c in push.resources.clusters
+                  for e in c.endpoints)
 
 
-def test_a_sidecar_registers_its_workload_and_hears_its_role_is_not_served(control, proxy):
-    assert endpoint_addresses(proxy.wait_push(1)) == ["127.0.0.1"]
+MESH_ROUTE = """apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop-mesh, namespace: default}
+spec:
+  hosts: ["shop"]
+  http:
+  - match: [{uri: {prefix: "/mesh"}}]
+    route:
+    - destination: {host: shop, port: {number: 80}}
+"""
+
+
+@pytest.fixture
+def mesh(config):
+    """The config with a VirtualService for sidecars (no gateways: the mesh)."""
+    write(config / "mesh.yaml", MESH_ROUTE)
+    return config
+
+
+def test_a_sidecar_gets_its_listeners_and_registers_its_workload_behind_them(mesh, control, proxy):
+    assert endpoints(proxy.wait_push(1)) == ["127.0.0.1:9080"]
     # The Service selects app=shop; the sidecar's workload has that label.
     sidecar = Proxy(control.address, name="shop-1", namespace="default", role="sidecar",
                     labels={"app": "shop"}, service_account="shop", address="127.0.0.9",
                     ports=[{"name": "http", "number": 9080}])
     try:
-        assert sidecar.wait(lambda p: p.errors), "no ConfigError for the sidecar"
-        assert "not served yet" in sidecar.errors[0].errors[0]
-        assert not sidecar.pushes
-        assert endpoint_addresses(proxy.wait_push(2)) == ["127.0.0.1", "127.0.0.9"]
-        row = [l for l in status(control).splitlines() if l.startswith("shop-1.default")]
-        assert row and "sidecar" in row[0] and "not served yet" in row[0], row
+        first = sidecar.wait_push(1)
+        assert first.base_version == 0 and not sidecar.errors
+        m = {l.name: l for l in first.resources.listeners}
+        assert set(m) == {"virtualInbound", "virtualOutbound", "0.0.0.0_80"}, m
+        kind = type(first.resources.listeners[0])
+        assert (m["virtualInbound"].kind, m["virtualInbound"].bind_address,
+                m["virtualInbound"].port) == (kind.INBOUND, "127.0.0.9", 15006)
+        assert (m["virtualOutbound"].kind, m["virtualOutbound"].port) == (
+            kind.OUTBOUND_PROXY, 15001)
+        assert m["0.0.0.0_80"].kind == kind.OUTBOUND_PORT
+        outbound = [r.match.uri.value for vh in first.resources.virtual_hosts
+                    if vh.listener == "0.0.0.0_80" for r in vh.routes if r.match.HasField("uri")]
+        assert outbound == ["/mesh"], outbound
+        # Its workload is an endpoint of the Service, at its sidecar's inbound port.
+        assert endpoints(proxy.wait_push(2)) == ["127.0.0.1:9080", "127.0.0.9:15006"]
+        def row():
+            return [l for l in status(control).splitlines() if l.startswith("shop-1.default")]
+        # Its own registration changed its snapshot too (the Service's endpoints): pushed again.
+        sidecar.wait(lambda p: len(p.pushes) >= 2 and "ACK v%d" % p.pushes[-1][1].version
+                     in row()[0])
+        assert row()[0].split()[1] == "sidecar", row()
+        [p] = [p for p in json.loads(status(control, "-o", "json"))["proxies"]
+               if p["id"] == "shop-1.default"]
+        assert (p["role"], p["last_response"], p["last_error"]) == ("sidecar", "ACK", ""), p
+
+        listeners = run_halyard("proxy-config", "listeners", "shop-1.default", "--control",
+                                control.address)
+        assert listeners.returncode == 0, listeners.stderr
+        rows = {l.split()[0]: l.split() for l in listeners.stdout.splitlines()[1:]}
+        assert rows["virtualInbound"][1:4] == ["inbound", "127.0.0.9", "15006"], rows
+        assert rows["virtualOutbound"][1] == "outbound-proxy", rows
+        assert rows["0.0.0.0_80"][1] == "outbound-port", rows
+        routes = run_halyard("proxy-config", "routes", "shop-1.default", "--control",
+                             control.address)
+        assert "/mesh*" in routes.stdout and "default/shop-mesh" in routes.stdout, routes.stdout
+        assert "virtualInbound" in routes.stdout, routes.stdout
+        clusters = run_halyard("proxy-config", "clusters", "shop-1.default", "--control",
+                               control.address)
+        assert "outbound|80||shop.default.svc.cluster.local" in clusters.stdout, clusters.stdout
     finally:
         sidecar.close()
     # Its stream ended: the workload left the registry.
-    assert endpoint_addresses(proxy.wait_push(3)) == ["127.0.0.1"]
+    assert endpoints(proxy.wait_push(3)) == ["127.0.0.1:9080"]
+
+
+def test_the_gateway_reaches_a_sidecars_workload_at_its_inbound_port(control, proxy):
+    assert endpoints(proxy.wait_push(1)) == ["127.0.0.1:9080"]
+    sidecar = Proxy(control.address, name="shop-2", namespace="default", role="sidecar",
+                    labels={"app": "shop"}, address="127.0.0.1", inbound_port=15123,
+                    outbound_port=15124, ports=[{"name": "http", "number": 9080}])
+    try:
+        sidecar.wait_push(1)
+        assert endpoints(proxy.wait_push(2)) == ["127.0.0.1:15123", "127.0.0.1:9080"]
+        proxy.wait(lambda p: "ACK v%d" % p.pushes[1][1].version in status(control))
+        served = json.loads(run_halyard("proxy-config", "endpoints", "gw-1.istio-system",
+                                        "--control", control.address, "-o", "json").stdout)
+        assert [(e["port"], e["workload"]) for e in served if e["port"] == 15123] == [
+            (15123, "shop-2")], served
+    finally:
+        sidecar.close()
+
+
+def test_a_sidecar_whose_ports_clash_is_refused(control):
+    sidecar = Proxy(control.address, name="shop-3", namespace="default", role="sidecar",
+                    labels={"app": "shop"}, inbound_port=15001,
+                    ports=[{"name": "http", "number": 9080}])
+    try:
+        assert not sidecar.wait(lambda p: p.pushes or p.errors, timeout=1)
+        assert control.wait_log(r"refused a proxy stream .*inbound_port and outbound_port are "
+                                r"both 15001"), control.log()
+    finally:
+        sidecar.close()
 
 
 def test_the_cli_says_when_the_control_plane_is_unreachable():
