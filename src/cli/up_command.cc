@@ -132,7 +132,7 @@ std::vector<ProcessSpec> processSpecs(const up::UpPlan& plan) {
                         {"--service-account", w.service_account, "--app-port",
                          std::to_string(w.port), "--inbound-port", std::to_string(wp.inbound_port),
                          "--outbound-port", std::to_string(wp.outbound_port), "--admin",
-                         loopback(wp.admin_port)});
+                         loopback(wp.admin_port), "--workers", "1"});  // one app's traffic
     sidecar.env = plain_env;
     sidecar.cwd = "/";
     sidecar.log_path = log(sidecar.name);
