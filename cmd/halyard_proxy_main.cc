@@ -5,8 +5,28 @@
 
 int main(int argc, char** argv) {
   halyard::proxy::runtime::ProxyProcessOptions o;
-  CLI::App app{"halyard-proxy: the Halyard data plane (standalone ingress gateway)"};
-  app.add_option("--config", o.config_dir, "Directory of Istio YAML to serve")->required();
+  CLI::App app{"halyard-proxy: the Halyard data plane (ingress gateway or sidecar)"};
+  auto* config = app.add_option("--config", o.config_dir,
+                                "Directory of Istio YAML to serve (standalone; or --control)");
+  app.add_option("--control", o.control,
+                 "Control plane address HOST:PORT to follow instead of --config")
+      ->excludes(config);
+  app.add_option("--role", o.role, "gateway or sidecar")
+      ->check(CLI::IsMember({"gateway", "sidecar"}))
+      ->capture_default_str();
+  app.add_option("--service-account", o.service_account,
+                 "Service account of this workload (sidecar; for peer identity and metrics)");
+  app.add_option("--app-port", o.app_port,
+                 "Sidecar: the app's port on 127.0.0.1, where the inbound listener forwards");
+  app.add_option("--inbound-port", o.inbound_port,
+                 "Sidecar: the inbound listener's port, on --address")
+      ->capture_default_str();
+  app.add_option("--outbound-port", o.outbound_port,
+                 "Sidecar: the outbound HTTP proxy's port on 127.0.0.1 (HTTP_PROXY for the app)")
+      ->capture_default_str();
+  app.add_option("--address", o.address,
+                 "Sidecar: this workload's IP (inbound listener, service registry)")
+      ->capture_default_str();
   app.add_option("--port-map", o.port_maps,
                  "GATEWAY_PORT=LOCAL_PORT: listen for a Gateway port on another local port "
                  "(repeatable)");
@@ -15,10 +35,12 @@ int main(int argc, char** argv) {
                  "/config_dump, /clusters); none when omitted");
   app.add_option("--workers", o.workers, "Worker threads (default: one per core)");
   app.add_option("--labels", o.labels,
-                 "Labels of this gateway, key=value (repeatable; default istio=ingressgateway)");
-  app.add_option("--namespace", o.proxy_namespace, "Namespace of this gateway")
+                 "Labels of this workload, key=value (repeatable or comma-separated; gateway "
+                 "default istio=ingressgateway)");
+  app.add_option("--namespace", o.proxy_namespace, "Namespace of this workload")
       ->capture_default_str();
-  app.add_option("--name", o.proxy_name, "Workload name of this gateway")->capture_default_str();
+  app.add_option("--name,--workload", o.proxy_name, "Workload name of this proxy")
+      ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off")
       ->capture_default_str();
   app.add_option("--access-log", o.access_log,

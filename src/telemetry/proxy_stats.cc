@@ -28,6 +28,8 @@ ServerStats ServerStats::resolve(WorkerStats& stats) {
       &stats.counter("halyard_config_reloads_total", {{"result", "ok"}}),
       &stats.counter("halyard_config_reloads_total", {{"result", "rejected"}}),
       &stats.gauge("halyard_config_version"),
+      &stats.counter("halyard_control_answers_total", {{"answer", "ack"}}),
+      &stats.counter("halyard_control_answers_total", {{"answer", "nack"}}),
   };
 }
 

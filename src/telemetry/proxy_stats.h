@@ -35,6 +35,8 @@ struct ServerStats {
   Counter* config_reload_ok = nullptr;        // halyard_config_reloads_total{result="ok"}
   Counter* config_reload_rejected = nullptr;  // halyard_config_reloads_total{result="rejected"}
   Gauge* config_version = nullptr;            // halyard_config_version: the serving snapshot
+  Counter* control_ack = nullptr;   // halyard_control_answers_total{answer="ack"}: pushes applied
+  Counter* control_nack = nullptr;  // halyard_control_answers_total{answer="nack"}: refused
 
   static ServerStats resolve(WorkerStats& main_thread_stats);
 };

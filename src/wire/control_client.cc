@@ -2,6 +2,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+#include <random>
+
 #include "common/log.h"
 #include "halyard/v1/discovery.grpc.pb.h"
 
@@ -16,8 +19,12 @@ constexpr int kKeepaliveTimeoutMs = 10'000;
 
 }  // namespace
 
-ControlClient::ControlClient(ControlClientOptions options, Apply apply, OnConfigError on_error)
-    : options_(std::move(options)), apply_(std::move(apply)), on_error_(std::move(on_error)) {}
+ControlClient::ControlClient(ControlClientOptions options, Apply apply, OnConfigError on_error,
+                             OnAnswer on_answer)
+    : options_(std::move(options)),
+      apply_(std::move(apply)),
+      on_error_(std::move(on_error)),
+      on_answer_(std::move(on_answer)) {}
 
 ControlClient::~ControlClient() {
   stop();
@@ -42,18 +49,25 @@ uint64_t ControlClient::version() const {
   return version_;
 }
 
-bool ControlClient::waitToRetry() {
+bool ControlClient::waitToRetry(std::chrono::milliseconds delay) {
   std::unique_lock lock(mu_);
-  return !cv_.wait_for(lock, options_.retry_delay, [this] { return stopping_; });
+  return !cv_.wait_for(lock, delay, [this] { return stopping_; });
 }
 
 void ControlClient::run() {
-  do {
-    runStream();
-  } while (waitToRetry());
+  std::minstd_rand random(std::random_device{}());
+  std::uniform_real_distribution<double> jitter(0.8, 1.2);
+  std::chrono::milliseconds backoff = options_.retry_delay;
+  while (true) {
+    if (runStream()) backoff = options_.retry_delay;
+    const auto delay = std::chrono::milliseconds(
+        static_cast<int64_t>(static_cast<double>(backoff.count()) * jitter(random)));
+    if (!waitToRetry(delay)) return;
+    backoff = std::min(backoff * 2, options_.max_retry_delay);
+  }
 }
 
-void ControlClient::runStream() {
+bool ControlClient::runStream() {
   grpc::ChannelArguments args;
   // A whole snapshot of a large mesh can pass gRPC's 4 MB default; the control plane is trusted.
   args.SetMaxReceiveMessageSize(-1);
@@ -65,7 +79,7 @@ void ControlClient::runStream() {
   grpc::ClientContext context;
   {
     std::lock_guard lock(mu_);
-    if (stopping_) return;
+    if (stopping_) return false;
     context_ = &context;
   }
   auto stream = stub->Stream(&context);
@@ -73,9 +87,15 @@ void ControlClient::runStream() {
   *hello.mutable_hello() = options_.hello;
   hello.mutable_hello()->set_last_version(assembler_.version());
 
+  bool pushed = false;
   if (stream->Write(hello)) {
     v1::ControlMessage in;
     while (stream->Read(&in)) {
+      if (!connected_logged_) {
+        connected_logged_ = true;
+        unreachable_logged_ = false;
+        HLOG_INFO("connected to the control plane at {}", options_.address);
+      }
       if (in.has_error()) {
         for (const auto& e : in.error().errors()) {
           HLOG_WARN("control plane has no snapshot for this proxy at version {}: {}",
@@ -86,6 +106,7 @@ void ControlClient::runStream() {
       }
       if (!in.has_push()) continue;
       const v1::SnapshotPush& push = in.push();
+      pushed = true;
       v1::ProxyMessage answer;
       auto assembled = assembler_.assemble(push);
       common::Result<void, std::string> applied =
@@ -104,6 +125,7 @@ void ControlClient::runStream() {
         answer.mutable_nack()->set_version(push.version());
         answer.mutable_nack()->set_error(applied.error());
       }
+      if (on_answer_) on_answer_(applied.ok(), push.version());
       if (!stream->Write(answer)) break;
     }
   }
@@ -111,10 +133,19 @@ void ControlClient::runStream() {
   {
     std::lock_guard lock(mu_);
     context_ = nullptr;
-    if (stopping_) return;
+    if (stopping_) return pushed;
   }
-  HLOG_WARN("control plane stream to {} ended: {}", options_.address,
-            status.ok() ? std::string("closed by the control plane") : status.error_message());
+  // Logged once per lost connection: the retries that follow stay quiet until one succeeds.
+  if (connected_logged_) {
+    connected_logged_ = false;
+    HLOG_WARN("control plane stream to {} ended: {}; reconnecting", options_.address,
+              status.ok() ? std::string("closed by the control plane") : status.error_message());
+  } else if (!unreachable_logged_) {
+    unreachable_logged_ = true;
+    HLOG_WARN("control plane at {} unreachable ({}); retrying", options_.address,
+              status.error_message());
+  }
+  return pushed;
 }
 
 }  // namespace halyard::wire

@@ -28,7 +28,11 @@ namespace halyard::wire {
 struct ControlClientOptions {
   std::string address = "127.0.0.1:15010";
   v1::ProxyHello hello;
-  std::chrono::milliseconds retry_delay{1000};
+  // Reconnects back off exponentially from retry_delay to max_retry_delay (with +-20 % jitter, so
+  // a thousand proxies do not reconnect in step after a control-plane restart); a stream that
+  // delivered a push starts the sequence again.
+  std::chrono::milliseconds retry_delay{100};
+  std::chrono::milliseconds max_retry_delay{5000};
 };
 
 class ControlClient {
@@ -38,8 +42,12 @@ class ControlClient {
       std::function<common::Result<void, std::string>(std::shared_ptr<const translate::Snapshot>)>;
   // The control plane has no snapshot for this proxy (its role is not served, translation failed).
   using OnConfigError = std::function<void(const v1::ConfigError&)>;
+  // Every answer sent (ack false: a NACK, including pushes that failed to assemble), on the
+  // client's thread.
+  using OnAnswer = std::function<void(bool ack, uint64_t version)>;
 
-  ControlClient(ControlClientOptions options, Apply apply, OnConfigError on_error = {});
+  ControlClient(ControlClientOptions options, Apply apply, OnConfigError on_error = {},
+                OnAnswer on_answer = {});
   ~ControlClient();
   ControlClient(const ControlClient&) = delete;
   ControlClient& operator=(const ControlClient&) = delete;
@@ -53,13 +61,15 @@ class ControlClient {
 
  private:
   void run();
-  void runStream();
-  // Waits for the retry delay; false when stopping.
-  bool waitToRetry();
+  // One stream, until it ends; true when it delivered at least one push.
+  bool runStream();
+  // Waits for `delay`; false when stopping.
+  bool waitToRetry(std::chrono::milliseconds delay);
 
   ControlClientOptions options_;
   Apply apply_;
   OnConfigError on_error_;
+  OnAnswer on_answer_;
   SnapshotAssembler assembler_;  // only the client thread touches it
 
   mutable std::mutex mu_;
@@ -67,6 +77,9 @@ class ControlClient {
   bool stopping_ = false;
   grpc::ClientContext* context_ = nullptr;  // the open stream's, to cancel it on stop()
   uint64_t version_ = 0;
+  // Client thread. The log tells each change once (connected, lost, unreachable), not each retry.
+  bool connected_logged_ = false;
+  bool unreachable_logged_ = false;
   std::thread thread_;
 };
 

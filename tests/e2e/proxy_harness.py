@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 from conftest import BIN
@@ -121,6 +122,56 @@ class Proxy:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+class ControlledProxy(Proxy):
+    """halyard-proxy following a control plane (`--control ADDR`): it starts with no config, so
+    this waits for the admin listener only (/ready answers 503 until the first push)."""
+
+    def __init__(self, tmp_dir, control_address, workers=2, extra_args=()):
+        self.dir = pathlib.Path(tmp_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.config = None
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.log_path = self.dir / ("proxy-%d.log" % self.port)
+        self.log = open(self.log_path, "wb")
+        args = [str(BIN / "halyard-proxy"), "--control", control_address,
+                "--port-map", "%d=%d" % (GATEWAY_PORT, self.port),
+                "--admin", "127.0.0.1:%d" % self.admin_port,
+                "--workers", str(workers), *extra_args]
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait_admin()
+
+    def _wait_admin(self, timeout=15.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("halyard-proxy exited with %d:\n%s" % (self.proc.returncode,
+                                                                          self.output()))
+            if self.ready()[0] != 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("halyard-proxy admin listener not up:\n" + self.output())
+
+    def ready(self):
+        """(status, body) of /ready; (0, "") while nothing listens."""
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/ready" % self.admin_port,
+                                        timeout=0.5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+        except OSError:
+            return 0, ""
+
+    def wait_ready(self, timeout=10.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.ready()[0] == 200:
+                return
+            time.sleep(0.02)
+        raise RuntimeError("halyard-proxy not ready:\n" + self.output())
 
 
 class Response:

@@ -39,4 +39,22 @@ common::Expected<asio::ip::tcp::acceptor> openListener(asio::io_context& io,
   return acceptor;
 }
 
+common::Expected<void> checkBindable(const std::string& address, uint16_t port) {
+  asio::io_context io;
+  asio::error_code ec;
+  const asio::ip::address ip = asio::ip::make_address(address, ec);
+  if (ec) {
+    return common::fail(common::ErrorKind::kInvalidArgument,
+                        "listener address \"" + address + "\" is not an IP address");
+  }
+  const asio::ip::tcp::endpoint endpoint(ip, port);
+  asio::ip::tcp::acceptor acceptor(io);
+  acceptor.open(endpoint.protocol(), ec);
+  if (ec) return ioError("cannot open", address, port, ec);
+  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (ec) return ioError("cannot bind", address, port, ec);
+  return common::Ok{};
+}
+
 }  // namespace halyard::proxy::net

@@ -18,4 +18,9 @@ common::Expected<asio::ip::tcp::acceptor> openListener(asio::io_context& io,
                                                        const std::string& address, uint16_t port,
                                                        bool reuse_port = true);
 
+// Whether address:port could be bound now, by a socket without SO_REUSEPORT (so a port another
+// process listens on fails, whatever options it set): binds and closes at once, never listens.
+// The error reads "cannot bind 127.0.0.1:15006: Address already in use".
+common::Expected<void> checkBindable(const std::string& address, uint16_t port);
+
 }  // namespace halyard::proxy::net

@@ -160,6 +160,17 @@ std::string_view hostWithoutPort(std::string_view authority) {
   return authority.substr(0, colon);
 }
 
+uint16_t authorityPort(std::string_view authority, uint16_t default_port) {
+  const std::string_view host = hostWithoutPort(authority);
+  if (host.size() + 1 >= authority.size()) return default_port;
+  uint32_t port = 0;
+  for (char c : authority.substr(host.size() + 1)) {
+    port = port * 10 + static_cast<uint32_t>(c - '0');
+    if (port > 65535) return default_port;
+  }
+  return port == 0 ? default_port : static_cast<uint16_t>(port);
+}
+
 bool matchString(const tr::StringMatcher& m, std::string_view value) {
   switch (m.kind) {
     case tr::StringMatcher::Kind::kExact:

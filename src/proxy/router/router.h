@@ -79,6 +79,9 @@ inline bool sampled(uint32_t per_million, uint64_t random) {
 
 // The Host/authority without its port: "a.com:80" -> "a.com", "[::1]:80" -> "[::1]".
 std::string_view hostWithoutPort(std::string_view authority);
+// The authority's numeric port ("a.com:8080" -> 8080), `default_port` when it has none (or one
+// that is not a port number).
+uint16_t authorityPort(std::string_view authority, uint16_t default_port);
 
 // The virtual host for an authority (selectRoute's first step), null when none matches.
 const translate::VirtualHost* selectVirtualHost(const translate::RouteTable& table,

@@ -144,9 +144,25 @@ net::awaitable<void> DownstreamConnection::rejectHead(uint16_t status, std::stri
   reportRequest();
 }
 
+void DownstreamConnection::readPeer() {
+  RequestRecord& record = rq_.record;
+  const auto value = rq_.view.header(telemetry::kPeerHeader);
+  if (!value || !telemetry::parsePeerIdentity(*value, record.peer)) return;
+  record.has_peer = true;
+  telemetry::formatPrincipal(rq_.peer_principal, record.peer.namespace_,
+                             record.peer.service_account);
+  record.peer_principal = rq_.peer_principal;
+}
+
 const ListenerRoutes* DownstreamConnection::listenerRoutes() {
   const WorkerSnapshot* snapshot = rq_.snapshot.get();
   if (!snapshot) return nullptr;
+  if (ds_.listener->kind == tr::ListenerKind::kOutboundProxy) {
+    // Per request: the destination port's route table, from the authority the app asked for.
+    const uint16_t port = router::authorityPort(rq_.view.authority, 80);
+    rq_.view.listener_port = port;
+    return snapshot->outboundPort(port);
+  }
   if (snapshot->generation() != routes_generation_) {
     routes_generation_ = snapshot->generation();
     routes_ = snapshot->listener(ds_.listener->name);
@@ -184,6 +200,8 @@ net::awaitable<void> DownstreamConnection::serve() {
   log.downstream_remote_address = ds_.remote_endpoint;
   log.downstream_local_address = ds_.local_endpoint;
   rq.record.listener = ds_.listener->name;
+  rq.record.listener_kind = ds_.listener->kind;
+  if (ds_.listener->kind == tr::ListenerKind::kInbound) readPeer();
 
   co_await route();
   if (!rq.close) co_await discardRequestBody(ds_, rq);
@@ -204,6 +222,15 @@ DownstreamConnection::Decision DownstreamConnection::decide() {
     return d;
   };
   rq.routes = listenerRoutes();
+  if (!rq.routes && ds_.listener->kind == tr::ListenerKind::kOutboundProxy) {
+    log.response_flags.set(ResponseFlag::kNoRouteFound);
+    log.response_code_details = "route_not_found";
+    const uint16_t port = rq.view.listener_port;
+    rq.reason = "no route for host " + std::string(router::hostWithoutPort(rq.view.authority)) +
+                ": no service in the mesh has port " + std::to_string(port) +
+                " (no listener 0.0.0.0_" + std::to_string(port) + ")";
+    return reply(404);
+  }
   if (!rq.routes) {
     // The listener went away in a reload while this connection stayed open.
     log.response_flags.set(ResponseFlag::kNoRouteFound);
@@ -218,7 +245,7 @@ DownstreamConnection::Decision DownstreamConnection::decide() {
   if (!selection.virtual_host || !selection.route) {
     log.response_flags.set(ResponseFlag::kNoRouteFound);
     log.response_code_details = "route_not_found";
-    rq.reason = noRouteReason(rq.view, !selection.virtual_host, ds_.listener->gateway_port);
+    rq.reason = noRouteReason(rq.view, !selection.virtual_host, rq.view.listener_port);
     return reply(404);
   }
   if (selection.virtual_host->require_tls) {

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "translate/snapshot.h"
+
 namespace halyard::proxy::runtime {
 
 struct ListenerInfo {
@@ -12,6 +14,7 @@ struct ListenerInfo {
   uint16_t gateway_port = 0;  // the Gateway server port routes see
   uint16_t local_port = 0;    // where it listens (--port-map)
   std::string scheme = "http";
+  translate::ListenerKind kind = translate::ListenerKind::kGateway;
 };
 
 }  // namespace halyard::proxy::runtime

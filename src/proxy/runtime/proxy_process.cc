@@ -1,22 +1,28 @@
 #include "proxy/runtime/proxy_process.h"
 
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <future>
 #include <thread>
 
 #include "common/log.h"
 #include "proxy/net/host_port.h"
+#include "proxy/net/listen_socket.h"
 #include "proxy/runtime/admin_server.h"
 #include "proxy/runtime/config_dump.h"
 #include "proxy/runtime/config_fingerprint.h"
 #include "proxy/runtime/config_watcher.h"
 #include "proxy/runtime/io_ops.h"
 #include "proxy/runtime/proxy_runtime.h"
+#include "telemetry/peer_identity.h"
 #include "telemetry/proxy_stats.h"
 #include "translate/translate.h"
+#include "wire/control_client.h"
 
 namespace halyard::proxy::runtime {
 
@@ -73,6 +79,14 @@ bool parseLabels(const std::vector<std::string>& flags, std::map<std::string, st
   return true;
 }
 
+std::string_view labelOr(const std::map<std::string, std::string>& labels, const std::string& key,
+                         std::string_view fallback) {
+  auto it = labels.find(key);
+  return it == labels.end() || it->second.empty() ? fallback : std::string_view(it->second);
+}
+
+using Verdict = common::Result<void, std::string>;
+
 class Process {
  public:
   explicit Process(const ProxyProcessOptions& options) : options_(options), signals_(io_) {}
@@ -80,7 +94,15 @@ class Process {
   int run();
 
  private:
+  bool buildIdentity();
   bool buildRuntimeOptions(RuntimeOptions& out);
+  WorkerTelemetry::Workload self() const;
+  void startControlClient();
+  // Main thread: serve a pushed snapshot, or say why not (the NACK's error).
+  Verdict applyPushed(std::shared_ptr<const translate::Snapshot> snapshot);
+  // Every listener `next` adds can be bound: a port another process holds is a NACK, not a
+  // listener that silently never opens.
+  Verdict checkBindable(const translate::Snapshot& next) const;
   void reload();
   void beginDrain();
   void awaitSignal();
@@ -105,7 +127,49 @@ class Process {
   // inotify tells about a change within ~100 ms; the fingerprint poll (watch()) is the fallback
   // for file systems without inotify and for changes inotify cannot see (a remounted volume).
   std::unique_ptr<ConfigWatcher> watcher_;
+  // Control mode.
+  std::unique_ptr<wire::ControlClient> control_;
+  bool configured_ = false;  // a snapshot is served (standalone: always)
+  // The main loop ended: the client thread must not wait for it to apply a push.
+  std::atomic<bool> loop_done_{false};
 };
+
+bool Process::buildIdentity() {
+  if (options_.role != "gateway" && options_.role != "sidecar") {
+    std::fprintf(stderr, "--role: \"%s\" is not gateway or sidecar\n", options_.role.c_str());
+    return false;
+  }
+  identity_.role = options_.role;
+  // A sidecar is selected by its own labels only; the gateway default would be wrong for it.
+  if (options_.role == "sidecar") identity_.labels.clear();
+  if (!parseLabels(options_.labels, identity_.labels)) return false;
+  identity_.namespace_ = options_.proxy_namespace;
+  identity_.name = options_.proxy_name;
+  identity_.service_account = options_.service_account;
+  asio::error_code ec;
+  asio::ip::make_address(options_.address, ec);
+  if (ec) {
+    std::fprintf(stderr, "--address: \"%s\" is not an IP address\n", options_.address.c_str());
+    return false;
+  }
+  identity_.address = options_.address;
+  identity_.app_port = options_.app_port;
+  identity_.inbound_port = options_.inbound_port;
+  identity_.outbound_port = options_.outbound_port;
+  return true;
+}
+
+WorkerTelemetry::Workload Process::self() const {
+  WorkerTelemetry::Workload w;
+  w.workload = identity_.name;
+  w.namespace_ = identity_.namespace_;
+  w.app = labelOr(identity_.labels, "app", identity_.name);
+  w.version = labelOr(identity_.labels, "version", telemetry::kUnknown);
+  if (!identity_.service_account.empty()) {
+    telemetry::formatPrincipal(w.principal, identity_.namespace_, identity_.service_account);
+  }
+  return w;
+}
 
 bool Process::buildRuntimeOptions(RuntimeOptions& out) {
   out.workers =
@@ -121,29 +185,44 @@ bool Process::buildRuntimeOptions(RuntimeOptions& out) {
   out.connection.request_headers_timeout = Millis(options_.request_headers_timeout_ms);
   out.connection.idle_timeout = Millis(options_.idle_timeout_ms);
   out.drain_timeout = Millis(options_.drain_timeout_ms);
+  const WorkerTelemetry::Workload w = self();
+  out.connection.peer_header = telemetry::formatPeerIdentity(
+      {w.workload, w.namespace_, w.app, w.version, identity_.service_account});
   return true;
 }
 
 int Process::run() {
   common::setLogLevel(options_.log_level);
-  RuntimeOptions runtime_options;
-  if (!buildRuntimeOptions(runtime_options)) return 1;
-  if (!parseLabels(options_.labels, identity_.labels)) return 1;
-  identity_.namespace_ = options_.proxy_namespace;
-  identity_.name = options_.proxy_name;
-
-  translate::TranslateResult loaded =
-      translate::loadSnapshot(options_.config_dir, identity_, ++version_);
-  if (!report(loaded.diagnostics) || !loaded.snapshot) {
-    std::fprintf(stderr, "halyard-proxy: the configuration in %s has errors; not starting\n",
-                 options_.config_dir.c_str());
+  if (options_.config_dir.empty() == options_.control.empty()) {
+    std::fprintf(stderr,
+                 "halyard-proxy: give exactly one of --config DIR (serve files) and --control ADDR "
+                 "(follow a control plane)\n");
     return 1;
   }
-  for (const auto& w : loaded.snapshot->warnings) HLOG_WARN("{}", w);
-  if (loaded.snapshot->listeners.empty()) {
-    HLOG_WARN("no Gateway in {} selects this proxy (labels {}): nothing to listen on",
-              options_.config_dir,
-              options_.labels.empty() ? "istio=ingressgateway" : options_.labels.front());
+  if (!buildIdentity()) return 1;
+  RuntimeOptions runtime_options;
+  if (!buildRuntimeOptions(runtime_options)) return 1;
+
+  std::shared_ptr<const translate::Snapshot> first;
+  if (!options_.config_dir.empty()) {
+    translate::TranslateResult loaded =
+        translate::loadSnapshot(options_.config_dir, identity_, ++version_);
+    if (!report(loaded.diagnostics) || !loaded.snapshot) {
+      std::fprintf(stderr, "halyard-proxy: the configuration in %s has errors; not starting\n",
+                   options_.config_dir.c_str());
+      return 1;
+    }
+    for (const auto& w : loaded.snapshot->warnings) HLOG_WARN("{}", w);
+    if (loaded.snapshot->listeners.empty() && identity_.role == "gateway") {
+      HLOG_WARN("no Gateway in {} selects this proxy (labels {}): nothing to listen on",
+                options_.config_dir,
+                options_.labels.empty() ? "istio=ingressgateway" : options_.labels.front());
+    }
+    first = loaded.snapshot;
+    configured_ = true;
+  } else {
+    // Nothing to listen on until the control plane says what; /ready tells it meanwhile.
+    first = std::make_shared<const translate::Snapshot>();
   }
 
   if (!options_.access_log.empty()) {
@@ -159,14 +238,10 @@ int Process::run() {
   server_stats_ = telemetry::ServerStats::resolve(stats_->mainThread());
   server_stats_.config_version->set(static_cast<int64_t>(version_));
 
-  WorkerTelemetry::Source source;
-  source.workload = identity_.name;
-  source.namespace_ = identity_.namespace_;
-  source.app = identity_.name;
   runtime_ =
       std::make_unique<ProxyRuntime>(std::move(runtime_options), stats_.get(),
-                                     options_.access_log.empty() ? nullptr : &access_log_, source);
-  auto started = runtime_->start(loaded.snapshot);
+                                     options_.access_log.empty() ? nullptr : &access_log_, self());
+  auto started = runtime_->start(first);
   if (!started) {
     std::fprintf(stderr, "halyard-proxy: %s\n", started.error().message.c_str());
     return 1;
@@ -180,8 +255,12 @@ int Process::run() {
     }
     admin_ = std::make_unique<AdminServer>(io_);
     admin_->handle("/ready", [this](std::string_view) {
-      return draining_ ? AdminResponse{503, "text/plain; charset=utf-8", "DRAINING\n"}
-                       : AdminResponse{200, "text/plain; charset=utf-8", "LIVE\n"};
+      if (draining_) return AdminResponse{503, "text/plain; charset=utf-8", "DRAINING\n"};
+      if (!configured_) {
+        return AdminResponse{503, "text/plain; charset=utf-8",
+                             "waiting for the first config from " + options_.control + "\n"};
+      }
+      return AdminResponse{200, "text/plain; charset=utf-8", "LIVE\n"};
     });
     admin_->handle("/stats/prometheus", [this](std::string_view) {
       return AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8",
@@ -227,19 +306,26 @@ int Process::run() {
     }
   }
 
-  for (const auto& l : loaded.snapshot->listeners) {
-    HLOG_INFO("listening on {}:{} for {} (Gateway port {})",
+  for (const auto& l : first->listeners) {
+    if (l.kind == translate::ListenerKind::kOutboundPort) continue;
+    HLOG_INFO("listening on {}:{} for {} (port {})",
               l.bind_address.empty() ? "0.0.0.0" : l.bind_address,
               runtime_->options().localPort(l.port), l.name, l.port);
   }
-  HLOG_INFO("serving config version {} with {} workers", version_, runtime_->options().workers);
+  if (configured_) {
+    HLOG_INFO("serving config version {} with {} workers", version_, runtime_->options().workers);
+  }
 
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   signals_.add(SIGHUP);
   awaitSignal();
-  watch();
-  if (options_.watch_interval_ms != 0) {
+  if (!options_.control.empty()) {
+    startControlClient();
+  } else {
+    watch();
+  }
+  if (!options_.config_dir.empty() && options_.watch_interval_ms != 0) {
     watcher_ = std::make_unique<ConfigWatcher>(io_, options_.config_dir, [this] {
       if (draining_) return;
       const uint64_t now = configFingerprint(options_.config_dir);
@@ -252,17 +338,111 @@ int Process::run() {
     }
   }
   io_.run();
+  loop_done_ = true;
+  if (control_) control_->stop();
   watcher_.reset();
   runtime_->stop();
   HLOG_INFO("stopped");
   return 0;
 }
 
+void Process::startControlClient() {
+  wire::ControlClientOptions o;
+  o.address = options_.control;
+  v1::ProxyHello& hello = o.hello;
+  hello.set_name(identity_.name);
+  hello.set_namespace_(identity_.namespace_);
+  for (const auto& [k, v] : identity_.labels) (*hello.mutable_labels())[k] = v;
+  hello.set_role(identity_.role);
+  hello.set_service_account(identity_.service_account);
+  hello.set_address(identity_.address);
+  if (identity_.app_port != 0) {
+    v1::WorkloadPort* port = hello.add_ports();
+    port->set_name("http");
+    port->set_number(identity_.app_port);
+    port->set_protocol("HTTP");
+  }
+  hello.set_inbound_port(identity_.inbound_port);
+  hello.set_outbound_port(identity_.outbound_port);
+  hello.set_build_version(std::string(kBuildTag));
+  // The client's thread hands each push to the main loop, which owns the runtime, and waits for
+  // its verdict: what the control plane hears is what the proxy actually did.
+  auto apply = [this](std::shared_ptr<const translate::Snapshot> snapshot) -> Verdict {
+    auto verdict = std::make_shared<std::promise<Verdict>>();
+    std::future<Verdict> answer = verdict->get_future();
+    asio::post(io_, [this, snapshot = std::move(snapshot), verdict]() mutable {
+      verdict->set_value(applyPushed(std::move(snapshot)));
+    });
+    while (answer.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+      if (loop_done_) return common::unexpected(std::string("the proxy is stopping"));
+    }
+    return answer.get();
+  };
+  auto on_answer = [this](bool ack, uint64_t) {
+    asio::post(io_, [this, ack] {
+      (ack ? server_stats_.control_ack : server_stats_.control_nack)->inc();
+    });
+  };
+  control_ = std::make_unique<wire::ControlClient>(std::move(o), std::move(apply),
+                                                   wire::ControlClient::OnConfigError{},
+                                                   std::move(on_answer));
+  HLOG_INFO("following the control plane at {} as {} {}.{}", options_.control, identity_.role,
+            identity_.name, identity_.namespace_);
+  control_->start();
+}
+
+Verdict Process::checkBindable(const translate::Snapshot& next) const {
+  const RuntimeOptions& ro = runtime_->options();
+  auto bound = [](const translate::Listener& l) {
+    return l.kind != translate::ListenerKind::kOutboundPort;
+  };
+  auto bindOf = [](const translate::Listener& l) {
+    return l.bind_address.empty() ? std::string("0.0.0.0") : l.bind_address;
+  };
+  for (const auto& l : next.listeners) {
+    if (!bound(l)) continue;
+    const std::string address = bindOf(l);
+    const uint16_t port = ro.localPort(l.port);
+    // Our workers hold this one already.
+    bool held = false;
+    for (const auto& c : runtime_->snapshot()->listeners) {
+      held = held || (bound(c) && bindOf(c) == address && ro.localPort(c.port) == port);
+    }
+    if (held) continue;
+    if (auto ok = net::checkBindable(address, port); !ok) {
+      return common::unexpected(ok.error().message + " (listener " + l.name + ")");
+    }
+  }
+  return common::Ok{};
+}
+
+Verdict Process::applyPushed(std::shared_ptr<const translate::Snapshot> snapshot) {
+  if (draining_) return common::unexpected(std::string("draining"));
+  if (auto ok = checkBindable(*snapshot); !ok) return ok;
+  for (const auto& w : snapshot->warnings) HLOG_WARN("{}", w);
+  size_t bound = 0;
+  for (const auto& l : snapshot->listeners) {
+    bound += l.kind != translate::ListenerKind::kOutboundPort;
+  }
+  version_ = snapshot->version;
+  server_stats_.config_version->set(static_cast<int64_t>(version_));
+  HLOG_INFO("serving config version {} from {} ({} listeners bound, {} route tables, {} clusters)",
+            version_, options_.control, bound, snapshot->listeners.size() - bound,
+            snapshot->clusters.size());
+  runtime_->updateSnapshot(std::move(snapshot));
+  configured_ = true;
+  return common::Ok{};
+}
+
 void Process::awaitSignal() {
   signals_.async_wait([this](const asio::error_code& ec, int signal) {
     if (ec) return;
     if (signal == SIGHUP) {
-      reload();
+      if (options_.config_dir.empty()) {
+        HLOG_INFO("SIGHUP: nothing to reload, the config comes from {}", options_.control);
+      } else {
+        reload();
+      }
     } else if (draining_) {
       io_.stop();  // a second SIGTERM/SIGINT: stop without waiting
       return;

@@ -1,9 +1,10 @@
-// The halyard-proxy process: load the config directory into a snapshot (errors, with file:line,
-// end the process before anything listens), start the workers, the admin listener and the
-// signal handling (SIGTERM/SIGINT drain and exit, SIGHUP reloads the directory, as does a change
-// of its files), and run the
-// main thread's event loop until the end. cmd/halyard_proxy_main.cc only parses flags into
-// ProxyProcessOptions.
+// The halyard-proxy process. Standalone (--config DIR): load the directory into a snapshot
+// (errors, with file:line, end the process before anything listens); SIGHUP and file changes
+// reload it. Control mode (--control ADDR): start with no listeners and follow the control
+// plane's pushes (docs/control-protocol.md), answering each with ACK or NACK; /ready says 503
+// until the first one is applied. Both: start the workers, the admin listener and the signal
+// handling (SIGTERM/SIGINT drain and exit), and run the main thread's event loop until the end.
+// cmd/halyard_proxy_main.cc only parses flags into ProxyProcessOptions.
 #pragma once
 
 #include <cstddef>
@@ -14,7 +15,15 @@
 namespace halyard::proxy::runtime {
 
 struct ProxyProcessOptions {
-  std::string config_dir;
+  std::string config_dir;  // exactly one of config_dir and control
+  std::string control;     // the control plane's gRPC address, "127.0.0.1:15010"
+  std::string role = "gateway";  // gateway | sidecar
+  // Sidecars (translate::ProxyIdentity has the meaning of each).
+  std::string service_account;
+  std::string address = "127.0.0.1";
+  uint16_t app_port = 0;
+  uint16_t inbound_port = 15006;
+  uint16_t outbound_port = 15001;
   std::vector<std::string> port_maps;  // "80=8080"
   std::string admin;                   // "127.0.0.1:15000"; empty: no admin listener
   size_t workers = 0;                  // 0: one per core

@@ -3,14 +3,14 @@
 namespace halyard::proxy::runtime {
 
 ProxyRuntime::ProxyRuntime(RuntimeOptions options, telemetry::StatsStore* stats,
-                           telemetry::AccessLogger* access_log, WorkerTelemetry::Source source)
+                           telemetry::AccessLogger* access_log, WorkerTelemetry::Workload self)
     : options_(std::move(options)) {
   if (options_.workers == 0) options_.workers = 1;
   for (size_t i = 0; i < options_.workers; ++i) {
     telemetry::WorkerStats* worker_stats =
         stats && i < stats->workerCount() ? &stats->worker(i) : nullptr;
     workers_.push_back(
-        std::make_unique<Worker>(i, options_, WorkerTelemetry(worker_stats, access_log, source)));
+        std::make_unique<Worker>(i, options_, WorkerTelemetry(worker_stats, access_log, self)));
   }
 }
 

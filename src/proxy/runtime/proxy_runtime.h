@@ -21,7 +21,7 @@ class ProxyRuntime {
  public:
   // `stats` must have options.workers worker slots; it and `access_log` may be null.
   ProxyRuntime(RuntimeOptions options, telemetry::StatsStore* stats,
-               telemetry::AccessLogger* access_log, WorkerTelemetry::Source source);
+               telemetry::AccessLogger* access_log, WorkerTelemetry::Workload self);
   ~ProxyRuntime();
   ProxyRuntime(const ProxyRuntime&) = delete;
   ProxyRuntime& operator=(const ProxyRuntime&) = delete;

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "telemetry/access_log_entry.h"
+#include "telemetry/peer_identity.h"
 #include "translate/snapshot.h"
 
 namespace halyard::proxy::runtime {
@@ -13,7 +14,13 @@ namespace halyard::proxy::runtime {
 struct RequestRecord {
   telemetry::AccessLogEntry log;
   const translate::Cluster* cluster = nullptr;  // the chosen destination, if any
+  const translate::Endpoint* endpoint = nullptr;  // the endpoint of the last attempt, if any
   std::string_view listener;                    // ListenerInfo::name
+  translate::ListenerKind listener_kind = translate::ListenerKind::kGateway;
+  // kInbound: the caller, from its x-halyard-peer header (has_peer false: none or malformed).
+  bool has_peer = false;
+  telemetry::PeerIdentity peer;
+  std::string_view peer_principal;  // "spiffe://..." or empty
   bool retried = false;
   bool upstream_timeout = false;
 };

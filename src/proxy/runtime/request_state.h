@@ -38,6 +38,7 @@ struct RequestState {
   RequestRecord record;
   Clock::time_point start;
   uint64_t tunnel_bytes_received = 0;  // client bytes spliced after an upgrade
+  std::string peer_principal;          // backs record.peer_principal (capacity kept)
 
   bool http10() const { return head->version == http::HttpVersion::kHttp10; }
   bool isHead() const { return head->method == "HEAD"; }
@@ -56,6 +57,7 @@ struct RequestState {
     reply_headers.clear();
     record = RequestRecord{};
     tunnel_bytes_received = 0;
+    peer_principal.clear();
   }
 };
 

@@ -23,6 +23,9 @@ struct ConnectionOptions {
   Millis idle_timeout{300'000};
   // Request bodies up to this size are buffered so that a retry can replay them.
   size_t max_replay_body = 64 * 1024;
+  // The x-halyard-peer value (telemetry/peer_identity.h) added to every request forwarded from a
+  // gateway or outbound proxy listener; empty: none is added.
+  std::string peer_header;
   http::ParserLimits request_limits;
   http::ParserLimits response_limits;
 };

@@ -16,6 +16,7 @@
 #include "proxy/runtime/tunnel.h"
 #include "proxy/runtime/worker.h"
 #include "proxy/upstream/load_balancer.h"
+#include "telemetry/peer_identity.h"
 
 namespace halyard::proxy::runtime {
 
@@ -137,6 +138,7 @@ net::awaitable<void> UpstreamRequest::run() {
     if (tried_count < tried.size()) tried[tried_count++] = host;
     ActiveRequest active(*host);
     log.upstream_host = host->name;
+    rq_.record.endpoint = hosts_->endpoint(*host);
     Attempt a = co_await attempt(*host);
 
     bool retriable = false;
@@ -245,11 +247,17 @@ bool UpstreamRequest::buildHead() {
   for (const auto& h : head.headers) {
     if (h.name == "host" || h.name == "expect" || h.name == "x-forwarded-for" ||
         h.name == "x-forwarded-proto" || h.name == "x-request-id" ||
-        (rewritten_path_ && h.name == "x-envoy-original-path") ||
+        (rewritten_path_ && h.name == "x-envoy-original-path") || h.name == telemetry::kPeerHeader ||
         mustDrop(head.headers, h.name, extra_options)) {
       continue;
     }
     headers.push_back(h);
+  }
+  // The caller's x-halyard-peer never passes: a gateway or outbound listener states its own
+  // workload instead, an inbound listener (the last hop) consumed it for its metrics.
+  const std::string& peer = ds_.worker.options().peer_header;
+  if (!peer.empty() && ds_.listener->kind != tr::ListenerKind::kInbound) {
+    headers.push_back({telemetry::kPeerHeader, peer});
   }
   headers.push_back({"x-forwarded-for", ds_.forwarded_for});
   headers.push_back({"x-forwarded-proto", view.scheme});

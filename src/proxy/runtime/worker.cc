@@ -110,13 +110,15 @@ void Worker::untrack(DownstreamConnection* connection) {
 common::Expected<void> Worker::syncListeners(const translate::Snapshot& snapshot, bool fail_fast) {
   std::vector<std::shared_ptr<ListenerSocket>> next;
   for (const auto& l : snapshot.listeners) {
+    // A destination port's route table, used through the outbound proxy listener: no socket.
+    if (l.kind == translate::ListenerKind::kOutboundPort) continue;
     const std::string bind = l.bind_address.empty() ? "0.0.0.0" : l.bind_address;
     const uint16_t local_port = options_.localPort(l.port);
     std::shared_ptr<ListenerSocket> found;
     for (const auto& existing : listeners_) {
       const ListenerInfo& i = *existing->info;
       if (i.name == l.name && i.bind_address == bind && i.local_port == local_port &&
-          i.gateway_port == l.port) {
+          i.gateway_port == l.port && i.kind == l.kind) {
         found = existing;
       }
     }
@@ -133,6 +135,7 @@ common::Expected<void> Worker::syncListeners(const translate::Snapshot& snapshot
       info->bind_address = bind;
       info->gateway_port = l.port;
       info->local_port = local_port;
+      info->kind = l.kind;
       found =
           std::make_shared<ListenerSocket>(ListenerSocket{std::move(info), std::move(*acceptor)});
       if (started_) startAccepting(found);

@@ -12,6 +12,12 @@ WorkerSnapshot::WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapsh
     listeners_.push_back(
         ListenerRoutes{&l, router::VirtualHostIndex(l.routes ? l.routes : kNoRoutes)});
   }
+  // After the vector is complete: the map points into it.
+  for (const auto& l : listeners_) {
+    if (l.listener->kind == translate::ListenerKind::kOutboundPort) {
+      outbound_ports_.emplace(l.listener->port, &l);
+    }
+  }
   clusters_.reserve(snapshot_->clusters.size());
   for (const auto& [name, cluster] : snapshot_->clusters) {
     // Aliasing pointer: the view keeps the whole snapshot alive, for background DNS refreshes.
@@ -26,6 +32,11 @@ const ListenerRoutes* WorkerSnapshot::listener(std::string_view name) const {
     if (l.listener->name == name) return &l;
   }
   return nullptr;
+}
+
+const ListenerRoutes* WorkerSnapshot::outboundPort(uint16_t port) const {
+  auto it = outbound_ports_.find(port);
+  return it == outbound_ports_.end() ? nullptr : it->second;
 }
 
 upstream::ClusterHosts* WorkerSnapshot::cluster(std::string_view name) const {

@@ -39,6 +39,9 @@ class WorkerSnapshot {
 
   // By Listener::name; null when this snapshot has no such listener.
   const ListenerRoutes* listener(std::string_view name) const;
+  // The kOutboundPort listener of a destination port ("0.0.0.0_<port>"); null when none. Found
+  // per request by the outbound proxy listener, without allocating.
+  const ListenerRoutes* outboundPort(uint16_t port) const;
   // By Cluster::name; null when the snapshot has no such cluster.
   upstream::ClusterHosts* cluster(std::string_view name) const;
 
@@ -46,6 +49,7 @@ class WorkerSnapshot {
   std::shared_ptr<const translate::Snapshot> snapshot_;
   uint64_t generation_;
   std::vector<ListenerRoutes> listeners_;
+  std::unordered_map<uint16_t, const ListenerRoutes*> outbound_ports_;
   // Keys view the names inside the snapshot, which this object keeps alive.
   std::unordered_map<std::string_view, std::shared_ptr<upstream::ClusterHosts>> clusters_;
 };

@@ -1,10 +1,12 @@
 #include "proxy/runtime/worker_telemetry.h"
 
+#include <map>
+
 namespace halyard::proxy::runtime {
 
 WorkerTelemetry::WorkerTelemetry(telemetry::WorkerStats* stats, telemetry::AccessLogger* access_log,
-                                 Source source)
-    : stats_(stats), source_(std::move(source)) {
+                                 Workload self)
+    : stats_(stats), self_(std::move(self)) {
   if (access_log) writer_ = std::make_unique<telemetry::AccessLogWriter>(*access_log);
 }
 
@@ -46,32 +48,84 @@ void WorkerTelemetry::upstreamConnect(const translate::Cluster& cluster, bool ok
   if (!ok) s.cx_connect_fail->inc();
 }
 
+namespace {
+
+std::string_view label(const std::map<std::string, std::string>& labels, const char* key,
+                       std::string_view fallback) {
+  auto it = labels.find(key);
+  return it == labels.end() || it->second.empty() ? fallback : std::string_view(it->second);
+}
+
+std::string_view orUnknown(std::string_view v) {
+  return v.empty() ? telemetry::kUnknown : v;
+}
+
+}  // namespace
+
+telemetry::IstioRequestLabels WorkerTelemetry::istioLabels(const RequestRecord& record) const {
+  telemetry::IstioRequestLabels labels;
+  const bool inbound = record.listener_kind == translate::ListenerKind::kInbound;
+  if (record.cluster) {
+    const translate::Cluster& c = *record.cluster;
+    labels.destination_service = orUnknown(c.service_host);
+    labels.destination_service_name = orUnknown(c.service_name);
+    labels.destination_service_namespace = orUnknown(c.service_namespace);
+    labels.destination_canonical_service = orUnknown(c.service_name);
+    labels.destination_workload_namespace = orUnknown(c.service_namespace);
+  } else if (!record.log.authority.empty()) {
+    labels.destination_service = record.log.authority;  // Istio falls back to the Host header
+  }
+  if (inbound) {
+    // This proxy is the destination; the caller is whoever its sidecar said it was.
+    labels.reporter = "destination";
+    labels.connection_security_policy = "none";
+    labels.destination_workload = self_.workload;
+    labels.destination_workload_namespace = self_.namespace_;
+    labels.destination_app = self_.app;
+    labels.destination_canonical_service = self_.app;
+    labels.destination_version = self_.version;
+    labels.destination_principal = self_.principal;
+    if (record.has_peer) {
+      const telemetry::PeerIdentity& p = record.peer;
+      labels.source_workload = orUnknown(p.workload);
+      labels.source_workload_namespace = orUnknown(p.namespace_);
+      labels.source_app = orUnknown(p.app.empty() ? p.workload : p.app);
+      labels.source_canonical_service = labels.source_app;
+      labels.source_version = orUnknown(p.version);
+      labels.source_principal = orUnknown(record.peer_principal);
+    }
+  } else {
+    labels.source_workload = self_.workload;
+    labels.source_canonical_service = self_.app;
+    labels.source_workload_namespace = self_.namespace_;
+    labels.source_app = self_.app;
+    labels.source_version = self_.version;
+    labels.source_principal = self_.principal;
+    if (record.endpoint && !record.endpoint->workload.empty()) {
+      const translate::Endpoint& e = *record.endpoint;
+      labels.destination_workload = e.workload;
+      labels.destination_workload_namespace = orUnknown(e.namespace_);
+      labels.destination_app = label(e.labels, "app", e.workload);
+      labels.destination_canonical_service = labels.destination_app;
+      labels.destination_version = label(e.labels, "version", telemetry::kUnknown);
+    }
+  }
+  labels.response_code = record.log.response_code;
+  labels.response_flags = record.log.response_flags;
+  return labels;
+}
+
 void WorkerTelemetry::requestDone(const RequestRecord& record) {
   if (writer_) writer_->log(record.log);
   if (!stats_) return;
   downstream(record.listener).rq_total->inc();
-  telemetry::IstioRequestLabels labels;
-  labels.source_workload = source_.workload;
-  labels.source_canonical_service = source_.app;
-  labels.source_workload_namespace = source_.namespace_;
-  labels.source_app = source_.app;
   if (record.cluster) {
-    const translate::Cluster& c = *record.cluster;
-    auto& us = upstream(c);
+    auto& us = upstream(*record.cluster);
     us.rq_total->inc();
     if (record.retried) us.rq_retry->inc();
     if (record.upstream_timeout) us.rq_timeout->inc();
-    labels.destination_service = c.service_host;
-    labels.destination_service_name = c.service_name;
-    labels.destination_service_namespace = c.service_namespace;
-    labels.destination_canonical_service = c.service_name;
-    labels.destination_workload_namespace = c.service_namespace;
-  } else if (!record.log.authority.empty()) {
-    labels.destination_service = record.log.authority;  // Istio falls back to the Host header
   }
-  labels.response_code = record.log.response_code;
-  labels.response_flags = record.log.response_flags;
-  stats_->recordRequest(labels, static_cast<uint64_t>(record.log.duration.count()),
+  stats_->recordRequest(istioLabels(record), static_cast<uint64_t>(record.log.duration.count()),
                         record.log.bytes_received, record.log.bytes_sent);
 }
 

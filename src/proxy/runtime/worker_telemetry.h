@@ -18,16 +18,23 @@ namespace halyard::proxy::runtime {
 
 class WorkerTelemetry {
  public:
-  // Who this proxy is, for the source_* labels of Istio's metrics.
-  struct Source {
+  // Who this proxy is: the source_* labels of what it reports as the caller (gateway and
+  // outbound listeners, reporter=source), the destination_* labels of what its inbound listener
+  // receives (reporter=destination).
+  struct Workload {
     std::string workload = "unknown";
     std::string namespace_ = "unknown";
-    std::string app = "unknown";
+    std::string app = "unknown";      // labels["app"], else the workload name
+    std::string version = "unknown";  // labels["version"]
+    std::string principal = "unknown";  // spiffe://cluster.local/ns/<ns>/sa/<sa> when it has one
   };
 
   // `stats` and `access_log` may be null (tests, or telemetry turned off).
   WorkerTelemetry(telemetry::WorkerStats* stats, telemetry::AccessLogger* access_log,
-                  Source source);
+                  Workload self);
+
+  // The Istio labels of one finished request (views into `record` and this object).
+  telemetry::IstioRequestLabels istioLabels(const RequestRecord& record) const;
 
   void connectionOpened(std::string_view listener);
   void connectionClosed(std::string_view listener);
@@ -41,7 +48,7 @@ class WorkerTelemetry {
   telemetry::UpstreamStats& upstream(const translate::Cluster& cluster);
 
   telemetry::WorkerStats* stats_;
-  Source source_;
+  Workload self_;
   std::unique_ptr<telemetry::AccessLogWriter> writer_;
   // Transparent lookup: finding a listener's or cluster's handles allocates nothing.
   struct NameHash {

@@ -14,6 +14,7 @@ ClusterHosts::ClusterHosts(std::shared_ptr<const translate::Cluster> cluster, Co
     : cluster_(std::move(cluster)), pool_(&pool), executor_(executor), first_resolution_(executor) {
   std::vector<std::shared_ptr<UpstreamHost>> hosts;
   std::vector<uint32_t> weights;
+  std::vector<const translate::Endpoint*> endpoints;
   for (const auto& e : cluster_->endpoints) {
     asio::error_code ec;
     const auto ip = asio::ip::make_address(e.address, ec);
@@ -25,8 +26,9 @@ ClusterHosts::ClusterHosts(std::shared_ptr<const translate::Cluster> cluster, Co
     }
     hosts.push_back(pool.host(asio::ip::tcp::endpoint(ip, e.port)));
     weights.push_back(e.weight);
+    endpoints.push_back(&e);
   }
-  setHosts(std::move(hosts), std::move(weights));
+  setHosts(std::move(hosts), std::move(weights), std::move(endpoints));
   if (cluster_->resolve_dns) needs_dns_ = true;
   if (!needs_dns_) {
     resolved_once_ = true;
@@ -53,6 +55,7 @@ asio::awaitable<void> ClusterHosts::resolve() {
   asio::ip::tcp::resolver resolver(executor_);
   std::vector<std::shared_ptr<UpstreamHost>> fresh;
   std::vector<uint32_t> weights;
+  std::vector<const translate::Endpoint*> endpoints;
   std::string error;
   for (const auto& e : cluster_->endpoints) {
     auto [ec, results] = co_await resolver.async_resolve(
@@ -68,12 +71,13 @@ asio::awaitable<void> ClusterHosts::resolve() {
       if (!seen) {
         fresh.push_back(std::move(host));
         weights.push_back(e.weight);
+        endpoints.push_back(&e);
       }
     }
   }
   // A failed refresh keeps the previous answer: a DNS hiccup should not empty a cluster.
   if (!fresh.empty() || !resolved_once_) {
-    setHosts(std::move(fresh), std::move(weights));
+    setHosts(std::move(fresh), std::move(weights), std::move(endpoints));
     resolve_error_ = hosts_.empty() ? error : std::string();
   }
   resolved_at_ = std::chrono::steady_clock::now();
@@ -82,10 +86,19 @@ asio::awaitable<void> ClusterHosts::resolve() {
   first_resolution_.set();
 }
 
+const translate::Endpoint* ClusterHosts::endpoint(const UpstreamHost& host) const {
+  for (size_t i = 0; i < hosts_.size(); ++i) {
+    if (hosts_[i].get() == &host) return endpoints_[i];
+  }
+  return nullptr;
+}
+
 void ClusterHosts::setHosts(std::vector<std::shared_ptr<UpstreamHost>> hosts,
-                            std::vector<uint32_t> weights) {
+                            std::vector<uint32_t> weights,
+                            std::vector<const translate::Endpoint*> endpoints) {
   hosts_ = std::move(hosts);
   weights_ = std::move(weights);
+  endpoints_ = std::move(endpoints);
   cumulative_.clear();
   current_.assign(hosts_.size(), 0);
   total_weight_ = 0;

@@ -29,6 +29,9 @@ class ClusterHosts : public std::enable_shared_from_this<ClusterHosts> {
 
   const translate::Cluster& cluster() const { return *cluster_; }
   const std::vector<std::shared_ptr<UpstreamHost>>& hosts() const { return hosts_; }
+  // The config's endpoint a host came from (its workload and labels, for telemetry); null when
+  // the host is not one of hosts(). A scan: clusters are small next to a request's other work.
+  const translate::Endpoint* endpoint(const UpstreamHost& host) const;
 
   // Makes hosts() current: immediate for IP endpoints and fresh DNS answers; waits for the
   // first resolution of a DNS cluster; starts a background refresh when the answer is old.
@@ -52,13 +55,15 @@ class ClusterHosts : public std::enable_shared_from_this<ClusterHosts> {
 
  private:
   asio::awaitable<void> resolve();
-  void setHosts(std::vector<std::shared_ptr<UpstreamHost>> hosts, std::vector<uint32_t> weights);
+  void setHosts(std::vector<std::shared_ptr<UpstreamHost>> hosts, std::vector<uint32_t> weights,
+                std::vector<const translate::Endpoint*> endpoints);
 
   std::shared_ptr<const translate::Cluster> cluster_;
   ConnectionPool* pool_;
   asio::any_io_executor executor_;
   std::vector<std::shared_ptr<UpstreamHost>> hosts_;
   std::vector<uint32_t> weights_;
+  std::vector<const translate::Endpoint*> endpoints_;  // parallel to hosts_
   std::vector<uint64_t> cumulative_;  // running sums of weights_
   std::vector<int64_t> current_;      // smooth weighted round robin state
   uint64_t total_weight_ = 0;

@@ -151,6 +151,17 @@ TEST(VirtualHost, HostWithoutPort) {
   EXPECT_EQ(hostWithoutPort("::1"), "::1");            // bare IPv6 has no port
 }
 
+TEST(VirtualHost, AuthorityPort) {
+  EXPECT_EQ(authorityPort("items-api-svc:8080", 80), 8080);
+  EXPECT_EQ(authorityPort("items-api-svc", 80), 80);
+  EXPECT_EQ(authorityPort("[::1]:9000", 80), 9000);
+  EXPECT_EQ(authorityPort("[::1]", 80), 80);
+  EXPECT_EQ(authorityPort("a.com:", 80), 80);
+  EXPECT_EQ(authorityPort("a.com:70000", 80), 80);  // not a port
+  EXPECT_EQ(authorityPort("a.com:0", 80), 80);
+  EXPECT_EQ(authorityPort("", 80), 80);
+}
+
 // ---- match conditions ----------------------------------------------------------------------
 
 struct MatchCase {

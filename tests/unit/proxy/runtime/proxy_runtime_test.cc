@@ -1,5 +1,6 @@
 // The runtime with hand-built snapshots (no YAML): workers serve a listener, forward to an
-// upstream, take a new snapshot, and drain.
+// upstream, take a new snapshot, and drain; a sidecar's listeners (outbound proxy by authority
+// port, inbound, the peer header); the Istio labels of inbound and outbound requests.
 #include "proxy/runtime/proxy_runtime.h"
 
 #include <arpa/inet.h>
@@ -10,6 +11,9 @@
 
 #include <atomic>
 #include <thread>
+
+#include "proxy/runtime/worker_telemetry.h"
+#include "telemetry/peer_identity.h"
 
 namespace halyard::proxy::runtime {
 namespace {
@@ -65,7 +69,16 @@ std::string roundTrip(uint16_t port, const std::string& request) {
   return got;
 }
 
-// A one-thread upstream that answers every request with "ok" and echoes the path in a header.
+// The value of a (lowercase) header in a request head, "none" when absent.
+std::string headerOf(const std::string& head, const std::string& name) {
+  const size_t at = head.find("\r\n" + name + ": ");
+  if (at == std::string::npos) return "none";
+  const size_t start = at + name.size() + 4;
+  return head.substr(start, head.find("\r\n", start) - start);
+}
+
+// A one-thread upstream that answers every request with "ok" and echoes the path, Host and
+// x-halyard-peer in headers.
 class Upstream {
  public:
   Upstream() : port_(freePort()) {
@@ -101,10 +114,13 @@ class Upstream {
         if (end != std::string::npos) {
           const std::string path =
               in.substr(in.find(' ') + 1, in.find(' ', in.find(' ') + 1) - in.find(' ') - 1);
+          const std::string head = in.substr(0, end + 2);
           in.erase(0, end + 4);
           ++requests_;
-          const std::string reply =
-              "HTTP/1.1 200 OK\r\nx-path: " + path + "\r\ncontent-length: 2\r\n\r\nok";
+          const std::string reply = "HTTP/1.1 200 OK\r\nx-path: " + path +
+                                    "\r\nx-host: " + headerOf(head, "host") +
+                                    "\r\nx-peer: " + headerOf(head, "x-halyard-peer") +
+                                    "\r\ncontent-length: 2\r\n\r\nok";
           ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
           continue;
         }
@@ -214,6 +230,178 @@ TEST(ProxyRuntime, PortInUseFailsTheStart) {
   EXPECT_NE(started.error().message.find("cannot bind"), std::string::npos)
       << started.error().message;
   ::close(fd);
+}
+
+tr::VirtualHost forwardingHost(const std::string& name, std::vector<std::string> domains,
+                               const std::string& cluster) {
+  tr::VirtualHost vh;
+  vh.name = name;
+  vh.domains = std::move(domains);
+  tr::Route route;
+  route.name = name;
+  tr::ForwardAction forward;
+  forward.clusters.push_back(tr::WeightedCluster{cluster, 1});
+  forward.total_weight = 1;
+  route.action = forward;
+  vh.routes.push_back(std::move(route));
+  return vh;
+}
+
+// A sidecar's listeners in one runtime: the outbound proxy picks the route table of the
+// authority's port, whose service routes to this same runtime's inbound listener, which
+// forwards to the app.
+struct SidecarPorts {
+  uint16_t inbound = freePort();
+  uint16_t outbound = freePort();
+  uint16_t service = freePort();  // a destination port: never bound
+};
+
+std::shared_ptr<const tr::Snapshot> sidecarSnapshot(const SidecarPorts& ports, uint16_t app_port) {
+  auto s = std::make_shared<tr::Snapshot>();
+  s->version = 1;
+  auto inbound = std::make_shared<tr::RouteTable>();
+  inbound->virtual_hosts.push_back(forwardingHost("inbound", {"*"}, "inbound|80||"));
+  s->listeners.push_back(tr::Listener{"virtualInbound", "127.0.0.1", ports.inbound, "HTTP",
+                                      tr::ListenerKind::kInbound, inbound});
+  s->listeners.push_back(tr::Listener{"virtualOutbound", "127.0.0.1", ports.outbound, "HTTP",
+                                      tr::ListenerKind::kOutboundProxy,
+                                      std::make_shared<tr::RouteTable>()});
+  const std::string service_port = std::to_string(ports.service);
+  auto items = std::make_shared<tr::RouteTable>();
+  items->virtual_hosts.push_back(forwardingHost(
+      "items-api-svc:" + service_port, {"items-api-svc", "items-api-svc:" + service_port},
+      "outbound|" + service_port + "||items-api-svc.default.svc.cluster.local"));
+  s->listeners.push_back(tr::Listener{"0.0.0.0_" + service_port, "0.0.0.0", ports.service, "HTTP",
+                                      tr::ListenerKind::kOutboundPort, items});
+  auto web = std::make_shared<tr::RouteTable>();
+  web->virtual_hosts.push_back(
+      forwardingHost("web:80", {"web", "web:80"}, "outbound|80||web.default.svc.cluster.local"));
+  s->listeners.push_back(tr::Listener{"0.0.0.0_80", "0.0.0.0", 80, "HTTP",
+                                      tr::ListenerKind::kOutboundPort, web});
+  tr::Cluster items_cluster;
+  items_cluster.name = "outbound|" + service_port + "||items-api-svc.default.svc.cluster.local";
+  items_cluster.endpoints.push_back(tr::Endpoint{"127.0.0.1", ports.inbound});
+  tr::Cluster web_cluster;
+  web_cluster.name = "outbound|80||web.default.svc.cluster.local";
+  web_cluster.endpoints.push_back(tr::Endpoint{"127.0.0.1", app_port});
+  tr::Cluster app;
+  app.name = "inbound|80||";
+  app.endpoints.push_back(tr::Endpoint{"127.0.0.1", app_port});
+  for (auto* c : {&items_cluster, &web_cluster, &app}) s->clusters.emplace(c->name, *c);
+  return s;
+}
+
+TEST(ProxyRuntime, OutboundProxyRoutesByTheAuthorityPortAndAddsThePeerHeader) {
+  Upstream app;
+  SidecarPorts ports;
+  RuntimeOptions options;
+  options.connection.peer_header = "workload=web;namespace=default;app=web;version=v1;sa=web-sa";
+  ProxyRuntime runtime(options, nullptr, nullptr, {});
+  ASSERT_TRUE(runtime.start(sidecarSnapshot(ports, app.port())).ok());
+  const std::string service_port = std::to_string(ports.service);
+
+  // Absolute-form, as an app with HTTP_PROXY sends it: through the outbound proxy to the
+  // inbound listener (which removes the peer header) to the app, with an origin-form target.
+  // The peer header the client sent is replaced on the way out.
+  std::string r = roundTrip(ports.outbound, "GET http://items-api-svc:" + service_port +
+                                                "/x?q=1 HTTP/1.1\r\nHost: items-api-svc:" +
+                                                service_port +
+                                                "\r\nx-halyard-peer: workload=forged\r\n"
+                                                "Connection: close\r\n\r\n");
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << r;
+  EXPECT_NE(r.find("x-path: /x?q=1\r\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("x-host: items-api-svc:" + service_port + "\r\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("x-peer: none\r\n"), std::string::npos) << r;  // the inbound hop removed it
+
+  // Host header without a port: port 80's table; the app sees this workload's peer header.
+  r = get(ports.outbound, "web", "/y");
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << r;
+  EXPECT_NE(r.find("x-peer: workload=web;namespace=default;app=web;version=v1;sa=web-sa\r\n"),
+            std::string::npos)
+      << r;
+
+  // A port no service has, and a host the port's table does not know.
+  r = get(ports.outbound, "items-api-svc:1", "/x");
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 404 Not Found\r\n")) << r;
+  EXPECT_NE(r.find("x-halyard-reason: no route for host items-api-svc: no service in the mesh "
+                   "has port 1 (no listener 0.0.0.0_1)"),
+            std::string::npos)
+      << r;
+  r = get(ports.outbound, "other:" + service_port, "/x");
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 404 Not Found\r\n")) << r;
+  EXPECT_NE(r.find("(no virtual host for other on port " + service_port + ")"), std::string::npos)
+      << r;
+
+  // The destination port's route table is never a socket.
+  EXPECT_EQ(connectTo(ports.service), -1);
+  runtime.stop();
+}
+
+TEST(WorkerTelemetry, InboundIsReportedByTheDestinationWithThePeerAsSource) {
+  WorkerTelemetry t(nullptr, nullptr,
+                    {"items-api", "shop", "items", "v2", "spiffe://cluster.local/ns/shop/sa/items"});
+  tr::Cluster inbound;
+  inbound.name = "inbound|8080||";
+  inbound.service_host = "items-api-svc.shop.svc.cluster.local";
+  inbound.service_name = "items-api-svc";
+  inbound.service_namespace = "shop";
+  RequestRecord record;
+  record.cluster = &inbound;
+  record.listener_kind = tr::ListenerKind::kInbound;
+  telemetry::IstioRequestLabels l = t.istioLabels(record);
+  EXPECT_EQ(l.reporter, "destination");
+  EXPECT_EQ(l.source_workload, "unknown");  // no peer header
+  EXPECT_EQ(l.destination_workload, "items-api");
+  EXPECT_EQ(l.destination_workload_namespace, "shop");
+  EXPECT_EQ(l.destination_app, "items");
+  EXPECT_EQ(l.destination_version, "v2");
+  EXPECT_EQ(l.destination_principal, "spiffe://cluster.local/ns/shop/sa/items");
+  EXPECT_EQ(l.destination_service, "items-api-svc.shop.svc.cluster.local");
+  EXPECT_EQ(l.destination_service_name, "items-api-svc");
+  EXPECT_EQ(l.connection_security_policy, "none");
+
+  record.has_peer = true;
+  ASSERT_TRUE(telemetry::parsePeerIdentity("workload=web;namespace=default;app=;version=v1;sa=",
+                                           record.peer));
+  l = t.istioLabels(record);
+  EXPECT_EQ(l.source_workload, "web");
+  EXPECT_EQ(l.source_workload_namespace, "default");
+  EXPECT_EQ(l.source_app, "web");  // no app label: the workload name
+  EXPECT_EQ(l.source_canonical_service, "web");
+  EXPECT_EQ(l.source_version, "v1");
+  EXPECT_EQ(l.source_principal, "unknown");  // no service account
+}
+
+TEST(WorkerTelemetry, OutboundIsReportedByTheSourceWithTheChosenEndpoint) {
+  WorkerTelemetry t(nullptr, nullptr, {"web", "default", "web", "unknown", "unknown"});
+  tr::Cluster c;
+  c.name = "outbound|8080||items-api-svc.shop.svc.cluster.local";
+  c.service_host = "items-api-svc.shop.svc.cluster.local";
+  c.service_name = "items-api-svc";
+  c.service_namespace = "shop";
+  tr::Endpoint e{"10.0.0.7", 15006};
+  e.workload = "items-api-7f9";
+  e.namespace_ = "shop";
+  e.labels = {{"app", "items"}, {"version", "v2"}};
+  RequestRecord record;
+  record.cluster = &c;
+  record.listener_kind = tr::ListenerKind::kOutboundProxy;
+  telemetry::IstioRequestLabels l = t.istioLabels(record);
+  EXPECT_EQ(l.reporter, "source");
+  EXPECT_EQ(l.source_workload, "web");
+  EXPECT_EQ(l.source_workload_namespace, "default");
+  EXPECT_EQ(l.destination_workload, "unknown");  // no endpoint chosen
+  EXPECT_EQ(l.destination_workload_namespace, "shop");
+
+  record.endpoint = &e;
+  l = t.istioLabels(record);
+  EXPECT_EQ(l.destination_workload, "items-api-7f9");
+  EXPECT_EQ(l.destination_workload_namespace, "shop");
+  EXPECT_EQ(l.destination_app, "items");
+  EXPECT_EQ(l.destination_canonical_service, "items");
+  EXPECT_EQ(l.destination_version, "v2");
+  EXPECT_EQ(l.destination_service_name, "items-api-svc");
+  EXPECT_EQ(l.connection_security_policy, "unknown");
 }
 
 }  // namespace
