@@ -1,11 +1,15 @@
 #include "cli/up_command.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -33,7 +37,11 @@ struct UpFlags {
   std::vector<std::string> port_maps = {"80=8080"};
   uint16_t base_port = 15000;
   std::string log_dir;
+  bool detach = false;
 };
+
+// Where a detached `halyard up` notes its log directory, for `halyard down` without flags.
+constexpr const char* kLastDetachedFile = "/tmp/halyard-up.last";
 
 std::string loopback(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
 
@@ -219,7 +227,7 @@ std::string shown(const std::string& path) {
   return rel.string();
 }
 
-void printTable(const up::UpPlan& plan, const up::Supervisor& sup) {
+void printTable(const up::UpPlan& plan, const up::Supervisor& sup, bool detached) {
   auto pid = [&](size_t i) { return std::to_string(sup.states()[i].pid); };
   auto file = [&](size_t i) { return fs::path(sup.specs()[i].log_path).filename().string(); };
   std::ostringstream o;
@@ -271,9 +279,49 @@ void printTable(const up::UpPlan& plan, const up::Supervisor& sup) {
       << "/stats/prometheus | grep istio_requests_total    # " << plan.workloads[0].workload.name
       << "'s sidecar\n";
   }
-  o << "\nEdit the YAML in " << shown(plan.dir)
-    << " while it runs: changes apply within a second. Ctrl-C stops everything.\n";
+  o << "\nEdit the YAML in " << shown(plan.dir) << " while it runs: changes apply within a second. "
+    << (detached ? "halyard down" : "Ctrl-C") << " stops everything.\n";
   std::cout << o.str() << std::flush;
+}
+
+// --detach: the supervisor goes on in a child in its own session. Until the mesh is up its
+// output comes to us through a pipe, so the caller sees the table (or why the start failed);
+// afterwards it writes to halyard-up.log in the log directory. Only the child returns; the
+// parent exits with the start's outcome.
+void detach(const up::UpPlan& plan) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return;
+  pid_t pid = ::fork();
+  if (pid > 0) {
+    ::close(fds[1]);
+    std::string seen;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) {
+      std::cout.write(buf, n);
+      seen.append(buf, static_cast<size_t>(n));
+    }
+    std::cout << std::flush;
+    const bool up = seen.find("is running") != std::string::npos;
+    if (up) std::cout << "Detached. Stop it with: halyard down --log-dir " << plan.log_dir << "\n";
+    std::exit(up ? 0 : kExitFailed);
+  }
+  ::close(fds[0]);
+  if (pid < 0) return;
+  ::setsid();  // no terminal: Ctrl-C in the caller's shell no longer reaches it
+  ::dup2(fds[1], 1);
+  ::dup2(fds[1], 2);
+  ::close(fds[1]);
+  std::ofstream(kLastDetachedFile) << plan.log_dir << "\n";
+}
+
+// After the table: the detached supervisor's output goes to its log, and the pipe closes.
+void redirectToLog(const up::UpPlan& plan) {
+  const std::string path = plan.log_dir + "/halyard-up.log";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  ::dup2(fd, 1);
+  ::dup2(fd, 2);
+  ::close(fd);
 }
 
 int runUp(const UpFlags& flags) {
@@ -291,20 +339,61 @@ int runUp(const UpFlags& flags) {
     for (const auto& p : plan.error()) std::cerr << "  " << p << "\n";
     return kExitFailed;
   }
+  if (flags.detach) detach(*plan);
   for (const auto& w : plan->warnings) std::cout << "warning: " << w << "\n";
   up::Supervisor sup(processSpecs(*plan), std::cout);
   sup.on_change = [&] { writeState(*plan, sup); };
   std::cout << "halyard up: starting " << plan->workloads.size() << " workloads from "
             << shown(plan->dir) << " (logs in " << plan->log_dir << ")" << std::endl;
   if (!sup.start()) {
-    std::cerr << "halyard up: start failed; everything it started is stopped (logs in "
-              << plan->log_dir << ")\n";
+    if (!sup.failed()) {
+      std::cout << "halyard up: stopped before the mesh was up." << std::endl;
+      return 0;
+    }
+    std::cout << "halyard up: start failed; everything it started is stopped (logs in "
+              << plan->log_dir << ")" << std::endl;
     return kExitFailed;
   }
-  printTable(*plan, sup);
+  printTable(*plan, sup, flags.detach);
+  if (flags.detach) redirectToLog(*plan);
   int code = sup.run();
   std::cout << "halyard up: stopped; nothing is left running." << std::endl;
   return code;
+}
+
+// The pid of the `halyard up` that wrote log_dir/state.json, if it still runs (checked by its
+// command line, so a reused pid is never signalled).
+pid_t runningUp(const std::string& log_dir) {
+  std::ifstream in(log_dir + "/state.json");
+  nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
+  if (state.is_discarded() || !state.contains("halyard_pid")) return 0;
+  const auto pid = state["halyard_pid"].get<pid_t>();
+  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  return args.find(std::string("up\0", 3)) != std::string::npos ? pid : 0;
+}
+
+int runDown(std::string log_dir) {
+  if (log_dir.empty()) std::ifstream(kLastDetachedFile) >> log_dir;
+  if (log_dir.empty()) {
+    std::cerr << "halyard down: no detached halyard up is known; give --log-dir DIR\n";
+    return kExitFailed;
+  }
+  const pid_t pid = runningUp(log_dir);
+  if (pid == 0) {
+    std::cerr << "halyard down: no halyard up is running with logs in " << log_dir << "\n";
+    return kExitFailed;
+  }
+  ::kill(pid, SIGTERM);
+  // Bounded by halyard up's own stop bounds (5 + 10 + 5 s) plus a margin.
+  for (int i = 0; i < 300 && ::kill(pid, 0) == 0; ++i) ::usleep(100'000);
+  if (::kill(pid, 0) == 0) {
+    std::cerr << "halyard down: halyard up (pid " << pid << ") is still stopping; see "
+              << log_dir << "/halyard-up.log\n";
+    return kExitFailed;
+  }
+  std::cout << "halyard down: stopped the mesh (pid " << pid << "; logs in " << log_dir << ")\n";
+  return 0;
 }
 
 }  // namespace
@@ -326,7 +415,15 @@ void registerUpCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--log-dir", flags->log_dir,
                   "Directory for the processes' logs (default: a new /tmp/halyard-up-PID)");
+  cmd->add_flag("--detach,-d", flags->detach,
+                "Run in the background once the mesh is up (stop it with halyard down)");
   cmd->callback([flags, &exit_code] { exit_code = runUp(*flags); });
+
+  auto down_dir = std::make_shared<std::string>();
+  auto* down = app.add_subcommand("down", "Stop a mesh started with halyard up --detach");
+  down->add_option("--log-dir", *down_dir,
+                   "The log directory of that halyard up (default: the last one detached)");
+  down->callback([down_dir, &exit_code] { exit_code = runDown(*down_dir); });
 }
 
 }  // namespace halyard::cli

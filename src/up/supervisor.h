@@ -58,6 +58,8 @@ class Supervisor {
   // Supervises until SIGINT/SIGTERM, then stops everything. Returns the exit code (0).
   int run();
 
+  // After start() returned false: true when a process failed, false when a stop was requested.
+  bool failed() const { return failed_; }
   const std::vector<ProcessSpec>& specs() const { return specs_; }
   const std::vector<ProcessState>& states() const { return states_; }
   // Called after every start or exit of a process (the CLI rewrites its state file).
