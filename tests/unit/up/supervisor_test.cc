@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -18,7 +19,13 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-bool alive(pid_t pid) { return ::kill(pid, 0) == 0; }
+// Running, or killed but not yet reaped by whoever inherited it (a zombie counts as gone).
+bool alive(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t paren = text.rfind(") ");
+  return paren != std::string::npos && text.size() > paren + 2 && text[paren + 2] != 'Z';
+}
 
 class SupervisorTest : public ::testing::Test {
  protected:
