@@ -1,5 +1,7 @@
 #include "proxy/net/socket_util.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -9,6 +11,11 @@ namespace halyard::proxy::net {
 void setNoDelay(asio::ip::tcp::socket& socket) {
   asio::error_code ec;
   socket.set_option(asio::ip::tcp::no_delay(true), ec);  // best effort: only latency suffers
+}
+
+void ackNow(asio::ip::tcp::socket& socket) {
+  const int one = 1;
+  ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 }
 
 bool idleConnectionUnusable(asio::ip::tcp::socket& socket) {

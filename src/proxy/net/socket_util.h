@@ -9,6 +9,10 @@ namespace halyard::proxy::net {
 // Disables Nagle: heads and small bodies must leave as soon as they are written.
 void setNoDelay(asio::ip::tcp::socket& socket);
 
+// Sends the ACK of what was received at once instead of delaying it (TCP_QUICKACK, which
+// Linux resets by itself later; one system call). Best effort.
+void ackNow(asio::ip::tcp::socket& socket);
+
 // True when a pooled, idle connection was closed (or reset) by its peer, or has unexpected bytes
 // waiting: either way it must not carry another request. A non-blocking peek, no waiting.
 bool idleConnectionUnusable(asio::ip::tcp::socket& socket);

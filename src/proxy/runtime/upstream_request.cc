@@ -676,6 +676,10 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
   // The head, with whatever body bytes came with it when the length is known.
   const std::string_view first =
       out_mode == Out::kLength ? body.takeBuffered(buffer) : std::string_view();
+  // The body did not come with the head: an upstream with Nagle on (Python's http.server, many
+  // small servers) holds its second write until the head is ACKed, and on a pooled connection
+  // the kernel delays that ACK by up to 40 ms. ACK now.
+  if (!body.done()) net::ackNow(c->socket());
   const std::array<asio::const_buffer, 2> head_parts = {asio::buffer(out),
                                                         asio::buffer(first.data(), first.size())};
   if (!co_await writeToClient(ds_, rq_, head_parts)) {
