@@ -40,7 +40,8 @@ def test_access_log_format_switches_at_runtime(tmp_path):
     config = tmp_path / "config"
     shutil.copytree(ROOT / "samples" / "pirata", config)
     app_port, port, admin = free_port(), free_port(), "127.0.0.1:%d" % free_port()
-    services = (config / "services.yaml").read_text().replace("9081", str(app_port))
+    services = (ROOT / "tests/e2e/fixtures/pirata-standalone/services.yaml").read_text().replace(
+        "9081", str(app_port))
     (config / "services.yaml").write_text(services)
     log = tmp_path / "access.log"
     app = subprocess.Popen(["/usr/bin/python3", str(ROOT / "samples/apps/echo_app.py"),

@@ -1,6 +1,7 @@
-"""The seed scenario: samples/pirata (the seed's two Istio files unchanged, plus services.yaml)
-served by halyard-proxy, with the five sample apps (samples/apps/echo_app.py) as real
-processes on ports this test picks."""
+"""The seed scenario with a standalone gateway: the seed's two Istio files unchanged
+(samples/pirata/deploy-*.yaml) plus static Service + Endpoints (fixtures/pirata-standalone),
+served by halyard-proxy --config, with the five sample apps (samples/apps/echo_app.py) as real
+processes on ports this test picks. The same mesh under `halyard up` is test_up.py."""
 import re
 import shutil
 import subprocess
@@ -21,8 +22,11 @@ APPS = {"items-api": 9081, "uploader-api": 9082, "ai-api": 9083, "front": 9084, 
 def pirata(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pirata")
     config = tmp / "pirata"
-    shutil.copytree(ROOT / "samples" / "pirata", config)
-    services = (config / "services.yaml").read_text()
+    config.mkdir()
+    for seed_file in (ROOT / "samples" / "pirata").glob("deploy-*.yaml"):
+        shutil.copy(seed_file, config)
+    services = (ROOT / "tests" / "e2e" / "fixtures" / "pirata-standalone" /
+                "services.yaml").read_text()
     procs = []
     # Distinct ports, substituted in one pass on whole numbers: replacing one port after another
     # could rewrite part of a port chosen earlier (9084 inside 39084).

@@ -1,5 +1,6 @@
 // The reference scenario (shared/seed): both files unchanged plus the Services and Endpoints of
-// samples/pirata/services.yaml translate to one listener on port 80 routing to loopback.
+// tests/e2e/fixtures/pirata-standalone/services.yaml translate to one listener on port 80 routing
+// to loopback.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -17,7 +18,7 @@ namespace fs = std::filesystem;
 const std::vector<std::string> kSeedFiles = {
     HALYARD_SHARED_DIR "/seed/deploy-item-gateway.yaml",
     HALYARD_SHARED_DIR "/seed/deploy-front-gateway.yaml",
-    HALYARD_SOURCE_DIR "/samples/pirata/services.yaml",
+    HALYARD_SOURCE_DIR "/tests/e2e/fixtures/pirata-standalone/services.yaml",
 };
 
 TranslateResult translateSeed() {
