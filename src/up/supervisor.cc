@@ -35,6 +35,7 @@ sigset_t stopSignals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);  // the terminal went away: stop as for Ctrl-C
   sigaddset(&set, SIGCHLD);
   return set;
 }
@@ -242,12 +243,13 @@ bool Supervisor::waitSignal(std::chrono::milliseconds timeout) {
               static_cast<long>((timeout.count() % 1000) * 1'000'000)};
   siginfo_t info{};
   int sig = ::sigtimedwait(&set, &info, &ts);
-  if (sig == SIGINT || sig == SIGTERM) {
+  if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
     if (stop_requested_) {
       kill_now_ = true;
     } else {
       stop_requested_ = true;
-      report(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ": stopping");
+      report(std::string("received ") +
+             (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP") + ": stopping");
     }
   }
   return stop_requested_;

@@ -2,7 +2,8 @@
 // die (PR_SET_PDEATHSIG), logging to its own file. A process starts once the one it depends on
 // is ready (an app after its sidecar); one that exits unexpectedly is restarted with backoff
 // (1 s doubling to 30 s) and reported; an app that exits with 0 is done and its sidecar is
-// drained. SIGINT/SIGTERM stop everything in order: apps, then proxies, then the control plane.
+// drained. SIGINT/SIGTERM/SIGHUP stop everything in order: apps, then proxies, then the control
+// plane.
 #pragma once
 
 #include <sys/types.h>
@@ -48,14 +49,15 @@ class Supervisor {
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  // Blocks SIGINT, SIGTERM and SIGCHLD in the calling thread (call before any thread starts).
+  // Blocks SIGINT, SIGTERM, SIGHUP and SIGCHLD in the calling thread (call before any thread
+  // starts).
   static void blockSignals();
 
   // Starts everything in dependency order and returns once every process is ready (apps: or
   // have had 10 s), true; false when a mesh process (control plane, gateway, sidecar) failed to
   // start or a stop was requested — then everything started is already stopped.
   bool start();
-  // Supervises until SIGINT/SIGTERM, then stops everything. Returns the exit code (0).
+  // Supervises until SIGINT/SIGTERM/SIGHUP, then stops everything. Returns the exit code (0).
   int run();
 
   // After start() returned false: true when a process failed, false when a stop was requested.
