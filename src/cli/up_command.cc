@@ -205,6 +205,8 @@ int runUp(const UpFlags& flags) {
   if (!plan) {
     std::cerr << "halyard up: nothing was started; fix these first:\n";
     for (const auto& p : plan.error()) std::cerr << "  " << p << "\n";
+    std::cerr << "Then run halyard up again (halyard analyze " << flags.dir
+              << " checks the Istio configuration alone).\n";
     return kExitFailed;
   }
   if (flags.detach) detach(*plan);

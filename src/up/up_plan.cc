@@ -29,9 +29,10 @@ constexpr uint16_t kSidecarOffset = 100;
 std::string diagnosticLine(const config::Diagnostic& d) {
   std::string out = d.pos.str();
   if (!d.resource.kind.empty()) {
+    // As `halyard analyze` names it: a namespace-less object is in "default".
     out += (out.empty() ? "" : " ") + std::string("(") + d.resource.kind + " " +
-           d.resource.namespace_ + (d.resource.namespace_.empty() ? "" : "/") + d.resource.name +
-           ")";
+           (d.resource.namespace_.empty() ? "default" : d.resource.namespace_) + "/" +
+           d.resource.name + ")";
   }
   return out + ": [" + d.code + "] " + d.message;
 }
@@ -203,7 +204,7 @@ void checkServices(const std::vector<Object>& objects, const WorkloadSet& set, P
         found = &obj;
       }
     }
-    const std::string where = w.pos.str() + ": spec.service: ";
+    const std::string where = w.service_pos.str() + ": spec.service: ";
     if (!found) {
       out.push_back(where + "no Service \"" + w.service + "\" in namespace " + w.namespace_ +
                     " in this directory; add one with a selector matching the workload's labels");
@@ -253,19 +254,19 @@ common::Result<UpPlan, Problems> makePlan(const UpOptions& options) {
     if (!w.command.empty()) {
       std::error_code dir_ec;
       if (!fs::is_directory(w.working_dir, dir_ec)) {
-        problems.push_back(w.pos.str() + ": spec.workingDir: \"" + w.working_dir +
+        problems.push_back(w.working_dir_pos.str() + ": spec.workingDir: \"" + w.working_dir +
                            "\" is not a directory");
       } else if (auto prog = resolveProgram(w); prog) {
         wp.program = *prog;
       } else {
-        problems.push_back(w.pos.str() + ": spec.command[0]: " + prog.error());
+        problems.push_back(w.command_pos.str() + ": spec.command[0]: " + prog.error());
       }
     }
     if (w.port != 0) {
       ports.reserve(w.port);
       if (!portFree(w.port)) {
         problems.push_back("port " + std::to_string(w.port) + " of workload " + w.name + " (" +
-                           w.pos.str() + ") is in use: stop what listens there (ss -ltnp " +
+                           w.port_pos.str() + ") is in use: stop what listens there (ss -ltnp " +
                            "'sport = :" + std::to_string(w.port) + "') or change its spec.port");
       }
     }

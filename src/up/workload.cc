@@ -41,6 +41,11 @@ class Decoder {
   Workload decode() {
     Workload w;
     w.pos = obj_.pos;
+    w.name_pos = obj_.posOf("metadata.name");
+    w.service_pos = obj_.posOf("spec.service");
+    w.command_pos = obj_.posOf("spec.command[0]");
+    w.working_dir_pos = obj_.posOf("spec.workingDir");
+    w.port_pos = obj_.posOf("spec.port");
     w.name = obj_.name;
     if (!isDnsLabel(w.name)) {
       fail("metadata.name",
@@ -186,15 +191,15 @@ WorkloadSet decodeWorkloads(const std::vector<config::Object>& objects) {
   for (const Workload& w : out.workloads) {
     if (auto [it, fresh] = by_name.emplace(w.name, &w); !fresh) {
       // Names are unique across namespaces too: they name the processes and their log files.
-      out.problems.push_back({w.pos, "metadata.name",
+      out.problems.push_back({w.name_pos, "metadata.name",
                               "workload \"" + w.name + "\" is already declared at " +
-                                  it->second->pos.str()});
+                                  it->second->name_pos.str()});
     }
     if (w.port == 0) continue;
     if (auto [it, fresh] = by_port.emplace(w.port, &w); !fresh) {
-      out.problems.push_back({w.pos, "spec.port",
+      out.problems.push_back({w.port_pos, "spec.port",
                               "port " + std::to_string(w.port) + " is already the port of " +
-                                  it->second->name + " (" + it->second->pos.str() + ")"});
+                                  it->second->name + " (" + it->second->port_pos.str() + ")"});
     }
   }
   return out;

@@ -28,6 +28,9 @@ struct Workload {
   std::string working_dir;  // absolute: spec.workingDir resolved against the file's directory
   uint16_t port = 0;        // spec.port: where the app listens on 127.0.0.1
   common::SourcePos pos;    // the document's first line
+  // Where fields are written, for the checks that come after decoding (the object's line when
+  // absent).
+  common::SourcePos name_pos, service_pos, command_pos, working_dir_pos, port_pos;
 };
 
 // One problem with a declaration: "workloads.yaml:12: spec.port: must be ..."

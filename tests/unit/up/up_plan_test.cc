@@ -142,16 +142,17 @@ spec:
   ASSERT_FALSE(plan.ok());
   const std::string all = joined(plan.error());
   const std::string wl = (dir_ / "mesh" / "workloads.yaml").string();
-  EXPECT_NE(all.find("[IST0101] Referenced gateway not found: \"missing-gateway\""),
+  EXPECT_NE(all.find("broken.yaml:6 (VirtualService default/broken): [IST0101] Referenced "
+                     "gateway not found: \"missing-gateway\""),
             std::string::npos) << all;
-  EXPECT_NE(all.find(wl + ":1: spec.service: Service shop-svc (" +
+  EXPECT_NE(all.find(wl + ":7: spec.service: Service shop-svc (" +
                      (dir_ / "mesh" / "gateway.yaml").string() +
                      ":18) selects {app=shop}, which does not match the labels {app=other}"),
             std::string::npos) << all;
-  EXPECT_NE(all.find(wl + ":1: spec.command[0]: \"no-such-program-halyard\" is not found on PATH"),
+  EXPECT_NE(all.find(wl + ":9: spec.command[0]: \"no-such-program-halyard\" is not found on PATH"),
             std::string::npos) << all;
   EXPECT_NE(all.find("port " + std::to_string(port) + " of workload shop (" + wl +
-                     ":1) is in use"),
+                     ":8) is in use"),
             std::string::npos) << all;
   EXPECT_NE(all.find("--port-map \"80:8080\": expected GATEWAY_PORT=LOCAL_PORT"),
             std::string::npos) << all;

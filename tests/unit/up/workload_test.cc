@@ -148,10 +148,10 @@ metadata: {name: b}
 spec: {port: 9000, command: [x]}
 )");
   EXPECT_EQ(problems(set), (std::vector<std::string>{
-                               "/tmp/mesh/workloads.yaml:6: metadata.name: workload \"a\" is "
-                               "already declared at /tmp/mesh/workloads.yaml:1",
-                               "/tmp/mesh/workloads.yaml:11: spec.port: port 9000 is already the "
-                               "port of a (/tmp/mesh/workloads.yaml:1)",
+                               "/tmp/mesh/workloads.yaml:8: metadata.name: workload \"a\" is "
+                               "already declared at /tmp/mesh/workloads.yaml:3",
+                               "/tmp/mesh/workloads.yaml:14: spec.port: port 9000 is already the "
+                               "port of a (/tmp/mesh/workloads.yaml:4)",
                            }));
 }
 
