@@ -339,7 +339,8 @@ spec:
     assert res.stdout == ""
 
 
-def test_detach_and_down(tmp_path):
+def solo_mesh(tmp_path):
+    """A directory with one workload (no gateway) on a free port: (directory, app port)."""
     config = copy_samples(tmp_path)
     for f in config.glob("*.yaml"):
         f.unlink()
@@ -361,6 +362,24 @@ spec:
   port: %d
   command: [/usr/bin/python3, ../apps/echo_app.py, --name, solo]
 """ % (port, port))
+    return config, port
+
+
+def test_a_killed_halyard_up_takes_its_processes_with_it(tmp_path):
+    config, port = solo_mesh(tmp_path)
+    m = Mesh(tmp_path, config)
+    m.wait_running()
+    pids = m.all_pids()
+    assert get(port, "/", "solo")[1]["service"] == "solo"
+    m.stop(signal.SIGKILL)  # no chance to stop anything: PR_SET_PDEATHSIG does it
+    deadline = time.time() + 10
+    while time.time() < deadline and [pid for pid in pids if alive(pid)]:
+        time.sleep(0.1)
+    assert not [pid for pid in pids if alive(pid)]
+
+
+def test_detach_and_down(tmp_path):
+    config, port = solo_mesh(tmp_path)
     logs = tmp_path / "logs"
     res = subprocess.run([str(BIN / "halyard"), "up", "--detach", str(config), "--base-port", "0",
                           "--log-dir", str(logs)], capture_output=True, text=True, timeout=60)
