@@ -205,6 +205,8 @@ int Process::run() {
 
   std::shared_ptr<const translate::Snapshot> first;
   if (!options_.config_dir.empty()) {
+    // Taken before loading, as reload() does; without it the first check reloads for nothing.
+    fingerprint_ = configFingerprint(options_.config_dir);
     translate::TranslateResult loaded =
         translate::loadSnapshot(options_.config_dir, identity_, ++version_);
     if (!report(loaded.diagnostics) || !loaded.snapshot) {
