@@ -42,7 +42,9 @@ struct UpFlags {
 // Where a detached `halyard up` notes its log directory, for `halyard down` without flags.
 constexpr const char* kLastDetachedFile = "/tmp/halyard-up.last";
 
-std::string loopback(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+std::string loopback(uint16_t port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
 
 // Where things run, as JSON next to the logs (for scripts and tests); rewritten on every change.
 void writeState(const up::UpPlan& plan, const up::Supervisor& sup) {
@@ -101,7 +103,8 @@ void printTable(const up::UpPlan& plan, const up::Supervisor& sup, bool detached
   std::ostringstream o;
   o << "\nThe mesh from " << shown(plan.dir) << " is running. Logs: " << plan.log_dir << "/\n\n";
   o << std::left << std::setw(22) << "PROCESS" << std::setw(9) << "PID" << std::setw(40)
-    << "LISTENS" << std::setw(26) << "ADMIN" << "LOG\n";
+    << "LISTENS" << std::setw(26) << "ADMIN"
+    << "LOG\n";
   o << std::setw(22) << "control-plane" << std::setw(9) << pid(0) << std::setw(40)
     << "grpc " + loopback(plan.control_port) << std::setw(26)
     << "http://" + loopback(plan.control_admin_port) << file(0) << "\n";
@@ -109,17 +112,18 @@ void printTable(const up::UpPlan& plan, const up::Supervisor& sup, bool detached
     const auto& gw = plan.gateways[g];
     std::string ports;
     for (const auto& [from, to] : gw.port_map) {
-      ports += (ports.empty() ? "" : ", ") + std::to_string(from) + " on localhost:" +
-               std::to_string(to);
+      ports += (ports.empty() ? "" : ", ") + std::to_string(from) +
+               " on localhost:" + std::to_string(to);
     }
     o << std::setw(22) << gw.name << std::setw(9) << pid(1 + g) << std::setw(40)
-      << "gateway " + ports << std::setw(26) << "http://" + loopback(gw.admin_port)
-      << file(1 + g) << "\n";
+      << "gateway " + ports << std::setw(26) << "http://" + loopback(gw.admin_port) << file(1 + g)
+      << "\n";
   }
   o << "\n"
     << std::setw(16) << "WORKLOAD" << std::setw(8) << "PID" << std::setw(10) << "APP PORT"
     << std::setw(13) << "SIDECAR PID" << std::setw(9) << "INBOUND" << std::setw(10) << "OUTBOUND"
-    << std::setw(26) << "SIDECAR ADMIN" << "LOGS (app, sidecar)\n";
+    << std::setw(26) << "SIDECAR ADMIN"
+    << "LOGS (app, sidecar)\n";
   size_t i = 1 + plan.gateways.size();
   for (const auto& wp : plan.workloads) {
     o << std::setw(16) << wp.workload.name << std::setw(8) << pid(i + 1) << std::setw(10)
@@ -130,8 +134,8 @@ void printTable(const up::UpPlan& plan, const up::Supervisor& sup, bool detached
   }
   if (!plan.tries.empty()) o << "\nTry:\n";
   for (const auto& t : plan.tries) {
-    std::string line = "  curl -H 'Host: " + t.host + "' localhost:" +
-                       std::to_string(t.local_port) + t.path;
+    std::string line =
+        "  curl -H 'Host: " + t.host + "' localhost:" + std::to_string(t.local_port) + t.path;
     o << std::setw(72) << line << "  # -> " << t.destinations << "\n";
   }
   const std::string control_flag =
@@ -258,8 +262,8 @@ int runDown(std::string log_dir) {
   // Bounded by halyard up's own stop bounds (5 + 10 + 5 s) plus a margin.
   for (int i = 0; i < 300 && ::kill(pid, 0) == 0; ++i) ::usleep(100'000);
   if (::kill(pid, 0) == 0) {
-    std::cerr << "halyard down: halyard up (pid " << pid << ") is still stopping; see "
-              << log_dir << "/halyard-up.log\n";
+    std::cerr << "halyard down: halyard up (pid " << pid << ") is still stopping; see " << log_dir
+              << "/halyard-up.log\n";
     return kExitFailed;
   }
   std::cout << "halyard down: stopped the mesh (pid " << pid << "; logs in " << log_dir << ")\n";

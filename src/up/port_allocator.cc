@@ -33,7 +33,9 @@ uint16_t tryBind(uint16_t port) {
 
 }  // namespace
 
-bool portFree(uint16_t port) { return port != 0 && tryBind(port) == port; }
+bool portFree(uint16_t port) {
+  return port != 0 && tryBind(port) == port;
+}
 
 common::Result<uint16_t, std::string> PortAllocator::take(uint16_t offset) {
   if (next_ == 0) {

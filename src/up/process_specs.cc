@@ -9,7 +9,9 @@ namespace {
 
 using Vars = std::vector<std::pair<std::string, std::string>>;
 
-std::string loopback(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+std::string loopback(uint16_t port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
 
 std::string labelList(const std::map<std::string, std::string>& labels) {
   std::string out;
@@ -66,8 +68,10 @@ std::vector<ProcessSpec> processSpecs(const UpPlan& plan, char* const* base_env)
   control.name = "control-plane";
   control.role = Role::kControl;
   control.program = plan.halyard_binary;
-  control.argv = {plan.halyard_binary, "control", "--config", plan.dir, "--listen",
-                  loopback(plan.control_port), "--admin", loopback(plan.control_admin_port)};
+  control.argv = {plan.halyard_binary, "control",
+                  "--config",          plan.dir,
+                  "--listen",          loopback(plan.control_port),
+                  "--admin",           loopback(plan.control_admin_port)};
   control.env = plain_env;
   control.cwd = plan.dir;
   control.log_path = log(control.name);
@@ -79,8 +83,9 @@ std::vector<ProcessSpec> processSpecs(const UpPlan& plan, char* const* base_env)
     p.name = gw.name;
     p.role = Role::kGateway;
     p.program = plan.proxy_binary;
-    p.argv = {plan.proxy_binary, "--control", loopback(plan.control_port), "--role", "gateway",
-              "--name", gw.name, "--namespace", gw.namespace_};
+    p.argv = {plan.proxy_binary, "--control",   loopback(plan.control_port),
+              "--role",          "gateway",     "--name",
+              gw.name,           "--namespace", gw.namespace_};
     if (!gw.labels.empty()) p.argv.insert(p.argv.end(), {"--labels", labelList(gw.labels)});
     for (const auto& [from, to] : gw.port_map) {
       p.argv.insert(p.argv.end(), {"--port-map", std::to_string(from) + "=" + std::to_string(to)});
@@ -100,9 +105,17 @@ std::vector<ProcessSpec> processSpecs(const UpPlan& plan, char* const* base_env)
     sidecar.name = w.name + ".sidecar";
     sidecar.role = Role::kSidecar;
     sidecar.program = plan.proxy_binary;
-    sidecar.argv = {plan.proxy_binary, "--control", loopback(plan.control_port), "--role",
-                    "sidecar", "--workload", w.name, "--namespace", w.namespace_};
-    if (!w.labels.empty()) sidecar.argv.insert(sidecar.argv.end(), {"--labels", labelList(w.labels)});
+    sidecar.argv = {plan.proxy_binary,
+                    "--control",
+                    loopback(plan.control_port),
+                    "--role",
+                    "sidecar",
+                    "--workload",
+                    w.name,
+                    "--namespace",
+                    w.namespace_};
+    if (!w.labels.empty())
+      sidecar.argv.insert(sidecar.argv.end(), {"--labels", labelList(w.labels)});
     sidecar.argv.insert(sidecar.argv.end(),
                         {"--service-account", w.service_account, "--app-port",
                          std::to_string(w.port), "--inbound-port", std::to_string(wp.inbound_port),
@@ -118,12 +131,9 @@ std::vector<ProcessSpec> processSpecs(const UpPlan& plan, char* const* base_env)
 
     const std::string proxy_url = "http://" + loopback(wp.outbound_port);
     Vars vars = {
-        {"PORT", std::to_string(w.port)},
-        {"HTTP_PROXY", proxy_url},
-        {"http_proxy", proxy_url},
-        {"NO_PROXY", "localhost,127.0.0.1"},
-        {"no_proxy", "localhost,127.0.0.1"},
-        {"HALYARD_WORKLOAD", w.name},
+        {"PORT", std::to_string(w.port)},    {"HTTP_PROXY", proxy_url},
+        {"http_proxy", proxy_url},           {"NO_PROXY", "localhost,127.0.0.1"},
+        {"no_proxy", "localhost,127.0.0.1"}, {"HALYARD_WORKLOAD", w.name},
         {"HALYARD_NAMESPACE", w.namespace_},
     };
     for (const auto& [k, v] : w.env) vars.emplace_back(k, expand(v, vars));

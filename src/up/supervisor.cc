@@ -21,13 +21,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr auto kReadyTimeout = 20s;      // a proxy or the control plane that is not ready by then failed
-constexpr auto kAppListenGrace = 10s;    // start() stops waiting for an app after this
+// A proxy or the control plane that is not ready by then failed to start.
+constexpr auto kReadyTimeout = 20s;
+constexpr auto kAppListenGrace = 10s;  // start() stops waiting for an app after this
 constexpr auto kFirstBackoff = 1s;
 constexpr auto kMaxBackoff = 30s;
-constexpr auto kHealthyRun = 60s;        // a run this long resets the backoff
+constexpr auto kHealthyRun = 60s;  // a run this long resets the backoff
 constexpr auto kAppStopBound = 5s;
-constexpr auto kProxyStopBound = 10s;    // proxies drain requests in flight first
+constexpr auto kProxyStopBound = 10s;  // proxies drain requests in flight first
 constexpr auto kControlStopBound = 5s;
 
 sigset_t stopSignals() {
@@ -82,12 +83,11 @@ const char* toString(Role role) {
 }
 
 Supervisor::Supervisor(std::vector<ProcessSpec> specs, std::ostream& out)
-    : specs_(std::move(specs)),
-      states_(specs_.size()),
-      runtime_(specs_.size()),
-      out_(out) {}
+    : specs_(std::move(specs)), states_(specs_.size()), runtime_(specs_.size()), out_(out) {}
 
-Supervisor::~Supervisor() { stopAll(); }
+Supervisor::~Supervisor() {
+  stopAll();
+}
 
 void Supervisor::blockSignals() {
   sigset_t set = stopSignals();
@@ -178,7 +178,8 @@ void Supervisor::probe(size_t i) {
   if (st.pid == 0 || st.ready) return;
   st.ready = spec.role == Role::kApp ? tcpAccepts(spec.ready_port, 200)
                                      : httpStatus(spec.ready_port, "/ready", 300) == 200;
-  if (st.ready && st.restarts > 0) report(spec.name + " is back (pid " + std::to_string(st.pid) + ")");
+  if (st.ready && st.restarts > 0)
+    report(spec.name + " is back (pid " + std::to_string(st.pid) + ")");
 }
 
 void Supervisor::terminate(size_t i, int sig) {
@@ -217,13 +218,14 @@ void Supervisor::onExit(size_t i, int status, bool starting) {
     return;
   }
   if (ran >= kHealthyRun) rt.backoff = {};
-  rt.backoff = rt.backoff == Clock::duration{} ? Clock::duration(kFirstBackoff)
-                                               : std::min<Clock::duration>(rt.backoff * 2, kMaxBackoff);
+  rt.backoff = rt.backoff == Clock::duration{}
+                   ? Clock::duration(kFirstBackoff)
+                   : std::min<Clock::duration>(rt.backoff * 2, kMaxBackoff);
   rt.restart_at = Clock::now() + rt.backoff;
   ++st.restarts;
   report(spec.name + " (pid " + std::to_string(pid) + ") " + exitText(status) + " after " +
-         seconds(ran) + "; restart " + std::to_string(st.restarts) + " in " +
-         seconds(rt.backoff) + " (log: " + spec.log_path + ")");
+         seconds(ran) + "; restart " + std::to_string(st.restarts) + " in " + seconds(rt.backoff) +
+         " (log: " + spec.log_path + ")");
 }
 
 void Supervisor::reap(bool starting) {
@@ -249,7 +251,10 @@ bool Supervisor::waitSignal(std::chrono::milliseconds timeout) {
     } else {
       stop_requested_ = true;
       report(std::string("received ") +
-             (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP") + ": stopping");
+             (sig == SIGINT    ? "SIGINT"
+              : sig == SIGTERM ? "SIGTERM"
+                               : "SIGHUP") +
+             ": stopping");
     }
   }
   return stop_requested_;
@@ -263,7 +268,8 @@ void Supervisor::tick(bool starting) {
     if (st.done || failed_) continue;
     if (st.pid != 0) {
       probe(i);
-      if (!st.ready && starting && specs_[i].role != Role::kApp && now > runtime_[i].ready_deadline) {
+      if (!st.ready && starting && specs_[i].role != Role::kApp &&
+          now > runtime_[i].ready_deadline) {
         report(specs_[i].name + " is not ready after " + seconds(kReadyTimeout) + "; its log (" +
                specs_[i].log_path + "):\n" + logTail(i));
         failed_ = true;

@@ -51,9 +51,9 @@ common::Result<std::string, std::string> resolveProgram(const Workload& w) {
     p = p.lexically_normal();
     if (executable(p)) return p.string();
     std::error_code ec;
-    return common::unexpected(
-        fs::exists(p, ec) ? "\"" + p.string() + "\" is not an executable file (chmod +x it?)"
-                          : "\"" + p.string() + "\" does not exist");
+    return common::unexpected(fs::exists(p, ec) ? "\"" + p.string() +
+                                                      "\" is not an executable file (chmod +x it?)"
+                                                : "\"" + p.string() + "\" does not exist");
   }
   const char* path_env = std::getenv("PATH");
   std::string path = path_env ? path_env : "/usr/bin:/bin";
@@ -77,8 +77,8 @@ std::string selfPath() {
 
 struct GatewayGroup {
   std::map<std::string, std::string> selector;
-  std::set<uint16_t> ports;            // server ports of its Gateways
-  std::set<std::string> gateways;      // "namespace/name" of its Gateways
+  std::set<uint16_t> ports;        // server ports of its Gateways
+  std::set<std::string> gateways;  // "namespace/name" of its Gateways
 };
 
 // One gateway process per distinct Gateway selector, as a cluster would run one deployment per
@@ -92,7 +92,8 @@ std::vector<GatewayGroup> gatewayGroups(const std::vector<Object>& objects) {
     GatewayGroup g;
     g.gateways.insert(obj.namespaceOr("default") + "/" + obj.name);
     if (const config::Node* sel = spec->get("selector"); sel && sel->isMap()) {
-      for (const auto& e : sel->fields) g.selector[e.key] = std::string(e.value.asText().value_or(""));
+      for (const auto& e : sel->fields)
+        g.selector[e.key] = std::string(e.value.asText().value_or(""));
     }
     if (const config::Node* servers = spec->get("servers"); servers && servers->isList()) {
       for (const auto& s : servers->items) {
@@ -118,7 +119,8 @@ std::vector<GatewayGroup> gatewayGroups(const std::vector<Object>& objects) {
 
 std::string gatewayName(const std::map<std::string, std::string>& selector, size_t index) {
   if (auto it = selector.find("istio"); it != selector.end() && selector.size() == 1) {
-    return "istio-" + it->second;  // istio=ingressgateway -> istio-ingressgateway, as Istio names it
+    return "istio-" +
+           it->second;  // istio=ingressgateway -> istio-ingressgateway, as Istio names it
   }
   return "gateway-" + std::to_string(index + 1);
 }
@@ -148,8 +150,8 @@ std::string scalar(const config::Node* n) {
 
 // One curl line per HTTP route of every VirtualService bound to a gateway: its first host, the
 // path of its first uri match, and where it goes.
-void addTries(const std::vector<Object>& objects, const GatewayGroup& group,
-              const GatewayPlan& gw, std::vector<TryLine>& out) {
+void addTries(const std::vector<Object>& objects, const GatewayGroup& group, const GatewayPlan& gw,
+              std::vector<TryLine>& out) {
   if (gw.port_map.empty()) return;
   const uint16_t local = gw.port_map.front().second;
   for (const Object& obj : objects) {
@@ -171,8 +173,8 @@ void addTries(const std::vector<Object>& objects, const GatewayGroup& group,
     if (!bound || host.find('*') != std::string::npos || !http || !http->isList()) continue;
     for (const auto& route : http->items) {
       TryLine t{host, local, "/", ""};
-      if (const config::Node* match = route.get("match"); match && match->isList() &&
-                                                          !match->items.empty()) {
+      if (const config::Node* match = route.get("match");
+          match && match->isList() && !match->items.empty()) {
         if (const config::Node* uri = match->items.front().get("uri")) {
           for (const char* kind : {"prefix", "exact"}) {
             if (const config::Node* v = uri->get(kind)) t.path = scalar(v);
@@ -213,8 +215,8 @@ void checkServices(const std::vector<Object>& objects, const WorkloadSet& set, P
     auto svc = config::decodeService(*found);
     if (svc.selector.empty() || !config::model::selectorMatches(svc.selector, w.labels)) {
       out.push_back(where + "Service " + w.service + " (" + found->pos.str() + ") selects {" +
-                    config::model::selectorText(svc.selector) + "}, which does not match the labels {" +
-                    config::model::selectorText(w.labels) +
+                    config::model::selectorText(svc.selector) +
+                    "}, which does not match the labels {" + config::model::selectorText(w.labels) +
                     "} of this workload, so it would get no traffic; fix the selector or labels");
     }
   }

@@ -26,8 +26,8 @@ struct UpOptions {
 struct GatewayPlan {
   std::string name;  // "istio-ingressgateway"
   std::string namespace_ = "istio-system";
-  std::map<std::string, std::string> labels;               // the Gateways' selector
-  std::vector<std::pair<uint16_t, uint16_t>> port_map;     // Gateway port -> local port
+  std::map<std::string, std::string> labels;            // the Gateways' selector
+  std::vector<std::pair<uint16_t, uint16_t>> port_map;  // Gateway port -> local port
   uint16_t admin_port = 0;
 };
 

@@ -25,8 +25,7 @@ bool isDnsLabel(const std::string& s) {
 bool isEnvName(const std::string& s) {
   if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
   for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
       return false;
     }
   }
@@ -48,9 +47,9 @@ class Decoder {
     w.port_pos = obj_.posOf("spec.port");
     w.name = obj_.name;
     if (!isDnsLabel(w.name)) {
-      fail("metadata.name",
-           w.name.empty() ? "required"
-                          : "\"" + w.name + "\" must be lowercase letters, digits and '-'");
+      fail("metadata.name", w.name.empty()
+                                ? "required"
+                                : "\"" + w.name + "\" must be lowercase letters, digits and '-'");
     }
     if (!obj_.namespace_.empty()) w.namespace_ = obj_.namespace_;
     w.labels = obj_.labels;
@@ -112,8 +111,7 @@ class Decoder {
       auto t = item.asText();
       // Numbers and booleans are fine as arguments ("--workers, 2"); null, lists and maps not.
       if (!t || item.isNull() || (i == 0 && t->empty())) {
-        fail("spec.command[" + std::to_string(i) + "]",
-             "must be a string, got " + item.toJson());
+        fail("spec.command[" + std::to_string(i) + "]", "must be a string, got " + item.toJson());
         continue;
       }
       w.command.emplace_back(*t);
@@ -191,9 +189,9 @@ WorkloadSet decodeWorkloads(const std::vector<config::Object>& objects) {
   for (const Workload& w : out.workloads) {
     if (auto [it, fresh] = by_name.emplace(w.name, &w); !fresh) {
       // Names are unique across namespaces too: they name the processes and their log files.
-      out.problems.push_back({w.name_pos, "metadata.name",
-                              "workload \"" + w.name + "\" is already declared at " +
-                                  it->second->name_pos.str()});
+      out.problems.push_back(
+          {w.name_pos, "metadata.name",
+           "workload \"" + w.name + "\" is already declared at " + it->second->name_pos.str()});
     }
     if (w.port == 0) continue;
     if (auto [it, fresh] = by_port.emplace(w.port, &w); !fresh) {

@@ -49,29 +49,44 @@ TEST(ProcessSpecsTest, ControlPlaneGatewaySidecarAndApp) {
   ASSERT_EQ(specs.size(), 4u);
 
   EXPECT_EQ(specs[0].role, Role::kControl);
-  EXPECT_EQ(specs[0].argv, (std::vector<std::string>{"/bin/halyard", "control", "--config",
-                                                     "/mesh", "--listen", "127.0.0.1:15010",
-                                                     "--admin", "127.0.0.1:15011"}));
+  EXPECT_EQ(specs[0].argv,
+            (std::vector<std::string>{"/bin/halyard", "control", "--config", "/mesh", "--listen",
+                                      "127.0.0.1:15010", "--admin", "127.0.0.1:15011"}));
   EXPECT_EQ(specs[0].ready_port, 15011);
   EXPECT_EQ(specs[0].log_path, "/logs/control-plane.log");
 
   EXPECT_EQ(specs[1].argv,
-            (std::vector<std::string>{"/bin/halyard-proxy", "--control", "127.0.0.1:15010",
-                                      "--role", "gateway", "--name", "istio-ingressgateway",
-                                      "--namespace", "istio-system", "--labels",
-                                      "istio=ingressgateway", "--port-map", "80=8080", "--admin",
-                                      "127.0.0.1:15000"}));
+            (std::vector<std::string>{
+                "/bin/halyard-proxy", "--control", "127.0.0.1:15010", "--role", "gateway", "--name",
+                "istio-ingressgateway", "--namespace", "istio-system", "--labels",
+                "istio=ingressgateway", "--port-map", "80=8080", "--admin", "127.0.0.1:15000"}));
   EXPECT_EQ(specs[1].after, 0);
 
   const ProcessSpec& sidecar = specs[2];
   EXPECT_EQ(sidecar.name, "items-api.sidecar");
-  EXPECT_EQ(sidecar.argv,
-            (std::vector<std::string>{
-                "/bin/halyard-proxy", "--control", "127.0.0.1:15010", "--role", "sidecar",
-                "--workload", "items-api", "--namespace", "default", "--labels",
-                "app=items-api,version=v1", "--service-account", "items", "--app-port", "9081",
-                "--inbound-port", "15100", "--outbound-port", "15101", "--admin",
-                "127.0.0.1:15102", "--workers", "1"}));
+  EXPECT_EQ(sidecar.argv, (std::vector<std::string>{"/bin/halyard-proxy",
+                                                    "--control",
+                                                    "127.0.0.1:15010",
+                                                    "--role",
+                                                    "sidecar",
+                                                    "--workload",
+                                                    "items-api",
+                                                    "--namespace",
+                                                    "default",
+                                                    "--labels",
+                                                    "app=items-api,version=v1",
+                                                    "--service-account",
+                                                    "items",
+                                                    "--app-port",
+                                                    "9081",
+                                                    "--inbound-port",
+                                                    "15100",
+                                                    "--outbound-port",
+                                                    "15101",
+                                                    "--admin",
+                                                    "127.0.0.1:15102",
+                                                    "--workers",
+                                                    "1"}));
   EXPECT_EQ(sidecar.ready_port, 15102);
   EXPECT_EQ(sidecar.after, 0);
   EXPECT_TRUE(has(sidecar.env, "PORT=1"));  // proxies get the plain environment

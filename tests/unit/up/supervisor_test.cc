@@ -54,8 +54,9 @@ class SupervisorTest : public ::testing::Test {
   // A long-running process that writes a file when it gets SIGTERM (a proxy draining).
   ProcessSpec server(const std::string& name, Role role, int after = -1) {
     return shell(name, role,
-                 "trap 'echo drained > $DIR/" + name + ".drained; exit 0' TERM; "
-                 "while :; do sleep 0.05; done",
+                 "trap 'echo drained > $DIR/" + name +
+                     ".drained; exit 0' TERM; "
+                     "while :; do sleep 0.05; done",
                  after);
   }
   // SIGTERM to this process after `delay` (the signal stays pending until run() waits for it).
@@ -125,7 +126,8 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
     def log_message(self, *a): pass
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-)", std::to_string(port)};
+)",
+                  std::to_string(port)};
   sidecar.ready_port = port;
   specs.push_back(sidecar);
   ProcessSpec app =

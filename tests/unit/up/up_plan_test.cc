@@ -38,7 +38,8 @@ spec:
   ports: [{name: http, port: 80, targetPort: 9000}]
 )";
 
-std::string workload(const std::string& command, int port, const std::string& labels = "app: shop") {
+std::string workload(const std::string& command, int port,
+                     const std::string& labels = "app: shop") {
   return "apiVersion: halyard.dev/v1alpha1\nkind: Workload\nmetadata:\n  name: shop\n  labels: {" +
          labels + "}\nspec:\n  service: shop-svc\n  port: " + std::to_string(port) +
          "\n  command: [" + command + ", --serve]\n";
@@ -104,9 +105,14 @@ TEST_F(UpPlanTest, PlansTheControlPlaneGatewayAndWorkloads) {
   const WorkloadPlan& w = plan->workloads[0];
   EXPECT_EQ(w.program, "/usr/bin/sh");
   EXPECT_EQ(w.workload.port, app_port);
-  std::set<uint16_t> ports{plan->control_port, plan->control_admin_port,
-                           plan->gateways[0].admin_port, w.inbound_port, w.outbound_port,
-                           w.admin_port, app_port, plan->gateways[0].port_map[0].second};
+  std::set<uint16_t> ports{plan->control_port,
+                           plan->control_admin_port,
+                           plan->gateways[0].admin_port,
+                           w.inbound_port,
+                           w.outbound_port,
+                           w.admin_port,
+                           app_port,
+                           plan->gateways[0].port_map[0].second};
   EXPECT_EQ(ports.size(), 8u);  // all distinct
   ASSERT_EQ(plan->tries.size(), 1u);
   EXPECT_EQ(plan->tries[0].host, "shop.example.com");
@@ -144,18 +150,21 @@ spec:
   const std::string wl = (dir_ / "mesh" / "workloads.yaml").string();
   EXPECT_NE(all.find("broken.yaml:6 (VirtualService default/broken): [IST0101] Referenced "
                      "gateway not found: \"missing-gateway\""),
-            std::string::npos) << all;
+            std::string::npos)
+      << all;
   EXPECT_NE(all.find(wl + ":7: spec.service: Service shop-svc (" +
                      (dir_ / "mesh" / "gateway.yaml").string() +
                      ":18) selects {app=shop}, which does not match the labels {app=other}"),
-            std::string::npos) << all;
+            std::string::npos)
+      << all;
   EXPECT_NE(all.find(wl + ":9: spec.command[0]: \"no-such-program-halyard\" is not found on PATH"),
-            std::string::npos) << all;
-  EXPECT_NE(all.find("port " + std::to_string(port) + " of workload shop (" + wl +
-                     ":8) is in use"),
-            std::string::npos) << all;
-  EXPECT_NE(all.find("--port-map \"80:8080\": expected GATEWAY_PORT=LOCAL_PORT"),
-            std::string::npos) << all;
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("port " + std::to_string(port) + " of workload shop (" + wl + ":8) is in use"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("--port-map \"80:8080\": expected GATEWAY_PORT=LOCAL_PORT"), std::string::npos)
+      << all;
   EXPECT_FALSE(fs::exists(dir_ / "logs"));  // nothing was made
   ::close(busy);
 }
@@ -178,14 +187,17 @@ TEST_F(UpPlanTest, GatewayPortInUseAndMissingService) {
   auto plan = makePlan(o);
   ASSERT_FALSE(plan.ok());
   const std::string all = joined(plan.error());
-  EXPECT_NE(all.find("port " + port + " (Gateway port 80 of istio-ingressgateway) is in use: stop "
+  EXPECT_NE(all.find("port " + port +
+                     " (Gateway port 80 of istio-ingressgateway) is in use: stop "
                      "what listens there or pick another with --port-map 80=PORT"),
-            std::string::npos) << all;
+            std::string::npos)
+      << all;
   EXPECT_NE(all.find("spec.service: no Service \"nope\" in namespace default"), std::string::npos)
       << all;
   EXPECT_NE(all.find("spec.command[0]: \"" + (dir_ / "mesh" / "missing.sh").string() +
                      "\" does not exist"),
-            std::string::npos) << all;
+            std::string::npos)
+      << all;
   ::close(busy);
 }
 
