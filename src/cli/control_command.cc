@@ -17,6 +17,7 @@ struct ControlFlags {
   std::string listen = "127.0.0.1:15010";
   std::string admin;
   int debounce_ms = 100;
+  int resync_grace_ms = 3000;
   std::string log_level = "info";
 };
 
@@ -30,7 +31,8 @@ int runControl(const ControlFlags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   control::ControlPlane plane(control::ControlPlaneOptions{
-      flags.config_dir, flags.listen, flags.admin, std::chrono::milliseconds(flags.debounce_ms)});
+      flags.config_dir, flags.listen, flags.admin, std::chrono::milliseconds(flags.debounce_ms),
+      std::chrono::milliseconds(flags.resync_grace_ms)});
   if (auto started = plane.start(); !started) {
     std::cerr << "halyard control: " << started.error().message << "\n";
     return 1;
@@ -58,6 +60,11 @@ void registerControlCommand(CLI::App& app, int& exit_code) {
                   "Quiet time after a change before the config is read again")
       ->capture_default_str()
       ->check(CLI::Range(0, 10'000));
+  cmd->add_option("--resync-grace-ms", flags->resync_grace_ms,
+                  "After a start, how long proxies that kept serving through a control-plane "
+                  "restart wait for the sidecars to register again before they get new config")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 60'000));
   cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error, off")
       ->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = runControl(*flags); });

@@ -19,7 +19,7 @@ constexpr int kKeepaliveTimeoutMs = 10'000;
 }  // namespace
 
 ControlPlane::ControlPlane(ControlPlaneOptions options)
-    : options_(std::move(options)), controller_(PushControllerOptions{options_.debounce}) {}
+    : options_(std::move(options)), controller_(PushControllerOptions{options_.debounce, options_.resync_grace}) {}
 
 ControlPlane::~ControlPlane() {
   stop();

@@ -25,6 +25,7 @@ struct ControlPlaneOptions {
   std::string listen = "127.0.0.1:15010";  // gRPC; port 0 picks a free one
   std::string admin;                       // HTTP admin "host:port"; empty: none
   std::chrono::milliseconds debounce{100};
+  std::chrono::milliseconds resync_grace{3000};  // PushControllerOptions::resync_grace
 };
 
 class ControlPlane {

@@ -41,6 +41,7 @@ PushController::~PushController() {
 }
 
 void PushController::start() {
+  if (options_.resync_grace.count() > 0) resync_until_ = Clock::now() + options_.resync_grace;
   thread_ = std::thread([this] { run(); });
 }
 
@@ -91,8 +92,11 @@ void PushController::run() {
       auto ready = [this] {
         return stopping_ || pending_update_ || !connects_.empty() || !disconnects_.empty();
       };
-      if (registry_changed_) {
-        cv_.wait_until(lock, *registry_changed_ + options_.registry_debounce, ready);
+      std::optional<Clock::time_point> wake;
+      if (registry_changed_) wake = *registry_changed_ + options_.registry_debounce;
+      if (resync_until_ && (!wake || *resync_until_ < *wake)) wake = resync_until_;
+      if (wake) {
+        cv_.wait_until(lock, *wake, ready);
       } else {
         cv_.wait(lock, ready);
       }
@@ -162,7 +166,12 @@ void PushController::step(std::optional<SourceUpdate> update,
   if (update) store_.update(*update);
   const bool registry_due =
       registry_changed_ && Clock::now() >= *registry_changed_ + options_.registry_debounce;
-  if (update || registry_due || !config_) {
+  const bool resync_over = resync_until_ && Clock::now() >= *resync_until_;
+  if (resync_over) {
+    resync_until_.reset();
+    HLOG_INFO("resync grace over: the proxies that resumed a snapshot are served again");
+  }
+  if (update || registry_due || !config_ || resync_over) {
     rebuild();
     return;
   }
@@ -236,6 +245,9 @@ void PushController::rebuild() {
 void PushController::offer(const std::shared_ptr<ProxySession>& session) {
   auto it = session_class_.find(session->info().stream_id);
   if (it == session_class_.end()) return;
+  // A resumed snapshot holds its registered endpoints; a new one now might drop those of
+  // sidecars that have not reconnected yet.
+  if (resync_until_ && session->info().last_version > 0) return;
   session->offer(version_, classes_[it->second].content);
 }
 

@@ -35,6 +35,11 @@ namespace halyard::control {
 
 struct PushControllerOptions {
   std::chrono::milliseconds registry_debounce{100};
+  // After a (re)start, proxies that already serve a snapshot from an earlier control plane
+  // (hello.last_version > 0) are sent nothing for this long: the sidecars that registered with the
+  // earlier one need time to reconnect and register again, and until they have, a new snapshot
+  // would take their endpoints away. Covers the proxies' reconnect backoff (at most 2 s + 20 %).
+  std::chrono::milliseconds resync_grace{3000};
 };
 
 class PushController {
@@ -95,6 +100,8 @@ class PushController {
   std::map<std::string, ProxyClass> classes_;
   std::map<uint64_t, std::string> session_class_;
   std::optional<Clock::time_point> registry_changed_;
+  // Until then, sessions that resume a snapshot are held (PushControllerOptions::resync_grace).
+  std::optional<Clock::time_point> resync_until_;
   std::set<std::string> reported_;  // problems already logged
 
   // Read by status() and proxyConfig(); written by the controller thread under state_mu_.

@@ -136,7 +136,7 @@ class ControlPlaneTest : public ::testing::Test {
     dir_.write("backend.yaml", kBackend);
     dir_.write("shop.yaml", shopRoute("/v1"));
     plane_ =
-        std::make_unique<ControlPlane>(ControlPlaneOptions{dir_.path(), "127.0.0.1:0", "", 20ms});
+        std::make_unique<ControlPlane>(ControlPlaneOptions{dir_.path(), "127.0.0.1:0", "", 20ms, 0ms});
     ASSERT_TRUE(plane_->start());
   }
 
@@ -325,6 +325,47 @@ spec:
   EXPECT_TRUE(waitFor([&] { return backendEndpoints(caller).empty(); }));
 }
 
+TEST_F(ControlPlaneTest, AfterARestartResumedProxiesWaitForTheSidecarsToRegisterAgain) {
+  dir_.write("reviews.yaml", R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: ["backend.internal"]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  workloadSelector: {labels: {app: reviews}}
+)");
+  dir_.remove("backend.yaml");
+  FakeProxy gateway(plane_->port(), FakeProxy::gateway("gw-1"));
+  v1::ProxyHello hello = sidecarHello("reviews-1", "reviews", 9080);
+  hello.set_address("10.9.9.9");
+  hello.set_inbound_port(15123);
+  FakeProxy sidecar(plane_->port(), hello);
+  ASSERT_TRUE(waitFor([&] { return backendEndpoints(gateway) == "10.9.9.9:15123"; }));
+
+  // A restart with an edit made while the control plane was down. A new control plane knows no
+  // registered workload until the sidecar is back; the gateway keeps its endpoint all along.
+  const int port = plane_->port();
+  plane_.reset();
+  dir_.write("shop.yaml", shopRoute("/after-restart"));
+  plane_ = std::make_unique<ControlPlane>(
+      ControlPlaneOptions{dir_.path(), "127.0.0.1:" + std::to_string(port), "", 20ms, 800ms});
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(plane_->start());
+  // A proxy with nothing to resume is served at once, grace or not.
+  FakeProxy fresh(port, FakeProxy::gateway("gw-2"));
+  ASSERT_TRUE(waitFor([&] { return fresh.firstPrefix() == "/after-restart"; }));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 700ms);
+  ASSERT_TRUE(waitFor([&] {
+    EXPECT_EQ(backendEndpoints(gateway), "10.9.9.9:15123");
+    return gateway.firstPrefix() == "/after-restart";
+  }));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 700ms);  // held for the grace
+  EXPECT_EQ(backendEndpoints(gateway), "10.9.9.9:15123");
+}
+
 TEST_F(ControlPlaneTest, ASidecarWhosePortsClashIsRefused) {
   auto stub = v1::Discovery::NewStub(grpc::CreateChannel(
       "127.0.0.1:" + std::to_string(plane_->port()), grpc::InsecureChannelCredentials()));
@@ -370,7 +411,7 @@ TEST_F(ControlPlaneTest, AProxyFollowsARestartedControlPlaneWithVersionsAboveIts
   plane_.reset();
   dir_.write("shop.yaml", shopRoute("/after-restart"));
   plane_ = std::make_unique<ControlPlane>(
-      ControlPlaneOptions{dir_.path(), "127.0.0.1:" + std::to_string(port), "", 20ms});
+      ControlPlaneOptions{dir_.path(), "127.0.0.1:" + std::to_string(port), "", 20ms, 0ms});
   ASSERT_TRUE(plane_->start());
   ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/after-restart"; }));
   EXPECT_GT(proxy.version(), served);
