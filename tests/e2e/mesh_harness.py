@@ -96,6 +96,17 @@ class _Process:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
 
+    def _wait_ready(self, what):
+        """Waits for self.ready(); on failure stops the process (never left behind) and raises."""
+        try:
+            ready = wait_until(self.ready, 15)
+        except RuntimeError:
+            ready = False
+        if not ready:
+            output = self.output()
+            self.stop()
+            raise RuntimeError("%s not ready:\n%s" % (what, output))
+
     def output(self):
         self.log.flush()
         return self.log_path.read_text(errors="replace")
@@ -128,8 +139,7 @@ class Control(_Process):
                           "--listen", self.address, "--admin", "127.0.0.1:%d" % self.admin_port,
                           "--debounce-ms", "100"],
                          pathlib.Path(log_dir) / ("control-%d.log" % self.port))
-        if not wait_until(self.ready, 15):
-            raise RuntimeError("halyard control not ready:\n" + self.output())
+        self._wait_ready("halyard control")
 
     def ready(self):
         if self.proc.poll() is not None:
@@ -167,8 +177,7 @@ class MeshProxy(_Process):
                      "--outbound-port", str(self.outbound_port)]
             app.outbound = self.outbound_port
         super().__init__(args, pathlib.Path(log_dir) / ("%s-%d.log" % (name, self.admin_port)))
-        if not wait_until(self.ready, 15):
-            raise RuntimeError("%s not ready:\n%s" % (name, self.output()))
+        self._wait_ready(name)
 
     def ready(self):
         if self.proc.poll() is not None:

@@ -117,6 +117,9 @@ def mesh(tmp_path):
         assert wait_until(lambda: shop(m)[0] == 200, 10), shop(m)
         yield m
     finally:
+        # A test may have replaced the control plane (a restart): stop the one running now too.
+        if getattr(m, "control", None) is not None and m.control not in started:
+            started.insert(0, m.control)
         for s in reversed(started):
             s.stop()
 
