@@ -31,12 +31,13 @@ def pb():
 
 
 class ControlPlane:
-    """`halyard control --config DIR --listen 127.0.0.1:0`; its log lines are collected."""
+    """`halyard control --config DIR --listen 127.0.0.1:PORT` (0: a free one; a fixed port lets a
+    test restart it where its proxies expect it); its log lines are collected."""
 
-    def __init__(self, config_dir, debounce_ms=100, extra=()):
+    def __init__(self, config_dir, debounce_ms=100, extra=(), port=0):
         self.proc = subprocess.Popen(
             [str(BIN / "halyard"), "control", "--config", str(config_dir),
-             "--listen", "127.0.0.1:0", "--debounce-ms", str(debounce_ms), *extra],
+             "--listen", "127.0.0.1:%d" % port, "--debounce-ms", str(debounce_ms), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         self._port = queue.Queue()
@@ -65,6 +66,10 @@ class ControlPlane:
                 return True
             time.sleep(0.02)
         return False
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
 
     def stop(self):
         if self.proc.poll() is None:

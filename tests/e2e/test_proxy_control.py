@@ -5,7 +5,6 @@ keeps serving under load without a failure, and follows the restarted control pl
 Gateway port another process holds is NACKed (proxy-status shows it) while the previous snapshot
 keeps serving; two sidecars carry a request from one app to the other through the
 outbound HTTP proxy and report it as source and as destination."""
-import queue
 import re
 import socket
 import subprocess
@@ -14,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import BIN, run_halyard
+from conftest import run_halyard
 from control_harness import ControlPlane
 from proxy_backends import EchoBackend
 from proxy_harness import ControlledProxy, curl, free_port, service
@@ -55,28 +54,9 @@ def write(path, text):
     tmp.rename(path)
 
 
-class FixedPortControlPlane(ControlPlane):
-    """`halyard control` on a port chosen by the test, so that it can be restarted where the
-    proxy expects it."""
-
-    def __init__(self, config_dir, port, debounce_ms=100):
-        self.proc = subprocess.Popen(
-            [str(BIN / "halyard"), "control", "--config", str(config_dir),
-             "--listen", "127.0.0.1:%d" % port, "--debounce-ms", str(debounce_ms)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        self._port = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        try:
-            self.port = self._port.get(timeout=10)
-        except queue.Empty:
-            self.stop()
-            raise RuntimeError("halyard control did not start:\n" + self.log())
-        self.address = "127.0.0.1:%d" % self.port
-
-    def kill(self):
-        self.proc.kill()
-        self.proc.wait()
+def FixedPortControlPlane(config_dir, port, debounce_ms=100):
+    """`halyard control` on a port chosen by the test, so it can be restarted there."""
+    return ControlPlane(config_dir, debounce_ms=debounce_ms, port=port)
 
 
 @pytest.fixture
