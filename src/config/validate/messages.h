@@ -33,6 +33,10 @@ inline constexpr MessageType kMultipleSidecarsWithoutWorkloadSelectors{
     "IST0111", "MultipleSidecarsWithoutWorkloadSelectors", Level::kError};
 inline constexpr MessageType kVirtualServiceDestinationPortSelectorRequired{
     "IST0112", "VirtualServiceDestinationPortSelectorRequired", Level::kError};
+inline constexpr MessageType kPortNameIsNotUnderNamingConvention{
+    "IST0118", "PortNameIsNotUnderNamingConvention", Level::kInfo};
+inline constexpr MessageType kExternalNameServiceTypeInvalidPortName{
+    "IST0150", "ExternalNameServiceTypeInvalidPortName", Level::kWarning};
 inline constexpr MessageType kNoMatchingWorkloadsFound{"IST0127", "NoMatchingWorkloadsFound",
                                                        Level::kWarning};
 inline constexpr MessageType kNoServerCertificateVerificationDestinationLevel{

@@ -13,6 +13,7 @@ void registerPolicyAnalyzers(AnalyzerList& list) {
   list.push_back(makeBlockedCidrsAnalyzer());
   list.push_back(makeGatewaySelectorAnalyzer());
   list.push_back(makeConditionAnalyzer());
+  list.push_back(makePortNameAnalyzer());
 }
 
 }  // namespace halyard::config

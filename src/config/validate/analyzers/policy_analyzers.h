@@ -27,5 +27,7 @@ std::unique_ptr<Analyzer> makeBlockedCidrsAnalyzer();
 std::unique_ptr<Analyzer> makeGatewaySelectorAnalyzer();
 // conditions.ConditionAnalyzer: IST0171.
 std::unique_ptr<Analyzer> makeConditionAnalyzer();
+// service.PortNameAnalyzer: IST0118.
+std::unique_ptr<Analyzer> makePortNameAnalyzer();
 
 }  // namespace halyard::config

@@ -28,7 +28,6 @@ std::string unsupportedReason(const std::string& analyzer) {
       {"maturity.", "Kubernetes annotation maturity: not a routing or security concern"},
       {"externalcontrolplane.", "istiod webhook deployment topology: no Kubernetes webhooks"},
       {"injection.", "sidecar injection into Kubernetes pods: Halyard starts sidecars itself"},
-      {"service.PortNameAnalyzer", "Kubernetes Service port naming conventions (planned)"},
       {"deployment.", "Kubernetes Deployment/Pod checks: no Kubernetes workloads here"},
       {"multicluster.", "multi-cluster registries: single cluster only"},
       {"webhook.", "Kubernetes admission webhooks: not used by Halyard"},
