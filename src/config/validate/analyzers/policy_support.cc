@@ -18,7 +18,9 @@ bool hasContainerNamed(const Node* list, std::string_view name) {
 
 }  // namespace
 
-model::ObjectMeta metaOf(const Object& obj) { return decodeObjectMeta(obj); }
+model::ObjectMeta metaOf(const Object& obj) {
+  return decodeObjectMeta(obj);
+}
 
 std::string_view valueOr(const std::map<std::string, std::string>& m, std::string_view key) {
   auto it = m.find(std::string(key));

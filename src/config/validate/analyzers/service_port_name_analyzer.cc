@@ -19,9 +19,9 @@ namespace {
 constexpr std::array<std::string_view, 2> kIgnoredNamespaces = {"kube-system", "kube-public"};
 
 // The protocols Istio recognises in a port name's prefix (case-insensitive).
-constexpr std::array<std::string_view, 12> kProtocols = {
-    "tcp", "udp",  "grpc", "grpc-web", "http",  "http_proxy",
-    "http2", "https", "tls", "mongo", "redis", "mysql"};
+constexpr std::array<std::string_view, 12> kProtocols = {"tcp",  "udp",        "grpc",  "grpc-web",
+                                                         "http", "http_proxy", "http2", "https",
+                                                         "tls",  "mongo",      "redis", "mysql"};
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -83,6 +83,8 @@ class PortNameAnalyzer : public Analyzer {
 
 }  // namespace
 
-std::unique_ptr<Analyzer> makePortNameAnalyzer() { return std::make_unique<PortNameAnalyzer>(); }
+std::unique_ptr<Analyzer> makePortNameAnalyzer() {
+  return std::make_unique<PortNameAnalyzer>();
+}
 
 }  // namespace halyard::config
