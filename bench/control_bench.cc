@@ -8,8 +8,14 @@
 // snapshot to reach every proxy, and the control plane's RSS and CPU per push round.
 // Targets (issue): p99 < 1 s, RSS < 500 MB for 1,000 proxies and 1,000 services.
 //
+// --role sidecar connects sidecars instead: sidecar i is app=app-i (the app of Service svc-i),
+// with ports of its own on 127.0.0.1, and the VirtualServices are mesh ones on the service
+// hosts, so every edit changes a route every sidecar serves. --register 1 (the default) sends
+// the sidecars' addresses, so each also registers its workload, as halyard-proxy does.
+//
 //   control_bench [--halyard build/bin/halyard] [--proxies 1000] [--services 1000]
-//                 [--edits 30] [--classes 1]
+//                 [--edits 30] [--classes 1] [--role gateway|sidecar] [--register 1]
+//                 [--edit-timeout-s 10]
 // CONTROL_BENCH_VERBOSE=1 prints every edit; CONTROL_BENCH_LOG_LEVEL=info shows the control
 // plane's log.
 #include <arpa/inet.h>
@@ -50,6 +56,9 @@ struct Flags {
   int services = 1000;
   int edits = 30;
   int classes = 1;  // distinct label sets: each is translated on its own
+  bool sidecars = false;
+  bool register_workloads = true;  // sidecars only
+  int edit_timeout_s = 10;
 };
 
 Flags parseFlags(int argc, char** argv) {
@@ -66,6 +75,12 @@ Flags parseFlags(int argc, char** argv) {
       f.edits = std::stoi(v);
     else if (k == "--classes")
       f.classes = std::stoi(v);
+    else if (k == "--role" && (v == "gateway" || v == "sidecar"))
+      f.sidecars = v == "sidecar";
+    else if (k == "--register")
+      f.register_workloads = v != "0";
+    else if (k == "--edit-timeout-s")
+      f.edit_timeout_s = std::stoi(v);
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       std::exit(2);
@@ -74,7 +89,18 @@ Flags parseFlags(int argc, char** argv) {
   return f;
 }
 
-std::string virtualService(int i, int revision) {
+// Sidecar mode: a mesh VirtualService on the service's own host.
+std::string meshVirtualService(int i, int revision) {
+  std::ostringstream o;
+  o << "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: svc-" << i
+    << ", namespace: bench}\nspec:\n  hosts: [svc-" << i
+    << "]\n  http:\n  - match: [{uri: {prefix: \"/r" << revision
+    << "\"}}]\n    route:\n    - destination: {host: svc-" << i << ", port: {number: 80}}\n";
+  return o.str();
+}
+
+std::string virtualService(int i, int revision, bool sidecars) {
+  if (sidecars) return meshVirtualService(i, revision);
   std::ostringstream o;
   o << "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: svc-" << i
     << ", namespace: bench}\nspec:\n  hosts: [\"svc-" << i
@@ -85,10 +111,12 @@ std::string virtualService(int i, int revision) {
   return o.str();
 }
 
-std::string service(int i) {
+std::string service(int i, bool sidecars) {
   std::ostringstream o;
   o << "apiVersion: v1\nkind: Service\nmetadata: {name: svc-" << i
-    << ", namespace: bench}\nspec:\n  ports: [{name: http, port: 80, targetPort: 8080}]\n---\n"
+    << ", namespace: bench}\nspec:\n  ports: [{name: http, port: 80, targetPort: 8080}]\n";
+  if (sidecars) o << "  selector: {app: app-" << i << "}\n";
+  o << "---\n"
     << "apiVersion: v1\nkind: Endpoints\nmetadata: {name: svc-" << i
     << ", namespace: bench}\nsubsets:\n- addresses: [{ip: 10.0." << (i / 250) << "." << (i % 250)
     << "}]\n  ports: [{name: http, port: 8080}]\n";
@@ -102,14 +130,14 @@ void writeFile(const fs::path& p, const std::string& text) {
 }
 
 // One file per service, so an edit rewrites one small file.
-void generate(const fs::path& dir, int services) {
+void generate(const fs::path& dir, int services, bool sidecars) {
   writeFile(dir / "gateway.yaml",
             "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: "
             "istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: "
             "{number: 80, name: http, protocol: HTTP}\n    hosts: [\"*/*.bench.example.com\"]\n");
   for (int i = 0; i < services; ++i) {
     writeFile(dir / ("svc-" + std::to_string(i) + ".yaml"),
-              service(i) + "---\n" + virtualService(i, 0));
+              service(i, sidecars) + "---\n" + virtualService(i, 0, sidecars));
   }
 }
 
@@ -152,7 +180,7 @@ ProcStats procStats(pid_t pid) {
 // it ACKed it.
 class BenchProxy : public grpc::ClientBidiReactor<ProxyMessage, ControlMessage> {
  public:
-  BenchProxy(const std::string& address, int index, int classes) {
+  BenchProxy(const std::string& address, int index, const Flags& flags) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own, like a proxy
     args.SetMaxReceiveMessageSize(-1);
@@ -160,11 +188,25 @@ class BenchProxy : public grpc::ClientBidiReactor<ProxyMessage, ControlMessage> 
     stub_ = halyard::v1::Discovery::NewStub(channel_);
     ProxyMessage hello;
     auto* h = hello.mutable_hello();
-    h->set_name("gw-" + std::to_string(index));
-    h->set_namespace_("istio-system");
-    h->set_role("gateway");
-    (*h->mutable_labels())["istio"] = "ingressgateway";
-    (*h->mutable_labels())["shard"] = std::to_string(index % classes);
+    if (flags.sidecars) {
+      // Ports of its own: the registered workloads share one address.
+      h->set_name("sc-" + std::to_string(index));
+      h->set_namespace_("bench");
+      h->set_role("sidecar");
+      (*h->mutable_labels())["app"] = "app-" + std::to_string(index % flags.services);
+      if (flags.register_workloads) h->set_address("127.0.0.1");
+      auto* port = h->add_ports();
+      port->set_name("http");
+      port->set_number(static_cast<uint32_t>(20000 + index));
+      h->set_inbound_port(static_cast<uint32_t>(30000 + index));
+      h->set_outbound_port(static_cast<uint32_t>(40000 + index));
+    } else {
+      h->set_name("gw-" + std::to_string(index));
+      h->set_namespace_("istio-system");
+      h->set_role("gateway");
+      (*h->mutable_labels())["istio"] = "ingressgateway";
+      (*h->mutable_labels())["shard"] = std::to_string(index % flags.classes);
+    }
     stub_->async()->Stream(&context_, this);
     queue_.push_back(std::move(hello));
     StartRead(&in_);
@@ -268,7 +310,7 @@ int main(int argc, char** argv) {
 
   char tmpl[] = "/tmp/halyard-control-bench-XXXXXX";
   const fs::path dir = mkdtemp(tmpl);
-  generate(dir, flags.services);
+  generate(dir, flags.services, flags.sidecars);
   const std::string address = "127.0.0.1:" + std::to_string(freePort());
 
   const char* log_level = std::getenv("CONTROL_BENCH_LOG_LEVEL");
@@ -300,7 +342,7 @@ int main(int argc, char** argv) {
   const auto connect_start = Clock::now();
   std::vector<std::unique_ptr<BenchProxy>> proxies;
   for (int i = 0; i < flags.proxies; ++i) {
-    proxies.push_back(std::make_unique<BenchProxy>(address, i, flags.classes));
+    proxies.push_back(std::make_unique<BenchProxy>(address, i, flags));
   }
   auto allAbove = [&](uint64_t v) {
     return std::all_of(proxies.begin(), proxies.end(), [v](auto& p) { return p->version() > v; });
@@ -313,23 +355,37 @@ int main(int argc, char** argv) {
   uint64_t first_bytes = 0;
   for (auto& p : proxies) first_bytes += p->bytes();
   const ProcStats connected = procStats(pid);
-  std::printf(
-      "%d proxies in %d classes: first whole snapshot (%.0f KB each) to all in %.0f ms; "
-      "RSS %.1f MB\n",
-      flags.proxies, flags.classes, static_cast<double>(first_bytes) / flags.proxies / 1024,
-      ms(Clock::now() - connect_start), connected.rss_mb);
+  const std::string what = flags.sidecars
+                               ? (flags.register_workloads ? "registered sidecars" : "sidecars")
+                               : "gateways in " + std::to_string(flags.classes) + " classes";
+  std::printf("%d %s: first whole snapshot (%.0f KB each) to all in %.0f ms; RSS %.1f MB\n",
+              flags.proxies, what.c_str(), static_cast<double>(first_bytes) / flags.proxies / 1024,
+              ms(Clock::now() - connect_start), connected.rss_mb);
+
+  // Registrations make generations of their own after the first snapshots: let them end (every
+  // proxy at one version, no new one for a second) so the first edit is not measured on top.
+  auto newest = [&] {
+    uint64_t v = 0;
+    for (auto& p : proxies) v = std::max(v, p->version());
+    return v;
+  };
+  for (auto settled = Clock::now(); Clock::now() - settled < 1s;) {
+    const uint64_t v = newest();
+    std::this_thread::sleep_for(50ms);
+    if (newest() != v || !allAbove(v - 1)) settled = Clock::now();
+  }
 
   std::vector<double> latencies;
   const ProcStats before = procStats(pid);
   for (int e = 1; e <= flags.edits; ++e) {
-    uint64_t current = 0;
-    for (auto& p : proxies) current = std::max(current, p->version());
+    const uint64_t current = newest();
     const int svc = (e * 7919) % flags.services;
     const auto t0 = Clock::now();
     writeFile(dir / ("svc-" + std::to_string(svc) + ".yaml"),
-              service(svc) + "---\n" + virtualService(svc, e));
-    if (!waitFor([&] { return allAbove(current); }, 10s)) {
-      std::fprintf(stderr, "edit %d did not reach every proxy within 10 s\n", e);
+              service(svc, flags.sidecars) + "---\n" + virtualService(svc, e, flags.sidecars));
+    if (!waitFor([&] { return allAbove(current); }, std::chrono::seconds(flags.edit_timeout_s))) {
+      std::fprintf(stderr, "edit %d did not reach every proxy within %d s\n", e,
+                   flags.edit_timeout_s);
       kill(pid, SIGKILL);
       return 1;
     }

@@ -71,6 +71,66 @@ std::vector<std::string> domainsOf(const RegistryService& service, uint16_t port
   return out;
 }
 
+std::optional<Listener> inbound(const ServiceRegistry& registry, const ProxyIdentity& proxy,
+                                std::unordered_map<std::string, Cluster>& clusters) {
+  if (proxy.app_port == 0) return std::nullopt;
+  const std::string app_port = std::to_string(proxy.app_port);
+
+  Cluster c;
+  c.name = "inbound|" + app_port + "||";
+  c.port = proxy.app_port;
+  c.lb = LbPolicy::kRoundRobin;
+  if (const RegistryService* s = registry.selecting(proxy.labels, proxy.namespace_)) {
+    c.service_host = s->host;
+    c.service_name = s->name;
+    c.service_namespace = s->namespace_;
+  }
+  Endpoint e;
+  e.address = std::string(kLoopback);
+  e.port = proxy.app_port;
+  e.labels = proxy.labels;
+  e.workload = proxy.name;
+  e.namespace_ = proxy.namespace_;
+  c.endpoints.push_back(std::move(e));
+
+  ForwardAction forward;
+  forward.clusters.push_back(WeightedCluster{c.name, 1, {}, {}, std::nullopt});
+  forward.total_weight = 1;
+  Route route;
+  route.name = "default";
+  route.origin = "inbound to " + std::string(kLoopback) + ":" + app_port;
+  route.action = std::move(forward);
+  std::string name = c.name;
+  clusters.insert_or_assign(std::move(name), std::move(c));
+
+  VirtualHost v;
+  v.name = "inbound|" + app_port;
+  v.domains = {"*"};
+  v.routes.push_back(std::move(route));
+  auto table = std::make_shared<RouteTable>();
+  table->virtual_hosts.push_back(std::move(v));
+
+  Listener l;
+  l.name = "virtualInbound";
+  l.bind_address = proxy.address;
+  l.port = proxy.inbound_port;
+  l.protocol = "HTTP";
+  l.kind = ListenerKind::kInbound;
+  l.routes = std::move(table);
+  return l;
+}
+
+Listener outboundProxy(const ProxyIdentity& proxy) {
+  Listener l;
+  l.name = "virtualOutbound";
+  l.bind_address = std::string(kLoopback);
+  l.port = proxy.outbound_port;
+  l.protocol = "HTTP";
+  l.kind = ListenerKind::kOutboundProxy;
+  l.routes = std::make_shared<const RouteTable>();
+  return l;
+}
+
 }  // namespace
 
 SidecarTranslator::SidecarTranslator(const ServiceRegistry& registry,
@@ -205,69 +265,25 @@ Listener SidecarTranslator::outboundPort(uint16_t port,
   return l;
 }
 
-std::optional<Listener> SidecarTranslator::inbound() {
-  if (proxy_.app_port == 0) return std::nullopt;
-  const std::string app_port = std::to_string(proxy_.app_port);
-
-  Cluster c;
-  c.name = "inbound|" + app_port + "||";
-  c.port = proxy_.app_port;
-  c.lb = LbPolicy::kRoundRobin;
-  if (const RegistryService* s = registry_.selecting(proxy_.labels, proxy_.namespace_)) {
-    c.service_host = s->host;
-    c.service_name = s->name;
-    c.service_namespace = s->namespace_;
-  }
-  Endpoint e;
-  e.address = std::string(kLoopback);
-  e.port = proxy_.app_port;
-  e.labels = proxy_.labels;
-  e.workload = proxy_.name;
-  e.namespace_ = proxy_.namespace_;
-  c.endpoints.push_back(std::move(e));
-
-  ForwardAction forward;
-  forward.clusters.push_back(WeightedCluster{c.name, 1, {}, {}, std::nullopt});
-  forward.total_weight = 1;
-  Route route;
-  route.name = "default";
-  route.origin = "inbound to " + std::string(kLoopback) + ":" + app_port;
-  route.action = std::move(forward);
-  clusters_.add(std::move(c));
-
-  VirtualHost v;
-  v.name = "inbound|" + app_port;
-  v.domains = {"*"};
-  v.routes.push_back(std::move(route));
-  auto table = std::make_shared<RouteTable>();
-  table->virtual_hosts.push_back(std::move(v));
-
-  Listener l;
-  l.name = "virtualInbound";
-  l.bind_address = proxy_.address;
-  l.port = proxy_.inbound_port;
-  l.protocol = "HTTP";
-  l.kind = ListenerKind::kInbound;
-  l.routes = std::move(table);
-  return l;
-}
-
-Listener SidecarTranslator::outboundProxy() const {
-  Listener l;
-  l.name = "virtualOutbound";
-  l.bind_address = std::string(kLoopback);
-  l.port = proxy_.outbound_port;
-  l.protocol = "HTTP";
-  l.kind = ListenerKind::kOutboundProxy;
-  l.routes = std::make_shared<const RouteTable>();
-  return l;
+std::vector<Listener> SidecarTranslator::ownListeners(
+    const ServiceRegistry& registry, const ProxyIdentity& proxy,
+    std::unordered_map<std::string, Cluster>& clusters) {
+  std::vector<Listener> out;
+  if (auto l = inbound(registry, proxy, clusters)) out.push_back(std::move(*l));
+  out.push_back(outboundProxy(proxy));
+  return out;
 }
 
 std::vector<Listener> SidecarTranslator::build() {
-  std::vector<Listener> out;
-  if (auto l = inbound()) out.push_back(std::move(*l));
-  out.push_back(outboundProxy());
+  std::unordered_map<std::string, Cluster> own_clusters;
+  std::vector<Listener> out = ownListeners(registry_, proxy_, own_clusters);
+  for (auto& [name, c] : own_clusters) clusters_.add(std::move(c));
+  for (auto& l : outboundListeners()) out.push_back(std::move(l));
+  return out;
+}
 
+std::vector<Listener> SidecarTranslator::outboundListeners() {
+  std::vector<Listener> out;
   // Services by port, each list sorted by host (visibleIn's order).
   const std::vector<const RegistryService*> visible = registry_.visibleIn(proxy_.namespace_);
   std::map<uint16_t, std::vector<const RegistryService*>> by_port;

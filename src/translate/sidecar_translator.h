@@ -34,6 +34,16 @@ class SidecarTranslator {
   // port listeners by port. Builds every cluster they name.
   std::vector<Listener> build();
 
+  // The port listeners by port and the clusters they name: the part that reads only the proxy's
+  // namespace and labels (translate.h buildSidecarOutbound).
+  std::vector<Listener> outboundListeners();
+
+  // The sidecar's own listeners: virtualInbound (when it has an app port; its inbound cluster goes
+  // into `clusters`) and virtualOutbound. Reads no VirtualService, so it is cheap per sidecar.
+  static std::vector<Listener> ownListeners(const ServiceRegistry& registry,
+                                            const ProxyIdentity& proxy,
+                                            std::unordered_map<std::string, Cluster>& clusters);
+
  private:
   // A VirtualService host that names no service the proxy can see ("api.example.com" with no
   // ServiceEntry): it still gets a virtual host, with that VirtualService's routes.
@@ -42,8 +52,6 @@ class SidecarTranslator {
     size_t vs_index;  // into mesh_
   };
 
-  std::optional<Listener> inbound();
-  Listener outboundProxy() const;
   Listener outboundPort(uint16_t port, const std::vector<const RegistryService*>& services,
                         const std::vector<OrphanHost>& orphans);
   // The routes of mesh_[index] on `port` (built once).

@@ -22,10 +22,10 @@ bool hasErrors(const config::Diagnostics& diagnostics) {
   return false;
 }
 
-}  // namespace
+enum class Part { kWhole, kSidecarOutbound };
 
-TranslateResult buildSnapshot(const config::model::ConfigSet& config, const ProxyIdentity& proxy,
-                              uint64_t version) {
+TranslateResult translate(const config::model::ConfigSet& config, const ProxyIdentity& proxy,
+                          uint64_t version, Part part) {
   DiagnosticSink sink;
   const bool sidecar = proxy.role == "sidecar";
   if (!sidecar && proxy.role != "gateway") {
@@ -40,9 +40,14 @@ TranslateResult buildSnapshot(const config::model::ConfigSet& config, const Prox
 
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->version = version;
-  snapshot->listeners =
-      sidecar ? SidecarTranslator(registry, virtual_services, proxy, clusters, sink).build()
-              : GatewayTranslator(config, virtual_services, proxy, clusters, sink).build();
+  if (!sidecar) {
+    snapshot->listeners =
+        GatewayTranslator(config, virtual_services, proxy, clusters, sink).build();
+  } else {
+    SidecarTranslator translator(registry, virtual_services, proxy, clusters, sink);
+    snapshot->listeners =
+        part == Part::kWhole ? translator.build() : translator.outboundListeners();
+  }
   snapshot->clusters = clusters.take();
 
   TranslateResult result;
@@ -52,6 +57,48 @@ TranslateResult buildSnapshot(const config::model::ConfigSet& config, const Prox
   for (const auto& d : result.diagnostics) snapshot->warnings.push_back(formatDiagnostic(d));
   result.snapshot = std::move(snapshot);
   return result;
+}
+
+}  // namespace
+
+TranslateResult buildSnapshot(const config::model::ConfigSet& config, const ProxyIdentity& proxy,
+                              uint64_t version) {
+  return translate(config, proxy, version, Part::kWhole);
+}
+
+TranslateResult buildSidecarOutbound(const config::model::ConfigSet& config,
+                                     const ProxyIdentity& proxy, uint64_t version) {
+  ProxyIdentity outbound = proxy;
+  outbound.role = "sidecar";
+  return translate(config, outbound, version, Part::kSidecarOutbound);
+}
+
+std::set<std::string> sidecarLabelKeys(const config::model::ConfigSet& config) {
+  std::set<std::string> keys;
+  auto addKeys = [&keys](const std::map<std::string, std::string>& selector) {
+    for (const auto& [key, value] : selector) keys.insert(key);
+  };
+  // Every VirtualService, delegates too: their routes are merged into their roots'.
+  for (const auto& vs : config.virtual_services) {
+    for (const auto& route : vs.spec.http) {
+      for (const auto& m : route.match) addKeys(m.source_labels);
+    }
+  }
+  for (const auto& dr : config.destination_rules) {
+    if (dr.spec.workload_selector) addKeys(dr.spec.workload_selector->match_labels);
+  }
+  return keys;
+}
+
+SidecarOwnBuilder::SidecarOwnBuilder(const config::model::ConfigSet& config)
+    : registry_(std::make_unique<const ServiceRegistry>(config)) {}
+
+SidecarOwnBuilder::~SidecarOwnBuilder() = default;
+
+Snapshot SidecarOwnBuilder::build(const ProxyIdentity& proxy) const {
+  Snapshot s;
+  s.listeners = SidecarTranslator::ownListeners(*registry_, proxy, s.clusters);
+  return s;
 }
 
 TranslateResult loadSnapshot(const std::string& dir, const ProxyIdentity& proxy, uint64_t version) {

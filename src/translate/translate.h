@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,5 +52,34 @@ TranslateResult loadSnapshot(const std::string& dir, const ProxyIdentity& proxy,
 // field this proxy does not enforce) are kept in the result and in Snapshot::warnings.
 TranslateResult buildSnapshot(const config::model::ConfigSet& config, const ProxyIdentity& proxy,
                               uint64_t version);
+
+// A sidecar's snapshot in two parts, so a control plane can translate the expensive one once for
+// many sidecars; buildSnapshot for a sidecar is both composed.
+//
+// The outbound part: the 0.0.0.0_<port> listeners and every cluster they name. It reads only
+// the proxy's namespace and, of its labels, only those whose keys sidecarLabelKeys(config) lists
+// (VirtualService sourceLabels, DestinationRule workloadSelector), so sidecars of one namespace
+// whose labels agree on those keys get equal outbound parts.
+std::set<std::string> sidecarLabelKeys(const config::model::ConfigSet& config);
+TranslateResult buildSidecarOutbound(const config::model::ConfigSet& config,
+                                     const ProxyIdentity& proxy, uint64_t version);
+
+class ServiceRegistry;
+
+// The sidecar's own part: virtualInbound with its inbound|<app_port>|| cluster (when it has an
+// app port) and virtualOutbound. Reads no VirtualService or DestinationRule and reports nothing;
+// one builder serves every sidecar of a config (which must outlive it).
+class SidecarOwnBuilder {
+ public:
+  explicit SidecarOwnBuilder(const config::model::ConfigSet& config);
+  ~SidecarOwnBuilder();
+  SidecarOwnBuilder(const SidecarOwnBuilder&) = delete;
+  SidecarOwnBuilder& operator=(const SidecarOwnBuilder&) = delete;
+
+  Snapshot build(const ProxyIdentity& proxy) const;  // listeners and clusters only
+
+ private:
+  std::unique_ptr<const ServiceRegistry> registry_;
+};
 
 }  // namespace halyard::translate

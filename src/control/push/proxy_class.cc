@@ -55,6 +55,15 @@ void addField(std::string& key, const std::string& field) {
   key += field;
 }
 
+void addLabels(std::string& key, const translate::ProxyIdentity& id) {
+  addField(key, id.namespace_);
+  addField(key, std::to_string(id.labels.size()));
+  for (const auto& [k, v] : id.labels) {
+    addField(key, k);
+    addField(key, v);
+  }
+}
+
 }  // namespace
 
 common::Expected<ProxyInfo> proxyInfoFromHello(const v1::ProxyHello& hello, uint64_t stream_id,
@@ -114,12 +123,7 @@ std::string proxyClassKey(const ProxyInfo& info) {
   const translate::ProxyIdentity id = proxyIdentity(info);
   std::string key;
   addField(key, id.role);
-  addField(key, id.namespace_);
-  addField(key, std::to_string(id.labels.size()));
-  for (const auto& [k, v] : id.labels) {
-    addField(key, k);
-    addField(key, v);
-  }
+  addLabels(key, id);
   // A gateway's name is not part of its snapshot: its replicas share one class.
   if (id.role != "sidecar") return key;
   addField(key, id.name);
@@ -128,6 +132,24 @@ std::string proxyClassKey(const ProxyInfo& info) {
   addField(key, std::to_string(id.app_port));
   addField(key, std::to_string(id.inbound_port));
   addField(key, std::to_string(id.outbound_port));
+  return key;
+}
+
+translate::ProxyIdentity sidecarOutboundIdentity(const translate::ProxyIdentity& sidecar,
+                                                 const std::set<std::string>& label_keys) {
+  translate::ProxyIdentity out;
+  out.role = "sidecar";
+  out.namespace_ = sidecar.namespace_;
+  out.labels.clear();
+  for (const auto& [k, v] : sidecar.labels) {
+    if (label_keys.count(k)) out.labels.emplace(k, v);
+  }
+  return out;
+}
+
+std::string sidecarOutboundKey(const translate::ProxyIdentity& outbound) {
+  std::string key;
+  addLabels(key, outbound);
   return key;
 }
 

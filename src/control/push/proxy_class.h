@@ -5,10 +5,13 @@
 // many proxies it has. A gateway's snapshot depends on its role, namespace and labels (the
 // Gateways it selects), so a fleet of gateway replicas is one class. A sidecar's depends on
 // nearly everything its hello says (its name is on its inbound endpoint, its address and ports
-// are its listeners), so each sidecar is usually a class of its own.
+// are its listeners), so each sidecar is usually a class of its own; but the expensive part of
+// it, the outbound listeners and clusters, reads only its namespace and a few of its labels, and
+// is translated once for all the sidecars that agree on those (sidecarOutboundIdentity).
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include "common/error.h"
@@ -29,5 +32,12 @@ translate::ProxyIdentity proxyIdentity(const ProxyInfo& info);
 
 // Equal keys, equal identities (as far as buildSnapshot reads them for the role).
 std::string proxyClassKey(const ProxyInfo& info);
+
+// What a sidecar's outbound part is translated for: its namespace and those of its labels whose
+// keys are in `label_keys` (translate::sidecarLabelKeys of the config); and its key, equal for
+// sidecars that share one outbound translation.
+translate::ProxyIdentity sidecarOutboundIdentity(const translate::ProxyIdentity& sidecar,
+                                                 const std::set<std::string>& label_keys);
+std::string sidecarOutboundKey(const translate::ProxyIdentity& outbound);
 
 }  // namespace halyard::control

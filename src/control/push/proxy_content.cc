@@ -54,21 +54,113 @@ void diff(const ProxyContent::Resources<T>& base, const ProxyContent::Resources<
   }
 }
 
-}  // namespace
+// What moves a proxy from `base` to `next` (null: no resources), added to `push`.
+void diffParts(const ProxyContent::Part* base, const ProxyContent::Part* next,
+               v1::SnapshotPush* push) {
+  static const ProxyContent::Part kEmpty;
+  if (!base) base = &kEmpty;
+  if (!next) next = &kEmpty;
+  auto* res = push->mutable_resources();
+  diff(
+      base->listeners, next->listeners, [res] { return res->add_listeners(); },
+      push->mutable_removed_listeners());
+  diff(
+      base->virtual_hosts, next->virtual_hosts, [res] { return res->add_virtual_hosts(); },
+      push->mutable_removed_virtual_hosts());
+  diff(
+      base->clusters, next->clusters, [res] { return res->add_clusters(); },
+      push->mutable_removed_clusters());
+}
 
-std::shared_ptr<const ProxyContent> ProxyContent::fromSnapshot(const translate::Snapshot& s) {
-  auto c = std::shared_ptr<ProxyContent>(new ProxyContent());
+class HashMix {
+ public:
+  void mix(std::string_view tag, std::string_view key, uint64_t value) {
+    h_ = fnv(tag, h_);
+    h_ = fnv(key, h_);
+    h_ = fnv(std::string_view(reinterpret_cast<const char*>(&value), sizeof value), h_);
+  }
+  void mixResources(const ProxyContent::Part& part) {
+    for (const auto& [key, r] : part.listeners) mix("L", key, r.hash);
+    for (const auto& [key, r] : part.virtual_hosts) mix("V", key, r.hash);
+    for (const auto& [key, r] : part.clusters) mix("C", key, r.hash);
+  }
+  uint64_t value() const { return h_; }
+
+ private:
+  uint64_t h_ = kFnvOffset;
+};
+
+ProxyContent::Part encode(const translate::Snapshot& s) {
+  ProxyContent::Part part;
   for (const auto& l : s.listeners) {
-    put(c->listeners_, l.name, wire::encodeListener(l));
+    put(part.listeners, l.name, wire::encodeListener(l));
     if (!l.routes) continue;
     for (const auto& vh : l.routes->virtual_hosts) {
-      put(c->virtual_hosts_, wire::virtualHostKey(l.name, vh.name),
+      put(part.virtual_hosts, wire::virtualHostKey(l.name, vh.name),
           wire::encodeVirtualHost(l.name, vh));
     }
   }
   for (const auto& [name, cluster] : s.clusters)
-    put(c->clusters_, name, wire::encodeCluster(cluster));
-  c->warnings_ = s.warnings;
+    put(part.clusters, name, wire::encodeCluster(cluster));
+  part.warnings = s.warnings;
+  HashMix h;
+  h.mixResources(part);
+  for (const auto& w : part.warnings) h.mix("W", w, 0);
+  part.hash = h.value();
+  return part;
+}
+
+}  // namespace
+
+class ProxyContent::Shared {
+ public:
+  explicit Shared(Part part) : part_(std::move(part)) {}
+  const Part& part() const { return part_; }
+
+  // The resources and removed keys that move a proxy serving `base` (null: nothing) to this
+  // part: computed once for all the sidecars that make the same move.
+  std::shared_ptr<const v1::SnapshotPush> delta(const Shared* base) const {
+    std::lock_guard lock(mu_);
+    if (!base) {
+      if (!whole_) whole_ = compute(nullptr);
+      return whole_;
+    }
+    auto it = deltas_.find(base->part_.hash);
+    if (it != deltas_.end()) return it->second;
+    // A map this large means sidecars at many different bases; starting over is cheap.
+    if (deltas_.size() >= kMaxCachedMessages) deltas_.clear();
+    return deltas_[base->part_.hash] = compute(base);
+  }
+
+ private:
+  std::shared_ptr<const v1::SnapshotPush> compute(const Shared* base) const {
+    auto push = std::make_shared<v1::SnapshotPush>();
+    diffParts(base ? &base->part_ : nullptr, &part_, push.get());
+    return push;
+  }
+
+  const Part part_;
+  mutable std::mutex mu_;
+  mutable std::shared_ptr<const v1::SnapshotPush> whole_;
+  mutable std::map<uint64_t, std::shared_ptr<const v1::SnapshotPush>> deltas_;  // by base hash
+};
+
+std::shared_ptr<const ProxyContent> ProxyContent::fromSnapshot(const translate::Snapshot& s) {
+  auto c = std::shared_ptr<ProxyContent>(new ProxyContent());
+  c->own_ = encode(s);
+  c->finish();
+  return c;
+}
+
+std::shared_ptr<const ProxyContent::Shared> ProxyContent::share(const translate::Snapshot& s) {
+  return std::make_shared<const Shared>(encode(s));
+}
+
+std::shared_ptr<const ProxyContent> ProxyContent::withShared(std::shared_ptr<const Shared> shared,
+                                                             const translate::Snapshot& own) {
+  auto c = std::shared_ptr<ProxyContent>(new ProxyContent());
+  c->shared_ = std::move(shared);
+  c->own_ = encode(own);
   c->finish();
   return c;
 }
@@ -81,19 +173,17 @@ std::shared_ptr<const ProxyContent> ProxyContent::fromErrors(std::vector<std::st
 }
 
 void ProxyContent::finish() {
-  uint64_t h = kFnvOffset;
-  auto mix = [&h](std::string_view tag, std::string_view key, uint64_t value) {
-    h = fnv(tag, h);
-    h = fnv(key, h);
-    h = fnv(std::string_view(reinterpret_cast<const char*>(&value), sizeof value), h);
-  };
-  for (const auto& [key, r] : listeners_) mix("L", key, r.hash);
-  for (const auto& [key, r] : virtual_hosts_) mix("V", key, r.hash);
-  for (const auto& [key, r] : clusters_) mix("C", key, r.hash);
-  for (const auto& w : warnings_) mix("W", w, 0);
-  for (const auto& e : errors_) mix("E", e, 0);
+  HashMix h;
+  if (shared_) {
+    h.mix("S", "", shared_->part().hash);
+    warnings_ = shared_->part().warnings;
+  }
+  h.mixResources(own_);
+  warnings_.insert(warnings_.end(), own_.warnings.begin(), own_.warnings.end());
+  for (const auto& w : warnings_) h.mix("W", w, 0);
+  for (const auto& e : errors_) h.mix("E", e, 0);
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h.value()));
   hash_ = buf;
 }
 
@@ -101,52 +191,49 @@ std::shared_ptr<const v1::ControlMessage> ProxyContent::message(const ProxyConte
                                                                 uint64_t base_version,
                                                                 uint64_t version) const {
   if (!base) base_version = 0;
+  if (shared_) return build(base, base_version, version);
   auto key = std::make_tuple(base ? base->hash_ : std::string(), base_version, version);
   std::lock_guard lock(cache_mu_);
   if (auto it = cache_.find(key); it != cache_.end()) return it->second;
-
-  auto m = std::make_shared<v1::ControlMessage>();
-  if (failed()) {
-    auto* e = m->mutable_error();
-    e->set_version(version);
-    for (const auto& text : errors_) e->add_errors(text);
-  } else {
-    auto* push = m->mutable_push();
-    push->set_version(version);
-    push->set_base_version(base_version);
-    push->set_content_hash(hash_);
-    auto* res = push->mutable_resources();
-    if (!base) {
-      for (const auto& [key, r] : listeners_) *res->add_listeners() = r.message;
-      for (const auto& [key, r] : virtual_hosts_) *res->add_virtual_hosts() = r.message;
-      for (const auto& [key, r] : clusters_) *res->add_clusters() = r.message;
-    } else {
-      diff(
-          base->listeners_, listeners_, [res] { return res->add_listeners(); },
-          push->mutable_removed_listeners());
-      diff(
-          base->virtual_hosts_, virtual_hosts_, [res] { return res->add_virtual_hosts(); },
-          push->mutable_removed_virtual_hosts());
-      diff(
-          base->clusters_, clusters_, [res] { return res->add_clusters(); },
-          push->mutable_removed_clusters());
-    }
-    if (!base || base->warnings_ != warnings_) {
-      auto* w = push->mutable_warnings();
-      for (const auto& text : warnings_) w->add_items(text);
-    }
-  }
+  auto m = build(base, base_version, version);
   if (cache_.size() >= kMaxCachedMessages) cache_.clear();
   cache_.emplace(std::move(key), m);
   return m;
 }
 
+std::shared_ptr<const v1::ControlMessage> ProxyContent::build(const ProxyContent* base,
+                                                              uint64_t base_version,
+                                                              uint64_t version) const {
+  auto m = std::make_shared<v1::ControlMessage>();
+  if (failed()) {
+    auto* e = m->mutable_error();
+    e->set_version(version);
+    for (const auto& text : errors_) e->add_errors(text);
+    return m;
+  }
+  auto* push = m->mutable_push();
+  const Shared* base_shared = base ? base->shared_.get() : nullptr;
+  if (shared_ && (!base || base_shared != shared_.get())) {
+    push->MergeFrom(*shared_->delta(base_shared));
+  } else if (!shared_ && base_shared) {
+    diffParts(&base_shared->part(), nullptr, push);
+  }
+  diffParts(base ? &base->own_ : nullptr, &own_, push);
+  push->set_version(version);
+  push->set_base_version(base_version);
+  push->set_content_hash(hash_);
+  if (!base || base->warnings_ != warnings_) {
+    auto* w = push->mutable_warnings();
+    for (const auto& text : warnings_) w->add_items(text);
+  }
+  return m;
+}
+
 v1::Resources ProxyContent::resources() const {
-  v1::Resources out;
-  for (const auto& [key, r] : listeners_) *out.add_listeners() = r.message;
-  for (const auto& [key, r] : virtual_hosts_) *out.add_virtual_hosts() = r.message;
-  for (const auto& [key, r] : clusters_) *out.add_clusters() = r.message;
-  return out;
+  v1::SnapshotPush all;
+  if (shared_) all.MergeFrom(*shared_->delta(nullptr));
+  diffParts(nullptr, &own_, &all);
+  return std::move(*all.mutable_resources());
 }
 
 }  // namespace halyard::control

@@ -3,6 +3,11 @@
 // the errors that kept translation from producing one. Immutable once built and shared by every
 // session of the class; the push messages built from it are cached, so a thousand proxies moving
 // from the same base to the same version share one message.
+//
+// A sidecar's content is a shared part (its outbound listeners and clusters, encoded and hashed
+// once for every sidecar whose outbound translation is equal) plus its own few resources. The
+// two never hold the same key: a sidecar's own resources are its virtualInbound and
+// virtualOutbound listeners and its inbound|... cluster, names the outbound part never uses.
 #pragma once
 
 #include <cstdint>
@@ -28,8 +33,25 @@ class ProxyContent {
   template <class T>
   using Resources = std::map<std::string, Resource<T>>;  // by key (docs/control-protocol.md)
 
+  // Encoded resources with a hash over all of them.
+  struct Part {
+    Resources<v1::Listener> listeners;
+    Resources<v1::VirtualHost> virtual_hosts;
+    Resources<v1::Cluster> clusters;
+    std::vector<std::string> warnings;
+    uint64_t hash = 0;
+  };
+  // A part shared by many contents, with the deltas between it and earlier shared parts cached.
+  class Shared;
+
   static std::shared_ptr<const ProxyContent> fromSnapshot(const translate::Snapshot& snapshot);
   static std::shared_ptr<const ProxyContent> fromErrors(std::vector<std::string> errors);
+  // Encodes a snapshot part once, for withShared.
+  static std::shared_ptr<const Shared> share(const translate::Snapshot& snapshot);
+  // `shared` plus `own` (encoded here). Its messages are not cached: such a content serves one
+  // proxy.
+  static std::shared_ptr<const ProxyContent> withShared(std::shared_ptr<const Shared> shared,
+                                                        const translate::Snapshot& own);
 
   // Same hash, same content (versions are not part of it).
   const std::string& hash() const { return hash_; }
@@ -48,12 +70,13 @@ class ProxyContent {
 
  private:
   ProxyContent() = default;
-  void finish();  // computes hash_
+  void finish();  // computes hash_ and warnings_
+  std::shared_ptr<const v1::ControlMessage> build(const ProxyContent* base, uint64_t base_version,
+                                                  uint64_t version) const;
 
-  Resources<v1::Listener> listeners_;
-  Resources<v1::VirtualHost> virtual_hosts_;
-  Resources<v1::Cluster> clusters_;
-  std::vector<std::string> warnings_;
+  std::shared_ptr<const Shared> shared_;  // null unless built withShared
+  Part own_;
+  std::vector<std::string> warnings_;  // the shared part's, then the own part's
   std::vector<std::string> errors_;
   std::string hash_;
 

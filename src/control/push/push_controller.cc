@@ -187,6 +187,7 @@ void PushController::step(std::optional<SourceUpdate> update,
 }
 
 config::Diagnostics PushController::translateClass(ProxyClass& c) {
+  if (c.identity.role == "sidecar") return translateSidecar(c);
   translate::TranslateResult r = translate::buildSnapshot(*config_, c.identity, version_);
   config::Diagnostics object_errors;
   if (r.snapshot) {
@@ -203,6 +204,41 @@ config::Diagnostics PushController::translateClass(ProxyClass& c) {
   return object_errors;
 }
 
+config::Diagnostics PushController::translateSidecar(ProxyClass& c) {
+  const translate::ProxyIdentity outbound =
+      sidecarOutboundIdentity(c.identity, sidecar_label_keys_);
+  auto [it, first] = outbound_.try_emplace(sidecarOutboundKey(outbound));
+  SharedOutbound& shared = it->second;
+  config::Diagnostics object_errors;  // reported by the first sidecar only
+  if (first) {
+    ++outbound_translations_;
+    translate::TranslateResult r = translate::buildSidecarOutbound(*config_, outbound, version_);
+    if (r.snapshot) {
+      shared.part = ProxyContent::share(*r.snapshot);
+    } else {
+      for (const auto& d : r.diagnostics) {
+        if (d.level != config::Level::kError) continue;
+        shared.errors.push_back(translate::formatDiagnostic(d));
+        if (!d.resource.kind.empty()) object_errors.push_back(d);
+      }
+    }
+  }
+  if (!shared.part) {
+    c.content = ProxyContent::fromErrors(shared.errors);
+    return object_errors;
+  }
+  if (!sidecar_own_) sidecar_own_ = std::make_unique<translate::SidecarOwnBuilder>(*config_);
+  c.content = ProxyContent::withShared(shared.part, sidecar_own_->build(c.identity));
+  return object_errors;
+}
+
+void PushController::setConfig(std::shared_ptr<const config::model::ConfigSet> config) {
+  outbound_.clear();
+  sidecar_own_.reset();  // it refers to the config it was made for
+  config_ = std::move(config);
+  sidecar_label_keys_ = translate::sidecarLabelKeys(*config_);
+}
+
 void PushController::rebuild() {
   const auto started = Clock::now();
   {
@@ -215,7 +251,7 @@ void PushController::rebuild() {
     objects = effective.size();
     auto config = std::make_shared<config::model::ConfigSet>(config::buildConfigSet(effective));
     registry_.appendTo(*config);
-    config_ = std::move(config);
+    setConfig(std::move(config));
     config::Diagnostics errors;
     for (auto& [key, c] : classes_) {
       config::Diagnostics e = translateClass(c);

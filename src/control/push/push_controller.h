@@ -4,11 +4,15 @@
 // the self-registered workloads (debounced here) makes a new config generation: the store's
 // effective config plus the registry, translated once per class of proxies (equal identities:
 // what translate::buildSnapshot reads of a proxy; see proxy_class.h), and offered to every
-// session; sessions push only what changed. Events that arrive while a generation is computed
-// coalesce into the next one. Objects that fail translation are quarantined and the generation
-// is translated again without them, so one bad object never holds back the others.
+// session; sessions push only what changed. Sidecars are classes of their own, but their
+// outbound part is translated and encoded once per generation for all that share it
+// (sidecarOutboundIdentity); each sidecar adds only its own few resources. Events that arrive
+// while a generation is computed coalesce into the next one. Objects that fail translation are
+// quarantined and the generation is translated again without them, so one bad object never
+// holds back the others.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -63,6 +67,8 @@ class PushController {
   v1::StatusResponse status() const;
   // `proxy`: "name.namespace", "namespace/name", or a name only one proxy has.
   common::Expected<v1::ProxyConfigResponse> proxyConfig(const std::string& proxy) const;
+  // How many sidecar outbound parts were translated since the start (for tests).
+  uint64_t sidecarOutboundTranslations() const { return outbound_translations_; }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -70,6 +76,12 @@ class PushController {
     translate::ProxyIdentity identity;
     std::shared_ptr<const ProxyContent> content;  // null until translated
     size_t sessions = 0;
+  };
+  // One outbound translation shared by the sidecars of a generation with equal outbound
+  // identities: its encoded part, or the errors that kept it from being built.
+  struct SharedOutbound {
+    std::shared_ptr<const ProxyContent::Shared> part;  // null when translation failed
+    std::vector<std::string> errors;
   };
 
   void run();
@@ -80,6 +92,9 @@ class PushController {
   void rebuild();
   // Translates one class against config_; returns the errors that name an object.
   config::Diagnostics translateClass(ProxyClass& c);
+  config::Diagnostics translateSidecar(ProxyClass& c);
+  // Makes `config` the current one; what was translated against the previous one goes.
+  void setConfig(std::shared_ptr<const config::model::ConfigSet> config);
   void offer(const std::shared_ptr<ProxySession>& session);
   void publishReport(size_t objects);
 
@@ -99,6 +114,12 @@ class PushController {
   std::shared_ptr<const config::model::ConfigSet> config_;
   std::map<std::string, ProxyClass> classes_;
   std::map<uint64_t, std::string> session_class_;
+  // Per config_: the label keys sidecar outbound parts read, the sidecars' own part builder
+  // (made on first use) and the shared outbound translations by sidecarOutboundKey.
+  std::set<std::string> sidecar_label_keys_;
+  std::unique_ptr<translate::SidecarOwnBuilder> sidecar_own_;
+  std::map<std::string, SharedOutbound> outbound_;
+  std::atomic<uint64_t> outbound_translations_{0};
   std::optional<Clock::time_point> registry_changed_;
   // Until then, sessions that resume a snapshot are held (PushControllerOptions::resync_grace).
   std::optional<Clock::time_point> resync_until_;

@@ -1,7 +1,8 @@
 // The control plane in-process, over real gRPC, with the proxy's own stream client
 // (wire::ControlClient): first snapshot, pushes after file edits, no push for changes that do
 // not concern a proxy, quarantine, NACKs, sidecars and their self-registered workloads (reached
-// through their inbound ports), and versions above a reconnecting proxy's.
+// through their inbound ports), sidecars sharing one outbound translation unless sourceLabels
+// set them apart, and versions above a reconnecting proxy's.
 #include "control/control_plane.h"
 
 #include <grpcpp/grpcpp.h>
@@ -135,8 +136,8 @@ class ControlPlaneTest : public ::testing::Test {
     dir_.write("gateway.yaml", kGateway);
     dir_.write("backend.yaml", kBackend);
     dir_.write("shop.yaml", shopRoute("/v1"));
-    plane_ =
-        std::make_unique<ControlPlane>(ControlPlaneOptions{dir_.path(), "127.0.0.1:0", "", 20ms, 0ms});
+    plane_ = std::make_unique<ControlPlane>(
+        ControlPlaneOptions{dir_.path(), "127.0.0.1:0", "", 20ms, 0ms});
     ASSERT_TRUE(plane_->start());
   }
 
@@ -323,6 +324,78 @@ spec:
   // Its stream ended: the workload leaves the registry.
   EXPECT_TRUE(waitFor([&] { return backendEndpoints(gateway).empty(); }));
   EXPECT_TRUE(waitFor([&] { return backendEndpoints(caller).empty(); }));
+}
+
+// The inbound cluster of a sidecar and the workload it names ("none" without one).
+std::string inboundCluster(FakeProxy& proxy) {
+  auto s = proxy.snapshot();
+  if (!s) return "none";
+  for (const auto& [name, c] : s->clusters) {
+    if (name.starts_with("inbound|")) return name + " " + c.endpoints.at(0).workload;
+  }
+  return "none";
+}
+
+// The URI prefixes of the routes a sidecar has for backend.internal:80.
+std::vector<std::string> backendPrefixes(FakeProxy& proxy) {
+  std::vector<std::string> out;
+  auto s = proxy.snapshot();
+  if (!s) return out;
+  for (const auto& l : s->listeners) {
+    if (l.name != "0.0.0.0_80") continue;
+    for (const auto& v : l.routes->virtual_hosts) {
+      if (v.name != "backend.internal:80") continue;
+      for (const auto& r : v.routes) out.push_back(r.match.uri ? r.match.uri->value : "*");
+    }
+  }
+  return out;
+}
+
+TEST_F(ControlPlaneTest, SidecarsShareOneOutboundTranslationButHaveTheirOwnInboundListeners) {
+  FakeProxy reviews(plane_->port(), sidecarHello("reviews-1", "reviews", 9080));
+  FakeProxy ratings(plane_->port(), sidecarHello("ratings-1", "ratings", 9081));
+  ASSERT_TRUE(waitFor([&] { return reviews.snapshot() && ratings.snapshot(); }));
+  EXPECT_EQ(inboundCluster(reviews), "inbound|9080|| reviews-1");
+  EXPECT_EQ(inboundCluster(ratings), "inbound|9081|| ratings-1");
+  EXPECT_EQ(backendEndpoints(reviews), "127.0.0.1:9001");
+
+  // An edit both see is translated once for both.
+  const uint64_t translations = plane_->controller().sidecarOutboundTranslations();
+  const uint64_t reviews_version = reviews.version(), ratings_version = ratings.version();
+  std::string backend = kBackend;
+  backend.replace(backend.find("9001"), 4, "9002");
+  dir_.write("backend.yaml", backend);
+  ASSERT_TRUE(waitFor(
+      [&] { return reviews.version() > reviews_version && ratings.version() > ratings_version; }));
+  EXPECT_EQ(backendEndpoints(reviews), "127.0.0.1:9002");
+  EXPECT_EQ(backendEndpoints(ratings), "127.0.0.1:9002");
+  EXPECT_EQ(inboundCluster(ratings), "inbound|9081|| ratings-1");
+  EXPECT_EQ(plane_->controller().sidecarOutboundTranslations() - translations, 1u);
+}
+
+TEST_F(ControlPlaneTest, SourceLabelsGiveSidecarsTheirOwnRoutes) {
+  dir_.write("canary.yaml", R"(
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: backend, namespace: default}
+spec:
+  hosts: [backend.internal]
+  http:
+  - match: [{sourceLabels: {version: v2}, uri: {prefix: /canary}}]
+    route: [{destination: {host: backend.internal}}]
+  - route: [{destination: {host: backend.internal}}]
+)");
+  v1::ProxyHello v1_hello = sidecarHello("reviews-v1", "reviews", 9080);
+  (*v1_hello.mutable_labels())["version"] = "v1";
+  v1::ProxyHello v2_hello = sidecarHello("reviews-v2", "reviews", 9081);
+  (*v2_hello.mutable_labels())["version"] = "v2";
+  FakeProxy v1_sidecar(plane_->port(), v1_hello);
+  FakeProxy v2_sidecar(plane_->port(), v2_hello);
+  EXPECT_TRUE(waitFor([&] {
+    return backendPrefixes(v2_sidecar) == std::vector<std::string>{"/canary", "*"};
+  }));
+  EXPECT_TRUE(waitFor([&] { return backendPrefixes(v1_sidecar) == std::vector<std::string>{"*"}; }))
+      << backendPrefixes(v1_sidecar).size();
 }
 
 TEST_F(ControlPlaneTest, AfterARestartResumedProxiesWaitForTheSidecarsToRegisterAgain) {

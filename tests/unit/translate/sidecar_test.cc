@@ -1,10 +1,12 @@
 // The sidecar role: inbound and outbound listeners, per-port route tables with their domains,
 // service visibility, mesh VirtualServices and DestinationRule subsets on the outbound side,
-// the inbound-port annotation (snapshot.h ListenerKind; istio-semantics.md §0.2, §0.3, §1.1).
+// the inbound-port annotation, and the outbound and own parts a control plane translates apart
+// (snapshot.h ListenerKind; istio-semantics.md §0.2, §0.3, §1.1).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "translate_test_util.h"
 
@@ -578,6 +580,67 @@ spec:
   EXPECT_EQ(addresses(s.clusters.at("outbound|80||svc-1.ns-1.svc.cluster.local")),
             std::vector<std::string>{"10.0.0.1:15006"});
   EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), 100);
+}
+
+// The two parts a control plane translates separately compose to buildSnapshot's snapshot.
+TEST(SidecarTest, OutboundAndOwnPartsComposeToTheWholeSnapshot) {
+  const config::model::ConfigSet config = parseConfig(withServices(kSubsets));
+  ProxyIdentity proxy = sidecar();
+  proxy.app_port = 8080;
+  const TranslateResult whole = buildSnapshot(config, proxy, 1);
+  const TranslateResult outbound = buildSidecarOutbound(config, proxy, 1);
+  const Snapshot own = SidecarOwnBuilder(config).build(proxy);
+
+  std::vector<std::string> names, parts;
+  for (const auto& l : snapshotOf(whole).listeners) names.push_back(l.name);
+  for (const auto& l : own.listeners) parts.push_back(l.name);
+  for (const auto& l : snapshotOf(outbound).listeners) parts.push_back(l.name);
+  EXPECT_EQ(parts, names);
+  EXPECT_EQ(own.listeners.at(0).name, "virtualInbound");
+  EXPECT_EQ(own.clusters.size(), 1u);
+  EXPECT_TRUE(own.clusters.count("inbound|8080||"));
+  EXPECT_EQ(own.clusters.size() + snapshotOf(outbound).clusters.size(),
+            snapshotOf(whole).clusters.size());
+  for (const auto& [name, c] : snapshotOf(outbound).clusters) {
+    EXPECT_TRUE(snapshotOf(whole).clusters.count(name)) << name;
+  }
+}
+
+// Only sourceLabels and DestinationRule workloadSelectors make labels matter outbound.
+TEST(SidecarTest, OutboundLabelKeysAreThoseSelectorsName) {
+  EXPECT_TRUE(sidecarLabelKeys(parseConfig(withServices(kSubsets))).empty());
+  const config::model::ConfigSet config = parseConfig(withServices(std::string(kSubsets) + R"(---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{sourceLabels: {version: v2}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - route: [{destination: {host: reviews, subset: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings-for-canary, namespace: default}
+spec:
+  host: ratings.other.svc.cluster.local
+  workloadSelector: {matchLabels: {track: canary}}
+  trafficPolicy: {loadBalancer: {simple: RANDOM}}
+)"));
+  EXPECT_EQ(sidecarLabelKeys(config), (std::set<std::string>{"track", "version"}));
+
+  auto routeOf = [&](const std::string& version) {
+    const TranslateResult r =
+        buildSidecarOutbound(config, sidecar("default", {{"version", version}}), 1);
+    const VirtualHost* v = vhostNamed(*listenerNamed(snapshotOf(r), "0.0.0.0_9080"),
+                                      "reviews.default.svc.cluster.local:9080");
+    return v ? clustersOf(v->routes.at(0)) : std::vector<std::string>{};
+  };
+  EXPECT_EQ(routeOf("v2"),
+            std::vector<std::string>{"outbound|9080|v2|reviews.default.svc.cluster.local=1"});
+  EXPECT_EQ(routeOf("v1"),
+            std::vector<std::string>{"outbound|9080|v1|reviews.default.svc.cluster.local=1"});
 }
 
 }  // namespace
