@@ -18,6 +18,7 @@
 #include "common/log.h"
 
 namespace halyard::wire {
+inline namespace HALYARD_WIRE_VARIANT {
 
 namespace {
 
@@ -92,7 +93,7 @@ int connectTo(const std::string& address, std::string& error) {
 }
 
 // gRPC's length-prefixed message framing: a zero compression flag, a 32-bit big-endian length.
-void appendFramed(std::string& out, const google::protobuf::Message& message) {
+void appendFramed(std::string& out, const google::protobuf::MessageLite& message) {
   const std::string bytes = message.SerializeAsString();
   const uint32_t n = static_cast<uint32_t>(bytes.size());
   const char prefix[5] = {0, static_cast<char>(n >> 24), static_cast<char>(n >> 16),
@@ -158,7 +159,7 @@ class ControlClient::Stream {
     return stream_id_ > 0;
   }
 
-  void send(const google::protobuf::Message& message) {
+  void send(const google::protobuf::MessageLite& message) {
     appendFramed(outgoing_, message);
     nghttp2_session_resume_data(session_, stream_id_);
   }
@@ -457,4 +458,5 @@ v1::ProxyMessage ControlClient::answer(const v1::SnapshotPush& push) {
   return answer;
 }
 
+}  // namespace HALYARD_WIRE_VARIANT
 }  // namespace halyard::wire

@@ -19,11 +19,12 @@
 #include <thread>
 
 #include "common/result.h"
-#include "halyard/v1/discovery.pb.h"
 #include "translate/snapshot.h"
+#include "wire/protocol.h"
 #include "wire/snapshot_assembler.h"
 
 namespace halyard::wire {
+inline namespace HALYARD_WIRE_VARIANT {
 
 struct ControlClientOptions {
   std::string address = "127.0.0.1:15010";
@@ -90,4 +91,5 @@ class ControlClient {
   std::thread thread_;
 };
 
+}  // namespace HALYARD_WIRE_VARIANT
 }  // namespace halyard::wire

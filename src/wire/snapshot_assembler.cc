@@ -3,6 +3,7 @@
 #include "wire/snapshot_codec.h"
 
 namespace halyard::wire {
+inline namespace HALYARD_WIRE_VARIANT {
 
 using common::ErrorKind;
 using common::fail;
@@ -76,4 +77,5 @@ void SnapshotAssembler::commit(Assembled assembled) {
   current_ = std::move(assembled);
 }
 
+}  // namespace HALYARD_WIRE_VARIANT
 }  // namespace halyard::wire

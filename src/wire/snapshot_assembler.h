@@ -12,10 +12,11 @@
 #include <vector>
 
 #include "common/error.h"
-#include "halyard/v1/discovery.pb.h"
 #include "translate/snapshot.h"
+#include "wire/protocol.h"
 
 namespace halyard::wire {
+inline namespace HALYARD_WIRE_VARIANT {
 
 class SnapshotAssembler {
  public:
@@ -40,4 +41,5 @@ class SnapshotAssembler {
   Assembled current_;
 };
 
+}  // namespace HALYARD_WIRE_VARIANT
 }  // namespace halyard::wire

@@ -4,6 +4,7 @@
 #include <limits>
 
 namespace halyard::wire {
+inline namespace HALYARD_WIRE_VARIANT {
 
 namespace tr = translate;
 
@@ -594,4 +595,5 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
   return out;
 }
 
+}  // namespace HALYARD_WIRE_VARIANT
 }  // namespace halyard::wire

@@ -12,10 +12,11 @@
 #include <string_view>
 
 #include "common/error.h"
-#include "halyard/v1/discovery.pb.h"
 #include "translate/snapshot.h"
+#include "wire/protocol.h"
 
 namespace halyard::wire {
+inline namespace HALYARD_WIRE_VARIANT {
 
 // The key of a virtual host resource: "<listener>/<name>".
 std::string virtualHostKey(std::string_view listener, std::string_view name);
@@ -34,4 +35,5 @@ common::Expected<translate::Cluster> decodeCluster(const v1::Cluster& in);
 // The listener without its route table (the assembler fills it from the virtual hosts).
 common::Expected<translate::Listener> decodeListener(const v1::Listener& in);
 
+}  // namespace HALYARD_WIRE_VARIANT
 }  // namespace halyard::wire

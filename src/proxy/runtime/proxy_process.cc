@@ -351,7 +351,7 @@ int Process::run() {
 void Process::startControlClient() {
   wire::ControlClientOptions o;
   o.address = options_.control;
-  v1::ProxyHello& hello = o.hello;
+  wire::v1::ProxyHello& hello = o.hello;
   hello.set_name(identity_.name);
   hello.set_namespace_(identity_.namespace_);
   for (const auto& [k, v] : identity_.labels) (*hello.mutable_labels())[k] = v;
@@ -359,7 +359,7 @@ void Process::startControlClient() {
   hello.set_service_account(identity_.service_account);
   hello.set_address(identity_.address);
   if (identity_.app_port != 0) {
-    v1::WorkloadPort* port = hello.add_ports();
+    wire::v1::WorkloadPort* port = hello.add_ports();
     port->set_name("http");
     port->set_number(identity_.app_port);
     port->set_protocol("HTTP");
