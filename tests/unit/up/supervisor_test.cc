@@ -59,10 +59,20 @@ class SupervisorTest : public ::testing::Test {
                      "while :; do sleep 0.05; done",
                  after);
   }
-  // SIGTERM to this process after `delay` (the signal stays pending until run() waits for it).
-  std::thread stopAfter(std::chrono::milliseconds delay) {
-    return std::thread([delay] {
-      std::this_thread::sleep_for(delay);
+  // SIGTERM to this process (the signal stays pending until run() waits for it) once `file` has
+  // `lines` lines (or after 20 s), and `then` more: a bound on what has happened rather than on
+  // time, so a loaded machine cannot make the test miss it.
+  std::thread stopAfterLines(fs::path file, size_t lines, std::chrono::milliseconds then) {
+    return std::thread([file, lines, then] {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (std::chrono::steady_clock::now() < deadline) {
+        std::ifstream in(file);
+        size_t n = 0;
+        for (std::string line; std::getline(in, line);) ++n;
+        if (n >= lines) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      std::this_thread::sleep_for(then);
       ::kill(::getpid(), SIGTERM);
     });
   }
@@ -83,7 +93,8 @@ TEST_F(SupervisorTest, CrashingAppIsRestartedWithBackoffAndStopLeavesNothing) {
   std::ostringstream out;
   Supervisor sup(specs, out);
   ASSERT_TRUE(sup.start()) << out.str();
-  auto stopper = stopAfter(2500ms);
+  // The second run's exit is reported with "restart 2 in 2.0 s" right after it.
+  auto stopper = stopAfterLines(dir_ / "runs", 2, 500ms);
   EXPECT_EQ(sup.run(), 0);
   stopper.join();
   const std::string log = out.str();
