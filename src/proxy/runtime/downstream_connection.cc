@@ -222,22 +222,19 @@ DownstreamConnection::Decision DownstreamConnection::decide() {
     return d;
   };
   rq.routes = listenerRoutes();
-  if (!rq.routes && ds_.listener->kind == tr::ListenerKind::kOutboundProxy) {
-    log.response_flags.set(ResponseFlag::kNoRouteFound);
-    log.response_code_details = "route_not_found";
-    const uint16_t port = rq.view.listener_port;
-    rq.reason = "no route for host " + std::string(router::hostWithoutPort(rq.view.authority)) +
-                ": no service in the mesh has port " + std::to_string(port) +
-                " (no listener 0.0.0.0_" + std::to_string(port) + ")";
-    return reply(404);
-  }
   if (!rq.routes) {
-    // The listener went away in a reload while this connection stayed open.
     log.response_flags.set(ResponseFlag::kNoRouteFound);
     log.response_code_details = "route_not_found";
-    rq.reason = "no route for host " + std::string(router::hostWithoutPort(rq.view.authority)) +
-                ": listener " + ds_.listener->name + " is no longer configured";
-    rq.close = true;
+    rq.reason = "no route for host " + std::string(router::hostWithoutPort(rq.view.authority));
+    if (ds_.listener->kind == tr::ListenerKind::kOutboundProxy) {
+      const std::string port = std::to_string(rq.view.listener_port);
+      rq.reason +=
+          ": no service in the mesh has port " + port + " (no listener 0.0.0.0_" + port + ")";
+    } else {
+      // The listener went away in a reload while this connection stayed open.
+      rq.reason += ": listener " + ds_.listener->name + " is no longer configured";
+      rq.close = true;
+    }
     return reply(404);
   }
 

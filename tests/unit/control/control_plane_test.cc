@@ -132,6 +132,23 @@ class FakeProxy {
 
 class ControlPlaneTest : public ::testing::Test {
  protected:
+  // backend.internal served by the workloads that register with label app=reviews (no static
+  // endpoint any more).
+  void useRegisteredBackend() {
+    dir_.write("reviews.yaml", R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: ["backend.internal"]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  workloadSelector: {labels: {app: reviews}}
+)");
+    dir_.remove("backend.yaml");
+  }
+
   void SetUp() override {
     dir_.write("gateway.yaml", kGateway);
     dir_.write("backend.yaml", kBackend);
@@ -275,18 +292,7 @@ v1::ProxyHello sidecarHello(const std::string& name, const std::string& app, uin
 }
 
 TEST_F(ControlPlaneTest, ASidecarIsServedAndTheMeshReachesItsWorkloadThroughItsInboundPort) {
-  dir_.write("reviews.yaml", R"(
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: ["backend.internal"]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  workloadSelector: {labels: {app: reviews}}
-)");
-  dir_.remove("backend.yaml");
+  useRegisteredBackend();
   FakeProxy gateway(plane_->port(), FakeProxy::gateway("gw-1"));
   // Once the edit above is applied, the service has no endpoint: nobody registered yet.
   ASSERT_TRUE(waitFor([&] { return backendEndpoints(gateway).empty(); }));
@@ -399,18 +405,7 @@ spec:
 }
 
 TEST_F(ControlPlaneTest, AfterARestartResumedProxiesWaitForTheSidecarsToRegisterAgain) {
-  dir_.write("reviews.yaml", R"(
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: reviews, namespace: default}
-spec:
-  hosts: ["backend.internal"]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  workloadSelector: {labels: {app: reviews}}
-)");
-  dir_.remove("backend.yaml");
+  useRegisteredBackend();
   FakeProxy gateway(plane_->port(), FakeProxy::gateway("gw-1"));
   v1::ProxyHello hello = sidecarHello("reviews-1", "reviews", 9080);
   hello.set_address("10.9.9.9");
