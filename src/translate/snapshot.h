@@ -218,6 +218,66 @@ struct Listener {
   std::string protocol;      // HTTP, HTTPS, ... (only HTTP is served by the first proxy)
   ListenerKind kind = ListenerKind::kGateway;
   std::shared_ptr<const RouteTable> routes;  // kOutboundProxy: an empty table
+  // kGateway HTTPS servers: TLS is terminated, and the SNI picks one of these. Empty: plaintext.
+  std::vector<ServerTls> tls;
+};
+
+// ---- TLS --------------------------------------------------------------------------------
+
+// Where PEM text comes from. A Kubernetes Secret is decoded by translate into `inline_pem` (so
+// the control plane can push it); a file path (Istio's serverCertificate, privateKey,
+// caCertificates, clientCertificate, caCrl) is read by the proxy itself, which watches the file
+// and serves a changed one to new handshakes. Exactly one of the two is set, or neither.
+struct PemSource {
+  std::string inline_pem;
+  std::string path;
+  // What it is, for errors and /config_dump: "secret istio-system/web-cert tls.crt" or the path.
+  std::string origin;
+  bool empty() const { return inline_pem.empty() && path.empty(); }
+};
+
+struct TlsCertificate {
+  PemSource certificate_chain;
+  PemSource private_key;
+};
+
+enum class TlsVersion : uint8_t { kAuto, kTls10, kTls11, kTls12, kTls13 };
+
+// One TLS-terminating Gateway server (tls.mode SIMPLE, MUTUAL or OPTIONAL_MUTUAL). A listener
+// holds one per server on its port; the handshake's SNI picks it (Envoy's filter chain match):
+// exact host first, then the longest wildcard, then "*". No match: the handshake fails.
+struct ServerTls {
+  enum class Mode : uint8_t { kSimple, kMutual, kOptionalMutual };
+  Mode mode = Mode::kSimple;
+  std::vector<std::string> sni_hosts;  // lowercase dnsName parts of server.hosts; "*", "*.x.com"
+  std::vector<TlsCertificate> certificates;  // 1, or 2 (credentialNames: RSA + ECDSA)
+  PemSource client_ca;                       // MUTUAL / OPTIONAL_MUTUAL
+  PemSource crl;                             // caCrl
+  TlsVersion min_version = TlsVersion::kTls12;  // Istio's gateway default
+  TlsVersion max_version = TlsVersion::kAuto;   // kAuto: TLS 1.3
+  // OpenSSL/BoringSSL names as Istio takes them ("ECDHE-ECDSA-AES128-GCM-SHA256"); empty:
+  // Istio's defaults (ECDHE with AES-GCM or ChaCha20-Poly1305 on TLS 1.2).
+  std::vector<std::string> cipher_suites;
+  std::vector<std::string> subject_alt_names;  // a client certificate must carry one of them
+  std::vector<std::string> verify_spki;        // base64 SHA-256 of the client's SPKI
+  std::vector<std::string> verify_hash;        // hex SHA-256 of the client's certificate
+  std::string origin;                          // "istio-system/my-gateway servers[1]"
+};
+
+// TLS a proxy originates to a cluster's endpoints (DestinationRule trafficPolicy.tls SIMPLE or
+// MUTUAL, port-level settings already applied by translate).
+struct UpstreamTls {
+  enum class Mode : uint8_t { kSimple, kMutual };
+  Mode mode = Mode::kSimple;
+  PemSource ca;                        // empty: the system trust store
+  TlsCertificate client_certificate;   // MUTUAL
+  PemSource crl;
+  std::string sni;                     // empty: the request's host (Istio's auto SNI)
+  // The server certificate must carry one of them; empty: the SNI sent (Istio's auto SAN
+  // validation) unless insecure_skip_verify.
+  std::vector<std::string> subject_alt_names;
+  bool insecure_skip_verify = false;
+  std::string origin;                  // "default/ext-dr trafficPolicy.tls"
 };
 
 // ---- upstream ---------------------------------------------------------------------------
@@ -244,6 +304,7 @@ struct Cluster {
   bool resolve_dns = false;  // endpoints carry host names to resolve
   Millis connect_timeout{10'000};
   std::vector<Endpoint> endpoints;
+  std::optional<UpstreamTls> tls;  // absent: plaintext to the endpoints
   // Fields the config sets that this proxy parses but does not enforce yet
   // ("trafficPolicy.outlierDetection"), reported by /config_dump and at load.
   std::vector<std::string> not_enforced;
