@@ -190,38 +190,6 @@ struct RouteTable {
   std::vector<VirtualHost> virtual_hosts;
 };
 
-// What a listener is for. A gateway has only kGateway listeners; a sidecar has one kInbound,
-// one kOutboundProxy and one kOutboundPort per service port it can reach.
-enum class ListenerKind {
-  kGateway,  // a Gateway server: bound; routes by Host
-  // Bound (the sidecar's --inbound-port) in front of its app: one virtual host "*" forwarding to
-  // the "inbound|<app port>||" cluster. Metrics are reporter=destination; the caller's identity
-  // comes from the x-halyard-peer request header its sidecar added (the header is removed).
-  kInbound,
-  // Bound (the sidecar's --outbound-port): the HTTP proxy the app reaches services through
-  // (HTTP_PROXY=http://127.0.0.1:<port>). It has no routes of its own: per request, the port of
-  // the authority (absolute-form target or Host; 80 when absent) picks the kOutboundPort
-  // listener named "0.0.0.0_<port>", whose virtual hosts then match the host. No such listener
-  // or no virtual host: 404 NR. Forwarded requests carry x-halyard-peer with this workload.
-  kOutboundProxy,
-  // Not bound: the route table of one destination port ("0.0.0.0_80"), as Istio's sidecar
-  // outbound route config "80": a virtual host per service host with that port (domains: the
-  // FQDN, name.namespace, name.namespace.svc, the short name in the proxy's own namespace, and
-  // each of those with ":<port>"), mesh VirtualServices applied.
-  kOutboundPort,
-};
-
-struct Listener {
-  std::string name;          // "0.0.0.0_80"; sidecars: "virtualInbound", "virtualOutbound"
-  std::string bind_address;  // from Gateway server.bind; default "0.0.0.0"
-  uint16_t port = 0;         // the Gateway server port; kOutboundPort: the service port
-  std::string protocol;      // HTTP, HTTPS, ... (only HTTP is served by the first proxy)
-  ListenerKind kind = ListenerKind::kGateway;
-  std::shared_ptr<const RouteTable> routes;  // kOutboundProxy: an empty table
-  // kGateway HTTPS servers: TLS is terminated, and the SNI picks one of these. Empty: plaintext.
-  std::vector<ServerTls> tls;
-};
-
 // ---- TLS --------------------------------------------------------------------------------
 
 // Where PEM text comes from. A Kubernetes Secret is decoded by translate into `inline_pem` (so
@@ -278,6 +246,38 @@ struct UpstreamTls {
   std::vector<std::string> subject_alt_names;
   bool insecure_skip_verify = false;
   std::string origin;                  // "default/ext-dr trafficPolicy.tls"
+};
+
+// What a listener is for. A gateway has only kGateway listeners; a sidecar has one kInbound,
+// one kOutboundProxy and one kOutboundPort per service port it can reach.
+enum class ListenerKind {
+  kGateway,  // a Gateway server: bound; routes by Host
+  // Bound (the sidecar's --inbound-port) in front of its app: one virtual host "*" forwarding to
+  // the "inbound|<app port>||" cluster. Metrics are reporter=destination; the caller's identity
+  // comes from the x-halyard-peer request header its sidecar added (the header is removed).
+  kInbound,
+  // Bound (the sidecar's --outbound-port): the HTTP proxy the app reaches services through
+  // (HTTP_PROXY=http://127.0.0.1:<port>). It has no routes of its own: per request, the port of
+  // the authority (absolute-form target or Host; 80 when absent) picks the kOutboundPort
+  // listener named "0.0.0.0_<port>", whose virtual hosts then match the host. No such listener
+  // or no virtual host: 404 NR. Forwarded requests carry x-halyard-peer with this workload.
+  kOutboundProxy,
+  // Not bound: the route table of one destination port ("0.0.0.0_80"), as Istio's sidecar
+  // outbound route config "80": a virtual host per service host with that port (domains: the
+  // FQDN, name.namespace, name.namespace.svc, the short name in the proxy's own namespace, and
+  // each of those with ":<port>"), mesh VirtualServices applied.
+  kOutboundPort,
+};
+
+struct Listener {
+  std::string name;          // "0.0.0.0_80"; sidecars: "virtualInbound", "virtualOutbound"
+  std::string bind_address;  // from Gateway server.bind; default "0.0.0.0"
+  uint16_t port = 0;         // the Gateway server port; kOutboundPort: the service port
+  std::string protocol;      // HTTP, HTTPS, ... (only HTTP is served by the first proxy)
+  ListenerKind kind = ListenerKind::kGateway;
+  std::shared_ptr<const RouteTable> routes;  // kOutboundProxy: an empty table
+  // kGateway HTTPS servers: TLS is terminated, and the SNI picks one of these. Empty: plaintext.
+  std::vector<ServerTls> tls;
 };
 
 // ---- upstream ---------------------------------------------------------------------------
