@@ -8,6 +8,8 @@ DownstreamStats DownstreamStats::resolve(WorkerStats& stats, std::string_view li
       &stats.counter("envoy_http_downstream_cx_total", {l}),
       &stats.gauge("envoy_http_downstream_cx_active", {l}),
       &stats.counter("envoy_http_downstream_rq_total", {l}),
+      &stats.counter("envoy_listener_ssl_handshake", {{"listener_address", listener}}),
+      &stats.counter("envoy_listener_ssl_connection_error", {{"listener_address", listener}}),
   };
 }
 
@@ -20,6 +22,8 @@ UpstreamStats UpstreamStats::resolve(WorkerStats& stats, std::string_view cluste
       &stats.counter("envoy_cluster_upstream_rq_total", {l}),
       &stats.counter("envoy_cluster_upstream_rq_timeout", {l}),
       &stats.counter("envoy_cluster_upstream_rq_retry", {l}),
+      &stats.counter("envoy_cluster_ssl_handshake", {l}),
+      &stats.counter("envoy_cluster_ssl_connection_error", {l}),
   };
 }
 

@@ -14,18 +14,23 @@ struct DownstreamStats {
   Counter* cx_total = nullptr;  // envoy_http_downstream_cx_total
   Gauge* cx_active = nullptr;   // envoy_http_downstream_cx_active
   Counter* rq_total = nullptr;  // envoy_http_downstream_rq_total
+  // TLS listeners: envoy_listener_ssl_handshake / envoy_listener_ssl_connection_error
+  Counter* ssl_handshake = nullptr;
+  Counter* ssl_connection_error = nullptr;
 
   static DownstreamStats resolve(WorkerStats& stats, std::string_view listener);
 };
 
 // Per upstream cluster, labelled cluster_name.
 struct UpstreamStats {
-  Counter* cx_total = nullptr;         // envoy_cluster_upstream_cx_total
-  Gauge* cx_active = nullptr;          // envoy_cluster_upstream_cx_active
-  Counter* cx_connect_fail = nullptr;  // envoy_cluster_upstream_cx_connect_fail
-  Counter* rq_total = nullptr;         // envoy_cluster_upstream_rq_total
-  Counter* rq_timeout = nullptr;       // envoy_cluster_upstream_rq_timeout
-  Counter* rq_retry = nullptr;         // envoy_cluster_upstream_rq_retry
+  Counter* cx_total = nullptr;              // envoy_cluster_upstream_cx_total
+  Gauge* cx_active = nullptr;               // envoy_cluster_upstream_cx_active
+  Counter* cx_connect_fail = nullptr;       // envoy_cluster_upstream_cx_connect_fail
+  Counter* rq_total = nullptr;              // envoy_cluster_upstream_rq_total
+  Counter* rq_timeout = nullptr;            // envoy_cluster_upstream_rq_timeout
+  Counter* rq_retry = nullptr;              // envoy_cluster_upstream_rq_retry
+  Counter* ssl_handshake = nullptr;         // envoy_cluster_ssl_handshake
+  Counter* ssl_connection_error = nullptr;  // envoy_cluster_ssl_connection_error
 
   static UpstreamStats resolve(WorkerStats& stats, std::string_view cluster);
 };

@@ -68,9 +68,10 @@ AdminResponse AdminServer::dispatch(std::string_view method, std::string_view ta
 }
 
 net::awaitable<void> AdminServer::serve(asio::ip::tcp::socket socket) {
+  net::Transport transport(std::move(socket));
   net::ByteBuffer in(16 * 1024);
   http::RequestParser parser;
-  net::OpTimer timer(socket.get_executor());
+  net::OpTimer timer(transport.executor());
   const Clock::time_point deadline = Clock::now() + kAdminTimeout;
   AdminResponse response;
   bool is_head = false;
@@ -89,7 +90,7 @@ net::awaitable<void> AdminServer::serve(asio::ip::tcp::socket socket) {
       }
     }
     if (in.writableSize() == 0) co_return;  // a head this large is not an admin request
-    const IoResult r = co_await readSome(socket, in, timer, deadline);
+    const IoResult r = co_await readSome(transport, in, timer, deadline);
     if (!r.ok()) co_return;
   }
   std::string out;
@@ -99,8 +100,8 @@ net::awaitable<void> AdminServer::serve(asio::ip::tcp::socket socket) {
   http::appendHeader(out, "connection", "close");
   http::appendHeadEnd(out);
   if (!is_head) out += response.body;
-  co_await writeAll(socket, asio::buffer(out), timer, deadline);
-  net::closeQuietly(socket);
+  co_await writeAll(transport, asio::buffer(out), timer, deadline);
+  transport.close();
 }
 
 }  // namespace halyard::proxy::runtime

@@ -69,7 +69,7 @@ std::string_view BodyReader::fromBuffer(net::ByteBuffer& buffer, BodyError& erro
   return {};
 }
 
-net::awaitable<BodyRead> BodyReader::next(asio::ip::tcp::socket& socket, net::ByteBuffer& buffer,
+net::awaitable<BodyRead> BodyReader::next(net::Transport& transport, net::ByteBuffer& buffer,
                                           net::OpTimer& timer, Clock::time_point deadline) {
   while (!done_) {
     BodyError error = BodyError::kNone;
@@ -83,7 +83,7 @@ net::awaitable<BodyRead> BodyReader::next(asio::ip::tcp::socket& socket, net::By
     const size_t max = framing_.kind == http::BodyKind::kContentLength
                            ? static_cast<size_t>(std::min<uint64_t>(remaining_, SIZE_MAX))
                            : SIZE_MAX;
-    const IoResult r = co_await readSome(socket, buffer, timer, deadline, max);
+    const IoResult r = co_await readSome(transport, buffer, timer, deadline, max);
     if (r.timed_out) co_return BodyRead{{}, BodyError::kTimeout};
     if (r.eof() && framing_.kind == http::BodyKind::kUntilClose) {
       done_ = true;

@@ -49,7 +49,7 @@ class BodyReader {
   uint64_t remaining() const { return remaining_; }
 
   // The next body bytes, valid until the next call; an empty view once the body is complete.
-  net::awaitable<BodyRead> next(asio::ip::tcp::socket& socket, net::ByteBuffer& buffer,
+  net::awaitable<BodyRead> next(net::Transport& transport, net::ByteBuffer& buffer,
                                 net::OpTimer& timer, Clock::time_point deadline);
 
   // Body bytes already in the buffer, without reading: for Content-Length bodies the caller may

@@ -7,20 +7,20 @@ namespace halyard::proxy::runtime {
 
 Downstream::Downstream(Worker& w, asio::ip::tcp::socket s, std::shared_ptr<const ListenerInfo> l)
     : worker(w),
-      socket(std::move(s)),
+      transport(std::move(s)),
       listener(std::move(l)),
       in(kInitialBuffer),
       parser(w.options().request_limits),
-      read_timer(socket.get_executor()),
-      write_timer(socket.get_executor()),
-      timer(socket.get_executor()) {
+      read_timer(transport.executor()),
+      write_timer(transport.executor()),
+      timer(transport.executor()) {
   asio::error_code ec;
-  const auto remote = socket.remote_endpoint(ec);
+  const auto remote = transport.socket().remote_endpoint(ec);
   if (!ec) {
     remote_ip = net::formatAddress(remote.address());
     remote_endpoint = net::formatEndpoint(remote);
   }
-  const auto local = socket.local_endpoint(ec);
+  const auto local = transport.socket().local_endpoint(ec);
   if (!ec) local_endpoint = net::formatEndpoint(local);
   headers.reserve(w.options().request_limits.max_headers + 16);
 }

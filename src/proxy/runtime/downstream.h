@@ -1,5 +1,5 @@
 // The state of one downstream (client) connection that every part of the request path works
-// with: the socket, the buffer the request heads and bodies are read into, timers, and the
+// with: the transport, the buffer the request heads and bodies are read into, timers, and the
 // reusable scratch storage that keeps the steady state free of allocations. A plain struct: the
 // connection manager, the upstream request, the response relay and the tunnel all read and
 // write it, on the connection's worker thread only.
@@ -30,10 +30,12 @@ struct Downstream {
   Downstream(Worker& worker, asio::ip::tcp::socket socket,
              std::shared_ptr<const ListenerInfo> listener);
 
+  asio::ip::tcp::socket& socket() { return transport.socket(); }
+
   Clock::time_point idleDeadline() const;
 
   Worker& worker;
-  asio::ip::tcp::socket socket;
+  net::Transport transport;  // TCP, or TLS over it once the connection setup chose a server
   std::shared_ptr<const ListenerInfo> listener;
   net::ByteBuffer in;
   http::RequestParser parser;

@@ -2,6 +2,7 @@
 
 #include <variant>
 
+#include "common/log.h"
 #include "proxy/net/socket_util.h"
 #include "proxy/runtime/grpc_status.h"
 #include "proxy/runtime/responder.h"
@@ -40,7 +41,7 @@ std::string noRouteReason(const http::RequestView& view, bool no_virtual_host,
 DownstreamConnection::DownstreamConnection(Worker& worker, asio::ip::tcp::socket socket,
                                            std::shared_ptr<const ListenerInfo> listener)
     : ds_(worker, std::move(socket), std::move(listener)) {
-  net::setNoDelay(ds_.socket);
+  net::setNoDelay(ds_.socket());
   worker.track(this);
   worker.telemetry().connectionOpened(ds_.listener->name);
 }
@@ -51,11 +52,15 @@ DownstreamConnection::~DownstreamConnection() {
 }
 
 void DownstreamConnection::onDrain() {
-  if (waiting_) cancelSocket(ds_.socket);
+  if (waiting_) cancelSocket(ds_.transport);
 }
 
 net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnection> self) {
   DownstreamConnection& c = *self;
+  if (!co_await c.setUpTransport()) {
+    c.ds_.transport.close();
+    co_return;
+  }
   while (true) {
     const HeadStatus status = co_await c.readHead();
     if (status == HeadStatus::kClosed) break;
@@ -78,7 +83,34 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
     c.ds_.in.compact();  // pipelined bytes of the next request move to the front
     c.first_request_ = false;
   }
-  net::closeQuietly(c.ds_.socket);
+  c.ds_.transport.close();
+}
+
+net::awaitable<bool> DownstreamConnection::setUpTransport() {
+  if (!ds_.listener->tls) co_return true;
+  const std::shared_ptr<const WorkerSnapshot> snapshot = ds_.worker.snapshot();
+  const tls::ListenerTls* listener =
+      snapshot ? snapshot->tls().listener(ds_.listener->name) : nullptr;
+  SSL* ssl = listener ? listener->newSession() : nullptr;
+  if (!ssl) {
+    ds_.worker.telemetry().tlsHandshake(ds_.listener->name, false);
+    co_return false;
+  }
+  ds_.transport.startTls(ssl);
+  waiting_ = true;  // nothing of a request yet: a drain may close it
+  net::Transport& transport = ds_.transport;
+  ds_.read_timer.armAt(Clock::now() + ds_.worker.options().request_headers_timeout,
+                       [&transport] { transport.cancel(); });
+  auto [ec] = co_await transport.handshake(asio::ssl::stream_base::server);
+  ds_.read_timer.disarm();
+  waiting_ = false;
+  ds_.worker.telemetry().tlsHandshake(ds_.listener->name, !ec);
+  if (ec) {
+    HLOG_DEBUG("tls handshake from {} on {} failed: {}", ds_.remote_endpoint, ds_.listener->name,
+               transport.describeTlsError(ec));
+    co_return false;
+  }
+  co_return !ds_.worker.draining();
 }
 
 net::awaitable<DownstreamConnection::HeadStatus> DownstreamConnection::readHead() {
@@ -117,7 +149,7 @@ net::awaitable<DownstreamConnection::HeadStatus> DownstreamConnection::readHead(
     if (waiting_ && ds.worker.draining()) co_return HeadStatus::kClosed;
     const Clock::time_point deadline =
         header_deadline != Clock::time_point::max() ? header_deadline : ds.idleDeadline();
-    const IoResult r = co_await readSome(ds.socket, ds.in, ds.read_timer, deadline);
+    const IoResult r = co_await readSome(ds.transport, ds.in, ds.read_timer, deadline);
     waiting_ = false;
     if (r.timed_out) co_return nothing_yet ? HeadStatus::kClosed : HeadStatus::kTimeout;
     if (!r.ok()) co_return HeadStatus::kClosed;

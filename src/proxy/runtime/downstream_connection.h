@@ -43,6 +43,10 @@ class DownstreamConnection {
     std::optional<translate::Millis> delay;  // fault injection, before either
   };
 
+  // Connection setup, before any request: on a TLS listener, the ClientHello's SNI picks the
+  // Gateway server (its certificate, versions, client verification) and the handshake runs
+  // within the request-header timeout. False: the connection is to be closed, unanswered.
+  net::awaitable<bool> setUpTransport();
   net::awaitable<HeadStatus> readHead();
   net::awaitable<void> serve();
   Decision decide();

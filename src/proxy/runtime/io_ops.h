@@ -1,6 +1,6 @@
-// Socket reads and writes bounded by a deadline, for coroutines. A deadline that passes cancels
-// the socket (every pending operation on it), which is what a timeout on a proxied exchange
-// should do anyway: the exchange is over.
+// Transport reads and writes bounded by a deadline, for coroutines. A deadline that passes
+// cancels the transport (every pending operation on it), which is what a timeout on a proxied
+// exchange should do anyway: the exchange is over.
 #pragma once
 
 #include <asio/ip/tcp.hpp>
@@ -11,6 +11,7 @@
 #include "proxy/net/awaitable.h"
 #include "proxy/net/byte_buffer.h"
 #include "proxy/net/op_timer.h"
+#include "proxy/net/transport.h"
 
 namespace halyard::proxy::runtime {
 
@@ -22,25 +23,28 @@ struct IoResult {
   bool timed_out = false;
   bool ok() const { return !ec && !timed_out; }
   // The peer closed its side cleanly (a read of zero bytes).
-  bool eof() const { return ec == asio::error::eof; }
+  bool eof() const { return net::isEndOfStream(ec); }
 };
 
 inline void cancelSocket(asio::ip::tcp::socket& socket) {
   asio::error_code ignored;
   socket.cancel(ignored);
 }
+inline void cancelSocket(net::Transport& transport) {
+  transport.cancel();
+}
 
 // Reads what is available (at least one byte) into buffer.writable(), at most `max` bytes.
-net::awaitable<IoResult> readSome(asio::ip::tcp::socket& socket, net::ByteBuffer& buffer,
+net::awaitable<IoResult> readSome(net::Transport& transport, net::ByteBuffer& buffer,
                                   net::OpTimer& timer, Clock::time_point deadline,
                                   size_t max = static_cast<size_t>(-1));
 
 // Writes every byte of `buffers` (any Asio ConstBufferSequence).
 template <class Buffers>
-net::awaitable<IoResult> writeAll(asio::ip::tcp::socket& socket, const Buffers& buffers,
+net::awaitable<IoResult> writeAll(net::Transport& transport, const Buffers& buffers,
                                   net::OpTimer& timer, Clock::time_point deadline) {
-  timer.armAt(deadline, [&socket] { cancelSocket(socket); });
-  auto [ec, n] = co_await asio::async_write(socket, buffers, net::kAwait);
+  timer.armAt(deadline, [&transport] { transport.cancel(); });
+  auto [ec, n] = co_await transport.writeAll(buffers);
   timer.disarm();
   co_return IoResult{ec, n, timer.fired()};
 }

@@ -4,6 +4,7 @@
 #include <asio/buffer.hpp>
 
 #include "proxy/net/socket_util.h"
+#include "proxy/router/router.h"
 #include "proxy/runtime/body_reader.h"
 #include "proxy/runtime/spawn.h"
 #include "proxy/runtime/worker.h"
@@ -16,6 +17,17 @@ namespace {
 // A mirror that takes longer than this is abandoned.
 constexpr std::chrono::seconds kMirrorTimeout{30};
 
+// The Host of the mirrored request head (the one the original request was sent with), without
+// its port: the default SNI of a TLS mirror cluster.
+std::string_view mirrorHost(std::string_view head) {
+  static constexpr std::string_view kHost = "\r\nhost: ";
+  const size_t at = head.find(kHost);
+  if (at == std::string_view::npos) return {};
+  const size_t start = at + kHost.size();
+  const size_t end = head.find("\r\n", start);
+  return router::hostWithoutPort(head.substr(start, end - start));
+}
+
 net::awaitable<void> mirror(Worker& worker, std::shared_ptr<const WorkerSnapshot> snapshot,
                             std::string cluster, std::string head, std::string body, bool is_head) {
   upstream::ClusterHosts* hosts = snapshot->cluster(cluster);
@@ -24,15 +36,22 @@ net::awaitable<void> mirror(Worker& worker, std::shared_ptr<const WorkerSnapshot
   upstream::UpstreamHost* host = upstream::pickHost(*hosts, worker.random(), {});
   if (!host) co_return;
   const Clock::time_point deadline = Clock::now() + kMirrorTimeout;
-  std::unique_ptr<upstream::UpstreamConnection> c = worker.pool().takeIdle(*host);
+  upstream::TransportSettings transport;
+  if (hosts->cluster().tls) {
+    const tls::ClientContext* context = snapshot->tls().cluster(cluster);
+    if (!context) co_return;
+    transport = upstream::TransportSettings::forTls(*context, mirrorHost(head));
+  }
+  std::unique_ptr<upstream::UpstreamConnection> c = worker.pool().takeIdle(*host, transport);
   if (!c) {
-    auto connected = co_await worker.pool().connect(*host, hosts->cluster().connect_timeout);
+    auto connected =
+        co_await worker.pool().connect(*host, hosts->cluster().connect_timeout, transport);
     if (!connected) co_return;
     c = std::move(*connected);
   }
   c->countRequest();
   const std::array<asio::const_buffer, 2> parts = {asio::buffer(head), asio::buffer(body)};
-  if (!(co_await writeAll(c->socket(), parts, c->writeTimer(), deadline)).ok()) co_return;
+  if (!(co_await writeAll(c->transport(), parts, c->writeTimer(), deadline)).ok()) co_return;
   c->parser().reset(is_head ? "HEAD" : "GET");
   while (true) {
     const http::ParseStatus st = c->parser().feed(c->buffer().fromStart());
@@ -45,7 +64,7 @@ net::awaitable<void> mirror(Worker& worker, std::shared_ptr<const WorkerSnapshot
       continue;
     }
     if (c->buffer().writableSize() == 0) co_return;  // an oversized head: not worth growing for
-    if (!(co_await readSome(c->socket(), c->buffer(), c->readTimer(), deadline)).ok()) co_return;
+    if (!(co_await readSome(c->transport(), c->buffer(), c->readTimer(), deadline)).ok()) co_return;
   }
   const http::ResponseHead& response = c->parser().head();
   const bool keep_alive = response.keep_alive && !response.tunnel;
@@ -53,7 +72,7 @@ net::awaitable<void> mirror(Worker& worker, std::shared_ptr<const WorkerSnapshot
   BodyReader reader;
   reader.start(response.framing, 0);
   while (!reader.done()) {
-    const BodyRead r = co_await reader.next(c->socket(), c->buffer(), c->readTimer(), deadline);
+    const BodyRead r = co_await reader.next(c->transport(), c->buffer(), c->readTimer(), deadline);
     if (r.error != BodyError::kNone) co_return;
   }
   if (keep_alive && c->buffer().readableSize() == 0) {

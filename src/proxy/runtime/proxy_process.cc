@@ -108,6 +108,9 @@ class Process {
   void awaitSignal();
   void pollDrain();
   void watch();
+  // Every second: certificate files named by the snapshot (serverCertificate, caCertificates,
+  // ...) live outside the config directory, so nothing else would notice them change.
+  void watchTlsFiles();
 
   const ProxyProcessOptions& options_;
   asio::io_context io_{1};
@@ -123,6 +126,7 @@ class Process {
   Clock::time_point drain_deadline_{};
   std::unique_ptr<asio::steady_timer> drain_timer_;
   asio::steady_timer watch_timer_{io_};
+  asio::steady_timer tls_files_timer_{io_};
   uint64_t fingerprint_ = 0;
   // inotify tells about a change within ~100 ms; the fingerprint poll (watch()) is the fallback
   // for file systems without inotify and for changes inotify cannot see (a remounted volume).
@@ -295,7 +299,8 @@ int Process::run() {
                                "format must be text, json or off\n"};
         }
       } else if (!query.empty()) {
-        return AdminResponse{400, "text/plain; charset=utf-8", "use /logging?format=text|json|off\n"};
+        return AdminResponse{400, "text/plain; charset=utf-8",
+                             "use /logging?format=text|json|off\n"};
       }
       return AdminResponse{200, "text/plain; charset=utf-8",
                            std::string("access log format: ") +
@@ -327,6 +332,7 @@ int Process::run() {
   } else {
     watch();
   }
+  watchTlsFiles();
   if (!options_.config_dir.empty() && options_.watch_interval_ms != 0) {
     watcher_ = std::make_unique<ConfigWatcher>(io_, options_.config_dir, [this] {
       if (draining_) return;
@@ -385,9 +391,8 @@ void Process::startControlClient() {
       (ack ? server_stats_.control_ack : server_stats_.control_nack)->inc();
     });
   };
-  control_ = std::make_unique<wire::ControlClient>(std::move(o), std::move(apply),
-                                                   wire::ControlClient::OnConfigError{},
-                                                   std::move(on_answer));
+  control_ = std::make_unique<wire::ControlClient>(
+      std::move(o), std::move(apply), wire::ControlClient::OnConfigError{}, std::move(on_answer));
   HLOG_INFO("following the control plane at {} as {} {}.{}", options_.control, identity_.role,
             identity_.name, identity_.namespace_);
   control_->start();
@@ -452,6 +457,15 @@ void Process::awaitSignal() {
       beginDrain();
     }
     awaitSignal();
+  });
+}
+
+void Process::watchTlsFiles() {
+  tls_files_timer_.expires_after(std::chrono::seconds(1));
+  tls_files_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec || draining_) return;
+    runtime_->reloadChangedTlsFiles();
+    watchTlsFiles();
   });
 }
 

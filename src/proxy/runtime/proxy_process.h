@@ -15,8 +15,8 @@
 namespace halyard::proxy::runtime {
 
 struct ProxyProcessOptions {
-  std::string config_dir;  // exactly one of config_dir and control
-  std::string control;     // the control plane's gRPC address, "127.0.0.1:15010"
+  std::string config_dir;        // exactly one of config_dir and control
+  std::string control;           // the control plane's gRPC address, "127.0.0.1:15010"
   std::string role = "gateway";  // gateway | sidecar
   // Sidecars (translate::ProxyIdentity has the meaning of each).
   std::string service_account;

@@ -1,5 +1,7 @@
 #include "proxy/runtime/proxy_runtime.h"
 
+#include "common/log.h"
+
 namespace halyard::proxy::runtime {
 
 ProxyRuntime::ProxyRuntime(RuntimeOptions options, telemetry::StatsStore* stats,
@@ -18,9 +20,18 @@ ProxyRuntime::~ProxyRuntime() {
   stop();
 }
 
+std::shared_ptr<const tls::TlsContexts> ProxyRuntime::buildTls(
+    const translate::Snapshot& snapshot) const {
+  std::vector<std::string> errors;
+  auto contexts = tls::TlsContexts::build(snapshot, errors);
+  for (const auto& e : errors) HLOG_ERROR("tls: {}", e);
+  return contexts;
+}
+
 common::Expected<void> ProxyRuntime::start(std::shared_ptr<const translate::Snapshot> snapshot) {
+  tls_ = buildTls(*snapshot);
   for (auto& w : workers_) {
-    auto installed = w->install(snapshot);
+    auto installed = w->install(snapshot, tls_);
     if (!installed) return installed;
   }
   snapshot_ = std::move(snapshot);
@@ -29,8 +40,17 @@ common::Expected<void> ProxyRuntime::start(std::shared_ptr<const translate::Snap
 }
 
 void ProxyRuntime::updateSnapshot(std::shared_ptr<const translate::Snapshot> snapshot) {
-  for (auto& w : workers_) w->post(snapshot);
+  tls_ = buildTls(*snapshot);
+  for (auto& w : workers_) w->post(snapshot, tls_);
   snapshot_ = std::move(snapshot);
+}
+
+bool ProxyRuntime::reloadChangedTlsFiles() {
+  if (!snapshot_ || !tls_ || !tls_->filesChanged()) return false;
+  tls_ = buildTls(*snapshot_);
+  for (auto& w : workers_) w->post(snapshot_, tls_);
+  HLOG_INFO("tls: a certificate file changed; new handshakes use it");
+  return true;
 }
 
 void ProxyRuntime::drain() {

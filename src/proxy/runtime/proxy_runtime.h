@@ -33,6 +33,10 @@ class ProxyRuntime {
   // Posts a new snapshot to every worker. New connections and new requests use it as soon as
   // their worker has installed it; requests in flight finish on the one they started with.
   void updateSnapshot(std::shared_ptr<const translate::Snapshot> snapshot);
+  // Main thread: when a certificate, key, CA or CRL file the serving snapshot reads changed on
+  // disk, builds its TLS contexts again and posts them with the same snapshot, so new
+  // handshakes get the new files and open connections keep what they negotiated. True if so.
+  bool reloadChangedTlsFiles();
   // The snapshot most recently installed or posted (main thread).
   const std::shared_ptr<const translate::Snapshot>& snapshot() const { return snapshot_; }
 
@@ -45,9 +49,12 @@ class ProxyRuntime {
   const RuntimeOptions& options() const { return options_; }
 
  private:
+  std::shared_ptr<const tls::TlsContexts> buildTls(const translate::Snapshot& snapshot) const;
+
   RuntimeOptions options_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<const translate::Snapshot> snapshot_;
+  std::shared_ptr<const tls::TlsContexts> tls_;
 };
 
 }  // namespace halyard::proxy::runtime

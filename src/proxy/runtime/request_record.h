@@ -13,9 +13,9 @@ namespace halyard::proxy::runtime {
 
 struct RequestRecord {
   telemetry::AccessLogEntry log;
-  const translate::Cluster* cluster = nullptr;  // the chosen destination, if any
+  const translate::Cluster* cluster = nullptr;    // the chosen destination, if any
   const translate::Endpoint* endpoint = nullptr;  // the endpoint of the last attempt, if any
-  std::string_view listener;                    // ListenerInfo::name
+  std::string_view listener;                      // ListenerInfo::name
   translate::ListenerKind listener_kind = translate::ListenerKind::kGateway;
   // kInbound: the caller, from its x-halyard-peer header (has_peer false: none or malformed).
   bool has_peer = false;

@@ -38,7 +38,7 @@ net::awaitable<void> discardRequestBody(Downstream& ds, RequestState& rq) {
     co_return;
   }
   while (!rq.body.done()) {
-    const BodyRead r = co_await rq.body.next(ds.socket, ds.in, ds.read_timer, ds.idleDeadline());
+    const BodyRead r = co_await rq.body.next(ds.transport, ds.in, ds.read_timer, ds.idleDeadline());
     if (r.error != BodyError::kNone) {
       rq.close = true;
       co_return;

@@ -15,7 +15,7 @@ namespace halyard::proxy::runtime {
 // Writes `buffers` to the client within the idle timeout. False (and DC, close) when it fails.
 template <class Buffers>
 net::awaitable<bool> writeToClient(Downstream& ds, RequestState& rq, const Buffers& buffers) {
-  const IoResult r = co_await writeAll(ds.socket, buffers, ds.write_timer, ds.idleDeadline());
+  const IoResult r = co_await writeAll(ds.transport, buffers, ds.write_timer, ds.idleDeadline());
   rq.record.log.bytes_sent += r.bytes;
   if (!r.ok()) {
     rq.record.log.response_flags.set(telemetry::ResponseFlag::kDownstreamConnectionTermination);

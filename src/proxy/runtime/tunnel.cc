@@ -26,23 +26,20 @@ struct Splice {
 };
 
 // Copies `from` -> `to` through `buffer` (whose readable bytes go first) until `from` ends.
-net::awaitable<void> pump(asio::ip::tcp::socket& from, asio::ip::tcp::socket& to,
-                          net::ByteBuffer& buffer, size_t mark, Splice& s, uint64_t& counter,
-                          net::AsyncEvent& done) {
+net::awaitable<void> pump(net::Transport& from, net::Transport& to, net::ByteBuffer& buffer,
+                          size_t mark, Splice& s, uint64_t& counter, net::AsyncEvent& done) {
   while (true) {
     if (buffer.readableSize() > 0) {
-      auto [ec, n] =
-          co_await asio::async_write(to, asio::buffer(buffer.readableView()), net::kAwait);
+      auto [ec, n] = co_await to.writeAll(asio::buffer(buffer.readableView()));
       if (ec) break;
       counter += n;
       s.last_activity = Clock::now();
     }
     buffer.rewindTo(mark);
-    auto [ec, n] = co_await from.async_read_some(
-        asio::buffer(buffer.writable().data(), buffer.writable().size()), net::kAwait);
-    if (ec == asio::error::eof) {
-      asio::error_code ignored;
-      to.shutdown(asio::socket_base::shutdown_send, ignored);  // pass the end of stream on
+    auto [ec, n] =
+        co_await from.readSome(asio::buffer(buffer.writable().data(), buffer.writable().size()));
+    if (net::isEndOfStream(ec)) {
+      to.shutdownSend();  // pass the end of stream on
       done.set();
       co_return;
     }
@@ -51,20 +48,20 @@ net::awaitable<void> pump(asio::ip::tcp::socket& from, asio::ip::tcp::socket& to
     s.last_activity = Clock::now();
   }
   // An error on either side ends the whole tunnel.
-  cancelSocket(from);
-  cancelSocket(to);
+  from.cancel();
+  to.cancel();
   done.set();
 }
 
-net::awaitable<void> watchdog(asio::ip::tcp::socket& a, asio::ip::tcp::socket& b, Splice& s,
+net::awaitable<void> watchdog(net::Transport& a, net::Transport& b, Splice& s,
                               Clock::duration idle) {
   while (!s.finished) {
     s.timer.expires_at(s.last_activity + idle);
     co_await s.timer.async_wait(net::kAwait);
     if (s.finished) break;
     if (Clock::now() - s.last_activity >= idle) {
-      cancelSocket(a);
-      cancelSocket(b);
+      a.cancel();
+      b.cancel();
       break;
     }
   }
@@ -75,14 +72,14 @@ net::awaitable<void> watchdog(asio::ip::tcp::socket& a, asio::ip::tcp::socket& b
 
 net::awaitable<uint64_t> runTunnel(Downstream& ds, RequestState& rq,
                                    upstream::UpstreamConnection& upstream) {
-  const auto executor = ds.socket.get_executor();
+  const auto executor = ds.transport.executor();
   Splice s(executor);
   const size_t client_mark = rq.head->head_bytes;  // the upgrade request's head stays for the log
-  spawnDetached(executor, pump(ds.socket, upstream.socket(), ds.in, client_mark, s, s.from_client,
-                               s.client_done));
+  spawnDetached(executor, pump(ds.transport, upstream.transport(), ds.in, client_mark, s,
+                               s.from_client, s.client_done));
   spawnDetached(executor,
-                watchdog(ds.socket, upstream.socket(), s, ds.worker.options().idle_timeout));
-  co_await pump(upstream.socket(), ds.socket, upstream.buffer(), 0, s, s.to_client,
+                watchdog(ds.transport, upstream.transport(), s, ds.worker.options().idle_timeout));
+  co_await pump(upstream.transport(), ds.transport, upstream.buffer(), 0, s, s.to_client,
                 s.upstream_done);
   co_await s.client_done.wait();
   s.finished = true;

@@ -76,7 +76,7 @@ UpstreamRequest::UpstreamRequest(Downstream& ds, RequestState& rq, const tr::Rou
       route_(route),
       action_(action),
       retry_(action.retry),
-      upload_done_(ds.socket.get_executor()) {}
+      upload_done_(ds.transport.executor()) {}
 
 net::awaitable<void> UpstreamRequest::fail(uint16_t status, ResponseFlag flag,
                                            std::string_view details) {
@@ -206,7 +206,7 @@ net::awaitable<bool> UpstreamRequest::bufferBody() {
   ds_.replay_body.reserve(static_cast<size_t>(length));
   while (!rq_.body.done()) {
     const BodyRead r =
-        co_await rq_.body.next(ds_.socket, ds_.in, ds_.read_timer, ds_.idleDeadline());
+        co_await rq_.body.next(ds_.transport, ds_.in, ds_.read_timer, ds_.idleDeadline());
     if (r.error != BodyError::kNone) co_return false;
     ds_.replay_body.append(r.data);
   }
@@ -233,6 +233,7 @@ bool UpstreamRequest::buildHead() {
     authority = *action_.authority_rewrite;
   }
   http::appendHeader(out, "host", authority);
+  upstream_host_ = router::hostWithoutPort(authority);
 
   // Envoy at the edge appends the client address to x-forwarded-for and sets the proto.
   ds_.forwarded_for.clear();
@@ -247,8 +248,8 @@ bool UpstreamRequest::buildHead() {
   for (const auto& h : head.headers) {
     if (h.name == "host" || h.name == "expect" || h.name == "x-forwarded-for" ||
         h.name == "x-forwarded-proto" || h.name == "x-request-id" ||
-        (rewritten_path_ && h.name == "x-envoy-original-path") || h.name == telemetry::kPeerHeader ||
-        mustDrop(head.headers, h.name, extra_options)) {
+        (rewritten_path_ && h.name == "x-envoy-original-path") ||
+        h.name == telemetry::kPeerHeader || mustDrop(head.headers, h.name, extra_options)) {
       continue;
     }
     headers.push_back(h);
@@ -297,11 +298,25 @@ void UpstreamRequest::startMirrors() {
 net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& host) {
   const tr::Cluster& cluster = hosts_->cluster();
   upstream::ConnectionPool& pool = ds_.worker.pool();
-  std::unique_ptr<UpstreamConnection> c = pool.takeIdle(host);
+  upstream::TransportSettings transport;
+  if (cluster.tls) {
+    const tls::ClientContext* context = rq_.snapshot->tls().cluster(cluster.name);
+    if (!context) {
+      co_return Attempt{.failure = Failure::kConnect,
+                        .detail = "no TLS context for the cluster: " +
+                                  std::string(rq_.snapshot->tls().clusterError(cluster.name))};
+    }
+    transport = upstream::TransportSettings::forTls(*context, upstream_host_);
+  }
+  std::unique_ptr<UpstreamConnection> c = pool.takeIdle(host, transport);
   for (int round = 0;; ++round) {
     if (!c) {
-      auto connected = co_await pool.connect(host, cluster.connect_timeout);
+      auto connected = co_await pool.connect(host, cluster.connect_timeout, transport);
       ds_.worker.telemetry().upstreamConnect(cluster, connected.ok());
+      if (transport.tls &&
+          (connected.ok() || connected.error().kind == common::ErrorKind::kProtocol)) {
+        ds_.worker.telemetry().upstreamTlsHandshake(cluster, connected.ok());
+      }
       if (!connected)
         co_return Attempt{.failure = Failure::kConnect, .detail = connected.error().message};
       c = std::move(*connected);
@@ -340,9 +355,9 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::exchange(UpstreamConne
   if (mode_ == BodyMode::kBuffered) {
     const std::array<asio::const_buffer, 2> parts = {asio::buffer(ds_.upstream_head),
                                                      asio::buffer(body_.data(), body_.size())};
-    w = co_await writeAll(c.socket(), parts, c.writeTimer(), write_deadline);
+    w = co_await writeAll(c.transport(), parts, c.writeTimer(), write_deadline);
   } else {
-    w = co_await writeAll(c.socket(), asio::buffer(ds_.upstream_head), c.writeTimer(),
+    w = co_await writeAll(c.transport(), asio::buffer(ds_.upstream_head), c.writeTimer(),
                           write_deadline);
   }
   if (!w.ok()) {
@@ -361,7 +376,7 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::exchange(UpstreamConne
     }
     upload_running_ = true;
     upload_done_.reset();
-    spawnDetached(ds_.socket.get_executor(), upload(c));
+    spawnDetached(ds_.transport.executor(), upload(c));
     co_return co_await readResponseHead(c);
   }
   watchClient(c);
@@ -385,7 +400,7 @@ void UpstreamRequest::watchClient(UpstreamConnection& c) {
   // The handler may run after this request is gone (a cancelled watch completes later); the
   // connection's watch generation tells it whether the watch it belongs to is still current.
   const uint64_t generation = ++*ds_.watch_generation;
-  ds_.socket.async_receive(
+  ds_.socket().async_receive(
       asio::buffer(&ds_.peek_byte, 1), MSG_PEEK,
       [current = ds_.watch_generation, generation, this, &c](const asio::error_code& ec, size_t n) {
         if (*current != generation) return;
@@ -401,7 +416,7 @@ void UpstreamRequest::stopWatchingClient() {
   ++*ds_.watch_generation;
   if (!watching_) return;
   watching_ = false;
-  cancelSocket(ds_.socket);  // nothing else is pending on it now
+  cancelSocket(ds_.transport);  // nothing else is pending on it now
 }
 
 Clock::time_point UpstreamRequest::responseDeadline() const {
@@ -451,7 +466,8 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
     if (c.buffer().writableSize() == 0)
       c.buffer().grow(std::min(c.buffer().capacity() * 2, max_head + 1));
     reading_upstream_ = true;
-    const IoResult r = co_await readSome(c.socket(), c.buffer(), c.readTimer(), responseDeadline());
+    const IoResult r =
+        co_await readSome(c.transport(), c.buffer(), c.readTimer(), responseDeadline());
     reading_upstream_ = false;
     if (upload_error_ == BodyError::kMalformed) co_return Attempt{.failure = Failure::kBadBody};
     if (upload_error_ != BodyError::kNone) co_return Attempt{.failure = Failure::kDownstream};
@@ -478,7 +494,7 @@ net::awaitable<void> UpstreamRequest::upload(UpstreamConnection& c) {
   const bool chunked = rq_.body.kind() == http::BodyKind::kChunked;
   while (true) {
     const BodyRead r =
-        co_await rq_.body.next(ds_.socket, ds_.in, ds_.read_timer, ds_.idleDeadline());
+        co_await rq_.body.next(ds_.transport, ds_.in, ds_.read_timer, ds_.idleDeadline());
     if (r.error != BodyError::kNone) {
       upload_error_ = r.error;
       cancelSocket(c.socket());  // wakes the response side, which gives up on this request
@@ -486,7 +502,7 @@ net::awaitable<void> UpstreamRequest::upload(UpstreamConnection& c) {
     }
     if (r.data.empty()) {
       if (chunked) {
-        const IoResult w = co_await writeAll(c.socket(), asio::buffer(http::kLastChunk),
+        const IoResult w = co_await writeAll(c.transport(), asio::buffer(http::kLastChunk),
                                              c.writeTimer(), ds_.idleDeadline());
         upload_upstream_failed_ = !w.ok();
       }
@@ -505,10 +521,10 @@ net::awaitable<void> UpstreamRequest::upload(UpstreamConnection& c) {
       const std::array<asio::const_buffer, 3> parts = {asio::buffer(size.bytes.data(), size.size),
                                                        asio::buffer(r.data.data(), r.data.size()),
                                                        asio::buffer(http::kChunkEnd)};
-      w = co_await writeAll(c.socket(), parts, c.writeTimer(), ds_.idleDeadline());
+      w = co_await writeAll(c.transport(), parts, c.writeTimer(), ds_.idleDeadline());
     } else {
-      w = co_await writeAll(c.socket(), asio::buffer(r.data.data(), r.data.size()), c.writeTimer(),
-                            ds_.idleDeadline());
+      w = co_await writeAll(c.transport(), asio::buffer(r.data.data(), r.data.size()),
+                            c.writeTimer(), ds_.idleDeadline());
     }
     if (!w.ok()) {
       // The upstream stopped reading; its response (or reset) tells the rest.
@@ -522,7 +538,7 @@ net::awaitable<void> UpstreamRequest::upload(UpstreamConnection& c) {
 
 net::awaitable<void> UpstreamRequest::stopUpload(UpstreamConnection& c) {
   if (!upload_running_) co_return;
-  cancelSocket(ds_.socket);
+  cancelSocket(ds_.transport);
   cancelSocket(c.socket());
   co_await upload_done_.wait();
   // The errors the cancellation itself caused are not the client's or the upstream's.
@@ -700,7 +716,7 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
     Clock::time_point deadline = ds_.idleDeadline();
     if (deadline_) deadline = std::min(deadline, *deadline_);
     reading_upstream_ = true;
-    const BodyRead r = co_await body.next(c->socket(), buffer, c->readTimer(), deadline);
+    const BodyRead r = co_await body.next(c->transport(), buffer, c->readTimer(), deadline);
     reading_upstream_ = false;
     if (r.error != BodyError::kNone) {
       // The response already started: all that is left is to cut the client off too.

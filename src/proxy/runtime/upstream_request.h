@@ -90,6 +90,7 @@ class UpstreamRequest {
   BodyMode mode_ = BodyMode::kNone;
   std::string_view body_;  // kBuffered: the whole request body
   std::optional<std::string> rewritten_path_;
+  std::string_view upstream_host_;  // the Host sent upstream, without port: TLS's default SNI
   // The route timeout runs from the end of the request; the per-try timeout from the start of
   // an attempt (or the end of a streamed body).
   std::optional<Clock::time_point> deadline_;

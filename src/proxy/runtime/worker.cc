@@ -46,11 +46,12 @@ Worker::~Worker() {
   telemetry_.flush();
 }
 
-common::Expected<void> Worker::install(std::shared_ptr<const translate::Snapshot> snapshot) {
+common::Expected<void> Worker::install(std::shared_ptr<const translate::Snapshot> snapshot,
+                                       std::shared_ptr<const tls::TlsContexts> tls) {
   auto synced = syncListeners(*snapshot, true);
   if (!synced) return synced;
-  snapshot_ = std::make_shared<WorkerSnapshot>(std::move(snapshot), *pool_, io_->get_executor(),
-                                               ++generation_);
+  snapshot_ = std::make_shared<WorkerSnapshot>(std::move(snapshot), std::move(tls), *pool_,
+                                               io_->get_executor(), ++generation_);
   return common::Ok{};
 }
 
@@ -61,16 +62,19 @@ void Worker::start() {
   thread_ = std::thread([this] { io_->run(); });
 }
 
-void Worker::post(std::shared_ptr<const translate::Snapshot> snapshot) {
-  asio::post(*io_,
-             [this, snapshot = std::move(snapshot)]() mutable { apply(std::move(snapshot)); });
+void Worker::post(std::shared_ptr<const translate::Snapshot> snapshot,
+                  std::shared_ptr<const tls::TlsContexts> tls) {
+  asio::post(*io_, [this, snapshot = std::move(snapshot), tls = std::move(tls)]() mutable {
+    apply(std::move(snapshot), std::move(tls));
+  });
 }
 
-void Worker::apply(std::shared_ptr<const translate::Snapshot> snapshot) {
+void Worker::apply(std::shared_ptr<const translate::Snapshot> snapshot,
+                   std::shared_ptr<const tls::TlsContexts> tls) {
   if (draining_) return;
   (void)syncListeners(*snapshot, false);
-  snapshot_ = std::make_shared<WorkerSnapshot>(std::move(snapshot), *pool_, io_->get_executor(),
-                                               ++generation_);
+  snapshot_ = std::make_shared<WorkerSnapshot>(std::move(snapshot), std::move(tls), *pool_,
+                                               io_->get_executor(), ++generation_);
   pool_->prune();
 }
 
@@ -118,7 +122,7 @@ common::Expected<void> Worker::syncListeners(const translate::Snapshot& snapshot
     for (const auto& existing : listeners_) {
       const ListenerInfo& i = *existing->info;
       if (i.name == l.name && i.bind_address == bind && i.local_port == local_port &&
-          i.gateway_port == l.port && i.kind == l.kind) {
+          i.gateway_port == l.port && i.kind == l.kind && i.tls == !l.tls.empty()) {
         found = existing;
       }
     }
@@ -136,6 +140,8 @@ common::Expected<void> Worker::syncListeners(const translate::Snapshot& snapshot
       info->gateway_port = l.port;
       info->local_port = local_port;
       info->kind = l.kind;
+      info->tls = !l.tls.empty();
+      info->scheme = info->tls ? "https" : "http";
       found =
           std::make_shared<ListenerSocket>(ListenerSocket{std::move(info), std::move(*acceptor)});
       if (started_) startAccepting(found);

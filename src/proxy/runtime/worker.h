@@ -41,12 +41,15 @@ class Worker {
 
   // Main thread, before start(): opens a socket for every listener of the snapshot and installs
   // it, so that a port that cannot be bound fails the startup.
-  common::Expected<void> install(std::shared_ptr<const translate::Snapshot> snapshot);
+  common::Expected<void> install(std::shared_ptr<const translate::Snapshot> snapshot,
+                                 std::shared_ptr<const tls::TlsContexts> tls);
   void start();
 
   // Any thread. A new snapshot for this worker: indexes are rebuilt on the worker thread,
   // listeners opened and closed to match; requests in flight keep their snapshot.
-  void post(std::shared_ptr<const translate::Snapshot> snapshot);
+  // `tls` are the snapshot's TLS contexts, built once for all workers.
+  void post(std::shared_ptr<const translate::Snapshot> snapshot,
+            std::shared_ptr<const tls::TlsContexts> tls);
   // Any thread. Stops accepting, closes idle keep-alive connections and lets every request in
   // flight finish; each connection closes after its current response.
   void drain();
@@ -74,7 +77,8 @@ class Worker {
     asio::ip::tcp::acceptor acceptor;
   };
 
-  void apply(std::shared_ptr<const translate::Snapshot> snapshot);
+  void apply(std::shared_ptr<const translate::Snapshot> snapshot,
+             std::shared_ptr<const tls::TlsContexts> tls);
   // Opens missing listeners, closes the ones the snapshot no longer has. `fail_fast`: stop at
   // (and return) the first error instead of logging it.
   common::Expected<void> syncListeners(const translate::Snapshot& snapshot, bool fail_fast);

@@ -3,9 +3,11 @@
 namespace halyard::proxy::runtime {
 
 WorkerSnapshot::WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapshot,
+                               std::shared_ptr<const tls::TlsContexts> tls,
                                upstream::ConnectionPool& pool,
                                const asio::any_io_executor& executor, uint64_t generation)
-    : snapshot_(std::move(snapshot)), generation_(generation) {
+    : snapshot_(std::move(snapshot)), tls_(std::move(tls)), generation_(generation) {
+  if (!tls_) tls_ = std::make_shared<const tls::TlsContexts>();
   static const auto kNoRoutes = std::make_shared<const translate::RouteTable>();
   listeners_.reserve(snapshot_->listeners.size());
   for (const auto& l : snapshot_->listeners) {

@@ -1,7 +1,8 @@
 // What one worker builds from one Snapshot, once, when the snapshot arrives: a
 // VirtualHostIndex per listener and a ClusterHosts view per cluster (resolved against the
-// worker's own connection pool). Requests read it without locks; a request keeps the
-// WorkerSnapshot it started with, and with it the Snapshot, until it finishes.
+// worker's own connection pool), next to the TLS contexts the main thread built for it. Requests
+// read it without locks; a request keeps the WorkerSnapshot it started with, and with it the
+// Snapshot, until it finishes.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "proxy/router/virtual_host_index.h"
+#include "proxy/tls/tls_contexts.h"
 #include "proxy/upstream/cluster_hosts.h"
 #include "proxy/upstream/connection_pool.h"
 #include "translate/snapshot.h"
@@ -29,13 +31,15 @@ class WorkerSnapshot {
   // `generation` numbers the snapshots of one worker (1, 2, ...), so that a connection can tell
   // whether its cached lookups are still current without holding on to an old snapshot.
   WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapshot,
-                 upstream::ConnectionPool& pool, const asio::any_io_executor& executor,
-                 uint64_t generation);
+                 std::shared_ptr<const tls::TlsContexts> tls, upstream::ConnectionPool& pool,
+                 const asio::any_io_executor& executor, uint64_t generation);
 
   uint64_t generation() const { return generation_; }
 
   const translate::Snapshot& snapshot() const { return *snapshot_; }
   const std::shared_ptr<const translate::Snapshot>& shared() const { return snapshot_; }
+  // Never null (an empty set when the snapshot has no TLS).
+  const tls::TlsContexts& tls() const { return *tls_; }
 
   // By Listener::name; null when this snapshot has no such listener.
   const ListenerRoutes* listener(std::string_view name) const;
@@ -47,6 +51,7 @@ class WorkerSnapshot {
 
  private:
   std::shared_ptr<const translate::Snapshot> snapshot_;
+  std::shared_ptr<const tls::TlsContexts> tls_;
   uint64_t generation_;
   std::vector<ListenerRoutes> listeners_;
   std::unordered_map<uint16_t, const ListenerRoutes*> outbound_ports_;

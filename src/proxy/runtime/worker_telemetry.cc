@@ -36,6 +36,18 @@ void WorkerTelemetry::connectionOpened(std::string_view listener) {
   s.cx_active->add(1);
 }
 
+void WorkerTelemetry::tlsHandshake(std::string_view listener, bool ok) {
+  if (!stats_) return;
+  auto& s = downstream(listener);
+  (ok ? s.ssl_handshake : s.ssl_connection_error)->inc();
+}
+
+void WorkerTelemetry::upstreamTlsHandshake(const translate::Cluster& cluster, bool ok) {
+  if (!stats_) return;
+  auto& s = upstream(cluster);
+  (ok ? s.ssl_handshake : s.ssl_connection_error)->inc();
+}
+
 void WorkerTelemetry::connectionClosed(std::string_view listener) {
   if (!stats_) return;
   downstream(listener).cx_active->sub(1);

@@ -24,8 +24,8 @@ class WorkerTelemetry {
   struct Workload {
     std::string workload = "unknown";
     std::string namespace_ = "unknown";
-    std::string app = "unknown";      // labels["app"], else the workload name
-    std::string version = "unknown";  // labels["version"]
+    std::string app = "unknown";        // labels["app"], else the workload name
+    std::string version = "unknown";    // labels["version"]
     std::string principal = "unknown";  // spiffe://cluster.local/ns/<ns>/sa/<sa> when it has one
   };
 
@@ -39,6 +39,9 @@ class WorkerTelemetry {
   void connectionOpened(std::string_view listener);
   void connectionClosed(std::string_view listener);
   void upstreamConnect(const translate::Cluster& cluster, bool ok);
+  // A TLS handshake on a listener (downstream) or to a cluster's endpoint (upstream).
+  void tlsHandshake(std::string_view listener, bool ok);
+  void upstreamTlsHandshake(const translate::Cluster& cluster, bool ok);
   void requestDone(const RequestRecord& record);
   // Writes buffered access log lines (on a timer and at exit).
   void flush();

@@ -64,8 +64,8 @@ class ClusterHosts : public std::enable_shared_from_this<ClusterHosts> {
   std::vector<std::shared_ptr<UpstreamHost>> hosts_;
   std::vector<uint32_t> weights_;
   std::vector<const translate::Endpoint*> endpoints_;  // parallel to hosts_
-  std::vector<uint64_t> cumulative_;  // running sums of weights_
-  std::vector<int64_t> current_;      // smooth weighted round robin state
+  std::vector<uint64_t> cumulative_;                   // running sums of weights_
+  std::vector<int64_t> current_;                       // smooth weighted round robin state
   uint64_t total_weight_ = 0;
   bool weighted_ = false;
   bool needs_dns_ = false;

@@ -14,11 +14,14 @@ std::shared_ptr<UpstreamHost> ConnectionPool::host(const asio::ip::tcp::endpoint
   return slot;
 }
 
-std::unique_ptr<UpstreamConnection> ConnectionPool::takeIdle(UpstreamHost& host) {
+std::unique_ptr<UpstreamConnection> ConnectionPool::takeIdle(UpstreamHost& host,
+                                                             const TransportSettings& settings) {
   const auto now = std::chrono::steady_clock::now();
-  while (!host.idle.empty()) {
-    std::unique_ptr<UpstreamConnection> c = std::move(host.idle.back());
-    host.idle.pop_back();
+  // Most recently used first; connections of other settings stay for requests that have them.
+  for (size_t i = host.idle.size(); i-- > 0;) {
+    if (host.idle[i]->transportKey() != settings.key) continue;
+    std::unique_ptr<UpstreamConnection> c = std::move(host.idle[i]);
+    host.idle.erase(host.idle.begin() + static_cast<std::ptrdiff_t>(i));
     if (now - c->idleSince() < options_.max_idle_time &&
         !net::idleConnectionUnusable(c->socket())) {
       return c;
@@ -29,7 +32,7 @@ std::unique_ptr<UpstreamConnection> ConnectionPool::takeIdle(UpstreamHost& host)
 }
 
 asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> ConnectionPool::connect(
-    UpstreamHost& host, std::chrono::milliseconds timeout) {
+    UpstreamHost& host, std::chrono::milliseconds timeout, const TransportSettings& settings) {
   auto c = std::make_unique<UpstreamConnection>(executor_, host);
   asio::ip::tcp::socket& socket = c->socket();
   c->writeTimer().arm(timeout, [&socket] {
@@ -37,6 +40,27 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> Connectio
     socket.cancel(ignored);
   });
   auto [ec] = co_await socket.async_connect(host.endpoint, net::kAwait);
+  if (!ec && settings.tls) {
+    net::setNoDelay(socket);
+    SSL* ssl = settings.tls->newSession(settings.server_name);
+    if (!ssl) {
+      c->writeTimer().disarm();
+      co_return common::fail(common::ErrorKind::kInternal, "cannot start TLS to " + host.name,
+                             common::ErrorSource::kInternal);
+    }
+    c->transport().startTls(ssl);
+    auto [tls_ec] = co_await c->transport().handshake(asio::ssl::stream_base::client);
+    c->writeTimer().disarm();
+    if (tls_ec && !c->writeTimer().fired()) {
+      std::string message = "TLS handshake with " + host.name;
+      if (!settings.server_name.empty())
+        message += " (SNI " + std::string(settings.server_name) + ")";
+      message += " failed: " + c->transport().describeTlsError(tls_ec);
+      co_return common::fail(common::ErrorKind::kProtocol, message, common::ErrorSource::kUpstream,
+                             true);
+    }
+    ec = tls_ec;
+  }
   c->writeTimer().disarm();
   if (c->writeTimer().fired()) {
     co_return common::fail(
@@ -50,6 +74,7 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> Connectio
                            common::ErrorSource::kUpstream, true);
   }
   net::setNoDelay(socket);
+  c->setTransportKey(settings.key);
   co_return std::move(c);
 }
 

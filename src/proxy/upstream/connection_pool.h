@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "common/error.h"
+#include "proxy/tls/client_context.h"
 #include "proxy/upstream/upstream_connection.h"
 #include "proxy/upstream/upstream_host.h"
 
@@ -24,6 +25,23 @@ struct PoolOptions {
   std::chrono::milliseconds max_idle_time{60'000};
 };
 
+// How connections for one request are made: plaintext, or TLS with a cluster's client context
+// and the server name for this request. Connections are pooled per endpoint *and* settings: an
+// idle connection is reused only by a request whose settings have the same key.
+struct TransportSettings {
+  const tls::ClientContext* tls = nullptr;  // null: plaintext
+  std::string_view server_name;             // SNI (and, by default, the name to verify)
+  uint64_t key = 0;                         // 0: plaintext
+
+  static TransportSettings forTls(const tls::ClientContext& context, std::string_view host) {
+    TransportSettings s;
+    s.tls = &context;
+    s.server_name = context.serverName(host);
+    s.key = tls::transportKey(context, s.server_name);
+    return s;
+  }
+};
+
 class ConnectionPool {
  public:
   ConnectionPool(asio::any_io_executor executor, PoolOptions options);
@@ -31,12 +49,15 @@ class ConnectionPool {
   // The host for an endpoint, created on first use.
   std::shared_ptr<UpstreamHost> host(const asio::ip::tcp::endpoint& endpoint);
 
-  // An idle connection to `host` that is still usable, or null.
-  std::unique_ptr<UpstreamConnection> takeIdle(UpstreamHost& host);
+  // An idle connection to `host` made with `settings` that is still usable, or null.
+  std::unique_ptr<UpstreamConnection> takeIdle(UpstreamHost& host,
+                                               const TransportSettings& settings);
 
-  // A new connection; fails with kTimeout or kIo (the message names the host and the cause).
+  // A new connection, TLS handshake included, all within `timeout`; fails with kTimeout or kIo
+  // for TCP, kProtocol for TLS (the message names the host and the cause, for TLS the
+  // certificate check that failed).
   asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> connect(
-      UpstreamHost& host, std::chrono::milliseconds timeout);
+      UpstreamHost& host, std::chrono::milliseconds timeout, const TransportSettings& settings);
 
   // Back to the idle list after a complete exchange that left the connection reusable.
   void release(std::unique_ptr<UpstreamConnection> connection);

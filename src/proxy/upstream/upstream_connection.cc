@@ -3,7 +3,7 @@
 namespace halyard::proxy::upstream {
 
 UpstreamConnection::UpstreamConnection(const asio::any_io_executor& executor, UpstreamHost& host)
-    : socket_(executor),
+    : transport_(executor),
       buffer_(kInitialBuffer),
       read_timer_(executor),
       write_timer_(executor),

@@ -1,6 +1,6 @@
-// One HTTP/1.1 connection to an upstream host: the socket, the buffer responses are read into,
-// and the response parser. Carries one request at a time; between requests it waits in its
-// host's idle list.
+// One HTTP/1.1 connection to an upstream host: the transport (TCP, or TLS over it), the buffer
+// responses are read into, and the response parser. Carries one request at a time; between requests
+// it waits in its host's idle list.
 #pragma once
 
 #include <asio/ip/tcp.hpp>
@@ -10,6 +10,7 @@
 #include "proxy/http/h1_response_parser.h"
 #include "proxy/net/byte_buffer.h"
 #include "proxy/net/op_timer.h"
+#include "proxy/net/transport.h"
 
 namespace halyard::proxy::upstream {
 
@@ -21,12 +22,16 @@ class UpstreamConnection {
 
   UpstreamConnection(const asio::any_io_executor& executor, UpstreamHost& host);
 
-  asio::ip::tcp::socket& socket() { return socket_; }
+  net::Transport& transport() { return transport_; }
+  asio::ip::tcp::socket& socket() { return transport_.socket(); }
   net::ByteBuffer& buffer() { return buffer_; }
   http::ResponseParser& parser() { return parser_; }
   net::OpTimer& readTimer() { return read_timer_; }
   net::OpTimer& writeTimer() { return write_timer_; }
   UpstreamHost& host() { return *host_; }
+  // The transport settings it was made with (TransportSettings::key); 0 for plaintext.
+  uint64_t transportKey() const { return transport_key_; }
+  void setTransportKey(uint64_t key) { transport_key_ = key; }
 
   // Served at least one request before: a failure before any response byte may just be the
   // upstream closing an idle connection at the moment it was reused.
@@ -37,13 +42,14 @@ class UpstreamConnection {
   void markIdle() { idle_since_ = std::chrono::steady_clock::now(); }
 
  private:
-  asio::ip::tcp::socket socket_;
+  net::Transport transport_;
   net::ByteBuffer buffer_;
   http::ResponseParser parser_;
   net::OpTimer read_timer_;
   net::OpTimer write_timer_;
   UpstreamHost* host_;
   size_t requests_ = 0;
+  uint64_t transport_key_ = 0;
   std::chrono::steady_clock::time_point idle_since_{};
 };
 

@@ -17,14 +17,14 @@ using asio::ip::tcp;
 struct Pair {
   Pair()
       : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-        reader(io),
+        reader(io.get_executor()),
         writer(io) {
     writer.connect(acceptor.local_endpoint());
-    acceptor.accept(reader);
+    acceptor.accept(reader.socket());
   }
   asio::io_context io;
   tcp::acceptor acceptor;
-  tcp::socket reader;
+  net::Transport reader;
   tcp::socket writer;
 };
 

@@ -30,21 +30,23 @@ void runTask(asio::io_context& io, F task) {
   ASSERT_TRUE(done);
 }
 
+const TransportSettings kPlain{};
+
 TEST(ConnectionPool, ConnectReleaseAndReuse) {
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   tcp::socket server(io);
   ConnectionPool pool(io.get_executor(), PoolOptions{});
   auto host = pool.host(acceptor.local_endpoint());
-  EXPECT_EQ(pool.takeIdle(*host), nullptr);
+  EXPECT_EQ(pool.takeIdle(*host, kPlain), nullptr);
   runTask(io, [&]() -> asio::awaitable<void> {
-    auto c = co_await pool.connect(*host, std::chrono::milliseconds(1000));
+    auto c = co_await pool.connect(*host, std::chrono::milliseconds(1000), kPlain);
     EXPECT_TRUE(c.ok());
     if (!c) co_return;
     co_await acceptor.async_accept(server, net::kAwait);
     pool.release(std::move(*c));
   });
-  auto reused = pool.takeIdle(*host);
+  auto reused = pool.takeIdle(*host, kPlain);
   ASSERT_NE(reused, nullptr);
   pool.release(std::move(reused));
   // The upstream closes the idle connection: it is not handed out again.
@@ -52,8 +54,29 @@ TEST(ConnectionPool, ConnectReleaseAndReuse) {
   for (int i = 0; i < 100 && !net::idleConnectionUnusable(host->idle.back()->socket()); ++i) {
     io.poll();
   }
-  EXPECT_EQ(pool.takeIdle(*host), nullptr);
+  EXPECT_EQ(pool.takeIdle(*host, kPlain), nullptr);
   EXPECT_TRUE(host->idle.empty());
+}
+
+TEST(ConnectionPool, IdleConnectionsAreKeyedByTransportSettings) {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tcp::socket server(io);
+  ConnectionPool pool(io.get_executor(), PoolOptions{});
+  auto host = pool.host(acceptor.local_endpoint());
+  runTask(io, [&]() -> asio::awaitable<void> {
+    auto c = co_await pool.connect(*host, std::chrono::milliseconds(1000), kPlain);
+    EXPECT_TRUE(c.ok());
+    if (!c) co_return;
+    co_await acceptor.async_accept(server, net::kAwait);
+    pool.release(std::move(*c));
+  });
+  // A request whose connections must be TLS (another key) does not get the plaintext one.
+  TransportSettings other;
+  other.key = 42;
+  EXPECT_EQ(pool.takeIdle(*host, other), nullptr);
+  EXPECT_EQ(host->idle.size(), 1u);
+  EXPECT_NE(pool.takeIdle(*host, kPlain), nullptr);
 }
 
 TEST(ConnectionPool, RefusedConnectNamesHostAndCause) {
@@ -66,7 +89,7 @@ TEST(ConnectionPool, RefusedConnectNamesHostAndCause) {
   ConnectionPool pool(io.get_executor(), PoolOptions{});
   auto host = pool.host(closed);
   runTask(io, [&]() -> asio::awaitable<void> {
-    auto c = co_await pool.connect(*host, std::chrono::milliseconds(1000));
+    auto c = co_await pool.connect(*host, std::chrono::milliseconds(1000), kPlain);
     EXPECT_FALSE(c.ok());
     if (c) co_return;
     EXPECT_NE(c.error().message.find(host->name), std::string::npos);

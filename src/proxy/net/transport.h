@@ -1,0 +1,89 @@
+// The byte stream under every reader and writer of a connection, downstream and upstream:
+// plaintext TCP, or TLS (OpenSSL through asio::ssl) over the same socket. The codec, the body
+// reader, the tunnel and the relay read and write through it and never name a socket; the
+// socket itself stays reachable for what only TCP knows (options, peeking for a hang-up,
+// cancelling pending operations, closing).
+//
+// A closed set of two, chosen per connection at setup, rather than a virtual interface: each
+// read and write is one predictable branch and no extra coroutine frame, which keeps the
+// plaintext hot path as it was. A third transport (io_uring) would be a third branch here.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl/error.hpp>
+#include <asio/ssl/stream.hpp>
+#include <asio/write.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <tuple>
+
+#include "proxy/net/awaitable.h"
+
+namespace halyard::proxy::net {
+
+// The peer ended its stream: TCP's end of file, or a TLS peer that closed the TCP connection
+// without a close_notify (most HTTP clients do; the HTTP framing tells whether anything was cut).
+inline bool isEndOfStream(const asio::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+}
+
+class Transport {
+ public:
+  using TlsStream = asio::ssl::stream<asio::ip::tcp::socket&>;
+
+  explicit Transport(asio::ip::tcp::socket socket);
+  explicit Transport(const asio::any_io_executor& executor);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  asio::ip::tcp::socket& socket() { return socket_; }
+  asio::any_io_executor executor() { return socket_.get_executor(); }
+  bool secure() const { return tls_ != nullptr; }
+
+  // Layers TLS over the socket with `ssl` (a fresh SSL object from a context; ownership is
+  // taken). The handshake is the caller's next step.
+  void startTls(SSL* ssl);
+  // The TLS handshake, as server or client; the error names OpenSSL's reason.
+  awaitable<std::tuple<asio::error_code>> handshake(asio::ssl::stream_base::handshake_type type) {
+    return tls_->async_handshake(type, kAwait);
+  }
+
+  template <class MutableBuffers>
+  awaitable<std::tuple<asio::error_code, size_t>> readSome(const MutableBuffers& buffers) {
+    return tls_ ? tls_->async_read_some(buffers, kAwait) : socket_.async_read_some(buffers, kAwait);
+  }
+  template <class ConstBuffers>
+  awaitable<std::tuple<asio::error_code, size_t>> writeAll(const ConstBuffers& buffers) {
+    return tls_ ? asio::async_write(*tls_, buffers, kAwait)
+                : asio::async_write(socket_, buffers, kAwait);
+  }
+
+  // Ends our sending side: a TCP half-close; TLS cannot half-close, so it is left to close().
+  void shutdownSend();
+  // Cancels every pending operation (timeouts, a peer that went away).
+  void cancel();
+  // Closes without throwing and without caring whether it was open.
+  void close();
+
+  // ---- TLS facts, empty for plaintext ----
+  SSL* ssl() const { return tls_ ? tls_->native_handle() : nullptr; }
+  std::string_view sni() const;           // the server name the client asked for
+  std::string_view alpn() const;          // the negotiated protocol ("http/1.1"), or empty
+  std::string_view tlsVersion() const;    // "TLSv1.3"
+  std::string_view cipher() const;        // "TLS_AES_128_GCM_SHA256"
+  bool peerCertificatePresented() const;  // the peer sent a certificate (verified by then)
+  // The failure of the last handshake in words: OpenSSL's verify result when the certificate
+  // check failed ("certificate verify failed: unable to get local issuer certificate"), else
+  // the error's own message.
+  std::string describeTlsError(const asio::error_code& ec) const;
+
+ private:
+  asio::ip::tcp::socket socket_;
+  std::unique_ptr<TlsStream> tls_;
+};
+
+}  // namespace halyard::proxy::net

@@ -1,0 +1,36 @@
+// The TLS side of one HTTPS listener: every Gateway server on its port compiled into a
+// ServerContext, and the choice between them from the ClientHello's SNI (as Envoy picks a filter
+// chain): exact host, then the longest wildcard ("*.example.com"), then "*". A ClientHello that
+// matches no server is refused with an unrecognized_name alert: an unknown SNI gets no
+// handshake. Without SNI only a "*" server can answer.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/tls/server_context.h"
+
+namespace halyard::proxy::tls {
+
+class ListenerTls {
+ public:
+  // Servers whose context failed to build are left out, each with its error in `errors`.
+  static std::shared_ptr<const ListenerTls> build(const translate::Listener& listener,
+                                                  PemLoader& loader,
+                                                  std::vector<std::string>& errors);
+
+  // A new SSL object for an accepted connection; null when the listener has no usable server.
+  SSL* newSession() const;
+
+  // The server for a (lowercase) SNI; null when none serves it.
+  const ServerContext* select(std::string_view sni) const;
+
+  size_t servers() const { return servers_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<ServerContext>> servers_;
+};
+
+}  // namespace halyard::proxy::tls

@@ -1,0 +1,44 @@
+// Every TLS context one snapshot needs, built once on the main thread when the snapshot (or a
+// certificate file it names) changes, and handed to the workers with it: a ListenerTls per
+// HTTPS listener and a ClientContext per cluster that originates TLS. A certificate file that
+// changes on disk is seen by filesChanged(); the runtime then builds a fresh set for the same
+// snapshot, so new handshakes get the new certificate while open connections keep theirs.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy/tls/client_context.h"
+#include "proxy/tls/listener_tls.h"
+#include "proxy/tls/pem_loader.h"
+#include "translate/snapshot.h"
+
+namespace halyard::proxy::tls {
+
+class TlsContexts {
+ public:
+  // What could not be built is left out (its hosts get no handshake, its cluster's connections
+  // fail with the reason) and described in `errors`, one line each.
+  static std::shared_ptr<const TlsContexts> build(const translate::Snapshot& snapshot,
+                                                  std::vector<std::string>& errors);
+
+  const ListenerTls* listener(std::string_view name) const;
+  const ClientContext* cluster(std::string_view name) const;
+  // Why a cluster has TLS settings but no context, for the reason of its 503s; empty when none.
+  std::string_view clusterError(std::string_view name) const;
+
+  // A certificate, key, CA or CRL file read for this set is no longer what was read.
+  bool filesChanged() const;
+  bool empty() const { return listeners_.empty() && clusters_.empty() && cluster_errors_.empty(); }
+
+ private:
+  std::unordered_map<std::string, std::shared_ptr<const ListenerTls>> listeners_;
+  std::unordered_map<std::string, std::unique_ptr<ClientContext>> clusters_;
+  std::unordered_map<std::string, std::string> cluster_errors_;
+  std::vector<FileStamp> files_;
+};
+
+}  // namespace halyard::proxy::tls
