@@ -77,18 +77,27 @@ std::optional<std::string_view> pseudoHeader(const RequestView& req, std::string
   return std::nullopt;
 }
 
+// What a header matcher yields when the header is absent. Envoy: false, or true for an inverted
+// presence check. Istio sets treat_missing_header_as_empty on every withoutHeaders matcher that
+// is not a presence check, so there a missing header is matched as "" and then inverted:
+// `regex: ".*"` matches "" and fails the route, `exact: "x"` does not and lets it match.
+bool matchMissingHeader(const tr::HeaderMatcher& hm) {
+  if (hm.invert && hm.match.kind != tr::StringMatcher::Kind::kPresent) {
+    return !matchString(hm.match, std::string_view());
+  }
+  return hm.invert;
+}
+
 bool matchHeader(const tr::HeaderMatcher& hm, const RequestView& req) {
   if (!hm.name.empty() && hm.name.front() == ':') {
     auto v = pseudoHeader(req, hm.name);
-    if (!v || v->empty()) return hm.invert;
+    if (!v || v->empty()) return matchMissingHeader(hm);
     return matchString(hm.match, *v) != hm.invert;
   }
   bool found = false;
   bool ok = withHeaderValue(
       req, hm.name, [&](std::string_view v) { return matchString(hm.match, v); }, &found);
-  // Envoy: a missing header yields `invert` (so withoutHeaders with a value matcher holds when the
-  // header is absent; with presence the header must be absent).
-  if (!found) return hm.invert;
+  if (!found) return matchMissingHeader(hm);
   return ok != hm.invert;
 }
 

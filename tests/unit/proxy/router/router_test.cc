@@ -259,22 +259,37 @@ TEST(Match, HeadersTable) {
        withHeaders({{"x-m", ""}, {"x-m", "b"}}), true},
       {"long repeated header", headerMatch("x-m", prefix(std::string(900, 'a') + ",")),
        withHeaders({{"x-m", std::string(900, 'a')}, {"x-m", std::string(900, 'b')}}), true},
-      // withoutHeaders with a value matcher: missing header satisfies the inverted condition.
+      // withoutHeaders with a value matcher: a missing header is matched as "" (Istio sets
+      // treat_missing_header_as_empty), then inverted.
       {"without value: absent", headerMatch("x-u", exact("bad"), true), withHeaders({}), true},
+      {"without regex .*: absent", headerMatch("x-u", regex(".*"), true), withHeaders({}), false},
+      {"without regex .*: present", headerMatch("x-u", regex(".*"), true),
+       withHeaders({{"x-u", "v"}}), false},
+      {"without regex .+: absent", headerMatch("x-u", regex(".+"), true), withHeaders({}), true},
+      {"without exact empty: absent", headerMatch("x-u", exact(""), true), withHeaders({}), false},
+      {"without exact empty: empty value", headerMatch("x-u", exact(""), true),
+       withHeaders({{"x-u", ""}}), false},
+      {"without prefix empty-able: absent", headerMatch("x-u", prefix("a"), true), withHeaders({}),
+       true},
+      {"without pseudo regex .*", headerMatch(":scheme", regex(".*"), true), withHeaders({}),
+       false},
       {"without value: other value", headerMatch("x-u", exact("bad"), true),
        withHeaders({{"x-u", "good"}}), true},
       {"without value: same value", headerMatch("x-u", exact("bad"), true),
        withHeaders({{"x-u", "bad"}}), false},
       // withoutHeaders with presence: the header must be absent.
       {"without present: absent", headerMatch("x-u", present(), true), withHeaders({}), true},
-      {"without present: present", headerMatch("x-u", present(), true),
-       withHeaders({{"x-u", "x"}}), false},
+      {"without present: present", headerMatch("x-u", present(), true), withHeaders({{"x-u", "x"}}),
+       false},
       {"without regex", headerMatch("x-u", regex("a.*"), true), withHeaders({{"x-u", "abc"}}),
        false},
       {"pseudo :method", headerMatch(":method", exact("GET")), withHeaders({}), true},
       {"pseudo :path", headerMatch(":path", prefix("/x")), withHeaders({}), false},
-      {"pseudo :authority", headerMatch(":authority", exact("example.com")), withHeaders({}),
-       true},
+      {"pseudo :authority", headerMatch(":authority", exact("example.com")), withHeaders({}), true},
+      // Plain `headers` are unchanged: a missing header never matches a value matcher, even one
+      // that accepts "".
+      {"regex .* absent", headerMatch("x-u", regex(".*")), withHeaders({}), false},
+      {"exact empty absent", headerMatch("x-u", exact("")), withHeaders({}), false},
   };
   for (auto& c : cases) EXPECT_EQ(matches(c.match, c.req.view()), c.want) << c.name;
 }
