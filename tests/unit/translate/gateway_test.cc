@@ -152,6 +152,36 @@ spec:
                                       "default/z-older http[0]", "default/b-newer http[0]"}));
 }
 
+// Equal creation times fall back to the name (Istio's configCompareByCreationTime), whatever
+// order the files list them in.
+TEST(GatewayTest, VirtualServicesCreatedTogetherMergeByName) {
+  TranslateResult r = translateYaml(withGateway(R"(
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: zeta, namespace: default, creationTimestamp: "2024-03-01T00:00:00Z"}
+spec:
+  hosts: [a.example.com]
+  gateways: [istio-system/gw]
+  http:
+  - match: [{uri: {prefix: /tie}}]
+    route: [{destination: {host: svc}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: alpha, namespace: default, creationTimestamp: "2024-03-01T00:00:00Z"}
+spec:
+  hosts: [a.example.com]
+  gateways: [istio-system/gw]
+  http:
+  - match: [{uri: {prefix: /tie}}]
+    route: [{destination: {host: svc}}]
+)"));
+  const VirtualHost* v = vhostFor(snapshotOf(r), 80, "a.example.com");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(routeOrigins(*v),
+            (std::vector<std::string>{"default/alpha http[0]", "default/zeta http[0]"}));
+}
+
 TEST(GatewayTest, CatchAllRoutesMoveLastAndEndTheirVirtualService) {
   TranslateResult r = translateYaml(withGateway(R"(
 apiVersion: networking.istio.io/v1
