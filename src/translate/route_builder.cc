@@ -340,6 +340,12 @@ void RouteBuilder::applyForward(const PreparedRoute& r, const std::string& route
   } else if (!route_authority.empty()) {
     a.authority_rewrite = route_authority;
   }
+  // Istio gives the route-level authority precedence over a destination's, whichever
+  // destination is picked; dropping the destination's value here lets the proxy apply whatever
+  // authority the snapshot still holds without knowing that rule.
+  if (a.authority_rewrite) {
+    for (auto& wc : a.clusters) wc.authority_rewrite.reset();
+  }
 
   if (in.timeout) {
     auto t = parseMillis(*in.timeout);

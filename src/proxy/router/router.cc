@@ -77,18 +77,27 @@ std::optional<std::string_view> pseudoHeader(const RequestView& req, std::string
   return std::nullopt;
 }
 
+// What a header matcher yields when the header is absent. Envoy: false, or true for an inverted
+// presence check. Istio sets treat_missing_header_as_empty on every withoutHeaders matcher that
+// is not a presence check, so there a missing header is matched as "" and then inverted:
+// `regex: ".*"` matches "" and fails the route, `exact: "x"` does not and lets it match.
+bool matchMissingHeader(const tr::HeaderMatcher& hm) {
+  if (hm.invert && hm.match.kind != tr::StringMatcher::Kind::kPresent) {
+    return !matchString(hm.match, std::string_view());
+  }
+  return hm.invert;
+}
+
 bool matchHeader(const tr::HeaderMatcher& hm, const RequestView& req) {
   if (!hm.name.empty() && hm.name.front() == ':') {
     auto v = pseudoHeader(req, hm.name);
-    if (!v || v->empty()) return hm.invert;
+    if (!v || v->empty()) return matchMissingHeader(hm);
     return matchString(hm.match, *v) != hm.invert;
   }
   bool found = false;
   bool ok = withHeaderValue(
       req, hm.name, [&](std::string_view v) { return matchString(hm.match, v); }, &found);
-  // Envoy: a missing header yields `invert` (so withoutHeaders with a value matcher holds when the
-  // header is absent; with presence the header must be absent).
-  if (!found) return hm.invert;
+  if (!found) return matchMissingHeader(hm);
   return ok != hm.invert;
 }
 
@@ -112,10 +121,10 @@ size_t matchedPathLength(const tr::Route& route, std::string_view path) {
   return 0;
 }
 
-std::string_view portSuffixDefaultFor(std::string_view scheme) {
-  if (equalsIgnoreCase(scheme, "http")) return ":80";
-  if (equalsIgnoreCase(scheme, "https")) return ":443";
-  return {};
+uint16_t defaultPortFor(std::string_view scheme) {
+  if (equalsIgnoreCase(scheme, "http")) return 80;
+  if (equalsIgnoreCase(scheme, "https")) return 443;
+  return 0;
 }
 
 // Envoy's processRequestHost: keep the Host as sent, except drop its port when a port redirect
@@ -336,16 +345,20 @@ std::optional<std::string> rewritePath(const tr::Route& route, const tr::Forward
 std::string redirectLocation(const tr::Route& route, const tr::RedirectAction& redirect,
                              const RequestView& req) {
   // Envoy's Http::Utility::newUri with the redirect Istio builds (ApplyRedirect).
-  const std::string_view scheme =
-      redirect.scheme && !redirect.scheme->empty() ? std::string_view(*redirect.scheme) : req.scheme;
+  const std::string_view scheme = redirect.scheme && !redirect.scheme->empty()
+                                      ? std::string_view(*redirect.scheme)
+                                      : req.scheme;
 
   // Port: explicit `port`, or the listener port for FROM_REQUEST_PORT. FROM_PROTOCOL_DEFAULT sets
-  // nothing in Envoy (as when no port is given). A port equal to the scheme's default is omitted.
+  // nothing in Envoy (as when no port is given). Istio removes a port equal to the scheme's
+  // default (80 for http, 443 for https) before Envoy sees it, so such a redirect behaves like one
+  // without a port: the Host keeps the port the client sent ("b:80" stays "b:80").
   std::optional<uint16_t> port = redirect.port;
   if (!port && redirect.derive_port == tr::RedirectAction::DerivePort::kFromRequestPort &&
       req.listener_port != 0) {
     port = req.listener_port;
   }
+  if (port && *port == defaultPortFor(scheme)) port.reset();
   std::array<char, 8> port_buf{};
   std::string_view port_text;
   if (port) {
@@ -360,7 +373,6 @@ std::string redirectLocation(const tr::Route& route, const tr::RedirectAction& r
   } else {
     host = redirectHost(req.authority, req.scheme, scheme, port.has_value());
   }
-  if (!port_text.empty() && port_text == portSuffixDefaultFor(scheme)) port_text = {};
 
   // Path: `uri` replaces the path (the request's query is kept unless `uri` has its own);
   // `prefix_rewrite` replaces the matched prefix; otherwise the request path as is. Envoy's
@@ -432,7 +444,8 @@ CorsResult evaluateCors(const tr::CorsPolicy& policy, const RequestView& req) {
       if (value == "*") value = req.header("access-control-request-headers").value_or("");
       add("access-control-allow-headers", value);
     }
-    if (policy.max_age_seconds) add("access-control-max-age", std::to_string(*policy.max_age_seconds));
+    if (policy.max_age_seconds)
+      add("access-control-max-age", std::to_string(*policy.max_age_seconds));
     if (res.origin_allowed && !policy.expose_headers.empty()) {
       add("access-control-expose-headers", policy.expose_headers);
     }

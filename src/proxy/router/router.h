@@ -36,10 +36,12 @@ std::optional<std::string> rewritePath(const translate::Route& route,
                                        const http::RequestView& req);
 
 // The Location header of a redirect route (Envoy's newUri): `uri` replaces the path and keeps
-// the request's query unless it has its own; `prefix_rewrite` replaces the matched prefix; the
-// Host keeps its port unless a port is configured (explicit or FROM_REQUEST_PORT = listener
-// port) or the scheme changes away from that port's default; ":80" on http and ":443" on https
-// are omitted. FROM_PROTOCOL_DEFAULT configures no port, exactly like Istio/Envoy.
+// the request's query unless it has its own; `prefix_rewrite` replaces the matched prefix. The
+// port is the configured one (explicit, or FROM_REQUEST_PORT = listener port), except that 80 on
+// http and 443 on https count as no port (Istio drops them). With a port, the Host's own port
+// is replaced; without one, the Host is kept exactly as sent ("b:80" stays "b:80") unless the
+// scheme changes away from that port's default. FROM_PROTOCOL_DEFAULT configures no port,
+// exactly like Istio/Envoy.
 std::string redirectLocation(const translate::Route& route,
                              const translate::RedirectAction& redirect,
                              const http::RequestView& req);
@@ -50,9 +52,9 @@ std::string redirectLocation(const translate::Route& route,
 // locally without allow-origin (IGNORE). Other requests from an allowed origin: the response gets
 // allow-origin, allow-credentials and expose-headers.
 struct CorsResult {
-  bool is_preflight = false;       // OPTIONS with Origin and Access-Control-Request-Method
+  bool is_preflight = false;  // OPTIONS with Origin and Access-Control-Request-Method
   bool origin_allowed = false;
-  bool answer_locally = false;     // preflight answered by the proxy (200, no upstream call)
+  bool answer_locally = false;  // preflight answered by the proxy (200, no upstream call)
   // Headers to add to the (local or upstream) response, lowercase names.
   std::vector<std::pair<std::string, std::string>> response_headers;
 };
@@ -73,7 +75,6 @@ FaultDecision decideFault(const translate::FaultPolicy& fault, uint64_t random_d
 inline bool sampled(uint32_t per_million, uint64_t random) {
   return per_million >= 1'000'000 || (random % 1'000'000) < per_million;
 }
-
 
 // ---- additions (compatible with the contract above) --------------------------------------
 

@@ -152,6 +152,36 @@ spec:
                                       "default/z-older http[0]", "default/b-newer http[0]"}));
 }
 
+// Equal creation times fall back to the name (Istio's configCompareByCreationTime), whatever
+// order the files list them in.
+TEST(GatewayTest, VirtualServicesCreatedTogetherMergeByName) {
+  TranslateResult r = translateYaml(withGateway(R"(
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: zeta, namespace: default, creationTimestamp: "2024-03-01T00:00:00Z"}
+spec:
+  hosts: [a.example.com]
+  gateways: [istio-system/gw]
+  http:
+  - match: [{uri: {prefix: /tie}}]
+    route: [{destination: {host: svc}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: alpha, namespace: default, creationTimestamp: "2024-03-01T00:00:00Z"}
+spec:
+  hosts: [a.example.com]
+  gateways: [istio-system/gw]
+  http:
+  - match: [{uri: {prefix: /tie}}]
+    route: [{destination: {host: svc}}]
+)"));
+  const VirtualHost* v = vhostFor(snapshotOf(r), 80, "a.example.com");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(routeOrigins(*v),
+            (std::vector<std::string>{"default/alpha http[0]", "default/zeta http[0]"}));
+}
+
 TEST(GatewayTest, CatchAllRoutesMoveLastAndEndTheirVirtualService) {
   TranslateResult r = translateYaml(withGateway(R"(
 apiVersion: networking.istio.io/v1
@@ -295,16 +325,52 @@ spec:
   - route: [{destination: {host: svc}}]
 )"));
   const Snapshot& s = snapshotOf(r);
+  // Each TLS-required virtual host ends with a catch-all redirect to https, so a request to it
+  // always selects a route (Envoy redirects before route matching), bound or not.
+  auto isHttpsRedirect = [](const Route& route) {
+    const auto* rd = std::get_if<RedirectAction>(&route.action);
+    return rd && rd->scheme == "https" && rd->code == 301 && !route.match.uri &&
+           route.origin == "default/redirect tls.httpsRedirect";
+  };
   const VirtualHost* secure = vhostFor(s, 8000, "secure.example.com");
   ASSERT_NE(secure, nullptr);
   EXPECT_TRUE(secure->require_tls);
-  EXPECT_TRUE(secure->routes.empty());
+  ASSERT_EQ(secure->routes.size(), 1u);
+  EXPECT_TRUE(isHttpsRedirect(secure->routes[0]));
   const VirtualHost* bound = vhostFor(s, 8000, "bound.example.com");
   ASSERT_NE(bound, nullptr);
   EXPECT_TRUE(bound->require_tls);
-  EXPECT_EQ(bound->routes.size(), 1u);
+  ASSERT_EQ(bound->routes.size(), 2u);
+  EXPECT_EQ(bound->routes[0].origin, "default/vs http[0]");
+  EXPECT_TRUE(isHttpsRedirect(bound->routes[1]));
+  Request req;
+  req.authority = "secure.example.com";
+  req.path = "/anything";
+  EXPECT_EQ(routeFor(s, 8000, req), &secure->routes[0]);
   // Without httpsRedirect a server host with no VirtualService gets no virtual host.
   EXPECT_TRUE(listenerOn(s, 80)->routes->virtual_hosts.empty());
+}
+
+TEST(GatewayTest, HttpsRedirectOnAWildcardServerHost) {
+  TranslateResult r = translateYaml(withGateway(R"(
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: redirect-all, namespace: default}
+spec:
+  servers:
+  - port: {number: 8000, name: http, protocol: HTTP}
+    hosts: ["*"]
+    tls: {httpsRedirect: true}
+)"));
+  const Snapshot& s = snapshotOf(r);
+  const VirtualHost* all = vhostFor(s, 8000, "*");
+  ASSERT_NE(all, nullptr);
+  EXPECT_TRUE(all->require_tls);
+  Request req;
+  req.authority = "whatever.example.org:8000";
+  const Route* route = routeFor(s, 8000, req);
+  ASSERT_NE(route, nullptr);
+  EXPECT_NE(std::get_if<RedirectAction>(&route->action), nullptr);
 }
 
 TEST(GatewayTest, PerMatchGatewaysAndSourceSelectors) {

@@ -420,9 +420,69 @@ TEST(RoutesTest, HeaderOperations) {
   ASSERT_EQ(f->clusters.size(), 2u);
   EXPECT_EQ(f->clusters[0].request_headers.set,
             (std::vector<std::pair<std::string, std::string>>{{"x-dest", "a"}}));
-  EXPECT_EQ(f->clusters[0].authority_rewrite, "dest.example.com");
+  // The route sets host too, so the destination's :authority is dropped (route-level wins).
+  EXPECT_EQ(f->clusters[0].authority_rewrite, std::nullopt);
   EXPECT_EQ(f->clusters[0].response_headers.remove, std::vector<std::string>{"x-internal"});
   EXPECT_TRUE(f->clusters[1].request_headers.empty());
+}
+
+// Istio's "set host header in route and (multi) destination" cases: a route-level authority
+// (rewrite.authority, or host/:authority in headers.request.set) beats every destination's, so
+// whichever destination is picked the upstream sees the route's value. Without one, each
+// destination keeps its own.
+TEST(RoutesTest, RouteAuthorityWinsOverDestinationAuthority) {
+  TranslateResult r = translateYaml(vsWith(R"(
+  - match: [{uri: {prefix: /single}}]
+    headers:
+      request: {set: {":authority": route-authority}}
+    route:
+    - destination: {host: a}
+      headers:
+        request: {set: {Host: dest-authority}}
+  - match: [{uri: {prefix: /multi}}]
+    headers:
+      request: {set: {host: route-authority}}
+    route:
+    - destination: {host: a}
+      weight: 50
+      headers:
+        request: {set: {Host: dest-authority}}
+    - destination: {host: b}
+      weight: 50
+  - match: [{uri: {prefix: /rewrite}}]
+    rewrite: {authority: rewritten}
+    route:
+    - destination: {host: a}
+      headers:
+        request: {add: {":authority": dest-authority}}
+  - match: [{uri: {prefix: /dest-only}}]
+    route:
+    - destination: {host: a}
+      weight: 50
+      headers:
+        request: {set: {Host: dest-a}}
+    - destination: {host: b}
+      weight: 50
+      headers:
+        request: {set: {Host: dest-b}}
+)"));
+  const auto& routes = routesOf(r);
+  ASSERT_EQ(routes.size(), 4u);
+  const ForwardAction* single = forward(routes[0]);
+  EXPECT_EQ(single->authority_rewrite, "route-authority");
+  EXPECT_EQ(single->clusters.at(0).authority_rewrite, std::nullopt);
+  const ForwardAction* multi = forward(routes[1]);
+  EXPECT_EQ(multi->authority_rewrite, "route-authority");
+  ASSERT_EQ(multi->clusters.size(), 2u);
+  for (const auto& c : multi->clusters) EXPECT_EQ(c.authority_rewrite, std::nullopt) << c.cluster;
+  const ForwardAction* rewrite = forward(routes[2]);
+  EXPECT_EQ(rewrite->authority_rewrite, "rewritten");
+  EXPECT_EQ(rewrite->clusters.at(0).authority_rewrite, std::nullopt);
+  const ForwardAction* dest_only = forward(routes[3]);
+  EXPECT_EQ(dest_only->authority_rewrite, std::nullopt);
+  ASSERT_EQ(dest_only->clusters.size(), 2u);
+  EXPECT_EQ(dest_only->clusters[0].authority_rewrite, "dest-a");
+  EXPECT_EQ(dest_only->clusters[1].authority_rewrite, "dest-b");
 }
 
 }  // namespace

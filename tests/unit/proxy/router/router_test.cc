@@ -146,9 +146,9 @@ TEST(VirtualHost, HostWithoutPort) {
   EXPECT_EQ(hostWithoutPort("a.com"), "a.com");
   EXPECT_EQ(hostWithoutPort("[::1]:8080"), "[::1]");
   EXPECT_EQ(hostWithoutPort("[::1]"), "[::1]");
-  EXPECT_EQ(hostWithoutPort("a.com:"), "a.com:");      // no numeric port: kept (Envoy)
+  EXPECT_EQ(hostWithoutPort("a.com:"), "a.com:");  // no numeric port: kept (Envoy)
   EXPECT_EQ(hostWithoutPort("a.com:http"), "a.com:http");
-  EXPECT_EQ(hostWithoutPort("::1"), "::1");            // bare IPv6 has no port
+  EXPECT_EQ(hostWithoutPort("::1"), "::1");  // bare IPv6 has no port
 }
 
 TEST(VirtualHost, AuthorityPort) {
@@ -259,22 +259,37 @@ TEST(Match, HeadersTable) {
        withHeaders({{"x-m", ""}, {"x-m", "b"}}), true},
       {"long repeated header", headerMatch("x-m", prefix(std::string(900, 'a') + ",")),
        withHeaders({{"x-m", std::string(900, 'a')}, {"x-m", std::string(900, 'b')}}), true},
-      // withoutHeaders with a value matcher: missing header satisfies the inverted condition.
+      // withoutHeaders with a value matcher: a missing header is matched as "" (Istio sets
+      // treat_missing_header_as_empty), then inverted.
       {"without value: absent", headerMatch("x-u", exact("bad"), true), withHeaders({}), true},
+      {"without regex .*: absent", headerMatch("x-u", regex(".*"), true), withHeaders({}), false},
+      {"without regex .*: present", headerMatch("x-u", regex(".*"), true),
+       withHeaders({{"x-u", "v"}}), false},
+      {"without regex .+: absent", headerMatch("x-u", regex(".+"), true), withHeaders({}), true},
+      {"without exact empty: absent", headerMatch("x-u", exact(""), true), withHeaders({}), false},
+      {"without exact empty: empty value", headerMatch("x-u", exact(""), true),
+       withHeaders({{"x-u", ""}}), false},
+      {"without prefix empty-able: absent", headerMatch("x-u", prefix("a"), true), withHeaders({}),
+       true},
+      {"without pseudo regex .*", headerMatch(":scheme", regex(".*"), true), withHeaders({}),
+       false},
       {"without value: other value", headerMatch("x-u", exact("bad"), true),
        withHeaders({{"x-u", "good"}}), true},
       {"without value: same value", headerMatch("x-u", exact("bad"), true),
        withHeaders({{"x-u", "bad"}}), false},
       // withoutHeaders with presence: the header must be absent.
       {"without present: absent", headerMatch("x-u", present(), true), withHeaders({}), true},
-      {"without present: present", headerMatch("x-u", present(), true),
-       withHeaders({{"x-u", "x"}}), false},
+      {"without present: present", headerMatch("x-u", present(), true), withHeaders({{"x-u", "x"}}),
+       false},
       {"without regex", headerMatch("x-u", regex("a.*"), true), withHeaders({{"x-u", "abc"}}),
        false},
       {"pseudo :method", headerMatch(":method", exact("GET")), withHeaders({}), true},
       {"pseudo :path", headerMatch(":path", prefix("/x")), withHeaders({}), false},
-      {"pseudo :authority", headerMatch(":authority", exact("example.com")), withHeaders({}),
-       true},
+      {"pseudo :authority", headerMatch(":authority", exact("example.com")), withHeaders({}), true},
+      // Plain `headers` are unchanged: a missing header never matches a value matcher, even one
+      // that accepts "".
+      {"regex .* absent", headerMatch("x-u", regex(".*")), withHeaders({}), false},
+      {"exact empty absent", headerMatch("x-u", exact("")), withHeaders({}), false},
   };
   for (auto& c : cases) EXPECT_EQ(matches(c.match, c.req.view()), c.want) << c.name;
 }
@@ -519,16 +534,19 @@ TEST(Redirect, LocationTable) {
        "a.com", "/v1/items?x", 80, "http://a.com/v2/items?x"},
       {"authority", redir([](auto& r) { r.authority = "b.com"; }), std::nullopt, "http",
        "a.com:8080", "/p", 80, "http://b.com/p"},
-      {"keeps host port when scheme unchanged", redir([](auto& r) { r.uri = "/n"; }),
-       std::nullopt, "http", "a.com:8080", "/p", 8080, "http://a.com:8080/n"},
+      {"keeps host port when scheme unchanged", redir([](auto& r) { r.uri = "/n"; }), std::nullopt,
+       "http", "a.com:8080", "/p", 8080, "http://a.com:8080/n"},
       {"scheme https drops :80", redir([](auto& r) { r.scheme = "https"; }), std::nullopt, "http",
        "a.com:80", "/p", 80, "https://a.com/p"},
-      {"scheme https keeps :8080", redir([](auto& r) { r.scheme = "https"; }), std::nullopt,
-       "http", "a.com:8080", "/p", 8080, "https://a.com:8080/p"},
+      {"scheme https keeps :8080", redir([](auto& r) { r.scheme = "https"; }), std::nullopt, "http",
+       "a.com:8080", "/p", 8080, "https://a.com:8080/p"},
       {"explicit port replaces host port", redir([](auto& r) { r.port = 9090; }), std::nullopt,
        "http", "a.com:8080", "/p", 8080, "http://a.com:9090/p"},
-      {"explicit port 80 on http omitted", redir([](auto& r) { r.port = 80; }), std::nullopt,
-       "http", "a.com:8080", "/p", 8080, "http://a.com/p"},
+      // Istio drops port 80 on http before Envoy sees it, so the Host is kept as sent.
+      {"explicit port 80 on http counts as none", redir([](auto& r) { r.port = 80; }), std::nullopt,
+       "http", "a.com:8080", "/p", 8080, "http://a.com:8080/p"},
+      {"explicit port 80 on http, host without port", redir([](auto& r) { r.port = 80; }),
+       std::nullopt, "http", "a.com", "/p", 8080, "http://a.com/p"},
       {"https + port 443 omitted", redir([](auto& r) {
          r.scheme = "https";
          r.port = 443;
@@ -544,10 +562,39 @@ TEST(Redirect, LocationTable) {
          r.derive_port = DP::kFromRequestPort;
        }),
        std::nullopt, "http", "a.com:31080", "/p", 8080, "http://b.com:8080/p"},
-      {"FROM_REQUEST_PORT default port omitted", redir([](auto& r) {
+      // Istio's "redirect request port" cases: 80 is the http default, so only the Host's own
+      // port (if any) appears; a non-default listener port always does.
+      {"FROM_REQUEST_PORT 80, host without port",
+       redir([](auto& r) { r.derive_port = DP::kFromRequestPort; }), std::nullopt, "http", "b",
+       "/foo", 80, "http://b/foo"},
+      {"FROM_REQUEST_PORT 80, host with :80",
+       redir([](auto& r) { r.derive_port = DP::kFromRequestPort; }), std::nullopt, "http", "b:80",
+       "/foo", 80, "http://b:80/foo"},
+      {"FROM_REQUEST_PORT 85, host without port",
+       redir([](auto& r) { r.derive_port = DP::kFromRequestPort; }), std::nullopt, "http", "b",
+       "/foo", 85, "http://b:85/foo"},
+      {"FROM_REQUEST_PORT 85, host with :85",
+       redir([](auto& r) { r.derive_port = DP::kFromRequestPort; }), std::nullopt, "http", "b:85",
+       "/foo", 85, "http://b:85/foo"},
+      {"FROM_REQUEST_PORT 85, host with other port",
+       redir([](auto& r) { r.derive_port = DP::kFromRequestPort; }), std::nullopt, "http",
+       "b:31085", "/foo", 85, "http://b:85/foo"},
+      // Istio's "redirect port and scheme": 80 is not the https default, so it stays.
+      {"FROM_REQUEST_PORT 80 with scheme https", redir([](auto& r) {
+         r.scheme = "https";
          r.derive_port = DP::kFromRequestPort;
        }),
-       std::nullopt, "http", "a.com:80", "/p", 80, "http://a.com/p"},
+       std::nullopt, "http", "b", "/foo", 80, "https://b:80/foo"},
+      {"FROM_REQUEST_PORT 443 on https keeps host port",
+       redir([](auto& r) { r.derive_port = DP::kFromRequestPort; }), std::nullopt, "https",
+       "a.com:443", "/p", 443, "https://a.com:443/p"},
+      {"FROM_REQUEST_PORT 443 to http", redir([](auto& r) {
+         r.scheme = "http";
+         r.derive_port = DP::kFromRequestPort;
+       }),
+       std::nullopt, "https", "a.com:443", "/p", 443, "http://a.com:443/p"},
+      {"no port rewrite keeps explicit :80", redir([](auto& r) { r.uri = "/n"; }), std::nullopt,
+       "http", "example.com:80", "/p", 80, "http://example.com:80/n"},
       {"FROM_PROTOCOL_DEFAULT + https", redir([](auto& r) {
          r.scheme = "https";
          r.derive_port = DP::kFromProtocolDefault;
@@ -555,10 +602,10 @@ TEST(Redirect, LocationTable) {
        std::nullopt, "http", "a.com:80", "/p?x=1", 80, "https://a.com/p?x=1"},
       {"ipv6 host port dropped", redir([](auto& r) { r.scheme = "https"; }), std::nullopt, "http",
        "[::1]:80", "/p", 80, "https://[::1]/p"},
-      {"ipv6 host with explicit port", redir([](auto& r) { r.port = 9000; }), std::nullopt,
-       "http", "[::1]:80", "/p", 80, "http://[::1]:9000/p"},
-      {"https to http drops :443", redir([](auto& r) { r.scheme = "http"; }), std::nullopt,
-       "https", "a.com:443", "/p", 443, "http://a.com/p"},
+      {"ipv6 host with explicit port", redir([](auto& r) { r.port = 9000; }), std::nullopt, "http",
+       "[::1]:80", "/p", 80, "http://[::1]:9000/p"},
+      {"https to http drops :443", redir([](auto& r) { r.scheme = "http"; }), std::nullopt, "https",
+       "a.com:443", "/p", 443, "http://a.com/p"},
   };
   for (auto& c : cases) {
     tr::Route route;
