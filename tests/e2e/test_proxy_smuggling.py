@@ -157,3 +157,27 @@ def test_idle_keep_alive_connection_is_closed(env):
         while s.recv(65536):
             pass
         assert 1.0 <= time.monotonic() - start < 4.0
+
+
+@pytest.mark.parametrize("body", [b"zz\r\nabc\r\n", b"3\r\nabc\r\nzz\r\n", b"3\r\nabcX"])
+def test_malformed_chunked_body_is_answered_at_once_while_the_client_waits(env, body):
+    # The client keeps its side open (as curl does): the 400 must not wait for a timeout, whether
+    # the bad chunk came with the head or after a good one.
+    proxy, _ = env
+    s = socket.create_connection(("127.0.0.1", proxy.port))
+    try:
+        s.sendall(b"POST /chunks HTTP/1.1\r\n" + H.encode() + b"Transfer-Encoding: chunked\r\n\r\n"
+                  + body)
+        s.settimeout(3)
+        start = time.monotonic()
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 400 "), data
+        assert b"malformed request body" in data
+        assert time.monotonic() - start < 2.0
+    finally:
+        s.close()

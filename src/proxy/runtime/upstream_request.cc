@@ -465,6 +465,10 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
     }
     if (c.buffer().writableSize() == 0)
       c.buffer().grow(std::min(c.buffer().capacity() * 2, max_head + 1));
+    // The upload may have failed before this read was started (a malformed chunk that came with
+    // the head fails at once), when there was no read yet for its cancel to wake.
+    if (upload_error_ == BodyError::kMalformed) co_return Attempt{.failure = Failure::kBadBody};
+    if (upload_error_ != BodyError::kNone) co_return Attempt{.failure = Failure::kDownstream};
     reading_upstream_ = true;
     const IoResult r =
         co_await readSome(c.transport(), c.buffer(), c.readTimer(), responseDeadline());
