@@ -61,6 +61,12 @@ int main(int argc, char** argv) {
                  "Reload when files under --config change: inotify reacts within ~100 ms, and this "
                  "poll interval is the fallback (0: reload only on SIGHUP)")
       ->capture_default_str();
+  app.add_option("--local-reply-detail", o.local_reply_detail,
+                 "What the proxy's own answers tell clients: full (the x-halyard-reason header and "
+                 "body name the cause, clusters and hosts included) or status (only the status "
+                 "text; for gateways that face the internet). Access logs keep the full reason.")
+      ->check(CLI::IsMember({"full", "status"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   return halyard::proxy::runtime::runProxyProcess(o);
 }

@@ -18,7 +18,9 @@ void appendLocalReply(std::string& out, const LocalReply& reply,
   scratch.clear();
   if (has_body_headers) scratch.push_back({"content-type", reply.content_type});
   for (const auto& [name, value] : reply.headers) scratch.push_back({name, value});
-  if (!reply.reason.empty()) scratch.push_back({"x-halyard-reason", reply.reason});
+  if (!reply.reason.empty() && reply.reason_header) {
+    scratch.push_back({"x-halyard-reason", reply.reason});
+  }
 
   http::appendStatusLine(out, reply.status, http::reasonPhrase(reply.status));
   if (!reply.date.empty()) http::appendHeader(out, "date", reply.date);

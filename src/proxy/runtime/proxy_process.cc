@@ -188,6 +188,7 @@ bool Process::buildRuntimeOptions(RuntimeOptions& out) {
   }
   out.connection.request_headers_timeout = Millis(options_.request_headers_timeout_ms);
   out.connection.idle_timeout = Millis(options_.idle_timeout_ms);
+  out.connection.local_reply_reasons = options_.local_reply_detail != "status";
   out.drain_timeout = Millis(options_.drain_timeout_ms);
   const WorkerTelemetry::Workload w = self();
   out.connection.peer_header = telemetry::formatPeerIdentity(

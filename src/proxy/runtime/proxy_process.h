@@ -35,6 +35,7 @@ struct ProxyProcessOptions {
   std::string access_log_format = "text";  // text | json
   uint64_t request_headers_timeout_ms = 10'000;
   uint64_t idle_timeout_ms = 300'000;
+  std::string local_reply_detail = "full";  // or "status"
   uint64_t drain_timeout_ms = 5'000;
   // How often the config directory is checked for changes (reloaded like SIGHUP); 0: never.
   uint64_t watch_interval_ms = 1'000;

@@ -1,5 +1,6 @@
 #include "proxy/runtime/responder.h"
 
+#include "proxy/http/h1_writer.h"
 #include "proxy/runtime/worker.h"
 
 namespace halyard::proxy::runtime {
@@ -25,6 +26,11 @@ net::awaitable<void> sendLocalReply(Downstream& ds, RequestState& rq, LocalReply
   reply.close = rq.close;
   reply.http10_keep_alive = rq.head && rq.http10() && !rq.close;
   reply.date = ds.worker.date().now();
+  if (!ds.worker.options().local_reply_reasons) {
+    // The cause stays in the access log (rq.reason); the client learns only the status.
+    reply.reason_header = false;
+    if (reply.reason_body) reply.reason = http::reasonPhrase(reply.status);
+  }
   ds.out.clear();
   appendLocalReply(ds.out, reply, ds.headers);
   rq.record.log.response_code = reply.status;

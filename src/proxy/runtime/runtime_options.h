@@ -26,6 +26,9 @@ struct ConnectionOptions {
   // The x-halyard-peer value (telemetry/peer_identity.h) added to every request forwarded from a
   // gateway or outbound proxy listener; empty: none is added.
   std::string peer_header;
+  // Local replies name their cause (x-halyard-reason and the body). Off: only the status text,
+  // so an internet-facing gateway does not reveal cluster and host names; logs keep the cause.
+  bool local_reply_reasons = true;
   http::ParserLimits request_limits;
   http::ParserLimits response_limits;
 };
