@@ -211,6 +211,9 @@ enum class ListenerKind {
   kOutboundPort,
 };
 
+// Defined with the other TLS types below; a vector member may name an incomplete type.
+struct ServerTls;
+
 struct Listener {
   std::string name;          // "0.0.0.0_80"; sidecars: "virtualInbound", "virtualOutbound"
   std::string bind_address;  // from Gateway server.bind; default "0.0.0.0"
