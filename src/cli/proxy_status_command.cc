@@ -224,6 +224,24 @@ std::string kindText(v1::Listener::Kind kind) {
   }
 }
 
+// "SIMPLE a.example.com,*.b.com (secret istio-system/cert tls.crt)" per TLS server, "; "-joined.
+std::string listenerTlsText(const v1::Listener& l) {
+  std::string out;
+  for (const auto& t : l.tls()) {
+    std::string hosts;
+    for (const auto& h : t.sni_hosts()) hosts += (hosts.empty() ? "" : ",") + h;
+    std::string certs;
+    for (const auto& c : t.certificates()) {
+      const auto& chain = c.certificate_chain();
+      certs +=
+          (certs.empty() ? "" : ", ") + (chain.origin().empty() ? chain.path() : chain.origin());
+    }
+    out += (out.empty() ? "" : "; ") + v1::ServerTls::Mode_Name(t.mode()) + " " + hosts + " (" +
+           certs + ")";
+  }
+  return out.empty() ? "-" : out;
+}
+
 int runProxyConfig(const ProxyConfigFlags& flags) {
   auto stub = connect(flags.control);
   grpc::ClientContext context;
@@ -239,6 +257,9 @@ int runProxyConfig(const ProxyConfigFlags& flags) {
   std::vector<std::vector<std::string>> rows;
 
   if (flags.what == "listeners") {
+    // The TLS column only when some listener terminates TLS: plaintext tables keep their shape.
+    bool any_tls = false;
+    for (const auto& l : res.listeners()) any_tls |= l.tls_size() > 0;
     for (const auto& l : res.listeners()) {
       if (json) {
         out.push_back(toJson(l));
@@ -246,8 +267,11 @@ int runProxyConfig(const ProxyConfigFlags& flags) {
       }
       rows.push_back({l.name(), kindText(l.kind()), l.bind_address(), std::to_string(l.port()),
                       l.protocol(), std::to_string(l.virtual_hosts_size())});
+      if (any_tls) rows.back().push_back(listenerTlsText(l));
     }
-    if (!json) printTable({"NAME", "KIND", "ADDRESS", "PORT", "PROTOCOL", "VIRTUAL HOSTS"}, rows);
+    std::vector<std::string> header{"NAME", "KIND", "ADDRESS", "PORT", "PROTOCOL", "VIRTUAL HOSTS"};
+    if (any_tls) header.push_back("TLS");
+    if (!json) printTable(header, rows);
   } else if (flags.what == "routes") {
     for (const auto& vh : res.virtual_hosts()) {
       if (json) {
@@ -265,16 +289,26 @@ int runProxyConfig(const ProxyConfigFlags& flags) {
     if (!json)
       printTable({"LISTENER", "VIRTUAL HOST", "DOMAINS", "MATCH", "ACTION", "ORIGIN"}, rows);
   } else if (flags.what == "clusters") {
+    bool any_tls = false;
+    for (const auto& c : res.clusters()) any_tls |= c.has_tls();
     for (const auto& c : res.clusters()) {
       if (json) {
         out.push_back(toJson(c));
         continue;
       }
+      std::string tls = "-";
+      if (c.has_tls()) {
+        tls = v1::UpstreamTls::Mode_Name(c.tls().mode());
+        if (!c.tls().sni().empty()) tls += " sni=" + c.tls().sni();
+      }
       rows.push_back({c.service_host().empty() ? "-" : c.service_host(), std::to_string(c.port()),
                       c.subset().empty() ? "-" : c.subset(), v1::Cluster::LbPolicy_Name(c.lb()),
                       std::to_string(c.endpoints_size()), c.name()});
+      if (any_tls) rows.back().insert(rows.back().begin() + 4, tls);
     }
-    if (!json) printTable({"SERVICE FQDN", "PORT", "SUBSET", "LB", "ENDPOINTS", "CLUSTER"}, rows);
+    std::vector<std::string> header{"SERVICE FQDN", "PORT", "SUBSET", "LB", "ENDPOINTS", "CLUSTER"};
+    if (any_tls) header.insert(header.begin() + 4, "TLS");
+    if (!json) printTable(header, rows);
   } else {  // endpoints
     for (const auto& c : res.clusters()) {
       for (const auto& e : c.endpoints()) {

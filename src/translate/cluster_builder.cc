@@ -40,21 +40,39 @@ std::vector<std::string> notEnforced(const model::TrafficPolicy& policy) {
     add(lb->zone_aware_lb_setting.has_value(), "loadBalancer.zoneAwareLbSetting");
     add(lb->backend_utilization.has_value(), "loadBalancer.backendUtilization");
   }
-  // Plaintext (DISABLE) is what the proxy does anyway.
-  add(policy.tls && policy.tls->mode.value_or("DISABLE") != "DISABLE", "tls");
+  // DISABLE is plaintext, SIMPLE and MUTUAL are Cluster::tls; ISTIO_MUTUAL (mesh mTLS) is not
+  // served yet.
+  if (policy.tls) {
+    const std::string mode = policy.tls->mode.value_or("DISABLE");
+    add(mode != "DISABLE" && mode != "SIMPLE" && mode != "MUTUAL", "tls");
+  }
   add(policy.tunnel.has_value(), "tunnel");
   add(policy.proxy_protocol.has_value(), "proxyProtocol");
   add(policy.retry_budget.has_value(), "retryBudget");
   return out;
 }
 
+bool isSet(const std::optional<std::string>& s) {
+  return s && !s->empty();
+}
+
+PemSource pemFile(const std::string& path) {
+  PemSource p;
+  p.path = path;
+  p.origin = path;
+  return p;
+}
+
 }  // namespace
 
 ClusterBuilder::ClusterBuilder(const ServiceRegistry& registry, const DestinationRuleIndex& rules,
-                               std::string proxy_namespace, DiagnosticSink& sink)
+                               std::string proxy_namespace, const CredentialStore& credentials,
+                               bool gateway, DiagnosticSink& sink)
     : registry_(registry),
       rules_(rules),
       proxy_namespace_(std::move(proxy_namespace)),
+      credentials_(credentials),
+      gateway_(gateway),
       sink_(sink) {}
 
 std::string ClusterBuilder::resolve(const model::Destination& destination,
@@ -124,6 +142,7 @@ void ClusterBuilder::build(const std::string& name, const RegistryService& servi
     }
   }
   c.not_enforced = notEnforced(policy);
+  if (rule && policy.tls) applyTls(c, *policy.tls, *rule, subset_def);
   if (rule) {
     const model::DestinationRule& dr = *rule->rules.front();
     for (const auto& field : c.not_enforced) {
@@ -132,6 +151,73 @@ void ClusterBuilder::build(const std::string& name, const RegistryService& servi
     }
   }
   clusters_.emplace(name, std::move(c));
+}
+
+void ClusterBuilder::applyTls(Cluster& c, const model::ClientTLSSettings& tls,
+                              const MergedDestinationRule& rule, const model::Subset* subset) {
+  const std::string mode = tls.mode.value_or("DISABLE");
+  if (mode != "SIMPLE" && mode != "MUTUAL") return;  // plaintext, or not served (not_enforced)
+  // The rule that wrote the block: the one defining the subset, or the one whose top-level
+  // policy the merge kept.
+  const std::string path = "spec." + effectiveTlsPath(rule.traffic_policy, subset, c.port);
+  const model::DestinationRule* owner = rule.rules.front();
+  for (const auto* dr : rule.rules) {
+    bool owns = dr->spec.traffic_policy && &*dr->spec.traffic_policy == rule.traffic_policy;
+    if (path.starts_with("spec.subsets[")) {
+      owns = false;
+      for (const auto& s : dr->spec.subsets) owns |= &s == subset;
+    }
+    if (owns) {
+      owner = dr;
+      break;
+    }
+  }
+  UpstreamTls out;
+  out.mode = mode == "MUTUAL" ? UpstreamTls::Mode::kMutual : UpstreamTls::Mode::kSimple;
+  out.origin = namespaceOf(owner->meta) + "/" + owner->meta.name + " " + path.substr(5);
+  out.sni = tls.sni.value_or("");
+  out.subject_alt_names = tls.subject_alt_names;
+  out.insecure_skip_verify = tls.insecure_skip_verify.value_or(false);
+
+  bool use_credential = isSet(tls.credential_name);
+  if (use_credential && !gateway_ && !owner->spec.workload_selector) {
+    sink_.report(kNotServed, owner->meta, tls.line, path + ".credentialName",
+                 "credentialName applies at sidecars only when the DestinationRule has a "
+                 "workloadSelector (as in Istio); ignored, the certificate paths are used");
+    use_credential = false;
+  }
+  std::string why;
+  if (use_credential) {
+    const std::string& name = *tls.credential_name;
+    if (out.mode == UpstreamTls::Mode::kMutual) {
+      if (auto cert = credentials_.certificate(name, why)) out.client_certificate = *cert;
+    }
+    // Istio validates the server with the credential's CA unless told not to verify.
+    if (why.empty() && !out.insecure_skip_verify) {
+      if (auto ca = credentials_.caFor(name, out.crl, why)) out.ca = std::move(*ca);
+    }
+  } else {
+    if (isSet(tls.ca_certificates)) out.ca = pemFile(*tls.ca_certificates);
+    if (isSet(tls.ca_crl)) out.crl = pemFile(*tls.ca_crl);
+    if (out.mode == UpstreamTls::Mode::kMutual) {
+      if (isSet(tls.client_certificate) && isSet(tls.private_key)) {
+        out.client_certificate.certificate_chain = pemFile(*tls.client_certificate);
+        out.client_certificate.private_key = pemFile(*tls.private_key);
+      } else {
+        why = "MUTUAL TLS without clientCertificate and privateKey";
+      }
+    }
+  }
+  if (!why.empty()) {
+    // Istio's cluster never gets its certificate and its connections fail; plaintext would not.
+    c.endpoints.clear();
+    sink_.report(kMissingCredential, owner->meta, tls.line,
+                 path + (use_credential ? ".credentialName" : ""),
+                 "client TLS for " + c.name + " cannot be set up: " + why +
+                     "; the cluster gets no endpoints (503)");
+    return;
+  }
+  c.tls = std::move(out);
 }
 
 void ClusterBuilder::add(Cluster cluster) {

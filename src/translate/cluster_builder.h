@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "config/model/istio_types.h"
+#include "translate/credentials.h"
 #include "translate/destination_rule_index.h"
 #include "translate/diagnostic_sink.h"
 #include "translate/service_registry.h"
@@ -24,8 +25,11 @@ struct DestinationRef {
 
 class ClusterBuilder {
  public:
+  // `gateway`: the proxy is a gateway, where a DestinationRule's tls.credentialName always applies
+  // (at sidecars only with a workloadSelector, as in Istio).
   ClusterBuilder(const ServiceRegistry& registry, const DestinationRuleIndex& rules,
-                 std::string proxy_namespace, DiagnosticSink& sink);
+                 std::string proxy_namespace, const CredentialStore& credentials, bool gateway,
+                 DiagnosticSink& sink);
 
   // The cluster name "outbound|<port>|<subset>|<host>" for a destination whose host is already
   // an FQDN, routed from a listener on `listener_port`: the port is destination.port, else the
@@ -45,10 +49,16 @@ class ClusterBuilder {
  private:
   void build(const std::string& name, const RegistryService& service, const RegistryPort& port,
              const std::string& subset);
+  // The client TLS (SIMPLE or MUTUAL) of `c` from its effective tls block; a credential that is
+  // missing leaves the cluster without endpoints rather than sending plaintext.
+  void applyTls(Cluster& c, const config::model::ClientTLSSettings& tls,
+                const MergedDestinationRule& rule, const config::model::Subset* subset);
 
   const ServiceRegistry& registry_;
   const DestinationRuleIndex& rules_;
   std::string proxy_namespace_;
+  const CredentialStore& credentials_;
+  bool gateway_;
   DiagnosticSink& sink_;
   std::unordered_map<std::string, Cluster> clusters_;
   std::unordered_map<std::string, bool> consistent_hash_;

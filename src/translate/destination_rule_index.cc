@@ -138,4 +138,30 @@ model::TrafficPolicy effectiveTrafficPolicy(const model::TrafficPolicy* top,
   return out;
 }
 
+namespace {
+
+// The path of `policy`'s tls on `port` once flattened (as flatten picks it), "" when none.
+std::string flattenedTlsPath(const model::TrafficPolicy& policy, uint16_t port,
+                             const std::string& prefix) {
+  for (size_t i = 0; i < policy.port_level_settings.size(); ++i) {
+    const auto& p = policy.port_level_settings[i];
+    if (p.port && p.port->number && *p.port->number == port) {
+      return p.tls ? prefix + "portLevelSettings[" + std::to_string(i) + "].tls" : "";
+    }
+  }
+  return policy.tls ? prefix + "tls" : "";
+}
+
+}  // namespace
+
+std::string effectiveTlsPath(const model::TrafficPolicy* top, const model::Subset* subset,
+                             uint16_t port) {
+  if (subset && subset->traffic_policy) {
+    std::string path = flattenedTlsPath(
+        *subset->traffic_policy, port, "subsets[" + subset->name.value_or("") + "].trafficPolicy.");
+    if (!path.empty()) return path;
+  }
+  return top ? flattenedTlsPath(*top, port, "trafficPolicy.") : "";
+}
+
 }  // namespace halyard::translate

@@ -62,4 +62,10 @@ config::model::TrafficPolicy effectiveTrafficPolicy(const config::model::Traffic
                                                     const config::model::Subset* subset,
                                                     uint16_t port);
 
+// Where the tls block of effectiveTrafficPolicy(top, subset, port) comes from, relative to the
+// rule's spec: "trafficPolicy.tls", "trafficPolicy.portLevelSettings[1].tls",
+// "subsets[v1].trafficPolicy.tls", ...; "" when the effective policy has none.
+std::string effectiveTlsPath(const config::model::TrafficPolicy* top,
+                             const config::model::Subset* subset, uint16_t port);
+
 }  // namespace halyard::translate

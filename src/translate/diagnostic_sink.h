@@ -26,6 +26,10 @@ inline constexpr NoteType kUnresolvedDestination{"HAL0102", "UnresolvedDestinati
 // A route Istio would not generate (a delegate route outside its root match, a redirect code
 // Envoy has no enum for, a missing delegate).
 inline constexpr NoteType kIgnoredRoute{"HAL0104", "IgnoredRoute", config::Level::kWarning};
+// A TLS credential (a Secret, a key in it) that does not exist in the proxy's namespace: the
+// Gateway server is not served, the cluster's requests fail, as Istio's would.
+inline constexpr NoteType kMissingCredential{"HAL0105", "MissingCredential",
+                                             config::Level::kWarning};
 // Configuration the translator cannot compile (a regex RE2 rejects, a malformed duration).
 inline constexpr NoteType kUntranslatable{"HAL0103", "Untranslatable", config::Level::kError};
 

@@ -29,15 +29,37 @@ bool isPlainHttp(const std::string& protocol) {
   return protocol == "HTTP" || protocol == "HTTP2" || protocol == "GRPC" || protocol == "GRPC-WEB";
 }
 
+// Istio's TLSProtocol names; nullopt for anything else.
+std::optional<TlsVersion> tlsVersion(const std::string& name) {
+  if (name == "TLS_AUTO") return TlsVersion::kAuto;
+  if (name == "TLSV1_0") return TlsVersion::kTls10;
+  if (name == "TLSV1_1") return TlsVersion::kTls11;
+  if (name == "TLSV1_2") return TlsVersion::kTls12;
+  if (name == "TLSV1_3") return TlsVersion::kTls13;
+  return std::nullopt;
+}
+
+PemSource pemFile(const std::string& path) {
+  PemSource p;
+  p.path = path;
+  p.origin = path;
+  return p;
+}
+
+bool isSet(const std::optional<std::string>& s) {
+  return s && !s->empty();
+}
+
 }  // namespace
 
 GatewayTranslator::GatewayTranslator(const model::ConfigSet& config,
                                      const std::vector<PreparedVirtualService>& virtual_services,
-                                     const ProxyIdentity& proxy, ClusterBuilder& clusters,
-                                     DiagnosticSink& sink)
+                                     const ProxyIdentity& proxy, const CredentialStore& credentials,
+                                     ClusterBuilder& clusters, DiagnosticSink& sink)
     : config_(config),
       virtual_services_(virtual_services),
       proxy_(proxy),
+      credentials_(credentials),
       clusters_(clusters),
       sink_(sink) {}
 
@@ -67,7 +89,9 @@ RouteTable GatewayTranslator::routeTable(const std::vector<BoundServer>& servers
 
   for (const auto& bs : servers) {
     const std::string& gateway_ns = namespaceOf(bs.gateway->meta);
-    const bool https_redirect = bs.server->tls && bs.server->tls->https_redirect.value_or(false);
+    // On an HTTPS server the connection is already TLS: Envoy's require_tls never redirects it.
+    const bool https_redirect = bs.server->tls && bs.server->tls->https_redirect.value_or(false) &&
+                                upper(bs.server->port->protocol.value_or("")) != "HTTPS";
     for (const PreparedVirtualService* vs : boundTo(bs.gateway_name)) {
       // Server hosts whose namespace part admits this VirtualService, intersected with its
       // hosts: the more specific name of each matching pair is the virtual host.
@@ -140,6 +164,150 @@ RouteTable GatewayTranslator::routeTable(const std::vector<BoundServer>& servers
   return table;
 }
 
+std::optional<ServerTls> GatewayTranslator::serverTls(const model::Gateway& gateway,
+                                                      const std::string& gateway_name,
+                                                      const model::Server& server, size_t index) {
+  const std::string path = "spec.servers[" + std::to_string(index) + "].tls";
+  const std::string port = std::to_string(*server.port->number);
+  if (!server.tls) {
+    sink_.report(kNotServed, gateway.meta, server.line, path,
+                 "HTTPS server on port " + port + " has no tls block; skipped");
+    return std::nullopt;
+  }
+  const model::ServerTLSSettings& tls = *server.tls;
+  // A tls block without a mode is PASSTHROUGH (Istio's enum default).
+  const std::string mode = upper(tls.mode.value_or("PASSTHROUGH"));
+  ServerTls out;
+  if (mode == "SIMPLE") {
+    out.mode = ServerTls::Mode::kSimple;
+  } else if (mode == "MUTUAL") {
+    out.mode = ServerTls::Mode::kMutual;
+  } else if (mode == "OPTIONAL_MUTUAL") {
+    out.mode = ServerTls::Mode::kOptionalMutual;
+  } else {
+    sink_.report(
+        kNotServed, gateway.meta, tls.line, path + ".mode",
+        "HTTPS server on port " + port + " with tls.mode " + mode + " is not served yet; skipped");
+    return std::nullopt;
+  }
+  out.origin = gateway_name + " servers[" + std::to_string(index) + "]";
+  const std::string& gateway_ns = namespaceOf(gateway.meta);
+  for (const auto& entry : server.hosts) {
+    std::string host = toLower(model::parseNamespacedHost(entry, gateway_ns).host);
+    if (std::find(out.sni_hosts.begin(), out.sni_hosts.end(), host) == out.sni_hosts.end()) {
+      out.sni_hosts.push_back(std::move(host));
+    }
+  }
+
+  // Istio does not serve a server whose credential is missing; neither do we.
+  auto missing = [&](const std::string& field, const std::string& why) {
+    std::string message =
+        "HTTPS server on port " + port + " (" + out.origin + ") is not served: " + why;
+    sink_.report(kMissingCredential, gateway.meta, tls.line, path + "." + field, message);
+    return std::nullopt;
+  };
+  // The namespaces a credential exists in instead, for the warning.
+  auto hint = [&](const std::string& name) {
+    std::string out_hint;
+    for (const auto& ns : credentials_.elsewhere(name)) {
+      out_hint += (out_hint.empty() ? "; a Secret of that name exists in " : ", ") + ns;
+    }
+    if (!out_hint.empty()) {
+      out_hint += ", but the gateway reads credentials from its own namespace " +
+                  credentials_.proxyNamespace() + ", as Istio does";
+    }
+    return out_hint;
+  };
+
+  // Certificate sources, one of them (validation rejects several): a credential wins over files.
+  std::vector<std::string> credentials = tls.credential_names;
+  std::string credential_field = "credentialNames";
+  if (credentials.empty() && isSet(tls.credential_name)) {
+    credentials = {*tls.credential_name};
+    credential_field = "credentialName";
+  }
+  if (credentials.size() > 2) {
+    sink_.report(kNotServed, gateway.meta, tls.line, path + ".credentialNames",
+                 "only the first 2 credentialNames are served (one RSA and one ECDSA "
+                 "certificate)");
+    credentials.resize(2);
+  }
+  if (!credentials.empty()) {
+    for (const auto& name : credentials) {
+      std::string why;
+      auto cert = credentials_.certificate(name, why);
+      if (!cert) return missing(credential_field, why + hint(name));
+      out.certificates.push_back(std::move(*cert));
+    }
+  } else if (!tls.tls_certificates.empty()) {
+    for (size_t i = 0; i < tls.tls_certificates.size(); ++i) {
+      const auto& c = tls.tls_certificates[i];
+      if (!isSet(c.server_certificate) || !isSet(c.private_key)) {
+        return missing(
+            "tlsCertificates[" + std::to_string(i) + "]",
+            "tlsCertificates[" + std::to_string(i) + "] needs serverCertificate and privateKey");
+      }
+      out.certificates.push_back(
+          TlsCertificate{pemFile(*c.server_certificate), pemFile(*c.private_key)});
+    }
+  } else if (isSet(tls.server_certificate) && isSet(tls.private_key)) {
+    out.certificates.push_back(
+        TlsCertificate{pemFile(*tls.server_certificate), pemFile(*tls.private_key)});
+  } else {
+    return missing("serverCertificate",
+                   "it has no certificate (credentialName, credentialNames, tlsCertificates, or "
+                   "serverCertificate and privateKey)");
+  }
+
+  if (out.mode != ServerTls::Mode::kSimple) {
+    // The client CA: caCertCredentialName, else the credential's CA (Istio's "<name>-cacert"
+    // first), else the caCertificates file.
+    std::string why;
+    std::optional<PemSource> ca;
+    if (isSet(tls.ca_cert_credential_name)) {
+      ca = credentials_.ca(*tls.ca_cert_credential_name, out.crl, why);
+      if (!ca) return missing("caCertCredentialName", why);
+    } else if (!credentials.empty()) {
+      ca = credentials_.caFor(credentials.front(), out.crl, why);
+      if (!ca) return missing(credential_field, mode + " TLS needs a client CA: " + why);
+    } else if (isSet(tls.ca_certificates)) {
+      ca = pemFile(*tls.ca_certificates);
+    } else {
+      for (const auto& c : tls.tls_certificates) {
+        if (isSet(c.ca_certificates)) {
+          ca = pemFile(*c.ca_certificates);
+          break;
+        }
+      }
+      if (!ca) return missing("caCertificates", mode + " TLS without a client CA bundle");
+    }
+    out.client_ca = std::move(*ca);
+    // A file CRL; a credential's CRL came with its CA above.
+    if (isSet(tls.ca_crl) && out.crl.empty()) out.crl = pemFile(*tls.ca_crl);
+  }
+
+  auto version = [&](const std::optional<std::string>& value, const char* field,
+                     TlsVersion fallback) {
+    if (!isSet(value)) return fallback;
+    if (auto v = tlsVersion(upper(*value))) return *v;
+    sink_.report(
+        kNotServed, gateway.meta, tls.line, path + "." + field,
+        std::string(field) + " \"" + *value + "\" is not a TLS version; using the default");
+    return fallback;
+  };
+  out.min_version = version(tls.min_protocol_version, "minProtocolVersion", TlsVersion::kTls12);
+  out.max_version = version(tls.max_protocol_version, "maxProtocolVersion", TlsVersion::kAuto);
+  out.cipher_suites = tls.cipher_suites;
+  out.subject_alt_names = tls.subject_alt_names;
+  out.verify_spki = tls.verify_certificate_spki;
+  out.verify_hash = tls.verify_certificate_hash;
+  if (!tls.ecdh_curves.empty()) {
+    sink_.report(kNotServed, gateway.meta, tls.line, path + ".ecdhCurves",
+                 "tls.ecdhCurves is parsed but not enforced by this proxy yet");
+  }
+  return out;
+}
+
 std::vector<Listener> GatewayTranslator::build() {
   std::vector<const model::Gateway*> gateways;
   for (const auto& gw : config_.gateways) {
@@ -153,6 +321,7 @@ std::vector<Listener> GatewayTranslator::build() {
   // Servers grouped by (port, bind): each group is one listener with one route table.
   std::map<std::pair<uint16_t, std::string>, std::vector<BoundServer>> groups;
   std::map<std::pair<uint16_t, std::string>, std::string> protocols;
+  std::map<std::pair<uint16_t, std::string>, std::vector<ServerTls>> tls;
   for (const auto* gw : gateways) {
     const std::string name = namespaceOf(gw->meta) + "/" + gw->meta.name;
     for (size_t i = 0; i < gw->spec.servers.size(); ++i) {
@@ -164,7 +333,8 @@ std::vector<Listener> GatewayTranslator::build() {
       }
       const auto port = static_cast<uint16_t>(*server.port->number);
       const std::string protocol = upper(server.port->protocol.value_or(""));
-      if (!isPlainHttp(protocol)) {
+      const bool https = protocol == "HTTPS";
+      if (!isPlainHttp(protocol) && !https) {
         sink_.report(
             kNotServed, gw->meta, server.port->line, path + ".port.protocol",
             protocol + " server on port " + std::to_string(port) + " is not served yet; skipped");
@@ -177,7 +347,20 @@ std::vector<Listener> GatewayTranslator::build() {
         continue;
       }
       auto key = std::make_pair(port, bind);
-      protocols.try_emplace(key, protocol);  // the first server names the listener's protocol
+      // The first server names the listener's protocol. A port is plaintext or TLS, never both:
+      // Istio keeps the first server and skips the ones that conflict with it.
+      const auto [first, claimed] = protocols.try_emplace(key, protocol);
+      if (!claimed && (first->second == "HTTPS") != https) {
+        sink_.report(kNotServed, gw->meta, server.port->line, path + ".port.protocol",
+                     protocol + " server on port " + std::to_string(port) + " conflicts with the " +
+                         first->second + " server already on that port; skipped");
+        continue;
+      }
+      if (https) {
+        std::optional<ServerTls> server_tls = serverTls(*gw, name, server, i);
+        if (!server_tls) continue;  // not served: its hosts get no virtual host either
+        tls[key].push_back(std::move(*server_tls));
+      }
       groups[key].push_back(BoundServer{gw, &server, name});
     }
   }
@@ -189,6 +372,9 @@ std::vector<Listener> GatewayTranslator::build() {
     l.bind_address = key.second;
     l.name = l.bind_address + "_" + std::to_string(l.port);
     l.protocol = protocols[key];
+    // The runtime terminates TLS on an "HTTPS" listener (and says https in x-forwarded-proto);
+    // such a listener always has at least one ServerTls, its servers having been kept only then.
+    if (auto it = tls.find(key); it != tls.end()) l.tls = std::move(it->second);
     l.routes = std::make_shared<const RouteTable>(routeTable(servers, l.port));
     out.push_back(std::move(l));
   }

@@ -4,6 +4,7 @@
 #include "config/yaml/config_set_builder.h"
 #include "config/yaml/loader.h"
 #include "translate/cluster_builder.h"
+#include "translate/credentials.h"
 #include "translate/destination_rule_index.h"
 #include "translate/diagnostic_sink.h"
 #include "translate/gateway_translator.h"
@@ -35,14 +36,16 @@ TranslateResult translate(const config::model::ConfigSet& config, const ProxyIde
   }
   ServiceRegistry registry(config);
   DestinationRuleIndex rules(config, proxy.namespace_, proxy.labels);
-  ClusterBuilder clusters(registry, rules, proxy.namespace_, sink);
+  // TLS credentials (Secrets) are read in the proxy's own namespace, as Istio's gateway does.
+  const CredentialStore credentials(config, proxy.namespace_);
+  ClusterBuilder clusters(registry, rules, proxy.namespace_, credentials, !sidecar, sink);
   const std::vector<PreparedVirtualService> virtual_services = prepareVirtualServices(config, sink);
 
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->version = version;
   if (!sidecar) {
     snapshot->listeners =
-        GatewayTranslator(config, virtual_services, proxy, clusters, sink).build();
+        GatewayTranslator(config, virtual_services, proxy, credentials, clusters, sink).build();
   } else {
     SidecarTranslator translator(registry, virtual_services, proxy, clusters, sink);
     snapshot->listeners =

@@ -168,6 +168,80 @@ void encodeRoute(const tr::Route& in, v1::Route* out) {
   out->set_origin(in.origin);
 }
 
+void encodePem(const tr::PemSource& in, v1::PemSource* out) {
+  out->set_inline_pem(in.inline_pem);
+  out->set_path(in.path);
+  out->set_origin(in.origin);
+}
+
+// Absent PEM sources stay absent on the wire.
+template <typename Message>
+void encodePemIfSet(const tr::PemSource& in, Message* parent,
+                    v1::PemSource* (Message::*mutable_field)()) {
+  if (!in.empty() || !in.origin.empty()) encodePem(in, (parent->*mutable_field)());
+}
+
+void encodeCertificate(const tr::TlsCertificate& in, v1::TlsCertificate* out) {
+  encodePemIfSet(in.certificate_chain, out, &v1::TlsCertificate::mutable_certificate_chain);
+  encodePemIfSet(in.private_key, out, &v1::TlsCertificate::mutable_private_key);
+}
+
+v1::ServerTls::Version encodeVersion(tr::TlsVersion v) {
+  switch (v) {
+    case tr::TlsVersion::kAuto:
+      return v1::ServerTls::TLS_AUTO;
+    case tr::TlsVersion::kTls10:
+      return v1::ServerTls::TLSV1_0;
+    case tr::TlsVersion::kTls11:
+      return v1::ServerTls::TLSV1_1;
+    case tr::TlsVersion::kTls12:
+      return v1::ServerTls::TLSV1_2;
+    case tr::TlsVersion::kTls13:
+      return v1::ServerTls::TLSV1_3;
+  }
+  return v1::ServerTls::TLS_AUTO;
+}
+
+void encodeServerTls(const tr::ServerTls& in, v1::ServerTls* out) {
+  switch (in.mode) {
+    case tr::ServerTls::Mode::kSimple:
+      out->set_mode(v1::ServerTls::SIMPLE);
+      break;
+    case tr::ServerTls::Mode::kMutual:
+      out->set_mode(v1::ServerTls::MUTUAL);
+      break;
+    case tr::ServerTls::Mode::kOptionalMutual:
+      out->set_mode(v1::ServerTls::OPTIONAL_MUTUAL);
+      break;
+  }
+  for (const auto& h : in.sni_hosts) out->add_sni_hosts(h);
+  for (const auto& c : in.certificates) encodeCertificate(c, out->add_certificates());
+  encodePemIfSet(in.client_ca, out, &v1::ServerTls::mutable_client_ca);
+  encodePemIfSet(in.crl, out, &v1::ServerTls::mutable_crl);
+  out->set_min_version(encodeVersion(in.min_version));
+  out->set_max_version(encodeVersion(in.max_version));
+  for (const auto& c : in.cipher_suites) out->add_cipher_suites(c);
+  for (const auto& n : in.subject_alt_names) out->add_subject_alt_names(n);
+  for (const auto& k : in.verify_spki) out->add_verify_spki(k);
+  for (const auto& h : in.verify_hash) out->add_verify_hash(h);
+  out->set_origin(in.origin);
+}
+
+void encodeUpstreamTls(const tr::UpstreamTls& in, v1::UpstreamTls* out) {
+  out->set_mode(in.mode == tr::UpstreamTls::Mode::kMutual ? v1::UpstreamTls::MUTUAL
+                                                          : v1::UpstreamTls::SIMPLE);
+  encodePemIfSet(in.ca, out, &v1::UpstreamTls::mutable_ca);
+  const auto& cert = in.client_certificate;
+  if (!cert.certificate_chain.empty() || !cert.private_key.empty()) {
+    encodeCertificate(cert, out->mutable_client_certificate());
+  }
+  encodePemIfSet(in.crl, out, &v1::UpstreamTls::mutable_crl);
+  out->set_sni(in.sni);
+  for (const auto& n : in.subject_alt_names) out->add_subject_alt_names(n);
+  out->set_insecure_skip_verify(in.insecure_skip_verify);
+  out->set_origin(in.origin);
+}
+
 // ---- decode -----------------------------------------------------------------------------
 
 // Decoding errors carry the resource and field they are about: "cluster x: port 70000 ...".
@@ -405,6 +479,124 @@ Expected<tr::Route> decodeRoute(const v1::Route& in, const Context& ctx) {
   return out;
 }
 
+Expected<tr::PemSource> decodePem(const v1::PemSource& in, const Context& ctx) {
+  if (!in.inline_pem().empty() && !in.path().empty()) {
+    return ctx.error("has both inline PEM and the path " + in.path());
+  }
+  tr::PemSource out;
+  out.inline_pem = in.inline_pem();
+  out.path = in.path();
+  out.origin = in.origin();
+  return out;
+}
+
+// A certificate the proxy can serve: both halves present.
+Expected<tr::TlsCertificate> decodeCertificate(const v1::TlsCertificate& in, const Context& ctx) {
+  auto chain = decodePem(in.certificate_chain(), ctx.at("certificate chain"));
+  if (!chain) return common::unexpected(chain.error());
+  auto key = decodePem(in.private_key(), ctx.at("private key"));
+  if (!key) return common::unexpected(key.error());
+  if (chain->empty()) return ctx.error("has no certificate chain");
+  if (key->empty()) return ctx.error("has no private key");
+  return tr::TlsCertificate{std::move(*chain), std::move(*key)};
+}
+
+Expected<tr::TlsVersion> decodeVersion(int value, const Context& ctx, const char* field) {
+  switch (value) {
+    case v1::ServerTls::TLS_AUTO:
+      return tr::TlsVersion::kAuto;
+    case v1::ServerTls::TLSV1_0:
+      return tr::TlsVersion::kTls10;
+    case v1::ServerTls::TLSV1_1:
+      return tr::TlsVersion::kTls11;
+    case v1::ServerTls::TLSV1_2:
+      return tr::TlsVersion::kTls12;
+    case v1::ServerTls::TLSV1_3:
+      return tr::TlsVersion::kTls13;
+    default:
+      return ctx.error(std::string("unknown ") + field + " " + std::to_string(value));
+  }
+}
+
+Expected<tr::ServerTls> decodeServerTls(const v1::ServerTls& in, const Context& ctx) {
+  tr::ServerTls out;
+  switch (in.mode()) {
+    case v1::ServerTls::SIMPLE:
+      out.mode = tr::ServerTls::Mode::kSimple;
+      break;
+    case v1::ServerTls::MUTUAL:
+      out.mode = tr::ServerTls::Mode::kMutual;
+      break;
+    case v1::ServerTls::OPTIONAL_MUTUAL:
+      out.mode = tr::ServerTls::Mode::kOptionalMutual;
+      break;
+    default:
+      return ctx.error("unknown mode " + std::to_string(in.mode()));
+  }
+  out.sni_hosts.assign(in.sni_hosts().begin(), in.sni_hosts().end());
+  if (in.certificates_size() < 1 || in.certificates_size() > 2) {
+    return ctx.error("has " + std::to_string(in.certificates_size()) +
+                     " certificates (1 or 2 expected)");
+  }
+  for (int i = 0; i < in.certificates_size(); ++i) {
+    auto c =
+        decodeCertificate(in.certificates(i), ctx.at("certificate[" + std::to_string(i) + "]"));
+    if (!c) return common::unexpected(c.error());
+    out.certificates.push_back(std::move(*c));
+  }
+  auto ca = decodePem(in.client_ca(), ctx.at("client CA"));
+  if (!ca) return common::unexpected(ca.error());
+  out.client_ca = std::move(*ca);
+  if (out.mode != tr::ServerTls::Mode::kSimple && out.client_ca.empty()) {
+    return ctx.error("verifies client certificates without a client CA");
+  }
+  auto crl = decodePem(in.crl(), ctx.at("CRL"));
+  if (!crl) return common::unexpected(crl.error());
+  out.crl = std::move(*crl);
+  auto min = decodeVersion(in.min_version(), ctx, "min version");
+  if (!min) return common::unexpected(min.error());
+  auto max = decodeVersion(in.max_version(), ctx, "max version");
+  if (!max) return common::unexpected(max.error());
+  out.min_version = *min;
+  out.max_version = *max;
+  out.cipher_suites.assign(in.cipher_suites().begin(), in.cipher_suites().end());
+  out.subject_alt_names.assign(in.subject_alt_names().begin(), in.subject_alt_names().end());
+  out.verify_spki.assign(in.verify_spki().begin(), in.verify_spki().end());
+  out.verify_hash.assign(in.verify_hash().begin(), in.verify_hash().end());
+  out.origin = in.origin();
+  return out;
+}
+
+Expected<tr::UpstreamTls> decodeUpstreamTls(const v1::UpstreamTls& in, const Context& ctx) {
+  tr::UpstreamTls out;
+  switch (in.mode()) {
+    case v1::UpstreamTls::SIMPLE:
+      out.mode = tr::UpstreamTls::Mode::kSimple;
+      break;
+    case v1::UpstreamTls::MUTUAL:
+      out.mode = tr::UpstreamTls::Mode::kMutual;
+      break;
+    default:
+      return ctx.error("unknown mode " + std::to_string(in.mode()));
+  }
+  auto ca = decodePem(in.ca(), ctx.at("CA"));
+  if (!ca) return common::unexpected(ca.error());
+  out.ca = std::move(*ca);
+  if (out.mode == tr::UpstreamTls::Mode::kMutual) {
+    auto cert = decodeCertificate(in.client_certificate(), ctx.at("client certificate"));
+    if (!cert) return common::unexpected(cert.error());
+    out.client_certificate = std::move(*cert);
+  }
+  auto crl = decodePem(in.crl(), ctx.at("CRL"));
+  if (!crl) return common::unexpected(crl.error());
+  out.crl = std::move(*crl);
+  out.sni = in.sni();
+  out.subject_alt_names.assign(in.subject_alt_names().begin(), in.subject_alt_names().end());
+  out.insecure_skip_verify = in.insecure_skip_verify();
+  out.origin = in.origin();
+  return out;
+}
+
 }  // namespace
 
 std::string virtualHostKey(std::string_view listener, std::string_view name) {
@@ -437,6 +629,7 @@ v1::Listener encodeListener(const tr::Listener& listener) {
   if (listener.routes) {
     for (const auto& vh : listener.routes->virtual_hosts) out.add_virtual_hosts(vh.name);
   }
+  for (const auto& t : listener.tls) encodeServerTls(t, out.add_tls());
   return out;
 }
 
@@ -484,6 +677,7 @@ v1::Cluster encodeCluster(const tr::Cluster& c) {
     ep->set_namespace_(e.namespace_);
   }
   for (const auto& f : c.not_enforced) out.add_not_enforced(f);
+  if (c.tls) encodeUpstreamTls(*c.tls, out.mutable_tls());
   return out;
 }
 
@@ -503,6 +697,30 @@ v1::Resources encodeResources(const tr::Snapshot& snapshot) {
             [](const auto* a, const auto* b) { return a->name < b->name; });
   for (const auto* c : clusters) *out.add_clusters() = encodeCluster(*c);
   return out;
+}
+
+void redactInlinePem(v1::Resources& resources) {
+  auto redact = [](v1::PemSource* p) {
+    if (!p->inline_pem().empty()) p->set_inline_pem("");
+  };
+  auto redactCertificate = [&](v1::TlsCertificate* c) {
+    if (c->has_certificate_chain()) redact(c->mutable_certificate_chain());
+    if (c->has_private_key()) redact(c->mutable_private_key());
+  };
+  for (auto& l : *resources.mutable_listeners()) {
+    for (auto& t : *l.mutable_tls()) {
+      for (auto& c : *t.mutable_certificates()) redactCertificate(&c);
+      if (t.has_client_ca()) redact(t.mutable_client_ca());
+      if (t.has_crl()) redact(t.mutable_crl());
+    }
+  }
+  for (auto& c : *resources.mutable_clusters()) {
+    if (!c.has_tls()) continue;
+    auto* t = c.mutable_tls();
+    if (t->has_ca()) redact(t->mutable_ca());
+    if (t->has_client_certificate()) redactCertificate(t->mutable_client_certificate());
+    if (t->has_crl()) redact(t->mutable_crl());
+  }
 }
 
 Expected<tr::VirtualHost> decodeVirtualHost(const v1::VirtualHost& in) {
@@ -563,6 +781,11 @@ Expected<tr::Cluster> decodeCluster(const v1::Cluster& in) {
     out.endpoints.push_back(std::move(ep));
   }
   out.not_enforced.assign(in.not_enforced().begin(), in.not_enforced().end());
+  if (in.has_tls()) {
+    auto tls = decodeUpstreamTls(in.tls(), ctx.at("tls"));
+    if (!tls) return common::unexpected(tls.error());
+    out.tls = std::move(*tls);
+  }
   return out;
 }
 
@@ -591,6 +814,16 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
       break;
     default:
       return ctx.error("unknown kind " + std::to_string(in.kind()));
+  }
+  for (int i = 0; i < in.tls_size(); ++i) {
+    auto t = decodeServerTls(in.tls(i), ctx.at("tls[" + std::to_string(i) + "]"));
+    if (!t) return common::unexpected(t.error());
+    out.tls.push_back(std::move(*t));
+  }
+  // Never plaintext on a listener meant for TLS, nor the reverse.
+  if ((out.protocol == "HTTPS") != !out.tls.empty()) {
+    return ctx.error(out.tls.empty() ? "is HTTPS but has no TLS server"
+                                     : "has TLS servers but protocol " + out.protocol);
   }
   return out;
 }

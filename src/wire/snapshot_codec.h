@@ -29,6 +29,10 @@ v1::Listener encodeListener(const translate::Listener& listener);
 v1::VirtualHost encodeVirtualHost(std::string_view listener, const translate::VirtualHost& vhost);
 v1::Cluster encodeCluster(const translate::Cluster& cluster);
 
+// Clears every inline PEM (certificates and private keys decoded from Secrets), keeping each
+// source's origin: what is shown outside the proxy (proxy-config) never carries key material.
+void redactInlinePem(v1::Resources& resources);
+
 // Each decoder names the resource and the field it rejects.
 common::Expected<translate::VirtualHost> decodeVirtualHost(const v1::VirtualHost& in);
 common::Expected<translate::Cluster> decodeCluster(const v1::Cluster& in);

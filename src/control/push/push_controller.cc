@@ -6,6 +6,7 @@
 #include "config/yaml/config_set_builder.h"
 #include "control/push/proxy_class.h"
 #include "translate/diagnostic_sink.h"
+#include "wire/snapshot_codec.h"
 
 namespace halyard::control {
 
@@ -376,6 +377,7 @@ common::Expected<v1::ProxyConfigResponse> PushController::proxyConfig(
   if (auto content = found->serving(&version)) {
     r.set_version(version);
     *r.mutable_resources() = content->resources();
+    wire::redactInlinePem(*r.mutable_resources());  // certificates' origins only, never keys
     for (const auto& w : content->warnings()) r.add_warnings(w);
   }
   return r;

@@ -44,6 +44,31 @@ json routeJson(const tr::Route& r) {
   return j;
 }
 
+// Where a certificate comes from, never its bytes: the dump is served on the admin port.
+std::string pemOrigin(const tr::PemSource& p) {
+  return p.origin.empty() ? p.path : p.origin;
+}
+
+json serverTlsJson(const tr::ServerTls& t) {
+  static constexpr const char* kModes[] = {"SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL"};
+  json certificates = json::array();
+  for (const auto& c : t.certificates) certificates.push_back(pemOrigin(c.certificate_chain));
+  json j{{"mode", kModes[static_cast<int>(t.mode)]},
+         {"sni_hosts", t.sni_hosts},
+         {"certificates", certificates},
+         {"origin", t.origin}};
+  if (!t.client_ca.empty()) j["client_ca"] = pemOrigin(t.client_ca);
+  return j;
+}
+
+json upstreamTlsJson(const tr::UpstreamTls& t) {
+  json j{{"mode", t.mode == tr::UpstreamTls::Mode::kMutual ? "MUTUAL" : "SIMPLE"},
+         {"sni", t.sni},
+         {"origin", t.origin}};
+  if (!t.ca.empty()) j["ca"] = pemOrigin(t.ca);
+  return j;
+}
+
 }  // namespace
 
 std::string configDumpJson(const tr::Snapshot& s) {
@@ -60,10 +85,13 @@ std::string configDumpJson(const tr::Snapshot& s) {
                          {"routes", routes}});
       }
     }
+    json tls = json::array();
+    for (const auto& t : l.tls) tls.push_back(serverTlsJson(t));
     listeners.push_back({{"name", l.name},
                          {"address", l.bind_address},
                          {"port", l.port},
                          {"protocol", l.protocol},
+                         {"tls", tls},
                          {"virtual_hosts", hosts}});
   }
   std::vector<const tr::Cluster*> sorted;
@@ -82,6 +110,7 @@ std::string configDumpJson(const tr::Snapshot& s) {
                         {"resolve_dns", c->resolve_dns},
                         {"endpoints", endpoints},
                         {"not_enforced", c->not_enforced}});
+    if (c->tls) clusters.back()["tls"] = upstreamTlsJson(*c->tls);
   }
   json dump{{"version", s.version},
             {"listeners", listeners},

@@ -73,7 +73,7 @@ spec:
   servers:
   - port: {number: 443, name: https, protocol: HTTPS}
     hosts: ["*"]
-    tls: {mode: SIMPLE, credentialName: cert}
+    tls: {mode: PASSTHROUGH}
   - port: {number: 31400, name: tcp, protocol: TCP}
     hosts: ["*"]
   - port: {number: 80, name: http, protocol: HTTP}
@@ -82,7 +82,8 @@ spec:
   const Snapshot& s = snapshotOf(r);
   ASSERT_EQ(s.listeners.size(), 1u);
   EXPECT_EQ(s.listeners[0].port, 80);
-  EXPECT_TRUE(hasWarning(r, "HTTPS server on port 443 is not served yet"));
+  EXPECT_TRUE(
+      hasWarning(r, "HTTPS server on port 443 with tls.mode PASSTHROUGH is not served yet"));
   EXPECT_TRUE(hasWarning(r, "TCP server on port 31400 is not served yet"));
   EXPECT_EQ(s.warnings.size(), 2u);
 }

@@ -98,9 +98,8 @@ tr::Snapshot everyField() {
 
   tr::Snapshot s;
   s.version = 7;
-  s.listeners.push_back(
-      {"0.0.0.0_80", "0.0.0.0", 80, "HTTP", tr::ListenerKind::kGateway,
-       std::make_shared<const tr::RouteTable>(table)});
+  s.listeners.push_back({"0.0.0.0_80", "0.0.0.0", 80, "HTTP", tr::ListenerKind::kGateway,
+                         std::make_shared<const tr::RouteTable>(table)});
   // A sidecar's kinds too, in name order (the assembler returns listeners by name).
   tr::VirtualHost inbound;
   inbound.name = "inbound|9080||";
@@ -110,6 +109,39 @@ tr::Snapshot everyField() {
   inbound_table.virtual_hosts = {inbound};
   s.listeners.push_back({"0.0.0.0_9080", "", 9080, "HTTP", tr::ListenerKind::kOutboundPort,
                          std::make_shared<const tr::RouteTable>(table)});
+  // An HTTPS gateway listener with two TLS servers: one from a Secret (inline PEM), one from
+  // files verifying client certificates. Its name sorts after 0.0.0.0_9080.
+  tr::ServerTls from_secret;
+  from_secret.sni_hosts = {"shop.example.com"};
+  tr::TlsCertificate rsa{{"CERT-RSA\n", "", "secret istio-system/shop tls.crt"},
+                         {"KEY-RSA\n", "", "secret istio-system/shop tls.key"}};
+  tr::TlsCertificate ecdsa{{"CERT-EC\n", "", "secret istio-system/shop-ec tls.crt"},
+                           {"KEY-EC\n", "", "secret istio-system/shop-ec tls.key"}};
+  from_secret.certificates = {rsa, ecdsa};
+  from_secret.min_version = tr::TlsVersion::kTls13;
+  from_secret.cipher_suites = {"ECDHE-ECDSA-AES128-GCM-SHA256"};
+  from_secret.origin = "istio-system/gw servers[1]";
+  tr::ServerTls from_files;
+  from_files.mode = tr::ServerTls::Mode::kOptionalMutual;
+  from_files.sni_hosts = {"*.example.com", "*"};
+  from_files.certificates = {{{"", "/etc/certs/server.pem", "/etc/certs/server.pem"},
+                              {"", "/etc/certs/key.pem", "/etc/certs/key.pem"}}};
+  from_files.client_ca = {"", "/etc/certs/ca.pem", "/etc/certs/ca.pem"};
+  from_files.crl = {"CRL\n", "", "secret istio-system/ca ca.crl"};
+  from_files.min_version = tr::TlsVersion::kTls10;
+  from_files.max_version = tr::TlsVersion::kTls11;
+  from_files.subject_alt_names = {"client.example.com"};
+  from_files.verify_spki = {"c3BraQ=="};
+  from_files.verify_hash = {"ab:cd"};
+  from_files.origin = "istio-system/gw servers[2]";
+  tr::Listener https{"127.0.0.1_8443",
+                     "127.0.0.1",
+                     8443,
+                     "HTTPS",
+                     tr::ListenerKind::kGateway,
+                     std::make_shared<const tr::RouteTable>(table),
+                     {from_secret, from_files}};
+  s.listeners.push_back(std::move(https));
   s.listeners.push_back({"virtualInbound", "10.0.0.9", 15006, "HTTP", tr::ListenerKind::kInbound,
                          std::make_shared<const tr::RouteTable>(inbound_table)});
   s.listeners.push_back({"virtualOutbound", "127.0.0.1", 15001, "HTTP",
@@ -127,6 +159,17 @@ tr::Snapshot everyField() {
   c.connect_timeout = tr::Millis(250);
   c.endpoints.push_back({"10.0.0.1", 8080, 3, {{"version", "v1"}}, "a-1", "default"});
   c.not_enforced = {"trafficPolicy.outlierDetection"};
+  tr::UpstreamTls upstream;
+  upstream.mode = tr::UpstreamTls::Mode::kMutual;
+  upstream.ca = {"CA\n", "", "secret istio-system/client ca.crt"};
+  upstream.client_certificate = {{"", "/etc/client.pem", "/etc/client.pem"},
+                                 {"", "/etc/client-key.pem", "/etc/client-key.pem"}};
+  upstream.crl = {"", "/etc/crl.pem", "/etc/crl.pem"};
+  upstream.sni = "a.internal";
+  upstream.subject_alt_names = {"spiffe://a", "a.internal"};
+  upstream.insecure_skip_verify = true;
+  upstream.origin = "default/a trafficPolicy.portLevelSettings[0].tls";
+  c.tls = upstream;
   s.clusters.emplace(c.name, c);
   s.warnings = {"a warning"};
   return s;
@@ -162,8 +205,83 @@ TEST(Codec, EveryFieldSurvivesTheRoundTrip) {
   for (const auto& l : decoded.listeners) kinds.push_back(l.kind);
   EXPECT_EQ(kinds, (std::vector<tr::ListenerKind>{
                        tr::ListenerKind::kGateway, tr::ListenerKind::kOutboundPort,
-                       tr::ListenerKind::kInbound, tr::ListenerKind::kOutboundProxy}));
-  EXPECT_EQ(decoded.listeners.at(3).routes->virtual_hosts.size(), 0u);
+                       tr::ListenerKind::kGateway, tr::ListenerKind::kInbound,
+                       tr::ListenerKind::kOutboundProxy}));
+  EXPECT_EQ(decoded.listeners.at(4).routes->virtual_hosts.size(), 0u);
+  // TLS: the defaults that are not the wire's zero values survive too.
+  const tr::Listener& https = decoded.listeners.at(2);
+  ASSERT_EQ(https.tls.size(), 2u);
+  EXPECT_EQ(https.tls[0].mode, tr::ServerTls::Mode::kSimple);
+  EXPECT_EQ(https.tls[0].min_version, tr::TlsVersion::kTls13);
+  EXPECT_EQ(https.tls[0].max_version, tr::TlsVersion::kAuto);
+  EXPECT_EQ(https.tls[0].certificates.at(1).private_key.inline_pem, "KEY-EC\n");
+  EXPECT_EQ(https.tls[1].mode, tr::ServerTls::Mode::kOptionalMutual);
+  EXPECT_EQ(https.tls[1].client_ca.path, "/etc/certs/ca.pem");
+  EXPECT_EQ(https.tls[1].crl.inline_pem, "CRL\n");
+  EXPECT_EQ(https.tls[1].verify_hash, std::vector<std::string>{"ab:cd"});
+  EXPECT_TRUE(decoded.listeners.at(0).tls.empty());
+  const tr::Cluster& c = decoded.clusters.at("outbound|80|v1|a.default.svc.cluster.local");
+  ASSERT_TRUE(c.tls);
+  EXPECT_EQ(c.tls->mode, tr::UpstreamTls::Mode::kMutual);
+  EXPECT_EQ(c.tls->ca.inline_pem, "CA\n");
+  EXPECT_EQ(c.tls->client_certificate.private_key.path, "/etc/client-key.pem");
+  EXPECT_TRUE(c.tls->insecure_skip_verify);
+  EXPECT_EQ(c.tls->origin, "default/a trafficPolicy.portLevelSettings[0].tls");
+}
+
+TEST(Codec, ADefaultServerTlsKeepsTls12AsItsMinimum) {
+  tr::ServerTls t;
+  t.certificates = {{{"C", "", ""}, {"K", "", ""}}};
+  tr::Listener l{"0.0.0.0_443", "0.0.0.0", 443, "HTTPS", tr::ListenerKind::kGateway, nullptr, {t}};
+  auto decoded = decodeListener(encodeListener(l));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(decoded->tls.at(0).min_version, tr::TlsVersion::kTls12);
+  EXPECT_FALSE(decodeCluster(encodeCluster(tr::Cluster{})).value().tls);  // absent stays absent
+}
+
+TEST(Codec, TlsAProxyCannotServeIsRefused) {
+  auto refused = [](const v1::Listener& l) {
+    auto r = decodeListener(l);
+    return r ? std::string("accepted") : r.error().message;
+  };
+  const tr::Listener https = everyField().listeners.at(2);
+  v1::Listener plaintext = encodeListener(https);
+  plaintext.clear_tls();
+  EXPECT_EQ(refused(plaintext), "listener 127.0.0.1_8443: is HTTPS but has no TLS server");
+  v1::Listener no_ca = encodeListener(https);
+  no_ca.mutable_tls(1)->clear_client_ca();
+  EXPECT_EQ(refused(no_ca),
+            "listener 127.0.0.1_8443 tls[1]: verifies client certificates without a client CA");
+  v1::Listener no_key = encodeListener(https);
+  no_key.mutable_tls(0)->mutable_certificates(1)->clear_private_key();
+  EXPECT_EQ(refused(no_key), "listener 127.0.0.1_8443 tls[0] certificate[1]: has no private key");
+  v1::Listener both = encodeListener(https);
+  both.mutable_tls(0)->mutable_certificates(0)->mutable_certificate_chain()->set_path("/x.pem");
+  EXPECT_EQ(refused(both),
+            "listener 127.0.0.1_8443 tls[0] certificate[0] certificate chain: has both inline "
+            "PEM and the path /x.pem");
+  v1::Listener version = encodeListener(https);
+  version.mutable_tls(0)->set_max_version(static_cast<v1::ServerTls::Version>(9));
+  EXPECT_EQ(refused(version), "listener 127.0.0.1_8443 tls[0]: unknown max version 9");
+
+  v1::Cluster cluster = encodeCluster(everyField().clusters.begin()->second);
+  cluster.mutable_tls()->clear_client_certificate();
+  auto r = decodeCluster(cluster);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "cluster outbound|80|v1|a.default.svc.cluster.local tls client certificate: has no "
+            "certificate chain");
+}
+
+TEST(Codec, RedactionKeepsOriginsAndDropsInlinePem) {
+  v1::Resources res = encodeResources(everyField());
+  redactInlinePem(res);
+  const std::string bytes = res.SerializeAsString();
+  for (const char* secret : {"KEY-RSA", "KEY-EC", "CERT-RSA", "CRL\n", "CA\n"}) {
+    EXPECT_EQ(bytes.find(secret), std::string::npos) << secret;
+  }
+  EXPECT_NE(bytes.find("secret istio-system/shop tls.key"), std::string::npos);
+  EXPECT_NE(bytes.find("/etc/client-key.pem"), std::string::npos);  // paths are not secret
 }
 
 TEST(Codec, AnUnknownListenerKindIsRefused) {
