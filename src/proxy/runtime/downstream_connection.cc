@@ -4,7 +4,7 @@
 
 #include "common/log.h"
 #include "proxy/net/socket_util.h"
-#include "proxy/runtime/grpc_status.h"
+#include "proxy/runtime/request_phases.h"
 #include "proxy/runtime/responder.h"
 #include "proxy/runtime/upstream_request.h"
 #include "proxy/runtime/worker.h"
@@ -13,30 +13,6 @@ namespace halyard::proxy::runtime {
 
 namespace tr = halyard::translate;
 using telemetry::ResponseFlag;
-
-namespace {
-
-// Where a route came from, for reasons: "default/api-virtual http[1]" (or its name).
-std::string_view routeOrigin(const tr::Route& route) {
-  return route.origin.empty() ? std::string_view(route.name) : std::string_view(route.origin);
-}
-
-std::string noRouteReason(const http::RequestView& view, bool no_virtual_host,
-                          uint16_t gateway_port) {
-  const std::string_view host = router::hostWithoutPort(view.authority);
-  std::string reason;
-  reason.append("no route for host ").append(host).append(" path ").append(view.pathOnly());
-  if (no_virtual_host) {
-    reason.append(" (no virtual host for ")
-        .append(host)
-        .append(" on port ")
-        .append(std::to_string(gateway_port))
-        .append(")");
-  }
-  return reason;
-}
-
-}  // namespace
 
 DownstreamConnection::DownstreamConnection(Worker& worker, asio::ip::tcp::socket socket,
                                            std::shared_ptr<const ListenerInfo> listener)
@@ -165,14 +141,9 @@ net::awaitable<void> DownstreamConnection::rejectHead(uint16_t status, std::stri
   rq_.start = Clock::now();
   rq_.record.log.start_time = std::chrono::system_clock::now();
   rq_.record.log.bytes_received = ds_.in.end();
-  rq_.record.log.response_flags.set(flag);
-  rq_.record.log.response_code_details = details;
   rq_.close = true;
   rq_.reason.assign(reason);
-  LocalReply reply;
-  reply.status = status;
-  reply.reason = rq_.reason;
-  co_await sendLocalReply(ds_, rq_, reply);
+  co_await sendFailure(ds_, rq_, RequestFailure{status, flag, details});
   reportRequest();
 }
 
@@ -240,120 +211,15 @@ net::awaitable<void> DownstreamConnection::serve() {
   reportRequest();
 }
 
-// What the route says to do with the request, decided without I/O. Local replies keep their
-// strings in rq_ (reason, reply_headers), so the coroutine that sends them stays small.
-DownstreamConnection::Decision DownstreamConnection::decide() {
-  RequestState& rq = rq_;
-  telemetry::AccessLogEntry& log = rq.record.log;
-  auto reply = [&](uint16_t status, bool reason_body = true) {
-    Decision d;
-    d.reply = LocalReply{.status = status,
-                         .reason = rq.reason,
-                         .reason_body = reason_body,
-                         .headers = rq.reply_headers};
-    return d;
-  };
-  rq.routes = listenerRoutes();
-  if (!rq.routes) {
-    log.response_flags.set(ResponseFlag::kNoRouteFound);
-    log.response_code_details = "route_not_found";
-    rq.reason = "no route for host " + std::string(router::hostWithoutPort(rq.view.authority));
-    if (ds_.listener->kind == tr::ListenerKind::kOutboundProxy) {
-      const std::string port = std::to_string(rq.view.listener_port);
-      rq.reason +=
-          ": no service in the mesh has port " + port + " (no listener 0.0.0.0_" + port + ")";
-    } else {
-      // The listener went away in a reload while this connection stayed open.
-      rq.reason += ": listener " + ds_.listener->name + " is no longer configured";
-      rq.close = true;
-    }
-    return reply(404);
-  }
-
-  const router::RouteSelection selection = rq.routes->index.select(rq.view);
-  if (!selection.virtual_host || !selection.route) {
-    log.response_flags.set(ResponseFlag::kNoRouteFound);
-    log.response_code_details = "route_not_found";
-    rq.reason = noRouteReason(rq.view, !selection.virtual_host, rq.view.listener_port);
-    return reply(404);
-  }
-  if (selection.virtual_host->require_tls) {
-    rq.reply_headers.emplace_back("location", router::httpsRedirectLocation(rq.view));
-    log.response_code_details = "direct_response";
-    rq.reason = "virtual host " + selection.virtual_host->name +
-                " requires TLS (Gateway tls.httpsRedirect)";
-    return reply(301);
-  }
-  const tr::Route& route = *selection.route;
-  rq.route = &route;
-  log.route_name = route.name;
-
-  // Istio's filter order: CORS before fault injection before the router.
-  if (route.cors) {
-    rq.cors = router::evaluateCors(*route.cors, rq.view);
-    if (rq.cors.answer_locally) {
-      log.response_code_details = "cors_preflight";
-      rq.reason = "CORS preflight answered by route " + std::string(routeOrigin(route));
-      Decision d = reply(200, false);
-      d.reply.headers = rq.cors.response_headers;
-      return d;
-    }
-  }
-  std::optional<translate::Millis> delay;
-  if (route.fault) {
-    upstream::FastRandom& random = ds_.worker.random();
-    const router::FaultDecision fault =
-        router::decideFault(*route.fault, random.next(), random.next());
-    if (fault.delay) {
-      log.response_flags.set(ResponseFlag::kDelayInjected);
-      delay = fault.delay;
-    }
-    if (fault.abort_status || fault.abort_grpc_status) {
-      log.response_flags.set(ResponseFlag::kFaultInjected);
-      log.response_code_details = "fault_filter_abort";
-      rq.reason = "fault injection abort (route " + std::string(routeOrigin(route)) + ")";
-      Decision d;
-      if (fault.abort_grpc_status) {
-        rq.reply_headers.emplace_back("grpc-status",
-                                      std::string(grpcStatusNumber(*fault.abort_grpc_status)));
-        d = reply(200, false);
-        d.reply.content_type = "application/grpc";
-      } else {
-        d = reply(*fault.abort_status);
-      }
-      d.delay = delay;
-      return d;
-    }
-  }
-
-  Decision d;
-  d.delay = delay;
-  if (const auto* redirect = std::get_if<tr::RedirectAction>(&route.action)) {
-    rq.reply_headers.emplace_back("location", router::redirectLocation(route, *redirect, rq.view));
-    log.response_code_details = "direct_response";
-    rq.reason = "redirect configured by route " + std::string(routeOrigin(route));
-    d.reply = reply(redirect->code).reply;
-    d.reply.route_ops = &route.response_headers;
-  } else if (const auto* direct = std::get_if<tr::DirectResponseAction>(&route.action)) {
-    log.response_code_details = "direct_response";
-    rq.reason = "direct response configured by route " + std::string(routeOrigin(route));
-    d.reply = reply(direct->status, false).reply;
-    d.reply.body = direct->body;
-    d.reply.route_ops = &route.response_headers;
-  } else {
-    d.forward = &std::get<tr::ForwardAction>(route.action);
-  }
-  return d;
-}
-
 net::awaitable<void> DownstreamConnection::route() {
-  const Decision d = decide();
-  if (d.delay) {
-    ds_.timer.expires_after(*d.delay);
+  rq_.routes = listenerRoutes();
+  const PhaseOutcome outcome = runRequestPhases(ds_, rq_);
+  if (outcome.delay) {
+    ds_.timer.expires_after(*outcome.delay);
     co_await ds_.timer.async_wait(net::kAwait);
   }
-  if (!d.forward) co_return co_await sendLocalReply(ds_, rq_, d.reply);
-  upstream_.emplace(ds_, rq_, *rq_.route, *d.forward);
+  if (!outcome.forward) co_return co_await sendLocalReply(ds_, rq_, outcome.reply);
+  upstream_.emplace(ds_, rq_, *rq_.route, *outcome.forward);
   co_await upstream_->run();
   upstream_.reset();
 }

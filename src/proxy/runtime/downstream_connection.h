@@ -1,7 +1,8 @@
-// The HTTP/1.1 connection manager of one client connection: reads request heads (with the
-// request-header and idle timeouts), routes each request against the snapshot it started with,
-// runs the route's actions (CORS, fault, redirect, direct response, forward) and answers
-// pipelined requests strictly in order, one at a time. Malformed or ambiguous input is answered
+// The HTTP/1.1 connection manager of one client connection: sets up its transport (the TLS
+// handshake on HTTPS listeners), reads request heads (with the request-header and idle
+// timeouts), runs the request phases (request_phases.h) against the snapshot the request
+// started with, then answers locally or forwards, and answers pipelined requests strictly in
+// order, one at a time. Malformed or ambiguous input is answered
 // with the codec's status and the connection closes: framing after a bad head cannot be
 // trusted.
 #pragma once
@@ -37,19 +38,12 @@ class DownstreamConnection {
  private:
   enum class HeadStatus { kComplete, kClosed, kTimeout, kError };
 
-  struct Decision {
-    const translate::ForwardAction* forward = nullptr;  // null: answer with `reply`
-    LocalReply reply;
-    std::optional<translate::Millis> delay;  // fault injection, before either
-  };
-
   // Connection setup, before any request: on a TLS listener, the ClientHello's SNI picks the
   // Gateway server (its certificate, versions, client verification) and the handshake runs
   // within the request-header timeout. False: the connection is to be closed, unanswered.
   net::awaitable<bool> setUpTransport();
   net::awaitable<HeadStatus> readHead();
   net::awaitable<void> serve();
-  Decision decide();
   net::awaitable<void> route();
   // Answers a request that could not be parsed (or arrived too slowly) and ends the connection.
   net::awaitable<void> rejectHead(uint16_t status, std::string_view reason,

@@ -18,7 +18,7 @@ namespace halyard::proxy::runtime {
 
 struct LocalReply {
   uint16_t status = 503;
-  std::string_view reason;  // x-halyard-reason
+  std::string_view reason;    // x-halyard-reason
   bool reason_header = true;  // false: no x-halyard-reason (the body says only the status text)
   // The body: `body` as given, or the reason and a newline when reason_body is set.
   bool reason_body = true;

@@ -26,6 +26,7 @@ struct RequestState {
   const ListenerRoutes* routes = nullptr;
   const http::RequestHead* head = nullptr;
   http::RequestView view;
+  const translate::VirtualHost* virtual_host = nullptr;
   const translate::Route* route = nullptr;
   BodyReader body;             // the request body, as the client sends it
   bool sent_continue = false;  // "100 Continue" went to the client
@@ -48,6 +49,7 @@ struct RequestState {
     routes = nullptr;
     head = nullptr;
     view = {};
+    virtual_host = nullptr;
     route = nullptr;
     sent_continue = close = false;
     request_id = {};

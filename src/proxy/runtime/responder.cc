@@ -37,6 +37,12 @@ net::awaitable<void> sendLocalReply(Downstream& ds, RequestState& rq, LocalReply
   co_await writeToClient(ds, rq, asio::buffer(ds.out));
 }
 
+net::awaitable<void> sendFailure(Downstream& ds, RequestState& rq, const RequestFailure& failure) {
+  rq.record.log.response_flags.set(failure.flag);
+  rq.record.log.response_code_details = failure.details;
+  co_await sendLocalReply(ds, rq, LocalReply{.status = failure.status, .reason = rq.reason});
+}
+
 net::awaitable<void> discardRequestBody(Downstream& ds, RequestState& rq) {
   if (rq.body.done()) co_return;
   if (rq.close || !canDiscardBody(ds, rq)) {

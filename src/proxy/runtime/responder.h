@@ -30,6 +30,20 @@ net::awaitable<bool> writeToClient(Downstream& ds, RequestState& rq, const Buffe
 // The caller has set the response flags and details.
 net::awaitable<void> sendLocalReply(Downstream& ds, RequestState& rq, LocalReply reply);
 
+// A failure on the request path, as a value: the status the client gets and the Envoy response
+// flag and details the access log and metrics record. The sentence naming the cause is
+// rq.reason.
+struct RequestFailure {
+  uint16_t status = 503;
+  telemetry::ResponseFlag flag = telemetry::ResponseFlag::kNoHealthyUpstream;
+  std::string_view details;
+};
+
+// The one place a failure becomes the client's answer (downstream framing errors, no route,
+// upstream connect/reset/timeout/protocol failures): records flag and details, then sends the
+// local reply with rq.reason.
+net::awaitable<void> sendFailure(Downstream& ds, RequestState& rq, const RequestFailure& failure);
+
 // After the response: reads and drops what is left of a small request body so the connection
 // can serve the next request; closes it instead when that is not possible.
 net::awaitable<void> discardRequestBody(Downstream& ds, RequestState& rq);

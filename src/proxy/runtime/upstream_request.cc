@@ -80,9 +80,7 @@ UpstreamRequest::UpstreamRequest(Downstream& ds, RequestState& rq, const tr::Rou
 
 net::awaitable<void> UpstreamRequest::fail(uint16_t status, ResponseFlag flag,
                                            std::string_view details) {
-  rq_.record.log.response_flags.set(flag);
-  rq_.record.log.response_code_details = details;
-  co_await sendLocalReply(ds_, rq_, LocalReply{.status = status, .reason = rq_.reason});
+  co_await sendFailure(ds_, rq_, RequestFailure{status, flag, details});
 }
 
 net::awaitable<void> UpstreamRequest::run() {

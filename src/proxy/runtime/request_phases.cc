@@ -1,0 +1,192 @@
+#include "proxy/runtime/request_phases.h"
+
+#include <string>
+#include <variant>
+
+#include "proxy/runtime/grpc_status.h"
+#include "proxy/runtime/worker.h"
+
+namespace halyard::proxy::runtime {
+
+namespace tr = halyard::translate;
+using telemetry::ResponseFlag;
+
+namespace {
+
+// Where a route came from, for reasons: "default/api-virtual http[1]" (or its name).
+std::string_view routeOrigin(const tr::Route& route) {
+  return route.origin.empty() ? std::string_view(route.name) : std::string_view(route.origin);
+}
+
+PhaseStatus respond(PhaseContext& c, uint16_t status, bool reason_body = true) {
+  c.outcome.reply = LocalReply{.status = status,
+                               .reason = c.rq.reason,
+                               .reason_body = reason_body,
+                               .headers = c.rq.reply_headers};
+  return PhaseStatus::kRespond;
+}
+
+std::string noRouteReason(const http::RequestView& view, bool no_virtual_host,
+                          uint16_t gateway_port) {
+  const std::string_view host = router::hostWithoutPort(view.authority);
+  std::string reason;
+  reason.append("no route for host ").append(host).append(" path ").append(view.pathOnly());
+  if (no_virtual_host) {
+    reason.append(" (no virtual host for ")
+        .append(host)
+        .append(" on port ")
+        .append(std::to_string(gateway_port))
+        .append(")");
+  }
+  return reason;
+}
+
+PhaseStatus selectRoute(PhaseContext& c) {
+  RequestState& rq = c.rq;
+  telemetry::AccessLogEntry& log = rq.record.log;
+  if (!rq.routes) {
+    log.response_flags.set(ResponseFlag::kNoRouteFound);
+    log.response_code_details = "route_not_found";
+    rq.reason = "no route for host " + std::string(router::hostWithoutPort(rq.view.authority));
+    if (c.ds.listener->kind == tr::ListenerKind::kOutboundProxy) {
+      const std::string port = std::to_string(rq.view.listener_port);
+      rq.reason +=
+          ": no service in the mesh has port " + port + " (no listener 0.0.0.0_" + port + ")";
+    } else {
+      // The listener went away in a reload while this connection stayed open.
+      rq.reason += ": listener " + c.ds.listener->name + " is no longer configured";
+      rq.close = true;
+    }
+    return respond(c, 404);
+  }
+  const router::RouteSelection selection = rq.routes->index.select(rq.view);
+  if (!selection.virtual_host || !selection.route) {
+    log.response_flags.set(ResponseFlag::kNoRouteFound);
+    log.response_code_details = "route_not_found";
+    rq.reason = noRouteReason(rq.view, !selection.virtual_host, rq.view.listener_port);
+    return respond(c, 404);
+  }
+  rq.virtual_host = selection.virtual_host;
+  rq.route = selection.route;
+  log.route_name = selection.route->name;
+  return PhaseStatus::kContinue;
+}
+
+PhaseStatus requireTls(PhaseContext& c) {
+  RequestState& rq = c.rq;
+  if (!rq.virtual_host->require_tls || rq.view.scheme == "https") return PhaseStatus::kContinue;
+  rq.reply_headers.emplace_back("location", router::httpsRedirectLocation(rq.view));
+  rq.record.log.response_code_details = "direct_response";
+  rq.reason = "virtual host " + rq.virtual_host->name + " requires TLS (Gateway tls.httpsRedirect)";
+  return respond(c, 301);
+}
+
+PhaseStatus applyCors(PhaseContext& c) {
+  RequestState& rq = c.rq;
+  const tr::Route& route = *rq.route;
+  if (!route.cors) return PhaseStatus::kContinue;
+  rq.cors = router::evaluateCors(*route.cors, rq.view);
+  if (!rq.cors.answer_locally) return PhaseStatus::kContinue;
+  rq.record.log.response_code_details = "cors_preflight";
+  rq.reason = "CORS preflight answered by route " + std::string(routeOrigin(route));
+  respond(c, 200, false);
+  c.outcome.reply.headers = rq.cors.response_headers;
+  return PhaseStatus::kRespond;
+}
+
+PhaseStatus injectFault(PhaseContext& c) {
+  RequestState& rq = c.rq;
+  const tr::Route& route = *rq.route;
+  if (!route.fault) return PhaseStatus::kContinue;
+  telemetry::AccessLogEntry& log = rq.record.log;
+  upstream::FastRandom& random = c.ds.worker.random();
+  const router::FaultDecision fault =
+      router::decideFault(*route.fault, random.next(), random.next());
+  if (fault.delay) {
+    log.response_flags.set(ResponseFlag::kDelayInjected);
+    c.outcome.delay = fault.delay;
+  }
+  if (!fault.abort_status && !fault.abort_grpc_status) return PhaseStatus::kContinue;
+  log.response_flags.set(ResponseFlag::kFaultInjected);
+  log.response_code_details = "fault_filter_abort";
+  rq.reason = "fault injection abort (route " + std::string(routeOrigin(route)) + ")";
+  if (fault.abort_grpc_status) {
+    rq.reply_headers.emplace_back("grpc-status",
+                                  std::string(grpcStatusNumber(*fault.abort_grpc_status)));
+    respond(c, 200, false);
+    c.outcome.reply.content_type = "application/grpc";
+    return PhaseStatus::kRespond;
+  }
+  return respond(c, *fault.abort_status);
+}
+
+PhaseStatus runRouteAction(PhaseContext& c) {
+  RequestState& rq = c.rq;
+  const tr::Route& route = *rq.route;
+  telemetry::AccessLogEntry& log = rq.record.log;
+  if (const auto* redirect = std::get_if<tr::RedirectAction>(&route.action)) {
+    rq.reply_headers.emplace_back("location", router::redirectLocation(route, *redirect, rq.view));
+    log.response_code_details = "direct_response";
+    rq.reason = "redirect configured by route " + std::string(routeOrigin(route));
+    respond(c, redirect->code);
+    c.outcome.reply.route_ops = &route.response_headers;
+    return PhaseStatus::kRespond;
+  }
+  if (const auto* direct = std::get_if<tr::DirectResponseAction>(&route.action)) {
+    log.response_code_details = "direct_response";
+    rq.reason = "direct response configured by route " + std::string(routeOrigin(route));
+    respond(c, direct->status, false);
+    c.outcome.reply.body = direct->body;
+    c.outcome.reply.route_ops = &route.response_headers;
+    return PhaseStatus::kRespond;
+  }
+  c.outcome.forward = &std::get<tr::ForwardAction>(route.action);
+  return PhaseStatus::kForward;
+}
+
+}  // namespace
+
+const std::array<PhaseEntry, 7> kRequestPhases = {{
+    {RequestPhase::kRouteSelection, selectRoute},
+    {RequestPhase::kRequireTls, requireTls},
+    {RequestPhase::kAuthentication, nullptr},  // mTLS peer identity and JWT: issues 10 and 12
+    {RequestPhase::kAuthorization, nullptr},   // AuthorizationPolicy: issue 12
+    {RequestPhase::kCors, applyCors},
+    {RequestPhase::kFault, injectFault},
+    {RequestPhase::kRouteAction, runRouteAction},
+}};
+
+std::string_view phaseName(RequestPhase phase) {
+  switch (phase) {
+    case RequestPhase::kRouteSelection:
+      return "route_selection";
+    case RequestPhase::kRequireTls:
+      return "require_tls";
+    case RequestPhase::kAuthentication:
+      return "authentication";
+    case RequestPhase::kAuthorization:
+      return "authorization";
+    case RequestPhase::kCors:
+      return "cors";
+    case RequestPhase::kFault:
+      return "fault";
+    case RequestPhase::kRouteAction:
+      return "route_action";
+  }
+  return "unknown";
+}
+
+PhaseOutcome runRequestPhases(Downstream& ds, RequestState& rq) {
+  PhaseOutcome outcome;
+  PhaseContext context{ds, rq, outcome};
+  for (const PhaseEntry& entry : kRequestPhases) {
+    if (!entry.run) continue;
+    const PhaseStatus status = entry.run(context);
+    if (status == PhaseStatus::kContinue) continue;
+    outcome.decided_by = entry.phase;
+    break;
+  }
+  return outcome;
+}
+
+}  // namespace halyard::proxy::runtime

@@ -1,0 +1,79 @@
+// The request phases, in the order the connection manager runs them for every request, whatever
+// the HTTP version (Istio's sidecar and gateway filter order, as Envoy runs it):
+//
+//   1. kRouteSelection   virtual host and route for the authority and path     (404 NR)
+//   2. kRequireTls       Gateway tls.httpsRedirect on a plaintext listener      (301)
+//   3. kAuthentication   the peer's mTLS identity, then JWT (RequestAuthentication) — slot
+//   4. kAuthorization    CUSTOM, then DENY / ALLOW (AuthorizationPolicy)        — slot
+//   5. kCors             the route's corsPolicy: a preflight is answered here   (200)
+//   6. kFault            the route's fault: a delay (waits), an abort           (its status)
+//   7. kRouteAction      redirect, direct response, or forward to the upstream
+//
+// and after the upstream answered, the response phases: header operations (route, then
+// destination), CORS response headers, then telemetry (metrics and the access log).
+//
+// Each phase reads what translate compiled into the snapshot for the listener and the route
+// (a phase whose route has nothing for it costs one pointer test) and ends in one of three
+// ways: continue to the next phase, respond locally (every local answer then goes through
+// sendLocalReply, the one writer that knows the protocol), or forward. A phase may also ask to
+// wait before the outcome takes effect (a fault delay today; a JWKS fetch or an external
+// authorizer will wait the same way). The phases do no I/O themselves: they are plain
+// functions, and the connection manager awaits what they ask for.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "proxy/runtime/downstream.h"
+#include "proxy/runtime/local_reply.h"
+#include "proxy/runtime/request_state.h"
+
+namespace halyard::proxy::runtime {
+
+enum class RequestPhase : uint8_t {
+  kRouteSelection,
+  kRequireTls,
+  kAuthentication,
+  kAuthorization,
+  kCors,
+  kFault,
+  kRouteAction,
+};
+
+std::string_view phaseName(RequestPhase phase);
+
+// What the phases decided for one request.
+struct PhaseOutcome {
+  const translate::ForwardAction* forward = nullptr;  // set: forward; null: answer with `reply`
+  LocalReply reply;
+  RequestPhase decided_by = RequestPhase::kRouteAction;
+  std::optional<translate::Millis> delay;  // wait this long first (fault injection)
+};
+
+// Everything a phase may read and write. Local replies keep their strings in `rq` (reason,
+// reply_headers), so the outcome stays small.
+struct PhaseContext {
+  Downstream& ds;
+  RequestState& rq;  // rq.routes: the listener's route table (null: none)
+  PhaseOutcome& outcome;
+};
+
+enum class PhaseStatus : uint8_t { kContinue, kRespond, kForward };
+
+using PhaseFunction = PhaseStatus (*)(PhaseContext&);
+
+struct PhaseEntry {
+  RequestPhase phase;
+  PhaseFunction run;  // null: a slot no configuration fills yet
+};
+
+// The order above, as a table: the connection manager walks it until a phase responds or
+// forwards.
+extern const std::array<PhaseEntry, 7> kRequestPhases;
+
+// Runs the phases in order for the request in `rq`.
+PhaseOutcome runRequestPhases(Downstream& ds, RequestState& rq);
+
+}  // namespace halyard::proxy::runtime
