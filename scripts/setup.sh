@@ -15,7 +15,7 @@ PACKAGES=(
   # tests: real clients and peers
   python3 python3-pytest python3-h2 python3-yaml python3-grpcio python3-protobuf curl
   # benchmarks (bench/, not part of the tests)
-  wrk nghttp2-client nginx-light haproxy time
+  wrk nghttp2-client nginx-light haproxy time openssl
 )
 
 missing=()
