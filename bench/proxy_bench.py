@@ -10,13 +10,24 @@ proxy's processes (utime+stime from /proc/<pid>/stat), peak RSS (VmHWM), idle RS
 before load), upstream connections opened, and the ratios of halyard-proxy to nginx and HAProxy.
 
     bench/proxy_bench.py [--duration 10] [--connections 32] [--rounds 3]
-                         [--proxy build/bin/halyard-proxy]
+                         [--proxy build/bin/halyard-proxy] [--tls]
 
-Not part of the test command. Needs: wrk, nginx, haproxy, taskset (scripts/setup.sh installs
-them). Every process listens on 127.0.0.1 on a free port, lives in a temp dir and is stopped on
+--tls measures TLS termination at the gateway instead (the backend stays plaintext): the same
+ECDSA P-256 certificate (made with openssl in the temp dir) on all three proxies, TLS 1.2 and
+1.3, session caches and tickets off, so every new connection is a full handshake (checked
+before each run: a second connection offering the first one's session must not resume it).
+Two loads per proxy: `keep-alive` (wrk over https, connections kept open: the cost of TLS
+records) and `handshake` (wrk with `Connection: close`: every request opens a new TLS
+connection). halyard-proxy serves it from a Gateway server on port 443 (HTTPS, SIMPLE,
+credentialName bench-cert, a kubernetes.io/tls Secret); until it does, its rows say why it
+failed and the script exits 1 after printing the other two.
+
+Not part of the test command. Needs: wrk, nginx, haproxy, taskset, and openssl for --tls
+(scripts/setup.sh installs them). Every process listens on 127.0.0.1 on a free port, lives in a temp dir and is stopped on
 exit (also on Ctrl-C or SIGTERM).
 """
 import argparse
+import base64
 import datetime
 import fcntl
 import http.client
@@ -27,6 +38,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -300,12 +312,15 @@ subsets:
     return proc
 
 
-def wrk(port, duration, connections):
+def wrk(port, duration, connections, scheme="http", close=False):
+    """close: every request on a new connection (`Connection: close`, which wrk obeys by
+    reconnecting after each response)."""
     cpu0 = children_cpu_seconds()
     out = subprocess.run(
         NICE + ["taskset", "-c", CLIENT_CORE, "wrk", "-t1", "-c%d" % connections,
-                "-d%ds" % duration, "--latency", "-H", "Host: " + HOST,
-                "http://127.0.0.1:%d/" % port],
+                "-d%ds" % duration, "--latency", "-H", "Host: " + HOST] +
+        (["-H", "Connection: close"] if close else []) +
+        ["%s://127.0.0.1:%d/" % (scheme, port)],
         capture_output=True, text=True, check=True, timeout=duration + 60).stdout
 
     def latency(label):
@@ -332,15 +347,15 @@ def check_route(name, port, proxied):
             raise RuntimeError("%s: an unknown Host answered %d, not 404" % (name, status))
 
 
-def measure(port, pids, backend_port, backend_pids, args, idle_kb):
+def measure(port, pids, backend_port, backend_pids, args, idle_kb, scheme="http", close=False):
     """One measured wrk run against port, after a 1 s warm-up that fills connection pools.
     upstream: connections the backend accepted over warm-up and run (the proxy's pool size
     when it reuses them; about the request count when it does not)."""
     accepts0 = backend_accepts(backend_port)
-    wrk(port, 1, args.connections)
+    wrk(port, 1, args.connections, scheme, close)
     cpu0, bcpu0, busy0 = cpu_seconds(pids), cpu_seconds(backend_pids), machine_busy_seconds()
     load = os.getloadavg()[0]
-    r = wrk(port, args.duration, args.connections)
+    r = wrk(port, args.duration, args.connections, scheme, close)
     cpu, bcpu = cpu_seconds(pids) - cpu0, cpu_seconds(backend_pids) - bcpu0
     busy = machine_busy_seconds() - busy0
     ours = bcpu + r["wrk_cpu"] + (cpu if pids != backend_pids else 0)
@@ -434,6 +449,327 @@ def report(results, args, load_before, machine):
                           verdict(h["idle_mb"] < 10), h["idle_mb"]))
 
 
+# --- TLS termination (--tls) ---------------------------------------------------------------
+
+TLS_LOADS = ("keep-alive", "handshake")
+
+
+class TlsNotServed(RuntimeError):
+    """The proxy runs but does not complete a TLS handshake on its HTTPS port."""
+
+
+def make_certificate(tmp):
+    """One self-signed ECDSA P-256 certificate for HOST, used by all three proxies: the cert and
+    key files (nginx, halyard's Secret) and the two concatenated (HAProxy's `crt`)."""
+    cert, key, both = (os.path.join(tmp, n) for n in ("cert.pem", "key.pem", "combined.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=" + HOST,
+                    "-addext", "subjectAltName=DNS:%s" % HOST],
+                   check=True, capture_output=True)
+    with open(both, "w") as out:
+        for path in (cert, key):
+            with open(path) as f:
+                out.write(f.read())
+    return {"cert": cert, "key": key, "combined": both}
+
+
+def tls_request(port, ctx, host, session=None, timeout=3.0):
+    """GET / over a new TLS connection (SNI HOST, Host: host); returns (status, body, the TLS
+    socket's facts). Raises TlsNotServed when the handshake does not complete. A session to
+    resume must come from the same context."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        try:
+            sock = ctx.wrap_socket(raw, server_hostname=HOST, session=session)
+        except (ssl.SSLError, OSError) as e:
+            raise TlsNotServed("TLS handshake with 127.0.0.1:%d failed: %s" % (port, e)) from e
+        with sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" %
+                         host.encode())
+            data = b""
+            while True:
+                got = sock.recv(65536)
+                if not got:
+                    break
+                data += got
+            facts = {"version": sock.version(), "cipher": sock.cipher()[0],
+                     "reused": sock.session_reused, "session": sock.session}
+    finally:
+        raw.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head:
+        raise TlsNotServed("no HTTP response over TLS from 127.0.0.1:%d" % port)
+    return int(head.split()[1]), body, facts
+
+
+def server_key_exchange(port):
+    """The group the server picked for the handshake, as openssl s_client reports it."""
+    out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+                          "-servername", HOST], stdin=subprocess.DEVNULL, capture_output=True,
+                         text=True, timeout=10)
+    m = re.search(r"^(?:Server|Peer) Temp Key: ([^,\n]+)", out.stdout, re.M)
+    return m.group(1) if m else "?"
+
+
+def check_tls_route(name, port, cert):
+    """The TLS route answers like the plaintext one, an unknown Host gets 404, and a second
+    connection offering the first one's session is not resumed: every connection of the
+    handshake load is then a full handshake. Returns what was negotiated."""
+    ctx = ssl.create_default_context(cafile=cert)  # verifies the chain and the name HOST
+    status, body, facts = tls_request(port, ctx, HOST)
+    if status != 200 or body != BODY:
+        raise RuntimeError("%s: GET / over TLS with Host %s answered %d %r" % (
+            name, HOST, status, body))
+    status, _, _ = tls_request(port, ctx, "other.example.com")
+    if status != 404:
+        raise RuntimeError("%s: an unknown Host over TLS answered %d, not 404" % (name, status))
+    _, _, again = tls_request(port, ctx, HOST, session=facts["session"])
+    return {"tls": "%s %s %s" % (facts["version"], facts["cipher"], server_key_exchange(port)),
+            "resumed": again["reused"]}
+
+
+def nginx_tls_proxy(fleet, port, backend, cert):
+    conf = os.path.join(fleet.tmp, "nginx-tls-proxy.conf")
+    with open(conf, "w") as f:
+        f.write("""daemon off; worker_processes 1; pid %s/nginx-tls-proxy.pid; error_log stderr error;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
+  ssl_certificate %s; ssl_certificate_key %s; ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_session_cache off; ssl_session_tickets off;
+  upstream be { server 127.0.0.1:%d; keepalive 128; keepalive_requests 1000000; }
+  server { listen 127.0.0.1:%d ssl default_server backlog=4096; return 404; }
+  server { listen 127.0.0.1:%d ssl; server_name %s;
+    location / {
+      proxy_pass http://be; proxy_http_version 1.1;
+      proxy_set_header Connection ""; proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Request-Id $request_id; } } }
+""" % (fleet.tmp, cert["cert"], cert["key"], backend, port, port, HOST))
+    return fleet.start("nginx", ["nginx", "-e", "stderr", "-c", conf, "-p", fleet.tmp])
+
+
+def haproxy_tls(fleet, port, backend, cert):
+    conf = os.path.join(fleet.tmp, "haproxy-tls.cfg")
+    with open(conf, "w") as f:
+        f.write("""global
+  nbthread 1
+  maxconn 4096
+  tune.ssl.cachesize 0
+  ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  timeout http-keep-alive 300s
+frontend fe
+  bind 127.0.0.1:%d ssl crt %s
+  acl bench hdr(host) -i %s
+  http-request return status 404 content-type text/plain string "no route" unless bench
+  option forwardfor
+  http-request set-header X-Forwarded-Proto https
+  http-request set-header X-Request-Id %%[uuid]
+  default_backend be
+backend be
+  server s1 127.0.0.1:%d
+""" % (port, cert["combined"], HOST, backend))
+    return fleet.start("haproxy", ["haproxy", "-db", "-f", conf])
+
+
+def halyard_tls(fleet, port, backend, binary, cert):
+    """A Gateway in istio-system with one HTTPS server on port 443 (SIMPLE, credentialName
+    bench-cert, hosts *), the kubernetes.io/tls Secret bench-cert next to it, a VirtualService
+    bound to it, and the backend's Service+Endpoints."""
+    cfg = os.path.join(fleet.tmp, "halyard-tls")
+    os.makedirs(cfg, exist_ok=True)
+
+    def b64(path):
+        with open(path, "rb") as f:
+            return base64.b64encode(f.read()).decode()
+
+    with open(os.path.join(cfg, "bench.yaml"), "w") as f:
+        f.write("""apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: bench, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    bind: 127.0.0.1
+    hosts: ["*"]
+    tls: {mode: SIMPLE, credentialName: bench-cert}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: bench-cert, namespace: istio-system}
+type: kubernetes.io/tls
+data:
+  tls.crt: %s
+  tls.key: %s
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bench, namespace: default}
+spec:
+  hosts: ["%s"]
+  gateways: [istio-system/bench]
+  http:
+  - route:
+    - destination: {host: backend, port: {number: 80}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: backend, namespace: default}
+spec:
+  ports: [{name: http, port: 80, targetPort: %d}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: backend, namespace: default}
+subsets:
+- addresses: [{ip: 127.0.0.1}]
+  ports: [{name: http, port: %d}]
+""" % (b64(cert["cert"]), b64(cert["key"]), HOST, backend, backend))
+    admin = free_port()
+    proc = fleet.start("halyard-proxy", [binary, "--config", cfg, "--port-map", "443=%d" % port,
+                                         "--workers", "1", "--admin", "127.0.0.1:%d" % admin])
+    wait_until(lambda: urllib.request.urlopen("http://127.0.0.1:%d/ready" % admin,
+                                              timeout=0.5).status == 200,
+               "/ready", proc, fleet)
+    # Ready means its listeners are bound: a missing one will not come later.
+    deadline = time.time() + 2
+    while time.time() < deadline:
+        try:
+            if listening(port):
+                return proc
+        except OSError:
+            time.sleep(0.05)
+    warnings = [line for line in fleet.log_tail(proc).splitlines() if "443" in line]
+    raise TlsNotServed("halyard-proxy is ready but nothing listens on its HTTPS port (443 -> %d)%s"
+                       % (port, ": " + warnings[0].split("] ", 2)[-1] if warnings else ""))
+
+
+def report_tls(results, failed, facts, args, load_before, machine):
+    print("%s\n" % machine)
+    print("TLS termination: %d rounds x %d s, %d connections, 1 worker each, nice %d, medians "
+          "(min-max); one ECDSA P-256 certificate, TLS 1.2+1.3, session cache and tickets off; "
+          "load average %.2f before, %.2f after" % (
+              args.rounds, args.duration, args.connections, args.nice, load_before,
+              os.getloadavg()[0]))
+    print()
+    print("| peer | load | req/s | p50 us | p99 us | CPU us/req | peak RSS MB | upstream conns "
+          "| errors | negotiated | resumed |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    med = {}
+    for name in results:
+        if name in failed:
+            print("| %s | - | - | - | - | - | - | - | - | FAILED: %s | - |" % (
+                name, failed[name].splitlines()[0]))
+            continue
+        for load in TLS_LOADS:
+            runs = results[name][load]
+            if not runs:
+                continue
+            m = {k: statistics.median(r[k] for r in runs)
+                 for k in ("rps", "p50", "p99", "cpu_us", "rss_mb", "upstream")}
+            med[(name, load)] = m
+            print("| %s | %s | %s | %.0f | %.0f | %s | %.1f | %.0f | %d | %s | %s |" % (
+                name, load, spread([r["rps"] for r in runs], "%.0f"), m["p50"], m["p99"],
+                spread([r["cpu_us"] for r in runs], "%.2f"), m["rss_mb"], m["upstream"],
+                sum(r["errors"] for r in runs), facts[name]["tls"],
+                "yes" if facts[name]["resumed"] else "no"))
+    print()
+    if ("halyard-proxy", TLS_LOADS[0]) in med:
+        print("| halyard-proxy vs | load | req/s | CPU us/req |")
+        print("|---|---|---:|---:|")
+        for peer in ("nginx", "haproxy"):
+            for load in TLS_LOADS:
+                h, p = med.get(("halyard-proxy", load)), med.get((peer, load))
+                if h and p:
+                    print("| %s | %s | %.2fx | %.2fx |" % (peer, load, h["rps"] / p["rps"],
+                                                          h["cpu_us"] / p["cpu_us"]))
+        print()
+    print("handshake: every request on a new connection (Connection: close), so CPU us/req is "
+          "one full TLS handshake plus one proxied request. 'resumed: yes' would mean the peer "
+          "resumed a session offered to it, so its handshake numbers would not all be full "
+          "handshakes.")
+
+
+def main_tls(args):
+    """--tls: nginx, HAProxy and halyard-proxy terminating TLS in front of the same backend."""
+    exclusive_machine()
+    load_before = os.getloadavg()[0]
+    machine = describe_machine(args)
+    tmp = tempfile.mkdtemp(prefix="halyard-bench-tls-")
+    fleet = Fleet(tmp)
+    cert = make_certificate(tmp)
+    launchers = {
+        "halyard-proxy": lambda p: halyard_tls(fleet, p, backend_port, args.proxy, cert),
+        "nginx": lambda p: nginx_tls_proxy(fleet, p, backend_port, cert),
+        "haproxy": lambda p: haproxy_tls(fleet, p, backend_port, cert),
+    }
+    names = list(launchers)
+    results = {name: {load: [] for load in TLS_LOADS} for name in names}
+    failed, facts = {}, {}
+    try:
+        backend_port = free_port()
+        backend = nginx_backend(fleet, backend_port)
+        wait_until(lambda: listening(backend_port), "port", backend, fleet)
+        backend_pids = process_tree(backend.pid)
+        for rnd in range(args.rounds):
+            for name in names[rnd % len(names):] + names[:rnd % len(names)]:
+                if name in failed:
+                    continue
+                for load in TLS_LOADS:
+                    port = free_port()
+                    proc = None
+                    try:
+                        proc = launchers[name](port)
+                        wait_until(lambda: listening(port), "port", proc, fleet)
+                        time.sleep(0.5)
+                        pids = process_tree(proc.pid)
+                        idle_kb = sum(status_kb(p, "VmRSS") for p in pids)
+                        facts[name] = check_tls_route(name, port, cert["cert"])
+                    except (TlsNotServed, RuntimeError) as e:
+                        # Only halyard-proxy may fail here (its TLS runtime may not be there
+                        # yet); nginx or HAProxy failing means the benchmark itself is broken.
+                        if name != "halyard-proxy":
+                            raise
+                        failed[name] = str(e)
+                        print("round %d %-16s FAILED: %s" % (rnd + 1, name, e), file=sys.stderr,
+                              flush=True)
+                        if proc is not None:
+                            fleet.stop(proc)
+                        break
+                    r = measure(port, pids, backend_port, backend_pids, args, idle_kb,
+                                scheme="https", close=(load == "handshake"))
+                    fleet.stop(proc)
+                    results[name][load].append(r)
+                    print("round %d %-16s %-10s %7.0f req/s p50 %5.0f us p99 %6.0f us  %6.2f "
+                          "cpu-us/req  backend %4.2f cpu-us/req  RSS %s MB  upstream conns %d  "
+                          "errors %d  load %.2f  others %.0f%%" % (
+                              rnd + 1, name, load, r["rps"], r["p50"], r["p99"], r["cpu_us"],
+                              r["backend_us"], "+".join("%.1f" % m for m in r["hwm_each"]),
+                              r["upstream"], r["errors"], r["load"], r["foreign"]),
+                          file=sys.stderr, flush=True)
+    finally:
+        fleet.stop_all()
+        left = fleet.leftovers()
+        if left:
+            print("bench: processes left running: %s" % left, file=sys.stderr)
+        if args.keep:
+            print("bench: configs and logs kept in %s" % tmp, file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print("%s, %s" % (datetime.date.today().isoformat(), "bench/proxy_bench.py " +
+                      " ".join(sys.argv[1:])))
+    report_tls(results, failed, facts, args, load_before, machine)
+    return 1 if failed else 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
@@ -444,10 +780,13 @@ def main():
                         help="niceness of every process started (e.g. -10 as root to keep "
                              "other work on the machine from skewing the numbers)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
+    parser.add_argument("--tls", action="store_true",
+                        help="measure TLS termination (keep-alive and full handshakes) instead "
+                             "of plaintext HTTP/1.1")
     args = parser.parse_args()
     args.proxy = os.path.abspath(args.proxy)
     NICE[2] = str(args.nice)
-    for tool in ("wrk", "nginx", "haproxy", "taskset"):
+    for tool in ("wrk", "nginx", "haproxy", "taskset") + (("openssl",) if args.tls else ()):
         if not shutil.which(tool):
             sys.exit("bench: %s is not installed (run scripts/setup.sh)" % tool)
     if not os.access(args.proxy, os.X_OK):
@@ -456,6 +795,8 @@ def main():
         sys.exit("bench: needs 2 cores (client on core 0, servers on core 1)")
     # SIGTERM unwinds like Ctrl-C so the finally below stops every process.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    if args.tls:
+        sys.exit(main_tls(args))
 
     exclusive_machine()
     load_before = os.getloadavg()[0]

@@ -2,7 +2,7 @@
 import json
 import textwrap
 
-from conftest import ROOT, SHARED
+from conftest import ROOT, require_shared
 
 
 def write(tmp_path, name, text):
@@ -20,7 +20,7 @@ def test_seed_scenario_has_no_messages(halyard):
 
 
 def test_seed_alone_reports_the_missing_services(halyard):
-    res = halyard("analyze", SHARED / "seed")
+    res = halyard("analyze", require_shared() / "seed")
     assert res.returncode == 79
     hosts = [l for l in res.stdout.splitlines() if "Referenced host not found" in l]
     assert len(hosts) == 5, res.stdout
@@ -28,7 +28,7 @@ def test_seed_alone_reports_the_missing_services(halyard):
 
 
 def test_a_resource_defined_twice_is_analyzed_once(halyard):
-    res = halyard("analyze", SHARED / "seed", ROOT / "samples" / "pirata")
+    res = halyard("analyze", require_shared() / "seed", ROOT / "samples" / "pirata")
     assert res.returncode == 0, res.stdout + res.stderr
     dups = [l for l in res.stdout.splitlines() if "HAL0002" in l]
     assert len(dups) == 4 and all(l.startswith("Warning [HAL0002]") for l in dups)

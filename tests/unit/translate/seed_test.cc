@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "shared_corpus.h"
 #include "translate_test_util.h"
 
 namespace halyard::translate {
@@ -15,19 +16,25 @@ namespace {
 using namespace testing;
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kSeedFiles = {
-    HALYARD_SHARED_DIR "/seed/deploy-item-gateway.yaml",
-    HALYARD_SHARED_DIR "/seed/deploy-front-gateway.yaml",
-    HALYARD_SOURCE_DIR "/tests/e2e/fixtures/pirata-standalone/services.yaml",
+std::vector<std::string> seedFiles() {
+  return {corpus::sharedPath("seed/deploy-item-gateway.yaml"),
+          corpus::sharedPath("seed/deploy-front-gateway.yaml"),
+          HALYARD_SOURCE_DIR "/tests/e2e/fixtures/pirata-standalone/services.yaml"};
+}
+
+// Every test here reads the seed from the external corpus: without it they skip.
+class SeedTest : public ::testing::Test {
+ protected:
+  void SetUp() override { HALYARD_REQUIRE_SHARED_CORPUS(); }
 };
 
 TranslateResult translateSeed() {
-  config::LoadResult loaded = config::loadPaths(kSeedFiles);
+  config::LoadResult loaded = config::loadPaths(seedFiles());
   EXPECT_TRUE(loaded.diagnostics.empty());
   return buildSnapshot(config::buildConfigSet(loaded.objects), ProxyIdentity{}, 7);
 }
 
-TEST(SeedTest, OneListenerOnPort80WithBothHosts) {
+TEST_F(SeedTest, OneListenerOnPort80WithBothHosts) {
   TranslateResult r = translateSeed();
   const Snapshot& s = snapshotOf(r);
   EXPECT_EQ(s.version, 7u);
@@ -46,7 +53,7 @@ TEST(SeedTest, OneListenerOnPort80WithBothHosts) {
   EXPECT_EQ(l.routes->virtual_hosts[1].name, "piratafront.20.88.189.150.nip.io:80");
 }
 
-TEST(SeedTest, ApiRoutesByPrefix) {
+TEST_F(SeedTest, ApiRoutesByPrefix) {
   TranslateResult r = translateSeed();
   const Snapshot& s = snapshotOf(r);
   const VirtualHost* v = vhostFor(s, 80, "pirata.20.88.189.150.nip.io");
@@ -83,7 +90,7 @@ TEST(SeedTest, ApiRoutesByPrefix) {
   EXPECT_EQ(s.clusters.at(clusters[2]).endpoints.at(0).port, 9083);
 }
 
-TEST(SeedTest, FrontSplitKeepsOnlyTheWeightedDestination) {
+TEST_F(SeedTest, FrontSplitKeepsOnlyTheWeightedDestination) {
   TranslateResult r = translateSeed();
   const Snapshot& s = snapshotOf(r);
   const VirtualHost* v = vhostFor(s, 80, "piratafront.20.88.189.150.nip.io");
@@ -99,7 +106,7 @@ TEST(SeedTest, FrontSplitKeepsOnlyTheWeightedDestination) {
             9084);
 }
 
-TEST(SeedTest, RouterSelectsTheExpectedRoutes) {
+TEST_F(SeedTest, RouterSelectsTheExpectedRoutes) {
   TranslateResult r = translateSeed();
   const Snapshot& s = snapshotOf(r);
   Request req;
@@ -123,11 +130,11 @@ TEST(SeedTest, RouterSelectsTheExpectedRoutes) {
   EXPECT_EQ(routeFor(s, 80, req), nullptr);
 }
 
-TEST(SeedTest, LoadSnapshotFromADirectory) {
+TEST_F(SeedTest, LoadSnapshotFromADirectory) {
   const fs::path dir =
       fs::temp_directory_path() / ("halyard-translate-seed-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  for (const auto& f : kSeedFiles) fs::copy_file(f, dir / fs::path(f).filename());
+  for (const auto& f : seedFiles()) fs::copy_file(f, dir / fs::path(f).filename());
   TranslateResult r = loadSnapshot(dir.string(), ProxyIdentity{}, 3);
   const Snapshot& s = snapshotOf(r);
   EXPECT_EQ(s.version, 3u);
@@ -137,11 +144,11 @@ TEST(SeedTest, LoadSnapshotFromADirectory) {
   fs::remove_all(dir);
 }
 
-TEST(SeedTest, LoadSnapshotRejectsAnInvalidDirectoryWhole) {
+TEST_F(SeedTest, LoadSnapshotRejectsAnInvalidDirectoryWhole) {
   const fs::path dir =
       fs::temp_directory_path() / ("halyard-translate-bad-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  for (const auto& f : kSeedFiles) fs::copy_file(f, dir / fs::path(f).filename());
+  for (const auto& f : seedFiles()) fs::copy_file(f, dir / fs::path(f).filename());
   std::ofstream(dir / "broken.yaml") << R"(apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: broken, namespace: default}

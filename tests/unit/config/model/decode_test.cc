@@ -6,6 +6,7 @@
 #include "config/yaml/istio_decode.h"
 #include "config/yaml/kube_decode.h"
 #include "config/yaml/loader.h"
+#include "shared_corpus.h"
 
 namespace halyard::config {
 namespace {
@@ -479,7 +480,8 @@ metadata: {name: other-group}
 // Every document of Istio's own test data and the analyzer corpus decodes without crashing, valid
 // or not (many are deliberately broken).
 TEST(BuildConfigSet, DecodesTheSharedCorpus) {
-  LoadResult r = loadPaths({HALYARD_SHARED_DIR "/conformance"});
+  HALYARD_REQUIRE_SHARED_CORPUS();
+  LoadResult r = loadPaths({corpus::sharedPath("conformance")});
   ASSERT_FALSE(r.objects.empty());
   auto set = buildConfigSet(r.objects);
   EXPECT_FALSE(set.virtual_services.empty());

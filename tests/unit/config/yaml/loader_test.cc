@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "shared_corpus.h"
+
 namespace halyard::config {
 namespace {
 
@@ -137,7 +139,8 @@ TEST(Loader, DirectoriesRecurseSortedAndSkipTemplates) {
 }
 
 TEST(Loader, SeedFilesLoadUnchanged) {
-  auto r = loadPaths({std::string(HALYARD_SHARED_DIR) + "/seed"});
+  HALYARD_REQUIRE_SHARED_CORPUS();
+  auto r = loadPaths({corpus::sharedPath("seed")});
   EXPECT_TRUE(r.diagnostics.empty());
   ASSERT_EQ(r.objects.size(), 4u);
   // The seed writes "weight: 0 " with a trailing space and "kind: Gateway " likewise.

@@ -9,6 +9,7 @@
 #include "config/validate/schema_validator.h"
 #include "config/yaml/loader.h"
 #include "expected_cases.h"
+#include "shared_corpus.h"
 
 namespace halyard::config {
 namespace {
@@ -16,9 +17,15 @@ namespace {
 namespace fs = std::filesystem;
 using conformance::AnalyzerCase;
 
-const std::string kShared = HALYARD_SHARED_DIR;
-const std::string kAnalyzeDir = kShared + "/conformance/istio-analyze";
-const std::string kAnalyzersDir = kAnalyzeDir + "/pkg/config/analysis/analyzers/";
+// Every test here reads the external corpus, so the fixture skips them all without it.
+class Conformance : public ::testing::Test {
+ protected:
+  void SetUp() override { HALYARD_REQUIRE_SHARED_CORPUS(); }
+
+  const std::string shared_ = corpus::sharedDir();
+  const std::string analyze_dir_ = shared_ + "/conformance/istio-analyze";
+  const std::string analyzers_dir_ = analyze_dir_ + "/pkg/config/analysis/analyzers/";
+};
 
 // Why an analyzer of Istio's test grid is not part of Halyard: everything that is not about the
 // networking and security resources Halyard serves.
@@ -56,8 +63,8 @@ std::vector<std::string> messageKeys(const Diagnostics& diags) {
   return keys;
 }
 
-TEST(Conformance, AnalyzerCasesOfExpectedMd) {
-  auto cases = conformance::readAnalyzerCases(kAnalyzeDir + "/EXPECTED.md");
+TEST_F(Conformance, AnalyzerCasesOfExpectedMd) {
+  auto cases = conformance::readAnalyzerCases(analyze_dir_ + "/EXPECTED.md");
   ASSERT_GE(cases.size(), 100u) << "could not read the case table of EXPECTED.md";
   int passed = 0, ran = 0;
   std::vector<std::string> unsupported, failures;
@@ -73,12 +80,12 @@ TEST(Conformance, AnalyzerCasesOfExpectedMd) {
     }
     ++ran;
     std::vector<std::string> paths;
-    for (const auto& in : c.inputs) paths.push_back(kAnalyzersDir + in);
+    for (const auto& in : c.inputs) paths.push_back(analyzers_dir_ + in);
     LoadResult loaded = loadPaths(paths);
     AnalyzeOptions options;
     options.analyzers = {c.analyzer};
     if (!c.mesh_config.empty()) {
-      auto mesh = loadMeshConfig(kAnalyzersDir + c.mesh_config);
+      auto mesh = loadMeshConfig(analyzers_dir_ + c.mesh_config);
       ASSERT_TRUE(mesh.ok()) << mesh.error();
       options.mesh = *mesh;
     }
@@ -108,8 +115,8 @@ TEST(Conformance, AnalyzerCasesOfExpectedMd) {
 
 // Documents of pkg/config/validation/testdata/crds: those with `_err` must be rejected, the
 // others accepted.
-TEST(Conformance, CrdValidationCases) {
-  const fs::path dir = kAnalyzeDir + "/pkg/config/validation/testdata/crds";
+TEST_F(Conformance, CrdValidationCases) {
+  const fs::path dir = analyze_dir_ + "/pkg/config/validation/testdata/crds";
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path());
   std::sort(files.begin(), files.end());
@@ -148,8 +155,8 @@ TEST(Conformance, CrdValidationCases) {
 // Every real Istio configuration in shared/conformance/istio loads with no schema or validation
 // error. Go templates are skipped and counted; documents that are not Istio objects (the Envoy and
 // ztunnel outputs next to the inputs) are skipped by kind.
-TEST(Conformance, IstioCorpusLoadsWithoutErrors) {
-  LoadResult loaded = loadPaths({kShared + "/conformance/istio"});
+TEST_F(Conformance, IstioCorpusLoadsWithoutErrors) {
+  LoadResult loaded = loadPaths({shared_ + "/conformance/istio"});
   EXPECT_TRUE(loaded.io_errors.empty());
   int invalid_yaml = 0;
   std::map<std::string, int> non_objects;
@@ -177,7 +184,7 @@ TEST(Conformance, IstioCorpusLoadsWithoutErrors) {
     Diagnostics out;
     validateOne(obj, out);
     const std::string rel =
-        obj.pos.fileName().substr(kShared.size() + sizeof("/conformance/istio"));
+        obj.pos.fileName().substr(shared_.size() + sizeof("/conformance/istio"));
     if (auto it = kKnownInvalid.find(rel); it != kKnownInvalid.end()) {
       ++known_invalid;
       EXPECT_TRUE(std::any_of(out.begin(), out.end(),

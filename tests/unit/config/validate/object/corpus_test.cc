@@ -2,20 +2,20 @@
 
 #include "config/validate/object_validator.h"
 #include "config/yaml/loader.h"
+#include "shared_corpus.h"
 
 namespace halyard::config {
 namespace {
 
-const std::string kShared = HALYARD_SHARED_DIR;
-
 // Istio accepts the configurations of its own repository, so object validation must too, except
 // for the inputs its tests use because they are invalid.
 TEST(ObjectValidatorCorpus, IstioConfigsHaveNoErrors) {
+  HALYARD_REQUIRE_SHARED_CORPUS();
   const std::string kInvalidOnPurpose[] = {
       // "We didn't specify http, tcp or tls - this will cause a schema validation error".
       "tests/integration/pilot/testdata/some-dir/missing-gateway.yaml",
   };
-  LoadResult loaded = loadPaths({kShared + "/conformance/istio"});
+  LoadResult loaded = loadPaths({corpus::sharedPath("conformance/istio")});
   int checked = 0;
   for (const auto& obj : loaded.objects) {
     if (obj.group != "networking.istio.io" && obj.group != "security.istio.io") continue;

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "shared_corpus.h"
 #include "validate_test_util.h"
 
 namespace halyard::config {
@@ -47,9 +48,10 @@ TEST(ObjectValidator, SurvivesWrongTypes) {
 
 // Istio's CRD test documents that both the CRD and the webhook accept.
 TEST(ObjectValidator, AcceptsIstioValidCrdTestDocuments) {
+  HALYARD_REQUIRE_SHARED_CORPUS();
   namespace fs = std::filesystem;
-  const fs::path dir = std::string(HALYARD_SHARED_DIR) +
-                       "/conformance/istio-analyze/pkg/config/validation/testdata/crds";
+  const fs::path dir =
+      corpus::sharedPath("conformance/istio-analyze/pkg/config/validation/testdata/crds");
   int checked = 0;
   for (const auto& e : fs::directory_iterator(dir)) {
     if (!e.path().filename().string().ends_with("-valid.yaml")) continue;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "shared_corpus.h"
 #include "validate_test_util.h"
 
 namespace halyard::config {
@@ -11,8 +12,9 @@ using testing::describe;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-const std::string kAnalyzers =
-    std::string(HALYARD_SHARED_DIR) + "/conformance/istio-analyze/pkg/config/analysis/analyzers/";
+std::string analyzersDir() {
+  return corpus::sharedPath("conformance/istio-analyze/pkg/config/analysis/analyzers/");
+}
 
 // "IST0130 VirtualService ns/name" for every message of the given objects.
 std::vector<std::string> messages(const LoadResult& loaded) {
@@ -34,8 +36,10 @@ std::vector<std::string> messagesOf(const std::string& yaml) {
 
 // EXPECTED.md case 63 (dupmatches): exactly these warnings, and no errors.
 TEST(RouteReachability, IstioDupMatchesCase) {
-  LoadResult loaded = loadPaths({kAnalyzers + "testdata/virtualservice_dupmatches.yaml",
-                                 kAnalyzers + "testdata/virtualservice_overlappingmatches.yaml"});
+  HALYARD_REQUIRE_SHARED_CORPUS();
+  LoadResult loaded =
+      loadPaths({analyzersDir() + "testdata/virtualservice_dupmatches.yaml",
+                 analyzersDir() + "testdata/virtualservice_overlappingmatches.yaml"});
   std::vector<std::string> want = {
       "IST0130 VirtualService duplicate-match",
       "IST0130 VirtualService foo/sample-foo-cluster01",
