@@ -202,6 +202,7 @@ net::awaitable<void> DownstreamConnection::serve() {
   log.request_id = rq.request_id;
   log.downstream_remote_address = ds_.remote_endpoint;
   log.downstream_local_address = ds_.local_endpoint;
+  log.requested_server_name = ds_.transport.sni();
   rq.record.listener = ds_.listener->name;
   rq.record.listener_kind = ds_.listener->kind;
   if (ds_.listener->kind == tr::ListenerKind::kInbound) readPeer();
