@@ -130,7 +130,8 @@ ChunkedStep ChunkedDecoder::decode(std::span<const char> input) {
         return ChunkedStep{ChunkedStatus::kDone, pos, {}};
       case State::kData:
       case State::kDone:
-      case State::kError: break;  // handled before the switch
+      case State::kError:
+        break;  // handled before the switch
     }
   }
   return ChunkedStep{ChunkedStatus::kNeedMore, pos, {}};

@@ -35,9 +35,12 @@ ParseStatus RequestParser::fail(uint16_t status, std::string_view reason) {
 ParseStatus RequestParser::feed(std::span<char> buffer) {
   if (status_ != ParseStatus::kNeedMore) return status_;
   switch (scanner_.scan(std::string_view(buffer.data(), buffer.size()))) {
-    case ParseStatus::kNeedMore: return ParseStatus::kNeedMore;
-    case ParseStatus::kError: return fail(scanner_.error().status, scanner_.error().reason);
-    case ParseStatus::kHeadComplete: break;
+    case ParseStatus::kNeedMore:
+      return ParseStatus::kNeedMore;
+    case ParseStatus::kError:
+      return fail(scanner_.error().status, scanner_.error().reason);
+    case ParseStatus::kHeadComplete:
+      break;
   }
   return status_ = parseHead(buffer);
 }

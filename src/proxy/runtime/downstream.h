@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "proxy/http/h1_request_parser.h"
+#include "proxy/http/h1_response_encoder.h"
 #include "proxy/http/request_view.h"
 #include "proxy/net/byte_buffer.h"
 #include "proxy/net/op_timer.h"
@@ -39,6 +40,9 @@ struct Downstream {
   std::shared_ptr<const ListenerInfo> listener;
   net::ByteBuffer in;
   http::RequestParser parser;
+  // The codec's response half: every response to this client (relayed or local) is encoded
+  // through it.
+  http::H1ResponseEncoder encoder;
   net::OpTimer read_timer;    // reads: heads, and bodies in the upload direction
   net::OpTimer write_timer;   // writes: responses
   asio::steady_timer timer;   // waits: fault delays, retry backoff

@@ -8,7 +8,7 @@
 namespace halyard::proxy::runtime {
 
 void appendLocalReply(std::string& out, const LocalReply& reply,
-                      std::vector<http::HeaderView>& scratch) {
+                      std::vector<http::HeaderView>& scratch, http::ResponseEncoder& encoder) {
   // The reason body is the reason and a newline; built in place after the head.
   const std::string_view body = reply.reason_body ? reply.reason : reply.body;
   const size_t body_size = body.size() + (reply.reason_body && !body.empty() ? 1 : 0);
@@ -22,23 +22,17 @@ void appendLocalReply(std::string& out, const LocalReply& reply,
     scratch.push_back({"x-halyard-reason", reply.reason});
   }
 
-  http::appendStatusLine(out, reply.status, http::reasonPhrase(reply.status));
-  if (!reply.date.empty()) http::appendHeader(out, "date", reply.date);
+  encoder.beginHead(reply.status, {}, out);
+  if (!reply.date.empty()) encoder.header("date", reply.date, out);
   router::applyHeaderOps(
       scratch, {reply.route_ops},
-      [&](std::string_view name, std::string_view value) { http::appendHeader(out, name, value); });
+      [&](std::string_view name, std::string_view value) { encoder.header(name, value, out); });
+  http::ResponseFraming framing{.close = reply.close, .http10_keep_alive = reply.http10_keep_alive};
   if (reply.status >= 200 && reply.status != 204) {
-    char digits[24];
-    const auto end =
-        std::to_chars(digits, digits + sizeof(digits), has_body_headers ? body_size : 0).ptr;
-    http::appendHeader(out, "content-length", std::string_view(digits, end - digits));
+    framing.body = http::BodyKind::kContentLength;
+    framing.content_length = has_body_headers ? body_size : 0;
   }
-  if (reply.close) {
-    http::appendHeader(out, "connection", "close");
-  } else if (reply.http10_keep_alive) {
-    http::appendHeader(out, "connection", "keep-alive");
-  }
-  http::appendHeadEnd(out);
+  encoder.endHead(framing, out);
   if (!has_body_headers || reply.head_request) return;
   out.append(body);
   if (reply.reason_body) out.push_back('\n');

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "proxy/http/request_view.h"
+#include "proxy/http/response_encoder.h"
 #include "translate/snapshot.h"
 
 namespace halyard::proxy::runtime {
@@ -32,8 +33,9 @@ struct LocalReply {
   std::string_view date;           // the Date header; none when empty
 };
 
-// Appends the whole response (head and body) to `out`; `scratch` is reused header storage.
+// Appends the whole response (head and body) to `out`, encoded by the client's codec; `scratch`
+// is reused header storage.
 void appendLocalReply(std::string& out, const LocalReply& reply,
-                      std::vector<http::HeaderView>& scratch);
+                      std::vector<http::HeaderView>& scratch, http::ResponseEncoder& encoder);
 
 }  // namespace halyard::proxy::runtime

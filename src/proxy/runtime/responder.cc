@@ -32,7 +32,7 @@ net::awaitable<void> sendLocalReply(Downstream& ds, RequestState& rq, LocalReply
     if (reply.reason_body) reply.reason = http::reasonPhrase(reply.status);
   }
   ds.out.clear();
-  appendLocalReply(ds.out, reply, ds.headers);
+  appendLocalReply(ds.out, reply, ds.headers, ds.encoder);
   rq.record.log.response_code = reply.status;
   co_await writeToClient(ds, rq, asio::buffer(ds.out));
 }

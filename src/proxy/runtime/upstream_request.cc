@@ -446,11 +446,11 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
         // 1xx: the proxy made its own "100 Continue"; others go on to HTTP/1.1 clients.
         if (head.status != 100 && !rq_.http10()) {
           ds_.out.clear();
-          http::appendStatusLine(ds_.out, head.status, http::reasonPhrase(head.status));
+          ds_.encoder.beginHead(head.status, head.reason, ds_.out);
           for (const auto& h : head.headers) {
-            if (!isHopByHopName(h.name)) http::appendHeader(ds_.out, h.name, h.value);
+            if (!isHopByHopName(h.name)) ds_.encoder.header(h.name, h.value, ds_.out);
           }
-          http::appendHeadEnd(ds_.out);
+          ds_.encoder.endHead(http::ResponseFraming{}, ds_.out);
           if (!co_await writeToClient(ds_, rq_, asio::buffer(ds_.out))) {
             co_return Attempt{.failure = Failure::kDownstream};
           }
@@ -621,26 +621,34 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
 
   // How the body reaches the client. HTTP/1.0 clients cannot take chunked: their body ends with
   // the connection.
-  enum class Out { kNone, kLength, kChunked, kUntilClose } out_mode = Out::kNone;
+  http::ResponseFraming framing;
   switch (head.framing.kind) {
     case http::BodyKind::kNone:
-      out_mode = Out::kNone;
+      // HEAD and 304 keep the length of the representation they describe.
+      if (rq_.isHead() || status == 304) {
+        framing.described_length = findHeader(head.headers, "content-length").value_or("");
+      }
       break;
     case http::BodyKind::kContentLength:
-      out_mode = Out::kLength;
+      framing.body = http::BodyKind::kContentLength;
+      framing.content_length = head.framing.content_length;
       break;
     case http::BodyKind::kChunked:
     case http::BodyKind::kUntilClose:
-      out_mode = rq_.http10() ? Out::kUntilClose : Out::kChunked;
+      framing.body = rq_.http10() ? http::BodyKind::kUntilClose : http::BodyKind::kChunked;
       break;
   }
-  if (head.tunnel) out_mode = Out::kNone;
-  if (out_mode == Out::kUntilClose || head.tunnel || ds_.worker.draining()) rq_.close = true;
+  if (head.tunnel) framing = http::ResponseFraming{.upgrade = head.upgrade_protocol};
+  if (framing.body == http::BodyKind::kUntilClose || head.tunnel || ds_.worker.draining()) {
+    rq_.close = true;
+  }
+  framing.close = rq_.close && !head.tunnel;
+  framing.http10_keep_alive = rq_.http10() && !rq_.close;
 
   std::string& out = ds_.out;
   out.clear();
-  http::appendStatusLine(
-      out, status, http::reasonPhrase(status).empty() ? head.reason : http::reasonPhrase(status));
+  http::ResponseEncoder& encoder = ds_.encoder;
+  encoder.beginHead(status, head.reason, out);
   const bool extra_options = hasExtraConnectionOptions(head.headers);
   auto& headers = ds_.headers;
   headers.clear();
@@ -655,36 +663,8 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
   }
   router::applyHeaderOps(
       headers, {&route_.response_headers, &destination_->response_headers},
-      [&](std::string_view name, std::string_view value) { http::appendHeader(out, name, value); });
-  Digits length{};
-  switch (out_mode) {
-    case Out::kLength:
-      length = digits(head.framing.content_length);
-      http::appendHeader(out, "content-length", length.view());
-      break;
-    case Out::kChunked:
-      http::appendHeader(out, "transfer-encoding", "chunked");
-      break;
-    case Out::kNone:
-      // HEAD and 304 keep the length of the representation they describe.
-      if ((rq_.isHead() || status == 304)) {
-        if (const auto cl = findHeader(head.headers, "content-length")) {
-          http::appendHeader(out, "content-length", *cl);
-        }
-      }
-      break;
-    case Out::kUntilClose:
-      break;
-  }
-  if (head.tunnel) {
-    http::appendHeader(out, "connection", "upgrade");
-    http::appendHeader(out, "upgrade", head.upgrade_protocol);
-  } else if (rq_.close) {
-    http::appendHeader(out, "connection", "close");
-  } else if (rq_.http10()) {
-    http::appendHeader(out, "connection", "keep-alive");
-  }
-  http::appendHeadEnd(out);
+      [&](std::string_view name, std::string_view value) { encoder.header(name, value, out); });
+  encoder.endHead(framing, out);
 
   net::ByteBuffer& buffer = c->buffer();
   buffer.consume(head.head_bytes);
@@ -692,8 +672,9 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
   body.start(head.framing, 0);
 
   // The head, with whatever body bytes came with it when the length is known.
-  const std::string_view first =
-      out_mode == Out::kLength ? body.takeBuffered(buffer) : std::string_view();
+  const std::string_view first = framing.body == http::BodyKind::kContentLength
+                                     ? body.takeBuffered(buffer)
+                                     : std::string_view();
   // The body did not come with the head: an upstream with Nagle on (Python's http.server, many
   // small servers) holds its second write until the head is ACKed, and on a pooled connection
   // the kernel delays that ACK by up to 40 ms. ACK now.
@@ -741,23 +722,18 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
       break;
     }
     if (r.data.empty()) break;
-    bool written = false;
-    if (out_mode == Out::kChunked) {
-      const http::ChunkHeader size = http::chunkHeader(r.data.size());
-      const std::array<asio::const_buffer, 3> parts = {asio::buffer(size.bytes.data(), size.size),
-                                                       asio::buffer(r.data.data(), r.data.size()),
-                                                       asio::buffer(http::kChunkEnd)};
-      written = co_await writeToClient(ds_, rq_, parts);
-    } else {
-      written = co_await writeToClient(ds_, rq_, asio::buffer(r.data.data(), r.data.size()));
-    }
-    if (!written) {
+    const http::DataFrame frame = encoder.data(r.data.size());
+    const std::array<asio::const_buffer, 3> parts = {
+        asio::buffer(frame.prefix.data(), frame.prefix.size()),
+        asio::buffer(r.data.data(), r.data.size()),
+        asio::buffer(frame.suffix.data(), frame.suffix.size())};
+    if (!co_await writeToClient(ds_, rq_, parts)) {
       upstream_ok = false;
       break;
     }
   }
-  if (upstream_ok && out_mode == Out::kChunked && body.done()) {
-    upstream_ok = co_await writeToClient(ds_, rq_, asio::buffer(http::kLastChunk));
+  if (const std::string_view end = encoder.end(); upstream_ok && body.done() && !end.empty()) {
+    upstream_ok = co_await writeToClient(ds_, rq_, asio::buffer(end.data(), end.size()));
   }
 
   // A response that is complete while the client is still sending: the upstream will not read

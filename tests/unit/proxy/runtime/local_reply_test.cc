@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "proxy/http/h1_response_encoder.h"
 #include "proxy/runtime/http_date.h"
 
 namespace halyard::proxy::runtime {
@@ -10,7 +11,8 @@ namespace {
 std::string render(const LocalReply& reply) {
   std::string out;
   std::vector<http::HeaderView> scratch;
-  appendLocalReply(out, reply, scratch);
+  http::H1ResponseEncoder encoder;
+  appendLocalReply(out, reply, scratch, encoder);
   return out;
 }
 
