@@ -40,6 +40,7 @@ struct RequestState {
   Clock::time_point start;
   uint64_t tunnel_bytes_received = 0;  // client bytes spliced after an upgrade
   std::string peer_principal;          // backs record.peer_principal (capacity kept)
+  std::string transport_failure;       // backs the access log's upstream_transport_failure_reason
 
   bool http10() const { return head->version == http::HttpVersion::kHttp10; }
   bool isHead() const { return head->method == "HEAD"; }
@@ -60,6 +61,7 @@ struct RequestState {
     record = RequestRecord{};
     tunnel_bytes_received = 0;
     peer_principal.clear();
+    transport_failure.clear();
   }
 };
 

@@ -563,6 +563,10 @@ net::awaitable<void> UpstreamRequest::replyFailure(const Attempt& a, bool retrie
       rq_.close = true;
       co_return;
     case Failure::kConnect:
+      if (hosts_->cluster().tls) {
+        rq_.transport_failure = a.detail;
+        log.upstream_transport_failure_reason = rq_.transport_failure;
+      }
       rq_.reason = "upstream connect error: " + a.detail + retries + cluster;
       co_return co_await fail(503, ResponseFlag::kUpstreamConnectionFailure,
                               "upstream_reset_before_response_started{connection_failure}");
