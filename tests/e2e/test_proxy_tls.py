@@ -407,3 +407,57 @@ def test_rewritten_secret_is_served_to_new_handshakes_and_open_connections_survi
         assert status == 200 and json.loads(body)["path"] == "/after"
     finally:
         kept.close()
+
+
+def client_hello(sni):
+    """The bytes of a real ClientHello (Python's ssl, through memory BIOs) naming `sni`."""
+    ctx = ssl.create_default_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=sni)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def active_tls_connections(env):
+    text = env.proxy.admin("/stats/prometheus")
+    total = 0
+    for line in text.splitlines():
+        if line.startswith("envoy_http_downstream_cx_active") and "0.0.0.0_443" in line:
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def test_mutated_client_hellos_never_crash_or_leak_connections(env):
+    # Soak of the TLS listener with mutated traffic: real ClientHellos with random bytes flipped,
+    # truncated, or followed by garbage. Each is refused or answered; the proxy keeps serving
+    # and every connection it accepted is closed again.
+    require_tls_served(env)
+    import random
+    rng = random.Random(9)
+    hello = client_hello(SECURE)
+    cases = [b"", b"\x16\x03\x01\x00", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"\x00" * 600]
+    for _ in range(150):
+        data = bytearray(hello)
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        cases.append(bytes(data))
+    cases += [hello[:n] + b"\xff" * 64 for n in range(5, len(hello), 23)]
+    for data in cases:
+        with socket.create_connection(("127.0.0.1", env.tls_port), timeout=2) as s:
+            try:
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+                while s.recv(4096):
+                    pass
+            except OSError:
+                pass
+    assert env.proxy.proc.poll() is None, "halyard-proxy exited"
+    with tls_connect(env, SECURE) as s:
+        assert send_request(s, SECURE, close=True)[0] == 200
+    deadline = time.time() + 5
+    while active_tls_connections(env) and time.time() < deadline:
+        time.sleep(0.1)
+    assert active_tls_connections(env) == 0
