@@ -265,27 +265,16 @@ backend be
     return fleet.start("haproxy", ["haproxy", "-db", "-f", conf])
 
 
-def halyard(fleet, port, backend, binary):
-    """One Gateway server bound to 127.0.0.1, one VirtualService route, a Service+Endpoints."""
-    cfg = os.path.join(fleet.tmp, "halyard")
-    os.makedirs(cfg, exist_ok=True)
-    with open(os.path.join(cfg, "bench.yaml"), "w") as f:
-        f.write("""apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: bench, namespace: default}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    bind: 127.0.0.1
-    hosts: ["%s"]
----
+def routes_yaml(gateway, backend):
+    """The bench VirtualService bound to `gateway`, and the backend's Service+Endpoints (a
+    document separator first, to follow the Gateway)."""
+    return """---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: bench, namespace: default}
 spec:
   hosts: ["%s"]
-  gateways: [bench]
+  gateways: [%s]
   http:
   - route:
     - destination: {host: backend, port: {number: 80}}
@@ -302,14 +291,36 @@ metadata: {name: backend, namespace: default}
 subsets:
 - addresses: [{ip: 127.0.0.1}]
   ports: [{name: http, port: %d}]
-""" % (HOST, HOST, backend, backend))
+""" % (HOST, gateway, backend, backend)
+
+
+def start_halyard(fleet, binary, cfg, port_map):
+    """halyard-proxy on `cfg`, one worker, ready."""
     admin = free_port()
-    proc = fleet.start("halyard-proxy", [binary, "--config", cfg, "--port-map", "80=%d" % port,
+    proc = fleet.start("halyard-proxy", [binary, "--config", cfg, "--port-map", port_map,
                                          "--workers", "1", "--admin", "127.0.0.1:%d" % admin])
     wait_until(lambda: urllib.request.urlopen("http://127.0.0.1:%d/ready" % admin,
                                               timeout=0.5).status == 200,
                "/ready", proc, fleet)
     return proc
+
+
+def halyard(fleet, port, backend, binary):
+    """One Gateway server bound to 127.0.0.1, one VirtualService route, a Service+Endpoints."""
+    cfg = os.path.join(fleet.tmp, "halyard")
+    os.makedirs(cfg, exist_ok=True)
+    with open(os.path.join(cfg, "bench.yaml"), "w") as f:
+        f.write("""apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: bench, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    bind: 127.0.0.1
+    hosts: ["%s"]
+""" % HOST + routes_yaml("bench", backend))
+    return start_halyard(fleet, binary, cfg, "80=%d" % port)
 
 
 def wrk(port, duration, connections, scheme="http", close=False):
@@ -609,36 +620,8 @@ type: kubernetes.io/tls
 data:
   tls.crt: %s
   tls.key: %s
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: bench, namespace: default}
-spec:
-  hosts: ["%s"]
-  gateways: [istio-system/bench]
-  http:
-  - route:
-    - destination: {host: backend, port: {number: 80}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: backend, namespace: default}
-spec:
-  ports: [{name: http, port: 80, targetPort: %d}]
----
-apiVersion: v1
-kind: Endpoints
-metadata: {name: backend, namespace: default}
-subsets:
-- addresses: [{ip: 127.0.0.1}]
-  ports: [{name: http, port: %d}]
-""" % (b64(cert["cert"]), b64(cert["key"]), HOST, backend, backend))
-    admin = free_port()
-    proc = fleet.start("halyard-proxy", [binary, "--config", cfg, "--port-map", "443=%d" % port,
-                                         "--workers", "1", "--admin", "127.0.0.1:%d" % admin])
-    wait_until(lambda: urllib.request.urlopen("http://127.0.0.1:%d/ready" % admin,
-                                              timeout=0.5).status == 200,
-               "/ready", proc, fleet)
+""" % (b64(cert["cert"]), b64(cert["key"])) + routes_yaml("istio-system/bench", backend))
+    proc = start_halyard(fleet, binary, cfg, "443=%d" % port)
     # Ready means its listeners are bound: a missing one will not come later.
     deadline = time.time() + 2
     while time.time() < deadline:

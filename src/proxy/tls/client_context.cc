@@ -9,11 +9,6 @@ namespace halyard::proxy::tls {
 
 namespace {
 
-int exDataIndex() {
-  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-  return index;
-}
-
 bool isIpAddress(std::string_view host) {
   const std::string text(host);
   unsigned char buf[16];
@@ -42,17 +37,17 @@ int verifyServer(int preverified, X509_STORE_CTX* store) {
 }  // namespace
 
 const ClientContext* ClientContext::of(SSL_CTX* ctx) {
-  return static_cast<const ClientContext*>(SSL_CTX_get_ex_data(ctx, exDataIndex()));
+  return static_cast<const ClientContext*>(ownerOf(ctx));
 }
 
 common::Expected<std::unique_ptr<ClientContext>> ClientContext::build(
     const translate::UpstreamTls& tls, PemLoader& loader) {
   std::unique_ptr<ClientContext> self(new ClientContext());
   self->settings_ = tls;
-  self->ctx_.reset(SSL_CTX_new(TLS_client_method()));
+  auto created = newOwnedContext(TLS_client_method(), self.get());
+  if (!created) return common::Unexpected(created.error());
+  self->ctx_ = std::move(*created);
   SSL_CTX* ctx = self->ctx_.get();
-  if (!ctx) return common::fail(common::ErrorKind::kInternal, "SSL_CTX_new: " + opensslErrors());
-  SSL_CTX_set_ex_data(ctx, exDataIndex(), self.get());
   auto failed = [&](std::string message) {
     return common::fail(common::ErrorKind::kInvalidArgument, tls.origin + ": " + message);
   };

@@ -24,7 +24,23 @@ common::Unexpected<common::Error> failWith(std::string_view what, std::string_vi
   return common::fail(common::ErrorKind::kInvalidArgument, message);
 }
 
+int ownerIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 }  // namespace
+
+common::Expected<SslCtxPtr> newOwnedContext(const SSL_METHOD* method, const void* owner) {
+  SslCtxPtr ctx(SSL_CTX_new(method));
+  if (!ctx) return common::fail(common::ErrorKind::kInternal, "SSL_CTX_new: " + opensslErrors());
+  SSL_CTX_set_ex_data(ctx.get(), ownerIndex(), const_cast<void*>(owner));
+  return ctx;
+}
+
+const void* ownerOf(SSL_CTX* ctx) {
+  return SSL_CTX_get_ex_data(ctx, ownerIndex());
+}
 
 std::string opensslErrors() {
   std::string out;

@@ -23,6 +23,11 @@ struct X509Free {
 using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 
+// A new context whose ex-data slot points back at `owner` (see ownerOf), so OpenSSL's callbacks
+// can find the ServerContext or ClientContext it belongs to.
+common::Expected<SslCtxPtr> newOwnedContext(const SSL_METHOD* method, const void* owner);
+const void* ownerOf(SSL_CTX* ctx);
+
 // OpenSSL's queued errors as one sentence (and the queue cleared).
 std::string opensslErrors();
 

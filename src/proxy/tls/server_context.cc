@@ -15,11 +15,6 @@ constexpr const char* kDefaultCiphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384";
 constexpr unsigned char kSessionContext[] = "halyard";
 
-int exDataIndex() {
-  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-  return index;
-}
-
 // After the chain verified, the leaf gets the server's SAN / SPKI / hash checks.
 int verifyClient(int preverified, X509_STORE_CTX* store) {
   if (!preverified || X509_STORE_CTX_get_error_depth(store) != 0) return preverified;
@@ -54,17 +49,17 @@ int selectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const un
 }  // namespace
 
 const ServerContext* ServerContext::of(SSL_CTX* ctx) {
-  return static_cast<const ServerContext*>(SSL_CTX_get_ex_data(ctx, exDataIndex()));
+  return static_cast<const ServerContext*>(ownerOf(ctx));
 }
 
 common::Expected<std::unique_ptr<ServerContext>> ServerContext::build(
     const translate::ServerTls& tls, PemLoader& loader) {
   std::unique_ptr<ServerContext> self(new ServerContext());
   self->settings_ = tls;
-  self->ctx_.reset(SSL_CTX_new(TLS_server_method()));
+  auto created = newOwnedContext(TLS_server_method(), self.get());
+  if (!created) return common::Unexpected(created.error());
+  self->ctx_ = std::move(*created);
   SSL_CTX* ctx = self->ctx_.get();
-  if (!ctx) return common::fail(common::ErrorKind::kInternal, "SSL_CTX_new: " + opensslErrors());
-  SSL_CTX_set_ex_data(ctx, exDataIndex(), self.get());
   auto failed = [&](std::string message) {
     return common::fail(common::ErrorKind::kInvalidArgument, tls.origin + ": " + message);
   };
