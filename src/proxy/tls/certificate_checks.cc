@@ -34,7 +34,10 @@ bool sanMatches(X509* cert, const std::string& san) {
     return std::find(uris.begin(), uris.end(), san) != uris.end();
   }
   if (X509_check_ip_asc(cert, san.c_str(), 0) == 1) return true;
-  return X509_check_host(cert, san.data(), san.size(), 0, nullptr) == 1;
+  // Only the DNS names count, as with Envoy: without the flag, OpenSSL falls back to the
+  // subject's CN when the certificate has no DNS SAN.
+  return X509_check_host(cert, san.data(), san.size(), X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
+                         nullptr) == 1;
 }
 
 std::string hexLower(const unsigned char* data, size_t size) {
