@@ -37,6 +37,22 @@ net::awaitable<void> sendLocalReply(Downstream& ds, RequestState& rq, LocalReply
   co_await writeToClient(ds, rq, asio::buffer(ds.out));
 }
 
+net::awaitable<BodyRead> readRequestBody(Downstream& ds, RequestState& rq) {
+  return rq.body.next(ds.transport, ds.in, ds.read_timer, ds.idleDeadline());
+}
+
+net::awaitable<bool> sendContinue(Downstream& ds, RequestState& rq) {
+  ds.out.clear();
+  ds.encoder.beginHead(100, {}, ds.out);
+  ds.encoder.endHead(http::ResponseFraming{}, ds.out);
+  // A named buffer, not a temporary: GCC 12 crashed here when the temporary was an argument of
+  // the awaited call inside an if condition (a frame of writeAll was resumed after it ended).
+  const asio::const_buffer bytes = asio::buffer(ds.out);
+  const bool written = co_await writeToClient(ds, rq, bytes);
+  rq.sent_continue = written;
+  co_return written;
+}
+
 net::awaitable<void> sendFailure(Downstream& ds, RequestState& rq, const RequestFailure& failure) {
   rq.record.log.response_flags.set(failure.flag);
   rq.record.log.response_code_details = failure.details;
@@ -50,7 +66,7 @@ net::awaitable<void> discardRequestBody(Downstream& ds, RequestState& rq) {
     co_return;
   }
   while (!rq.body.done()) {
-    const BodyRead r = co_await rq.body.next(ds.transport, ds.in, ds.read_timer, ds.idleDeadline());
+    const BodyRead r = co_await readRequestBody(ds, rq);
     if (r.error != BodyError::kNone) {
       rq.close = true;
       co_return;

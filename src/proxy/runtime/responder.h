@@ -1,6 +1,8 @@
-// Writing to the client on behalf of the whole request path: local replies (errors, redirects,
-// direct responses, preflights) and the byte accounting and failure handling every downstream
-// write needs (a client that went away is DC and closes the connection).
+// The request path's door to the client, for one request (stream): reading its body, writing
+// interim and local responses through the client's codec, and the byte accounting and failure
+// handling every downstream write needs (a client that went away is DC and closes the
+// connection). What is HTTP/1.1-specific about the downstream side stays behind these calls
+// and the codec (Downstream::encoder), so an HTTP/2 stream can serve the same request path.
 #pragma once
 
 #include <asio/buffer.hpp>
@@ -24,6 +26,15 @@ net::awaitable<bool> writeToClient(Downstream& ds, RequestState& rq, const Buffe
   }
   co_return true;
 }
+
+// The next bytes of the request body as the client's codec delivers them (HTTP/1.1: de-chunked
+// out of the connection's buffer and transport, within the idle timeout); an empty view once
+// the body is complete.
+net::awaitable<BodyRead> readRequestBody(Downstream& ds, RequestState& rq);
+
+// "100 Continue" for a client that waits for it before sending its body. False: the client is
+// gone (DC).
+net::awaitable<bool> sendContinue(Downstream& ds, RequestState& rq);
 
 // Sends a complete local reply. Fills in what the request decides (HEAD, HTTP/1.0 keep-alive,
 // Connection: close) and decides whether an unread request body forces the connection closed.

@@ -27,7 +27,6 @@ using upstream::UpstreamHost;
 
 namespace {
 
-constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 // Hosts remembered for the previous-hosts retry predicate.
 constexpr size_t kMaxTriedHosts = 8;
 
@@ -197,14 +196,13 @@ net::awaitable<bool> UpstreamRequest::bufferBody() {
     co_return true;
   }
   if (rq_.head->expect_continue && !rq_.sent_continue) {
-    if (!co_await writeToClient(ds_, rq_, asio::buffer(kContinue))) co_return false;
-    rq_.sent_continue = true;
+    const bool sent = co_await sendContinue(ds_, rq_);
+    if (!sent) co_return false;
   }
   ds_.replay_body.clear();
   ds_.replay_body.reserve(static_cast<size_t>(length));
   while (!rq_.body.done()) {
-    const BodyRead r =
-        co_await rq_.body.next(ds_.transport, ds_.in, ds_.read_timer, ds_.idleDeadline());
+    const BodyRead r = co_await readRequestBody(ds_, rq_);
     if (r.error != BodyError::kNone) co_return false;
     ds_.replay_body.append(r.data);
   }
@@ -367,10 +365,7 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::exchange(UpstreamConne
     // Only now that an upstream took the head does the client get to send its body.
     if (rq_.head->expect_continue && !rq_.sent_continue && !rq_.body.started() &&
         ds_.in.readableSize() == 0) {
-      if (!co_await writeToClient(ds_, rq_, asio::buffer(kContinue))) {
-        co_return Attempt{.failure = Failure::kDownstream};
-      }
-      rq_.sent_continue = true;
+      if (!co_await sendContinue(ds_, rq_)) co_return Attempt{.failure = Failure::kDownstream};
     }
     upload_running_ = true;
     upload_done_.reset();
@@ -495,8 +490,7 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
 net::awaitable<void> UpstreamRequest::upload(UpstreamConnection& c) {
   const bool chunked = rq_.body.kind() == http::BodyKind::kChunked;
   while (true) {
-    const BodyRead r =
-        co_await rq_.body.next(ds_.transport, ds_.in, ds_.read_timer, ds_.idleDeadline());
+    const BodyRead r = co_await readRequestBody(ds_, rq_);
     if (r.error != BodyError::kNone) {
       upload_error_ = r.error;
       cancelSocket(c.socket());  // wakes the response side, which gives up on this request
