@@ -461,3 +461,41 @@ def test_mutated_client_hellos_never_crash_or_leak_connections(env):
     while active_tls_connections(env) and time.time() < deadline:
         time.sleep(0.1)
     assert active_tls_connections(env) == 0
+
+
+def test_control_plane_pushes_secrets_and_their_changes(env, tmp_path):
+    # The same Gateway followed through `halyard control`: the Secret's certificate reaches the
+    # proxy in the push (the proxy reads no file of it), and an edited Secret is served to new
+    # handshakes without a restart.
+    from control_harness import ControlPlane
+    from proxy_harness import ControlledProxy
+    config = tmp_path / "config"
+    shutil.copytree(env.config, config)
+    secret = config / "secret-secure.yaml"
+    secret.write_text(tls_secret("secure-cert", env.pki / "secure.crt", env.pki / "secure.key"))
+    control = ControlPlane(config)
+    tls_port = free_port()
+    proxy = None
+    try:
+        proxy = ControlledProxy(tmp_path / "proxy", control.address, workers=1,
+                                extra_args=("--port-map", "%d=%d" % (HTTPS_PORT, tls_port)))
+        proxy.wait_ready()
+
+        def served_serial():
+            raw = socket.create_connection(("127.0.0.1", tls_port), timeout=5)
+            with context(env).wrap_socket(raw, server_hostname=SECURE) as s:
+                assert send_request(s, SECURE, close=True)[0] == 200
+                return serial_of(s.getpeercert(binary_form=True))
+
+        assert served_serial() == file_serial(env.pki / "secure.crt")
+        secret.write_text(tls_secret("secure-cert", env.pki / "secure2.crt",
+                                     env.pki / "secure2.key"))
+        wanted = file_serial(env.pki / "secure2.crt")
+        deadline = time.time() + 5
+        while served_serial() != wanted and time.time() < deadline:
+            time.sleep(0.1)
+        assert served_serial() == wanted
+    finally:
+        if proxy:
+            proxy.stop()
+        control.stop()
