@@ -635,6 +635,21 @@ data:
                        % (port, ": " + warnings[0].split("] ", 2)[-1] if warnings else ""))
 
 
+def clean_up(fleet, tmp, args):
+    """Stops every process of the run, says if one survived, removes (or keeps) the temp dir,
+    and prints the line that starts the report."""
+    fleet.stop_all()
+    left = fleet.leftovers()
+    if left:
+        print("bench: processes left running: %s" % left, file=sys.stderr)
+    if args.keep:
+        print("bench: configs and logs kept in %s" % tmp, file=sys.stderr)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%s, %s" % (datetime.date.today().isoformat(), "bench/proxy_bench.py " +
+                      " ".join(sys.argv[1:])))
+
+
 def report_tls(results, failed, facts, args, load_before, machine):
     print("%s\n" % machine)
     print("TLS termination: %d rounds x %d s, %d connections, 1 worker each, nice %d, medians "
@@ -739,16 +754,7 @@ def main_tls(args):
                               r["upstream"], r["errors"], r["load"], r["foreign"]),
                           file=sys.stderr, flush=True)
     finally:
-        fleet.stop_all()
-        left = fleet.leftovers()
-        if left:
-            print("bench: processes left running: %s" % left, file=sys.stderr)
-        if args.keep:
-            print("bench: configs and logs kept in %s" % tmp, file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("%s, %s" % (datetime.date.today().isoformat(), "bench/proxy_bench.py " +
-                      " ".join(sys.argv[1:])))
+        clean_up(fleet, tmp, args)
     report_tls(results, failed, facts, args, load_before, machine)
     return 1 if failed else 0
 
@@ -823,16 +829,7 @@ def main():
                           r["upstream"], r["errors"], r["load"], r["foreign"]),
                       file=sys.stderr, flush=True)
     finally:
-        fleet.stop_all()
-        left = fleet.leftovers()
-        if left:
-            print("bench: processes left running: %s" % left, file=sys.stderr)
-        if args.keep:
-            print("bench: configs and logs kept in %s" % tmp, file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("%s, %s" % (datetime.date.today().isoformat(), "bench/proxy_bench.py " +
-                      " ".join(sys.argv[1:])))
+        clean_up(fleet, tmp, args)
     report(results, args, load_before, machine)
 
 
