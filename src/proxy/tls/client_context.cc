@@ -45,7 +45,7 @@ common::Expected<std::unique_ptr<ClientContext>> ClientContext::build(
   std::unique_ptr<ClientContext> self(new ClientContext());
   self->settings_ = tls;
   auto created = newOwnedContext(TLS_client_method(), self.get());
-  if (!created) return common::Unexpected(created.error());
+  if (!created) return common::unexpected(created.error());
   self->ctx_ = std::move(*created);
   SSL_CTX* ctx = self->ctx_.get();
   auto failed = [&](std::string message) {

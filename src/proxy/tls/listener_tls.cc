@@ -1,23 +1,13 @@
 #include "proxy/tls/listener_tls.h"
 
 #include <algorithm>
-#include <cctype>
+#include <optional>
+
+#include "proxy/tls/server_name.h"
 
 namespace halyard::proxy::tls {
 
 namespace {
-
-// The host_name entry of a ClientHello's server_name extension (RFC 6066 section 3).
-std::string parseServerName(const unsigned char* p, size_t len) {
-  if (len < 5) return {};
-  const size_t list = (size_t{p[0]} << 8) | p[1];
-  if (list + 2 > len || p[2] != TLSEXT_NAMETYPE_host_name) return {};
-  const size_t name = (size_t{p[3]} << 8) | p[4];
-  if (name + 5 > len) return {};
-  std::string out(reinterpret_cast<const char*>(p + 5), name);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Runs before anything of the ClientHello is acted on, so the chosen server's versions, ciphers
 // and client verification apply to this handshake.
@@ -27,7 +17,12 @@ int onClientHello(SSL* ssl, int* alert, void* arg) {
   size_t ext_len = 0;
   std::string sni;
   if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &ext_len) == 1) {
-    sni = parseServerName(ext, ext_len);
+    std::optional<std::string> name = parseServerNameExtension({ext, ext_len});
+    if (!name) {
+      *alert = SSL_AD_DECODE_ERROR;
+      return SSL_CLIENT_HELLO_ERROR;
+    }
+    sni = std::move(*name);
   }
   const ServerContext* server = listener->select(sni);
   if (!server) {

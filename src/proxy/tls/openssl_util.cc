@@ -65,7 +65,7 @@ common::Expected<std::vector<X509Ptr>> parseCertificates(std::string_view pem,
 common::Expected<void> useCertificate(SSL_CTX* ctx, std::string_view chain_pem,
                                       std::string_view key_pem, std::string_view origin) {
   auto chain = parseCertificates(chain_pem, origin);
-  if (!chain) return common::Unexpected(chain.error());
+  if (!chain) return common::unexpected(chain.error());
   if (SSL_CTX_use_certificate(ctx, (*chain)[0].get()) != 1) {
     return failWith("certificate not usable", origin);
   }
@@ -88,7 +88,7 @@ common::Expected<void> useCertificate(SSL_CTX* ctx, std::string_view chain_pem,
 common::Expected<void> trustCertificates(SSL_CTX* ctx, std::string_view pem,
                                          std::string_view origin, bool announce) {
   auto certs = parseCertificates(pem, origin);
-  if (!certs) return common::Unexpected(certs.error());
+  if (!certs) return common::unexpected(certs.error());
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
   for (const auto& cert : *certs) {
     if (X509_STORE_add_cert(store, cert.get()) != 1) ERR_clear_error();  // a duplicate is fine

@@ -57,7 +57,7 @@ common::Expected<std::unique_ptr<ServerContext>> ServerContext::build(
   std::unique_ptr<ServerContext> self(new ServerContext());
   self->settings_ = tls;
   auto created = newOwnedContext(TLS_server_method(), self.get());
-  if (!created) return common::Unexpected(created.error());
+  if (!created) return common::unexpected(created.error());
   self->ctx_ = std::move(*created);
   SSL_CTX* ctx = self->ctx_.get();
   auto failed = [&](std::string message) {

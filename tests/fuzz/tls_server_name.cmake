@@ -1,0 +1,1 @@
+halyard_add_fuzzer(fuzz_tls_server_name ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_tls_server_name.cc halyard_tls)
