@@ -264,3 +264,40 @@ def test_admin_port_is_not_shared(env, tmp_path):
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 1
     assert "--admin" in out.stderr
+
+
+def test_local_reply_detail_status_hides_the_cause_from_clients(tmp_path):
+    # An internet-facing gateway: its own answers say only the status; the access log keeps why.
+    echo, ws = EchoBackend("echo"), UpgradeBackend()
+    log = tmp_path / "access.log"
+    proxy = Proxy(tmp_path, config(echo, ws),
+                  extra_args=("--local-reply-detail", "status", "--access-log", str(log),
+                              "--access-log-format", "json"))
+    try:
+        c = connect(proxy)
+        c.request("GET", "/nothing", headers={"Host": "unknown.example.com"})
+        r = c.getresponse()
+        body = r.read()
+        assert r.status == 404
+        assert r.getheader("x-halyard-reason") is None
+        assert body == b"Not Found\n"
+        c.request("GET", "/ok", headers={"Host": HOST})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200
+        c.close()
+        deadline = time.time() + 5
+        entries = []
+        while time.time() < deadline:
+            entries = [json.loads(l) for l in log.read_text().splitlines()
+                       if l.startswith("{")] if log.exists() else []
+            if any(e.get("path") == "/nothing" for e in entries):
+                break
+            time.sleep(0.1)
+        miss = [e for e in entries if e.get("path") == "/nothing"]
+        assert miss and miss[-1]["response_flags"] == "NR"
+        assert miss[-1]["response_code_details"] == "route_not_found"
+    finally:
+        proxy.stop()
+        echo.stop()
+        ws.stop()
