@@ -579,7 +579,8 @@ spec:
   EXPECT_EQ(s.clusters.size(), 1000u);
   EXPECT_EQ(addresses(s.clusters.at("outbound|80||svc-1.ns-1.svc.cluster.local")),
             std::vector<std::string>{"10.0.0.1:15006"});
-  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), 100);
+  // The time is recorded (translate_us in the test report), not asserted: timed tests are flaky
+  // on shared machines; bench/control_bench measures translation at scale.
 }
 
 // The two parts a control plane translates separately compose to buildSnapshot's snapshot.
