@@ -80,6 +80,11 @@ inline bool sampled(uint32_t per_million, uint64_t random) {
 
 // The Host/authority without its port: "a.com:80" -> "a.com", "[::1]:80" -> "[::1]".
 std::string_view hostWithoutPort(std::string_view authority);
+
+// Where a route came from, for reasons: "default/api-virtual http[1]" (or its name).
+inline std::string_view routeOrigin(const translate::Route& route) {
+  return route.origin.empty() ? std::string_view(route.name) : std::string_view(route.origin);
+}
 // The authority's numeric port ("a.com:8080" -> 8080), `default_port` when it has none (or one
 // that is not a port number).
 uint16_t authorityPort(std::string_view authority, uint16_t default_port);

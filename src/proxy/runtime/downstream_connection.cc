@@ -64,10 +64,10 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
 
 net::awaitable<bool> DownstreamConnection::setUpTransport() {
   if (!ds_.listener->tls) co_return true;
+  // Held through the handshake: the ClientHello callback uses the listener's TLS contexts.
   const std::shared_ptr<const WorkerSnapshot> snapshot = ds_.worker.snapshot();
-  const tls::ListenerTls* listener =
-      snapshot ? snapshot->tls().listener(ds_.listener->name) : nullptr;
-  SSL* ssl = listener ? listener->newSession() : nullptr;
+  const ListenerRoutes* routes = snapshot ? snapshot->listener(ds_.listener->name) : nullptr;
+  SSL* ssl = routes && routes->tls ? routes->tls->newSession() : nullptr;
   if (!ssl) {
     ds_.worker.telemetry().tlsHandshake(ds_.listener->name, false);
     co_return false;

@@ -38,7 +38,7 @@ net::awaitable<void> mirror(Worker& worker, std::shared_ptr<const WorkerSnapshot
   const Clock::time_point deadline = Clock::now() + kMirrorTimeout;
   upstream::TransportSettings transport;
   if (hosts->cluster().tls) {
-    const tls::ClientContext* context = snapshot->tls().cluster(cluster);
+    const tls::ClientContext* context = hosts->tlsContext();
     if (!context) co_return;
     transport = upstream::TransportSettings::forTls(*context, mirrorHost(head));
   }

@@ -13,11 +13,6 @@ using telemetry::ResponseFlag;
 
 namespace {
 
-// Where a route came from, for reasons: "default/api-virtual http[1]" (or its name).
-std::string_view routeOrigin(const tr::Route& route) {
-  return route.origin.empty() ? std::string_view(route.name) : std::string_view(route.origin);
-}
-
 PhaseStatus respond(PhaseContext& c, uint16_t status, bool reason_body = true) {
   c.outcome.reply = LocalReply{.status = status,
                                .reason = c.rq.reason,
@@ -88,7 +83,7 @@ PhaseStatus applyCors(PhaseContext& c) {
   rq.cors = router::evaluateCors(*route.cors, rq.view);
   if (!rq.cors.answer_locally) return PhaseStatus::kContinue;
   rq.record.log.response_code_details = "cors_preflight";
-  rq.reason = "CORS preflight answered by route " + std::string(routeOrigin(route));
+  rq.reason = "CORS preflight answered by route " + std::string(router::routeOrigin(route));
   respond(c, 200, false);
   c.outcome.reply.headers = rq.cors.response_headers;
   return PhaseStatus::kRespond;
@@ -109,7 +104,7 @@ PhaseStatus injectFault(PhaseContext& c) {
   if (!fault.abort_status && !fault.abort_grpc_status) return PhaseStatus::kContinue;
   log.response_flags.set(ResponseFlag::kFaultInjected);
   log.response_code_details = "fault_filter_abort";
-  rq.reason = "fault injection abort (route " + std::string(routeOrigin(route)) + ")";
+  rq.reason = "fault injection abort (route " + std::string(router::routeOrigin(route)) + ")";
   if (fault.abort_grpc_status) {
     rq.reply_headers.emplace_back("grpc-status",
                                   std::string(grpcStatusNumber(*fault.abort_grpc_status)));
@@ -127,14 +122,14 @@ PhaseStatus runRouteAction(PhaseContext& c) {
   if (const auto* redirect = std::get_if<tr::RedirectAction>(&route.action)) {
     rq.reply_headers.emplace_back("location", router::redirectLocation(route, *redirect, rq.view));
     log.response_code_details = "direct_response";
-    rq.reason = "redirect configured by route " + std::string(routeOrigin(route));
+    rq.reason = "redirect configured by route " + std::string(router::routeOrigin(route));
     respond(c, redirect->code);
     c.outcome.reply.route_ops = &route.response_headers;
     return PhaseStatus::kRespond;
   }
   if (const auto* direct = std::get_if<tr::DirectResponseAction>(&route.action)) {
     log.response_code_details = "direct_response";
-    rq.reason = "direct response configured by route " + std::string(routeOrigin(route));
+    rq.reason = "direct response configured by route " + std::string(router::routeOrigin(route));
     respond(c, direct->status, false);
     c.outcome.reply.body = direct->body;
     c.outcome.reply.route_ops = &route.response_headers;

@@ -42,10 +42,6 @@ class ActiveRequest {
   UpstreamHost* host_;
 };
 
-std::string_view routeOrigin(const tr::Route& route) {
-  return route.origin.empty() ? std::string_view(route.name) : std::string_view(route.origin);
-}
-
 struct Digits {
   std::array<char, 24> buf;
   size_t size;
@@ -90,7 +86,7 @@ net::awaitable<void> UpstreamRequest::run() {
   hosts_ = rq_.snapshot->cluster(destination_->cluster);
   if (!hosts_) {
     rq_.reason = "cluster " + destination_->cluster + " (destination of route " +
-                 std::string(routeOrigin(route_)) + ") does not exist";
+                 std::string(router::routeOrigin(route_)) + ") does not exist";
     co_return co_await fail(503, ResponseFlag::kNoClusterFound, "cluster_not_found");
   }
   rq_.record.cluster = &hosts_->cluster();
@@ -116,7 +112,7 @@ net::awaitable<void> UpstreamRequest::run() {
     mode_ = BodyMode::kStreamed;
   }
   if (!buildHead()) {
-    rq_.reason = "cannot forward on route " + std::string(routeOrigin(route_)) +
+    rq_.reason = "cannot forward on route " + std::string(router::routeOrigin(route_)) +
                  ": the rewritten path is not a valid request target";
     co_return co_await fail(500, ResponseFlag::kUpstreamProtocolError, "invalid_rewritten_path");
   }
@@ -296,11 +292,11 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& 
   upstream::ConnectionPool& pool = ds_.worker.pool();
   upstream::TransportSettings transport;
   if (cluster.tls) {
-    const tls::ClientContext* context = rq_.snapshot->tls().cluster(cluster.name);
+    const tls::ClientContext* context = hosts_->tlsContext();
     if (!context) {
-      co_return Attempt{.failure = Failure::kConnect,
-                        .detail = "no TLS context for the cluster: " +
-                                  std::string(rq_.snapshot->tls().clusterError(cluster.name))};
+      co_return Attempt{
+          .failure = Failure::kConnect,
+          .detail = "no TLS context for the cluster: " + std::string(hosts_->tlsError())};
     }
     transport = upstream::TransportSettings::forTls(*context, upstream_host_);
   }
@@ -425,6 +421,13 @@ void UpstreamRequest::rearmResponseTimer(UpstreamConnection& c) {
   c.readTimer().armAt(responseDeadline(), [&s] { cancelSocket(s); });
 }
 
+// The client's side of the upload failed: a malformed body is the client's error (400), anything
+// else means the client went away.
+UpstreamRequest::Attempt UpstreamRequest::uploadFailure() const {
+  return Attempt{.failure = upload_error_ == BodyError::kMalformed ? Failure::kBadBody
+                                                                   : Failure::kDownstream};
+}
+
 net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(UpstreamConnection& c) {
   const auto& limits = ds_.worker.options().response_limits;
   const size_t max_head = limits.max_request_line_bytes + limits.max_header_bytes + 4;
@@ -458,16 +461,14 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
     }
     if (c.buffer().writableSize() == 0)
       c.buffer().grow(std::min(c.buffer().capacity() * 2, max_head + 1));
-    // The upload may have failed before this read was started (a malformed chunk that came with
-    // the head fails at once), when there was no read yet for its cancel to wake.
-    if (upload_error_ == BodyError::kMalformed) co_return Attempt{.failure = Failure::kBadBody};
-    if (upload_error_ != BodyError::kNone) co_return Attempt{.failure = Failure::kDownstream};
+    // Before the read too: the upload may have failed before this read was started (a malformed
+    // chunk that came with the head fails at once), when there was no read for its cancel to wake.
+    if (upload_error_ != BodyError::kNone) co_return uploadFailure();
     reading_upstream_ = true;
     const IoResult r =
         co_await readSome(c.transport(), c.buffer(), c.readTimer(), responseDeadline());
     reading_upstream_ = false;
-    if (upload_error_ == BodyError::kMalformed) co_return Attempt{.failure = Failure::kBadBody};
-    if (upload_error_ != BodyError::kNone) co_return Attempt{.failure = Failure::kDownstream};
+    if (upload_error_ != BodyError::kNone) co_return uploadFailure();
     if (r.timed_out) {
       const auto now = Clock::now();
       if (try_deadline_ && now >= *try_deadline_)
@@ -576,14 +577,14 @@ net::awaitable<void> UpstreamRequest::replyFailure(const Attempt& a, bool retrie
       rq_.record.upstream_timeout = true;
       rq_.reason = "upstream request timeout after " +
                    std::to_string(action_.timeout ? action_.timeout->count() : 0) + " ms (route " +
-                   std::string(routeOrigin(route_)) + ")" + retries;
+                   std::string(router::routeOrigin(route_)) + ")" + retries;
       co_return co_await fail(504, ResponseFlag::kUpstreamRequestTimeout, "response_timeout");
     case Failure::kPerTryTimeout:
       rq_.record.upstream_timeout = true;
       rq_.reason = "upstream per-try timeout after " +
                    std::to_string(
                        action_.retry.per_try_timeout ? action_.retry.per_try_timeout->count() : 0) +
-                   " ms (route " + std::string(routeOrigin(route_)) + ")" + retries;
+                   " ms (route " + std::string(router::routeOrigin(route_)) + ")" + retries;
       co_return co_await fail(504, ResponseFlag::kUpstreamRequestTimeout,
                               "upstream_per_try_timeout");
     case Failure::kIdleTimeout:

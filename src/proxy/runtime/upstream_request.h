@@ -67,6 +67,7 @@ class UpstreamRequest {
   net::awaitable<Attempt> attempt(upstream::UpstreamHost& host);
   net::awaitable<Attempt> exchange(upstream::UpstreamConnection& c);
   net::awaitable<Attempt> readResponseHead(upstream::UpstreamConnection& c);
+  Attempt uploadFailure() const;
   void watchClient(upstream::UpstreamConnection& c);
   void stopWatchingClient();
   net::awaitable<void> upload(upstream::UpstreamConnection& c);

@@ -11,8 +11,8 @@ WorkerSnapshot::WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapsh
   static const auto kNoRoutes = std::make_shared<const translate::RouteTable>();
   listeners_.reserve(snapshot_->listeners.size());
   for (const auto& l : snapshot_->listeners) {
-    listeners_.push_back(
-        ListenerRoutes{&l, router::VirtualHostIndex(l.routes ? l.routes : kNoRoutes)});
+    listeners_.push_back(ListenerRoutes{
+        &l, router::VirtualHostIndex(l.routes ? l.routes : kNoRoutes), tls_->listener(l.name)});
   }
   // After the vector is complete: the map points into it.
   for (const auto& l : listeners_) {
@@ -24,8 +24,9 @@ WorkerSnapshot::WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapsh
   for (const auto& [name, cluster] : snapshot_->clusters) {
     // Aliasing pointer: the view keeps the whole snapshot alive, for background DNS refreshes.
     std::shared_ptr<const translate::Cluster> c(snapshot_, &cluster);
-    clusters_.emplace(std::string_view(name),
-                      std::make_shared<upstream::ClusterHosts>(std::move(c), pool, executor));
+    auto hosts = std::make_shared<upstream::ClusterHosts>(std::move(c), pool, executor);
+    if (cluster.tls) hosts->setTls(tls_->cluster(name), tls_->clusterError(name));
+    clusters_.emplace(std::string_view(name), std::move(hosts));
   }
 }
 

@@ -24,6 +24,7 @@ namespace halyard::proxy::runtime {
 struct ListenerRoutes {
   const translate::Listener* listener;
   router::VirtualHostIndex index;
+  const tls::ListenerTls* tls = nullptr;  // HTTPS listeners: the servers the SNI picks from
 };
 
 class WorkerSnapshot {
@@ -38,8 +39,6 @@ class WorkerSnapshot {
 
   const translate::Snapshot& snapshot() const { return *snapshot_; }
   const std::shared_ptr<const translate::Snapshot>& shared() const { return snapshot_; }
-  // Never null (an empty set when the snapshot has no TLS).
-  const tls::TlsContexts& tls() const { return *tls_; }
 
   // By Listener::name; null when this snapshot has no such listener.
   const ListenerRoutes* listener(std::string_view name) const;
@@ -51,6 +50,8 @@ class WorkerSnapshot {
 
  private:
   std::shared_ptr<const translate::Snapshot> snapshot_;
+  // Kept alive with the snapshot: listeners and clusters point into it (ListenerRoutes::tls,
+  // ClusterHosts::tlsContext), and handshakes in progress use its contexts.
   std::shared_ptr<const tls::TlsContexts> tls_;
   uint64_t generation_;
   std::vector<ListenerRoutes> listeners_;

@@ -3,16 +3,22 @@
 #include <arpa/inet.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+#include <array>
 #include <functional>
 
 namespace halyard::proxy::tls {
 
 namespace {
 
+// Per request (the auto SNI): a stack copy, since inet_pton wants a terminated string.
 bool isIpAddress(std::string_view host) {
-  const std::string text(host);
+  if (host.starts_with('[')) return true;  // an IPv6 literal as an authority writes it
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  if (host.empty() || host.size() >= text.size()) return false;
+  std::copy(host.begin(), host.end(), text.begin());
   unsigned char buf[16];
-  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
+  return inet_pton(AF_INET, text.data(), buf) == 1 || inet_pton(AF_INET6, text.data(), buf) == 1;
 }
 
 uint64_t mix(uint64_t seed, std::string_view text) {

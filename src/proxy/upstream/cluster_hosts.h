@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "proxy/net/async_event.h"
@@ -36,6 +37,16 @@ class ClusterHosts : public std::enable_shared_from_this<ClusterHosts> {
   // Makes hosts() current: immediate for IP endpoints and fresh DNS answers; waits for the
   // first resolution of a DNS cluster; starts a background refresh when the answer is old.
   asio::awaitable<void> ensureResolved();
+
+  // TLS origination (DestinationRule tls) for this snapshot: the client context the main thread
+  // built for the cluster, or, when it could not be built, why not. Set once when the worker's
+  // snapshot view is built, so a request looks nothing up.
+  void setTls(const tls::ClientContext* context, std::string_view error) {
+    tls_context_ = context;
+    tls_error_ = error;
+  }
+  const tls::ClientContext* tlsContext() const { return tls_context_; }
+  std::string_view tlsError() const { return tls_error_; }
 
   // Why hosts() is empty after a failed resolution ("" when it did not fail).
   const std::string& resolveError() const { return resolve_error_; }
@@ -75,6 +86,8 @@ class ClusterHosts : public std::enable_shared_from_this<ClusterHosts> {
   net::AsyncEvent first_resolution_;
   std::string resolve_error_;
   uint64_t cursor_ = 0;
+  const tls::ClientContext* tls_context_ = nullptr;
+  std::string_view tls_error_;  // views the TlsContexts the WorkerSnapshot keeps alive
 };
 
 }  // namespace halyard::proxy::upstream
