@@ -499,3 +499,44 @@ def test_control_plane_pushes_secrets_and_their_changes(env, tmp_path):
         if proxy:
             proxy.stop()
         control.stop()
+
+
+def test_unusable_certificate_file_keeps_the_previous_one_serving(env):
+    # A certificate file rewritten with something unusable (garbage, or a key that no longer
+    # matches: a rotation caught halfway) is refused; the previous certificate keeps serving,
+    # and the next good file is served within a few seconds.
+    require_tls_served(env)
+    crt, key = env.pki / "other.crt", env.pki / "other.key"
+    original = (crt.read_bytes(), key.read_bytes())
+
+    def served_serial():
+        with tls_connect(env, OTHER) as s:
+            return serial_of(s.getpeercert(binary_form=True))
+
+    def wait_for(wanted, seconds):
+        deadline = time.time() + seconds
+        while served_serial() != wanted and time.time() < deadline:
+            time.sleep(0.1)
+        return served_serial()
+
+    before = served_serial()
+    try:
+        crt.write_text("not a certificate\n")
+        time.sleep(2.5)  # the proxy looks at certificate files every second
+        assert served_serial() == before
+        with tls_connect(env, OTHER) as s:
+            assert send_request(s, OTHER, close=True)[0] == 200
+        time.sleep(0.002)
+        issue(env.pki, "other3", "/CN=" + OTHER, [OTHER])
+        # The key first: for a moment the files do not belong together, and that is refused too.
+        key.write_bytes((env.pki / "other3.key").read_bytes())
+        time.sleep(1.5)
+        assert served_serial() == before
+        crt.write_bytes((env.pki / "other3.crt").read_bytes())
+        wanted = file_serial(env.pki / "other3.crt")
+        assert wait_for(wanted, 5) == wanted
+    finally:
+        crt.write_bytes(original[0])
+        key.write_bytes(original[1])
+        assert wait_for(before, 5) == before
+    assert "is not usable" in env.proxy.output()

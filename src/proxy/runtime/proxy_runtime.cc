@@ -1,5 +1,7 @@
 #include "proxy/runtime/proxy_runtime.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 
 namespace halyard::proxy::runtime {
@@ -20,16 +22,20 @@ ProxyRuntime::~ProxyRuntime() {
   stop();
 }
 
-std::shared_ptr<const tls::TlsContexts> ProxyRuntime::buildTls(
-    const translate::Snapshot& snapshot) const {
-  std::vector<std::string> errors;
-  auto contexts = tls::TlsContexts::build(snapshot, errors);
-  for (const auto& e : errors) HLOG_ERROR("tls: {}", e);
-  return contexts;
+std::shared_ptr<const tls::TlsContexts> ProxyRuntime::buildTls(const translate::Snapshot& snapshot,
+                                                               std::vector<std::string>& errors) {
+  errors.clear();
+  return tls::TlsContexts::build(snapshot, errors);
+}
+
+void ProxyRuntime::installTls(const translate::Snapshot& snapshot) {
+  tls_ = buildTls(snapshot, tls_errors_);
+  for (const auto& e : tls_errors_) HLOG_ERROR("tls: {}", e);
+  refused_files_.clear();
 }
 
 common::Expected<void> ProxyRuntime::start(std::shared_ptr<const translate::Snapshot> snapshot) {
-  tls_ = buildTls(*snapshot);
+  installTls(*snapshot);
   for (auto& w : workers_) {
     auto installed = w->install(snapshot, tls_);
     if (!installed) return installed;
@@ -40,14 +46,38 @@ common::Expected<void> ProxyRuntime::start(std::shared_ptr<const translate::Snap
 }
 
 void ProxyRuntime::updateSnapshot(std::shared_ptr<const translate::Snapshot> snapshot) {
-  tls_ = buildTls(*snapshot);
+  installTls(*snapshot);
   for (auto& w : workers_) w->post(snapshot, tls_);
   snapshot_ = std::move(snapshot);
 }
 
 bool ProxyRuntime::reloadChangedTlsFiles() {
   if (!snapshot_ || !tls_ || !tls_->filesChanged()) return false;
-  tls_ = buildTls(*snapshot_);
+  // The files as they are now: a change already refused is not built (and logged) again.
+  std::vector<tls::FileStamp> now;
+  for (const auto& f : tls_->files()) now.push_back(tls::stampOf(f.path));
+  if (now == refused_files_) return false;
+  std::vector<std::string> errors;
+  auto next = buildTls(*snapshot_, errors);
+  std::vector<std::string> broken;
+  for (const auto& e : errors) {
+    if (std::find(tls_errors_.begin(), tls_errors_.end(), e) == tls_errors_.end()) {
+      broken.push_back(e);
+    }
+  }
+  if (!broken.empty()) {
+    for (const auto& e : broken) {
+      HLOG_ERROR(
+          "tls: a certificate file changed but is not usable: {}; the previous "
+          "certificates keep serving",
+          e);
+    }
+    refused_files_ = std::move(now);
+    return false;
+  }
+  tls_ = std::move(next);
+  tls_errors_ = std::move(errors);
+  refused_files_.clear();
   for (auto& w : workers_) w->post(snapshot_, tls_);
   HLOG_INFO("tls: a certificate file changed; new handshakes use it");
   return true;

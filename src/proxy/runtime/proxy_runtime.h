@@ -36,6 +36,9 @@ class ProxyRuntime {
   // Main thread: when a certificate, key, CA or CRL file the serving snapshot reads changed on
   // disk, builds its TLS contexts again and posts them with the same snapshot, so new
   // handshakes get the new files and open connections keep what they negotiated. True if so.
+  // A change that makes something unusable that was usable (a truncated key, a certificate
+  // that no longer matches it: a rotation caught halfway) is refused, logged once, and the
+  // previous certificates keep serving until the files change again.
   bool reloadChangedTlsFiles();
   // The snapshot most recently installed or posted (main thread).
   const std::shared_ptr<const translate::Snapshot>& snapshot() const { return snapshot_; }
@@ -49,12 +52,17 @@ class ProxyRuntime {
   const RuntimeOptions& options() const { return options_; }
 
  private:
-  std::shared_ptr<const tls::TlsContexts> buildTls(const translate::Snapshot& snapshot) const;
+  // Builds the snapshot's TLS contexts; `errors` gets what could not be built.
+  static std::shared_ptr<const tls::TlsContexts> buildTls(const translate::Snapshot& snapshot,
+                                                          std::vector<std::string>& errors);
+  void installTls(const translate::Snapshot& snapshot);
 
   RuntimeOptions options_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<const translate::Snapshot> snapshot_;
   std::shared_ptr<const tls::TlsContexts> tls_;
+  std::vector<std::string> tls_errors_;        // what tls_ could not build (logged when built)
+  std::vector<tls::FileStamp> refused_files_;  // the files of the change last refused
 };
 
 }  // namespace halyard::proxy::runtime

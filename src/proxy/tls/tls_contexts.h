@@ -32,7 +32,8 @@ class TlsContexts {
 
   // A certificate, key, CA or CRL file read for this set is no longer what was read.
   bool filesChanged() const;
-  bool empty() const { return listeners_.empty() && clusters_.empty() && cluster_errors_.empty(); }
+  // The files as they were read (their paths, to look at them again).
+  const std::vector<FileStamp>& files() const { return files_; }
 
  private:
   std::unordered_map<std::string, std::shared_ptr<const ListenerTls>> listeners_;
