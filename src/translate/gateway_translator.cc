@@ -85,7 +85,6 @@ RouteTable GatewayTranslator::routeTable(const std::vector<BoundServer>& servers
   std::map<std::string, VirtualHost> vhosts;  // by host, lowercase
   std::map<std::pair<std::string, const PreparedVirtualService*>, std::vector<Route>> built;
   std::set<std::tuple<std::string, const PreparedVirtualService*, std::string>> appended;
-  std::map<std::string, std::string> redirect_origins;  // host -> server that requires TLS
 
   for (const auto& bs : servers) {
     const std::string& gateway_ns = namespaceOf(bs.gateway->meta);
@@ -127,7 +126,6 @@ RouteTable GatewayTranslator::routeTable(const std::vector<BoundServer>& servers
         VirtualHost& v = vhosts[h];
         v.routes.insert(v.routes.end(), it->second.begin(), it->second.end());
         v.require_tls |= https_redirect;
-        if (https_redirect) redirect_origins.try_emplace(h, bs.gateway_name + " tls.httpsRedirect");
       }
     }
     if (https_redirect) {
@@ -135,7 +133,6 @@ RouteTable GatewayTranslator::routeTable(const std::vector<BoundServer>& servers
       for (const auto& entry : bs.server->hosts) {
         const std::string host = toLower(model::parseNamespacedHost(entry, gateway_ns).host);
         vhosts[host].require_tls = true;
-        redirect_origins.try_emplace(host, bs.gateway_name + " tls.httpsRedirect");
       }
     }
   }
@@ -147,18 +144,8 @@ RouteTable GatewayTranslator::routeTable(const std::vector<BoundServer>& servers
     // Catch-all routes go last; the others keep their relative order.
     std::stable_partition(v.routes.begin(), v.routes.end(),
                           [](const Route& r) { return !isCatchAll(r.match); });
-    if (v.require_tls) {
-      // Envoy redirects every request of a require_tls virtual host before matching routes. The
-      // proxy acts on a selected route, so a final catch-all redirect to https gives it one when
-      // no VirtualService binds the host (or none of its routes matches the request).
-      Route redirect;
-      RedirectAction action;
-      action.scheme = "https";
-      redirect.action = std::move(action);
-      auto origin = redirect_origins.find(host);
-      if (origin != redirect_origins.end()) redirect.origin = origin->second;
-      v.routes.push_back(std::move(redirect));
-    }
+    // require_tls: the proxy redirects every plaintext request to it before route matching
+    // (its require-TLS phase), so a host no VirtualService binds needs no route of its own.
     table.virtual_hosts.push_back(std::move(v));
   }
   return table;

@@ -13,6 +13,11 @@ using telemetry::ResponseFlag;
 
 namespace {
 
+// Gateway tls.httpsRedirect: a plaintext request to a virtual host that requires TLS.
+bool requiresTlsRedirect(const tr::VirtualHost& virtual_host, const RequestState& rq) {
+  return virtual_host.require_tls && rq.view.scheme != "https";
+}
+
 PhaseStatus respond(PhaseContext& c, uint16_t status, bool reason_body = true) {
   c.outcome.reply = LocalReply{.status = status,
                                .reason = c.rq.reason,
@@ -55,21 +60,24 @@ PhaseStatus selectRoute(PhaseContext& c) {
     return respond(c, 404);
   }
   const router::RouteSelection selection = rq.routes->index.select(rq.view);
-  if (!selection.virtual_host || !selection.route) {
+  // A virtual host that requires TLS redirects every plaintext request, whether a route matches
+  // or not (Envoy checks require_tls before route matching): the next phase answers it.
+  const bool redirects = selection.virtual_host && requiresTlsRedirect(*selection.virtual_host, rq);
+  if (!selection.virtual_host || (!selection.route && !redirects)) {
     log.response_flags.set(ResponseFlag::kNoRouteFound);
     log.response_code_details = "route_not_found";
     rq.reason = noRouteReason(rq.view, !selection.virtual_host, rq.view.listener_port);
     return respond(c, 404);
   }
   rq.virtual_host = selection.virtual_host;
-  rq.route = selection.route;
-  log.route_name = selection.route->name;
+  rq.route = selection.route;  // null only when the next phase redirects
+  if (selection.route) log.route_name = selection.route->name;
   return PhaseStatus::kContinue;
 }
 
 PhaseStatus requireTls(PhaseContext& c) {
   RequestState& rq = c.rq;
-  if (!rq.virtual_host->require_tls || rq.view.scheme == "https") return PhaseStatus::kContinue;
+  if (!requiresTlsRedirect(*rq.virtual_host, rq)) return PhaseStatus::kContinue;
   rq.reply_headers.emplace_back("location", router::httpsRedirectLocation(rq.view));
   rq.record.log.response_code_details = "direct_response";
   rq.reason = "virtual host " + rq.virtual_host->name + " requires TLS (Gateway tls.httpsRedirect)";

@@ -326,28 +326,17 @@ spec:
   - route: [{destination: {host: svc}}]
 )"));
   const Snapshot& s = snapshotOf(r);
-  // Each TLS-required virtual host ends with a catch-all redirect to https, so a request to it
-  // always selects a route (Envoy redirects before route matching), bound or not.
-  auto isHttpsRedirect = [](const Route& route) {
-    const auto* rd = std::get_if<RedirectAction>(&route.action);
-    return rd && rd->scheme == "https" && rd->code == 301 && !route.match.uri &&
-           route.origin == "default/redirect tls.httpsRedirect";
-  };
+  // Every server host gets a TLS-required virtual host, bound or not; the proxy redirects each
+  // plaintext request to it before route matching, so no route is added for that.
   const VirtualHost* secure = vhostFor(s, 8000, "secure.example.com");
   ASSERT_NE(secure, nullptr);
   EXPECT_TRUE(secure->require_tls);
-  ASSERT_EQ(secure->routes.size(), 1u);
-  EXPECT_TRUE(isHttpsRedirect(secure->routes[0]));
+  EXPECT_TRUE(secure->routes.empty());
   const VirtualHost* bound = vhostFor(s, 8000, "bound.example.com");
   ASSERT_NE(bound, nullptr);
   EXPECT_TRUE(bound->require_tls);
-  ASSERT_EQ(bound->routes.size(), 2u);
+  ASSERT_EQ(bound->routes.size(), 1u);
   EXPECT_EQ(bound->routes[0].origin, "default/vs http[0]");
-  EXPECT_TRUE(isHttpsRedirect(bound->routes[1]));
-  Request req;
-  req.authority = "secure.example.com";
-  req.path = "/anything";
-  EXPECT_EQ(routeFor(s, 8000, req), &secure->routes[0]);
   // Without httpsRedirect a server host with no VirtualService gets no virtual host.
   EXPECT_TRUE(listenerOn(s, 80)->routes->virtual_hosts.empty());
 }
@@ -367,11 +356,7 @@ spec:
   const VirtualHost* all = vhostFor(s, 8000, "*");
   ASSERT_NE(all, nullptr);
   EXPECT_TRUE(all->require_tls);
-  Request req;
-  req.authority = "whatever.example.org:8000";
-  const Route* route = routeFor(s, 8000, req);
-  ASSERT_NE(route, nullptr);
-  EXPECT_NE(std::get_if<RedirectAction>(&route->action), nullptr);
+  EXPECT_TRUE(all->routes.empty());
 }
 
 TEST(GatewayTest, PerMatchGatewaysAndSourceSelectors) {
