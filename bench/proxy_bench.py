@@ -237,13 +237,17 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
     return fleet.start("nginx", ["nginx", "-e", "stderr", "-c", conf, "-p", fleet.tmp])
 
 
-def haproxy(fleet, port, backend):
-    conf = os.path.join(fleet.tmp, "haproxy.cfg")
+def haproxy(fleet, port, backend, cert=None):
+    """HAProxy, one thread; with `cert`, terminating TLS (no session cache, no tickets)."""
+    tls_global = ("  tune.ssl.cachesize 0\n"
+                  "  ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets\n") if cert else ""
+    bind = "127.0.0.1:%d" % port + (" ssl crt %s" % cert["combined"] if cert else "")
+    conf = os.path.join(fleet.tmp, "haproxy-tls.cfg" if cert else "haproxy.cfg")
     with open(conf, "w") as f:
         f.write("""global
   nbthread 1
   maxconn 4096
-defaults
+%sdefaults
   mode http
   option http-keep-alive
   http-reuse always
@@ -252,16 +256,16 @@ defaults
   timeout server 30s
   timeout http-keep-alive 300s
 frontend fe
-  bind 127.0.0.1:%d
+  bind %s
   acl bench hdr(host) -i %s
   http-request return status 404 content-type text/plain string "no route" unless bench
   option forwardfor
-  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Proto %s
   http-request set-header X-Request-Id %%[uuid]
   default_backend be
 backend be
   server s1 127.0.0.1:%d
-""" % (port, HOST, backend))
+""" % (tls_global, bind, HOST, "https" if cert else "http", backend))
     return fleet.start("haproxy", ["haproxy", "-db", "-f", conf])
 
 
@@ -560,36 +564,6 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
     return fleet.start("nginx", ["nginx", "-e", "stderr", "-c", conf, "-p", fleet.tmp])
 
 
-def haproxy_tls(fleet, port, backend, cert):
-    conf = os.path.join(fleet.tmp, "haproxy-tls.cfg")
-    with open(conf, "w") as f:
-        f.write("""global
-  nbthread 1
-  maxconn 4096
-  tune.ssl.cachesize 0
-  ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets
-defaults
-  mode http
-  option http-keep-alive
-  http-reuse always
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-  timeout http-keep-alive 300s
-frontend fe
-  bind 127.0.0.1:%d ssl crt %s
-  acl bench hdr(host) -i %s
-  http-request return status 404 content-type text/plain string "no route" unless bench
-  option forwardfor
-  http-request set-header X-Forwarded-Proto https
-  http-request set-header X-Request-Id %%[uuid]
-  default_backend be
-backend be
-  server s1 127.0.0.1:%d
-""" % (port, cert["combined"], HOST, backend))
-    return fleet.start("haproxy", ["haproxy", "-db", "-f", conf])
-
-
 def halyard_tls(fleet, port, backend, binary, cert):
     """A Gateway in istio-system with one HTTPS server on port 443 (SIMPLE, credentialName
     bench-cert, hosts *), the kubernetes.io/tls Secret bench-cert next to it, a VirtualService
@@ -707,7 +681,7 @@ def main_tls(args):
     launchers = {
         "halyard-proxy": lambda p: halyard_tls(fleet, p, backend_port, args.proxy, cert),
         "nginx": lambda p: nginx_tls_proxy(fleet, p, backend_port, cert),
-        "haproxy": lambda p: haproxy_tls(fleet, p, backend_port, cert),
+        "haproxy": lambda p: haproxy(fleet, p, backend_port, cert),
     }
     names = list(launchers)
     results = {name: {load: [] for load in TLS_LOADS} for name in names}
