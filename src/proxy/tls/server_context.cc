@@ -112,7 +112,10 @@ common::Expected<std::unique_ptr<ServerContext>> ServerContext::build(
 }
 
 void ServerContext::applyTo(SSL* ssl) const {
-  if (SSL_get_SSL_CTX(ssl) != ctx_.get()) SSL_set_SSL_CTX(ssl, ctx_.get());
+  // The connection was made from this context: SSL_new copied all of it already (the common
+  // case of one server per port costs no cipher-list parse per handshake).
+  if (SSL_get_SSL_CTX(ssl) == ctx_.get()) return;
+  SSL_set_SSL_CTX(ssl, ctx_.get());
   SSL_set_verify(ssl, verify_mode_, verify_mode_ ? verifyClient : nullptr);
   SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(ctx_.get()));
   SSL_set_max_proto_version(ssl, SSL_CTX_get_max_proto_version(ctx_.get()));
