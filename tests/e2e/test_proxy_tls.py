@@ -461,6 +461,15 @@ def test_mutated_client_hellos_never_crash_or_leak_connections(env):
     while active_tls_connections(env) and time.time() < deadline:
         time.sleep(0.1)
     assert active_tls_connections(env) == 0
+    # The refused hellos and the good handshakes are both counted, per listener.
+    stats = env.proxy.admin("/stats/prometheus")
+
+    def counter(name):
+        return sum(float(l.rsplit(" ", 1)[1]) for l in stats.splitlines()
+                   if l.startswith(name + "{") and "0.0.0.0_443" in l)
+
+    assert counter("envoy_listener_ssl_connection_error") >= 100
+    assert counter("envoy_listener_ssl_handshake") >= 1
 
 
 def test_control_plane_pushes_secrets_and_their_changes(env, tmp_path):

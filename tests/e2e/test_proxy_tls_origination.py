@@ -362,6 +362,8 @@ def test_unrelated_ca_fails_the_handshake_with_503_uf(env):
     assert "SNI %s" % HOST in reason
     assert "certificate verify failed" in reason
     assert "UF" in env.flags("wrong-ca-1")
+    failure = env.log_entry("wrong-ca-1")["upstream_transport_failure_reason"]
+    assert failure and "certificate verify failed" in failure, failure
     assert len(env.plain.failed_handshakes) > before  # the server saw the alert
 
 
