@@ -27,6 +27,16 @@ bool alive(pid_t pid) {
   return paren != std::string::npos && text.size() > paren + 2 && text[paren + 2] != 'Z';
 }
 
+// Polls until `pid` has exited (or is a zombie), at most `limit`.
+bool goneWithin(pid_t pid, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (alive(pid)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 class SupervisorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -112,7 +122,9 @@ TEST_F(SupervisorTest, CrashingAppIsRestartedWithBackoffAndStopLeavesNothing) {
   pid_t grandchild = 0;
   std::ifstream(dir_ / "grandchild") >> grandchild;
   ASSERT_GT(grandchild, 0);
-  EXPECT_FALSE(alive(grandchild));
+  // The group's signal is delivered asynchronously: on a loaded machine the grandchild may still
+  // be exiting when run() returns. It must be gone soon after, not necessarily at that instant.
+  EXPECT_TRUE(goneWithin(grandchild, 2s)) << grandchild;
 }
 
 TEST_F(SupervisorTest, AppStartsAfterItsSidecarIsReadyAndItsExitDrainsTheSidecar) {
