@@ -235,7 +235,12 @@ struct ServerTls {
 // TLS a proxy originates to a cluster's endpoints (DestinationRule trafficPolicy.tls SIMPLE or
 // MUTUAL, port-level settings already applied by translate).
 struct UpstreamTls {
-  enum class Mode : uint8_t { kSimple, kMutual };
+  // kIstioMutual: Istio mutual TLS (DestinationRule ISTIO_MUTUAL, or auto mTLS): the client
+  // certificate is the proxy's workload certificate and the server's chain must end at the mesh
+  // roots (translate::WorkloadIdentity); `ca` and `client_certificate` stay empty; `sni` is
+  // Istio's "outbound_.PORT_.SUBSET_.HOST"; `subject_alt_names` are the SPIFFE IDs of the
+  // destination's service accounts (empty: any workload of the mesh).
+  enum class Mode : uint8_t { kSimple, kMutual, kIstioMutual };
   Mode mode = Mode::kSimple;
   PemSource ca;                        // empty: the system trust store
   TlsCertificate client_certificate;   // MUTUAL
@@ -269,6 +274,19 @@ enum class ListenerKind {
   kOutboundPort,
 };
 
+// PeerAuthentication's effective mode for a sidecar's inbound listener (Istio's default PERMISSIVE).
+enum class PeerAuthMode : uint8_t { kPermissive, kStrict, kDisable };
+
+struct InboundMtls {
+  // kStrict: only Istio mutual TLS (a client certificate chaining to the mesh roots);
+  // kPermissive: mutual TLS and plaintext, told apart by the first bytes of the connection;
+  // kDisable: plaintext only.
+  PeerAuthMode mode = PeerAuthMode::kPermissive;
+  // Which policy decided: "PeerAuthentication shop/web-strict (workload, port 8080)", or
+  // "default (no PeerAuthentication applies)".
+  std::string origin;
+};
+
 struct Listener {
   std::string name;          // "0.0.0.0_80"; sidecars: "virtualInbound", "virtualOutbound"
   std::string bind_address;  // from Gateway server.bind; default "0.0.0.0"
@@ -278,6 +296,8 @@ struct Listener {
   std::shared_ptr<const RouteTable> routes;  // kOutboundProxy: an empty table
   // kGateway HTTPS servers: TLS is terminated, and the SNI picks one of these. Empty: plaintext.
   std::vector<ServerTls> tls;
+  // kInbound: mesh mTLS as PeerAuthentication says, with the proxy's workload certificate.
+  InboundMtls mtls;
 };
 
 // ---- upstream ---------------------------------------------------------------------------
@@ -291,6 +311,14 @@ struct Endpoint {
   std::map<std::string, std::string> labels;
   std::string workload;   // for telemetry: WorkloadEntry / workload name
   std::string namespace_;
+  std::string service_account;  // "" when unknown
+  // The endpoint runs a sidecar that takes Istio mutual TLS (a registered workload, or a
+  // WorkloadEntry labelled security.istio.io/tlsMode=istio) and its PeerAuthentication at this
+  // port is not DISABLE: auto mTLS sends it mutual TLS.
+  bool mesh_mtls = false;
+  // Its PeerAuthentication at this port is STRICT: plaintext to it is refused (explains the 503
+  // a DestinationRule tls DISABLE gets).
+  bool requires_mtls = false;
 };
 
 struct Cluster {
@@ -305,6 +333,11 @@ struct Cluster {
   Millis connect_timeout{10'000};
   std::vector<Endpoint> endpoints;
   std::optional<UpstreamTls> tls;  // absent: plaintext to the endpoints
+  // Auto mTLS (no DestinationRule tls for the port): `tls` (kIstioMutual) applies only to the
+  // endpoints with mesh_mtls; the others get plaintext.
+  bool auto_mtls = false;
+  // A DestinationRule set tls DISABLE: "shop/web-dr trafficPolicy.tls" ("" otherwise).
+  std::string tls_disabled_by;
   // Fields the config sets that this proxy parses but does not enforce yet
   // ("trafficPolicy.outlierDetection"), reported by /config_dump and at load.
   std::vector<std::string> not_enforced;

@@ -51,6 +51,14 @@ void ProxyRuntime::updateSnapshot(std::shared_ptr<const translate::Snapshot> sna
   snapshot_ = std::move(snapshot);
 }
 
+void ProxyRuntime::setWorkloadIdentity(
+    std::shared_ptr<const translate::WorkloadIdentity> identity) {
+  identity_ = std::move(identity);
+  if (!snapshot_) return;
+  installTls(*snapshot_);
+  for (auto& w : workers_) w->post(snapshot_, tls_);
+}
+
 bool ProxyRuntime::reloadChangedTlsFiles() {
   if (!snapshot_ || !tls_ || !tls_->filesChanged()) return false;
   // The files as they are now: a change already refused is not built (and logged) again.

@@ -14,6 +14,7 @@
 #include "telemetry/access_logger.h"
 #include "telemetry/stats_store.h"
 #include "translate/snapshot.h"
+#include "translate/workload_identity.h"
 
 namespace halyard::proxy::runtime {
 
@@ -40,6 +41,13 @@ class ProxyRuntime {
   // that no longer matches it: a rotation caught halfway) is refused, logged once, and the
   // previous certificates keep serving until the files change again.
   bool reloadChangedTlsFiles();
+  // Main thread: the proxy's workload certificate was issued or rotated. Builds the TLS
+  // contexts again with it and posts them with the serving snapshot: new connections (inbound
+  // and to upstreams) use the new certificate, open ones keep what they negotiated.
+  void setWorkloadIdentity(std::shared_ptr<const translate::WorkloadIdentity> identity);
+  const std::shared_ptr<const translate::WorkloadIdentity>& workloadIdentity() const {
+    return identity_;
+  }
   // The snapshot most recently installed or posted (main thread).
   const std::shared_ptr<const translate::Snapshot>& snapshot() const { return snapshot_; }
 
@@ -61,6 +69,7 @@ class ProxyRuntime {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::shared_ptr<const translate::Snapshot> snapshot_;
   std::shared_ptr<const tls::TlsContexts> tls_;
+  std::shared_ptr<const translate::WorkloadIdentity> identity_;
   std::vector<std::string> tls_errors_;        // what tls_ could not build (logged when built)
   std::vector<tls::FileStamp> refused_files_;  // the files of the change last refused
 };
