@@ -5,10 +5,8 @@ namespace halyard::telemetry {
 std::string formatPeerIdentity(const PeerIdentity& peer) {
   std::string out;
   out.append("workload=").append(peer.workload);
-  out.append(";namespace=").append(peer.namespace_);
   out.append(";app=").append(peer.app);
   out.append(";version=").append(peer.version);
-  out.append(";sa=").append(peer.service_account);
   return out;
 }
 
@@ -26,17 +24,38 @@ bool parsePeerIdentity(std::string_view value, PeerIdentity& out) {
     const std::string_view v = item.substr(eq + 1);
     if (key == "workload") {
       parsed.workload = v;
-    } else if (key == "namespace") {
-      parsed.namespace_ = v;
     } else if (key == "app") {
       parsed.app = v;
     } else if (key == "version") {
       parsed.version = v;
-    } else if (key == "sa") {
-      parsed.service_account = v;
     }
   }
   out = parsed;
+  return true;
+}
+
+bool parseSpiffeId(std::string_view id, std::string_view& trust_domain,
+                   std::string_view& namespace_, std::string_view& service_account) {
+  constexpr std::string_view kScheme = "spiffe://";
+  if (!id.starts_with(kScheme)) return false;
+  id.remove_prefix(kScheme.size());
+  const size_t slash = id.find('/');
+  if (slash == 0 || slash == std::string_view::npos) return false;
+  const std::string_view domain = id.substr(0, slash);
+  std::string_view path = id.substr(slash);
+  if (!path.starts_with("/ns/")) return false;
+  path.remove_prefix(4);
+  const size_t sa = path.find("/sa/");
+  if (sa == 0 || sa == std::string_view::npos) return false;
+  const std::string_view ns = path.substr(0, sa);
+  const std::string_view account = path.substr(sa + 4);
+  if (account.empty() || account.find('/') != std::string_view::npos ||
+      ns.find('/') != std::string_view::npos) {
+    return false;
+  }
+  trust_domain = domain;
+  namespace_ = ns;
+  service_account = account;
   return true;
 }
 

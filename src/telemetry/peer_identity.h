@@ -1,11 +1,16 @@
-// The x-halyard-peer request header: who sent a request through the mesh. A proxy adds it to
-// every request it forwards from a gateway or outbound listener (replacing whatever the client
-// sent); the receiving sidecar's inbound listener removes it and labels its metrics' source_*
-// with it. It is not authenticated: until mTLS lands, any client that reaches an inbound
-// listener directly can claim any identity.
+// Who sent a request through the mesh. The identity — namespace, service account, SPIFFE ID —
+// comes only from the client certificate of a mutual TLS connection (parseSpiffeId); nothing a
+// request says can claim one.
 //
-// Format: "workload=<name>;namespace=<ns>;app=<app>;version=<version>;sa=<service account>".
-// Values are Kubernetes names and label values, which contain neither ';' nor '='.
+// What a certificate does not carry, the calling workload's name, app and version for the
+// source_* metric labels, travels beside it in the x-halyard-peer-metadata request header (as
+// Istio's sidecars exchange x-envoy-peer-metadata): a gateway or outbound listener sets it on
+// every request it forwards (replacing whatever the client sent), and the receiving inbound
+// listener removes it and reads it only when the connection is mutual TLS, so it is telemetry,
+// never identity. The retired x-halyard-peer header is dropped wherever it appears.
+//
+// Format: "workload=<name>;app=<app>;version=<version>". Values are Kubernetes names and label
+// values, which contain neither ';' nor '='.
 #pragma once
 
 #include <string>
@@ -13,22 +18,29 @@
 
 namespace halyard::telemetry {
 
-inline constexpr std::string_view kPeerHeader = "x-halyard-peer";
+inline constexpr std::string_view kPeerHeader = "x-halyard-peer-metadata";
+inline constexpr std::string_view kRetiredPeerHeader = "x-halyard-peer";
 
 struct PeerIdentity {
   std::string_view workload;
-  std::string_view namespace_;
+  std::string_view namespace_;  // from the certificate's SPIFFE ID
   std::string_view app;
   std::string_view version;
-  std::string_view service_account;  // empty: none
+  std::string_view service_account;  // from the certificate's SPIFFE ID; empty: none
 };
 
-// The header value, computed once at startup.
+// The header value (workload, app and version), computed once at startup.
 std::string formatPeerIdentity(const PeerIdentity& peer);
 
-// Views into `value`; unknown keys are skipped, missing ones stay empty. False (and `out`
-// untouched) when an item is not key=value.
+// Views into `value`: workload, app and version. Other keys (an older proxy's namespace and sa
+// among them) are ignored: identity never comes from a header. False (and `out` untouched) when
+// an item is not key=value.
 bool parsePeerIdentity(std::string_view value, PeerIdentity& out);
+
+// "spiffe://<trust domain>/ns/<namespace>/sa/<service account>" into views of `id`; false when
+// it is not of that form.
+bool parseSpiffeId(std::string_view id, std::string_view& trust_domain,
+                   std::string_view& namespace_, std::string_view& service_account);
 
 // Istio's principal for a service account, into `out` (replaced; its capacity is reused):
 // "spiffe://cluster.local/ns/<ns>/sa/<sa>". Empty when `service_account` is.

@@ -10,6 +10,7 @@ DownstreamStats DownstreamStats::resolve(WorkerStats& stats, std::string_view li
       &stats.counter("envoy_http_downstream_rq_total", {l}),
       &stats.counter("envoy_listener_ssl_handshake", {{"listener_address", listener}}),
       &stats.counter("envoy_listener_ssl_connection_error", {{"listener_address", listener}}),
+      &stats.counter("envoy_listener_no_filter_chain_match", {{"listener_address", listener}}),
   };
 }
 

@@ -17,6 +17,9 @@ struct DownstreamStats {
   // TLS listeners: envoy_listener_ssl_handshake / envoy_listener_ssl_connection_error
   Counter* ssl_handshake = nullptr;
   Counter* ssl_connection_error = nullptr;
+  // Plaintext connections a STRICT mutual TLS inbound listener refused (Envoy finds no filter
+  // chain for them): envoy_listener_no_filter_chain_match
+  Counter* no_filter_chain_match = nullptr;
 
   static DownstreamStats resolve(WorkerStats& stats, std::string_view listener);
 };

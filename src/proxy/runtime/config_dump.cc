@@ -62,10 +62,10 @@ json serverTlsJson(const tr::ServerTls& t) {
 }
 
 json upstreamTlsJson(const tr::UpstreamTls& t) {
-  json j{{"mode", t.mode == tr::UpstreamTls::Mode::kMutual ? "MUTUAL" : "SIMPLE"},
-         {"sni", t.sni},
-         {"origin", t.origin}};
+  static const char* const kModes[] = {"SIMPLE", "MUTUAL", "ISTIO_MUTUAL"};
+  json j{{"mode", kModes[static_cast<int>(t.mode)]}, {"sni", t.sni}, {"origin", t.origin}};
   if (!t.ca.empty()) j["ca"] = pemOrigin(t.ca);
+  if (!t.subject_alt_names.empty()) j["subject_alt_names"] = t.subject_alt_names;
   return j;
 }
 
@@ -93,6 +93,11 @@ std::string configDumpJson(const tr::Snapshot& s) {
                          {"protocol", l.protocol},
                          {"tls", tls},
                          {"virtual_hosts", hosts}});
+    if (l.kind == tr::ListenerKind::kInbound) {
+      static const char* const kPeerModes[] = {"PERMISSIVE", "STRICT", "DISABLE"};
+      listeners.back()["mtls"] = {{"mode", kPeerModes[static_cast<int>(l.mtls.mode)]},
+                                  {"origin", l.mtls.origin}};
+    }
   }
   std::vector<const tr::Cluster*> sorted;
   for (const auto& [name, c] : s.clusters) sorted.push_back(&c);
@@ -102,6 +107,9 @@ std::string configDumpJson(const tr::Snapshot& s) {
     json endpoints = json::array();
     for (const auto& e : c->endpoints) {
       endpoints.push_back({{"address", e.address}, {"port", e.port}, {"weight", e.weight}});
+      if (!e.service_account.empty()) endpoints.back()["service_account"] = e.service_account;
+      if (e.mesh_mtls) endpoints.back()["mesh_mtls"] = true;
+      if (e.requires_mtls) endpoints.back()["requires_mtls"] = true;
     }
     clusters.push_back({{"name", c->name},
                         {"service", c->service_host},
@@ -111,6 +119,8 @@ std::string configDumpJson(const tr::Snapshot& s) {
                         {"endpoints", endpoints},
                         {"not_enforced", c->not_enforced}});
     if (c->tls) clusters.back()["tls"] = upstreamTlsJson(*c->tls);
+    if (c->auto_mtls) clusters.back()["auto_mtls"] = true;
+    if (!c->tls_disabled_by.empty()) clusters.back()["tls_disabled_by"] = c->tls_disabled_by;
   }
   json dump{{"version", s.version},
             {"listeners", listeners},

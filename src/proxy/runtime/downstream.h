@@ -58,6 +58,16 @@ struct Downstream {
   std::string remote_ip;        // "10.0.0.1", for x-forwarded-for
   std::string remote_endpoint;  // "10.0.0.1:53211", for access logs
   std::string local_endpoint;
+  // Mesh mutual TLS on an inbound listener: the client's SPIFFE ID and the SHA-256 of its
+  // certificate (x-forwarded-client-cert), from the handshake; empty on plaintext connections.
+  std::string peer_principal;
+  std::string peer_certificate_hash;
+  // The proxy's own SPIFFE ID when the connection is mutual TLS (the TLS contexts' copy).
+  std::string own_principal;
+  // "By=<own>;Hash=<peer certificate SHA-256>;Subject=\"\";URI=<peer>", as Istio's sidecars set
+  // x-forwarded-client-cert for the app; empty on plaintext.
+  std::string forwarded_client_cert;
+  bool mutual_tls() const { return !peer_principal.empty(); }
 };
 
 }  // namespace halyard::proxy::runtime

@@ -1,5 +1,8 @@
 #include "proxy/runtime/downstream_connection.h"
 
+#include <sys/socket.h>
+
+#include <optional>
 #include <variant>
 
 #include "common/log.h"
@@ -8,6 +11,7 @@
 #include "proxy/runtime/responder.h"
 #include "proxy/runtime/upstream_request.h"
 #include "proxy/runtime/worker.h"
+#include "proxy/tls/certificate_checks.h"
 
 namespace halyard::proxy::runtime {
 
@@ -63,10 +67,28 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
 }
 
 net::awaitable<bool> DownstreamConnection::setUpTransport() {
-  if (!ds_.listener->tls) co_return true;
+  const bool inbound = ds_.listener->kind == tr::ListenerKind::kInbound;
+  if (!ds_.listener->tls && !inbound) co_return true;
   // Held through the handshake: the ClientHello callback uses the listener's TLS contexts.
   const std::shared_ptr<const WorkerSnapshot> snapshot = ds_.worker.snapshot();
   const ListenerRoutes* routes = snapshot ? snapshot->listener(ds_.listener->name) : nullptr;
+  if (inbound) {
+    // PeerAuthentication as the snapshot says when the connection arrives: a change applies to
+    // new connections, open ones keep what they negotiated.
+    const tr::PeerAuthMode mode =
+        routes ? routes->listener->mtls.mode : tr::PeerAuthMode::kPermissive;
+    if (mode == tr::PeerAuthMode::kDisable) co_return true;
+    const std::optional<bool> tls = co_await startsWithTls();
+    if (!tls) co_return false;
+    if (!*tls) {
+      if (mode == tr::PeerAuthMode::kPermissive) co_return true;
+      // STRICT: Envoy finds no filter chain for plaintext and closes; so do we, and count it.
+      ds_.worker.telemetry().plaintextRefused(ds_.listener->name);
+      HLOG_DEBUG("plaintext connection from {} refused: {} requires mutual TLS ({})",
+                 ds_.remote_endpoint, ds_.listener->name, routes->listener->mtls.origin);
+      co_return false;
+    }
+  }
   SSL* ssl = routes && routes->tls ? routes->tls->newSession() : nullptr;
   if (!ssl) {
     ds_.worker.telemetry().tlsHandshake(ds_.listener->name, false);
@@ -86,7 +108,38 @@ net::awaitable<bool> DownstreamConnection::setUpTransport() {
                transport.describeTlsError(ec));
     co_return false;
   }
+  if (inbound) {
+    // Verified against the mesh roots by now: the certificate is the peer's identity.
+    X509* peer = SSL_get0_peer_certificate(transport.ssl());
+    ds_.peer_principal = tls::firstUriSan(peer);
+    ds_.peer_certificate_hash = tls::certificateSha256(peer);
+    ds_.own_principal = snapshot->tls().spiffeId();
+    if (ds_.peer_principal.empty()) {
+      HLOG_DEBUG("mutual TLS from {} on {} refused: the client certificate has no SPIFFE ID",
+                 ds_.remote_endpoint, ds_.listener->name);
+      co_return false;
+    }
+    ds_.forwarded_client_cert = "By=" + ds_.own_principal + ";Hash=" + ds_.peer_certificate_hash +
+                                ";Subject=\"\";URI=" + ds_.peer_principal;
+  }
   co_return !ds_.worker.draining();
+}
+
+net::awaitable<std::optional<bool>> DownstreamConnection::startsWithTls() {
+  // A TLS connection opens with a handshake record (content type 22); an HTTP request with a
+  // method's letter. One byte, peeked, tells them apart without taking it from the stream.
+  waiting_ = true;
+  asio::ip::tcp::socket& socket = ds_.socket();
+  ds_.read_timer.armAt(Clock::now() + ds_.worker.options().request_headers_timeout,
+                       [&socket] { cancelSocket(socket); });
+  auto [ec] = co_await socket.async_wait(asio::socket_base::wait_read, net::kAwait);
+  ds_.read_timer.disarm();
+  waiting_ = false;
+  if (ec || ds_.worker.draining()) co_return std::nullopt;
+  unsigned char first = 0;
+  const ssize_t n = ::recv(socket.native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n != 1) co_return std::nullopt;
+  co_return first == 0x16;
 }
 
 net::awaitable<DownstreamConnection::HeadStatus> DownstreamConnection::readHead() {
@@ -149,12 +202,24 @@ net::awaitable<void> DownstreamConnection::rejectHead(uint16_t status, std::stri
 
 void DownstreamConnection::readPeer() {
   RequestRecord& record = rq_.record;
-  const auto value = rq_.view.header(telemetry::kPeerHeader);
-  if (!value || !telemetry::parsePeerIdentity(*value, record.peer)) return;
+  record.mutual_tls = ds_.mutual_tls();
+  if (!record.mutual_tls) return;  // plaintext: no identity, and no metadata is believed
+  std::string_view trust_domain;
+  if (!telemetry::parseSpiffeId(ds_.peer_principal, trust_domain, record.peer.namespace_,
+                                record.peer.service_account)) {
+    record.peer.namespace_ = {};
+    record.peer.service_account = {};
+  }
+  telemetry::PeerIdentity metadata;
+  if (const auto value = rq_.view.header(telemetry::kPeerHeader);
+      value && telemetry::parsePeerIdentity(*value, metadata)) {
+    record.peer.workload = metadata.workload;
+    record.peer.app = metadata.app;
+    record.peer.version = metadata.version;
+  }
   record.has_peer = true;
-  telemetry::formatPrincipal(rq_.peer_principal, record.peer.namespace_,
-                             record.peer.service_account);
-  record.peer_principal = rq_.peer_principal;
+  record.peer_principal = ds_.peer_principal;
+  record.own_principal = ds_.own_principal;
 }
 
 const ListenerRoutes* DownstreamConnection::listenerRoutes() {

@@ -42,6 +42,9 @@ class DownstreamConnection {
   // Gateway server (its certificate, versions, client verification) and the handshake runs
   // within the request-header timeout. False: the connection is to be closed, unanswered.
   net::awaitable<bool> setUpTransport();
+  // Waits for the first byte: true when it starts a TLS handshake; nullopt when the connection
+  // closed, timed out or the proxy drains first.
+  net::awaitable<std::optional<bool>> startsWithTls();
   net::awaitable<HeadStatus> readHead();
   net::awaitable<void> serve();
   net::awaitable<void> route();

@@ -36,12 +36,9 @@ net::awaitable<void> mirror(Worker& worker, std::shared_ptr<const WorkerSnapshot
   upstream::UpstreamHost* host = upstream::pickHost(*hosts, worker.random(), {});
   if (!host) co_return;
   const Clock::time_point deadline = Clock::now() + kMirrorTimeout;
-  upstream::TransportSettings transport;
-  if (hosts->cluster().tls) {
-    const tls::ClientContext* context = hosts->tlsContext();
-    if (!context) co_return;
-    transport = upstream::TransportSettings::forTls(*context, mirrorHost(head));
-  }
+  const auto chosen = hosts->transportFor(*host, mirrorHost(head));
+  if (!chosen) co_return;
+  const upstream::TransportSettings& transport = *chosen;
   std::unique_ptr<upstream::UpstreamConnection> c = worker.pool().takeIdle(*host, transport);
   if (!c) {
     auto connected =

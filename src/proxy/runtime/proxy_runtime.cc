@@ -22,10 +22,10 @@ ProxyRuntime::~ProxyRuntime() {
   stop();
 }
 
-std::shared_ptr<const tls::TlsContexts> ProxyRuntime::buildTls(const translate::Snapshot& snapshot,
-                                                               std::vector<std::string>& errors) {
+std::shared_ptr<const tls::TlsContexts> ProxyRuntime::buildTls(
+    const translate::Snapshot& snapshot, std::vector<std::string>& errors) const {
   errors.clear();
-  return tls::TlsContexts::build(snapshot, errors);
+  return tls::TlsContexts::build(snapshot, identity_.get(), errors);
 }
 
 void ProxyRuntime::installTls(const translate::Snapshot& snapshot) {

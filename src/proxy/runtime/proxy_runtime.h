@@ -61,8 +61,8 @@ class ProxyRuntime {
 
  private:
   // Builds the snapshot's TLS contexts; `errors` gets what could not be built.
-  static std::shared_ptr<const tls::TlsContexts> buildTls(const translate::Snapshot& snapshot,
-                                                          std::vector<std::string>& errors);
+  std::shared_ptr<const tls::TlsContexts> buildTls(const translate::Snapshot& snapshot,
+                                                   std::vector<std::string>& errors) const;
   void installTls(const translate::Snapshot& snapshot);
 
   RuntimeOptions options_;

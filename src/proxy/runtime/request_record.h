@@ -17,10 +17,15 @@ struct RequestRecord {
   const translate::Endpoint* endpoint = nullptr;  // the endpoint of the last attempt, if any
   std::string_view listener;                      // ListenerInfo::name
   translate::ListenerKind listener_kind = translate::ListenerKind::kGateway;
-  // kInbound: the caller, from its x-halyard-peer header (has_peer false: none or malformed).
+  // kInbound: the caller over mutual TLS (has_peer false on plaintext): namespace and service
+  // account from its certificate, workload, app and version from x-halyard-peer-metadata.
   bool has_peer = false;
+  bool mutual_tls = false;
   telemetry::PeerIdentity peer;
-  std::string_view peer_principal;  // "spiffe://..." or empty
+  std::string_view peer_principal;  // the client certificate's SPIFFE ID, or empty
+  std::string_view own_principal;   // this proxy's SPIFFE ID on a mutual TLS connection
+  // Outbound: the SPIFFE ID of the upstream's certificate (Istio mutual TLS), or empty.
+  std::string_view upstream_principal;
   bool retried = false;
   bool upstream_timeout = false;
 };

@@ -39,7 +39,7 @@ struct RequestState {
   RequestRecord record;
   Clock::time_point start;
   uint64_t tunnel_bytes_received = 0;  // client bytes spliced after an upgrade
-  std::string peer_principal;          // backs record.peer_principal (capacity kept)
+  std::string upstream_principal;      // backs record.upstream_principal (capacity kept)
   std::string transport_failure;       // backs the access log's upstream_transport_failure_reason
 
   bool http10() const { return head->version == http::HttpVersion::kHttp10; }
@@ -60,7 +60,7 @@ struct RequestState {
     reply_headers.clear();
     record = RequestRecord{};
     tunnel_bytes_received = 0;
-    peer_principal.clear();
+    upstream_principal.clear();
     transport_failure.clear();
   }
 };

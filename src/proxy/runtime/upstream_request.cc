@@ -241,15 +241,21 @@ bool UpstreamRequest::buildHead() {
     if (h.name == "host" || h.name == "expect" || h.name == "x-forwarded-for" ||
         h.name == "x-forwarded-proto" || h.name == "x-request-id" ||
         (rewritten_path_ && h.name == "x-envoy-original-path") ||
-        h.name == telemetry::kPeerHeader || mustDrop(head.headers, h.name, extra_options)) {
+        h.name == telemetry::kPeerHeader || h.name == telemetry::kRetiredPeerHeader ||
+        h.name == "x-forwarded-client-cert" || mustDrop(head.headers, h.name, extra_options)) {
       continue;
     }
     headers.push_back(h);
   }
-  // The caller's x-halyard-peer never passes: a gateway or outbound listener states its own
-  // workload instead, an inbound listener (the last hop) consumed it for its metrics.
-  const std::string& peer = ds_.worker.options().peer_header;
-  if (!peer.empty() && ds_.listener->kind != tr::ListenerKind::kInbound) {
+  // What a client says of itself never passes. A gateway or outbound listener states its own
+  // workload's metadata instead; an inbound listener (the last hop) consumed the caller's and
+  // tells the app who called with x-forwarded-client-cert, from the certificate (Envoy's
+  // SANITIZE_SET: a client's own XFCC is replaced, and removed on plaintext).
+  if (ds_.listener->kind == tr::ListenerKind::kInbound) {
+    if (!ds_.forwarded_client_cert.empty()) {
+      headers.push_back({"x-forwarded-client-cert", ds_.forwarded_client_cert});
+    }
+  } else if (const std::string& peer = ds_.worker.options().peer_header; !peer.empty()) {
     headers.push_back({telemetry::kPeerHeader, peer});
   }
   headers.push_back({"x-forwarded-for", ds_.forwarded_for});
@@ -290,16 +296,12 @@ void UpstreamRequest::startMirrors() {
 net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& host) {
   const tr::Cluster& cluster = hosts_->cluster();
   upstream::ConnectionPool& pool = ds_.worker.pool();
-  upstream::TransportSettings transport;
-  if (cluster.tls) {
-    const tls::ClientContext* context = hosts_->tlsContext();
-    if (!context) {
-      co_return Attempt{
-          .failure = Failure::kConnect,
-          .detail = "no TLS context for the cluster: " + std::string(hosts_->tlsError())};
-    }
-    transport = upstream::TransportSettings::forTls(*context, upstream_host_);
+  const auto chosen = hosts_->transportFor(host, upstream_host_);
+  if (!chosen) {
+    co_return Attempt{.failure = Failure::kConnect,
+                      .detail = "no TLS context for the cluster: " + std::string(chosen.error())};
   }
+  const upstream::TransportSettings& transport = *chosen;
   std::unique_ptr<UpstreamConnection> c = pool.takeIdle(host, transport);
   for (int round = 0;; ++round) {
     if (!c) {
@@ -315,6 +317,9 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& 
     }
     const bool reused = c->reused();
     c->countRequest();
+    secure_ = transport.tls != nullptr;
+    rq_.upstream_principal = c->peerPrincipal();
+    rq_.record.upstream_principal = rq_.upstream_principal;
     Attempt a = co_await exchange(*c);
     if (a.failure == Failure::kNone) {
       a.connection = std::move(c);
@@ -544,6 +549,19 @@ net::awaitable<void> UpstreamRequest::stopUpload(UpstreamConnection& c) {
   rq_.close = true;  // the rest of the request body is still on the wire
 }
 
+std::string UpstreamRequest::plaintextToStrict() const {
+  const tr::Endpoint* e = rq_.record.endpoint;
+  if (!e || !e->requires_mtls || secure_) return {};
+  const tr::Cluster& c = hosts_->cluster();
+  std::string why = "; the destination requires mutual TLS (its PeerAuthentication is STRICT)";
+  if (!c.tls_disabled_by.empty()) {
+    why += " but " + c.tls_disabled_by + " sets tls mode DISABLE";
+  } else {
+    why += " but this proxy sent plaintext";
+  }
+  return why;
+}
+
 net::awaitable<void> UpstreamRequest::replyFailure(const Attempt& a, bool retries_exhausted) {
   telemetry::AccessLogEntry& log = rq_.record.log;
   if (upload_running_ || (mode_ == BodyMode::kStreamed && !rq_.body.done())) rq_.close = true;
@@ -562,11 +580,12 @@ net::awaitable<void> UpstreamRequest::replyFailure(const Attempt& a, bool retrie
         rq_.transport_failure = a.detail;
         log.upstream_transport_failure_reason = rq_.transport_failure;
       }
-      rq_.reason = "upstream connect error: " + a.detail + retries + cluster;
+      rq_.reason = "upstream connect error: " + a.detail + retries + cluster + plaintextToStrict();
       co_return co_await fail(503, ResponseFlag::kUpstreamConnectionFailure,
                               "upstream_reset_before_response_started{connection_failure}");
     case Failure::kReset:
-      rq_.reason = "upstream reset before response: " + a.detail + retries + cluster;
+      rq_.reason =
+          "upstream reset before response: " + a.detail + retries + cluster + plaintextToStrict();
       co_return co_await fail(503,
                               a.peer_closed ? ResponseFlag::kUpstreamConnectionTermination
                                             : ResponseFlag::kUpstreamRemoteReset,

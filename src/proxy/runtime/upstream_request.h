@@ -76,6 +76,9 @@ class UpstreamRequest {
   net::awaitable<void> fail(uint16_t status, telemetry::ResponseFlag flag,
                             std::string_view details);
   net::awaitable<void> replyFailure(const Attempt& a, bool retries_exhausted);
+  // The end of a failure's reason when plaintext went to an endpoint whose PeerAuthentication
+  // is STRICT (a DestinationRule tls DISABLE, usually): "" otherwise.
+  std::string plaintextToStrict() const;
   void rearmResponseTimer(upstream::UpstreamConnection& c);
   Clock::time_point responseDeadline() const;
   bool replayable() const;
@@ -102,6 +105,7 @@ class UpstreamRequest {
   // a client that hangs up, so its upstream exchange is abandoned at once.
   bool watching_ = false;  // the peek is pending
   bool client_gone_ = false;
+  bool secure_ = false;  // the last attempt's connection was TLS
   // The streamed upload.
   net::AsyncEvent upload_done_;
   bool upload_running_ = false;

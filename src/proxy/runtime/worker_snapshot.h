@@ -47,6 +47,8 @@ class WorkerSnapshot {
   const ListenerRoutes* outboundPort(uint16_t port) const;
   // By Cluster::name; null when the snapshot has no such cluster.
   upstream::ClusterHosts* cluster(std::string_view name) const;
+  // The TLS contexts built for this snapshot (never null).
+  const tls::TlsContexts& tls() const { return *tls_; }
 
  private:
   std::shared_ptr<const translate::Snapshot> snapshot_;

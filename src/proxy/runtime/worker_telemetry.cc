@@ -42,6 +42,11 @@ void WorkerTelemetry::tlsHandshake(std::string_view listener, bool ok) {
   (ok ? s.ssl_handshake : s.ssl_connection_error)->inc();
 }
 
+void WorkerTelemetry::plaintextRefused(std::string_view listener) {
+  if (!stats_) return;
+  downstream(listener).no_filter_chain_match->inc();
+}
+
 void WorkerTelemetry::upstreamTlsHandshake(const translate::Cluster& cluster, bool ok) {
   if (!stats_) return;
   auto& s = upstream(cluster);
@@ -88,15 +93,16 @@ telemetry::IstioRequestLabels WorkerTelemetry::istioLabels(const RequestRecord& 
     labels.destination_service = record.log.authority;  // Istio falls back to the Host header
   }
   if (inbound) {
-    // This proxy is the destination; the caller is whoever its sidecar said it was.
+    // This proxy is the destination; the caller is whom its certificate names.
     labels.reporter = "destination";
-    labels.connection_security_policy = "none";
+    labels.connection_security_policy = record.mutual_tls ? "mutual_tls" : "none";
     labels.destination_workload = self_.workload;
     labels.destination_workload_namespace = self_.namespace_;
     labels.destination_app = self_.app;
     labels.destination_canonical_service = self_.app;
     labels.destination_version = self_.version;
-    labels.destination_principal = self_.principal;
+    labels.destination_principal =
+        record.own_principal.empty() ? std::string_view(self_.principal) : record.own_principal;
     if (record.has_peer) {
       const telemetry::PeerIdentity& p = record.peer;
       labels.source_workload = orUnknown(p.workload);
@@ -113,6 +119,7 @@ telemetry::IstioRequestLabels WorkerTelemetry::istioLabels(const RequestRecord& 
     labels.source_app = self_.app;
     labels.source_version = self_.version;
     labels.source_principal = self_.principal;
+    labels.destination_principal = orUnknown(record.upstream_principal);
     if (record.endpoint && !record.endpoint->workload.empty()) {
       const translate::Endpoint& e = *record.endpoint;
       labels.destination_workload = e.workload;

@@ -42,6 +42,7 @@ class WorkerTelemetry {
   // A TLS handshake on a listener (downstream) or to a cluster's endpoint (upstream).
   void tlsHandshake(std::string_view listener, bool ok);
   void upstreamTlsHandshake(const translate::Cluster& cluster, bool ok);
+  void plaintextRefused(std::string_view listener);
   void requestDone(const RequestRecord& record);
   // Writes buffered access log lines (on a timer and at exit).
   void flush();

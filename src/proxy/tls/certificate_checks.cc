@@ -106,4 +106,11 @@ std::string firstUriSan(X509* cert) {
   return uris.empty() ? std::string() : std::move(uris.front());
 }
 
+std::string certificateSha256(X509* cert) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (!cert || X509_digest(cert, EVP_sha256(), digest, &size) != 1) return {};
+  return hexLower(digest, size);
+}
+
 }  // namespace halyard::proxy::tls

@@ -25,4 +25,7 @@ std::string checkCertificate(X509* cert, const CertificateChecks& checks);
 // The certificate's first URI SAN (a SPIFFE identity in the mesh), or empty.
 std::string firstUriSan(X509* cert);
 
+// The SHA-256 of the certificate's DER, lowercase hex (x-forwarded-client-cert's Hash).
+std::string certificateSha256(X509* cert);
+
 }  // namespace halyard::proxy::tls

@@ -57,8 +57,11 @@ common::Expected<std::unique_ptr<ClientContext>> ClientContext::build(
   auto failed = [&](std::string message) {
     return common::fail(common::ErrorKind::kInvalidArgument, tls.origin + ": " + message);
   };
-  uint64_t hash = mix(0xcbf29ce484222325ull,
-                      tls.mode == translate::UpstreamTls::Mode::kMutual ? "mutual" : "simple");
+  using Mode = translate::UpstreamTls::Mode;
+  const bool mutual = tls.mode == Mode::kMutual || tls.mode == Mode::kIstioMutual;
+  uint64_t hash = mix(0xcbf29ce484222325ull, tls.mode == Mode::kIstioMutual ? "istio"
+                                             : mutual                        ? "mutual"
+                                                                             : "simple");
 
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
@@ -89,7 +92,7 @@ common::Expected<std::unique_ptr<ClientContext>> ClientContext::build(
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
     hash = mix(hash, "insecure");
   }
-  if (tls.mode == translate::UpstreamTls::Mode::kMutual) {
+  if (mutual) {
     const auto& cert = tls.client_certificate;
     if (cert.certificate_chain.empty() || cert.private_key.empty()) {
       return failed("tls.mode MUTUAL needs clientCertificate and privateKey");
@@ -100,7 +103,9 @@ common::Expected<std::unique_ptr<ClientContext>> ClientContext::build(
     if (!key) return failed(key.error().message);
     auto used = useCertificate(ctx, *chain, *key, cert.certificate_chain.origin);
     if (!used) return failed(used.error().message);
-    hash = mix(mix(hash, *chain), *key);
+    // A rotated workload certificate keeps the mesh's warm connections: they were
+    // authenticated when made, and the roots (in the hash) still say whom to trust.
+    if (tls.mode != Mode::kIstioMutual) hash = mix(mix(hash, *chain), *key);
   }
   hash = mix(hash, tls.sni);
   for (const auto& san : tls.subject_alt_names) hash = mix(hash, san);
@@ -118,7 +123,10 @@ SSL* ClientContext::newSession(std::string_view server_name) const {
   if (!ssl) return nullptr;
   const std::string name(server_name);
   if (!name.empty()) SSL_set_tlsext_host_name(ssl, name.c_str());
-  if (!settings_.insecure_skip_verify && settings_.subject_alt_names.empty() && !name.empty()) {
+  // Istio mutual TLS sends "outbound_.80_._.host" as SNI, which no certificate carries: the
+  // chain to the mesh roots (and the SPIFFE IDs, when known) is what identifies the server.
+  if (!settings_.insecure_skip_verify && settings_.subject_alt_names.empty() && !name.empty() &&
+      settings_.mode != translate::UpstreamTls::Mode::kIstioMutual) {
     SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     SSL_set1_host(ssl, name.c_str());
   }

@@ -41,14 +41,14 @@ bool wildcardMatches(std::string_view pattern, std::string_view host) {
 
 }  // namespace
 
-std::shared_ptr<const ListenerTls> ListenerTls::build(const translate::Listener& listener,
-                                                      PemLoader& loader,
-                                                      std::vector<std::string>& errors) {
+std::shared_ptr<const ListenerTls> ListenerTls::build(
+    const std::string& listener_name, const std::vector<translate::ServerTls>& servers,
+    PemLoader& loader, std::vector<std::string>& errors) {
   auto self = std::make_shared<ListenerTls>();
-  for (const auto& server : listener.tls) {
+  for (const auto& server : servers) {
     auto built = ServerContext::build(server, loader);
     if (!built) {
-      errors.push_back("listener " + listener.name + ": " + built.error().message +
+      errors.push_back("listener " + listener_name + ": " + built.error().message +
                        "; its hosts get no handshake");
       continue;
     }

@@ -17,7 +17,8 @@ namespace halyard::proxy::tls {
 class ListenerTls {
  public:
   // Servers whose context failed to build are left out, each with its error in `errors`.
-  static std::shared_ptr<const ListenerTls> build(const translate::Listener& listener,
+  static std::shared_ptr<const ListenerTls> build(const std::string& listener_name,
+                                                  const std::vector<translate::ServerTls>& servers,
                                                   PemLoader& loader,
                                                   std::vector<std::string>& errors);
 

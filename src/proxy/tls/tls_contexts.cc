@@ -2,17 +2,84 @@
 
 namespace halyard::proxy::tls {
 
+namespace {
+
+namespace tr = halyard::translate;
+
+tr::PemSource inlinePem(const std::string& text, std::string origin) {
+  return tr::PemSource{text, "", std::move(origin)};
+}
+
+tr::TlsCertificate workloadCertificate(const tr::WorkloadIdentity& identity) {
+  return tr::TlsCertificate{
+      inlinePem(identity.certificate_chain_pem, "the workload certificate of " + identity.spiffe_id),
+      inlinePem(identity.private_key_pem, "the workload key")};
+}
+
+// A sidecar's inbound listener as a TLS server, as Istio's inbound mTLS filter chain: it presents
+// the workload certificate and requires a client certificate that chains to the mesh roots. Any
+// identity of the mesh is accepted here; who may do what is authorization's business.
+tr::ServerTls inboundServer(const tr::WorkloadIdentity& identity) {
+  tr::ServerTls server;
+  server.mode = tr::ServerTls::Mode::kMutual;
+  server.sni_hosts = {"*"};
+  server.certificates.push_back(workloadCertificate(identity));
+  server.client_ca = inlinePem(identity.root_certificates_pem, "the mesh root certificates");
+  server.origin = "mesh mTLS";
+  return server;
+}
+
+// Istio mutual TLS to a cluster: the workload certificate as client certificate, the mesh roots
+// as the only trust.
+tr::UpstreamTls meshClient(const tr::UpstreamTls& settings, const tr::WorkloadIdentity& identity) {
+  tr::UpstreamTls client = settings;
+  client.ca = inlinePem(identity.root_certificates_pem, "the mesh root certificates");
+  client.client_certificate = workloadCertificate(identity);
+  return client;
+}
+
+}  // namespace
+
 std::shared_ptr<const TlsContexts> TlsContexts::build(const translate::Snapshot& snapshot,
+                                                      const translate::WorkloadIdentity* identity,
                                                       std::vector<std::string>& errors) {
   auto self = std::make_shared<TlsContexts>();
+  if (identity) self->spiffe_id_ = identity->spiffe_id;
   PemLoader loader;
   for (const auto& listener : snapshot.listeners) {
+    if (listener.kind == tr::ListenerKind::kInbound) {
+      if (listener.mtls.mode == tr::PeerAuthMode::kDisable) continue;
+      if (!identity) {
+        // PERMISSIVE still serves plaintext meanwhile; STRICT serves nobody.
+        if (listener.mtls.mode == tr::PeerAuthMode::kStrict) {
+          errors.push_back("listener " + listener.name +
+                           ": mutual TLS is STRICT but the proxy has no workload certificate "
+                           "yet; connections are refused until it has one");
+        }
+        continue;
+      }
+      self->listeners_.emplace(listener.name, ListenerTls::build(listener.name,
+                                                                 {inboundServer(*identity)},
+                                                                 loader, errors));
+      continue;
+    }
     if (listener.tls.empty()) continue;
-    self->listeners_.emplace(listener.name, ListenerTls::build(listener, loader, errors));
+    self->listeners_.emplace(listener.name,
+                             ListenerTls::build(listener.name, listener.tls, loader, errors));
   }
   for (const auto& [name, cluster] : snapshot.clusters) {
     if (!cluster.tls) continue;
-    auto built = ClientContext::build(*cluster.tls, loader);
+    const bool mesh = cluster.tls->mode == tr::UpstreamTls::Mode::kIstioMutual;
+    if (mesh && !identity) {
+      const std::string why =
+          "Istio mutual TLS needs the proxy's workload certificate, which the control plane has "
+          "not issued (or the proxy runs without a control plane)";
+      if (!cluster.auto_mtls) errors.push_back("cluster " + name + ": " + why);
+      self->cluster_errors_.emplace(name, why);
+      continue;
+    }
+    auto built = ClientContext::build(mesh ? meshClient(*cluster.tls, *identity) : *cluster.tls,
+                                      loader);
     if (!built) {
       errors.push_back("cluster " + name + ": " + built.error().message);
       self->cluster_errors_.emplace(name, built.error().message);

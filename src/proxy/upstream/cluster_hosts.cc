@@ -93,6 +93,17 @@ const translate::Endpoint* ClusterHosts::endpoint(const UpstreamHost& host) cons
   return nullptr;
 }
 
+common::Result<TransportSettings, std::string_view> ClusterHosts::transportFor(
+    const UpstreamHost& host, std::string_view request_host) const {
+  if (!cluster_->tls) return TransportSettings{};
+  if (cluster_->auto_mtls) {
+    const translate::Endpoint* e = endpoint(host);
+    if (!e || !e->mesh_mtls) return TransportSettings{};
+  }
+  if (!tls_context_) return common::unexpected(tls_error_);
+  return TransportSettings::forTls(*tls_context_, request_host);
+}
+
 void ClusterHosts::setHosts(std::vector<std::shared_ptr<UpstreamHost>> hosts,
                             std::vector<uint32_t> weights,
                             std::vector<const translate::Endpoint*> endpoints) {

@@ -2,6 +2,7 @@
 
 #include "proxy/net/awaitable.h"
 #include "proxy/net/socket_util.h"
+#include "proxy/tls/certificate_checks.h"
 
 namespace halyard::proxy::upstream {
 
@@ -60,6 +61,7 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> Connectio
                              true);
     }
     ec = tls_ec;
+    if (!ec) c->setPeerPrincipal(tls::firstUriSan(SSL_get0_peer_certificate(c->transport().ssl())));
   }
   c->writeTimer().disarm();
   if (c->writeTimer().fired()) {

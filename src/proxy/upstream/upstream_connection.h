@@ -32,6 +32,9 @@ class UpstreamConnection {
   // The transport settings it was made with (TransportSettings::key); 0 for plaintext.
   uint64_t transportKey() const { return transport_key_; }
   void setTransportKey(uint64_t key) { transport_key_ = key; }
+  // The SPIFFE ID of the upstream's certificate (mesh mutual TLS), read once at the handshake.
+  const std::string& peerPrincipal() const { return peer_principal_; }
+  void setPeerPrincipal(std::string principal) { peer_principal_ = std::move(principal); }
 
   // Served at least one request before: a failure before any response byte may just be the
   // upstream closing an idle connection at the moment it was reused.
@@ -50,6 +53,7 @@ class UpstreamConnection {
   UpstreamHost* host_;
   size_t requests_ = 0;
   uint64_t transport_key_ = 0;
+  std::string peer_principal_;
   std::chrono::steady_clock::time_point idle_since_{};
 };
 

@@ -5,23 +5,23 @@
 namespace halyard::telemetry {
 namespace {
 
-TEST(PeerIdentity, FormatsAndParsesBack) {
+TEST(PeerIdentity, FormatsAndParsesBackWithoutIdentity) {
   const std::string value = formatPeerIdentity({"items-api", "shop", "items", "v2", "items-sa"});
-  EXPECT_EQ(value, "workload=items-api;namespace=shop;app=items;version=v2;sa=items-sa");
+  EXPECT_EQ(value, "workload=items-api;app=items;version=v2");
   PeerIdentity p;
   ASSERT_TRUE(parsePeerIdentity(value, p));
   EXPECT_EQ(p.workload, "items-api");
-  EXPECT_EQ(p.namespace_, "shop");
   EXPECT_EQ(p.app, "items");
   EXPECT_EQ(p.version, "v2");
-  EXPECT_EQ(p.service_account, "items-sa");
+  EXPECT_EQ(p.namespace_, "");
+  EXPECT_EQ(p.service_account, "");
 }
 
-TEST(PeerIdentity, EmptyServiceAccountAndUnknownKeys) {
+TEST(PeerIdentity, IdentityKeysInTheHeaderAreIgnored) {
   PeerIdentity p;
-  ASSERT_TRUE(parsePeerIdentity("workload=a; namespace=b;future=x;sa=", p));
+  ASSERT_TRUE(parsePeerIdentity("workload=a; namespace=forged;future=x;sa=admin", p));
   EXPECT_EQ(p.workload, "a");
-  EXPECT_EQ(p.namespace_, "b");
+  EXPECT_EQ(p.namespace_, "");
   EXPECT_EQ(p.app, "");
   EXPECT_EQ(p.service_account, "");
 }
@@ -32,6 +32,19 @@ TEST(PeerIdentity, MalformedLeavesTheOutputAlone) {
   EXPECT_FALSE(parsePeerIdentity("workload=a;garbage", p));
   EXPECT_FALSE(parsePeerIdentity("=a", p));
   EXPECT_EQ(p.workload, "before");
+}
+
+TEST(PeerIdentity, SpiffeId) {
+  std::string_view td, ns, sa;
+  ASSERT_TRUE(parseSpiffeId("spiffe://cluster.local/ns/shop/sa/items-sa", td, ns, sa));
+  EXPECT_EQ(td, "cluster.local");
+  EXPECT_EQ(ns, "shop");
+  EXPECT_EQ(sa, "items-sa");
+  for (std::string_view bad :
+       {"", "spiffe://", "spiffe:///ns/a/sa/b", "spiffe://td/ns//sa/b", "spiffe://td/ns/a/sa/",
+        "spiffe://td/ns/a/sa/b/c", "https://td/ns/a/sa/b", "spiffe://td/sa/b"}) {
+    EXPECT_FALSE(parseSpiffeId(bad, td, ns, sa)) << bad;
+  }
 }
 
 TEST(PeerIdentity, Principal) {

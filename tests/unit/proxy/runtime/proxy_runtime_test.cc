@@ -78,7 +78,7 @@ std::string headerOf(const std::string& head, const std::string& name) {
 }
 
 // A one-thread upstream that answers every request with "ok" and echoes the path, Host and
-// x-halyard-peer in headers.
+// the peer metadata headers (new and retired) in headers.
 class Upstream {
  public:
   Upstream() : port_(freePort()) {
@@ -119,7 +119,8 @@ class Upstream {
           ++requests_;
           const std::string reply = "HTTP/1.1 200 OK\r\nx-path: " + path +
                                     "\r\nx-host: " + headerOf(head, "host") +
-                                    "\r\nx-peer: " + headerOf(head, "x-halyard-peer") +
+                                    "\r\nx-peer: " + headerOf(head, "x-halyard-peer-metadata") +
+                                    "\r\nx-retired-peer: " + headerOf(head, "x-halyard-peer") +
                                     "\r\ncontent-length: 2\r\n\r\nok";
           ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
           continue;
@@ -295,7 +296,7 @@ TEST(ProxyRuntime, OutboundProxyRoutesByTheAuthorityPortAndAddsThePeerHeader) {
   Upstream app;
   SidecarPorts ports;
   RuntimeOptions options;
-  options.connection.peer_header = "workload=web;namespace=default;app=web;version=v1;sa=web-sa";
+  options.connection.peer_header = "workload=web;app=web;version=v1";
   ProxyRuntime runtime(options, nullptr, nullptr, {});
   ASSERT_TRUE(runtime.start(sidecarSnapshot(ports, app.port())).ok());
   const std::string service_port = std::to_string(ports.service);
@@ -307,16 +308,18 @@ TEST(ProxyRuntime, OutboundProxyRoutesByTheAuthorityPortAndAddsThePeerHeader) {
                                                 "/x?q=1 HTTP/1.1\r\nHost: items-api-svc:" +
                                                 service_port +
                                                 "\r\nx-halyard-peer: workload=forged\r\n"
+                                                "x-halyard-peer-metadata: workload=forged\r\n"
                                                 "Connection: close\r\n\r\n");
   EXPECT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << r;
   EXPECT_NE(r.find("x-path: /x?q=1\r\n"), std::string::npos) << r;
   EXPECT_NE(r.find("x-host: items-api-svc:" + service_port + "\r\n"), std::string::npos) << r;
   EXPECT_NE(r.find("x-peer: none\r\n"), std::string::npos) << r;  // the inbound hop removed it
+  EXPECT_NE(r.find("x-retired-peer: none\r\n"), std::string::npos) << r;
 
   // Host header without a port: port 80's table; the app sees this workload's peer header.
   r = get(ports.outbound, "web", "/y");
   EXPECT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << r;
-  EXPECT_NE(r.find("x-peer: workload=web;namespace=default;app=web;version=v1;sa=web-sa\r\n"),
+  EXPECT_NE(r.find("x-peer: workload=web;app=web;version=v1\r\n"),
             std::string::npos)
       << r;
 
@@ -350,7 +353,7 @@ TEST(WorkerTelemetry, InboundIsReportedByTheDestinationWithThePeerAsSource) {
   record.listener_kind = tr::ListenerKind::kInbound;
   telemetry::IstioRequestLabels l = t.istioLabels(record);
   EXPECT_EQ(l.reporter, "destination");
-  EXPECT_EQ(l.source_workload, "unknown");  // no peer header
+  EXPECT_EQ(l.source_workload, "unknown");  // plaintext: no peer
   EXPECT_EQ(l.destination_workload, "items-api");
   EXPECT_EQ(l.destination_workload_namespace, "shop");
   EXPECT_EQ(l.destination_app, "items");
@@ -360,16 +363,23 @@ TEST(WorkerTelemetry, InboundIsReportedByTheDestinationWithThePeerAsSource) {
   EXPECT_EQ(l.destination_service_name, "items-api-svc");
   EXPECT_EQ(l.connection_security_policy, "none");
 
+  // Mutual TLS: the namespace and principal from the client certificate, the rest from the
+  // metadata header.
   record.has_peer = true;
-  ASSERT_TRUE(telemetry::parsePeerIdentity("workload=web;namespace=default;app=;version=v1;sa=",
-                                           record.peer));
+  record.mutual_tls = true;
+  ASSERT_TRUE(telemetry::parsePeerIdentity("workload=web;app=;version=v1", record.peer));
+  record.peer.namespace_ = "default";
+  record.peer_principal = "spiffe://cluster.local/ns/default/sa/web-sa";
+  record.own_principal = "spiffe://example.org/ns/shop/sa/items";
   l = t.istioLabels(record);
   EXPECT_EQ(l.source_workload, "web");
   EXPECT_EQ(l.source_workload_namespace, "default");
   EXPECT_EQ(l.source_app, "web");  // no app label: the workload name
   EXPECT_EQ(l.source_canonical_service, "web");
   EXPECT_EQ(l.source_version, "v1");
-  EXPECT_EQ(l.source_principal, "unknown");  // no service account
+  EXPECT_EQ(l.source_principal, "spiffe://cluster.local/ns/default/sa/web-sa");
+  EXPECT_EQ(l.destination_principal, "spiffe://example.org/ns/shop/sa/items");
+  EXPECT_EQ(l.connection_security_policy, "mutual_tls");
 }
 
 TEST(WorkerTelemetry, OutboundIsReportedByTheSourceWithTheChosenEndpoint) {
