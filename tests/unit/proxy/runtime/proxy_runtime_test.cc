@@ -9,10 +9,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include <atomic>
 #include <thread>
 
 #include "proxy/runtime/worker_telemetry.h"
+#include "proxy/tls/test_pki.h"
 #include "telemetry/peer_identity.h"
 
 namespace halyard::proxy::runtime {
@@ -121,6 +124,7 @@ class Upstream {
                                     "\r\nx-host: " + headerOf(head, "host") +
                                     "\r\nx-peer: " + headerOf(head, "x-halyard-peer-metadata") +
                                     "\r\nx-retired-peer: " + headerOf(head, "x-halyard-peer") +
+                                    "\r\nx-xfcc: " + headerOf(head, "x-forwarded-client-cert") +
                                     "\r\ncontent-length: 2\r\n\r\nok";
           ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
           continue;
@@ -338,6 +342,192 @@ TEST(ProxyRuntime, OutboundProxyRoutesByTheAuthorityPortAndAddsThePeerHeader) {
   // The destination port's route table is never a socket.
   EXPECT_EQ(connectTo(ports.service), -1);
   runtime.stop();
+}
+
+// ---- mesh mutual TLS -------------------------------------------------------------------
+
+constexpr const char* kItemsId = "spiffe://cluster.local/ns/default/sa/items";
+
+// The sidecar snapshot with PeerAuthentication `mode` on the inbound listener and Istio mutual
+// TLS (auto mTLS) from the outbound side to the items service, whose endpoint is this very
+// sidecar's inbound listener.
+std::shared_ptr<const tr::Snapshot> meshSnapshot(const SidecarPorts& ports, uint16_t app_port,
+                                                 tr::PeerAuthMode mode,
+                                                 std::vector<std::string> sans = {kItemsId}) {
+  auto s = std::make_shared<tr::Snapshot>(*sidecarSnapshot(ports, app_port));
+  s->listeners[0].mtls = {mode, "PeerAuthentication default/test (workload)"};
+  const std::string port = std::to_string(ports.service);
+  tr::Cluster& items = s->clusters.at("outbound|" + port + "||items-api-svc.default.svc.cluster.local");
+  tr::UpstreamTls tls;
+  tls.mode = tr::UpstreamTls::Mode::kIstioMutual;
+  tls.sni = "outbound_." + port + "_._.items-api-svc.default.svc.cluster.local";
+  tls.subject_alt_names = std::move(sans);
+  items.tls = tls;
+  items.auto_mtls = true;
+  items.endpoints[0].service_account = "items";
+  items.endpoints[0].mesh_mtls = mode != tr::PeerAuthMode::kDisable;
+  items.endpoints[0].requires_mtls = mode == tr::PeerAuthMode::kStrict;
+  return s;
+}
+
+// One request over TLS to `port`, presenting `client` (null: no certificate), verifying the
+// server against `root`; "handshake failed" when it does not complete.
+std::string mtlsRoundTrip(uint16_t port, const std::string& request, const std::string& root,
+                          const translate::WorkloadIdentity* client) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  BIO* root_bio = BIO_new_mem_buf(root.data(), static_cast<int>(root.size()));
+  X509* root_cert = PEM_read_bio_X509(root_bio, nullptr, nullptr, nullptr);
+  X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), root_cert);
+  X509_free(root_cert);
+  BIO_free(root_bio);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  if (client) {
+    BIO* cert = BIO_new_mem_buf(client->certificate_chain_pem.data(), -1);
+    X509* leaf = PEM_read_bio_X509(cert, nullptr, nullptr, nullptr);
+    SSL_CTX_use_certificate(ctx, leaf);
+    X509_free(leaf);
+    BIO_free(cert);
+    BIO* key = BIO_new_mem_buf(client->private_key_pem.data(), -1);
+    EVP_PKEY* pkey = PEM_read_bio_PrivateKey(key, nullptr, nullptr, nullptr);
+    SSL_CTX_use_PrivateKey(ctx, pkey);
+    EVP_PKEY_free(pkey);
+    BIO_free(key);
+  }
+  const int fd = connectTo(port);
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  std::string got;
+  if (fd >= 0 && SSL_connect(ssl) == 1) {
+    SSL_write(ssl, request.data(), static_cast<int>(request.size()));
+    char buf[4096];
+    while (true) {
+      const int n = SSL_read(ssl, buf, sizeof(buf));
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+  }
+  if (got.empty()) got = "handshake failed or no response";
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  if (fd >= 0) ::close(fd);
+  return got;
+}
+
+std::string viaOutbound(const SidecarPorts& ports) {
+  const std::string port = std::to_string(ports.service);
+  return roundTrip(ports.outbound, "GET http://items-api-svc:" + port +
+                                       "/m HTTP/1.1\r\nHost: items-api-svc:" + port +
+                                       "\r\nx-forwarded-client-cert: By=forged\r\n"
+                                       "Connection: close\r\n\r\n");
+}
+
+TEST(MeshMtls, StrictInboundTakesOnlyMutualTlsAndTellsTheAppWhoCalled) {
+  Upstream app;
+  SidecarPorts ports;
+  tls::testing::TestPki pki;
+  ProxyRuntime runtime(RuntimeOptions{}, nullptr, nullptr, {});
+  runtime.setWorkloadIdentity(
+      std::make_shared<const translate::WorkloadIdentity>(pki.identity(kItemsId)));
+  ASSERT_TRUE(runtime.start(meshSnapshot(ports, app.port(), tr::PeerAuthMode::kStrict)).ok());
+
+  // Outbound -> (auto mTLS, SNI outbound_..., the server's SPIFFE ID verified) -> inbound.
+  std::string r = viaOutbound(ports);
+  ASSERT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << r;
+  const std::string xfcc = headerOf(r, "x-xfcc");
+  EXPECT_TRUE(xfcc.starts_with(std::string("By=") + kItemsId + ";Hash=")) << xfcc;
+  EXPECT_TRUE(xfcc.ends_with(std::string(";Subject=\"\";URI=") + kItemsId)) << xfcc;
+  EXPECT_EQ(xfcc.find("forged"), std::string::npos) << xfcc;
+  EXPECT_EQ(xfcc.size(), std::string("By=;Hash=;Subject=\"\";URI=").size() + 2 * strlen(kItemsId) + 64);
+
+  // Plaintext straight to the inbound port: closed without an answer.
+  r = get(ports.inbound, "items", "/plain");
+  EXPECT_EQ(r, "") << r;
+  // TLS without a client certificate: no handshake.
+  r = mtlsRoundTrip(ports.inbound, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", pki.rootPem(), nullptr);
+  EXPECT_FALSE(r.starts_with("HTTP/1.1")) << r;
+  // Another workload of the mesh with its own certificate: its identity reaches the app, what
+  // it claims in headers does not.
+  const translate::WorkloadIdentity caller = pki.identity("spiffe://cluster.local/ns/shop/sa/web");
+  r = mtlsRoundTrip(ports.inbound,
+                    "GET /direct HTTP/1.1\r\nHost: items\r\nx-forwarded-client-cert: URI=forged\r\n"
+                    "x-halyard-peer: workload=forged;namespace=admin;sa=admin\r\n"
+                    "Connection: close\r\n\r\n",
+                    pki.rootPem(), &caller);
+  ASSERT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << r;
+  EXPECT_NE(headerOf(r, "x-xfcc").find(";URI=spiffe://cluster.local/ns/shop/sa/web"),
+            std::string::npos)
+      << r;
+  EXPECT_EQ(r.find("forged"), std::string::npos) << r;
+  // A certificate from another CA: refused.
+  tls::testing::TestPki other;
+  const translate::WorkloadIdentity stranger = other.identity("spiffe://cluster.local/ns/shop/sa/web");
+  r = mtlsRoundTrip(ports.inbound, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", pki.rootPem(), &stranger);
+  EXPECT_FALSE(r.starts_with("HTTP/1.1")) << r;
+}
+
+TEST(MeshMtls, PermissiveInboundTakesBothAndPlaintextCarriesNoIdentity) {
+  Upstream app;
+  SidecarPorts ports;
+  tls::testing::TestPki pki;
+  ProxyRuntime runtime(RuntimeOptions{}, nullptr, nullptr, {});
+  runtime.setWorkloadIdentity(
+      std::make_shared<const translate::WorkloadIdentity>(pki.identity(kItemsId)));
+  ASSERT_TRUE(runtime.start(meshSnapshot(ports, app.port(), tr::PeerAuthMode::kPermissive)).ok());
+  std::string r = roundTrip(ports.inbound,
+                            "GET /plain HTTP/1.1\r\nHost: items\r\nx-forwarded-client-cert: "
+                            "URI=spiffe://forged\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << r;
+  EXPECT_EQ(headerOf(r, "x-xfcc"), "none") << r;
+  r = viaOutbound(ports);
+  ASSERT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << r;
+  EXPECT_NE(headerOf(r, "x-xfcc").find(std::string(";URI=") + kItemsId), std::string::npos) << r;
+}
+
+TEST(MeshMtls, FailuresSayWhy) {
+  Upstream app;
+  SidecarPorts ports;
+  tls::testing::TestPki pki;
+  const std::string port = std::to_string(ports.service);
+  {
+    // No workload certificate yet: the mesh endpoint cannot be reached, and the reason says so.
+    ProxyRuntime runtime(RuntimeOptions{}, nullptr, nullptr, {});
+    ASSERT_TRUE(runtime.start(meshSnapshot(ports, app.port(), tr::PeerAuthMode::kStrict)).ok());
+    const std::string r = viaOutbound(ports);
+    EXPECT_TRUE(r.starts_with("HTTP/1.1 503")) << r;
+    EXPECT_NE(r.find("workload certificate"), std::string::npos) << r;
+  }
+  {
+    // The server's certificate names another service account than the destination's.
+    ProxyRuntime runtime(RuntimeOptions{}, nullptr, nullptr, {});
+    runtime.setWorkloadIdentity(
+        std::make_shared<const translate::WorkloadIdentity>(pki.identity(kItemsId)));
+    ASSERT_TRUE(runtime
+                    .start(meshSnapshot(ports, app.port(), tr::PeerAuthMode::kStrict,
+                                        {"spiffe://cluster.local/ns/default/sa/other"}))
+                    .ok());
+    const std::string r = viaOutbound(ports);
+    EXPECT_TRUE(r.starts_with("HTTP/1.1 503")) << r;
+    EXPECT_NE(r.find("TLS handshake with"), std::string::npos) << r;
+  }
+  {
+    // A DestinationRule that disables TLS towards a STRICT destination.
+    auto s = std::make_shared<tr::Snapshot>(
+        *meshSnapshot(ports, app.port(), tr::PeerAuthMode::kStrict));
+    tr::Cluster& items = s->clusters.at("outbound|" + port + "||items-api-svc.default.svc.cluster.local");
+    items.tls.reset();
+    items.auto_mtls = false;
+    items.tls_disabled_by = "default/items-dr trafficPolicy.tls";
+    ProxyRuntime runtime(RuntimeOptions{}, nullptr, nullptr, {});
+    runtime.setWorkloadIdentity(
+        std::make_shared<const translate::WorkloadIdentity>(pki.identity(kItemsId)));
+    ASSERT_TRUE(runtime.start(s).ok());
+    const std::string r = viaOutbound(ports);
+    EXPECT_TRUE(r.starts_with("HTTP/1.1 503")) << r;
+    EXPECT_NE(r.find("the destination requires mutual TLS (its PeerAuthentication is STRICT) but "
+                     "default/items-dr trafficPolicy.tls sets tls mode DISABLE"),
+              std::string::npos)
+        << r;
+  }
 }
 
 TEST(WorkerTelemetry, InboundIsReportedByTheDestinationWithThePeerAsSource) {
