@@ -38,6 +38,10 @@ struct AccessLogEntry {
   std::string_view downstream_remote_address;
   std::string_view requested_server_name;  // SNI
   std::string_view route_name;
+  // Mesh mutual TLS (JSON only, as Envoy's %DOWNSTREAM_PEER_URI_SAN% / %UPSTREAM_PEER_URI_SAN%):
+  // the client's SPIFFE ID on an inbound listener, the upstream's on the way out.
+  std::string_view downstream_peer_uri_san;
+  std::string_view upstream_peer_uri_san;
 };
 
 }  // namespace halyard::telemetry

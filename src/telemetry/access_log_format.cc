@@ -224,6 +224,8 @@ void appendJsonLine(std::string& out, const AccessLogEntry& e) {
   o.string("downstream_remote_address", e.downstream_remote_address);
   o.string("requested_server_name", e.requested_server_name);
   o.string("upstream_transport_failure_reason", e.upstream_transport_failure_reason);
+  o.string("downstream_peer_uri_san", e.downstream_peer_uri_san);
+  o.string("upstream_peer_uri_san", e.upstream_peer_uri_san);
   o.close();
 }
 

@@ -68,10 +68,24 @@ std::vector<ProcessSpec> processSpecs(const UpPlan& plan, char* const* base_env)
   control.name = "control-plane";
   control.role = Role::kControl;
   control.program = plan.halyard_binary;
-  control.argv = {plan.halyard_binary, "control",
-                  "--config",          plan.dir,
-                  "--listen",          loopback(plan.control_port),
-                  "--admin",           loopback(plan.control_admin_port)};
+  control.argv = {plan.halyard_binary,
+                  "control",
+                  "--config",
+                  plan.dir,
+                  "--listen",
+                  loopback(plan.control_port),
+                  "--admin",
+                  loopback(plan.control_admin_port),
+                  "--ca-dir",
+                  plan.ca_dir,
+                  "--workload-cert-ttl",
+                  plan.workload_cert_ttl};
+  // Every proxy proves who it is with the credential written for it, and trusts the control
+  // plane only with the mesh root.
+  auto credentials = [&](ProcessSpec& p) {
+    p.argv.insert(p.argv.end(), {"--token-file", credentialPath(plan, p.name), "--control-ca",
+                                 rootCertPath(plan)});
+  };
   control.env = plain_env;
   control.cwd = plan.dir;
   control.log_path = log(control.name);
@@ -85,12 +99,14 @@ std::vector<ProcessSpec> processSpecs(const UpPlan& plan, char* const* base_env)
     p.program = plan.proxy_binary;
     p.argv = {plan.proxy_binary, "--control",   loopback(plan.control_port),
               "--role",          "gateway",     "--name",
-              gw.name,           "--namespace", gw.namespace_};
+              gw.name,           "--namespace", gw.namespace_,
+              "--service-account", gw.service_account};
     if (!gw.labels.empty()) p.argv.insert(p.argv.end(), {"--labels", labelList(gw.labels)});
     for (const auto& [from, to] : gw.port_map) {
       p.argv.insert(p.argv.end(), {"--port-map", std::to_string(from) + "=" + std::to_string(to)});
     }
     p.argv.insert(p.argv.end(), {"--admin", loopback(gw.admin_port)});
+    credentials(p);
     p.env = plain_env;
     p.cwd = "/";
     p.log_path = log(gw.name);
@@ -121,6 +137,7 @@ std::vector<ProcessSpec> processSpecs(const UpPlan& plan, char* const* base_env)
                          std::to_string(w.port), "--inbound-port", std::to_string(wp.inbound_port),
                          "--outbound-port", std::to_string(wp.outbound_port), "--admin",
                          loopback(wp.admin_port), "--workers", "1"});  // one app's traffic
+    credentials(sidecar);
     sidecar.env = plain_env;
     sidecar.cwd = "/";
     sidecar.log_path = log(sidecar.name);

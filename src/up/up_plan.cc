@@ -345,6 +345,12 @@ common::Result<UpPlan, Problems> makePlan(const UpOptions& options) {
     problems.push_back("--log-dir " + plan.log_dir +
                        " is inside the watched config directory; put the logs elsewhere");
   }
+  plan.ca_dir = options.ca_dir.empty() ? plan.log_dir + "/ca" : fs::absolute(options.ca_dir).string();
+  if (fs::path(plan.ca_dir).lexically_normal().string().rfind(plan.dir + "/", 0) == 0) {
+    problems.push_back("--ca-dir " + plan.ca_dir +
+                       " is inside the watched config directory; keep the CA's key elsewhere");
+  }
+  plan.workload_cert_ttl = options.workload_cert_ttl;
   if (!problems.empty()) return common::unexpected(std::move(problems));
   fs::create_directories(plan.log_dir, ec);
   if (ec || ::access(plan.log_dir.c_str(), W_OK) != 0) {
@@ -352,6 +358,14 @@ common::Result<UpPlan, Problems> makePlan(const UpOptions& options) {
         Problems{"cannot write the log directory " + plan.log_dir + ": " + ec.message()});
   }
   return plan;
+}
+
+std::string credentialPath(const UpPlan& plan, const std::string& process_name) {
+  return plan.log_dir + "/credentials/" + process_name + ".token";
+}
+
+std::string rootCertPath(const UpPlan& plan) {
+  return plan.ca_dir + "/root-cert.pem";
 }
 
 }  // namespace halyard::up

@@ -19,6 +19,8 @@ struct UpOptions {
   std::vector<std::string> port_maps = {"80=8080"};  // GATEWAY_PORT=LOCAL_PORT, first gateway
   uint16_t base_port = 15000;  // layout: see docs/halyard-up.md; 0 = kernel-picked ports
   std::string log_dir;         // "" = a fresh /tmp/halyard-up-<pid>
+  std::string ca_dir;          // "" = <log_dir>/ca (the control plane's --ca-dir)
+  std::string workload_cert_ttl = "24h";  // the control plane's --workload-cert-ttl
   std::string proxy_binary;    // "" = halyard-proxy next to the running halyard
   std::string halyard_binary;  // "" = the running halyard
 };
@@ -26,6 +28,7 @@ struct UpOptions {
 struct GatewayPlan {
   std::string name;  // "istio-ingressgateway"
   std::string namespace_ = "istio-system";
+  std::string service_account = "istio-ingressgateway-service-account";  // Istio's default
   std::map<std::string, std::string> labels;            // the Gateways' selector
   std::vector<std::pair<uint16_t, uint16_t>> port_map;  // Gateway port -> local port
   uint16_t admin_port = 0;
@@ -50,6 +53,8 @@ struct TryLine {
 struct UpPlan {
   std::string dir;  // absolute
   std::string log_dir;
+  std::string ca_dir;  // absolute; root-cert.pem there is what the proxies trust
+  std::string workload_cert_ttl;
   std::string halyard_binary;
   std::string proxy_binary;
   uint16_t control_port = 0;
@@ -59,6 +64,11 @@ struct UpPlan {
   std::vector<TryLine> tries;
   std::vector<std::string> warnings;  // analysis warnings: shown, not fatal
 };
+
+// Where a proxy's bootstrap credential is written before it starts (mode 0600), and the root
+// certificate it verifies the control plane against.
+std::string credentialPath(const UpPlan& plan, const std::string& process_name);
+std::string rootCertPath(const UpPlan& plan);
 
 // Every problem found, one sentence each, naming what to do.
 common::Result<UpPlan, std::vector<std::string>> makePlan(const UpOptions& options);

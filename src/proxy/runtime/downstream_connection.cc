@@ -220,6 +220,7 @@ void DownstreamConnection::readPeer() {
   record.has_peer = true;
   record.peer_principal = ds_.peer_principal;
   record.own_principal = ds_.own_principal;
+  record.log.downstream_peer_uri_san = ds_.peer_principal;
 }
 
 const ListenerRoutes* DownstreamConnection::listenerRoutes() {

@@ -320,6 +320,7 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& 
     secure_ = transport.tls != nullptr;
     rq_.upstream_principal = c->peerPrincipal();
     rq_.record.upstream_principal = rq_.upstream_principal;
+    rq_.record.log.upstream_peer_uri_san = rq_.upstream_principal;
     Attempt a = co_await exchange(*c);
     if (a.failure == Failure::kNone) {
       a.connection = std::move(c);
