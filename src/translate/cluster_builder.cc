@@ -1,5 +1,7 @@
 #include "translate/cluster_builder.h"
 
+#include <set>
+
 #include "config/model/host_name.h"
 #include "translate/model_util.h"
 
@@ -40,11 +42,11 @@ std::vector<std::string> notEnforced(const model::TrafficPolicy& policy) {
     add(lb->zone_aware_lb_setting.has_value(), "loadBalancer.zoneAwareLbSetting");
     add(lb->backend_utilization.has_value(), "loadBalancer.backendUtilization");
   }
-  // DISABLE is plaintext, SIMPLE and MUTUAL are Cluster::tls; ISTIO_MUTUAL (mesh mTLS) is not
-  // served yet.
+  // DISABLE is plaintext; SIMPLE, MUTUAL and ISTIO_MUTUAL are Cluster::tls. Validation refuses
+  // other modes; one that got here anyway is not served.
   if (policy.tls) {
     const std::string mode = policy.tls->mode.value_or("DISABLE");
-    add(mode != "DISABLE" && mode != "SIMPLE" && mode != "MUTUAL", "tls");
+    add(mode != "DISABLE" && mode != "SIMPLE" && mode != "MUTUAL" && mode != "ISTIO_MUTUAL", "tls");
   }
   add(policy.tunnel.has_value(), "tunnel");
   add(policy.proxy_protocol.has_value(), "proxyProtocol");
@@ -63,16 +65,38 @@ PemSource pemFile(const std::string& path) {
   return p;
 }
 
+// The rule that wrote the effective tls block at `path`: the one defining the subset, or the
+// one whose top-level policy the merge kept.
+const model::DestinationRule& tlsOwner(const MergedDestinationRule& rule,
+                                       const model::Subset* subset, const std::string& path) {
+  for (const auto* dr : rule.rules) {
+    bool owns = dr->spec.traffic_policy && &*dr->spec.traffic_policy == rule.traffic_policy;
+    if (path.starts_with("spec.subsets[")) {
+      owns = false;
+      for (const auto& s : dr->spec.subsets) owns |= &s == subset;
+    }
+    if (owns) return *dr;
+  }
+  return *rule.rules.front();
+}
+
+// Istio's SNI for mutual TLS inside the mesh (model.BuildDNSSrvSubsetKey with the outbound
+// direction): "outbound_.<port>_.<subset>_.<host>", the subset empty for a whole service.
+std::string istioSni(uint16_t port, const std::string& subset, const std::string& host) {
+  return "outbound_." + std::to_string(port) + "_." + subset + "_." + host;
+}
+
 }  // namespace
 
 ClusterBuilder::ClusterBuilder(const ServiceRegistry& registry, const DestinationRuleIndex& rules,
                                std::string proxy_namespace, const CredentialStore& credentials,
-                               bool gateway, DiagnosticSink& sink)
+                               bool gateway, const MeshSettings& mesh, DiagnosticSink& sink)
     : registry_(registry),
       rules_(rules),
       proxy_namespace_(std::move(proxy_namespace)),
       credentials_(credentials),
       gateway_(gateway),
+      trust_domain_(mesh.trust_domain),
       sink_(sink) {}
 
 std::string ClusterBuilder::resolve(const model::Destination& destination,
@@ -127,9 +151,12 @@ void ClusterBuilder::build(const std::string& name, const RegistryService& servi
   c.port = port.number;
   c.subset = subset;
   c.resolve_dns = service.resolve_dns;
-  for (auto& e : registry_.endpoints(service, port, sink_)) {
+  // Every endpoint of the port: the subset's are the cluster's, all of them name the service
+  // accounts Istio mutual TLS accepts (Istio's are per service, whatever the subset).
+  const std::vector<Endpoint> all_endpoints = registry_.endpoints(service, port, sink_);
+  for (const auto& e : all_endpoints) {
     if (subset_def && !model::selectorMatches(subset_def->labels, e.labels)) continue;
-    c.endpoints.push_back(std::move(e));
+    c.endpoints.push_back(e);
   }
   const model::TrafficPolicy policy =
       effectiveTrafficPolicy(rule ? rule->traffic_policy : nullptr, subset_def, port.number);
@@ -142,7 +169,29 @@ void ClusterBuilder::build(const std::string& name, const RegistryService& servi
     }
   }
   c.not_enforced = notEnforced(policy);
-  if (rule && policy.tls) applyTls(c, *policy.tls, *rule, subset_def);
+  if (rule && policy.tls) {
+    const model::ClientTLSSettings& tls = *policy.tls;
+    const std::string path = "spec." + effectiveTlsPath(rule->traffic_policy, subset_def, c.port);
+    const model::DestinationRule& owner = tlsOwner(*rule, subset_def, path);
+    const std::string origin =
+        namespaceOf(owner.meta) + "/" + owner.meta.name + " " + path.substr(5);
+    const std::string mode = tls.mode.value_or("DISABLE");
+    if (mode == "ISTIO_MUTUAL") {
+      c.tls = istioMutual(c, service, all_endpoints, &tls);
+      c.tls->origin = origin;
+    } else if (mode == "SIMPLE" || mode == "MUTUAL") {
+      applyTls(c, tls, owner, path);
+    } else if (mode == "DISABLE") {
+      c.tls_disabled_by = origin;  // plaintext even to endpoints that require mutual TLS
+    }
+  } else if (!service.mesh_external) {
+    // Auto mTLS (Istio's default, enableAutoMtls): mutual TLS to the endpoints that run a
+    // sidecar taking it, plaintext to the others; the proxy picks per endpoint (mesh_mtls).
+    c.auto_mtls = true;
+    c.tls = istioMutual(c, service, all_endpoints, nullptr);
+    c.tls->origin = "auto mTLS (no DestinationRule tls for " + service.host + ":" +
+                    std::to_string(c.port) + ")";
+  }
   if (rule) {
     const model::DestinationRule& dr = *rule->rules.front();
     for (const auto& field : c.not_enforced) {
@@ -153,25 +202,35 @@ void ClusterBuilder::build(const std::string& name, const RegistryService& servi
   clusters_.emplace(name, std::move(c));
 }
 
-void ClusterBuilder::applyTls(Cluster& c, const model::ClientTLSSettings& tls,
-                              const MergedDestinationRule& rule, const model::Subset* subset) {
-  const std::string mode = tls.mode.value_or("DISABLE");
-  if (mode != "SIMPLE" && mode != "MUTUAL") return;  // plaintext, or not served (not_enforced)
-  // The rule that wrote the block: the one defining the subset, or the one whose top-level
-  // policy the merge kept.
-  const std::string path = "spec." + effectiveTlsPath(rule.traffic_policy, subset, c.port);
-  const model::DestinationRule* owner = rule.rules.front();
-  for (const auto* dr : rule.rules) {
-    bool owns = dr->spec.traffic_policy && &*dr->spec.traffic_policy == rule.traffic_policy;
-    if (path.starts_with("spec.subsets[")) {
-      owns = false;
-      for (const auto& s : dr->spec.subsets) owns |= &s == subset;
-    }
-    if (owns) {
-      owner = dr;
-      break;
-    }
+UpstreamTls ClusterBuilder::istioMutual(const Cluster& c, const RegistryService& service,
+                                        const std::vector<Endpoint>& all_endpoints,
+                                        const model::ClientTLSSettings* tls) const {
+  UpstreamTls out;
+  out.mode = UpstreamTls::Mode::kIstioMutual;
+  // Istio uses the tls block's sni and subjectAltNames when it sets them (useful through
+  // gateways), its own otherwise.
+  out.sni =
+      tls && tls->sni && !tls->sni->empty() ? *tls->sni : istioSni(c.port, c.subset, service.host);
+  if (tls && !tls->subject_alt_names.empty()) {
+    out.subject_alt_names = tls->subject_alt_names;
+    return out;
   }
+  // The SPIFFE IDs of the service's endpoints' service accounts and the ServiceEntry's
+  // subjectAltNames, sorted (Istio's PushContext.ServiceAccounts).
+  std::set<std::string> names;
+  for (const auto& e : all_endpoints) {
+    if (e.service_account.empty()) continue;
+    names.insert("spiffe://" + trust_domain_ + "/ns/" + e.namespace_ + "/sa/" + e.service_account);
+  }
+  for (auto& n : registry_.subjectAltNames(service)) names.insert(std::move(n));
+  out.subject_alt_names.assign(names.begin(), names.end());
+  return out;
+}
+
+void ClusterBuilder::applyTls(Cluster& c, const model::ClientTLSSettings& tls,
+                              const model::DestinationRule& owner_rule, const std::string& path) {
+  const model::DestinationRule* owner = &owner_rule;
+  const std::string mode = tls.mode.value_or("DISABLE");
   UpstreamTls out;
   out.mode = mode == "MUTUAL" ? UpstreamTls::Mode::kMutual : UpstreamTls::Mode::kSimple;
   out.origin = namespaceOf(owner->meta) + "/" + owner->meta.name + " " + path.substr(5);

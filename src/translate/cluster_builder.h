@@ -12,6 +12,7 @@
 #include "translate/credentials.h"
 #include "translate/destination_rule_index.h"
 #include "translate/diagnostic_sink.h"
+#include "translate/mesh_settings.h"
 #include "translate/service_registry.h"
 #include "translate/snapshot.h"
 
@@ -26,10 +27,11 @@ struct DestinationRef {
 class ClusterBuilder {
  public:
   // `gateway`: the proxy is a gateway, where a DestinationRule's tls.credentialName always applies
-  // (at sidecars only with a workloadSelector, as in Istio).
+  // (at sidecars only with a workloadSelector, as in Istio). `mesh` gives the trust domain of
+  // the SPIFFE IDs Istio mutual TLS verifies.
   ClusterBuilder(const ServiceRegistry& registry, const DestinationRuleIndex& rules,
                  std::string proxy_namespace, const CredentialStore& credentials, bool gateway,
-                 DiagnosticSink& sink);
+                 const MeshSettings& mesh, DiagnosticSink& sink);
 
   // The cluster name "outbound|<port>|<subset>|<host>" for a destination whose host is already
   // an FQDN, routed from a listener on `listener_port`: the port is destination.port, else the
@@ -49,16 +51,23 @@ class ClusterBuilder {
  private:
   void build(const std::string& name, const RegistryService& service, const RegistryPort& port,
              const std::string& subset);
-  // The client TLS (SIMPLE or MUTUAL) of `c` from its effective tls block; a credential that is
-  // missing leaves the cluster without endpoints rather than sending plaintext.
+  // The client TLS (SIMPLE or MUTUAL) of `c` from its effective tls block, which `owner` wrote
+  // at `path` ("spec.trafficPolicy.tls"); a credential that is missing leaves the cluster
+  // without endpoints rather than sending plaintext.
   void applyTls(Cluster& c, const config::model::ClientTLSSettings& tls,
-                const MergedDestinationRule& rule, const config::model::Subset* subset);
+                const config::model::DestinationRule& owner, const std::string& path);
+  // Istio mutual TLS to `service`'s endpoints (DestinationRule ISTIO_MUTUAL, or auto mTLS): SNI
+  // and SANs as Istio computes them unless the tls block sets its own.
+  UpstreamTls istioMutual(const Cluster& c, const RegistryService& service,
+                          const std::vector<Endpoint>& all_endpoints,
+                          const config::model::ClientTLSSettings* tls) const;
 
   const ServiceRegistry& registry_;
   const DestinationRuleIndex& rules_;
   std::string proxy_namespace_;
   const CredentialStore& credentials_;
   bool gateway_;
+  std::string trust_domain_;
   DiagnosticSink& sink_;
   std::unordered_map<std::string, Cluster> clusters_;
   std::unordered_map<std::string, bool> consistent_hash_;

@@ -30,6 +30,10 @@ inline constexpr NoteType kIgnoredRoute{"HAL0104", "IgnoredRoute", config::Level
 // Gateway server is not served, the cluster's requests fail, as Istio's would.
 inline constexpr NoteType kMissingCredential{"HAL0105", "MissingCredential",
                                              config::Level::kWarning};
+// The istio ConfigMap's mesh config is unusable: Istio's defaults (trust domain, root
+// namespace) apply instead.
+inline constexpr NoteType kInvalidMeshConfig{"HAL0106", "InvalidMeshConfig",
+                                             config::Level::kWarning};
 // Configuration the translator cannot compile (a regex RE2 rejects, a malformed duration).
 inline constexpr NoteType kUntranslatable{"HAL0103", "Untranslatable", config::Level::kError};
 

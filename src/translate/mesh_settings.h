@@ -9,10 +9,29 @@
 namespace halyard::translate {
 
 struct MeshSettings {
-  std::string trust_domain = "cluster.local";  // of every SPIFFE ID the CA issues
+  std::string trust_domain = "cluster.local";   // of every SPIFFE ID the CA issues
   std::string root_namespace = "istio-system";  // mesh-wide policies live here
 };
 
+// Where the settings came from, and why the ConfigMap's value was not used when it was not.
+struct MeshSettingsSource {
+  MeshSettings settings;
+  // The istio ConfigMap, null when the config has none (Istio's defaults then apply silently).
+  const config::model::ConfigMap* config_map = nullptr;
+  // Set when the ConfigMap's `mesh` value is unusable (not YAML, not a map, a field of the wrong
+  // type, a malformed trust domain): a sentence naming the problem, about `config_map`.
+  // `settings` are then Istio's defaults, all of them, so a half-read mesh config never mixes
+  // with defaults.
+  std::string error;
+};
+
+// The namespace and name of the ConfigMap istiod reads its MeshConfig from.
+inline constexpr const char* kMeshConfigNamespace = "istio-system";
+inline constexpr const char* kMeshConfigName = "istio";
+
+MeshSettingsSource readMeshSettings(const config::model::ConfigSet& config);
+
+// readMeshSettings(config).settings: for callers that need no diagnostics (the CA).
 MeshSettings meshSettings(const config::model::ConfigSet& config);
 
 }  // namespace halyard::translate

@@ -41,6 +41,7 @@ RegistryService fromKube(const model::Service& svc) {
                    std::string(model::kDefaultClusterDomain));
   s.kube = &svc;
   s.resolve_dns = svc.type == "ExternalName";
+  s.mesh_external = svc.type == "ExternalName";  // Istio's conversion marks these external
   if (auto it = svc.meta.annotations.find(std::string(kExportToAnnotation));
       it != svc.meta.annotations.end()) {
     s.export_to = splitList(it->second);
@@ -82,6 +83,28 @@ uint16_t inboundPortOf(const model::ObjectMeta& meta) {
   return toPort(n);
 }
 
+// The port a WorkloadEntry's own workload listens on for a service port, which PeerAuthentication's
+// portLevelMtls speaks of: the app port its sidecar forwards to (kAppPortAnnotation), else the
+// port the entry maps the service port to.
+uint16_t workloadAppPort(const model::WorkloadEntry& we, const RegistryPort& port) {
+  auto it = we.meta.annotations.find(kAppPortAnnotation);
+  if (it != we.meta.annotations.end() && !it->second.empty() && it->second.size() <= 5) {
+    int64_t n = 0;
+    bool digits = true;
+    for (char c : it->second) {
+      digits &= c >= '0' && c <= '9';
+      n = n * 10 + (c - '0');
+    }
+    if (digits && toPort(n) != 0) return toPort(n);
+  }
+  return workloadPort(we.spec.ports, port);
+}
+
+bool runsSidecar(const std::map<std::string, std::string>& labels) {
+  auto it = labels.find(kTlsModeLabel);
+  return it != labels.end() && it->second == kIstioTlsMode;
+}
+
 }  // namespace
 
 const RegistryPort* RegistryService::port(uint16_t number) const {
@@ -111,7 +134,11 @@ const std::vector<const T*>& ServiceRegistry::selected(
   return it == index.end() ? kNone : it->second;
 }
 
-ServiceRegistry::ServiceRegistry(const model::ConfigSet& config) {
+ServiceRegistry::ServiceRegistry(const model::ConfigSet& config)
+    : ServiceRegistry(config, meshSettings(config)) {}
+
+ServiceRegistry::ServiceRegistry(const model::ConfigSet& config, const MeshSettings& mesh)
+    : peer_auth_(config, mesh.root_namespace) {
   for (const auto& e : config.endpoints) endpoints_[namespaceOf(e.meta) + "/" + e.meta.name] = &e;
   for (const auto& pod : config.pods) {
     pods_by_name_.emplace(namespaceOf(pod.meta) + "/" + pod.meta.name, &pod);
@@ -140,6 +167,7 @@ ServiceRegistry::ServiceRegistry(const model::ConfigSet& config) {
       s.entry = se;
       s.export_to = se->spec.export_to;
       s.resolve_dns = resolution == "DNS" || resolution == "DNS_ROUND_ROBIN";
+      s.mesh_external = se->spec.location.value_or("MESH_EXTERNAL") != "MESH_INTERNAL";
       for (const auto& p : se->spec.ports) {
         RegistryPort rp;
         rp.number = toPort(p.number.value_or(0));
@@ -244,9 +272,12 @@ std::vector<Endpoint> ServiceRegistry::kubeEndpoints(const RegistryService& serv
         if (const model::Pod* pod = podOf(a)) {
           e.labels = pod->meta.labels;
           e.workload = pod->meta.name;
+          // Kubernetes gives every pod a service account; "default" when none is named.
+          e.service_account = pod->service_account.empty() ? "default" : pod->service_account;
         } else {
           e.workload = a.target_ref_name;
         }
+        markMesh(e, target);
         out.push_back(std::move(e));
       }
     }
@@ -282,6 +313,8 @@ void ServiceRegistry::selectWorkloads(const std::map<std::string, std::string>& 
       e.labels = pod.meta.labels;
       e.workload = pod.meta.name;
       e.namespace_ = namespace_;
+      e.service_account = pod.service_account.empty() ? "default" : pod.service_account;
+      markMesh(e, target);
       out.push_back(std::move(e));
     }
   }
@@ -299,6 +332,8 @@ void ServiceRegistry::selectWorkloads(const std::map<std::string, std::string>& 
     e.labels = we.spec.labels;
     e.workload = we.meta.name;
     e.namespace_ = namespace_;
+    e.service_account = we.spec.service_account.value_or("");
+    markMesh(e, workloadAppPort(we, port));
     out.push_back(std::move(e));
   }
 }
@@ -334,6 +369,9 @@ std::vector<Endpoint> ServiceRegistry::entryEndpoints(const RegistryService& ser
       e.weight = static_cast<uint32_t>(std::max<int64_t>(ep.weight.value_or(1), 1));
       e.labels = ep.labels;
       e.namespace_ = service.namespace_;
+      e.service_account = ep.service_account.value_or("");
+      // An inline endpoint is a WorkloadEntry too: labelled as running a sidecar, it is one.
+      markMesh(e, e.port);
       out.push_back(std::move(e));
     }
   } else if (service.resolve_dns && !service.host.starts_with("*")) {
@@ -345,6 +383,25 @@ std::vector<Endpoint> ServiceRegistry::entryEndpoints(const RegistryService& ser
     out.push_back(std::move(e));
   }
   if (resolution == "DNS_ROUND_ROBIN" && out.size() > 1) out.resize(1);
+  return out;
+}
+
+void ServiceRegistry::markMesh(Endpoint& e, uint16_t workload_port) const {
+  if (!runsSidecar(e.labels)) return;
+  const PeerAuthMode mode = peer_auth_.effective(e.namespace_, e.labels, workload_port).mode;
+  e.mesh_mtls = mode != PeerAuthMode::kDisable;
+  e.requires_mtls = mode == PeerAuthMode::kStrict;
+}
+
+std::vector<std::string> ServiceRegistry::subjectAltNames(const RegistryService& service) const {
+  if (service.entry) return service.entry->spec.subject_alt_names;
+  std::vector<std::string> out;
+  auto [begin, end] = by_host_.equal_range(service.host);
+  for (auto it = begin; it != end; ++it) {
+    if (!it->second.entry) continue;
+    const auto& names = it->second.entry->spec.subject_alt_names;
+    out.insert(out.end(), names.begin(), names.end());
+  }
   return out;
 }
 

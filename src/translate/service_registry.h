@@ -11,6 +11,8 @@
 
 #include "config/model/config_set.h"
 #include "translate/diagnostic_sink.h"
+#include "translate/mesh_settings.h"
+#include "translate/peer_authentication.h"
 #include "translate/snapshot.h"
 
 namespace halyard::translate {
@@ -32,6 +34,9 @@ struct RegistryService {
   std::vector<RegistryPort> ports;
   std::vector<std::string> export_to;  // ServiceEntry exportTo; empty: everywhere
   bool resolve_dns = false;            // ServiceEntry DNS / DNS_ROUND_ROBIN
+  // Outside the mesh (a ServiceEntry not MESH_INTERNAL, an ExternalName Service): auto mTLS
+  // never applies to it, as in Istio.
+  bool mesh_external = false;
   const config::model::Service* kube = nullptr;
   const config::model::ServiceEntry* entry = nullptr;
 
@@ -40,7 +45,9 @@ struct RegistryService {
 
 class ServiceRegistry {
  public:
+  // The mesh settings (root namespace) are read from the config's istio ConfigMap.
   explicit ServiceRegistry(const config::model::ConfigSet& config);
+  ServiceRegistry(const config::model::ConfigSet& config, const MeshSettings& mesh);
 
   // The service behind `host` for a route declared in `route_namespace`, as seen by a proxy in
   // `proxy_namespace`: a Kubernetes Service first (a ServiceEntry for the same host only
@@ -59,8 +66,17 @@ class ServiceRegistry {
 
   // Every endpoint of `port` (subset filtering is the caller's). Problems (an address this
   // proxy cannot dial, a resolution mode it does not serve) are reported against the object.
+  // An endpoint run by a workload with a sidecar (labelled security.istio.io/tlsMode=istio)
+  // carries mesh_mtls / requires_mtls from its PeerAuthentication at its workload port.
   std::vector<Endpoint> endpoints(const RegistryService& service, const RegistryPort& port,
                                   DiagnosticSink& sink) const;
+
+  // The subjectAltNames of the ServiceEntries behind `service`: its own, or for a Kubernetes
+  // Service those of every ServiceEntry with the same host (which only decorates it). Istio
+  // accepts them as server identities next to the endpoints' service accounts.
+  std::vector<std::string> subjectAltNames(const RegistryService& service) const;
+
+  const PeerAuthenticationIndex& peerAuthentication() const { return peer_auth_; }
 
  private:
   std::vector<Endpoint> kubeEndpoints(const RegistryService& service,
@@ -72,6 +88,9 @@ class ServiceRegistry {
   void selectWorkloads(const std::map<std::string, std::string>& selector,
                        const std::string& namespace_, const RegistryPort& port, bool include_pods,
                        std::vector<Endpoint>& out) const;
+  // mesh_mtls / requires_mtls of `e` (its namespace and labels set) when a sidecar runs it:
+  // the PeerAuthentication mode at `workload_port`, the port the workload itself listens on.
+  void markMesh(Endpoint& e, uint16_t workload_port) const;
 
   // Pods and WorkloadEntries by "ns\nkey=value" for each of their labels, and by "ns\n" (all of
   // the namespace), each in configuration order: a selector looks at the workloads carrying its
@@ -92,6 +111,7 @@ class ServiceRegistry {
   std::map<std::string, const config::model::Pod*> pods_by_ip_;       // "ns/ip"
   LabelIndex<config::model::Pod> pods_by_label_;
   LabelIndex<config::model::WorkloadEntry> workloads_by_label_;
+  PeerAuthenticationIndex peer_auth_;
 };
 
 }  // namespace halyard::translate

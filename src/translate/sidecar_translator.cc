@@ -117,6 +117,12 @@ std::optional<Listener> inbound(const ServiceRegistry& registry, const ProxyIden
   l.protocol = "HTTP";
   l.kind = ListenerKind::kInbound;
   l.routes = std::move(table);
+  // PeerAuthentication names the app's port. The sidecar's workload carries the tlsMode label
+  // its registered WorkloadEntry has, so a selector sees the same labels here as at the
+  // endpoints other proxies reach it by.
+  std::map<std::string, std::string> labels = proxy.labels;
+  labels.emplace(kTlsModeLabel, kIstioTlsMode);
+  l.mtls = registry.peerAuthentication().effective(proxy.namespace_, labels, proxy.app_port);
   return l;
 }
 

@@ -8,6 +8,7 @@
 #include "translate/destination_rule_index.h"
 #include "translate/diagnostic_sink.h"
 #include "translate/gateway_translator.h"
+#include "translate/mesh_settings.h"
 #include "translate/service_registry.h"
 #include "translate/sidecar_translator.h"
 #include "translate/virtual_service_set.h"
@@ -34,11 +35,16 @@ TranslateResult translate(const config::model::ConfigSet& config, const ProxyIde
                 "proxy role \"" + proxy.role + "\" is unknown (\"gateway\" or \"sidecar\")");
     return TranslateResult{nullptr, sink.take()};
   }
-  ServiceRegistry registry(config);
-  DestinationRuleIndex rules(config, proxy.namespace_, proxy.labels);
+  const MeshSettingsSource mesh = readMeshSettings(config);
+  if (!mesh.error.empty()) {
+    sink.report(kInvalidMeshConfig, mesh.config_map->meta, 0, "data.mesh", mesh.error);
+  }
+  ServiceRegistry registry(config, mesh.settings);
+  DestinationRuleIndex rules(config, proxy.namespace_, proxy.labels, mesh.settings.root_namespace);
   // TLS credentials (Secrets) are read in the proxy's own namespace, as Istio's gateway does.
   const CredentialStore credentials(config, proxy.namespace_);
-  ClusterBuilder clusters(registry, rules, proxy.namespace_, credentials, !sidecar, sink);
+  ClusterBuilder clusters(registry, rules, proxy.namespace_, credentials, !sidecar, mesh.settings,
+                          sink);
   const std::vector<PreparedVirtualService> virtual_services = prepareVirtualServices(config, sink);
 
   auto snapshot = std::make_shared<Snapshot>();

@@ -36,6 +36,15 @@ struct ProxyIdentity {
 // endpoint of that workload, whatever the service's targetPort, uses this port. The control plane
 // sets it on the WorkloadEntries sidecars register; a hand-written WorkloadEntry may set it too.
 inline constexpr const char* kInboundPortAnnotation = "halyard.dev/inbound-port";
+// The port that workload's app listens on behind its sidecar (the port the sidecar forwards to):
+// PeerAuthentication's portLevelMtls names app ports, so the endpoint's mTLS mode is looked up
+// there. Without it, the port the entry maps the service port to is used.
+inline constexpr const char* kAppPortAnnotation = "halyard.dev/app-port";
+// The label Istio's injector puts on pods that run a sidecar: value "istio" means the workload
+// takes Istio mutual TLS (auto mTLS sends it mTLS). The control plane sets it on the
+// WorkloadEntries sidecars register; a hand-written WorkloadEntry or Pod may carry it too.
+inline constexpr const char* kTlsModeLabel = "security.istio.io/tlsMode";
+inline constexpr const char* kIstioTlsMode = "istio";
 
 struct TranslateResult {
   std::shared_ptr<const Snapshot> snapshot;  // null when the config has errors

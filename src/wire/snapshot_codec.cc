@@ -228,8 +228,17 @@ void encodeServerTls(const tr::ServerTls& in, v1::ServerTls* out) {
 }
 
 void encodeUpstreamTls(const tr::UpstreamTls& in, v1::UpstreamTls* out) {
-  out->set_mode(in.mode == tr::UpstreamTls::Mode::kMutual ? v1::UpstreamTls::MUTUAL
-                                                          : v1::UpstreamTls::SIMPLE);
+  switch (in.mode) {
+    case tr::UpstreamTls::Mode::kSimple:
+      out->set_mode(v1::UpstreamTls::SIMPLE);
+      break;
+    case tr::UpstreamTls::Mode::kMutual:
+      out->set_mode(v1::UpstreamTls::MUTUAL);
+      break;
+    case tr::UpstreamTls::Mode::kIstioMutual:
+      out->set_mode(v1::UpstreamTls::ISTIO_MUTUAL);
+      break;
+  }
   encodePemIfSet(in.ca, out, &v1::UpstreamTls::mutable_ca);
   const auto& cert = in.client_certificate;
   if (!cert.certificate_chain.empty() || !cert.private_key.empty()) {
@@ -576,6 +585,16 @@ Expected<tr::UpstreamTls> decodeUpstreamTls(const v1::UpstreamTls& in, const Con
     case v1::UpstreamTls::MUTUAL:
       out.mode = tr::UpstreamTls::Mode::kMutual;
       break;
+    case v1::UpstreamTls::ISTIO_MUTUAL:
+      out.mode = tr::UpstreamTls::Mode::kIstioMutual;
+      // The workload certificate and the mesh roots are the proxy's own: anything else here
+      // would be silently ignored, so it is refused.
+      if (in.has_ca() || in.has_client_certificate()) {
+        return ctx.error(std::string("is ISTIO_MUTUAL but carries a ") +
+                         (in.has_ca() ? "CA" : "client certificate") +
+                         " (Istio mutual TLS uses the workload certificate and the mesh roots)");
+      }
+      break;
     default:
       return ctx.error("unknown mode " + std::to_string(in.mode()));
   }
@@ -630,6 +649,23 @@ v1::Listener encodeListener(const tr::Listener& listener) {
     for (const auto& vh : listener.routes->virtual_hosts) out.add_virtual_hosts(vh.name);
   }
   for (const auto& t : listener.tls) encodeServerTls(t, out.add_tls());
+  const tr::InboundMtls& mtls = listener.mtls;
+  if (listener.kind == tr::ListenerKind::kInbound || mtls.mode != tr::PeerAuthMode::kPermissive ||
+      !mtls.origin.empty()) {
+    v1::InboundMtls* m = out.mutable_mtls();
+    switch (mtls.mode) {
+      case tr::PeerAuthMode::kPermissive:
+        m->set_mode(v1::InboundMtls::PERMISSIVE);
+        break;
+      case tr::PeerAuthMode::kStrict:
+        m->set_mode(v1::InboundMtls::STRICT);
+        break;
+      case tr::PeerAuthMode::kDisable:
+        m->set_mode(v1::InboundMtls::DISABLE);
+        break;
+    }
+    m->set_origin(mtls.origin);
+  }
   return out;
 }
 
@@ -675,9 +711,14 @@ v1::Cluster encodeCluster(const tr::Cluster& c) {
     for (const auto& [k, v] : e.labels) (*ep->mutable_labels())[k] = v;
     ep->set_workload(e.workload);
     ep->set_namespace_(e.namespace_);
+    ep->set_service_account(e.service_account);
+    ep->set_mesh_mtls(e.mesh_mtls);
+    ep->set_requires_mtls(e.requires_mtls);
   }
   for (const auto& f : c.not_enforced) out.add_not_enforced(f);
   if (c.tls) encodeUpstreamTls(*c.tls, out.mutable_tls());
+  out.set_auto_mtls(c.auto_mtls);
+  out.set_tls_disabled_by(c.tls_disabled_by);
   return out;
 }
 
@@ -778,6 +819,9 @@ Expected<tr::Cluster> decodeCluster(const v1::Cluster& in) {
     ep.labels.insert(e.labels().begin(), e.labels().end());
     ep.workload = e.workload();
     ep.namespace_ = e.namespace_();
+    ep.service_account = e.service_account();
+    ep.mesh_mtls = e.mesh_mtls();
+    ep.requires_mtls = e.requires_mtls();
     out.endpoints.push_back(std::move(ep));
   }
   out.not_enforced.assign(in.not_enforced().begin(), in.not_enforced().end());
@@ -785,6 +829,15 @@ Expected<tr::Cluster> decodeCluster(const v1::Cluster& in) {
     auto tls = decodeUpstreamTls(in.tls(), ctx.at("tls"));
     if (!tls) return common::unexpected(tls.error());
     out.tls = std::move(*tls);
+  }
+  out.auto_mtls = in.auto_mtls();
+  out.tls_disabled_by = in.tls_disabled_by();
+  // Auto mTLS is Istio mutual TLS to some endpoints: without it, the proxy could only guess.
+  if (out.auto_mtls && (!out.tls || out.tls->mode != tr::UpstreamTls::Mode::kIstioMutual)) {
+    return ctx.error("uses auto mTLS without ISTIO_MUTUAL tls");
+  }
+  if (!out.tls_disabled_by.empty() && out.tls) {
+    return ctx.error("has tls although " + out.tls_disabled_by + " disables it");
   }
   return out;
 }
@@ -819,6 +872,22 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
     auto t = decodeServerTls(in.tls(i), ctx.at("tls[" + std::to_string(i) + "]"));
     if (!t) return common::unexpected(t.error());
     out.tls.push_back(std::move(*t));
+  }
+  if (in.has_mtls()) {
+    switch (in.mtls().mode()) {
+      case v1::InboundMtls::PERMISSIVE:
+        out.mtls.mode = tr::PeerAuthMode::kPermissive;
+        break;
+      case v1::InboundMtls::STRICT:
+        out.mtls.mode = tr::PeerAuthMode::kStrict;
+        break;
+      case v1::InboundMtls::DISABLE:
+        out.mtls.mode = tr::PeerAuthMode::kDisable;
+        break;
+      default:
+        return ctx.error("unknown mtls mode " + std::to_string(in.mtls().mode()));
+    }
+    out.mtls.origin = in.mtls().origin();
   }
   // Never plaintext on a listener meant for TLS, nor the reverse.
   if ((out.protocol == "HTTPS") != !out.tls.empty()) {

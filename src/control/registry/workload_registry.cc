@@ -18,7 +18,7 @@ bool isIpAddress(const std::string& s) {
 bool sameWorkload(const Workload& a, const Workload& b) {
   return a.name == b.name && a.namespace_ == b.namespace_ &&
          a.service_account == b.service_account && a.address == b.address && a.labels == b.labels &&
-         a.ports == b.ports && a.inbound_port == b.inbound_port;
+         a.ports == b.ports && a.inbound_port == b.inbound_port && a.app_port == b.app_port;
 }
 
 }  // namespace
@@ -58,13 +58,24 @@ void WorkloadRegistry::appendTo(config::model::ConfigSet& config) const {
     entry.meta.name = w.name;
     entry.meta.namespace_ = w.namespace_;
     entry.meta.labels = w.labels;
+    std::string service_account = w.service_account;
     if (w.inbound_port != 0) {
+      // Behind a sidecar: reached on its inbound port, which takes Istio mutual TLS.
       entry.meta.annotations[translate::kInboundPortAnnotation] = std::to_string(w.inbound_port);
+      uint16_t app_port = w.app_port;
+      if (app_port == 0 && w.ports.size() == 1) app_port = w.ports.begin()->second;
+      if (app_port != 0) {
+        entry.meta.annotations[translate::kAppPortAnnotation] = std::to_string(app_port);
+      }
+      entry.meta.labels[translate::kTlsModeLabel] = translate::kIstioTlsMode;
+      // Its certificate names "default" when the hello named no service account (as Kubernetes
+      // gives every pod one), so the endpoint's SPIFFE ID must too.
+      if (service_account.empty()) service_account = "default";
     }
     entry.meta.pos.file = std::make_shared<const std::string>("registered by " + w.registered_by);
     entry.spec.address = w.address;
-    entry.spec.labels = w.labels;
-    if (!w.service_account.empty()) entry.spec.service_account = w.service_account;
+    entry.spec.labels = entry.meta.labels;
+    if (!service_account.empty()) entry.spec.service_account = service_account;
     for (const auto& [name, number] : w.ports) entry.spec.ports[name] = number;
     config.workload_entries.push_back(std::move(entry));
   }

@@ -3,7 +3,9 @@
 // ends. They join translation as WorkloadEntry objects, as Istio's auto-registration makes them,
 // so ServiceEntries (workloadSelector) and Kubernetes Services (selector) in the same namespace
 // pick them up like any WorkloadEntry. A sidecar's entry is annotated with its inbound port, so
-// the mesh reaches the workload through its sidecar. ServiceEntries, WorkloadEntries and Services
+// the mesh reaches the workload through its sidecar, and its app port; it is labelled
+// security.istio.io/tlsMode=istio, as Istio labels sidecar-injected pods, so auto mTLS sends it
+// Istio mutual TLS (as its PeerAuthentication allows). ServiceEntries, WorkloadEntries and Services
 // with their Endpoints from the config source are read by translate::ServiceRegistry directly.
 //
 // Only the control plane's controller thread uses it.
@@ -30,6 +32,9 @@ struct Workload {
   // A sidecar's inbound port: every endpoint of the workload points there (the entry carries
   // translate::kInboundPortAnnotation), and the sidecar forwards to the app. 0: none.
   uint16_t inbound_port = 0;
+  // The port the sidecar forwards to (the hello's first port), where PeerAuthentication's
+  // portLevelMtls is looked up. 0: the only entry of `ports` when there is one.
+  uint16_t app_port = 0;
 };
 
 class WorkloadRegistry {

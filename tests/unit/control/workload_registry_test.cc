@@ -145,6 +145,36 @@ spec:
   ASSERT_EQ(endpoints.size(), 1u);
   EXPECT_EQ(endpoints[0].address, "10.1.2.3");
   EXPECT_EQ(endpoints[0].port, 15123);
+  // Behind a sidecar it takes Istio mutual TLS (as Istio labels injected pods), with the
+  // identity its certificate carries; its app port is where PeerAuthentication is looked up.
+  EXPECT_EQ(entry.spec.labels.at(translate::kTlsModeLabel), "istio");
+  EXPECT_EQ(entry.meta.annotations.at(translate::kAppPortAnnotation), "9080");
+  EXPECT_TRUE(endpoints[0].mesh_mtls);
+  EXPECT_EQ(endpoints[0].service_account, "reviews");
+}
+
+TEST(WorkloadRegistry, ASidecarWithoutAServiceAccountIsDefault) {
+  WorkloadRegistry registry;
+  Workload w = reviews();
+  w.service_account.clear();
+  w.inbound_port = 15006;
+  w.ports = {{"http", 8080}, {"metrics", 9090}};
+  w.app_port = 9090;
+  registry.add(1, w);
+  Workload plain = reviews("10.1.2.9");  // no sidecar: no label, its service account as sent
+  plain.name = "plain";
+  plain.service_account.clear();
+  registry.add(2, plain);
+  config::model::ConfigSet config;
+  registry.appendTo(config);
+  ASSERT_EQ(config.workload_entries.size(), 2u);
+  const auto& sidecar = config.workload_entries[0];
+  EXPECT_EQ(sidecar.spec.service_account, "default");
+  EXPECT_EQ(sidecar.meta.annotations.at(translate::kAppPortAnnotation), "9090");
+  EXPECT_EQ(sidecar.meta.labels.at(translate::kTlsModeLabel), "istio");
+  const auto& other = config.workload_entries[1];
+  EXPECT_FALSE(other.spec.service_account.has_value());
+  EXPECT_EQ(other.spec.labels.count(translate::kTlsModeLabel), 0u);
 }
 
 }  // namespace

@@ -457,5 +457,290 @@ TEST(ClustersTest, UnknownHostsAndPortsStillRoute) {
   EXPECT_EQ(s.warnings.size(), 2u);
 }
 
+// ---- Istio mutual TLS and auto mTLS (istio-semantics.md §3.6, §7) --------------------------
+
+// reviews in shop: a workload a sidecar registered (as the control plane writes its entry), a
+// VM without a sidecar, and a pod labelled as sidecar-injected.
+constexpr std::string_view kMeshReviews = R"(
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: shop}
+spec:
+  selector: {app: reviews}
+  ports: [{name: http, port: 9080, targetPort: 8080}]
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata:
+  name: reviews-sidecar
+  namespace: shop
+  labels: {app: reviews, version: v1, security.istio.io/tlsMode: istio}
+  annotations: {halyard.dev/inbound-port: "15006", halyard.dev/app-port: "8080"}
+spec:
+  address: 10.0.0.1
+  labels: {app: reviews, version: v1, security.istio.io/tlsMode: istio}
+  serviceAccount: reviews
+  ports: {http: 8080}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: reviews-vm, namespace: shop}
+spec: {address: 10.0.0.2, labels: {app: reviews, version: v2}, serviceAccount: legacy}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: reviews-pod
+  namespace: shop
+  labels: {app: reviews, version: v3, security.istio.io/tlsMode: istio}
+spec: {containers: [{name: app}]}
+status: {podIP: 10.0.0.3}
+)";
+
+constexpr std::string_view kReviewsCluster = "outbound|9080||reviews.shop.svc.cluster.local";
+
+const Endpoint& endpointAt(const Cluster& c, std::string_view address) {
+  for (const auto& e : c.endpoints) {
+    if (e.address == address) return e;
+  }
+  ADD_FAILURE() << "no endpoint " << address << " in " << c.name;
+  static const Endpoint kNone;
+  return kNone;
+}
+
+TEST(MeshMtlsTest, AutoMtlsMarksTheEndpointsThatRunASidecar) {
+  TranslateResult r =
+      translateYaml(routingTo({"{host: reviews.shop.svc.cluster.local}"}, kMeshReviews));
+  const Snapshot& s = snapshotOf(r);
+  const Cluster& c = s.clusters.at(std::string(kReviewsCluster));
+  EXPECT_EQ(addresses(c),
+            (std::vector<std::string>{"10.0.0.3:8080", "10.0.0.1:15006", "10.0.0.2:8080"}));
+  // Registered by a sidecar (labelled, reached on its inbound port): mutual TLS.
+  const Endpoint& sidecar = endpointAt(c, "10.0.0.1");
+  EXPECT_TRUE(sidecar.mesh_mtls);
+  EXPECT_FALSE(sidecar.requires_mtls);  // PERMISSIVE: no PeerAuthentication
+  EXPECT_EQ(sidecar.service_account, "reviews");
+  // No sidecar: plaintext.
+  const Endpoint& vm = endpointAt(c, "10.0.0.2");
+  EXPECT_FALSE(vm.mesh_mtls);
+  EXPECT_EQ(vm.service_account, "legacy");
+  // An injected pod: mutual TLS; Kubernetes' default service account.
+  const Endpoint& pod = endpointAt(c, "10.0.0.3");
+  EXPECT_TRUE(pod.mesh_mtls);
+  EXPECT_EQ(pod.service_account, "default");
+
+  EXPECT_TRUE(c.auto_mtls);
+  ASSERT_TRUE(c.tls);
+  EXPECT_EQ(c.tls->mode, UpstreamTls::Mode::kIstioMutual);
+  EXPECT_EQ(c.tls->sni, "outbound_.9080_._.reviews.shop.svc.cluster.local");
+  EXPECT_EQ(c.tls->subject_alt_names,
+            (std::vector<std::string>{"spiffe://cluster.local/ns/shop/sa/default",
+                                      "spiffe://cluster.local/ns/shop/sa/legacy",
+                                      "spiffe://cluster.local/ns/shop/sa/reviews"}));
+  EXPECT_TRUE(c.tls->ca.empty());
+  EXPECT_TRUE(c.tls->client_certificate.certificate_chain.empty());
+  EXPECT_EQ(c.tls->origin,
+            "auto mTLS (no DestinationRule tls for reviews.shop.svc.cluster.local:9080)");
+  EXPECT_EQ(c.tls_disabled_by, "");
+  EXPECT_TRUE(s.warnings.empty()) << s.warnings.front();
+}
+
+TEST(MeshMtlsTest, TheDestinationsPeerAuthenticationDecidesPerEndpoint) {
+  TranslateResult r = translateYaml(
+      routingTo({"{host: reviews.shop.svc.cluster.local}"}, std::string(kMeshReviews) +
+                                                                R"(---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: shop-strict, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: v3-plain, namespace: shop}
+spec:
+  selector: {matchLabels: {version: v3}}
+  mtls: {mode: DISABLE}
+)"));
+  const Cluster& c = snapshotOf(r).clusters.at(std::string(kReviewsCluster));
+  // STRICT: mutual TLS, and plaintext would be refused.
+  EXPECT_TRUE(endpointAt(c, "10.0.0.1").mesh_mtls);
+  EXPECT_TRUE(endpointAt(c, "10.0.0.1").requires_mtls);
+  // DISABLE at the destination turns mutual TLS off even though a sidecar runs it.
+  EXPECT_FALSE(endpointAt(c, "10.0.0.3").mesh_mtls);
+  EXPECT_FALSE(endpointAt(c, "10.0.0.3").requires_mtls);
+  // No sidecar: nothing to enforce STRICT, plaintext.
+  EXPECT_FALSE(endpointAt(c, "10.0.0.2").mesh_mtls);
+  EXPECT_FALSE(endpointAt(c, "10.0.0.2").requires_mtls);
+}
+
+TEST(MeshMtlsTest, PortLevelMtlsIsLookedUpAtTheAppPortBehindTheSidecar) {
+  // The sidecar's endpoint is 10.0.0.1:15006 (its inbound port); its app listens on 8080, the
+  // port portLevelMtls names.
+  auto sidecarEndpoint = [](std::string_view port_key) {
+    TranslateResult r = translateYaml(
+        routingTo({"{host: reviews.shop.svc.cluster.local}"}, std::string(kMeshReviews) + R"(---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: v1-ports, namespace: shop}
+spec:
+  selector: {matchLabels: {version: v1}}
+  mtls: {mode: STRICT}
+  portLevelMtls:
+    ")" + std::string(port_key) + R"(": {mode: DISABLE}
+)"));
+    return endpointAt(snapshotOf(r).clusters.at(std::string(kReviewsCluster)), "10.0.0.1");
+  };
+  const Endpoint on_app_port = sidecarEndpoint("8080");
+  EXPECT_FALSE(on_app_port.mesh_mtls);
+  EXPECT_FALSE(on_app_port.requires_mtls);
+  const Endpoint on_inbound_port = sidecarEndpoint("15006");
+  EXPECT_TRUE(on_inbound_port.mesh_mtls);
+  EXPECT_TRUE(on_inbound_port.requires_mtls);
+}
+
+TEST(MeshMtlsTest, DestinationRuleIstioMutualAndDisable) {
+  TranslateResult r = translateYaml(routingTo({"{host: reviews.shop.svc.cluster.local}",
+                                               "{host: reviews.shop.svc.cluster.local, subset: v1}",
+                                               "{host: reviews.shop.svc.cluster.local, subset: v2}",
+                                               "{host: ratings.shop.svc.cluster.local}"},
+                                              std::string(kMeshReviews) + R"(---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews-dr, namespace: shop}
+spec:
+  host: reviews
+  trafficPolicy:
+    tls: {mode: DISABLE}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+    trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy:
+      tls: {mode: ISTIO_MUTUAL, sni: reviews.example, subjectAltNames: [spiffe://other/ns/x/sa/y]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ratings, namespace: shop}
+spec:
+  selector: {app: ratings}
+  ports: [{name: http, port: 9080}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings-dr, namespace: shop}
+spec:
+  host: ratings
+  trafficPolicy:
+    tls: {mode: ISTIO_MUTUAL}
+    portLevelSettings:
+    - port: {number: 9080}
+      tls: {mode: DISABLE}
+)"));
+  const Snapshot& s = snapshotOf(r);
+  // DISABLE: plaintext to every endpoint, saying which rule did it.
+  const Cluster& plain = s.clusters.at(std::string(kReviewsCluster));
+  EXPECT_FALSE(plain.tls);
+  EXPECT_FALSE(plain.auto_mtls);
+  EXPECT_EQ(plain.tls_disabled_by, "shop/reviews-dr trafficPolicy.tls");
+  EXPECT_EQ(s.clusters.at("outbound|9080||ratings.shop.svc.cluster.local").tls_disabled_by,
+            "shop/ratings-dr trafficPolicy.portLevelSettings[0].tls");
+  // ISTIO_MUTUAL: every endpoint, the subset in the SNI, the service's accounts (all subsets').
+  const Cluster& v1 = s.clusters.at("outbound|9080|v1|reviews.shop.svc.cluster.local");
+  ASSERT_TRUE(v1.tls);
+  EXPECT_FALSE(v1.auto_mtls);
+  EXPECT_EQ(v1.tls->mode, UpstreamTls::Mode::kIstioMutual);
+  EXPECT_EQ(v1.tls->sni, "outbound_.9080_.v1_.reviews.shop.svc.cluster.local");
+  EXPECT_EQ(v1.tls->subject_alt_names.size(), 3u);
+  EXPECT_EQ(v1.tls->origin, "shop/reviews-dr subsets[v1].trafficPolicy.tls");
+  EXPECT_EQ(v1.tls_disabled_by, "");
+  // Its own sni and subjectAltNames win.
+  const Cluster& v2 = s.clusters.at("outbound|9080|v2|reviews.shop.svc.cluster.local");
+  ASSERT_TRUE(v2.tls);
+  EXPECT_EQ(v2.tls->sni, "reviews.example");
+  EXPECT_EQ(v2.tls->subject_alt_names, std::vector<std::string>{"spiffe://other/ns/x/sa/y"});
+  EXPECT_TRUE(s.warnings.empty()) << s.warnings.front();
+}
+
+TEST(MeshMtlsTest, ServiceEntriesLocationEndpointsAndSubjectAltNames) {
+  TranslateResult r = translateYaml(routingTo(
+      {"{host: api.external.com}", "{host: vm.internal}", "{host: reviews.shop.svc.cluster.local}"},
+      std::string(kMeshReviews) + R"(---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: default}
+spec:
+  hosts: [api.external.com]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  endpoints: [{address: 192.0.2.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: vms, namespace: apps}
+spec:
+  hosts: [vm.internal]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  subjectAltNames: [spiffe://cluster.local/ns/apps/sa/vm-extra]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  endpoints:
+  - {address: 10.2.0.1}
+  - {address: 10.2.0.2, labels: {security.istio.io/tlsMode: istio}, serviceAccount: vm}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: reviews-sans, namespace: shop}
+spec:
+  hosts: [reviews.shop.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  subjectAltNames: [reviews.legacy.example]
+  ports: [{number: 9080, name: http, protocol: HTTP}]
+)"));
+  const Snapshot& s = snapshotOf(r);
+  // Outside the mesh: never auto mTLS (Istio), plaintext.
+  const Cluster& ext = s.clusters.at("outbound|80||api.external.com");
+  EXPECT_FALSE(ext.auto_mtls);
+  EXPECT_FALSE(ext.tls);
+  EXPECT_FALSE(ext.endpoints.at(0).mesh_mtls);
+  // Inside: a plain endpoint is not a mesh endpoint, a labelled one is.
+  const Cluster& vm = s.clusters.at("outbound|80||vm.internal");
+  EXPECT_TRUE(vm.auto_mtls);
+  EXPECT_FALSE(endpointAt(vm, "10.2.0.1").mesh_mtls);
+  EXPECT_TRUE(endpointAt(vm, "10.2.0.2").mesh_mtls);
+  ASSERT_TRUE(vm.tls);
+  EXPECT_EQ(vm.tls->subject_alt_names,
+            (std::vector<std::string>{"spiffe://cluster.local/ns/apps/sa/vm",
+                                      "spiffe://cluster.local/ns/apps/sa/vm-extra"}));
+  // A ServiceEntry for a Kubernetes Service's host adds its subjectAltNames to the Service's.
+  const Cluster& reviews = s.clusters.at(std::string(kReviewsCluster));
+  ASSERT_TRUE(reviews.tls);
+  EXPECT_EQ(reviews.tls->subject_alt_names.size(), 4u);
+  EXPECT_EQ(reviews.tls->subject_alt_names.front(), "reviews.legacy.example");
+}
+
+TEST(MeshMtlsTest, TheTrustDomainComesFromTheIstioConfigMap) {
+  TranslateResult r = translateYaml(
+      routingTo({"{host: reviews.shop.svc.cluster.local}"}, std::string(kMeshReviews) + R"(---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    trustDomain: corp.example
+)"));
+  const Cluster& c = snapshotOf(r).clusters.at(std::string(kReviewsCluster));
+  ASSERT_TRUE(c.tls);
+  EXPECT_EQ(c.tls->subject_alt_names,
+            (std::vector<std::string>{"spiffe://corp.example/ns/shop/sa/default",
+                                      "spiffe://corp.example/ns/shop/sa/legacy",
+                                      "spiffe://corp.example/ns/shop/sa/reviews"}));
+  // Service hosts keep the cluster domain: the trust domain names identities only.
+  EXPECT_EQ(c.tls->sni, "outbound_.9080_._.reviews.shop.svc.cluster.local");
+}
+
 }  // namespace
 }  // namespace halyard::translate

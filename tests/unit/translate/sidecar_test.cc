@@ -644,5 +644,61 @@ spec:
             std::vector<std::string>{"outbound|9080|v1|reviews.default.svc.cluster.local=1"});
 }
 
+// ---- mesh mutual TLS (istio-semantics.md §7) -------------------------------------------------
+
+TEST(SidecarTest, InboundListenerTakesItsPeerAuthenticationAtTheAppPort) {
+  const std::string policies = R"(
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: STRICT}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: client-ports, namespace: default}
+spec:
+  selector: {matchLabels: {app: client}}
+  portLevelMtls: {"8080": {mode: DISABLE}}
+)";
+  auto inboundOf = [&](uint16_t app_port, std::map<std::string, std::string> labels) {
+    ProxyIdentity proxy = sidecar("default", std::move(labels));
+    proxy.app_port = app_port;
+    const TranslateResult r = translateYaml(withServices(policies), proxy);
+    const Listener* in = listenerNamed(snapshotOf(r), "virtualInbound");
+    return in ? in->mtls : InboundMtls{};
+  };
+  const InboundMtls on_8080 = inboundOf(8080, {{"app", "client"}});
+  EXPECT_EQ(on_8080.mode, PeerAuthMode::kDisable);
+  EXPECT_EQ(on_8080.origin, "PeerAuthentication default/client-ports (workload, port 8080)");
+  const InboundMtls on_9000 = inboundOf(9000, {{"app", "client"}});
+  EXPECT_EQ(on_9000.mode, PeerAuthMode::kStrict);
+  EXPECT_EQ(on_9000.origin, "PeerAuthentication istio-system/default (mesh)");
+  EXPECT_EQ(inboundOf(8080, {{"app", "other"}}).mode, PeerAuthMode::kStrict);
+
+  // No policy: PERMISSIVE; the control plane's own part says the same.
+  ProxyIdentity proxy = sidecar();
+  proxy.app_port = 8080;
+  const Snapshot own = SidecarOwnBuilder(parseConfig(kServices)).build(proxy);
+  ASSERT_FALSE(own.listeners.empty());
+  EXPECT_EQ(own.listeners[0].mtls.mode, PeerAuthMode::kPermissive);
+  EXPECT_EQ(own.listeners[0].mtls.origin, "default (no PeerAuthentication applies)");
+  // The inbound cluster is the app on loopback: never TLS.
+  const Cluster& app = own.clusters.at("inbound|8080||");
+  EXPECT_FALSE(app.tls);
+  EXPECT_FALSE(app.auto_mtls);
+}
+
+TEST(SidecarTest, OutboundClustersGetAutoMtls) {
+  const TranslateResult r = translateYaml(kServices, sidecar());
+  const Cluster& c = snapshotOf(r).clusters.at("outbound|9080||reviews.default.svc.cluster.local");
+  EXPECT_TRUE(c.auto_mtls);
+  ASSERT_TRUE(c.tls);
+  EXPECT_EQ(c.tls->mode, UpstreamTls::Mode::kIstioMutual);
+  EXPECT_EQ(c.tls->sni, "outbound_.9080_._.reviews.default.svc.cluster.local");
+  // Neither WorkloadEntry has a sidecar or a service account.
+  EXPECT_TRUE(c.tls->subject_alt_names.empty());
+  for (const auto& e : c.endpoints) EXPECT_FALSE(e.mesh_mtls) << e.address;
+}
+
 }  // namespace
 }  // namespace halyard::translate

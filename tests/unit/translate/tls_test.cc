@@ -433,10 +433,16 @@ spec:
   const Cluster& plain = s.clusters.at("outbound|443|plain|api.ext.com");
   EXPECT_FALSE(plain.tls);
   EXPECT_TRUE(plain.not_enforced.empty());
+  EXPECT_EQ(plain.tls_disabled_by, "default/ext-dr subsets[plain].trafficPolicy.tls");
+  EXPECT_FALSE(plain.auto_mtls);
   const Cluster& mesh = s.clusters.at("outbound|443|mesh|api.ext.com");
-  EXPECT_FALSE(mesh.tls);  // mesh mTLS is not served yet
-  EXPECT_EQ(mesh.not_enforced, std::vector<std::string>{"trafficPolicy.tls"});
-  EXPECT_TRUE(hasWarning(r, "trafficPolicy.tls is parsed but not enforced by this proxy yet"));
+  ASSERT_TRUE(mesh.tls);
+  EXPECT_EQ(mesh.tls->mode, UpstreamTls::Mode::kIstioMutual);
+  EXPECT_EQ(mesh.tls->sni, "outbound_.443_.mesh_.api.ext.com");
+  EXPECT_EQ(mesh.tls->origin, "default/ext-dr subsets[mesh].trafficPolicy.tls");
+  EXPECT_FALSE(mesh.auto_mtls);  // explicit: every endpoint gets mutual TLS
+  EXPECT_TRUE(mesh.not_enforced.empty());
+  EXPECT_TRUE(s.warnings.empty()) << s.warnings.front();
   const Cluster& inherits = s.clusters.at("outbound|443|inherits|api.ext.com");
   ASSERT_TRUE(inherits.tls);
   EXPECT_EQ(inherits.tls->mode, UpstreamTls::Mode::kSimple);

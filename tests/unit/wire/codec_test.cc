@@ -142,8 +142,15 @@ tr::Snapshot everyField() {
                      std::make_shared<const tr::RouteTable>(table),
                      {from_secret, from_files}};
   s.listeners.push_back(std::move(https));
-  s.listeners.push_back({"virtualInbound", "10.0.0.9", 15006, "HTTP", tr::ListenerKind::kInbound,
-                         std::make_shared<const tr::RouteTable>(inbound_table)});
+  tr::Listener inbound_listener{"virtualInbound",
+                                "10.0.0.9",
+                                15006,
+                                "HTTP",
+                                tr::ListenerKind::kInbound,
+                                std::make_shared<const tr::RouteTable>(inbound_table)};
+  inbound_listener.mtls = {tr::PeerAuthMode::kStrict,
+                           "PeerAuthentication shop/strict-web (workload, port 8080)"};
+  s.listeners.push_back(std::move(inbound_listener));
   s.listeners.push_back({"virtualOutbound", "127.0.0.1", 15001, "HTTP",
                          tr::ListenerKind::kOutboundProxy,
                          std::make_shared<const tr::RouteTable>()});
@@ -157,7 +164,8 @@ tr::Snapshot everyField() {
   c.lb = tr::LbPolicy::kRandom;
   c.resolve_dns = true;
   c.connect_timeout = tr::Millis(250);
-  c.endpoints.push_back({"10.0.0.1", 8080, 3, {{"version", "v1"}}, "a-1", "default"});
+  c.endpoints.push_back(
+      {"10.0.0.1", 8080, 3, {{"version", "v1"}}, "a-1", "default", "a-sa", true, true});
   c.not_enforced = {"trafficPolicy.outlierDetection"};
   tr::UpstreamTls upstream;
   upstream.mode = tr::UpstreamTls::Mode::kMutual;
@@ -171,6 +179,25 @@ tr::Snapshot everyField() {
   upstream.origin = "default/a trafficPolicy.portLevelSettings[0].tls";
   c.tls = upstream;
   s.clusters.emplace(c.name, c);
+  // Auto mTLS: Istio mutual TLS to the endpoints with mesh_mtls only.
+  tr::Cluster mesh;
+  mesh.name = "outbound|9080||b.default.svc.cluster.local";
+  mesh.port = 9080;
+  mesh.endpoints.push_back({"10.0.0.2", 15006, 1, {}, "b-1", "default", "b", true, false});
+  mesh.endpoints.push_back({"10.0.0.3", 9080, 1, {}, "b-vm", "default", "", false, false});
+  tr::UpstreamTls istio;
+  istio.mode = tr::UpstreamTls::Mode::kIstioMutual;
+  istio.sni = "outbound_.9080_._.b.default.svc.cluster.local";
+  istio.subject_alt_names = {"spiffe://cluster.local/ns/default/sa/b"};
+  istio.origin = "auto mTLS (no DestinationRule tls for b.default.svc.cluster.local:9080)";
+  mesh.tls = istio;
+  mesh.auto_mtls = true;
+  s.clusters.emplace(mesh.name, mesh);
+  tr::Cluster disabled;
+  disabled.name = "outbound|9090||c.default.svc.cluster.local";
+  disabled.port = 9090;
+  disabled.tls_disabled_by = "default/c-dr trafficPolicy.tls";
+  s.clusters.emplace(disabled.name, disabled);
   s.warnings = {"a warning"};
   return s;
 }
@@ -227,6 +254,63 @@ TEST(Codec, EveryFieldSurvivesTheRoundTrip) {
   EXPECT_EQ(c.tls->client_certificate.private_key.path, "/etc/client-key.pem");
   EXPECT_TRUE(c.tls->insecure_skip_verify);
   EXPECT_EQ(c.tls->origin, "default/a trafficPolicy.portLevelSettings[0].tls");
+  // Mesh mutual TLS.
+  EXPECT_EQ(c.endpoints.at(0).service_account, "a-sa");
+  EXPECT_TRUE(c.endpoints.at(0).mesh_mtls);
+  EXPECT_TRUE(c.endpoints.at(0).requires_mtls);
+  const tr::Listener& inbound = decoded.listeners.at(3);
+  EXPECT_EQ(inbound.mtls.mode, tr::PeerAuthMode::kStrict);
+  EXPECT_EQ(inbound.mtls.origin, "PeerAuthentication shop/strict-web (workload, port 8080)");
+  EXPECT_EQ(decoded.listeners.at(0).mtls.mode, tr::PeerAuthMode::kPermissive);
+  const tr::Cluster& mesh = decoded.clusters.at("outbound|9080||b.default.svc.cluster.local");
+  EXPECT_TRUE(mesh.auto_mtls);
+  ASSERT_TRUE(mesh.tls);
+  EXPECT_EQ(mesh.tls->mode, tr::UpstreamTls::Mode::kIstioMutual);
+  EXPECT_EQ(mesh.tls->sni, "outbound_.9080_._.b.default.svc.cluster.local");
+  EXPECT_FALSE(mesh.endpoints.at(1).mesh_mtls);
+  const tr::Cluster& disabled = decoded.clusters.at("outbound|9090||c.default.svc.cluster.local");
+  EXPECT_FALSE(disabled.tls);
+  EXPECT_EQ(disabled.tls_disabled_by, "default/c-dr trafficPolicy.tls");
+}
+
+TEST(Codec, MeshTlsAProxyCannotServeIsRefused) {
+  auto refused = [](const v1::Cluster& c) {
+    auto r = decodeCluster(c);
+    return r ? std::string("accepted") : r.error().message;
+  };
+  const tr::Snapshot s = everyField();
+  const v1::Cluster mesh =
+      encodeCluster(s.clusters.at("outbound|9080||b.default.svc.cluster.local"));
+  v1::Cluster with_ca = mesh;
+  with_ca.mutable_tls()->mutable_ca()->set_path("/etc/ca.pem");
+  EXPECT_EQ(refused(with_ca),
+            "cluster outbound|9080||b.default.svc.cluster.local tls: is ISTIO_MUTUAL but carries a "
+            "CA (Istio mutual TLS uses the workload certificate and the mesh roots)");
+  v1::Cluster auto_without_tls = mesh;
+  auto_without_tls.clear_tls();
+  EXPECT_EQ(refused(auto_without_tls),
+            "cluster outbound|9080||b.default.svc.cluster.local: uses auto mTLS without "
+            "ISTIO_MUTUAL tls");
+  v1::Cluster auto_simple = mesh;
+  auto_simple.mutable_tls()->set_mode(v1::UpstreamTls::SIMPLE);
+  EXPECT_NE(refused(auto_simple).find("uses auto mTLS without ISTIO_MUTUAL tls"),
+            std::string::npos);
+  v1::Cluster disabled_with_tls = mesh;
+  disabled_with_tls.set_auto_mtls(false);
+  disabled_with_tls.set_tls_disabled_by("default/b-dr trafficPolicy.tls");
+  EXPECT_EQ(refused(disabled_with_tls),
+            "cluster outbound|9080||b.default.svc.cluster.local: has tls although default/b-dr "
+            "trafficPolicy.tls disables it");
+  v1::Cluster bad_mode = mesh;
+  bad_mode.mutable_tls()->set_mode(static_cast<v1::UpstreamTls::Mode>(7));
+  EXPECT_EQ(refused(bad_mode),
+            "cluster outbound|9080||b.default.svc.cluster.local tls: unknown mode 7");
+
+  v1::Listener inbound = encodeListener(s.listeners.at(3));
+  inbound.mutable_mtls()->set_mode(static_cast<v1::InboundMtls::Mode>(5));
+  auto l = decodeListener(inbound);
+  ASSERT_FALSE(l);
+  EXPECT_EQ(l.error().message, "listener virtualInbound: unknown mtls mode 5");
 }
 
 TEST(Codec, ADefaultServerTlsKeepsTls12AsItsMinimum) {
@@ -264,7 +348,8 @@ TEST(Codec, TlsAProxyCannotServeIsRefused) {
   version.mutable_tls(0)->set_max_version(static_cast<v1::ServerTls::Version>(9));
   EXPECT_EQ(refused(version), "listener 127.0.0.1_8443 tls[0]: unknown max version 9");
 
-  v1::Cluster cluster = encodeCluster(everyField().clusters.begin()->second);
+  v1::Cluster cluster =
+      encodeCluster(everyField().clusters.at("outbound|80|v1|a.default.svc.cluster.local"));
   cluster.mutable_tls()->clear_client_certificate();
   auto r = decodeCluster(cluster);
   ASSERT_FALSE(r);
@@ -354,6 +439,8 @@ TEST(Assembler, DeltasApplyOnTheirBaseOnly) {
   delta.set_version(4);
   delta.set_base_version(3);
   delta.add_removed_clusters("outbound|80|v1|a.default.svc.cluster.local");
+  delta.add_removed_clusters("outbound|9080||b.default.svc.cluster.local");
+  delta.add_removed_clusters("outbound|9090||c.default.svc.cluster.local");
   auto* vh = delta.mutable_resources()->add_virtual_hosts();
   *vh = encodeVirtualHost("0.0.0.0_80", everyField().listeners[0].routes->virtual_hosts[0]);
   vh->mutable_routes()->DeleteSubrange(1, 2);
