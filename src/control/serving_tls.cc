@@ -25,6 +25,7 @@ unsigned int refreshSeconds(std::chrono::seconds ttl) {
 }
 
 constexpr auto kRetryAfterFailure = std::chrono::seconds(30);
+constexpr auto kMinRenewInterval = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -89,11 +90,14 @@ common::Expected<void> ServingTls::renew() {
   auto written = ca::writeFileAtomically(
       pem_path_, serving->private_key_pem + serving->certificate.chain_pem, 0600);
   if (!written) return written;
-  const auto not_before = std::chrono::system_clock::from_time_t(serving->certificate.not_before);
+  // Half of the lifetime from now: notBefore is a minute back (clock skew), so half of
+  // notAfter - notBefore would come early, or at once for lifetimes under two minutes.
+  const auto now = std::chrono::system_clock::now();
   const auto not_after = std::chrono::system_clock::from_time_t(serving->certificate.not_after);
   {
     std::lock_guard lock(mu_);
-    renew_at_ = not_before + (not_after - not_before) / 2;
+    renew_at_ = now + std::max<std::chrono::system_clock::duration>((not_after - now) / 2,
+                                                                    kMinRenewInterval);
   }
   HLOG_INFO("control plane TLS certificate {} valid until {}", serving->certificate.serial_hex,
             ca::rfc3339(serving->certificate.not_after));
