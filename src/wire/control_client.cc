@@ -542,6 +542,8 @@ Ssl handshake(SSL_CTX* ctx, int fd, const std::string& server_name, const std::s
                                                                    "connection"));
     } else {
       error = "TLS handshake failed: " + (reason.empty() ? std::string("unknown error") : reason);
+      // What a plaintext server's first bytes look like to a TLS client.
+      if (reason == "wrong version number") error += " (is the control plane serving TLS there?)";
     }
     return nullptr;
   }
@@ -795,8 +797,9 @@ void ControlClient::onIssued(const v1::CertificateIssued& issued) {
   auto identity = pending_key_->identityFor(issued.certificate_chain(), issued.root_certificates());
   pending_key_.reset();
   if (!identity) {
-    HLOG_WARN("refused the workload certificate from {}: {}; keeping the previous one",
-              options_.address, identity.error().message);
+    HLOG_WARN("refused the workload certificate from {}: {}; {}", options_.address,
+              identity.error().message,
+              certificate() ? "keeping the previous one" : "still without one");
     retryCertificateLater();
     return;
   }
