@@ -11,11 +11,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <ctime>
 #include <deque>
@@ -612,6 +614,13 @@ bool ControlClient::waitToRetry(milliseconds delay) {
 }
 
 void ControlClient::run() {
+  // OpenSSL writes to the socket with write(), not send(MSG_NOSIGNAL): a control plane that went
+  // away must be an EPIPE for this thread, not a SIGPIPE that ends the proxy. (Blocked, the
+  // signal a write raises stays pending on this thread only, and is never delivered.)
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   std::minstd_rand random(std::random_device{}());
   std::uniform_real_distribution<double> jitter(0.8, 1.2);
   milliseconds backoff = options_.retry_delay;
