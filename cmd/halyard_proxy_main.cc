@@ -11,6 +11,18 @@ int main(int argc, char** argv) {
   app.add_option("--control", o.control,
                  "Control plane address HOST:PORT to follow instead of --config")
       ->excludes(config);
+  app.add_option("--token-file", o.token_file,
+                 "With --control: file holding this proxy's bootstrap credential (`halyard token "
+                 "create`), read at each connect")
+      ->excludes(config);
+  app.add_option("--control-ca", o.control_ca,
+                 "With --control: PEM roots the control plane's certificate must chain to (its "
+                 "CA's root-cert.pem), read at each connect")
+      ->excludes(config);
+  app.add_option("--control-server-name", o.control_server_name,
+                 "With --control: the name the control plane's certificate must carry (SNI)")
+      ->excludes(config)
+      ->capture_default_str();
   app.add_option("--role", o.role, "gateway or sidecar")
       ->check(CLI::IsMember({"gateway", "sidecar"}))
       ->capture_default_str();

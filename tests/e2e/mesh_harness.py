@@ -13,7 +13,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from conftest import BIN
-from proxy_harness import free_port
+from proxy_harness import control_credentials, free_port
 
 
 def wait_until(predicate, timeout=10.0, interval=0.05):
@@ -177,29 +177,45 @@ class Control(_Process):
 
 class MeshProxy(_Process):
     """halyard-proxy --control: a gateway (gateway_port is where Gateway port 80 listens) or a
-    sidecar in front of `app` (an App; its outbound proxy is given to the app)."""
+    sidecar in front of `app` (an App; its outbound proxy is given to the app). Its credentials
+    come from `control` (`root_cert`, `token_file(namespace, service_account)`) unless
+    `token_file=` / `control_ca=` are given (proxy_harness.control_credentials)."""
 
     def __init__(self, control, log_dir, name, role="gateway", namespace=None, labels=None,
-                 app=None, service_account=None):
+                 app=None, service_account=None, token_file=None, control_ca=None,
+                 wait_ready=True):
         self.name = name
         self.admin_port = free_port()
-        args = [str(BIN / "halyard-proxy"), "--control", control.address, "--role", role,
-                "--admin", "127.0.0.1:%d" % self.admin_port, "--workers", "1"]
         if role == "gateway":
             self.gateway_port = free_port()
-            args += ["--name", name, "--namespace", namespace or "istio-system",
-                     "--labels", labels or "istio=ingressgateway",
-                     "--port-map", "80=%d" % self.gateway_port]
+            identity = ["--name", name, "--namespace", namespace or "istio-system",
+                        "--labels", labels or "istio=ingressgateway",
+                        "--port-map", "80=%d" % self.gateway_port]
+            if service_account:
+                identity += ["--service-account", service_account]
         else:
             self.inbound_port, self.outbound_port = free_port(), free_port()
-            args += ["--workload", name, "--namespace", namespace or "default",
-                     "--labels", labels or ("app=%s,version=%s" % (app.name, app.version)),
-                     "--service-account", service_account or app.name,
-                     "--app-port", str(app.port), "--inbound-port", str(self.inbound_port),
-                     "--outbound-port", str(self.outbound_port)]
+            identity = ["--workload", name, "--namespace", namespace or "default",
+                        "--labels", labels or ("app=%s,version=%s" % (app.name, app.version)),
+                        "--service-account", service_account or app.name,
+                        "--app-port", str(app.port), "--inbound-port", str(self.inbound_port),
+                        "--outbound-port", str(self.outbound_port)]
             app.outbound = self.outbound_port
+        address, credentials = control_credentials(control, identity, token_file=token_file,
+                                                   control_ca=control_ca)
+        args = [str(BIN / "halyard-proxy"), "--control", address, *credentials, "--role", role,
+                "--admin", "127.0.0.1:%d" % self.admin_port, "--workers", "1", *identity]
         super().__init__(args, pathlib.Path(log_dir) / ("%s-%d.log" % (name, self.admin_port)))
-        self._wait_ready(name)
+        if wait_ready:
+            self._wait_ready(name)
+
+    def ready_body(self):
+        """(status, body) of /ready; (0, "") while nothing listens."""
+        try:
+            code, _, body = http_get("http://127.0.0.1:%d/ready" % self.admin_port, timeout=1)
+            return code, body.decode(errors="replace")
+        except OSError:
+            return 0, ""
 
     def ready(self):
         if self.proc.poll() is not None:

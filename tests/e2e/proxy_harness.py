@@ -124,11 +124,50 @@ class Proxy:
         self.log.close()
 
 
+def _flag(args, name, default):
+    """The value of `name` in an argument list (the last one), or `default`."""
+    args = list(args)
+    for i in range(len(args) - 2, -1, -1):
+        if args[i] == name:
+            return args[i + 1]
+    return default
+
+
+def control_credentials(control, extra_args=(), token_file=None, control_ca=None, namespace=None,
+                        service_account=None, default_namespace="istio-system"):
+    """(address, [--token-file/--control-ca flags]) for a proxy following `control`: an address
+    string, or a control-plane object with `address`, `root_cert` and `token_file(namespace,
+    service_account)` (control_harness.ControlPlane). Explicit token_file / control_ca win;
+    token_file="" starts the proxy without one. The token is for the identity the proxy says
+    (--namespace, --service-account in extra_args; Kubernetes' "default" service account when
+    none) unless namespace / service_account name another one."""
+    address = control if isinstance(control, str) else control.address
+    if token_file is None and not isinstance(control, str) and hasattr(control, "token_file"):
+        ns = namespace or _flag(extra_args, "--namespace", default_namespace)
+        sa = service_account or _flag(extra_args, "--service-account", "") or "default"
+        token_file = control.token_file(ns, sa)
+    if control_ca is None and not isinstance(control, str):
+        control_ca = getattr(control, "root_cert", None)
+    if control_ca is None and isinstance(control, str):
+        # What a control plane on this machine writes for its clients (removed when it stops).
+        control_ca = "/tmp/halyard-control-%s.root.pem" % address.rsplit(":", 1)[1]
+    flags = []
+    if token_file:
+        flags += ["--token-file", str(token_file)]
+    if control_ca:
+        flags += ["--control-ca", str(control_ca)]
+    return address, flags
+
+
 class ControlledProxy(Proxy):
     """halyard-proxy following a control plane (`--control ADDR`): it starts with no config, so
-    this waits for the admin listener only (/ready answers 503 until the first push)."""
+    this waits for the admin listener only (/ready answers 503 until the first push and the
+    workload certificate). `control` is a control-plane object (its address, root certificate
+    and a token for this proxy's identity are used) or an address with explicit `token_file=` /
+    `control_ca=` (see control_credentials)."""
 
-    def __init__(self, tmp_dir, control_address, workers=2, extra_args=()):
+    def __init__(self, tmp_dir, control, workers=2, extra_args=(), token_file=None,
+                 control_ca=None, namespace=None, service_account=None):
         self.dir = pathlib.Path(tmp_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config = None
@@ -136,7 +175,11 @@ class ControlledProxy(Proxy):
         self.admin_port = free_port()
         self.log_path = self.dir / ("proxy-%d.log" % self.port)
         self.log = open(self.log_path, "wb")
-        args = [str(BIN / "halyard-proxy"), "--control", control_address,
+        address, credentials = control_credentials(
+            control, extra_args, token_file=token_file, control_ca=control_ca,
+            namespace=namespace, service_account=service_account)
+        self.control_address = address
+        args = [str(BIN / "halyard-proxy"), "--control", address, *credentials,
                 "--port-map", "%d=%d" % (GATEWAY_PORT, self.port),
                 "--admin", "127.0.0.1:%d" % self.admin_port,
                 "--workers", str(workers), *extra_args]

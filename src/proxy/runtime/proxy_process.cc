@@ -5,8 +5,11 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <future>
 #include <thread>
 
@@ -98,6 +101,8 @@ class Process {
   bool buildRuntimeOptions(RuntimeOptions& out);
   WorkerTelemetry::Workload self() const;
   void startControlClient();
+  // The /ready body in control mode while the proxy is not ready ("" when it is).
+  std::string controlNotReady() const;
   // Main thread: serve a pushed snapshot, or say why not (the NACK's error).
   Verdict applyPushed(std::shared_ptr<const translate::Snapshot> snapshot);
   // Every listener `next` adds can be bound: a port another process holds is a NACK, not a
@@ -133,7 +138,9 @@ class Process {
   std::unique_ptr<ConfigWatcher> watcher_;
   // Control mode.
   std::unique_ptr<wire::ControlClient> control_;
-  bool configured_ = false;  // a snapshot is served (standalone: always)
+  bool configured_ = false;                         // a snapshot is served (standalone: always)
+  telemetry::Gauge* certificate_expiry_ = nullptr;  // not_after of the workload certificate
+  telemetry::Counter* certificates_ = nullptr;      // workload certificates installed
   // The main loop ended: the client thread must not wait for it to apply a push.
   std::atomic<bool> loop_done_{false};
 };
@@ -204,6 +211,13 @@ int Process::run() {
                  "(follow a control plane)\n");
     return 1;
   }
+  if (!options_.control.empty() && options_.control_ca.empty()) {
+    std::fprintf(stderr,
+                 "halyard-proxy: --control needs --control-ca FILE, the root certificate the "
+                 "control plane's TLS certificate chains to (root-cert.pem in its --ca-dir, or "
+                 "/tmp/halyard-control-<port>.root.pem on the control plane's machine)\n");
+    return 1;
+  }
   if (!buildIdentity()) return 1;
   RuntimeOptions runtime_options;
   if (!buildRuntimeOptions(runtime_options)) return 1;
@@ -244,6 +258,9 @@ int Process::run() {
   stats_ = std::make_unique<telemetry::StatsStore>(runtime_options.workers);
   server_stats_ = telemetry::ServerStats::resolve(stats_->mainThread());
   server_stats_.config_version->set(static_cast<int64_t>(version_));
+  certificate_expiry_ =
+      &stats_->mainThread().gauge("halyard_workload_certificate_expiry_timestamp_seconds");
+  certificates_ = &stats_->mainThread().counter("halyard_workload_certificates_total");
 
   runtime_ =
       std::make_unique<ProxyRuntime>(std::move(runtime_options), stats_.get(),
@@ -263,9 +280,10 @@ int Process::run() {
     admin_ = std::make_unique<AdminServer>(io_);
     admin_->handle("/ready", [this](std::string_view) {
       if (draining_) return AdminResponse{503, "text/plain; charset=utf-8", "DRAINING\n"};
-      if (!configured_) {
-        return AdminResponse{503, "text/plain; charset=utf-8",
-                             "waiting for the first config from " + options_.control + "\n"};
+      if (!options_.control.empty()) {
+        if (std::string waiting = controlNotReady(); !waiting.empty()) {
+          return AdminResponse{503, "text/plain; charset=utf-8", std::move(waiting)};
+        }
       }
       return AdminResponse{200, "text/plain; charset=utf-8", "LIVE\n"};
     });
@@ -374,6 +392,22 @@ void Process::startControlClient() {
   hello.set_inbound_port(identity_.inbound_port);
   hello.set_outbound_port(identity_.outbound_port);
   hello.set_build_version(std::string(kBuildTag));
+  o.ca_file = options_.control_ca;
+  o.server_name = options_.control_server_name;
+  o.token_file = options_.token_file;
+  // Said once at start; the client reads the file again at each connect, so a token written
+  // later is picked up without a restart (and /ready says what is missing meanwhile).
+  if (options_.token_file.empty()) {
+    HLOG_WARN(
+        "no --token-file: the control plane at {} will refuse this proxy (UNAUTHENTICATED) "
+        "without a credential from `halyard token create`",
+        options_.control);
+  } else if (std::FILE* token = std::fopen(options_.token_file.c_str(), "r"); !token) {
+    HLOG_ERROR("cannot read the token file {}: {}; reading it again at each connect",
+               options_.token_file, std::strerror(errno));
+  } else {
+    std::fclose(token);
+  }
   // The client's thread hands each push to the main loop, which owns the runtime, and waits for
   // its verdict: what the control plane hears is what the proxy actually did.
   auto apply = [this](std::shared_ptr<const translate::Snapshot> snapshot) -> Verdict {
@@ -394,9 +428,38 @@ void Process::startControlClient() {
   };
   control_ = std::make_unique<wire::ControlClient>(
       std::move(o), std::move(apply), wire::ControlClient::OnConfigError{}, std::move(on_answer));
+  // Posted like a push, so a certificate is installed before any push the client applies after
+  // it (the main loop runs what is posted in order).
+  control_->setOnCertificate([this](std::shared_ptr<const translate::WorkloadIdentity> identity) {
+    asio::post(io_, [this, identity = std::move(identity)]() mutable {
+      certificate_expiry_->set(identity->not_after);
+      certificates_->inc();
+      runtime_->setWorkloadIdentity(std::move(identity));
+    });
+  });
   HLOG_INFO("following the control plane at {} as {} {}.{}", options_.control, identity_.role,
             identity_.name, identity_.namespace_);
   control_->start();
+}
+
+std::string Process::controlNotReady() const {
+  const auto& identity = runtime_->workloadIdentity();
+  const bool certified = identity && identity->not_after > static_cast<int64_t>(std::time(nullptr));
+  if (certified && configured_) return "";
+  if (std::string refusal = control_ ? control_->refusal() : ""; !refusal.empty()) {
+    return "the control plane refused this proxy: " + refusal + "\n";
+  }
+  std::string body;
+  if (!certified) {
+    body += identity ? "the workload certificate expired; waiting for a new one from "
+                     : "waiting for a workload certificate from ";
+    body += options_.control + "\n";
+  }
+  if (!configured_) body += "waiting for the first config from " + options_.control + "\n";
+  if (std::string error = control_ ? control_->lastError() : ""; !error.empty()) {
+    body += "last attempt: " + error + "\n";
+  }
+  return body;
 }
 
 Verdict Process::checkBindable(const translate::Snapshot& next) const {

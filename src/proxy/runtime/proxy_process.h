@@ -1,10 +1,12 @@
 // The halyard-proxy process. Standalone (--config DIR): load the directory into a snapshot
 // (errors, with file:line, end the process before anything listens); SIGHUP and file changes
 // reload it. Control mode (--control ADDR): start with no listeners and follow the control
-// plane's pushes (docs/control-protocol.md), answering each with ACK or NACK; /ready says 503
-// until the first one is applied. Both: start the workers, the admin listener and the signal
-// handling (SIGTERM/SIGINT drain and exit), and run the main thread's event loop until the end.
-// cmd/halyard_proxy_main.cc only parses flags into ProxyProcessOptions.
+// plane's pushes (docs/control-protocol.md) over TLS, answering each with ACK or NACK, with the
+// workload certificate the control plane issues for the proxy's own key; /ready says 503 until
+// it has both a snapshot and a certificate, and says which it waits for. Both: start the workers,
+// the admin listener and the signal handling (SIGTERM/SIGINT drain and exit), and run the main
+// thread's event loop until the end. cmd/halyard_proxy_main.cc only parses flags into
+// ProxyProcessOptions.
 #pragma once
 
 #include <cstddef>
@@ -15,8 +17,13 @@
 namespace halyard::proxy::runtime {
 
 struct ProxyProcessOptions {
-  std::string config_dir;        // exactly one of config_dir and control
-  std::string control;           // the control plane's gRPC address, "127.0.0.1:15010"
+  std::string config_dir;  // exactly one of config_dir and control
+  std::string control;     // the control plane's gRPC address, "127.0.0.1:15010"
+  // Control mode: the bootstrap credential's file, the roots that verify the control plane's
+  // certificate (both read at each connect), and the name that certificate must carry.
+  std::string token_file;
+  std::string control_ca;
+  std::string control_server_name = "istiod.istio-system.svc";
   std::string role = "gateway";  // gateway | sidecar
   // Sidecars (translate::ProxyIdentity has the meaning of each).
   std::string service_account;
