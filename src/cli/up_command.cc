@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "control/ca/bootstrap_token.h"
+#include "control/ca/duration.h"
 #include "up/process_specs.h"
 #include "up/supervisor.h"
 #include "up/up_plan.h"
@@ -36,6 +38,8 @@ struct UpFlags {
   std::vector<std::string> port_maps = {"80=8080"};
   uint16_t base_port = 15000;
   std::string log_dir;
+  std::string ca_dir;
+  std::string workload_cert_ttl = "24h";
   bool detach = false;
 };
 
@@ -53,7 +57,9 @@ void writeState(const up::UpPlan& plan, const up::Supervisor& sup) {
   j["log_dir"] = plan.log_dir;
   j["halyard_pid"] = ::getpid();
   j["control"] = {{"listen", loopback(plan.control_port)},
-                  {"admin", loopback(plan.control_admin_port)}};
+                  {"admin", loopback(plan.control_admin_port)},
+                  {"ca_dir", plan.ca_dir},
+                  {"root_cert", up::rootCertPath(plan)}};
   j["gateways"] = nlohmann::json::array();
   for (const auto& gw : plan.gateways) {
     nlohmann::json g{{"name", gw.name}, {"admin", loopback(gw.admin_port)}};
@@ -196,6 +202,45 @@ void redirectToLog(const up::UpPlan& plan) {
   ::close(fd);
 }
 
+// A bootstrap credential for every proxy, bound to its namespace and service account, written
+// where its --token-file points (0600) before anything starts. The CA directory's token key
+// signs them; the control plane checks them against it.
+bool writeCredentials(const up::UpPlan& plan) {
+  auto tokens = control::ca::BootstrapTokens::open(plan.ca_dir);
+  if (!tokens) {
+    std::cerr << "halyard up: " << tokens.error().message << "\n";
+    return false;
+  }
+  std::error_code ec;
+  fs::create_directories(plan.log_dir + "/credentials", ec);
+  fs::permissions(plan.log_dir + "/credentials", fs::perms::owner_all, ec);
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  auto write = [&](const std::string& name, const std::string& ns, const std::string& sa) {
+    auto token = tokens->create(ns, sa, 0, now);
+    if (!token) {
+      std::cerr << "halyard up: a credential for " << name << ": " << token.error().message << "\n";
+      return false;
+    }
+    const std::string path = up::credentialPath(plan, name);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const std::string line = *token + "\n";
+    const bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    if (fd >= 0) ::close(fd);
+    if (!ok) std::cerr << "halyard up: cannot write " << path << "\n";
+    return ok;
+  };
+  for (const auto& gw : plan.gateways) {
+    if (!write(gw.name, gw.namespace_, gw.service_account)) return false;
+  }
+  for (const auto& wp : plan.workloads) {
+    const up::Workload& w = wp.workload;
+    if (!write(w.name + ".sidecar", w.namespace_, w.service_account)) return false;
+  }
+  return true;
+}
+
 int runUp(const UpFlags& flags) {
   // Before anything else: signals are taken with sigtimedwait by the supervisor, and every
   // child unblocks them again.
@@ -205,6 +250,8 @@ int runUp(const UpFlags& flags) {
   options.port_maps = flags.port_maps;
   options.base_port = flags.base_port;
   options.log_dir = flags.log_dir;
+  options.ca_dir = flags.ca_dir;
+  options.workload_cert_ttl = flags.workload_cert_ttl;
   auto plan = up::makePlan(options);
   if (!plan) {
     std::cerr << "halyard up: nothing was started; fix these first:\n";
@@ -215,6 +262,7 @@ int runUp(const UpFlags& flags) {
   }
   if (flags.detach) detach(*plan);
   for (const auto& w : plan->warnings) std::cout << "warning: " << w << "\n";
+  if (!writeCredentials(*plan)) return kExitFailed;
   up::Supervisor sup(up::processSpecs(*plan, environ), std::cout);
   sup.on_change = [&] { writeState(*plan, sup); };
   std::cout << "halyard up: starting " << plan->workloads.size() << " workloads from "
@@ -289,6 +337,19 @@ void registerUpCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--log-dir", flags->log_dir,
                   "Directory for the processes' logs (default: a new /tmp/halyard-up-PID)");
+  cmd->add_option("--ca-dir", flags->ca_dir,
+                  "The mesh CA: Istio's plug-in CA files (ca-cert.pem, ca-key.pem, root-cert.pem, "
+                  "cert-chain.pem) or, when absent, a self-signed root made there and reused "
+                  "(default: LOG_DIR/ca)");
+  cmd->add_option("--workload-cert-ttl", flags->workload_cert_ttl,
+                  "Lifetime of the workload certificates (24h, 90m, ...); proxies rotate at "
+                  "about half of it")
+      ->capture_default_str()
+      ->check([](const std::string& v) -> std::string {
+        auto d = control::ca::parseDuration(v);
+        if (!d) return d.error().message;
+        return d->count() > 0 ? "" : "the workload certificate lifetime must be positive";
+      });
   cmd->add_flag("--detach,-d", flags->detach,
                 "Run in the background once the mesh is up (stop it with halyard down)");
   cmd->callback([flags, &exit_code] { exit_code = runUp(*flags); });
