@@ -133,7 +133,8 @@ TEST(AccessLogFormat, JsonGolden) {
             "\"upstream_local_address\":\"10.1.0.9:41234\","
             "\"downstream_local_address\":\"10.1.0.9:8080\","
             "\"downstream_remote_address\":\"10.0.0.1:53422\",\"requested_server_name\":null,"
-            "\"upstream_transport_failure_reason\":null}\n");
+            "\"upstream_transport_failure_reason\":null,\"downstream_peer_uri_san\":null,"
+            "\"upstream_peer_uri_san\":null}\n");
   s.clear();
   AccessLogEntry e = localReply();
   e.user_agent = "evil\"agent\\\x01";

@@ -21,6 +21,8 @@ UpPlan plan() {
   gw.port_map = {{80, 8080}};
   gw.admin_port = 15000;
   p.gateways.push_back(gw);
+  p.ca_dir = "/logs/ca";
+  p.workload_cert_ttl = "24h";
   WorkloadPlan wp;
   wp.workload.name = "items-api";
   wp.workload.service_account = "items";
@@ -51,15 +53,19 @@ TEST(ProcessSpecsTest, ControlPlaneGatewaySidecarAndApp) {
   EXPECT_EQ(specs[0].role, Role::kControl);
   EXPECT_EQ(specs[0].argv,
             (std::vector<std::string>{"/bin/halyard", "control", "--config", "/mesh", "--listen",
-                                      "127.0.0.1:15010", "--admin", "127.0.0.1:15011"}));
+                                      "127.0.0.1:15010", "--admin", "127.0.0.1:15011", "--ca-dir",
+                                      "/logs/ca", "--workload-cert-ttl", "24h"}));
   EXPECT_EQ(specs[0].ready_port, 15011);
   EXPECT_EQ(specs[0].log_path, "/logs/control-plane.log");
 
   EXPECT_EQ(specs[1].argv,
             (std::vector<std::string>{
                 "/bin/halyard-proxy", "--control", "127.0.0.1:15010", "--role", "gateway", "--name",
-                "istio-ingressgateway", "--namespace", "istio-system", "--labels",
-                "istio=ingressgateway", "--port-map", "80=8080", "--admin", "127.0.0.1:15000"}));
+                "istio-ingressgateway", "--namespace", "istio-system", "--service-account",
+                "istio-ingressgateway-service-account", "--labels", "istio=ingressgateway",
+                "--port-map", "80=8080", "--admin", "127.0.0.1:15000", "--token-file",
+                "/logs/credentials/istio-ingressgateway.token", "--control-ca",
+                "/logs/ca/root-cert.pem"}));
   EXPECT_EQ(specs[1].after, 0);
 
   const ProcessSpec& sidecar = specs[2];
@@ -86,7 +92,11 @@ TEST(ProcessSpecsTest, ControlPlaneGatewaySidecarAndApp) {
                                                     "--admin",
                                                     "127.0.0.1:15102",
                                                     "--workers",
-                                                    "1"}));
+                                                    "1",
+                                                    "--token-file",
+                                                    "/logs/credentials/items-api.sidecar.token",
+                                                    "--control-ca",
+                                                    "/logs/ca/root-cert.pem"}));
   EXPECT_EQ(sidecar.ready_port, 15102);
   EXPECT_EQ(sidecar.after, 0);
   EXPECT_TRUE(has(sidecar.env, "PORT=1"));  // proxies get the plain environment
