@@ -1,6 +1,7 @@
 #include "cli/proxy_status_command.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -80,6 +81,8 @@ std::string findRoot(const ClientFlags& flags) {
 // A stub on a TLS channel that verifies the control plane against the root; null (with a message
 // on stderr) when there is no root.
 std::unique_ptr<v1::Discovery::Stub> connect(const ClientFlags& flags) {
+  // gRPC logs a failed handshake on stderr in its own format; rpcFailed says it in a sentence.
+  gpr_set_log_function([](gpr_log_func_args*) {});
   const std::string root = findRoot(flags);
   if (root.empty()) return nullptr;
   grpc::SslCredentialsOptions tls;

@@ -14,8 +14,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kRefusalLogInterval = std::chrono::seconds(10);
 constexpr size_t kMaxRefusalKeys = 4096;
-// A proxy renews at half of its certificate's life; requests closer together than this are a
-// misbehaving proxy, and each costs a signature.
+// A proxy renews at about half of its certificate's life (half a second at the shortest
+// lifetime, 1 s); requests closer together than this come from a misbehaving proxy, and each
+// costs a signature.
 constexpr auto kMinCertificateRequestInterval = std::chrono::milliseconds(100);
 
 // One proxy's stream. Lives until OnDone; its session may outlive it (the controller holds it
