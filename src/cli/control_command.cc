@@ -5,7 +5,9 @@
 #include <memory>
 #include <string>
 
+#include "cli/ca_flags.h"
 #include "common/log.h"
+#include "control/ca/duration.h"
 #include "control/control_plane.h"
 
 namespace halyard::cli {
@@ -18,6 +20,8 @@ struct ControlFlags {
   std::string admin;
   int debounce_ms = 100;
   int resync_grace_ms = 3000;
+  std::string ca_dir;  // empty: defaultCaDir()
+  std::string workload_cert_ttl = "24h";
   std::string log_level = "info";
 };
 
@@ -30,9 +34,26 @@ int runControl(const ControlFlags& flags) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  control::ControlPlane plane(control::ControlPlaneOptions{
-      flags.config_dir, flags.listen, flags.admin, std::chrono::milliseconds(flags.debounce_ms),
-      std::chrono::milliseconds(flags.resync_grace_ms)});
+  auto ttl = control::ca::parseDuration(flags.workload_cert_ttl);
+  if (!ttl || *ttl < std::chrono::seconds(1)) {
+    std::cerr << "halyard control: --workload-cert-ttl: "
+              << (ttl ? "a certificate must live at least 1s, got " + flags.workload_cert_ttl
+                      : ttl.error().message)
+              << "\n";
+    return 1;
+  }
+  auto ca_dir = flags.ca_dir.empty() ? defaultCaDir() : flags.ca_dir;
+  if (ca_dir.empty()) {
+    std::cerr << "halyard control: $HOME is not set: pass --ca-dir DIR\n";
+    return 1;
+  }
+  control::ControlPlaneOptions options{flags.config_dir, flags.listen, flags.admin,
+                                       std::chrono::milliseconds(flags.debounce_ms),
+                                       std::chrono::milliseconds(flags.resync_grace_ms)};
+  options.ca_dir = ca_dir;
+  options.workload_cert_ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
+  options.root_bundle_dir = kRootBundleDir;
+  control::ControlPlane plane(std::move(options));
   if (auto started = plane.start(); !started) {
     std::cerr << "halyard control: " << started.error().message << "\n";
     return 1;
@@ -65,6 +86,13 @@ void registerControlCommand(CLI::App& app, int& exit_code) {
                   "restart wait for the sidecars to register again before they get new config")
       ->capture_default_str()
       ->check(CLI::Range(0, 60'000));
+  cmd->add_option("--ca-dir", flags->ca_dir,
+                  "CA directory: Istio's plug-in files (ca-cert.pem, ca-key.pem, root-cert.pem, "
+                  "cert-chain.pem), or where a self-signed root is made; also holds token-key "
+                  "[default: $HOME/.halyard/ca]");
+  cmd->add_option("--workload-cert-ttl", flags->workload_cert_ttl,
+                  "Lifetime of the workload certificates it issues (e.g. 24h, 90m, 1h30m)")
+      ->capture_default_str();
   cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error, off")
       ->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = runControl(*flags); });

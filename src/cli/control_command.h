@@ -1,5 +1,5 @@
-// `halyard control --config DIR --listen ADDR [--admin ADDR]`: runs the control plane until
-// SIGINT/SIGTERM.
+// `halyard control --config DIR --listen ADDR [--admin ADDR] [--ca-dir DIR]
+// [--workload-cert-ttl 24h]`: runs the control plane (and its CA) until SIGINT/SIGTERM.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -1,11 +1,15 @@
 #include "cli/proxy_status_command.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -13,6 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "cli/ca_flags.h"
+#include "control/ca/certificate_authority.h"
+#include "control/ca/openssl_util.h"
 #include "halyard/v1/discovery.grpc.pb.h"
 
 namespace halyard::cli {
@@ -20,10 +27,14 @@ namespace halyard::cli {
 namespace {
 
 constexpr auto kRpcDeadline = std::chrono::seconds(5);
+// The name the control plane's certificate is checked against, whatever address is dialled (as
+// proxies do): it is in every serving certificate the control plane issues itself.
+constexpr const char* kControlServerName = "istiod.istio-system.svc";
 
 struct ClientFlags {
   std::string control = "127.0.0.1:15010";
   std::string output = "text";
+  std::string ca_cert;  // the root to verify the control plane with; empty: looked up
 };
 
 struct ProxyConfigFlags : ClientFlags {
@@ -31,8 +42,55 @@ struct ProxyConfigFlags : ClientFlags {
   std::string proxy;
 };
 
-std::unique_ptr<v1::Discovery::Stub> connect(const std::string& address) {
-  return v1::Discovery::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+// The root bundle to verify the control plane with: --ca-cert, else $HALYARD_CA_CERT, else the
+// copy a control plane on this host writes for its port. "" with a message on stderr when none.
+std::string findRoot(const ClientFlags& flags) {
+  std::string path = flags.ca_cert, from = "--ca-cert";
+  if (path.empty()) {
+    if (const char* env = std::getenv("HALYARD_CA_CERT"); env && *env) {
+      path = env;
+      from = "$HALYARD_CA_CERT";
+    }
+  }
+  if (path.empty()) {
+    const auto colon = flags.control.rfind(':');
+    const std::string port = colon == std::string::npos ? "" : flags.control.substr(colon + 1);
+    const std::string copy = std::string(kRootBundleDir) + "/halyard-control-" + port + ".root.pem";
+    if (port.empty() || !std::filesystem::exists(copy)) {
+      std::cerr << "error: no root certificate to verify the control plane at " << flags.control
+                << " with: pass --ca-cert FILE (root-cert.pem in its --ca-dir) or set "
+                   "HALYARD_CA_CERT; a control plane on this host writes "
+                << copy << ", which is not there\n";
+      return "";
+    }
+    path = copy;
+    from = "the control plane's copy";
+  }
+  auto pem = control::ca::readFile(path);
+  if (!pem) {
+    std::cerr << "error: " << from << ": " << pem.error().message << "\n";
+    return "";
+  }
+  if (control::ca::parseCertificates(*pem).empty()) {
+    std::cerr << "error: " << from << ": " << path << " holds no PEM certificate\n";
+    return "";
+  }
+  return *pem;
+}
+
+// A stub on a TLS channel that verifies the control plane against the root; null (with a message
+// on stderr) when there is no root.
+std::unique_ptr<v1::Discovery::Stub> connect(const ClientFlags& flags) {
+  // gRPC logs a failed handshake on stderr in its own format; rpcFailed says it in a sentence.
+  gpr_set_log_function([](gpr_log_func_args*) {});
+  const std::string root = findRoot(flags);
+  if (root.empty()) return nullptr;
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = root;
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride(kControlServerName);
+  return v1::Discovery::NewStub(
+      grpc::CreateCustomChannel(flags.control, grpc::SslCredentials(tls), args));
 }
 
 void setDeadline(grpc::ClientContext& context) {
@@ -42,8 +100,13 @@ void setDeadline(grpc::ClientContext& context) {
 int rpcFailed(const std::string& address, const grpc::Status& status) {
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
       status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    std::cerr << "error: cannot reach the control plane at " << address << ": "
-              << status.error_message() << "\n";
+    const std::string& m = status.error_message();
+    std::cerr << "error: cannot reach the control plane at " << address << ": " << m << "\n";
+    if (m.find("andshake") != std::string::npos || m.find("ertificate") != std::string::npos ||
+        m.find("SSL") != std::string::npos || m.find("Ssl") != std::string::npos) {
+      std::cerr << "(the TLS handshake failed: is the root certificate the one of this control "
+                   "plane's --ca-dir?)\n";
+    }
   } else {
     std::cerr << "error: " << status.error_message() << "\n";
   }
@@ -107,7 +170,8 @@ std::string where(const std::string& file, int line) {
 // ---- proxy-status -----------------------------------------------------------------------
 
 int runProxyStatus(const ClientFlags& flags) {
-  auto stub = connect(flags.control);
+  auto stub = connect(flags);
+  if (!stub) return 1;
   grpc::ClientContext context;
   setDeadline(context);
   v1::StatusResponse r;
@@ -242,8 +306,68 @@ std::string listenerTlsText(const v1::Listener& l) {
   return out.empty() ? "-" : out;
 }
 
+// `proxy-config secret`: the proxy's workload certificate and the roots, as `istioctl
+// proxy-config secret` shows them.
+int printSecret(const v1::ProxyConfigResponse& r, bool json) {
+  if (r.certificate_chain().empty()) {
+    std::cerr << "error: no certificate was issued to " << r.proxy().id() << "\n";
+    return 1;
+  }
+  const int64_t now = time(nullptr);
+  struct Row {
+    control::ca::CertificateFacts facts;
+    bool valid = false;
+  };
+  auto row = [now](const std::string& pem) {
+    Row out;
+    if (auto facts = control::ca::describeCertificate(pem)) out.facts = std::move(*facts);
+    out.valid = out.facts.not_before <= now && now < out.facts.not_after;
+    return out;
+  };
+  const Row leaf = row(r.certificate_chain());
+  std::vector<Row> roots;
+  for (const auto& cert : control::ca::parseCertificates(r.root_certificates())) {
+    roots.push_back(row(control::ca::toPem(cert.get())));
+  }
+  const std::string spiffe_id = r.proxy().spiffe_id().empty() && !leaf.facts.uri_sans.empty()
+                                    ? leaf.facts.uri_sans.front()
+                                    : r.proxy().spiffe_id();
+  if (json) {
+    auto facts = [](const Row& x) {
+      return nlohmann::json{{"serial_number", x.facts.serial_hex},
+                            {"not_before", control::ca::rfc3339(x.facts.not_before)},
+                            {"not_after", control::ca::rfc3339(x.facts.not_after)},
+                            {"valid", x.valid}};
+    };
+    nlohmann::json out = facts(leaf);
+    out["proxy"] = r.proxy().id();
+    out["spiffe_id"] = spiffe_id;
+    out["certificates_issued"] = r.proxy().certificates_issued();
+    out["certificate_chain"] = r.certificate_chain();
+    out["root_certificates"] = r.root_certificates();
+    out["roots"] = nlohmann::json::array();
+    for (const auto& root : roots) out["roots"].push_back(facts(root));
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  auto add = [&rows](const std::string& name, const std::string& type, const Row& x) {
+    rows.push_back({name, type, "ACTIVE", x.valid ? "true" : "false", x.facts.serial_hex,
+                    control::ca::rfc3339(x.facts.not_after),
+                    control::ca::rfc3339(x.facts.not_before)});
+  };
+  add("default", "Cert Chain", leaf);
+  for (const auto& root : roots) add("ROOTCA", "CA", root);
+  printTable(
+      {"RESOURCE NAME", "TYPE", "STATUS", "VALID CERT", "SERIAL NUMBER", "NOT AFTER", "NOT BEFORE"},
+      rows);
+  std::cout << "SPIFFE ID: " << spiffe_id << "\n";
+  return 0;
+}
+
 int runProxyConfig(const ProxyConfigFlags& flags) {
-  auto stub = connect(flags.control);
+  auto stub = connect(flags);
+  if (!stub) return 1;
   grpc::ClientContext context;
   setDeadline(context);
   v1::ProxyConfigRequest request;
@@ -253,6 +377,7 @@ int runProxyConfig(const ProxyConfigFlags& flags) {
   if (!status.ok()) return rpcFailed(flags.control, status);
   const auto& res = r.resources();
   const bool json = flags.output == "json";
+  if (flags.what == "secret") return printSecret(r, json);
   nlohmann::json out = nlohmann::json::array();
   std::vector<std::vector<std::string>> rows;
 
@@ -335,6 +460,10 @@ void addClientFlags(CLI::App* cmd, ClientFlags& flags) {
   cmd->add_option("-o,--output", flags.output, "text or json")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--ca-cert", flags.ca_cert,
+                  "Root certificate to verify the control plane with (its --ca-dir's "
+                  "root-cert.pem) [default: $HALYARD_CA_CERT, else the copy a control plane on "
+                  "this host writes to /tmp/halyard-control-<port>.root.pem]");
 }
 
 }  // namespace
@@ -349,9 +478,11 @@ void registerProxyStatusCommands(CLI::App& app, int& exit_code) {
   auto config_flags = std::make_shared<ProxyConfigFlags>();
   auto* config =
       app.add_subcommand("proxy-config", "What one proxy serves (its last ACKed snapshot)");
-  config->add_option("what", config_flags->what, "listeners, routes, clusters or endpoints")
+  config
+      ->add_option("what", config_flags->what,
+                   "listeners, routes, clusters, endpoints or secret (its certificate)")
       ->required()
-      ->check(CLI::IsMember({"listeners", "routes", "clusters", "endpoints"}));
+      ->check(CLI::IsMember({"listeners", "routes", "clusters", "endpoints", "secret"}));
   config->add_option("proxy", config_flags->proxy, "name.namespace (as proxy-status shows it)")
       ->required();
   addClientFlags(config, *config_flags);

@@ -25,7 +25,7 @@ std::string httpResponse(int status, const std::string& reason, const std::strin
          body;
 }
 
-std::string metrics(const v1::StatusResponse& s) {
+std::string metrics(const v1::StatusResponse& s, const IdentityCounters* identity) {
   std::map<std::string, int> by_role;
   uint64_t pushes = 0, nacks = 0;
   for (const auto& p : s.proxies()) {
@@ -52,6 +52,20 @@ std::string metrics(const v1::StatusResponse& s) {
   out += "halyard_control_pushes " + std::to_string(pushes) + "\n";
   gauge("halyard_control_nacks", "Snapshots the connected proxies rejected.", "gauge");
   out += "halyard_control_nacks " + std::to_string(nacks) + "\n";
+  if (!identity) return out;
+  gauge("halyard_control_certificates_issued_total", "Workload certificates signed.", "counter");
+  out += "halyard_control_certificates_issued_total " +
+         std::to_string(identity->certificates_issued.load()) + "\n";
+  gauge("halyard_control_certificate_errors_total",
+        "Certificate signing requests refused (bad CSR, too frequent).", "counter");
+  out += "halyard_control_certificate_errors_total " +
+         std::to_string(identity->certificate_errors.load()) + "\n";
+  gauge("halyard_control_credential_refusals_total",
+        "Proxy streams refused for their credential, by gRPC status.", "counter");
+  out += "halyard_control_credential_refusals_total{code=\"UNAUTHENTICATED\"} " +
+         std::to_string(identity->refused_unauthenticated.load()) + "\n";
+  out += "halyard_control_credential_refusals_total{code=\"PERMISSION_DENIED\"} " +
+         std::to_string(identity->refused_permission_denied.load()) + "\n";
   return out;
 }
 
@@ -129,7 +143,8 @@ std::string AdminServer::respond(const std::string& request_line) const {
   if (method != "GET") return httpResponse(405, "Method Not Allowed", "text/plain", "GET only\n");
   if (target == "/ready") return httpResponse(200, "OK", "text/plain", "ready\n");
   if (target == "/metrics") {
-    return httpResponse(200, "OK", "text/plain; version=0.0.4", metrics(controller_.status()));
+    return httpResponse(200, "OK", "text/plain; version=0.0.4",
+                        metrics(controller_.status(), identity_));
   }
   if (target == "/status") {
     std::string json;

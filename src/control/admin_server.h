@@ -1,6 +1,7 @@
 // The control plane's admin listener (--admin 127.0.0.1:15011): GET /ready, /status (the Status
 // answer as JSON) and /metrics (Prometheus text: config version, proxies, pushes, NACKs,
-// quarantined objects). One request per connection, on its own thread; read-only.
+// quarantined objects, certificates issued, refused credentials). One request per connection, on
+// its own thread; read-only.
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -10,13 +11,16 @@
 #include <thread>
 
 #include "common/error.h"
+#include "control/push/identity_counters.h"
 #include "control/push/push_controller.h"
 
 namespace halyard::control {
 
 class AdminServer {
  public:
-  explicit AdminServer(const PushController& controller) : controller_(controller) {}
+  // `identity`: the Discovery service's counters (null: none shown).
+  explicit AdminServer(const PushController& controller, const IdentityCounters* identity = nullptr)
+      : controller_(controller), identity_(identity) {}
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -31,6 +35,7 @@ class AdminServer {
   std::string respond(const std::string& request_line) const;
 
   const PushController& controller_;
+  const IdentityCounters* identity_;
   asio::io_context io_;
   std::optional<asio::ip::tcp::acceptor> acceptor_;
   std::thread thread_;

@@ -1,10 +1,15 @@
 #include "control/control_plane.h"
 
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "control/admin_server.h"
+#include "control/ca/bootstrap_token.h"
+#include "control/ca/certificate_authority.h"
+#include "control/ca/duration.h"
 #include "control/push/discovery_service.h"
+#include "control/serving_tls.h"
 #include "control/sources/directory_source.h"
 
 namespace halyard::control {
@@ -19,7 +24,8 @@ constexpr int kKeepaliveTimeoutMs = 10'000;
 }  // namespace
 
 ControlPlane::ControlPlane(ControlPlaneOptions options)
-    : options_(std::move(options)), controller_(PushControllerOptions{options_.debounce, options_.resync_grace}) {}
+    : options_(std::move(options)),
+      controller_(PushControllerOptions{options_.debounce, options_.resync_grace}) {}
 
 ControlPlane::~ControlPlane() {
   stop();
@@ -34,9 +40,26 @@ common::Expected<void> ControlPlane::start() {
   if (!started) return started;
   controller_.waitFirstGeneration();
 
-  service_ = std::make_unique<DiscoveryService>(controller_);
+  if (options_.workload_cert_ttl.count() <= 0) {
+    return common::fail(common::ErrorKind::kInvalidArgument,
+                        "the workload certificate lifetime must be positive");
+  }
+  const std::string trust_domain = controller_.meshSettings().trust_domain;
+  auto ca = ca::CertificateAuthority::open(options_.ca_dir, trust_domain);
+  if (!ca) return common::unexpected(ca.error());
+  ca_ = std::move(*ca);
+  auto tokens = ca::BootstrapTokens::open(options_.ca_dir);
+  if (!tokens) return common::unexpected(tokens.error());
+  tokens_ = std::make_unique<ca::BootstrapTokens>(std::move(*tokens));
+  serving_tls_ = std::make_unique<ServingTls>(
+      *ca_, ServingTls::namesFor(options_.listen, trust_domain), options_.workload_cert_ttl);
+  auto credentials = serving_tls_->start();
+  if (!credentials) return common::unexpected(credentials.error());
+
+  service_ = std::make_unique<DiscoveryService>(
+      controller_, DiscoveryIdentity{ca_.get(), tokens_.get(), options_.workload_cert_ttl});
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(options_.listen, *credentials, &port_);
   builder.RegisterService(service_.get());
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
@@ -49,13 +72,27 @@ common::Expected<void> ControlPlane::start() {
   if (!server_ || port_ == 0) {
     return common::fail(common::ErrorKind::kIo, "cannot listen on " + options_.listen);
   }
+  if (!options_.root_bundle_dir.empty()) {
+    const std::string path = rootBundlePath(options_.root_bundle_dir, port_);
+    if (auto written = ca::writeFileAtomically(path, ca_->rootCertificatesPem(), 0644); !written) {
+      return written;
+    }
+    root_bundle_ = path;
+  }
   if (!options_.admin.empty()) {
-    admin_ = std::make_unique<AdminServer>(controller_);
+    admin_ = std::make_unique<AdminServer>(controller_, &service_->counters());
     if (auto listening = admin_->start(options_.admin); !listening) return listening;
   }
-  HLOG_INFO("control plane serving {} on port {} ({})", source_->describe(), port_,
+  HLOG_INFO("workload certificates live {}; the root bundle is {}",
+            ca::formatDuration(options_.workload_cert_ttl),
+            root_bundle_.empty() ? options_.ca_dir + "/root-cert.pem" : root_bundle_);
+  HLOG_INFO("control plane serving {} on port {} ({}, TLS)", source_->describe(), port_,
             options_.listen);
   return common::Ok{};
+}
+
+std::string ControlPlane::rootBundlePath(const std::string& dir, int port) {
+  return dir + "/halyard-control-" + std::to_string(port) + ".root.pem";
 }
 
 void ControlPlane::stop() {
@@ -64,6 +101,11 @@ void ControlPlane::stop() {
     // Streams are open forever: give them a moment to end, then cancel them.
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
     server_.reset();
+  }
+  if (serving_tls_) serving_tls_->stop();
+  if (!root_bundle_.empty()) {
+    unlink(root_bundle_.c_str());
+    root_bundle_.clear();
   }
   if (source_) source_->stop();
   controller_.stop();

@@ -1,6 +1,6 @@
-// `halyard control`: a config source (a watched directory), the push controller and the gRPC
-// Discovery service (and the admin listener), started in that order so the first proxy already
-// gets the loaded config.
+// `halyard control`: a config source (a watched directory), the push controller, the CA (and the
+// credential signing key) and the gRPC Discovery service over TLS (and the admin listener),
+// started in that order so the first proxy already gets the loaded config.
 #pragma once
 
 #include <chrono>
@@ -16,9 +16,15 @@ class Server;
 
 namespace halyard::control {
 
+namespace ca {
+class BootstrapTokens;
+class CertificateAuthority;
+}  // namespace ca
+
 class AdminServer;
 class ConfigSource;
 class DiscoveryService;
+class ServingTls;
 
 struct ControlPlaneOptions {
   std::string config_dir;
@@ -26,6 +32,14 @@ struct ControlPlaneOptions {
   std::string admin;                       // HTTP admin "host:port"; empty: none
   std::chrono::milliseconds debounce{100};
   std::chrono::milliseconds resync_grace{3000};  // PushControllerOptions::resync_grace
+  // The CA directory (certificate_authority.h): Istio's plug-in files, or where a self-signed
+  // root is made; also the credential signing key. Required.
+  std::string ca_dir;
+  // Lifetime of workload certificates and of the control plane's own serving certificate.
+  std::chrono::seconds workload_cert_ttl{24 * 3600};
+  // Where the root bundle is copied for the CLI (rootBundlePath); empty: no copy. `halyard
+  // control` sets it; in-process tests leave it empty.
+  std::string root_bundle_dir;
 };
 
 class ControlPlane {
@@ -40,15 +54,23 @@ class ControlPlane {
 
   int port() const { return port_; }  // the gRPC port bound
   PushController& controller() { return controller_; }
+  const ca::CertificateAuthority& certificateAuthority() const { return *ca_; }
+  // The root bundle's copy for a control plane on `port`:
+  // <dir>/halyard-control-<port>.root.pem, where the CLI looks without --ca-cert.
+  static std::string rootBundlePath(const std::string& dir, int port);
 
  private:
   ControlPlaneOptions options_;
   PushController controller_;
   std::unique_ptr<ConfigSource> source_;
+  std::unique_ptr<ca::CertificateAuthority> ca_;
+  std::unique_ptr<ca::BootstrapTokens> tokens_;
+  std::unique_ptr<ServingTls> serving_tls_;
   std::unique_ptr<DiscoveryService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<AdminServer> admin_;
   int port_ = 0;
+  std::string root_bundle_;  // the copy written, removed on stop
 };
 
 }  // namespace halyard::control

@@ -1,8 +1,15 @@
 """Running the real `halyard control` for end-to-end tests, and a small proxy written against the
 protocol in Python (grpcio + protobuf from Debian; the message classes are generated from
 api/halyard/v1/discovery.proto with protoc into a temporary directory), so the tests check the
-wire protocol from an implementation that shares no code with the control plane."""
+wire protocol from an implementation that shares no code with the control plane.
+
+The control plane serves TLS only, with a certificate from its own CA (a directory beside the
+config directory unless the test gives one, so a restart keeps its root); the Python proxy
+verifies it against root-cert.pem under the name istiod.istio-system.svc, proves its identity with
+a credential from `halyard token create`, and sends a CSR for a key it made
+(python3-cryptography)."""
 import importlib
+import pathlib
 import queue
 import re
 import subprocess
@@ -12,8 +19,14 @@ import threading
 import time
 
 import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from conftest import BIN, ROOT
+
+CONTROL_SERVER_NAME = "istiod.istio-system.svc"
 
 _pb = None
 
@@ -30,15 +43,50 @@ def pb():
     return _pb
 
 
-class ControlPlane:
-    """`halyard control --config DIR --listen 127.0.0.1:PORT` (0: a free one; a fixed port lets a
-    test restart it where its proxies expect it); its log lines are collected."""
+def make_csr(uris=(), dns=(), common_name=None, key=None):
+    """(key PEM, CSR PEM) for a new ECDSA P-256 key (or `key`), asking for whatever names are
+    given: the control plane must ignore them all."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    builder = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, common_name)] if common_name else []))
+    names = [x509.UniformResourceIdentifier(u) for u in uris] + [x509.DNSName(d) for d in dns]
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    csr = builder.sign(key, hashes.SHA256())
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return key_pem.decode(), csr.public_bytes(serialization.Encoding.PEM).decode()
 
-    def __init__(self, config_dir, debounce_ms=100, extra=(), port=0):
-        self.proc = subprocess.Popen(
-            [str(BIN / "halyard"), "control", "--config", str(config_dir),
-             "--listen", "127.0.0.1:%d" % port, "--debounce-ms", str(debounce_ms), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+def create_token(ca_dir, namespace, service_account, ttl=None):
+    """`halyard token create` for the CA directory: the credential (one line)."""
+    args = [str(BIN / "halyard"), "token", "create", "--namespace", namespace,
+            "--service-account", service_account, "--ca-dir", str(ca_dir)]
+    if ttl is not None:
+        args += ["--ttl", ttl]
+    res = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    if res.returncode != 0:
+        raise RuntimeError("halyard token create failed: " + res.stderr)
+    return res.stdout.strip()
+
+
+class ControlPlane:
+    """`halyard control --config DIR --listen 127.0.0.1:PORT --ca-dir CA` (port 0: a free one; a
+    fixed port lets a test restart it where its proxies expect it); its log lines are collected.
+    The CA directory defaults to <config dir>.ca, beside the config directory, so a restart on
+    the same config reuses the same root."""
+
+    def __init__(self, config_dir, debounce_ms=100, extra=(), port=0, ca_dir=None,
+                 workload_cert_ttl=None):
+        self.ca_dir = pathlib.Path(ca_dir or str(config_dir).rstrip("/") + ".ca")
+        self.root_cert = self.ca_dir / "root-cert.pem"
+        args = [str(BIN / "halyard"), "control", "--config", str(config_dir),
+                "--listen", "127.0.0.1:%d" % port, "--debounce-ms", str(debounce_ms),
+                "--ca-dir", str(self.ca_dir)]
+        if workload_cert_ttl:
+            args += ["--workload-cert-ttl", workload_cert_ttl]
+        self.proc = subprocess.Popen([*args, *extra], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
         self.lines = []
         self._port = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -48,6 +96,27 @@ class ControlPlane:
             self.stop()
             raise RuntimeError("halyard control did not start:\n" + self.log())
         self.address = "127.0.0.1:%d" % self.port
+        self._tokens = {}
+
+    def token(self, namespace, service_account):
+        """A credential for namespace/service_account (made once per control plane)."""
+        key = (namespace, service_account)
+        if key not in self._tokens:
+            self._tokens[key] = create_token(self.ca_dir, namespace, service_account)
+        return self._tokens[key]
+
+    def token_file(self, namespace, service_account):
+        """A file holding a credential for namespace/service_account (for halyard-proxy
+        --token-file); its path."""
+        directory = pathlib.Path(str(self.ca_dir) + ".tokens")
+        directory.mkdir(mode=0o700, exist_ok=True)
+        path = directory / ("%s.%s.token" % (namespace, service_account))
+        path.write_text(self.token(namespace, service_account) + "\n")
+        path.chmod(0o600)
+        return path
+
+    def channel_credentials(self):
+        return grpc.ssl_channel_credentials(root_certificates=self.root_cert.read_bytes())
 
     def _read(self):
         for line in self.proc.stdout:
@@ -83,23 +152,36 @@ class ControlPlane:
 
 
 class Proxy:
-    """A proxy's stream: says hello, records every message, and ACKs each push unless told to
-    NACK it (`nack_with`)."""
+    """A proxy's stream over TLS: says hello (with a credential for its namespace and service
+    account unless `credential` says otherwise, and a CSR for a fresh key unless `csr` is given),
+    records every message in order, and ACKs each push unless told to NACK it (`nack_with`).
+    `status` is the stream's gRPC status once it ended ((code, details))."""
 
-    def __init__(self, control_address, name="gw-1", namespace="istio-system", role="gateway",
-                 labels=None, **hello):
+    def __init__(self, control, name="gw-1", namespace="istio-system", role="gateway",
+                 labels=None, credential=None, csr=None, **hello):
         m = pb()
         self.pushes = []
         self.errors = []
+        self.certificates = []  # CertificateIssued, in order
+        self.certificate_errors = []
+        self.kinds = []  # every message's kind, in order
+        self.status = None
         self.nack_with = None
         self._out = queue.Queue()
         self._cond = threading.Condition()
         labels = {"istio": "ingressgateway"} if labels is None else labels
+        if credential is None:
+            credential = control.token(namespace or "default",
+                                       hello.get("service_account") or "default")
+        if csr is None:
+            self.key_pem, csr = make_csr()
         self._out.put(m.ProxyMessage(hello=m.ProxyHello(
             name=name, namespace=namespace, role=role, labels=labels, build_version="e2e",
-            **hello)))
-        self.channel = grpc.insecure_channel(
-            control_address, options=[("grpc.max_receive_message_length", -1)])
+            credential=credential, csr=csr, **hello)))
+        self.channel = grpc.secure_channel(
+            control.address, control.channel_credentials(),
+            options=[("grpc.max_receive_message_length", -1),
+                     ("grpc.ssl_target_name_override", CONTROL_SERVER_NAME)])
         stream = self.channel.stream_stream(
             "/halyard.v1.Discovery/Stream",
             request_serializer=m.ProxyMessage.SerializeToString,
@@ -120,10 +202,15 @@ class Proxy:
             for msg in self._call:
                 kind = msg.WhichOneof("message")
                 with self._cond:
+                    self.kinds.append(kind)
                     if kind == "push":
                         self.pushes.append((time.monotonic(), msg.push))
                     elif kind == "error":
                         self.errors.append(msg.error)
+                    elif kind == "certificate":
+                        self.certificates.append(msg.certificate)
+                    elif kind == "certificate_error":
+                        self.certificate_errors.append(msg.certificate_error.error)
                     self._cond.notify_all()
                 if kind != "push":
                     continue
@@ -132,8 +219,33 @@ class Proxy:
                                                              error=self.nack_with)))
                 else:
                     self._out.put(m.ProxyMessage(ack=m.Ack(version=msg.push.version)))
-        except grpc.RpcError:
-            pass
+        except grpc.RpcError as e:
+            with self._cond:
+                self.status = (e.code(), e.details())
+                self._cond.notify_all()
+            return
+        with self._cond:
+            self.status = (grpc.StatusCode.OK, "")
+            self._cond.notify_all()
+
+    def request_certificate(self, csr=None):
+        """Sends a certificate_request for a new key (or `csr`)."""
+        m = pb()
+        if csr is None:
+            self.key_pem, csr = make_csr()
+        self._out.put(m.ProxyMessage(certificate_request=m.CertificateRequest(csr=csr)))
+
+    def wait_status(self, timeout=5):
+        """The stream's final (code, details); fails when it is still open."""
+        if not self.wait(lambda p: p.status, timeout):
+            raise AssertionError("the stream is still open after %ss" % timeout)
+        return self.status
+
+    def wait_certificate(self, count=1, timeout=5):
+        if not self.wait(lambda p: len(p.certificates) >= count, timeout):
+            raise AssertionError("no certificate #%d within %ss (got %d; status %s)" % (
+                count, timeout, len(self.certificates), self.status))
+        return self.certificates[count - 1]
 
     def wait(self, predicate, timeout=5):
         """Waits until predicate(self) holds; returns its value."""

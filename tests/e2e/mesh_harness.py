@@ -129,17 +129,39 @@ class _Process:
 
 
 class Control(_Process):
-    """`halyard control` on 127.0.0.1:<port> (a fixed port: a restart listens on the same one)."""
+    """`halyard control` on 127.0.0.1:<port> (a fixed port: a restart listens on the same one),
+    with its CA in `ca_dir` (default <log_dir>/ca, so a restart keeps its root). `root_cert` is
+    what proxies verify it with (--control-ca), `token_file(ns, sa)` a credential file for
+    --token-file."""
 
-    def __init__(self, config_dir, log_dir, port=None):
+    def __init__(self, config_dir, log_dir, port=None, ca_dir=None, workload_cert_ttl=None):
         self.port = port or free_port()
         self.admin_port = free_port()
         self.address = "127.0.0.1:%d" % self.port
-        super().__init__([str(BIN / "halyard"), "control", "--config", str(config_dir),
-                          "--listen", self.address, "--admin", "127.0.0.1:%d" % self.admin_port,
-                          "--debounce-ms", "100"],
-                         pathlib.Path(log_dir) / ("control-%d.log" % self.port))
+        self.ca_dir = pathlib.Path(ca_dir or pathlib.Path(log_dir) / "ca")
+        self.root_cert = self.ca_dir / "root-cert.pem"
+        args = [str(BIN / "halyard"), "control", "--config", str(config_dir),
+                "--listen", self.address, "--admin", "127.0.0.1:%d" % self.admin_port,
+                "--debounce-ms", "100", "--ca-dir", str(self.ca_dir)]
+        if workload_cert_ttl:
+            args += ["--workload-cert-ttl", workload_cert_ttl]
+        super().__init__(args, pathlib.Path(log_dir) / ("control-%d.log" % self.port))
         self._wait_ready("halyard control")
+
+    def token_file(self, namespace, service_account):
+        """A file holding a credential for namespace/service_account (`halyard token create`
+        with this CA directory); its path."""
+        res = subprocess.run([str(BIN / "halyard"), "token", "create", "--namespace", namespace,
+                              "--service-account", service_account, "--ca-dir",
+                              str(self.ca_dir)], capture_output=True, text=True, timeout=30)
+        if res.returncode != 0:
+            raise RuntimeError("halyard token create failed: " + res.stderr)
+        directory = pathlib.Path(str(self.ca_dir) + ".tokens")
+        directory.mkdir(mode=0o700, exist_ok=True)
+        path = directory / ("%s.%s.token" % (namespace, service_account))
+        path.write_text(res.stdout)
+        path.chmod(0o600)
+        return path
 
     def ready(self):
         if self.proc.poll() is not None:

@@ -89,7 +89,7 @@ def control(config):
 
 @pytest.fixture
 def proxy(control):
-    p = Proxy(control.address)
+    p = Proxy(control)
     yield p
     p.close()
 
@@ -242,7 +242,7 @@ def mesh(config):
 def test_a_sidecar_gets_its_listeners_and_registers_its_workload_behind_them(mesh, control, proxy):
     assert endpoints(proxy.wait_push(1)) == ["127.0.0.1:9080"]
     # The Service selects app=shop; the sidecar's workload has that label.
-    sidecar = Proxy(control.address, name="shop-1", namespace="default", role="sidecar",
+    sidecar = Proxy(control, name="shop-1", namespace="default", role="sidecar",
                     labels={"app": "shop"}, service_account="shop", address="127.0.0.9",
                     ports=[{"name": "http", "number": 9080}])
     try:
@@ -293,7 +293,7 @@ def test_a_sidecar_gets_its_listeners_and_registers_its_workload_behind_them(mes
 
 def test_the_gateway_reaches_a_sidecars_workload_at_its_inbound_port(control, proxy):
     assert endpoints(proxy.wait_push(1)) == ["127.0.0.1:9080"]
-    sidecar = Proxy(control.address, name="shop-2", namespace="default", role="sidecar",
+    sidecar = Proxy(control, name="shop-2", namespace="default", role="sidecar",
                     labels={"app": "shop"}, address="127.0.0.1", inbound_port=15123,
                     outbound_port=15124, ports=[{"name": "http", "number": 9080}])
     try:
@@ -309,7 +309,7 @@ def test_the_gateway_reaches_a_sidecars_workload_at_its_inbound_port(control, pr
 
 
 def test_a_sidecar_whose_ports_clash_is_refused(control):
-    sidecar = Proxy(control.address, name="shop-3", namespace="default", role="sidecar",
+    sidecar = Proxy(control, name="shop-3", namespace="default", role="sidecar",
                     labels={"app": "shop"}, inbound_port=15001,
                     ports=[{"name": "http", "number": 9080}])
     try:
@@ -320,10 +320,15 @@ def test_a_sidecar_whose_ports_clash_is_refused(control):
         sidecar.close()
 
 
-def test_the_cli_says_when_the_control_plane_is_unreachable():
-    res = run_halyard("proxy-status", "--control", "127.0.0.1:1")
+def test_the_cli_says_when_the_control_plane_is_unreachable(control):
+    res = run_halyard("proxy-status", "--control", "127.0.0.1:1", "--ca-cert", control.root_cert)
     assert res.returncode == 1
     assert "cannot reach the control plane at 127.0.0.1:1" in res.stderr
+    # Without a root to verify it with, the CLI says where it looked.
+    res = run_halyard("proxy-status", "--control", "127.0.0.1:1")
+    assert res.returncode == 1
+    assert "no root certificate to verify the control plane at 127.0.0.1:1" in res.stderr
+    assert "--ca-cert" in res.stderr and "/tmp/halyard-control-1.root.pem" in res.stderr
 
 
 def test_the_admin_listener_serves_readiness_status_and_metrics(config):

@@ -75,7 +75,8 @@ common::Expected<ProxyInfo> proxyInfoFromHello(const v1::ProxyHello& hello, uint
   info.namespace_ = hello.namespace_().empty() ? "default" : hello.namespace_();
   info.role = hello.role();
   info.labels.insert(hello.labels().begin(), hello.labels().end());
-  info.service_account = hello.service_account();
+  // As Kubernetes does for a pod that names none; the credential and the certificate say so too.
+  info.service_account = hello.service_account().empty() ? "default" : hello.service_account();
   info.address = hello.address();
   info.peer = std::move(peer);
   info.build_version = hello.build_version();

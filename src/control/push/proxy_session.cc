@@ -75,6 +75,42 @@ void ProxySession::onWriteDone(bool ok) {
   write(std::move(m));
 }
 
+void ProxySession::sendCertificate(const ca::IssuedCertificate& issued,
+                                   const std::string& spiffe_id, const std::string& roots_pem) {
+  auto m = std::make_shared<v1::ControlMessage>();
+  auto* c = m->mutable_certificate();
+  c->set_spiffe_id(spiffe_id);
+  c->set_certificate_chain(issued.chain_pem);
+  c->set_root_certificates(roots_pem);
+  {
+    std::lock_guard lock(mu_);
+    spiffe_id_ = spiffe_id;
+    certificate_serial_ = issued.serial_hex;
+    certificate_not_before_ = issued.not_before;
+    certificate_not_after_ = issued.not_after;
+    ++certificates_issued_;
+    certificate_chain_pem_ = issued.chain_pem;
+    root_certificates_pem_ = roots_pem;
+  }
+  queueCertificateMessage(std::move(m));
+}
+
+void ProxySession::sendCertificateError(const std::string& error) {
+  auto m = std::make_shared<v1::ControlMessage>();
+  m->mutable_certificate_error()->set_error(error);
+  queueCertificateMessage(std::move(m));
+}
+
+void ProxySession::queueCertificateMessage(std::shared_ptr<const v1::ControlMessage> message) {
+  std::shared_ptr<const v1::ControlMessage> m;
+  {
+    std::lock_guard lock(mu_);
+    certificate_queue_.push_back(std::move(message));
+    m = nextLocked();
+  }
+  write(std::move(m));
+}
+
 void ProxySession::close() {
   std::lock_guard lock(write_mu_);
   closed_ = true;
@@ -87,7 +123,14 @@ void ProxySession::write(std::shared_ptr<const v1::ControlMessage> message) {
 }
 
 std::shared_ptr<const v1::ControlMessage> ProxySession::nextLocked() {
-  if (writing_ || awaiting_answer_ || !desired_.content) return nullptr;
+  if (writing_) return nullptr;
+  if (!certificate_queue_.empty()) {  // before any push, and no answer to wait for
+    in_write_ = std::move(certificate_queue_.front());
+    certificate_queue_.pop_front();
+    writing_ = true;
+    return in_write_;
+  }
+  if (awaiting_answer_ || !desired_.content) return nullptr;
   const ProxyContent& next = *desired_.content;
   if (sent_.content && sent_.content->hash() == next.hash()) return nullptr;  // nothing new
   if (acked_.content && acked_.content->hash() == next.hash()) {
@@ -132,6 +175,11 @@ v1::ProxyStatus ProxySession::status() const {
   s.set_ms_since_last_response(last_response_at_ ? msSince(*last_response_at_) : -1);
   s.set_pushes(pushes_);
   s.set_nacks(nacks_);
+  s.set_spiffe_id(spiffe_id_);
+  s.set_certificate_serial(certificate_serial_);
+  s.set_certificate_not_before(certificate_not_before_);
+  s.set_certificate_not_after(certificate_not_after_);
+  s.set_certificates_issued(certificates_issued_);
   return s;
 }
 
@@ -139,6 +187,12 @@ std::shared_ptr<const ProxyContent> ProxySession::serving(uint64_t* version) con
   std::lock_guard lock(mu_);
   if (version) *version = acked_.version;
   return acked_.content;
+}
+
+void ProxySession::certificate(std::string* chain_pem, std::string* roots_pem) const {
+  std::lock_guard lock(mu_);
+  if (chain_pem) *chain_pem = certificate_chain_pem_;
+  if (roots_pem) *roots_pem = root_certificates_pem_;
 }
 
 }  // namespace halyard::control

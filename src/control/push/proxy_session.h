@@ -6,11 +6,16 @@
 // push is whole; later ones are deltas on top of the last ACKed snapshot, except after a NACK,
 // when the next push is whole again. A NACK leaves the ACKed snapshot as what the proxy serves.
 //
+// Certificate messages (CertificateIssued, CertificateError) wait for no answer and go before any
+// pending push: the first certificate is queued before the session is offered anything, so the
+// proxy has its identity before its first snapshot.
+//
 // Thread-safe: offers come from the controller, answers and write completions from gRPC.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,6 +23,7 @@
 #include <optional>
 #include <string>
 
+#include "control/ca/certificate_authority.h"
 #include "control/push/proxy_content.h"
 #include "halyard/v1/discovery.pb.h"
 
@@ -58,12 +64,20 @@ class ProxySession {
   void onAck(uint64_t version);
   void onNack(uint64_t version, std::string error);
   void onWriteDone(bool ok);
+  // Sends a CertificateIssued for `issued` (before any pending push) and records it for status()
+  // and certificate().
+  void sendCertificate(const ca::IssuedCertificate& issued, const std::string& spiffe_id,
+                       const std::string& roots_pem);
+  // Sends a CertificateError; the previous certificate stays what status() shows.
+  void sendCertificateError(const std::string& error);
   // No write starts after this returns (the stream is finishing).
   void close();
 
   v1::ProxyStatus status() const;
   // The content the proxy serves (its last ACK) and its version; null before the first ACK.
   std::shared_ptr<const ProxyContent> serving(uint64_t* version) const;
+  // The chain and roots last sent ("" before the first).
+  void certificate(std::string* chain_pem, std::string* roots_pem) const;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -74,6 +88,7 @@ class ProxySession {
 
   // Under mu_: what to write now, if anything.
   std::shared_ptr<const v1::ControlMessage> nextLocked();
+  void queueCertificateMessage(std::shared_ptr<const v1::ControlMessage> message);
   void write(std::shared_ptr<const v1::ControlMessage> message);
 
   const ProxyInfo info_;
@@ -96,6 +111,15 @@ class ProxySession {
   uint64_t pushed_version_ = 0;
   uint64_t pushes_ = 0;
   uint64_t nacks_ = 0;
+  // Certificate messages not written yet (they wait for no answer), and the last one issued.
+  std::deque<std::shared_ptr<const v1::ControlMessage>> certificate_queue_;
+  std::string spiffe_id_;
+  std::string certificate_serial_;
+  int64_t certificate_not_before_ = 0;
+  int64_t certificate_not_after_ = 0;
+  uint64_t certificates_issued_ = 0;
+  std::string certificate_chain_pem_;
+  std::string root_certificates_pem_;
 
   // Held while the writer runs, so close() waits for a write being started. Recursive: gRPC may
   // complete a write inline, and the completion may start the next one.

@@ -238,6 +238,14 @@ void PushController::setConfig(std::shared_ptr<const config::model::ConfigSet> c
   sidecar_own_.reset();  // it refers to the config it was made for
   config_ = std::move(config);
   sidecar_label_keys_ = translate::sidecarLabelKeys(*config_);
+  translate::MeshSettings mesh = translate::meshSettings(*config_);
+  std::lock_guard lock(state_mu_);
+  mesh_ = std::move(mesh);
+}
+
+translate::MeshSettings PushController::meshSettings() const {
+  std::lock_guard lock(state_mu_);
+  return mesh_;
 }
 
 void PushController::rebuild() {
@@ -380,6 +388,7 @@ common::Expected<v1::ProxyConfigResponse> PushController::proxyConfig(
     wire::redactInlinePem(*r.mutable_resources());  // certificates' origins only, never keys
     for (const auto& w : content->warnings()) r.add_warnings(w);
   }
+  found->certificate(r.mutable_certificate_chain(), r.mutable_root_certificates());
   return r;
 }
 

@@ -33,6 +33,7 @@
 #include "control/sources/config_source.h"
 #include "control/store/config_store.h"
 #include "halyard/v1/discovery.pb.h"
+#include "translate/mesh_settings.h"
 #include "translate/translate.h"
 
 namespace halyard::control {
@@ -67,6 +68,9 @@ class PushController {
   v1::StatusResponse status() const;
   // `proxy`: "name.namespace", "namespace/name", or a name only one proxy has.
   common::Expected<v1::ProxyConfigResponse> proxyConfig(const std::string& proxy) const;
+  // The mesh settings of the current config (trust domain, root namespace); Istio's defaults
+  // before the first generation. Any thread.
+  translate::MeshSettings meshSettings() const;
   // How many sidecar outbound parts were translated since the start (for tests).
   uint64_t sidecarOutboundTranslations() const { return outbound_translations_; }
 
@@ -134,6 +138,7 @@ class PushController {
   std::vector<QuarantineEntry> quarantined_;
   config::Diagnostics problems_;
   size_t objects_ = 0;
+  translate::MeshSettings mesh_;
 };
 
 }  // namespace halyard::control

@@ -1,8 +1,9 @@
-// The control plane in-process, over real gRPC, with the proxy's own stream client
-// (wire::ControlClient): first snapshot, pushes after file edits, no push for changes that do
+// The control plane in-process, over real gRPC and TLS, with a proxy stream client of the tests'
+// own (test_proxy_client.h): first snapshot, pushes after file edits, no push for changes that do
 // not concern a proxy, quarantine, NACKs, sidecars and their self-registered workloads (reached
 // through their inbound ports), sidecars sharing one outbound translation unless sourceLabels
-// set them apart, and versions above a reconnecting proxy's.
+// set them apart, and versions above a reconnecting proxy's. And identity: the certificate before
+// the first push, hellos refused for their credential or CSR, renewals on the stream.
 #include "control/control_plane.h"
 
 #include <grpcpp/grpcpp.h>
@@ -10,9 +11,12 @@
 
 #include <mutex>
 
+#include "ca_test_util.h"
+#include "control/ca/bootstrap_token.h"
+#include "control/ca/certificate_authority.h"
 #include "control_test_util.h"
 #include "halyard/v1/discovery.grpc.pb.h"
-#include "wire/control_client.h"
+#include "test_proxy_client.h"
 
 namespace halyard::control {
 namespace {
@@ -61,15 +65,31 @@ std::string shopRoute(const std::string& prefix, int weight = 100) {
          std::to_string(weight) + "\n";
 }
 
+// A credential for the hello's identity, made with the CA directory's token-key.
+std::string credentialFor(const std::string& ca_dir, const v1::ProxyHello& hello) {
+  auto tokens = ca::BootstrapTokens::open(ca_dir);
+  if (!tokens) return "";
+  auto token = tokens->create(hello.namespace_().empty() ? "default" : hello.namespace_(),
+                              hello.service_account().empty() ? "default" : hello.service_account(),
+                              0, time(nullptr));
+  return token ? *token : "";
+}
+
+std::string rootOf(const std::string& ca_dir) {
+  auto pem = ca::readFile(ca_dir + "/root-cert.pem");
+  return pem ? *pem : "";
+}
+
 // A proxy as the data plane will run it: its applied snapshots, and an answer to give.
 class FakeProxy {
  public:
-  FakeProxy(int port, v1::ProxyHello hello) {
-    wire::ControlClientOptions options;
+  FakeProxy(const std::string& ca_dir, int port, v1::ProxyHello hello) {
+    testing::TestProxyOptions options;
     options.address = "127.0.0.1:" + std::to_string(port);
+    options.root_pem = rootOf(ca_dir);
+    hello.set_credential(credentialFor(ca_dir, hello));
     options.hello = std::move(hello);
-    options.retry_delay = 50ms;
-    client_ = std::make_unique<wire::ControlClient>(
+    client_ = std::make_unique<testing::TestProxyClient>(
         options,
         [this](std::shared_ptr<const translate::Snapshot> s) -> common::Result<void, std::string> {
           std::lock_guard lock(mu_);
@@ -112,6 +132,8 @@ class FakeProxy {
   }
   uint64_t version() { return client_->version(); }
   void stop() { client_->stop(); }
+  std::vector<v1::CertificateIssued> certificates() { return client_->certificates(); }
+  std::vector<std::string> kinds() { return client_->kinds(); }
 
   // The prefix of the first route of the first virtual host ("" when there is none).
   std::string firstPrefix() {
@@ -127,7 +149,7 @@ class FakeProxy {
   int pushes_ = 0;
   std::string refuse_;
   std::vector<std::string> errors_;
-  std::unique_ptr<wire::ControlClient> client_;
+  std::unique_ptr<testing::TestProxyClient> client_;
 };
 
 class ControlPlaneTest : public ::testing::Test {
@@ -153,9 +175,49 @@ spec:
     dir_.write("gateway.yaml", kGateway);
     dir_.write("backend.yaml", kBackend);
     dir_.write("shop.yaml", shopRoute("/v1"));
-    plane_ = std::make_unique<ControlPlane>(
-        ControlPlaneOptions{dir_.path(), "127.0.0.1:0", "", 20ms, 0ms});
-    ASSERT_TRUE(plane_->start());
+    startPlane(0, 0ms);
+  }
+
+  // A control plane on `port` (0: any) with the test's CA directory.
+  void startPlane(int port, std::chrono::milliseconds resync_grace) {
+    ControlPlaneOptions options{dir_.path(), "127.0.0.1:" + std::to_string(port), "", 20ms,
+                                resync_grace};
+    options.ca_dir = ca_dir_.path();
+    options.workload_cert_ttl = std::chrono::hours(1);
+    plane_ = std::make_unique<ControlPlane>(std::move(options));
+    auto started = plane_->start();
+    ASSERT_TRUE(started) << started.error().message;
+  }
+
+  // A stream of our own, on TLS verified against the CA's root.
+  std::unique_ptr<v1::Discovery::Stub> stub() {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = rootOf(ca_dir_.path());
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("istiod.istio-system.svc");
+    return v1::Discovery::NewStub(grpc::CreateCustomChannel(
+        "127.0.0.1:" + std::to_string(plane_->port()), grpc::SslCredentials(tls), args));
+  }
+
+  // `hello` with a credential for its own identity and a CSR.
+  v1::ProxyMessage proven(v1::ProxyHello hello) {
+    hello.set_credential(credentialFor(ca_dir_.path(), hello));
+    hello.set_csr(testing::makeCsr());
+    v1::ProxyMessage m;
+    *m.mutable_hello() = std::move(hello);
+    return m;
+  }
+
+  // The status a stream opened with `hello` ends with (it must end without a message).
+  grpc::Status refusal(const v1::ProxyMessage& hello) {
+    auto s = stub();
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 5s);
+    auto stream = s->Stream(&context);
+    EXPECT_TRUE(stream->Write(hello));
+    v1::ControlMessage in;
+    EXPECT_FALSE(stream->Read(&in)) << in.DebugString();
+    return stream->Finish();
   }
 
   v1::ProxyStatus statusOf(const std::string& id) {
@@ -167,11 +229,12 @@ spec:
   }
 
   TempDir dir_;
+  TempDir ca_dir_;
   std::unique_ptr<ControlPlane> plane_;
 };
 
 TEST_F(ControlPlaneTest, AProxyGetsItsSnapshotAndEveryChange) {
-  FakeProxy proxy(plane_->port(), FakeProxy::gateway("gw-1"));
+  FakeProxy proxy(ca_dir_.path(), plane_->port(), FakeProxy::gateway("gw-1"));
   ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/v1"; }));
   auto s = proxy.snapshot();
   ASSERT_EQ(s->listeners.size(), 1u);
@@ -189,7 +252,7 @@ TEST_F(ControlPlaneTest, AProxyGetsItsSnapshotAndEveryChange) {
 }
 
 TEST_F(ControlPlaneTest, AChangeThatDoesNotConcernAProxyIsNotPushedToIt) {
-  FakeProxy proxy(plane_->port(), FakeProxy::gateway("gw-1"));
+  FakeProxy proxy(ca_dir_.path(), plane_->port(), FakeProxy::gateway("gw-1"));
   ASSERT_TRUE(waitFor([&] { return proxy.pushes() == 1; }));
   const uint64_t generation = plane_->controller().status().version();
   // Bound to the mesh, not to this gateway.
@@ -210,7 +273,7 @@ spec:
 }
 
 TEST_F(ControlPlaneTest, AnInvalidObjectIsQuarantinedWhileAValidChangeInTheSameEditGoesThrough) {
-  FakeProxy proxy(plane_->port(), FakeProxy::gateway("gw-1"));
+  FakeProxy proxy(ca_dir_.path(), plane_->port(), FakeProxy::gateway("gw-1"));
   ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/v1"; }));
   // One edit: the shop route changes, and a second route arrives with a negative weight.
   auto edit = [&](const std::string& prefix) {
@@ -242,7 +305,7 @@ TEST_F(ControlPlaneTest, AnInvalidObjectIsQuarantinedWhileAValidChangeInTheSameE
 }
 
 TEST_F(ControlPlaneTest, ANackLeavesThePreviousSnapshotAndShowsInStatus) {
-  FakeProxy proxy(plane_->port(), FakeProxy::gateway("gw-1"));
+  FakeProxy proxy(ca_dir_.path(), plane_->port(), FakeProxy::gateway("gw-1"));
   ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/v1"; }));
   const uint64_t served = proxy.version();
   proxy.refuse("port 80 is in use");
@@ -293,18 +356,19 @@ v1::ProxyHello sidecarHello(const std::string& name, const std::string& app, uin
 
 TEST_F(ControlPlaneTest, ASidecarIsServedAndTheMeshReachesItsWorkloadThroughItsInboundPort) {
   useRegisteredBackend();
-  FakeProxy gateway(plane_->port(), FakeProxy::gateway("gw-1"));
+  FakeProxy gateway(ca_dir_.path(), plane_->port(), FakeProxy::gateway("gw-1"));
   // Once the edit above is applied, the service has no endpoint: nobody registered yet.
   ASSERT_TRUE(waitFor([&] { return backendEndpoints(gateway).empty(); }));
   // A sidecar that does not register (no address) but calls the service.
-  FakeProxy caller(plane_->port(), sidecarHello("productpage-1", "productpage", 9081));
+  FakeProxy caller(ca_dir_.path(), plane_->port(),
+                   sidecarHello("productpage-1", "productpage", 9081));
   ASSERT_TRUE(waitFor([&] { return backendEndpoints(caller).empty(); }));
 
   v1::ProxyHello hello = sidecarHello("reviews-1", "reviews", 9080);
   hello.set_address("10.9.9.9");
   hello.set_inbound_port(15123);
   {
-    FakeProxy sidecar(plane_->port(), hello);
+    FakeProxy sidecar(ca_dir_.path(), plane_->port(), hello);
     // Its registration updates everyone's endpoints: they point to its inbound listener.
     EXPECT_TRUE(waitFor([&] { return backendEndpoints(gateway) == "10.9.9.9:15123"; }))
         << backendEndpoints(gateway);
@@ -358,8 +422,8 @@ std::vector<std::string> backendPrefixes(FakeProxy& proxy) {
 }
 
 TEST_F(ControlPlaneTest, SidecarsShareOneOutboundTranslationButHaveTheirOwnInboundListeners) {
-  FakeProxy reviews(plane_->port(), sidecarHello("reviews-1", "reviews", 9080));
-  FakeProxy ratings(plane_->port(), sidecarHello("ratings-1", "ratings", 9081));
+  FakeProxy reviews(ca_dir_.path(), plane_->port(), sidecarHello("reviews-1", "reviews", 9080));
+  FakeProxy ratings(ca_dir_.path(), plane_->port(), sidecarHello("ratings-1", "ratings", 9081));
   ASSERT_TRUE(waitFor([&] { return reviews.snapshot() && ratings.snapshot(); }));
   EXPECT_EQ(inboundCluster(reviews), "inbound|9080|| reviews-1");
   EXPECT_EQ(inboundCluster(ratings), "inbound|9081|| ratings-1");
@@ -395,8 +459,8 @@ spec:
   (*v1_hello.mutable_labels())["version"] = "v1";
   v1::ProxyHello v2_hello = sidecarHello("reviews-v2", "reviews", 9081);
   (*v2_hello.mutable_labels())["version"] = "v2";
-  FakeProxy v1_sidecar(plane_->port(), v1_hello);
-  FakeProxy v2_sidecar(plane_->port(), v2_hello);
+  FakeProxy v1_sidecar(ca_dir_.path(), plane_->port(), v1_hello);
+  FakeProxy v2_sidecar(ca_dir_.path(), plane_->port(), v2_hello);
   EXPECT_TRUE(waitFor([&] {
     return backendPrefixes(v2_sidecar) == std::vector<std::string>{"/canary", "*"};
   }));
@@ -406,11 +470,11 @@ spec:
 
 TEST_F(ControlPlaneTest, AfterARestartResumedProxiesWaitForTheSidecarsToRegisterAgain) {
   useRegisteredBackend();
-  FakeProxy gateway(plane_->port(), FakeProxy::gateway("gw-1"));
+  FakeProxy gateway(ca_dir_.path(), plane_->port(), FakeProxy::gateway("gw-1"));
   v1::ProxyHello hello = sidecarHello("reviews-1", "reviews", 9080);
   hello.set_address("10.9.9.9");
   hello.set_inbound_port(15123);
-  FakeProxy sidecar(plane_->port(), hello);
+  FakeProxy sidecar(ca_dir_.path(), plane_->port(), hello);
   ASSERT_TRUE(waitFor([&] { return backendEndpoints(gateway) == "10.9.9.9:15123"; }));
 
   // A restart with an edit made while the control plane was down. A new control plane knows no
@@ -418,12 +482,10 @@ TEST_F(ControlPlaneTest, AfterARestartResumedProxiesWaitForTheSidecarsToRegister
   const int port = plane_->port();
   plane_.reset();
   dir_.write("shop.yaml", shopRoute("/after-restart"));
-  plane_ = std::make_unique<ControlPlane>(
-      ControlPlaneOptions{dir_.path(), "127.0.0.1:" + std::to_string(port), "", 20ms, 800ms});
   const auto started = std::chrono::steady_clock::now();
-  ASSERT_TRUE(plane_->start());
+  startPlane(port, 800ms);
   // A proxy with nothing to resume is served at once, grace or not.
-  FakeProxy fresh(port, FakeProxy::gateway("gw-2"));
+  FakeProxy fresh(ca_dir_.path(), port, FakeProxy::gateway("gw-2"));
   ASSERT_TRUE(waitFor([&] { return fresh.firstPrefix() == "/after-restart"; }));
   EXPECT_LT(std::chrono::steady_clock::now() - started, 700ms);
   ASSERT_TRUE(waitFor([&] {
@@ -435,30 +497,21 @@ TEST_F(ControlPlaneTest, AfterARestartResumedProxiesWaitForTheSidecarsToRegister
 }
 
 TEST_F(ControlPlaneTest, ASidecarWhosePortsClashIsRefused) {
-  auto stub = v1::Discovery::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(plane_->port()), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  auto stream = stub->Stream(&context);
-  v1::ProxyMessage hello;
-  *hello.mutable_hello() = sidecarHello("reviews-1", "reviews", 15006);
-  ASSERT_TRUE(stream->Write(hello));
-  v1::ControlMessage in;
-  EXPECT_FALSE(stream->Read(&in));
-  const grpc::Status status = stream->Finish();
+  const grpc::Status status = refusal(proven(sidecarHello("reviews-1", "reviews", 15006)));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(status.error_message(), "port http 15006 is also the sidecar's inbound_port");
 }
 
 TEST_F(ControlPlaneTest, VersionsContinueAboveWhatAReconnectingProxyServed) {
-  auto stub = v1::Discovery::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(plane_->port()), grpc::InsecureChannelCredentials()));
+  auto s = stub();
   grpc::ClientContext context;
-  auto stream = stub->Stream(&context);
-  v1::ProxyMessage hello;
-  *hello.mutable_hello() = FakeProxy::gateway("gw-old");
+  auto stream = s->Stream(&context);
+  v1::ProxyMessage hello = proven(FakeProxy::gateway("gw-old"));
   hello.mutable_hello()->set_last_version(500);
   ASSERT_TRUE(stream->Write(hello));
   v1::ControlMessage in;
+  ASSERT_TRUE(stream->Read(&in));
+  ASSERT_TRUE(in.has_certificate());
   ASSERT_TRUE(stream->Read(&in));
   ASSERT_TRUE(in.has_push());
   EXPECT_GT(in.push().version(), 500u);
@@ -467,7 +520,7 @@ TEST_F(ControlPlaneTest, VersionsContinueAboveWhatAReconnectingProxyServed) {
 }
 
 TEST_F(ControlPlaneTest, AProxyFollowsARestartedControlPlaneWithVersionsAboveItsOwn) {
-  FakeProxy proxy(plane_->port(), FakeProxy::gateway("gw-1"));
+  FakeProxy proxy(ca_dir_.path(), plane_->port(), FakeProxy::gateway("gw-1"));
   ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/v1"; }));
   // Move the served version well above where a fresh control plane starts.
   for (const char* prefix : {"/a", "/b", "/c", "/d"}) {
@@ -478,31 +531,21 @@ TEST_F(ControlPlaneTest, AProxyFollowsARestartedControlPlaneWithVersionsAboveIts
   const int port = plane_->port();
   plane_.reset();
   dir_.write("shop.yaml", shopRoute("/after-restart"));
-  plane_ = std::make_unique<ControlPlane>(
-      ControlPlaneOptions{dir_.path(), "127.0.0.1:" + std::to_string(port), "", 20ms, 0ms});
-  ASSERT_TRUE(plane_->start());
+  startPlane(port, 0ms);
   ASSERT_TRUE(waitFor([&] { return proxy.firstPrefix() == "/after-restart"; }));
   EXPECT_GT(proxy.version(), served);
 }
 
 TEST_F(ControlPlaneTest, ABadHelloIsRefused) {
-  auto stub = v1::Discovery::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(plane_->port()), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  auto stream = stub->Stream(&context);
-  v1::ProxyMessage hello;
-  *hello.mutable_hello() = FakeProxy::gateway("gw");
+  v1::ProxyMessage hello = proven(FakeProxy::gateway("gw"));
   hello.mutable_hello()->set_role("router");
-  ASSERT_TRUE(stream->Write(hello));
-  v1::ControlMessage in;
-  EXPECT_FALSE(stream->Read(&in));
-  const grpc::Status status = stream->Finish();
+  const grpc::Status status = refusal(hello);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("unknown role \"router\""), std::string::npos);
 }
 
 TEST_F(ControlPlaneTest, ProxyConfigFindsProxiesByTheirNames) {
-  FakeProxy a(plane_->port(), FakeProxy::gateway("gw-a"));
+  FakeProxy a(ca_dir_.path(), plane_->port(), FakeProxy::gateway("gw-a"));
   ASSERT_TRUE(waitFor([&] { return a.pushes() == 1; }));
   auto byId = plane_->controller().proxyConfig("gw-a.istio-system");
   ASSERT_TRUE(byId);
@@ -512,6 +555,125 @@ TEST_F(ControlPlaneTest, ProxyConfigFindsProxiesByTheirNames) {
   auto missing = plane_->controller().proxyConfig("gw-z");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().kind, common::ErrorKind::kNotFound);
+}
+
+TEST_F(ControlPlaneTest, TheWorkloadCertificateComesBeforeTheFirstPush) {
+  FakeProxy proxy(ca_dir_.path(), plane_->port(), FakeProxy::gateway("gw-1"));
+  ASSERT_TRUE(waitFor([&] { return proxy.pushes() == 1; }));
+  const std::vector<std::string> kinds = proxy.kinds();
+  ASSERT_GE(kinds.size(), 2u);
+  EXPECT_EQ(kinds[0], "certificate");
+  EXPECT_EQ(kinds[1], "push");
+  const v1::CertificateIssued cert = proxy.certificates().at(0);
+  EXPECT_EQ(cert.spiffe_id(), "spiffe://cluster.local/ns/istio-system/sa/default");
+  EXPECT_EQ(cert.root_certificates(), plane_->certificateAuthority().rootCertificatesPem());
+  EXPECT_EQ(testing::verifyChain(cert.certificate_chain(), cert.root_certificates()), "");
+  auto facts = ca::describeCertificate(cert.certificate_chain());
+  ASSERT_TRUE(facts);
+  EXPECT_EQ(facts->uri_sans, std::vector<std::string>{cert.spiffe_id()});
+  EXPECT_NEAR(facts->not_after - time(nullptr), 3600, 5);  // the configured lifetime
+
+  const v1::ProxyStatus s = statusOf("gw-1.istio-system");
+  EXPECT_EQ(s.spiffe_id(), cert.spiffe_id());
+  EXPECT_EQ(s.certificate_serial(), facts->serial_hex);
+  EXPECT_EQ(s.certificate_not_before(), facts->not_before);
+  EXPECT_EQ(s.certificate_not_after(), facts->not_after);
+  EXPECT_EQ(s.certificates_issued(), 1u);
+  auto config = plane_->controller().proxyConfig("gw-1.istio-system");
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->certificate_chain(), cert.certificate_chain());
+  EXPECT_EQ(config->root_certificates(), cert.root_certificates());
+}
+
+TEST_F(ControlPlaneTest, AHelloIsRefusedUnlessItsCredentialProvesItsIdentity) {
+  v1::ProxyMessage hello = proven(FakeProxy::gateway("gw"));
+  hello.mutable_hello()->clear_credential();
+  grpc::Status status = refusal(hello);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(status.error_message(),
+            "no credential: start the proxy with --token-file FILE holding the output of "
+            "`halyard token create --namespace istio-system --service-account default`");
+
+  hello.mutable_hello()->set_credential(
+      *ca::BootstrapTokens(std::string(32, 'x')).create("istio-system", "default", 0, 0));
+  status = refusal(hello);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(status.error_message(),
+            "credential: bad signature: it was not made with this control plane's token-key");
+
+  auto tokens = ca::BootstrapTokens::open(ca_dir_.path());
+  ASSERT_TRUE(tokens);
+  hello.mutable_hello()->set_credential(
+      *tokens->create("istio-system", "default", 60, time(nullptr) - 120));
+  status = refusal(hello);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(status.error_message().starts_with("credential: expired at "))
+      << status.error_message();
+
+  hello.mutable_hello()->set_credential(*tokens->create("istio-system", "admin", 0, time(nullptr)));
+  status = refusal(hello);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(status.error_message(),
+            "the credential is for istio-system/admin, the hello says istio-system/default");
+  EXPECT_EQ(plane_->controller().status().proxies_size(), 0);
+}
+
+TEST_F(ControlPlaneTest, AHelloNeedsASignableCsr) {
+  v1::ProxyMessage hello = proven(FakeProxy::gateway("gw"));
+  hello.mutable_hello()->clear_csr();
+  grpc::Status status = refusal(hello);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(status.error_message().starts_with("the hello has no csr")) << status.error_message();
+
+  testing::PkeyPtr weak = testing::rsaKey(1024);
+  hello.mutable_hello()->set_csr(testing::makeCsr(weak.get()));
+  status = refusal(hello);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "csr: the CSR's key is RSA 1024-bit: expected ECDSA P-256 or P-384, or RSA of 2048 "
+            "bits or more");
+}
+
+TEST_F(ControlPlaneTest, ACertificateRequestOnTheStreamGetsANewCertificate) {
+  auto s = stub();
+  grpc::ClientContext context;
+  auto stream = s->Stream(&context);
+  ASSERT_TRUE(stream->Write(proven(FakeProxy::gateway("gw-1"))));
+  v1::ControlMessage first, push;
+  ASSERT_TRUE(stream->Read(&first));
+  ASSERT_TRUE(first.has_certificate());
+  ASSERT_TRUE(stream->Read(&push));
+  ASSERT_TRUE(push.has_push());
+  std::this_thread::sleep_for(150ms);  // renewals closer together are refused
+
+  // A request asking for another identity gets the proven one, with a new serial.
+  v1::ProxyMessage request;
+  request.mutable_certificate_request()->set_csr(
+      testing::makeCsr("admin", "URI:spiffe://cluster.local/ns/kube-system/sa/admin"));
+  ASSERT_TRUE(stream->Write(request));
+  v1::ControlMessage second;
+  ASSERT_TRUE(stream->Read(&second));
+  ASSERT_TRUE(second.has_certificate()) << second.DebugString();
+  EXPECT_EQ(second.certificate().spiffe_id(), first.certificate().spiffe_id());
+  auto a = ca::describeCertificate(first.certificate().certificate_chain());
+  auto b = ca::describeCertificate(second.certificate().certificate_chain());
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(a->serial_hex, b->serial_hex);
+  EXPECT_EQ(b->uri_sans, std::vector<std::string>{first.certificate().spiffe_id()});
+  EXPECT_TRUE(waitFor([&] { return statusOf("gw-1.istio-system").certificates_issued() == 2; }));
+  EXPECT_EQ(statusOf("gw-1.istio-system").certificate_serial(), b->serial_hex);
+
+  // One that cannot be signed gets a CertificateError; the stream stays open.
+  std::this_thread::sleep_for(150ms);
+  request.mutable_certificate_request()->set_csr("garbage");
+  ASSERT_TRUE(stream->Write(request));
+  v1::ControlMessage error;
+  ASSERT_TRUE(stream->Read(&error));
+  ASSERT_TRUE(error.has_certificate_error());
+  EXPECT_EQ(error.certificate_error().error(),
+            "csr: the CSR is not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)");
+  EXPECT_EQ(statusOf("gw-1.istio-system").certificate_serial(), b->serial_hex);
+  context.TryCancel();
 }
 
 }  // namespace

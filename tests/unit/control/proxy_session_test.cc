@@ -175,5 +175,50 @@ TEST(ProxyContent, EqualSnapshotsHashEquallyAndShareMessages) {
   EXPECT_NE(a->message(nullptr, 0, 2), a->message(c.get(), 1, 2));
 }
 
+TEST_F(SessionTest, CertificatesGoBeforeAnyPendingPushAndWaitForNoAnswer) {
+  ca::IssuedCertificate issued{"LEAF", "0A", 10, 20};
+  const std::string id = "spiffe://cluster.local/ns/istio-system/sa/default";
+  session_.sendCertificate(issued, id, "ROOTS");
+  session_.offer(1, content({"a.example"}));
+  auto m = take();
+  ASSERT_EQ(m.size(), 2u);
+  ASSERT_TRUE(m[0].has_certificate());
+  EXPECT_EQ(m[0].certificate().spiffe_id(), id);
+  EXPECT_EQ(m[0].certificate().certificate_chain(), "LEAF");
+  EXPECT_EQ(m[0].certificate().root_certificates(), "ROOTS");
+  EXPECT_TRUE(m[1].has_push());
+
+  // A renewal while the push awaits its answer goes at once; so does an error.
+  issued.serial_hex = "0B";
+  issued.chain_pem = "LEAF2";
+  session_.sendCertificate(issued, id, "ROOTS");
+  session_.sendCertificateError("csr: bad");
+  m = take();
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].certificate().certificate_chain(), "LEAF2");
+  EXPECT_EQ(m[1].certificate_error().error(), "csr: bad");
+
+  // Written while a push is being written: after it, and before the next push.
+  session_.onAck(1);
+  session_.offer(2, content({"b.example"}));  // being written now
+  session_.offer(3, content({"c.example"}));  // waits for the answer to 2
+  session_.sendCertificate(issued, id, "ROOTS");
+  m = take();
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_TRUE(m[0].has_push());
+  EXPECT_TRUE(m[1].has_certificate());
+
+  const v1::ProxyStatus s = session_.status();
+  EXPECT_EQ(s.spiffe_id(), id);
+  EXPECT_EQ(s.certificate_serial(), "0B");
+  EXPECT_EQ(s.certificate_not_before(), 10);
+  EXPECT_EQ(s.certificate_not_after(), 20);
+  EXPECT_EQ(s.certificates_issued(), 3u);
+  std::string chain, roots;
+  session_.certificate(&chain, &roots);
+  EXPECT_EQ(chain, "LEAF2");
+  EXPECT_EQ(roots, "ROOTS");
+}
+
 }  // namespace
 }  // namespace halyard::control
