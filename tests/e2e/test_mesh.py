@@ -249,7 +249,9 @@ def test_a_snapshot_the_proxy_cannot_apply_is_nacked_and_shown_by_proxy_status(m
         extra = subprocess.Popen(
             [str(BIN / "halyard-proxy"), "--control", mesh.control.address, "--role", "gateway",
              "--name", "gw-2", "--namespace", "istio-system", "--labels", "istio=ingressgateway",
-             "--port-map", "80=%d" % taken, "--workers", "1"],
+             "--port-map", "80=%d" % taken, "--workers", "1",
+             "--control-ca", str(mesh.control.root_cert),
+             "--token-file", str(mesh.control.token_file("istio-system", "default"))],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
         def nacked():

@@ -5,6 +5,7 @@ keeps serving under load without a failure, and follows the restarted control pl
 Gateway port another process holds is NACKed (proxy-status shows it) while the previous snapshot
 keeps serving; two sidecars carry a request from one app to the other through the
 outbound HTTP proxy and report it as source and as destination."""
+import pathlib
 import re
 import socket
 import subprocess
@@ -14,7 +15,7 @@ import time
 import pytest
 
 from conftest import run_halyard
-from control_harness import ControlPlane
+from control_harness import ControlPlane, create_token
 from proxy_backends import EchoBackend
 from proxy_harness import ControlledProxy, curl, free_port, service
 
@@ -82,8 +83,15 @@ def control_port():
 
 
 @pytest.fixture
-def proxy(tmp_path, control_port):
-    p = ControlledProxy(tmp_path / "proxy", "127.0.0.1:%d" % control_port)
+def proxy(tmp_path, config, control_port):
+    # Started before its control plane: the token is made with the CA directory that control
+    # plane will use (ControlPlane's default, beside the config), and the root it writes there is
+    # read at each connect.
+    ca_dir = pathlib.Path(str(config) + ".ca")
+    token = tmp_path / "proxy.token"
+    token.write_text(create_token(ca_dir, "istio-system", "default") + "\n")
+    p = ControlledProxy(tmp_path / "proxy", "127.0.0.1:%d" % control_port, token_file=token,
+                        control_ca=ca_dir / "root-cert.pem")
     yield p
     p.stop()
 
@@ -111,7 +119,7 @@ def metric(proxy, name):
 def test_ready_waits_for_the_first_push_then_serves_and_follows_edits(config, control_port, proxy):
     status, body = proxy.ready()
     assert status == 503
-    assert body.strip() == "waiting for the first config from 127.0.0.1:%d" % control_port
+    assert "waiting for the first config from 127.0.0.1:%d\n" % control_port in body, body
 
     control = FixedPortControlPlane(config, control_port)
     try:
@@ -256,10 +264,10 @@ def test_sidecars_carry_a_request_through_the_outbound_proxy_and_report_both_sid
     control = ControlPlane(config)
     sidecars = []
     try:
-        items = ControlledProxy(tmp_path / "items", control.address, workers=1, extra_args=(
+        items = ControlledProxy(tmp_path / "items", control, workers=1, extra_args=(
             sidecar_args("items-api-v1", "items-api", items_app.port, "items")))
         sidecars.append(items)
-        web = ControlledProxy(tmp_path / "web", control.address, workers=1, extra_args=(
+        web = ControlledProxy(tmp_path / "web", control, workers=1, extra_args=(
             sidecar_args("web-v1", "web", web_app.port, "web")))
         sidecars.append(web)
         items.wait_ready()

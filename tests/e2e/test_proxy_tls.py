@@ -486,7 +486,7 @@ def test_control_plane_pushes_secrets_and_their_changes(env, tmp_path):
     tls_port = free_port()
     proxy = None
     try:
-        proxy = ControlledProxy(tmp_path / "proxy", control.address, workers=1,
+        proxy = ControlledProxy(tmp_path / "proxy", control, workers=1,
                                 extra_args=("--port-map", "%d=%d" % (HTTPS_PORT, tls_port)))
         proxy.wait_ready()
 
