@@ -135,7 +135,8 @@ void PushController::step(std::optional<SourceUpdate> update,
                  info.labels,
                  info.ports,
                  "proxy " + info.id() + " at " + info.peer,
-                 info.inbound_port};
+                 info.inbound_port,
+                 info.app_port};
       if (registry_.add(info.stream_id, std::move(w))) registryChanged();
     }
     seen_version = std::max(seen_version, info.last_version);
