@@ -144,8 +144,12 @@ def test_ready_waits_for_the_first_push_then_serves_and_follows_edits(config, co
 def test_the_proxy_keeps_serving_without_its_control_plane_and_follows_it_back(
         config, control_port, proxy):
     control = FixedPortControlPlane(config, control_port)
-    proxy.wait_ready()
-    assert status_of(proxy, "/v1/x") == 200
+    try:
+        proxy.wait_ready()
+        assert status_of(proxy, "/v1/x") == 200
+    except BaseException:
+        control.stop()  # the one below is stopped by its own finally
+        raise
 
     results = []
     stop = threading.Event()
