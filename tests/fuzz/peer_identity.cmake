@@ -1,0 +1,1 @@
+halyard_add_fuzzer(fuzz_peer_identity ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_peer_identity.cc halyard_telemetry)
