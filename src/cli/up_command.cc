@@ -226,7 +226,8 @@ bool writeCredentials(const up::UpPlan& plan) {
     const std::string path = up::credentialPath(plan, name);
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     const std::string line = *token + "\n";
-    const bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    const bool ok =
+        fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
     if (fd >= 0) ::close(fd);
     if (!ok) std::cerr << "halyard up: cannot write " << path << "\n";
     return ok;

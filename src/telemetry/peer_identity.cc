@@ -63,7 +63,10 @@ void formatPrincipal(std::string& out, std::string_view namespace_,
                      std::string_view service_account) {
   out.clear();
   if (service_account.empty()) return;
-  out.append("spiffe://cluster.local/ns/").append(namespace_).append("/sa/").append(service_account);
+  out.append("spiffe://cluster.local/ns/")
+      .append(namespace_)
+      .append("/sa/")
+      .append(service_account);
 }
 
 }  // namespace halyard::telemetry

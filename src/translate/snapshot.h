@@ -68,9 +68,10 @@ struct HeaderOps {
 };
 
 struct WeightedCluster {
-  std::string cluster;  // key into Snapshot::clusters, "outbound|80|v1|reviews.default.svc.cluster.local"
-  uint32_t weight = 0;  // relative; zero-weight destinations are already removed
-  HeaderOps request_headers;   // destination-level, applied after the route-level ones
+  std::string
+      cluster;  // key into Snapshot::clusters, "outbound|80|v1|reviews.default.svc.cluster.local"
+  uint32_t weight = 0;        // relative; zero-weight destinations are already removed
+  HeaderOps request_headers;  // destination-level, applied after the route-level ones
   HeaderOps response_headers;
   std::optional<std::string> authority_rewrite;  // destination-level host rewrite
 };
@@ -131,7 +132,7 @@ struct MirrorPolicy {
 
 struct CorsPolicy {
   std::vector<StringMatcher> allow_origins;
-  std::string allow_methods;   // already joined with ","
+  std::string allow_methods;  // already joined with ","
   std::string allow_headers;
   std::string expose_headers;
   std::optional<int64_t> max_age_seconds;
@@ -218,9 +219,9 @@ struct ServerTls {
   enum class Mode : uint8_t { kSimple, kMutual, kOptionalMutual };
   Mode mode = Mode::kSimple;
   std::vector<std::string> sni_hosts;  // lowercase dnsName parts of server.hosts; "*", "*.x.com"
-  std::vector<TlsCertificate> certificates;  // 1, or 2 (credentialNames: RSA + ECDSA)
-  PemSource client_ca;                       // MUTUAL / OPTIONAL_MUTUAL
-  PemSource crl;                             // caCrl
+  std::vector<TlsCertificate> certificates;     // 1, or 2 (credentialNames: RSA + ECDSA)
+  PemSource client_ca;                          // MUTUAL / OPTIONAL_MUTUAL
+  PemSource crl;                                // caCrl
   TlsVersion min_version = TlsVersion::kTls12;  // Istio's gateway default
   TlsVersion max_version = TlsVersion::kAuto;   // kAuto: TLS 1.3
   // OpenSSL/BoringSSL names as Istio takes them ("ECDHE-ECDSA-AES128-GCM-SHA256"); empty:
@@ -242,15 +243,15 @@ struct UpstreamTls {
   // destination's service accounts (empty: any workload of the mesh).
   enum class Mode : uint8_t { kSimple, kMutual, kIstioMutual };
   Mode mode = Mode::kSimple;
-  PemSource ca;                        // empty: the system trust store
-  TlsCertificate client_certificate;   // MUTUAL
+  PemSource ca;                       // empty: the system trust store
+  TlsCertificate client_certificate;  // MUTUAL
   PemSource crl;
-  std::string sni;                     // empty: the request's host (Istio's auto SNI)
+  std::string sni;  // empty: the request's host (Istio's auto SNI)
   // The server certificate must carry one of them; empty: the SNI sent (Istio's auto SAN
   // validation) unless insecure_skip_verify.
   std::vector<std::string> subject_alt_names;
   bool insecure_skip_verify = false;
-  std::string origin;                  // "default/ext-dr trafficPolicy.tls"
+  std::string origin;  // "default/ext-dr trafficPolicy.tls"
 };
 
 // What a listener is for. A gateway has only kGateway listeners; a sidecar has one kInbound,
@@ -274,7 +275,8 @@ enum class ListenerKind {
   kOutboundPort,
 };
 
-// PeerAuthentication's effective mode for a sidecar's inbound listener (Istio's default PERMISSIVE).
+// PeerAuthentication's effective mode for a sidecar's inbound listener (Istio's default
+// PERMISSIVE).
 enum class PeerAuthMode : uint8_t { kPermissive, kStrict, kDisable };
 
 struct InboundMtls {
@@ -309,7 +311,7 @@ struct Endpoint {
   uint16_t port = 0;
   uint32_t weight = 1;
   std::map<std::string, std::string> labels;
-  std::string workload;   // for telemetry: WorkloadEntry / workload name
+  std::string workload;  // for telemetry: WorkloadEntry / workload name
   std::string namespace_;
   std::string service_account;  // "" when unknown
   // The endpoint runs a sidecar that takes Istio mutual TLS (a registered workload, or a

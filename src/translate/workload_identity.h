@@ -10,12 +10,12 @@
 namespace halyard::translate {
 
 struct WorkloadIdentity {
-  std::string spiffe_id;               // spiffe://cluster.local/ns/shop/sa/web
-  std::string certificate_chain_pem;   // the leaf first, then intermediates
-  std::string private_key_pem;         // PKCS#8 PEM, ECDSA P-256
-  std::string root_certificates_pem;   // the mesh trust bundle
-  std::string serial_hex;              // of the leaf, as `openssl x509 -serial` prints it
-  int64_t not_before = 0;              // seconds since the epoch
+  std::string spiffe_id;              // spiffe://cluster.local/ns/shop/sa/web
+  std::string certificate_chain_pem;  // the leaf first, then intermediates
+  std::string private_key_pem;        // PKCS#8 PEM, ECDSA P-256
+  std::string root_certificates_pem;  // the mesh trust bundle
+  std::string serial_hex;             // of the leaf, as `openssl x509 -serial` prints it
+  int64_t not_before = 0;             // seconds since the epoch
   int64_t not_after = 0;
 };
 

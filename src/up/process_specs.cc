@@ -97,10 +97,17 @@ std::vector<ProcessSpec> processSpecs(const UpPlan& plan, char* const* base_env)
     p.name = gw.name;
     p.role = Role::kGateway;
     p.program = plan.proxy_binary;
-    p.argv = {plan.proxy_binary, "--control",   loopback(plan.control_port),
-              "--role",          "gateway",     "--name",
-              gw.name,           "--namespace", gw.namespace_,
-              "--service-account", gw.service_account};
+    p.argv = {plan.proxy_binary,
+              "--control",
+              loopback(plan.control_port),
+              "--role",
+              "gateway",
+              "--name",
+              gw.name,
+              "--namespace",
+              gw.namespace_,
+              "--service-account",
+              gw.service_account};
     if (!gw.labels.empty()) p.argv.insert(p.argv.end(), {"--labels", labelList(gw.labels)});
     for (const auto& [from, to] : gw.port_map) {
       p.argv.insert(p.argv.end(), {"--port-map", std::to_string(from) + "=" + std::to_string(to)});

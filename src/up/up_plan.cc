@@ -345,7 +345,8 @@ common::Result<UpPlan, Problems> makePlan(const UpOptions& options) {
     problems.push_back("--log-dir " + plan.log_dir +
                        " is inside the watched config directory; put the logs elsewhere");
   }
-  plan.ca_dir = options.ca_dir.empty() ? plan.log_dir + "/ca" : fs::absolute(options.ca_dir).string();
+  plan.ca_dir =
+      options.ca_dir.empty() ? plan.log_dir + "/ca" : fs::absolute(options.ca_dir).string();
   if (fs::path(plan.ca_dir).lexically_normal().string().rfind(plan.dir + "/", 0) == 0) {
     problems.push_back("--ca-dir " + plan.ca_dir +
                        " is inside the watched config directory; keep the CA's key elsewhere");

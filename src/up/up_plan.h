@@ -17,19 +17,19 @@ namespace halyard::up {
 struct UpOptions {
   std::string dir;
   std::vector<std::string> port_maps = {"80=8080"};  // GATEWAY_PORT=LOCAL_PORT, first gateway
-  uint16_t base_port = 15000;  // layout: see docs/halyard-up.md; 0 = kernel-picked ports
-  std::string log_dir;         // "" = a fresh /tmp/halyard-up-<pid>
-  std::string ca_dir;          // "" = <log_dir>/ca (the control plane's --ca-dir)
+  uint16_t base_port = 15000;             // layout: see docs/halyard-up.md; 0 = kernel-picked ports
+  std::string log_dir;                    // "" = a fresh /tmp/halyard-up-<pid>
+  std::string ca_dir;                     // "" = <log_dir>/ca (the control plane's --ca-dir)
   std::string workload_cert_ttl = "24h";  // the control plane's --workload-cert-ttl
-  std::string proxy_binary;    // "" = halyard-proxy next to the running halyard
-  std::string halyard_binary;  // "" = the running halyard
+  std::string proxy_binary;               // "" = halyard-proxy next to the running halyard
+  std::string halyard_binary;             // "" = the running halyard
 };
 
 struct GatewayPlan {
   std::string name;  // "istio-ingressgateway"
   std::string namespace_ = "istio-system";
   std::string service_account = "istio-ingressgateway-service-account";  // Istio's default
-  std::map<std::string, std::string> labels;            // the Gateways' selector
+  std::map<std::string, std::string> labels;                             // the Gateways' selector
   std::vector<std::pair<uint16_t, uint16_t>> port_map;  // Gateway port -> local port
   uint16_t admin_port = 0;
 };

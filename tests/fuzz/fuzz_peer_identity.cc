@@ -12,8 +12,8 @@
 namespace {
 
 bool inside(std::string_view part, std::string_view whole) {
-  return part.empty() || (part.data() >= whole.data() &&
-                          part.data() + part.size() <= whole.data() + whole.size());
+  return part.empty() ||
+         (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
 }
 
 }  // namespace
@@ -26,8 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (parseSpiffeId(text, td, ns, sa)) {
     if (td.empty() || ns.empty() || sa.empty()) __builtin_trap();
     if (!inside(td, text) || !inside(ns, text) || !inside(sa, text)) __builtin_trap();
-    const std::string rebuilt = "spiffe://" + std::string(td) + "/ns/" + std::string(ns) +
-                                "/sa/" + std::string(sa);
+    const std::string rebuilt =
+        "spiffe://" + std::string(td) + "/ns/" + std::string(ns) + "/sa/" + std::string(sa);
     if (rebuilt != input) __builtin_trap();
   }
   PeerIdentity peer;

@@ -60,8 +60,8 @@ common::Expected<std::unique_ptr<ClientContext>> ClientContext::build(
   using Mode = translate::UpstreamTls::Mode;
   const bool mutual = tls.mode == Mode::kMutual || tls.mode == Mode::kIstioMutual;
   uint64_t hash = mix(0xcbf29ce484222325ull, tls.mode == Mode::kIstioMutual ? "istio"
-                                             : mutual                        ? "mutual"
-                                                                             : "simple");
+                                             : mutual                       ? "mutual"
+                                                                            : "simple");
 
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);

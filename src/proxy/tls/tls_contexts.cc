@@ -11,9 +11,9 @@ tr::PemSource inlinePem(const std::string& text, std::string origin) {
 }
 
 tr::TlsCertificate workloadCertificate(const tr::WorkloadIdentity& identity) {
-  return tr::TlsCertificate{
-      inlinePem(identity.certificate_chain_pem, "the workload certificate of " + identity.spiffe_id),
-      inlinePem(identity.private_key_pem, "the workload key")};
+  return tr::TlsCertificate{inlinePem(identity.certificate_chain_pem,
+                                      "the workload certificate of " + identity.spiffe_id),
+                            inlinePem(identity.private_key_pem, "the workload key")};
 }
 
 // A sidecar's inbound listener as a TLS server, as Istio's inbound mTLS filter chain: it presents
@@ -58,9 +58,9 @@ std::shared_ptr<const TlsContexts> TlsContexts::build(const translate::Snapshot&
         }
         continue;
       }
-      self->listeners_.emplace(listener.name, ListenerTls::build(listener.name,
-                                                                 {inboundServer(*identity)},
-                                                                 loader, errors));
+      self->listeners_.emplace(
+          listener.name,
+          ListenerTls::build(listener.name, {inboundServer(*identity)}, loader, errors));
       continue;
     }
     if (listener.tls.empty()) continue;
@@ -78,8 +78,8 @@ std::shared_ptr<const TlsContexts> TlsContexts::build(const translate::Snapshot&
       self->cluster_errors_.emplace(name, why);
       continue;
     }
-    auto built = ClientContext::build(mesh ? meshClient(*cluster.tls, *identity) : *cluster.tls,
-                                      loader);
+    auto built =
+        ClientContext::build(mesh ? meshClient(*cluster.tls, *identity) : *cluster.tls, loader);
     if (!built) {
       errors.push_back("cluster " + name + ": " + built.error().message);
       self->cluster_errors_.emplace(name, built.error().message);

@@ -28,9 +28,8 @@ std::shared_ptr<const ProxyContent> content(const std::vector<std::string>& host
     table.virtual_hosts.push_back(vh);
   }
   tr::Snapshot s;
-  s.listeners.push_back(
-      {"0.0.0.0_80", "0.0.0.0", 80, "HTTP", tr::ListenerKind::kGateway,
-       std::make_shared<const tr::RouteTable>(table)});
+  s.listeners.push_back({"0.0.0.0_80", "0.0.0.0", 80, "HTTP", tr::ListenerKind::kGateway,
+                         std::make_shared<const tr::RouteTable>(table)});
   tr::Cluster c;
   c.name = cluster;
   c.port = 80;

@@ -58,14 +58,27 @@ TEST(ProcessSpecsTest, ControlPlaneGatewaySidecarAndApp) {
   EXPECT_EQ(specs[0].ready_port, 15011);
   EXPECT_EQ(specs[0].log_path, "/logs/control-plane.log");
 
-  EXPECT_EQ(specs[1].argv,
-            (std::vector<std::string>{
-                "/bin/halyard-proxy", "--control", "127.0.0.1:15010", "--role", "gateway", "--name",
-                "istio-ingressgateway", "--namespace", "istio-system", "--service-account",
-                "istio-ingressgateway-service-account", "--labels", "istio=ingressgateway",
-                "--port-map", "80=8080", "--admin", "127.0.0.1:15000", "--token-file",
-                "/logs/credentials/istio-ingressgateway.token", "--control-ca",
-                "/logs/ca/root-cert.pem"}));
+  EXPECT_EQ(specs[1].argv, (std::vector<std::string>{"/bin/halyard-proxy",
+                                                     "--control",
+                                                     "127.0.0.1:15010",
+                                                     "--role",
+                                                     "gateway",
+                                                     "--name",
+                                                     "istio-ingressgateway",
+                                                     "--namespace",
+                                                     "istio-system",
+                                                     "--service-account",
+                                                     "istio-ingressgateway-service-account",
+                                                     "--labels",
+                                                     "istio=ingressgateway",
+                                                     "--port-map",
+                                                     "80=8080",
+                                                     "--admin",
+                                                     "127.0.0.1:15000",
+                                                     "--token-file",
+                                                     "/logs/credentials/istio-ingressgateway.token",
+                                                     "--control-ca",
+                                                     "/logs/ca/root-cert.pem"}));
   EXPECT_EQ(specs[1].after, 0);
 
   const ProcessSpec& sidecar = specs[2];

@@ -6,10 +6,9 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <openssl/ssl.h>
 
 #include <atomic>
 #include <thread>
@@ -164,7 +163,8 @@ std::shared_ptr<const tr::Snapshot> snapshot(uint16_t upstream_port, bool direct
   }
   vh.routes.push_back(std::move(route));
   table->virtual_hosts.push_back(std::move(vh));
-  s->listeners.push_back(tr::Listener{"0.0.0.0_80", "127.0.0.1", 80, "HTTP", tr::ListenerKind::kGateway, table});
+  s->listeners.push_back(
+      tr::Listener{"0.0.0.0_80", "127.0.0.1", 80, "HTTP", tr::ListenerKind::kGateway, table});
   tr::Cluster c;
   c.name = "outbound|80||shop";
   c.endpoints.push_back(tr::Endpoint{"127.0.0.1", upstream_port});
@@ -281,8 +281,8 @@ std::shared_ptr<const tr::Snapshot> sidecarSnapshot(const SidecarPorts& ports, u
   auto web = std::make_shared<tr::RouteTable>();
   web->virtual_hosts.push_back(
       forwardingHost("web:80", {"web", "web:80"}, "outbound|80||web.default.svc.cluster.local"));
-  s->listeners.push_back(tr::Listener{"0.0.0.0_80", "0.0.0.0", 80, "HTTP",
-                                      tr::ListenerKind::kOutboundPort, web});
+  s->listeners.push_back(
+      tr::Listener{"0.0.0.0_80", "0.0.0.0", 80, "HTTP", tr::ListenerKind::kOutboundPort, web});
   tr::Cluster items_cluster;
   items_cluster.name = "outbound|" + service_port + "||items-api-svc.default.svc.cluster.local";
   items_cluster.endpoints.push_back(tr::Endpoint{"127.0.0.1", ports.inbound});
@@ -308,12 +308,12 @@ TEST(ProxyRuntime, OutboundProxyRoutesByTheAuthorityPortAndAddsThePeerHeader) {
   // Absolute-form, as an app with HTTP_PROXY sends it: through the outbound proxy to the
   // inbound listener (which removes the peer header) to the app, with an origin-form target.
   // The peer header the client sent is replaced on the way out.
-  std::string r = roundTrip(ports.outbound, "GET http://items-api-svc:" + service_port +
-                                                "/x?q=1 HTTP/1.1\r\nHost: items-api-svc:" +
-                                                service_port +
-                                                "\r\nx-halyard-peer: workload=forged\r\n"
-                                                "x-halyard-peer-metadata: workload=forged\r\n"
-                                                "Connection: close\r\n\r\n");
+  std::string r =
+      roundTrip(ports.outbound, "GET http://items-api-svc:" + service_port +
+                                    "/x?q=1 HTTP/1.1\r\nHost: items-api-svc:" + service_port +
+                                    "\r\nx-halyard-peer: workload=forged\r\n"
+                                    "x-halyard-peer-metadata: workload=forged\r\n"
+                                    "Connection: close\r\n\r\n");
   EXPECT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << r;
   EXPECT_NE(r.find("x-path: /x?q=1\r\n"), std::string::npos) << r;
   EXPECT_NE(r.find("x-host: items-api-svc:" + service_port + "\r\n"), std::string::npos) << r;
@@ -323,9 +323,7 @@ TEST(ProxyRuntime, OutboundProxyRoutesByTheAuthorityPortAndAddsThePeerHeader) {
   // Host header without a port: port 80's table; the app sees this workload's peer header.
   r = get(ports.outbound, "web", "/y");
   EXPECT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << r;
-  EXPECT_NE(r.find("x-peer: workload=web;app=web;version=v1\r\n"),
-            std::string::npos)
-      << r;
+  EXPECT_NE(r.find("x-peer: workload=web;app=web;version=v1\r\n"), std::string::npos) << r;
 
   // A port no service has, and a host the port's table does not know.
   r = get(ports.outbound, "items-api-svc:1", "/x");
@@ -357,7 +355,8 @@ std::shared_ptr<const tr::Snapshot> meshSnapshot(const SidecarPorts& ports, uint
   auto s = std::make_shared<tr::Snapshot>(*sidecarSnapshot(ports, app_port));
   s->listeners[0].mtls = {mode, "PeerAuthentication default/test (workload)"};
   const std::string port = std::to_string(ports.service);
-  tr::Cluster& items = s->clusters.at("outbound|" + port + "||items-api-svc.default.svc.cluster.local");
+  tr::Cluster& items =
+      s->clusters.at("outbound|" + port + "||items-api-svc.default.svc.cluster.local");
   tr::UpstreamTls tls;
   tls.mode = tr::UpstreamTls::Mode::kIstioMutual;
   tls.sni = "outbound_." + port + "_._.items-api-svc.default.svc.cluster.local";
@@ -437,7 +436,8 @@ TEST(MeshMtls, StrictInboundTakesOnlyMutualTlsAndTellsTheAppWhoCalled) {
   EXPECT_TRUE(xfcc.starts_with(std::string("By=") + kItemsId + ";Hash=")) << xfcc;
   EXPECT_TRUE(xfcc.ends_with(std::string(";Subject=\"\";URI=") + kItemsId)) << xfcc;
   EXPECT_EQ(xfcc.find("forged"), std::string::npos) << xfcc;
-  EXPECT_EQ(xfcc.size(), std::string("By=;Hash=;Subject=\"\";URI=").size() + 2 * strlen(kItemsId) + 64);
+  EXPECT_EQ(xfcc.size(),
+            std::string("By=;Hash=;Subject=\"\";URI=").size() + 2 * strlen(kItemsId) + 64);
 
   // Plaintext straight to the inbound port: closed without an answer.
   r = get(ports.inbound, "items", "/plain");
@@ -460,7 +460,8 @@ TEST(MeshMtls, StrictInboundTakesOnlyMutualTlsAndTellsTheAppWhoCalled) {
   EXPECT_EQ(r.find("forged"), std::string::npos) << r;
   // A certificate from another CA: refused.
   tls::testing::TestPki other;
-  const translate::WorkloadIdentity stranger = other.identity("spiffe://cluster.local/ns/shop/sa/web");
+  const translate::WorkloadIdentity stranger =
+      other.identity("spiffe://cluster.local/ns/shop/sa/web");
   r = mtlsRoundTrip(ports.inbound, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", pki.rootPem(), &stranger);
   EXPECT_FALSE(r.starts_with("HTTP/1.1")) << r;
 }
@@ -511,9 +512,10 @@ TEST(MeshMtls, FailuresSayWhy) {
   }
   {
     // A DestinationRule that disables TLS towards a STRICT destination.
-    auto s = std::make_shared<tr::Snapshot>(
-        *meshSnapshot(ports, app.port(), tr::PeerAuthMode::kStrict));
-    tr::Cluster& items = s->clusters.at("outbound|" + port + "||items-api-svc.default.svc.cluster.local");
+    auto s =
+        std::make_shared<tr::Snapshot>(*meshSnapshot(ports, app.port(), tr::PeerAuthMode::kStrict));
+    tr::Cluster& items =
+        s->clusters.at("outbound|" + port + "||items-api-svc.default.svc.cluster.local");
     items.tls.reset();
     items.auto_mtls = false;
     items.tls_disabled_by = "default/items-dr trafficPolicy.tls";
@@ -531,8 +533,9 @@ TEST(MeshMtls, FailuresSayWhy) {
 }
 
 TEST(WorkerTelemetry, InboundIsReportedByTheDestinationWithThePeerAsSource) {
-  WorkerTelemetry t(nullptr, nullptr,
-                    {"items-api", "shop", "items", "v2", "spiffe://cluster.local/ns/shop/sa/items"});
+  WorkerTelemetry t(
+      nullptr, nullptr,
+      {"items-api", "shop", "items", "v2", "spiffe://cluster.local/ns/shop/sa/items"});
   tr::Cluster inbound;
   inbound.name = "inbound|8080||";
   inbound.service_host = "items-api-svc.shop.svc.cluster.local";

@@ -66,7 +66,8 @@ inline CertPtr issue(EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key, bool ca,
   }
   X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer ? issuer : cert.get()));
   X509* signer = issuer ? issuer : cert.get();
-  addExtension(cert.get(), signer, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+  addExtension(cert.get(), signer, NID_basic_constraints,
+               ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
   addExtension(cert.get(), signer, NID_key_usage,
                ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyEncipherment");
   if (!ca) {
