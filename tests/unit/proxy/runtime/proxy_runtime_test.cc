@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "proxy/runtime/worker_telemetry.h"
-#include "proxy/tls/test_pki.h"
+#include "wire/test_ca.h"
 #include "telemetry/peer_identity.h"
 
 namespace halyard::proxy::runtime {
@@ -346,6 +346,25 @@ TEST(ProxyRuntime, OutboundProxyRoutesByTheAuthorityPortAndAddsThePeerHeader) {
 
 constexpr const char* kItemsId = "spiffe://cluster.local/ns/default/sa/items";
 
+// A test CA that issues workload identities as the control plane's CA would.
+class TestPki {
+ public:
+  std::string rootPem() const { return ca_.rootPem(); }
+  translate::WorkloadIdentity identity(const std::string& spiffe_id) const {
+    wire::testing::Pkey key = wire::testing::newKey();
+    wire::testing::Cert leaf = ca_.issue(key.get(), "critical,URI:" + spiffe_id);
+    translate::WorkloadIdentity id;
+    id.spiffe_id = spiffe_id;
+    id.certificate_chain_pem = wire::testing::pemOf(leaf.get());
+    id.private_key_pem = wire::testing::pemOf(key.get());
+    id.root_certificates_pem = ca_.rootPem();
+    return id;
+  }
+
+ private:
+  wire::testing::TestCa ca_;
+};
+
 // The sidecar snapshot with PeerAuthentication `mode` on the inbound listener and Istio mutual
 // TLS (auto mTLS) from the outbound side to the items service, whose endpoint is this very
 // sidecar's inbound listener.
@@ -423,7 +442,7 @@ std::string viaOutbound(const SidecarPorts& ports) {
 TEST(MeshMtls, StrictInboundTakesOnlyMutualTlsAndTellsTheAppWhoCalled) {
   Upstream app;
   SidecarPorts ports;
-  tls::testing::TestPki pki;
+  TestPki pki;
   ProxyRuntime runtime(RuntimeOptions{}, nullptr, nullptr, {});
   runtime.setWorkloadIdentity(
       std::make_shared<const translate::WorkloadIdentity>(pki.identity(kItemsId)));
@@ -459,7 +478,7 @@ TEST(MeshMtls, StrictInboundTakesOnlyMutualTlsAndTellsTheAppWhoCalled) {
       << r;
   EXPECT_EQ(r.find("forged"), std::string::npos) << r;
   // A certificate from another CA: refused.
-  tls::testing::TestPki other;
+  TestPki other;
   const translate::WorkloadIdentity stranger =
       other.identity("spiffe://cluster.local/ns/shop/sa/web");
   r = mtlsRoundTrip(ports.inbound, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", pki.rootPem(), &stranger);
@@ -469,7 +488,7 @@ TEST(MeshMtls, StrictInboundTakesOnlyMutualTlsAndTellsTheAppWhoCalled) {
 TEST(MeshMtls, PermissiveInboundTakesBothAndPlaintextCarriesNoIdentity) {
   Upstream app;
   SidecarPorts ports;
-  tls::testing::TestPki pki;
+  TestPki pki;
   ProxyRuntime runtime(RuntimeOptions{}, nullptr, nullptr, {});
   runtime.setWorkloadIdentity(
       std::make_shared<const translate::WorkloadIdentity>(pki.identity(kItemsId)));
@@ -487,7 +506,7 @@ TEST(MeshMtls, PermissiveInboundTakesBothAndPlaintextCarriesNoIdentity) {
 TEST(MeshMtls, FailuresSayWhy) {
   Upstream app;
   SidecarPorts ports;
-  tls::testing::TestPki pki;
+  TestPki pki;
   const std::string port = std::to_string(ports.service);
   {
     // No workload certificate yet: the mesh endpoint cannot be reached, and the reason says so.
