@@ -255,6 +255,43 @@ spec:
     assert plaintext_answered()  # back to PERMISSIVE
 
 
+def test_a_strict_destination_and_a_disabling_client_give_a_503_that_says_why(mesh):
+    policy = mesh.config_dir / "ai-strict-disabled.yaml"
+    policy.write_text("""apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: ai-api-strict, namespace: default}
+spec:
+  selector: {matchLabels: {app: ai-api}}
+  mtls: {mode: STRICT}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ai-api-plaintext, namespace: default}
+spec:
+  host: ai-api-svc.default.svc.cluster.local
+  trafficPolicy: {tls: {mode: DISABLE}}
+""")
+    try:
+        deadline = time.time() + 15
+        while True:
+            req = urllib.request.Request("http://127.0.0.1:%d/predict" % mesh.port,
+                                         headers={"Host": API_HOST})
+            try:
+                urllib.request.urlopen(req, timeout=5).read()
+                status, reason = 200, ""
+            except urllib.error.HTTPError as e:
+                status, reason = e.code, e.headers.get("x-halyard-reason", "")
+            if status == 503 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert status == 503, status
+        assert ("the destination requires mutual TLS (its PeerAuthentication is STRICT) but "
+                "default/ai-api-plaintext trafficPolicy.tls sets tls mode DISABLE") in reason, reason
+    finally:
+        policy.unlink()
+    wait_routes(mesh)
+
+
 def secret(mesh, proxy):
     out = subprocess.run([str(BIN / "halyard"), "proxy-config", "secret", proxy, "-o", "json",
                           "--control", mesh.state()["control"]["listen"]],
