@@ -59,6 +59,11 @@ def test_access_log_format_switches_at_runtime(tmp_path):
             if get(url + "text", host)[0] == 200:
                 break
             time.sleep(0.1)
+        # The line is written by the worker after the response went out, and flushed on a
+        # timer: wait for it before switching, or the switch may overtake it.
+        deadline = time.time() + 5
+        while "/api/text" not in log.read_text() and time.time() < deadline:
+            time.sleep(0.05)
         assert get("http://%s/logging?format=json" % admin) == (200, "access log format: json\n")
         assert get(url + "json", host)[0] == 200
         assert get("http://%s/logging?format=off" % admin)[0] == 200
