@@ -38,6 +38,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include "wire/workload_key.h"
 #include <vector>
 
 #include "halyard/v1/discovery.grpc.pb.h"
@@ -176,18 +178,57 @@ ProcStats procStats(pid_t pid) {
   return s;
 }
 
-// A simulated proxy: says hello, ACKs every push at once, remembers the last version and when
-// it ACKed it.
+// What a proxy needs to be let in: the mesh root (the stream is TLS, the control plane's name is
+// istiod.istio-system.svc) and a credential per identity (`halyard token create`).
+struct Trust {
+  std::string root_pem;
+  std::string sidecar_credential;  // bench/default
+  std::string gateway_credential;  // istio-system/default
+};
+
+std::string readAll(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string createToken(const std::string& halyard, const fs::path& ca_dir, const char* ns) {
+  const std::string command = halyard + " token create --ca-dir " + ca_dir.string() +
+                              " --namespace " + ns + " --service-account default";
+  FILE* out = popen(command.c_str(), "r");
+  std::string token;
+  char buf[512];
+  while (out && fgets(buf, sizeof(buf), out)) token += buf;
+  if (out) pclose(out);
+  while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) token.pop_back();
+  return token;
+}
+
+std::shared_ptr<grpc::Channel> tlsChannel(const std::string& address, const Trust& trust,
+                                          grpc::ChannelArguments args) {
+  args.SetSslTargetNameOverride("istiod.istio-system.svc");
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = trust.root_pem;
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(tls), args);
+}
+
+// A simulated proxy: says hello (with a credential and a CSR), ACKs every push at once,
+// remembers the last version and when it ACKed it.
 class BenchProxy : public grpc::ClientBidiReactor<ProxyMessage, ControlMessage> {
  public:
-  BenchProxy(const std::string& address, int index, const Flags& flags) {
+  BenchProxy(const std::string& address, int index, const Flags& flags, const Trust& trust) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own, like a proxy
     args.SetMaxReceiveMessageSize(-1);
-    channel_ = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    channel_ = tlsChannel(address, trust, args);
     stub_ = halyard::v1::Discovery::NewStub(channel_);
     ProxyMessage hello;
     auto* h = hello.mutable_hello();
+    auto key = halyard::wire::WorkloadKey::generate();
+    if (key) {
+      auto csr = key->csr();
+      if (csr) h->set_csr(*csr);
+    }
+    h->set_credential(flags.sidecars ? trust.sidecar_credential : trust.gateway_credential);
     if (flags.sidecars) {
       // Ports of its own: the registered workloads share one address.
       h->set_name("sc-" + std::to_string(index));
@@ -312,19 +353,30 @@ int main(int argc, char** argv) {
   const fs::path dir = mkdtemp(tmpl);
   generate(dir, flags.services, flags.sidecars);
   const std::string address = "127.0.0.1:" + std::to_string(freePort());
+  const fs::path ca_dir = dir.parent_path() / (dir.filename().string() + ".ca");
+  // The CA directory's token key exists before the control plane starts; its root after.
+  Trust trust;
+  trust.sidecar_credential = createToken(flags.halyard, ca_dir, "bench");
+  trust.gateway_credential = createToken(flags.halyard, ca_dir, "istio-system");
 
   const char* log_level = std::getenv("CONTROL_BENCH_LOG_LEVEL");
   const pid_t pid = fork();
   if (pid == 0) {
     execl(flags.halyard.c_str(), flags.halyard.c_str(), "control", "--config", dir.c_str(),
-          "--listen", address.c_str(), "--log-level", log_level ? log_level : "warn", nullptr);
+          "--listen", address.c_str(), "--ca-dir", ca_dir.c_str(), "--log-level",
+          log_level ? log_level : "warn", nullptr);
     std::perror("exec halyard");
     _exit(127);
   }
-  auto probe = halyard::v1::Discovery::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  std::unique_ptr<halyard::v1::Discovery::Stub> probe;
   const bool up = waitFor(
       [&] {
+        if (!probe) {
+          if (!fs::exists(ca_dir / "root-cert.pem")) return false;
+          trust.root_pem = readAll(ca_dir / "root-cert.pem");
+          probe = halyard::v1::Discovery::NewStub(
+              tlsChannel(address, trust, grpc::ChannelArguments()));
+        }
         grpc::ClientContext c;
         halyard::v1::StatusResponse r;
         return probe->Status(&c, halyard::v1::StatusRequest(), &r).ok();
@@ -342,7 +394,7 @@ int main(int argc, char** argv) {
   const auto connect_start = Clock::now();
   std::vector<std::unique_ptr<BenchProxy>> proxies;
   for (int i = 0; i < flags.proxies; ++i) {
-    proxies.push_back(std::make_unique<BenchProxy>(address, i, flags));
+    proxies.push_back(std::make_unique<BenchProxy>(address, i, flags, trust));
   }
   auto allAbove = [&](uint64_t v) {
     return std::all_of(proxies.begin(), proxies.end(), [v](auto& p) { return p->version() > v; });
