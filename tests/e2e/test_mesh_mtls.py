@@ -10,8 +10,10 @@ plaintext and fails no request, a certificate rotation under load fails none eit
 CA's root is the root of every workload certificate, and a proxy started by hand
 without a credential gets nothing."""
 import json
+import random
 import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -290,6 +292,43 @@ spec:
     finally:
         policy.unlink()
     wait_routes(mesh)
+
+
+def test_mutated_traffic_at_an_inbound_port_crashes_nothing_and_leaves_nothing_open(mesh):
+    w = mesh.workload("ai-api")
+    rng = random.Random(10)
+    hello = bytes.fromhex("160301") + bytes([0, 200, 1, 0, 0, 196, 3, 3]) + bytes(range(32))
+
+    def active():
+        text = admin(w["admin"], "/stats/prometheus")
+        lines = series(text, "envoy_http_downstream_cx_active",
+                       'http_conn_manager_prefix="virtualInbound"')
+        return sum(float(l.rsplit(" ", 1)[1]) for l in lines)
+
+    before = active()
+    for i in range(150):
+        kind = i % 3
+        if kind == 0:  # a TLS record head with garbage, truncated or long
+            data = hello[:rng.randint(1, len(hello))] + rng.randbytes(rng.randint(0, 300))
+        elif kind == 1:  # bytes that are neither TLS nor HTTP
+            data = rng.randbytes(rng.randint(1, 400))
+        else:  # an HTTP head cut short
+            data = b"GET /predict HTTP/1.1\r\nHost: ai-api-svc\r\nX-" + rng.randbytes(20)
+        with socket.create_connection(("127.0.0.1", w["inbound_port"]), timeout=3) as s:
+            try:
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+                s.settimeout(3)
+                while s.recv(4096):
+                    pass
+            except OSError:
+                pass
+    deadline = time.time() + 10
+    while active() > before and time.time() < deadline:
+        time.sleep(0.2)
+    assert active() <= before
+    status, body = get(mesh.port, "/api", API_HOST)
+    assert status == 200 and body["calls"][0]["status"] == 200, body
 
 
 def secret(mesh, proxy):
