@@ -138,7 +138,7 @@ ServiceRegistry::ServiceRegistry(const model::ConfigSet& config)
     : ServiceRegistry(config, meshSettings(config)) {}
 
 ServiceRegistry::ServiceRegistry(const model::ConfigSet& config, const MeshSettings& mesh)
-    : peer_auth_(config, mesh.root_namespace) {
+    : peer_auth_(config, mesh.root_namespace), config_(config), mesh_(mesh) {
   for (const auto& e : config.endpoints) endpoints_[namespaceOf(e.meta) + "/" + e.meta.name] = &e;
   for (const auto& pod : config.pods) {
     pods_by_name_.emplace(namespaceOf(pod.meta) + "/" + pod.meta.name, &pod);

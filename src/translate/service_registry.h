@@ -11,6 +11,7 @@
 
 #include "config/model/config_set.h"
 #include "translate/diagnostic_sink.h"
+#include "translate/authz_compiler.h"
 #include "translate/mesh_settings.h"
 #include "translate/peer_authentication.h"
 #include "translate/snapshot.h"
@@ -77,6 +78,12 @@ class ServiceRegistry {
   std::vector<std::string> subjectAltNames(const RegistryService& service) const;
 
   const PeerAuthenticationIndex& peerAuthentication() const { return peer_auth_; }
+  // The AuthorizationPolicies a workload enforces (authz_compiler.h); problems in `warnings`.
+  std::vector<AuthzPolicy> authorization(const std::string& namespace_,
+                                         const std::map<std::string, std::string>& labels,
+                                         std::vector<std::string>& warnings) const {
+    return authzPoliciesFor(config_, mesh_, AuthzScope{namespace_, labels, false}, warnings);
+  }
 
  private:
   std::vector<Endpoint> kubeEndpoints(const RegistryService& service,
@@ -112,6 +119,8 @@ class ServiceRegistry {
   LabelIndex<config::model::Pod> pods_by_label_;
   LabelIndex<config::model::WorkloadEntry> workloads_by_label_;
   PeerAuthenticationIndex peer_auth_;
+  const config::model::ConfigSet& config_;
+  MeshSettings mesh_;
 };
 
 }  // namespace halyard::translate

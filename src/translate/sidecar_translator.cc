@@ -72,7 +72,8 @@ std::vector<std::string> domainsOf(const RegistryService& service, uint16_t port
 }
 
 std::optional<Listener> inbound(const ServiceRegistry& registry, const ProxyIdentity& proxy,
-                                std::unordered_map<std::string, Cluster>& clusters) {
+                                std::unordered_map<std::string, Cluster>& clusters,
+                                std::vector<std::string>& warnings) {
   if (proxy.app_port == 0) return std::nullopt;
   const std::string app_port = std::to_string(proxy.app_port);
 
@@ -123,6 +124,7 @@ std::optional<Listener> inbound(const ServiceRegistry& registry, const ProxyIden
   std::map<std::string, std::string> labels = proxy.labels;
   labels.emplace(kTlsModeLabel, kIstioTlsMode);
   l.mtls = registry.peerAuthentication().effective(proxy.namespace_, labels, proxy.app_port);
+  l.authz = registry.authorization(proxy.namespace_, proxy.labels, warnings);
   return l;
 }
 
@@ -273,16 +275,16 @@ Listener SidecarTranslator::outboundPort(uint16_t port,
 
 std::vector<Listener> SidecarTranslator::ownListeners(
     const ServiceRegistry& registry, const ProxyIdentity& proxy,
-    std::unordered_map<std::string, Cluster>& clusters) {
+    std::unordered_map<std::string, Cluster>& clusters, std::vector<std::string>& warnings) {
   std::vector<Listener> out;
-  if (auto l = inbound(registry, proxy, clusters)) out.push_back(std::move(*l));
+  if (auto l = inbound(registry, proxy, clusters, warnings)) out.push_back(std::move(*l));
   out.push_back(outboundProxy(proxy));
   return out;
 }
 
 std::vector<Listener> SidecarTranslator::build() {
   std::unordered_map<std::string, Cluster> own_clusters;
-  std::vector<Listener> out = ownListeners(registry_, proxy_, own_clusters);
+  std::vector<Listener> out = ownListeners(registry_, proxy_, own_clusters, warnings_);
   for (auto& [name, c] : own_clusters) clusters_.add(std::move(c));
   for (auto& l : outboundListeners()) out.push_back(std::move(l));
   return out;

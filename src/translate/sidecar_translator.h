@@ -39,10 +39,14 @@ class SidecarTranslator {
   std::vector<Listener> outboundListeners();
 
   // The sidecar's own listeners: virtualInbound (when it has an app port; its inbound cluster goes
-  // into `clusters`) and virtualOutbound. Reads no VirtualService, so it is cheap per sidecar.
+  // into `clusters`, its AuthorizationPolicies into the listener, what they could not express
+  // into `warnings`) and virtualOutbound. Reads no VirtualService, so it is cheap per sidecar.
   static std::vector<Listener> ownListeners(const ServiceRegistry& registry,
                                             const ProxyIdentity& proxy,
-                                            std::unordered_map<std::string, Cluster>& clusters);
+                                            std::unordered_map<std::string, Cluster>& clusters,
+                                            std::vector<std::string>& warnings);
+  // What build() could not express (AuthorizationPolicy notes), for the snapshot's warnings.
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
   // A VirtualService host that names no service the proxy can see ("api.example.com" with no
@@ -71,6 +75,7 @@ class SidecarTranslator {
   std::unordered_map<std::string, std::vector<size_t>> exact_hosts_;  // host -> index in mesh_
   std::vector<std::pair<std::string, size_t>> wildcard_hosts_;
   std::map<std::pair<size_t, uint16_t>, std::vector<Route>> built_;  // (index, port) -> routes
+  std::vector<std::string> warnings_;
 };
 
 }  // namespace halyard::translate

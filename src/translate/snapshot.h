@@ -21,6 +21,8 @@
 #include <variant>
 #include <vector>
 
+#include "translate/authz.h"
+
 namespace halyard::translate {
 
 using Millis = std::chrono::milliseconds;
@@ -300,6 +302,9 @@ struct Listener {
   std::vector<ServerTls> tls;
   // kInbound: mesh mTLS as PeerAuthentication says, with the proxy's workload certificate.
   InboundMtls mtls;
+  // kInbound and kGateway: the AuthorizationPolicies of the proxy's workload, evaluated on every
+  // request after route selection (proxy/authz/authorizer.h).
+  std::vector<AuthzPolicy> authz;
 };
 
 // ---- upstream ---------------------------------------------------------------------------

@@ -49,13 +49,19 @@ TranslateResult translate(const config::model::ConfigSet& config, const ProxyIde
 
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->version = version;
+  std::vector<std::string> notes;
   if (!sidecar) {
     snapshot->listeners =
         GatewayTranslator(config, virtual_services, proxy, credentials, clusters, sink).build();
+    // A gateway enforces the AuthorizationPolicies that select its own workload.
+    const std::vector<AuthzPolicy> authz =
+        registry.authorization(proxy.namespace_, proxy.labels, notes);
+    for (auto& l : snapshot->listeners) l.authz = authz;
   } else {
     SidecarTranslator translator(registry, virtual_services, proxy, clusters, sink);
     snapshot->listeners =
         part == Part::kWhole ? translator.build() : translator.outboundListeners();
+    notes = translator.warnings();
   }
   snapshot->clusters = clusters.take();
 
@@ -64,6 +70,7 @@ TranslateResult translate(const config::model::ConfigSet& config, const ProxyIde
   result.diagnostics = sink.take();
   if (failed) return result;  // never half-applied
   for (const auto& d : result.diagnostics) snapshot->warnings.push_back(formatDiagnostic(d));
+  snapshot->warnings.insert(snapshot->warnings.end(), notes.begin(), notes.end());
   result.snapshot = std::move(snapshot);
   return result;
 }
@@ -106,7 +113,7 @@ SidecarOwnBuilder::~SidecarOwnBuilder() = default;
 
 Snapshot SidecarOwnBuilder::build(const ProxyIdentity& proxy) const {
   Snapshot s;
-  s.listeners = SidecarTranslator::ownListeners(*registry_, proxy, s.clusters);
+  s.listeners = SidecarTranslator::ownListeners(*registry_, proxy, s.clusters, s.warnings);
   return s;
 }
 

@@ -625,6 +625,40 @@ std::string virtualHostKey(std::string_view listener, std::string_view name) {
   return key;
 }
 
+void encodeConditions(const std::vector<tr::AuthzCondition>& in,
+                      google::protobuf::RepeatedPtrField<v1::AuthzCondition>* out) {
+  for (const auto& c : in) {
+    v1::AuthzCondition* o = out->Add();
+    o->set_attribute(static_cast<v1::AuthzCondition::Attribute>(c.attribute));
+    o->set_key(c.key);
+    o->set_negated(c.negated);
+    for (const auto& m : c.values) {
+      v1::AuthzMatcher* v = o->add_values();
+      v->set_kind(static_cast<v1::AuthzMatcher::Kind>(m.kind));
+      v->set_value(m.value);
+      v->set_prefix_length(m.prefix_length);
+    }
+  }
+}
+
+// The enums mirror translate's in declaration order (discovery.proto), hence the casts.
+static_assert(static_cast<int>(tr::AuthzAttribute::kSni) == v1::AuthzCondition::SNI);
+static_assert(static_cast<int>(tr::AuthzAttribute::kAuthClaim) == v1::AuthzCondition::AUTH_CLAIM);
+static_assert(static_cast<int>(tr::AuthzMatcher::Kind::kCidr) == v1::AuthzMatcher::CIDR);
+static_assert(static_cast<int>(tr::AuthzAction::kCustom) == v1::AuthzPolicy::CUSTOM);
+void encodeAuthz(const tr::AuthzPolicy& in, v1::AuthzPolicy* out) {
+  out->set_name(in.name);
+  out->set_action(static_cast<v1::AuthzPolicy::Action>(in.action));
+  out->set_dry_run(in.dry_run);
+  out->set_provider(in.provider);
+  for (const auto& r : in.rules) {
+    v1::AuthzRule* rule = out->add_rules();
+    for (const auto& f : r.from) encodeConditions(f, rule->add_from()->mutable_conditions());
+    for (const auto& t : r.to) encodeConditions(t, rule->add_to()->mutable_conditions());
+    encodeConditions(r.when, rule->mutable_when());
+  }
+}
+
 v1::Listener encodeListener(const tr::Listener& listener) {
   v1::Listener out;
   out.set_name(listener.name);
@@ -666,6 +700,7 @@ v1::Listener encodeListener(const tr::Listener& listener) {
     }
     m->set_origin(mtls.origin);
   }
+  for (const auto& p : listener.authz) encodeAuthz(p, out.add_authz());
   return out;
 }
 
@@ -842,6 +877,65 @@ Expected<tr::Cluster> decodeCluster(const v1::Cluster& in) {
   return out;
 }
 
+Expected<std::vector<tr::AuthzCondition>> decodeConditions(
+    const google::protobuf::RepeatedPtrField<v1::AuthzCondition>& in, const Context& ctx) {
+  std::vector<tr::AuthzCondition> out;
+  for (const auto& c : in) {
+    if (c.attribute() < 0 || c.attribute() > v1::AuthzCondition::SNI) {
+      return ctx.error("unknown attribute " + std::to_string(c.attribute()));
+    }
+    tr::AuthzCondition o;
+    o.attribute = static_cast<tr::AuthzAttribute>(c.attribute());
+    o.key = c.key();
+    o.negated = c.negated();
+    for (const auto& m : c.values()) {
+      if (m.kind() < 0 || m.kind() > v1::AuthzMatcher::CIDR) {
+        return ctx.error("unknown matcher kind " + std::to_string(m.kind()));
+      }
+      const auto kind = static_cast<tr::AuthzMatcher::Kind>(m.kind());
+      if (kind == tr::AuthzMatcher::Kind::kCidr &&
+          ((m.value().size() != 4 && m.value().size() != 16) ||
+           m.prefix_length() > m.value().size() * 8)) {
+        return ctx.error("an IP block of " + std::to_string(m.value().size()) + " bytes /" +
+                         std::to_string(m.prefix_length()));
+      }
+      o.values.push_back(
+          tr::AuthzMatcher{kind, m.value(), static_cast<uint8_t>(m.prefix_length())});
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+Expected<tr::AuthzPolicy> decodeAuthz(const v1::AuthzPolicy& in, const Context& ctx) {
+  tr::AuthzPolicy out;
+  out.name = in.name();
+  if (in.action() < 0 || in.action() > v1::AuthzPolicy::CUSTOM) {
+    return ctx.error("unknown action " + std::to_string(in.action()));
+  }
+  out.action = static_cast<tr::AuthzAction>(in.action());
+  out.dry_run = in.dry_run();
+  out.provider = in.provider();
+  for (const auto& r : in.rules()) {
+    tr::AuthzRule rule;
+    for (const auto& f : r.from()) {
+      auto c = decodeConditions(f.conditions(), ctx);
+      if (!c) return common::unexpected(c.error());
+      rule.from.push_back(std::move(*c));
+    }
+    for (const auto& t : r.to()) {
+      auto c = decodeConditions(t.conditions(), ctx);
+      if (!c) return common::unexpected(c.error());
+      rule.to.push_back(std::move(*c));
+    }
+    auto when = decodeConditions(r.when(), ctx);
+    if (!when) return common::unexpected(when.error());
+    rule.when = std::move(*when);
+    out.rules.push_back(std::move(rule));
+  }
+  return out;
+}
+
 Expected<tr::Listener> decodeListener(const v1::Listener& in) {
   const Context ctx("listener " + in.name());
   tr::Listener out;
@@ -888,6 +982,11 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
         return ctx.error("unknown mtls mode " + std::to_string(in.mtls().mode()));
     }
     out.mtls.origin = in.mtls().origin();
+  }
+  for (int i = 0; i < in.authz_size(); ++i) {
+    auto p = decodeAuthz(in.authz(i), ctx.at("authz[" + std::to_string(i) + "]"));
+    if (!p) return common::unexpected(p.error());
+    out.authz.push_back(std::move(*p));
   }
   // Never plaintext on a listener meant for TLS, nor the reverse.
   if ((out.protocol == "HTTPS") != !out.tls.empty()) {

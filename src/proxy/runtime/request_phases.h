@@ -3,8 +3,10 @@
 //
 //   1. kRouteSelection   virtual host and route for the authority and path     (404 NR)
 //   2. kRequireTls       Gateway tls.httpsRedirect on a plaintext listener      (301)
-//   3. kAuthentication   the peer's mTLS identity, then JWT (RequestAuthentication) — slot
-//   4. kAuthorization    CUSTOM, then DENY / ALLOW (AuthorizationPolicy)        — slot
+//   3. kAuthentication   JWT (RequestAuthentication) — slot; the peer's mTLS identity is the
+//                        connection's, from its handshake
+//   4. kAuthorization    DENY / ALLOW (AuthorizationPolicy); a matching CUSTOM
+//                        denies until extension providers are served           (403 RBAC)
 //   5. kCors             the route's corsPolicy: a preflight is answered here   (200)
 //   6. kFault            the route's fault: a delay (waits), an abort           (its status)
 //   7. kRouteAction      redirect, direct response, or forward to the upstream

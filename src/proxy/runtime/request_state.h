@@ -41,6 +41,7 @@ struct RequestState {
   uint64_t tunnel_bytes_received = 0;  // client bytes spliced after an upgrade
   std::string upstream_principal;      // backs record.upstream_principal (capacity kept)
   std::string transport_failure;       // backs the access log's upstream_transport_failure_reason
+  std::string authz_details;           // backs response_code_details of an RBAC denial
 
   bool http10() const { return head->version == http::HttpVersion::kHttp10; }
   bool isHead() const { return head->method == "HEAD"; }
@@ -62,6 +63,7 @@ struct RequestState {
     tunnel_bytes_received = 0;
     upstream_principal.clear();
     transport_failure.clear();
+    authz_details.clear();
   }
 };
 

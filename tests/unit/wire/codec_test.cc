@@ -150,6 +150,31 @@ tr::Snapshot everyField() {
                                 std::make_shared<const tr::RouteTable>(inbound_table)};
   inbound_listener.mtls = {tr::PeerAuthMode::kStrict,
                            "PeerAuthentication shop/strict-web (workload, port 8080)"};
+  {
+    tr::AuthzPolicy p;
+    p.name = "shop/allow-web";
+    p.action = tr::AuthzAction::kCustom;
+    p.dry_run = true;
+    p.provider = "opa";
+    tr::AuthzRule rule;
+    rule.from.push_back({tr::AuthzCondition{tr::AuthzAttribute::kPrincipal,
+                                            "",
+                                            {{tr::AuthzMatcher::Kind::kSuffix, "/sa/web", 0}},
+                                            false}});
+    rule.to.push_back({tr::AuthzCondition{
+        tr::AuthzAttribute::kPath, "", {{tr::AuthzMatcher::Kind::kTemplate, "/a/{*}", 0}}, true}});
+    rule.when.push_back(
+        tr::AuthzCondition{tr::AuthzAttribute::kSourceIp,
+                           "",
+                           {{tr::AuthzMatcher::Kind::kCidr, std::string("\x0a\0\0\0", 4), 8}},
+                           false});
+    rule.when.push_back(tr::AuthzCondition{tr::AuthzAttribute::kAuthClaim,
+                                           std::string("a\0b", 3),
+                                           {{tr::AuthzMatcher::Kind::kPresence, "", 0}},
+                                           false});
+    p.rules.push_back(std::move(rule));
+    inbound_listener.authz.push_back(std::move(p));
+  }
   s.listeners.push_back(std::move(inbound_listener));
   s.listeners.push_back({"virtualOutbound", "127.0.0.1", 15001, "HTTP",
                          tr::ListenerKind::kOutboundProxy,
@@ -261,6 +286,20 @@ TEST(Codec, EveryFieldSurvivesTheRoundTrip) {
   const tr::Listener& inbound = decoded.listeners.at(3);
   EXPECT_EQ(inbound.mtls.mode, tr::PeerAuthMode::kStrict);
   EXPECT_EQ(inbound.mtls.origin, "PeerAuthentication shop/strict-web (workload, port 8080)");
+  ASSERT_EQ(inbound.authz.size(), 1u);
+  const tr::AuthzPolicy& authz = inbound.authz[0];
+  EXPECT_EQ(authz.name, "shop/allow-web");
+  EXPECT_EQ(authz.action, tr::AuthzAction::kCustom);
+  EXPECT_TRUE(authz.dry_run);
+  EXPECT_EQ(authz.provider, "opa");
+  ASSERT_EQ(authz.rules.size(), 1u);
+  EXPECT_EQ(authz.rules[0].from.at(0).at(0).values.at(0).value, "/sa/web");
+  EXPECT_TRUE(authz.rules[0].to.at(0).at(0).negated);
+  EXPECT_EQ(authz.rules[0].to.at(0).at(0).values.at(0).kind, tr::AuthzMatcher::Kind::kTemplate);
+  EXPECT_EQ(authz.rules[0].when.at(0).values.at(0).value, std::string("\x0a\0\0\0", 4));
+  EXPECT_EQ(authz.rules[0].when.at(0).values.at(0).prefix_length, 8);
+  EXPECT_EQ(authz.rules[0].when.at(1).key, std::string("a\0b", 3));
+  EXPECT_EQ(authz.rules[0].when.at(1).attribute, tr::AuthzAttribute::kAuthClaim);
   EXPECT_EQ(decoded.listeners.at(0).mtls.mode, tr::PeerAuthMode::kPermissive);
   const tr::Cluster& mesh = decoded.clusters.at("outbound|9080||b.default.svc.cluster.local");
   EXPECT_TRUE(mesh.auto_mtls);

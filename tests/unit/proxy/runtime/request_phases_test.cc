@@ -17,10 +17,9 @@ TEST(RequestPhases, RunInIstiosOrder) {
                                              "authorization", "cors", "fault", "route_action"}));
 }
 
-TEST(RequestPhases, OnlyThePolicySlotsAreEmpty) {
+TEST(RequestPhases, OnlyTheAuthenticationSlotIsEmpty) {
   for (const PhaseEntry& entry : kRequestPhases) {
-    const bool slot = entry.phase == RequestPhase::kAuthentication ||
-                      entry.phase == RequestPhase::kAuthorization;
+    const bool slot = entry.phase == RequestPhase::kAuthentication;
     EXPECT_EQ(entry.run == nullptr, slot) << phaseName(entry.phase);
   }
 }
