@@ -300,6 +300,9 @@ struct Listener {
   std::vector<ServerTls> tls;
   // kInbound: mesh mTLS as PeerAuthentication says, with the proxy's workload certificate.
   InboundMtls mtls;
+  // kOutboundProxy: MeshConfig outboundTrafficPolicy.mode is REGISTRY_ONLY, so hosts outside the
+  // registry are refused instead of passed through (ALLOW_ANY).
+  bool registry_only = false;
 };
 
 // ---- upstream ---------------------------------------------------------------------------

@@ -666,6 +666,7 @@ v1::Listener encodeListener(const tr::Listener& listener) {
     }
     m->set_origin(mtls.origin);
   }
+  out.set_registry_only(listener.registry_only);
   return out;
 }
 
@@ -889,6 +890,7 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
     }
     out.mtls.origin = in.mtls().origin();
   }
+  out.registry_only = in.registry_only();
   // Never plaintext on a listener meant for TLS, nor the reverse.
   if ((out.protocol == "HTTPS") != !out.tls.empty()) {
     return ctx.error(out.tls.empty() ? "is HTTPS but has no TLS server"
