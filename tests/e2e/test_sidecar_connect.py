@@ -215,3 +215,52 @@ def test_registry_only_refuses_hosts_outside_the_registry(mesh, tls_server):
             break
         time.sleep(0.2)
     assert rc == 0 and "outside the mesh" in text
+
+
+def test_the_access_log_shows_the_connect_and_the_requests_inside(mesh, tmp_path, tls_server):
+    # One more sidecar in the mesh (productpage's identity), with an access log.
+    from conftest import BIN
+    from proxy_harness import free_port
+    state = mesh.state()
+    log_path, outbound, admin = tmp_path / "access.log", free_port(), free_port()
+    out = open(tmp_path / "sidecar.log", "w")
+    proc = subprocess.Popen(
+        [str(BIN / "halyard-proxy"), "--control", state["control"]["listen"],
+         "--control-ca", state["control"]["root_cert"],
+         "--token-file", str(mesh.log_dir / "credentials" / "productpage.sidecar.token"),
+         "--role", "sidecar", "--name", "productpage-logged", "--namespace", "default",
+         "--service-account", "productpage", "--app-port", str(free_port()),
+         "--inbound-port", str(free_port()), "--outbound-port", str(outbound),
+         "--admin", "127.0.0.1:%d" % admin, "--access-log", str(log_path),
+         "--access-log-format", "json"], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 15
+        while time.time() < deadline and tunnel_get(outbound, "reviews", 9080)[0] != 200:
+            time.sleep(0.1)
+        assert tunnel_get(outbound, "reviews", 9080, {"x-canary": "yes"}, count=2) == [
+            (200, "reviews-v2")] * 2
+        port, cert = tls_server
+        rc, text, err = curl_tunnel(outbound, "https://localhost:%d/" % port, "--cacert", str(cert))
+        assert rc == 0, err
+        deadline = time.time() + 5
+        entries = []
+        while time.time() < deadline:
+            entries = [json.loads(l) for l in log_path.read_text().splitlines() if l.startswith("{")]
+            if len([e for e in entries if e.get("method") == "CONNECT"]) >= 3:
+                break
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        out.close()
+    # The last two: after the ones that waited for the sidecar to be ready.
+    connects = [e for e in entries if e.get("method") == "CONNECT"][-2:]
+    assert [c["authority"] for c in connects] == ["reviews:9080", "localhost:%d" % port], entries
+    assert all(c["response_code"] == 200 for c in connects)
+    passthrough = connects[1]
+    assert passthrough["upstream_cluster"] == "PassthroughCluster"
+    assert passthrough["bytes_sent"] > 500 and passthrough["bytes_received"] > 300, passthrough
+    inside = [e for e in entries if e.get("method") == "GET"][-2:]
+    assert len(inside) == 2 and all(e["response_code"] == 200 for e in inside), entries
+    assert all("reviews" in (e.get("upstream_cluster") or "") and "|v2|" in e["upstream_cluster"]
+               for e in inside), inside
