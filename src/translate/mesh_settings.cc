@@ -69,6 +69,22 @@ common::Result<MeshSettings, std::string> parseMesh(const std::string& text,
       !readString(*root, "rootNamespace", settings.root_namespace, error)) {
     return common::unexpected(std::move(error));
   }
+  if (const config::Node* policy = root->get("outboundTrafficPolicy");
+      policy && !policy->isNull()) {
+    if (!policy->isMap()) {
+      return common::unexpected("outboundTrafficPolicy is " + typeOf(*policy) +
+                                ", a map with a mode was expected");
+    }
+    std::string mode = "ALLOW_ANY";
+    if (!readString(*policy, "mode", mode, error)) {
+      return common::unexpected("outboundTrafficPolicy." + std::move(error));
+    }
+    if (mode != "ALLOW_ANY" && mode != "REGISTRY_ONLY") {
+      return common::unexpected("outboundTrafficPolicy.mode \"" + mode +
+                                "\" is not ALLOW_ANY or REGISTRY_ONLY");
+    }
+    settings.registry_only = mode == "REGISTRY_ONLY";
+  }
   if (!isTrustDomain(settings.trust_domain)) {
     return common::unexpected("trustDomain \"" + settings.trust_domain +
                               "\" is not a DNS name (dot-separated lowercase labels of letters, "
@@ -100,7 +116,7 @@ MeshSettingsSource readMeshSettings(const config::model::ConfigSet& config) {
   } else {
     out.error = "the mesh config (data.mesh) is not used: " + parsed.error() +
                 "; Istio's defaults apply (trust domain cluster.local, root namespace "
-                "istio-system)";
+                "istio-system, outboundTrafficPolicy ALLOW_ANY)";
   }
   return out;
 }

@@ -11,6 +11,10 @@ namespace halyard::translate {
 struct MeshSettings {
   std::string trust_domain = "cluster.local";   // of every SPIFFE ID the CA issues
   std::string root_namespace = "istio-system";  // mesh-wide policies live here
+  // outboundTrafficPolicy.mode: what a sidecar does with a host outside the registry (an
+  // absolute-form request or a CONNECT through its outbound listener). ALLOW_ANY (Istio's
+  // default): passed through to the host itself; REGISTRY_ONLY: refused.
+  bool registry_only = false;
 };
 
 // Where the settings came from, and why the ConfigMap's value was not used when it was not.

@@ -305,6 +305,9 @@ struct Listener {
   // kInbound and kGateway: the AuthorizationPolicies of the proxy's workload, evaluated on every
   // request after route selection (proxy/authz/authorizer.h).
   std::vector<AuthzPolicy> authz;
+  // kOutboundProxy: MeshConfig outboundTrafficPolicy.mode is REGISTRY_ONLY, so hosts outside the
+  // registry are refused instead of passed through (ALLOW_ANY).
+  bool registry_only = false;
 };
 
 // ---- upstream ---------------------------------------------------------------------------

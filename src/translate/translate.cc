@@ -26,6 +26,13 @@ bool hasErrors(const config::Diagnostics& diagnostics) {
 
 enum class Part { kWhole, kSidecarOutbound };
 
+// The sidecar's outbound proxy listener carries MeshConfig outboundTrafficPolicy.
+void markRegistryOnly(std::vector<Listener>& listeners, bool registry_only) {
+  for (Listener& l : listeners) {
+    if (l.kind == ListenerKind::kOutboundProxy) l.registry_only = registry_only;
+  }
+}
+
 TranslateResult translate(const config::model::ConfigSet& config, const ProxyIdentity& proxy,
                           uint64_t version, Part part) {
   DiagnosticSink sink;
@@ -64,6 +71,7 @@ TranslateResult translate(const config::model::ConfigSet& config, const ProxyIde
     notes = translator.warnings();
   }
   snapshot->clusters = clusters.take();
+  markRegistryOnly(snapshot->listeners, mesh.settings.registry_only);
 
   TranslateResult result;
   const bool failed = sink.hasErrors();
@@ -107,13 +115,15 @@ std::set<std::string> sidecarLabelKeys(const config::model::ConfigSet& config) {
 }
 
 SidecarOwnBuilder::SidecarOwnBuilder(const config::model::ConfigSet& config)
-    : registry_(std::make_unique<const ServiceRegistry>(config)) {}
+    : registry_(std::make_unique<const ServiceRegistry>(config)),
+      registry_only_(meshSettings(config).registry_only) {}
 
 SidecarOwnBuilder::~SidecarOwnBuilder() = default;
 
 Snapshot SidecarOwnBuilder::build(const ProxyIdentity& proxy) const {
   Snapshot s;
   s.listeners = SidecarTranslator::ownListeners(*registry_, proxy, s.clusters, s.warnings);
+  markRegistryOnly(s.listeners, registry_only_);
   return s;
 }
 

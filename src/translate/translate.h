@@ -89,6 +89,7 @@ class SidecarOwnBuilder {
 
  private:
   std::unique_ptr<const ServiceRegistry> registry_;
+  bool registry_only_ = false;  // MeshConfig outboundTrafficPolicy, for the outbound listener
 };
 
 }  // namespace halyard::translate

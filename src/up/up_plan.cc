@@ -79,7 +79,15 @@ struct GatewayGroup {
   std::map<std::string, std::string> selector;
   std::set<uint16_t> ports;        // server ports of its Gateways
   std::set<std::string> gateways;  // "namespace/name" of its Gateways
+  std::vector<std::string> hosts;  // its servers' hosts, without a "namespace/" prefix
 };
+
+// A Gateway server host ("*", "*.example.com", "shop.example.com") accepts a VirtualService host.
+bool serverAccepts(std::string_view server, std::string_view host) {
+  if (server == "*" || server == host) return true;
+  return server.starts_with("*.") && host.size() > server.size() - 1 &&
+         host.ends_with(server.substr(1));
+}
 
 // One gateway process per distinct Gateway selector, as a cluster would run one deployment per
 // gateway label set.
@@ -102,6 +110,15 @@ std::vector<GatewayGroup> gatewayGroups(const std::vector<Object>& objects) {
         if (auto n = number ? number->asInt() : std::nullopt; n && *n > 0 && *n < 65536) {
           g.ports.insert(static_cast<uint16_t>(*n));
         }
+        if (const config::Node* hosts = s.get("hosts"); hosts && hosts->isList()) {
+          for (const auto& h : hosts->items) {
+            std::string host(h.asText().value_or(""));
+            if (const size_t slash = host.find('/'); slash != std::string::npos) {
+              host.erase(0, slash + 1);
+            }
+            g.hosts.push_back(std::move(host));
+          }
+        }
       }
     }
     bool merged = false;
@@ -109,6 +126,7 @@ std::vector<GatewayGroup> gatewayGroups(const std::vector<Object>& objects) {
       if (existing.selector == g.selector) {
         existing.ports.insert(g.ports.begin(), g.ports.end());
         existing.gateways.insert(g.gateways.begin(), g.gateways.end());
+        existing.hosts.insert(existing.hosts.end(), g.hosts.begin(), g.hosts.end());
         merged = true;
       }
     }
@@ -168,9 +186,21 @@ void addTries(const std::vector<Object>& objects, const GatewayGroup& group, con
       if (ref.find('/') == std::string::npos) ref = obj.namespaceOr("default") + "/" + ref;
       bound |= group.gateways.count(ref) > 0;
     }
-    const std::string host = scalar(&hosts->items.front());
+    // The first host the gateway's servers take (a VirtualService bound to the mesh too may
+    // list a service's short name first).
+    std::string host;
+    for (const auto& h : hosts->items) {
+      const std::string candidate = scalar(&h);
+      if (candidate.find('*') != std::string::npos) continue;
+      bool accepted = false;
+      for (const auto& server : group.hosts) accepted |= serverAccepts(server, candidate);
+      if (accepted) {
+        host = candidate;
+        break;
+      }
+    }
     const config::Node* http = spec->get("http");
-    if (!bound || host.find('*') != std::string::npos || !http || !http->isList()) continue;
+    if (!bound || host.empty() || !http || !http->isList()) continue;
     for (const auto& route : http->items) {
       TryLine t{host, local, "/", ""};
       if (const config::Node* match = route.get("match");
@@ -186,6 +216,10 @@ void addTries(const std::vector<Object>& objects, const GatewayGroup& group, con
           const config::Node* dest = d.get("destination");
           if (!t.destinations.empty()) t.destinations += ", ";
           t.destinations += scalar(dest ? dest->get("host") : nullptr);
+          if (const std::string subset = scalar(dest ? dest->get("subset") : nullptr);
+              !subset.empty()) {
+            t.destinations += " (subset " + subset + ")";
+          }
           if (const config::Node* w = d.get("weight"); w && dests->items.size() > 1) {
             t.destinations += " " + scalar(w) + "%";
           }

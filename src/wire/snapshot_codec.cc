@@ -701,6 +701,7 @@ v1::Listener encodeListener(const tr::Listener& listener) {
     m->set_origin(mtls.origin);
   }
   for (const auto& p : listener.authz) encodeAuthz(p, out.add_authz());
+  out.set_registry_only(listener.registry_only);
   return out;
 }
 
@@ -988,6 +989,7 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
     if (!p) return common::unexpected(p.error());
     out.authz.push_back(std::move(*p));
   }
+  out.registry_only = in.registry_only();
   // Never plaintext on a listener meant for TLS, nor the reverse.
   if ((out.protocol == "HTTPS") != !out.tls.empty()) {
     return ctx.error(out.tls.empty() ? "is HTTPS but has no TLS server"

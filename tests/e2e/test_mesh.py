@@ -162,11 +162,14 @@ def test_gateway_to_a_to_b_through_the_sidecars_with_both_reporters(mesh):
     assert mesh.b2.count == 0  # the 100/0 split
 
 
-def test_an_unknown_host_through_the_outbound_proxy_is_404_nr(mesh):
-    code, headers, _ = http_get("http://nowhere-svc/x",
+def test_an_unknown_host_through_the_outbound_proxy_is_passed_through_or_503(mesh):
+    # Outside the registry: passed through (outboundTrafficPolicy ALLOW_ANY), and this name
+    # does not resolve.
+    code, headers, _ = http_get("http://nowhere-svc.invalid/x",
                                 proxy="http://127.0.0.1:%d" % mesh.sidecar_a.outbound_port)
-    assert code == 404
-    assert "x-halyard-reason" in {k.lower() for k in headers}
+    assert code == 503
+    reason = {k.lower(): v for k, v in headers.items()}["x-halyard-reason"]
+    assert "is not in the mesh's registry" in reason and "cannot resolve" in reason
 
 
 def test_weight_change_shifts_traffic_within_a_second_with_no_failed_request(mesh):

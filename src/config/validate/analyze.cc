@@ -4,6 +4,7 @@
 #include <map>
 
 #include "config/yaml/config_set_builder.h"
+#include "config/yaml/kube_decode.h"
 #include "config/yaml/loader.h"
 
 namespace halyard::config {
@@ -116,6 +117,32 @@ void dropDuplicateResources(std::vector<Object>& objects, Diagnostics& out) {
   objects = std::move(kept);
 }
 
+// A `halyard up` Workload (halyard.dev/v1alpha1) is what a pod is in a cluster: one app with a
+// sidecar, selected by Services and DestinationRule subsets through its labels. Analysis sees
+// each as an injected pod, so `halyard analyze DIR` and `halyard up DIR` judge a directory of
+// Workloads as istioctl judges the cluster those Workloads stand for (a canary's `version`
+// subsets select the two Workloads instead of "none of the pods", IST0173).
+void addWorkloadPods(const std::vector<Object>& objects, model::ConfigSet& config) {
+  for (const Object& obj : objects) {
+    if (obj.group != "halyard.dev" || obj.kind != "Workload" || obj.name.empty()) continue;
+    model::Pod pod;
+    pod.meta = decodeObjectMeta(obj);
+    const Node* spec = obj.spec();
+    const Node* sa = spec ? spec->get("serviceAccount") : nullptr;
+    pod.service_account = sa && !sa->str().empty() ? std::string(sa->str()) : obj.name;
+    model::Pod::Container app;
+    app.name = obj.name;
+    if (const Node* port = spec ? spec->get("port") : nullptr; port && port->asInt()) {
+      app.ports.push_back(model::Pod::ContainerPort{"", *port->asInt(), "TCP", port->line});
+    }
+    pod.containers.push_back(std::move(app));
+    // `halyard up` starts a sidecar for every Workload: the pod is in the mesh.
+    pod.containers.push_back(model::Pod::Container{"istio-proxy", "", {}, obj.pos.line});
+    pod.phase = "Running";
+    config.pods.push_back(std::move(pod));
+  }
+}
+
 }  // namespace
 
 Diagnostics analyzeObjects(std::vector<Object> objects, const AnalyzeOptions& options) {
@@ -123,6 +150,7 @@ Diagnostics analyzeObjects(std::vector<Object> objects, const AnalyzeOptions& op
   dropDuplicateResources(objects, out);
   if (options.add_ingress_defaults) addIngressDefaults(objects);
   model::ConfigSet config = buildConfigSet(objects);
+  addWorkloadPods(objects, config);
   AnalysisContext ctx(objects, config, options.mesh);
   static const ValidationAnalyzer kValidation;
   if (selected(options, kValidation.name())) kValidation.analyze(ctx, out);

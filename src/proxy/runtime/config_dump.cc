@@ -98,6 +98,9 @@ std::string configDumpJson(const tr::Snapshot& s) {
       listeners.back()["mtls"] = {{"mode", kPeerModes[static_cast<int>(l.mtls.mode)]},
                                   {"origin", l.mtls.origin}};
     }
+    if (l.kind == tr::ListenerKind::kOutboundProxy) {
+      listeners.back()["outbound_traffic_policy"] = l.registry_only ? "REGISTRY_ONLY" : "ALLOW_ANY";
+    }
   }
   std::vector<const tr::Cluster*> sorted;
   for (const auto& [name, c] : s.clusters) sorted.push_back(&c);

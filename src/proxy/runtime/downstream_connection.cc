@@ -228,7 +228,8 @@ const ListenerRoutes* DownstreamConnection::listenerRoutes() {
   if (!snapshot) return nullptr;
   if (ds_.listener->kind == tr::ListenerKind::kOutboundProxy) {
     // Per request: the destination port's route table, from the authority the app asked for.
-    const uint16_t port = router::authorityPort(rq_.view.authority, 80);
+    const uint16_t port =
+        tunnel_port_ ? *tunnel_port_ : router::authorityPort(rq_.view.authority, 80);
     rq_.view.listener_port = port;
     return snapshot->outboundPort(port);
   }
@@ -273,6 +274,12 @@ net::awaitable<void> DownstreamConnection::serve() {
   rq.record.listener_kind = ds_.listener->kind;
   if (ds_.listener->kind == tr::ListenerKind::kInbound) readPeer();
 
+  if (ds_.listener->kind == tr::ListenerKind::kOutboundProxy && head.method == "CONNECT") {
+    const ConnectResult connect = co_await serveConnect(ds_, rq, connect_log_);
+    if (connect.serve_http_port) tunnel_port_ = connect.serve_http_port;
+    reportRequest();
+    co_return;
+  }
   co_await route();
   if (!rq.close) co_await discardRequestBody(ds_, rq);
   reportRequest();
@@ -280,6 +287,9 @@ net::awaitable<void> DownstreamConnection::serve() {
 
 net::awaitable<void> DownstreamConnection::route() {
   rq_.routes = listenerRoutes();
+  if (!tunnel_port_ && outsideRegistry(ds_, rq_)) {
+    co_return co_await serveOutsideRegistry(ds_, rq_, connect_log_);
+  }
   const PhaseOutcome outcome = runRequestPhases(ds_, rq_);
   if (outcome.delay) {
     ds_.timer.expires_after(*outcome.delay);

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "proxy/net/awaitable.h"
+#include "proxy/runtime/connect_tunnel.h"
 #include "proxy/runtime/downstream.h"
 #include "proxy/runtime/local_reply.h"
 #include "proxy/runtime/request_state.h"
@@ -70,6 +71,10 @@ class DownstreamConnection {
   // runs once per reload (0: none yet).
   uint64_t routes_generation_ = 0;
   const ListenerRoutes* routes_ = nullptr;
+  // After a CONNECT to a mesh service on the outbound proxy listener: the connection is that
+  // service's tunnel, and its requests use this port's routes whatever their Host says.
+  std::optional<uint16_t> tunnel_port_;
+  ConnectLogStorage connect_log_;
 };
 
 }  // namespace halyard::proxy::runtime

@@ -70,24 +70,29 @@ net::awaitable<void> watchdog(net::Transport& a, net::Transport& b, Splice& s,
 
 }  // namespace
 
-net::awaitable<uint64_t> runTunnel(Downstream& ds, RequestState& rq,
-                                   upstream::UpstreamConnection& upstream) {
+net::awaitable<SpliceBytes> runSplice(Downstream& ds, size_t client_mark, net::Transport& upstream,
+                                      net::ByteBuffer& upstream_buffer) {
   const auto executor = ds.transport.executor();
   Splice s(executor);
-  const size_t client_mark = rq.head->head_bytes;  // the upgrade request's head stays for the log
-  spawnDetached(executor, pump(ds.transport, upstream.transport(), ds.in, client_mark, s,
-                               s.from_client, s.client_done));
   spawnDetached(executor,
-                watchdog(ds.transport, upstream.transport(), s, ds.worker.options().idle_timeout));
-  co_await pump(upstream.transport(), ds.transport, upstream.buffer(), 0, s, s.to_client,
-                s.upstream_done);
+                pump(ds.transport, upstream, ds.in, client_mark, s, s.from_client, s.client_done));
+  spawnDetached(executor, watchdog(ds.transport, upstream, s, ds.worker.options().idle_timeout));
+  co_await pump(upstream, ds.transport, upstream_buffer, 0, s, s.to_client, s.upstream_done);
   co_await s.client_done.wait();
   s.finished = true;
   s.timer.cancel();  // wakes the watchdog, which sees `finished`
   co_await s.watchdog_done.wait();
-  rq.record.log.bytes_sent += s.to_client;
+  co_return SpliceBytes{s.from_client, s.to_client};
+}
+
+net::awaitable<uint64_t> runTunnel(Downstream& ds, RequestState& rq,
+                                   upstream::UpstreamConnection& upstream) {
+  // The upgrade request's head stays in the buffer for the log.
+  const SpliceBytes bytes =
+      co_await runSplice(ds, rq.head->head_bytes, upstream.transport(), upstream.buffer());
+  rq.record.log.bytes_sent += bytes.to_client;
   rq.close = true;
-  co_return s.from_client;
+  co_return bytes.from_client;
 }
 
 }  // namespace halyard::proxy::runtime

@@ -203,7 +203,7 @@ TEST(MeshSettingsTest, AnUnusableMeshValueGivesTheDefaultsAndSaysWhy) {
   EXPECT_EQ(errorOf("just text"),
             "the mesh config (data.mesh) is not used: it is a string, a map of MeshConfig fields "
             "was expected; Istio's defaults apply (trust domain cluster.local, root namespace "
-            "istio-system)");
+            "istio-system, outboundTrafficPolicy ALLOW_ANY)");
   EXPECT_NE(errorOf("trustDomain: {a: b}\nrootNamespace: mesh-root")
                 .find("trustDomain is an object, a string was expected"),
             std::string::npos);
@@ -213,6 +213,36 @@ TEST(MeshSettingsTest, AnUnusableMeshValueGivesTheDefaultsAndSaysWhy) {
             std::string::npos);
   EXPECT_NE(errorOf("rootNamespace: Mesh_Root").find("rootNamespace \"Mesh_Root\" is not"),
             std::string::npos);
+}
+
+TEST(MeshSettingsTest, ReadsOutboundTrafficPolicy) {
+  EXPECT_FALSE(
+      meshSettings(parseConfig(meshConfigMap("trustDomain: corp.internal"))).registry_only);
+  EXPECT_FALSE(meshSettings(parseConfig(meshConfigMap("outboundTrafficPolicy: {mode: ALLOW_ANY}")))
+                   .registry_only);
+  EXPECT_TRUE(
+      meshSettings(parseConfig(meshConfigMap("outboundTrafficPolicy:\n  mode: REGISTRY_ONLY")))
+          .registry_only);
+  const MeshSettingsSource bad =
+      readMeshSettings(parseConfig(meshConfigMap("outboundTrafficPolicy: {mode: DENY}")));
+  EXPECT_FALSE(bad.settings.registry_only);
+  EXPECT_NE(bad.error.find("outboundTrafficPolicy.mode \"DENY\" is not ALLOW_ANY or REGISTRY_ONLY"),
+            std::string::npos)
+      << bad.error;
+  // The sidecar's outbound proxy listener carries the mode; no other listener does.
+  ProxyIdentity sidecar;
+  sidecar.role = "sidecar";
+  sidecar.namespace_ = "default";
+  sidecar.labels = {{"app", "web"}};
+  const TranslateResult r =
+      translateYaml(meshConfigMap("outboundTrafficPolicy: {mode: REGISTRY_ONLY}"), sidecar);
+  const Snapshot& s = snapshotOf(r);
+  bool found = false;
+  for (const Listener& l : s.listeners) {
+    EXPECT_EQ(l.registry_only, l.kind == ListenerKind::kOutboundProxy) << l.name;
+    found |= l.kind == ListenerKind::kOutboundProxy;
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST(MeshSettingsTest, TranslationWarnsAboutAnUnusableMeshConfig) {

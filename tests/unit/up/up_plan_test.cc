@@ -121,6 +121,53 @@ TEST_F(UpPlanTest, PlansTheControlPlaneGatewayAndWorkloads) {
   EXPECT_TRUE(fs::is_directory(dir_ / "logs"));
 }
 
+// The classic canary: two Workloads of one Service with version labels, subsets for them and a
+// VirtualService bound to the mesh and the gateway. The directory is analyzed clean (the
+// Workloads are its pods) and the hint names the gateway's host and the subsets.
+TEST_F(UpPlanTest, TheCanaryOfTwoWorkloadsIsPlannedWithItsSubsets) {
+  write("mesh/gateway.yaml", R"(apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*.example.com"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop}
+spec:
+  hosts: [shop-svc, shop.example.com]
+  gateways: [mesh, gw]
+  http:
+  - route:
+    - {destination: {host: shop-svc, subset: v1}, weight: 90}
+    - {destination: {host: shop-svc, subset: v2}, weight: 10}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: shop}
+spec:
+  host: shop-svc
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: shop-svc}
+spec:
+  selector: {app: shop}
+  ports: [{name: http, port: 80, targetPort: 9000}]
+)");
+  std::string v2 = workload("sh", freePort(), "app: shop, version: v2");
+  v2.replace(v2.find("name: shop"), 10, "name: shop-v2");
+  write("mesh/workloads.yaml", workload("sh", freePort(), "app: shop, version: v1") + "---\n" + v2);
+  auto plan = makePlan(options());
+  ASSERT_TRUE(plan.ok()) << joined(plan.error());
+  EXPECT_EQ(plan->workloads.size(), 2u);
+  ASSERT_EQ(plan->tries.size(), 1u);
+  EXPECT_EQ(plan->tries[0].host, "shop.example.com");
+  EXPECT_EQ(plan->tries[0].destinations, "shop-svc (subset v1) 90%, shop-svc (subset v2) 10%");
+}
+
 TEST_F(UpPlanTest, EveryProblemIsReportedBeforeAnythingStarts) {
   // A port in use, a command that does not exist, a Service that does not select the workload,
   // an analysis error and a bad --port-map, all in one run.

@@ -179,6 +179,7 @@ tr::Snapshot everyField() {
   s.listeners.push_back({"virtualOutbound", "127.0.0.1", 15001, "HTTP",
                          tr::ListenerKind::kOutboundProxy,
                          std::make_shared<const tr::RouteTable>()});
+  s.listeners.back().registry_only = true;
   tr::Cluster c;
   c.name = "outbound|80|v1|a.default.svc.cluster.local";
   c.service_host = "a.default.svc.cluster.local";
@@ -260,6 +261,8 @@ TEST(Codec, EveryFieldSurvivesTheRoundTrip) {
                        tr::ListenerKind::kGateway, tr::ListenerKind::kInbound,
                        tr::ListenerKind::kOutboundProxy}));
   EXPECT_EQ(decoded.listeners.at(4).routes->virtual_hosts.size(), 0u);
+  EXPECT_TRUE(decoded.listeners.at(4).registry_only);
+  EXPECT_FALSE(decoded.listeners.at(0).registry_only);
   // TLS: the defaults that are not the wire's zero values survive too.
   const tr::Listener& https = decoded.listeners.at(2);
   ASSERT_EQ(https.tls.size(), 2u);

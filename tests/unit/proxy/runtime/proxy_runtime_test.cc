@@ -325,17 +325,18 @@ TEST(ProxyRuntime, OutboundProxyRoutesByTheAuthorityPortAndAddsThePeerHeader) {
   EXPECT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << r;
   EXPECT_NE(r.find("x-peer: workload=web;app=web;version=v1\r\n"), std::string::npos) << r;
 
-  // A port no service has, and a host the port's table does not know.
+  // A port no service has, and a host the port's table does not know: outside the registry,
+  // passed through as outboundTrafficPolicy ALLOW_ANY says, to a name that does not resolve.
   r = get(ports.outbound, "items-api-svc:1", "/x");
-  EXPECT_TRUE(r.starts_with("HTTP/1.1 404 Not Found\r\n")) << r;
-  EXPECT_NE(r.find("x-halyard-reason: no route for host items-api-svc: no service in the mesh "
-                   "has port 1 (no listener 0.0.0.0_1)"),
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 503 Service Unavailable\r\n")) << r;
+  EXPECT_NE(r.find("x-halyard-reason: items-api-svc:1 is not in the mesh's registry, and passing "
+                   "it through (outboundTrafficPolicy ALLOW_ANY) failed: cannot resolve "
+                   "items-api-svc"),
             std::string::npos)
       << r;
-  r = get(ports.outbound, "other:" + service_port, "/x");
-  EXPECT_TRUE(r.starts_with("HTTP/1.1 404 Not Found\r\n")) << r;
-  EXPECT_NE(r.find("(no virtual host for other on port " + service_port + ")"), std::string::npos)
-      << r;
+  r = get(ports.outbound, "other.invalid:" + service_port, "/x");
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 503 Service Unavailable\r\n")) << r;
+  EXPECT_NE(r.find("cannot resolve other.invalid"), std::string::npos) << r;
 
   // The destination port's route table is never a socket.
   EXPECT_EQ(connectTo(ports.service), -1);

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include "config/validate/analyze.h"
 #include "config/validate/analyzers/policy_analyzers.h"
+#include "config/yaml/loader.h"
 #include "policy_test_util.h"
 
 namespace halyard::config {
@@ -186,6 +188,46 @@ spec:
   subsets: [{name: v1, labels: {version: v1}}]
 )");
   EXPECT_EQ(run.keys(), (Keys{"IST0173 DestinationRule httpbin"}));
+}
+
+// The classic canary of a `halyard up` directory: the Workloads are the pods, so the version
+// subsets select them; a subset matching no Workload is still reported.
+TEST(PodNotSelectedAnalyzer, HalyardWorkloadsAreThePodsOfTheDirectory) {
+  constexpr std::string_view kCanary = R"(apiVersion: v1
+kind: Service
+metadata: {name: reviews}
+spec:
+  selector: {app: reviews}
+  ports: [{name: http, port: 9080}]
+---
+apiVersion: halyard.dev/v1alpha1
+kind: Workload
+metadata: {name: reviews-v1, labels: {app: reviews, version: v1}}
+spec: {service: reviews, port: 9181, command: [app]}
+---
+apiVersion: halyard.dev/v1alpha1
+kind: Workload
+metadata: {name: reviews-v2, labels: {app: reviews, version: v2}}
+spec: {service: reviews, port: 9182, command: [app]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+  - {name: v3, labels: {version: v3}}
+)";
+  LoadResult loaded;
+  loadText(kCanary, "canary.yaml", loaded);
+  ASSERT_TRUE(loaded.diagnostics.empty());
+  // Every analyzer, as `halyard analyze DIR` and `halyard up DIR` run them.
+  const Diagnostics diags = analyzeObjects(std::move(loaded.objects), {});
+  ASSERT_EQ(diags.size(), 1u) << diags[0].code << " " << diags[0].message;
+  EXPECT_EQ(diags[0].code, "IST0173");
+  EXPECT_EQ(diags[0].field_path, "spec.subsets[2]");
 }
 
 }  // namespace

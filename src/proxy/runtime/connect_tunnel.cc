@@ -1,0 +1,240 @@
+#include "proxy/runtime/connect_tunnel.h"
+
+#include <asio/buffer.hpp>
+#include <asio/connect.hpp>
+#include <asio/ip/tcp.hpp>
+#include <charconv>
+
+#include "common/log.h"
+#include "proxy/net/socket_util.h"
+#include "proxy/runtime/hop_by_hop.h"
+#include "proxy/runtime/responder.h"
+#include "proxy/runtime/tunnel.h"
+#include "proxy/runtime/worker.h"
+
+namespace halyard::proxy::runtime {
+
+namespace tr = halyard::translate;
+using telemetry::ResponseFlag;
+
+namespace {
+
+constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection Established\r\n\r\n";
+// Istio's name for the cluster that forwards to the address the app asked for.
+constexpr std::string_view kPassthroughCluster = "PassthroughCluster";
+
+bool hostNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_';
+}
+
+net::awaitable<ConnectResult> refuse(Downstream& ds, RequestState& rq, uint16_t status,
+                                     ResponseFlag flag, std::string_view details) {
+  rq.close = true;
+  co_await sendFailure(ds, rq, RequestFailure{status, flag, details});
+  co_return ConnectResult{};
+}
+
+// Whether host:port is a mesh service: a virtual host of the port's outbound route table takes
+// it, as it would take an absolute-form request to http://host:port/.
+bool isMeshService(const RequestState& rq, const ConnectTarget& target) {
+  const WorkerSnapshot* snapshot = rq.snapshot.get();
+  const ListenerRoutes* routes = snapshot ? snapshot->outboundPort(target.port) : nullptr;
+  if (!routes) return false;
+  http::RequestView view = rq.view;
+  view.authority = rq.head->target;
+  view.path = "/";
+  return routes->index.select(view).virtual_host != nullptr;
+}
+
+// MeshConfig outboundTrafficPolicy, as the outbound proxy listener carries it.
+bool registryOnly(const Downstream& ds, const RequestState& rq) {
+  const WorkerSnapshot* snapshot = rq.snapshot.get();
+  const ListenerRoutes* own = snapshot ? snapshot->listener(ds.listener->name) : nullptr;
+  return own && own->listener->registry_only;
+}
+
+// ALLOW_ANY: connects to host:port itself and splices until both sides are done. A CONNECT is
+// answered 200 once connected; a plain request has `request_head` sent first (its body, and
+// whatever else the client sends, follow as they come).
+net::awaitable<void> passThrough(Downstream& ds, RequestState& rq, std::string_view host,
+                                 uint16_t port, std::string_view request_head,
+                                 ConnectLogStorage& storage) {
+  telemetry::AccessLogEntry& log = rq.record.log;
+  log.upstream_cluster = kPassthroughCluster;
+  const std::string where = std::string(host) + ":" + std::to_string(port);
+  const auto executor = ds.transport.executor();
+  asio::ip::tcp::resolver resolver(executor);
+  net::Transport upstream(executor);
+  // One deadline for the name lookup and the connect together.
+  ds.read_timer.arm(kPassthroughConnectTimeout, [&resolver, &upstream] {
+    resolver.cancel();
+    upstream.cancel();
+  });
+  auto [rec, results] =
+      co_await resolver.async_resolve(std::string(host), std::to_string(port),
+                                      asio::ip::tcp::resolver::numeric_service, net::kAwait);
+  asio::error_code ec = rec;
+  asio::ip::tcp::endpoint connected;
+  if (!ec) {
+    auto [cec, endpoint] = co_await asio::async_connect(upstream.socket(), results, net::kAwait);
+    ec = cec;
+    connected = endpoint;
+  }
+  const bool timed_out = ds.read_timer.fired();
+  ds.read_timer.disarm();
+  if (ec) {
+    const std::string cause =
+        timed_out ? "no answer within " + std::to_string(kPassthroughConnectTimeout.count()) + " s"
+                  : ec.message();
+    rq.reason = where + " is not in the mesh's registry, and passing it through " +
+                "(outboundTrafficPolicy ALLOW_ANY) failed: " +
+                (rec ? "cannot resolve " + std::string(host) : "cannot connect to " + where) +
+                ": " + cause;
+    HLOG_DEBUG("{} {} from {}: {}", rq.head->method, rq.head->target, ds.remote_endpoint,
+               rq.reason);
+    co_await refuse(ds, rq, 503, ResponseFlag::kUpstreamConnectionFailure,
+                    rec ? "dns_resolution_failure" : "upstream_connect_failure");
+    co_return;
+  }
+  net::setNoDelay(upstream.socket());
+  storage.upstream_host = connected.address().to_string() + ":" + std::to_string(connected.port());
+  log.upstream_host = storage.upstream_host;
+  log.response_code_details = "passthrough";
+  rq.close = true;  // the connection ends with the splice
+  if (request_head.empty()) {
+    log.response_code = 200;
+    if (!co_await writeToClient(ds, rq, asio::buffer(kEstablished))) co_return;
+  } else {
+    // The response is relayed as bytes, not parsed: its status is not known here.
+    auto [wec, n] = co_await upstream.writeAll(asio::buffer(request_head));
+    if (wec) {
+      rq.reason = "cannot send the request to " + where + ": " + wec.message();
+      co_await refuse(ds, rq, 503, ResponseFlag::kUpstreamConnectionFailure,
+                      "upstream_reset_before_response_started");
+      co_return;
+    }
+  }
+  net::ByteBuffer from_upstream(16 * 1024);
+  const SpliceBytes bytes = co_await runSplice(ds, rq.head->head_bytes, upstream, from_upstream);
+  log.bytes_sent += bytes.to_client;
+  rq.tunnel_bytes_received = bytes.from_client;
+  upstream.close();
+}
+
+// The head of a plain request passed through: origin-form, without the fields that belong to
+// the client's connection, and with "Connection: close" so the upstream ends the splice after
+// its response (a next request on the client's connection may be for another host).
+std::string passThroughHead(const http::RequestHead& head) {
+  std::string out;
+  out.append(head.method).append(" ").append(head.path).append(" HTTP/1.1\r\n");
+  if (head.host.empty()) out.append("host: ").append(head.authority).append("\r\n");
+  for (const http::HeaderView& h : head.headers) {
+    if (h.name == "connection" || h.name == "proxy-connection" || h.name == "keep-alive" ||
+        h.name == "upgrade" || namedByConnection(head.headers, h.name)) {
+      continue;
+    }
+    out.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  out.append("connection: close\r\n\r\n");
+  return out;
+}
+
+}  // namespace
+
+std::optional<ConnectTarget> parseConnectTarget(std::string_view target) {
+  const size_t colon = target.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::string_view host = target.substr(0, colon);
+  const std::string_view port_text = target.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+    for (char c : host) {
+      const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+      if (!hex && c != ':' && c != '.') return std::nullopt;
+    }
+  } else {
+    for (char c : host) {
+      if (!hostNameChar(c)) return std::nullopt;
+    }
+  }
+  if (port_text.empty() || port_text.size() > 5) return std::nullopt;
+  unsigned port = 0;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+      port > 65535) {
+    return std::nullopt;
+  }
+  return ConnectTarget{host, static_cast<uint16_t>(port)};
+}
+
+net::awaitable<ConnectResult> serveConnect(Downstream& ds, RequestState& rq,
+                                           ConnectLogStorage& storage) {
+  telemetry::AccessLogEntry& log = rq.record.log;
+  log.authority = rq.head->target;
+  const std::optional<ConnectTarget> target = parseConnectTarget(rq.head->target);
+  if (!target) {
+    rq.reason = "CONNECT target \"" + std::string(rq.head->target) +
+                "\" is not host:port (a host name or address, and a port from 1 to 65535)";
+    co_return co_await refuse(ds, rq, 400, ResponseFlag::kDownstreamProtocolError,
+                              "connect_target_invalid");
+  }
+  if (isMeshService(rq, *target)) {
+    // The tunnel is now a connection intercepted for this service and port: what the app sends
+    // next is served by the request path with that port's routes.
+    log.response_code = 200;
+    log.response_code_details = "connect_to_mesh_service";
+    if (!co_await writeToClient(ds, rq, asio::buffer(kEstablished))) co_return ConnectResult{};
+    // The tunnel stays open whatever the CONNECT's version said about keep-alive (Python's
+    // http.client tunnels with an HTTP/1.0 CONNECT).
+    rq.close = ds.worker.draining();
+    co_return ConnectResult{target->port};
+  }
+  if (registryOnly(ds, rq)) {
+    // Istio's REGISTRY_ONLY sends such HTTP requests to its BlackHole virtual host, which
+    // answers 502; the CONNECT gets the same status.
+    rq.reason = std::string(target->host) + " is not in the mesh's registry (no Service or " +
+                "ServiceEntry has it on port " + std::to_string(target->port) +
+                ") and outboundTrafficPolicy is REGISTRY_ONLY";
+    rq.record.log.upstream_cluster = "BlackHoleCluster";
+    co_return co_await refuse(ds, rq, 502, ResponseFlag::kNoRouteFound,
+                              "outbound_traffic_policy_registry_only");
+  }
+  co_await passThrough(ds, rq, target->host, target->port, {}, storage);
+  co_return ConnectResult{};
+}
+
+bool outsideRegistry(const Downstream& ds, const RequestState& rq) {
+  if (ds.listener->kind != tr::ListenerKind::kOutboundProxy) return false;
+  return !rq.routes || !rq.routes->index.select(rq.view).virtual_host;
+}
+
+net::awaitable<void> serveOutsideRegistry(Downstream& ds, RequestState& rq,
+                                          ConnectLogStorage& storage) {
+  const std::string_view host = router::hostWithoutPort(rq.view.authority);
+  const uint16_t port = router::authorityPort(rq.view.authority, 80);
+  if (registryOnly(ds, rq)) {
+    // Istio's REGISTRY_ONLY routes such requests to its BlackHole virtual host: 502.
+    rq.reason = std::string(host) + " is not in the mesh's registry (no Service or " +
+                "ServiceEntry has it on port " + std::to_string(port) +
+                ") and outboundTrafficPolicy is REGISTRY_ONLY";
+    rq.record.log.upstream_cluster = "BlackHoleCluster";
+    co_await sendFailure(
+        ds, rq,
+        RequestFailure{502, ResponseFlag::kNoRouteFound, "outbound_traffic_policy_registry_only"});
+    co_return;
+  }
+  if (host.empty() || rq.head->target.starts_with("https:") || rq.head->upgrade) {
+    rq.reason = "no route for host " + std::string(host) +
+                ": it is outside the mesh's registry and only plain HTTP/1.1 requests (no "
+                "upgrades) to such hosts are passed through";
+    co_await sendFailure(ds, rq,
+                         RequestFailure{404, ResponseFlag::kNoRouteFound, "route_not_found"});
+    co_return;
+  }
+  co_await passThrough(ds, rq, host, port, passThroughHead(*rq.head), storage);
+}
+
+}  // namespace halyard::proxy::runtime
