@@ -1,8 +1,5 @@
 // After "101 Switching Protocols" (WebSocket and other upgrades) the connection carries another
-// protocol: the proxy splices bytes both ways until both sides are done. A side that ends its
-// stream has its end passed on (shutdown of the other side's send direction); an error on either
-// side ends both. The idle timeout counts silence in both directions together, so a stream that
-// only flows one way stays up.
+// protocol: the proxy splices bytes both ways until both sides are done (splice.h).
 #pragma once
 
 #include <cstdint>

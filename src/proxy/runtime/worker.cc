@@ -9,6 +9,7 @@
 #include "proxy/net/listen_socket.h"
 #include "proxy/runtime/downstream_connection.h"
 #include "proxy/runtime/spawn.h"
+#include "proxy/runtime/tcp_proxy.h"
 
 namespace halyard::proxy::runtime {
 
@@ -122,7 +123,8 @@ common::Expected<void> Worker::syncListeners(const translate::Snapshot& snapshot
     for (const auto& existing : listeners_) {
       const ListenerInfo& i = *existing->info;
       if (i.name == l.name && i.bind_address == bind && i.local_port == local_port &&
-          i.gateway_port == l.port && i.kind == l.kind && i.tls == !l.tls.empty()) {
+          i.gateway_port == l.port && i.kind == l.kind && i.tls == !l.tls.empty() &&
+          i.tcp == l.isTcp()) {
         found = existing;
       }
     }
@@ -141,6 +143,7 @@ common::Expected<void> Worker::syncListeners(const translate::Snapshot& snapshot
       info->local_port = local_port;
       info->kind = l.kind;
       info->tls = !l.tls.empty();
+      info->tcp = l.isTcp();
       info->scheme = info->tls ? "https" : "http";
       found =
           std::make_shared<ListenerSocket>(ListenerSocket{std::move(info), std::move(*acceptor)});
@@ -174,6 +177,10 @@ asio::awaitable<void> Worker::acceptLoop(std::shared_ptr<ListenerSocket> listene
       HLOG_WARN("worker {}: accept on {}: {}", index_, listener->info->name, ec.message());
       backoff.expires_after(std::chrono::milliseconds(50));
       co_await backoff.async_wait(net::kAwait);
+      continue;
+    }
+    if (listener->info->tcp) {
+      spawnDetached(io_->get_executor(), runTcpProxy(*this, std::move(socket), listener->info));
       continue;
     }
     auto connection =
