@@ -4,7 +4,9 @@ Gateway TLS server in PASSTHROUGH mode whose `tls` routes pick one of two TLS ba
 ssl servers with their own self-signed certificates) by the ClientHello's SNI, the backend's
 certificate reaching the client untouched (openssl s_client); no matching route closes the
 connection; garbage and truncated ClientHellos neither crash the proxy nor leave connections
-open."""
+open; and under a control plane, a gateway TCP route to a TCP app behind its sidecar, whose
+inbound listener takes the gateway's mutual TLS and splices the bytes to the app, both proxies
+reporting Istio's TCP metrics (reporter source and destination, mutual_tls)."""
 import os
 import shutil
 import socket
@@ -15,6 +17,7 @@ import time
 
 import pytest
 
+from mesh_harness import Control, MeshProxy, wait_until
 from proxy_harness import Proxy, free_port
 
 
@@ -22,8 +25,12 @@ class TcpBackend:
     """Answers each connection with `name` + ":" + everything it read, after the client's end
     of stream (so half-close is exercised), over TCP or, with `cert`, TLS."""
 
-    def __init__(self, name, cert=None):
-        self.name = name.encode()
+    def __init__(self, name, cert=None, reply_at_once=False):
+        self.name = name  # with version and outbound: what mesh_harness.MeshProxy reads
+        self.version = "v1"
+        self.outbound = None
+        self.reply_prefix = name.encode()
+        self.reply_at_once = reply_at_once
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -48,9 +55,10 @@ class TcpBackend:
 
     def _handle(self, conn):
         try:
-            if self.ctx:
-                conn = self.ctx.wrap_socket(conn, server_side=True)
-                conn.sendall(self.name + b":" + conn.recv(4096))
+            if self.ctx or self.reply_at_once:
+                if self.ctx:
+                    conn = self.ctx.wrap_socket(conn, server_side=True)
+                conn.sendall(self.reply_prefix + b":" + conn.recv(4096))
             else:
                 data = b""
                 while True:
@@ -58,7 +66,7 @@ class TcpBackend:
                     if not chunk:
                         break
                     data += chunk
-                conn.sendall(self.name + b":" + data)
+                conn.sendall(self.reply_prefix + b":" + data)
         except OSError:
             pass
         finally:
@@ -86,10 +94,11 @@ subsets:
 """ % (name, protocol_name, port, backend_port, name, protocol_name, backend_port)
 
 
-def tcp_exchange(port, payload=b"hello", timeout=5):
+def tcp_exchange(port, payload=b"hello", timeout=5, half_close=True):
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
         data = b""
         while True:
             chunk = s.recv(4096)
@@ -334,3 +343,81 @@ spec:
     finally:
         proxy.stop()
         backend.stop()
+
+
+MESH_CONFIG = """apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: tcp, protocol: TCP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db, namespace: default}
+spec:
+  hosts: ["*"]
+  gateways: [edge]
+  tcp:
+  - route: [{destination: {host: db}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: default}
+spec:
+  selector: {app: db}
+  ports: [{name: tcp-db, port: 5432, targetPort: 5432}]
+"""
+
+
+def test_gateway_tcp_to_a_tcp_app_behind_its_sidecar_over_mutual_tls(tmp_path):
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "mesh.yaml").write_text(MESH_CONFIG)
+    # Between the proxies the bytes travel in mutual TLS, which cannot carry a half-close: the
+    # app answers and closes, as request/response protocols do.
+    app = TcpBackend("db", reply_at_once=True)
+    procs = []
+    try:
+        control = Control(config, tmp_path)
+        procs.append(control)
+        gateway = MeshProxy(control, tmp_path, "gw-1")
+        procs.append(gateway)
+        sidecar = MeshProxy(control, tmp_path, "db-v1", role="sidecar", app=app)
+        procs.append(sidecar)
+
+        def answered():
+            try:
+                return tcp_exchange(gateway.gateway_port, b"select 1", timeout=2,
+                                    half_close=False) == b"db:select 1"
+            except OSError:
+                return False
+
+        assert wait_until(answered, timeout=20), gateway.output() + sidecar.output()
+        for _ in range(3):
+            assert tcp_exchange(gateway.gateway_port, b"select 1",
+                                half_close=False) == b"db:select 1"
+
+        def closed(proxy, reporter):
+            return metric_sum(proxy.metrics(), "istio_tcp_connections_closed_total",
+                              reporter=reporter, request_protocol="tcp")
+
+        assert wait_until(lambda: closed(sidecar, "destination") >= 4, timeout=5)
+        text = sidecar.metrics()
+        assert metric_sum(text, "istio_tcp_received_bytes_total", reporter="destination",
+                          connection_security_policy="mutual_tls",
+                          source_principal="spiffe://cluster.local/ns/istio-system/sa/default",
+                          destination_principal="spiffe://cluster.local/ns/default/sa/db") >= 32, text
+        assert wait_until(lambda: closed(gateway, "source") >= 4, timeout=5)
+        text = gateway.metrics()
+        assert metric_sum(text, "istio_tcp_sent_bytes_total", reporter="source",
+                          destination_principal="spiffe://cluster.local/ns/default/sa/db",
+                          destination_service="db.default.svc.cluster.local") >= 44, text
+        # Plaintext straight to the sidecar's inbound port is accepted too (PERMISSIVE).
+        assert tcp_exchange(sidecar.inbound_port, b"plain") == b"db:plain"
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        app.stop()

@@ -36,6 +36,13 @@ net::awaitable<void> pump(net::Transport& from, net::Transport& to, net::ByteBuf
     auto [ec, n] =
         co_await from.readSome(asio::buffer(buffer.writable().data(), buffer.writable().size()));
     if (net::isEndOfStream(ec)) {
+      if (to.secure()) {
+        // TLS here cannot pass a half-close on (no close_notify without ending the read side
+        // too): the end of one direction ends both, or the other side would never learn it.
+        to.cancel();
+        done.set();
+        co_return;
+      }
       to.shutdownSend();  // pass the end of stream on
       done.set();
       co_return;

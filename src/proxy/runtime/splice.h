@@ -1,7 +1,8 @@
 // Two connections joined byte for byte until both are done: what an upgraded HTTP connection
 // (tunnel.h) and a TCP proxy connection (tcp_proxy.h) become. A side that ends its stream has
-// its end passed on (shutdown of the other side's send direction, TCP half-close); an error on
-// either side ends both. The idle timeout counts silence in both directions together, so a
+// its end passed on (shutdown of the other side's send direction, TCP half-close) — except to a
+// TLS side, which cannot half-close here: then both directions end; an error on either side ends
+// both. The idle timeout counts silence in both directions together, so a
 // stream that only flows one way stays up.
 #pragma once
 

@@ -16,6 +16,7 @@
 #include "proxy/tls/client_hello.h"
 #include "proxy/upstream/load_balancer.h"
 #include "proxy/upstream/upstream_host.h"
+#include "telemetry/peer_identity.h"
 #include "telemetry/response_flags.h"
 #include "translate/tcp_route_builder.h"
 
@@ -24,8 +25,6 @@ namespace halyard::proxy::runtime {
 namespace tr = halyard::translate;
 
 namespace {
-
-constexpr size_t kBufferSize = 16 * 1024;
 
 // Reads the connection's first bytes into `buffer` until they hold a whole ClientHello (they are
 // replayed to the upstream untouched, so reading is as good as peeking). nullopt: the client
@@ -105,21 +104,17 @@ const tr::TcpRoute* matchTcpRoute(const std::vector<tr::TcpRoute>& routes,
   return nullptr;
 }
 
-net::awaitable<void> runTcpProxy(Worker& worker, asio::ip::tcp::socket socket,
-                                 std::shared_ptr<const ListenerInfo> listener) {
+net::awaitable<void> runTcpProxy(Downstream& ds) {
   using telemetry::ResponseFlag;
-  net::setNoDelay(socket);
+  Worker& worker = ds.worker;
+  const ListenerInfo* listener = ds.listener.get();
   WorkerTelemetry& telemetry = worker.telemetry();
-  telemetry.connectionOpened(listener->name);
-  net::Transport client(std::move(socket));
+  net::Transport& client = ds.transport;
   const Clock::time_point start = Clock::now();
   asio::error_code ec;
   const asio::ip::tcp::endpoint local = client.socket().local_endpoint(ec);
-  const asio::ip::tcp::endpoint remote = client.socket().remote_endpoint(ec);
+  const std::string& remote_text = ds.remote_endpoint;
   // Strings the record's views point at: they live as long as this frame.
-  const std::string local_text = local.address().to_string() + ":" + std::to_string(local.port());
-  const std::string remote_text =
-      remote.address().to_string() + ":" + std::to_string(remote.port());
   std::string upstream_text;
   std::string upstream_local_text;
   std::string details;
@@ -129,15 +124,30 @@ net::awaitable<void> runTcpProxy(Worker& worker, asio::ip::tcp::socket socket,
   record.listener = listener->name;
   record.listener_kind = listener->kind;
   record.log.start_time = std::chrono::system_clock::now();
-  record.log.downstream_local_address = local_text;
+  record.log.downstream_local_address = ds.local_endpoint;
   record.log.downstream_remote_address = remote_text;
+  // The inbound listener's caller, as its certificate names it (plaintext: unknown).
+  record.mutual_tls = ds.mutual_tls();
+  if (record.mutual_tls) {
+    std::string_view trust_domain;
+    if (!telemetry::parseSpiffeId(ds.peer_principal, trust_domain, record.peer.namespace_,
+                                  record.peer.service_account)) {
+      record.peer.namespace_ = {};
+      record.peer.service_account = {};
+    }
+    record.has_peer = true;
+    record.peer_principal = ds.peer_principal;
+    record.own_principal = ds.own_principal;
+    record.log.downstream_peer_uri_san = ds.peer_principal;
+  }
   bool opened = false;
 
   // The connection keeps the snapshot it arrived with, as HTTP requests do.
   const std::shared_ptr<const WorkerSnapshot> snapshot = worker.snapshot();
   const ListenerRoutes* routes = snapshot ? snapshot->listener(listener->name) : nullptr;
   const ConnectionOptions& options = worker.options();
-  net::ByteBuffer in(std::max(tls::kMaxClientHelloBytes, kBufferSize));
+  net::ByteBuffer& in = ds.in;
+  in.rewindTo(0);
   std::optional<std::string> sni;
 
   auto finish = [&](std::optional<ResponseFlag> flag, std::string why) {
@@ -145,14 +155,13 @@ net::awaitable<void> runTcpProxy(Worker& worker, asio::ip::tcp::socket socket,
     details = std::move(why);
     record.log.connection_termination_details = details;
     HLOG_DEBUG("tcp connection from {} on {} closed: {}", remote_text, listener->name, details);
-    client.close();
     record.log.duration =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     telemetry.tcpDone(record, opened);
-    telemetry.connectionClosed(listener->name);
   };
 
   if (routes && routes->listener->protocol == "TLS") {
+    if (in.capacity() < tls::kMaxClientHelloBytes) in.grow(tls::kMaxClientHelloBytes);
     auto hello = co_await readClientHello(client, in, options.client_hello_timeout);
     if (!hello) {
       record.log.bytes_received = in.readableSize();

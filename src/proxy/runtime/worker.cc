@@ -9,7 +9,6 @@
 #include "proxy/net/listen_socket.h"
 #include "proxy/runtime/downstream_connection.h"
 #include "proxy/runtime/spawn.h"
-#include "proxy/runtime/tcp_proxy.h"
 
 namespace halyard::proxy::runtime {
 
@@ -177,10 +176,6 @@ asio::awaitable<void> Worker::acceptLoop(std::shared_ptr<ListenerSocket> listene
       HLOG_WARN("worker {}: accept on {}: {}", index_, listener->info->name, ec.message());
       backoff.expires_after(std::chrono::milliseconds(50));
       co_await backoff.async_wait(net::kAwait);
-      continue;
-    }
-    if (listener->info->tcp) {
-      spawnDetached(io_->get_executor(), runTcpProxy(*this, std::move(socket), listener->info));
       continue;
     }
     auto connection =
