@@ -238,7 +238,8 @@ spec:
   - match: [{sniHosts: ["*.example.com"]}]
     route: [{destination: {host: two, port: {number: 8443}}}]
 """)
-    proxy = Proxy(tmp_path, config)
+    proxy = Proxy(tmp_path, config, extra_args=["--access-log", str(tmp_path / "access.log")])
+    proxy.access_log = tmp_path / "access.log"
     yield proxy, one, two
     proxy.stop()
     one.stop()
@@ -270,6 +271,16 @@ def test_tls_passthrough_routes_by_sni(tls_setup, tmp_path):
     assert "CN = one.example.com" in text or "CN=one.example.com" in text, text
     with open(tmp_path / "one.example.com.crt") as f:
         assert ssl.PEM_cert_to_DER_cert(f.read()) == cert_one
+    # One access log line per connection: the SNI, the cluster, no HTTP fields.
+    deadline = time.time() + 5
+    lines = []
+    while time.time() < deadline and not lines:
+        time.sleep(0.2)
+        text = proxy.access_log.read_text() if proxy.access_log.exists() else ""
+        lines = [l for l in text.splitlines()
+                 if "outbound|8443||two.default.svc.cluster.local" in l]
+    assert lines, text
+    assert "deep.two.example.com" in lines[0] and '"- - -"' in lines[0], lines[0]
 
 
 def test_tls_passthrough_without_matching_sni_closes(tls_setup):
