@@ -18,6 +18,13 @@ inline constexpr std::string_view kIstioRequestDuration = "istio_request_duratio
 inline constexpr std::string_view kIstioRequestBytes = "istio_request_bytes";
 inline constexpr std::string_view kIstioResponseBytes = "istio_response_bytes";
 
+// Istio's TCP metrics: the labels of the request metrics without response_code and
+// grpc_response_status (request_protocol "tcp").
+inline constexpr std::string_view kIstioTcpOpened = "istio_tcp_connections_opened_total";
+inline constexpr std::string_view kIstioTcpClosed = "istio_tcp_connections_closed_total";
+inline constexpr std::string_view kIstioTcpSentBytes = "istio_tcp_sent_bytes_total";
+inline constexpr std::string_view kIstioTcpReceivedBytes = "istio_tcp_received_bytes_total";
+
 inline constexpr std::string_view kUnknown = "unknown";
 
 // Views: they need to stay valid only during the call that records them (the first sighting of

@@ -9,6 +9,7 @@
 #include "translate/match_compiler.h"
 #include "translate/model_util.h"
 #include "translate/route_builder.h"
+#include "translate/tcp_route_builder.h"
 
 namespace halyard::translate {
 
@@ -37,6 +38,12 @@ std::optional<TlsVersion> tlsVersion(const std::string& name) {
   if (name == "TLSV1_2") return TlsVersion::kTls12;
   if (name == "TLSV1_3") return TlsVersion::kTls13;
   return std::nullopt;
+}
+
+// Non-HTTP protocols Istio proxies as opaque TCP on a gateway server (protocol.IsTCP() without
+// the TLS ones).
+bool isOpaqueTcp(const std::string& protocol) {
+  return protocol == "TCP" || protocol == "MONGO" || protocol == "REDIS" || protocol == "MYSQL";
 }
 
 PemSource pemFile(const std::string& path) {
@@ -149,6 +156,37 @@ RouteTable GatewayTranslator::routeTable(const std::vector<BoundServer>& servers
     table.virtual_hosts.push_back(std::move(v));
   }
   return table;
+}
+
+std::vector<TcpRoute> GatewayTranslator::tcpRoutes(const std::vector<BoundServer>& servers,
+                                                   uint16_t port, bool tls) {
+  TcpRouteBuilder builder(clusters_, sink_);
+  std::vector<TcpRoute> out;
+  std::set<std::pair<std::string, const PreparedVirtualService*>> done;
+  for (const auto& bs : servers) {
+    const std::string& gateway_ns = namespaceOf(bs.gateway->meta);
+    for (const PreparedVirtualService* vs : boundTo(bs.gateway_name)) {
+      // Bound when one of its hosts intersects a server host whose namespace part admits it.
+      std::vector<std::string> server_hosts;
+      bool bound = false;
+      for (const auto& entry : bs.server->hosts) {
+        const model::NamespacedHost sh = model::parseNamespacedHost(entry, gateway_ns);
+        if (sh.namespace_ != "*" && sh.namespace_ != vs->namespace_) continue;
+        const std::string server_host = toLower(sh.host);
+        server_hosts.push_back(server_host);
+        for (const auto& vh : vs->hosts) {
+          bound =
+              bound || model::hostSubsetOf(server_host, vh) || model::hostSubsetOf(vh, server_host);
+        }
+      }
+      if (!bound || !done.emplace(bs.gateway_name, vs).second) continue;
+      RouteScope scope{port, bs.gateway_name, &proxy_};
+      std::vector<TcpRoute> routes =
+          tls ? builder.tls(*vs, scope, server_hosts) : builder.tcp(*vs, scope);
+      for (auto& r : routes) out.push_back(std::move(r));
+    }
+  }
+  return out;
 }
 
 std::optional<ServerTls> GatewayTranslator::serverTls(const model::Gateway& gateway,
@@ -307,7 +345,8 @@ std::vector<Listener> GatewayTranslator::build() {
 
   // Servers grouped by (port, bind): each group is one listener with one route table.
   std::map<std::pair<uint16_t, std::string>, std::vector<BoundServer>> groups;
-  std::map<std::pair<uint16_t, std::string>, std::string> protocols;
+  std::map<std::pair<uint16_t, std::string>, std::string> protocols;  // HTTP, HTTPS, TCP, TLS
+  std::map<std::pair<uint16_t, std::string>, std::string> listener_protocols;
   std::map<std::pair<uint16_t, std::string>, std::vector<ServerTls>> tls;
   for (const auto* gw : gateways) {
     const std::string name = namespaceOf(gw->meta) + "/" + gw->meta.name;
@@ -320,8 +359,33 @@ std::vector<Listener> GatewayTranslator::build() {
       }
       const auto port = static_cast<uint16_t>(*server.port->number);
       const std::string protocol = upper(server.port->protocol.value_or(""));
-      const bool https = protocol == "HTTPS";
-      if (!isPlainHttp(protocol) && !https) {
+      // HTTPS and TLS servers whose tls.mode is PASSTHROUGH (the default of a tls block) are
+      // not terminated: their connections are routed by SNI with VirtualService tls routes.
+      const std::string tls_mode =
+          server.tls ? upper(server.tls->mode.value_or("PASSTHROUGH")) : std::string();
+      const bool passthrough =
+          (protocol == "HTTPS" || protocol == "TLS") && tls_mode == "PASSTHROUGH";
+      if ((protocol == "HTTPS" || protocol == "TLS") && tls_mode == "AUTO_PASSTHROUGH") {
+        sink_.report(kNotServed, gw->meta, server.tls->line, path + ".tls.mode",
+                     protocol + " server on port " + std::to_string(port) +
+                         " with tls.mode AUTO_PASSTHROUGH (multi-network SNI clusters) is not "
+                         "served yet; skipped");
+        continue;
+      }
+      if (protocol == "TLS" && !passthrough) {
+        sink_.report(kNotServed, gw->meta, server.port->line, path + ".port.protocol",
+                     "TLS server on port " + std::to_string(port) + " with tls.mode " +
+                         (tls_mode.empty() ? std::string("(no tls block)") : tls_mode) +
+                         " is not served yet (only PASSTHROUGH is); skipped");
+        continue;
+      }
+      const bool https = protocol == "HTTPS" && !passthrough;
+      // What the listener serves: HTTP, HTTPS (terminated), TCP (opaque) or TLS (passthrough).
+      const std::string category = passthrough             ? "TLS"
+                                   : isOpaqueTcp(protocol) ? "TCP"
+                                   : https                 ? "HTTPS"
+                                                           : "HTTP";
+      if (!isPlainHttp(protocol) && !https && !passthrough && !isOpaqueTcp(protocol)) {
         sink_.report(
             kNotServed, gw->meta, server.port->line, path + ".port.protocol",
             protocol + " server on port " + std::to_string(port) + " is not served yet; skipped");
@@ -336,8 +400,9 @@ std::vector<Listener> GatewayTranslator::build() {
       auto key = std::make_pair(port, bind);
       // The first server names the listener's protocol. A port is plaintext or TLS, never both:
       // Istio keeps the first server and skips the ones that conflict with it.
-      const auto [first, claimed] = protocols.try_emplace(key, protocol);
-      if (!claimed && (first->second == "HTTPS") != https) {
+      const auto [first, claimed] = protocols.try_emplace(key, category);
+      if (claimed) listener_protocols[key] = category == "HTTP" ? protocol : category;
+      if (!claimed && first->second != category) {
         sink_.report(kNotServed, gw->meta, server.port->line, path + ".port.protocol",
                      protocol + " server on port " + std::to_string(port) + " conflicts with the " +
                          first->second + " server already on that port; skipped");
@@ -358,11 +423,17 @@ std::vector<Listener> GatewayTranslator::build() {
     l.port = key.first;
     l.bind_address = key.second;
     l.name = l.bind_address + "_" + std::to_string(l.port);
-    l.protocol = protocols[key];
+    l.protocol = listener_protocols[key];
     // The runtime terminates TLS on an "HTTPS" listener (and says https in x-forwarded-proto);
     // such a listener always has at least one ServerTls, its servers having been kept only then.
     if (auto it = tls.find(key); it != tls.end()) l.tls = std::move(it->second);
-    l.routes = std::make_shared<const RouteTable>(routeTable(servers, l.port));
+    if (l.isTcp()) {
+      l.tcp_routes = tcpRoutes(servers, l.port, l.protocol == "TLS");
+      // The HTTP table stays empty: admin views and the codec expect one.
+      l.routes = std::make_shared<const RouteTable>();
+    } else {
+      l.routes = std::make_shared<const RouteTable>(routeTable(servers, l.port));
+    }
     out.push_back(std::move(l));
   }
   return out;

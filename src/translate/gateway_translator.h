@@ -40,6 +40,9 @@ class GatewayTranslator {
   // the proxy's namespace, then exported to it, then public; each group oldest first.
   std::vector<const PreparedVirtualService*> boundTo(const std::string& gateway_name) const;
   RouteTable routeTable(const std::vector<BoundServer>& servers, uint16_t port);
+  // The tcp (or, for TLS passthrough, tls) routes of the VirtualServices bound to `servers`,
+  // concatenated in the order boundTo() gives; first match wins at the proxy.
+  std::vector<TcpRoute> tcpRoutes(const std::vector<BoundServer>& servers, uint16_t port, bool tls);
   // The TLS a terminating HTTPS server serves; nullopt (reported) when Istio would not serve the
   // server: a mode that does not terminate here, or a credential that is missing.
   std::optional<ServerTls> serverTls(const config::model::Gateway& gateway,

@@ -52,6 +52,18 @@ bool routesAsHttp(const RegistryService& service, const RegistryPort& port) {
   return port.number != 25 && port.number != 53 && port.number != 3306 && port.number != 27017;
 }
 
+// Whether the service port that delivers to `app_port` (targetPort, else the port itself; a
+// service with one port delivers there whatever it says, the sidecar being told the app port)
+// is HTTP; true when none does.
+bool appPortIsHttp(const RegistryService& service, uint16_t app_port) {
+  for (const auto& p : service.ports) {
+    const uint16_t target = p.target_port != 0 ? p.target_port : p.number;
+    if (target == app_port) return routesAsHttp(service, p);
+  }
+  if (service.ports.size() == 1) return routesAsHttp(service, service.ports.front());
+  return true;
+}
+
 // The Host values a sidecar accepts for a service on `port` (istio-semantics.md §0.2).
 std::vector<std::string> domainsOf(const RegistryService& service, uint16_t port,
                                    const std::string& proxy_namespace) {
@@ -81,7 +93,8 @@ std::optional<Listener> inbound(const ServiceRegistry& registry, const ProxyIden
   c.name = "inbound|" + app_port + "||";
   c.port = proxy.app_port;
   c.lb = LbPolicy::kRoundRobin;
-  if (const RegistryService* s = registry.selecting(proxy.labels, proxy.namespace_)) {
+  const RegistryService* selecting = registry.selecting(proxy.labels, proxy.namespace_);
+  if (const RegistryService* s = selecting) {
     c.service_host = s->host;
     c.service_name = s->name;
     c.service_namespace = s->namespace_;
@@ -118,6 +131,20 @@ std::optional<Listener> inbound(const ServiceRegistry& registry, const ProxyIden
   l.protocol = "HTTP";
   l.kind = ListenerKind::kInbound;
   l.routes = std::move(table);
+  // A service port that sends its traffic to the app port as TCP (port name tcp-..., mongo-...,
+  // appProtocol tcp; Istio's sniffing is not done): the inbound listener proxies raw TCP, after
+  // the mutual TLS PeerAuthentication asks for, straight to the app.
+  if (selecting && !appPortIsHttp(*selecting, proxy.app_port)) {
+    l.protocol = "TCP";
+    TcpRoute tcp;
+    WeightedCluster to_app;
+    to_app.cluster = "inbound|" + app_port + "||";
+    to_app.weight = 1;
+    tcp.clusters.push_back(std::move(to_app));
+    tcp.total_weight = 1;
+    tcp.origin = "inbound TCP to " + std::string(kLoopback) + ":" + app_port;
+    l.tcp_routes.push_back(std::move(tcp));
+  }
   // PeerAuthentication names the app's port. The sidecar's workload carries the tlsMode label
   // its registered WorkloadEntry has, so a selector sees the same labels here as at the
   // endpoints other proxies reach it by.

@@ -193,6 +193,28 @@ struct RouteTable {
   std::vector<VirtualHost> virtual_hosts;
 };
 
+// ---- TCP and TLS routes ---------------------------------------------------------------
+
+// One L4MatchAttributes / TLSMatchAttributes block. Config-time selectors (port, gateways,
+// sourceLabels, sourceNamespace) are resolved by translate; what is left needs the connection.
+struct TcpRouteMatch {
+  // CIDRs ("10.0.0.0/8", "10.1.2.3") the connection's destination (local) address must fall in;
+  // empty: any.
+  std::vector<std::string> destination_subnets;
+  // TLS routes: the ClientHello's SNI must match one ("*.example.com" matches one or more
+  // labels in front of .example.com; "*" matches any SNI, including none); lowercase.
+  std::vector<std::string> sni_hosts;
+};
+
+// A VirtualService tcp or tls route: the first route with a matching block (or with no block)
+// takes the connection; its destinations share it by weight.
+struct TcpRoute {
+  std::vector<TcpRouteMatch> matches;     // OR; empty: every connection
+  std::vector<WeightedCluster> clusters;  // at least one; only cluster and weight are used
+  uint32_t total_weight = 0;
+  std::string origin;  // "default/echo tcp[0]"
+};
+
 // ---- TLS --------------------------------------------------------------------------------
 
 // Where PEM text comes from. A Kubernetes Secret is decoded by translate into `inline_pem` (so
@@ -308,6 +330,12 @@ struct Listener {
   // kOutboundProxy: MeshConfig outboundTrafficPolicy.mode is REGISTRY_ONLY, so hosts outside the
   // registry are refused instead of passed through (ALLOW_ANY).
   bool registry_only = false;
+  // protocol "TCP" (raw bytes) or "TLS" (unterminated TLS, routed by the ClientHello's SNI):
+  // the routes in Istio's order, first match wins; no match closes the connection. kGateway
+  // listeners with these protocols are served by the TCP proxy instead of HTTP; kOutboundPort
+  // listeners of TCP service ports carry them for the sidecar's outbound side.
+  std::vector<TcpRoute> tcp_routes;
+  bool isTcp() const { return protocol == "TCP" || protocol == "TLS"; }
 };
 
 // ---- upstream ---------------------------------------------------------------------------

@@ -702,6 +702,20 @@ v1::Listener encodeListener(const tr::Listener& listener) {
   }
   for (const auto& p : listener.authz) encodeAuthz(p, out.add_authz());
   out.set_registry_only(listener.registry_only);
+  for (const auto& r : listener.tcp_routes) {
+    v1::TcpRoute* route = out.add_tcp_routes();
+    for (const auto& m : r.matches) {
+      v1::TcpRoute::Match* match = route->add_matches();
+      for (const auto& s : m.destination_subnets) match->add_destination_subnets(s);
+      for (const auto& h : m.sni_hosts) match->add_sni_hosts(h);
+    }
+    for (const auto& c : r.clusters) {
+      v1::WeightedCluster* w = route->add_clusters();
+      w->set_cluster(c.cluster);
+      w->set_weight(c.weight);
+    }
+    route->set_origin(r.origin);
+  }
   return out;
 }
 
@@ -990,6 +1004,34 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
     out.authz.push_back(std::move(*p));
   }
   out.registry_only = in.registry_only();
+  for (int i = 0; i < in.tcp_routes_size(); ++i) {
+    const v1::TcpRoute& r = in.tcp_routes(i);
+    tr::TcpRoute route;
+    for (const auto& m : r.matches()) {
+      tr::TcpRouteMatch match;
+      match.destination_subnets.assign(m.destination_subnets().begin(),
+                                       m.destination_subnets().end());
+      match.sni_hosts.assign(m.sni_hosts().begin(), m.sni_hosts().end());
+      route.matches.push_back(std::move(match));
+    }
+    for (const auto& w : r.clusters()) {
+      if (w.weight() == 0) continue;
+      tr::WeightedCluster c;
+      c.cluster = w.cluster();
+      c.weight = w.weight();
+      route.clusters.push_back(std::move(c));
+      route.total_weight += w.weight();
+    }
+    if (route.clusters.empty()) {
+      return ctx.error("tcp route[" + std::to_string(i) + "] (" + r.origin() +
+                       ") forwards to no cluster; expected at least one with a weight");
+    }
+    route.origin = r.origin();
+    out.tcp_routes.push_back(std::move(route));
+  }
+  if (!out.tcp_routes.empty() && !out.isTcp()) {
+    return ctx.error("has tcp routes but protocol " + out.protocol + "; expected TCP or TLS");
+  }
   // Never plaintext on a listener meant for TLS, nor the reverse.
   if ((out.protocol == "HTTPS") != !out.tls.empty()) {
     return ctx.error(out.tls.empty() ? "is HTTPS but has no TLS server"

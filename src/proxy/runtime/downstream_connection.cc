@@ -9,6 +9,7 @@
 #include "proxy/net/socket_util.h"
 #include "proxy/runtime/request_phases.h"
 #include "proxy/runtime/responder.h"
+#include "proxy/runtime/tcp_proxy.h"
 #include "proxy/runtime/upstream_request.h"
 #include "proxy/runtime/worker.h"
 #include "proxy/tls/certificate_checks.h"
@@ -38,6 +39,12 @@ void DownstreamConnection::onDrain() {
 net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnection> self) {
   DownstreamConnection& c = *self;
   if (!co_await c.setUpTransport()) {
+    c.ds_.transport.close();
+    co_return;
+  }
+  if (c.ds_.listener->tcp) {
+    // TCP and TLS passthrough: after the inbound listener's mutual TLS, if any, no HTTP.
+    co_await runTcpProxy(c.ds_);
     c.ds_.transport.close();
     co_return;
   }

@@ -15,6 +15,7 @@ struct ListenerInfo {
   uint16_t local_port = 0;      // where it listens (--port-map)
   std::string scheme = "http";  // "https" when TLS is terminated here
   bool tls = false;             // connections start with a TLS handshake
+  bool tcp = false;             // TCP / TLS passthrough: runTcpProxy, not HTTP
   translate::ListenerKind kind = translate::ListenerKind::kGateway;
 };
 

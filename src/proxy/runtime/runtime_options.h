@@ -21,6 +21,11 @@ struct ConnectionOptions {
   // No byte in either direction for this long: the connection (or tunnel) is closed. Also the
   // wait for the next request on a keep-alive connection.
   Millis idle_timeout{300'000};
+  // TCP and TLS passthrough listeners: no byte either way for this long closes the connection
+  // (Istio's default TCP idle timeout, 1 h).
+  Millis tcp_idle_timeout{3'600'000};
+  // TLS passthrough: the whole ClientHello must arrive within this time.
+  Millis client_hello_timeout{10'000};
   // Request bodies up to this size are buffered so that a retry can replay them.
   size_t max_replay_body = 64 * 1024;
   // The x-halyard-peer value (telemetry/peer_identity.h) added to every request forwarded from a

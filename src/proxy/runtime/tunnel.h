@@ -1,8 +1,5 @@
 // After "101 Switching Protocols" (WebSocket and other upgrades) the connection carries another
-// protocol: the proxy splices bytes both ways until both sides are done. A side that ends its
-// stream has its end passed on (shutdown of the other side's send direction); an error on either
-// side ends both. The idle timeout counts silence in both directions together, so a stream that
-// only flows one way stays up.
+// protocol: the proxy splices bytes both ways until both sides are done (splice.h).
 #pragma once
 
 #include <cstdint>
@@ -10,15 +7,10 @@
 #include "proxy/net/awaitable.h"
 #include "proxy/runtime/downstream.h"
 #include "proxy/runtime/request_state.h"
+#include "proxy/runtime/splice.h"
 #include "proxy/upstream/upstream_connection.h"
 
 namespace halyard::proxy::runtime {
-
-// Bytes a splice carried each way.
-struct SpliceBytes {
-  uint64_t from_client = 0;
-  uint64_t to_client = 0;
-};
 
 // Splices the client's transport and `upstream` until both ends are done or the idle timeout
 // passes. The client's unread bytes in ds.in (from `client_mark` on, already received) go

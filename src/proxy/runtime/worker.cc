@@ -122,7 +122,8 @@ common::Expected<void> Worker::syncListeners(const translate::Snapshot& snapshot
     for (const auto& existing : listeners_) {
       const ListenerInfo& i = *existing->info;
       if (i.name == l.name && i.bind_address == bind && i.local_port == local_port &&
-          i.gateway_port == l.port && i.kind == l.kind && i.tls == !l.tls.empty()) {
+          i.gateway_port == l.port && i.kind == l.kind && i.tls == !l.tls.empty() &&
+          i.tcp == l.isTcp()) {
         found = existing;
       }
     }
@@ -141,6 +142,7 @@ common::Expected<void> Worker::syncListeners(const translate::Snapshot& snapshot
       info->local_port = local_port;
       info->kind = l.kind;
       info->tls = !l.tls.empty();
+      info->tcp = l.isTcp();
       info->scheme = info->tls ? "https" : "http";
       found =
           std::make_shared<ListenerSocket>(ListenerSocket{std::move(info), std::move(*acceptor)});

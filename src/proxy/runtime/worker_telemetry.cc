@@ -1,6 +1,8 @@
 #include "proxy/runtime/worker_telemetry.h"
 
+#include <array>
 #include <map>
+#include <span>
 
 namespace halyard::proxy::runtime {
 
@@ -146,6 +148,41 @@ void WorkerTelemetry::requestDone(const RequestRecord& record) {
   }
   stats_->recordRequest(istioLabels(record), static_cast<uint64_t>(record.log.duration.count()),
                         record.log.bytes_received, record.log.bytes_sent);
+}
+
+template <class F>
+void WorkerTelemetry::withTcpLabels(const RequestRecord& record, F&& f) {
+  telemetry::IstioRequestLabels l = istioLabels(record);
+  l.request_protocol = "tcp";
+  const std::string flags = l.response_flags.toString();
+  const auto all = telemetry::istioLabels(l, "0", flags);
+  std::array<telemetry::Label, telemetry::kIstioLabelCount - 2> labels;
+  size_t n = 0;
+  for (const auto& label : all) {
+    if (label.name == "response_code" || label.name == "grpc_response_status") continue;
+    if (n < labels.size()) labels[n++] = label;
+  }
+  f(std::span<const telemetry::Label>(labels.data(), n));
+}
+
+void WorkerTelemetry::tcpOpened(const RequestRecord& record) {
+  if (!stats_) return;
+  withTcpLabels(record, [&](std::span<const telemetry::Label> labels) {
+    stats_->counter(telemetry::kIstioTcpOpened, labels).inc();
+  });
+}
+
+void WorkerTelemetry::tcpDone(const RequestRecord& record, bool opened) {
+  if (writer_) writer_->log(record.log);
+  if (!stats_) return;
+  withTcpLabels(record, [&](std::span<const telemetry::Label> labels) {
+    // A connection closed before it had a destination is counted opened now, as Istio does for
+    // connections whose peer was never known.
+    if (!opened) stats_->counter(telemetry::kIstioTcpOpened, labels).inc();
+    stats_->counter(telemetry::kIstioTcpClosed, labels).inc();
+    stats_->counter(telemetry::kIstioTcpSentBytes, labels).inc(record.log.bytes_sent);
+    stats_->counter(telemetry::kIstioTcpReceivedBytes, labels).inc(record.log.bytes_received);
+  });
 }
 
 void WorkerTelemetry::flush() {

@@ -44,12 +44,18 @@ class WorkerTelemetry {
   void upstreamTlsHandshake(const translate::Cluster& cluster, bool ok);
   void plaintextRefused(std::string_view listener);
   void requestDone(const RequestRecord& record);
+  // A TCP proxy connection (tcp_proxy.h): opened once its destination is chosen; done at close,
+  // with its access log line (HTTP fields empty) and Istio's TCP byte counters.
+  void tcpOpened(const RequestRecord& record);
+  void tcpDone(const RequestRecord& record, bool opened);
   // Writes buffered access log lines (on a timer and at exit).
   void flush();
 
  private:
   telemetry::DownstreamStats& downstream(std::string_view listener);
   telemetry::UpstreamStats& upstream(const translate::Cluster& cluster);
+  template <class F>
+  void withTcpLabels(const RequestRecord& record, F&& f);
 
   telemetry::WorkerStats* stats_;
   Workload self_;

@@ -2,6 +2,8 @@
 // (istio-semantics.md §1.1, §2).
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "translate_test_util.h"
 
 namespace halyard::translate {
@@ -64,7 +66,7 @@ spec:
   EXPECT_TRUE(s.listeners[0].routes->virtual_hosts.empty());  // no VirtualService: 404 NR
 }
 
-TEST(GatewayTest, NonHttpServersAreSkippedWithAWarning) {
+TEST(GatewayTest, TcpAndPassthroughServersBecomeTcpListeners) {
   TranslateResult r = translateYaml(R"(
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -76,16 +78,24 @@ spec:
     tls: {mode: PASSTHROUGH}
   - port: {number: 31400, name: tcp, protocol: TCP}
     hosts: ["*"]
+  - port: {number: 27017, name: mongo, protocol: MONGO}
+    hosts: ["*"]
   - port: {number: 80, name: http, protocol: HTTP}
     hosts: ["*"]
+  - port: {number: 15443, name: tls, protocol: TLS}
+    hosts: ["*"]
+    tls: {mode: AUTO_PASSTHROUGH}
 )");
   const Snapshot& s = snapshotOf(r);
-  ASSERT_EQ(s.listeners.size(), 1u);
-  EXPECT_EQ(s.listeners[0].port, 80);
-  EXPECT_TRUE(
-      hasWarning(r, "HTTPS server on port 443 with tls.mode PASSTHROUGH is not served yet"));
-  EXPECT_TRUE(hasWarning(r, "TCP server on port 31400 is not served yet"));
-  EXPECT_EQ(s.warnings.size(), 2u);
+  ASSERT_EQ(s.listeners.size(), 4u);
+  std::map<uint16_t, std::string> protocols;
+  for (const auto& l : s.listeners) protocols[l.port] = l.protocol;
+  EXPECT_EQ(protocols[443], "TLS");  // not terminated: routed by SNI
+  EXPECT_EQ(protocols[31400], "TCP");
+  EXPECT_EQ(protocols[27017], "TCP");
+  EXPECT_EQ(protocols[80], "HTTP");
+  EXPECT_TRUE(hasWarning(r, "TLS server on port 15443 with tls.mode AUTO_PASSTHROUGH"));
+  EXPECT_EQ(s.warnings.size(), 1u);
 }
 
 TEST(GatewayTest, RoutesOfSeveralVirtualServicesConcatenateOldestFirst) {

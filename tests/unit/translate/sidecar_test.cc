@@ -702,3 +702,39 @@ TEST(SidecarTest, OutboundClustersGetAutoMtls) {
 
 }  // namespace
 }  // namespace halyard::translate
+
+namespace halyard::translate {
+namespace {
+
+// A sidecar whose app port a TCP service port delivers to proxies TCP on its inbound listener
+// (after PeerAuthentication's mutual TLS) instead of HTTP.
+TEST(SidecarTest, AnAppPortATcpServicePortTargetsGetsATcpInboundListener) {
+  constexpr std::string_view kDb = R"(
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: default}
+spec:
+  selector: {app: db}
+  ports: [{name: tcp-postgres, port: 5432, targetPort: 5432}, {name: http-admin, port: 80, targetPort: 8080}]
+)";
+  ProxyIdentity proxy = sidecar("default", {{"app", "db"}});
+  proxy.app_port = 5432;
+  TranslateResult r = translateYaml(kDb, proxy);
+  const Listener* in = listenerNamed(snapshotOf(r), "virtualInbound");
+  ASSERT_NE(in, nullptr);
+  EXPECT_EQ(in->protocol, "TCP");
+  ASSERT_EQ(in->tcp_routes.size(), 1u);
+  EXPECT_TRUE(in->tcp_routes[0].matches.empty());
+  EXPECT_EQ(in->tcp_routes[0].clusters.at(0).cluster, "inbound|5432||");
+  EXPECT_EQ(in->mtls.mode, PeerAuthMode::kPermissive);
+
+  proxy.app_port = 8080;  // the HTTP port of the same service
+  TranslateResult http = translateYaml(kDb, proxy);
+  const Listener* hin = listenerNamed(snapshotOf(http), "virtualInbound");
+  ASSERT_NE(hin, nullptr);
+  EXPECT_EQ(hin->protocol, "HTTP");
+  EXPECT_TRUE(hin->tcp_routes.empty());
+}
+
+}  // namespace
+}  // namespace halyard::translate

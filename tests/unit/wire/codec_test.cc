@@ -411,6 +411,66 @@ TEST(Codec, RedactionKeepsOriginsAndDropsInlinePem) {
   EXPECT_NE(bytes.find("/etc/client-key.pem"), std::string::npos);  // paths are not secret
 }
 
+tr::Snapshot tcpSnapshot() {
+  tr::Snapshot s;
+  tr::Listener l;
+  l.name = "0.0.0.0_443";
+  l.bind_address = "0.0.0.0";
+  l.port = 443;
+  l.protocol = "TLS";
+  l.routes = std::make_shared<const tr::RouteTable>();
+  tr::TcpRoute r;
+  r.matches.push_back(tr::TcpRouteMatch{{"10.0.0.0/8"}, {"*.example.com", "a.example.org"}});
+  r.matches.push_back(tr::TcpRouteMatch{{}, {"b.example.org"}});
+  tr::WeightedCluster a;
+  a.cluster = "outbound|443||a.default.svc.cluster.local";
+  a.weight = 3;
+  tr::WeightedCluster b = a;
+  b.weight = 1;
+  r.clusters = {a, b};
+  r.total_weight = 4;
+  r.origin = "default/sni tls[0]";
+  l.tcp_routes.push_back(r);
+  s.listeners.push_back(l);
+  return s;
+}
+
+TEST(Codec, TcpRoutesSurviveTheRoundTrip) {
+  SnapshotAssembler assembler;
+  auto assembled = assembler.assemble(wholePush(tcpSnapshot(), 3));
+  ASSERT_TRUE(assembled) << assembled.error().message;
+  const tr::Listener& l = assembled->snapshot->listeners.at(0);
+  EXPECT_TRUE(l.isTcp());
+  ASSERT_EQ(l.tcp_routes.size(), 1u);
+  const tr::TcpRoute& r = l.tcp_routes[0];
+  ASSERT_EQ(r.matches.size(), 2u);
+  EXPECT_EQ(r.matches[0].destination_subnets, std::vector<std::string>{"10.0.0.0/8"});
+  EXPECT_EQ(r.matches[0].sni_hosts, (std::vector<std::string>{"*.example.com", "a.example.org"}));
+  EXPECT_EQ(r.matches[1].sni_hosts, std::vector<std::string>{"b.example.org"});
+  ASSERT_EQ(r.clusters.size(), 2u);
+  EXPECT_EQ(r.clusters[0].weight, 3u);
+  EXPECT_EQ(r.total_weight, 4u);
+  EXPECT_EQ(r.origin, "default/sni tls[0]");
+}
+
+TEST(Codec, TcpRoutesWithoutDestinationsOrOnAnHttpListenerAreRefused) {
+  v1::SnapshotPush p = wholePush(tcpSnapshot(), 1);
+  p.mutable_resources()->mutable_listeners(0)->mutable_tcp_routes(0)->clear_clusters();
+  SnapshotAssembler assembler;
+  auto assembled = assembler.assemble(p);
+  ASSERT_FALSE(assembled);
+  EXPECT_NE(assembled.error().message.find("forwards to no cluster"), std::string::npos)
+      << assembled.error().message;
+
+  p = wholePush(tcpSnapshot(), 1);
+  p.mutable_resources()->mutable_listeners(0)->set_protocol("HTTP");
+  SnapshotAssembler again;
+  assembled = again.assemble(p);
+  ASSERT_FALSE(assembled);
+  EXPECT_NE(assembled.error().message.find("has tcp routes but protocol HTTP"), std::string::npos)
+      << assembled.error().message;
+}
+
 TEST(Codec, AnUnknownListenerKindIsRefused) {
   v1::SnapshotPush p = wholePush(everyField(), 1);
   p.mutable_resources()->mutable_listeners(0)->set_kind(static_cast<v1::Listener::Kind>(9));

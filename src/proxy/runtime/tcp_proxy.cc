@@ -1,0 +1,257 @@
+#include "proxy/runtime/tcp_proxy.h"
+
+#include <algorithm>
+#include <asio/ip/network_v4.hpp>
+#include <asio/ip/network_v6.hpp>
+#include <charconv>
+#include <chrono>
+
+#include "common/log.h"
+#include "proxy/net/byte_buffer.h"
+#include "proxy/net/op_timer.h"
+#include "proxy/net/socket_util.h"
+#include "proxy/net/transport.h"
+#include "proxy/runtime/splice.h"
+#include "proxy/runtime/worker.h"
+#include "proxy/tls/client_hello.h"
+#include "proxy/upstream/load_balancer.h"
+#include "proxy/upstream/upstream_host.h"
+#include "telemetry/peer_identity.h"
+#include "telemetry/response_flags.h"
+#include "translate/tcp_route_builder.h"
+
+namespace halyard::proxy::runtime {
+
+namespace tr = halyard::translate;
+
+namespace {
+
+// Reads the connection's first bytes into `buffer` until they hold a whole ClientHello (they are
+// replayed to the upstream untouched, so reading is as good as peeking). nullopt: the client
+// went away, sent something that is not TLS, or took longer than `timeout`.
+net::awaitable<std::optional<tls::ClientHelloSni>> readClientHello(net::Transport& transport,
+                                                                   net::ByteBuffer& buffer,
+                                                                   Millis timeout) {
+  net::OpTimer timer(transport.executor());
+  timer.arm(timeout, [&transport] { transport.cancel(); });
+  std::optional<tls::ClientHelloSni> out;
+  while (true) {
+    const auto readable = buffer.readableView();
+    tls::ClientHelloSni hello = tls::readClientHelloSni(
+        std::span(reinterpret_cast<const unsigned char*>(readable.data()), readable.size()));
+    if (hello.status == tls::ClientHelloSni::Status::kComplete) {
+      out = std::move(hello);
+      break;
+    }
+    if (hello.status == tls::ClientHelloSni::Status::kNotTls) break;
+    if (buffer.writableSize() == 0) break;  // cannot happen below kMaxClientHelloBytes
+    auto [ec, n] =
+        co_await transport.readSome(asio::buffer(buffer.writable().data(), buffer.writableSize()));
+    if (ec) break;
+    buffer.commit(n);
+  }
+  timer.disarm();
+  co_return out;
+}
+
+}  // namespace
+
+bool inSubnet(const asio::ip::address& address, std::string_view cidr) {
+  const size_t slash = cidr.find('/');
+  asio::error_code ec;
+  const auto base = asio::ip::make_address(std::string(cidr.substr(0, slash)), ec);
+  if (ec) return false;
+  // An IPv4 client seen through a dual-stack socket is compared as IPv4.
+  asio::ip::address a = address;
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  }
+  if (base.is_v4() != a.is_v4()) return false;
+  const unsigned max_bits = base.is_v4() ? 32 : 128;
+  unsigned bits = max_bits;
+  if (slash != std::string_view::npos) {
+    const std::string_view b = cidr.substr(slash + 1);
+    auto [p, err] = std::from_chars(b.data(), b.data() + b.size(), bits);
+    if (err != std::errc() || p != b.data() + b.size() || bits > max_bits) return false;
+  }
+  if (base.is_v4()) {
+    return asio::ip::network_v4(base.to_v4(), bits).canonical() ==
+           asio::ip::network_v4(a.to_v4(), bits).canonical();
+  }
+  return asio::ip::network_v6(base.to_v6(), bits).canonical() ==
+         asio::ip::network_v6(a.to_v6(), bits).canonical();
+}
+
+const tr::TcpRoute* matchTcpRoute(const std::vector<tr::TcpRoute>& routes,
+                                  const asio::ip::address& destination,
+                                  const std::optional<std::string>& sni) {
+  for (const auto& route : routes) {
+    if (route.matches.empty()) return &route;
+    for (const auto& m : route.matches) {
+      bool ok = m.destination_subnets.empty();
+      for (const auto& cidr : m.destination_subnets) ok = ok || inSubnet(destination, cidr);
+      if (!ok) continue;
+      if (!m.sni_hosts.empty()) {
+        bool named = false;
+        for (const auto& pattern : m.sni_hosts) {
+          named = named || tr::sniMatches(pattern, sni.value_or(""));
+        }
+        if (!named) continue;
+      }
+      return &route;
+    }
+  }
+  return nullptr;
+}
+
+net::awaitable<void> runTcpProxy(Downstream& ds) {
+  using telemetry::ResponseFlag;
+  Worker& worker = ds.worker;
+  const ListenerInfo* listener = ds.listener.get();
+  WorkerTelemetry& telemetry = worker.telemetry();
+  net::Transport& client = ds.transport;
+  const Clock::time_point start = Clock::now();
+  asio::error_code ec;
+  const asio::ip::tcp::endpoint local = client.socket().local_endpoint(ec);
+  const std::string& remote_text = ds.remote_endpoint;
+  // Strings the record's views point at: they live as long as this frame.
+  std::string upstream_text;
+  std::string upstream_local_text;
+  std::string details;
+  std::string peer_principal;
+
+  RequestRecord record;
+  record.listener = listener->name;
+  record.listener_kind = listener->kind;
+  record.log.start_time = std::chrono::system_clock::now();
+  record.log.downstream_local_address = ds.local_endpoint;
+  record.log.downstream_remote_address = remote_text;
+  // The inbound listener's caller, as its certificate names it (plaintext: unknown).
+  record.mutual_tls = ds.mutual_tls();
+  if (record.mutual_tls) {
+    std::string_view trust_domain;
+    if (!telemetry::parseSpiffeId(ds.peer_principal, trust_domain, record.peer.namespace_,
+                                  record.peer.service_account)) {
+      record.peer.namespace_ = {};
+      record.peer.service_account = {};
+    }
+    record.has_peer = true;
+    record.peer_principal = ds.peer_principal;
+    record.own_principal = ds.own_principal;
+    record.log.downstream_peer_uri_san = ds.peer_principal;
+  }
+  bool opened = false;
+
+  // The connection keeps the snapshot it arrived with, as HTTP requests do.
+  const std::shared_ptr<const WorkerSnapshot> snapshot = worker.snapshot();
+  const ListenerRoutes* routes = snapshot ? snapshot->listener(listener->name) : nullptr;
+  const ConnectionOptions& options = worker.options();
+  net::ByteBuffer& in = ds.in;
+  in.rewindTo(0);
+  std::optional<std::string> sni;
+
+  auto finish = [&](std::optional<ResponseFlag> flag, std::string why) {
+    if (flag) record.log.response_flags.set(*flag);
+    details = std::move(why);
+    record.log.connection_termination_details = details;
+    HLOG_DEBUG("tcp connection from {} on {} closed: {}", remote_text, listener->name, details);
+    record.log.duration =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+    telemetry.tcpDone(record, opened);
+  };
+
+  if (routes && routes->listener->protocol == "TLS") {
+    if (in.capacity() < tls::kMaxClientHelloBytes) in.grow(tls::kMaxClientHelloBytes);
+    auto hello = co_await readClientHello(client, in, options.client_hello_timeout);
+    if (!hello) {
+      record.log.bytes_received = in.readableSize();
+      finish(ResponseFlag::kNoRouteFound, "no TLS ClientHello within the size and time limits");
+      co_return;
+    }
+    sni = std::move(hello->sni);
+    if (sni) record.log.requested_server_name = *sni;
+  }
+  const tr::TcpRoute* route =
+      routes ? matchTcpRoute(routes->listener->tcp_routes, local.address(), sni) : nullptr;
+  if (!route) {
+    record.log.bytes_received = in.readableSize();
+    finish(ResponseFlag::kNoRouteFound,
+           sni ? "no tcp/tls route matches server name " + *sni : "no tcp/tls route matches");
+    co_return;
+  }
+  record.log.route_name = route->origin;
+  // One destination by weight.
+  uint64_t r = worker.random().below(route->total_weight);
+  const tr::WeightedCluster* chosen = &route->clusters.back();
+  for (const auto& c : route->clusters) {
+    if (r < c.weight) {
+      chosen = &c;
+      break;
+    }
+    r -= c.weight;
+  }
+  record.log.upstream_cluster = chosen->cluster;
+  upstream::ClusterHosts* hosts = snapshot->cluster(chosen->cluster);
+  if (!hosts) {
+    finish(ResponseFlag::kNoClusterFound,
+           "route " + route->origin + " names cluster " + chosen->cluster + ", which is unknown");
+    co_return;
+  }
+  record.cluster = &hosts->cluster();
+  co_await hosts->ensureResolved();
+  upstream::UpstreamHost* host = upstream::pickHost(*hosts, worker.random(), {});
+  if (!host) {
+    finish(ResponseFlag::kNoHealthyUpstream,
+           "no healthy upstream host in cluster " + chosen->cluster);
+    co_return;
+  }
+  // A spliced connection is an active request for least-request balancing while it lasts.
+  ++host->active_requests;
+  struct Release {
+    upstream::UpstreamHost* host;
+    ~Release() { --host->active_requests; }
+  } release{host};
+  upstream_text = host->name;
+  record.log.upstream_host = upstream_text;
+  record.endpoint = hosts->endpoint(*host);
+  const auto transport = hosts->transportFor(*host, sni.value_or(""));
+  if (!transport) {
+    finish(ResponseFlag::kUpstreamConnectionFailure,
+           "no TLS context for cluster " + chosen->cluster + ": " + std::string(transport.error()));
+    co_return;
+  }
+  const tr::Cluster& cluster = hosts->cluster();
+  auto connected = co_await worker.pool().connect(*host, cluster.connect_timeout, *transport);
+  telemetry.upstreamConnect(cluster, connected.ok());
+  if (transport->tls &&
+      (connected.ok() || connected.error().kind == common::ErrorKind::kProtocol)) {
+    telemetry.upstreamTlsHandshake(cluster, connected.ok());
+  }
+  if (!connected) {
+    finish(
+        ResponseFlag::kUpstreamConnectionFailure,
+        "connect to " + upstream_text + " (" + chosen->cluster + "): " + connected.error().message);
+    co_return;
+  }
+  std::unique_ptr<upstream::UpstreamConnection> upstream = std::move(*connected);
+  peer_principal = upstream->peerPrincipal();
+  record.upstream_principal = peer_principal;
+  record.log.upstream_peer_uri_san = peer_principal;
+  const asio::ip::tcp::endpoint upstream_local = upstream->socket().local_endpoint(ec);
+  if (!ec) {
+    upstream_local_text =
+        upstream_local.address().to_string() + ":" + std::to_string(upstream_local.port());
+    record.log.upstream_local_address = upstream_local_text;
+  }
+  telemetry.tcpOpened(record);
+  opened = true;
+  upstream->buffer().rewindTo(0);
+  const SpliceBytes bytes = co_await splice(client, in, 0, upstream->transport(),
+                                            upstream->buffer(), options.tcp_idle_timeout);
+  net::closeQuietly(upstream->socket());
+  record.log.bytes_received = bytes.from_client;
+  record.log.bytes_sent = bytes.to_client;
+  finish(std::nullopt, "");
+}
+
+}  // namespace halyard::proxy::runtime

@@ -1,0 +1,1 @@
+halyard_add_fuzzer(fuzz_client_hello_sni ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_client_hello_sni.cc halyard_tls)
