@@ -295,8 +295,11 @@ def test_sidecars_carry_a_request_through_the_outbound_proxy_and_report_both_sid
         no_route = subprocess.run(
             ["curl", "-s", "-i", "--max-time", "5", "-x", "http://127.0.0.1:%d" % outbound,
              "http://nowhere-svc:8081/"], capture_output=True, timeout=10).stdout.decode()
-        assert no_route.startswith("HTTP/1.1 404"), no_route
-        assert "x-halyard-reason: no route for host nowhere-svc" in no_route
+        # Outside the registry: passed through (outboundTrafficPolicy ALLOW_ANY) to a name that
+        # does not resolve.
+        assert no_route.startswith("HTTP/1.1 503"), no_route
+        assert ("x-halyard-reason: nowhere-svc:8081 is not in the mesh's registry" in no_route and
+                "cannot resolve nowhere-svc" in no_route), no_route
 
         source = dict(reporter="source", source_workload="web-v1", source_app="web",
                       source_workload_namespace="default", destination_workload="items-api-v1",
