@@ -283,6 +283,18 @@ def test_tls_passthrough_routes_by_sni(tls_setup, tmp_path):
     assert "deep.two.example.com" in lines[0] and '"- - -"' in lines[0], lines[0]
 
 
+def test_config_dump_shows_the_tls_routes(tls_setup):
+    proxy, _, _ = tls_setup
+    import json
+    dump = json.loads(proxy.admin("/config_dump"))
+    listener = [l for l in dump["listeners"] if l["protocol"] == "TLS"][0]
+    routes = listener["tcp_routes"]
+    assert [r["origin"] for r in routes] == ["default/sni tls[0]", "default/sni tls[1]"]
+    assert routes[0]["matches"][0]["sni_hosts"] == ["one.example.com"]
+    assert routes[1]["clusters"] == [{"cluster": "outbound|8443||two.default.svc.cluster.local",
+                                      "weight": 1}]
+
+
 def test_tls_passthrough_without_matching_sni_closes(tls_setup):
     proxy, one, two = tls_setup
     before = one.connections + two.connections
