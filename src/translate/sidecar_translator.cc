@@ -52,6 +52,19 @@ bool routesAsHttp(const RegistryService& service, const RegistryPort& port) {
   return port.number != 25 && port.number != 53 && port.number != 3306 && port.number != 27017;
 }
 
+// A port that is not HTTP and carries TCP (not UDP or SCTP): HTTPS and TLS included, which
+// Istio routes as TCP when no tls route applies.
+bool isTcp(const RegistryService& service, const RegistryPort& port) {
+  if (service.kube) {
+    for (const auto& p : service.kube->ports) {
+      if (p.port == port.number && (p.protocol == "UDP" || p.protocol == "SCTP")) return false;
+    }
+    return true;
+  }
+  const std::string p = toLower(port.protocol);
+  return p != "udp" && p != "sctp";
+}
+
 // Whether the service port that delivers to `app_port` (targetPort, else the port itself; a
 // service with one port delivers there whatever it says, the sidecar being told the app port)
 // is HTTP; true when none does.
@@ -172,7 +185,11 @@ SidecarTranslator::SidecarTranslator(const ServiceRegistry& registry,
                                      const std::vector<PreparedVirtualService>& virtual_services,
                                      const ProxyIdentity& proxy, ClusterBuilder& clusters,
                                      DiagnosticSink& sink)
-    : registry_(registry), proxy_(proxy), clusters_(clusters), routes_(clusters, sink) {
+    : registry_(registry),
+      proxy_(proxy),
+      clusters_(clusters),
+      routes_(clusters, sink),
+      tcp_routes_(clusters, sink) {
   std::vector<std::pair<int, const PreparedVirtualService*>> ranked;
   for (const auto& vs : virtual_services) {
     if (std::find(vs.gateways.begin(), vs.gateways.end(), kMesh) == vs.gateways.end()) continue;
@@ -203,19 +220,62 @@ const std::vector<Route>& SidecarTranslator::routesOf(size_t index, uint16_t por
   return it->second;
 }
 
-std::vector<Route> SidecarTranslator::routesFor(const RegistryService& service, uint16_t port) {
-  // Every VirtualService naming the host, in selection order; the first that yields a route on
-  // this port claims the host (Istio keeps one VirtualService per host on a sidecar).
+std::vector<size_t> SidecarTranslator::candidatesFor(const std::string& service_host) const {
   std::vector<size_t> candidates;
-  if (auto it = exact_hosts_.find(service.host); it != exact_hosts_.end()) {
+  if (auto it = exact_hosts_.find(service_host); it != exact_hosts_.end()) {
     candidates = it->second;
   }
   for (const auto& [host, index] : wildcard_hosts_) {
-    if (model::hostSubsetOf(service.host, host)) candidates.push_back(index);
+    if (model::hostSubsetOf(service_host, host)) candidates.push_back(index);
   }
   std::sort(candidates.begin(), candidates.end());
   candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-  for (size_t index : candidates) {
+  return candidates;
+}
+
+Listener SidecarTranslator::outboundTcpPort(uint16_t port,
+                                            const std::vector<const RegistryService*>& services) {
+  Listener l;
+  l.name = std::string(kAnyAddress) + "_" + std::to_string(port) + "_tcp";
+  l.bind_address = std::string(kAnyAddress);
+  l.port = port;
+  l.protocol = "TCP";
+  l.kind = ListenerKind::kOutboundPort;
+  l.routes = std::make_shared<const RouteTable>();
+  const RouteScope scope{port, std::string(kMesh), &proxy_};
+  for (const RegistryService* service : services) {
+    std::vector<TcpRoute> routes;
+    for (size_t index : candidatesFor(service->host)) {
+      routes = tcp_routes_.tcp(*mesh_[index], scope);
+      if (!routes.empty()) break;  // one VirtualService per host, as for HTTP
+    }
+    if (routes.empty()) {
+      model::Destination destination;
+      destination.host = service->host;
+      const model::ObjectMeta& meta = service->kube ? service->kube->meta : service->entry->meta;
+      TcpRoute r;
+      WeightedCluster wc;
+      wc.cluster = clusters_.resolve(destination, DestinationRef{&meta, "spec.ports"},
+                                     service->namespace_, port);
+      wc.weight = 1;
+      r.clusters.push_back(std::move(wc));
+      r.total_weight = 1;
+      r.origin = "default route of " + service->host + ":" + std::to_string(port);
+      routes.push_back(std::move(r));
+    }
+    const std::vector<std::string> domains = domainsOf(*service, port, proxy_.namespace_);
+    for (auto& r : routes) {
+      r.hosts = domains;
+      l.tcp_routes.push_back(std::move(r));
+    }
+  }
+  return l;
+}
+
+std::vector<Route> SidecarTranslator::routesFor(const RegistryService& service, uint16_t port) {
+  // Every VirtualService naming the host, in selection order; the first that yields a route on
+  // this port claims the host (Istio keeps one VirtualService per host on a sidecar).
+  for (size_t index : candidatesFor(service.host)) {
     if (const auto& routes = routesOf(index, port); !routes.empty()) return routes;
   }
 
@@ -322,9 +382,14 @@ std::vector<Listener> SidecarTranslator::outboundListeners() {
   // Services by port, each list sorted by host (visibleIn's order).
   const std::vector<const RegistryService*> visible = registry_.visibleIn(proxy_.namespace_);
   std::map<uint16_t, std::vector<const RegistryService*>> by_port;
+  std::map<uint16_t, std::vector<const RegistryService*>> tcp_by_port;
   for (const RegistryService* service : visible) {
     for (const auto& p : service->ports) {
-      if (routesAsHttp(*service, p)) by_port[p.number].push_back(service);
+      if (routesAsHttp(*service, p)) {
+        by_port[p.number].push_back(service);
+      } else if (isTcp(*service, p)) {
+        tcp_by_port[p.number].push_back(service);
+      }
     }
   }
   const std::map<uint16_t, std::vector<OrphanHost>> orphans = orphanHosts(visible);
@@ -334,6 +399,7 @@ std::vector<Listener> SidecarTranslator::outboundListeners() {
     auto it = orphans.find(port);
     out.push_back(outboundPort(port, services, it == orphans.end() ? kNone : it->second));
   }
+  for (const auto& [port, services] : tcp_by_port) out.push_back(outboundTcpPort(port, services));
   return out;
 }
 

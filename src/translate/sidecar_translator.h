@@ -19,6 +19,7 @@
 #include "translate/route_builder.h"
 #include "translate/service_registry.h"
 #include "translate/snapshot.h"
+#include "translate/tcp_route_builder.h"
 #include "translate/translate.h"
 #include "translate/virtual_service_set.h"
 
@@ -61,6 +62,11 @@ class SidecarTranslator {
   // The routes of mesh_[index] on `port` (built once).
   const std::vector<Route>& routesOf(size_t index, uint16_t port);
   std::vector<Route> routesFor(const RegistryService& service, uint16_t port);
+  // The TCP route table of `port` ("0.0.0.0_<port>_tcp"): per service, the tcp routes of the
+  // first mesh VirtualService that has some for it on this port, else one to its cluster.
+  Listener outboundTcpPort(uint16_t port, const std::vector<const RegistryService*>& services);
+  // Indexes into mesh_ of the VirtualServices naming `host`, in selection order.
+  std::vector<size_t> candidatesFor(const std::string& host) const;
   // Orphan hosts by port: the HTTP ports of the services the same VirtualService names, else 80.
   std::map<uint16_t, std::vector<OrphanHost>> orphanHosts(
       const std::vector<const RegistryService*>& visible) const;
@@ -69,6 +75,7 @@ class SidecarTranslator {
   const ProxyIdentity& proxy_;
   ClusterBuilder& clusters_;
   RouteBuilder routes_;
+  TcpRouteBuilder tcp_routes_;
   // Mesh VirtualServices visible to the proxy, in Istio's selection order (private to the
   // proxy's namespace, exported to it, public; each group oldest first), indexed by host.
   std::vector<const PreparedVirtualService*> mesh_;

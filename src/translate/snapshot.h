@@ -213,6 +213,10 @@ struct TcpRoute {
   std::vector<WeightedCluster> clusters;  // at least one; only cluster and weight are used
   uint32_t total_weight = 0;
   std::string origin;  // "default/echo tcp[0]"
+  // Sidecar outbound tables: the names of the destination this route is for (a service's
+  // domains, as an HTTP virtual host has them); the route applies only to a connection for one
+  // of them. Empty (gateways, inbound): any connection.
+  std::vector<std::string> hosts;
 };
 
 // ---- TLS --------------------------------------------------------------------------------
@@ -296,6 +300,10 @@ enum class ListenerKind {
   // outbound route config "80": a virtual host per service host with that port (domains: the
   // FQDN, name.namespace, name.namespace.svc, the short name in the proxy's own namespace, and
   // each of those with ":<port>"), mesh VirtualServices applied.
+  // With protocol "TCP" ("0.0.0.0_5432_tcp"): the TCP services on that port, as tcp_routes whose
+  // `hosts` name the service (mesh VirtualService tcp routes, else one route to the service's
+  // cluster), for a connection the outbound side learns the destination of (CONNECT host:port);
+  // nothing consumes it yet.
   kOutboundPort,
 };
 

@@ -715,6 +715,7 @@ v1::Listener encodeListener(const tr::Listener& listener) {
       w->set_weight(c.weight);
     }
     route->set_origin(r.origin);
+    for (const auto& h : r.hosts) route->add_hosts(h);
   }
   return out;
 }
@@ -1027,6 +1028,7 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
                        ") forwards to no cluster; expected at least one with a weight");
     }
     route.origin = r.origin();
+    route.hosts.assign(r.hosts().begin(), r.hosts().end());
     out.tcp_routes.push_back(std::move(route));
   }
   if (!out.tcp_routes.empty() && !out.isTcp()) {

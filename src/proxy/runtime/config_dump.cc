@@ -93,6 +93,23 @@ std::string configDumpJson(const tr::Snapshot& s) {
                          {"protocol", l.protocol},
                          {"tls", tls},
                          {"virtual_hosts", hosts}});
+    if (l.isTcp()) {
+      json tcp = json::array();
+      for (const auto& r : l.tcp_routes) {
+        json matches = json::array();
+        for (const auto& m : r.matches) {
+          matches.push_back(
+              {{"destination_subnets", m.destination_subnets}, {"sni_hosts", m.sni_hosts}});
+        }
+        json clusters = json::array();
+        for (const auto& c : r.clusters) {
+          clusters.push_back({{"cluster", c.cluster}, {"weight", c.weight}});
+        }
+        tcp.push_back({{"origin", r.origin}, {"matches", matches}, {"clusters", clusters}});
+        if (!r.hosts.empty()) tcp.back()["hosts"] = r.hosts;
+      }
+      listeners.back()["tcp_routes"] = tcp;
+    }
     if (l.kind == tr::ListenerKind::kInbound) {
       static const char* const kPeerModes[] = {"PERMISSIVE", "STRICT", "DISABLE"};
       listeners.back()["mtls"] = {{"mode", kPeerModes[static_cast<int>(l.mtls.mode)]},

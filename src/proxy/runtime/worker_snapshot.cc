@@ -16,7 +16,7 @@ WorkerSnapshot::WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapsh
   }
   // After the vector is complete: the map points into it.
   for (const auto& l : listeners_) {
-    if (l.listener->kind == translate::ListenerKind::kOutboundPort) {
+    if (l.listener->kind == translate::ListenerKind::kOutboundPort && !l.listener->isTcp()) {
       outbound_ports_.emplace(l.listener->port, &l);
     }
   }

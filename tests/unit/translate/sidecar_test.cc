@@ -164,12 +164,21 @@ TEST(SidecarTest, OutboundProxyListener) {
 TEST(SidecarTest, PortListenersAndDomains) {
   TranslateResult r = translateYaml(kServices, sidecar());
   const Snapshot& s = snapshotOf(r);
-  // HTTP-like ports only: 80 (unnamed), 9080 (http, http-web), 9090 (grpc); not tcp-db 5432.
+  // HTTP-like ports: 80 (unnamed), 9080 (http, http-web), 9090 (grpc); tcp-db 5432 gets a TCP
+  // route table of its own.
   std::vector<std::string> names;
   for (const auto& l : s.listeners) {
     if (l.kind == ListenerKind::kOutboundPort) names.push_back(l.name);
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"0.0.0.0_80", "0.0.0.0_9080", "0.0.0.0_9090"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"0.0.0.0_80", "0.0.0.0_9080", "0.0.0.0_9090",
+                                             "0.0.0.0_5432_tcp"}));
+  const Listener* tcp = listenerNamed(s, "0.0.0.0_5432_tcp");
+  ASSERT_NE(tcp, nullptr);
+  EXPECT_EQ(tcp->protocol, "TCP");
+  ASSERT_FALSE(tcp->tcp_routes.empty());
+  EXPECT_TRUE(tcp->tcp_routes[0].matches.empty());
+  EXPECT_EQ(tcp->tcp_routes[0].clusters.at(0).cluster.substr(0, 14), "outbound|5432|");
+  EXPECT_FALSE(tcp->tcp_routes[0].hosts.empty());
 
   const Listener* l = listenerNamed(s, "0.0.0.0_9080");
   ASSERT_NE(l, nullptr);
@@ -705,6 +714,38 @@ TEST(SidecarTest, OutboundClustersGetAutoMtls) {
 
 namespace halyard::translate {
 namespace {
+
+// A mesh VirtualService's tcp routes fill the sidecar's TCP route table of that port, named
+// for the service's domains.
+TEST(SidecarTest, MeshTcpRoutesFillThePortsTcpRouteTable) {
+  TranslateResult r = translateYaml(std::string(kServices) + R"(---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-db, namespace: default}
+spec:
+  hosts: [reviews]
+  tcp:
+  - match: [{port: 5432, sourceLabels: {app: someone-else}}]
+    route: [{destination: {host: reviews, port: {number: 9080}}}]
+  - match: [{port: 5432}]
+    route:
+    - {destination: {host: reviews, port: {number: 5432}}, weight: 90}
+    - {destination: {host: ratings.other.svc.cluster.local, port: {number: 5432}}, weight: 10}
+)",
+                                    sidecar());
+  const Listener* tcp = listenerNamed(snapshotOf(r), "0.0.0.0_5432_tcp");
+  ASSERT_NE(tcp, nullptr);
+  ASSERT_EQ(tcp->tcp_routes.size(), 1u);
+  const TcpRoute& route = tcp->tcp_routes[0];
+  EXPECT_EQ(route.origin, "default/reviews-db tcp[1]");
+  ASSERT_EQ(route.clusters.size(), 2u);
+  EXPECT_EQ(route.clusters[0].cluster, "outbound|5432||reviews.default.svc.cluster.local");
+  EXPECT_EQ(route.total_weight, 100u);
+  EXPECT_NE(std::find(route.hosts.begin(), route.hosts.end(), "reviews"), route.hosts.end());
+  EXPECT_NE(
+      std::find(route.hosts.begin(), route.hosts.end(), "reviews.default.svc.cluster.local:5432"),
+      route.hosts.end());
+}
 
 // A sidecar whose app port a TCP service port delivers to proxies TCP on its inbound listener
 // (after PeerAuthentication's mutual TLS) instead of HTTP.
