@@ -38,11 +38,10 @@
 #include <sstream>
 #include <string>
 #include <thread>
-
-#include "wire/workload_key.h"
 #include <vector>
 
 #include "halyard/v1/discovery.grpc.pb.h"
+#include "wire/workload_key.h"
 
 namespace {
 
@@ -374,8 +373,8 @@ int main(int argc, char** argv) {
         if (!probe) {
           if (!fs::exists(ca_dir / "root-cert.pem")) return false;
           trust.root_pem = readAll(ca_dir / "root-cert.pem");
-          probe = halyard::v1::Discovery::NewStub(
-              tlsChannel(address, trust, grpc::ChannelArguments()));
+          probe =
+              halyard::v1::Discovery::NewStub(tlsChannel(address, trust, grpc::ChannelArguments()));
         }
         grpc::ClientContext c;
         halyard::v1::StatusResponse r;

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "config/model/config_set.h"
-#include "translate/diagnostic_sink.h"
 #include "translate/authz_compiler.h"
+#include "translate/diagnostic_sink.h"
 #include "translate/mesh_settings.h"
 #include "translate/peer_authentication.h"
 #include "translate/snapshot.h"

@@ -14,8 +14,8 @@
 #include <thread>
 
 #include "proxy/runtime/worker_telemetry.h"
-#include "wire/test_ca.h"
 #include "telemetry/peer_identity.h"
+#include "wire/test_ca.h"
 
 namespace halyard::proxy::runtime {
 namespace {
