@@ -124,6 +124,15 @@ spec:
         status, reason, _ = request(mesh.port, "/api/admin/users")
         assert status == 403 and reason == "denied by AuthorizationPolicy default/no-admin"
         assert request(mesh.port, "/api/items")[0] == 200
+        # Paths are normalized before routing and authorization (Istio's BASE): no way around.
+        for sneaky in ("/api/items/../admin/users", "/api/%2E/admin", "/api\\admin",
+                       "/public/%2e%2e/api/admin"):
+            status, reason, _ = request(mesh.port, sneaky)
+            assert status == 403 and reason == "denied by AuthorizationPolicy default/no-admin", (
+                sneaky, status, reason)
+        # ... and the app gets the normalized path.
+        status, body = get(mesh.port, "/x/../api/items/./42", API_HOST)
+        assert status == 200 and body["path"] == "/api/items/42", body
     finally:
         remove(mesh, path)
 

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "common/log.h"
+#include "proxy/http/path_normalizer.h"
 #include "proxy/net/socket_util.h"
 #include "proxy/runtime/request_phases.h"
 #include "proxy/runtime/responder.h"
@@ -255,6 +256,8 @@ net::awaitable<void> DownstreamConnection::serve() {
   rq.start = Clock::now();
   rq.snapshot = ds_.worker.snapshot();
   rq.view = http::toRequestView(head, ds_.listener->scheme, ds_.listener->gateway_port);
+  // Istio's BASE normalization, before routing and authorization; what is forwarded too.
+  if (http::normalizePath(rq.view.path, rq.normalized_path)) rq.view.path = rq.normalized_path;
   rq.close = !head.keep_alive || ds_.worker.draining();
   ds_.forwarded_for.clear();
   ds_.in.consume(head.head_bytes);
@@ -269,7 +272,7 @@ net::awaitable<void> DownstreamConnection::serve() {
   telemetry::AccessLogEntry& log = rq.record.log;
   log.start_time = std::chrono::system_clock::now();
   log.method = head.method;
-  log.path = head.path;
+  log.path = rq.view.path;
   log.protocol = rq.http10() ? "HTTP/1.0" : "HTTP/1.1";
   log.authority = rq.view.authority;
   log.user_agent = rq.view.header("user-agent").value_or(std::string_view());

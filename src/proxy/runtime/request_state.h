@@ -42,6 +42,7 @@ struct RequestState {
   std::string upstream_principal;      // backs record.upstream_principal (capacity kept)
   std::string transport_failure;       // backs the access log's upstream_transport_failure_reason
   std::string authz_details;           // backs response_code_details of an RBAC denial
+  std::string normalized_path;         // backs view.path when normalization changed it
 
   bool http10() const { return head->version == http::HttpVersion::kHttp10; }
   bool isHead() const { return head->method == "HEAD"; }
@@ -64,6 +65,7 @@ struct RequestState {
     upstream_principal.clear();
     transport_failure.clear();
     authz_details.clear();
+    normalized_path.clear();
   }
 };
 

@@ -215,7 +215,8 @@ bool UpstreamRequest::buildHead() {
   std::string& out = ds_.upstream_head;
   out.clear();
   rewritten_path_ = router::rewritePath(route_, action_, view);
-  if (!http::appendRequestLine(out, head.method, rewritten_path_ ? *rewritten_path_ : head.path)) {
+  // view.path: the path as normalized (http/path_normalizer.h), what routing and authorization saw.
+  if (!http::appendRequestLine(out, head.method, rewritten_path_ ? *rewritten_path_ : view.path)) {
     return false;
   }
   std::string_view authority = view.authority;
@@ -262,7 +263,7 @@ bool UpstreamRequest::buildHead() {
   headers.push_back({"x-forwarded-proto", view.scheme});
   headers.push_back({"x-request-id", rq_.request_id});
   // Envoy keeps the path a rewrite replaced, for the upstream and for access logs.
-  if (rewritten_path_) headers.push_back({"x-envoy-original-path", head.path});
+  if (rewritten_path_) headers.push_back({"x-envoy-original-path", view.path});
   router::applyHeaderOps(
       headers, {&route_.request_headers, &destination_->request_headers},
       [&](std::string_view name, std::string_view value) { http::appendHeader(out, name, value); });

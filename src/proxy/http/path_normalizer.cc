@@ -1,0 +1,88 @@
+#include "proxy/http/path_normalizer.h"
+
+namespace halyard::proxy::http {
+
+namespace {
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool unreserved(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+// Whether a normalization could change `p`: a backslash, a percent sign, or a dot right after a
+// slash (the start of a dot segment).
+bool mayChange(std::string_view p) {
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\' || c == '%') return true;
+    if (c == '.' && i > 0 && p[i - 1] == '/') return true;
+  }
+  return false;
+}
+
+// RFC 3986 §5.2.4 on an absolute path.
+std::string removeDotSegments(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  while (!in.empty()) {
+    if (in.starts_with("../")) {
+      in.remove_prefix(3);
+    } else if (in.starts_with("./")) {
+      in.remove_prefix(2);
+    } else if (in.starts_with("/./")) {
+      in.remove_prefix(2);
+    } else if (in == "/.") {
+      in = "/";
+    } else if (in.starts_with("/../") || in == "/..") {
+      in = in.size() == 3 ? std::string_view("/") : in.substr(3);
+      const size_t last = out.rfind('/');
+      out.resize(last == std::string::npos ? 0 : last);
+    } else if (in == "." || in == "..") {
+      in = {};
+    } else {
+      const size_t next = in.find('/', 1);
+      const std::string_view segment = in.substr(0, next);
+      out.append(segment);
+      in.remove_prefix(segment.size());
+    }
+  }
+  return out.empty() ? std::string("/") : out;
+}
+
+}  // namespace
+
+bool normalizePath(std::string_view path, std::string& out) {
+  const size_t q = path.find('?');
+  const std::string_view only = path.substr(0, q);
+  if (!mayChange(only)) return false;
+  std::string decoded;
+  decoded.reserve(only.size());
+  for (size_t i = 0; i < only.size(); ++i) {
+    const char c = only[i];
+    if (c == '\\') {
+      decoded.push_back('/');
+    } else if (c == '%' && i + 2 < only.size() && hexValue(only[i + 1]) >= 0 &&
+               hexValue(only[i + 2]) >= 0 &&
+               unreserved(static_cast<unsigned char>(hexValue(only[i + 1]) * 16 +
+                                                     hexValue(only[i + 2])))) {
+      decoded.push_back(static_cast<char>(hexValue(only[i + 1]) * 16 + hexValue(only[i + 2])));
+      i += 2;
+    } else {
+      decoded.push_back(c);
+    }
+  }
+  std::string normal = decoded.starts_with('/') ? removeDotSegments(decoded) : decoded;
+  if (q != std::string_view::npos) normal.append(path.substr(q));
+  if (normal == path) return false;
+  out = std::move(normal);
+  return true;
+}
+
+}  // namespace halyard::proxy::http

@@ -1,0 +1,42 @@
+#include "proxy/http/path_normalizer.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace halyard::proxy::http {
+namespace {
+
+std::string normal(std::string_view path) {
+  std::string out = "untouched";
+  return normalizePath(path, out) ? out : std::string(path);
+}
+
+TEST(PathNormalizer, NormalPathsAreLeftAloneWithoutWork) {
+  std::string out = "untouched";
+  EXPECT_FALSE(normalizePath("/api/items/42?q=a/../b", out));
+  EXPECT_FALSE(normalizePath("/a.b/c..d/.e", out));  // dots inside segments are not dot segments
+  EXPECT_EQ(out, "untouched");
+}
+
+TEST(PathNormalizer, DotSegmentsAreRemoved) {
+  EXPECT_EQ(normal("/a/./b"), "/a/b");
+  EXPECT_EQ(normal("/a/b/../c"), "/a/c");
+  EXPECT_EQ(normal("/../../admin"), "/admin");
+  EXPECT_EQ(normal("/a/.."), "/");
+  EXPECT_EQ(normal("/a/b/."), "/a/b/");
+  EXPECT_EQ(normal("/public/../admin?x=/../y"), "/admin?x=/../y");  // the query is kept
+}
+
+TEST(PathNormalizer, BackslashesAndEncodedUnreservedCharacters) {
+  EXPECT_EQ(normal("/public\\..\\admin"), "/admin");
+  EXPECT_EQ(normal("/public/%2E%2E/admin"), "/admin");
+  EXPECT_EQ(normal("/public/%2e%2e/admin"), "/admin");
+  EXPECT_EQ(normal("/%61dmin"), "/admin");
+  EXPECT_EQ(normal("/a%2Fb"), "/a%2Fb");    // an encoded slash stays encoded
+  EXPECT_EQ(normal("/a%2"), "/a%2");        // a cut escape stays as it was
+  EXPECT_EQ(normal("/100%25"), "/100%25");  // so does a reserved one
+}
+
+}  // namespace
+}  // namespace halyard::proxy::http
