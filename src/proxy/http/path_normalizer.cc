@@ -68,15 +68,24 @@ bool normalizePath(std::string_view path, std::string& out) {
     const char c = only[i];
     if (c == '\\') {
       decoded.push_back('/');
-    } else if (c == '%' && i + 2 < only.size() && hexValue(only[i + 1]) >= 0 &&
-               hexValue(only[i + 2]) >= 0 &&
-               unreserved(static_cast<unsigned char>(hexValue(only[i + 1]) * 16 +
-                                                     hexValue(only[i + 2])))) {
-      decoded.push_back(static_cast<char>(hexValue(only[i + 1]) * 16 + hexValue(only[i + 2])));
-      i += 2;
-    } else {
-      decoded.push_back(c);
+      continue;
     }
+    if (c == '%' && i + 2 < only.size() && hexValue(only[i + 1]) >= 0 &&
+        hexValue(only[i + 2]) >= 0) {
+      const char d = static_cast<char>(hexValue(only[i + 1]) * 16 + hexValue(only[i + 2]));
+      // A decoded hex digit after a stray '%' ("%3%34") would make a new escape, which a second
+      // pass (the app's) would decode again: such an escape stays as it was.
+      const size_t n = decoded.size();
+      const bool makes_escape =
+          hexValue(d) >= 0 && ((n >= 1 && decoded[n - 1] == '%') ||
+                               (n >= 2 && decoded[n - 2] == '%' && hexValue(decoded[n - 1]) >= 0));
+      if (unreserved(static_cast<unsigned char>(d)) && !makes_escape) {
+        decoded.push_back(d);
+        i += 2;
+        continue;
+      }
+    }
+    decoded.push_back(c);
   }
   std::string normal = decoded.starts_with('/') ? removeDotSegments(decoded) : decoded;
   if (q != std::string_view::npos) normal.append(path.substr(q));

@@ -36,6 +36,10 @@ TEST(PathNormalizer, BackslashesAndEncodedUnreservedCharacters) {
   EXPECT_EQ(normal("/a%2Fb"), "/a%2Fb");    // an encoded slash stays encoded
   EXPECT_EQ(normal("/a%2"), "/a%2");        // a cut escape stays as it was
   EXPECT_EQ(normal("/100%25"), "/100%25");  // so does a reserved one
+  // Decoding must not make a new escape out of a stray '%': once normal, always normal.
+  EXPECT_EQ(normal("/%3%34"), "/%3%34");
+  EXPECT_EQ(normal("/%%341"), "/%%341");
+  EXPECT_EQ(normal("/%2E%3%34"), "/.%3%34");
 }
 
 }  // namespace

@@ -1,0 +1,1 @@
+halyard_add_fuzzer(fuzz_path_normalizer ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_path_normalizer.cc halyard_http)
