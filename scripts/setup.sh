@@ -13,7 +13,8 @@ PACKAGES=(
   # control-plane protocol (api/halyard/v1): protobuf + gRPC
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # tests: real clients and peers
-  python3 python3-pytest python3-h2 python3-yaml python3-grpcio python3-protobuf curl
+  python3 python3-pytest python3-h2 python3-yaml python3-grpcio python3-protobuf
+  python3-cryptography curl
   openssl sslscan
   # benchmarks (bench/, not part of the tests)
   wrk nghttp2-client nginx-light haproxy time
