@@ -228,19 +228,18 @@ UpstreamTls ClusterBuilder::istioMutual(const Cluster& c, const RegistryService&
 }
 
 void ClusterBuilder::applyTls(Cluster& c, const model::ClientTLSSettings& tls,
-                              const model::DestinationRule& owner_rule, const std::string& path) {
-  const model::DestinationRule* owner = &owner_rule;
+                              const model::DestinationRule& owner, const std::string& path) {
   const std::string mode = tls.mode.value_or("DISABLE");
   UpstreamTls out;
   out.mode = mode == "MUTUAL" ? UpstreamTls::Mode::kMutual : UpstreamTls::Mode::kSimple;
-  out.origin = namespaceOf(owner->meta) + "/" + owner->meta.name + " " + path.substr(5);
+  out.origin = namespaceOf(owner.meta) + "/" + owner.meta.name + " " + path.substr(5);
   out.sni = tls.sni.value_or("");
   out.subject_alt_names = tls.subject_alt_names;
   out.insecure_skip_verify = tls.insecure_skip_verify.value_or(false);
 
   bool use_credential = isSet(tls.credential_name);
-  if (use_credential && !gateway_ && !owner->spec.workload_selector) {
-    sink_.report(kNotServed, owner->meta, tls.line, path + ".credentialName",
+  if (use_credential && !gateway_ && !owner.spec.workload_selector) {
+    sink_.report(kNotServed, owner.meta, tls.line, path + ".credentialName",
                  "credentialName applies at sidecars only when the DestinationRule has a "
                  "workloadSelector (as in Istio); ignored, the certificate paths are used");
     use_credential = false;
@@ -270,7 +269,7 @@ void ClusterBuilder::applyTls(Cluster& c, const model::ClientTLSSettings& tls,
   if (!why.empty()) {
     // Istio's cluster never gets its certificate and its connections fail; plaintext would not.
     c.endpoints.clear();
-    sink_.report(kMissingCredential, owner->meta, tls.line,
+    sink_.report(kMissingCredential, owner.meta, tls.line,
                  path + (use_credential ? ".credentialName" : ""),
                  "client TLS for " + c.name + " cannot be set up: " + why +
                      "; the cluster gets no endpoints (503)");

@@ -70,10 +70,10 @@ uint16_t workloadPort(const std::map<std::string, int64_t>& ports, const Registr
   return port.target_port != 0 ? port.target_port : port.number;
 }
 
-// The port a WorkloadEntry's sidecar receives its traffic on (kInboundPortAnnotation), 0 when
-// the annotation is absent or not a port number.
-uint16_t inboundPortOf(const model::ObjectMeta& meta) {
-  auto it = meta.annotations.find(kInboundPortAnnotation);
+// A port number annotation of a WorkloadEntry (kInboundPortAnnotation, kAppPortAnnotation), 0
+// when absent or not a port number.
+uint16_t portAnnotation(const model::ObjectMeta& meta, const char* key) {
+  auto it = meta.annotations.find(key);
   if (it == meta.annotations.end() || it->second.empty() || it->second.size() > 5) return 0;
   int64_t n = 0;
   for (char c : it->second) {
@@ -87,17 +87,8 @@ uint16_t inboundPortOf(const model::ObjectMeta& meta) {
 // portLevelMtls speaks of: the app port its sidecar forwards to (kAppPortAnnotation), else the
 // port the entry maps the service port to.
 uint16_t workloadAppPort(const model::WorkloadEntry& we, const RegistryPort& port) {
-  auto it = we.meta.annotations.find(kAppPortAnnotation);
-  if (it != we.meta.annotations.end() && !it->second.empty() && it->second.size() <= 5) {
-    int64_t n = 0;
-    bool digits = true;
-    for (char c : it->second) {
-      digits &= c >= '0' && c <= '9';
-      n = n * 10 + (c - '0');
-    }
-    if (digits && toPort(n) != 0) return toPort(n);
-  }
-  return workloadPort(we.spec.ports, port);
+  const uint16_t app = portAnnotation(we.meta, kAppPortAnnotation);
+  return app != 0 ? app : workloadPort(we.spec.ports, port);
 }
 
 bool runsSidecar(const std::map<std::string, std::string>& labels) {
@@ -326,7 +317,7 @@ void ServiceRegistry::selectWorkloads(const std::map<std::string, std::string>& 
     Endpoint e;
     e.address = address;
     // A workload with a sidecar receives every service port on the sidecar's inbound port.
-    const uint16_t inbound = inboundPortOf(we.meta);
+    const uint16_t inbound = portAnnotation(we.meta, kInboundPortAnnotation);
     e.port = inbound != 0 ? inbound : workloadPort(we.spec.ports, port);
     e.weight = static_cast<uint32_t>(std::max<int64_t>(we.spec.weight.value_or(1), 1));
     e.labels = we.spec.labels;
