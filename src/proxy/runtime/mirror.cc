@@ -36,7 +36,7 @@ net::awaitable<void> mirror(Worker& worker, std::shared_ptr<const WorkerSnapshot
   upstream::UpstreamHost* host = upstream::pickHost(*hosts, worker.random(), {});
   if (!host) co_return;
   const Clock::time_point deadline = Clock::now() + kMirrorTimeout;
-  const auto chosen = hosts->transportFor(*host, mirrorHost(head));
+  const auto chosen = hosts->transportFor(hosts->endpoint(*host), mirrorHost(head));
   if (!chosen) co_return;
   const upstream::TransportSettings& transport = *chosen;
   std::unique_ptr<upstream::UpstreamConnection> c = worker.pool().takeIdle(*host, transport);

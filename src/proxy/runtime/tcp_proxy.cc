@@ -214,7 +214,7 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
   upstream_text = host->name;
   record.log.upstream_host = upstream_text;
   record.endpoint = hosts->endpoint(*host);
-  const auto transport = hosts->transportFor(*host, sni.value_or(""));
+  const auto transport = hosts->transportFor(record.endpoint, sni.value_or(""));
   if (!transport) {
     finish(ResponseFlag::kUpstreamConnectionFailure,
            "no TLS context for cluster " + chosen->cluster + ": " + std::string(transport.error()));

@@ -297,7 +297,7 @@ void UpstreamRequest::startMirrors() {
 net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& host) {
   const tr::Cluster& cluster = hosts_->cluster();
   upstream::ConnectionPool& pool = ds_.worker.pool();
-  const auto chosen = hosts_->transportFor(host, upstream_host_);
+  const auto chosen = hosts_->transportFor(rq_.record.endpoint, upstream_host_);
   if (!chosen) {
     co_return Attempt{.failure = Failure::kConnect,
                       .detail = "no TLS context for the cluster: " + std::string(chosen.error())};

@@ -94,12 +94,9 @@ const translate::Endpoint* ClusterHosts::endpoint(const UpstreamHost& host) cons
 }
 
 common::Result<TransportSettings, std::string_view> ClusterHosts::transportFor(
-    const UpstreamHost& host, std::string_view request_host) const {
+    const translate::Endpoint* endpoint, std::string_view request_host) const {
   if (!cluster_->tls) return TransportSettings{};
-  if (cluster_->auto_mtls) {
-    const translate::Endpoint* e = endpoint(host);
-    if (!e || !e->mesh_mtls) return TransportSettings{};
-  }
+  if (cluster_->auto_mtls && (!endpoint || !endpoint->mesh_mtls)) return TransportSettings{};
   if (!tls_context_) return common::unexpected(tls_error_);
   return TransportSettings::forTls(*tls_context_, request_host);
 }

@@ -48,11 +48,12 @@ class ClusterHosts : public std::enable_shared_from_this<ClusterHosts> {
   const tls::ClientContext* tlsContext() const { return tls_context_; }
   std::string_view tlsError() const { return tls_error_; }
 
-  // How a connection to `host` is made for a request to `request_host`: plaintext, the cluster's
-  // TLS, or — with auto mTLS — Istio mutual TLS only to the endpoints that run a sidecar. The
-  // error says why the cluster has TLS settings but no context.
+  // How a connection to a host is made for a request to `request_host`: plaintext, the cluster's
+  // TLS, or — with auto mTLS — Istio mutual TLS only to the endpoints that run a sidecar.
+  // `endpoint` is the host's (endpoint(host), which the caller has already looked up for its
+  // telemetry). The error says why the cluster has TLS settings but no context.
   common::Result<TransportSettings, std::string_view> transportFor(
-      const UpstreamHost& host, std::string_view request_host) const;
+      const translate::Endpoint* endpoint, std::string_view request_host) const;
 
   // Why hosts() is empty after a failed resolution ("" when it did not fail).
   const std::string& resolveError() const { return resolve_error_; }
