@@ -547,6 +547,11 @@ TEST_F(ControlPlaneTest, ABadHelloIsRefused) {
 TEST_F(ControlPlaneTest, ProxyConfigFindsProxiesByTheirNames) {
   FakeProxy a(ca_dir_.path(), plane_->port(), FakeProxy::gateway("gw-a"));
   ASSERT_TRUE(waitFor([&] { return a.pushes() == 1; }));
+  // proxy-config shows what the proxy ACKed: the ACK follows the push on its own.
+  ASSERT_TRUE(waitFor([&] {
+    auto r = plane_->controller().proxyConfig("gw-a.istio-system");
+    return r && r->resources().listeners_size() > 0;
+  }));
   auto byId = plane_->controller().proxyConfig("gw-a.istio-system");
   ASSERT_TRUE(byId);
   EXPECT_EQ(byId->resources().listeners_size(), 1);
