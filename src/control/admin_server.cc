@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/log.h"
+#include "control/jwks/jwks_fetcher.h"
 
 namespace halyard::control {
 
@@ -52,6 +53,7 @@ std::string metrics(const v1::StatusResponse& s, const IdentityCounters* identit
   out += "halyard_control_pushes " + std::to_string(pushes) + "\n";
   gauge("halyard_control_nacks", "Snapshots the connected proxies rejected.", "gauge");
   out += "halyard_control_nacks " + std::to_string(nacks) + "\n";
+  if (const jwks::JwksFetcher* f = jwks::activeFetcher()) out += f->metrics();
   if (!identity) return out;
   gauge("halyard_control_certificates_issued_total", "Workload certificates signed.", "counter");
   out += "halyard_control_certificates_issued_total " +

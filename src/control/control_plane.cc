@@ -3,14 +3,18 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "common/log.h"
 #include "control/admin_server.h"
 #include "control/ca/bootstrap_token.h"
 #include "control/ca/certificate_authority.h"
 #include "control/ca/duration.h"
+#include "control/jwks/jwks_fetcher.h"
 #include "control/push/discovery_service.h"
 #include "control/serving_tls.h"
 #include "control/sources/directory_source.h"
+#include "translate/request_authentication.h"
 
 namespace halyard::control {
 
@@ -20,6 +24,19 @@ namespace {
 // pings within about 40 s, and its registered workload leaves the registry.
 constexpr int kKeepaliveTimeMs = 30'000;
 constexpr int kKeepaliveTimeoutMs = 10'000;
+
+std::chrono::milliseconds envMillis(const char* name, std::chrono::milliseconds fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const long long ms = std::strtoll(v, &end, 10);
+  if (*end != '\0' || ms <= 0) {
+    HLOG_WARN("{}={} is not a positive number of milliseconds; using {} ms", name, v,
+              fallback.count());
+    return fallback;
+  }
+  return std::chrono::milliseconds(ms);
+}
 
 }  // namespace
 
@@ -32,6 +49,18 @@ ControlPlane::~ControlPlane() {
 }
 
 common::Expected<void> ControlPlane::start() {
+  // jwksUri key sets are fetched here and pushed inline; a change translates and pushes again.
+  jwks::JwksFetcherOptions jwks_options;
+  jwks_options.refresh = envMillis("HALYARD_JWKS_REFRESH_MS", options_.jwks_refresh);
+  jwks_options.timeout = envMillis("HALYARD_JWKS_TIMEOUT_MS", options_.jwks_timeout);
+  jwks_options.ca_file = options_.jwks_ca_file;
+  if (const char* ca = std::getenv("HALYARD_JWKS_CA_FILE"); ca && *ca) jwks_options.ca_file = ca;
+  jwks_ =
+      std::make_unique<jwks::JwksFetcher>(jwks_options, [this] { controller_.requestRebuild(); });
+  jwks_->start();
+  jwks::setActiveFetcher(jwks_.get());
+  translate::setJwksResolver(
+      [fetcher = jwks_.get()](const std::string& uri) { return fetcher->resolve(uri); });
   controller_.start();
   source_ = std::make_unique<DirectorySource>(
       DirectorySourceOptions{options_.config_dir, options_.debounce});
@@ -109,6 +138,13 @@ void ControlPlane::stop() {
   }
   if (source_) source_->stop();
   controller_.stop();
+  if (jwks_) {
+    if (jwks::activeFetcher() == jwks_.get()) {
+      jwks::setActiveFetcher(nullptr);
+      translate::setJwksResolver({});
+    }
+    jwks_->stop();
+  }
 }
 
 }  // namespace halyard::control

@@ -21,6 +21,10 @@ class BootstrapTokens;
 class CertificateAuthority;
 }  // namespace ca
 
+namespace jwks {
+class JwksFetcher;
+}  // namespace jwks
+
 class AdminServer;
 class ConfigSource;
 class DiscoveryService;
@@ -40,6 +44,12 @@ struct ControlPlaneOptions {
   // Where the root bundle is copied for the CLI (rootBundlePath); empty: no copy. `halyard
   // control` sets it; in-process tests leave it empty.
   std::string root_bundle_dir;
+  // RequestAuthentication jwksUri fetching (control/jwks/jwks_fetcher.h). The environment can
+  // override these for a whole `halyard up`: HALYARD_JWKS_REFRESH_MS, HALYARD_JWKS_TIMEOUT_MS,
+  // HALYARD_JWKS_CA_FILE (extra roots for https jwksUri).
+  std::chrono::milliseconds jwks_refresh{20 * 60 * 1000};
+  std::chrono::milliseconds jwks_timeout{5000};
+  std::string jwks_ca_file;
 };
 
 class ControlPlane {
@@ -62,6 +72,7 @@ class ControlPlane {
  private:
   ControlPlaneOptions options_;
   PushController controller_;
+  std::unique_ptr<jwks::JwksFetcher> jwks_;
   std::unique_ptr<ConfigSource> source_;
   std::unique_ptr<ca::CertificateAuthority> ca_;
   std::unique_ptr<ca::BootstrapTokens> tokens_;

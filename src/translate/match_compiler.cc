@@ -8,25 +8,50 @@ namespace model = config::model;
 
 namespace {
 
-// JWT claim keys (@request.auth.claims...) match validated token claims, which need a
-// RequestAuthentication this proxy does not serve yet: the key is kept as a header name no
-// request carries, so a positive match never holds and a negative one always does, as with no
-// token at all.
+// JWT claim keys (@request.auth.claims.<name>, nested with '.', or @request.auth.claims[a][b])
+// match the claims of the token the RequestAuthentication phase verified. The matcher keeps '@'
+// and the claim path, '\0'-separated and in its own case (claims are case-sensitive); no header
+// name starts with '@', so the router tells the two apart by that.
 constexpr std::string_view kClaimPrefix = "@request.auth.claims";
+
+std::optional<std::string> claimPath(std::string_view key) {
+  key.remove_prefix(kClaimPrefix.size());
+  std::string path = "@";
+  if (!key.empty() && key.front() == '.') {
+    key.remove_prefix(1);
+    if (key.empty()) return std::nullopt;
+    for (const char c : key) path.push_back(c == '.' ? '\0' : c);
+    return path;
+  }
+  while (!key.empty()) {
+    const size_t close = key.find(']');
+    if (key.front() != '[' || close == std::string_view::npos || close == 1) return std::nullopt;
+    if (path.size() > 1) path.push_back('\0');
+    path.append(key.substr(1, close - 1));
+    key.remove_prefix(close + 1);
+  }
+  if (path.size() == 1) return std::nullopt;
+  return path;
+}
 
 void addHeaders(const std::map<std::string, model::StringMatch>& in, bool invert,
                 const MatchSite& site, const std::string& field, DiagnosticSink& sink,
                 std::vector<HeaderMatcher>& out) {
   for (const auto& [name, sm] : in) {
     MatchSite at{site.meta, site.field_path + "." + field + "." + name};
+    std::optional<std::string> claim;
     if (name.starts_with(kClaimPrefix)) {
-      sink.report(kNotServed, *site.meta, sm.line, at.field_path,
-                  "JWT claim matching is not served yet: " + name + " never holds");
+      claim = claimPath(name);
+      if (!claim) {
+        sink.report(kNotServed, *site.meta, sm.line, at.field_path,
+                    "JWT claim key " + name +
+                        " names no claim (@request.auth.claims.<name> or [<name>]): never holds");
+      }
     }
     auto m = compileStringMatch(sm, true, at, sink);
     if (!m) continue;
     HeaderMatcher h;
-    h.name = toLower(name);
+    h.name = claim ? *claim : toLower(name);
     h.match = std::move(*m);
     h.invert = invert;
     out.push_back(std::move(h));

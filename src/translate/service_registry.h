@@ -14,6 +14,7 @@
 #include "translate/diagnostic_sink.h"
 #include "translate/mesh_settings.h"
 #include "translate/peer_authentication.h"
+#include "translate/request_authentication.h"
 #include "translate/snapshot.h"
 
 namespace halyard::translate {
@@ -83,6 +84,13 @@ class ServiceRegistry {
                                          const std::map<std::string, std::string>& labels,
                                          std::vector<std::string>& warnings) const {
     return authzPoliciesFor(config_, mesh_, AuthzScope{namespace_, labels, false}, warnings);
+  }
+  // The merged jwtRules of the RequestAuthentications a workload applies
+  // (request_authentication.h), JWKS URIs resolved by the process's resolver.
+  std::vector<JwtRule> requestAuthentication(const std::string& namespace_,
+                                             const std::map<std::string, std::string>& labels,
+                                             std::vector<std::string>& warnings) const {
+    return jwtRulesFor(config_, mesh_, AuthnScope{namespace_, labels}, jwksResolver(), warnings);
   }
 
  private:

@@ -165,6 +165,8 @@ std::optional<Listener> inbound(const ServiceRegistry& registry, const ProxyIden
   labels.emplace(kTlsModeLabel, kIstioTlsMode);
   l.mtls = registry.peerAuthentication().effective(proxy.namespace_, labels, proxy.app_port);
   l.authz = registry.authorization(proxy.namespace_, proxy.labels, warnings);
+  if (!l.isTcp())
+    l.jwt_rules = registry.requestAuthentication(proxy.namespace_, proxy.labels, warnings);
   return l;
 }
 

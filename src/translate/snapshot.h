@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "translate/authz.h"
+#include "translate/jwt_rule.h"
 
 namespace halyard::translate {
 
@@ -335,6 +336,9 @@ struct Listener {
   // kInbound and kGateway: the AuthorizationPolicies of the proxy's workload, evaluated on every
   // request after route selection (proxy/authz/authorizer.h).
   std::vector<AuthzPolicy> authz;
+  // kInbound and kGateway: the merged jwtRules of the RequestAuthentications that apply
+  // (translate/jwt_rule.h), checked by the authentication phase; empty: no JWT checks.
+  std::vector<JwtRule> jwt_rules;
   // kOutboundProxy: MeshConfig outboundTrafficPolicy.mode is REGISTRY_ONLY, so hosts outside the
   // registry are refused instead of passed through (ALLOW_ANY).
   bool registry_only = false;

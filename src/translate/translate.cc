@@ -9,6 +9,7 @@
 #include "translate/diagnostic_sink.h"
 #include "translate/gateway_translator.h"
 #include "translate/mesh_settings.h"
+#include "translate/request_authentication.h"
 #include "translate/service_registry.h"
 #include "translate/sidecar_translator.h"
 #include "translate/virtual_service_set.h"
@@ -63,7 +64,12 @@ TranslateResult translate(const config::model::ConfigSet& config, const ProxyIde
     // A gateway enforces the AuthorizationPolicies that select its own workload.
     const std::vector<AuthzPolicy> authz =
         registry.authorization(proxy.namespace_, proxy.labels, notes);
-    for (auto& l : snapshot->listeners) l.authz = authz;
+    const std::vector<JwtRule> jwt_rules = jwtRulesFor(
+        config, mesh.settings, AuthnScope{proxy.namespace_, proxy.labels}, jwksResolver(), notes);
+    for (auto& l : snapshot->listeners) {
+      l.authz = authz;
+      if (!l.isTcp()) l.jwt_rules = jwt_rules;
+    }
   } else {
     SidecarTranslator translator(registry, virtual_services, proxy, clusters, sink);
     snapshot->listeners =

@@ -659,6 +659,49 @@ void encodeAuthz(const tr::AuthzPolicy& in, v1::AuthzPolicy* out) {
   }
 }
 
+void encodeJwtRule(const tr::JwtRule& in, v1::JwtRule* out) {
+  out->set_issuer(in.issuer);
+  for (const auto& a : in.audiences) out->add_audiences(a);
+  out->set_jwks(in.jwks);
+  out->set_jwks_uri(in.jwks_uri);
+  for (const auto& h : in.from_headers) {
+    v1::JwtRule::HeaderLocation* l = out->add_from_headers();
+    l->set_name(h.name);
+    l->set_prefix(h.prefix);
+  }
+  for (const auto& p : in.from_params) out->add_from_params(p);
+  for (const auto& c : in.from_cookies) out->add_from_cookies(c);
+  out->set_forward_original_token(in.forward_original_token);
+  out->set_output_payload_to_header(in.output_payload_to_header);
+  for (const auto& [claim, header] : in.output_claim_to_headers) {
+    v1::JwtRule::ClaimToHeader* c = out->add_output_claim_to_headers();
+    c->set_claim(claim);
+    c->set_header(header);
+  }
+  for (const auto& c : in.space_delimited_claims) out->add_space_delimited_claims(c);
+  out->set_origin(in.origin);
+}
+
+tr::JwtRule decodeJwtRule(const v1::JwtRule& in) {
+  tr::JwtRule out;
+  out.issuer = in.issuer();
+  out.audiences.assign(in.audiences().begin(), in.audiences().end());
+  out.jwks = in.jwks();
+  out.jwks_uri = in.jwks_uri();
+  for (const auto& h : in.from_headers()) out.from_headers.push_back({h.name(), h.prefix()});
+  out.from_params.assign(in.from_params().begin(), in.from_params().end());
+  out.from_cookies.assign(in.from_cookies().begin(), in.from_cookies().end());
+  out.forward_original_token = in.forward_original_token();
+  out.output_payload_to_header = in.output_payload_to_header();
+  for (const auto& c : in.output_claim_to_headers()) {
+    out.output_claim_to_headers.emplace_back(c.claim(), c.header());
+  }
+  out.space_delimited_claims.assign(in.space_delimited_claims().begin(),
+                                    in.space_delimited_claims().end());
+  out.origin = in.origin();
+  return out;
+}
+
 v1::Listener encodeListener(const tr::Listener& listener) {
   v1::Listener out;
   out.set_name(listener.name);
@@ -701,6 +744,7 @@ v1::Listener encodeListener(const tr::Listener& listener) {
     m->set_origin(mtls.origin);
   }
   for (const auto& p : listener.authz) encodeAuthz(p, out.add_authz());
+  for (const auto& r : listener.jwt_rules) encodeJwtRule(r, out.add_jwt_rules());
   out.set_registry_only(listener.registry_only);
   for (const auto& r : listener.tcp_routes) {
     v1::TcpRoute* route = out.add_tcp_routes();
@@ -1004,6 +1048,7 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
     if (!p) return common::unexpected(p.error());
     out.authz.push_back(std::move(*p));
   }
+  for (const auto& r : in.jwt_rules()) out.jwt_rules.push_back(decodeJwtRule(r));
   out.registry_only = in.registry_only();
   for (int i = 0; i < in.tcp_routes_size(); ++i) {
     const v1::TcpRoute& r = in.tcp_routes(i);

@@ -68,6 +68,14 @@ void PushController::onSourceUpdate(SourceUpdate update) {
   cv_.notify_all();
 }
 
+void PushController::requestRebuild() {
+  {
+    std::lock_guard lock(mu_);
+    rebuild_requested_ = true;
+  }
+  cv_.notify_all();
+}
+
 void PushController::connect(std::shared_ptr<ProxySession> session) {
   {
     std::lock_guard lock(mu_);
@@ -91,7 +99,8 @@ void PushController::run() {
     {
       std::unique_lock lock(mu_);
       auto ready = [this] {
-        return stopping_ || pending_update_ || !connects_.empty() || !disconnects_.empty();
+        return stopping_ || pending_update_ || rebuild_requested_ || !connects_.empty() ||
+               !disconnects_.empty();
       };
       std::optional<Clock::time_point> wake;
       if (registry_changed_) wake = *registry_changed_ + options_.registry_debounce;
@@ -103,6 +112,8 @@ void PushController::run() {
       }
       if (stopping_) return;
       update.swap(pending_update_);
+      rebuild_now_ = rebuild_requested_;
+      rebuild_requested_ = false;
       connects.swap(connects_);
       disconnects.swap(disconnects_);
     }
@@ -173,7 +184,7 @@ void PushController::step(std::optional<SourceUpdate> update,
     resync_until_.reset();
     HLOG_INFO("resync grace over: the proxies that resumed a snapshot are served again");
   }
-  if (update || registry_due || !config_ || resync_over) {
+  if (update || registry_due || !config_ || resync_over || rebuild_now_) {
     rebuild();
     return;
   }

@@ -59,6 +59,9 @@ class PushController {
   // Blocks until the first generation is built: what the first proxy will be sent.
   void waitFirstGeneration();
 
+  // Translate and offer again with the same config: what translation reads besides it changed
+  // (a fetched jwksUri key set). Any thread.
+  void requestRebuild();
   // The config source's whole new state (from the source's thread).
   void onSourceUpdate(SourceUpdate update);
   // A stream said hello / ended (from gRPC threads).
@@ -108,6 +111,8 @@ class PushController {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::optional<SourceUpdate> pending_update_;  // only the newest state matters
+  bool rebuild_requested_ = false;
+  bool rebuild_now_ = false;  // the controller thread's copy for step()
   std::vector<std::shared_ptr<ProxySession>> connects_;
   std::vector<std::shared_ptr<ProxySession>> disconnects_;
   std::thread thread_;

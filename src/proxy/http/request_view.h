@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace halyard::proxy::http {
 
@@ -24,6 +26,10 @@ struct RequestView {
   uint16_t listener_port = 0;  // the Gateway server port this request arrived on (not the
                                // local port from --port-map)
   std::span<const HeaderView> headers;
+  // The verified JWT (RequestAuthentication) for @request.auth.claims route matches; null: the
+  // request carries none. `claim` appends the values of a '\0'-separated claim path.
+  const void* auth = nullptr;
+  void (*claim)(const void* auth, std::string_view path, std::vector<std::string>& out) = nullptr;
 
   // First header with this lowercase name.
   std::optional<std::string_view> header(std::string_view lower_name) const {

@@ -88,7 +88,21 @@ bool matchMissingHeader(const tr::HeaderMatcher& hm) {
   return hm.invert;
 }
 
+// A VirtualService header match on "@request.auth.claims...": the verified token's claim (the
+// matcher's name is '@' and the claim path); a list claim matches when one element does, as
+// Istio's metadata list matcher. No token: the claim is missing.
+bool matchClaim(const tr::HeaderMatcher& hm, const RequestView& req) {
+  if (!req.claim) return matchMissingHeader(hm);
+  std::vector<std::string> values;
+  req.claim(req.auth, std::string_view(hm.name).substr(1), values);
+  if (values.empty()) return matchMissingHeader(hm);
+  const bool any = std::any_of(values.begin(), values.end(),
+                               [&](const std::string& v) { return matchString(hm.match, v); });
+  return any != hm.invert;
+}
+
 bool matchHeader(const tr::HeaderMatcher& hm, const RequestView& req) {
+  if (!hm.name.empty() && hm.name.front() == '@') return matchClaim(hm, req);
   if (!hm.name.empty() && hm.name.front() == ':') {
     auto v = pseudoHeader(req, hm.name);
     if (!v || v->empty()) return matchMissingHeader(hm);
@@ -279,6 +293,17 @@ RouteSelection selectRoute(const tr::RouteTable& table, const RequestView& req) 
   sel.virtual_host = selectVirtualHost(table, req.authority);
   if (sel.virtual_host) sel.route = selectRouteInHost(*sel.virtual_host, req);
   return sel;
+}
+
+bool usesClaims(const tr::RouteTable& table) {
+  for (const auto& vh : table.virtual_hosts) {
+    for (const auto& r : vh.routes) {
+      for (const auto& h : r.match.headers) {
+        if (!h.name.empty() && h.name.front() == '@') return true;
+      }
+    }
+  }
+  return false;
 }
 
 bool matches(const tr::RouteMatch& match, const RequestView& req) {

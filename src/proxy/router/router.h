@@ -26,6 +26,10 @@ RouteSelection selectRoute(const translate::RouteTable& table, const http::Reque
 // True when every condition of the match holds for the request.
 bool matches(const translate::RouteMatch& match, const http::RequestView& req);
 
+// Some route of `table` matches on a JWT claim (@request.auth.claims): requests need their token
+// verified before a route is selected.
+bool usesClaims(const translate::RouteTable& table);
+
 // Picks one destination by weight; `random` is any uniformly distributed 64-bit value.
 const translate::WeightedCluster& pickCluster(const translate::ForwardAction& action,
                                               uint64_t random);

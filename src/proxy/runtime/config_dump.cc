@@ -115,6 +115,18 @@ std::string configDumpJson(const tr::Snapshot& s) {
       listeners.back()["mtls"] = {{"mode", kPeerModes[static_cast<int>(l.mtls.mode)]},
                                   {"origin", l.mtls.origin}};
     }
+    if (!l.jwt_rules.empty()) {
+      // RequestAuthentication: which issuers, from where; the key sets themselves are public
+      // but long, so only their source is shown.
+      json rules = json::array();
+      for (const auto& r : l.jwt_rules) {
+        rules.push_back({{"origin", r.origin},
+                         {"issuer", r.issuer},
+                         {"audiences", r.audiences},
+                         {"jwks", r.jwks_uri.empty() ? std::string("inline") : r.jwks_uri}});
+      }
+      listeners.back()["jwt_rules"] = rules;
+    }
     if (l.kind == tr::ListenerKind::kOutboundProxy) {
       listeners.back()["outbound_traffic_policy"] = l.registry_only ? "REGISTRY_ONLY" : "ALLOW_ANY";
     }

@@ -1,5 +1,6 @@
 #include "proxy/runtime/request_phases.h"
 
+#include <chrono>
 #include <string>
 #include <variant>
 
@@ -43,9 +44,84 @@ std::string noRouteReason(const http::RequestView& view, bool no_virtual_host,
   return reason;
 }
 
+// Envoy's jwt_authn bypasses CORS preflights (Istio sets bypass_cors_preflight): OPTIONS with
+// an Origin and an Access-Control-Request-Method.
+bool corsPreflight(const http::RequestView& view) {
+  if (view.method != "OPTIONS") return false;
+  const auto origin = view.header("origin");
+  const auto method = view.header("access-control-request-method");
+  return origin && !origin->empty() && method && !method->empty();
+}
+
+void claimOf(const void* auth, std::string_view path, std::vector<std::string>& out) {
+  static_cast<const authn::VerifiedJwt*>(auth)->claimValues(path, out);
+}
+
+// "Jwt is expired" -> "jwt_authn_access_denied{Jwt_is_expired}", Envoy's details.
+void authnDetails(std::string& out, std::string_view sentence) {
+  out.assign("jwt_authn_access_denied{");
+  for (const char ch : sentence) out.push_back(ch == ' ' ? '_' : ch);
+  out.push_back('}');
+}
+
+// RequestAuthentication (authn/authenticator.h) on inbound and gateway listeners with jwtRules.
+// No token continues unauthenticated; a verified one gives the request its principal and claims
+// (for authorization and claim routes) and its upstream header changes; a rejected one is
+// answered as Envoy's jwt_authn answers: 401 (403 for audiences), the status sentence as the
+// body, and www-authenticate naming the request's URL.
+PhaseStatus authenticateRequest(PhaseContext& c) {
+  RequestState& rq = c.rq;
+  if (rq.authn_done) return PhaseStatus::kContinue;
+  rq.authn_done = true;
+  if (!rq.routes || !rq.routes->authn || corsPreflight(rq.view)) return PhaseStatus::kContinue;
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  authn::AuthnOutcome o = rq.routes->authn->authenticate(rq.view, now);
+  if (o.kind == authn::AuthnOutcome::Kind::kNoToken) return PhaseStatus::kContinue;
+  if (o.kind == authn::AuthnOutcome::Kind::kVerified) {
+    rq.jwt = std::move(o.jwt);
+    rq.view.auth = rq.jwt.get();
+    rq.view.claim = claimOf;
+    const tr::JwtRule& rule = *o.rule;
+    if (!rule.forward_original_token && o.location->kind == authn::TokenLocation::Kind::kHeader) {
+      rq.authn_drop_header = o.location->name;
+    }
+    if (!rule.output_payload_to_header.empty()) {
+      rq.authn_headers.emplace_back(rule.output_payload_to_header, rq.jwt->payload_base64url);
+    }
+    for (const auto& [claim, header] : rule.output_claim_to_headers) {
+      if (auto value = rq.jwt->claimHeaderValue(claim)) {
+        rq.authn_headers.emplace_back(header, std::move(*value));
+      }
+    }
+    return PhaseStatus::kContinue;
+  }
+  const std::string_view sentence = authn::describe(o.status);
+  authnDetails(rq.authn_details, sentence);
+  rq.record.log.response_code_details = rq.authn_details;
+  rq.reason = "request authentication failed: ";
+  rq.reason.append(sentence);
+  std::string challenge = "Bearer realm=\"";
+  challenge.append(rq.view.scheme).append("://").append(rq.view.authority);
+  challenge.append(rq.view.pathOnly()).append("\", error=\"invalid_token\"");
+  rq.reply_headers.emplace_back("www-authenticate", std::move(challenge));
+  c.outcome.reply = LocalReply{.status = o.httpStatus(),
+                               .reason = rq.reason,
+                               .reason_body = false,
+                               .body = sentence,
+                               .headers = rq.reply_headers};
+  return PhaseStatus::kRespond;
+}
+
 PhaseStatus selectRoute(PhaseContext& c) {
   RequestState& rq = c.rq;
   telemetry::AccessLogEntry& log = rq.record.log;
+  // Routes that match on JWT claims need the verified token first (Envoy runs jwt_authn before
+  // the router picks the route it forwards on).
+  if (rq.routes && rq.routes->routes_use_claims) {
+    if (authenticateRequest(c) != PhaseStatus::kContinue) return PhaseStatus::kRespond;
+  }
   if (!rq.routes) {
     log.response_flags.set(ResponseFlag::kNoRouteFound);
     log.response_code_details = "route_not_found";
@@ -122,6 +198,16 @@ PhaseStatus authorizeRequest(PhaseContext& c) {
   a.header = [](const void* view, std::string_view name) {
     return static_cast<const http::RequestView*>(view)->header(name);
   };
+  if (rq.jwt) {
+    a.has_jwt = true;
+    a.request_principal = rq.jwt->principal;
+    a.presenter = rq.jwt->presenter;
+    a.audiences = &rq.jwt->audiences;
+    a.claim = [](const void* view, std::string_view path, std::vector<std::string>& out) {
+      const auto* v = static_cast<const http::RequestView*>(view);
+      if (v->claim) v->claim(v->auth, path, out);
+    };
+  }
   const authz::AuthzDecision d = authz::authorize(rq.routes->listener->authz, a);
   for (const auto* shadow : d.dry_run_matched) {
     HLOG_DEBUG("dry-run AuthorizationPolicy {} ({}) matched {} {}", shadow->name,
@@ -218,7 +304,7 @@ PhaseStatus runRouteAction(PhaseContext& c) {
 const std::array<PhaseEntry, 7> kRequestPhases = {{
     {RequestPhase::kRouteSelection, selectRoute},
     {RequestPhase::kRequireTls, requireTls},
-    {RequestPhase::kAuthentication, nullptr},  // mTLS peer identity and JWT: issues 10 and 12
+    {RequestPhase::kAuthentication, authenticateRequest},  // JWT; the mTLS peer is the connection's
     {RequestPhase::kAuthorization, authorizeRequest},
     {RequestPhase::kCors, applyCors},
     {RequestPhase::kFault, injectFault},

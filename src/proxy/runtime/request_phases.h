@@ -3,7 +3,9 @@
 //
 //   1. kRouteSelection   virtual host and route for the authority and path     (404 NR)
 //   2. kRequireTls       Gateway tls.httpsRedirect on a plaintext listener      (301)
-//   3. kAuthentication   JWT (RequestAuthentication) — slot; the peer's mTLS identity is the
+//   3. kAuthentication   JWT (RequestAuthentication): a present token must verify   (401/403)
+//                        (on listeners whose routes match on JWT claims it runs before route
+//                        selection, which needs the claims); the peer's mTLS identity is the
 //                        connection's, from its handshake
 //   4. kAuthorization    DENY / ALLOW (AuthorizationPolicy); a matching CUSTOM
 //                        denies until extension providers are served           (403 RBAC)

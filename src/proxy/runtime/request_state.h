@@ -43,6 +43,25 @@ struct RequestState {
   std::string transport_failure;       // backs the access log's upstream_transport_failure_reason
   std::string authz_details;           // backs response_code_details of an RBAC denial
   std::string normalized_path;         // backs view.path when normalization changed it
+  // RequestAuthentication: the verified token (null: none), what it changes in the request sent
+  // upstream (the token's header dropped unless forwardOriginalToken; outputPayloadToHeader and
+  // outputClaimToHeaders set, replacing what the client sent under those names), and the
+  // response_code_details of a rejection.
+  bool authn_done = false;
+  std::shared_ptr<const authn::VerifiedJwt> jwt;
+  std::string authn_drop_header;
+  std::vector<std::pair<std::string, std::string>> authn_headers;
+  std::string authn_details;
+
+  // A request header the authentication phase replaces or removes upstream.
+  bool authnRewrites(std::string_view name) const {
+    if (!jwt) return false;
+    if (name == authn_drop_header) return true;
+    for (const auto& h : authn_headers) {
+      if (h.first == name) return true;
+    }
+    return false;
+  }
 
   bool http10() const { return head->version == http::HttpVersion::kHttp10; }
   bool isHead() const { return head->method == "HEAD"; }
@@ -66,6 +85,11 @@ struct RequestState {
     transport_failure.clear();
     authz_details.clear();
     normalized_path.clear();
+    authn_done = false;
+    jwt.reset();
+    authn_drop_header.clear();
+    authn_headers.clear();
+    authn_details.clear();
   }
 };
 

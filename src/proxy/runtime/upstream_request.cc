@@ -243,11 +243,13 @@ bool UpstreamRequest::buildHead() {
         h.name == "x-forwarded-proto" || h.name == "x-request-id" ||
         (rewritten_path_ && h.name == "x-envoy-original-path") ||
         h.name == telemetry::kPeerHeader || h.name == telemetry::kRetiredPeerHeader ||
-        h.name == "x-forwarded-client-cert" || mustDrop(head.headers, h.name, extra_options)) {
+        h.name == "x-forwarded-client-cert" || mustDrop(head.headers, h.name, extra_options) ||
+        rq_.authnRewrites(h.name)) {
       continue;
     }
     headers.push_back(h);
   }
+  for (const auto& [name, value] : rq_.authn_headers) headers.push_back({name, value});
   // What a client says of itself never passes. A gateway or outbound listener states its own
   // workload's metadata instead; an inbound listener (the last hop) consumed the caller's and
   // tells the app who called with x-forwarded-client-cert, from the certificate (Envoy's

@@ -13,6 +13,10 @@ WorkerSnapshot::WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapsh
   for (const auto& l : snapshot_->listeners) {
     listeners_.push_back(ListenerRoutes{
         &l, router::VirtualHostIndex(l.routes ? l.routes : kNoRoutes), tls_->listener(l.name)});
+    if (!l.jwt_rules.empty()) {
+      listeners_.back().authn = std::make_shared<authn::Authenticator>(l.jwt_rules);
+      listeners_.back().routes_use_claims = l.routes && router::usesClaims(*l.routes);
+    }
   }
   // After the vector is complete: the map points into it.
   for (const auto& l : listeners_) {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "proxy/authn/authenticator.h"
 #include "proxy/router/virtual_host_index.h"
 #include "proxy/tls/tls_contexts.h"
 #include "proxy/upstream/cluster_hosts.h"
@@ -25,6 +26,10 @@ struct ListenerRoutes {
   const translate::Listener* listener;
   router::VirtualHostIndex index;
   const tls::ListenerTls* tls = nullptr;  // HTTPS listeners: the servers the SNI picks from
+  // The listener's jwtRules compiled, with this worker's cache of verified tokens; null: none.
+  std::shared_ptr<authn::Authenticator> authn;
+  // Some route matches on @request.auth.claims: the token is verified before route selection.
+  bool routes_use_claims = false;
 };
 
 class WorkerSnapshot {
