@@ -8,17 +8,22 @@ whose jwksUri nobody answers (fails closed), and a VirtualService that routes on
 claim. At the sidecar of orders-api (namespace shop): the same issuer with an inline key set,
 the token not forwarded, and AuthorizationPolicies on requestPrincipals and claims."""
 import base64
+import datetime
+import ipaddress
 import json
 import os
 import shutil
+import ssl
 import threading
 import time
 import http.client
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import NameOID
 
 from conftest import ROOT
 from proxy_harness import free_port
@@ -27,6 +32,7 @@ from up_harness import Mesh
 HOST = "jwt.example.com"
 ISSUER = "https://idp.test"
 DOWN_ISSUER = "https://down.test"
+TLS_ISSUER = "https://tls.test"
 
 
 def b64url(data):
@@ -66,9 +72,10 @@ def jwks(*keys):
 
 
 class JwksServer:
-    """Serves the current key set at /jwks.json; `keys` can be changed (a rotation)."""
+    """Serves the current key set at /jwks.json; `keys` can be changed (a rotation). With
+    `tls` (an ssl.SSLContext), over HTTPS."""
 
-    def __init__(self, keys):
+    def __init__(self, keys, tls=None):
         self.body = jwks(*keys)
         self.fetches = 0
         outer = self
@@ -87,6 +94,8 @@ class JwksServer:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -100,7 +109,39 @@ class JwksServer:
         self.server.server_close()
 
 
-def config(items_port, orders_port, jwks_port, dead_port, inline_jwks):
+def tls_context(tmp):
+    """A CA (its PEM written for the control plane) and a server certificate for 127.0.0.1."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "jwt test CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(hours=1))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    ca_path, cert_path, key_path = tmp / "ca.pem", tmp / "server.pem", tmp / "server.key"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context, ca_path
+
+
+def config(items_port, orders_port, jwks_port, dead_port, inline_jwks, tls_port):
     return """apiVersion: halyard.dev/v1alpha1
 kind: Workload
 metadata: {name: items-api, namespace: default, labels: {app: items-api, version: v1}}
@@ -180,6 +221,8 @@ spec:
     outputClaimToHeaders: [{header: x-jwt-group, claim: group}]
   - issuer: %(down)s
     jwksUri: http://127.0.0.1:%(dead)d/jwks.json
+  - issuer: %(tls_issuer)s
+    jwksUri: https://127.0.0.1:%(tls)d/jwks.json
 ---
 apiVersion: security.istio.io/v1
 kind: RequestAuthentication
@@ -190,7 +233,8 @@ spec:
   - issuer: %(issuer)s
     jwks: '%(inline)s'
 """ % {"items": items_port, "orders": orders_port, "jwks": jwks_port, "dead": dead_port,
-       "host": HOST, "issuer": ISSUER, "down": DOWN_ISSUER, "inline": inline_jwks}
+       "host": HOST, "issuer": ISSUER, "down": DOWN_ISSUER, "inline": inline_jwks,
+       "tls_issuer": TLS_ISSUER, "tls": tls_port}
 
 
 @pytest.fixture(scope="module")
@@ -201,18 +245,25 @@ def env(tmp_path_factory):
     config_dir.mkdir()
     key = Key("k1")
     server = JwksServer([key])
+    tls, ca_path = tls_context(tmp)
+    tls_key = Key("t1")
+    tls_server = JwksServer([tls_key], tls)
     dead_port = free_port()  # nothing listens there: the JWKS cannot be fetched
     (config_dir / "mesh.yaml").write_text(
-        config(free_port(), free_port(), server.port, dead_port, jwks(key)))
-    # A short refresh so that a rotated key set is fetched and pushed within the test.
-    saved = os.environ.get("HALYARD_JWKS_REFRESH_MS")
-    os.environ["HALYARD_JWKS_REFRESH_MS"] = "1000"
+        config(free_port(), free_port(), server.port, dead_port, jwks(key), tls_server.port))
+    # A short refresh so that a rotated key set is fetched and pushed within the test, and the
+    # test CA for the https jwksUri.
+    env = {"HALYARD_JWKS_REFRESH_MS": "1000", "HALYARD_JWKS_CA_FILE": str(ca_path)}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     mesh = Mesh(tmp, config_dir)
-    if saved is None:
-        del os.environ["HALYARD_JWKS_REFRESH_MS"]
-    else:
-        os.environ["HALYARD_JWKS_REFRESH_MS"] = saved
+    for k, v in saved.items():
+        if v is None:
+            del os.environ[k]
+        else:
+            os.environ[k] = v
     mesh.config_dir = config_dir
+    mesh.tls_key = tls_key
     try:
         mesh.wait_running()
         deadline = time.time() + 30
@@ -224,6 +275,7 @@ def env(tmp_path_factory):
     finally:
         mesh.stop()
         server.stop()
+        tls_server.stop()
 
 
 def call(mesh, path, token=None, headers=None, method="GET"):
@@ -299,6 +351,13 @@ def test_invalid_tokens_are_refused_with_envoys_answers(env):
                         headers={"Origin": "http://app.test",
                                  "Access-Control-Request-Method": "GET"})
     assert status == 200
+
+
+def test_a_jwks_uri_over_https_is_fetched(env):
+    mesh, _, _, _ = env
+    t = mesh.tls_key.token(iss=TLS_ISSUER)
+    status, _, body = call(mesh, "/items", t)
+    assert status == 200, body
 
 
 def test_an_unreachable_jwks_fails_closed(env):
