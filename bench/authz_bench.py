@@ -33,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -90,7 +92,7 @@ spec:
 """
     for i in range(8):
         docs.append(head % ("deny-%d" % i, "DENY") + """  - to: [{operation: {paths: ["/admin/%d/*"], methods: [DELETE, PUT]}}]
-  - when: [{key: request.headers[x-block-%d], values: ["yes"]}]
+  - when: [{key: "request.headers[x-block-%d]", values: ["yes"]}]
 """ % (i, i))
     for i in range(3):
         docs.append(head % ("deny-claims-%d" % i, "DENY") + """  - when:
@@ -106,7 +108,7 @@ spec:
 """ % (i, i, i))
     docs.append(head % ("allow-jwt", "ALLOW") + """  - from: [{source: {requestPrincipals: ["%s/*"]}}]
     to: [{operation: {methods: [GET, HEAD]}}]
-    when: [{key: request.auth.claims[groups], values: [readers]}]
+    when: [{key: "request.auth.claims[groups]", values: [readers]}]
 """ % ISSUER)
     assert len(docs) == 21  # the RequestAuthentication and 20 policies
     return "---\n".join(docs)
@@ -148,6 +150,27 @@ def set_mode(up, cfg, mode, jwks):
     raise RuntimeError("the server's sidecar never switched to " + mode)
 
 
+def status(port, token):
+    headers = {"Host": SERVER_HOST}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    req = urllib.request.Request("http://127.0.0.1:%d/" % port, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def check_enforced(up, token):
+    """The policies decide: the token is needed (403 without), checked (401 when bad), enough."""
+    port = up.workload("client")["outbound_port"]
+    got = (status(port, token), status(port, None), status(port, "bad.bad.bad"))
+    if got != (200, 403, 401):
+        raise RuntimeError("policies not enforced as expected: (token, none, bad) answered %s" %
+                           (got,))
+
+
 def measure(up, args, token):
     port = up.workload("client")["outbound_port"]
     server = [up.pid("server.sidecar")]
@@ -180,6 +203,8 @@ def main():
         for rnd in range(args.rounds):
             for mode in (("policies", "none") if rnd % 2 == 0 else ("none", "policies")):
                 set_mode(up, cfg, mode, jwks)
+                if mode == "policies":
+                    check_enforced(up, token)
                 r = measure(up, args, token)
                 if r["errors"]:
                     raise RuntimeError("%s: %d requests failed" % (mode, r["errors"]))
