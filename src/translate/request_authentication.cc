@@ -120,13 +120,28 @@ JwtRule compileJwtRule(const model::RequestAuthentication& policy, size_t index,
                          " could not be fetched; tokens of issuer \"" + out.issuer +
                          "\" are rejected until it is");
     }
+  } else if (out.issuer.starts_with("https://") || out.issuer.starts_with("http://")) {
+    // No key set named: Istio discovers it from the issuer's OpenID configuration, whose
+    // jwks_uri the control plane's fetcher follows.
+    std::string discovery = out.issuer;
+    while (discovery.ends_with('/')) discovery.pop_back();
+    discovery += "/.well-known/openid-configuration";
+    out.jwks_uri = discovery;
+    std::optional<std::string> fetched;
+    if (resolver) fetched = resolver(discovery);
+    if (fetched) {
+      out.jwks = std::move(*fetched);
+    } else {
+      out.jwks = kUnverifiableJwks;
+      warnings.push_back("RequestAuthentication " + out.origin + ": the key set of issuer \"" +
+                         out.issuer + "\" could not be discovered at " + discovery +
+                         "; its tokens are rejected until it is");
+    }
   } else {
-    // Istio resolves the key set from the issuer's OpenID discovery document; without a URI
-    // there is nothing to fetch here, so the rule fails closed.
     out.jwks = kUnverifiableJwks;
     warnings.push_back("RequestAuthentication " + out.origin +
-                       ": no jwks or jwksUri; tokens of issuer \"" + out.issuer +
-                       "\" are rejected (OpenID discovery is not served)");
+                       ": no jwks or jwksUri, and issuer \"" + out.issuer +
+                       "\" is not a URL to discover one from; its tokens are rejected");
   }
   for (const auto& h : in.from_headers) {
     out.from_headers.push_back(

@@ -84,7 +84,11 @@ class JwksServer:
             def do_GET(self):
                 outer.fetches += 1
                 data = outer.body.encode()
-                self.send_response(200 if self.path == "/jwks.json" else 404)
+                if self.path == "/.well-known/openid-configuration":  # OpenID discovery
+                    data = json.dumps({"issuer": outer.issuer(),
+                                       "jwks_uri": outer.issuer() + "/jwks.json"}).encode()
+                self.send_response(200 if self.path.endswith((".json", "-configuration"))
+                                   else 404)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -100,6 +104,10 @@ class JwksServer:
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def issuer(self):
+        """This server as an OpenID issuer (its discovery document names its key set)."""
+        return "http://127.0.0.1:%d" % self.port
 
     def serve(self, *keys):
         self.body = jwks(*keys)
@@ -223,6 +231,7 @@ spec:
     jwksUri: http://127.0.0.1:%(dead)d/jwks.json
   - issuer: %(tls_issuer)s
     jwksUri: https://127.0.0.1:%(tls)d/jwks.json
+  - issuer: http://127.0.0.1:%(jwks)d
 ---
 apiVersion: security.istio.io/v1
 kind: RequestAuthentication
@@ -357,6 +366,13 @@ def test_a_jwks_uri_over_https_is_fetched(env):
     mesh, _, _, _ = env
     t = mesh.tls_key.token(iss=TLS_ISSUER)
     status, _, body = call(mesh, "/items", t)
+    assert status == 200, body
+
+
+def test_an_issuers_key_set_is_discovered(env):
+    mesh, key, server, _ = env
+    # A rule with only an issuer: its OpenID configuration names the key set.
+    status, _, body = call(mesh, "/items", key.token(iss=server.issuer()))
     assert status == 200, body
 
 

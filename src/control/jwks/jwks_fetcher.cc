@@ -72,9 +72,27 @@ std::optional<std::string> JwksFetcher::resolve(const std::string& uri) {
   return entries_[uri].jwks;
 }
 
+common::Expected<std::string> JwksFetcher::get(const std::string& uri) const {
+  return fetch_ ? fetch_(uri) : httpGet(uri, HttpGetOptions{options_.timeout, options_.ca_file});
+}
+
+common::Expected<std::string> JwksFetcher::keySetAt(const std::string& uri) const {
+  if (!uri.ends_with(kOpenIdConfiguration)) return get(uri);
+  // OpenID Connect discovery (a rule with an issuer and no key set): the provider's
+  // configuration names its key set in jwks_uri.
+  auto config = get(uri);
+  if (!config) return config;
+  const auto doc = nlohmann::json::parse(*config, nullptr, false);
+  const auto jwks_uri = doc.is_object() ? doc.find("jwks_uri") : doc.end();
+  if (!doc.is_object() || jwks_uri == doc.end() || !jwks_uri->is_string()) {
+    return common::fail(common::ErrorKind::kProtocol,
+                        "the OpenID configuration at " + uri + " names no jwks_uri");
+  }
+  return get(jwks_uri->get<std::string>());
+}
+
 bool JwksFetcher::refresh(const std::string& uri) {
-  common::Expected<std::string> body =
-      fetch_ ? fetch_(uri) : httpGet(uri, HttpGetOptions{options_.timeout, options_.ca_file});
+  common::Expected<std::string> body = keySetAt(uri);
   std::string error;
   if (!body) {
     error = body.error().message;

@@ -17,11 +17,16 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "control/jwks/http_get.h"
 
 namespace halyard::control::jwks {
+
+// What translate asks for a rule with an issuer and neither jwks nor jwksUri: the issuer's
+// OpenID Connect discovery document, whose jwks_uri is then fetched (as istiod does).
+inline constexpr std::string_view kOpenIdConfiguration = "/.well-known/openid-configuration";
 
 struct JwksFetcherOptions {
   std::chrono::milliseconds timeout{5000};
@@ -62,6 +67,10 @@ class JwksFetcher {
 
   // Fetches `uri` and records the result; true when what it resolves to changed.
   bool refresh(const std::string& uri);
+  common::Expected<std::string> get(const std::string& uri) const;
+  // The key set `uri` leads to: its body, or for an OpenID configuration (kOpenIdConfiguration)
+  // the body of the jwks_uri it names.
+  common::Expected<std::string> keySetAt(const std::string& uri) const;
   void run();
 
   const JwksFetcherOptions options_;

@@ -110,6 +110,21 @@ TEST(JwksFetcher, ARotationIsNoticedAndAFailedRefreshKeepsTheLastKeys) {
   fetcher.stop();
 }
 
+TEST(JwksFetcher, AnIssuersKeySetIsDiscovered) {
+  int fetches = 0;
+  JwksFetcher fetcher(
+      JwksFetcherOptions{}, {}, [&](const std::string& uri) -> common::Expected<std::string> {
+        ++fetches;
+        if (uri == "https://idp.test/.well-known/openid-configuration") {
+          return std::string(R"({"issuer":"https://idp.test","jwks_uri":"https://idp.test/k"})");
+        }
+        if (uri == "https://idp.test/k") return std::string(kKeys);
+        return common::fail(common::ErrorKind::kNotFound, "no " + uri);
+      });
+  EXPECT_EQ(fetcher.resolve("https://idp.test/.well-known/openid-configuration"), kKeys);
+  EXPECT_EQ(fetches, 2);
+}
+
 TEST(JwksFetcher, AnswersThatAreNotKeySetsAreFailures) {
   FakeIdp idp;
   idp.body = "<html>login</html>";

@@ -188,6 +188,34 @@ spec:
             std::string::npos);
 }
 
+TEST(RequestAuthenticationTest, WithoutKeysTheIssuersOpenIdConfigurationIsAskedFor) {
+  const std::string yaml = R"(
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt, namespace: shop}
+spec:
+  jwtRules:
+  - issuer: https://idp.example.com/
+  - issuer: not-a-url
+)";
+  const config::model::ConfigSet config = parseConfig(yaml);
+  std::vector<std::string> asked;
+  const JwksResolver resolver = [&](const std::string& uri) -> std::optional<std::string> {
+    asked.push_back(uri);
+    return std::string(kJwks);
+  };
+  std::vector<std::string> warnings;
+  const auto rules =
+      jwtRulesFor(config, MeshSettings{}, AuthnScope{"shop", {}}, resolver, warnings);
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(asked,
+            std::vector<std::string>{"https://idp.example.com/.well-known/openid-configuration"});
+  EXPECT_EQ(rules[0].jwks, kJwks);
+  EXPECT_EQ(rules[1].jwks, kUnverifiableJwks);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("\"not-a-url\" is not a URL"), std::string::npos) << warnings[0];
+}
+
 TEST(RequestAuthenticationTest, SidecarInboundCarriesTheRules) {
   const std::string yaml = R"(
 apiVersion: security.istio.io/v1
