@@ -80,21 +80,46 @@ struct H2UpStream {
 class H2Session final : public http::H2ClientSession::Handler,
                         public std::enable_shared_from_this<H2Session> {
  public:
-  H2Session(std::unique_ptr<UpstreamConnection> c, bool tls)
-      : c_(std::move(c)),
-        executor_(c_->transport().executor()),
+  // A session for connections made with transport settings `key`, connecting until attach()
+  // or fail(): requests that arrive meanwhile wait for it rather than open connections of
+  // their own.
+  H2Session(const asio::any_io_executor& executor, uint64_t key, bool tls)
+      : executor_(executor),
         codec_(*this),
         want_write_(executor_),
         writer_done_(executor_),
+        ready_(executor_),
+        key_(key),
         tls_(tls) {}
 
-  bool usable(uint64_t key) const {
-    return !closed_ && !codec_.goingAway() && key == c_->transportKey() &&
-           streams_.size() < std::min<uint32_t>(codec_.maxStreams(), 1000);
+  void attach(std::unique_ptr<UpstreamConnection> c) {
+    c_ = std::move(c);
+    connecting_ = false;
+    ready_.set();
+    start();
   }
-  size_t streams() const { return streams_.size(); }
-  bool finished() const { return closed_ || (codec_.goingAway() && streams_.empty()); }
-  const std::string& peerPrincipal() const { return c_->peerPrincipal(); }
+  void fail(common::Error error) {
+    error_ = std::move(error);
+    connecting_ = false;
+    closed_ = true;
+    ready_.set();
+  }
+  bool connecting() const { return connecting_; }
+  asio::awaitable<void> waitReady() { co_await ready_.wait(); }
+  const common::Error& error() const { return error_; }
+  uint64_t key() const { return key_; }
+
+  bool usable(uint64_t key) const {
+    return !connecting_ && !closed_ && !codec_.goingAway() && key == key_ &&
+           streams_.size() + pending_.size() < std::min<uint32_t>(codec_.maxStreams(), 1000);
+  }
+  bool finished() const {
+    return !connecting_ && (closed_ || (codec_.goingAway() && streams_.empty()));
+  }
+  const std::string& peerPrincipal() const {
+    static const std::string kNone;
+    return c_ ? c_->peerPrincipal() : kNone;
+  }
 
   void start() {
     spawn(executor_, readLoop(shared_from_this()));
@@ -139,9 +164,13 @@ class H2Session final : public http::H2ClientSession::Handler,
   std::vector<std::shared_ptr<H2UpStream>> pending_;  // head not read from the pair yet
   net::AsyncEvent want_write_;
   net::AsyncEvent writer_done_;
+  net::AsyncEvent ready_;
   std::string out_;
+  uint64_t key_;
   bool tls_;
+  bool connecting_ = true;
   bool closed_ = false;
+  common::Error error_;
 };
 
 void H2Session::endStream(H2UpStream& s) {
@@ -163,7 +192,7 @@ void H2Session::shutdown() {
   for (auto& s : pending_) endStream(*s);
   streams_.clear();
   pending_.clear();
-  c_->transport().cancel();
+  if (c_) c_->transport().cancel();
   kick();
 }
 
@@ -424,26 +453,41 @@ asio::awaitable<void> H2Session::writeLoop(std::shared_ptr<H2Session> self) {
 asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Stream(
     ConnectionPool& pool, UpstreamHost& host, std::chrono::milliseconds timeout,
     const TransportSettings& settings) {
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
   std::shared_ptr<H2Session> session;
   // Connections that ended (closed by the server, GOAWAY and done) are forgotten here.
   std::erase_if(host.h2_sessions, [](const std::shared_ptr<void>& s) {
     return std::static_pointer_cast<H2Session>(s)->finished();
   });
+  std::shared_ptr<H2Session> connecting;
   for (const auto& any : host.h2_sessions) {
     auto s = std::static_pointer_cast<H2Session>(any);
     if (s->usable(settings.key)) {
       session = s;
       break;
     }
+    if (s->connecting() && s->key() == settings.key) connecting = s;
+  }
+  if (!session && connecting) {
+    // A connection is being made: its streams are for this request too.
+    co_await connecting->waitReady();
+    if (connecting->usable(settings.key)) {
+      session = connecting;
+    } else if (!connecting->error().message.empty()) {
+      co_return common::unexpected(connecting->error());
+    }
   }
   if (!session) {
+    session = std::make_shared<H2Session>(executor, settings.key, settings.tls != nullptr);
+    host.h2_sessions.push_back(session);
     TransportSettings h2 = settings;
     h2.h2 = true;
     auto connected = co_await pool.connect(host, timeout, h2);
-    if (!connected) co_return common::unexpected(connected.error());
-    session = std::make_shared<H2Session>(std::move(*connected), settings.tls != nullptr);
-    session->start();
-    host.h2_sessions.push_back(session);
+    if (!connected) {
+      session->fail(connected.error());
+      co_return common::unexpected(connected.error());
+    }
+    session->attach(std::move(*connected));
   }
   std::array<int, 2> fds{};
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds.data()) != 0) {
@@ -456,7 +500,6 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Str
     ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kPairBuffer, sizeof(kPairBuffer));
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kPairBuffer, sizeof(kPairBuffer));
   }
-  const asio::any_io_executor executor = co_await asio::this_coro::executor;
   auto c = std::make_unique<UpstreamConnection>(executor, host);
   asio::error_code ec;
   c->socket().assign(asio::ip::tcp::v4(), fds[0], ec);
