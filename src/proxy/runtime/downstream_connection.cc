@@ -53,7 +53,8 @@ DownstreamConnection::~DownstreamConnection() {
 }
 
 void DownstreamConnection::onDrain() {
-  if (waiting_) cancelSocket(ds_.transport);
+  // HTTP/2: the driver wakes, sends GOAWAY and closes once its streams are done.
+  if (waiting_ || http2_) cancelSocket(ds_.transport);
 }
 
 net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnection> self) {
@@ -71,6 +72,7 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
     }
     // HTTP/2: chosen by ALPN on TLS, or by its connection preface (prior knowledge).
     if (c.ds_.transport.alpn() == "h2" || co_await c.startsWithH2Preface()) {
+      c.http2_ = true;
       co_await serveHttp2(c.ds_);
       c.ds_.transport.close();
       co_return;

@@ -114,6 +114,7 @@ class H2Connection final : public http::H2ServerSession::Handler,
   net::AsyncEvent want_write_;
   net::AsyncEvent writer_done_;
   std::string out_;
+  bool pending_write_ = false;  // out_ holds bytes a cancelled write left
   bool closed_ = false;
   bool going_away_ = false;
 };
@@ -323,7 +324,8 @@ net::awaitable<void> H2Connection::pumpResponse(std::shared_ptr<H2Connection> se
 net::awaitable<void> H2Connection::writeLoop(std::shared_ptr<H2Connection> self) {
   (void)self;  // keeps the connection alive while the loop runs
   while (true) {
-    out_.clear();
+    if (!pending_write_) out_.clear();
+    pending_write_ = false;
     if (!session_.send(out_, kMaxWrite)) {
       HLOG_DEBUG("http2 connection from {}: {}", ds_.remote_endpoint, session_.error());
       break;
@@ -336,6 +338,13 @@ net::awaitable<void> H2Connection::writeLoop(std::shared_ptr<H2Connection> self)
     }
     const IoResult w =
         co_await writeAll(ds_.transport, asio::buffer(out_), ds_.write_timer, ds_.idleDeadline());
+    if (!w.ok() && w.ec == asio::error::operation_aborted && !w.timed_out &&
+        ds_.worker.draining() && !closed_) {
+      // Cancelled by the drain's wake-up, not failed: the rest still goes out.
+      out_.erase(0, w.bytes);
+      pending_write_ = true;
+      continue;
+    }
     if (!w.ok()) break;
   }
   closed_ = true;
@@ -369,6 +378,9 @@ net::awaitable<void> H2Connection::run() {
     const IoResult r = co_await readSome(ds.transport, ds.in, ds.read_timer, deadline);
     if (closed_) break;
     if (r.timed_out && !streams_.empty()) continue;
+    // A drain cancels the read (DownstreamConnection::onDrain): GOAWAY, then on until the
+    // streams are done.
+    if (r.ec == asio::error::operation_aborted && ds.worker.draining() && !r.timed_out) continue;
     if (!r.ok()) break;
     const std::string_view got = ds.in.readableView();
     ok = session_.receive(
