@@ -24,6 +24,8 @@ class EchoService:
 
     def __init__(self):
         self.seen_metadata = []
+        self.flaky_calls = {}
+        self.lock = threading.Lock()
 
     def unary(self, request, context):
         self.seen_metadata.append(dict(context.invocation_metadata()))
@@ -49,6 +51,15 @@ class EchoService:
     def fail(self, request, context):
         context.abort(grpc.StatusCode.NOT_FOUND, "no such thing: " + request.decode())
 
+    def flaky(self, request, context):
+        """UNAVAILABLE on the first call for a key, then OK: for retryOn."""
+        with self.lock:
+            n = self.flaky_calls.get(request, 0)
+            self.flaky_calls[request] = n + 1
+        if n == 0:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "warming up")
+        return b"ok after %d" % (n + 1)
+
     def slow(self, request, context):
         time.sleep(float(request or b"2"))
         return b"late"
@@ -61,6 +72,8 @@ class EchoService:
             "Chat": grpc.stream_stream_rpc_method_handler(self.chat),
             "Fail": grpc.unary_unary_rpc_method_handler(self.fail),
             "Slow": grpc.unary_unary_rpc_method_handler(self.slow),
+            "Flaky": grpc.unary_unary_rpc_method_handler(self.flaky),
+            "FlakyNoRetry": grpc.unary_unary_rpc_method_handler(self.flaky),
             "Denied": grpc.unary_unary_rpc_method_handler(self.unary),
         })
 
@@ -77,6 +90,12 @@ spec:
   http:
   - match: [{uri: {prefix: /test.Gone/}}]
     route: [{destination: {host: gone}}]
+  - match: [{uri: {exact: /test.Echo/Flaky}}]
+    route: [{destination: {host: echo}}]
+    retries: {attempts: 2, retryOn: "cancelled,deadline-exceeded,internal,resource-exhausted,unavailable"}
+  - match: [{uri: {exact: /test.Echo/FlakyNoRetry}}]
+    route: [{destination: {host: echo}}]
+    retries: {attempts: 0}
   - route: [{destination: {host: echo}}]
 """ % HOST,
         """apiVersion: security.istio.io/v1
@@ -234,3 +253,12 @@ def test_metrics_say_grpc(env):
     lines = [l for l in text.splitlines() if l.startswith("istio_requests_total{")]
     assert any('request_protocol="grpc"' in l and 'grpc_response_status="0"' in l for l in lines)
     assert any('request_protocol="grpc"' in l and 'grpc_response_status="5"' in l for l in lines)
+
+
+def test_retry_on_grpc_unavailable(env):
+    """retryOn unavailable: the first UNAVAILABLE (a trailers-only answer) is retried."""
+    assert method(env, "Flaky")(b"k1", timeout=10) == b"ok after 2"
+    # With retries off (Istio's default policy retries unavailable too) the client sees it.
+    with pytest.raises(grpc.RpcError) as e:
+        method(env, "FlakyNoRetry")(b"k2", timeout=10)
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE

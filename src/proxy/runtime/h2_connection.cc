@@ -29,6 +29,8 @@ constexpr size_t kMaxPending = 64 * 1024;
 constexpr int kPairBuffer = 64 * 1024;
 // What one write to the client carries at most.
 constexpr size_t kMaxWrite = 64 * 1024;
+// A request body that ends within the first burst and this size goes with a Content-Length.
+constexpr size_t kMaxEarlyBody = 64 * 1024;
 
 bool isGrpc(const http::H2RequestHead& head) {
   for (const auto& [n, v] : head.headers) {
@@ -60,6 +62,12 @@ struct H2Stream final : http::H2ResponseEncoder::Sink {
   size_t unconsumed = 0;
   bool chunked = false;
   bool request_ended = false;
+  // The head waits (in to_pair, without its framing) for the end of the client's first burst:
+  // a request whose body ends within it gets a Content-Length, and the request path can buffer
+  // it for retries (gRPC unary calls, small POSTs); one still sending goes on chunked.
+  bool head_pending = true;
+  bool has_length = false;  // the client sent content-length: the body goes as it is
+  std::string early_body;
   bool pair_refused = false;  // the stream's connection stopped reading: body bytes are dropped
   net::AsyncEvent request_ready;
   // Response direction.
@@ -106,6 +114,15 @@ class H2Connection final : public http::H2ServerSession::Handler,
   static net::awaitable<void> pumpResponse(std::shared_ptr<H2Connection> self,
                                            std::shared_ptr<H2Stream> s);
   void endStream(H2Stream& s);
+  // Completes a stream's HTTP/1.1 head with its framing and queues it for the pair.
+  void finishHead(H2Stream& s);
+  void appendBody(H2Stream& s, std::string_view bytes);
+  // After a burst of input: heads still waiting go out (chunked, the body still coming).
+  void finishPendingHeads() {
+    if (!pending_heads_) return;
+    pending_heads_ = false;
+    for (auto& [id, s] : streams_) finishHead(*s);
+  }
 
   Downstream& ds_;  // valid while run() runs; stream coroutines never touch it
   asio::any_io_executor executor_;
@@ -114,7 +131,9 @@ class H2Connection final : public http::H2ServerSession::Handler,
   net::AsyncEvent want_write_;
   net::AsyncEvent writer_done_;
   std::string out_;
-  bool pending_write_ = false;  // out_ holds bytes a cancelled write left
+  bool pending_write_ = false;
+  bool pending_heads_ = false;  // some stream's head waits for the end of the input burst  // out_
+                                // holds bytes a cancelled write left
   bool closed_ = false;
   bool going_away_ = false;
 };
@@ -179,12 +198,10 @@ void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stre
     h.append(n).append(": ").append(v).append("\r\n");
   }
   if (!cookie.empty()) h.append("cookie: ").append(cookie).append("\r\n");
-  if (!end_stream && !has_length) {
-    s->chunked = true;
-    h.append("transfer-encoding: chunked\r\n");
-  }
-  h.append("connection: close\r\n\r\n");
+  s->has_length = has_length;
   s->request_ended = end_stream;
+  pending_heads_ = true;
+  if (end_stream) finishHead(*s);
 
   auto stream_connection = std::make_shared<DownstreamConnection>(ds_.worker, std::move(theirs),
                                                                   ds_.listener, ds_, s->encoder);
@@ -194,6 +211,43 @@ void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stre
   spawnDetached(executor_, pumpResponse(shared_from_this(), s));
 }
 
+void H2Connection::finishHead(H2Stream& s) {
+  if (!s.head_pending) return;
+  s.head_pending = false;
+  std::string& h = s.to_pair;
+  if (!s.has_length) {
+    if (s.request_ended) {
+      if (!s.early_body.empty()) {
+        std::array<char, 24> size{};
+        const auto end =
+            std::to_chars(size.data(), size.data() + size.size(), s.early_body.size()).ptr;
+        h.append("content-length: ").append(size.data(), end).append("\r\n");
+      }
+    } else {
+      s.chunked = true;
+      h.append("transfer-encoding: chunked\r\n");
+    }
+  }
+  h.append("connection: close\r\n\r\n");
+  if (!s.early_body.empty()) {
+    appendBody(s, s.early_body);
+    s.early_body.clear();
+    s.early_body.shrink_to_fit();
+  }
+  if (s.chunked && s.request_ended) h.append("0\r\n\r\n");
+  s.request_ready.set();
+}
+
+void H2Connection::appendBody(H2Stream& s, std::string_view bytes) {
+  if (s.chunked) {
+    std::array<char, 20> size{};
+    const auto end = std::to_chars(size.data(), size.data() + size.size(), bytes.size(), 16).ptr;
+    s.to_pair.append(size.data(), end).append("\r\n").append(bytes).append("\r\n");
+  } else {
+    s.to_pair.append(bytes);
+  }
+}
+
 void H2Connection::onRequestData(int32_t id, std::span<const uint8_t> data) {
   H2Stream* s = find(id);
   if (!s || s->pair_refused) {
@@ -201,22 +255,22 @@ void H2Connection::onRequestData(int32_t id, std::span<const uint8_t> data) {
     return;
   }
   const std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());
-  if (s->chunked) {
-    std::array<char, 20> size{};
-    const auto end = std::to_chars(size.data(), size.data() + size.size(), data.size(), 16).ptr;
-    s->to_pair.append(size.data(), end).append("\r\n").append(bytes).append("\r\n");
-  } else {
-    s->to_pair.append(bytes);
-  }
   s->unconsumed += data.size();
+  if (s->head_pending) {
+    s->early_body.append(bytes);
+    if (s->early_body.size() > kMaxEarlyBody) finishHead(*s);
+    return;
+  }
+  appendBody(*s, bytes);
   s->request_ready.set();
 }
 
 void H2Connection::onRequestEnd(int32_t id) {
   H2Stream* s = find(id);
-  if (!s) return;
-  if (s->chunked && !s->request_ended) s->to_pair.append("0\r\n\r\n");
+  if (!s || s->request_ended) return;
   s->request_ended = true;
+  if (s->head_pending) return finishHead(*s);
+  if (s->chunked) s->to_pair.append("0\r\n\r\n");
   s->request_ready.set();
 }
 
@@ -362,6 +416,7 @@ net::awaitable<void> H2Connection::run() {
     const std::string_view got = ds.in.readableView();
     ok = session_.receive(
         std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(got.data()), got.size()));
+    finishPendingHeads();
   }
   ds.in.rewindTo(0);
   kick();
@@ -385,6 +440,7 @@ net::awaitable<void> H2Connection::run() {
     const std::string_view got = ds.in.readableView();
     ok = session_.receive(
         std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(got.data()), got.size()));
+    finishPendingHeads();
     ds.in.rewindTo(0);
     kick();
     if (!session_.wantsRead() && !session_.wantsWrite()) break;
