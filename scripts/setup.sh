@@ -15,6 +15,8 @@ PACKAGES=(
   # tests: real clients and peers
   python3 python3-pytest python3-h2 python3-yaml python3-grpcio python3-protobuf
   python3-cryptography curl
+  # WebSocket through the gateway next to HTTP/2 (tests/e2e/test_proxy_http2.py)
+  python3-websockets
   openssl sslscan
   # benchmarks (bench/, not part of the tests)
   wrk nghttp2-client nginx-light haproxy time

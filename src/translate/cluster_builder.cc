@@ -1,5 +1,6 @@
 #include "translate/cluster_builder.h"
 
+#include <cctype>
 #include <set>
 
 #include "config/model/host_name.h"
@@ -16,6 +17,25 @@ LbPolicy lbPolicy(const std::string& simple) {
   if (simple == "RANDOM") return LbPolicy::kRandom;
   if (simple == "PASSTHROUGH") return LbPolicy::kPassthrough;
   return LbPolicy::kLeastRequest;  // unset, UNSPECIFIED, LEAST_REQUEST, LEAST_CONN (alias)
+}
+
+// Whether a service port speaks HTTP/2 to its endpoints (Istio's protocol selection): a
+// Kubernetes port by its appProtocol, else by its name up to the first "-"; a ServiceEntry port
+// by its protocol. gRPC, HTTP2 and h2c do.
+bool speaksHttp2(const RegistryService& service, const RegistryPort& port) {
+  auto h2 = [](std::string p) {
+    for (char& ch : p) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return p == "grpc" || p == "http2" || p == "h2c" || p == "kubernetes.io/h2c";
+  };
+  if (service.kube) {
+    for (const auto& p : service.kube->ports) {
+      if (p.port != port.number) continue;
+      if (!p.app_protocol.empty()) return h2(p.app_protocol);
+      return h2(p.name.substr(0, p.name.find('-')));
+    }
+    return false;
+  }
+  return h2(port.protocol);
 }
 
 // The trafficPolicy fields of `policy` that this proxy does not enforce, as field paths.
@@ -169,6 +189,12 @@ void ClusterBuilder::build(const std::string& name, const RegistryService& servi
     }
   }
   c.not_enforced = notEnforced(policy);
+  c.http2 = speaksHttp2(service, port);
+  if (policy.connection_pool && policy.connection_pool->http) {
+    const auto& http = *policy.connection_pool->http;
+    if (http.h2_upgrade_policy == "UPGRADE") c.http2 = true;
+    if (http.use_client_protocol.value_or(false)) c.use_client_protocol = true;
+  }
   if (rule && policy.tls) {
     const model::ClientTLSSettings& tls = *policy.tls;
     const std::string path = "spec." + effectiveTlsPath(rule->traffic_policy, subset_def, c.port);

@@ -105,6 +105,8 @@ std::optional<Listener> inbound(const ServiceRegistry& registry, const ProxyIden
   Cluster c;
   c.name = "inbound|" + app_port + "||";
   c.port = proxy.app_port;
+  // HTTP/2 (gRPC) to the app when the calling sidecar sent it: the caller chose by the port.
+  c.use_client_protocol = true;
   c.lb = LbPolicy::kRoundRobin;
   const RegistryService* selecting = registry.selecting(proxy.labels, proxy.namespace_);
   if (const RegistryService* s = selecting) {

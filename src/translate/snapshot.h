@@ -388,6 +388,12 @@ struct Cluster {
   bool auto_mtls = false;
   // A DestinationRule set tls DISABLE: "shop/web-dr trafficPolicy.tls" ("" otherwise).
   std::string tls_disabled_by;
+  // HTTP/2 to the endpoints: the port's protocol is gRPC, HTTP2 or h2c (appProtocol or name
+  // prefix; a ServiceEntry's protocol), or a DestinationRule asks h2UpgradePolicy UPGRADE.
+  bool http2 = false;
+  // DestinationRule useClientProtocol (and the sidecar's inbound cluster): HTTP/2 upstream when
+  // the client's request came over HTTP/2.
+  bool use_client_protocol = false;
   // Fields the config sets that this proxy parses but does not enforce yet
   // ("trafficPolicy.outlierDetection"), reported by /config_dump and at load.
   std::vector<std::string> not_enforced;

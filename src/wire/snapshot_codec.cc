@@ -814,6 +814,8 @@ v1::Cluster encodeCluster(const tr::Cluster& c) {
   if (c.tls) encodeUpstreamTls(*c.tls, out.mutable_tls());
   out.set_auto_mtls(c.auto_mtls);
   out.set_tls_disabled_by(c.tls_disabled_by);
+  out.set_http2(c.http2);
+  out.set_use_client_protocol(c.use_client_protocol);
   return out;
 }
 
@@ -927,6 +929,8 @@ Expected<tr::Cluster> decodeCluster(const v1::Cluster& in) {
   }
   out.auto_mtls = in.auto_mtls();
   out.tls_disabled_by = in.tls_disabled_by();
+  out.http2 = in.http2();
+  out.use_client_protocol = in.use_client_protocol();
   // Auto mTLS is Istio mutual TLS to some endpoints: without it, the proxy could only guess.
   if (out.auto_mtls && (!out.tls || out.tls->mode != tr::UpstreamTls::Mode::kIstioMutual)) {
     return ctx.error("uses auto mTLS without ISTIO_MUTUAL tls");

@@ -52,6 +52,12 @@ class ResponseEncoder {
   virtual DataFrame data(size_t size) = 0;
   // What ends the body (empty when nothing does).
   virtual std::string_view end() = 0;
+  // A trailer field of the upstream's response, before end(). HTTP/1.1 drops them (its chunked
+  // trailers are not relayed); HTTP/2 sends them in a trailing HEADERS frame (gRPC's status).
+  virtual void trailer(std::string_view /*name*/, std::string_view /*value*/) {}
+  // The response about to be encoded is one the proxy makes itself (an error, a redirect): an
+  // HTTP/2 encoder answers a gRPC request with a trailers-only gRPC status instead.
+  virtual void localReply() {}
 };
 
 }  // namespace halyard::proxy::http

@@ -153,6 +153,8 @@ std::string configDumpJson(const tr::Snapshot& s) {
     if (c->tls) clusters.back()["tls"] = upstreamTlsJson(*c->tls);
     if (c->auto_mtls) clusters.back()["auto_mtls"] = true;
     if (!c->tls_disabled_by.empty()) clusters.back()["tls_disabled_by"] = c->tls_disabled_by;
+    if (c->http2) clusters.back()["http2"] = true;
+    if (c->use_client_protocol) clusters.back()["use_client_protocol"] = true;
   }
   json dump{{"version", s.version},
             {"listeners", listeners},

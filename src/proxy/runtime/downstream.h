@@ -43,6 +43,10 @@ struct Downstream {
   // The codec's response half: every response to this client (relayed or local) is encoded
   // through it.
   http::H1ResponseEncoder encoder;
+  // The encoder responses go through: `encoder`, or for a stream of an HTTP/2 connection, that
+  // stream's (runtime/h2_connection.h).
+  http::ResponseEncoder* response_encoder = &encoder;
+  http::ResponseEncoder& responseEncoder() { return *response_encoder; }
   net::OpTimer read_timer;    // reads: heads, and bodies in the upload direction
   net::OpTimer write_timer;   // writes: responses
   asio::steady_timer timer;   // waits: fault delays, retry backoff
@@ -68,6 +72,11 @@ struct Downstream {
   // x-forwarded-client-cert for the app; empty on plaintext.
   std::string forwarded_client_cert;
   bool mutual_tls() const { return !peer_principal.empty(); }
+  // A stream of an HTTP/2 connection is served over a local socket pair: the SNI of the client's
+  // TLS connection and the protocol for the access log come from the connection.
+  std::string stream_sni;
+  std::string_view stream_protocol;
+  std::string_view sni() const { return transport.secure() ? transport.sni() : stream_sni; }
 };
 
 }  // namespace halyard::proxy::runtime

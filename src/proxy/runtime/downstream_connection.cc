@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "proxy/http/path_normalizer.h"
 #include "proxy/net/socket_util.h"
+#include "proxy/runtime/h2_connection.h"
 #include "proxy/runtime/request_phases.h"
 #include "proxy/runtime/responder.h"
 #include "proxy/runtime/tcp_proxy.h"
@@ -28,26 +29,54 @@ DownstreamConnection::DownstreamConnection(Worker& worker, asio::ip::tcp::socket
   worker.telemetry().connectionOpened(ds_.listener->name);
 }
 
+DownstreamConnection::DownstreamConnection(Worker& worker, asio::ip::tcp::socket socket,
+                                           std::shared_ptr<const ListenerInfo> listener,
+                                           const Downstream& connection,
+                                           std::shared_ptr<http::H2ResponseEncoder> encoder)
+    : ds_(worker, std::move(socket), std::move(listener)), stream_encoder_(std::move(encoder)) {
+  ds_.remote_ip = connection.remote_ip;
+  ds_.remote_endpoint = connection.remote_endpoint;
+  ds_.local_endpoint = connection.local_endpoint;
+  ds_.peer_principal = connection.peer_principal;
+  ds_.peer_certificate_hash = connection.peer_certificate_hash;
+  ds_.own_principal = connection.own_principal;
+  ds_.forwarded_client_cert = connection.forwarded_client_cert;
+  ds_.stream_sni = std::string(connection.sni());
+  ds_.stream_protocol = "HTTP/2";
+  ds_.response_encoder = stream_encoder_.get();
+}
+
 DownstreamConnection::~DownstreamConnection() {
+  if (stream_encoder_) return;  // a stream: the HTTP/2 connection is what is counted
   ds_.worker.telemetry().connectionClosed(ds_.listener->name);
   ds_.worker.untrack(this);
 }
 
 void DownstreamConnection::onDrain() {
-  if (waiting_) cancelSocket(ds_.transport);
+  // HTTP/2: the driver wakes, sends GOAWAY and closes once its streams are done.
+  if (waiting_ || http2_) cancelSocket(ds_.transport);
 }
 
 net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnection> self) {
   DownstreamConnection& c = *self;
-  if (!co_await c.setUpTransport()) {
-    c.ds_.transport.close();
-    co_return;
-  }
-  if (c.ds_.listener->tcp) {
-    // TCP and TLS passthrough: after the inbound listener's mutual TLS, if any, no HTTP.
-    co_await runTcpProxy(c.ds_);
-    c.ds_.transport.close();
-    co_return;
+  if (!c.stream_encoder_) {
+    if (!co_await c.setUpTransport()) {
+      c.ds_.transport.close();
+      co_return;
+    }
+    if (c.ds_.listener->tcp) {
+      // TCP and TLS passthrough: after the inbound listener's mutual TLS, if any, no HTTP.
+      co_await runTcpProxy(c.ds_);
+      c.ds_.transport.close();
+      co_return;
+    }
+    // HTTP/2: chosen by ALPN on TLS, or by its connection preface (prior knowledge).
+    if (c.ds_.transport.alpn() == "h2" || co_await c.startsWithH2Preface()) {
+      c.http2_ = true;
+      co_await serveHttp2(c.ds_);
+      c.ds_.transport.close();
+      co_return;
+    }
   }
   while (true) {
     const HeadStatus status = co_await c.readHead();
@@ -148,6 +177,24 @@ net::awaitable<std::optional<bool>> DownstreamConnection::startsWithTls() {
   const ssize_t n = ::recv(socket.native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n != 1) co_return std::nullopt;
   co_return first == 0x16;
+}
+
+net::awaitable<bool> DownstreamConnection::startsWithH2Preface() {
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n";
+  Downstream& ds = ds_;
+  const Clock::time_point deadline = Clock::now() + ds.worker.options().request_headers_timeout;
+  while (true) {
+    const std::string_view got = ds.in.readableView();
+    const size_t n = std::min(got.size(), kPreface.size());
+    if (got.substr(0, n) != kPreface.substr(0, n)) co_return false;
+    if (n == kPreface.size()) co_return true;
+    // Undecided: "P" or "PR" may still be "POST" or a PRI method; read on.
+    waiting_ = got.empty();
+    if (waiting_ && ds.worker.draining()) co_return false;
+    const IoResult r = co_await readSome(ds.transport, ds.in, ds.read_timer, deadline);
+    waiting_ = false;
+    if (!r.ok()) co_return false;  // readHead() sees the same end and handles it
+  }
 }
 
 net::awaitable<DownstreamConnection::HeadStatus> DownstreamConnection::readHead() {
@@ -273,13 +320,15 @@ net::awaitable<void> DownstreamConnection::serve() {
   log.start_time = std::chrono::system_clock::now();
   log.method = head.method;
   log.path = rq.view.path;
-  log.protocol = rq.http10() ? "HTTP/1.0" : "HTTP/1.1";
+  log.protocol = !ds_.stream_protocol.empty() ? ds_.stream_protocol
+                 : rq.http10()                ? "HTTP/1.0"
+                                              : "HTTP/1.1";
   log.authority = rq.view.authority;
   log.user_agent = rq.view.header("user-agent").value_or(std::string_view());
   log.request_id = rq.request_id;
   log.downstream_remote_address = ds_.remote_endpoint;
   log.downstream_local_address = ds_.local_endpoint;
-  log.requested_server_name = ds_.transport.sni();
+  log.requested_server_name = ds_.sni();
   rq.record.listener = ds_.listener->name;
   rq.record.listener_kind = ds_.listener->kind;
   if (ds_.listener->kind == tr::ListenerKind::kInbound) readPeer();
@@ -318,6 +367,10 @@ void DownstreamConnection::reportRequest() {
   }
   log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - rq_.start);
   log.x_forwarded_for = ds_.forwarded_for;
+  if (stream_encoder_ && stream_encoder_->grpcRequest()) {
+    rq_.record.grpc = true;
+    rq_.record.grpc_status = stream_encoder_->grpcStatus();
+  }
   ds_.worker.telemetry().requestDone(rq_.record);
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "proxy/http/h2_response_encoder.h"
 #include "proxy/net/awaitable.h"
 #include "proxy/runtime/connect_tunnel.h"
 #include "proxy/runtime/downstream.h"
@@ -26,6 +27,13 @@ class DownstreamConnection {
  public:
   DownstreamConnection(Worker& worker, asio::ip::tcp::socket socket,
                        std::shared_ptr<const ListenerInfo> listener);
+  // One stream of an HTTP/2 connection (runtime/h2_connection.h), served as one HTTP/1.1
+  // request over `socket`, a local socket pair whose other end the HTTP/2 driver holds: the
+  // same phases and upstream path as any request. The client's facts (addresses, TLS, peer
+  // identity) come from `connection`; the response head and trailers go to `encoder`.
+  DownstreamConnection(Worker& worker, asio::ip::tcp::socket socket,
+                       std::shared_ptr<const ListenerInfo> listener, const Downstream& connection,
+                       std::shared_ptr<http::H2ResponseEncoder> encoder);
   ~DownstreamConnection();
   DownstreamConnection(const DownstreamConnection&) = delete;
   DownstreamConnection& operator=(const DownstreamConnection&) = delete;
@@ -46,6 +54,9 @@ class DownstreamConnection {
   // Waits for the first byte: true when it starts a TLS handshake; nullopt when the connection
   // closed, timed out or the proxy drains first.
   net::awaitable<std::optional<bool>> startsWithTls();
+  // Reads the first bytes (kept in the buffer) far enough to tell HTTP/2's connection preface
+  // from an HTTP/1.1 request line.
+  net::awaitable<bool> startsWithH2Preface();
   net::awaitable<HeadStatus> readHead();
   net::awaitable<void> serve();
   net::awaitable<void> route();
@@ -67,6 +78,7 @@ class DownstreamConnection {
   std::optional<UpstreamRequest> upstream_;
   bool first_request_ = true;
   bool waiting_ = false;  // no byte of a request received yet: safe to close on drain
+  bool http2_ = false;    // served by the HTTP/2 driver (h2_connection.h)
   // The generation of the last snapshot seen and its routes for this listener, so the lookup
   // runs once per reload (0: none yet).
   uint64_t routes_generation_ = 0;
@@ -75,6 +87,8 @@ class DownstreamConnection {
   // service's tunnel, and its requests use this port's routes whatever their Host says.
   std::optional<uint16_t> tunnel_port_;
   ConnectLogStorage connect_log_;
+  // Set for a stream of an HTTP/2 connection: its encoder, kept alive with the connection.
+  std::shared_ptr<http::H2ResponseEncoder> stream_encoder_;
 };
 
 }  // namespace halyard::proxy::runtime

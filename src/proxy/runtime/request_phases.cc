@@ -192,7 +192,7 @@ PhaseStatus authorizeRequest(PhaseContext& c) {
   a.remote_ip = c.ds.remote_ip;  // gatewayTopology.numTrustedProxies 0: the peer itself
   a.destination_ip = ipOf(c.ds.local_endpoint);
   a.destination_port = workloadPort(c);
-  a.sni = c.ds.transport.sni();
+  a.sni = c.ds.sni();
   a.host = rq.view.authority;
   a.method = rq.head ? rq.head->method : std::string_view();
   a.path = rq.view.pathOnly();

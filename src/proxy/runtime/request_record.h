@@ -27,6 +27,9 @@ struct RequestRecord {
   // Outbound: the SPIFFE ID of the upstream's certificate (Istio mutual TLS), or empty.
   std::string_view upstream_principal;
   bool retried = false;
+  // A gRPC request (request_protocol "grpc") and the grpc-status it ended with, if any.
+  bool grpc = false;
+  std::string_view grpc_status;
   bool upstream_timeout = false;
 };
 

@@ -32,7 +32,8 @@ net::awaitable<void> sendLocalReply(Downstream& ds, RequestState& rq, LocalReply
     if (reply.reason_body) reply.reason = http::reasonPhrase(reply.status);
   }
   ds.out.clear();
-  appendLocalReply(ds.out, reply, ds.headers, ds.encoder);
+  ds.responseEncoder().localReply();
+  appendLocalReply(ds.out, reply, ds.headers, ds.responseEncoder());
   rq.record.log.response_code = reply.status;
   co_await writeToClient(ds, rq, asio::buffer(ds.out));
 }
@@ -43,8 +44,8 @@ net::awaitable<BodyRead> readRequestBody(Downstream& ds, RequestState& rq) {
 
 net::awaitable<bool> sendContinue(Downstream& ds, RequestState& rq) {
   ds.out.clear();
-  ds.encoder.beginHead(100, {}, ds.out);
-  ds.encoder.endHead(http::ResponseFraming{}, ds.out);
+  ds.responseEncoder().beginHead(100, {}, ds.out);
+  ds.responseEncoder().endHead(http::ResponseFraming{}, ds.out);
   // A named buffer, not a temporary: GCC 12 crashed here when the temporary was an argument of
   // the awaited call inside an if condition (a frame of writeAll was resumed after it ended).
   const asio::const_buffer bytes = asio::buffer(ds.out);

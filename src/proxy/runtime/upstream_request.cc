@@ -9,12 +9,14 @@
 #include "proxy/http/h1_writer.h"
 #include "proxy/net/socket_util.h"
 #include "proxy/router/header_ops.h"
+#include "proxy/runtime/grpc_status.h"
 #include "proxy/runtime/hop_by_hop.h"
 #include "proxy/runtime/mirror.h"
 #include "proxy/runtime/responder.h"
 #include "proxy/runtime/spawn.h"
 #include "proxy/runtime/tunnel.h"
 #include "proxy/runtime/worker.h"
+#include "proxy/upstream/h2_session.h"
 #include "proxy/upstream/load_balancer.h"
 #include "telemetry/peer_identity.h"
 
@@ -90,6 +92,15 @@ net::awaitable<void> UpstreamRequest::run() {
     co_return co_await fail(503, ResponseFlag::kNoClusterFound, "cluster_not_found");
   }
   rq_.record.cluster = &hosts_->cluster();
+  // gRPC's grpc-timeout is the request's timeout, capped by the route's (Istio's
+  // maxStreamDuration.grpcTimeoutHeaderMax is the route timeout, none when it has none).
+  timeout_ = action_.timeout;
+  if (const auto header = rq_.view.header("grpc-timeout")) {
+    if (const auto t = parseGrpcTimeout(*header); t && (!timeout_ || *t < *timeout_)) {
+      timeout_ = *t;
+      grpc_timeout_ = true;
+    }
+  }
   co_await hosts_->ensureResolved();
   if (hosts_->hosts().empty()) {
     rq_.reason = "no healthy upstream host in cluster " + destination_->cluster;
@@ -305,10 +316,20 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& 
                       .detail = "no TLS context for the cluster: " + std::string(chosen.error())};
   }
   const upstream::TransportSettings& transport = *chosen;
-  std::unique_ptr<UpstreamConnection> c = pool.takeIdle(host, transport);
+  // HTTP/2 upstream: a stream on a shared connection (upstream/h2_session.h), never pooled.
+  const bool h2 = cluster.http2 || (cluster.use_client_protocol && !ds_.stream_protocol.empty());
+  std::unique_ptr<UpstreamConnection> c = h2 ? nullptr : pool.takeIdle(host, transport);
   for (int round = 0;; ++round) {
     if (!c) {
-      auto connected = co_await pool.connect(host, cluster.connect_timeout, transport);
+      // Two statements, not a conditional expression: GCC 12 destroys the temporaries of a
+      // co_await inside ?: twice.
+      common::Expected<std::unique_ptr<UpstreamConnection>> connected =
+          common::unexpected(common::Error{});
+      if (h2) {
+        connected = co_await upstream::openH2Stream(pool, host, cluster.connect_timeout, transport);
+      } else {
+        connected = co_await pool.connect(host, cluster.connect_timeout, transport);
+      }
       ds_.worker.telemetry().upstreamConnect(cluster, connected.ok());
       if (transport.tls &&
           (connected.ok() || connected.error().kind == common::ErrorKind::kProtocol)) {
@@ -347,7 +368,7 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::exchange(UpstreamConne
   try_deadline_.reset();
   if (mode_ != BodyMode::kStreamed) {
     // The whole request is here: the route timeout starts (once, for every attempt).
-    if (action_.timeout && !deadline_) deadline_ = attempt_start_ + *action_.timeout;
+    if (timeout_ && !deadline_) deadline_ = attempt_start_ + *timeout_;
     if (action_.retry.per_try_timeout)
       try_deadline_ = attempt_start_ + *action_.retry.per_try_timeout;
   }
@@ -453,11 +474,12 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
         // 1xx: the proxy made its own "100 Continue"; others go on to HTTP/1.1 clients.
         if (head.status != 100 && !rq_.http10()) {
           ds_.out.clear();
-          ds_.encoder.beginHead(head.status, head.reason, ds_.out);
+          http::ResponseEncoder& encoder = ds_.responseEncoder();
+          encoder.beginHead(head.status, head.reason, ds_.out);
           for (const auto& h : head.headers) {
-            if (!isHopByHopName(h.name)) ds_.encoder.header(h.name, h.value, ds_.out);
+            if (!isHopByHopName(h.name)) encoder.header(h.name, h.value, ds_.out);
           }
-          ds_.encoder.endHead(http::ResponseFraming{}, ds_.out);
+          encoder.endHead(http::ResponseFraming{}, ds_.out);
           if (!co_await writeToClient(ds_, rq_, asio::buffer(ds_.out))) {
             co_return Attempt{.failure = Failure::kDownstream};
           }
@@ -515,7 +537,7 @@ net::awaitable<void> UpstreamRequest::upload(UpstreamConnection& c) {
       if (!upload_upstream_failed_) {
         // The request is complete: the route and per-try timeouts start now.
         const auto now = Clock::now();
-        if (action_.timeout) deadline_ = now + *action_.timeout;
+        if (timeout_) deadline_ = now + *timeout_;
         if (action_.retry.per_try_timeout) try_deadline_ = now + *action_.retry.per_try_timeout;
         rearmResponseTimer(c);
       }
@@ -598,6 +620,19 @@ net::awaitable<void> UpstreamRequest::replyFailure(const Attempt& a, bool retrie
                                   : "upstream_reset_before_response_started{remote_reset}");
     case Failure::kTimeout:
       rq_.record.upstream_timeout = true;
+      if (grpc_timeout_) {
+        // The client's own deadline (grpc-timeout) passed: gRPC's DEADLINE_EXCEEDED, as Envoy
+        // answers when the header's stream duration is reached.
+        rq_.reason = "gRPC deadline of " + std::to_string(timeout_->count()) +
+                     " ms (grpc-timeout) exceeded (route " +
+                     std::string(router::routeOrigin(route_)) + ")" + retries;
+        rq_.reply_headers.emplace_back("grpc-status", "4");
+        log.response_flags.set(ResponseFlag::kUpstreamRequestTimeout);
+        log.response_code_details = "response_timeout";
+        co_return co_await sendLocalReply(
+            ds_, rq_,
+            LocalReply{.status = 504, .reason = rq_.reason, .headers = rq_.reply_headers});
+      }
       rq_.reason = "upstream request timeout after " +
                    std::to_string(action_.timeout ? action_.timeout->count() : 0) + " ms (route " +
                    std::string(router::routeOrigin(route_)) + ")" + retries;
@@ -669,7 +704,7 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
 
   std::string& out = ds_.out;
   out.clear();
-  http::ResponseEncoder& encoder = ds_.encoder;
+  http::ResponseEncoder& encoder = ds_.responseEncoder();
   encoder.beginHead(status, head.reason, out);
   const bool extra_options = hasExtraConnectionOptions(head.headers);
   auto& headers = ds_.headers;
@@ -753,6 +788,10 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
       upstream_ok = false;
       break;
     }
+  }
+  // HTTP/2 upstreams hand their trailers over beside the body (gRPC's status travels there).
+  if (c->h2_trailers && upstream_ok && body.done()) {
+    for (const auto& [name, value] : *c->h2_trailers) encoder.trailer(name, value);
   }
   if (const std::string_view end = encoder.end(); upstream_ok && body.done() && !end.empty()) {
     upstream_ok = co_await writeToClient(ds_, rq_, asio::buffer(end.data(), end.size()));

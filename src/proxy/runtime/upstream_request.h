@@ -98,6 +98,9 @@ class UpstreamRequest {
   // The route timeout runs from the end of the request; the per-try timeout from the start of
   // an attempt (or the end of a streamed body).
   std::optional<Clock::time_point> deadline_;
+  // The route timeout, or the client's grpc-timeout when that is shorter (grpc_timeout_).
+  std::optional<translate::Millis> timeout_;
+  bool grpc_timeout_ = false;
   std::optional<Clock::time_point> try_deadline_;
   Clock::time_point attempt_start_{};
   bool reading_upstream_ = false;  // a read of the upstream socket is pending (timer re-arming)

@@ -84,6 +84,10 @@ std::string_view orUnknown(std::string_view v) {
 telemetry::IstioRequestLabels WorkerTelemetry::istioLabels(const RequestRecord& record) const {
   telemetry::IstioRequestLabels labels;
   const bool inbound = record.listener_kind == translate::ListenerKind::kInbound;
+  if (record.grpc) {
+    labels.request_protocol = "grpc";
+    labels.grpc_response_status = record.grpc_status;
+  }
   if (record.cluster) {
     const translate::Cluster& c = *record.cluster;
     labels.destination_service = orUnknown(c.service_host);

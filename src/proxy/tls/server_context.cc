@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 
 #include <cstring>
+#include <string_view>
 
 namespace halyard::proxy::tls {
 
@@ -29,19 +30,27 @@ int verifyClient(int preverified, X509_STORE_CTX* store) {
   return 1;
 }
 
-// HTTP/1.1 is what this proxy speaks today: chosen when offered, else no ALPN at all (a client
-// offering only h2 then fails its own way, as with any HTTP/1.1-only server).
-int selectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
-               unsigned int in_len, void*) {
+// HTTP/2 when the client offers it (the connection manager then runs the HTTP/2 codec), else
+// HTTP/1.1, whatever the order of the client's list; neither offered: no ALPN at all.
+bool offered(const unsigned char* in, unsigned int in_len, std::string_view protocol,
+             const unsigned char** out, unsigned char* out_len) {
   for (unsigned int i = 0; i < in_len;) {
     const unsigned int len = in[i];
     if (i + 1 + len > in_len) break;
-    if (len == 8 && std::memcmp(in + i + 1, "http/1.1", 8) == 0) {
+    if (len == protocol.size() && std::memcmp(in + i + 1, protocol.data(), len) == 0) {
       *out = in + i + 1;
       *out_len = static_cast<unsigned char>(len);
-      return SSL_TLSEXT_ERR_OK;
+      return true;
     }
     i += 1 + len;
+  }
+  return false;
+}
+
+int selectAlpn(SSL*, const unsigned char** out, unsigned char* out_len, const unsigned char* in,
+               unsigned int in_len, void*) {
+  if (offered(in, in_len, "h2", out, out_len) || offered(in, in_len, "http/1.1", out, out_len)) {
+    return SSL_TLSEXT_ERR_OK;
   }
   return SSL_TLSEXT_ERR_NOACK;
 }

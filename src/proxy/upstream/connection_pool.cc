@@ -49,6 +49,10 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> Connectio
       co_return common::fail(common::ErrorKind::kInternal, "cannot start TLS to " + host.name,
                              common::ErrorSource::kInternal);
     }
+    if (settings.h2) {
+      static constexpr unsigned char kH2[] = "\x02h2";
+      SSL_set_alpn_protos(ssl, kH2, sizeof(kH2) - 1);
+    }
     c->transport().startTls(ssl);
     auto [tls_ec] = co_await c->transport().handshake(asio::ssl::stream_base::client);
     c->writeTimer().disarm();

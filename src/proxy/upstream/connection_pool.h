@@ -32,6 +32,7 @@ struct TransportSettings {
   const tls::ClientContext* tls = nullptr;  // null: plaintext
   std::string_view server_name;             // SNI (and, by default, the name to verify)
   uint64_t key = 0;                         // 0: plaintext
+  bool h2 = false;                          // offer only "h2" by ALPN (upstream/h2_session.h)
 
   static TransportSettings forTls(const tls::ClientContext& context, std::string_view host) {
     TransportSettings s;

@@ -6,6 +6,10 @@
 #include <asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "proxy/http/h1_response_parser.h"
 #include "proxy/net/byte_buffer.h"
@@ -42,6 +46,10 @@ class UpstreamConnection {
   void countRequest() { ++requests_; }
 
   std::chrono::steady_clock::time_point idleSince() const { return idle_since_; }
+
+  // A stream of a shared HTTP/2 connection (upstream/h2_session.h): the response's trailers,
+  // filled in before its body ends; null for HTTP/1.1 connections.
+  std::shared_ptr<std::vector<std::pair<std::string, std::string>>> h2_trailers;
   void markIdle() { idle_since_ = std::chrono::steady_clock::now(); }
 
  private:

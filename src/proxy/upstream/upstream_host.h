@@ -24,6 +24,8 @@ struct UpstreamHost {
   std::string name;  // "10.0.0.1:8080", %UPSTREAM_HOST%
   uint32_t active_requests = 0;
   std::vector<std::unique_ptr<UpstreamConnection>> idle;  // most recently used last
+  // Shared HTTP/2 connections to this host (upstream/h2_session.cc's sessions, type-erased).
+  std::vector<std::shared_ptr<void>> h2_sessions;
 };
 
 }  // namespace halyard::proxy::upstream

@@ -1,0 +1,468 @@
+#include "proxy/runtime/h2_connection.h"
+
+#include <nghttp2/nghttp2.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
+#include <charconv>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/log.h"
+#include "proxy/http/h2_response_encoder.h"
+#include "proxy/http/h2_server_session.h"
+#include "proxy/net/async_event.h"
+#include "proxy/runtime/downstream_connection.h"
+#include "proxy/runtime/spawn.h"
+#include "proxy/runtime/worker.h"
+
+namespace halyard::proxy::runtime {
+
+namespace {
+
+// Response bytes read from a stream's pair and not yet taken by the client's window.
+constexpr size_t kMaxPending = 64 * 1024;
+// The pair's socket buffers: with kMaxPending, what one stream holds in each direction.
+constexpr int kPairBuffer = 64 * 1024;
+// What one write to the client carries at most.
+constexpr size_t kMaxWrite = 64 * 1024;
+// A request body that ends within the first burst and this size goes with a Content-Length.
+constexpr size_t kMaxEarlyBody = 64 * 1024;
+
+bool isGrpc(const http::H2RequestHead& head) {
+  for (const auto& [n, v] : head.headers) {
+    if (n == "content-type") return v.starts_with("application/grpc");
+  }
+  return false;
+}
+
+class H2Connection;
+
+struct H2Stream final : http::H2ResponseEncoder::Sink {
+  H2Stream(H2Connection& c, int32_t stream_id, asio::ip::tcp::socket end)
+      : connection(&c),
+        id(stream_id),
+        pair(std::move(end)),
+        request_ready(pair.get_executor()),
+        body_drained(pair.get_executor()) {}
+
+  void onResponseHead(http::H2ResponseEncoder& encoder, bool body) override;
+  size_t pending() const { return body.size() - body_offset; }
+
+  H2Connection* connection;
+  int32_t id;
+  asio::ip::tcp::socket pair;  // the driver's end
+  std::shared_ptr<http::H2ResponseEncoder> encoder;
+  // Request direction: bytes for the pair (head, then the body, chunked when its length is
+  // unknown), and how many of them are body bytes still counted against the client's window.
+  std::string to_pair;
+  size_t unconsumed = 0;
+  bool chunked = false;
+  bool request_ended = false;
+  // The head waits (in to_pair, without its framing) for the end of the client's first burst:
+  // a request whose body ends within it gets a Content-Length, and the request path can buffer
+  // it for retries (gRPC unary calls, small POSTs); one still sending goes on chunked.
+  bool head_pending = true;
+  bool has_length = false;  // the client sent content-length: the body goes as it is
+  std::string early_body;
+  bool pair_refused = false;  // the stream's connection stopped reading: body bytes are dropped
+  net::AsyncEvent request_ready;
+  // Response direction.
+  std::string body;
+  size_t body_offset = 0;
+  bool body_ended = false;
+  bool with_body = false;
+  net::AsyncEvent body_drained;
+  bool closed = false;  // the HTTP/2 stream is gone
+};
+
+class H2Connection final : public http::H2ServerSession::Handler,
+                           public std::enable_shared_from_this<H2Connection> {
+ public:
+  explicit H2Connection(Downstream& ds)
+      : ds_(ds),
+        executor_(ds.transport.executor()),
+        session_(*this, http::H2Settings{}),
+        want_write_(executor_),
+        writer_done_(executor_) {}
+
+  net::awaitable<void> run();
+
+  // H2ServerSession::Handler
+  void onRequest(int32_t id, http::H2RequestHead head, bool end_stream) override;
+  void onRequestData(int32_t id, std::span<const uint8_t> data) override;
+  void onRequestEnd(int32_t id) override;
+  void onStreamClose(int32_t id, uint32_t error_code) override;
+  long readBody(int32_t id, uint8_t* out, size_t max, bool& end) override;
+  const http::Fields* trailers(int32_t id) override;
+
+  http::H2ServerSession& session() { return session_; }
+  bool closed() const { return closed_; }
+  void kick() { want_write_.set(); }
+
+ private:
+  H2Stream* find(int32_t id) {
+    auto it = streams_.find(id);
+    return it == streams_.end() ? nullptr : it->second.get();
+  }
+  net::awaitable<void> writeLoop(std::shared_ptr<H2Connection> self);
+  static net::awaitable<void> pumpRequest(std::shared_ptr<H2Connection> self,
+                                          std::shared_ptr<H2Stream> s);
+  static net::awaitable<void> pumpResponse(std::shared_ptr<H2Connection> self,
+                                           std::shared_ptr<H2Stream> s);
+  void endStream(H2Stream& s);
+  // Completes a stream's HTTP/1.1 head with its framing and queues it for the pair.
+  void finishHead(H2Stream& s);
+  void appendBody(H2Stream& s, std::string_view bytes);
+  // After a burst of input: heads still waiting go out (chunked, the body still coming).
+  void finishPendingHeads() {
+    if (!pending_heads_) return;
+    pending_heads_ = false;
+    for (auto& [id, s] : streams_) finishHead(*s);
+  }
+
+  Downstream& ds_;  // valid while run() runs; stream coroutines never touch it
+  asio::any_io_executor executor_;
+  http::H2ServerSession session_;
+  std::map<int32_t, std::shared_ptr<H2Stream>> streams_;
+  net::AsyncEvent want_write_;
+  net::AsyncEvent writer_done_;
+  std::string out_;
+  bool pending_write_ = false;
+  bool pending_heads_ = false;  // some stream's head waits for the end of the input burst  // out_
+                                // holds bytes a cancelled write left
+  bool closed_ = false;
+  bool going_away_ = false;
+};
+
+void H2Stream::onResponseHead(http::H2ResponseEncoder& e, bool has_body) {
+  if (closed || connection->closed()) return;
+  with_body = has_body;
+  if (!connection->session().respond(id, e.status(), e.headers(), has_body)) {
+    connection->session().reset(id, NGHTTP2_INTERNAL_ERROR);
+  }
+  connection->kick();
+}
+
+void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stream) {
+  if (head.method.empty() || head.method == "CONNECT" || head.path.empty()) {
+    // Extended CONNECT (WebSocket over HTTP/2) and tunnels are not served over HTTP/2 here;
+    // WebSocket works over HTTP/1.1.
+    session_.respond(id, 501, {{"x-halyard-reason", "CONNECT over HTTP/2 is not supported"}},
+                     false);
+    kick();
+    return;
+  }
+  std::array<int, 2> fds{};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds.data()) != 0) {
+    HLOG_WARN("http2 stream refused: socketpair failed: {}", std::strerror(errno));
+    session_.reset(id, NGHTTP2_REFUSED_STREAM);
+    kick();
+    return;
+  }
+  for (const int fd : fds) {
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kPairBuffer, sizeof(kPairBuffer));
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kPairBuffer, sizeof(kPairBuffer));
+  }
+  asio::ip::tcp::socket mine(executor_);
+  asio::ip::tcp::socket theirs(executor_);
+  asio::error_code ec;
+  mine.assign(asio::ip::tcp::v4(), fds[0], ec);
+  theirs.assign(asio::ip::tcp::v4(), fds[1], ec);
+
+  auto s = std::make_shared<H2Stream>(*this, id, std::move(mine));
+  s->encoder = std::make_shared<http::H2ResponseEncoder>(isGrpc(head), head.method == "HEAD");
+  s->encoder->setSink(s.get());
+
+  // The request as HTTP/1.1 for the stream's connection. HTTP/2 has validated the fields
+  // (no CR, LF or NUL); anything else the HTTP/1.1 parser still checks.
+  std::string& h = s->to_pair;
+  h.reserve(256 + head.path.size());
+  h.append(head.method).append(" ").append(head.path).append(" HTTP/1.1\r\n");
+  bool has_length = false;
+  std::string cookie;
+  if (!head.authority.empty()) h.append("host: ").append(head.authority).append("\r\n");
+  for (const auto& [n, v] : head.headers) {
+    if (http::isConnectionSpecific(n) || n == "expect") continue;
+    if (n == "host" && !head.authority.empty()) continue;
+    if (n == "cookie") {
+      // HTTP/2 splits cookies into crumbs; HTTP/1.1 has them in one field (RFC 9113 §8.2.3).
+      if (!cookie.empty()) cookie.append("; ");
+      cookie.append(v);
+      continue;
+    }
+    if (n == "content-length") has_length = true;
+    h.append(n).append(": ").append(v).append("\r\n");
+  }
+  if (!cookie.empty()) h.append("cookie: ").append(cookie).append("\r\n");
+  s->has_length = has_length;
+  s->request_ended = end_stream;
+  pending_heads_ = true;
+  if (end_stream) finishHead(*s);
+
+  auto stream_connection = std::make_shared<DownstreamConnection>(ds_.worker, std::move(theirs),
+                                                                  ds_.listener, ds_, s->encoder);
+  spawnDetached(executor_, DownstreamConnection::run(std::move(stream_connection)));
+  streams_.emplace(id, s);
+  spawnDetached(executor_, pumpRequest(shared_from_this(), s));
+  spawnDetached(executor_, pumpResponse(shared_from_this(), s));
+}
+
+void H2Connection::finishHead(H2Stream& s) {
+  if (!s.head_pending) return;
+  s.head_pending = false;
+  std::string& h = s.to_pair;
+  if (!s.has_length) {
+    if (s.request_ended) {
+      if (!s.early_body.empty()) {
+        std::array<char, 24> size{};
+        const auto end =
+            std::to_chars(size.data(), size.data() + size.size(), s.early_body.size()).ptr;
+        h.append("content-length: ").append(size.data(), end).append("\r\n");
+      }
+    } else {
+      s.chunked = true;
+      h.append("transfer-encoding: chunked\r\n");
+    }
+  }
+  h.append("connection: close\r\n\r\n");
+  if (!s.early_body.empty()) {
+    appendBody(s, s.early_body);
+    s.early_body.clear();
+    s.early_body.shrink_to_fit();
+  }
+  if (s.chunked && s.request_ended) h.append("0\r\n\r\n");
+  s.request_ready.set();
+}
+
+void H2Connection::appendBody(H2Stream& s, std::string_view bytes) {
+  if (s.chunked) {
+    std::array<char, 20> size{};
+    const auto end = std::to_chars(size.data(), size.data() + size.size(), bytes.size(), 16).ptr;
+    s.to_pair.append(size.data(), end).append("\r\n").append(bytes).append("\r\n");
+  } else {
+    s.to_pair.append(bytes);
+  }
+}
+
+void H2Connection::onRequestData(int32_t id, std::span<const uint8_t> data) {
+  H2Stream* s = find(id);
+  if (!s || s->pair_refused) {
+    session_.consume(id, data.size());
+    return;
+  }
+  const std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());
+  s->unconsumed += data.size();
+  if (s->head_pending) {
+    s->early_body.append(bytes);
+    if (s->early_body.size() > kMaxEarlyBody) finishHead(*s);
+    return;
+  }
+  appendBody(*s, bytes);
+  s->request_ready.set();
+}
+
+void H2Connection::onRequestEnd(int32_t id) {
+  H2Stream* s = find(id);
+  if (!s || s->request_ended) return;
+  s->request_ended = true;
+  if (s->head_pending) return finishHead(*s);
+  if (s->chunked) s->to_pair.append("0\r\n\r\n");
+  s->request_ready.set();
+}
+
+void H2Connection::endStream(H2Stream& s) {
+  s.closed = true;
+  s.encoder->setSink(nullptr);
+  asio::error_code ignored;
+  s.pair.close(ignored);  // the stream's connection sees the client go (DC) if still busy
+  s.request_ready.set();
+  s.body_drained.set();
+}
+
+void H2Connection::onStreamClose(int32_t id, uint32_t) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  endStream(*it->second);
+  streams_.erase(it);
+}
+
+long H2Connection::readBody(int32_t id, uint8_t* out, size_t max, bool& end) {
+  H2Stream* s = find(id);
+  if (!s) {
+    end = true;
+    return 0;
+  }
+  const size_t n = std::min(max, s->pending());
+  if (n == 0 && !s->body_ended) return -1;
+  std::memcpy(out, s->body.data() + s->body_offset, n);
+  s->body_offset += n;
+  if (s->body_offset == s->body.size()) {
+    s->body.clear();
+    s->body_offset = 0;
+  }
+  if (s->pending() < kMaxPending / 2) s->body_drained.set();
+  end = s->body_ended && s->pending() == 0;
+  return static_cast<long>(n);
+}
+
+const http::Fields* H2Connection::trailers(int32_t id) {
+  H2Stream* s = find(id);
+  return s ? &s->encoder->trailers() : nullptr;
+}
+
+net::awaitable<void> H2Connection::pumpRequest(std::shared_ptr<H2Connection> self,
+                                               std::shared_ptr<H2Stream> s) {
+  std::string chunk;
+  while (!s->closed && !self->closed_) {
+    if (s->to_pair.empty()) {
+      // No half-close at the end: the stream's connection would take it for a client that
+      // went away. The request's own framing ends it, and "connection: close" the exchange.
+      if (s->request_ended) break;
+      s->request_ready.reset();
+      co_await s->request_ready.wait();
+      continue;
+    }
+    chunk.clear();
+    chunk.swap(s->to_pair);
+    const size_t credit = s->unconsumed;
+    s->unconsumed = 0;
+    auto [ec, n] = co_await asio::async_write(s->pair, asio::buffer(chunk), net::kAwait);
+    if (s->closed || self->closed_) break;
+    self->session_.consume(s->id, credit);
+    self->kick();
+    if (ec) {
+      // The stream's connection answered without reading the rest (a local reply, an upstream
+      // that responded early): what the client still sends is dropped.
+      s->pair_refused = true;
+      self->session_.consume(s->id, s->unconsumed);
+      s->unconsumed = 0;
+      s->to_pair.clear();
+      break;
+    }
+  }
+}
+
+net::awaitable<void> H2Connection::pumpResponse(std::shared_ptr<H2Connection> self,
+                                                std::shared_ptr<H2Stream> s) {
+  std::array<char, 16 * 1024> buf{};
+  while (!s->closed && !self->closed_) {
+    if (s->pending() >= kMaxPending) {
+      s->body_drained.reset();
+      co_await s->body_drained.wait();
+      continue;
+    }
+    auto [ec, n] = co_await s->pair.async_read_some(asio::buffer(buf), net::kAwait);
+    if (s->closed || self->closed_) break;
+    if (ec) {
+      s->body_ended = true;
+      if (!s->encoder->headSent()) {
+        // The stream's connection ended without a response: nothing to relay.
+        self->session_.reset(s->id, NGHTTP2_INTERNAL_ERROR);
+      } else if (s->with_body) {
+        self->session_.resume(s->id);
+      }
+      self->kick();
+      break;
+    }
+    if (!s->with_body) continue;  // a trailers-only or bodiless answer: the bytes are not sent
+    s->body.append(buf.data(), n);
+    self->session_.resume(s->id);
+    self->kick();
+  }
+}
+
+net::awaitable<void> H2Connection::writeLoop(std::shared_ptr<H2Connection> self) {
+  (void)self;  // keeps the connection alive while the loop runs
+  while (true) {
+    if (!pending_write_) out_.clear();
+    pending_write_ = false;
+    if (!session_.send(out_, kMaxWrite)) {
+      HLOG_DEBUG("http2 connection from {}: {}", ds_.remote_endpoint, session_.error());
+      break;
+    }
+    if (out_.empty()) {
+      if (closed_ || (!session_.wantsRead() && !session_.wantsWrite())) break;
+      want_write_.reset();
+      co_await want_write_.wait();
+      continue;
+    }
+    const IoResult w =
+        co_await writeAll(ds_.transport, asio::buffer(out_), ds_.write_timer, ds_.idleDeadline());
+    if (!w.ok() && w.ec == asio::error::operation_aborted && !w.timed_out &&
+        ds_.worker.draining() && !closed_) {
+      // Cancelled by the drain's wake-up, not failed: the rest still goes out.
+      out_.erase(0, w.bytes);
+      pending_write_ = true;
+      continue;
+    }
+    if (!w.ok()) break;
+  }
+  closed_ = true;
+  ds_.transport.cancel();  // wakes the reader
+  writer_done_.set();
+}
+
+net::awaitable<void> H2Connection::run() {
+  std::shared_ptr<H2Connection> self = shared_from_this();
+  Downstream& ds = ds_;
+  spawnDetached(executor_, writeLoop(self));
+  // What the preface check already read.
+  bool ok = true;
+  if (ds.in.readableSize() > 0) {
+    const std::string_view got = ds.in.readableView();
+    ok = session_.receive(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(got.data()), got.size()));
+    finishPendingHeads();
+  }
+  ds.in.rewindTo(0);
+  kick();
+  while (ok && !closed_) {
+    if (ds.worker.draining() && !going_away_) {
+      going_away_ = true;
+      session_.goAway();
+      kick();
+    }
+    if (going_away_ && streams_.empty()) break;
+    // Idle (no stream open) for the idle timeout: closed, as an HTTP/1.1 keep-alive would be.
+    const Clock::time_point deadline =
+        streams_.empty() ? ds.idleDeadline() : Clock::now() + std::chrono::hours(24);
+    const IoResult r = co_await readSome(ds.transport, ds.in, ds.read_timer, deadline);
+    if (closed_) break;
+    if (r.timed_out && !streams_.empty()) continue;
+    // A drain cancels the read (DownstreamConnection::onDrain): GOAWAY, then on until the
+    // streams are done.
+    if (r.ec == asio::error::operation_aborted && ds.worker.draining() && !r.timed_out) continue;
+    if (!r.ok()) break;
+    const std::string_view got = ds.in.readableView();
+    ok = session_.receive(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(got.data()), got.size()));
+    finishPendingHeads();
+    ds.in.rewindTo(0);
+    kick();
+    if (!session_.wantsRead() && !session_.wantsWrite()) break;
+  }
+  if (!ok) {
+    HLOG_DEBUG("http2 connection from {} ends: {}", ds.remote_endpoint, session_.error());
+    // A GOAWAY may be queued for the protocol error: the writer sends it before it stops.
+    kick();
+    co_await writer_done_.wait();
+  }
+  closed_ = true;
+  for (auto& [id, s] : streams_) endStream(*s);
+  streams_.clear();
+  kick();
+  co_await writer_done_.wait();
+}
+
+}  // namespace
+
+net::awaitable<void> serveHttp2(Downstream& ds) {
+  auto connection = std::make_shared<H2Connection>(ds);
+  co_await connection->run();
+}
+
+}  // namespace halyard::proxy::runtime

@@ -1,0 +1,356 @@
+"""HTTP/2 through the gateway with real clients: curl with prior knowledge (h2c) and over TLS
+(ALPN h2), h2load for many concurrent streams, HTTP/1.1 still served on the same ports, an
+HTTP/2 backend (a small server written with the Python h2 library), bodies in both directions,
+local replies, and memory that stays bounded for a slow reader."""
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+import proxy_backends
+from proxy_backends import EchoBackend
+from proxy_harness import Proxy, curl, free_port, service
+
+if not shutil.which("curl"):
+    pytest.skip("curl is not installed", allow_module_level=True)
+
+HOST = "h2.example.com"
+
+# Many streams start at once and each may open an upstream connection: Python's default listen
+# backlog of 5 would drop SYNs and stall the first wave for seconds.
+proxy_backends._Server.request_queue_size = 256
+
+
+def routes(name, host, backend):
+    return """apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: %s, namespace: default}
+spec:
+  hosts: [%s]
+  gateways: [gw]
+  http:
+  - match: [{uri: {prefix: /denied}}]
+    directResponse: {status: 403, body: {string: "no\\n"}}
+  - route: [{destination: {host: %s}}]
+""" % (name, host, backend)
+
+
+def curl_h2(port, path, *args, host=HOST, timeout=20):
+    """curl --http2-prior-knowledge; (http_version, status, headers, body bytes)."""
+    out = subprocess.run(
+        ["curl", "-s", "--http2-prior-knowledge", "--max-time", str(timeout), "-D", "-",
+         "-o", "/dev/stderr", "-H", "Host: " + host, *args,
+         "http://127.0.0.1:%d%s" % (port, path)], capture_output=True, timeout=timeout + 5)
+    head = out.stdout.decode(errors="replace")
+    assert head, "no response from curl (exit %d)" % out.returncode
+    lines = head.strip().split("\r\n")
+    version, status = lines[0].split()[0], int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return version, status, headers, out.stderr
+
+
+H2_HOST = "h2backend.example.com"
+WS_HOST = "ws.example.com"
+TLS_PORT = 443
+
+
+class H2Backend:
+    """An HTTP/2 (h2c, prior knowledge) server written with the h2 library: answers every
+    request with a JSON record of what it got (`x-h2-body-size` asks for a body that large)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.running = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def stop(self):
+        self.running = False
+        self.sock.close()
+
+    def _accept(self):
+        while self.running:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        import h2.config
+        import h2.connection
+        import h2.events
+        c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False,
+                                                                 header_encoding="utf-8"))
+        c.initiate_connection()
+        conn.sendall(c.data_to_send())
+        heads, bodies = {}, {}
+        while True:
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            for ev in c.receive_data(data):
+                if isinstance(ev, h2.events.RequestReceived):
+                    heads[ev.stream_id] = dict(ev.headers)
+                    bodies[ev.stream_id] = 0
+                elif isinstance(ev, h2.events.DataReceived):
+                    bodies[ev.stream_id] += len(ev.data)
+                    c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.StreamEnded):
+                    head = heads.pop(ev.stream_id)
+                    size = head.get("x-h2-body-size")
+                    body = (b"y" * int(size) if size else json.dumps(
+                        {"headers": head, "body_bytes": bodies.pop(ev.stream_id)}).encode())
+                    c.send_headers(ev.stream_id, [(":status", "200"), ("server", "h2-backend"),
+                                                  ("content-length", str(len(body)))])
+                    # Within the flow-control window only (small answers in these tests).
+                    for i in range(0, len(body), 16384):
+                        chunk = body[i:i + 16384]
+                        while c.local_flow_control_window(ev.stream_id) < len(chunk):
+                            conn.sendall(c.data_to_send())
+                            more = conn.recv(65536)
+                            if not more:
+                                return
+                            c.receive_data(more)
+                        c.send_data(ev.stream_id, chunk)
+                    c.end_stream(ev.stream_id)
+            conn.sendall(c.data_to_send())
+
+
+def h2_service(name, port):
+    return """apiVersion: v1
+kind: Service
+metadata: {name: %s, namespace: default}
+spec:
+  ports: [{name: http2-web, port: 80, targetPort: %d}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: %s, namespace: default}
+subsets:
+- addresses: [{ip: 127.0.0.1}]
+  ports: [{name: http2-web, port: %d}]
+""" % (name, port, name, port)
+
+
+def tls_gateway(pki):
+    return """apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [%s, %s, %s]
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: [%s]
+    tls: {mode: SIMPLE, serverCertificate: %s, privateKey: %s}
+""" % (HOST, H2_HOST, WS_HOST, HOST, pki / "secure.crt", pki / "secure.key")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    from test_proxy_tls import make_pki
+
+    class E:
+        pass
+
+    e = E()
+    e.dir = tmp_path_factory.mktemp("h2")
+    e.pki = e.dir / "pki"
+    e.pki.mkdir()
+    make_pki(e.pki)
+    e.backend = EchoBackend("echo")
+    e.h2_backend = H2Backend()
+    e.ws_port, e.ws_stop = start_websocket_server()
+    e.access_log = e.dir / "access.log"
+    config = "---\n".join([tls_gateway(e.pki), routes("h2", HOST, "echo"),
+                           routes("h2b", H2_HOST, "h2b"), routes("ws", WS_HOST, "ws"),
+                           service("echo", e.backend.port), h2_service("h2b", e.h2_backend.port),
+                           service("ws", e.ws_port)])
+    e.tls_port = free_port()
+    e.proxy = Proxy(e.dir, config, extra_args=["--access-log", str(e.access_log),
+                                               "--port-map", "%d=%d" % (TLS_PORT, e.tls_port)])
+    yield e
+    e.proxy.stop()
+    e.backend.stop()
+    e.h2_backend.stop()
+    e.ws_stop()
+
+
+def start_websocket_server():
+    """A websockets echo server on its own event loop thread; (port, stop)."""
+    import asyncio
+    import websockets
+
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    holder = {}
+
+    async def echo(ws, path=None):
+        async for message in ws:
+            await ws.send("echo:" + message)
+
+    async def main():
+        holder["server"] = await websockets.serve(echo, "127.0.0.1", 0)
+        holder["port"] = holder["server"].sockets[0].getsockname()[1]
+        started.set()
+
+    def run():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(main())
+        loop.run_forever()
+
+    threading.Thread(target=run, daemon=True).start()
+    started.wait(10)
+
+    async def shutdown():
+        holder["server"].close()
+        await holder["server"].wait_closed()
+
+    def stop():
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+
+    return holder["port"], stop
+
+
+def test_prior_knowledge_get(env):
+    version, status, headers, body = curl_h2(env.proxy.port, "/hello?x=1")
+    assert version == "HTTP/2"
+    assert status == 200
+    assert headers["x-served-by"] == "echo"
+    record = json.loads(body)
+    assert record["path"] == "/hello?x=1"
+    assert record["headers"]["host"] == HOST
+    assert "x-envoy-upstream-service-time" in headers
+
+
+def test_http11_still_served_on_the_same_port(env):
+    r = curl(env.proxy.port, "/h1", HOST)
+    assert r.status == 200
+    assert json.loads(r.body)["path"] == "/h1"
+
+
+def test_post_bodies_both_ways(env):
+    payload = env.dir / "payload.bin"
+    payload.write_bytes(b"a" * 300_000)
+    version, status, _, body = curl_h2(env.proxy.port, "/upload", "--data-binary",
+                                       "@%s" % payload)
+    assert (version, status) == ("HTTP/2", 200)
+    assert json.loads(body)["body_bytes"] == 300_000
+    # A large response streamed back.
+    version, status, _, body = curl_h2(env.proxy.port, "/big", "-H", "x-test-body-size: 2000000")
+    assert status == 200 and len(body) == 2_000_000
+
+
+def test_local_replies_over_h2(env):
+    _, status, headers, body = curl_h2(env.proxy.port, "/denied")
+    assert status == 403 and body == b"no\n"
+    _, status, headers, body = curl_h2(env.proxy.port, "/", host="nowhere.example.org")
+    assert status == 404
+    assert "x-halyard-reason" in headers
+
+
+def test_access_log_says_http2(env):
+    curl_h2(env.proxy.port, "/logged-h2")
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        text = env.access_log.read_text() if env.access_log.exists() else ""
+        if "/logged-h2" in text:
+            break
+        time.sleep(0.1)
+    line = [l for l in env.access_log.read_text().splitlines() if "/logged-h2" in l][-1]
+    assert "HTTP/2" in line
+
+
+@pytest.mark.skipif(not shutil.which("h2load"), reason="h2load is not installed")
+def test_h2load_many_streams(env):
+    out = subprocess.run(["h2load", "-n", "2000", "-c", "4", "-m", "16", "-H", ":authority: " + HOST,
+                          "http://127.0.0.1:%d/load" % env.proxy.port],
+                         capture_output=True, text=True, timeout=120)
+    assert "2000 succeeded" in out.stdout, out.stdout + out.stderr
+    assert "status codes: 2000 2xx" in out.stdout, out.stdout
+
+
+def test_tls_alpn_h2_and_http11(env):
+    """curl --http2 over TLS negotiates h2 by ALPN; --http1.1 still gets HTTP/1.1."""
+    for flag, want in (("--http2", "HTTP/2"), ("--http1.1", "HTTP/1.1")):
+        out = subprocess.run(
+            ["curl", "-s", flag, "--max-time", "10", "--cacert", str(env.pki / "ca.crt"),
+             "--resolve", "%s:%d:127.0.0.1" % (HOST, env.tls_port), "-D", "-", "-o",
+             "/dev/null", "https://%s:%d/tls" % (HOST, env.tls_port)],
+            capture_output=True, timeout=15)
+        first = out.stdout.decode().split("\r\n")[0]
+        assert first.startswith(want + " 200"), (flag, out.stdout, out.stderr)
+
+
+def test_http2_backend_by_port_name(env):
+    """A Service port named http2-*: the gateway speaks HTTP/2 to it, streams multiplexed on one
+    connection, whatever the client spoke."""
+    before = env.h2_backend.connections
+    _, status, headers, body = curl_h2(env.proxy.port, "/via-h2?q=1", host=H2_HOST)
+    assert status == 200 and headers["server"] == "h2-backend"
+    got = json.loads(body)["headers"]
+    assert got[":path"] == "/via-h2?q=1" and got[":authority"] == H2_HOST
+    r = curl(env.proxy.port, "/from-h1", H2_HOST, "--data-binary", "abc")
+    assert r.status == 200 and json.loads(r.body)["body_bytes"] == 3
+    out = subprocess.run(["h2load", "-n", "500", "-c", "2", "-m", "20", "-H",
+                          ":authority: " + H2_HOST, "http://127.0.0.1:%d/many" % env.proxy.port],
+                         capture_output=True, text=True, timeout=60)
+    assert "500 succeeded" in out.stdout, out.stdout
+    # One worker's connection or two (the proxy runs two workers), not one per request.
+    assert env.h2_backend.connections - before <= 4
+
+
+def test_websocket_through_the_gateway(env):
+    import asyncio
+    import websockets
+
+    async def talk():
+        # The URI names the routed host; host/port say where to connect.
+        async with websockets.connect("ws://%s:%d/chat" % (WS_HOST, env.proxy.port),
+                                      host="127.0.0.1", port=env.proxy.port) as ws:
+            replies = []
+            for m in ("a", "b", "c"):
+                await ws.send(m)
+                replies.append(await asyncio.wait_for(ws.recv(), 5))
+            return replies
+
+    assert asyncio.run(talk()) == ["echo:a", "echo:b", "echo:c"]
+
+
+def test_slow_reader_memory_stays_bounded(env):
+    """A client that opens a 200 MB response and reads nothing: flow control stops the relay,
+    the proxy does not buffer the body."""
+    import h2.config
+    import h2.connection
+    rss_before = env.proxy.rss_kb()
+    sock = socket.create_connection(("127.0.0.1", env.proxy.port))
+    try:
+        c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        c.initiate_connection()
+        c.send_headers(1, [(":method", "GET"), (":scheme", "http"), (":authority", HOST),
+                           (":path", "/huge"), ("x-test-body-size", "200000000")],
+                       end_stream=True)
+        sock.sendall(c.data_to_send())
+        time.sleep(3)  # the backend writes as fast as it can; only the windows hold it back
+        rss_after = env.proxy.rss_kb()
+        assert rss_after - rss_before < 20_000, (rss_before, rss_after)
+    finally:
+        sock.close()
