@@ -43,6 +43,15 @@ struct RequestState {
   std::string transport_failure;       // backs the access log's upstream_transport_failure_reason
   std::string authz_details;           // backs response_code_details of an RBAC denial
   std::string normalized_path;         // backs view.path when normalization changed it
+  // CUSTOM AuthorizationPolicy (ext_authz): the external check ran and allowed; what it asked
+  // to set on the upstream request (headersToUpstreamOnAllow / ok_response headers), and what
+  // a denial answers with.
+  bool ext_authz_checked = false;
+  std::vector<std::pair<std::string, std::string>> ext_authz_headers;
+  std::vector<std::string> ext_authz_remove;  // ok_response headers_to_remove, lowercase
+  std::string ext_authz_body;
+  std::string ext_authz_content_type;
+  std::string remote_ip;  // remote.ip when X-Forwarded-For names the client (else empty)
 
   bool http10() const { return head->version == http::HttpVersion::kHttp10; }
   bool isHead() const { return head->method == "HEAD"; }
@@ -66,6 +75,12 @@ struct RequestState {
     transport_failure.clear();
     authz_details.clear();
     normalized_path.clear();
+    ext_authz_checked = false;
+    ext_authz_headers.clear();
+    ext_authz_remove.clear();
+    ext_authz_body.clear();
+    ext_authz_content_type.clear();
+    remote_ip.clear();
   }
 };
 
