@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/analyze_command.h"
+#include "cli/authz_command.h"
 #include "cli/control_command.h"
 #include "cli/proxy_status_command.h"
 #include "cli/token_command.h"
@@ -17,6 +18,7 @@ void registerCommands(CLI::App& app, int& exit_code) {
     exit_code = 0;
   });
   registerAnalyzeCommand(app, exit_code);
+  registerAuthzCommand(app, exit_code);
   registerControlCommand(app, exit_code);
   registerProxyStatusCommands(app, exit_code);
   registerTokenCommand(app, exit_code);

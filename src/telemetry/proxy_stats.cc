@@ -11,6 +11,8 @@ DownstreamStats DownstreamStats::resolve(WorkerStats& stats, std::string_view li
       &stats.counter("envoy_listener_ssl_handshake", {{"listener_address", listener}}),
       &stats.counter("envoy_listener_ssl_connection_error", {{"listener_address", listener}}),
       &stats.counter("envoy_listener_no_filter_chain_match", {{"listener_address", listener}}),
+      &stats.counter("envoy_http_rbac_denied", {l}),
+      &stats.counter("envoy_tcp_rbac_denied", {{"listener_address", listener}}),
   };
 }
 

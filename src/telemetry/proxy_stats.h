@@ -20,6 +20,10 @@ struct DownstreamStats {
   // Plaintext connections a STRICT mutual TLS inbound listener refused (Envoy finds no filter
   // chain for them): envoy_listener_no_filter_chain_match
   Counter* no_filter_chain_match = nullptr;
+  // Requests and TCP connections AuthorizationPolicy denied (Envoy's RBAC filters' "denied"):
+  // envoy_http_rbac_denied / envoy_tcp_rbac_denied, labelled like the listener's other stats.
+  Counter* http_rbac_denied = nullptr;
+  Counter* tcp_rbac_denied = nullptr;
 
   static DownstreamStats resolve(WorkerStats& stats, std::string_view listener);
 };

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
 #include <optional>
+#include <tuple>
 
 namespace halyard::translate {
 
@@ -19,12 +21,8 @@ std::string lower(std::string s) {
   return s;
 }
 
-// Istio's string forms: "*" present, "abc*" prefix, "*abc" suffix, else exact.
 AuthzMatcher stringMatcher(const std::string& v) {
-  if (v == "*") return {Kind::kPresence, ""};
-  if (v.size() > 1 && v.front() == '*') return {Kind::kSuffix, v.substr(1)};
-  if (v.size() > 1 && v.back() == '*') return {Kind::kPrefix, v.substr(0, v.size() - 1)};
-  return {Kind::kExact, v};
+  return authzStringMatcher(v);
 }
 
 AuthzMatcher pathMatcher(const std::string& v) {
@@ -178,7 +176,9 @@ class Compiler {
   }
 
   void warn(const std::string& what) {
-    warnings_.push_back("AuthorizationPolicy " + name_ + ": " + what);
+    std::string where;
+    if (!policy_.meta.pos.fileName().empty()) where = policy_.meta.pos.str() + ": ";
+    warnings_.push_back(where + "AuthorizationPolicy " + name_ + ": " + what);
   }
 
  private:
@@ -257,6 +257,13 @@ bool selects(const model::AuthorizationPolicy& p, const AuthzScope& scope) {
 
 }  // namespace
 
+AuthzMatcher authzStringMatcher(const std::string& v) {
+  if (v == "*") return {Kind::kPresence, ""};
+  if (v.size() > 1 && v.front() == '*') return {Kind::kSuffix, v.substr(1)};
+  if (v.size() > 1 && v.back() == '*') return {Kind::kPrefix, v.substr(0, v.size() - 1)};
+  return {Kind::kExact, v};
+}
+
 AuthzPolicy compileAuthzPolicy(const model::AuthorizationPolicy& policy, bool tcp,
                                std::vector<std::string>& warnings) {
   Compiler c(policy, warnings);
@@ -306,6 +313,69 @@ AuthzPolicy compileAuthzPolicy(const model::AuthorizationPolicy& policy, bool tc
   return out;
 }
 
+namespace {
+
+// "file.yaml:12: AuthorizationPolicy ns/name: " for a warning about `p`.
+std::string warningPrefix(const model::AuthorizationPolicy& p) {
+  const std::string ns = p.meta.namespace_.empty() ? "default" : p.meta.namespace_;
+  std::string out;
+  if (!p.meta.pos.fileName().empty()) out = p.meta.pos.str() + ": ";
+  return out + "AuthorizationPolicy " + ns + "/" + p.meta.name + ": ";
+}
+
+constexpr const char* kGatewayNameLabel = "gateway.networking.k8s.io/gateway-name";
+
+// Istio's targetRefs: a Gateway API Gateway selects the proxies deployed for it (labelled with
+// its name, in the policy's namespace). Service, ServiceEntry and GatewayClass references act on
+// waypoints, which this mesh does not run: said once, and the policy selects nothing here.
+bool targets(const model::AuthorizationPolicy& p, const AuthzScope& scope, const std::string& ns,
+             std::vector<std::string>& warnings) {
+  std::vector<const model::PolicyTargetReference*> refs;
+  if (p.spec.target_ref) refs.push_back(&*p.spec.target_ref);
+  for (const auto& r : p.spec.target_refs) refs.push_back(&r);
+  bool selected = false;
+  for (const auto* r : refs) {
+    const std::string kind = r->kind.value_or("");
+    const std::string group = r->group.value_or("");
+    if (kind == "Gateway" && group == "gateway.networking.k8s.io") {
+      if (r->namespace_ && !r->namespace_->empty() && *r->namespace_ != ns) {
+        warnings.push_back(warningPrefix(p) + "targetRefs Gateway " + r->name.value_or("") +
+                           " names namespace " + *r->namespace_ +
+                           "; a policy can only target its own namespace, the reference is "
+                           "ignored");
+        continue;
+      }
+      const auto it = scope.labels.find(kGatewayNameLabel);
+      selected = selected || (ns == scope.namespace_ && it != scope.labels.end() &&
+                              it->second == r->name.value_or(""));
+    } else {
+      warnings.push_back(warningPrefix(p) + "targetRefs " + (group.empty() ? "" : group + "/") +
+                         kind + " " + r->name.value_or("") +
+                         " is not enforced: Istio applies Service, ServiceEntry and GatewayClass "
+                         "references at waypoint proxies, which this mesh does not run (only "
+                         "gateway.networking.k8s.io Gateway references select proxies here)");
+    }
+  }
+  return selected;
+}
+
+std::shared_ptr<const AuthzExtProvider> findProvider(const MeshSettings& mesh,
+                                                     const std::string& name) {
+  for (const auto& p : mesh.ext_authz_providers) {
+    if (p.name != name) continue;
+    auto out = std::make_shared<AuthzExtProvider>(p);
+    // "ns/host" names the namespace the host is looked up from; the cluster is by host.
+    const size_t slash = out->service.find('/');
+    const std::string host =
+        lower(slash == std::string::npos ? out->service : out->service.substr(slash + 1));
+    out->cluster = "outbound|" + std::to_string(out->port) + "||" + host;
+    return out;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 std::vector<AuthzPolicy> authzPoliciesFor(const model::ConfigSet& config, const MeshSettings& mesh,
                                           const AuthzScope& scope,
                                           std::vector<std::string>& warnings) {
@@ -314,8 +384,7 @@ std::vector<AuthzPolicy> authzPoliciesFor(const model::ConfigSet& config, const 
     const std::string ns = p.meta.namespace_.empty() ? "default" : p.meta.namespace_;
     if (ns != scope.namespace_ && ns != mesh.root_namespace) continue;
     if (!p.spec.target_refs.empty() || p.spec.target_ref) {
-      warnings.push_back("AuthorizationPolicy " + ns + "/" + p.meta.name +
-                         ": targetRefs are not enforced yet; the policy is left out");
+      if (targets(p, scope, ns, warnings)) applying.push_back(&p);
       continue;
     }
     if (selects(p, scope)) applying.push_back(&p);
@@ -324,7 +393,25 @@ std::vector<AuthzPolicy> authzPoliciesFor(const model::ConfigSet& config, const 
     return std::tie(a->meta.namespace_, a->meta.name) < std::tie(b->meta.namespace_, b->meta.name);
   });
   std::vector<AuthzPolicy> out;
-  for (const auto* p : applying) out.push_back(compileAuthzPolicy(*p, scope.tcp, warnings));
+  for (const auto* p : applying) {
+    AuthzPolicy compiled = compileAuthzPolicy(*p, scope.tcp, warnings);
+    if (compiled.action == AuthzAction::kCustom) {
+      compiled.ext_provider = findProvider(mesh, compiled.provider);
+      if (!compiled.ext_provider) {
+        warnings.push_back(warningPrefix(*p) + "CUSTOM provider \"" + compiled.provider +
+                           "\" is not an envoyExtAuthzHttp or envoyExtAuthzGrpc "
+                           "extensionProvider of the mesh config; the requests it matches are "
+                           "denied");
+      } else if (scope.tcp &&
+                 compiled.ext_provider->protocol == AuthzExtProvider::Protocol::kHttp) {
+        warnings.push_back(warningPrefix(*p) + "CUSTOM provider \"" + compiled.provider +
+                           "\" is an HTTP authorizer, which cannot check TCP traffic; the "
+                           "connections it matches are denied");
+        compiled.ext_provider = nullptr;
+      }
+    }
+    out.push_back(std::move(compiled));
+  }
   return out;
 }
 

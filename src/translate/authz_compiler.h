@@ -27,6 +27,9 @@ std::vector<AuthzPolicy> authzPoliciesFor(const config::model::ConfigSet& config
                                           const MeshSettings& mesh, const AuthzScope& scope,
                                           std::vector<std::string>& warnings);
 
+// Istio's string forms: "*" present, "abc*" prefix, "*abc" suffix, else exact.
+AuthzMatcher authzStringMatcher(const std::string& value);
+
 // One policy; the namespace is the policy's own (serviceAccounts without one use it).
 AuthzPolicy compileAuthzPolicy(const config::model::AuthorizationPolicy& policy, bool tcp,
                                std::vector<std::string>& warnings);

@@ -2,9 +2,12 @@
 // `istio` in the root namespace (key `mesh`), as Istio reads it; Istio's defaults otherwise.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "config/model/config_set.h"
+#include "translate/authz.h"
 
 namespace halyard::translate {
 
@@ -15,6 +18,14 @@ struct MeshSettings {
   // absolute-form request or a CONNECT through its outbound listener). ALLOW_ANY (Istio's
   // default): passed through to the host itself; REGISTRY_ONLY: refused.
   bool registry_only = false;
+  // extensionProviders of kind envoyExtAuthzHttp / envoyExtAuthzGrpc (other kinds are read by
+  // the telemetry side), in the order given; `cluster` is filled by the translation.
+  std::vector<AuthzExtProvider> ext_authz_providers;
+  // gatewayTopology.numTrustedProxies (defaultConfig's, else the mesh's): how many proxies in
+  // front of the gateways append to X-Forwarded-For; remote.ip is the address they saw.
+  uint32_t num_trusted_proxies = 0;
+  // pathNormalization.normalization (DEFAULT is BASE).
+  PathNormalization path_normalization = PathNormalization::kBase;
 };
 
 // Where the settings came from, and why the ConfigMap's value was not used when it was not.

@@ -82,8 +82,9 @@ class ServiceRegistry {
   // The AuthorizationPolicies a workload enforces (authz_compiler.h); problems in `warnings`.
   std::vector<AuthzPolicy> authorization(const std::string& namespace_,
                                          const std::map<std::string, std::string>& labels,
-                                         std::vector<std::string>& warnings) const {
-    return authzPoliciesFor(config_, mesh_, AuthzScope{namespace_, labels, false}, warnings);
+                                         std::vector<std::string>& warnings,
+                                         bool tcp = false) const {
+    return authzPoliciesFor(config_, mesh_, AuthzScope{namespace_, labels, tcp}, warnings);
   }
   // The merged jwtRules of the RequestAuthentications a workload applies
   // (request_authentication.h), JWKS URIs resolved by the process's resolver.
@@ -92,6 +93,7 @@ class ServiceRegistry {
                                              std::vector<std::string>& warnings) const {
     return jwtRulesFor(config_, mesh_, AuthnScope{namespace_, labels}, jwksResolver(), warnings);
   }
+  const MeshSettings& mesh() const { return mesh_; }
 
  private:
   std::vector<Endpoint> kubeEndpoints(const RegistryService& service,

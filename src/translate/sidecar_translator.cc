@@ -166,9 +166,11 @@ std::optional<Listener> inbound(const ServiceRegistry& registry, const ProxyIden
   std::map<std::string, std::string> labels = proxy.labels;
   labels.emplace(kTlsModeLabel, kIstioTlsMode);
   l.mtls = registry.peerAuthentication().effective(proxy.namespace_, labels, proxy.app_port);
-  l.authz = registry.authorization(proxy.namespace_, proxy.labels, warnings);
+  l.authz = registry.authorization(proxy.namespace_, proxy.labels, warnings, l.isTcp());
   if (!l.isTcp())
     l.jwt_rules = registry.requestAuthentication(proxy.namespace_, proxy.labels, warnings);
+  l.path_normalization = registry.mesh().path_normalization;
+  l.workload_port = proxy.app_port;
   return l;
 }
 
@@ -370,6 +372,7 @@ std::vector<Listener> SidecarTranslator::ownListeners(
   std::vector<Listener> out;
   if (auto l = inbound(registry, proxy, clusters, warnings)) out.push_back(std::move(*l));
   out.push_back(outboundProxy(proxy));
+  out.back().path_normalization = registry.mesh().path_normalization;
   return out;
 }
 

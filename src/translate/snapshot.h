@@ -347,6 +347,17 @@ struct Listener {
   // listeners with these protocols are served by the TCP proxy instead of HTTP; kOutboundPort
   // listeners of TCP service ports carry them for the sidecar's outbound side.
   std::vector<TcpRoute> tcp_routes;
+  // kInbound and kGateway: how remote.ip (remoteIpBlocks) is found in X-Forwarded-For, as
+  // Envoy's xff_num_trusted_hops: a gateway (use_remote_address) takes the address
+  // `xff_trusted_hops` from the right, none: the peer; a sidecar's inbound listener takes the
+  // one `xff_trusted_hops` + 1 from the right (its caller appended the address it saw).
+  uint32_t xff_trusted_hops = 0;
+  bool use_remote_address = false;
+  // MeshConfig pathNormalization, applied before routing and authorization.
+  PathNormalization path_normalization = PathNormalization::kBase;
+  // The port AuthorizationPolicy `ports` and destination.port name: the app's port behind a
+  // sidecar's inbound listener, the Gateway server port on a gateway (0: `port`).
+  uint16_t workload_port = 0;
   bool isTcp() const { return protocol == "TCP" || protocol == "TLS"; }
 };
 

@@ -1,5 +1,7 @@
 #include "translate/translate.h"
 
+#include <algorithm>
+
 #include "config/validate/analyze.h"
 #include "config/yaml/config_set_builder.h"
 #include "config/yaml/loader.h"
@@ -61,14 +63,44 @@ TranslateResult translate(const config::model::ConfigSet& config, const ProxyIde
   if (!sidecar) {
     snapshot->listeners =
         GatewayTranslator(config, virtual_services, proxy, credentials, clusters, sink).build();
-    // A gateway enforces the AuthorizationPolicies that select its own workload.
+    // A gateway enforces the AuthorizationPolicies that select its own workload; TCP servers
+    // with Istio's TCP rules (authz_compiler.h).
+    std::vector<std::string> tcp_notes;
     const std::vector<AuthzPolicy> authz =
         registry.authorization(proxy.namespace_, proxy.labels, notes);
     const std::vector<JwtRule> jwt_rules = jwtRulesFor(
         config, mesh.settings, AuthnScope{proxy.namespace_, proxy.labels}, jwksResolver(), notes);
+    bool any_tcp = false;
+    for (const auto& l : snapshot->listeners) any_tcp = any_tcp || l.isTcp();
+    const std::vector<AuthzPolicy> tcp_authz =
+        any_tcp ? registry.authorization(proxy.namespace_, proxy.labels, tcp_notes, true)
+                : std::vector<AuthzPolicy>{};
+    if (any_tcp) {
+      // Said once: the TCP notes that differ from the HTTP ones.
+      for (auto& n : tcp_notes) {
+        if (std::find(notes.begin(), notes.end(), n) == notes.end()) notes.push_back(std::move(n));
+      }
+    }
     for (auto& l : snapshot->listeners) {
-      l.authz = authz;
+      l.authz = l.isTcp() ? tcp_authz : authz;
       if (!l.isTcp()) l.jwt_rules = jwt_rules;
+      l.xff_trusted_hops = mesh.settings.num_trusted_proxies;
+      l.use_remote_address = true;
+      l.path_normalization = mesh.settings.path_normalization;
+    }
+    // The external authorizers of CUSTOM policies are reached through their service's cluster,
+    // which no route may name.
+    for (const auto& p : authz) {
+      if (!p.ext_provider) continue;
+      config::model::Destination d;
+      const std::string& service = p.ext_provider->service;
+      const size_t slash = service.find('/');
+      d.host = slash == std::string::npos ? service : service.substr(slash + 1);
+      d.port = config::model::PortSelector{p.ext_provider->port};
+      static const config::model::ObjectMeta kMesh;
+      clusters.resolve(d, DestinationRef{&kMesh, "extensionProviders"},
+                       slash == std::string::npos ? proxy.namespace_ : service.substr(0, slash),
+                       p.ext_provider->port);
     }
   } else {
     SidecarTranslator translator(registry, virtual_services, proxy, clusters, sink);

@@ -646,6 +646,39 @@ static_assert(static_cast<int>(tr::AuthzAttribute::kSni) == v1::AuthzCondition::
 static_assert(static_cast<int>(tr::AuthzAttribute::kAuthClaim) == v1::AuthzCondition::AUTH_CLAIM);
 static_assert(static_cast<int>(tr::AuthzMatcher::Kind::kCidr) == v1::AuthzMatcher::CIDR);
 static_assert(static_cast<int>(tr::AuthzAction::kCustom) == v1::AuthzPolicy::CUSTOM);
+void encodeMatchers(const std::vector<tr::AuthzMatcher>& in,
+                    google::protobuf::RepeatedPtrField<v1::AuthzMatcher>* out) {
+  for (const auto& m : in) {
+    v1::AuthzMatcher* v = out->Add();
+    v->set_kind(static_cast<v1::AuthzMatcher::Kind>(m.kind));
+    v->set_value(m.value);
+    v->set_prefix_length(m.prefix_length);
+  }
+}
+
+void encodeExtProvider(const tr::AuthzExtProvider& in, v1::AuthzExtProvider* out) {
+  out->set_name(in.name);
+  out->set_protocol(in.protocol == tr::AuthzExtProvider::Protocol::kGrpc
+                        ? v1::AuthzExtProvider::GRPC
+                        : v1::AuthzExtProvider::HTTP);
+  out->set_service(in.service);
+  out->set_port(in.port);
+  out->set_cluster(in.cluster);
+  out->set_timeout_ms(in.timeout_ms);
+  out->set_path_prefix(in.path_prefix);
+  out->set_fail_open(in.fail_open);
+  out->set_status_on_error(in.status_on_error);
+  encodeMatchers(in.include_request_headers, out->mutable_include_request_headers());
+  for (const auto& [name, value] : in.include_additional_headers) {
+    v1::AuthzHeader* h = out->add_include_additional_headers();
+    h->set_name(name);
+    h->set_value(value);
+  }
+  encodeMatchers(in.headers_to_upstream_on_allow, out->mutable_headers_to_upstream_on_allow());
+  encodeMatchers(in.headers_to_downstream_on_allow, out->mutable_headers_to_downstream_on_allow());
+  encodeMatchers(in.headers_to_downstream_on_deny, out->mutable_headers_to_downstream_on_deny());
+}
+
 void encodeAuthz(const tr::AuthzPolicy& in, v1::AuthzPolicy* out) {
   out->set_name(in.name);
   out->set_action(static_cast<v1::AuthzPolicy::Action>(in.action));
@@ -657,6 +690,22 @@ void encodeAuthz(const tr::AuthzPolicy& in, v1::AuthzPolicy* out) {
     for (const auto& t : r.to) encodeConditions(t, rule->add_to()->mutable_conditions());
     encodeConditions(r.when, rule->mutable_when());
   }
+  if (in.ext_provider) encodeExtProvider(*in.ext_provider, out->mutable_ext_provider());
+}
+
+// Listener.path_normalization: 0 is BASE, so that an absent field is Istio's default.
+uint32_t pathNormalizationNumber(tr::PathNormalization p) {
+  switch (p) {
+    case tr::PathNormalization::kBase:
+      return 0;
+    case tr::PathNormalization::kNone:
+      return 1;
+    case tr::PathNormalization::kMergeSlashes:
+      return 2;
+    case tr::PathNormalization::kDecodeAndMergeSlashes:
+      return 3;
+  }
+  return 0;
 }
 
 void encodeJwtRule(const tr::JwtRule& in, v1::JwtRule* out) {
@@ -745,6 +794,10 @@ v1::Listener encodeListener(const tr::Listener& listener) {
   }
   for (const auto& p : listener.authz) encodeAuthz(p, out.add_authz());
   for (const auto& r : listener.jwt_rules) encodeJwtRule(r, out.add_jwt_rules());
+  out.set_xff_trusted_hops(listener.xff_trusted_hops);
+  out.set_use_remote_address(listener.use_remote_address);
+  out.set_path_normalization(pathNormalizationNumber(listener.path_normalization));
+  out.set_workload_port(listener.workload_port);
   out.set_registry_only(listener.registry_only);
   for (const auto& r : listener.tcp_routes) {
     v1::TcpRoute* route = out.add_tcp_routes();
@@ -971,6 +1024,57 @@ Expected<std::vector<tr::AuthzCondition>> decodeConditions(
   return out;
 }
 
+Expected<std::vector<tr::AuthzMatcher>> decodeMatchers(
+    const google::protobuf::RepeatedPtrField<v1::AuthzMatcher>& in, const Context& ctx) {
+  std::vector<tr::AuthzMatcher> out;
+  for (const auto& m : in) {
+    if (m.kind() < 0 || m.kind() > v1::AuthzMatcher::PRESENCE) {
+      return ctx.error("header matcher kind " + std::to_string(m.kind()) +
+                       " is not exact, prefix, suffix or presence");
+    }
+    out.push_back(tr::AuthzMatcher{static_cast<tr::AuthzMatcher::Kind>(m.kind()), m.value(), 0});
+  }
+  return out;
+}
+
+Expected<std::shared_ptr<const tr::AuthzExtProvider>> decodeExtProvider(
+    const v1::AuthzExtProvider& in, const Context& ctx) {
+  auto out = std::make_shared<tr::AuthzExtProvider>();
+  out->name = in.name();
+  out->protocol = in.protocol() == v1::AuthzExtProvider::GRPC
+                      ? tr::AuthzExtProvider::Protocol::kGrpc
+                      : tr::AuthzExtProvider::Protocol::kHttp;
+  out->service = in.service();
+  auto port = port16(in.port(), ctx, "ext_provider.port");
+  if (!port) return common::unexpected(port.error());
+  out->port = *port;
+  out->cluster = in.cluster();
+  out->timeout_ms = in.timeout_ms();
+  out->path_prefix = in.path_prefix();
+  out->fail_open = in.fail_open();
+  if (in.status_on_error() < 100 || in.status_on_error() > 599) {
+    return ctx.error("ext_provider status_on_error " + std::to_string(in.status_on_error()) +
+                     " is not an HTTP status");
+  }
+  out->status_on_error = static_cast<uint16_t>(in.status_on_error());
+  auto include = decodeMatchers(in.include_request_headers(), ctx);
+  auto upstream = decodeMatchers(in.headers_to_upstream_on_allow(), ctx);
+  auto down_allow = decodeMatchers(in.headers_to_downstream_on_allow(), ctx);
+  auto down_deny = decodeMatchers(in.headers_to_downstream_on_deny(), ctx);
+  if (!include) return common::unexpected(include.error());
+  if (!upstream) return common::unexpected(upstream.error());
+  if (!down_allow) return common::unexpected(down_allow.error());
+  if (!down_deny) return common::unexpected(down_deny.error());
+  out->include_request_headers = std::move(*include);
+  out->headers_to_upstream_on_allow = std::move(*upstream);
+  out->headers_to_downstream_on_allow = std::move(*down_allow);
+  out->headers_to_downstream_on_deny = std::move(*down_deny);
+  for (const auto& h : in.include_additional_headers()) {
+    out->include_additional_headers.emplace_back(h.name(), h.value());
+  }
+  return std::shared_ptr<const tr::AuthzExtProvider>(std::move(out));
+}
+
 Expected<tr::AuthzPolicy> decodeAuthz(const v1::AuthzPolicy& in, const Context& ctx) {
   tr::AuthzPolicy out;
   out.name = in.name();
@@ -996,6 +1100,11 @@ Expected<tr::AuthzPolicy> decodeAuthz(const v1::AuthzPolicy& in, const Context& 
     if (!when) return common::unexpected(when.error());
     rule.when = std::move(*when);
     out.rules.push_back(std::move(rule));
+  }
+  if (in.has_ext_provider()) {
+    auto p = decodeExtProvider(in.ext_provider(), ctx);
+    if (!p) return common::unexpected(p.error());
+    out.ext_provider = std::move(*p);
   }
   return out;
 }
@@ -1053,6 +1162,27 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
     out.authz.push_back(std::move(*p));
   }
   for (const auto& r : in.jwt_rules()) out.jwt_rules.push_back(decodeJwtRule(r));
+  out.xff_trusted_hops = in.xff_trusted_hops();
+  if (in.workload_port() > 65535)
+    return ctx.error("workload_port " + std::to_string(in.workload_port()) + " is not a port");
+  out.workload_port = static_cast<uint16_t>(in.workload_port());
+  out.use_remote_address = in.use_remote_address();
+  switch (in.path_normalization()) {
+    case 0:
+      out.path_normalization = tr::PathNormalization::kBase;
+      break;
+    case 1:
+      out.path_normalization = tr::PathNormalization::kNone;
+      break;
+    case 2:
+      out.path_normalization = tr::PathNormalization::kMergeSlashes;
+      break;
+    case 3:
+      out.path_normalization = tr::PathNormalization::kDecodeAndMergeSlashes;
+      break;
+    default:
+      return ctx.error("unknown path normalization " + std::to_string(in.path_normalization()));
+  }
   out.registry_only = in.registry_only();
   for (int i = 0; i < in.tcp_routes_size(); ++i) {
     const v1::TcpRoute& r = in.tcp_routes(i);

@@ -45,27 +45,21 @@ bool templateMatches(std::string_view pattern, std::string_view path) {
   }
 }
 
-bool cidrContains(const tr::AuthzMatcher& m, std::string_view ip) {
-  unsigned char bytes[16];
-  char text[64];
-  if (ip.empty() || ip.size() >= sizeof(text)) return false;
-  if (ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
-  std::copy(ip.begin(), ip.end(), text);
-  text[ip.size()] = '\0';
-  size_t size = 0;
-  if (inet_pton(AF_INET, text, bytes) == 1) {
-    size = 4;
-  } else if (inet_pton(AF_INET6, text, bytes) == 1) {
-    size = 16;
-  }
-  if (size == 0 || size != m.value.size()) return false;
+bool cidrContains(const tr::AuthzMatcher& m, const AuthzAddress& a) {
+  if (a.size == 0 || a.size != m.value.size()) return false;
   const auto* want = reinterpret_cast<const unsigned char*>(m.value.data());
   const int full = m.prefix_length / 8;
   const int rest = m.prefix_length % 8;
-  if (!std::equal(bytes, bytes + full, want)) return false;
+  if (!std::equal(a.bytes, a.bytes + full, want)) return false;
   if (rest == 0) return true;
   const unsigned char mask = static_cast<unsigned char>(0xFF << (8 - rest));
-  return (bytes[full] & mask) == (want[full] & mask);
+  return (a.bytes[full] & mask) == (want[full] & mask);
+}
+
+bool anyCidr(const tr::AuthzCondition& c, const AuthzAddress& a) {
+  return std::any_of(c.values.begin(), c.values.end(), [&](const tr::AuthzMatcher& m) {
+    return m.kind == Kind::kCidr && cidrContains(m, a);
+  });
 }
 
 bool valueMatches(const tr::AuthzMatcher& m, std::string_view v, bool ignore_case = false) {
@@ -85,7 +79,7 @@ bool valueMatches(const tr::AuthzMatcher& m, std::string_view v, bool ignore_cas
     case Kind::kTemplate:
       return templateMatches(m.value, v);
     case Kind::kCidr:
-      return cidrContains(m, v);
+      return cidrContains(m, parseAuthzAddress(v));
   }
   return false;
 }
@@ -117,11 +111,11 @@ bool anyValueMatches(const tr::AuthzCondition& c, const AuthzRequest& r) {
     case Attribute::kRequestPrincipal:
       return r.has_jwt && any(r.request_principal);
     case Attribute::kSourceIp:
-      return any(r.source_ip);
+      return anyCidr(c, r.sourceAddress());
     case Attribute::kRemoteIp:
-      return any(r.remote_ip.empty() ? r.source_ip : r.remote_ip);
+      return anyCidr(c, r.remoteAddress());
     case Attribute::kDestinationIp:
-      return any(r.destination_ip);
+      return anyCidr(c, r.destinationAddress());
     case Attribute::kHost:
       return any(withoutPort(r.host), true);
     case Attribute::kMethod:
@@ -175,6 +169,27 @@ bool anyHolds(const std::vector<std::vector<tr::AuthzCondition>>& alternatives,
 }
 
 }  // namespace
+
+AuthzAddress parseAuthzAddress(std::string_view ip) {
+  AuthzAddress out;
+  char text[64];
+  if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+  if (ip.empty() || ip.size() >= sizeof(text)) return out;
+  std::copy(ip.begin(), ip.end(), text);
+  text[ip.size()] = '\0';
+  if (inet_pton(AF_INET, text, out.bytes) == 1) {
+    out.size = 4;
+  } else if (inet_pton(AF_INET6, text, out.bytes) == 1) {
+    out.size = 16;
+    // An IPv4 client seen through a dual-stack socket is compared as IPv4.
+    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    if (std::equal(out.bytes, out.bytes + 12, kMapped)) {
+      std::copy(out.bytes + 12, out.bytes + 16, out.bytes);
+      out.size = 4;
+    }
+  }
+  return out;
+}
 
 bool policyMatches(const tr::AuthzPolicy& policy, const AuthzRequest& request) {
   return std::any_of(policy.rules.begin(), policy.rules.end(), [&](const tr::AuthzRule& rule) {

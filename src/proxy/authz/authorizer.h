@@ -16,8 +16,18 @@
 
 namespace halyard::proxy::authz {
 
+// An IP address as bytes (4 or 16; size 0: none, or not an address).
+struct AuthzAddress {
+  uint8_t size = 0;
+  unsigned char bytes[16] = {};
+};
+
+// "10.0.0.1", "::1", "[::1]" -> bytes; size 0 when it is not an address.
+AuthzAddress parseAuthzAddress(std::string_view ip);
+
 // What the policies can look at. Views into the connection and request; lookups through
-// callbacks so nothing is copied for attributes no policy reads.
+// callbacks so nothing is copied for attributes no policy reads. The addresses are parsed at
+// most once per request, when the first IP condition looks at them.
 struct AuthzRequest {
   std::string_view peer_principal;  // "spiffe://cluster.local/ns/a/sa/b"; empty: plaintext
   std::string_view source_ip;       // the connection's peer
@@ -39,6 +49,28 @@ struct AuthzRequest {
   // The values of a claim (a list claim gives each element); nested paths are '\0'-separated.
   void (*claim)(const void* context, std::string_view path,
                 std::vector<std::string>& out) = nullptr;
+
+  // The parsed source_ip, remote_ip and destination_ip (see parseAuthzAddress), cached.
+  const AuthzAddress& sourceAddress() const { return address(0, source_ip); }
+  const AuthzAddress& remoteAddress() const {
+    return remote_ip.empty() ? sourceAddress() : address(1, remote_ip);
+  }
+  const AuthzAddress& destinationAddress() const { return address(2, destination_ip); }
+
+ private:
+  // Parsed again only when the view changed (a caller may reuse the request with other values).
+  const AuthzAddress& address(int which, std::string_view text) const {
+    if (parsed_from_[which].data() != text.data() || parsed_from_[which].size() != text.size() ||
+        !(parsed_ & (1u << which))) {
+      addresses_[which] = parseAuthzAddress(text);
+      parsed_from_[which] = text;
+      parsed_ = static_cast<uint8_t>(parsed_ | (1u << which));
+    }
+    return addresses_[which];
+  }
+  mutable AuthzAddress addresses_[3];
+  mutable std::string_view parsed_from_[3];
+  mutable uint8_t parsed_ = 0;
 };
 
 struct AuthzDecision {

@@ -17,14 +17,24 @@ bool unreserved(unsigned char c) {
 }
 
 // Whether a normalization could change `p`: a backslash, a percent sign, or a dot right after a
-// slash (the start of a dot segment).
-bool mayChange(std::string_view p) {
+// slash (the start of a dot segment); with `merge`, two slashes in a row.
+bool mayChange(std::string_view p, bool merge) {
   for (size_t i = 0; i < p.size(); ++i) {
     const char c = p[i];
     if (c == '\\' || c == '%') return true;
     if (c == '.' && i > 0 && p[i - 1] == '/') return true;
+    if (merge && c == '/' && i > 0 && p[i - 1] == '/') return true;
   }
   return false;
+}
+
+void mergeSlashes(std::string& p) {
+  size_t w = 0;
+  for (size_t r = 0; r < p.size(); ++r) {
+    if (p[r] == '/' && w > 0 && p[w - 1] == '/') continue;
+    p[w++] = p[r];
+  }
+  p.resize(w);
 }
 
 // RFC 3986 §5.2.4 on an absolute path.
@@ -58,10 +68,13 @@ std::string removeDotSegments(std::string_view in) {
 
 }  // namespace
 
-bool normalizePath(std::string_view path, std::string& out) {
+bool normalizePath(std::string_view path, std::string& out, PathNormalization mode) {
+  if (mode == PathNormalization::kNone) return false;
+  const bool merge = mode != PathNormalization::kBase;
+  const bool decode_slashes = mode == PathNormalization::kDecodeAndMergeSlashes;
   const size_t q = path.find('?');
   const std::string_view only = path.substr(0, q);
-  if (!mayChange(only)) return false;
+  if (!mayChange(only, merge)) return false;
   std::string decoded;
   decoded.reserve(only.size());
   for (size_t i = 0; i < only.size(); ++i) {
@@ -84,10 +97,16 @@ bool normalizePath(std::string_view path, std::string& out) {
         i += 2;
         continue;
       }
+      if (decode_slashes && (d == '/' || d == '\\')) {
+        decoded.push_back('/');  // a backslash becomes a slash, decoded or not
+        i += 2;
+        continue;
+      }
     }
     decoded.push_back(c);
   }
   std::string normal = decoded.starts_with('/') ? removeDotSegments(decoded) : decoded;
+  if (merge) mergeSlashes(normal);
   if (q != std::string_view::npos) normal.append(path.substr(q));
   if (normal == path) return false;
   out = std::move(normal);

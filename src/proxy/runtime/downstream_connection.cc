@@ -9,6 +9,7 @@
 #include "proxy/http/path_normalizer.h"
 #include "proxy/net/socket_util.h"
 #include "proxy/runtime/h2_connection.h"
+#include "proxy/runtime/ext_authz_client.h"
 #include "proxy/runtime/request_phases.h"
 #include "proxy/runtime/responder.h"
 #include "proxy/runtime/tcp_proxy.h"
@@ -288,11 +289,25 @@ const ListenerRoutes* DownstreamConnection::listenerRoutes() {
     rq_.view.listener_port = port;
     return snapshot->outboundPort(port);
   }
+  return ownRoutes();
+}
+
+const ListenerRoutes* DownstreamConnection::ownRoutes() {
+  const WorkerSnapshot* snapshot = rq_.snapshot.get();
+  if (!snapshot) return nullptr;
   if (snapshot->generation() != routes_generation_) {
     routes_generation_ = snapshot->generation();
     routes_ = snapshot->listener(ds_.listener->name);
   }
   return routes_;
+}
+
+http::PathNormalization DownstreamConnection::pathNormalization() {
+  static_assert(static_cast<int>(tr::PathNormalization::kDecodeAndMergeSlashes) ==
+                static_cast<int>(http::PathNormalization::kDecodeAndMergeSlashes));
+  const ListenerRoutes* own = ownRoutes();
+  return own ? static_cast<http::PathNormalization>(own->listener->path_normalization)
+             : http::PathNormalization::kBase;
 }
 
 net::awaitable<void> DownstreamConnection::serve() {
@@ -303,8 +318,11 @@ net::awaitable<void> DownstreamConnection::serve() {
   rq.start = Clock::now();
   rq.snapshot = ds_.worker.snapshot();
   rq.view = http::toRequestView(head, ds_.listener->scheme, ds_.listener->gateway_port);
-  // Istio's BASE normalization, before routing and authorization; what is forwarded too.
-  if (http::normalizePath(rq.view.path, rq.normalized_path)) rq.view.path = rq.normalized_path;
+  // MeshConfig pathNormalization (Istio's default BASE), before routing and authorization;
+  // what is forwarded too.
+  if (http::normalizePath(rq.view.path, rq.normalized_path, pathNormalization())) {
+    rq.view.path = rq.normalized_path;
+  }
   rq.close = !head.keep_alive || ds_.worker.draining();
   ds_.forwarded_for.clear();
   ds_.in.consume(head.head_bytes);
@@ -349,7 +367,9 @@ net::awaitable<void> DownstreamConnection::route() {
   if (!tunnel_port_ && outsideRegistry(ds_, rq_)) {
     co_return co_await serveOutsideRegistry(ds_, rq_, connect_log_);
   }
-  const PhaseOutcome outcome = runRequestPhases(ds_, rq_);
+  PhaseOutcome outcome = runRequestPhases(ds_, rq_);
+  // A CUSTOM AuthorizationPolicy's external authorizer decides before the rest of the phases.
+  if (outcome.ext_authz) outcome = co_await awaitExternalAuthorization(ds_, rq_, outcome);
   if (outcome.delay) {
     ds_.timer.expires_after(*outcome.delay);
     co_await ds_.timer.async_wait(net::kAwait);

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "proxy/http/h2_response_encoder.h"
+#include "proxy/http/path_normalizer.h"
 #include "proxy/net/awaitable.h"
 #include "proxy/runtime/connect_tunnel.h"
 #include "proxy/runtime/downstream.h"
@@ -67,6 +68,9 @@ class DownstreamConnection {
   // The route table of this request: the listener's own (looked up once per snapshot), or for
   // the outbound proxy listener the destination port's, per request.
   const ListenerRoutes* listenerRoutes();
+  // The accepting listener's own routes in the request's snapshot (cached per generation).
+  const ListenerRoutes* ownRoutes();
+  http::PathNormalization pathNormalization();
   // kInbound: the caller's identity from x-halyard-peer, for the metrics.
   void readPeer();
 

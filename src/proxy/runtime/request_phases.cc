@@ -164,34 +164,58 @@ PhaseStatus requireTls(PhaseContext& c) {
   return respond(c, 301);
 }
 
-// The workload port a request reaches: the app's port behind a sidecar (its inbound cluster's
-// port), the Gateway server port on a gateway. AuthorizationPolicy `ports` name these.
-uint16_t workloadPort(const PhaseContext& c) {
-  const RequestState& rq = c.rq;
-  if (c.ds.listener->kind != tr::ListenerKind::kInbound) return c.ds.listener->gateway_port;
-  if (!rq.route || !rq.snapshot) return 0;
-  const auto* forward = std::get_if<tr::ForwardAction>(&rq.route->action);
-  if (!forward || forward->clusters.empty()) return 0;
-  const upstream::ClusterHosts* hosts = rq.snapshot->cluster(forward->clusters.front().cluster);
-  return hosts ? hosts->cluster().port : 0;
-}
-
 std::string_view ipOf(std::string_view endpoint) {
   const size_t colon = endpoint.rfind(':');
   return colon == std::string_view::npos ? endpoint : endpoint.substr(0, colon);
 }
 
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::string_view remoteAddress(const tr::Listener& listener, const http::RequestView& view,
+                               std::string_view peer) {
+  // Envoy: with use_remote_address (gateways) the client is the address N entries from the
+  // right of X-Forwarded-For (N = xff_num_trusted_hops; 0: the peer itself); without it (a
+  // sidecar's inbound listener) the one N + 1 from the right, its caller having appended the
+  // address it saw. Fewer entries than that: the peer.
+  size_t from_right = listener.xff_trusted_hops + (listener.use_remote_address ? 0 : 1);
+  if (from_right == 0) return peer;
+  const auto xff = view.header("x-forwarded-for");
+  if (!xff || xff->empty()) return peer;
+  std::string_view rest = *xff;
+  while (true) {
+    const size_t comma = rest.rfind(',');
+    const std::string_view entry =
+        trimmed(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+    if (--from_right == 0) return entry.empty() ? peer : entry;
+    if (comma == std::string_view::npos) return peer;
+    rest = rest.substr(0, comma);
+  }
+}
+
+namespace {
+
 // AuthorizationPolicy (authz/authorizer.h) for inbound and gateway listeners. A denial is
 // Envoy RBAC's: 403 "RBAC: access denied", the deciding policy in the reason and the details.
+// A matching CUSTOM policy first asks its external authorizer (a wait: the connection manager
+// runs the check, then this phase again with rq.ext_authz_checked set).
 PhaseStatus authorizeRequest(PhaseContext& c) {
   RequestState& rq = c.rq;
   if (!rq.routes || rq.routes->listener->authz.empty()) return PhaseStatus::kContinue;
+  const tr::Listener& listener = *rq.routes->listener;
   authz::AuthzRequest a;
   a.peer_principal = c.ds.peer_principal;
   a.source_ip = c.ds.remote_ip;
-  a.remote_ip = c.ds.remote_ip;  // gatewayTopology.numTrustedProxies 0: the peer itself
+  rq.remote_ip.assign(remoteAddress(listener, rq.view, c.ds.remote_ip));
+  a.remote_ip = rq.remote_ip;
   a.destination_ip = ipOf(c.ds.local_endpoint);
-  a.destination_port = workloadPort(c);
+  a.destination_port =
+      listener.workload_port ? listener.workload_port : c.ds.listener->gateway_port;
   a.sni = c.ds.sni();
   a.host = rq.view.authority;
   a.method = rq.head ? rq.head->method : std::string_view();
@@ -210,23 +234,30 @@ PhaseStatus authorizeRequest(PhaseContext& c) {
       if (v->claim) v->claim(v->auth, path, out);
     };
   }
-  const authz::AuthzDecision d = authz::authorize(rq.routes->listener->authz, a);
-  for (const auto* shadow : d.dry_run_matched) {
-    HLOG_DEBUG("dry-run AuthorizationPolicy {} ({}) matched {} {}", shadow->name,
-               shadow->action == tr::AuthzAction::kDeny ? "DENY" : "not DENY", a.method, a.path);
+  const authz::AuthzDecision d = authz::authorize(listener.authz, a);
+  if (!rq.ext_authz_checked) {
+    for (const auto* shadow : d.dry_run_matched) {
+      HLOG_DEBUG("dry-run AuthorizationPolicy {} ({}) matched {} {}", shadow->name,
+                 shadow->action == tr::AuthzAction::kDeny ? "DENY" : "not DENY", a.method, a.path);
+    }
   }
   const tr::AuthzPolicy* decided = d.policy;
   bool allowed = d.allowed;
-  if (d.custom) {
-    // No extension provider is served yet: a CUSTOM policy that matches denies, as Istio does
-    // for a provider it cannot find.
+  if (d.custom && !rq.ext_authz_checked) {
+    if (d.custom->ext_provider) {
+      c.outcome.ext_authz = d.custom;
+      return PhaseStatus::kWait;
+    }
+    // A provider the mesh config does not define: Istio denies what the policy matches.
     allowed = false;
     decided = d.custom;
   }
   if (allowed) return PhaseStatus::kContinue;
-  rq.reason = d.custom ? "denied by AuthorizationPolicy " + d.custom->name +
-                             ": its CUSTOM provider \"" + d.custom->provider + "\" is not served"
-                       : d.reason();
+  c.ds.worker.telemetry().rbacDenied(c.ds.listener->name, false);
+  rq.reason = d.custom && !rq.ext_authz_checked
+                  ? "denied by AuthorizationPolicy " + d.custom->name + ": its CUSTOM provider \"" +
+                        d.custom->provider + "\" is not defined in the mesh config"
+                  : d.reason();
   rq.authz_details =
       "rbac_access_denied_matched_policy[" + (decided ? decided->name : std::string("none")) + "]";
   rq.record.log.response_code_details = rq.authz_details;
@@ -333,14 +364,16 @@ std::string_view phaseName(RequestPhase phase) {
   return "unknown";
 }
 
-PhaseOutcome runRequestPhases(Downstream& ds, RequestState& rq) {
+PhaseOutcome runRequestPhases(Downstream& ds, RequestState& rq, size_t first) {
   PhaseOutcome outcome;
   PhaseContext context{ds, rq, outcome};
-  for (const PhaseEntry& entry : kRequestPhases) {
+  for (size_t i = first; i < kRequestPhases.size(); ++i) {
+    const PhaseEntry& entry = kRequestPhases[i];
     if (!entry.run) continue;
     const PhaseStatus status = entry.run(context);
     if (status == PhaseStatus::kContinue) continue;
     outcome.decided_by = entry.phase;
+    if (status == PhaseStatus::kWait) outcome.resume_at = i;
     break;
   }
   return outcome;

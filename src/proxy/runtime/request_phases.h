@@ -7,8 +7,8 @@
 //                        (on listeners whose routes match on JWT claims it runs before route
 //                        selection, which needs the claims); the peer's mTLS identity is the
 //                        connection's, from its handshake
-//   4. kAuthorization    DENY / ALLOW (AuthorizationPolicy); a matching CUSTOM
-//                        denies until extension providers are served           (403 RBAC)
+//   4. kAuthorization    CUSTOM (an external authorizer: waits), then DENY / ALLOW
+//                        (AuthorizationPolicy)                                 (403 RBAC)
 //   5. kCors             the route's corsPolicy: a preflight is answered here   (200)
 //   6. kFault            the route's fault: a delay (waits), an abort           (its status)
 //   7. kRouteAction      redirect, direct response, or forward to the upstream
@@ -54,6 +54,11 @@ struct PhaseOutcome {
   LocalReply reply;
   RequestPhase decided_by = RequestPhase::kRouteAction;
   std::optional<translate::Millis> delay;  // wait this long first (fault injection)
+  // A CUSTOM AuthorizationPolicy matched: its external authorizer is asked first (a wait the
+  // connection manager performs, runtime/ext_authz_client.h); when it allows, the phases run
+  // again from `resume_at` (the authorization phase, which then decides DENY / ALLOW).
+  const translate::AuthzPolicy* ext_authz = nullptr;
+  size_t resume_at = 0;
 };
 
 // Everything a phase may read and write. Local replies keep their strings in `rq` (reason,
@@ -64,7 +69,9 @@ struct PhaseContext {
   PhaseOutcome& outcome;
 };
 
-enum class PhaseStatus : uint8_t { kContinue, kRespond, kForward };
+// kWait: stop here, the outcome names what to wait for, then run the phases again from the
+// same phase.
+enum class PhaseStatus : uint8_t { kContinue, kRespond, kForward, kWait };
 
 using PhaseFunction = PhaseStatus (*)(PhaseContext&);
 
@@ -77,7 +84,12 @@ struct PhaseEntry {
 // forwards.
 extern const std::array<PhaseEntry, 7> kRequestPhases;
 
-// Runs the phases in order for the request in `rq`.
-PhaseOutcome runRequestPhases(Downstream& ds, RequestState& rq);
+// remote.ip of a request on `listener`: from X-Forwarded-For as Envoy reads it with
+// xff_num_trusted_hops, else `peer` (the connection's address).
+std::string_view remoteAddress(const translate::Listener& listener, const http::RequestView& view,
+                               std::string_view peer);
+
+// Runs the phases in order for the request in `rq`, from the phase at index `first`.
+PhaseOutcome runRequestPhases(Downstream& ds, RequestState& rq, size_t first = 0);
 
 }  // namespace halyard::proxy::runtime

@@ -62,6 +62,15 @@ struct RequestState {
     }
     return false;
   }
+  // CUSTOM AuthorizationPolicy (ext_authz): the external check ran and allowed; what it asked
+  // to set on the upstream request (headersToUpstreamOnAllow / ok_response headers), and what
+  // a denial answers with.
+  bool ext_authz_checked = false;
+  std::vector<std::pair<std::string, std::string>> ext_authz_headers;
+  std::vector<std::string> ext_authz_remove;  // ok_response headers_to_remove, lowercase
+  std::string ext_authz_body;
+  std::string ext_authz_content_type;
+  std::string remote_ip;  // remote.ip when X-Forwarded-For names the client (else empty)
 
   bool http10() const { return head->version == http::HttpVersion::kHttp10; }
   bool isHead() const { return head->method == "HEAD"; }
@@ -90,6 +99,12 @@ struct RequestState {
     authn_drop_header.clear();
     authn_headers.clear();
     authn_details.clear();
+    ext_authz_checked = false;
+    ext_authz_headers.clear();
+    ext_authz_remove.clear();
+    ext_authz_body.clear();
+    ext_authz_content_type.clear();
+    remote_ip.clear();
   }
 };
 

@@ -258,9 +258,20 @@ bool UpstreamRequest::buildHead() {
         rq_.authnRewrites(h.name)) {
       continue;
     }
+    if (!rq_.ext_authz_headers.empty() || !rq_.ext_authz_remove.empty()) {
+      // What the external authorizer sets replaces the client's own value, and what it
+      // removes goes (CUSTOM AuthorizationPolicy, runtime/ext_authz_client.h).
+      auto named = [&h](const auto& e) { return e.first == h.name; };
+      if (std::any_of(rq_.ext_authz_headers.begin(), rq_.ext_authz_headers.end(), named) ||
+          std::find(rq_.ext_authz_remove.begin(), rq_.ext_authz_remove.end(), h.name) !=
+              rq_.ext_authz_remove.end()) {
+        continue;
+      }
+    }
     headers.push_back(h);
   }
   for (const auto& [name, value] : rq_.authn_headers) headers.push_back({name, value});
+  for (const auto& [name, value] : rq_.ext_authz_headers) headers.push_back({name, value});
   // What a client says of itself never passes. A gateway or outbound listener states its own
   // workload's metadata instead; an inbound listener (the last hop) consumed the caller's and
   // tells the app who called with x-forwarded-client-cert, from the certificate (Envoy's

@@ -49,6 +49,12 @@ void WorkerTelemetry::plaintextRefused(std::string_view listener) {
   downstream(listener).no_filter_chain_match->inc();
 }
 
+void WorkerTelemetry::rbacDenied(std::string_view listener, bool tcp) {
+  if (!stats_) return;
+  auto& s = downstream(listener);
+  (tcp ? s.tcp_rbac_denied : s.http_rbac_denied)->inc();
+}
+
 void WorkerTelemetry::upstreamTlsHandshake(const translate::Cluster& cluster, bool ok) {
   if (!stats_) return;
   auto& s = upstream(cluster);

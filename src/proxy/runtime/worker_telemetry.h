@@ -43,6 +43,8 @@ class WorkerTelemetry {
   void tlsHandshake(std::string_view listener, bool ok);
   void upstreamTlsHandshake(const translate::Cluster& cluster, bool ok);
   void plaintextRefused(std::string_view listener);
+  // A request (tcp false) or a TCP connection an AuthorizationPolicy denied.
+  void rbacDenied(std::string_view listener, bool tcp);
   void requestDone(const RequestRecord& record);
   // A TCP proxy connection (tcp_proxy.h): opened once its destination is chosen; done at close,
   // with its access log line (HTTP fields empty) and Istio's TCP byte counters.

@@ -173,8 +173,28 @@ tr::Snapshot everyField() {
                                            {{tr::AuthzMatcher::Kind::kPresence, "", 0}},
                                            false});
     p.rules.push_back(std::move(rule));
+    auto provider = std::make_shared<tr::AuthzExtProvider>();
+    provider->name = "opa";
+    provider->protocol = tr::AuthzExtProvider::Protocol::kGrpc;
+    provider->service = "opa.shop.svc.cluster.local";
+    provider->port = 9191;
+    provider->cluster = "outbound|9191||opa.shop.svc.cluster.local";
+    provider->timeout_ms = 250;
+    provider->path_prefix = "/check";
+    provider->fail_open = true;
+    provider->status_on_error = 503;
+    provider->include_request_headers = {{tr::AuthzMatcher::Kind::kPrefix, "x-b3-", 0}};
+    provider->include_additional_headers = {{"x-from", "gateway"}};
+    provider->headers_to_upstream_on_allow = {{tr::AuthzMatcher::Kind::kExact, "x-user", 0}};
+    provider->headers_to_downstream_on_allow = {{tr::AuthzMatcher::Kind::kSuffix, "-id", 0}};
+    provider->headers_to_downstream_on_deny = {{tr::AuthzMatcher::Kind::kPresence, "", 0}};
+    p.ext_provider = provider;
     inbound_listener.authz.push_back(std::move(p));
   }
+  inbound_listener.xff_trusted_hops = 2;
+  inbound_listener.use_remote_address = true;
+  inbound_listener.path_normalization = tr::PathNormalization::kDecodeAndMergeSlashes;
+  inbound_listener.workload_port = 8080;
   s.listeners.push_back(std::move(inbound_listener));
   s.listeners.push_back({"virtualOutbound", "127.0.0.1", 15001, "HTTP",
                          tr::ListenerKind::kOutboundProxy,

@@ -226,3 +226,39 @@ TEST(Authorizer, ScopeNamespaceSelectorAndRootNamespace) {
 
 }  // namespace
 }  // namespace halyard::proxy::authz
+
+namespace halyard::proxy::authz {
+namespace {
+
+TEST(AuthzAddress, ParsesOnceAndComparesMappedAddressesAsIpv4) {
+  EXPECT_EQ(parseAuthzAddress("10.1.2.3").size, 4);
+  EXPECT_EQ(parseAuthzAddress("[::1]").size, 16);
+  const AuthzAddress mapped = parseAuthzAddress("::ffff:10.1.2.3");
+  ASSERT_EQ(mapped.size, 4);
+  EXPECT_EQ(mapped.bytes[0], 10);
+  EXPECT_EQ(mapped.bytes[3], 3);
+  EXPECT_EQ(parseAuthzAddress("not-an-ip").size, 0);
+  EXPECT_EQ(parseAuthzAddress("").size, 0);
+}
+
+TEST(AuthzAddress, RemoteIpIsTheClientXffNamedAndIpBlocksStayThePeer) {
+  const auto remote = compile(policy("p",
+                                     "  rules:\n  - from: [{source: {remoteIpBlocks: "
+                                     "[203.0.113.0/24]}}]\n"));
+  const auto peer = compile(policy("p",
+                                   "  rules:\n  - from: [{source: {ipBlocks: "
+                                   "[203.0.113.0/24]}}]\n"));
+  Request q;
+  q.r.remote_ip = "203.0.113.7";
+  EXPECT_TRUE(q.allowedBy(remote));
+  EXPECT_FALSE(q.allowedBy(peer));  // the peer is 10.1.2.3
+  q.r.remote_ip = "198.51.100.1";   // the cache follows a changed view
+  EXPECT_FALSE(q.allowedBy(remote));
+  const auto when = compile(policy("p",
+                                   "  rules:\n  - when: [{key: remote.ip, values: "
+                                   "[198.51.100.0/24]}]\n"));
+  EXPECT_TRUE(q.allowedBy(when));
+}
+
+}  // namespace
+}  // namespace halyard::proxy::authz

@@ -44,3 +44,38 @@ TEST(PathNormalizer, BackslashesAndEncodedUnreservedCharacters) {
 
 }  // namespace
 }  // namespace halyard::proxy::http
+
+namespace halyard::proxy::http {
+namespace {
+
+std::string normalAs(std::string_view path, PathNormalization mode) {
+  std::string out;
+  return normalizePath(path, out, mode) ? out : std::string(path);
+}
+
+TEST(PathNormalizer, NoneLeavesEverythingAsReceived) {
+  std::string out = "untouched";
+  EXPECT_FALSE(normalizePath("/a/../b%2E\\c", out, PathNormalization::kNone));
+  EXPECT_EQ(out, "untouched");
+}
+
+TEST(PathNormalizer, MergeSlashesAfterBase) {
+  EXPECT_EQ(normalAs("//a///b/", PathNormalization::kMergeSlashes), "/a/b/");
+  EXPECT_EQ(normalAs("/a//../b", PathNormalization::kMergeSlashes), "/a/b");
+  EXPECT_EQ(normalAs("/a//b?x=//y", PathNormalization::kMergeSlashes), "/a/b?x=//y");
+  EXPECT_EQ(normalAs("//a//b", PathNormalization::kBase), "//a//b");  // BASE keeps them
+  EXPECT_EQ(normalAs("/a%2Fb", PathNormalization::kMergeSlashes), "/a%2Fb");
+}
+
+TEST(PathNormalizer, DecodeAndMergeSlashesDecodesEncodedSlashes) {
+  const auto mode = PathNormalization::kDecodeAndMergeSlashes;
+  EXPECT_EQ(normalAs("/a%2Fb", mode), "/a/b");
+  // Envoy's order: slashes unescaped, then dot segments removed, then slashes merged ("/a//.."
+  // drops the empty segment only).
+  EXPECT_EQ(normalAs("/a%2f%2F..%2Fadmin", mode), "/a/admin");
+  EXPECT_EQ(normalAs("/a%5Cb", mode), "/a/b");
+  EXPECT_EQ(normalAs("/public%2F..%2Fadmin?q=%2F", mode), "/admin?q=%2F");
+}
+
+}  // namespace
+}  // namespace halyard::proxy::http
