@@ -425,6 +425,15 @@ spec:
   - when:
     - key: request.auth.claims[org][tier]
       values: [free]
+  - when:
+    - key: request.auth.presenter
+      values: [evil-app]
+  - when:
+    - key: request.auth.audiences
+      values: [blocked-aud]
+  - when:
+    - key: request.auth.principal
+      values: ["%(issuer)s/mallory"]
 """ % {"issuer": ISSUER}
     path = apply(mesh, "orders-authz", yaml, lambda: call(mesh, "/orders")[0] == 403)
     try:
@@ -435,6 +444,10 @@ spec:
         assert (status, body) == (403, "RBAC: access denied")
         assert call(mesh, "/orders", key.token(org={"tier": "free"}))[0] == 403
         assert call(mesh, "/orders", key.token(org={"tier": "gold"}))[0] == 200
+        assert call(mesh, "/orders", key.token(azp="evil-app"))[0] == 403
+        assert call(mesh, "/orders", key.token(azp="good-app"))[0] == 200
+        assert call(mesh, "/orders", key.token(aud=["edge", "blocked-aud"]))[0] == 403
+        assert call(mesh, "/orders", key.token(sub="mallory"))[0] == 403
     finally:
         path.unlink()
         assert wait_for(lambda: call(mesh, "/orders")[0] == 200)
