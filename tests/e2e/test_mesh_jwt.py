@@ -27,7 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from conftest import ROOT
 from proxy_harness import free_port
-from up_harness import Mesh
+from up_harness import Mesh, admin
 
 HOST = "jwt.example.com"
 ISSUER = "https://idp.test"
@@ -383,6 +383,11 @@ def test_an_unreachable_jwks_fails_closed(env):
     uri = "http://127.0.0.1:%d/jwks.json" % dead_port
     logs = "".join(p.read_text(errors="replace") for p in mesh.log_dir.glob("*.log"))
     assert uri in logs, "no warning names the JWKS URI"
+    # The control plane's metrics name it too, next to the key sets it serves.
+    metrics = admin(mesh.state()["control"]["admin"], "/metrics")
+    assert 'halyard_control_jwks_available{uri="%s"} 0' % uri in metrics, metrics
+    assert 'halyard_control_jwks_available{uri="http://127.0.0.1:%d/jwks.json"} 1' % (
+        env[2].port) in metrics, metrics
 
 
 def test_the_sidecar_checks_its_own_rules_and_drops_the_token(env):
@@ -420,6 +425,15 @@ spec:
   - when:
     - key: request.auth.claims[org][tier]
       values: [free]
+  - when:
+    - key: request.auth.presenter
+      values: [evil-app]
+  - when:
+    - key: request.auth.audiences
+      values: [blocked-aud]
+  - when:
+    - key: request.auth.principal
+      values: ["%(issuer)s/mallory"]
 """ % {"issuer": ISSUER}
     path = apply(mesh, "orders-authz", yaml, lambda: call(mesh, "/orders")[0] == 403)
     try:
@@ -430,6 +444,10 @@ spec:
         assert (status, body) == (403, "RBAC: access denied")
         assert call(mesh, "/orders", key.token(org={"tier": "free"}))[0] == 403
         assert call(mesh, "/orders", key.token(org={"tier": "gold"}))[0] == 200
+        assert call(mesh, "/orders", key.token(azp="evil-app"))[0] == 403
+        assert call(mesh, "/orders", key.token(azp="good-app"))[0] == 200
+        assert call(mesh, "/orders", key.token(aud=["edge", "blocked-aud"]))[0] == 403
+        assert call(mesh, "/orders", key.token(sub="mallory"))[0] == 403
     finally:
         path.unlink()
         assert wait_for(lambda: call(mesh, "/orders")[0] == 200)

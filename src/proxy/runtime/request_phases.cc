@@ -108,6 +108,16 @@ PhaseStatus authenticateRequest(PhaseContext& c) {
   challenge.append(rq.view.scheme).append("://").append(rq.view.authority);
   challenge.append(rq.view.pathOnly()).append("\", error=\"invalid_token\"");
   rq.reply_headers.emplace_back("www-authenticate", std::move(challenge));
+  if (const auto type = rq.view.header("content-type");
+      type && type->starts_with("application/grpc")) {
+    // A gRPC client reads a status, not a body: Envoy's local reply maps 401 to UNAUTHENTICATED
+    // and 403 to PERMISSION_DENIED, the sentence as grpc-message.
+    rq.reply_headers.emplace_back("grpc-status", o.httpStatus() == 403 ? "7" : "16");
+    rq.reply_headers.emplace_back("grpc-message", std::string(sentence));
+    respond(c, 200, false);
+    c.outcome.reply.content_type = "application/grpc";
+    return PhaseStatus::kRespond;
+  }
   c.outcome.reply = LocalReply{.status = o.httpStatus(),
                                .reason = rq.reason,
                                .reason_body = false,

@@ -78,6 +78,8 @@ TEST_F(AuthenticatorTest, BearerTokenVerifiesWithPrincipalAndClaims) {
   EXPECT_EQ(o.jwt->claimHeaderValue("org.team"), "payments");
   EXPECT_EQ(o.jwt->claimHeaderValue("sub"), "alice");
   EXPECT_FALSE(o.jwt->claimHeaderValue("missing"));
+  EXPECT_EQ(o.jwt->claimHeaderValue("groups"), "WyJhZG1pbiIsImRldiJd");  // base64 of its JSON
+  EXPECT_EQ(o.jwt->claimHeaderValue("exp"), "1800000600");
   EXPECT_EQ(o.jwt->payload_base64url, t.substr(t.find('.') + 1, t.rfind('.') - t.find('.') - 1));
 }
 

@@ -219,6 +219,16 @@ TEST_F(AuthenticationPhase, InvalidTokensAreAnsweredAsEnvoyDoes) {
   EXPECT_TRUE(r.starts_with("HTTP/1.1 403 Forbidden\r\n")) << r;
   EXPECT_TRUE(r.ends_with("Audiences in Jwt are not allowed")) << r;
 
+  // A gRPC client gets a gRPC status.
+  r = roundTrip(port_,
+                "POST /shop.Cart/Get HTTP/1.1\r\nHost: shop.example.com\r\nAuthorization: Bearer " +
+                    expired +
+                    "\r\ncontent-type: application/grpc\r\ncontent-length: 0\r\n"
+                    "Connection: close\r\n\r\n");
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << r;
+  EXPECT_NE(r.find("grpc-status: 16\r\n"), std::string::npos) << r;
+  EXPECT_NE(r.find("grpc-message: Jwt is expired\r\n"), std::string::npos) << r;
+
   // A CORS preflight is not authenticated.
   r = roundTrip(port_,
                 "OPTIONS /cart HTTP/1.1\r\nHost: shop.example.com\r\nAuthorization: Bearer " +
