@@ -50,7 +50,8 @@ class HttpAuthorizer:
                 if mode == "slow":
                     time.sleep(1.5)
                 status, body, headers = 200, b"", [("x-authz-user", "alice"),
-                                                   ("x-not-forwarded", "1")]
+                                                   ("x-not-forwarded", "1"),
+                                                   ("x-authz-trace", "t-1")]
                 if mode == "deny":
                     status, body = 403, b"denied by the test authorizer"
                     headers = [("x-authz-reason", "not-on-the-list"), ("x-hidden", "1"),
@@ -143,6 +144,9 @@ class GrpcAuthorizer:
         h.header.key = "x-authz-user"
         h.header.value = "grpc-alice"
         response.ok_response.headers_to_remove.append("x-drop-me")
+        h = response.ok_response.response_headers_to_add.add()
+        h.header.key = "x-grpc-trace"
+        h.header.value = "g-1"
         return response
 
     def stop(self):
@@ -177,6 +181,7 @@ data:
         includeRequestHeadersInCheck: [x-ext-authz, "x-forward-*"]
         includeAdditionalHeadersInCheck: {x-added-by-proxy: gateway}
         headersToUpstreamOnAllow: [x-authz-user]
+        headersToDownstreamOnAllow: [x-authz-trace]
         headersToDownstreamOnDeny: [x-authz-reason]
     - name: http-authz-open
       envoyExtAuthzHttp:
@@ -271,10 +276,12 @@ def request(port, host, path="/hello", headers=None, method="GET"):
 
 def test_http_allow_sets_the_upstream_headers_it_names(env):
     proxy, backend, http_authz, _ = env
-    status, _, body = request(proxy.port, "http.example.com", "/hello?x=1", headers={
+    status, headers, body = request(proxy.port, "http.example.com", "/hello?x=1", headers={
         "x-ext-authz": "allow", "x-authz-user": "mallory", "x-forward-me": "a",
         "x-private": "p", "authorization": "Bearer t"})
     assert status == 200, body
+    assert headers["x-authz-trace"] == "t-1"  # headersToDownstreamOnAllow
+    assert "x-authz-user" not in headers
     seen = json.loads(body)["headers"]
     # headersToUpstreamOnAllow: the authorizer's value replaces the client's; other headers of
     # its answer do not reach the app.
@@ -331,9 +338,10 @@ def test_http_timeout_fails_open_when_asked(env):
 
 def test_grpc_allow_deny_and_errors(env):
     proxy, _, _, grpc_authz = env
-    status, _, body = request(proxy.port, "grpc.example.com", "/g?q=2", headers={
+    status, headers, body = request(proxy.port, "grpc.example.com", "/g?q=2", headers={
         "x-ext-authz": "allow", "x-drop-me": "1", "x-authz-user": "mallory"})
     assert status == 200, body
+    assert headers["x-grpc-trace"] == "g-1"  # ok_response response_headers_to_add
     seen = json.loads(body)["headers"]
     assert seen["x-authz-user"] == "grpc-alice"
     assert "x-drop-me" not in seen  # ok_response headers_to_remove
@@ -361,6 +369,24 @@ def test_missing_provider_denies_what_the_policy_matches(env):
     status, headers, body = request(proxy.port, "missing.example.com")
     assert (status, body) == (403, "RBAC: access denied")
     assert "no-such-provider" in headers["x-halyard-reason"]
+
+
+def test_grpc_requests_are_denied_with_grpc_statuses(env):
+    proxy, _, _, _ = env
+    grpc_headers = {"content-type": "application/grpc", "te": "trailers"}
+    status, headers, body = request(proxy.port, "missing.example.com", "/pkg.Svc/Call",
+                                    headers=grpc_headers, method="POST")
+    assert status == 200 and body == ""
+    assert headers["content-type"] == "application/grpc"
+    assert (headers["grpc-status"], headers["grpc-message"]) == ("7", "RBAC: access denied")
+    status, headers, _ = request(proxy.port, "http.example.com", "/pkg.Svc/Call",
+                                 headers=dict(grpc_headers, **{"x-ext-authz": "deny-401"}),
+                                 method="POST")
+    assert (status, headers["grpc-status"]) == (200, "16")  # UNAUTHENTICATED
+    status, headers, _ = request(proxy.port, "http.example.com", "/pkg.Svc/Call",
+                                 headers=dict(grpc_headers, **{"x-ext-authz": "fail"}),
+                                 method="POST")
+    assert (status, headers["grpc-status"]) == (200, "14")  # statusOnError 503: UNAVAILABLE
 
 
 def test_only_matching_requests_are_checked_and_deny_still_applies(env):

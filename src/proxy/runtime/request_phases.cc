@@ -99,6 +99,44 @@ std::string_view trimmed(std::string_view s) {
 
 }  // namespace
 
+bool asGrpcReply(RequestState& rq, LocalReply& reply) {
+  const auto type = rq.view.header("content-type");
+  if (!type || !type->starts_with("application/grpc")) return false;
+  // Envoy's mapping of a local reply's HTTP status to a gRPC status.
+  const char* code = "2";  // UNKNOWN
+  switch (reply.status) {
+    case 400:
+      code = "13";  // INTERNAL
+      break;
+    case 401:
+      code = "16";  // UNAUTHENTICATED
+      break;
+    case 403:
+      code = "7";  // PERMISSION_DENIED
+      break;
+    case 404:
+      code = "12";  // UNIMPLEMENTED
+      break;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      code = "14";  // UNAVAILABLE
+      break;
+    default:
+      break;
+  }
+  // A trailers-only answer: no body, so the content type is a header of its own.
+  rq.reply_headers.emplace_back("content-type", "application/grpc");
+  rq.reply_headers.emplace_back("grpc-status", code);
+  rq.reply_headers.emplace_back("grpc-message", std::string(reply.body));
+  reply.headers = rq.reply_headers;
+  reply.status = 200;
+  reply.body = {};
+  reply.reason_body = false;
+  return true;
+}
+
 std::string_view remoteAddress(const tr::Listener& listener, const http::RequestView& view,
                                std::string_view peer) {
   // Envoy: with use_remote_address (gateways) the client is the address N entries from the
@@ -178,6 +216,7 @@ PhaseStatus authorizeRequest(PhaseContext& c) {
                                .reason_body = false,
                                .body = "RBAC: access denied",
                                .headers = rq.reply_headers};
+  asGrpcReply(rq, c.outcome.reply);
   return PhaseStatus::kRespond;
 }
 

@@ -82,6 +82,12 @@ struct PhaseEntry {
 // forwards.
 extern const std::array<PhaseEntry, 7> kRequestPhases;
 
+// A gRPC request (content-type application/grpc...) gets its local reply as gRPC does: status
+// 200 with grpc-status (the HTTP status mapped as Envoy maps it: 403 PERMISSION_DENIED, 401
+// UNAUTHENTICATED, 503 UNAVAILABLE, ...) and grpc-message (the body). False, and `reply`
+// unchanged, for other requests.
+bool asGrpcReply(RequestState& rq, LocalReply& reply);
+
 // remote.ip of a request on `listener`: from X-Forwarded-For as Envoy reads it with
 // xff_num_trusted_hops, else `peer` (the connection's address).
 std::string_view remoteAddress(const translate::Listener& listener, const http::RequestView& view,
