@@ -110,6 +110,7 @@ class GrpcAuthorizer:
     def __init__(self, pb):
         self.pb = pb
         self.checks = []
+        self.tcp_mode = "allow"  # what a check without HTTP attributes (a TCP connection) gets
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         handler = grpc.method_handlers_generic_handler(
             "envoy.service.auth.v3.Authorization",
@@ -123,7 +124,7 @@ class GrpcAuthorizer:
     def check(self, request, context):
         self.checks.append(request)
         http = request.attributes.request.http
-        mode = http.headers.get("x-ext-authz", "allow")
+        mode = http.headers.get("x-ext-authz", "allow") if http.method else self.tcp_mode
         response = self.pb.ExtAuthzCheckResponse()
         if mode == "slow":
             time.sleep(1.5)
@@ -162,8 +163,18 @@ def config(backend, http_authz, grpc_authz):
     gateway_hosts = "".join("    - %s\n" % h for h in HOSTS)
     text = service("app", backend.port) + "---\n"
     text += service("ext-authz-http", http_authz.port, port=8000, namespace="istio-system")
-    text += "---\n" + service("ext-authz-grpc", grpc_authz.port, port=9000,
-                              namespace="istio-system")
+    # The gRPC authorizer is a ServiceEntry host, not a Kubernetes Service.
+    text += """---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: grpc-authz, namespace: istio-system}
+spec:
+  hosts: [grpc-authz.internal]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 9000, name: grpc, protocol: GRPC}]
+  endpoints: [{address: 127.0.0.1, ports: {grpc: %d}}]
+""" % grpc_authz.port
     text += """---
 apiVersion: v1
 kind: ConfigMap
@@ -192,7 +203,7 @@ data:
         includeRequestHeadersInCheck: [x-ext-authz]
     - name: grpc-authz
       envoyExtAuthzGrpc:
-        service: ext-authz-grpc.istio-system.svc.cluster.local
+        service: grpc-authz.internal
         port: 9000
         timeout: 0.5s
 ---
@@ -427,3 +438,83 @@ def test_denials_are_flagged_uaex_in_the_access_log(tmp_path):
         proxy.stop()
         http_authz.stop()
         backend.stop()
+
+
+def test_grpc_provider_checks_tcp_connections(tmp_path):
+    from test_tcp_tls_routing import TcpBackend, closed_without_data, tcp_exchange
+    from proxy_harness import free_port
+    pb = load_messages(tmp_path)
+    grpc_authz = GrpcAuthorizer(pb)
+    echo = TcpBackend("echo")
+    port = free_port()
+    config = """apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: default}
+spec:
+  ports: [{name: tcp, port: 7000, targetPort: %d}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: echo, namespace: default}
+subsets:
+- addresses: [{ip: 127.0.0.1}]
+  ports: [{name: tcp, port: %d}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: grpc-authz, namespace: istio-system}
+spec:
+  hosts: [grpc-authz.internal]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 9000, name: grpc, protocol: GRPC}]
+  endpoints: [{address: 127.0.0.1, ports: {grpc: %d}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    extensionProviders:
+    - name: grpc-authz
+      envoyExtAuthzGrpc: {service: grpc-authz.internal, port: 9000, timeout: 1s}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: tcp, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 9100, name: tcp, protocol: TCP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: default}
+spec:
+  hosts: ["*"]
+  gateways: [tcp]
+  tcp:
+  - route: [{destination: {host: echo, port: {number: 7000}}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: tcp-ext, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  action: CUSTOM
+  provider: {name: grpc-authz}
+  rules: [{to: [{operation: {ports: ["9100"]}}]}]
+""" % (echo.port, echo.port, grpc_authz.port)
+    proxy = Proxy(tmp_path, config, extra_args=["--port-map", "9100=%d" % port])
+    try:
+        assert tcp_exchange(port, b"hi") == b"echo:hi"
+        check = grpc_authz.checks[-1]
+        assert not check.attributes.request.http.method  # no HTTP attributes on TCP
+        assert check.attributes.source.address.socket_address.address == "127.0.0.1"
+        grpc_authz.tcp_mode = "deny"
+        assert closed_without_data(port, b"hi")
+    finally:
+        proxy.stop()
+        echo.stop()
+        grpc_authz.stop()

@@ -380,7 +380,10 @@ net::awaitable<Result> checkGrpc(Worker& worker, upstream::ClusterHosts& hosts,
   std::unique_ptr<nghttp2_session, SessionDeleter> session(raw);
   nghttp2_submit_settings(raw, NGHTTP2_FLAG_NONE, nullptr, 0);
   const std::string authority = p.service.substr(p.service.find('/') + 1);
-  const std::string timeout = std::to_string(std::max<int64_t>(1, left.count())) + "m";
+  // gRPC allows at most 8 digits: long timeouts are said in seconds.
+  const int64_t ms = std::max<int64_t>(1, left.count());
+  const std::string timeout =
+      ms < 100'000'000 ? std::to_string(ms) + "m" : std::to_string(ms / 1000) + "S";
   const std::array<nghttp2_nv, 7> nva = {header(":method", "POST"),
                                          header(":scheme", transport.tls ? "https" : "http"),
                                          header(":path", kCheckPath),
