@@ -208,6 +208,11 @@ AuthzDecision authorize(const std::vector<tr::AuthzPolicy>& policies, const Auth
     const bool matched = policyMatches(p, request);
     if (p.dry_run) {
       if (matched) d.dry_run_matched.push_back(&p);
+      if (p.action == tr::AuthzAction::kDeny) {
+        d.dry_run_deny_allowed = d.dry_run_deny_allowed.value_or(true) && !matched;
+      } else if (p.action == tr::AuthzAction::kAllow) {
+        d.dry_run_allow_allowed = d.dry_run_allow_allowed.value_or(false) || matched;
+      }
       continue;
     }
     switch (p.action) {

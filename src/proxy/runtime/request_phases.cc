@@ -99,6 +99,22 @@ std::string_view trimmed(std::string_view s) {
 
 }  // namespace
 
+void reportDryRun(Downstream& ds, const authz::AuthzDecision& d, std::string_view method,
+                  std::string_view path, bool tcp) {
+  for (const auto* shadow : d.dry_run_matched) {
+    HLOG_INFO("dry-run AuthorizationPolicy {} ({}) matched {} {} on {} (not enforced)",
+              shadow->name, shadow->action == tr::AuthzAction::kDeny ? "DENY" : "ALLOW",
+              tcp ? "a TCP connection from" : method, tcp ? ds.remote_endpoint : path,
+              ds.listener->name);
+  }
+  if (d.dry_run_deny_allowed) {
+    ds.worker.telemetry().rbacShadow(ds.listener->name, tcp, false, *d.dry_run_deny_allowed);
+  }
+  if (d.dry_run_allow_allowed) {
+    ds.worker.telemetry().rbacShadow(ds.listener->name, tcp, true, *d.dry_run_allow_allowed);
+  }
+}
+
 bool asGrpcReply(RequestState& rq, LocalReply& reply) {
   const auto type = rq.view.header("content-type");
   if (!type || !type->starts_with("application/grpc")) return false;
@@ -185,12 +201,7 @@ PhaseStatus authorizeRequest(PhaseContext& c) {
     return static_cast<const http::RequestView*>(view)->header(name);
   };
   const authz::AuthzDecision d = authz::authorize(listener.authz, a);
-  if (!rq.ext_authz_checked) {
-    for (const auto* shadow : d.dry_run_matched) {
-      HLOG_DEBUG("dry-run AuthorizationPolicy {} ({}) matched {} {}", shadow->name,
-                 shadow->action == tr::AuthzAction::kDeny ? "DENY" : "not DENY", a.method, a.path);
-    }
-  }
+  if (!rq.ext_authz_checked) reportDryRun(c.ds, d, a.method, a.path, false);
   const tr::AuthzPolicy* decided = d.policy;
   bool allowed = d.allowed;
   if (d.custom && !rq.ext_authz_checked) {

@@ -28,6 +28,7 @@
 #include <optional>
 #include <string_view>
 
+#include "proxy/authz/authorizer.h"
 #include "proxy/runtime/downstream.h"
 #include "proxy/runtime/local_reply.h"
 #include "proxy/runtime/request_state.h"
@@ -81,6 +82,11 @@ struct PhaseEntry {
 // The order above, as a table: the connection manager walks it until a phase responds or
 // forwards.
 extern const std::array<PhaseEntry, 7> kRequestPhases;
+
+// The dry-run (istio.io/dry-run) policies of a decision: each match logged (info), the shadow
+// verdicts counted (WorkerTelemetry::rbacShadow). `tcp`: a TCP connection, not a request.
+void reportDryRun(Downstream& ds, const authz::AuthzDecision& d, std::string_view method,
+                  std::string_view path, bool tcp);
 
 // A gRPC request (content-type application/grpc...) gets its local reply as gRPC does: status
 // 200 with grpc-status (the HTTP status mapped as Envoy maps it: 403 PERMISSION_DENIED, 401
