@@ -315,7 +315,14 @@ void printText(const Checked& c) {
 // ---- from a directory ---------------------------------------------------------------------
 
 // WORKLOAD as "name" or "name.namespace" (or "namespace/name").
-void splitName(const std::string& workload, std::string& name, std::string& ns) {
+void splitName(std::string workload, std::string& name, std::string& ns) {
+  // istioctl's kind prefixes: the workload is what they name.
+  for (const char* kind : {"pod/", "pods/", "deployment/", "deploy/", "workload/"}) {
+    if (workload.starts_with(kind)) {
+      workload.erase(0, std::string_view(kind).size());
+      break;
+    }
+  }
   const size_t slash = workload.find('/');
   if (slash != std::string::npos) {
     ns = workload.substr(0, slash);
@@ -437,7 +444,9 @@ int checkControl(const AuthzCheckFlags& flags, Checked& out) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   v1::ProxyConfigRequest request;
-  request.set_proxy(flags.workload);
+  std::string name, ns;
+  splitName(flags.workload, name, ns);
+  request.set_proxy(ns.empty() ? name : name + "." + ns);
   v1::ProxyConfigResponse r;
   const grpc::Status status = stub->ProxyConfig(&context, request, &r);
   if (!status.ok()) {
@@ -497,7 +506,9 @@ void registerAuthzCommand(CLI::App& app, int& exit_code) {
       ->add_option("workload", flags->workload,
                    "name.namespace (as proxy-status shows it), or a Workload / gateway name")
       ->required();
-  check->add_option("-d,--dir", flags->dir,
+  check->add_option("source", flags->dir,
+                    "A config directory (as halyard up runs it), the same as --dir");
+  check->add_option("-d,--dir,-f,--file", flags->dir,
                     "Read this config directory (as halyard up runs it) instead of asking the "
                     "control plane");
   check->add_option("--control", flags->control, "The control plane's gRPC address")

@@ -97,8 +97,10 @@ TranslateResult translate(const config::model::ConfigSet& config, const ProxyIde
       const size_t slash = service.find('/');
       d.host = slash == std::string::npos ? service : service.substr(slash + 1);
       d.port = config::model::PortSelector{p.ext_provider->port};
-      static const config::model::ObjectMeta kMesh;
-      clusters.resolve(d, DestinationRef{&kMesh, "extensionProviders"},
+      // A provider only comes from the mesh config, so its ConfigMap is there to name.
+      clusters.resolve(d,
+                       DestinationRef{&mesh.config_map->meta,
+                                      "data.mesh extensionProviders " + p.ext_provider->name},
                        slash == std::string::npos ? proxy.namespace_ : service.substr(0, slash),
                        p.ext_provider->port);
     }

@@ -126,6 +126,15 @@ def test_check_from_a_directory(config_dir):
         ("CUSTOM", "ext", 1), ("DENY", "no-admin", 1), ("ALLOW", "web-readers", 2)]
 
 
+def test_check_takes_istioctl_forms(config_dir):
+    # The directory as a second argument or -f, and istioctl's kind prefixes.
+    for args in (["web.shop", config_dir], ["pod/web", "-f", config_dir],
+                 ["deployment/web.shop", "--dir", config_dir]):
+        res = run_halyard("authz", "check", *args)
+        assert res.returncode == 0, (args, res.stderr)
+        assert check_table(res.stdout)[1][2] == ["ALLOW", "web-readers.shop", "2"]
+
+
 def test_check_names_what_it_cannot_find(config_dir):
     res = run_halyard("authz", "check", "nobody", "--dir", config_dir)
     assert res.returncode == 1

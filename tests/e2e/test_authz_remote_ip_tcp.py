@@ -275,3 +275,32 @@ spec:
     finally:
         proxy.stop()
         echo.stop()
+
+
+def test_dry_run_policies_are_counted_and_decide_nothing(tmp_path, backend):
+    policy = """apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: would-deny
+  namespace: istio-system
+  annotations: {istio.io/dry-run: "true"}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  action: DENY
+  rules:
+  - to: [{operation: {paths: ["/shadow*"]}}]
+"""
+    proxy = Proxy(tmp_path, service("app", backend.port) + "---\n" + HTTP_GATEWAY + policy)
+    try:
+        assert request(proxy.port, "/shadow")[0] == 200
+        assert request(proxy.port, "/other")[0] == 200
+        stats = proxy.admin("/stats/prometheus").splitlines()
+        denied = [l for l in stats if l.startswith("envoy_http_rbac_istio_dry_run_deny_shadow_denied")]
+        allowed = [l for l in stats
+                   if l.startswith("envoy_http_rbac_istio_dry_run_deny_shadow_allowed")]
+        assert denied and denied[0].endswith(" 1"), stats
+        assert allowed and allowed[0].endswith(" 1"), stats
+        assert "dry-run AuthorizationPolicy istio-system/would-deny (DENY) matched GET /shadow" \
+            in proxy.output()
+    finally:
+        proxy.stop()

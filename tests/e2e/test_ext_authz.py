@@ -50,7 +50,8 @@ class HttpAuthorizer:
                 if mode == "slow":
                     time.sleep(1.5)
                 status, body, headers = 200, b"", [("x-authz-user", "alice"),
-                                                   ("x-not-forwarded", "1")]
+                                                   ("x-not-forwarded", "1"),
+                                                   ("x-authz-trace", "t-1")]
                 if mode == "deny":
                     status, body = 403, b"denied by the test authorizer"
                     headers = [("x-authz-reason", "not-on-the-list"), ("x-hidden", "1"),
@@ -109,6 +110,7 @@ class GrpcAuthorizer:
     def __init__(self, pb):
         self.pb = pb
         self.checks = []
+        self.tcp_mode = "allow"  # what a check without HTTP attributes (a TCP connection) gets
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         handler = grpc.method_handlers_generic_handler(
             "envoy.service.auth.v3.Authorization",
@@ -122,7 +124,7 @@ class GrpcAuthorizer:
     def check(self, request, context):
         self.checks.append(request)
         http = request.attributes.request.http
-        mode = http.headers.get("x-ext-authz", "allow")
+        mode = http.headers.get("x-ext-authz", "allow") if http.method else self.tcp_mode
         response = self.pb.ExtAuthzCheckResponse()
         if mode == "slow":
             time.sleep(1.5)
@@ -143,6 +145,9 @@ class GrpcAuthorizer:
         h.header.key = "x-authz-user"
         h.header.value = "grpc-alice"
         response.ok_response.headers_to_remove.append("x-drop-me")
+        h = response.ok_response.response_headers_to_add.add()
+        h.header.key = "x-grpc-trace"
+        h.header.value = "g-1"
         return response
 
     def stop(self):
@@ -158,8 +163,18 @@ def config(backend, http_authz, grpc_authz):
     gateway_hosts = "".join("    - %s\n" % h for h in HOSTS)
     text = service("app", backend.port) + "---\n"
     text += service("ext-authz-http", http_authz.port, port=8000, namespace="istio-system")
-    text += "---\n" + service("ext-authz-grpc", grpc_authz.port, port=9000,
-                              namespace="istio-system")
+    # The gRPC authorizer is a ServiceEntry host, not a Kubernetes Service.
+    text += """---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: grpc-authz, namespace: istio-system}
+spec:
+  hosts: [grpc-authz.internal]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 9000, name: grpc, protocol: GRPC}]
+  endpoints: [{address: 127.0.0.1, ports: {grpc: %d}}]
+""" % grpc_authz.port
     text += """---
 apiVersion: v1
 kind: ConfigMap
@@ -177,6 +192,7 @@ data:
         includeRequestHeadersInCheck: [x-ext-authz, "x-forward-*"]
         includeAdditionalHeadersInCheck: {x-added-by-proxy: gateway}
         headersToUpstreamOnAllow: [x-authz-user]
+        headersToDownstreamOnAllow: [x-authz-trace]
         headersToDownstreamOnDeny: [x-authz-reason]
     - name: http-authz-open
       envoyExtAuthzHttp:
@@ -187,7 +203,7 @@ data:
         includeRequestHeadersInCheck: [x-ext-authz]
     - name: grpc-authz
       envoyExtAuthzGrpc:
-        service: ext-authz-grpc.istio-system.svc.cluster.local
+        service: grpc-authz.internal
         port: 9000
         timeout: 0.5s
 ---
@@ -271,10 +287,12 @@ def request(port, host, path="/hello", headers=None, method="GET"):
 
 def test_http_allow_sets_the_upstream_headers_it_names(env):
     proxy, backend, http_authz, _ = env
-    status, _, body = request(proxy.port, "http.example.com", "/hello?x=1", headers={
+    status, headers, body = request(proxy.port, "http.example.com", "/hello?x=1", headers={
         "x-ext-authz": "allow", "x-authz-user": "mallory", "x-forward-me": "a",
         "x-private": "p", "authorization": "Bearer t"})
     assert status == 200, body
+    assert headers["x-authz-trace"] == "t-1"  # headersToDownstreamOnAllow
+    assert "x-authz-user" not in headers
     seen = json.loads(body)["headers"]
     # headersToUpstreamOnAllow: the authorizer's value replaces the client's; other headers of
     # its answer do not reach the app.
@@ -331,9 +349,10 @@ def test_http_timeout_fails_open_when_asked(env):
 
 def test_grpc_allow_deny_and_errors(env):
     proxy, _, _, grpc_authz = env
-    status, _, body = request(proxy.port, "grpc.example.com", "/g?q=2", headers={
+    status, headers, body = request(proxy.port, "grpc.example.com", "/g?q=2", headers={
         "x-ext-authz": "allow", "x-drop-me": "1", "x-authz-user": "mallory"})
     assert status == 200, body
+    assert headers["x-grpc-trace"] == "g-1"  # ok_response response_headers_to_add
     seen = json.loads(body)["headers"]
     assert seen["x-authz-user"] == "grpc-alice"
     assert "x-drop-me" not in seen  # ok_response headers_to_remove
@@ -361,6 +380,24 @@ def test_missing_provider_denies_what_the_policy_matches(env):
     status, headers, body = request(proxy.port, "missing.example.com")
     assert (status, body) == (403, "RBAC: access denied")
     assert "no-such-provider" in headers["x-halyard-reason"]
+
+
+def test_grpc_requests_are_denied_with_grpc_statuses(env):
+    proxy, _, _, _ = env
+    grpc_headers = {"content-type": "application/grpc", "te": "trailers"}
+    status, headers, body = request(proxy.port, "missing.example.com", "/pkg.Svc/Call",
+                                    headers=grpc_headers, method="POST")
+    assert status == 200 and body == ""
+    assert headers["content-type"] == "application/grpc"
+    assert (headers["grpc-status"], headers["grpc-message"]) == ("7", "RBAC: access denied")
+    status, headers, _ = request(proxy.port, "http.example.com", "/pkg.Svc/Call",
+                                 headers=dict(grpc_headers, **{"x-ext-authz": "deny-401"}),
+                                 method="POST")
+    assert (status, headers["grpc-status"]) == (200, "16")  # UNAUTHENTICATED
+    status, headers, _ = request(proxy.port, "http.example.com", "/pkg.Svc/Call",
+                                 headers=dict(grpc_headers, **{"x-ext-authz": "fail"}),
+                                 method="POST")
+    assert (status, headers["grpc-status"]) == (200, "14")  # statusOnError 503: UNAVAILABLE
 
 
 def test_only_matching_requests_are_checked_and_deny_still_applies(env):
@@ -401,3 +438,83 @@ def test_denials_are_flagged_uaex_in_the_access_log(tmp_path):
         proxy.stop()
         http_authz.stop()
         backend.stop()
+
+
+def test_grpc_provider_checks_tcp_connections(tmp_path):
+    from test_tcp_tls_routing import TcpBackend, closed_without_data, tcp_exchange
+    from proxy_harness import free_port
+    pb = load_messages(tmp_path)
+    grpc_authz = GrpcAuthorizer(pb)
+    echo = TcpBackend("echo")
+    port = free_port()
+    config = """apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: default}
+spec:
+  ports: [{name: tcp, port: 7000, targetPort: %d}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: echo, namespace: default}
+subsets:
+- addresses: [{ip: 127.0.0.1}]
+  ports: [{name: tcp, port: %d}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: grpc-authz, namespace: istio-system}
+spec:
+  hosts: [grpc-authz.internal]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 9000, name: grpc, protocol: GRPC}]
+  endpoints: [{address: 127.0.0.1, ports: {grpc: %d}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    extensionProviders:
+    - name: grpc-authz
+      envoyExtAuthzGrpc: {service: grpc-authz.internal, port: 9000, timeout: 1s}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: tcp, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 9100, name: tcp, protocol: TCP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: default}
+spec:
+  hosts: ["*"]
+  gateways: [tcp]
+  tcp:
+  - route: [{destination: {host: echo, port: {number: 7000}}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: tcp-ext, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  action: CUSTOM
+  provider: {name: grpc-authz}
+  rules: [{to: [{operation: {ports: ["9100"]}}]}]
+""" % (echo.port, echo.port, grpc_authz.port)
+    proxy = Proxy(tmp_path, config, extra_args=["--port-map", "9100=%d" % port])
+    try:
+        assert tcp_exchange(port, b"hi") == b"echo:hi"
+        check = grpc_authz.checks[-1]
+        assert not check.attributes.request.http.method  # no HTTP attributes on TCP
+        assert check.attributes.source.address.socket_address.address == "127.0.0.1"
+        grpc_authz.tcp_mode = "deny"
+        assert closed_without_data(port, b"hi")
+    finally:
+        proxy.stop()
+        echo.stop()
+        grpc_authz.stop()

@@ -99,15 +99,16 @@ bool anyValueMatches(const tr::AuthzCondition& c, const AuthzRequest& r) {
     return std::any_of(c.values.begin(), c.values.end(),
                        [&](const tr::AuthzMatcher& m) { return valueMatches(m, v, ignore_case); });
   };
+  // The SPIFFE ID is parsed only for the conditions that look at it.
   std::string_view td, ns, sa;
-  const bool peer = telemetry::parseSpiffeId(r.peer_principal, td, ns, sa);
+  auto peer = [&] { return telemetry::parseSpiffeId(r.peer_principal, td, ns, sa); };
   switch (c.attribute) {
     case Attribute::kPrincipal:
-      return peer && any(r.peer_principal.substr(9));  // without "spiffe://"
+      return peer() && any(r.peer_principal.substr(9));  // without "spiffe://"
     case Attribute::kSourceNamespace:
-      return peer && any(ns);
+      return peer() && any(ns);
     case Attribute::kSourceTrustDomain:
-      return peer && any(td);
+      return peer() && any(td);
     case Attribute::kRequestPrincipal:
       return r.has_jwt && any(r.request_principal);
     case Attribute::kSourceIp:
@@ -207,6 +208,11 @@ AuthzDecision authorize(const std::vector<tr::AuthzPolicy>& policies, const Auth
     const bool matched = policyMatches(p, request);
     if (p.dry_run) {
       if (matched) d.dry_run_matched.push_back(&p);
+      if (p.action == tr::AuthzAction::kDeny) {
+        d.dry_run_deny_allowed = d.dry_run_deny_allowed.value_or(true) && !matched;
+      } else if (p.action == tr::AuthzAction::kAllow) {
+        d.dry_run_allow_allowed = d.dry_run_allow_allowed.value_or(false) || matched;
+      }
       continue;
     }
     switch (p.action) {

@@ -82,6 +82,11 @@ struct AuthzDecision {
   const translate::AuthzPolicy* custom = nullptr;
   bool audit = false;                                          // an AUDIT policy matched
   std::vector<const translate::AuthzPolicy*> dry_run_matched;  // shadow matches, for the log
+  // The dry-run policies' own verdicts, as Istio's two shadow RBAC filters reach them: the
+  // DENY one denies when a dry-run DENY policy matches; the ALLOW one allows only when a
+  // dry-run ALLOW policy matches. nullopt: no dry-run policy of that action.
+  std::optional<bool> dry_run_deny_allowed;
+  std::optional<bool> dry_run_allow_allowed;
 
   // "denied by AuthorizationPolicy shop/deny-admin", "no ALLOW AuthorizationPolicy matched".
   std::string reason() const;

@@ -152,6 +152,9 @@ net::awaitable<Result> checkHttp(Worker& worker, upstream::ClusterHosts& hosts,
         if (headerMatches(p.headers_to_upstream_on_allow, h.name)) {
           out.headers.emplace_back(std::string(h.name), std::string(h.value));
         }
+        if (headerMatches(p.headers_to_downstream_on_allow, h.name)) {
+          out.response_headers.emplace_back(std::string(h.name), std::string(h.value));
+        }
       } else if (p.headers_to_downstream_on_deny.empty() ||
                  headerMatches(p.headers_to_downstream_on_deny, h.name) ||
                  h.name == "www-authenticate" || h.name == "location" || h.name == "content-type") {
@@ -315,18 +318,19 @@ Result fromCheckResponse(const GrpcCall& call) {
     return error("the Check answer is not a CheckResponse");
   }
   Result out;
-  auto headers = [&out](const auto& options) {
+  auto headers = [](const auto& options, std::vector<std::pair<std::string, std::string>>& to) {
     for (const auto& o : options) {
       const std::string name = lower(o.header().key());
       if (name.empty() || framingHeader(name)) continue;
-      out.headers.emplace_back(
-          name, o.header().value().empty() ? o.header().raw_value() : o.header().value());
+      to.emplace_back(name,
+                      o.header().value().empty() ? o.header().raw_value() : o.header().value());
     }
   };
   if (response.status().code() == 0) {
     out.kind = Result::Kind::kAllow;
     if (response.has_ok_response()) {
-      headers(response.ok_response().headers());
+      headers(response.ok_response().headers(), out.headers);
+      headers(response.ok_response().response_headers_to_add(), out.response_headers);
       for (const auto& r : response.ok_response().headers_to_remove()) {
         out.remove.push_back(lower(r));
       }
@@ -340,7 +344,7 @@ Result fromCheckResponse(const GrpcCall& call) {
     const int code = denied.status().code();
     if (code >= 100 && code <= 599) out.status = static_cast<uint16_t>(code);
     out.body = denied.body();
-    headers(denied.headers());
+    headers(denied.headers(), out.headers);
   }
   return out;
 }
@@ -376,7 +380,10 @@ net::awaitable<Result> checkGrpc(Worker& worker, upstream::ClusterHosts& hosts,
   std::unique_ptr<nghttp2_session, SessionDeleter> session(raw);
   nghttp2_submit_settings(raw, NGHTTP2_FLAG_NONE, nullptr, 0);
   const std::string authority = p.service.substr(p.service.find('/') + 1);
-  const std::string timeout = std::to_string(std::max<int64_t>(1, left.count())) + "m";
+  // gRPC allows at most 8 digits: long timeouts are said in seconds.
+  const int64_t ms = std::max<int64_t>(1, left.count());
+  const std::string timeout =
+      ms < 100'000'000 ? std::to_string(ms) + "m" : std::to_string(ms / 1000) + "S";
   const std::array<nghttp2_nv, 7> nva = {header(":method", "POST"),
                                          header(":scheme", transport.tls ? "https" : "http"),
                                          header(":path", kCheckPath),
@@ -492,11 +499,13 @@ net::awaitable<PhaseOutcome> awaitExternalAuthorization(Downstream& ds, RequestS
     r.kind = ExtAuthzResult::Kind::kAllow;
     r.headers.clear();
     r.remove.clear();
+    r.response_headers.clear();
   }
   if (r.kind == ExtAuthzResult::Kind::kAllow) {
     rq.ext_authz_checked = true;
     rq.ext_authz_headers = std::move(r.headers);
     rq.ext_authz_remove = std::move(r.remove);
+    rq.ext_authz_response_headers = std::move(r.response_headers);
     co_return runRequestPhases(ds, rq, waiting.resume_at);
   }
   PhaseOutcome out;
@@ -510,6 +519,7 @@ net::awaitable<PhaseOutcome> awaitExternalAuthorization(Downstream& ds, RequestS
                            .reason = rq.reason,
                            .reason_body = false,
                            .headers = rq.reply_headers};
+    asGrpcReply(rq, out.reply);
     co_return out;
   }
   log.response_code_details = "ext_authz_denied";
@@ -532,6 +542,7 @@ net::awaitable<PhaseOutcome> awaitExternalAuthorization(Downstream& ds, RequestS
                          .body = rq.ext_authz_body,
                          .content_type = content_type,
                          .headers = rq.reply_headers};
+  asGrpcReply(rq, out.reply);
   co_return out;
 }
 

@@ -62,7 +62,10 @@ struct ExtAuthzResult {
   // kAllow: set on the upstream request (replacing the client's); kDeny: sent to the client.
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<std::string> remove;  // kAllow: upstream headers to remove (gRPC)
-  std::string detail;               // kError: what failed, for the reason and the log
+  // kAllow: added to the client's response (headersToDownstreamOnAllow; gRPC
+  // response_headers_to_add).
+  std::vector<std::pair<std::string, std::string>> response_headers;
+  std::string detail;  // kError: what failed, for the reason and the log
 };
 
 // One check against `provider`'s cluster in `snapshot`, within its timeout.

@@ -187,6 +187,60 @@ std::string_view trimmed(std::string_view s) {
 
 }  // namespace
 
+void reportDryRun(Downstream& ds, const authz::AuthzDecision& d, std::string_view method,
+                  std::string_view path, bool tcp) {
+  for (const auto* shadow : d.dry_run_matched) {
+    HLOG_INFO("dry-run AuthorizationPolicy {} ({}) matched {} {} on {} (not enforced)",
+              shadow->name, shadow->action == tr::AuthzAction::kDeny ? "DENY" : "ALLOW",
+              tcp ? "a TCP connection from" : method, tcp ? ds.remote_endpoint : path,
+              ds.listener->name);
+  }
+  if (d.dry_run_deny_allowed) {
+    ds.worker.telemetry().rbacShadow(ds.listener->name, tcp, false, *d.dry_run_deny_allowed);
+  }
+  if (d.dry_run_allow_allowed) {
+    ds.worker.telemetry().rbacShadow(ds.listener->name, tcp, true, *d.dry_run_allow_allowed);
+  }
+}
+
+bool asGrpcReply(RequestState& rq, LocalReply& reply) {
+  const auto type = rq.view.header("content-type");
+  if (!type || !type->starts_with("application/grpc")) return false;
+  // Envoy's mapping of a local reply's HTTP status to a gRPC status.
+  const char* code = "2";  // UNKNOWN
+  switch (reply.status) {
+    case 400:
+      code = "13";  // INTERNAL
+      break;
+    case 401:
+      code = "16";  // UNAUTHENTICATED
+      break;
+    case 403:
+      code = "7";  // PERMISSION_DENIED
+      break;
+    case 404:
+      code = "12";  // UNIMPLEMENTED
+      break;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      code = "14";  // UNAVAILABLE
+      break;
+    default:
+      break;
+  }
+  // A trailers-only answer: no body, so the content type is a header of its own.
+  rq.reply_headers.emplace_back("content-type", "application/grpc");
+  rq.reply_headers.emplace_back("grpc-status", code);
+  rq.reply_headers.emplace_back("grpc-message", std::string(reply.body));
+  reply.headers = rq.reply_headers;
+  reply.status = 200;
+  reply.body = {};
+  reply.reason_body = false;
+  return true;
+}
+
 std::string_view remoteAddress(const tr::Listener& listener, const http::RequestView& view,
                                std::string_view peer) {
   // Envoy: with use_remote_address (gateways) the client is the address N entries from the
@@ -245,12 +299,7 @@ PhaseStatus authorizeRequest(PhaseContext& c) {
     };
   }
   const authz::AuthzDecision d = authz::authorize(listener.authz, a);
-  if (!rq.ext_authz_checked) {
-    for (const auto* shadow : d.dry_run_matched) {
-      HLOG_DEBUG("dry-run AuthorizationPolicy {} ({}) matched {} {}", shadow->name,
-                 shadow->action == tr::AuthzAction::kDeny ? "DENY" : "not DENY", a.method, a.path);
-    }
-  }
+  if (!rq.ext_authz_checked) reportDryRun(c.ds, d, a.method, a.path, false);
   const tr::AuthzPolicy* decided = d.policy;
   bool allowed = d.allowed;
   if (d.custom && !rq.ext_authz_checked) {
@@ -276,6 +325,7 @@ PhaseStatus authorizeRequest(PhaseContext& c) {
                                .reason_body = false,
                                .body = "RBAC: access denied",
                                .headers = rq.reply_headers};
+  asGrpcReply(rq, c.outcome.reply);
   return PhaseStatus::kRespond;
 }
 

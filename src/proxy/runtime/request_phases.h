@@ -30,6 +30,7 @@
 #include <optional>
 #include <string_view>
 
+#include "proxy/authz/authorizer.h"
 #include "proxy/runtime/downstream.h"
 #include "proxy/runtime/local_reply.h"
 #include "proxy/runtime/request_state.h"
@@ -83,6 +84,17 @@ struct PhaseEntry {
 // The order above, as a table: the connection manager walks it until a phase responds or
 // forwards.
 extern const std::array<PhaseEntry, 7> kRequestPhases;
+
+// The dry-run (istio.io/dry-run) policies of a decision: each match logged (info), the shadow
+// verdicts counted (WorkerTelemetry::rbacShadow). `tcp`: a TCP connection, not a request.
+void reportDryRun(Downstream& ds, const authz::AuthzDecision& d, std::string_view method,
+                  std::string_view path, bool tcp);
+
+// A gRPC request (content-type application/grpc...) gets its local reply as gRPC does: status
+// 200 with grpc-status (the HTTP status mapped as Envoy maps it: 403 PERMISSION_DENIED, 401
+// UNAUTHENTICATED, 503 UNAVAILABLE, ...) and grpc-message (the body). False, and `reply`
+// unchanged, for other requests.
+bool asGrpcReply(RequestState& rq, LocalReply& reply);
 
 // remote.ip of a request on `listener`: from X-Forwarded-For as Envoy reads it with
 // xff_num_trusted_hops, else `peer` (the connection's address).

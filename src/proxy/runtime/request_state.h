@@ -68,6 +68,7 @@ struct RequestState {
   bool ext_authz_checked = false;
   std::vector<std::pair<std::string, std::string>> ext_authz_headers;
   std::vector<std::string> ext_authz_remove;  // ok_response headers_to_remove, lowercase
+  std::vector<std::pair<std::string, std::string>> ext_authz_response_headers;  // for the client
   std::string ext_authz_body;
   std::string ext_authz_content_type;
   std::string remote_ip;  // remote.ip when X-Forwarded-For names the client (else empty)
@@ -102,6 +103,7 @@ struct RequestState {
     ext_authz_checked = false;
     ext_authz_headers.clear();
     ext_authz_remove.clear();
+    ext_authz_response_headers.clear();
     ext_authz_body.clear();
     ext_authz_content_type.clear();
     remote_ip.clear();

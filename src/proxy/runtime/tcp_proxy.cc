@@ -13,6 +13,7 @@
 #include "proxy/net/socket_util.h"
 #include "proxy/net/transport.h"
 #include "proxy/runtime/ext_authz_client.h"
+#include "proxy/runtime/request_phases.h"
 #include "proxy/runtime/splice.h"
 #include "proxy/runtime/worker.h"
 #include "proxy/tls/client_hello.h"
@@ -74,6 +75,7 @@ net::awaitable<std::string> authorizeConnection(Downstream& ds,
   a.destination_port = listener.workload_port ? listener.workload_port : ds.listener->gateway_port;
   a.sni = sni;
   const authz::AuthzDecision d = authz::authorize(listener.authz, a);
+  reportDryRun(ds, d, {}, {}, true);
   if (d.custom) {
     if (!d.custom->ext_provider) {
       co_return "rbac_access_denied_matched_policy[" + d.custom->name +

@@ -720,10 +720,18 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
   const bool extra_options = hasExtraConnectionOptions(head.headers);
   auto& headers = ds_.headers;
   headers.clear();
+  const auto& from_authorizer = rq_.ext_authz_response_headers;
   for (const auto& h : head.headers) {
     if (mustDrop(head.headers, h.name, extra_options)) continue;
+    // headersToDownstreamOnAllow replaces what the upstream said (CUSTOM AuthorizationPolicy).
+    if (!from_authorizer.empty() &&
+        std::any_of(from_authorizer.begin(), from_authorizer.end(),
+                    [&h](const auto& e) { return e.first == h.name; })) {
+      continue;
+    }
     headers.push_back(h);
   }
+  for (const auto& [n, v] : from_authorizer) headers.push_back({n, v});
   const Digits svc = digits(static_cast<uint64_t>(service_time.count()));
   headers.push_back({"x-envoy-upstream-service-time", svc.view()});
   if (rq_.cors.origin_allowed) {

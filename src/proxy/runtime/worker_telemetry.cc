@@ -55,6 +55,15 @@ void WorkerTelemetry::rbacDenied(std::string_view listener, bool tcp) {
   (tcp ? s.tcp_rbac_denied : s.http_rbac_denied)->inc();
 }
 
+void WorkerTelemetry::rbacShadow(std::string_view listener, bool tcp, bool allow_policies,
+                                 bool allowed) {
+  if (!stats_) return;
+  std::string name = tcp ? "envoy_tcp_rbac_istio_dry_run_" : "envoy_http_rbac_istio_dry_run_";
+  name += allow_policies ? "allow_shadow_" : "deny_shadow_";
+  name += allowed ? "allowed" : "denied";
+  stats_->counter(name, {{tcp ? "listener_address" : "http_conn_manager_prefix", listener}}).inc();
+}
+
 void WorkerTelemetry::upstreamTlsHandshake(const translate::Cluster& cluster, bool ok) {
   if (!stats_) return;
   auto& s = upstream(cluster);

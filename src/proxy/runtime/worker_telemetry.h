@@ -45,6 +45,10 @@ class WorkerTelemetry {
   void plaintextRefused(std::string_view listener);
   // A request (tcp false) or a TCP connection an AuthorizationPolicy denied.
   void rbacDenied(std::string_view listener, bool tcp);
+  // The verdict of the dry-run (istio.io/dry-run) DENY or ALLOW policies for a request or TCP
+  // connection: envoy_{http,tcp}_rbac_istio_dry_run_{allow,deny}_shadow_{allowed,denied}, as
+  // Istio's shadow RBAC filters count them. Made on first use: dry-run is opt-in.
+  void rbacShadow(std::string_view listener, bool tcp, bool allow_policies, bool allowed);
   void requestDone(const RequestRecord& record);
   // A TCP proxy connection (tcp_proxy.h): opened once its destination is chosen; done at close,
   // with its access log line (HTTP fields empty) and Istio's TCP byte counters.

@@ -262,3 +262,27 @@ TEST(AuthzAddress, RemoteIpIsTheClientXffNamedAndIpBlocksStayThePeer) {
 
 }  // namespace
 }  // namespace halyard::proxy::authz
+
+namespace halyard::proxy::authz {
+namespace {
+
+TEST(Authorizer, DryRunPoliciesGiveShadowVerdictsOnly) {
+  const std::string dry = "  annotations: {istio.io/dry-run: \"true\"}\n";
+  const auto policies = compile(
+      policy("shadow-deny", "  action: DENY\n  rules:\n  - to: [{operation: {methods: [GET]}}]\n",
+             "shop", dry) +
+      policy("shadow-allow", "  rules:\n  - to: [{operation: {paths: [/nothing]}}]\n", "shop",
+             dry));
+  Request q;
+  const AuthzDecision d = authorize(policies, q.r);
+  EXPECT_TRUE(d.allowed);  // dry-run decides nothing, and is no ALLOW policy either
+  ASSERT_TRUE(d.dry_run_deny_allowed && d.dry_run_allow_allowed);
+  EXPECT_FALSE(*d.dry_run_deny_allowed);   // the DENY would have denied
+  EXPECT_FALSE(*d.dry_run_allow_allowed);  // no dry-run ALLOW matched
+  ASSERT_EQ(d.dry_run_matched.size(), 1u);
+  EXPECT_EQ(d.dry_run_matched[0]->name, "shop/shadow-deny");
+  EXPECT_FALSE(authorize({}, q.r).dry_run_deny_allowed);
+}
+
+}  // namespace
+}  // namespace halyard::proxy::authz
