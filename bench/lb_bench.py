@@ -9,10 +9,11 @@ order every round; the proxy's CPU microseconds per request (utime+stime from /p
 median over the rounds. Target: every policy within 5% of ROUND_ROBIN.
 
 Part 2, tail latency with a slow endpoint: 200 concurrent wrk connections against four
-asyncio backends, one of which answers 10x slower (500 ms against 50 ms; delays long enough
-that the Python backends are not what limits the rate). ROUND_ROBIN keeps sending it a quarter
-of the requests; LEAST_REQUEST (power of two choices on requests in flight) sends it fewer.
-Target: LEAST_REQUEST's p99 below ROUND_ROBIN's.
+asyncio backends that each serve 10 requests at once (the rest queue), one of them 10x slower
+(100 ms per request against 10 ms: a tenth of the capacity). ROUND_ROBIN keeps sending it a
+quarter of the requests, so its queue holds most of the clients; LEAST_REQUEST (power of two
+choices on requests in flight) sends it about its share of the capacity. Target:
+LEAST_REQUEST's p99 below ROUND_ROBIN's.
 
     bench/lb_bench.py [--duration 5] [--rounds 3] [--proxy build/bin/halyard-proxy]
 
@@ -33,6 +34,7 @@ import time
 import urllib.request
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+CONCURRENCY = 10  # requests each part-2 backend serves at once
 HOST = "lb.example.com"
 
 POLICIES = [
@@ -61,16 +63,20 @@ SLOW_BACKEND = r"""
 import asyncio, sys
 delay = float(sys.argv[2]) / 1000.0
 body = b"ok\n"
+busy = None
 async def handle(reader, writer):
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
-            await asyncio.sleep(delay)
+            async with busy:  # a fixed number of requests served at once: capacity, not just delay
+                await asyncio.sleep(delay)
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n" + body)
             await writer.drain()
     except Exception:
         writer.close()
 async def main():
+    global busy
+    busy = asyncio.Semaphore(int(sys.argv[3]))
     server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]), backlog=1024)
     print("ready", flush=True)
     await server.serve_forever()
@@ -146,7 +152,8 @@ def slow_backends(fleet, delays):
     ports = []
     for d in delays:
         port = free_port()
-        p = fleet.start([sys.executable, script, str(port), str(d)], stdout=subprocess.PIPE)
+        p = fleet.start([sys.executable, script, str(port), str(d), str(CONCURRENCY)],
+                        stdout=subprocess.PIPE)
         assert p.stdout.readline().strip() == b"ready"
         ports.append(port)
     return ports
@@ -209,7 +216,7 @@ def start_proxy(fleet, binary, cfg_text, workers):
 
 def wrk(port, path, duration, connections, threads=1, script=None):
     cmd = ["taskset", "-c", "0", "wrk", "-t%d" % threads, "-c%d" % connections,
-           "-d%ds" % duration, "--latency", "-H", "Host: " + HOST]
+           "-d%ds" % duration, "--latency", "--timeout", "30s", "-H", "Host: " + HOST]
     if script:
         cmd += ["-s", script]
     out = subprocess.run(cmd + ["http://127.0.0.1:%d%s" % (port, path)], capture_output=True,
@@ -259,7 +266,7 @@ def part1(fleet, args):
 
 
 def part2(fleet, args):
-    delays = [50, 50, 50, 500]
+    delays = [10, 10, 10, 100]
     backends = slow_backends(fleet, delays)
     policies = [p for p in POLICIES if p[0] in ("ROUND_ROBIN", "LEAST_REQUEST")]
     proxy, port = start_proxy(fleet, args.proxy, config(backends, policies), 1)
@@ -267,9 +274,13 @@ def part2(fleet, args):
     for rnd in range(args.rounds):
         order = policies if rnd % 2 == 0 else list(reversed(policies))
         for name, path, _ in order:
+            # The backends finish what clients of the previous run left queued (requests whose
+            # clients are gone still take their turn) before this run starts.
+            time.sleep(3)
             wrk(port, path, 1, 200, threads=2)
             results[name].append(wrk(port, path, args.duration, 200, threads=2))
-    print("\n### 200 concurrent connections, 4 endpoints, one 10x slower (500 ms vs 50 ms) "
+    print("\n### 200 concurrent connections, 4 endpoints serving 10 requests at once, one 10x "
+          "slower (100 ms vs 10 ms per request) "
           "(median of %d rounds of %d s)\n" % (args.rounds, args.duration))
     print("| policy | requests/s | p50 ms | p99 ms | non-2xx |")
     print("|---|---:|---:|---:|---:|")

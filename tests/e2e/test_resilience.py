@@ -166,6 +166,31 @@ def test_failing_endpoint_is_ejected_then_readmitted(tmp_path):
         bad.stop()
 
 
+def test_retries_go_to_another_host_and_never_to_an_ejected_one(tmp_path):
+    good, bad = EchoBackend("good"), EchoBackend("bad")
+    bad.fail_next = [503] * 1000
+    config = "---\n".join([
+        gateway("resil-gw", [HOST]),
+        virtual_service(route("/", "pair.internal",
+                              extra="    retries: {attempts: 2, retryOn: 5xx}\n")),
+        multi_service("pair", [good.port, bad.port]),
+        destination_rule("pair", "pair.internal", """    loadBalancer: {simple: ROUND_ROBIN}
+    outlierDetection: {consecutive5xxErrors: 1, baseEjectionTime: 60s, maxEjectionPercent: 50}
+"""),
+    ])
+    proxy = Proxy(tmp_path, config)
+    try:
+        # Whatever host a request starts on, its retry goes to the other one: all succeed.
+        assert [request(proxy.port, "/")[0] for _ in range(20)] == [200] * 20
+        # The failing host was ejected after its first 503 and got nothing after it.
+        assert bad.count() == 1
+        assert good.count() >= 20
+    finally:
+        proxy.stop()
+        good.stop()
+        bad.stop()
+
+
 def test_proxy_config_endpoints_shows_the_ejection(tmp_path):
     """Through the control plane: `halyard proxy-config endpoints` reads the proxy's health from
     its admin listener, as istioctl reads Envoy's."""

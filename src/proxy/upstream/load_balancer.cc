@@ -63,6 +63,17 @@ UpstreamHost* pickFiltered(ClusterHosts& cluster, FastRandom& random,
   const size_t n = hosts.size();
   const translate::Cluster& config = cluster.cluster();
   const int64_t now_ns = steadyNowNs();
+  const LocalityPlan& plan = cluster.locality();
+
+  // Hashing without locality: the key's own host whenever it is in service and untried (the
+  // common case, which then costs one ring lookup).
+  if (hash && !cluster.ring().empty() && plan.priority.empty() && plan.group.empty()) {
+    const uint32_t i = cluster.ring().pick(*hash);
+    if (i < n && (!config.outlier || !cluster.health(i).ejected(now_ns)) &&
+        !wasTried(tried, hosts[i].get())) {
+      return hosts[i].get();
+    }
+  }
 
   // In service: not ejected, unless panic (fewer than minHealthPercent in service).
   std::vector<uint32_t>& candidates = cluster.scratch();
@@ -78,7 +89,6 @@ UpstreamHost* pickFiltered(ClusterHosts& cluster, FastRandom& random,
   if (candidates.empty()) return nullptr;
 
   // Locality: the best priority that has a candidate; with distribute, a group by weight.
-  const LocalityPlan& plan = cluster.locality();
   if (!plan.priority.empty()) {
     uint32_t best = UINT32_MAX;
     for (uint32_t i : candidates) best = std::min(best, plan.priority[i]);
