@@ -75,6 +75,13 @@ UpstreamHost* pickFiltered(ClusterHosts& cluster, FastRandom& random,
     }
   }
 
+  // Nothing ejected (the usual case) and nothing else to filter: the simple path.
+  const bool none_ejected =
+      !config.outlier || cluster.state().ejections_end.load(std::memory_order_relaxed) <= now_ns;
+  if (none_ejected && !hash && plan.priority.empty() && plan.group.empty() && !config.warmup) {
+    return pickSimple(cluster, random, tried);
+  }
+
   // In service: not ejected, unless panic (fewer than minHealthPercent in service).
   std::vector<uint32_t>& candidates = cluster.scratch();
   candidates.clear();

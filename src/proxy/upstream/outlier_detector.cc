@@ -85,6 +85,9 @@ Ejection OutlierDetector::eject(HostHealth& host, Ejection why, int64_t now_ns) 
   const int64_t duration = std::min<int64_t>(
       base * count, std::max<int64_t>(base, ns(std::chrono::milliseconds(300'000))));
   host.ejected_until.store(now_ns + duration, std::memory_order_relaxed);
+  if (state_->ejections_end.load(std::memory_order_relaxed) < now_ns + duration) {
+    state_->ejections_end.store(now_ns + duration, std::memory_order_relaxed);  // under the mutex
+  }
   host.last_ejection_end.store(now_ns + duration, std::memory_order_relaxed);
   return why;
 }

@@ -46,6 +46,9 @@ class ClusterState {
   std::atomic<uint32_t> pending{0};      // requests waiting for a connection
   std::atomic<uint32_t> requests{0};     // requests in flight
   std::atomic<uint32_t> retries{0};      // retries in flight
+  // steady_clock nanoseconds when the last ejection of any host ends: before it, host
+  // selection must look at each host's health; after it, none is ejected.
+  std::atomic<int64_t> ejections_end{0};
 
   std::shared_ptr<HostHealth> health(const asio::ip::tcp::endpoint& endpoint);
   // Ejected hosts among `hosts` now (a scan; only on ejection decisions and for admin output).

@@ -27,6 +27,13 @@ using std::chrono::milliseconds;
 
 constexpr int64_t kSecond = 1'000'000'000;
 
+// Ejects host i of `c` for a minute, as the outlier detector would.
+void ejectNow(ClusterHosts& c, size_t i) {
+  const int64_t until = steadyNowNs() + 60 * kSecond;
+  c.health(i).ejected_until = until;
+  c.state().ejections_end = until;
+}
+
 struct Fixture {
   explicit Fixture(int hosts, std::function<void(tr::Cluster&)> configure = {}) {
     auto c = std::make_shared<tr::Cluster>();
@@ -155,7 +162,7 @@ TEST(OutlierDetection, ErrorCodesReplaceFivexx) {
 
 TEST(HostSelection, EjectedHostsAreSkippedUntilTheyReturn) {
   Fixture f(3, [](tr::Cluster& c) { c.outlier = outlier(1); });
-  f.cluster->health(1).ejected_until = steadyNowNs() + 60 * kSecond;
+  ejectNow(*f.cluster, 1);
   std::set<std::string> seen;
   for (int i = 0; i < 30; ++i) seen.insert(f.pick());
   EXPECT_EQ(seen, (std::set<std::string>{"10.0.0.1:8080", "10.0.0.3:8080"}));
@@ -167,14 +174,14 @@ TEST(HostSelection, EjectedHostsAreSkippedUntilTheyReturn) {
 
 TEST(HostSelection, AllEjectedMeansNoHostUnlessPanic) {
   Fixture f(2, [](tr::Cluster& c) { c.outlier = outlier(1); });
-  for (int i = 0; i < 2; ++i) f.cluster->health(i).ejected_until = steadyNowNs() + 60 * kSecond;
+  for (int i = 0; i < 2; ++i) ejectNow(*f.cluster, i);
   EXPECT_EQ(f.pick(), "none");
   Fixture panic(2, [](tr::Cluster& c) {
     c.outlier = outlier(1);
     c.outlier->min_health_percent = 50;
   });
-  panic.cluster->health(0).ejected_until = steadyNowNs() + 60 * kSecond;
-  panic.cluster->health(1).ejected_until = steadyNowNs() + 60 * kSecond;
+  ejectNow(*panic.cluster, 0);
+  ejectNow(*panic.cluster, 1);
   EXPECT_NE(panic.pick(), "none");  // below the panic threshold every host is used
 }
 
@@ -222,7 +229,7 @@ TEST(HashRing, AnEjectedHostsKeysMoveAndOnlyThose) {
   });
   std::map<int, std::string> before;
   for (int user = 0; user < 200; ++user) before[user] = f.pick(hashKey(std::to_string(user)));
-  f.cluster->health(2).ejected_until = steadyNowNs() + 60 * kSecond;
+  ejectNow(*f.cluster, 2);
   for (int user = 0; user < 200; ++user) {
     const std::string now = f.pick(hashKey(std::to_string(user)));
     EXPECT_NE(now, "10.0.0.3:8080");
@@ -285,7 +292,7 @@ TEST(HostSelection, LocalityFailsOverWhenTheBestPriorityIsEjected) {
   ClusterHosts hosts(c, pool, io.get_executor());
   FastRandom random(3);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(pickHost(hosts, random, {})->name, "10.0.0.2:80");
-  hosts.health(1).ejected_until = steadyNowNs() + 60 * kSecond;
+  ejectNow(hosts, 1);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(pickHost(hosts, random, {})->name, "10.0.0.1:80");
 }
 
