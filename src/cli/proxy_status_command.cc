@@ -11,12 +11,15 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "cli/admin_fetch.h"
 #include "cli/ca_flags.h"
 #include "control/ca/certificate_authority.h"
 #include "control/ca/openssl_util.h"
@@ -435,20 +438,42 @@ int runProxyConfig(const ProxyConfigFlags& flags) {
     if (any_tls) header.insert(header.begin() + 4, "TLS");
     if (!json) printTable(header, rows);
   } else {  // endpoints
+    // Health is the proxy's (outlier detection runs there): read from its admin /clusters, as
+    // istioctl reads Envoy's. Unreachable: shown as unknown rather than guessed.
+    std::optional<std::string> clusters_text;
+    if (!r.proxy().admin_address().empty()) {
+      clusters_text = fetchAdmin(r.proxy().admin_address(), "/clusters");
+    }
+    const std::map<std::string, std::string> health =
+        clusters_text ? healthFlags(*clusters_text) : std::map<std::string, std::string>{};
     for (const auto& c : res.clusters()) {
       for (const auto& e : c.endpoints()) {
         const std::string endpoint = e.address() + ":" + std::to_string(e.port());
+        std::string status = "UNKNOWN";
+        std::string outlier = "UNKNOWN";
+        std::string flags;
+        if (auto it = health.find(c.name() + "::" + endpoint); it != health.end()) {
+          flags = it->second;
+          const bool ejected = flags.find("failed_outlier_check") != std::string::npos;
+          status = flags == "healthy" ? "HEALTHY" : "UNHEALTHY";
+          outlier = ejected ? "FAILED" : "OK";
+        }
         if (json) {
           nlohmann::json j = toJson(e);
           j["cluster"] = c.name();
+          j["status"] = status;
+          j["outlier_check"] = outlier;
+          if (!flags.empty()) j["health_flags"] = flags;
           out.push_back(std::move(j));
           continue;
         }
-        rows.push_back({endpoint, std::to_string(e.weight()),
+        rows.push_back({endpoint, status, outlier, std::to_string(e.weight()),
                         e.workload().empty() ? "-" : e.workload(), c.name()});
       }
     }
-    if (!json) printTable({"ENDPOINT", "WEIGHT", "WORKLOAD", "CLUSTER"}, rows);
+    if (!json) {
+      printTable({"ENDPOINT", "STATUS", "OUTLIER CHECK", "WEIGHT", "WORKLOAD", "CLUSTER"}, rows);
+    }
   }
   if (json) std::cout << out.dump(2) << "\n";
   return 0;

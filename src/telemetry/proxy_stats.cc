@@ -27,6 +27,17 @@ UpstreamStats UpstreamStats::resolve(WorkerStats& stats, std::string_view cluste
       &stats.counter("envoy_cluster_upstream_rq_retry", {l}),
       &stats.counter("envoy_cluster_ssl_handshake", {l}),
       &stats.counter("envoy_cluster_ssl_connection_error", {l}),
+      &stats.counter("envoy_cluster_upstream_rq_pending_overflow", {l}),
+      &stats.counter("envoy_cluster_upstream_cx_overflow", {l}),
+      &stats.counter("envoy_cluster_upstream_rq_retry_overflow", {l}),
+      &stats.counter("envoy_cluster_outlier_detection_ejections_enforced_total", {l}),
+      &stats.counter("envoy_cluster_outlier_detection_ejections_enforced_consecutive_5xx", {l}),
+      &stats.counter(
+          "envoy_cluster_outlier_detection_ejections_enforced_consecutive_gateway_failure", {l}),
+      &stats.counter(
+          "envoy_cluster_outlier_detection_ejections_enforced_consecutive_local_origin_failure",
+          {l}),
+      &stats.counter("envoy_cluster_outlier_detection_ejections_overflow", {l}),
   };
 }
 

@@ -38,6 +38,18 @@ struct UpstreamStats {
   Counter* rq_retry = nullptr;              // envoy_cluster_upstream_rq_retry
   Counter* ssl_handshake = nullptr;         // envoy_cluster_ssl_handshake
   Counter* ssl_connection_error = nullptr;  // envoy_cluster_ssl_connection_error
+  // Circuit breakers and outlier detection (DestinationRule traffic policy).
+  Counter* rq_pending_overflow = nullptr;  // envoy_cluster_upstream_rq_pending_overflow
+  Counter* cx_overflow = nullptr;          // envoy_cluster_upstream_cx_overflow
+  Counter* rq_retry_overflow = nullptr;    // envoy_cluster_upstream_rq_retry_overflow
+  // envoy_cluster_outlier_detection_ejections_enforced_total, _consecutive_5xx,
+  // _consecutive_gateway_failure, _consecutive_local_origin_failure; and _overflow (an ejection
+  // maxEjectionPercent refused)
+  Counter* ejections_enforced_total = nullptr;
+  Counter* ejections_consecutive_5xx = nullptr;
+  Counter* ejections_consecutive_gateway = nullptr;
+  Counter* ejections_consecutive_local_origin = nullptr;
+  Counter* ejections_overflow = nullptr;
 
   static UpstreamStats resolve(WorkerStats& stats, std::string_view cluster);
 };

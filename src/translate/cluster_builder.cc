@@ -5,6 +5,7 @@
 
 #include "config/model/host_name.h"
 #include "translate/model_util.h"
+#include "translate/traffic_policy_compiler.h"
 
 namespace halyard::translate {
 
@@ -45,20 +46,15 @@ std::vector<std::string> notEnforced(const model::TrafficPolicy& policy) {
     if (set) out.push_back(std::string("trafficPolicy.") + field);
   };
   if (const auto& cp = policy.connection_pool) {
-    add(cp->http.has_value(), "connectionPool.http");
-    if (const auto& tcp = cp->tcp) {
-      // connectTimeout is enforced (Cluster::connect_timeout).
-      add(tcp->max_connections.has_value(), "connectionPool.tcp.maxConnections");
-      add(tcp->tcp_keepalive.has_value(), "connectionPool.tcp.tcpKeepalive");
-      add(tcp->idle_timeout.has_value(), "connectionPool.tcp.idleTimeout");
-      add(tcp->max_connection_duration.has_value(), "connectionPool.tcp.maxConnectionDuration");
+    if (const auto& http = cp->http) {
+      // Limits, retries and timeouts are enforced (Cluster::pool); the protocol choices are not.
+      add(http->h2_upgrade_policy.has_value() && *http->h2_upgrade_policy == "UPGRADE",
+          "connectionPool.http.h2UpgradePolicy");
+      add(http->use_client_protocol.value_or(false), "connectionPool.http.useClientProtocol");
+      add(http->http2_keep_alive.has_value(), "connectionPool.http.http2KeepAlive");
     }
   }
-  add(policy.outlier_detection.has_value(), "outlierDetection");
   if (const auto& lb = policy.load_balancer) {
-    add(lb->consistent_hash.has_value(), "loadBalancer.consistentHash");
-    add(lb->locality_lb_setting.has_value(), "loadBalancer.localityLbSetting");
-    add(lb->warmup.has_value() || lb->warmup_duration_secs.has_value(), "loadBalancer.warmup");
     add(lb->zone_aware_lb_setting.has_value(), "loadBalancer.zoneAwareLbSetting");
     add(lb->backend_utilization.has_value(), "loadBalancer.backendUtilization");
   }
@@ -177,6 +173,9 @@ void ClusterBuilder::build(const std::string& name, const RegistryService& servi
   for (const auto& e : all_endpoints) {
     if (subset_def && !model::selectorMatches(subset_def->labels, e.labels)) continue;
     c.endpoints.push_back(e);
+    if (c.endpoints.back().locality.empty()) {
+      c.endpoints.back().locality = localityFromLabels(e.labels);
+    }
   }
   const model::TrafficPolicy policy =
       effectiveTrafficPolicy(rule ? rule->traffic_policy : nullptr, subset_def, port.number);
@@ -188,6 +187,7 @@ void ClusterBuilder::build(const std::string& name, const RegistryService& servi
       c.connect_timeout = *t;
     }
   }
+  compileTrafficPolicy(policy, c);
   c.not_enforced = notEnforced(policy);
   c.http2 = speaksHttp2(service, port);
   if (policy.connection_pool && policy.connection_pool->http) {

@@ -127,7 +127,8 @@ model::TrafficPolicy effectiveTrafficPolicy(const model::TrafficPolicy* top,
                                             const model::Subset* subset, uint16_t port) {
   model::TrafficPolicy out = top ? flatten(*top, port) : model::TrafficPolicy{};
   if (!subset || !subset->traffic_policy) return out;
-  const model::TrafficPolicy sub = flatten(*subset->traffic_policy, port);
+  const model::TrafficPolicy& sub = *subset->traffic_policy;
+  // Istio's MergeTrafficPolicy: every block the subset sets replaces the whole block...
   if (sub.connection_pool) out.connection_pool = sub.connection_pool;
   if (sub.outlier_detection) out.outlier_detection = sub.outlier_detection;
   if (sub.load_balancer) out.load_balancer = sub.load_balancer;
@@ -135,6 +136,17 @@ model::TrafficPolicy effectiveTrafficPolicy(const model::TrafficPolicy* top,
   if (sub.tunnel) out.tunnel = sub.tunnel;
   if (sub.proxy_protocol) out.proxy_protocol = sub.proxy_protocol;
   if (sub.retry_budget) out.retry_budget = sub.retry_budget;
+  // ...then the subset's port-level entry for the port replaces all four port-level blocks,
+  // even those it leaves unset (they fall back to defaults, not to anything above).
+  for (const auto& p : sub.port_level_settings) {
+    if (p.port && p.port->number && *p.port->number == port) {
+      out.connection_pool = p.connection_pool;
+      out.outlier_detection = p.outlier_detection;
+      out.load_balancer = p.load_balancer;
+      out.tls = p.tls;
+      break;
+    }
+  }
   return out;
 }
 
@@ -157,9 +169,15 @@ std::string flattenedTlsPath(const model::TrafficPolicy& policy, uint16_t port,
 std::string effectiveTlsPath(const model::TrafficPolicy* top, const model::Subset* subset,
                              uint16_t port) {
   if (subset && subset->traffic_policy) {
-    std::string path = flattenedTlsPath(
-        *subset->traffic_policy, port, "subsets[" + subset->name.value_or("") + "].trafficPolicy.");
-    if (!path.empty()) return path;
+    const model::TrafficPolicy& sub = *subset->traffic_policy;
+    const std::string prefix = "subsets[" + subset->name.value_or("") + "].trafficPolicy.";
+    for (size_t i = 0; i < sub.port_level_settings.size(); ++i) {
+      const auto& p = sub.port_level_settings[i];
+      if (p.port && p.port->number && *p.port->number == port) {
+        return p.tls ? prefix + "portLevelSettings[" + std::to_string(i) + "].tls" : "";
+      }
+    }
+    if (sub.tls) return prefix + "tls";
   }
   return top ? flattenedTlsPath(*top, port, "trafficPolicy.") : "";
 }

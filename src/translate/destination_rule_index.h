@@ -54,10 +54,12 @@ class DestinationRuleIndex {
   std::string root_namespace_;
 };
 
-// The policy in effect for traffic to `subset` (null: none) on `port`: the top-level policy
-// with its port-level entry for `port` replacing loadBalancer, connectionPool, outlierDetection
-// and tls; then every block the subset's own (port-flattened) policy sets replaces the whole
-// block. No deep merge inside a block.
+// The policy in effect for traffic to `subset` (null: none) on `port`, as Istio's
+// MergeTrafficPolicy computes it: the top-level policy with its port-level entry for `port`
+// replacing loadBalancer, connectionPool, outlierDetection and tls; then every block the
+// subset's policy sets replaces the whole block; then the subset's own port-level entry for
+// `port`, if any, replaces all four port-level blocks (unset ones become defaults). No deep
+// merge inside a block.
 config::model::TrafficPolicy effectiveTrafficPolicy(const config::model::TrafficPolicy* top,
                                                     const config::model::Subset* subset,
                                                     uint16_t port);

@@ -324,6 +324,7 @@ void ServiceRegistry::selectWorkloads(const std::map<std::string, std::string>& 
     e.workload = we.meta.name;
     e.namespace_ = namespace_;
     e.service_account = we.spec.service_account.value_or("");
+    e.locality = we.spec.locality.value_or("");
     markMesh(e, workloadAppPort(we, port));
     out.push_back(std::move(e));
   }
@@ -361,6 +362,7 @@ std::vector<Endpoint> ServiceRegistry::entryEndpoints(const RegistryService& ser
       e.labels = ep.labels;
       e.namespace_ = service.namespace_;
       e.service_account = ep.service_account.value_or("");
+      e.locality = ep.locality.value_or("");
       // An inline endpoint is a WorkloadEntry too: labelled as running a sidecar, it is one.
       markMesh(e, e.port);
       out.push_back(std::move(e));

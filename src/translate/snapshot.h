@@ -380,6 +380,78 @@ struct Endpoint {
   // Its PeerAuthentication at this port is STRICT: plaintext to it is refused (explains the 503
   // a DestinationRule tls DISABLE gets).
   bool requires_mtls = false;
+  // "region/zone/subzone" (WorkloadEntry or ServiceEntry endpoint locality, or the workload's
+  // topology labels); "" when unknown.
+  std::string locality;
+};
+
+// ---- DestinationRule traffic policy, compiled (istio-semantics.md §3.3-§3.5) ---------------
+// Every limit 0 means "no limit" (Istio installs 2^32-1 for each).
+
+// connectionPool: circuit-breaker thresholds and connection lifetimes.
+struct ConnectionPoolPolicy {
+  uint32_t max_connections = 0;              // tcp.maxConnections
+  uint32_t max_pending_requests = 0;         // http.http1MaxPendingRequests
+  uint32_t max_requests = 0;                 // http.http2MaxRequests (HTTP/1.1 too)
+  uint32_t max_retries = 0;                  // http.maxRetries (concurrent, across the cluster)
+  uint32_t max_requests_per_connection = 0;  // 1 disables keep-alive
+  uint32_t max_concurrent_streams = 0;       // http.maxConcurrentStreams (HTTP/2 upstreams)
+  Millis idle_timeout{0};                    // http.idleTimeout, else tcp.idleTimeout; 0: 1 h
+  Millis max_connection_duration{0};         // tcp.maxConnectionDuration; 0: none
+  // tcp.tcpKeepalive: SO_KEEPALIVE with these (0: the OS default for that one).
+  bool tcp_keepalive = false;
+  Millis keepalive_time{0};
+  Millis keepalive_interval{0};
+  uint32_t keepalive_probes = 0;
+
+  bool limited() const {
+    return max_connections || max_pending_requests || max_requests || max_retries;
+  }
+};
+
+// outlierDetection (present: enabled). Defaults are Istio's.
+struct OutlierPolicy {
+  uint32_t consecutive_5xx = 5;             // 0: off
+  uint32_t consecutive_gateway_errors = 0;  // 0: off
+  uint32_t consecutive_local_origin_failures = 5;
+  bool split_external_local_origin_errors = false;
+  Millis interval{10'000};
+  Millis base_ejection_time{30'000};
+  uint32_t max_ejection_percent = 10;
+  uint32_t min_health_percent = 0;    // panic threshold: below it, ejections are ignored
+  std::vector<uint16_t> error_codes;  // outlierDetectionHttpErrorCodes: only these count
+};
+
+// loadBalancer.consistentHash.
+struct HashPolicy {
+  enum class Key { kHeader, kCookie, kSourceIp, kQueryParameter };
+  Key key = Key::kHeader;
+  std::string name;  // header (lowercase), cookie or query parameter name
+  // httpCookie: issued with these when the request has none (ttl 0: a session cookie; -1:
+  // no ttl, none is issued).
+  std::string cookie_path;
+  Millis cookie_ttl{0};
+  std::vector<std::pair<std::string, std::string>> cookie_attributes;
+  bool maglev = false;
+  uint64_t table_size = 0;  // maglev tableSize, or ringHash minimumRingSize (0: default)
+};
+
+// loadBalancer.localityLbSetting (Istio applies it only with outlierDetection).
+struct LocalityLbPolicy {
+  struct Distribute {
+    std::string from;                                  // "region/zone/*"
+    std::vector<std::pair<std::string, uint32_t>> to;  // locality pattern -> weight
+  };
+  std::vector<Distribute> distribute;
+  std::vector<std::pair<std::string, std::string>> failover;  // from region -> to region
+  std::vector<std::string> failover_priority;                 // label keys
+};
+
+// loadBalancer.warmup (slow start) for ROUND_ROBIN and LEAST_REQUEST.
+struct WarmupPolicy {
+  Millis duration{0};
+  double min_percent = 10;
+  double aggression = 1.0;
 };
 
 struct Cluster {
@@ -405,6 +477,11 @@ struct Cluster {
   // DestinationRule useClientProtocol (and the sidecar's inbound cluster): HTTP/2 upstream when
   // the client's request came over HTTP/2.
   bool use_client_protocol = false;
+  ConnectionPoolPolicy pool;
+  std::optional<OutlierPolicy> outlier;
+  std::optional<HashPolicy> hash;               // set: consistent hashing, `lb` is ignored
+  std::optional<LocalityLbPolicy> locality_lb;  // set only with `outlier`
+  std::optional<WarmupPolicy> warmup;
   // Fields the config sets that this proxy parses but does not enforce yet
   // ("trafficPolicy.outlierDetection"), reported by /config_dump and at load.
   std::vector<std::string> not_enforced;

@@ -827,6 +827,132 @@ v1::VirtualHost encodeVirtualHost(std::string_view listener, const tr::VirtualHo
   return out;
 }
 
+namespace {
+
+// DestinationRule traffic policy (issue 13): plain values, nothing to validate beyond types.
+void encodeTrafficPolicy(const tr::Cluster& c, v1::Cluster& out) {
+  const tr::ConnectionPoolPolicy& p = c.pool;
+  auto* cp = out.mutable_connection_pool();
+  cp->set_max_connections(p.max_connections);
+  cp->set_max_pending_requests(p.max_pending_requests);
+  cp->set_max_requests(p.max_requests);
+  cp->set_max_retries(p.max_retries);
+  cp->set_max_requests_per_connection(p.max_requests_per_connection);
+  cp->set_max_concurrent_streams(p.max_concurrent_streams);
+  cp->set_idle_timeout_ms(p.idle_timeout.count());
+  cp->set_max_connection_duration_ms(p.max_connection_duration.count());
+  cp->set_tcp_keepalive(p.tcp_keepalive);
+  cp->set_keepalive_time_ms(p.keepalive_time.count());
+  cp->set_keepalive_interval_ms(p.keepalive_interval.count());
+  cp->set_keepalive_probes(p.keepalive_probes);
+  if (c.outlier) {
+    auto* o = out.mutable_outlier_detection();
+    o->set_consecutive_5xx(c.outlier->consecutive_5xx);
+    o->set_consecutive_gateway_errors(c.outlier->consecutive_gateway_errors);
+    o->set_consecutive_local_origin_failures(c.outlier->consecutive_local_origin_failures);
+    o->set_split_external_local_origin_errors(c.outlier->split_external_local_origin_errors);
+    o->set_interval_ms(c.outlier->interval.count());
+    o->set_base_ejection_time_ms(c.outlier->base_ejection_time.count());
+    o->set_max_ejection_percent(c.outlier->max_ejection_percent);
+    o->set_min_health_percent(c.outlier->min_health_percent);
+    for (uint16_t code : c.outlier->error_codes) o->add_error_codes(code);
+  }
+  if (c.hash) {
+    auto* h = out.mutable_hash();
+    h->set_key(static_cast<v1::ClusterHashPolicy::Key>(c.hash->key));
+    h->set_name(c.hash->name);
+    h->set_cookie_path(c.hash->cookie_path);
+    h->set_cookie_ttl_ms(c.hash->cookie_ttl.count());
+    for (const auto& [k, v] : c.hash->cookie_attributes) (*h->mutable_cookie_attributes())[k] = v;
+    h->set_maglev(c.hash->maglev);
+    h->set_table_size(c.hash->table_size);
+  }
+  if (c.locality_lb) {
+    auto* l = out.mutable_locality_lb();
+    for (const auto& d : c.locality_lb->distribute) {
+      auto* od = l->add_distribute();
+      od->set_from(d.from);
+      for (const auto& [k, w] : d.to) (*od->mutable_to())[k] = w;
+    }
+    for (const auto& [from, to] : c.locality_lb->failover) {
+      auto* f = l->add_failover();
+      f->set_from(from);
+      f->set_to(to);
+    }
+    for (const auto& k : c.locality_lb->failover_priority) l->add_failover_priority(k);
+  }
+  if (c.warmup) {
+    auto* w = out.mutable_warmup();
+    w->set_duration_ms(c.warmup->duration.count());
+    w->set_min_percent(c.warmup->min_percent);
+    w->set_aggression(c.warmup->aggression);
+  }
+}
+
+void decodeTrafficPolicy(const v1::Cluster& in, tr::Cluster& out) {
+  const auto& cp = in.connection_pool();
+  tr::ConnectionPoolPolicy& p = out.pool;
+  p.max_connections = cp.max_connections();
+  p.max_pending_requests = cp.max_pending_requests();
+  p.max_requests = cp.max_requests();
+  p.max_retries = cp.max_retries();
+  p.max_requests_per_connection = cp.max_requests_per_connection();
+  p.max_concurrent_streams = cp.max_concurrent_streams();
+  p.idle_timeout = tr::Millis(cp.idle_timeout_ms());
+  p.max_connection_duration = tr::Millis(cp.max_connection_duration_ms());
+  p.tcp_keepalive = cp.tcp_keepalive();
+  p.keepalive_time = tr::Millis(cp.keepalive_time_ms());
+  p.keepalive_interval = tr::Millis(cp.keepalive_interval_ms());
+  p.keepalive_probes = cp.keepalive_probes();
+  if (in.has_outlier_detection()) {
+    const auto& o = in.outlier_detection();
+    tr::OutlierPolicy op;
+    op.consecutive_5xx = o.consecutive_5xx();
+    op.consecutive_gateway_errors = o.consecutive_gateway_errors();
+    op.consecutive_local_origin_failures = o.consecutive_local_origin_failures();
+    op.split_external_local_origin_errors = o.split_external_local_origin_errors();
+    op.interval = tr::Millis(o.interval_ms());
+    op.base_ejection_time = tr::Millis(o.base_ejection_time_ms());
+    op.max_ejection_percent = o.max_ejection_percent();
+    op.min_health_percent = o.min_health_percent();
+    for (uint32_t code : o.error_codes()) op.error_codes.push_back(static_cast<uint16_t>(code));
+    out.outlier = std::move(op);
+  }
+  if (in.has_hash()) {
+    const auto& h = in.hash();
+    tr::HashPolicy hp;
+    hp.key = static_cast<tr::HashPolicy::Key>(h.key());
+    hp.name = h.name();
+    hp.cookie_path = h.cookie_path();
+    hp.cookie_ttl = tr::Millis(h.cookie_ttl_ms());
+    for (const auto& [k, v] : h.cookie_attributes()) hp.cookie_attributes.emplace_back(k, v);
+    std::sort(hp.cookie_attributes.begin(), hp.cookie_attributes.end());
+    hp.maglev = h.maglev();
+    hp.table_size = h.table_size();
+    out.hash = std::move(hp);
+  }
+  if (in.has_locality_lb()) {
+    const auto& l = in.locality_lb();
+    tr::LocalityLbPolicy lp;
+    for (const auto& d : l.distribute()) {
+      tr::LocalityLbPolicy::Distribute od;
+      od.from = d.from();
+      for (const auto& [k, w] : d.to()) od.to.emplace_back(k, w);
+      std::sort(od.to.begin(), od.to.end());
+      lp.distribute.push_back(std::move(od));
+    }
+    for (const auto& f : l.failover()) lp.failover.emplace_back(f.from(), f.to());
+    lp.failover_priority.assign(l.failover_priority().begin(), l.failover_priority().end());
+    out.locality_lb = std::move(lp);
+  }
+  if (in.has_warmup()) {
+    const auto& w = in.warmup();
+    out.warmup = tr::WarmupPolicy{tr::Millis(w.duration_ms()), w.min_percent(), w.aggression()};
+  }
+}
+
+}  // namespace
+
 v1::Cluster encodeCluster(const tr::Cluster& c) {
   v1::Cluster out;
   out.set_name(c.name);
@@ -862,8 +988,10 @@ v1::Cluster encodeCluster(const tr::Cluster& c) {
     ep->set_service_account(e.service_account);
     ep->set_mesh_mtls(e.mesh_mtls);
     ep->set_requires_mtls(e.requires_mtls);
+    ep->set_locality(e.locality);
   }
   for (const auto& f : c.not_enforced) out.add_not_enforced(f);
+  encodeTrafficPolicy(c, out);
   if (c.tls) encodeUpstreamTls(*c.tls, out.mutable_tls());
   out.set_auto_mtls(c.auto_mtls);
   out.set_tls_disabled_by(c.tls_disabled_by);
@@ -972,9 +1100,11 @@ Expected<tr::Cluster> decodeCluster(const v1::Cluster& in) {
     ep.service_account = e.service_account();
     ep.mesh_mtls = e.mesh_mtls();
     ep.requires_mtls = e.requires_mtls();
+    ep.locality = e.locality();
     out.endpoints.push_back(std::move(ep));
   }
   out.not_enforced.assign(in.not_enforced().begin(), in.not_enforced().end());
+  decodeTrafficPolicy(in, out);
   if (in.has_tls()) {
     auto tls = decodeUpstreamTls(in.tls(), ctx.at("tls"));
     if (!tls) return common::unexpected(tls.error());

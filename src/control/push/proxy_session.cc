@@ -163,6 +163,7 @@ v1::ProxyStatus ProxySession::status() const {
   s.set_address(info_.address);
   s.set_peer(info_.peer);
   s.set_build_version(info_.build_version);
+  s.set_admin_address(info_.admin_address);
   s.set_ms_connected(msSince(connected_));
   std::lock_guard lock(mu_);
   s.set_sent_version(pushed_version_);

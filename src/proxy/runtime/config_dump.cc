@@ -139,6 +139,7 @@ std::string configDumpJson(const tr::Snapshot& s) {
     json endpoints = json::array();
     for (const auto& e : c->endpoints) {
       endpoints.push_back({{"address", e.address}, {"port", e.port}, {"weight", e.weight}});
+      if (!e.locality.empty()) endpoints.back()["locality"] = e.locality;
       if (!e.service_account.empty()) endpoints.back()["service_account"] = e.service_account;
       if (e.mesh_mtls) endpoints.back()["mesh_mtls"] = true;
       if (e.requires_mtls) endpoints.back()["requires_mtls"] = true;
@@ -152,6 +153,43 @@ std::string configDumpJson(const tr::Snapshot& s) {
                         {"not_enforced", c->not_enforced}});
     if (c->tls) clusters.back()["tls"] = upstreamTlsJson(*c->tls);
     if (c->auto_mtls) clusters.back()["auto_mtls"] = true;
+    const tr::ConnectionPoolPolicy& pool = c->pool;
+    clusters.back()["circuit_breakers"] = {{"max_connections", pool.max_connections},
+                                           {"max_pending_requests", pool.max_pending_requests},
+                                           {"max_requests", pool.max_requests},
+                                           {"max_retries", pool.max_retries}};
+    if (pool.max_requests_per_connection) {
+      clusters.back()["max_requests_per_connection"] = pool.max_requests_per_connection;
+    }
+    if (pool.idle_timeout.count()) clusters.back()["idle_timeout_ms"] = pool.idle_timeout.count();
+    if (pool.max_connection_duration.count()) {
+      clusters.back()["max_connection_duration_ms"] = pool.max_connection_duration.count();
+    }
+    if (pool.tcp_keepalive) {
+      clusters.back()["tcp_keepalive"] = {{"time_ms", pool.keepalive_time.count()},
+                                          {"interval_ms", pool.keepalive_interval.count()},
+                                          {"probes", pool.keepalive_probes}};
+    }
+    if (const auto& o = c->outlier) {
+      clusters.back()["outlier_detection"] = {
+          {"consecutive_5xx", o->consecutive_5xx},
+          {"consecutive_gateway_errors", o->consecutive_gateway_errors},
+          {"consecutive_local_origin_failures", o->consecutive_local_origin_failures},
+          {"split_external_local_origin_errors", o->split_external_local_origin_errors},
+          {"interval_ms", o->interval.count()},
+          {"base_ejection_time_ms", o->base_ejection_time.count()},
+          {"max_ejection_percent", o->max_ejection_percent},
+          {"min_health_percent", o->min_health_percent}};
+    }
+    if (const auto& h = c->hash) {
+      static const char* const kKeys[] = {"header", "cookie", "source_ip", "query_parameter"};
+      clusters.back()["consistent_hash"] = {{"key", kKeys[static_cast<int>(h->key)]},
+                                            {"name", h->name},
+                                            {"table", h->maglev ? "maglev" : "ring_hash"},
+                                            {"size", h->table_size}};
+    }
+    if (c->locality_lb) clusters.back()["locality_lb"] = true;
+    if (c->warmup) clusters.back()["warmup_ms"] = c->warmup->duration.count();
     if (!c->tls_disabled_by.empty()) clusters.back()["tls_disabled_by"] = c->tls_disabled_by;
     if (c->http2) clusters.back()["http2"] = true;
     if (c->use_client_protocol) clusters.back()["use_client_protocol"] = true;
@@ -163,13 +201,37 @@ std::string configDumpJson(const tr::Snapshot& s) {
   return dump.dump(2) + "\n";
 }
 
-std::string clustersText(const tr::Snapshot& s) {
+std::string clustersText(const tr::Snapshot& s, upstream::SharedUpstream* shared) {
   std::vector<std::string> lines;
+  const int64_t now = upstream::steadyNowNs();
+  // Istio installs 2^32-1 for every threshold the DestinationRule leaves unset.
+  auto threshold = [](uint32_t v) { return std::to_string(v == 0 ? 4294967295u : v); };
   for (const auto& [name, c] : s.clusters) {
+    const std::string prefix = name + "::default_priority::";
+    lines.push_back(prefix + "max_connections::" + threshold(c.pool.max_connections));
+    lines.push_back(prefix + "max_pending_requests::" + threshold(c.pool.max_pending_requests));
+    lines.push_back(prefix + "max_requests::" + threshold(c.pool.max_requests));
+    lines.push_back(prefix + "max_retries::" + threshold(c.pool.max_retries));
+    std::shared_ptr<upstream::ClusterState> state = shared ? shared->find(name) : nullptr;
     if (c.endpoints.empty()) lines.push_back(name + "::no endpoints");
     for (const auto& e : c.endpoints) {
-      lines.push_back(name + "::" + e.address + ":" + std::to_string(e.port) +
-                      "::weight::" + std::to_string(e.weight));
+      const std::string host = name + "::" + e.address + ":" + std::to_string(e.port) + "::";
+      lines.push_back(host + "weight::" + std::to_string(e.weight));
+      bool ejected = false;
+      asio::error_code ec;
+      const auto ip = asio::ip::make_address(e.address, ec);
+      if (state && !ec) {
+        ejected = state->health(asio::ip::tcp::endpoint(ip, e.port))->ejected(now);
+      }
+      lines.push_back(host + "health_flags::" + (ejected ? "/failed_outlier_check" : "healthy"));
+      // region, zone, sub_zone as Envoy prints them.
+      std::string_view rest = e.locality;
+      const char* const kParts[] = {"region", "zone", "sub_zone"};
+      for (const char* part : kParts) {
+        const size_t slash = rest.find('/');
+        lines.push_back(host + part + "::" + std::string(rest.substr(0, slash)));
+        rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+      }
     }
   }
   std::sort(lines.begin(), lines.end());

@@ -24,6 +24,7 @@
 #include "proxy/runtime/proxy_runtime.h"
 #include "telemetry/peer_identity.h"
 #include "telemetry/proxy_stats.h"
+#include "translate/traffic_policy_compiler.h"
 #include "translate/translate.h"
 #include "wire/control_client.h"
 
@@ -197,6 +198,10 @@ bool Process::buildRuntimeOptions(RuntimeOptions& out) {
   out.connection.idle_timeout = Millis(options_.idle_timeout_ms);
   out.connection.local_reply_reasons = options_.local_reply_detail != "status";
   out.drain_timeout = Millis(options_.drain_timeout_ms);
+  // Locality-aware load balancing compares endpoints' localities with the proxy's own, which
+  // its topology labels give (as a Kubernetes node's do for Istio).
+  out.shared_upstream = std::make_shared<upstream::SharedUpstream>();
+  out.shared_upstream->setProxy(translate::localityFromLabels(identity_.labels), identity_.labels);
   const WorkerTelemetry::Workload w = self();
   out.connection.peer_header = telemetry::formatPeerIdentity(
       {w.workload, w.namespace_, w.app, w.version, identity_.service_account});
@@ -295,7 +300,9 @@ int Process::run() {
       return AdminResponse{200, "application/json", configDumpJson(*runtime_->snapshot())};
     });
     admin_->handle("/clusters", [this](std::string_view) {
-      return AdminResponse{200, "text/plain; charset=utf-8", clustersText(*runtime_->snapshot())};
+      return AdminResponse{
+          200, "text/plain; charset=utf-8",
+          clustersText(*runtime_->snapshot(), runtime_->options().shared_upstream.get())};
     });
     // Access log format switch at runtime: /logging?format=text|json|off (the destination is the
     // --access-log file given at start; the workers read the format atomically per line).
@@ -392,6 +399,8 @@ void Process::startControlClient() {
   hello.set_inbound_port(identity_.inbound_port);
   hello.set_outbound_port(identity_.outbound_port);
   hello.set_build_version(std::string(kBuildTag));
+  // `halyard proxy-config endpoints` reads endpoint health (outlier ejections) from here.
+  hello.set_admin_address(options_.admin);
   o.ca_file = options_.control_ca;
   o.server_name = options_.control_server_name;
   o.token_file = options_.token_file;

@@ -10,6 +10,8 @@ ProxyRuntime::ProxyRuntime(RuntimeOptions options, telemetry::StatsStore* stats,
                            telemetry::AccessLogger* access_log, WorkerTelemetry::Workload self)
     : options_(std::move(options)) {
   if (options_.workers == 0) options_.workers = 1;
+  if (!options_.shared_upstream)
+    options_.shared_upstream = std::make_shared<upstream::SharedUpstream>();
   for (size_t i = 0; i < options_.workers; ++i) {
     telemetry::WorkerStats* worker_stats =
         stats && i < stats->workerCount() ? &stats->worker(i) : nullptr;

@@ -6,9 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "proxy/http/h1_types.h"
+#include "proxy/upstream/shared_upstream.h"
 
 namespace halyard::proxy::runtime {
 
@@ -45,6 +47,9 @@ struct RuntimeOptions {
   ConnectionOptions connection;
   // How long a drain lets in-flight requests finish before the workers stop.
   Millis drain_timeout{5'000};
+  // The upstream state the workers share (circuit breakers, outlier detection); ProxyRuntime
+  // makes one when none is given.
+  std::shared_ptr<upstream::SharedUpstream> shared_upstream;
 
   uint16_t localPort(uint16_t gateway_port) const {
     auto it = port_map.find(gateway_port);

@@ -17,6 +17,7 @@
 #include "proxy/runtime/tunnel.h"
 #include "proxy/runtime/worker.h"
 #include "proxy/upstream/h2_session.h"
+#include "proxy/upstream/hash_key.h"
 #include "proxy/upstream/load_balancer.h"
 #include "telemetry/peer_identity.h"
 
@@ -108,6 +109,29 @@ net::awaitable<void> UpstreamRequest::run() {
     co_return co_await fail(503, ResponseFlag::kNoHealthyUpstream, "no_healthy_upstream");
   }
 
+  // connectionPool http2MaxRequests (all protocols, as in Istio): requests in flight to the
+  // cluster, held across retries.
+  const tr::ConnectionPoolPolicy& limits = hosts_->cluster().pool;
+  // Counted only when limited: an unlimited cluster pays no shared atomic per request.
+  upstream::Slot request_slot;
+  if (limits.max_requests != 0) {
+    request_slot = upstream::Slot::acquire(hosts_->state().requests, limits.max_requests);
+  }
+  if (limits.max_requests != 0 && !request_slot) {
+    ds_.worker.telemetry().upstreamOverflow(hosts_->cluster(), upstream::Overflow::kRequests);
+    rq_.reason = "too many requests in flight to cluster " + destination_->cluster +
+                 " (connectionPool.http.http2MaxRequests " + std::to_string(limits.max_requests) +
+                 ")";
+    co_return co_await fail(503, ResponseFlag::kUpstreamOverflow,
+                            "upstream_reset_before_response_started{overflow}");
+  }
+  if (const auto& hash = hosts_->cluster().hash) {
+    upstream::RequestHash h = upstream::requestHash(*hash, rq_.view, ds_.remote_ip,
+                                                    ds_.remote_endpoint + ds_.local_endpoint);
+    hash_ = h.hash;
+    set_cookie_ = std::move(h.set_cookie);
+  }
+
   const http::BodyFraming& framing = rq_.head->framing;
   if (framing.kind == http::BodyKind::kNone) {
     mode_ = BodyMode::kNone;
@@ -131,10 +155,13 @@ net::awaitable<void> UpstreamRequest::run() {
 
   std::array<UpstreamHost*, kMaxTriedHosts> tried{};
   size_t tried_count = 0;
+  upstream::Slot retry_slot;  // the retry in flight, if any
   while (true) {
     // Istio's previous-hosts predicate, unless the destination hashes consistently.
     const size_t avoid = action_.retry.retry_other_hosts ? tried_count : 0;
-    UpstreamHost* host = upstream::pickHost(*hosts_, random, std::span(tried.data(), avoid));
+    UpstreamHost* host =
+        hosts_->cluster().lb == tr::LbPolicy::kPassthrough ? originalDestination() : nullptr;
+    if (!host) host = upstream::pickHost(*hosts_, random, std::span(tried.data(), avoid), hash_);
     if (!host) {
       rq_.reason = "no healthy upstream host in cluster " + destination_->cluster;
       co_return co_await fail(503, ResponseFlag::kNoHealthyUpstream, "no_healthy_upstream");
@@ -144,6 +171,7 @@ net::awaitable<void> UpstreamRequest::run() {
     log.upstream_host = host->name;
     rq_.record.endpoint = hosts_->endpoint(*host);
     Attempt a = co_await attempt(*host);
+    reportOutcome(*host, a);
 
     bool retriable = false;
     switch (a.failure) {
@@ -154,6 +182,16 @@ net::awaitable<void> UpstreamRequest::run() {
           if (retriable && action_.retry.attempts > 0) {
             log.response_flags.set(ResponseFlag::kUpstreamRetryLimitExceeded);
           }
+          co_return co_await relay(std::move(a.connection));
+        }
+        // connectionPool maxRetries: retries in flight to the cluster. None left: the response
+        // stands, as with Envoy's retry circuit breaker.
+        if (limits.max_retries != 0) {
+          retry_slot.release();  // the previous retry is over
+          retry_slot = upstream::Slot::acquire(hosts_->state().retries, limits.max_retries);
+        }
+        if (limits.max_retries != 0 && !retry_slot) {
+          ds_.worker.telemetry().upstreamOverflow(hosts_->cluster(), upstream::Overflow::kRetries);
           co_return co_await relay(std::move(a.connection));
         }
         // Retried: this response is dropped with its connection.
@@ -175,11 +213,23 @@ net::awaitable<void> UpstreamRequest::run() {
       case Failure::kProtocol:
       case Failure::kDownstream:
       case Failure::kBadBody:
+      case Failure::kOverflow:
         retriable = false;
         break;
     }
     if (a.failure != Failure::kNone && (!retriable || !retry_.retriesLeft() || !replayable())) {
       co_return co_await replyFailure(a, retriable && action_.retry.attempts > 0);
+    }
+    if (a.failure != Failure::kNone) {
+      // The same limit for a failed attempt: without a retry slot, the failure is the answer.
+      if (limits.max_retries != 0) {
+        retry_slot.release();  // the previous retry is over
+        retry_slot = upstream::Slot::acquire(hosts_->state().retries, limits.max_retries);
+      }
+      if (limits.max_retries != 0 && !retry_slot) {
+        ds_.worker.telemetry().upstreamOverflow(hosts_->cluster(), upstream::Overflow::kRetries);
+        co_return co_await replyFailure(a, false);
+      }
     }
     rq_.record.retried = true;
     const auto backoff = retry_.takeRetry(random);
@@ -329,26 +379,25 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& 
   const upstream::TransportSettings& transport = *chosen;
   // HTTP/2 upstream: a stream on a shared connection (upstream/h2_session.h), never pooled.
   const bool h2 = cluster.http2 || (cluster.use_client_protocol && !ds_.stream_protocol.empty());
-  std::unique_ptr<UpstreamConnection> c = h2 ? nullptr : pool.takeIdle(host, transport);
+  std::unique_ptr<UpstreamConnection> c =
+      h2 ? nullptr : pool.takeIdle(host, transport, &cluster.pool);
   for (int round = 0;; ++round) {
     if (!c) {
-      // Two statements, not a conditional expression: GCC 12 destroys the temporaries of a
-      // co_await inside ?: twice.
-      common::Expected<std::unique_ptr<UpstreamConnection>> connected =
-          common::unexpected(common::Error{});
       if (h2) {
-        connected = co_await upstream::openH2Stream(pool, host, cluster.connect_timeout, transport);
+        common::Expected<std::unique_ptr<UpstreamConnection>> connected =
+            co_await upstream::openH2Stream(pool, host, cluster.connect_timeout, transport);
+        ds_.worker.telemetry().upstreamConnect(cluster, connected.ok());
+        if (transport.tls &&
+            (connected.ok() || connected.error().kind == common::ErrorKind::kProtocol)) {
+          ds_.worker.telemetry().upstreamTlsHandshake(cluster, connected.ok());
+        }
+        if (!connected)
+          co_return Attempt{.failure = Failure::kConnect, .detail = connected.error().message};
+        c = std::move(*connected);
       } else {
-        connected = co_await pool.connect(host, cluster.connect_timeout, transport);
+        Attempt failed = co_await connectWithinLimits(host, transport, c);
+        if (!c) co_return failed;
       }
-      ds_.worker.telemetry().upstreamConnect(cluster, connected.ok());
-      if (transport.tls &&
-          (connected.ok() || connected.error().kind == common::ErrorKind::kProtocol)) {
-        ds_.worker.telemetry().upstreamTlsHandshake(cluster, connected.ok());
-      }
-      if (!connected)
-        co_return Attempt{.failure = Failure::kConnect, .detail = connected.error().message};
-      c = std::move(*connected);
     }
     const bool reused = c->reused();
     c->countRequest();
@@ -369,6 +418,139 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& 
     net::closeQuietly(c->socket());
     c.reset();
     if (!stale) co_return a;
+  }
+}
+
+net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::connectWithinLimits(
+    UpstreamHost& host, const upstream::TransportSettings& transport,
+    std::unique_ptr<UpstreamConnection>& out) {
+  const tr::Cluster& cluster = hosts_->cluster();
+  upstream::ConnectionPool& pool = ds_.worker.pool();
+  upstream::ClusterState& state = hosts_->state();
+  const tr::ConnectionPoolPolicy& limits = cluster.pool;
+  upstream::Slot connection;
+  if (limits.max_connections != 0) {
+    connection = upstream::Slot::acquire(state.connections, limits.max_connections);
+  }
+  if (limits.max_connections != 0 && !connection) {
+    // Every connection the cluster may have is open: wait for one as a pending request, if
+    // http1MaxPendingRequests has room.
+    ds_.worker.telemetry().upstreamOverflow(cluster, upstream::Overflow::kConnections);
+    upstream::Slot pending = upstream::Slot::acquire(state.pending, limits.max_pending_requests);
+    if (!pending) {
+      ds_.worker.telemetry().upstreamOverflow(cluster, upstream::Overflow::kPending);
+      co_return Attempt{.failure = Failure::kOverflow,
+                        .detail = "connectionPool limits of cluster " + cluster.name +
+                                  " reached (maxConnections " +
+                                  std::to_string(limits.max_connections) +
+                                  ", http1MaxPendingRequests " +
+                                  std::to_string(limits.max_pending_requests) + ")"};
+    }
+    // Other workers' idle connections give their slots up; this worker's own idle ones to
+    // this host are taken as they come back (ConnectionPool::release keeps them for us).
+    pool.shared().reclaimIdle(pool.reclaimerId(), {host.endpoint});
+    ++host.waiters;
+    const Clock::time_point give_up =
+        action_.timeout ? Clock::now() + *action_.timeout : ds_.idleDeadline();
+    asio::steady_timer poll(ds_.transport.executor());
+    while (true) {
+      out = pool.takeIdle(host, transport, &limits);
+      if (out) break;
+      connection = upstream::Slot::acquire(state.connections, limits.max_connections);
+      if (connection) break;
+      if (Clock::now() >= give_up) break;
+      // Slots free up on other threads without an event here: look again shortly.
+      poll.expires_after(std::chrono::milliseconds(1));
+      co_await poll.async_wait(net::kAwait);
+    }
+    --host.waiters;
+    if (out) co_return Attempt{};
+    if (!connection) co_return Attempt{.failure = Failure::kTimeout};
+  }
+  auto connected = co_await pool.connect(host, cluster.connect_timeout, transport, &limits);
+  ds_.worker.telemetry().upstreamConnect(cluster, connected.ok());
+  if (transport.tls && (connected.ok() || connected.error().kind == common::ErrorKind::kProtocol)) {
+    ds_.worker.telemetry().upstreamTlsHandshake(cluster, connected.ok());
+  }
+  if (!connected) {
+    co_return Attempt{.failure = Failure::kConnect,
+                      .connect_timeout = connected.error().kind == common::ErrorKind::kTimeout,
+                      .detail = connected.error().message};
+  }
+  out = std::move(*connected);
+  if (connection) {
+    out->adoptCount(hosts_->sharedState());
+    connection.detach();
+  }
+  if (auto* detector = hosts_->outlier()) {
+    const size_t i = hosts_->indexOf(host);
+    if (i < hosts_->hosts().size()) detector->connected(hosts_->health(i));
+  }
+  co_return Attempt{};
+}
+
+// PASSTHROUGH: the address the client asked for, when its authority is an IP address (an
+// HTTP proxy request to "10.0.0.7:8080"); null otherwise (the cluster's hosts are balanced).
+UpstreamHost* UpstreamRequest::originalDestination() {
+  const std::string_view authority = rq_.view.authority;
+  std::string_view host = authority;
+  uint16_t port = hosts_->cluster().port;
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos) return nullptr;
+    host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size() && authority[close + 1] == ':') {
+      const std::string_view p = authority.substr(close + 2);
+      std::from_chars(p.data(), p.data() + p.size(), port);
+    }
+  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    const std::string_view p = host.substr(colon + 1);
+    std::from_chars(p.data(), p.data() + p.size(), port);
+    host = host.substr(0, colon);
+  }
+  asio::error_code ec;
+  const auto ip = asio::ip::make_address(std::string(host), ec);
+  if (ec || port == 0) return nullptr;
+  passthrough_ = ds_.worker.pool().host(asio::ip::tcp::endpoint(ip, port));
+  return passthrough_.get();
+}
+
+void UpstreamRequest::reportOutcome(UpstreamHost& host, const Attempt& a) {
+  upstream::OutlierDetector* detector = hosts_->outlier();
+  if (!detector) return;
+  const size_t i = hosts_->indexOf(host);
+  if (i >= hosts_->hosts().size()) return;
+  upstream::HostHealth& health = hosts_->health(i);
+  const int64_t now = upstream::steadyNowNs();
+  upstream::Ejection ejection = upstream::Ejection::kNone;
+  switch (a.failure) {
+    case Failure::kNone:
+      ejection = detector->response(health, a.connection->parser().head().status, now);
+      break;
+    case Failure::kConnect:
+      ejection = detector->localFailure(health,
+                                        a.connect_timeout ? upstream::LocalOrigin::kTimeout
+                                                          : upstream::LocalOrigin::kConnectFailure,
+                                        now);
+      break;
+    case Failure::kReset:
+      ejection = detector->localFailure(health, upstream::LocalOrigin::kReset, now);
+      break;
+    case Failure::kTimeout:
+    case Failure::kPerTryTimeout:
+    case Failure::kIdleTimeout:
+      ejection = detector->localFailure(health, upstream::LocalOrigin::kTimeout, now);
+      break;
+    case Failure::kProtocol:
+      ejection = detector->response(health, 502, now);
+      break;
+    case Failure::kDownstream:
+    case Failure::kBadBody:
+    case Failure::kOverflow:
+      break;
+  }
+  if (ejection != upstream::Ejection::kNone) {
+    ds_.worker.telemetry().outlierEjection(hosts_->cluster(), ejection);
   }
 }
 
@@ -664,6 +846,10 @@ net::awaitable<void> UpstreamRequest::replyFailure(const Attempt& a, bool retrie
       rq_.close = true;
       rq_.reason = "malformed request body: " + std::string(rq_.body.decoder().error().reason);
       co_return co_await fail(400, ResponseFlag::kDownstreamProtocolError, "http1.codec_error");
+    case Failure::kOverflow:
+      rq_.reason = a.detail;
+      co_return co_await fail(503, ResponseFlag::kUpstreamOverflow,
+                              "upstream_reset_before_response_started{overflow}");
     case Failure::kProtocol:
       rq_.reason = "invalid response from upstream " + std::string(rq_.record.log.upstream_host) +
                    ": " + a.detail + cluster;
@@ -737,6 +923,7 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
   if (rq_.cors.origin_allowed) {
     for (const auto& [n, v] : rq_.cors.response_headers) headers.push_back({n, v});
   }
+  if (!set_cookie_.empty()) headers.push_back({"set-cookie", set_cookie_});
   router::applyHeaderOps(
       headers, {&route_.response_headers, &destination_->response_headers},
       [&](std::string_view name, std::string_view value) { encoder.header(name, value, out); });
@@ -828,7 +1015,7 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
   }
   if (mode_ == BodyMode::kStreamed && !rq_.body.done()) rq_.close = true;
   if (upstream_ok && body.done() && head.keep_alive && buffer.readableSize() == 0) {
-    ds_.worker.pool().release(std::move(c));
+    ds_.worker.pool().release(std::move(c), &hosts_->cluster().pool);
   } else {
     net::closeQuietly(c->socket());
   }

@@ -28,6 +28,7 @@
 #include "proxy/net/awaitable.h"
 #include "proxy/runtime/downstream.h"
 #include "proxy/runtime/request_state.h"
+#include "proxy/upstream/circuit_breaker.h"
 #include "proxy/upstream/retry_state.h"
 #include "proxy/upstream/upstream_connection.h"
 
@@ -52,11 +53,13 @@ class UpstreamRequest {
     kProtocol,       // unparseable response: 502 UPE
     kDownstream,     // the client went away: DC, nothing to answer
     kBadBody,        // the client's chunked body is malformed: 400 DPE
+    kOverflow,       // a connectionPool limit (circuit breaker) refused it: 503 UO
   };
   struct Attempt {
     Failure failure = Failure::kNone;
-    bool peer_closed = false;     // kReset: a clean close rather than a reset
-    bool response_bytes = false;  // kReset: part of a response had arrived
+    bool peer_closed = false;      // kReset: a clean close rather than a reset
+    bool response_bytes = false;   // kReset: part of a response had arrived
+    bool connect_timeout = false;  // kConnect: the connect timed out (rather than failed)
     std::string detail;
     std::unique_ptr<upstream::UpstreamConnection> connection;  // kNone: the response head parsed
   };
@@ -65,6 +68,15 @@ class UpstreamRequest {
   bool buildHead();
   void startMirrors();
   net::awaitable<Attempt> attempt(upstream::UpstreamHost& host);
+  // A new connection to `host` under the cluster's maxConnections: at once when a slot is free,
+  // else after waiting as one of at most http1MaxPendingRequests for a slot or an idle
+  // connection; kOverflow when the pending requests are full too.
+  net::awaitable<Attempt> connectWithinLimits(upstream::UpstreamHost& host,
+                                              const upstream::TransportSettings& transport,
+                                              std::unique_ptr<upstream::UpstreamConnection>& out);
+  upstream::UpstreamHost* originalDestination();
+  // Feeds outlier detection with an attempt's outcome.
+  void reportOutcome(upstream::UpstreamHost& host, const Attempt& a);
   net::awaitable<Attempt> exchange(upstream::UpstreamConnection& c);
   net::awaitable<Attempt> readResponseHead(upstream::UpstreamConnection& c);
   Attempt uploadFailure() const;
@@ -109,6 +121,11 @@ class UpstreamRequest {
   bool watching_ = false;  // the peek is pending
   bool client_gone_ = false;
   bool secure_ = false;  // the last attempt's connection was TLS
+  // consistentHash: the request's key hashed (none: pick as if unhashed), and the Set-Cookie
+  // to add to the response when the cookie was made up here.
+  std::optional<uint64_t> hash_;
+  std::shared_ptr<upstream::UpstreamHost> passthrough_;  // PASSTHROUGH's host, kept alive
+  std::string set_cookie_;
   // The streamed upload.
   net::AsyncEvent upload_done_;
   bool upload_running_ = false;

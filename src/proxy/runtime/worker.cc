@@ -28,8 +28,8 @@ Worker::Worker(size_t index, const RuntimeOptions& options, WorkerTelemetry tele
       options_(options),
       io_(std::make_unique<asio::io_context>(1)),
       work_(io_->get_executor()),
-      pool_(
-          std::make_unique<upstream::ConnectionPool>(io_->get_executor(), upstream::PoolOptions{})),
+      pool_(std::make_unique<upstream::ConnectionPool>(
+          io_->get_executor(), upstream::PoolOptions{.shared = options.shared_upstream})),
       random_(seed(index)),
       telemetry_(std::move(telemetry)) {}
 

@@ -82,6 +82,46 @@ void WorkerTelemetry::upstreamConnect(const translate::Cluster& cluster, bool ok
   if (!ok) s.cx_connect_fail->inc();
 }
 
+void WorkerTelemetry::upstreamOverflow(const translate::Cluster& cluster,
+                                       upstream::Overflow which) {
+  if (!stats_) return;
+  auto& s = upstream(cluster);
+  switch (which) {
+    case upstream::Overflow::kRequests:
+    case upstream::Overflow::kPending:
+      s.rq_pending_overflow->inc();
+      break;
+    case upstream::Overflow::kConnections:
+      s.cx_overflow->inc();
+      break;
+    case upstream::Overflow::kRetries:
+      s.rq_retry_overflow->inc();
+      break;
+  }
+}
+
+void WorkerTelemetry::outlierEjection(const translate::Cluster& cluster, upstream::Ejection why) {
+  if (!stats_) return;
+  auto& s = upstream(cluster);
+  switch (why) {
+    case upstream::Ejection::kNone:
+      return;
+    case upstream::Ejection::kOverflow:
+      s.ejections_overflow->inc();
+      return;
+    case upstream::Ejection::kConsecutive5xx:
+      s.ejections_consecutive_5xx->inc();
+      break;
+    case upstream::Ejection::kConsecutiveGateway:
+      s.ejections_consecutive_gateway->inc();
+      break;
+    case upstream::Ejection::kConsecutiveLocalOrigin:
+      s.ejections_consecutive_local_origin->inc();
+      break;
+  }
+  s.ejections_enforced_total->inc();
+}
+
 namespace {
 
 std::string_view label(const std::map<std::string, std::string>& labels, const char* key,

@@ -10,6 +10,8 @@
 #include <unordered_map>
 
 #include "proxy/runtime/request_record.h"
+#include "proxy/upstream/circuit_breaker.h"
+#include "proxy/upstream/outlier_detector.h"
 #include "telemetry/access_logger.h"
 #include "telemetry/proxy_stats.h"
 #include "telemetry/worker_stats.h"
@@ -39,6 +41,10 @@ class WorkerTelemetry {
   void connectionOpened(std::string_view listener);
   void connectionClosed(std::string_view listener);
   void upstreamConnect(const translate::Cluster& cluster, bool ok);
+  // A connectionPool limit refused a request, connection or retry.
+  void upstreamOverflow(const translate::Cluster& cluster, upstream::Overflow which);
+  // Outlier detection ejected a host (or maxEjectionPercent kept it in: kOverflow).
+  void outlierEjection(const translate::Cluster& cluster, upstream::Ejection why);
   // A TLS handshake on a listener (downstream) or to a cluster's endpoint (upstream).
   void tlsHandshake(std::string_view listener, bool ok);
   void upstreamTlsHandshake(const translate::Cluster& cluster, bool ok);

@@ -4,6 +4,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
+#include <cmath>
 
 #include "proxy/net/awaitable.h"
 
@@ -11,7 +12,12 @@ namespace halyard::proxy::upstream {
 
 ClusterHosts::ClusterHosts(std::shared_ptr<const translate::Cluster> cluster, ConnectionPool& pool,
                            asio::any_io_executor executor)
-    : cluster_(std::move(cluster)), pool_(&pool), executor_(executor), first_resolution_(executor) {
+    : cluster_(std::move(cluster)),
+      pool_(&pool),
+      executor_(executor),
+      first_resolution_(executor),
+      state_(pool.shared().cluster(cluster_->name)) {
+  if (cluster_->outlier) detector_.emplace(*cluster_->outlier, *state_, health_ptrs_);
   std::vector<std::shared_ptr<UpstreamHost>> hosts;
   std::vector<uint32_t> weights;
   std::vector<const translate::Endpoint*> endpoints;
@@ -117,6 +123,56 @@ void ClusterHosts::setHosts(std::vector<std::shared_ptr<UpstreamHost>> hosts,
   }
   weighted_ = false;
   for (uint32_t w : weights_) weighted_ = weighted_ || w != weights_.front();
+
+  // Traffic policy state, rebuilt with the hosts (once per snapshot, or per DNS answer).
+  health_.clear();
+  health_ptrs_.clear();
+  host_since_.assign(hosts_.size(), std::chrono::steady_clock::now());
+  for (size_t i = 0; i < hosts_.size(); ++i) {
+    // Health is shared only when outlier detection reads it (a lookup under a mutex per host).
+    if (cluster_->outlier) {
+      health_.push_back(state_->health(hosts_[i]->endpoint));
+      health_ptrs_.push_back(health_.back().get());
+    }
+    host_since_[i] = hosts_[i]->created_at;
+  }
+  scratch_.reserve(hosts_.size());
+  ring_ = HashRing();
+  if (cluster_->hash && !hosts_.empty()) {
+    std::vector<std::string> names;
+    names.reserve(hosts_.size());
+    for (const auto& h : hosts_) names.push_back(h->name);
+    ring_ = cluster_->hash->maglev ? HashRing::maglev(names, weights_, cluster_->hash->table_size)
+                                   : HashRing::ring(names, weights_, cluster_->hash->table_size);
+  }
+  locality_ = LocalityPlan();
+  if (cluster_->locality_lb) {
+    locality_ = planLocality(*cluster_->locality_lb, pool_->shared().locality(),
+                             pool_->shared().labels(), endpoints_);
+  }
+  filtered_ = cluster_->outlier.has_value() || cluster_->hash.has_value() ||
+              cluster_->locality_lb.has_value() || cluster_->warmup.has_value();
+}
+
+size_t ClusterHosts::indexOf(const UpstreamHost& host) const {
+  for (size_t i = 0; i < hosts_.size(); ++i) {
+    if (hosts_[i].get() == &host) return i;
+  }
+  return hosts_.size();
+}
+
+double ClusterHosts::warmupWeight(size_t i, std::chrono::steady_clock::time_point now) const {
+  const double w = weights_[i];
+  if (!cluster_->warmup) return w;
+  const auto& warm = *cluster_->warmup;
+  const auto age = now - host_since_[i];
+  if (age >= warm.duration || warm.duration.count() <= 0) return w;
+  // Envoy's slow start: weight x max(minimumPercent, (age / duration) ^ (1 / aggression)).
+  const double t =
+      std::chrono::duration<double>(age) / std::chrono::duration<double>(warm.duration);
+  const double factor =
+      std::max(warm.min_percent / 100.0, std::pow(std::max(t, 0.0), 1.0 / warm.aggression));
+  return w * std::min(factor, 1.0);
 }
 
 size_t ClusterHosts::nextWeightedRoundRobin() {

@@ -10,12 +10,17 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "proxy/net/async_event.h"
 #include "proxy/upstream/connection_pool.h"
+#include "proxy/upstream/hash_ring.h"
+#include "proxy/upstream/locality_plan.h"
+#include "proxy/upstream/outlier_detector.h"
+#include "proxy/upstream/shared_upstream.h"
 #include "translate/snapshot.h"
 
 namespace halyard::proxy::upstream {
@@ -71,6 +76,33 @@ class ClusterHosts : public std::enable_shared_from_this<ClusterHosts> {
   size_t weightedIndex(uint64_t r) const;
   uint64_t totalWeight() const { return total_weight_; }
 
+  // ---- traffic policy (issue 13) ----
+  // The circuit-breaker counters and host health every worker shares for this cluster.
+  ClusterState& state() { return *state_; }
+  const std::shared_ptr<ClusterState>& sharedState() const { return state_; }
+  // Host i's outlier-detection state (parallel to hosts(); only with outlierDetection).
+  HostHealth& health(size_t i) { return *health_[i]; }
+  const std::vector<HostHealth*>& healthList() const { return health_ptrs_; }
+  // The index of `host` in hosts(), or hosts().size() (a scan, like endpoint()).
+  size_t indexOf(const UpstreamHost& host) const;
+  // Null without outlierDetection.
+  OutlierDetector* outlier() { return detector_ ? &*detector_ : nullptr; }
+  // The consistent-hash ring or Maglev table (empty without consistentHash).
+  const HashRing& ring() const { return ring_; }
+  // Per-host locality priority and distribute groups (empty without locality balancing).
+  const LocalityPlan& locality() const { return locality_; }
+  // Something (ejections, locality, hashing, warmup) can make hosts differ beyond their weight:
+  // host selection takes the general path.
+  bool filtered() const { return filtered_; }
+  // Scratch space for host selection (candidate indices), so that picking never allocates.
+  std::vector<uint32_t>& scratch() { return scratch_; }
+  // Slow start: host i's weight scaled by how far into loadBalancer.warmup it is (its own
+  // weight when warmup is off or over).
+  double warmupWeight(size_t i, std::chrono::steady_clock::time_point now) const;
+  // When this view's hosts first took traffic from this worker (warmup's starting point for
+  // hosts that were there from the start).
+  std::chrono::steady_clock::time_point hostSince(size_t i) const { return host_since_[i]; }
+
  private:
   asio::awaitable<void> resolve();
   void setHosts(std::vector<std::shared_ptr<UpstreamHost>> hosts, std::vector<uint32_t> weights,
@@ -95,6 +127,15 @@ class ClusterHosts : public std::enable_shared_from_this<ClusterHosts> {
   uint64_t cursor_ = 0;
   const tls::ClientContext* tls_context_ = nullptr;
   std::string_view tls_error_;  // views the TlsContexts the WorkerSnapshot keeps alive
+  std::shared_ptr<ClusterState> state_;
+  std::vector<std::shared_ptr<HostHealth>> health_;  // parallel to hosts_
+  std::vector<HostHealth*> health_ptrs_;
+  std::optional<OutlierDetector> detector_;
+  HashRing ring_;
+  LocalityPlan locality_;
+  bool filtered_ = false;
+  std::vector<uint32_t> scratch_;
+  std::vector<std::chrono::steady_clock::time_point> host_since_;
 };
 
 }  // namespace halyard::proxy::upstream

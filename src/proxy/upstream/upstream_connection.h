@@ -19,12 +19,16 @@
 namespace halyard::proxy::upstream {
 
 struct UpstreamHost;
+class ClusterState;
 
 class UpstreamConnection {
  public:
   static constexpr size_t kInitialBuffer = 16 * 1024;
 
   UpstreamConnection(const asio::any_io_executor& executor, UpstreamHost& host);
+  ~UpstreamConnection();
+  UpstreamConnection(const UpstreamConnection&) = delete;
+  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
   net::Transport& transport() { return transport_; }
   asio::ip::tcp::socket& socket() { return transport_.socket(); }
@@ -44,6 +48,13 @@ class UpstreamConnection {
   // upstream closing an idle connection at the moment it was reused.
   bool reused() const { return requests_ > 0; }
   void countRequest() { ++requests_; }
+  size_t requests() const { return requests_; }
+
+  // Takes over one unit of `state`'s open connections (connectionPool maxConnections), which
+  // the caller reserved before connecting; given back when the connection is destroyed.
+  void adoptCount(std::shared_ptr<ClusterState> state);
+  ClusterState* countedIn() const { return counted_.get(); }
+  std::chrono::steady_clock::time_point createdAt() const { return created_at_; }
 
   std::chrono::steady_clock::time_point idleSince() const { return idle_since_; }
 
@@ -63,6 +74,8 @@ class UpstreamConnection {
   uint64_t transport_key_ = 0;
   std::string peer_principal_;
   std::chrono::steady_clock::time_point idle_since_{};
+  std::chrono::steady_clock::time_point created_at_ = std::chrono::steady_clock::now();
+  std::shared_ptr<ClusterState> counted_;
 };
 
 }  // namespace halyard::proxy::upstream

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <asio/ip/tcp.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -23,6 +24,10 @@ struct UpstreamHost {
   asio::ip::tcp::endpoint endpoint;
   std::string name;  // "10.0.0.1:8080", %UPSTREAM_HOST%
   uint32_t active_requests = 0;
+  // Requests of this worker waiting for a connection to this host (connectionPool limits).
+  uint32_t waiters = 0;
+  // When this worker first used the endpoint: the start of its warmup (slow start).
+  std::chrono::steady_clock::time_point created_at = std::chrono::steady_clock::now();
   std::vector<std::unique_ptr<UpstreamConnection>> idle;  // most recently used last
   // Shared HTTP/2 connections to this host (upstream/h2_session.cc's sessions, type-erased).
   std::vector<std::shared_ptr<void>> h2_sessions;

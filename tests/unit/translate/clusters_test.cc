@@ -140,14 +140,16 @@ spec:
   EXPECT_EQ(addresses(v1), std::vector<std::string>{"10.0.0.1:8080"});
   EXPECT_EQ(v1.lb, LbPolicy::kRoundRobin);
   EXPECT_EQ(v1.connect_timeout, Millis(250));
-  EXPECT_EQ(v1.not_enforced, std::vector<std::string>{"trafficPolicy.outlierDetection"});
+  EXPECT_TRUE(v1.not_enforced.empty());
+  ASSERT_TRUE(v1.outlier.has_value());
+  EXPECT_EQ(v1.outlier->consecutive_5xx, 3u);
   const Cluster& v2 = s.clusters.at("outbound|9080|v2|reviews.default.svc.cluster.local");
   EXPECT_EQ(addresses(v2), std::vector<std::string>{"10.0.0.2:8080"});
   EXPECT_EQ(v2.lb, LbPolicy::kRandom);  // the subset's loadBalancer block replaces the top one
   // An undefined subset: still a route to the cluster name, no cluster (503 NC), a warning.
   EXPECT_EQ(s.clusters.count("outbound|9080|v3|reviews.default.svc.cluster.local"), 0u);
   EXPECT_TRUE(hasWarning(r, "subset \"v3\" of reviews.default.svc.cluster.local"));
-  EXPECT_TRUE(hasWarning(r, "trafficPolicy.outlierDetection is parsed but not enforced"));
+  EXPECT_FALSE(hasWarning(r, "trafficPolicy.outlierDetection is parsed but not enforced"));
 }
 
 TEST(ClustersTest, PortLevelSettingsReplaceTheTopLevelBlocks) {
@@ -170,7 +172,8 @@ spec:
             LbPolicy::kRandom);
   const Cluster& grpc = s.clusters.at("outbound|9090||reviews.default.svc.cluster.local");
   EXPECT_EQ(grpc.lb, LbPolicy::kLeastRequest);  // the port entry has no loadBalancer: default
-  EXPECT_EQ(grpc.not_enforced, std::vector<std::string>{"trafficPolicy.connectionPool.http"});
+  EXPECT_TRUE(grpc.not_enforced.empty());
+  EXPECT_EQ(grpc.pool.max_requests_per_connection, 1u);
 }
 
 TEST(ClustersTest, DestinationRuleLookupPrefersTheProxyNamespaceAndExactHosts) {
