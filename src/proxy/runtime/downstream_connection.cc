@@ -44,6 +44,7 @@ DownstreamConnection::DownstreamConnection(Worker& worker, asio::ip::tcp::socket
   ds_.stream_sni = std::string(connection.sni());
   ds_.stream_protocol = "HTTP/2";
   ds_.response_encoder = stream_encoder_.get();
+  if (connection.stream_tunnel_port != 0) tunnel_port_ = connection.stream_tunnel_port;
 }
 
 DownstreamConnection::~DownstreamConnection() {
@@ -79,6 +80,17 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
     }
   }
   while (true) {
+    if (c.tunnel_port_ && !c.stream_encoder_ && !c.tunnel_checked_) {
+      // The first bytes inside a CONNECT tunnel to a mesh service: HTTP/2 (a gRPC client
+      // honouring http_proxy) is served as on any connection, with the tunnel's port.
+      c.tunnel_checked_ = true;
+      if (co_await c.startsWithH2Preface()) {
+        c.ds_.stream_tunnel_port = *c.tunnel_port_;
+        c.http2_ = true;
+        co_await serveHttp2(c.ds_);
+        break;
+      }
+    }
     const HeadStatus status = co_await c.readHead();
     if (status == HeadStatus::kClosed) break;
     if (status == HeadStatus::kTimeout) {

@@ -77,8 +77,9 @@ class DownstreamConnection {
   // per request.
   std::optional<UpstreamRequest> upstream_;
   bool first_request_ = true;
-  bool waiting_ = false;  // no byte of a request received yet: safe to close on drain
-  bool http2_ = false;    // served by the HTTP/2 driver (h2_connection.h)
+  bool waiting_ = false;         // no byte of a request received yet: safe to close on drain
+  bool http2_ = false;           // served by the HTTP/2 driver (h2_connection.h)
+  bool tunnel_checked_ = false;  // the start of a CONNECT tunnel was checked for HTTP/2
   // The generation of the last snapshot seen and its routes for this listener, so the lookup
   // runs once per reload (0: none yet).
   uint64_t routes_generation_ = 0;
