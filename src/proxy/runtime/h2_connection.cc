@@ -7,6 +7,7 @@
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 #include <charconv>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
