@@ -72,9 +72,13 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
       co_return;
     }
     // HTTP/2: chosen by ALPN on TLS, or by its connection preface (prior knowledge).
-    if (c.ds_.transport.alpn() == "h2" || co_await c.startsWithH2Preface()) {
-      c.http2_ = true;
-      co_await serveHttp2(c.ds_);
+    std::optional<bool> http2 = true;
+    if (c.ds_.transport.alpn() != "h2") http2 = co_await c.startsWithH2Preface();
+    if (!http2 || *http2) {
+      if (http2) {
+        c.http2_ = true;
+        co_await serveHttp2(c.ds_);
+      }
       c.ds_.transport.close();
       co_return;
     }
@@ -84,7 +88,9 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
       // The first bytes inside a CONNECT tunnel to a mesh service: HTTP/2 (a gRPC client
       // honouring http_proxy) is served as on any connection, with the tunnel's port.
       c.tunnel_checked_ = true;
-      if (co_await c.startsWithH2Preface()) {
+      const std::optional<bool> http2 = co_await c.startsWithH2Preface();
+      if (!http2) break;
+      if (*http2) {
         c.ds_.stream_tunnel_port = *c.tunnel_port_;
         c.http2_ = true;
         co_await serveHttp2(c.ds_);
@@ -191,7 +197,7 @@ net::awaitable<std::optional<bool>> DownstreamConnection::startsWithTls() {
   co_return first == 0x16;
 }
 
-net::awaitable<bool> DownstreamConnection::startsWithH2Preface() {
+net::awaitable<std::optional<bool>> DownstreamConnection::startsWithH2Preface() {
   static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n";
   Downstream& ds = ds_;
   const Clock::time_point deadline = Clock::now() + ds.worker.options().request_headers_timeout;
@@ -202,10 +208,12 @@ net::awaitable<bool> DownstreamConnection::startsWithH2Preface() {
     if (n == kPreface.size()) co_return true;
     // Undecided: "P" or "PR" may still be "POST" or a PRI method; read on.
     waiting_ = got.empty();
-    if (waiting_ && ds.worker.draining()) co_return false;
+    if (waiting_ && ds.worker.draining()) co_return std::nullopt;
     const IoResult r = co_await readSome(ds.transport, ds.in, ds.read_timer, deadline);
     waiting_ = false;
-    if (!r.ok()) co_return false;  // readHead() sees the same end and handles it
+    // Ended, timed out or drained before a request: closed without an answer. (A TLS stream is
+    // not read again after its end.)
+    if (!r.ok()) co_return std::nullopt;
   }
 }
 

@@ -56,7 +56,8 @@ class DownstreamConnection {
   net::awaitable<std::optional<bool>> startsWithTls();
   // Reads the first bytes (kept in the buffer) far enough to tell HTTP/2's connection preface
   // from an HTTP/1.1 request line.
-  net::awaitable<bool> startsWithH2Preface();
+  // nullopt: the connection ended (or timed out, or the proxy drains) before a byte told.
+  net::awaitable<std::optional<bool>> startsWithH2Preface();
   net::awaitable<HeadStatus> readHead();
   net::awaitable<void> serve();
   net::awaitable<void> route();
