@@ -47,10 +47,8 @@ std::vector<std::string> notEnforced(const model::TrafficPolicy& policy) {
   };
   if (const auto& cp = policy.connection_pool) {
     if (const auto& http = cp->http) {
-      // Limits, retries and timeouts are enforced (Cluster::pool); the protocol choices are not.
-      add(http->h2_upgrade_policy.has_value() && *http->h2_upgrade_policy == "UPGRADE",
-          "connectionPool.http.h2UpgradePolicy");
-      add(http->use_client_protocol.value_or(false), "connectionPool.http.useClientProtocol");
+      // Limits, retries and timeouts are enforced (Cluster::pool); h2UpgradePolicy and
+      // useClientProtocol are Cluster::http2 / use_client_protocol.
       add(http->http2_keep_alive.has_value(), "connectionPool.http.http2KeepAlive");
     }
   }

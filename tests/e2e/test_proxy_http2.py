@@ -57,6 +57,8 @@ def curl_h2(port, path, *args, host=HOST, timeout=20):
 
 
 H2_HOST = "h2backend.example.com"
+UPGRADE_HOST = "upgrade.example.com"
+CLIENT_PROTOCOL_HOST = "clientprotocol.example.com"
 WS_HOST = "ws.example.com"
 TLS_PORT = 443
 
@@ -86,7 +88,15 @@ class H2Backend:
             except OSError:
                 return
             self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._serve_closing, args=(conn,), daemon=True).start()
+
+    def _serve_closing(self, conn):
+        try:
+            self._serve(conn)
+        except Exception:  # an HTTP/1.1 client, say: the connection just ends
+            pass
+        finally:
+            conn.close()
 
     def _serve(self, conn):
         import h2.config
@@ -156,11 +166,25 @@ spec:
   selector: {istio: ingressgateway}
   servers:
   - port: {number: 80, name: http, protocol: HTTP}
-    hosts: [%s, %s, %s]
+    hosts: [%s, %s, %s, %s, %s]
   - port: {number: 443, name: https, protocol: HTTPS}
     hosts: [%s]
     tls: {mode: SIMPLE, serverCertificate: %s, privateKey: %s}
-""" % (HOST, H2_HOST, WS_HOST, HOST, pki / "secure.crt", pki / "secure.key")
+""" % (HOST, H2_HOST, WS_HOST, UPGRADE_HOST, CLIENT_PROTOCOL_HOST, HOST, pki / "secure.crt",
+       pki / "secure.key")
+
+
+def http_policy(name, field):
+    """A DestinationRule setting connectionPool.http `field` for service `name`."""
+    return """apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: %s, namespace: default}
+spec:
+  host: %s
+  trafficPolicy:
+    connectionPool:
+      http: {%s}
+""" % (name, name, field)
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +205,12 @@ def env(tmp_path_factory):
     e.access_log = e.dir / "access.log"
     config = "---\n".join([tls_gateway(e.pki), routes("h2", HOST, "echo"),
                            routes("h2b", H2_HOST, "h2b"), routes("ws", WS_HOST, "ws"),
+                           routes("up", UPGRADE_HOST, "up"),
+                           routes("cp", CLIENT_PROTOCOL_HOST, "cp"),
+                           # An HTTP/2-only backend behind ports named plain http.
+                           service("up", e.h2_backend.port), service("cp", e.h2_backend.port),
+                           http_policy("up", "h2UpgradePolicy: UPGRADE"),
+                           http_policy("cp", "useClientProtocol: true"),
                            service("echo", e.backend.port), h2_service("h2b", e.h2_backend.port),
                            service("ws", e.ws_port)])
     e.tls_port = free_port()
@@ -354,3 +384,15 @@ def test_slow_reader_memory_stays_bounded(env):
         assert rss_after - rss_before < 20_000, (rss_before, rss_after)
     finally:
         sock.close()
+
+
+def test_h2_upgrade_policy_and_use_client_protocol(env):
+    """h2UpgradePolicy UPGRADE: HTTP/2 upstream whatever the client spoke; useClientProtocol:
+    HTTP/2 upstream only for an HTTP/2 client (an HTTP/1.1 one then fails against this
+    HTTP/2-only backend)."""
+    r = curl(env.proxy.port, "/up", UPGRADE_HOST)
+    assert r.status == 200 and r.headers.get("server") == "h2-backend", r
+    _, status, headers, _ = curl_h2(env.proxy.port, "/cp", host=CLIENT_PROTOCOL_HOST)
+    assert status == 200 and headers["server"] == "h2-backend"
+    r = curl(env.proxy.port, "/cp", CLIENT_PROTOCOL_HOST)
+    assert r.status in (502, 503), r

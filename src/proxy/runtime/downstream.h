@@ -76,6 +76,8 @@ struct Downstream {
   // TLS connection and the protocol for the access log come from the connection.
   std::string stream_sni;
   std::string_view stream_protocol;
+  // HTTP/2 inside a CONNECT tunnel to a mesh service: that service port, for its streams.
+  uint16_t stream_tunnel_port = 0;
   std::string_view sni() const { return transport.secure() ? transport.sni() : stream_sni; }
 };
 

@@ -45,6 +45,7 @@ DownstreamConnection::DownstreamConnection(Worker& worker, asio::ip::tcp::socket
   ds_.stream_sni = std::string(connection.sni());
   ds_.stream_protocol = "HTTP/2";
   ds_.response_encoder = stream_encoder_.get();
+  if (connection.stream_tunnel_port != 0) tunnel_port_ = connection.stream_tunnel_port;
 }
 
 DownstreamConnection::~DownstreamConnection() {
@@ -72,14 +73,31 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
       co_return;
     }
     // HTTP/2: chosen by ALPN on TLS, or by its connection preface (prior knowledge).
-    if (c.ds_.transport.alpn() == "h2" || co_await c.startsWithH2Preface()) {
-      c.http2_ = true;
-      co_await serveHttp2(c.ds_);
+    std::optional<bool> http2 = true;
+    if (c.ds_.transport.alpn() != "h2") http2 = co_await c.startsWithH2Preface();
+    if (!http2 || *http2) {
+      if (http2) {
+        c.http2_ = true;
+        co_await serveHttp2(c.ds_);
+      }
       c.ds_.transport.close();
       co_return;
     }
   }
   while (true) {
+    if (c.tunnel_port_ && !c.stream_encoder_ && !c.tunnel_checked_) {
+      // The first bytes inside a CONNECT tunnel to a mesh service: HTTP/2 (a gRPC client
+      // honouring http_proxy) is served as on any connection, with the tunnel's port.
+      c.tunnel_checked_ = true;
+      const std::optional<bool> http2 = co_await c.startsWithH2Preface();
+      if (!http2) break;
+      if (*http2) {
+        c.ds_.stream_tunnel_port = *c.tunnel_port_;
+        c.http2_ = true;
+        co_await serveHttp2(c.ds_);
+        break;
+      }
+    }
     const HeadStatus status = co_await c.readHead();
     if (status == HeadStatus::kClosed) break;
     if (status == HeadStatus::kTimeout) {
@@ -180,7 +198,7 @@ net::awaitable<std::optional<bool>> DownstreamConnection::startsWithTls() {
   co_return first == 0x16;
 }
 
-net::awaitable<bool> DownstreamConnection::startsWithH2Preface() {
+net::awaitable<std::optional<bool>> DownstreamConnection::startsWithH2Preface() {
   static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n";
   Downstream& ds = ds_;
   const Clock::time_point deadline = Clock::now() + ds.worker.options().request_headers_timeout;
@@ -191,10 +209,12 @@ net::awaitable<bool> DownstreamConnection::startsWithH2Preface() {
     if (n == kPreface.size()) co_return true;
     // Undecided: "P" or "PR" may still be "POST" or a PRI method; read on.
     waiting_ = got.empty();
-    if (waiting_ && ds.worker.draining()) co_return false;
+    if (waiting_ && ds.worker.draining()) co_return std::nullopt;
     const IoResult r = co_await readSome(ds.transport, ds.in, ds.read_timer, deadline);
     waiting_ = false;
-    if (!r.ok()) co_return false;  // readHead() sees the same end and handles it
+    // Ended, timed out or drained before a request: closed without an answer. (A TLS stream is
+    // not read again after its end.)
+    if (!r.ok()) co_return std::nullopt;
   }
 }
 

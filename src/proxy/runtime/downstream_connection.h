@@ -57,7 +57,8 @@ class DownstreamConnection {
   net::awaitable<std::optional<bool>> startsWithTls();
   // Reads the first bytes (kept in the buffer) far enough to tell HTTP/2's connection preface
   // from an HTTP/1.1 request line.
-  net::awaitable<bool> startsWithH2Preface();
+  // nullopt: the connection ended (or timed out, or the proxy drains) before a byte told.
+  net::awaitable<std::optional<bool>> startsWithH2Preface();
   net::awaitable<HeadStatus> readHead();
   net::awaitable<void> serve();
   net::awaitable<void> route();
@@ -81,8 +82,9 @@ class DownstreamConnection {
   // per request.
   std::optional<UpstreamRequest> upstream_;
   bool first_request_ = true;
-  bool waiting_ = false;  // no byte of a request received yet: safe to close on drain
-  bool http2_ = false;    // served by the HTTP/2 driver (h2_connection.h)
+  bool waiting_ = false;         // no byte of a request received yet: safe to close on drain
+  bool http2_ = false;           // served by the HTTP/2 driver (h2_connection.h)
+  bool tunnel_checked_ = false;  // the start of a CONNECT tunnel was checked for HTTP/2
   // The generation of the last snapshot seen and its routes for this listener, so the lookup
   // runs once per reload (0: none yet).
   uint64_t routes_generation_ = 0;

@@ -7,6 +7,7 @@
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 #include <charconv>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -286,6 +287,12 @@ void H2Connection::endStream(H2Stream& s) {
 void H2Connection::onStreamClose(int32_t id, uint32_t) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
+  // Body bytes not passed on (a client that reset its stream mid-upload) still count against
+  // the connection's window: returned here, or the connection would stall after enough of them.
+  if (it->second->unconsumed > 0) {
+    session_.consume(id, it->second->unconsumed);
+    it->second->unconsumed = 0;
+  }
   endStream(*it->second);
   streams_.erase(it);
 }
@@ -331,9 +338,11 @@ net::awaitable<void> H2Connection::pumpRequest(std::shared_ptr<H2Connection> sel
     const size_t credit = s->unconsumed;
     s->unconsumed = 0;
     auto [ec, n] = co_await asio::async_write(s->pair, asio::buffer(chunk), net::kAwait);
-    if (s->closed || self->closed_) break;
+    if (self->closed_) break;
+    // Returned even when the stream is gone meanwhile: the connection's window counts them too.
     self->session_.consume(s->id, credit);
     self->kick();
+    if (s->closed) break;
     if (ec) {
       // The stream's connection answered without reading the rest (a local reply, an upstream
       // that responded early): what the client still sends is dropped.
@@ -412,6 +421,10 @@ net::awaitable<void> H2Connection::run() {
   spawnDetached(executor_, writeLoop(self));
   // What the preface check already read.
   bool ok = true;
+  constexpr size_t kPrefaceSize = 24;
+  size_t received = ds.in.readableSize();
+  const Clock::time_point preface_deadline =
+      Clock::now() + ds.worker.options().request_headers_timeout;
   if (ds.in.readableSize() > 0) {
     const std::string_view got = ds.in.readableView();
     ok = session_.receive(
@@ -427,9 +440,12 @@ net::awaitable<void> H2Connection::run() {
       kick();
     }
     if (going_away_ && streams_.empty()) break;
-    // Idle (no stream open) for the idle timeout: closed, as an HTTP/1.1 keep-alive would be.
-    const Clock::time_point deadline =
-        streams_.empty() ? ds.idleDeadline() : Clock::now() + std::chrono::hours(24);
+    // Until the client preface is in, the request-header timeout (a client that chose h2 by ALPN
+    // and says nothing is cut off as an HTTP/1.1 one would be); then, idle (no stream open) for
+    // the idle timeout: closed, as an HTTP/1.1 keep-alive would be.
+    const Clock::time_point deadline = received < kPrefaceSize ? preface_deadline
+                                       : streams_.empty()      ? ds.idleDeadline()
+                                                          : Clock::now() + std::chrono::hours(24);
     const IoResult r = co_await readSome(ds.transport, ds.in, ds.read_timer, deadline);
     if (closed_) break;
     if (r.timed_out && !streams_.empty()) continue;
@@ -437,6 +453,7 @@ net::awaitable<void> H2Connection::run() {
     // streams are done.
     if (r.ec == asio::error::operation_aborted && ds.worker.draining() && !r.timed_out) continue;
     if (!r.ok()) break;
+    received += r.bytes;
     const std::string_view got = ds.in.readableView();
     ok = session_.receive(
         std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(got.data()), got.size()));

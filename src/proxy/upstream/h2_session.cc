@@ -252,6 +252,11 @@ void H2Session::onStreamClose(int32_t id, uint32_t error_code) {
   if (it == streams_.end()) return;
   std::shared_ptr<H2UpStream> s = it->second;
   streams_.erase(it);
+  if (s->unconsumed > 0 && !s->response_ended) {
+    // Response bytes that will never be written: the connection's window gets them back.
+    codec_.consume(id, s->unconsumed);
+    s->unconsumed = 0;
+  }
   if (!s->response_ended) {
     // Reset (REFUSED_STREAM, a server error) before the response ended: the request path sees
     // its connection reset, a retriable failure before the head, a cut body after.
@@ -399,9 +404,11 @@ asio::awaitable<void> H2Session::pumpResponse(std::shared_ptr<H2Session> self,
     const size_t credit = s->unconsumed;
     s->unconsumed = 0;
     auto [ec, n] = co_await asio::async_write(s->pair, asio::buffer(chunk), net::kAwait);
-    if (s->closed || self->closed_) break;
+    if (self->closed_) break;
+    // Returned even when the stream is gone meanwhile: the connection's window counts them too.
     if (s->id > 0) self->codec_.consume(s->id, credit);
     self->kick();
+    if (s->closed) break;
     if (ec) {
       // The request path gave up on the exchange (a timeout, its client left): so does the
       // server.

@@ -747,3 +747,72 @@ data:
 
 }  // namespace
 }  // namespace halyard::translate
+
+namespace halyard::translate {
+namespace {
+
+using namespace testing;
+
+// HTTP/2 upstream (issue 11): by the port's protocol, and by the DestinationRule.
+TEST(ClustersHttp2Test, PortProtocolAndDestinationRuleChooseHttp2) {
+  TranslateResult r = translateYaml(routingTo(
+      {"{host: reviews, port: {number: 9080}}", "{host: reviews, port: {number: 9090}}",
+       "{host: api.external.com, port: {number: 80}}",
+       "{host: api.external.com, port: {number: 81}}", "{host: ratings, port: {number: 80}}",
+       "{host: details, port: {number: 80}}", "{host: app-proto, port: {number: 80}}"},
+      std::string(kReviews) + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: default}
+spec:
+  hosts: [api.external.com]
+  resolution: STATIC
+  ports:
+  - {number: 80, name: a, protocol: GRPC}
+  - {number: 81, name: b, protocol: HTTP}
+  endpoints: [{address: 192.0.2.1}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ratings, namespace: default}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: details, namespace: default}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app-proto, namespace: default}
+spec: {ports: [{name: web, port: 80, appProtocol: kubernetes.io/h2c}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings, namespace: default}
+spec:
+  host: ratings
+  trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: details, namespace: default}
+spec:
+  host: details
+  trafficPolicy: {connectionPool: {http: {useClientProtocol: true}}}
+)"));
+  const Snapshot& s = snapshotOf(r);
+  EXPECT_FALSE(s.clusters.at("outbound|9080||reviews.default.svc.cluster.local").http2);
+  EXPECT_TRUE(s.clusters.at("outbound|9090||reviews.default.svc.cluster.local").http2);
+  EXPECT_TRUE(s.clusters.at("outbound|80||api.external.com").http2);
+  EXPECT_FALSE(s.clusters.at("outbound|81||api.external.com").http2);
+  EXPECT_TRUE(s.clusters.at("outbound|80||ratings.default.svc.cluster.local").http2);
+  const Cluster& details = s.clusters.at("outbound|80||details.default.svc.cluster.local");
+  EXPECT_FALSE(details.http2);
+  EXPECT_TRUE(details.use_client_protocol);
+  EXPECT_TRUE(s.clusters.at("outbound|80||app-proto.default.svc.cluster.local").http2);
+}
+
+}  // namespace
+}  // namespace halyard::translate

@@ -1,0 +1,295 @@
+#!/usr/bin/python3
+"""HTTP/2 proxy benchmark: h2load (h2c, prior knowledge) through halyard-proxy's gateway, nginx
+(`grpc_pass`, HTTP/2 both sides) and HAProxy (`proto h2` both sides) to the same HTTP/2 backend
+(an nginx answering a small body with `return 200` on an h2c port), in one run.
+
+Each proxy gets one worker and runs pinned to core 1 with the backend; h2load runs on core 0.
+Printed as a Markdown table: requests/s, CPU microseconds per request of the proxy's processes
+(utime+stime from /proc/<pid>/stat), peak RSS; then memory per idle HTTP/2 connection (RSS
+growth after opening --idle-connections client connections that only said hello) and per open
+stream (RSS growth after opening --open-streams streams whose requests wait on a backend that
+never answers them, a second h2c backend in Python that accepts streams and stays silent).
+
+    bench/h2_bench.py [--requests 200000] [--clients 16] [--streams 16] [--rounds 3]
+                      [--idle-connections 500] [--open-streams 500]
+                      [--proxy build/bin/halyard-proxy]
+
+Not part of the test command. Needs: h2load (nghttp2-client), nginx, haproxy, taskset,
+python3-h2. Every process listens on 127.0.0.1 on a free port, lives in a temp dir and is
+stopped on exit.
+"""
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import proxy_bench as pb  # noqa: E402  (shared process handling, CPU and RSS readers)
+
+HOST = pb.HOST
+SILENT_HOST = "silent.example.com"
+
+
+def nginx_h2_backend(fleet, port):
+    conf = os.path.join(fleet.tmp, "backend.conf")
+    with open(conf, "w") as f:
+        f.write("""daemon off; worker_processes 1; pid %s/backend.pid; error_log stderr error;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
+  http2_max_concurrent_streams 1024;
+  server { listen 127.0.0.1:%d http2 backlog=4096;
+    location / { return 200 "hello from the backend\\n"; } } }
+""" % (fleet.tmp, port))
+    return fleet.start("backend", ["nginx", "-e", "stderr", "-c", conf, "-p", fleet.tmp])
+
+
+def nginx_grpc_proxy(fleet, port, backend, silent):
+    conf = os.path.join(fleet.tmp, "nginx-proxy.conf")
+    with open(conf, "w") as f:
+        f.write("""daemon off; worker_processes 1; pid %s/nginx-proxy.pid; error_log stderr error;
+events { worker_connections 8192; }
+http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
+  http2_max_concurrent_streams 1024;
+  upstream be { server 127.0.0.1:%d; keepalive 128; keepalive_requests 1000000; }
+  upstream silent { server 127.0.0.1:%d; keepalive 16; }
+  server { listen 127.0.0.1:%d http2 backlog=4096; server_name %s;
+    location / { grpc_pass grpc://be; grpc_set_header X-Request-Id $request_id; } }
+  server { listen 127.0.0.1:%d http2; server_name %s;
+    location / { grpc_pass grpc://silent; grpc_read_timeout 600s; } } }
+""" % (fleet.tmp, backend, silent, port, HOST, port, SILENT_HOST))
+    return fleet.start("nginx", ["nginx", "-e", "stderr", "-c", conf, "-p", fleet.tmp])
+
+
+def haproxy_h2(fleet, port, backend, silent):
+    conf = os.path.join(fleet.tmp, "haproxy.cfg")
+    with open(conf, "w") as f:
+        f.write("""global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  http-reuse always
+  timeout connect 5s
+  timeout client 600s
+  timeout server 600s
+frontend fe
+  bind 127.0.0.1:%d proto h2
+  http-request set-header X-Request-Id %%[uuid]
+  use_backend silent if { hdr(host) -i %s }
+  default_backend be
+backend be
+  server s1 127.0.0.1:%d proto h2
+backend silent
+  server s1 127.0.0.1:%d proto h2
+""" % (port, SILENT_HOST, backend, silent))
+    return fleet.start("haproxy", ["haproxy", "-db", "-f", conf])
+
+
+def halyard_h2(fleet, port, backend, silent, binary):
+    cfg = os.path.join(fleet.tmp, "halyard")
+    os.makedirs(cfg, exist_ok=True)
+    services = ""
+    for name, host, p in (("backend", HOST, backend), ("silent", SILENT_HOST, silent)):
+        services += """---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: %s, namespace: default}
+spec:
+  hosts: ["%s"]
+  gateways: [bench]
+  http:
+  - route: [{destination: {host: %s, port: {number: 80}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: %s, namespace: default}
+spec:
+  ports: [{name: http2, port: 80, targetPort: %d}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: %s, namespace: default}
+subsets:
+- addresses: [{ip: 127.0.0.1}]
+  ports: [{name: http2, port: %d}]
+""" % (name, host, name, name, p, name, p)
+    with open(os.path.join(cfg, "bench.yaml"), "w") as f:
+        f.write("""apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: bench, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    bind: 127.0.0.1
+    hosts: ["%s", "%s"]
+""" % (HOST, SILENT_HOST) + services)
+    return pb.start_halyard(fleet, binary, cfg, "80=%d" % port)
+
+
+class SilentH2Backend:
+    """h2c server that accepts every stream and never answers: streams stay open."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1024)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        import h2.config
+        import h2.connection
+        c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        c.local_settings.max_concurrent_streams = 100000
+        c.initiate_connection()
+        conn.sendall(c.data_to_send())
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            try:
+                c.receive_data(data)
+            except Exception:
+                return
+            conn.sendall(c.data_to_send())
+
+
+def h2_hello(sock):
+    import h2.config
+    import h2.connection
+    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    c.initiate_connection()
+    sock.sendall(c.data_to_send())
+    return c
+
+
+def settle(pid, seconds=1.0):
+    time.sleep(seconds)
+    return pb.status_kb(pid, "VmRSS")
+
+
+def idle_connection_kb(port, pid, count):
+    before = settle(pid)
+    socks = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port))
+        h2_hello(s)
+        socks.append(s)
+    after = settle(pid, 2.0)
+    for s in socks:
+        s.close()
+    return (after - before) / count
+
+
+def open_stream_kb(port, pid, count, per_connection=100):
+    before = settle(pid)
+    socks = []
+    opened = 0
+    while opened < count:
+        s = socket.create_connection(("127.0.0.1", port))
+        c = h2_hello(s)
+        for i in range(min(per_connection, count - opened)):
+            c.send_headers(1 + 2 * i, [(":method", "GET"), (":scheme", "http"),
+                                       (":authority", SILENT_HOST), (":path", "/wait")],
+                           end_stream=True)
+        s.sendall(c.data_to_send())
+        opened += min(per_connection, count - opened)
+        socks.append(s)
+    after = settle(pid, 3.0)
+    for s in socks:
+        s.close()
+    return (after - before) / count
+
+
+def h2load(port, requests, clients, streams):
+    out = subprocess.run(pb.NICE + ["taskset", "-c", pb.CLIENT_CORE, "h2load", "-n",
+                                    str(requests), "-c", str(clients), "-m", str(streams),
+                                    "-H", ":authority: " + HOST, "http://127.0.0.1:%d/" % port],
+                         capture_output=True, text=True, timeout=600)
+    m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out.stdout)
+    ok = re.search(r"(\d+) succeeded", out.stdout)
+    if not m or not ok or int(ok.group(1)) != requests:
+        raise RuntimeError("h2load failed:\n" + out.stdout + out.stderr)
+    return float(m.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--streams", type=int, default=16)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--idle-connections", type=int, default=500)
+    ap.add_argument("--open-streams", type=int, default=500)
+    ap.add_argument("--proxy", default=os.path.join(pb.REPO, "build", "bin", "halyard-proxy"))
+    args = ap.parse_args()
+    pb.exclusive_machine()
+    tmp = tempfile.mkdtemp(prefix="h2bench-")
+    fleet = pb.Fleet(tmp)
+    results = {}
+    try:
+        backend_port = pb.free_port()
+        nginx_h2_backend(fleet, backend_port)
+        time.sleep(0.5)
+        silent = SilentH2Backend()
+        peers = {
+            "halyard-proxy": lambda p: halyard_h2(fleet, p, backend_port, silent.port, args.proxy),
+            "nginx (grpc_pass)": lambda p: nginx_grpc_proxy(fleet, p, backend_port, silent.port),
+            "HAProxy (proto h2)": lambda p: haproxy_h2(fleet, p, backend_port, silent.port),
+        }
+        for name, start in peers.items():
+            port = pb.free_port()
+            proc = start(port)
+            time.sleep(0.5)
+            pids = pb.process_tree(proc.pid)
+            main_pid = pids[-1]  # nginx: the worker; others: the process itself
+            h2load(port, 200, 1, 1)  # every path touched once
+            # Memory first, on a fresh process: after the load, freed heap would absorb it.
+            idle_kb = idle_connection_kb(port, main_pid, args.idle_connections)
+            stream_kb = open_stream_kb(port, main_pid, args.open_streams)
+            h2load(port, 2000, 2, 8)  # warm-up
+            rps, cpu = [], []
+            for _ in range(args.rounds):
+                c0 = pb.cpu_seconds(pids)
+                rps.append(h2load(port, args.requests, args.clients, args.streams))
+                cpu.append((pb.cpu_seconds(pids) - c0) / args.requests * 1e6)
+            peak = pb.status_kb(main_pid, "VmHWM")
+            results[name] = (statistics.median(rps), statistics.median(cpu), peak, idle_kb,
+                             stream_kb)
+            fleet.stop(proc)
+    finally:
+        fleet.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("h2load -n %d -c %d -m %d (h2c), one worker each, %d rounds (medians)\n" % (
+        args.requests, args.clients, args.streams, args.rounds))
+    print("| proxy | req/s | CPU µs/request | peak RSS MB | KB per idle h2 connection | "
+          "KB per open stream |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, (rps, cpu, peak, idle_kb, stream_kb) in results.items():
+        print("| %s | %.0f | %.1f | %.1f | %.1f | %.1f |" % (name, rps, cpu, peak / 1024.0,
+                                                            idle_kb, stream_kb))
+    h = results.get("halyard-proxy")
+    for peer in ("nginx (grpc_pass)", "HAProxy (proto h2)"):
+        if h and peer in results:
+            print("\nhalyard-proxy CPU/request vs %s: %.2fx" % (peer, h[1] / results[peer][1]))
+
+
+if __name__ == "__main__":
+    main()
