@@ -80,6 +80,7 @@ common::Expected<ProxyInfo> proxyInfoFromHello(const v1::ProxyHello& hello, uint
   info.address = hello.address();
   info.peer = std::move(peer);
   info.build_version = hello.build_version();
+  info.admin_address = hello.admin_address();
   info.last_version = hello.last_version();
   if (info.name.empty()) return common::fail(ErrorKind::kInvalidArgument, "hello has no name");
   if (std::find(std::begin(kRoles), std::end(kRoles), info.role) == std::end(kRoles)) {

@@ -45,6 +45,7 @@ struct ProxyInfo {
   uint16_t outbound_port = 0;
   std::string peer;
   std::string build_version;
+  std::string admin_address;  // where its /stats/prometheus answers ("" for none)
   uint64_t last_version = 0;  // what it served before this stream
 
   std::string id() const { return name + "." + namespace_; }  // "name.namespace"
