@@ -18,6 +18,8 @@ PACKAGES=(
   openssl sslscan
   # benchmarks (bench/, not part of the tests)
   wrk nghttp2-client nginx-light haproxy time
+  # observability (deploy/prometheus, halyard up --prometheus): prometheus and promtool
+  prometheus
 )
 
 missing=()

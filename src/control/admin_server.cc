@@ -57,6 +57,8 @@ void proxyGauges(std::string& out, const v1::StatusResponse& s) {
       {"halyard_control_proxy_config_error", "1 when no config could be translated for the proxy."},
       {"halyard_control_proxy_certificate_expiry_timestamp_seconds",
        "notAfter of the proxy's workload certificate (0: none issued)."},
+      {"halyard_control_proxy_certificate_issued_timestamp_seconds",
+       "notBefore of the proxy's workload certificate (0: none issued)."},
   };
   for (size_t f = 0; f < std::size(families); ++f) {
     out += std::string("# HELP ") + families[f].name + " " + families[f].help + "\n# TYPE " +
@@ -80,8 +82,11 @@ void proxyGauges(std::string& out, const v1::StatusResponse& s) {
         case 4:
           value = !p.last_error().empty() && p.last_response() != "NACK" ? 1 : 0;
           break;
-        default:
+        case 5:
           value = p.certificate_not_after();
+          break;
+        default:
+          value = p.certificate_not_before();
           break;
       }
       out += std::string(families[f].name) + "{proxy=\"" + escapeLabel(p.id()) +
