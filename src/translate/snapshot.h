@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "translate/authz.h"
+#include "translate/tracing.h"
 
 namespace halyard::translate {
 
@@ -343,6 +344,10 @@ struct Listener {
   // listeners with these protocols are served by the TCP proxy instead of HTTP; kOutboundPort
   // listeners of TCP service ports carry them for the sidecar's outbound side.
   std::vector<TcpRoute> tcp_routes;
+  // kGateway, kInbound, kOutboundProxy: distributed tracing of this listener's requests, from
+  // MeshConfig extensionProviders and the Telemetry API (translate/telemetry_config.h); null:
+  // trace headers pass through untouched and no span is reported.
+  std::shared_ptr<const TracingSettings> tracing;
   bool isTcp() const { return protocol == "TCP" || protocol == "TLS"; }
 };
 

@@ -659,6 +659,58 @@ void encodeAuthz(const tr::AuthzPolicy& in, v1::AuthzPolicy* out) {
   }
 }
 
+// Listener::tracing (issue 14).
+void encodeTracing(const tr::TracingSettings& t, v1::ObsTracing* out) {
+  for (const auto& p : t.providers) {
+    v1::ObsTracingProvider* o = out->add_providers();
+    o->set_name(p.name);
+    o->set_kind(p.kind == tr::TracingProvider::Kind::kZipkin
+                    ? v1::ObsTracingProvider::ZIPKIN
+                    : v1::ObsTracingProvider::OPENTELEMETRY);
+    o->set_host(p.host);
+    o->set_port(p.port);
+    o->set_path(p.path);
+    o->set_max_tag_length(p.max_tag_length);
+  }
+  out->set_sampling_percentage(t.sampling_percentage);
+  for (const auto& c : t.custom_tags) {
+    v1::ObsCustomTag* o = out->add_custom_tags();
+    o->set_tag(c.tag);
+    o->set_kind(static_cast<v1::ObsCustomTag::Kind>(static_cast<int>(c.kind)));
+    o->set_value(c.value);
+    o->set_default_value(c.default_value);
+  }
+  out->set_origin(t.origin);
+}
+
+std::shared_ptr<const tr::TracingSettings> decodeTracing(const v1::ObsTracing& in) {
+  auto t = std::make_shared<tr::TracingSettings>();
+  for (const auto& p : in.providers()) {
+    tr::TracingProvider o;
+    o.name = p.name();
+    o.kind = p.kind() == v1::ObsTracingProvider::ZIPKIN ? tr::TracingProvider::Kind::kZipkin
+                                                        : tr::TracingProvider::Kind::kOpenTelemetry;
+    o.host = p.host();
+    o.port = static_cast<uint16_t>(p.port());
+    o.path = p.path();
+    o.max_tag_length = p.max_tag_length();
+    t->providers.push_back(std::move(o));
+  }
+  t->sampling_percentage = in.sampling_percentage();
+  for (const auto& c : in.custom_tags()) {
+    tr::TracingCustomTag o;
+    o.tag = c.tag();
+    o.kind = c.kind() == v1::ObsCustomTag::HEADER        ? tr::TracingCustomTag::Kind::kHeader
+             : c.kind() == v1::ObsCustomTag::ENVIRONMENT ? tr::TracingCustomTag::Kind::kEnvironment
+                                                         : tr::TracingCustomTag::Kind::kLiteral;
+    o.value = c.value();
+    o.default_value = c.default_value();
+    t->custom_tags.push_back(std::move(o));
+  }
+  t->origin = in.origin();
+  return t;
+}
+
 v1::Listener encodeListener(const tr::Listener& listener) {
   v1::Listener out;
   out.set_name(listener.name);
@@ -702,6 +754,7 @@ v1::Listener encodeListener(const tr::Listener& listener) {
   }
   for (const auto& p : listener.authz) encodeAuthz(p, out.add_authz());
   out.set_registry_only(listener.registry_only);
+  if (listener.tracing) encodeTracing(*listener.tracing, out.mutable_tracing());
   for (const auto& r : listener.tcp_routes) {
     v1::TcpRoute* route = out.add_tcp_routes();
     for (const auto& m : r.matches) {
@@ -1005,6 +1058,7 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
     out.authz.push_back(std::move(*p));
   }
   out.registry_only = in.registry_only();
+  if (in.has_tracing()) out.tracing = decodeTracing(in.tracing());
   for (int i = 0; i < in.tcp_routes_size(); ++i) {
     const v1::TcpRoute& r = in.tcp_routes(i);
     tr::TcpRoute route;

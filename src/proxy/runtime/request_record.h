@@ -7,6 +7,7 @@
 
 #include "telemetry/access_log_entry.h"
 #include "telemetry/peer_identity.h"
+#include "telemetry/trace_context.h"
 #include "translate/snapshot.h"
 
 namespace halyard::proxy::runtime {
@@ -28,6 +29,7 @@ struct RequestRecord {
   std::string_view upstream_principal;
   bool retried = false;
   bool upstream_timeout = false;
+  const telemetry::TraceContext* trace = nullptr;  // set when the listener traces requests
 };
 
 }  // namespace halyard::proxy::runtime

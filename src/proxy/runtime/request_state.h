@@ -17,6 +17,7 @@
 #include "proxy/runtime/request_id.h"
 #include "proxy/runtime/request_record.h"
 #include "proxy/runtime/worker_snapshot.h"
+#include "telemetry/trace_context.h"
 
 namespace halyard::proxy::runtime {
 
@@ -43,6 +44,7 @@ struct RequestState {
   std::string transport_failure;       // backs the access log's upstream_transport_failure_reason
   std::string authz_details;           // backs response_code_details of an RBAC denial
   std::string normalized_path;         // backs view.path when normalization changed it
+  telemetry::TraceContext trace;       // this hop's span, on listeners with tracing
 
   bool http10() const { return head->version == http::HttpVersion::kHttp10; }
   bool isHead() const { return head->method == "HEAD"; }
@@ -66,6 +68,7 @@ struct RequestState {
     transport_failure.clear();
     authz_details.clear();
     normalized_path.clear();
+    trace.reset();
   }
 };
 

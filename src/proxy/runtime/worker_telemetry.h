@@ -12,6 +12,7 @@
 #include "proxy/runtime/request_record.h"
 #include "telemetry/access_logger.h"
 #include "telemetry/proxy_stats.h"
+#include "telemetry/span_exporter.h"
 #include "telemetry/worker_stats.h"
 
 namespace halyard::proxy::runtime {
@@ -56,6 +57,8 @@ class WorkerTelemetry {
   telemetry::UpstreamStats& upstream(const translate::Cluster& cluster);
   template <class F>
   void withTcpLabels(const RequestRecord& record, F&& f);
+  // The span of a sampled request, to this worker's buffer (telemetry/span_exporter.h).
+  void recordSpan(const RequestRecord& record);
 
   telemetry::WorkerStats* stats_;
   Workload self_;
@@ -69,6 +72,7 @@ class WorkerTelemetry {
   using ByName = std::unordered_map<std::string, V, NameHash, std::equal_to<>>;
   ByName<telemetry::DownstreamStats> downstream_;
   ByName<telemetry::UpstreamStats> upstream_;
+  std::shared_ptr<telemetry::SpanBuffer> spans_;  // made at the first sampled request
 };
 
 }  // namespace halyard::proxy::runtime
