@@ -150,8 +150,10 @@ void printTable(const up::UpPlan& plan, const up::Supervisor& sup, bool detached
       << file(i + 1) + ", " + file(i) << "\n";
     i += 2;
   }
+  o << "\nDashboard: http://" << loopback(plan.control_admin_port)
+    << "/  (service graph, golden signals, proxy status; halyard dashboard opens it)\n";
   if (prometheus) {
-    o << "\nPrometheus: " << prometheus->url << "  (every proxy and the control plane, from "
+    o << "Prometheus: " << prometheus->url << "  (every proxy and the control plane, from "
       << "http://" << loopback(plan.control_admin_port) << "/sd/prometheus; rules from "
       << shown(prometheus->rules_dir) << "; log prometheus.log)\n";
   }

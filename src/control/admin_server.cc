@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "control/observability/control_metrics.h"
+#include "control/observability/dashboard_page.h"
 #include "control/observability/prometheus_sd.h"
 
 namespace halyard::control {
@@ -220,7 +221,7 @@ void AdminServer::accept() {
   });
 }
 
-std::string AdminServer::respond(const std::string& request_line) const {
+std::string AdminServer::respond(const std::string& request_line) {
   std::istringstream words(request_line);
   std::string method, target;
   words >> method >> target;
@@ -230,6 +231,13 @@ std::string AdminServer::respond(const std::string& request_line) const {
   if (target == "/metrics") {
     return httpResponse(200, "OK", "text/plain; version=0.0.4",
                         metrics(controller_.status(), identity_));
+  }
+  if (target == "/" || target == "/dashboard") {
+    return httpResponse(200, "OK", "text/html; charset=utf-8", std::string(dashboardPage()));
+  }
+  if (target == "/api/dashboard") {
+    return httpResponse(200, "OK", "application/json",
+                        scraper_.dashboardJson(controller_.status()));
   }
   if (target == "/sd/prometheus") {
     return httpResponse(200, "OK", "application/json",
@@ -245,7 +253,7 @@ std::string AdminServer::respond(const std::string& request_line) const {
     return httpResponse(200, "OK", "application/json", json);
   }
   return httpResponse(404, "Not Found", "text/plain",
-                      "no such page; try /ready, /status, /metrics or /sd/prometheus\n");
+                      "no such page; try /, /ready, /status, /metrics or /sd/prometheus\n");
 }
 
 }  // namespace halyard::control

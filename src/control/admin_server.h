@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "control/observability/mesh_scraper.h"
 #include "control/push/identity_counters.h"
 #include "control/push/push_controller.h"
 
@@ -36,7 +37,7 @@ class AdminServer {
  private:
   void accept();
   // The response to one request line ("GET /status HTTP/1.1").
-  std::string respond(const std::string& request_line) const;
+  std::string respond(const std::string& request_line);
 
   const PushController& controller_;
   const IdentityCounters* identity_;
@@ -44,6 +45,7 @@ class AdminServer {
   std::optional<asio::ip::tcp::acceptor> acceptor_;
   std::thread thread_;
   std::string address_;
+  MeshScraper scraper_;  // the dashboard's scrapes of the proxies (/api/dashboard)
 };
 
 }  // namespace halyard::control

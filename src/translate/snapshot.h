@@ -348,6 +348,8 @@ struct Listener {
   // MeshConfig extensionProviders and the Telemetry API (translate/telemetry_config.h); null:
   // trace headers pass through untouched and no span is reported.
   std::shared_ptr<const TracingSettings> tracing;
+  // Same listeners: the Telemetry API's metrics overrides and access logging (null: defaults).
+  std::shared_ptr<const ListenerTelemetry> telemetry;
   bool isTcp() const { return protocol == "TCP" || protocol == "TLS"; }
 };
 

@@ -1,6 +1,7 @@
 #include "translate/telemetry_config.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <optional>
 
@@ -134,6 +135,30 @@ bool hasSelector(const config::Object& t) {
   return spec && (spec->get("selector") || spec->get("targetRef") || spec->get("targetRefs"));
 }
 
+// The Telemetry objects that apply to a proxy: mesh, namespace, workload (null when none).
+std::array<const config::Object*, 3> scopes(const config::model::ConfigSet& config,
+                                            const std::string& root_namespace,
+                                            const std::string& ns,
+                                            const std::map<std::string, std::string>& labels) {
+  std::array<const config::Object*, 3> by_scope = {nullptr, nullptr, nullptr};
+  for (const auto& t : config.telemetries) {
+    const std::string& t_ns = t.namespaceOr("default");
+    int scope = -1;
+    if (hasSelector(t)) {
+      if (t_ns == ns && selects(t, labels)) scope = 2;
+    } else if (t_ns == ns && ns != root_namespace) {
+      scope = 1;
+    } else if (t_ns == root_namespace) {
+      scope = 0;
+    }
+    // Of several at one scope Istio takes the oldest; in load order, the first.
+    if (scope >= 0 && !by_scope[static_cast<size_t>(scope)]) {
+      by_scope[static_cast<size_t>(scope)] = &t;
+    }
+  }
+  return by_scope;
+}
+
 }  // namespace
 
 MeshTelemetry readMeshTelemetry(const config::model::ConfigSet& config) {
@@ -174,20 +199,7 @@ std::shared_ptr<const TracingSettings> resolveTracing(
     const std::map<std::string, std::string>& labels, std::vector<std::string>* problems) {
   if (!mesh.enable_tracing) return nullptr;
   // Mesh, then namespace, then workload: each more specific layer overrides what it sets.
-  const config::Object* by_scope[3] = {nullptr, nullptr, nullptr};
-  for (const auto& t : config.telemetries) {
-    const std::string& t_ns = t.namespaceOr("default");
-    int scope = -1;
-    if (hasSelector(t)) {
-      if (t_ns == ns && selects(t, labels)) scope = 2;
-    } else if (t_ns == ns && ns != root_namespace) {
-      scope = 1;
-    } else if (t_ns == root_namespace) {
-      scope = 0;
-    }
-    // Of several at one scope Istio takes the oldest; in load order, the first.
-    if (scope >= 0 && !by_scope[scope]) by_scope[scope] = &t;
-  }
+  const auto by_scope = scopes(config, root_namespace, ns, labels);
   std::vector<std::string> providers = mesh.default_tracing;
   double sampling = mesh.default_sampling;
   std::vector<TracingCustomTag> tags;
@@ -227,6 +239,99 @@ std::shared_ptr<const TracingSettings> resolveTracing(
   out->sampling_percentage = sampling;
   out->custom_tags = std::move(tags);
   out->origin = origin.empty() ? "MeshConfig defaultProviders" : origin;
+  return out;
+}
+
+std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
+    const config::model::ConfigSet& config, const std::string& root_namespace,
+    const std::string& ns, const std::map<std::string, std::string>& labels,
+    std::vector<std::string>* problems) {
+  const auto by_scope = scopes(config, root_namespace, ns, labels);
+  const Node* metrics = nullptr;
+  const Node* logging = nullptr;
+  std::string origin;
+  for (const config::Object* t : by_scope) {
+    if (!t || !t->spec()) continue;
+    bool used = false;
+    if (const Node* m = t->spec()->get("metrics"); m && m->isList()) {
+      metrics = m;
+      used = true;
+    }
+    if (const Node* a = t->spec()->get("accessLogging"); a && a->isList()) {
+      logging = a;
+      used = true;
+    }
+    if (used) {
+      origin += (origin.empty() ? "Telemetry " : ", ") + t->namespaceOr("default") + "/" + t->name;
+    }
+  }
+  if (!metrics && !logging) return nullptr;
+  auto out = std::make_shared<ListenerTelemetry>();
+  out->origin = origin;
+  auto report = [problems](std::string p) {
+    if (problems) problems->push_back(std::move(p));
+  };
+  if (metrics) {
+    for (const Node& entry : metrics->items) {
+      const Node* overrides = entry.get("overrides");
+      if (!overrides || !overrides->isList()) continue;
+      for (const Node& o : overrides->items) {
+        const Node* match = o.get("match");
+        const std::string metric = match ? str(match->get("metric")) : "";
+        const std::string mode = match ? str(match->get("mode")) : "";
+        std::vector<size_t> which;
+        for (size_t i = 0; i < kIstioMetricCount; ++i) {
+          if (metric.empty() || metric == "ALL_METRICS" || kIstioMetricNames[i] == metric) {
+            which.push_back(i);
+          }
+        }
+        if (which.empty()) {
+          report("Telemetry metrics override for \"" + metric +
+                 "\" is not one of Istio's standard metrics (customMetric is not supported); "
+                 "it is ignored");
+          continue;
+        }
+        const bool client = mode.empty() || mode == "CLIENT_AND_SERVER" || mode == "CLIENT";
+        const bool server = mode.empty() || mode == "CLIENT_AND_SERVER" || mode == "SERVER";
+        const bool disabled = str(o.get("disabled")) == "true";
+        for (size_t i : which) {
+          if (client && disabled) out->client.disabled[i] = true;
+          if (server && disabled) out->server.disabled[i] = true;
+        }
+        if (const Node* tags = o.get("tagOverrides"); tags && tags->isMap()) {
+          for (const auto& e : tags->fields) {
+            if (str(e.value.get("operation")) == "REMOVE") {
+              if (client) out->client.removed_tags.push_back(e.key);
+              if (server) out->server.removed_tags.push_back(e.key);
+            } else {
+              report("Telemetry tagOverrides " + e.key +
+                     ": only operation REMOVE is supported (a CEL value is not evaluated); it "
+                     "is ignored");
+            }
+          }
+        }
+      }
+    }
+  }
+  if (logging && !logging->items.empty()) {
+    const Node& first = logging->items.front();  // Istio applies the first entry
+    out->access_log_disabled = str(first.get("disabled")) == "true";
+    if (const Node* providers = first.get("providers");
+        providers && providers->isList() && providers->items.empty()) {
+      out->access_log_disabled = true;
+    }
+    if (const Node* filter = first.get("filter")) {
+      const std::string expression = str(filter->get("expression"));
+      if (auto compiled = parseAccessLogFilter(expression); compiled) {
+        out->access_log_filter = expression;
+        out->access_log_compiled = std::move(*compiled);
+      } else if (!expression.empty()) {
+        report("accessLogging filter \"" + expression +
+               "\" is outside what the proxy evaluates (response.code compared with a number, "
+               "&&, ||); every request is logged");
+      }
+    }
+  }
   return out;
 }
 

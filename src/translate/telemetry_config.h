@@ -40,4 +40,12 @@ std::shared_ptr<const TracingSettings> resolveTracing(
     const std::string& root_namespace, const std::string& ns,
     const std::map<std::string, std::string>& labels, std::vector<std::string>* problems = nullptr);
 
+// The Telemetry API's `metrics` (overrides: match.metric / ALL_METRICS, match.mode, disabled,
+// tagOverrides with operation REMOVE) and `accessLogging` (disabled, filter.expression) for a
+// proxy: the most specific Telemetry that has the section decides it. Null: nothing set.
+std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
+    const config::model::ConfigSet& config, const std::string& root_namespace,
+    const std::string& ns, const std::map<std::string, std::string>& labels,
+    std::vector<std::string>* problems = nullptr);
+
 }  // namespace halyard::translate

@@ -29,9 +29,12 @@ enum class Part { kWhole, kSidecarOutbound };
 
 // The listeners a request enters by (not the outbound port tables, which sidecars share) carry
 // the proxy's tracing (issue 14: MeshConfig extensionProviders + Telemetry).
-void markTracing(std::vector<Listener>& listeners, std::shared_ptr<const TracingSettings> tracing) {
+void markTracing(std::vector<Listener>& listeners, std::shared_ptr<const TracingSettings> tracing,
+                 std::shared_ptr<const ListenerTelemetry> telemetry) {
   for (Listener& l : listeners) {
-    if (l.kind != ListenerKind::kOutboundPort) l.tracing = tracing;
+    if (l.kind == ListenerKind::kOutboundPort) continue;
+    l.tracing = tracing;
+    l.telemetry = telemetry;
   }
 }
 
@@ -84,7 +87,9 @@ TranslateResult translate(const config::model::ConfigSet& config, const ProxyIde
   if (part == Part::kWhole) {
     markTracing(snapshot->listeners,
                 resolveTracing(config, readMeshTelemetry(config), mesh.settings.root_namespace,
-                               proxy.namespace_, proxy.labels, &notes));
+                               proxy.namespace_, proxy.labels, &notes),
+                resolveListenerTelemetry(config, mesh.settings.root_namespace, proxy.namespace_,
+                                         proxy.labels, &notes));
   }
 
   TranslateResult result;
@@ -142,7 +147,9 @@ Snapshot SidecarOwnBuilder::build(const ProxyIdentity& proxy) const {
   markRegistryOnly(s.listeners, registry_only_);
   markTracing(s.listeners,
               resolveTracing(config_, *mesh_telemetry_, mesh_telemetry_->root_namespace,
-                             proxy.namespace_, proxy.labels, &s.warnings));
+                             proxy.namespace_, proxy.labels, &s.warnings),
+              resolveListenerTelemetry(config_, mesh_telemetry_->root_namespace, proxy.namespace_,
+                                       proxy.labels, &s.warnings));
   return s;
 }
 

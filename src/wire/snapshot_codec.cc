@@ -711,6 +711,42 @@ std::shared_ptr<const tr::TracingSettings> decodeTracing(const v1::ObsTracing& i
   return t;
 }
 
+void encodeTelemetry(const tr::ListenerTelemetry& t, v1::ObsTelemetry* out) {
+  for (size_t i = 0; i < tr::kIstioMetricCount; ++i) {
+    const std::string name(tr::kIstioMetricNames[i]);
+    if (t.client.disabled[i]) out->add_client_disabled_metrics(name);
+    if (t.server.disabled[i]) out->add_server_disabled_metrics(name);
+  }
+  for (const auto& tag : t.client.removed_tags) out->add_client_removed_tags(tag);
+  for (const auto& tag : t.server.removed_tags) out->add_server_removed_tags(tag);
+  out->set_access_log_disabled(t.access_log_disabled);
+  out->set_access_log_filter(t.access_log_filter);
+  out->set_origin(t.origin);
+}
+
+std::shared_ptr<const tr::ListenerTelemetry> decodeTelemetry(const v1::ObsTelemetry& in) {
+  auto t = std::make_shared<tr::ListenerTelemetry>();
+  auto disable = [](const auto& names, tr::MetricsSide& side) {
+    for (const auto& n : names) {
+      for (size_t i = 0; i < tr::kIstioMetricCount; ++i) {
+        if (tr::kIstioMetricNames[i] == n) side.disabled[i] = true;
+      }
+    }
+  };
+  disable(in.client_disabled_metrics(), t->client);
+  disable(in.server_disabled_metrics(), t->server);
+  t->client.removed_tags.assign(in.client_removed_tags().begin(), in.client_removed_tags().end());
+  t->server.removed_tags.assign(in.server_removed_tags().begin(), in.server_removed_tags().end());
+  t->access_log_disabled = in.access_log_disabled();
+  t->access_log_filter = in.access_log_filter();
+  // translate checked the expression; one it could not read was not sent.
+  if (auto f = tr::parseAccessLogFilter(t->access_log_filter); f && !t->access_log_filter.empty()) {
+    t->access_log_compiled = std::move(*f);
+  }
+  t->origin = in.origin();
+  return t;
+}
+
 v1::Listener encodeListener(const tr::Listener& listener) {
   v1::Listener out;
   out.set_name(listener.name);
@@ -755,6 +791,7 @@ v1::Listener encodeListener(const tr::Listener& listener) {
   for (const auto& p : listener.authz) encodeAuthz(p, out.add_authz());
   out.set_registry_only(listener.registry_only);
   if (listener.tracing) encodeTracing(*listener.tracing, out.mutable_tracing());
+  if (listener.telemetry) encodeTelemetry(*listener.telemetry, out.mutable_telemetry());
   for (const auto& r : listener.tcp_routes) {
     v1::TcpRoute* route = out.add_tcp_routes();
     for (const auto& m : r.matches) {
@@ -1059,6 +1096,7 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
   }
   out.registry_only = in.registry_only();
   if (in.has_tracing()) out.tracing = decodeTracing(in.tracing());
+  if (in.has_telemetry()) out.telemetry = decodeTelemetry(in.telemetry());
   for (int i = 0; i < in.tcp_routes_size(); ++i) {
     const v1::TcpRoute& r = in.tcp_routes(i);
     tr::TcpRoute route;

@@ -248,9 +248,11 @@ const ListenerRoutes* DownstreamConnection::listenerRoutes() {
   return routes_;
 }
 
-// The span of this hop, when the listener the request came in by traces (Listener::tracing).
+// The span of this hop, when the listener the request came in by traces (Listener::tracing), and
+// that listener's Telemetry settings for the report.
 void DownstreamConnection::startTrace(RequestState& rq) {
   const ListenerRoutes* own = rq.snapshot ? rq.snapshot->listener(ds_.listener->name) : nullptr;
+  if (own) rq.record.telemetry = own->listener->telemetry.get();  // Telemetry metrics/logging
   if (!own || !own->listener->tracing) return;
   auto header = [](const void* view, std::string_view name) {
     return static_cast<const http::RequestView*>(view)->header(name);

@@ -30,6 +30,8 @@ struct RequestRecord {
   bool retried = false;
   bool upstream_timeout = false;
   const telemetry::TraceContext* trace = nullptr;  // set when the listener traces requests
+  // The Telemetry API's metrics and access log settings of the listener the request came in by.
+  const translate::ListenerTelemetry* telemetry = nullptr;
 };
 
 }  // namespace halyard::proxy::runtime

@@ -188,8 +188,39 @@ void WorkerTelemetry::recordSpan(const RequestRecord& record) {
   telemetry::SpanExporter::instance().spanAdded();
 }
 
+void WorkerTelemetry::recordOverridden(const RequestRecord& record,
+                                       const translate::MetricsSide& side) {
+  const telemetry::IstioRequestLabels l = istioLabels(record);
+  const std::string code = std::to_string(l.response_code);
+  const std::string flags = l.response_flags.toString();
+  auto labels = telemetry::istioLabels(l, code, flags);
+  // A label with an empty value is no label to Prometheus: REMOVE drops it from the series.
+  for (auto& label : labels) {
+    for (const auto& removed : side.removed_tags) {
+      if (label.name == removed) label.value = {};
+    }
+  }
+  const std::span<const telemetry::Label> all(labels.data(), labels.size());
+  using M = translate::IstioMetric;
+  auto on = [&side](M m) { return !side.disabled[static_cast<size_t>(m)]; };
+  if (on(M::kRequestCount)) stats_->counter(telemetry::kIstioRequestsTotal, all).inc();
+  if (on(M::kRequestDuration)) {
+    stats_->histogram(telemetry::kIstioRequestDuration, all)
+        .record(static_cast<uint64_t>(record.log.duration.count()));
+  }
+  if (on(M::kRequestSize)) {
+    stats_->histogram(telemetry::kIstioRequestBytes, all).record(record.log.bytes_received);
+  }
+  if (on(M::kResponseSize)) {
+    stats_->histogram(telemetry::kIstioResponseBytes, all).record(record.log.bytes_sent);
+  }
+}
+
 void WorkerTelemetry::requestDone(const RequestRecord& record) {
-  if (writer_) writer_->log(record.log);
+  const translate::ListenerTelemetry* overrides = record.telemetry;
+  if (writer_ && (!overrides || overrides->logs(record.log.response_code))) {
+    writer_->log(record.log);
+  }
   if (record.trace && record.trace->sampled()) recordSpan(record);
   if (!stats_) return;
   downstream(record.listener).rq_total->inc();
@@ -198,6 +229,12 @@ void WorkerTelemetry::requestDone(const RequestRecord& record) {
     us.rq_total->inc();
     if (record.retried) us.rq_retry->inc();
     if (record.upstream_timeout) us.rq_timeout->inc();
+  }
+  if (overrides) {
+    const translate::MetricsSide& side = record.listener_kind == translate::ListenerKind::kInbound
+                                             ? overrides->server
+                                             : overrides->client;
+    if (side.anyDisabled() || !side.removed_tags.empty()) return recordOverridden(record, side);
   }
   stats_->recordRequest(istioLabels(record), static_cast<uint64_t>(record.log.duration.count()),
                         record.log.bytes_received, record.log.bytes_sent);

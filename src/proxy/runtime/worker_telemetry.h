@@ -59,6 +59,8 @@ class WorkerTelemetry {
   void withTcpLabels(const RequestRecord& record, F&& f);
   // The span of a sampled request, to this worker's buffer (telemetry/span_exporter.h).
   void recordSpan(const RequestRecord& record);
+  // Istio's request metrics with the Telemetry API's overrides (metrics off, tags removed).
+  void recordOverridden(const RequestRecord& record, const translate::MetricsSide& side);
 
   telemetry::WorkerStats* stats_;
   Workload self_;

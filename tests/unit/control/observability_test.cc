@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/observability/control_metrics.h"
+#include "control/observability/mesh_scraper.h"
 #include "control/observability/prometheus_sd.h"
 
 namespace halyard::control {
@@ -69,6 +70,42 @@ TEST(SecondsHistogram, RendersCumulativeBucketsSumAndCount) {
   EXPECT_NE(out.find("x_seconds_bucket{le=\"+Inf\"} 3\n"), std::string::npos) << out;
   EXPECT_NE(out.find("x_seconds_count 3\n"), std::string::npos) << out;
   EXPECT_NE(out.find("x_seconds_sum 60.0305\n"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace halyard::control
+
+namespace halyard::control {
+namespace {
+
+TEST(MeshScraper, ParsesLabelsAndValuesOfOneMetric) {
+  const std::string text =
+      "# TYPE istio_requests_total counter\n"
+      "istio_requests_total{reporter=\"destination\",source_workload=\"a\\\"b\","
+      "response_code=\"200\"} 12\n"
+      "istio_requests_total_other{x=\"y\"} 3\n"
+      "istio_requests_total{reporter=\"source\",response_code=\"503\"} 2\n";
+  const auto samples = MeshScraper::parse(text, "istio_requests_total");
+  ASSERT_EQ(samples.size(), 2u);
+  EXPECT_EQ(samples[0].labels.at("source_workload"), "a\"b");
+  EXPECT_EQ(samples[0].labels.at("response_code"), "200");
+  EXPECT_EQ(samples[0].value, 12);
+  EXPECT_EQ(samples[1].labels.at("reporter"), "source");
+  EXPECT_EQ(samples[1].value, 2);
+}
+
+TEST(MeshScraper, ListsProxiesEvenWhenTheyCannotBeScraped) {
+  v1::StatusResponse s;
+  auto* p = s.add_proxies();
+  p->set_id("a.default");
+  p->set_name("a");
+  p->set_role("sidecar");
+  p->set_admin_address("127.0.0.1:1");  // nothing listens there
+  MeshScraper scraper;
+  const auto doc = nlohmann::json::parse(scraper.dashboardJson(s));
+  ASSERT_EQ(doc["proxies"].size(), 1u);
+  EXPECT_EQ(doc["proxies"][0]["scraped"], false);
+  EXPECT_TRUE(doc["edges"].empty());
 }
 
 }  // namespace

@@ -160,3 +160,54 @@ spec:
 
 }  // namespace
 }  // namespace halyard::translate
+
+namespace halyard::translate {
+namespace {
+
+TEST(ListenerTelemetry, MetricsOverridesAndAccessLogFilter) {
+  const auto config = testing::parseConfig(R"(apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  metrics:
+  - providers: [{name: prometheus}]
+    overrides:
+    - match: {metric: REQUEST_SIZE, mode: CLIENT_AND_SERVER}
+      disabled: true
+    - match: {metric: RESPONSE_SIZE, mode: SERVER}
+      disabled: true
+    - match: {metric: ALL_METRICS}
+      tagOverrides:
+        request_protocol: {operation: REMOVE}
+        request_host: {value: "request.host"}
+  accessLogging:
+  - providers: [{name: envoy}]
+    filter:
+      expression: response.code >= 400 && response.code != 404 || response.code == 200
+)");
+  std::vector<std::string> problems;
+  auto t = resolveListenerTelemetry(config, "istio-system", "shop", {}, &problems);
+  ASSERT_NE(t, nullptr);
+  using M = IstioMetric;
+  EXPECT_TRUE(t->client.disabled[static_cast<size_t>(M::kRequestSize)]);
+  EXPECT_TRUE(t->server.disabled[static_cast<size_t>(M::kRequestSize)]);
+  EXPECT_FALSE(t->client.disabled[static_cast<size_t>(M::kResponseSize)]);
+  EXPECT_TRUE(t->server.disabled[static_cast<size_t>(M::kResponseSize)]);
+  EXPECT_FALSE(t->client.disabled[static_cast<size_t>(M::kRequestCount)]);
+  EXPECT_EQ(t->client.removed_tags, std::vector<std::string>{"request_protocol"});
+  ASSERT_EQ(problems.size(), 1u);  // the CEL value of request_host
+  EXPECT_NE(problems[0].find("request_host"), std::string::npos);
+  EXPECT_TRUE(t->logs(503));
+  EXPECT_FALSE(t->logs(404));
+  EXPECT_TRUE(t->logs(200));
+  EXPECT_FALSE(t->logs(302));
+}
+
+TEST(ListenerTelemetry, AnExpressionOutsideTheSubsetLogsEverything) {
+  EXPECT_FALSE(parseAccessLogFilter("request.headers['x'] == 'y'"));
+  ASSERT_TRUE(parseAccessLogFilter("response.code >= 500"));
+  EXPECT_EQ(parseAccessLogFilter("(response.code < 200)")->front().front().value, 200);
+}
+
+}  // namespace
+}  // namespace halyard::translate
