@@ -5,9 +5,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <tuple>
 
 namespace halyard::telemetry {
@@ -15,11 +16,7 @@ namespace halyard::telemetry {
 namespace {
 
 constexpr auto kFlushInterval = std::chrono::seconds(1);
-constexpr int kTimeoutSeconds = 2;
-
-std::string clipped(const std::string& v, size_t max) {
-  return max > 0 && v.size() > max ? v.substr(0, max) : v;
-}
+constexpr int kTimeoutSeconds = 5;
 
 // One POST on a fresh connection; true on a 2xx answer.
 bool post(const std::string& host, uint16_t port, const std::string& path,
@@ -105,9 +102,11 @@ std::shared_ptr<SpanBuffer> SpanExporter::newBuffer() {
 }
 
 void SpanExporter::spanAdded() {
+  if (thread_started_.load(std::memory_order_relaxed)) return;  // every span after the first
   std::lock_guard lock(mu_);
   if (started_ || stopping_) return;
   started_ = true;
+  thread_started_.store(true, std::memory_order_relaxed);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -163,59 +162,186 @@ void SpanExporter::flush() {
   }
 }
 
+std::string SpanRecord::name() const {
+  // "outbound|9080||reviews.default.svc.cluster.local" ->
+  // "reviews.default.svc.cluster.local:9080/*"
+  if (upstream_cluster.starts_with("outbound|")) {
+    const size_t p1 = upstream_cluster.find('|');
+    const size_t p2 = upstream_cluster.find('|', p1 + 1);
+    const size_t p3 = upstream_cluster.find('|', p2 + 1);
+    if (p3 != std::string::npos && p3 + 1 < upstream_cluster.size()) {
+      return upstream_cluster.substr(p3 + 1) + ":" + upstream_cluster.substr(p1 + 1, p2 - p1 - 1) +
+             "/*";
+    }
+  }
+  return authority + "/*";
+}
+
+namespace {
+
+void appendEscaped(std::string& out, std::string_view v, size_t max) {
+  if (max > 0 && v.size() > max) v = v.substr(0, max);
+  out += '"';
+  for (char c : v) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+// Every tag of a span, in Istio's vocabulary: push(key, value).
+template <class Push>
+void forEachTag(const SpanRecord& s, Push&& push) {
+  if (s.source) {
+    for (const auto& [k, v] : s.source->tags) push(k, std::string_view(v));
+  }
+  char number[24];
+  push("guid:x-request-id", s.request_id);
+  push("http.method", s.method);
+  std::string url = "http://" + s.authority + s.path;
+  push("http.url", url);
+  push("http.protocol", s.protocol);
+  std::snprintf(number, sizeof number, "%u", static_cast<unsigned>(s.status));
+  push("http.status_code", std::string_view(number));
+  push("response_flags", s.flags.empty() ? std::string_view("-") : std::string_view(s.flags));
+  std::snprintf(number, sizeof number, "%llu", static_cast<unsigned long long>(s.request_size));
+  push("request_size", std::string_view(number));
+  std::snprintf(number, sizeof number, "%llu", static_cast<unsigned long long>(s.response_size));
+  push("response_size", std::string_view(number));
+  const std::string_view cluster =
+      s.upstream_cluster.empty() ? std::string_view("-") : std::string_view(s.upstream_cluster);
+  push("upstream_cluster", cluster);
+  push("upstream_cluster.name", cluster);
+  push("peer.address", s.peer);
+  push("downstream_cluster", "-");
+  push("user_agent", s.user_agent.empty() ? std::string_view("-") : std::string_view(s.user_agent));
+  for (const auto& [k, v] : s.custom_tags) push(k, std::string_view(v));
+  if (s.error) push("error", "true");
+}
+
+const std::string& serviceOf(const SpanRecord& s) {
+  static const std::string kUnknown = "unknown";
+  return s.source ? s.source->service_name : kUnknown;
+}
+
+}  // namespace
+
 std::string SpanExporter::zipkinJson(const std::vector<const SpanRecord*>& spans,
                                      size_t max_tag_length) {
-  nlohmann::json out = nlohmann::json::array();
+  std::string out;
+  out.reserve(spans.size() * 1200);
+  out += '[';
   for (const SpanRecord* s : spans) {
-    nlohmann::json span{{"traceId", s->trace_id},
-                        {"id", s->span_id},
-                        {"name", s->name},
-                        {"kind", s->server ? "SERVER" : "CLIENT"},
-                        {"timestamp", s->start_us},
-                        {"duration", std::max<int64_t>(s->duration_us, 1)},
-                        {"localEndpoint", {{"serviceName", s->service_name}}}};
-    if (!s->parent_id.empty()) span["parentId"] = s->parent_id;
-    nlohmann::json tags = nlohmann::json::object();
-    for (const auto& [k, v] : s->tags) tags[k] = clipped(v, max_tag_length);
-    if (s->error) tags["error"] = "true";
-    span["tags"] = std::move(tags);
-    out.push_back(std::move(span));
+    if (out.size() > 1) out += ',';
+    out += "{\"traceId\":\"";
+    out.append(s->trace_id.data(), 32);
+    out += "\",\"id\":\"";
+    out.append(s->span_id.data(), 16);
+    out += '"';
+    if (s->has_parent) {
+      out += ",\"parentId\":\"";
+      out.append(s->parent_id.data(), 16);
+      out += '"';
+    }
+    out += ",\"name\":";
+    appendEscaped(out, s->name(), 0);
+    out += s->server ? ",\"kind\":\"SERVER\"" : ",\"kind\":\"CLIENT\"";
+    out += ",\"timestamp\":" + std::to_string(s->start_us);
+    out += ",\"duration\":" + std::to_string(std::max<int64_t>(s->duration_us, 1));
+    out += ",\"localEndpoint\":{\"serviceName\":";
+    appendEscaped(out, serviceOf(*s), 0);
+    out += "},\"tags\":{";
+    bool first = true;
+    forEachTag(*s, [&](std::string_view k, std::string_view v) {
+      if (!first) out += ',';
+      first = false;
+      appendEscaped(out, k, 0);
+      out += ':';
+      appendEscaped(out, v, max_tag_length);
+    });
+    out += "}}";
   }
-  return out.dump();
+  out += ']';
+  return out;
 }
 
 std::string SpanExporter::otlpJson(const std::vector<const SpanRecord*>& spans,
                                    size_t max_tag_length) {
   // One resource per service name (a proxy has one), its spans in one scope.
-  std::map<std::string, nlohmann::json> by_service;
-  for (const SpanRecord* s : spans) {
-    nlohmann::json attributes = nlohmann::json::array();
-    for (const auto& [k, v] : s->tags) {
-      attributes.push_back({{"key", k}, {"value", {{"stringValue", clipped(v, max_tag_length)}}}});
+  std::map<std::string, std::vector<const SpanRecord*>> by_service;
+  for (const SpanRecord* s : spans) by_service[serviceOf(*s)].push_back(s);
+  std::string out = "{\"resourceSpans\":[";
+  bool first_resource = true;
+  for (const auto& [service, list] : by_service) {
+    if (!first_resource) out += ',';
+    first_resource = false;
+    out += "{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":";
+    appendEscaped(out, service, 0);
+    out += "}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"halyard-proxy\"},\"spans\":[";
+    bool first_span = true;
+    for (const SpanRecord* s : list) {
+      if (!first_span) out += ',';
+      first_span = false;
+      const int64_t start_ns = s->start_us * 1000;
+      const int64_t end_ns = start_ns + std::max<int64_t>(s->duration_us, 1) * 1000;
+      out += "{\"traceId\":\"";
+      out.append(s->trace_id.data(), 32);
+      out += "\",\"spanId\":\"";
+      out.append(s->span_id.data(), 16);
+      out += '"';
+      if (s->has_parent) {
+        out += ",\"parentSpanId\":\"";
+        out.append(s->parent_id.data(), 16);
+        out += '"';
+      }
+      out += ",\"name\":";
+      appendEscaped(out, s->name(), 0);
+      out += s->server ? ",\"kind\":2" : ",\"kind\":3";  // SPAN_KIND_SERVER / _CLIENT
+      out += ",\"startTimeUnixNano\":\"" + std::to_string(start_ns) + "\"";
+      out += ",\"endTimeUnixNano\":\"" + std::to_string(end_ns) + "\"";
+      out += ",\"attributes\":[";
+      bool first = true;
+      forEachTag(*s, [&](std::string_view k, std::string_view v) {
+        if (k == "error") return;  // the status says it
+        if (!first) out += ',';
+        first = false;
+        out += "{\"key\":";
+        appendEscaped(out, k, 0);
+        out += ",\"value\":{\"stringValue\":";
+        appendEscaped(out, v, max_tag_length);
+        out += "}}";
+      });
+      out += "],\"status\":{\"code\":";
+      out += s->error ? "2" : "0";
+      out += "}}";
     }
-    const int64_t start_ns = s->start_us * 1000;
-    nlohmann::json span{
-        {"traceId", s->trace_id},
-        {"spanId", s->span_id},
-        {"name", s->name},
-        {"kind", s->server ? 2 : 3},  // SPAN_KIND_SERVER, SPAN_KIND_CLIENT
-        {"startTimeUnixNano", std::to_string(start_ns)},
-        {"endTimeUnixNano", std::to_string(start_ns + std::max<int64_t>(s->duration_us, 1) * 1000)},
-        {"attributes", std::move(attributes)},
-        {"status", {{"code", s->error ? 2 : 0}}}};
-    if (!s->parent_id.empty()) span["parentSpanId"] = s->parent_id;
-    by_service[s->service_name].push_back(std::move(span));
+    out += "]}]}";
   }
-  nlohmann::json resource_spans = nlohmann::json::array();
-  for (auto& [service, list] : by_service) {
-    resource_spans.push_back(
-        {{"resource",
-          {{"attributes", nlohmann::json::array({{{"key", "service.name"},
-                                                  {"value", {{"stringValue", service}}}}})}}},
-         {"scopeSpans",
-          nlohmann::json::array({{{"scope", {{"name", "halyard-proxy"}}}, {"spans", list}}})}});
-  }
-  return nlohmann::json{{"resourceSpans", std::move(resource_spans)}}.dump();
+  out += "]}";
+  return out;
 }
 
 }  // namespace halyard::telemetry

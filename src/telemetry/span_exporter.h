@@ -6,12 +6,14 @@
 // of that batch are dropped (as Envoy does) rather than piling up.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -20,18 +22,43 @@
 
 namespace halyard::telemetry {
 
-struct SpanRecord {
-  std::string trace_id;   // 32 hex
-  std::string span_id;    // 16 hex
-  std::string parent_id;  // 16 hex, "" for a root span
-  std::string name;       // Istio's: "<service host>:<port>/*"
-  bool server = false;    // SERVER (inbound) or CLIENT (gateway, outbound)
-  int64_t start_us = 0;   // since the epoch
-  int64_t duration_us = 0;
-  std::string service_name;  // "<canonical service>.<namespace>"
-  bool error = false;
+// What is the same for every span of a proxy: its service name ("<app>.<namespace>") and the
+// tags Istio puts on every span (component, node_id, istio.canonical_service, ...).
+struct SpanSource {
+  std::string service_name;
   std::vector<std::pair<std::string, std::string>> tags;
+};
+
+// One finished span, as the request path leaves it: plain fields, copied once (short strings stay
+// in place); names, URLs and the tag list are assembled only when a batch is encoded.
+struct SpanRecord {
+  std::array<char, 32> trace_id{};  // hex
+  std::array<char, 16> span_id{};
+  std::array<char, 16> parent_id{};
+  bool has_parent = false;
+  bool server = false;  // SERVER (inbound) or CLIENT (gateway, outbound)
+  bool error = false;
+  uint16_t status = 0;
+  int64_t start_us = 0;  // since the epoch
+  int64_t duration_us = 0;
+  uint64_t request_size = 0;
+  uint64_t response_size = 0;
+  std::string_view protocol = "HTTP/1.1";  // a literal
+  std::string method;
+  std::string authority;
+  std::string path;
+  std::string flags;             // "" for none
+  std::string upstream_cluster;  // "" for none
+  std::string peer;
+  std::string user_agent;
+  std::string request_id;
+  std::vector<std::pair<std::string, std::string>> custom_tags;
+  std::shared_ptr<const SpanSource> source;
   std::shared_ptr<const translate::TracingSettings> settings;  // its collectors
+
+  // Istio's operation name: "<service host>:<port>/*" from an outbound cluster name, else
+  // "<authority>/*".
+  std::string name() const;
 };
 
 class SpanBuffer {
@@ -75,6 +102,7 @@ class SpanExporter {
   std::vector<std::weak_ptr<SpanBuffer>> buffers_;
   std::thread thread_;
   bool started_ = false;
+  std::atomic<bool> thread_started_{false};
   bool stopping_ = false;
   std::mutex flush_mu_;  // one flush at a time
   std::atomic<uint64_t> exported_{0};

@@ -139,51 +139,50 @@ telemetry::IstioRequestLabels WorkerTelemetry::istioLabels(const RequestRecord& 
 void WorkerTelemetry::recordSpan(const RequestRecord& record) {
   const telemetry::TraceContext& trace = *record.trace;
   const telemetry::AccessLogEntry& log = record.log;
-  telemetry::SpanRecord span;
-  span.trace_id = trace.traceId();
-  span.span_id = trace.spanId();
-  span.parent_id = trace.parentId();
-  // Istio's operation name: the destination service and port, else the authority.
-  if (record.cluster && !record.cluster->service_host.empty()) {
-    span.name = record.cluster->service_host + ":" + std::to_string(record.cluster->port) + "/*";
-  } else {
-    span.name = std::string(log.authority) + "/*";
+  if (!span_source_) {
+    // Istio's per-proxy tags, the same on every span.
+    auto source = std::make_shared<telemetry::SpanSource>();
+    source->service_name = self_.app + "." + self_.namespace_;
+    source->tags = {
+        {"component", "proxy"},
+        {"node_id", self_.workload + "." + self_.namespace_},
+        {"istio.canonical_service", self_.app},
+        {"istio.canonical_revision", self_.version == "unknown" ? "latest" : self_.version},
+        {"istio.namespace", self_.namespace_},
+        {"istio.mesh_id", "cluster.local"}};
+    span_source_ = std::move(source);
   }
+  if (!spans_) spans_ = telemetry::SpanExporter::instance().newBuffer();
+  telemetry::SpanRecord span;
+  const std::string_view trace_id = trace.traceId(), span_id = trace.spanId(),
+                         parent_id = trace.parentId();
+  std::copy(trace_id.begin(), trace_id.end(), span.trace_id.begin());
+  std::copy(span_id.begin(), span_id.end(), span.span_id.begin());
+  span.has_parent = !parent_id.empty();
+  if (span.has_parent) std::copy(parent_id.begin(), parent_id.end(), span.parent_id.begin());
   span.server = record.listener_kind == translate::ListenerKind::kInbound;
-  const auto now = std::chrono::system_clock::now();
   span.start_us =
       std::chrono::duration_cast<std::chrono::microseconds>(log.start_time.time_since_epoch())
           .count();
-  span.duration_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(now - log.start_time).count();
-  span.service_name = self_.app + "." + self_.namespace_;
+  span.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::system_clock::now() - log.start_time)
+                         .count();
+  span.status = log.response_code;
   span.error = log.response_code == 0 || log.response_code >= 500;
-  auto tag = [&span](std::string key, std::string_view value) {
-    span.tags.emplace_back(std::move(key), std::string(value));
-  };
-  tag("component", "proxy");
-  tag("node_id", self_.workload + "." + self_.namespace_);
-  tag("istio.canonical_service", self_.app);
-  tag("istio.canonical_revision", self_.version == "unknown" ? "latest" : self_.version);
-  tag("istio.namespace", self_.namespace_);
-  tag("istio.mesh_id", "cluster.local");
-  tag("guid:x-request-id", log.request_id);
-  tag("http.method", log.method);
-  tag("http.url", "http://" + std::string(log.authority) + std::string(log.path));
-  tag("http.protocol", log.protocol);
-  tag("http.status_code", std::to_string(log.response_code));
-  const std::string flags = log.response_flags.toString();
-  tag("response_flags", flags.empty() ? "-" : flags);
-  tag("request_size", std::to_string(log.bytes_received));
-  tag("response_size", std::to_string(log.bytes_sent));
-  tag("upstream_cluster", log.upstream_cluster.empty() ? "-" : log.upstream_cluster);
-  tag("upstream_cluster.name", log.upstream_cluster.empty() ? "-" : log.upstream_cluster);
-  tag("peer.address", log.downstream_remote_address);
-  tag("downstream_cluster", "-");
-  tag("user_agent", log.user_agent.empty() ? "-" : log.user_agent);
-  for (const auto& [k, v] : trace.customTags()) tag(k, v);
+  span.request_size = log.bytes_received;
+  span.response_size = log.bytes_sent;
+  span.protocol = log.protocol == "HTTP/1.0" ? "HTTP/1.0" : "HTTP/1.1";
+  span.method = log.method;
+  span.authority = log.authority;
+  span.path = log.path;
+  if (!log.response_flags.empty()) span.flags = log.response_flags.toString();
+  span.upstream_cluster = log.upstream_cluster;
+  span.peer = log.downstream_remote_address;
+  span.user_agent = log.user_agent;
+  span.request_id = log.request_id;
+  span.custom_tags = trace.customTags();
+  span.source = span_source_;
   span.settings = trace.sharedSettings();
-  if (!spans_) spans_ = telemetry::SpanExporter::instance().newBuffer();
   spans_->add(std::move(span));
   telemetry::SpanExporter::instance().spanAdded();
 }

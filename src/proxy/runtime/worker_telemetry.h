@@ -75,6 +75,7 @@ class WorkerTelemetry {
   ByName<telemetry::DownstreamStats> downstream_;
   ByName<telemetry::UpstreamStats> upstream_;
   std::shared_ptr<telemetry::SpanBuffer> spans_;  // made at the first sampled request
+  std::shared_ptr<const telemetry::SpanSource> span_source_;
 };
 
 }  // namespace halyard::proxy::runtime

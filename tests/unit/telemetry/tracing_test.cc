@@ -100,16 +100,27 @@ TEST(TraceContext, WithoutSettingsNothingIsTouched) {
 
 SpanRecord span() {
   SpanRecord s;
-  s.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-  s.span_id = "00f067aa0ba902b7";
-  s.parent_id = "e457b5a2e4d86bd1";
-  s.name = "reviews.default.svc.cluster.local:9080/*";
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736", id = "00f067aa0ba902b7",
+                    parent = "e457b5a2e4d86bd1";
+  std::copy(trace.begin(), trace.end(), s.trace_id.begin());
+  std::copy(id.begin(), id.end(), s.span_id.begin());
+  std::copy(parent.begin(), parent.end(), s.parent_id.begin());
+  s.has_parent = true;
   s.server = true;
   s.start_us = 1'700'000'000'000'000;
   s.duration_us = 1500;
-  s.service_name = "reviews.default";
+  s.status = 503;
   s.error = true;
-  s.tags = {{"http.status_code", "503"}, {"http.url", "http://reviews:9080/a-long-path"}};
+  s.method = "GET";
+  s.authority = "reviews:9080";
+  s.path = "/a-long-path";
+  s.flags = "UF";
+  s.upstream_cluster = "outbound|9080||reviews.default.svc.cluster.local";
+  auto source = std::make_shared<SpanSource>();
+  source->service_name = "reviews.default";
+  source->tags = {{"component", "proxy"}};
+  s.source = source;
+  s.custom_tags = {{"team", "a \"quoted\" value"}};
   return s;
 }
 
@@ -117,15 +128,21 @@ TEST(SpanExporter, ZipkinV2Json) {
   const SpanRecord s = span();
   const auto doc = nlohmann::json::parse(SpanExporter::zipkinJson({&s}, 20));
   ASSERT_EQ(doc.size(), 1u);
-  EXPECT_EQ(doc[0]["traceId"], s.trace_id);
-  EXPECT_EQ(doc[0]["id"], s.span_id);
-  EXPECT_EQ(doc[0]["parentId"], s.parent_id);
+  EXPECT_EQ(doc[0]["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(doc[0]["id"], "00f067aa0ba902b7");
+  EXPECT_EQ(doc[0]["parentId"], "e457b5a2e4d86bd1");
+  EXPECT_EQ(doc[0]["name"], "reviews.default.svc.cluster.local:9080/*");
+  EXPECT_EQ(doc[0]["tags"]["component"], "proxy");
+  EXPECT_EQ(doc[0]["tags"]["response_flags"], "UF");
+  EXPECT_EQ(doc[0]["tags"]["team"], "a \"quoted\" value");
   EXPECT_EQ(doc[0]["kind"], "SERVER");
   EXPECT_EQ(doc[0]["timestamp"], s.start_us);
   EXPECT_EQ(doc[0]["duration"], 1500);
   EXPECT_EQ(doc[0]["localEndpoint"]["serviceName"], "reviews.default");
   EXPECT_EQ(doc[0]["tags"]["http.status_code"], "503");
   EXPECT_EQ(doc[0]["tags"]["http.url"], "http://reviews:9080/");  // maxTagLength 20
+  EXPECT_EQ(doc[0]["tags"]["upstream_cluster"],
+            "outbound|9080||revie");  // clipped too
   EXPECT_EQ(doc[0]["tags"]["error"], "true");
 }
 
@@ -136,9 +153,9 @@ TEST(SpanExporter, OtlpHttpJson) {
   EXPECT_EQ(rs["resource"]["attributes"][0]["key"], "service.name");
   EXPECT_EQ(rs["resource"]["attributes"][0]["value"]["stringValue"], "reviews.default");
   const auto& o = rs["scopeSpans"][0]["spans"][0];
-  EXPECT_EQ(o["traceId"], s.trace_id);
-  EXPECT_EQ(o["spanId"], s.span_id);
-  EXPECT_EQ(o["parentSpanId"], s.parent_id);
+  EXPECT_EQ(o["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(o["spanId"], "00f067aa0ba902b7");
+  EXPECT_EQ(o["parentSpanId"], "e457b5a2e4d86bd1");
   EXPECT_EQ(o["kind"], 2);
   EXPECT_EQ(o["startTimeUnixNano"], "1700000000000000000");
   EXPECT_EQ(o["endTimeUnixNano"], "1700000000001500000");
