@@ -149,13 +149,13 @@ std::string MeshScraper::dashboardJson(const v1::StatusResponse& status) {
         const std::string reporter = label(s.labels, "reporter");
         const std::string code = label(s.labels, "response_code");
         const bool error = !code.empty() && code[0] == '5';
-        if (reporter == "destination" || p.role() == "gateway") {
+        // Edges from the servers' reports (each request once); a gateway's own report only for
+        // requests that reached no workload (a fault abort, no endpoint), which no server saw.
+        const bool unreached = label(s.labels, "destination_workload") == "unknown";
+        if (reporter == "destination" || (p.role() == "gateway" && unreached)) {
           const std::string key = label(s.labels, "source_workload") + "|" +
                                   label(s.labels, "destination_workload") + "|" +
                                   label(s.labels, "destination_service");
-          // A gateway's own requests are edges from it; a sidecar's outbound ones are not
-          // (the destination reports them).
-          if (reporter == "source" && p.role() != "gateway") continue;
           Totals& e = edges[key];
           e.requests += s.value;
           if (error) e.errors += s.value;
