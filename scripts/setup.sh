@@ -20,6 +20,10 @@ PACKAGES=(
   openssl sslscan
   # benchmarks (bench/, not part of the tests)
   wrk nghttp2-client nginx-light haproxy time
+  # observability (deploy/prometheus, halyard up --prometheus): prometheus and promtool
+  prometheus
+  # the dashboard's browser test (tests/e2e/test_dashboard.py, headless)
+  chromium
 )
 
 missing=()

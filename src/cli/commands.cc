@@ -5,6 +5,7 @@
 #include "cli/analyze_command.h"
 #include "cli/authz_command.h"
 #include "cli/control_command.h"
+#include "cli/dashboard_command.h"
 #include "cli/proxy_status_command.h"
 #include "cli/token_command.h"
 #include "cli/up_command.h"
@@ -20,6 +21,7 @@ void registerCommands(CLI::App& app, int& exit_code) {
   registerAnalyzeCommand(app, exit_code);
   registerAuthzCommand(app, exit_code);
   registerControlCommand(app, exit_code);
+  registerDashboardCommand(app, exit_code);
   registerProxyStatusCommands(app, exit_code);
   registerTokenCommand(app, exit_code);
   registerUpCommand(app, exit_code);

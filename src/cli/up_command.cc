@@ -13,10 +13,12 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "cli/prometheus_launch.h"
 #include "control/ca/bootstrap_token.h"
 #include "control/ca/duration.h"
 #include "up/process_specs.h"
@@ -41,6 +43,8 @@ struct UpFlags {
   std::string ca_dir;
   std::string workload_cert_ttl = "24h";
   bool detach = false;
+  bool prometheus = false;  // --prometheus: Debian's Prometheus next to the mesh
+  PrometheusOptions prometheus_options;
 };
 
 // Where a detached `halyard up` notes its log directory, for `halyard down` without flags.
@@ -51,7 +55,8 @@ std::string loopback(uint16_t port) {
 }
 
 // Where things run, as JSON next to the logs (for scripts and tests); rewritten on every change.
-void writeState(const up::UpPlan& plan, const up::Supervisor& sup) {
+void writeState(const up::UpPlan& plan, const up::Supervisor& sup,
+                const PrometheusLaunch* prometheus) {
   nlohmann::json j;
   j["dir"] = plan.dir;
   j["log_dir"] = plan.log_dir;
@@ -74,6 +79,12 @@ void writeState(const up::UpPlan& plan, const up::Supervisor& sup) {
                               {"inbound_port", wp.inbound_port},
                               {"outbound_port", wp.outbound_port},
                               {"admin", loopback(wp.admin_port)}});
+  }
+  if (prometheus) {
+    j["prometheus"] = {{"url", prometheus->url},
+                       {"config", prometheus->config_path},
+                       {"rules_dir", prometheus->rules_dir},
+                       {"rule_files", prometheus->rule_files}};
   }
   j["processes"] = nlohmann::json::array();
   for (size_t i = 0; i < sup.specs().size(); ++i) {
@@ -103,7 +114,8 @@ std::string shown(const std::string& path) {
   return rel.string();
 }
 
-void printTable(const up::UpPlan& plan, const up::Supervisor& sup, bool detached) {
+void printTable(const up::UpPlan& plan, const up::Supervisor& sup, bool detached,
+                const PrometheusLaunch* prometheus) {
   auto pid = [&](size_t i) { return std::to_string(sup.states()[i].pid); };
   auto file = [&](size_t i) { return fs::path(sup.specs()[i].log_path).filename().string(); };
   std::ostringstream o;
@@ -137,6 +149,13 @@ void printTable(const up::UpPlan& plan, const up::Supervisor& sup, bool detached
       << std::setw(10) << wp.outbound_port << std::setw(26) << "http://" + loopback(wp.admin_port)
       << file(i + 1) + ", " + file(i) << "\n";
     i += 2;
+  }
+  o << "\nDashboard: http://" << loopback(plan.control_admin_port)
+    << "/  (service graph, golden signals, proxy status; halyard dashboard opens it)\n";
+  if (prometheus) {
+    o << "Prometheus: " << prometheus->url << "  (every proxy and the control plane, from "
+      << "http://" << loopback(plan.control_admin_port) << "/sd/prometheus; rules from "
+      << shown(prometheus->rules_dir) << "; log prometheus.log)\n";
   }
   if (!plan.tries.empty()) o << "\nTry:\n";
   for (const auto& t : plan.tries) {
@@ -264,8 +283,20 @@ int runUp(const UpFlags& flags) {
   if (flags.detach) detach(*plan);
   for (const auto& w : plan->warnings) std::cout << "warning: " << w << "\n";
   if (!writeCredentials(*plan)) return kExitFailed;
-  up::Supervisor sup(up::processSpecs(*plan, environ), std::cout);
-  sup.on_change = [&] { writeState(*plan, sup); };
+  std::vector<up::ProcessSpec> specs = up::processSpecs(*plan, environ);
+  std::optional<PrometheusLaunch> prometheus;
+  if (flags.prometheus) {
+    auto launch = preparePrometheus(*plan, flags.prometheus_options, environ);
+    if (!launch) {
+      std::cerr << "halyard up: nothing was started: " << launch.error() << "\n";
+      return kExitFailed;
+    }
+    prometheus = std::move(*launch);
+    specs.push_back(prometheus->spec);  // last: the table's indexes of the others stay
+  }
+  const PrometheusLaunch* prom = prometheus ? &*prometheus : nullptr;
+  up::Supervisor sup(std::move(specs), std::cout);
+  sup.on_change = [&] { writeState(*plan, sup, prom); };
   std::cout << "halyard up: starting " << plan->workloads.size() << " workloads from "
             << shown(plan->dir) << " (logs in " << plan->log_dir << ")" << std::endl;
   if (!sup.start()) {
@@ -277,7 +308,7 @@ int runUp(const UpFlags& flags) {
               << plan->log_dir << ")" << std::endl;
     return kExitFailed;
   }
-  printTable(*plan, sup, flags.detach);
+  printTable(*plan, sup, flags.detach, prom);
   if (flags.detach) redirectToLog(*plan);
   int code = sup.run();
   std::cout << "halyard up: stopped; nothing is left running." << std::endl;
@@ -353,6 +384,18 @@ void registerUpCommand(CLI::App& app, int& exit_code) {
       });
   cmd->add_flag("--detach,-d", flags->detach,
                 "Run in the background once the mesh is up (stop it with halyard down)");
+  cmd->add_flag("--prometheus", flags->prometheus,
+                "Also run Prometheus (Debian's), scraping every proxy and the control plane "
+                "through the control plane's /sd/prometheus, with the rules of deploy/prometheus; "
+                "its URL is printed");
+  cmd->add_option("--prometheus-port", flags->prometheus_options.port,
+                  "The port Prometheus listens on (127.0.0.1); 0: a free one")
+      ->capture_default_str();
+  cmd->add_option("--prometheus-rules", flags->prometheus_options.rules_dir,
+                  "Directory of the rule files Prometheus loads (default: deploy/prometheus)");
+  cmd->add_option("--prometheus-interval", flags->prometheus_options.scrape_interval,
+                  "Scrape and rule evaluation interval (Prometheus duration)")
+      ->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = runUp(*flags); });
 
   auto down_dir = std::make_shared<std::string>();

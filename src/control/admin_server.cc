@@ -12,6 +12,9 @@
 
 #include "common/log.h"
 #include "control/jwks/jwks_fetcher.h"
+#include "control/observability/control_metrics.h"
+#include "control/observability/dashboard_page.h"
+#include "control/observability/prometheus_sd.h"
 
 namespace halyard::control {
 
@@ -24,6 +27,75 @@ std::string httpResponse(int status, const std::string& reason, const std::strin
   return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: " + content_type +
          "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
          body;
+}
+
+std::string escapeLabel(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+// Per connected proxy, labelled proxy ("name.namespace"), proxy_namespace and proxy_role (not
+// namespace/role: those are the scrape target's own labels from /sd/prometheus). What the
+// alerts on NACKed and stale config and on certificates close to expiry read.
+void proxyGauges(std::string& out, const v1::StatusResponse& s) {
+  struct Family {
+    const char* name;
+    const char* help;
+  };
+  const Family families[] = {
+      {"halyard_control_proxy_sent_version", "The last config version pushed to the proxy."},
+      {"halyard_control_proxy_acked_version", "The last config version the proxy ACKed."},
+      {"halyard_control_proxy_nacked", "1 when the proxy's last answer was a NACK."},
+      {"halyard_control_proxy_push_pending_seconds",
+       "How long the proxy has left the last push unanswered (0: answered)."},
+      {"halyard_control_proxy_config_error", "1 when no config could be translated for the proxy."},
+      {"halyard_control_proxy_certificate_expiry_timestamp_seconds",
+       "notAfter of the proxy's workload certificate (0: none issued)."},
+      {"halyard_control_proxy_certificate_issued_timestamp_seconds",
+       "notBefore of the proxy's workload certificate (0: none issued)."},
+  };
+  for (size_t f = 0; f < std::size(families); ++f) {
+    out += std::string("# HELP ") + families[f].name + " " + families[f].help + "\n# TYPE " +
+           families[f].name + " gauge\n";
+    for (const auto& p : s.proxies()) {
+      const bool pending = p.sent_version() > 0 && p.last_response_version() < p.sent_version();
+      int64_t value = 0;
+      switch (f) {
+        case 0:
+          value = static_cast<int64_t>(p.sent_version());
+          break;
+        case 1:
+          value = static_cast<int64_t>(p.acked_version());
+          break;
+        case 2:
+          value = p.last_response() == "NACK" ? 1 : 0;
+          break;
+        case 3:
+          value = pending && p.ms_since_last_push() > 0 ? p.ms_since_last_push() / 1000 : 0;
+          break;
+        case 4:
+          value = !p.last_error().empty() && p.last_response() != "NACK" ? 1 : 0;
+          break;
+        case 5:
+          value = p.certificate_not_after();
+          break;
+        default:
+          value = p.certificate_not_before();
+          break;
+      }
+      out += std::string(families[f].name) + "{proxy=\"" + escapeLabel(p.id()) +
+             "\",proxy_namespace=\"" + escapeLabel(p.namespace_()) + "\",proxy_role=\"" +
+             escapeLabel(p.role()) + "\"} " + std::to_string(value) + "\n";
+    }
+  }
 }
 
 std::string metrics(const v1::StatusResponse& s, const IdentityCounters* identity) {
@@ -54,6 +126,17 @@ std::string metrics(const v1::StatusResponse& s, const IdentityCounters* identit
   gauge("halyard_control_nacks", "Snapshots the connected proxies rejected.", "gauge");
   out += "halyard_control_nacks " + std::to_string(nacks) + "\n";
   if (const jwks::JwksFetcher* f = jwks::activeFetcher()) out += f->metrics();
+  size_t rejected = 0;
+  for (const auto& q : s.quarantined()) rejected += q.previous_version_serving() ? 0 : 1;
+  gauge("halyard_control_rejected_objects",
+        "Quarantined objects with no earlier valid version serving in their place.", "gauge");
+  out += "halyard_control_rejected_objects " + std::to_string(rejected) + "\n";
+  gauge("halyard_control_config_problems",
+        "Problems that quarantine nothing: documents that did not load, duplicates, warnings.",
+        "gauge");
+  out += "halyard_control_config_problems " + std::to_string(s.config_problems_size()) + "\n";
+  proxyGauges(out, s);
+  controlMetrics().render(out);
   if (!identity) return out;
   gauge("halyard_control_certificates_issued_total", "Workload certificates signed.", "counter");
   out += "halyard_control_certificates_issued_total " +
@@ -108,6 +191,9 @@ common::Expected<void> AdminServer::start(const std::string& address) {
                         "cannot listen on " + address + " (admin): " + ec.message());
   }
   const uint16_t bound = acceptor_->local_endpoint().port();
+  std::string reachable = ip.is_unspecified() ? (ip.is_v6() ? "::1" : "127.0.0.1") : ip.to_string();
+  if (reachable.find(':') != std::string::npos) reachable = "[" + reachable + "]";
+  address_ = reachable + ":" + std::to_string(bound);
   accept();
   thread_ = std::thread([this] { io_.run(); });
   HLOG_INFO("control plane admin on port {}", bound);
@@ -137,7 +223,7 @@ void AdminServer::accept() {
   });
 }
 
-std::string AdminServer::respond(const std::string& request_line) const {
+std::string AdminServer::respond(const std::string& request_line) {
   std::istringstream words(request_line);
   std::string method, target;
   words >> method >> target;
@@ -147,6 +233,17 @@ std::string AdminServer::respond(const std::string& request_line) const {
   if (target == "/metrics") {
     return httpResponse(200, "OK", "text/plain; version=0.0.4",
                         metrics(controller_.status(), identity_));
+  }
+  if (target == "/" || target == "/dashboard") {
+    return httpResponse(200, "OK", "text/html; charset=utf-8", std::string(dashboardPage()));
+  }
+  if (target == "/api/dashboard") {
+    return httpResponse(200, "OK", "application/json",
+                        scraper_.dashboardJson(controller_.status()));
+  }
+  if (target == "/sd/prometheus") {
+    return httpResponse(200, "OK", "application/json",
+                        prometheusSdJson(controller_.status(), address_));
   }
   if (target == "/status") {
     std::string json;
@@ -158,7 +255,7 @@ std::string AdminServer::respond(const std::string& request_line) const {
     return httpResponse(200, "OK", "application/json", json);
   }
   return httpResponse(404, "Not Found", "text/plain",
-                      "no such page; try /ready, /status or /metrics\n");
+                      "no such page; try /, /ready, /status, /metrics or /sd/prometheus\n");
 }
 
 }  // namespace halyard::control

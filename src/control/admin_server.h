@@ -1,7 +1,9 @@
 // The control plane's admin listener (--admin 127.0.0.1:15011): GET /ready, /status (the Status
-// answer as JSON) and /metrics (Prometheus text: config version, proxies, pushes, NACKs,
-// quarantined objects, certificates issued, refused credentials). One request per connection, on
-// its own thread; read-only.
+// answer as JSON), /metrics (Prometheus text: config version, proxies, pushes and their latency,
+// NACKs, quarantined objects, certificates issued, refused credentials, and per proxy its
+// versions, last answer and certificate expiry) and /sd/prometheus (http_sd_configs targets: every
+// connected proxy's admin address and this listener; control/observability/prometheus_sd.h). One
+// request per connection, on its own thread; read-only.
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -11,6 +13,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "control/observability/mesh_scraper.h"
 #include "control/push/identity_counters.h"
 #include "control/push/push_controller.h"
 
@@ -28,17 +31,21 @@ class AdminServer {
   // "host:port"; port 0 picks a free one.
   common::Expected<void> start(const std::string& address);
   void stop();
+  // The bound address as a scraper dials it (a wildcard host as loopback); "" before start().
+  const std::string& address() const { return address_; }
 
  private:
   void accept();
   // The response to one request line ("GET /status HTTP/1.1").
-  std::string respond(const std::string& request_line) const;
+  std::string respond(const std::string& request_line);
 
   const PushController& controller_;
   const IdentityCounters* identity_;
   asio::io_context io_;
   std::optional<asio::ip::tcp::acceptor> acceptor_;
   std::thread thread_;
+  std::string address_;
+  MeshScraper scraper_;  // the dashboard's scrapes of the proxies (/api/dashboard)
 };
 
 }  // namespace halyard::control

@@ -23,6 +23,7 @@
 
 #include "translate/authz.h"
 #include "translate/jwt_rule.h"
+#include "translate/tracing.h"
 
 namespace halyard::translate {
 
@@ -358,6 +359,12 @@ struct Listener {
   // The port AuthorizationPolicy `ports` and destination.port name: the app's port behind a
   // sidecar's inbound listener, the Gateway server port on a gateway (0: `port`).
   uint16_t workload_port = 0;
+  // kGateway, kInbound, kOutboundProxy: distributed tracing of this listener's requests, from
+  // MeshConfig extensionProviders and the Telemetry API (translate/telemetry_config.h); null:
+  // trace headers pass through untouched and no span is reported.
+  std::shared_ptr<const TracingSettings> tracing;
+  // Same listeners: the Telemetry API's metrics overrides and access logging (null: defaults).
+  std::shared_ptr<const ListenerTelemetry> telemetry;
   bool isTcp() const { return protocol == "TCP" || protocol == "TLS"; }
 };
 

@@ -14,6 +14,7 @@
 #include "translate/request_authentication.h"
 #include "translate/service_registry.h"
 #include "translate/sidecar_translator.h"
+#include "translate/telemetry_config.h"
 #include "translate/virtual_service_set.h"
 
 namespace halyard::translate {
@@ -28,6 +29,17 @@ bool hasErrors(const config::Diagnostics& diagnostics) {
 }
 
 enum class Part { kWhole, kSidecarOutbound };
+
+// The listeners a request enters by (not the outbound port tables, which sidecars share) carry
+// the proxy's tracing (issue 14: MeshConfig extensionProviders + Telemetry).
+void markTracing(std::vector<Listener>& listeners, std::shared_ptr<const TracingSettings> tracing,
+                 std::shared_ptr<const ListenerTelemetry> telemetry) {
+  for (Listener& l : listeners) {
+    if (l.kind == ListenerKind::kOutboundPort) continue;
+    l.tracing = tracing;
+    l.telemetry = telemetry;
+  }
+}
 
 // The sidecar's outbound proxy listener carries MeshConfig outboundTrafficPolicy.
 void markRegistryOnly(std::vector<Listener>& listeners, bool registry_only) {
@@ -112,6 +124,13 @@ TranslateResult translate(const config::model::ConfigSet& config, const ProxyIde
   }
   snapshot->clusters = clusters.take();
   markRegistryOnly(snapshot->listeners, mesh.settings.registry_only);
+  if (part == Part::kWhole) {
+    markTracing(snapshot->listeners,
+                resolveTracing(config, readMeshTelemetry(config), mesh.settings.root_namespace,
+                               proxy.namespace_, proxy.labels, &notes),
+                resolveListenerTelemetry(config, mesh.settings.root_namespace, proxy.namespace_,
+                                         proxy.labels, &notes));
+  }
 
   TranslateResult result;
   const bool failed = sink.hasErrors();
@@ -156,7 +175,9 @@ std::set<std::string> sidecarLabelKeys(const config::model::ConfigSet& config) {
 
 SidecarOwnBuilder::SidecarOwnBuilder(const config::model::ConfigSet& config)
     : registry_(std::make_unique<const ServiceRegistry>(config)),
-      registry_only_(meshSettings(config).registry_only) {}
+      registry_only_(meshSettings(config).registry_only),
+      config_(config),
+      mesh_telemetry_(std::make_unique<const MeshTelemetry>(readMeshTelemetry(config))) {}
 
 SidecarOwnBuilder::~SidecarOwnBuilder() = default;
 
@@ -164,6 +185,11 @@ Snapshot SidecarOwnBuilder::build(const ProxyIdentity& proxy) const {
   Snapshot s;
   s.listeners = SidecarTranslator::ownListeners(*registry_, proxy, s.clusters, s.warnings);
   markRegistryOnly(s.listeners, registry_only_);
+  markTracing(s.listeners,
+              resolveTracing(config_, *mesh_telemetry_, mesh_telemetry_->root_namespace,
+                             proxy.namespace_, proxy.labels, &s.warnings),
+              resolveListenerTelemetry(config_, mesh_telemetry_->root_namespace, proxy.namespace_,
+                                       proxy.labels, &s.warnings));
   return s;
 }
 

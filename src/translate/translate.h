@@ -74,6 +74,7 @@ TranslateResult buildSidecarOutbound(const config::model::ConfigSet& config,
                                      const ProxyIdentity& proxy, uint64_t version);
 
 class ServiceRegistry;
+struct MeshTelemetry;
 
 // The sidecar's own part: virtualInbound with its inbound|<app_port>|| cluster (when it has an
 // app port) and virtualOutbound. Reads no VirtualService or DestinationRule and reports nothing;
@@ -90,6 +91,8 @@ class SidecarOwnBuilder {
  private:
   std::unique_ptr<const ServiceRegistry> registry_;
   bool registry_only_ = false;  // MeshConfig outboundTrafficPolicy, for the outbound listener
+  const config::model::ConfigSet& config_;
+  std::unique_ptr<const MeshTelemetry> mesh_telemetry_;  // tracing providers (issue 14)
 };
 
 }  // namespace halyard::translate

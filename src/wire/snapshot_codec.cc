@@ -751,6 +751,94 @@ tr::JwtRule decodeJwtRule(const v1::JwtRule& in) {
   return out;
 }
 
+// Listener::tracing (issue 14).
+void encodeTracing(const tr::TracingSettings& t, v1::ObsTracing* out) {
+  for (const auto& p : t.providers) {
+    v1::ObsTracingProvider* o = out->add_providers();
+    o->set_name(p.name);
+    o->set_kind(p.kind == tr::TracingProvider::Kind::kZipkin
+                    ? v1::ObsTracingProvider::ZIPKIN
+                    : v1::ObsTracingProvider::OPENTELEMETRY);
+    o->set_host(p.host);
+    o->set_port(p.port);
+    o->set_path(p.path);
+    o->set_max_tag_length(p.max_tag_length);
+  }
+  out->set_sampling_percentage(t.sampling_percentage);
+  for (const auto& c : t.custom_tags) {
+    v1::ObsCustomTag* o = out->add_custom_tags();
+    o->set_tag(c.tag);
+    o->set_kind(static_cast<v1::ObsCustomTag::Kind>(static_cast<int>(c.kind)));
+    o->set_value(c.value);
+    o->set_default_value(c.default_value);
+  }
+  out->set_origin(t.origin);
+}
+
+std::shared_ptr<const tr::TracingSettings> decodeTracing(const v1::ObsTracing& in) {
+  auto t = std::make_shared<tr::TracingSettings>();
+  for (const auto& p : in.providers()) {
+    tr::TracingProvider o;
+    o.name = p.name();
+    o.kind = p.kind() == v1::ObsTracingProvider::ZIPKIN ? tr::TracingProvider::Kind::kZipkin
+                                                        : tr::TracingProvider::Kind::kOpenTelemetry;
+    o.host = p.host();
+    o.port = static_cast<uint16_t>(p.port());
+    o.path = p.path();
+    o.max_tag_length = p.max_tag_length();
+    t->providers.push_back(std::move(o));
+  }
+  t->sampling_percentage = in.sampling_percentage();
+  for (const auto& c : in.custom_tags()) {
+    tr::TracingCustomTag o;
+    o.tag = c.tag();
+    o.kind = c.kind() == v1::ObsCustomTag::HEADER        ? tr::TracingCustomTag::Kind::kHeader
+             : c.kind() == v1::ObsCustomTag::ENVIRONMENT ? tr::TracingCustomTag::Kind::kEnvironment
+                                                         : tr::TracingCustomTag::Kind::kLiteral;
+    o.value = c.value();
+    o.default_value = c.default_value();
+    t->custom_tags.push_back(std::move(o));
+  }
+  t->origin = in.origin();
+  return t;
+}
+
+void encodeTelemetry(const tr::ListenerTelemetry& t, v1::ObsTelemetry* out) {
+  for (size_t i = 0; i < tr::kIstioMetricCount; ++i) {
+    const std::string name(tr::kIstioMetricNames[i]);
+    if (t.client.disabled[i]) out->add_client_disabled_metrics(name);
+    if (t.server.disabled[i]) out->add_server_disabled_metrics(name);
+  }
+  for (const auto& tag : t.client.removed_tags) out->add_client_removed_tags(tag);
+  for (const auto& tag : t.server.removed_tags) out->add_server_removed_tags(tag);
+  out->set_access_log_disabled(t.access_log_disabled);
+  out->set_access_log_filter(t.access_log_filter);
+  out->set_origin(t.origin);
+}
+
+std::shared_ptr<const tr::ListenerTelemetry> decodeTelemetry(const v1::ObsTelemetry& in) {
+  auto t = std::make_shared<tr::ListenerTelemetry>();
+  auto disable = [](const auto& names, tr::MetricsSide& side) {
+    for (const auto& n : names) {
+      for (size_t i = 0; i < tr::kIstioMetricCount; ++i) {
+        if (tr::kIstioMetricNames[i] == n) side.disabled[i] = true;
+      }
+    }
+  };
+  disable(in.client_disabled_metrics(), t->client);
+  disable(in.server_disabled_metrics(), t->server);
+  t->client.removed_tags.assign(in.client_removed_tags().begin(), in.client_removed_tags().end());
+  t->server.removed_tags.assign(in.server_removed_tags().begin(), in.server_removed_tags().end());
+  t->access_log_disabled = in.access_log_disabled();
+  t->access_log_filter = in.access_log_filter();
+  // translate checked the expression; one it could not read was not sent.
+  if (auto f = tr::parseAccessLogFilter(t->access_log_filter); f && !t->access_log_filter.empty()) {
+    t->access_log_compiled = std::move(*f);
+  }
+  t->origin = in.origin();
+  return t;
+}
+
 v1::Listener encodeListener(const tr::Listener& listener) {
   v1::Listener out;
   out.set_name(listener.name);
@@ -799,6 +887,8 @@ v1::Listener encodeListener(const tr::Listener& listener) {
   out.set_path_normalization(pathNormalizationNumber(listener.path_normalization));
   out.set_workload_port(listener.workload_port);
   out.set_registry_only(listener.registry_only);
+  if (listener.tracing) encodeTracing(*listener.tracing, out.mutable_tracing());
+  if (listener.telemetry) encodeTelemetry(*listener.telemetry, out.mutable_telemetry());
   for (const auto& r : listener.tcp_routes) {
     v1::TcpRoute* route = out.add_tcp_routes();
     for (const auto& m : r.matches) {
@@ -1314,6 +1404,8 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
       return ctx.error("unknown path normalization " + std::to_string(in.path_normalization()));
   }
   out.registry_only = in.registry_only();
+  if (in.has_tracing()) out.tracing = decodeTracing(in.tracing());
+  if (in.has_telemetry()) out.telemetry = decodeTelemetry(in.telemetry());
   for (int i = 0; i < in.tcp_routes_size(); ++i) {
     const v1::TcpRoute& r = in.tcp_routes(i);
     tr::TcpRoute route;

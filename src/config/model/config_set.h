@@ -6,6 +6,7 @@
 
 #include "config/model/istio_types.h"
 #include "config/model/kubernetes.h"
+#include "config/model/object.h"
 
 namespace halyard::config::model {
 
@@ -29,6 +30,9 @@ struct ConfigSet {
   std::vector<Pod> pods;
   std::vector<Secret> secrets;
   std::vector<ConfigMap> config_maps;
+  // telemetry.istio.io Telemetry (v1, v1alpha1): no typed model; translate/telemetry_config.h
+  // reads the document tree.
+  std::vector<Object> telemetries;
 };
 
 }  // namespace halyard::config::model

@@ -85,6 +85,9 @@ model::ConfigSet buildConfigSet(const std::vector<Object>& objects) {
       addSecurity(obj, set);
     } else if (obj.group.empty() && obj.version == "v1") {
       addCore(obj, set);
+    } else if (obj.group == "telemetry.istio.io" && obj.kind == "Telemetry" &&
+               (obj.version == "v1" || obj.version == "v1alpha1")) {
+      set.telemetries.push_back(obj);
     }
   }
   return set;

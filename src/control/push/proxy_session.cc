@@ -1,5 +1,7 @@
 #include "control/push/proxy_session.h"
 
+#include "control/observability/control_metrics.h"
+
 namespace halyard::control {
 
 namespace {
@@ -38,6 +40,8 @@ void ProxySession::onAck(uint64_t version) {
     awaiting_answer_ = false;
     acked_ = sent_;
     whole_next_ = false;
+    controlMetrics().acks.fetch_add(1, std::memory_order_relaxed);
+    if (last_push_) controlMetrics().push_latency.record(Clock::now() - *last_push_);
     last_response_ = "ACK";
     last_response_version_ = version;
     last_response_at_ = Clock::now();
@@ -55,6 +59,8 @@ void ProxySession::onNack(uint64_t version, std::string error) {
     awaiting_answer_ = false;
     whole_next_ = true;  // whatever the proxy holds now, the next push does not depend on it
     ++nacks_;
+    controlMetrics().nacks.fetch_add(1, std::memory_order_relaxed);
+    if (last_push_) controlMetrics().push_latency.record(Clock::now() - *last_push_);
     last_response_ = "NACK";
     last_response_version_ = version;
     last_response_at_ = Clock::now();
@@ -143,9 +149,12 @@ std::shared_ptr<const v1::ControlMessage> ProxySession::nextLocked() {
   writing_ = true;
   if (next.failed()) {
     last_error_ = joined(next.errors());  // no answer expected
+    controlMetrics().config_errors.fetch_add(1, std::memory_order_relaxed);
   } else {
     awaiting_answer_ = true;
     ++pushes_;
+    controlMetrics().pushes.fetch_add(1, std::memory_order_relaxed);
+    if (!base) controlMetrics().whole_pushes.fetch_add(1, std::memory_order_relaxed);
     pushed_version_ = desired_.version;
     last_push_ = Clock::now();
   }

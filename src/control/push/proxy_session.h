@@ -45,7 +45,7 @@ struct ProxyInfo {
   uint16_t outbound_port = 0;
   std::string peer;
   std::string build_version;
-  std::string admin_address;  // the proxy's admin listener ("" none)
+  std::string admin_address;  // its admin listener: /stats/prometheus, /clusters ("" none)
   uint64_t last_version = 0;  // what it served before this stream
 
   std::string id() const { return name + "." + namespace_; }  // "name.namespace"

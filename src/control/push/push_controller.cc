@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "config/yaml/config_set_builder.h"
+#include "control/observability/control_metrics.h"
 #include "control/push/proxy_class.h"
 #include "translate/diagnostic_sink.h"
 #include "wire/snapshot_codec.h"
@@ -79,6 +80,7 @@ void PushController::requestRebuild() {
 void PushController::connect(std::shared_ptr<ProxySession> session) {
   {
     std::lock_guard lock(mu_);
+    controlMetrics().connects.fetch_add(1, std::memory_order_relaxed);
     connects_.push_back(std::move(session));
   }
   cv_.notify_all();
@@ -87,6 +89,7 @@ void PushController::connect(std::shared_ptr<ProxySession> session) {
 void PushController::disconnect(std::shared_ptr<ProxySession> session) {
   {
     std::lock_guard lock(mu_);
+    controlMetrics().disconnects.fetch_add(1, std::memory_order_relaxed);
     disconnects_.push_back(std::move(session));
   }
   cv_.notify_all();
@@ -290,6 +293,8 @@ void PushController::rebuild() {
     for (const auto& [id, s] : sessions_) sessions.push_back(s);
   }
   for (const auto& s : sessions) offer(s);
+  controlMetrics().generations.fetch_add(1, std::memory_order_relaxed);
+  controlMetrics().generation_duration.record(Clock::now() - started);
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   HLOG_INFO(

@@ -330,6 +330,20 @@ http::PathNormalization DownstreamConnection::pathNormalization() {
              : http::PathNormalization::kBase;
 }
 
+// The span of this hop, when the listener the request came in by traces (Listener::tracing), and
+// that listener's Telemetry settings for the report.
+void DownstreamConnection::startTrace(RequestState& rq) {
+  const ListenerRoutes* own = rq.snapshot ? rq.snapshot->listener(ds_.listener->name) : nullptr;
+  if (own) rq.record.telemetry = own->listener->telemetry.get();  // Telemetry metrics/logging
+  if (!own || !own->listener->tracing) return;
+  auto header = [](const void* view, std::string_view name) {
+    return static_cast<const http::RequestView*>(view)->header(name);
+  };
+  rq.trace.begin(own->listener->tracing, &rq.view, header,
+                 [this] { return ds_.worker.random().next(); });
+  rq.record.trace = &rq.trace;
+}
+
 net::awaitable<void> DownstreamConnection::serve() {
   RequestState& rq = rq_;
   rq.reset();
@@ -353,6 +367,7 @@ net::awaitable<void> DownstreamConnection::serve() {
     rq.generated_id.generate(ds_.worker.random());
     rq.request_id = rq.generated_id.view();
   }
+  startTrace(rq);
 
   telemetry::AccessLogEntry& log = rq.record.log;
   log.start_time = std::chrono::system_clock::now();

@@ -66,6 +66,7 @@ class DownstreamConnection {
   net::awaitable<void> rejectHead(uint16_t status, std::string_view reason,
                                   telemetry::ResponseFlag flag, std::string_view details);
   void reportRequest();
+  void startTrace(RequestState& rq);
   // The route table of this request: the listener's own (looked up once per snapshot), or for
   // the outbound proxy listener the destination port's, per request.
   const ListenerRoutes* listenerRoutes();

@@ -34,6 +34,18 @@ namespace {
 
 constexpr std::string_view kBuildTag = "halyard-0.1.0";
 
+// The admin address as a scraper elsewhere can dial it: the port actually bound (--admin may say
+// 0), and loopback for a wildcard host (a scraper on this machine; the control plane's
+// /sd/prometheus lists it as given).
+std::string reachableAdmin(const std::string& flag, uint16_t bound_port) {
+  auto where = net::parseHostPort(flag, true);
+  std::string host = where ? where->host : "127.0.0.1";
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return host + ":" + std::to_string(bound_port);
+}
+
 std::string formatDiagnostic(const config::Diagnostic& d) {
   std::string s = d.pos.str();
   if (s.empty()) s = "<config>";
@@ -399,8 +411,8 @@ void Process::startControlClient() {
   hello.set_inbound_port(identity_.inbound_port);
   hello.set_outbound_port(identity_.outbound_port);
   hello.set_build_version(std::string(kBuildTag));
-  // `halyard proxy-config endpoints` reads endpoint health (outlier ejections) from here.
-  hello.set_admin_address(options_.admin);
+  // /sd/prometheus lists it; `halyard proxy-config endpoints` reads endpoint health there.
+  if (admin_) hello.set_admin_address(reachableAdmin(options_.admin, admin_->port()));
   o.ca_file = options_.control_ca;
   o.server_name = options_.control_server_name;
   o.token_file = options_.token_file;

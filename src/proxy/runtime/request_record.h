@@ -7,6 +7,7 @@
 
 #include "telemetry/access_log_entry.h"
 #include "telemetry/peer_identity.h"
+#include "telemetry/trace_context.h"
 #include "translate/snapshot.h"
 
 namespace halyard::proxy::runtime {
@@ -31,6 +32,9 @@ struct RequestRecord {
   bool grpc = false;
   std::string_view grpc_status;
   bool upstream_timeout = false;
+  const telemetry::TraceContext* trace = nullptr;  // set when the listener traces requests
+  // The Telemetry API's metrics and access log settings of the listener the request came in by.
+  const translate::ListenerTelemetry* telemetry = nullptr;
 };
 
 }  // namespace halyard::proxy::runtime

@@ -17,6 +17,7 @@
 #include "proxy/runtime/request_id.h"
 #include "proxy/runtime/request_record.h"
 #include "proxy/runtime/worker_snapshot.h"
+#include "telemetry/trace_context.h"
 
 namespace halyard::proxy::runtime {
 
@@ -72,6 +73,7 @@ struct RequestState {
   std::string ext_authz_body;
   std::string ext_authz_content_type;
   std::string remote_ip;  // remote.ip when X-Forwarded-For names the client (else empty)
+  telemetry::TraceContext trace;       // this hop's span, on listeners with tracing
 
   bool http10() const { return head->version == http::HttpVersion::kHttp10; }
   bool isHead() const { return head->method == "HEAD"; }
@@ -107,6 +109,7 @@ struct RequestState {
     ext_authz_body.clear();
     ext_authz_content_type.clear();
     remote_ip.clear();
+    trace.reset();
   }
 };
 

@@ -305,7 +305,8 @@ bool UpstreamRequest::buildHead() {
         (rewritten_path_ && h.name == "x-envoy-original-path") ||
         h.name == telemetry::kPeerHeader || h.name == telemetry::kRetiredPeerHeader ||
         h.name == "x-forwarded-client-cert" || mustDrop(head.headers, h.name, extra_options) ||
-        rq_.authnRewrites(h.name)) {
+        rq_.authnRewrites(h.name) ||
+        (rq_.trace.active() && telemetry::TraceContext::isPropagationHeader(h.name))) {
       continue;
     }
     if (!rq_.ext_authz_headers.empty() || !rq_.ext_authz_remove.empty()) {
@@ -336,6 +337,9 @@ bool UpstreamRequest::buildHead() {
   headers.push_back({"x-forwarded-for", ds_.forwarded_for});
   headers.push_back({"x-forwarded-proto", view.scheme});
   headers.push_back({"x-request-id", rq_.request_id});
+  rq_.trace.forEachHeader([&](std::string_view n, std::string_view v) {
+    headers.push_back({n, v});
+  });
   // Envoy keeps the path a rewrite replaced, for the upstream and for access logs.
   if (rewritten_path_) headers.push_back({"x-envoy-original-path", view.path});
   router::applyHeaderOps(

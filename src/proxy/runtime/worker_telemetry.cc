@@ -195,8 +195,91 @@ telemetry::IstioRequestLabels WorkerTelemetry::istioLabels(const RequestRecord& 
   return labels;
 }
 
+void WorkerTelemetry::recordSpan(const RequestRecord& record) {
+  const telemetry::TraceContext& trace = *record.trace;
+  const telemetry::AccessLogEntry& log = record.log;
+  if (!span_source_) {
+    // Istio's per-proxy tags, the same on every span.
+    auto source = std::make_shared<telemetry::SpanSource>();
+    source->service_name = self_.app + "." + self_.namespace_;
+    source->tags = {
+        {"component", "proxy"},
+        {"node_id", self_.workload + "." + self_.namespace_},
+        {"istio.canonical_service", self_.app},
+        {"istio.canonical_revision", self_.version == "unknown" ? "latest" : self_.version},
+        {"istio.namespace", self_.namespace_},
+        {"istio.mesh_id", "cluster.local"}};
+    span_source_ = std::move(source);
+  }
+  if (!spans_) spans_ = telemetry::SpanExporter::instance().newBuffer();
+  telemetry::SpanRecord span;
+  const std::string_view trace_id = trace.traceId(), span_id = trace.spanId(),
+                         parent_id = trace.parentId();
+  std::copy(trace_id.begin(), trace_id.end(), span.trace_id.begin());
+  std::copy(span_id.begin(), span_id.end(), span.span_id.begin());
+  span.has_parent = !parent_id.empty();
+  if (span.has_parent) std::copy(parent_id.begin(), parent_id.end(), span.parent_id.begin());
+  span.server = record.listener_kind == translate::ListenerKind::kInbound;
+  span.start_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(log.start_time.time_since_epoch())
+          .count();
+  span.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::system_clock::now() - log.start_time)
+                         .count();
+  span.status = log.response_code;
+  span.error = log.response_code == 0 || log.response_code >= 500;
+  span.request_size = log.bytes_received;
+  span.response_size = log.bytes_sent;
+  span.protocol = log.protocol == "HTTP/1.0" ? "HTTP/1.0" : "HTTP/1.1";
+  span.method = log.method;
+  span.authority = log.authority;
+  span.path = log.path;
+  if (!log.response_flags.empty()) span.flags = log.response_flags.toString();
+  span.upstream_cluster = log.upstream_cluster;
+  span.peer = log.downstream_remote_address;
+  span.user_agent = log.user_agent;
+  span.request_id = log.request_id;
+  span.custom_tags = trace.customTags();
+  span.source = span_source_;
+  span.settings = trace.sharedSettings();
+  spans_->add(std::move(span));
+  telemetry::SpanExporter::instance().spanAdded();
+}
+
+void WorkerTelemetry::recordOverridden(const RequestRecord& record,
+                                       const translate::MetricsSide& side) {
+  const telemetry::IstioRequestLabels l = istioLabels(record);
+  const std::string code = std::to_string(l.response_code);
+  const std::string flags = l.response_flags.toString();
+  auto labels = telemetry::istioLabels(l, code, flags);
+  // A label with an empty value is no label to Prometheus: REMOVE drops it from the series.
+  for (auto& label : labels) {
+    for (const auto& removed : side.removed_tags) {
+      if (label.name == removed) label.value = {};
+    }
+  }
+  const std::span<const telemetry::Label> all(labels.data(), labels.size());
+  using M = translate::IstioMetric;
+  auto on = [&side](M m) { return !side.disabled[static_cast<size_t>(m)]; };
+  if (on(M::kRequestCount)) stats_->counter(telemetry::kIstioRequestsTotal, all).inc();
+  if (on(M::kRequestDuration)) {
+    stats_->histogram(telemetry::kIstioRequestDuration, all)
+        .record(static_cast<uint64_t>(record.log.duration.count()));
+  }
+  if (on(M::kRequestSize)) {
+    stats_->histogram(telemetry::kIstioRequestBytes, all).record(record.log.bytes_received);
+  }
+  if (on(M::kResponseSize)) {
+    stats_->histogram(telemetry::kIstioResponseBytes, all).record(record.log.bytes_sent);
+  }
+}
+
 void WorkerTelemetry::requestDone(const RequestRecord& record) {
-  if (writer_) writer_->log(record.log);
+  const translate::ListenerTelemetry* overrides = record.telemetry;
+  if (writer_ && (!overrides || overrides->logs(record.log.response_code))) {
+    writer_->log(record.log);
+  }
+  if (record.trace && record.trace->sampled()) recordSpan(record);
   if (!stats_) return;
   downstream(record.listener).rq_total->inc();
   if (record.cluster) {
@@ -204,6 +287,12 @@ void WorkerTelemetry::requestDone(const RequestRecord& record) {
     us.rq_total->inc();
     if (record.retried) us.rq_retry->inc();
     if (record.upstream_timeout) us.rq_timeout->inc();
+  }
+  if (overrides) {
+    const translate::MetricsSide& side = record.listener_kind == translate::ListenerKind::kInbound
+                                             ? overrides->server
+                                             : overrides->client;
+    if (side.anyDisabled() || !side.removed_tags.empty()) return recordOverridden(record, side);
   }
   stats_->recordRequest(istioLabels(record), static_cast<uint64_t>(record.log.duration.count()),
                         record.log.bytes_received, record.log.bytes_sent);

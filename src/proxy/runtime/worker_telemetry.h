@@ -14,6 +14,7 @@
 #include "proxy/upstream/outlier_detector.h"
 #include "telemetry/access_logger.h"
 #include "telemetry/proxy_stats.h"
+#include "telemetry/span_exporter.h"
 #include "telemetry/worker_stats.h"
 
 namespace halyard::proxy::runtime {
@@ -68,6 +69,10 @@ class WorkerTelemetry {
   telemetry::UpstreamStats& upstream(const translate::Cluster& cluster);
   template <class F>
   void withTcpLabels(const RequestRecord& record, F&& f);
+  // The span of a sampled request, to this worker's buffer (telemetry/span_exporter.h).
+  void recordSpan(const RequestRecord& record);
+  // Istio's request metrics with the Telemetry API's overrides (metrics off, tags removed).
+  void recordOverridden(const RequestRecord& record, const translate::MetricsSide& side);
 
   telemetry::WorkerStats* stats_;
   Workload self_;
@@ -81,6 +86,8 @@ class WorkerTelemetry {
   using ByName = std::unordered_map<std::string, V, NameHash, std::equal_to<>>;
   ByName<telemetry::DownstreamStats> downstream_;
   ByName<telemetry::UpstreamStats> upstream_;
+  std::shared_ptr<telemetry::SpanBuffer> spans_;  // made at the first sampled request
+  std::shared_ptr<const telemetry::SpanSource> span_source_;
 };
 
 }  // namespace halyard::proxy::runtime

@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""The cost of tracing at 100% sampling: bench/mesh_bench.py's two sidecars (client -> server,
+mutual TLS), measured with tracing off and with a mesh-wide Telemetry sending every request's
+spans (two per request: the client's outbound span and the server's inbound span) to a Zipkin
+collector in this process, alternating per round.
+
+Reported per mode (medians): requests/s, p50/p99, CPU of the two sidecars per request, and the
+spans the collector received, plus the tracing/off CPU ratio (the issue's bound: at most 1.10).
+
+    bench/tracing_bench.py [--duration 10] [--connections 16] [--rounds 3] [--build build]
+
+Not part of the test command; needs wrk, nginx and taskset like mesh_bench.py.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mesh_bench import REPO, Up, config_dir, cpu_model, measure  # noqa: E402
+from proxy_bench import free_port  # noqa: E402
+
+TRACING = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    extensionProviders:
+    - name: bench-zipkin
+      zipkin: {service: 127.0.0.1, port: %d}
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: bench-zipkin}]
+    randomSamplingPercentage: 100
+"""
+
+
+class Collector:
+    """Counts the spans POSTed to it (Zipkin v2 JSON)."""
+
+    def __init__(self):
+        self.spans = 0
+        me = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                me.spans += len(json.loads(body))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def set_mode(cfg, mode, collector):
+    path = os.path.join(cfg, "tracing.yaml")
+    if mode == "tracing":
+        with open(path, "w") as f:
+            f.write(TRACING % collector.port)
+    elif os.path.exists(path):
+        os.unlink(path)
+    time.sleep(3)  # the push reaches both sidecars well within this
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--duration", type=int, default=10)
+    p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--build", default=os.path.join(REPO, "build"))
+    args = p.parse_args()
+    for tool in ("wrk", "nginx", "taskset"):
+        if not shutil.which(tool):
+            sys.exit("%s is not installed (scripts/setup.sh installs it)" % tool)
+    collector = Collector()
+    tmp = tempfile.mkdtemp(prefix="halyard-tracing-bench-")
+    cfg = config_dir(tmp, free_port(), free_port())
+    up = Up(args.build, cfg, tmp)
+    results = {"off": [], "tracing": []}
+    try:
+        for rnd in range(args.rounds):
+            for mode in (("off", "tracing") if rnd % 2 == 0 else ("tracing", "off")):
+                set_mode(cfg, mode, collector)
+                spans0 = collector.spans
+                r = measure(up, args)
+                time.sleep(2)  # the last batch
+                r["spans"] = collector.spans - spans0
+                if r["errors"]:
+                    raise RuntimeError("%s: %d requests failed" % (mode, r["errors"]))
+                results[mode].append(r)
+                print("round %d %-8s %8.0f req/s  %6.1f us/req (pair)  %d spans" %
+                      (rnd + 1, mode, r["rps"], r["cpu_us"], r["spans"]), file=sys.stderr)
+    finally:
+        up.stop()
+        collector.server.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def med(mode, key):
+        return statistics.median(r[key] for r in results[mode])
+
+    print("CPU: %s, %d cores; %d rounds of %d s, %d connections, keep-alive\n" %
+          (cpu_model(), os.cpu_count(), args.rounds, args.duration, args.connections))
+    print("| mode | req/s | p50 ms | p99 ms | CPU us/req (both sidecars) | spans received |")
+    print("|---|---|---|---|---|---|")
+    for mode in ("off", "tracing"):
+        print("| %s | %.0f | %.2f | %.2f | %.1f | %.0f |" % (
+            mode, med(mode, "rps"), med(mode, "p50") / 1000, med(mode, "p99") / 1000,
+            med(mode, "cpu_us"), med(mode, "spans")))
+    print("\ntracing/off CPU per request: %.2fx" % (med("tracing", "cpu_us") / med("off", "cpu_us")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,338 @@
+#include "translate/telemetry_config.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <optional>
+
+#include "config/model/host_name.h"
+#include "config/yaml/loader.h"
+#include "translate/mesh_settings.h"
+#include "translate/model_util.h"
+
+namespace halyard::translate {
+
+namespace {
+
+using config::Node;
+
+std::string str(const Node* n) {
+  return n && n->isScalar() && !n->isNull() ? n->text : std::string();
+}
+
+// "zipkin.istio-system.svc.cluster.local", "istio-system/zipkin.example.com", "127.0.0.1".
+std::string collectorHost(const std::string& service) {
+  const auto slash = service.find('/');
+  return slash == std::string::npos ? service : service.substr(slash + 1);
+}
+
+void readProvider(const Node& p, MeshTelemetry& out) {
+  const std::string name = str(p.get("name"));
+  if (name.empty()) {
+    out.problems.push_back("MeshConfig extensionProviders: a provider has no name; it is ignored");
+    return;
+  }
+  auto collector = [&](const Node& spec, TracingProvider::Kind kind,
+                       const std::string& default_path) {
+    TracingProvider t;
+    t.name = name;
+    t.kind = kind;
+    t.host = collectorHost(str(spec.get("service")));
+    const auto port = spec.get("port") ? spec.get("port")->asDouble() : std::nullopt;
+    if (t.host.empty() || !port || *port < 1 || *port > 65535) {
+      out.problems.push_back("MeshConfig extensionProviders " + name +
+                             ": service and port (1-65535) of the collector are required; the "
+                             "provider is ignored");
+      return;
+    }
+    t.port = static_cast<uint16_t>(*port);
+    t.path = default_path;
+    if (const Node* http = spec.get("http"); http && !str(http->get("path")).empty()) {
+      t.path = str(http->get("path"));
+      if (t.path.front() != '/') t.path = "/" + t.path;
+    }
+    if (const Node* m = spec.get("maxTagLength"); m && m->asDouble() && *m->asDouble() > 0) {
+      t.max_tag_length = static_cast<uint32_t>(*m->asDouble());
+    }
+    out.tracing_providers[name] = std::move(t);
+  };
+  if (const Node* z = p.get("zipkin"); z && z->isMap()) {
+    collector(*z, TracingProvider::Kind::kZipkin, "/api/v2/spans");
+  } else if (const Node* o = p.get("opentelemetry"); o && o->isMap()) {
+    collector(*o, TracingProvider::Kind::kOpenTelemetry, "/v1/traces");
+  } else if (const Node* f = p.get("envoyFileAccessLog"); f && f->isMap()) {
+    out.access_log_files[name] = str(f->get("path"));
+  }
+  // Other kinds (envoyExtAuthz*, prometheus, stackdriver, ...) are not tracing providers.
+}
+
+// The `tracing` of one Telemetry, merged over `base` (the less specific settings).
+struct Layer {
+  std::optional<std::vector<std::string>> providers;
+  std::optional<double> sampling;
+  std::optional<std::vector<TracingCustomTag>> tags;
+  bool disable_reporting = false;
+};
+
+Layer readLayer(const config::Object& t) {
+  Layer layer;
+  const Node* spec = t.spec();
+  const Node* tracing = spec ? spec->get("tracing") : nullptr;
+  if (!tracing || !tracing->isList() || tracing->items.empty()) return layer;
+  const Node& first = tracing->items.front();  // Istio applies the first entry
+  if (const Node* providers = first.get("providers"); providers && providers->isList()) {
+    std::vector<std::string> names;
+    for (const Node& p : providers->items) names.push_back(str(p.get("name")));
+    layer.providers = std::move(names);
+  }
+  if (const Node* s = first.get("randomSamplingPercentage"); s && s->asDouble()) {
+    layer.sampling = *s->asDouble();
+  }
+  if (const Node* d = first.get("disableSpanReporting"); d) {
+    layer.disable_reporting = str(d) == "true";
+  }
+  if (const Node* tags = first.get("customTags"); tags && tags->isMap()) {
+    std::vector<TracingCustomTag> out;
+    for (const auto& e : tags->fields) {
+      TracingCustomTag tag;
+      tag.tag = e.key;
+      if (const Node* l = e.value.get("literal")) {
+        tag.kind = TracingCustomTag::Kind::kLiteral;
+        tag.value = str(l->get("value"));
+      } else if (const Node* h = e.value.get("header")) {
+        tag.kind = TracingCustomTag::Kind::kHeader;
+        tag.value = str(h->get("name"));
+        std::transform(tag.value.begin(), tag.value.end(), tag.value.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        tag.default_value = str(h->get("defaultValue"));
+      } else if (const Node* v = e.value.get("environment")) {
+        tag.kind = TracingCustomTag::Kind::kEnvironment;
+        tag.value = str(v->get("name"));
+        tag.default_value = str(v->get("defaultValue"));
+      } else {
+        continue;
+      }
+      out.push_back(std::move(tag));
+    }
+    layer.tags = std::move(out);
+  }
+  return layer;
+}
+
+bool selects(const config::Object& t, const std::map<std::string, std::string>& labels) {
+  const Node* spec = t.spec();
+  const Node* selector = spec ? spec->get("selector") : nullptr;
+  const Node* match = selector ? selector->get("matchLabels") : nullptr;
+  std::map<std::string, std::string> wanted;
+  if (match && match->isMap()) {
+    for (const auto& e : match->fields) wanted[e.key] = str(&e.value);
+  }
+  return config::model::selectorMatches(wanted, labels);
+}
+
+bool hasSelector(const config::Object& t) {
+  const Node* spec = t.spec();
+  return spec && (spec->get("selector") || spec->get("targetRef") || spec->get("targetRefs"));
+}
+
+// The Telemetry objects that apply to a proxy: mesh, namespace, workload (null when none).
+std::array<const config::Object*, 3> scopes(const config::model::ConfigSet& config,
+                                            const std::string& root_namespace,
+                                            const std::string& ns,
+                                            const std::map<std::string, std::string>& labels) {
+  std::array<const config::Object*, 3> by_scope = {nullptr, nullptr, nullptr};
+  for (const auto& t : config.telemetries) {
+    const std::string& t_ns = t.namespaceOr("default");
+    int scope = -1;
+    if (hasSelector(t)) {
+      if (t_ns == ns && selects(t, labels)) scope = 2;
+    } else if (t_ns == ns && ns != root_namespace) {
+      scope = 1;
+    } else if (t_ns == root_namespace) {
+      scope = 0;
+    }
+    // Of several at one scope Istio takes the oldest; in load order, the first.
+    if (scope >= 0 && !by_scope[static_cast<size_t>(scope)]) {
+      by_scope[static_cast<size_t>(scope)] = &t;
+    }
+  }
+  return by_scope;
+}
+
+}  // namespace
+
+MeshTelemetry readMeshTelemetry(const config::model::ConfigSet& config) {
+  MeshTelemetry out;
+  out.root_namespace = meshSettings(config).root_namespace;
+  for (const auto& m : config.config_maps) {
+    if (m.meta.name != kMeshConfigName || namespaceOf(m.meta) != kMeshConfigNamespace) continue;
+    const auto mesh = m.data.find("mesh");
+    if (mesh == m.data.end()) break;
+    auto root = config::parseYaml(mesh->second, "data.mesh");
+    if (!root.ok() || !root->isMap()) break;  // mesh_settings reports an unusable mesh value
+    if (const Node* providers = root->get("extensionProviders"); providers && providers->isList()) {
+      for (const Node& p : providers->items) readProvider(p, out);
+    }
+    if (const Node* defaults = root->get("defaultProviders")) {
+      if (const Node* tracing = defaults->get("tracing"); tracing && tracing->isList()) {
+        for (const Node& n : tracing->items) out.default_tracing.push_back(str(&n));
+      }
+    }
+    if (const Node* e = root->get("enableTracing"); e && e->isScalar()) {
+      out.enable_tracing = e->text != "false";
+    }
+    if (const Node* dc = root->get("defaultConfig")) {
+      if (const Node* tracing = dc->get("tracing")) {
+        if (const Node* s = tracing->get("sampling"); s && s->asDouble()) {
+          out.default_sampling = *s->asDouble();
+        }
+      }
+    }
+    break;
+  }
+  return out;
+}
+
+std::shared_ptr<const TracingSettings> resolveTracing(
+    const config::model::ConfigSet& config, const MeshTelemetry& mesh,
+    const std::string& root_namespace, const std::string& ns,
+    const std::map<std::string, std::string>& labels, std::vector<std::string>* problems) {
+  if (!mesh.enable_tracing) return nullptr;
+  // Mesh, then namespace, then workload: each more specific layer overrides what it sets.
+  const auto by_scope = scopes(config, root_namespace, ns, labels);
+  std::vector<std::string> providers = mesh.default_tracing;
+  double sampling = mesh.default_sampling;
+  std::vector<TracingCustomTag> tags;
+  bool disabled = false;
+  std::string origin;
+  for (const config::Object* t : by_scope) {
+    if (!t) continue;
+    Layer layer = readLayer(*t);
+    if (layer.providers) providers = *layer.providers;
+    if (layer.sampling) sampling = *layer.sampling;
+    if (layer.tags) tags = *layer.tags;
+    disabled = layer.disable_reporting;
+    origin += (origin.empty() ? "Telemetry " : ", ") + t->namespaceOr("default") + "/" + t->name;
+  }
+  if (disabled || providers.empty()) return nullptr;
+  auto out = std::make_shared<TracingSettings>();
+  for (const auto& name : providers) {
+    auto it = mesh.tracing_providers.find(name);
+    if (it == mesh.tracing_providers.end()) {
+      if (problems) {
+        problems->push_back("tracing provider \"" + name +
+                            "\" is not a zipkin or opentelemetry provider of MeshConfig "
+                            "extensionProviders; its spans are not reported");
+      }
+      continue;
+    }
+    out->providers.push_back(it->second);
+  }
+  if (out->providers.empty()) return nullptr;
+  if (sampling < 0 || sampling > 100) {
+    if (problems) {
+      problems->push_back("randomSamplingPercentage " + std::to_string(sampling) +
+                          " is outside 0-100; 100 is used");
+    }
+    sampling = std::clamp(sampling, 0.0, 100.0);
+  }
+  out->sampling_percentage = sampling;
+  out->custom_tags = std::move(tags);
+  out->origin = origin.empty() ? "MeshConfig defaultProviders" : origin;
+  return out;
+}
+
+std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
+    const config::model::ConfigSet& config, const std::string& root_namespace,
+    const std::string& ns, const std::map<std::string, std::string>& labels,
+    std::vector<std::string>* problems) {
+  const auto by_scope = scopes(config, root_namespace, ns, labels);
+  const Node* metrics = nullptr;
+  const Node* logging = nullptr;
+  std::string origin;
+  for (const config::Object* t : by_scope) {
+    if (!t || !t->spec()) continue;
+    bool used = false;
+    if (const Node* m = t->spec()->get("metrics"); m && m->isList()) {
+      metrics = m;
+      used = true;
+    }
+    if (const Node* a = t->spec()->get("accessLogging"); a && a->isList()) {
+      logging = a;
+      used = true;
+    }
+    if (used) {
+      origin += (origin.empty() ? "Telemetry " : ", ") + t->namespaceOr("default") + "/" + t->name;
+    }
+  }
+  if (!metrics && !logging) return nullptr;
+  auto out = std::make_shared<ListenerTelemetry>();
+  out->origin = origin;
+  auto report = [problems](std::string p) {
+    if (problems) problems->push_back(std::move(p));
+  };
+  if (metrics) {
+    for (const Node& entry : metrics->items) {
+      const Node* overrides = entry.get("overrides");
+      if (!overrides || !overrides->isList()) continue;
+      for (const Node& o : overrides->items) {
+        const Node* match = o.get("match");
+        const std::string metric = match ? str(match->get("metric")) : "";
+        const std::string mode = match ? str(match->get("mode")) : "";
+        std::vector<size_t> which;
+        for (size_t i = 0; i < kIstioMetricCount; ++i) {
+          if (metric.empty() || metric == "ALL_METRICS" || kIstioMetricNames[i] == metric) {
+            which.push_back(i);
+          }
+        }
+        if (which.empty()) {
+          report("Telemetry metrics override for \"" + metric +
+                 "\" is not one of Istio's standard metrics (customMetric is not supported); "
+                 "it is ignored");
+          continue;
+        }
+        const bool client = mode.empty() || mode == "CLIENT_AND_SERVER" || mode == "CLIENT";
+        const bool server = mode.empty() || mode == "CLIENT_AND_SERVER" || mode == "SERVER";
+        const bool disabled = str(o.get("disabled")) == "true";
+        for (size_t i : which) {
+          if (client && disabled) out->client.disabled[i] = true;
+          if (server && disabled) out->server.disabled[i] = true;
+        }
+        if (const Node* tags = o.get("tagOverrides"); tags && tags->isMap()) {
+          for (const auto& e : tags->fields) {
+            if (str(e.value.get("operation")) == "REMOVE") {
+              if (client) out->client.removed_tags.push_back(e.key);
+              if (server) out->server.removed_tags.push_back(e.key);
+            } else {
+              report("Telemetry tagOverrides " + e.key +
+                     ": only operation REMOVE is supported (a CEL value is not evaluated); it "
+                     "is ignored");
+            }
+          }
+        }
+      }
+    }
+  }
+  if (logging && !logging->items.empty()) {
+    const Node& first = logging->items.front();  // Istio applies the first entry
+    out->access_log_disabled = str(first.get("disabled")) == "true";
+    if (const Node* providers = first.get("providers");
+        providers && providers->isList() && providers->items.empty()) {
+      out->access_log_disabled = true;
+    }
+    if (const Node* filter = first.get("filter")) {
+      const std::string expression = str(filter->get("expression"));
+      if (auto compiled = parseAccessLogFilter(expression); compiled) {
+        out->access_log_filter = expression;
+        out->access_log_compiled = std::move(*compiled);
+      } else if (!expression.empty()) {
+        report("accessLogging filter \"" + expression +
+               "\" is outside what the proxy evaluates (response.code compared with a number, "
+               "&&, ||); every request is logged");
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace halyard::translate

@@ -1,0 +1,51 @@
+// Tracing as Istio configures it: the MeshConfig's extensionProviders (zipkin, opentelemetry,
+// envoyFileAccessLog) and defaultProviders, and the Telemetry API (telemetry.istio.io
+// Telemetry: root namespace = mesh, a namespace without selector = that namespace, a selector or
+// targetRef = a workload; the more specific one overrides, field by field) resolved for one proxy
+// into what its listeners carry (Listener::tracing).
+//
+// Read from the ConfigMap istio-system/istio (key `mesh`) independently of mesh_settings.h, so
+// the two stay separate; an unusable provider is reported and left out, never guessed.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/model/config_set.h"
+#include "translate/tracing.h"
+
+namespace halyard::translate {
+
+// The providers MeshConfig declares, by name, and the names of its defaultProviders.tracing.
+struct MeshTelemetry {
+  std::map<std::string, TracingProvider> tracing_providers;
+  std::map<std::string, std::string> access_log_files;  // envoyFileAccessLog: name -> path
+  std::vector<std::string> default_tracing;
+  double default_sampling = 1.0;  // defaultConfig.tracing.sampling
+  bool enable_tracing = true;     // enableTracing
+  std::string root_namespace = "istio-system";
+  std::vector<std::string> problems;
+};
+
+MeshTelemetry readMeshTelemetry(const config::model::ConfigSet& config);
+
+// The tracing of a proxy in `ns` with `labels` (null: none configured, no spans reported).
+// Problems (a provider name MeshConfig does not declare, a sampling percentage out of range) go
+// to `problems` when given.
+std::shared_ptr<const TracingSettings> resolveTracing(
+    const config::model::ConfigSet& config, const MeshTelemetry& mesh,
+    const std::string& root_namespace, const std::string& ns,
+    const std::map<std::string, std::string>& labels, std::vector<std::string>* problems = nullptr);
+
+// The Telemetry API's `metrics` (overrides: match.metric / ALL_METRICS, match.mode, disabled,
+// tagOverrides with operation REMOVE) and `accessLogging` (disabled, filter.expression) for a
+// proxy: the most specific Telemetry that has the section decides it. Null: nothing set.
+std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
+    const config::model::ConfigSet& config, const std::string& root_namespace,
+    const std::string& ns, const std::map<std::string, std::string>& labels,
+    std::vector<std::string>* problems = nullptr);
+
+}  // namespace halyard::translate

@@ -1,0 +1,125 @@
+"""The Telemetry API's metrics overrides and access logging at a gateway (halyard-proxy
+--config, which translates the directory itself): standard metrics switched off, a tag removed,
+and an access log filter that keeps only failed requests."""
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT
+from proxy_harness import Proxy, free_port, gateway, service
+
+HOST = "shop.example.com"
+
+TELEMETRY = """---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  metrics:
+  - providers: [{name: prometheus}]
+    overrides:
+    - match: {metric: REQUEST_SIZE, mode: CLIENT_AND_SERVER}
+      disabled: true
+    - match: {metric: RESPONSE_SIZE}
+      disabled: true
+    - match: {metric: ALL_METRICS}
+      tagOverrides:
+        request_protocol: {operation: REMOVE}
+  accessLogging:
+  - providers: [{name: envoy}]
+    filter:
+      expression: response.code >= 400
+"""
+
+
+@pytest.fixture
+def backend():
+    port = free_port()
+    app = subprocess.Popen(["/usr/bin/python3", str(ROOT / "samples/apps/echo_app.py"),
+                            "--name", "shop", "--port", str(port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield port
+    app.terminate()
+    app.wait()
+
+
+def config(backend_port, telemetry):
+    return (gateway("gw", [HOST]) + "---\n" + service("shop", backend_port) + """---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: default}
+spec:
+  hosts: [%s]
+  gateways: [gw]
+  http:
+  - route:
+    - destination: {host: shop.default.svc.cluster.local, port: {number: 80}}
+""" % HOST + (TELEMETRY if telemetry else ""))
+
+
+def send(proxy, host, count=1):
+    import http.client
+    codes = []
+    for _ in range(count):
+        for _ in range(50):  # the backend may still be starting
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=5)
+                conn.request("GET", "/", headers={"Host": host})
+                r = conn.getresponse()
+                r.read()
+                conn.close()
+                if r.status != 503 or host != HOST:
+                    codes.append(r.status)
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+    return codes
+
+
+def test_metrics_overrides_switch_off_metrics_and_remove_tags(tmp_path, backend):
+    proxy = Proxy(tmp_path, config(backend, telemetry=True))
+    try:
+        assert send(proxy, HOST, 3) == [200, 200, 200]
+        text = proxy.admin("/stats/prometheus")
+        requests = [l for l in text.splitlines() if l.startswith("istio_requests_total{")]
+        assert requests, text
+        assert all('request_protocol="http"' not in l for l in requests), requests
+        assert any('response_code="200"' in l and l.endswith(" 3") for l in requests), requests
+        assert "istio_request_duration_milliseconds_bucket{" in text
+        assert "istio_request_bytes_bucket{" not in text
+        assert "istio_response_bytes_bucket{" not in text
+    finally:
+        proxy.stop()
+
+
+def test_without_telemetry_every_standard_metric_is_there(tmp_path, backend):
+    proxy = Proxy(tmp_path, config(backend, telemetry=False))
+    try:
+        assert send(proxy, HOST) == [200]
+        text = proxy.admin("/stats/prometheus")
+        assert re.search(r'istio_requests_total\{[^}]*request_protocol="http"', text)
+        assert "istio_request_bytes_bucket{" in text
+    finally:
+        proxy.stop()
+
+
+def test_access_log_filter_keeps_failed_requests_only(tmp_path, backend):
+    log = tmp_path / "access.log"
+    proxy = Proxy(tmp_path, config(backend, telemetry=True),
+                  extra_args=["--access-log", str(log)])
+    try:
+        assert send(proxy, HOST, 2) == [200, 200]
+        assert send(proxy, "nowhere.example.com") == [404]
+        deadline = time.time() + 5
+        while time.time() < deadline and "nowhere.example.com" not in (
+                log.read_text() if log.exists() else ""):
+            time.sleep(0.1)
+        lines = [l for l in log.read_text().splitlines() if l.strip()]
+        # Only failures: the 404, and 503s of a backend still starting; never the 200s.
+        assert [l for l in lines if '" 404 NR' in l], lines
+        assert not [l for l in lines if '" 200 ' in l], lines
+    finally:
+        proxy.stop()

@@ -1,0 +1,166 @@
+// Trace context propagation (W3C, B3) and the span export formats (issue 14).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "telemetry/span_exporter.h"
+#include "telemetry/trace_context.h"
+
+namespace halyard::telemetry {
+namespace {
+
+using Headers = std::map<std::string, std::string, std::less<>>;
+
+std::optional<std::string_view> lookup(const void* request, std::string_view name) {
+  const auto& h = *static_cast<const Headers*>(request);
+  auto it = h.find(name);
+  if (it == h.end()) return std::nullopt;
+  return std::string_view(it->second);
+}
+
+std::shared_ptr<const translate::TracingSettings> settings(double pct) {
+  auto s = std::make_shared<translate::TracingSettings>();
+  s->sampling_percentage = pct;
+  s->custom_tags.push_back({"tenant", translate::TracingCustomTag::Kind::kHeader, "x-tenant", "-"});
+  return s;
+}
+
+struct Counter {
+  uint64_t n = 0x1234;
+  uint64_t operator()() { return n += 0x1111111111111111ull; }
+};
+
+Headers upstream(const TraceContext& t) {
+  Headers out;
+  t.forEachHeader([&](std::string_view n, std::string_view v) { out[std::string(n)] = v; });
+  return out;
+}
+
+TEST(TraceContext, ContinuesAW3cTraceAsAChildSpan) {
+  const Headers in{{"traceparent", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"},
+                   {"x-tenant", "acme"}};
+  TraceContext t;
+  t.begin(settings(0), &in, lookup, Counter{});
+  EXPECT_TRUE(t.sampled());  // the caller's decision, not the 0% of this hop
+  EXPECT_EQ(t.traceId(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(t.parentId(), "00f067aa0ba902b7");
+  EXPECT_NE(t.spanId(), "00f067aa0ba902b7");
+  const Headers out = upstream(t);
+  EXPECT_EQ(out.at("traceparent"),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-" + std::string(t.spanId()) + "-01");
+  EXPECT_EQ(out.at("x-b3-traceid"), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(out.at("x-b3-spanid"), t.spanId());
+  EXPECT_EQ(out.at("x-b3-parentspanid"), "00f067aa0ba902b7");
+  EXPECT_EQ(out.at("x-b3-sampled"), "1");
+  ASSERT_EQ(t.customTags().size(), 1u);
+  EXPECT_EQ(t.customTags()[0].second, "acme");
+}
+
+TEST(TraceContext, ReadsB3SingleAndMultiHeaders) {
+  TraceContext single;
+  const Headers b3{{"b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0"}};
+  single.begin(settings(100), &b3, lookup, Counter{});
+  EXPECT_EQ(single.traceId(), "80f198ee56343ba864fe8b2a57d3eff7");
+  EXPECT_EQ(single.parentId(), "e457b5a2e4d86bd1");
+  EXPECT_FALSE(single.sampled());  // "0" from the caller wins over 100%
+
+  TraceContext multi;
+  const Headers x{{"x-b3-traceid", "a3ce929d0e0e4736"}, {"x-b3-spanid", "00f067aa0ba902b7"}};
+  multi.begin(settings(100), &x, lookup, Counter{});
+  EXPECT_EQ(multi.traceId(), "0000000000000000a3ce929d0e0e4736");  // 64-bit ids padded
+  EXPECT_EQ(multi.parentId(), "00f067aa0ba902b7");
+  EXPECT_TRUE(multi.sampled());  // no decision came in: this hop's 100%
+}
+
+TEST(TraceContext, StartsATraceWhenNoneCameInOrItWasMalformed) {
+  const Headers bad{{"traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}};
+  TraceContext t;
+  t.begin(settings(100), &bad, lookup, Counter{});
+  EXPECT_TRUE(t.sampled());
+  EXPECT_EQ(t.parentId(), "");
+  EXPECT_NE(t.traceId(), "00000000000000000000000000000000");
+  EXPECT_EQ(upstream(t).count("x-b3-parentspanid"), 0u);
+
+  TraceContext off;
+  const Headers none;
+  off.begin(settings(0), &none, lookup, Counter{});
+  EXPECT_FALSE(off.sampled());
+  EXPECT_EQ(upstream(off).at("x-b3-sampled"), "0");
+  EXPECT_TRUE(off.customTags().empty());  // not captured for unsampled requests
+}
+
+TEST(TraceContext, WithoutSettingsNothingIsTouched) {
+  TraceContext t;
+  const Headers none;
+  t.begin(nullptr, &none, lookup, Counter{});
+  EXPECT_FALSE(t.active());
+  EXPECT_TRUE(upstream(t).empty());
+}
+
+SpanRecord span() {
+  SpanRecord s;
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736", id = "00f067aa0ba902b7",
+                    parent = "e457b5a2e4d86bd1";
+  std::copy(trace.begin(), trace.end(), s.trace_id.begin());
+  std::copy(id.begin(), id.end(), s.span_id.begin());
+  std::copy(parent.begin(), parent.end(), s.parent_id.begin());
+  s.has_parent = true;
+  s.server = true;
+  s.start_us = 1'700'000'000'000'000;
+  s.duration_us = 1500;
+  s.status = 503;
+  s.error = true;
+  s.method = "GET";
+  s.authority = "reviews:9080";
+  s.path = "/a-long-path";
+  s.flags = "UF";
+  s.upstream_cluster = "outbound|9080||reviews.default.svc.cluster.local";
+  auto source = std::make_shared<SpanSource>();
+  source->service_name = "reviews.default";
+  source->tags = {{"component", "proxy"}};
+  s.source = source;
+  s.custom_tags = {{"team", "a \"quoted\" value"}};
+  return s;
+}
+
+TEST(SpanExporter, ZipkinV2Json) {
+  const SpanRecord s = span();
+  const auto doc = nlohmann::json::parse(SpanExporter::zipkinJson({&s}, 20));
+  ASSERT_EQ(doc.size(), 1u);
+  EXPECT_EQ(doc[0]["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(doc[0]["id"], "00f067aa0ba902b7");
+  EXPECT_EQ(doc[0]["parentId"], "e457b5a2e4d86bd1");
+  EXPECT_EQ(doc[0]["name"], "reviews.default.svc.cluster.local:9080/*");
+  EXPECT_EQ(doc[0]["tags"]["component"], "proxy");
+  EXPECT_EQ(doc[0]["tags"]["response_flags"], "UF");
+  EXPECT_EQ(doc[0]["tags"]["team"], "a \"quoted\" value");
+  EXPECT_EQ(doc[0]["kind"], "SERVER");
+  EXPECT_EQ(doc[0]["timestamp"], s.start_us);
+  EXPECT_EQ(doc[0]["duration"], 1500);
+  EXPECT_EQ(doc[0]["localEndpoint"]["serviceName"], "reviews.default");
+  EXPECT_EQ(doc[0]["tags"]["http.status_code"], "503");
+  EXPECT_EQ(doc[0]["tags"]["http.url"], "http://reviews:9080/");  // maxTagLength 20
+  EXPECT_EQ(doc[0]["tags"]["upstream_cluster"],
+            "outbound|9080||revie");  // clipped too
+  EXPECT_EQ(doc[0]["tags"]["error"], "true");
+}
+
+TEST(SpanExporter, OtlpHttpJson) {
+  const SpanRecord s = span();
+  const auto doc = nlohmann::json::parse(SpanExporter::otlpJson({&s}, 256));
+  const auto& rs = doc["resourceSpans"][0];
+  EXPECT_EQ(rs["resource"]["attributes"][0]["key"], "service.name");
+  EXPECT_EQ(rs["resource"]["attributes"][0]["value"]["stringValue"], "reviews.default");
+  const auto& o = rs["scopeSpans"][0]["spans"][0];
+  EXPECT_EQ(o["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(o["spanId"], "00f067aa0ba902b7");
+  EXPECT_EQ(o["parentSpanId"], "e457b5a2e4d86bd1");
+  EXPECT_EQ(o["kind"], 2);
+  EXPECT_EQ(o["startTimeUnixNano"], "1700000000000000000");
+  EXPECT_EQ(o["endTimeUnixNano"], "1700000000001500000");
+  EXPECT_EQ(o["status"]["code"], 2);
+}
+
+}  // namespace
+}  // namespace halyard::telemetry

@@ -1,0 +1,213 @@
+// MeshConfig tracing providers and the Telemetry API, resolved per proxy (issue 14).
+#include "translate/telemetry_config.h"
+
+#include <gtest/gtest.h>
+
+#include "translate_test_util.h"
+
+namespace halyard::translate {
+namespace {
+
+using testing::parseConfig;
+
+constexpr std::string_view kMesh = R"(apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    defaultConfig:
+      tracing: {sampling: 5}
+    extensionProviders:
+    - name: zipkin
+      zipkin: {service: zipkin.istio-system.svc.cluster.local, port: 9411, maxTagLength: 64}
+    - name: otel
+      opentelemetry:
+        service: observability/otel-collector.example.com
+        port: 4318
+        http: {path: /custom/traces}
+    - name: broken
+      zipkin: {service: zipkin.example.com}
+    - name: file
+      envoyFileAccessLog: {path: /dev/stdout}
+)";
+
+constexpr std::string_view kTelemetry = R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: zipkin}]
+    randomSamplingPercentage: 10
+    customTags:
+      team: {literal: {value: platform}}
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  tracing:
+  - randomSamplingPercentage: 50
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: reviews, namespace: shop}
+spec:
+  selector:
+    matchLabels: {app: reviews}
+  tracing:
+  - providers: [{name: otel}]
+    customTags:
+      tenant: {header: {name: X-Tenant, defaultValue: none}}
+      region: {environment: {name: REGION}}
+)";
+
+TEST(MeshTelemetry, ReadsZipkinAndOpenTelemetryProviders) {
+  const auto config = parseConfig(std::string(kMesh));
+  const MeshTelemetry mesh = readMeshTelemetry(config);
+  ASSERT_EQ(mesh.tracing_providers.count("zipkin"), 1u);
+  const TracingProvider& z = mesh.tracing_providers.at("zipkin");
+  EXPECT_EQ(z.kind, TracingProvider::Kind::kZipkin);
+  EXPECT_EQ(z.host, "zipkin.istio-system.svc.cluster.local");
+  EXPECT_EQ(z.port, 9411);
+  EXPECT_EQ(z.path, "/api/v2/spans");
+  EXPECT_EQ(z.max_tag_length, 64u);
+  const TracingProvider& o = mesh.tracing_providers.at("otel");
+  EXPECT_EQ(o.kind, TracingProvider::Kind::kOpenTelemetry);
+  EXPECT_EQ(o.host, "otel-collector.example.com");  // "namespace/host" as Istio writes it
+  EXPECT_EQ(o.port, 4318);
+  EXPECT_EQ(o.path, "/custom/traces");
+  EXPECT_EQ(mesh.tracing_providers.count("broken"), 0u);
+  ASSERT_EQ(mesh.problems.size(), 1u);
+  EXPECT_NE(mesh.problems[0].find("broken"), std::string::npos);
+  EXPECT_EQ(mesh.access_log_files.at("file"), "/dev/stdout");
+  EXPECT_EQ(mesh.default_sampling, 5);
+}
+
+TEST(MeshTelemetry, NoTelemetryAndNoDefaultProvidersMeansNoTracing) {
+  const auto config = parseConfig(std::string(kMesh));
+  EXPECT_EQ(resolveTracing(config, readMeshTelemetry(config), "istio-system", "shop", {}), nullptr);
+}
+
+TEST(MeshTelemetry, MeshNamespaceAndWorkloadScopesOverrideFieldByField) {
+  const auto config = parseConfig(std::string(kMesh) + std::string(kTelemetry));
+  const MeshTelemetry mesh = readMeshTelemetry(config);
+
+  // Another namespace: the mesh-wide Telemetry alone.
+  auto other = resolveTracing(config, mesh, "istio-system", "default", {{"app", "web"}});
+  ASSERT_NE(other, nullptr);
+  ASSERT_EQ(other->providers.size(), 1u);
+  EXPECT_EQ(other->providers[0].name, "zipkin");
+  EXPECT_EQ(other->sampling_percentage, 10);
+  ASSERT_EQ(other->custom_tags.size(), 1u);
+  EXPECT_EQ(other->custom_tags[0].tag, "team");
+
+  // shop: the namespace's sampling over the mesh's providers and tags.
+  auto shop = resolveTracing(config, mesh, "istio-system", "shop", {{"app", "ratings"}});
+  ASSERT_NE(shop, nullptr);
+  EXPECT_EQ(shop->providers[0].name, "zipkin");
+  EXPECT_EQ(shop->sampling_percentage, 50);
+  EXPECT_EQ(shop->origin, "Telemetry istio-system/mesh-default, shop/shop");
+
+  // reviews in shop: its own providers and tags, the namespace's sampling.
+  auto reviews = resolveTracing(config, mesh, "istio-system", "shop", {{"app", "reviews"}});
+  ASSERT_NE(reviews, nullptr);
+  ASSERT_EQ(reviews->providers.size(), 1u);
+  EXPECT_EQ(reviews->providers[0].name, "otel");
+  EXPECT_EQ(reviews->sampling_percentage, 50);
+  ASSERT_EQ(reviews->custom_tags.size(), 2u);
+  EXPECT_EQ(reviews->custom_tags[0].tag, "tenant");
+  EXPECT_EQ(reviews->custom_tags[0].kind, TracingCustomTag::Kind::kHeader);
+  EXPECT_EQ(reviews->custom_tags[0].value, "x-tenant");
+  EXPECT_EQ(reviews->custom_tags[0].default_value, "none");
+  EXPECT_EQ(reviews->custom_tags[1].kind, TracingCustomTag::Kind::kEnvironment);
+}
+
+TEST(MeshTelemetry, AnUnknownProviderIsReportedAndLeftOut) {
+  const auto config = parseConfig(std::string(kMesh) + R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: jaeger}]
+)");
+  std::vector<std::string> problems;
+  EXPECT_EQ(
+      resolveTracing(config, readMeshTelemetry(config), "istio-system", "shop", {}, &problems),
+      nullptr);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("\"jaeger\""), std::string::npos);
+}
+
+TEST(MeshTelemetry, GatewayListenersCarryTheTracing) {
+  const auto config = parseConfig(std::string(kMesh) + std::string(kTelemetry) + R"(---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+)");
+  auto result = buildSnapshot(config, ProxyIdentity{}, 1);
+  const Snapshot& s = testing::snapshotOf(result);
+  ASSERT_FALSE(s.listeners.empty());
+  ASSERT_NE(s.listeners[0].tracing, nullptr);
+  EXPECT_EQ(s.listeners[0].tracing->providers[0].name, "zipkin");
+}
+
+}  // namespace
+}  // namespace halyard::translate
+
+namespace halyard::translate {
+namespace {
+
+TEST(ListenerTelemetry, MetricsOverridesAndAccessLogFilter) {
+  const auto config = testing::parseConfig(R"(apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  metrics:
+  - providers: [{name: prometheus}]
+    overrides:
+    - match: {metric: REQUEST_SIZE, mode: CLIENT_AND_SERVER}
+      disabled: true
+    - match: {metric: RESPONSE_SIZE, mode: SERVER}
+      disabled: true
+    - match: {metric: ALL_METRICS}
+      tagOverrides:
+        request_protocol: {operation: REMOVE}
+        request_host: {value: "request.host"}
+  accessLogging:
+  - providers: [{name: envoy}]
+    filter:
+      expression: response.code >= 400 && response.code != 404 || response.code == 200
+)");
+  std::vector<std::string> problems;
+  auto t = resolveListenerTelemetry(config, "istio-system", "shop", {}, &problems);
+  ASSERT_NE(t, nullptr);
+  using M = IstioMetric;
+  EXPECT_TRUE(t->client.disabled[static_cast<size_t>(M::kRequestSize)]);
+  EXPECT_TRUE(t->server.disabled[static_cast<size_t>(M::kRequestSize)]);
+  EXPECT_FALSE(t->client.disabled[static_cast<size_t>(M::kResponseSize)]);
+  EXPECT_TRUE(t->server.disabled[static_cast<size_t>(M::kResponseSize)]);
+  EXPECT_FALSE(t->client.disabled[static_cast<size_t>(M::kRequestCount)]);
+  EXPECT_EQ(t->client.removed_tags, std::vector<std::string>{"request_protocol"});
+  ASSERT_EQ(problems.size(), 1u);  // the CEL value of request_host
+  EXPECT_NE(problems[0].find("request_host"), std::string::npos);
+  EXPECT_TRUE(t->logs(503));
+  EXPECT_FALSE(t->logs(404));
+  EXPECT_TRUE(t->logs(200));
+  EXPECT_FALSE(t->logs(302));
+}
+
+TEST(ListenerTelemetry, AnExpressionOutsideTheSubsetLogsEverything) {
+  EXPECT_FALSE(parseAccessLogFilter("request.headers['x'] == 'y'"));
+  ASSERT_TRUE(parseAccessLogFilter("response.code >= 500"));
+  EXPECT_EQ(parseAccessLogFilter("(response.code < 200)")->front().front().value, 200);
+}
+
+}  // namespace
+}  // namespace halyard::translate
