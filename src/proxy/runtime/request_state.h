@@ -72,8 +72,8 @@ struct RequestState {
   std::vector<std::pair<std::string, std::string>> ext_authz_response_headers;  // for the client
   std::string ext_authz_body;
   std::string ext_authz_content_type;
-  std::string remote_ip;  // remote.ip when X-Forwarded-For names the client (else empty)
-  telemetry::TraceContext trace;       // this hop's span, on listeners with tracing
+  std::string remote_ip;          // remote.ip when X-Forwarded-For names the client (else empty)
+  telemetry::TraceContext trace;  // this hop's span, on listeners with tracing
 
   bool http10() const { return head->version == http::HttpVersion::kHttp10; }
   bool isHead() const { return head->method == "HEAD"; }
