@@ -74,3 +74,60 @@ def write_mesh(directory, fault=False):
     tmp.write_text(text)
     tmp.rename(directory / "mesh.yaml")
     return directory
+
+
+# A gateway in front of `productpage`, which calls `reviews` (one version), as a format template
+# (productpage and reviews ports, echo, host); the dashboard and tracing tests add their own parts.
+PRODUCTPAGE_MESH = """apiVersion: v1
+kind: Service
+metadata: {{name: productpage, namespace: default}}
+spec:
+  selector: {{app: productpage}}
+  ports: [{{name: http, port: 9080, targetPort: 9080}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: reviews, namespace: default}}
+spec:
+  selector: {{app: reviews}}
+  ports: [{{name: http, port: 9080, targetPort: 9080}}]
+---
+apiVersion: halyard.dev/v1alpha1
+kind: Workload
+metadata:
+  name: productpage
+  labels: {{app: productpage, version: v1}}
+spec:
+  service: productpage
+  port: {productpage}
+  command: [/usr/bin/python3, {echo}, --name, productpage, --call, "http://reviews:9080/"]
+---
+apiVersion: halyard.dev/v1alpha1
+kind: Workload
+metadata:
+  name: reviews-v1
+  labels: {{app: reviews, version: v1}}
+spec:
+  service: reviews
+  port: {reviews}
+  command: [/usr/bin/python3, {echo}, --name, reviews-v1]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {{name: shop-gateway}}
+spec:
+  selector: {{istio: ingressgateway}}
+  servers:
+  - port: {{number: 80, name: http, protocol: HTTP}}
+    hosts: [{host}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: shop}}
+spec:
+  hosts: [{host}]
+  gateways: [shop-gateway]
+  http:
+  - route:
+    - destination: {{host: productpage, port: {{number: 9080}}}}
+"""

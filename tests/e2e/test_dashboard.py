@@ -12,65 +12,14 @@ import urllib.request
 import pytest
 
 from conftest import ROOT, run_halyard
+from obs_mesh import PRODUCTPAGE_MESH
 from proxy_harness import free_port
 from up_harness import Mesh, get
 
 ECHO = ROOT / "samples" / "apps" / "echo_app.py"
 HOST = "shop.example.com"
 
-MESH = """apiVersion: v1
-kind: Service
-metadata: {{name: productpage, namespace: default}}
-spec:
-  selector: {{app: productpage}}
-  ports: [{{name: http, port: 9080, targetPort: 9080}}]
----
-apiVersion: v1
-kind: Service
-metadata: {{name: reviews, namespace: default}}
-spec:
-  selector: {{app: reviews}}
-  ports: [{{name: http, port: 9080, targetPort: 9080}}]
----
-apiVersion: halyard.dev/v1alpha1
-kind: Workload
-metadata:
-  name: productpage
-  labels: {{app: productpage, version: v1}}
-spec:
-  service: productpage
-  port: {productpage}
-  command: [/usr/bin/python3, {echo}, --name, productpage, --call, "http://reviews:9080/"]
----
-apiVersion: halyard.dev/v1alpha1
-kind: Workload
-metadata:
-  name: reviews-v1
-  labels: {{app: reviews, version: v1}}
-spec:
-  service: reviews
-  port: {reviews}
-  command: [/usr/bin/python3, {echo}, --name, reviews-v1]
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {{name: shop-gateway}}
-spec:
-  selector: {{istio: ingressgateway}}
-  servers:
-  - port: {{number: 80, name: http, protocol: HTTP}}
-    hosts: [{host}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {{name: shop}}
-spec:
-  hosts: [{host}]
-  gateways: [shop-gateway]
-  http:
-  - route:
-    - destination: {{host: productpage, port: {{number: 9080}}}}
----
+MESH = PRODUCTPAGE_MESH + """---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {{name: reviews-deny-delete, namespace: default}}

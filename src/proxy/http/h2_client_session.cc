@@ -5,6 +5,8 @@
 #include <charconv>
 #include <vector>
 
+#include "proxy/http/h2_session_io.h"
+
 namespace halyard::proxy::http {
 
 namespace {
@@ -118,26 +120,11 @@ H2ClientSession::~H2ClientSession() {
 }
 
 bool H2ClientSession::receive(std::span<const uint8_t> bytes) {
-  const ssize_t n = nghttp2_session_mem_recv(session_, bytes.data(), bytes.size());
-  if (n < 0) {
-    error_ = nghttp2_strerror(static_cast<int>(n));
-    return false;
-  }
-  return true;
+  return h2Receive(session_, bytes, error_);
 }
 
 bool H2ClientSession::send(std::string& out, size_t max) {
-  while (out.size() < max) {
-    const uint8_t* data = nullptr;
-    const ssize_t n = nghttp2_session_mem_send(session_, &data);
-    if (n < 0) {
-      error_ = nghttp2_strerror(static_cast<int>(n));
-      return false;
-    }
-    if (n == 0) break;
-    out.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
-  }
-  return true;
+  return h2Send(session_, out, max, error_);
 }
 
 bool H2ClientSession::wantsRead() const {
