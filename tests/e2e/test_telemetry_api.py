@@ -79,11 +79,23 @@ def send(proxy, host, count=1):
     return codes
 
 
+def scrape_until(proxy, done, timeout=5):
+    """The proxy's metrics once `done(text)` holds (or at the deadline): a request is counted
+    when its worker finishes it, which can be just after the client read the response."""
+    deadline = time.time() + timeout
+    while True:
+        text = proxy.admin("/stats/prometheus")
+        if done(text) or time.time() > deadline:
+            return text
+        time.sleep(0.1)
+
+
 def test_metrics_overrides_switch_off_metrics_and_remove_tags(tmp_path, backend):
     proxy = Proxy(tmp_path, config(backend, telemetry=True))
     try:
         assert send(proxy, HOST, 3) == [200, 200, 200]
-        text = proxy.admin("/stats/prometheus")
+        text = scrape_until(proxy, lambda t: re.search(
+            r'istio_requests_total\{[^}]*response_code="200"[^}]*\} 3', t))
         requests = [l for l in text.splitlines() if l.startswith("istio_requests_total{")]
         assert requests, text
         assert all('request_protocol="http"' not in l for l in requests), requests
@@ -99,7 +111,8 @@ def test_without_telemetry_every_standard_metric_is_there(tmp_path, backend):
     proxy = Proxy(tmp_path, config(backend, telemetry=False))
     try:
         assert send(proxy, HOST) == [200]
-        text = proxy.admin("/stats/prometheus")
+        text = scrape_until(proxy, lambda t: re.search(
+            r'istio_requests_total\{[^}]*request_protocol="http"', t))
         assert re.search(r'istio_requests_total\{[^}]*request_protocol="http"', text)
         assert "istio_request_bytes_bucket{" in text
     finally:
