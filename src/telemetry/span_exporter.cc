@@ -11,6 +11,8 @@
 #include <map>
 #include <tuple>
 
+#include "common/json_string.h"
+
 namespace halyard::telemetry {
 
 namespace {
@@ -180,36 +182,8 @@ std::string SpanRecord::name() const {
 namespace {
 
 void appendEscaped(std::string& out, std::string_view v, size_t max) {
-  if (max > 0 && v.size() > max) v = v.substr(0, max);
-  out += '"';
-  for (char c : v) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
+  if (max > 0 && v.size() > max) v = v.substr(0, max);  // the provider's maxTagLength
+  common::appendJsonString(out, v);
 }
 
 // Every tag of a span, in Istio's vocabulary: push(key, value).
