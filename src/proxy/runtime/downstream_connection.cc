@@ -333,7 +333,7 @@ http::PathNormalization DownstreamConnection::pathNormalization() {
 // The span of this hop, when the listener the request came in by traces (Listener::tracing), and
 // that listener's Telemetry settings for the report.
 void DownstreamConnection::startTrace(RequestState& rq) {
-  const ListenerRoutes* own = rq.snapshot ? rq.snapshot->listener(ds_.listener->name) : nullptr;
+  const ListenerRoutes* own = ownRoutes();  // cached per snapshot, not looked up per request
   if (own) rq.record.telemetry = own->listener->telemetry.get();  // Telemetry metrics/logging
   if (!own || !own->listener->tracing) return;
   auto header = [](const void* view, std::string_view name) {
