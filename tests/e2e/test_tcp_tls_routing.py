@@ -194,7 +194,11 @@ def test_tcp_metrics(tcp_setup):
     deadline = time.time() + 5
     while True:
         text = proxy.admin("/stats/prometheus")
-        if metric_sum(text, "istio_tcp_connections_closed_total") >= 5 or time.time() > deadline:
+        # A connection's last bytes may be added just after it is counted closed.
+        if (metric_sum(text, "istio_tcp_connections_closed_total") >= 5
+                and metric_sum(text, "istio_tcp_received_bytes_total") >= 500
+                and metric_sum(text, "istio_tcp_sent_bytes_total") >= 510) \
+                or time.time() > deadline:
             break
         time.sleep(0.1)
     common = dict(reporter="source", request_protocol="tcp", connection_security_policy="unknown")
