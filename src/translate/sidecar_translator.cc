@@ -1,6 +1,7 @@
 #include "translate/sidecar_translator.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <string_view>
 
@@ -32,24 +33,43 @@ Protocol classify(std::string_view name) {
   return Protocol::kUnknown;
 }
 
-// Whether a sidecar routes this service port as HTTP (istio-semantics.md §0.2): a Kubernetes
-// port by its appProtocol, else by its name up to the first "-"; a ServiceEntry port by its
-// protocol. An unknown protocol is sniffed by Istio; this proxy speaks only HTTP/1.1, so it is
-// taken as HTTP, except on the ports Istio assumes to be TCP.
-bool routesAsHttp(const RegistryService& service, const RegistryPort& port) {
+// The declared protocol of a service port (istio-semantics.md §0.2): a Kubernetes port by its
+// appProtocol, else by its name up to the first "-"; a ServiceEntry port by its protocol.
+// nullopt: UDP or SCTP.
+std::optional<Protocol> declaredProtocol(const RegistryService& service, const RegistryPort& port) {
   Protocol protocol = Protocol::kUnknown;
   if (service.kube) {
     for (const auto& p : service.kube->ports) {
       if (p.port != port.number) continue;
-      if (p.protocol == "UDP" || p.protocol == "SCTP") return false;
+      if (p.protocol == "UDP" || p.protocol == "SCTP") return std::nullopt;
       protocol = classify(p.app_protocol);
       if (protocol == Protocol::kUnknown) protocol = classify(p.name.substr(0, p.name.find('-')));
     }
   } else {
     protocol = classify(port.protocol);
   }
-  if (protocol != Protocol::kUnknown) return protocol == Protocol::kHttp;
-  return port.number != 25 && port.number != 53 && port.number != 3306 && port.number != 27017;
+  return protocol;
+}
+
+bool assumedTcp(uint16_t port) {
+  return port == 25 || port == 53 || port == 3306 || port == 27017;
+}
+
+// Whether a sidecar routes this service port as HTTP. An unknown protocol is sniffed by Istio;
+// here it is taken as HTTP, except on the ports Istio assumes to be TCP, and a TLS ClientHello
+// is told apart from HTTP where a connection starts (sniffedAsTls).
+bool routesAsHttp(const RegistryService& service, const RegistryPort& port) {
+  const std::optional<Protocol> protocol = declaredProtocol(service, port);
+  if (!protocol) return false;
+  if (*protocol != Protocol::kUnknown) return *protocol == Protocol::kHttp;
+  return !assumedTcp(port.number);
+}
+
+// A port of undeclared protocol taken as HTTP: a connection to it that starts with a TLS
+// ClientHello is proxied as TCP instead, as Istio's sniffing would.
+bool sniffedAsTls(const RegistryService& service, const RegistryPort& port) {
+  const std::optional<Protocol> protocol = declaredProtocol(service, port);
+  return protocol && *protocol == Protocol::kUnknown && !assumedTcp(port.number);
 }
 
 // A port that is not HTTP and carries TCP (not UDP or SCTP): HTTPS and TLS included, which
@@ -75,6 +95,16 @@ bool appPortIsHttp(const RegistryService& service, uint16_t app_port) {
   }
   if (service.ports.size() == 1) return routesAsHttp(service, service.ports.front());
   return true;
+}
+
+// Whether the service port that delivers to `app_port` is HTTP of undeclared protocol.
+bool appPortSniffed(const RegistryService& service, uint16_t app_port) {
+  for (const auto& p : service.ports) {
+    const uint16_t target = p.target_port != 0 ? p.target_port : p.number;
+    if (target == app_port) return sniffedAsTls(service, p);
+  }
+  if (service.ports.size() == 1) return sniffedAsTls(service, service.ports.front());
+  return false;
 }
 
 // The Host values a sidecar accepts for a service on `port` (istio-semantics.md §0.2).
@@ -149,8 +179,11 @@ std::optional<Listener> inbound(const ServiceRegistry& registry, const ProxyIden
   // A service port that sends its traffic to the app port as TCP (port name tcp-..., mongo-...,
   // appProtocol tcp; Istio's sniffing is not done): the inbound listener proxies raw TCP, after
   // the mutual TLS PeerAuthentication asks for, straight to the app.
-  if (selecting && !appPortIsHttp(*selecting, proxy.app_port)) {
-    l.protocol = "TCP";
+  // An app port of undeclared protocol stays HTTP, with the same TCP route for a connection
+  // whose first bytes (inside the mutual TLS) are a TLS ClientHello: the caller's own TLS.
+  const bool tcp_app = selecting && !appPortIsHttp(*selecting, proxy.app_port);
+  if (tcp_app || (selecting && appPortSniffed(*selecting, proxy.app_port))) {
+    if (tcp_app) l.protocol = "TCP";
     TcpRoute tcp;
     WeightedCluster to_app;
     to_app.cluster = "inbound|" + app_port + "||";
@@ -251,11 +284,18 @@ Listener SidecarTranslator::outboundTcpPort(uint16_t port,
   const RouteScope scope{port, std::string(kMesh), &proxy_};
   for (const RegistryService* service : services) {
     std::vector<TcpRoute> routes;
+    bool tcp_routes = false;
     for (size_t index : candidatesFor(service->host)) {
-      routes = tcp_routes_.tcp(*mesh_[index], scope);
+      // A ClientHello's SNI picks among the tls routes first; other bytes take the tcp routes.
+      routes = tcp_routes_.tls(*mesh_[index], scope, {});
+      std::vector<TcpRoute> tcp = tcp_routes_.tcp(*mesh_[index], scope);
+      tcp_routes = !tcp.empty();
+      for (auto& r : tcp) routes.push_back(std::move(r));
       if (!routes.empty()) break;  // one VirtualService per host, as for HTTP
     }
-    if (routes.empty()) {
+    // Without tcp routes, what no tls route takes goes to the service itself (Istio's default
+    // filter chain: opaque TCP, in mesh mutual TLS to sidecars).
+    if (!tcp_routes) {
       model::Destination destination;
       destination.host = service->host;
       const model::ObjectMeta& meta = service->kube ? service->kube->meta : service->entry->meta;
@@ -394,6 +434,7 @@ std::vector<Listener> SidecarTranslator::outboundListeners() {
     for (const auto& p : service->ports) {
       if (routesAsHttp(*service, p)) {
         by_port[p.number].push_back(service);
+        if (sniffedAsTls(*service, p)) tcp_by_port[p.number].push_back(service);
       } else if (isTcp(*service, p)) {
         tcp_by_port[p.number].push_back(service);
       }

@@ -62,8 +62,10 @@ class SidecarTranslator {
   // The routes of mesh_[index] on `port` (built once).
   const std::vector<Route>& routesOf(size_t index, uint16_t port);
   std::vector<Route> routesFor(const RegistryService& service, uint16_t port);
-  // The TCP route table of `port` ("0.0.0.0_<port>_tcp"): per service, the tcp routes of the
-  // first mesh VirtualService that has some for it on this port, else one to its cluster.
+  // The TCP route table of `port` ("0.0.0.0_<port>_tcp"): per service, the tls routes (by SNI)
+  // and tcp routes of the first mesh VirtualService that has some for it on this port, else (or
+  // after tls routes alone) one to its cluster. Services whose port protocol is undeclared are
+  // in it too, for a ClientHello sniffed inside a CONNECT tunnel to them.
   Listener outboundTcpPort(uint16_t port, const std::vector<const RegistryService*>& services);
   // Indexes into mesh_ of the VirtualServices naming `host`, in selection order.
   std::vector<size_t> candidatesFor(const std::string& host) const;

@@ -1432,7 +1432,9 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
     route.hosts.assign(r.hosts().begin(), r.hosts().end());
     out.tcp_routes.push_back(std::move(route));
   }
-  if (!out.tcp_routes.empty() && !out.isTcp()) {
+  // A sidecar's inbound HTTP listener in front of an app port of undeclared protocol has tcp
+  // routes for what it sniffs as TLS.
+  if (!out.tcp_routes.empty() && !out.isTcp() && out.kind != tr::ListenerKind::kInbound) {
     return ctx.error("has tcp routes but protocol " + out.protocol + "; expected TCP or TLS");
   }
   // Never plaintext on a listener meant for TLS, nor the reverse.

@@ -93,7 +93,7 @@ std::string configDumpJson(const tr::Snapshot& s) {
                          {"protocol", l.protocol},
                          {"tls", tls},
                          {"virtual_hosts", hosts}});
-    if (l.isTcp()) {
+    if (l.isTcp() || !l.tcp_routes.empty()) {
       json tcp = json::array();
       for (const auto& r : l.tcp_routes) {
         json matches = json::array();

@@ -9,6 +9,7 @@
 #include "proxy/net/socket_util.h"
 #include "proxy/runtime/hop_by_hop.h"
 #include "proxy/runtime/responder.h"
+#include "proxy/runtime/tcp_proxy.h"
 #include "proxy/runtime/tunnel.h"
 #include "proxy/runtime/worker.h"
 
@@ -140,6 +141,73 @@ std::string passThroughHead(const http::RequestHead& head) {
   return out;
 }
 
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// The TCP table of the target's port, when it has routes for the host.
+const tr::Listener* tcpServiceTable(const RequestState& rq, uint16_t port, std::string_view host) {
+  const WorkerSnapshot* snapshot = rq.snapshot.get();
+  const ListenerRoutes* routes = snapshot ? snapshot->outboundTcpPort(port) : nullptr;
+  if (!routes || !hasTcpRouteFor(routes->listener->tcp_routes, host, false)) return nullptr;
+  return routes->listener;
+}
+
+// Answers a CONNECT proxied as TCP when the TCP proxy knows how it went.
+class ConnectAnswer final : public TcpProxyClient {
+ public:
+  ConnectAnswer(Downstream& ds, RequestState& rq) : ds_(ds), rq_(rq) {}
+
+  net::awaitable<bool> connected() override {
+    rq_.record.log.response_code = 200;
+    co_return co_await writeToClient(ds_, rq_, asio::buffer(kEstablished));
+  }
+
+  net::awaitable<void> failed(ResponseFlag flag, std::string_view reason) override {
+    rq_.reason = std::string(reason);
+    rq_.close = true;
+    // Envoy answers a CONNECT it has no route for 404, one it cannot connect 503.
+    const bool no_route = flag == ResponseFlag::kNoRouteFound;
+    co_await sendFailure(ds_, rq_,
+                         RequestFailure{uint16_t(no_route ? 404 : 503), flag,
+                                        no_route ? "route_not_found" : "upstream_connect_failure"});
+  }
+
+ private:
+  Downstream& ds_;
+  RequestState& rq_;
+};
+
+// A CONNECT to a TCP service port: proxied as TCP, the CONNECT's record logged and counted as
+// the TCP connection.
+net::awaitable<void> serveTcpService(Downstream& ds, RequestState& rq, const tr::Listener& table,
+                                     const ConnectTarget& target, ConnectLogStorage& storage) {
+  storage.tunnel_host = lowercase(target.host);
+  rq.close = true;  // the connection ends with the tunnel
+  rq.record.log.response_code_details = "connect_to_mesh_service";
+  TcpTunnel tunnel;
+  tunnel.table = &table;
+  tunnel.host = storage.tunnel_host;
+  tunnel.port = target.port;
+  ConnectAnswer answer(ds, rq);
+  TcpProxyClient* client = &answer;
+  if (hasTcpRouteFor(table.tcp_routes, tunnel.host, true)) {
+    // The ClientHello's SNI picks among the host's tls routes: the client is answered first, so
+    // that it sends one.
+    if (!co_await answer.connected()) {
+      ds.worker.telemetry().tcpDone(rq.record, false);
+      co_return;
+    }
+    client = nullptr;
+    tunnel.tls = TcpTunnel::Tls::kSniff;
+  }
+  co_await runTcpTunnel(ds, rq.snapshot, rq.record, tunnel, client);
+}
+
 }  // namespace
 
 std::optional<ConnectTarget> parseConnectTarget(std::string_view target) {
@@ -190,7 +258,13 @@ net::awaitable<ConnectResult> serveConnect(Downstream& ds, RequestState& rq,
     // The tunnel stays open whatever the CONNECT's version said about keep-alive (Python's
     // http.client tunnels with an HTTP/1.0 CONNECT).
     rq.close = ds.worker.draining();
+    storage.tunnel_host = lowercase(target->host);
+    storage.tunnel_authority = std::string(rq.head->target);
     co_return ConnectResult{target->port};
+  }
+  if (const tr::Listener* table = tcpServiceTable(rq, target->port, lowercase(target->host))) {
+    co_await serveTcpService(ds, rq, *table, *target, storage);
+    co_return ConnectResult{std::nullopt, true};
   }
   if (registryOnly(ds, rq)) {
     // Istio's REGISTRY_ONLY sends such HTTP requests to its BlackHole virtual host, which
@@ -204,6 +278,40 @@ net::awaitable<ConnectResult> serveConnect(Downstream& ds, RequestState& rq,
   }
   co_await passThrough(ds, rq, target->host, target->port, {}, storage);
   co_return ConnectResult{};
+}
+
+net::awaitable<void> serveTlsInTunnel(Downstream& ds, uint16_t port, ConnectLogStorage& storage) {
+  std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
+  RequestRecord record;
+  record.listener = ds.listener->name;
+  record.listener_kind = ds.listener->kind;
+  record.log.start_time = std::chrono::system_clock::now();
+  record.log.downstream_local_address = ds.local_endpoint;
+  record.log.downstream_remote_address = ds.remote_endpoint;
+  record.log.authority = storage.tunnel_authority;
+  const ListenerRoutes* routes = snapshot ? snapshot->outboundTcpPort(port) : nullptr;
+  const tr::Listener* table =
+      routes && hasTcpRouteFor(routes->listener->tcp_routes, storage.tunnel_host, false)
+          ? routes->listener
+          : nullptr;
+  if (!table) {
+    // A port declared HTTP (by name or appProtocol) carries HTTP only, as in Istio.
+    const std::string why = "a TLS ClientHello inside a CONNECT tunnel to " +
+                            storage.tunnel_authority +
+                            ", whose port is declared HTTP; name the port https-... or tls-... "
+                            "(or leave its protocol undeclared) to pass TLS through";
+    record.log.response_flags.set(ResponseFlag::kNoRouteFound);
+    record.log.connection_termination_details = why;
+    HLOG_DEBUG("tunnel from {}: {}", ds.remote_endpoint, why);
+    ds.worker.telemetry().tcpDone(record, false);
+    co_return;
+  }
+  TcpTunnel tunnel;
+  tunnel.table = table;
+  tunnel.host = storage.tunnel_host;
+  tunnel.port = port;
+  tunnel.tls = TcpTunnel::Tls::kTls;
+  co_await runTcpTunnel(ds, std::move(snapshot), record, tunnel, nullptr);
 }
 
 bool outsideRegistry(const Downstream& ds, const RequestState& rq) {

@@ -4,7 +4,13 @@
 // - host:port names a mesh service (a virtual host of that port's outbound route table, as an
 //   absolute-form request to it would find): "200 Connection Established", then the tunnel is a
 //   connection intercepted for that service and port. HTTP/1.1 inside is served by the normal
-//   request path with that port's routes (the caller goes on reading request heads).
+//   request path with that port's routes (the caller goes on reading request heads); a TLS
+//   ClientHello instead is proxied as TCP (serveTlsInTunnel), as Istio's protocol sniffing does.
+// - host:port names a TCP service port (the port's "0.0.0.0_<port>_tcp" table has routes for the
+//   host): the tunnel is proxied as TCP with that table (tcp_proxy.h): `tls` routes by the
+//   ClientHello's SNI when the host has some, else its `tcp` routes or the service itself. It is
+//   answered 200 once the upstream is connected (a failure before that: 503, or 404 for no
+//   route, with the reason), or at once when the first bytes are needed to route.
 // - any other host: MeshConfig outboundTrafficPolicy (carried by the outbound listener).
 //   ALLOW_ANY (Istio's default): resolved and connected directly (Istio's PassthroughCluster),
 //   answered 200 once connected, then spliced both ways. REGISTRY_ONLY: 502 with the reason,
@@ -41,17 +47,28 @@ struct ConnectResult {
   // Set: the tunnel carries HTTP/1.1 for a mesh service on this port; the connection goes on
   // serving requests with that port's routes. Unset: the connection closes (rq.close is set).
   std::optional<uint16_t> serve_http_port;
+  // The tunnel was proxied as TCP, and logged and counted as such: no request report.
+  bool reported = false;
 };
 
-// Strings the access log entry of the CONNECT points into; owned by the connection.
+// Strings the access log entry of the CONNECT points into, and the target of a tunnel to a mesh
+// service; owned by the connection.
 struct ConnectLogStorage {
   std::string upstream_host;
+  std::string tunnel_host;  // lowercase, for a ClientHello sniffed inside the tunnel
+  std::string tunnel_authority;
 };
 
 // Serves the CONNECT in rq (its head consumed from ds.in): answers it and, for a passthrough,
 // splices until the tunnel ends. Fills the access log entry (status, bytes, upstream).
 net::awaitable<ConnectResult> serveConnect(Downstream& ds, RequestState& rq,
                                            ConnectLogStorage& storage);
+
+// The first bytes inside a tunnel to a mesh service's HTTP port are a TLS record: proxied as TCP
+// with the port's TCP table (the service's `tls` routes by SNI, else the service itself), when
+// the port's protocol was not declared (Istio sniffs those); else closed with the reason. One
+// access log line and Istio's TCP metrics.
+net::awaitable<void> serveTlsInTunnel(Downstream& ds, uint16_t port, ConnectLogStorage& storage);
 
 // A plain request on the outbound proxy listener whose authority no virtual host of its port
 // takes: a host outside the registry.

@@ -83,6 +83,12 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
       c.ds_.transport.close();
       co_return;
     }
+    if (sniffedTcp(c.ds_)) {
+      // TLS (after the mesh's mutual TLS) to an app port of undeclared protocol: as TCP.
+      co_await runTcpProxy(c.ds_);
+      c.ds_.transport.close();
+      co_return;
+    }
   }
   while (true) {
     if (c.tunnel_port_ && !c.stream_encoder_ && !c.tunnel_checked_) {
@@ -95,6 +101,10 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
         c.ds_.stream_tunnel_port = *c.tunnel_port_;
         c.http2_ = true;
         co_await serveHttp2(c.ds_);
+        break;
+      }
+      if (startsWithTlsRecord(c.ds_.in)) {
+        co_await serveTlsInTunnel(c.ds_, *c.tunnel_port_, c.connect_log_);
         break;
       }
     }
@@ -389,7 +399,7 @@ net::awaitable<void> DownstreamConnection::serve() {
   if (ds_.listener->kind == tr::ListenerKind::kOutboundProxy && head.method == "CONNECT") {
     const ConnectResult connect = co_await serveConnect(ds_, rq, connect_log_);
     if (connect.serve_http_port) tunnel_port_ = connect.serve_http_port;
-    reportRequest();
+    if (!connect.reported) reportRequest();
     co_return;
   }
   co_await route();

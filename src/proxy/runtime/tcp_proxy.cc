@@ -138,14 +138,34 @@ bool inSubnet(const asio::ip::address& address, std::string_view cidr) {
          asio::ip::network_v6(a.to_v6(), bits).canonical();
 }
 
-const tr::TcpRoute* matchTcpRoute(const std::vector<tr::TcpRoute>& routes,
-                                  const asio::ip::address& destination,
-                                  const std::optional<std::string>& sni) {
+namespace {
+
+bool isTlsRoute(const tr::TcpRoute& route) {
+  // Translate keeps no tls match block without SNI hosts, and tcp blocks never have any.
+  return !route.matches.empty() && !route.matches.front().sni_hosts.empty();
+}
+
+bool namesHost(const tr::TcpRoute& route, std::string_view host) {
+  if (route.hosts.empty()) return true;
+  for (const auto& h : route.hosts) {
+    if (h == host || (h.starts_with("*.") && tr::sniMatches(h, host))) return true;
+  }
+  return false;
+}
+
+const tr::TcpRoute* firstMatch(const std::vector<tr::TcpRoute>& routes,
+                               const std::optional<asio::ip::address>& destination,
+                               const std::optional<std::string>& sni, const TcpTarget* target) {
   for (const auto& route : routes) {
+    if (target && (!namesHost(route, target->host) || (!target->tls && isTlsRoute(route)))) {
+      continue;
+    }
     if (route.matches.empty()) return &route;
     for (const auto& m : route.matches) {
       bool ok = m.destination_subnets.empty();
-      for (const auto& cidr : m.destination_subnets) ok = ok || inSubnet(destination, cidr);
+      for (const auto& cidr : m.destination_subnets) {
+        ok = ok || (destination && inSubnet(*destination, cidr));
+      }
       if (!ok) continue;
       if (!m.sni_hosts.empty()) {
         bool named = false;
@@ -160,7 +180,63 @@ const tr::TcpRoute* matchTcpRoute(const std::vector<tr::TcpRoute>& routes,
   return nullptr;
 }
 
-net::awaitable<void> runTcpProxy(Downstream& ds) {
+}  // namespace
+
+const tr::TcpRoute* matchTcpRoute(const std::vector<tr::TcpRoute>& routes,
+                                  const asio::ip::address& destination,
+                                  const std::optional<std::string>& sni) {
+  return firstMatch(routes, destination, sni, nullptr);
+}
+
+const tr::TcpRoute* matchTcpRoute(const std::vector<tr::TcpRoute>& routes,
+                                  const TcpTarget& target) {
+  return firstMatch(routes, target.destination, target.sni, &target);
+}
+
+bool hasTcpRouteFor(const std::vector<tr::TcpRoute>& routes, std::string_view host, bool tls_only) {
+  for (const auto& route : routes) {
+    if (route.hosts.empty() || !namesHost(route, host)) continue;
+    if (!tls_only || isTlsRoute(route)) return true;
+  }
+  return false;
+}
+
+namespace {
+
+enum class TlsMode {
+  kNone,      // opaque bytes
+  kRequired,  // the connection starts with a ClientHello (TLS listener, or sniffed already)
+  kSniff,     // TLS when the first bytes (if any come within the ClientHello timeout) are
+};
+
+struct TcpSetup {
+  const tr::Listener* table = nullptr;  // whose tcp_routes (and authz) apply; null: none
+  TlsMode tls = TlsMode::kNone;
+  const TcpTarget* target = nullptr;  // tunnels: the CONNECT target; null: any route
+  std::optional<asio::ip::address> destination;
+  TcpProxyClient* client = nullptr;  // tunnels not answered yet
+};
+
+// Waits, within `timeout`, for the connection's first byte; true when it starts a TLS record.
+net::awaitable<bool> startsWithTls(net::Transport& transport, net::ByteBuffer& buffer,
+                                   Millis timeout) {
+  if (buffer.readableSize() == 0) {
+    net::OpTimer timer(transport.executor());
+    timer.arm(timeout, [&transport] { transport.cancel(); });
+    if (buffer.writableSize() == 0) buffer.grow(buffer.capacity() + 4096);
+    auto [ec, n] =
+        co_await transport.readSome(asio::buffer(buffer.writable().data(), buffer.writableSize()));
+    timer.disarm();
+    if (!ec) buffer.commit(n);
+  }
+  co_return startsWithTlsRecord(buffer);
+}
+
+// `in` holds what the client sent before (a tunnel's first bytes, or what sniffing read); it is
+// the client's side of the splice.
+net::awaitable<void> proxyTcp(Downstream& ds, net::ByteBuffer& in,
+                              std::shared_ptr<const WorkerSnapshot> snapshot, RequestRecord& record,
+                              const TcpSetup& setup) {
   using telemetry::ResponseFlag;
   Worker& worker = ds.worker;
   const ListenerInfo* listener = ds.listener.get();
@@ -175,36 +251,15 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
   std::string upstream_local_text;
   std::string details;
   std::string peer_principal;
-
-  RequestRecord record;
-  record.listener = listener->name;
-  record.listener_kind = listener->kind;
-  record.log.start_time = std::chrono::system_clock::now();
-  record.log.downstream_local_address = ds.local_endpoint;
-  record.log.downstream_remote_address = remote_text;
-  // The inbound listener's caller, as its certificate names it (plaintext: unknown).
-  record.mutual_tls = ds.mutual_tls();
-  if (record.mutual_tls) {
-    std::string_view trust_domain;
-    if (!telemetry::parseSpiffeId(ds.peer_principal, trust_domain, record.peer.namespace_,
-                                  record.peer.service_account)) {
-      record.peer.namespace_ = {};
-      record.peer.service_account = {};
-    }
-    record.has_peer = true;
-    record.peer_principal = ds.peer_principal;
-    record.own_principal = ds.own_principal;
-    record.log.downstream_peer_uri_san = ds.peer_principal;
-  }
   bool opened = false;
+  TcpProxyClient* answer = setup.client;
 
-  // The connection keeps the snapshot it arrived with, as HTTP requests do.
-  const std::shared_ptr<const WorkerSnapshot> snapshot = worker.snapshot();
-  const ListenerRoutes* routes = snapshot ? snapshot->listener(listener->name) : nullptr;
   const ConnectionOptions& options = worker.options();
-  net::ByteBuffer& in = ds.in;
-  in.rewindTo(0);
+  // Bytes read before (a tunnel's, or what sniffing read) stay and go first; the buffer is
+  // reused from where they start.
+  const size_t mark = in.begin();
   std::optional<std::string> sni;
+  const tr::Listener* table = setup.table;
 
   auto finish = [&](std::optional<ResponseFlag> flag, std::string why) {
     if (flag) record.log.response_flags.set(*flag);
@@ -215,21 +270,33 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     telemetry.tcpDone(record, opened);
   };
+  // A failure before the bytes flow: a tunnel not answered yet hears the reason.
+  auto fail = [&](ResponseFlag flag, std::string why) -> net::awaitable<void> {
+    record.log.bytes_received = in.readableSize();
+    if (answer) co_await answer->failed(flag, why);
+    finish(flag, std::move(why));
+  };
 
-  if (routes && routes->listener->protocol == "TLS") {
-    if (in.capacity() < tls::kMaxClientHelloBytes) in.grow(tls::kMaxClientHelloBytes);
+  bool tls = setup.tls == TlsMode::kRequired;
+  if (setup.tls == TlsMode::kSniff) {
+    tls = co_await startsWithTls(client, in, options.client_hello_timeout);
+  }
+  if (tls) {
+    if (in.capacity() - in.begin() < tls::kMaxClientHelloBytes) {
+      in.grow(in.begin() + tls::kMaxClientHelloBytes);
+    }
     auto hello = co_await readClientHello(client, in, options.client_hello_timeout);
     if (!hello) {
-      record.log.bytes_received = in.readableSize();
-      finish(ResponseFlag::kNoRouteFound, "no TLS ClientHello within the size and time limits");
+      co_await fail(ResponseFlag::kNoRouteFound,
+                    "no TLS ClientHello within the size and time limits");
       co_return;
     }
     sni = std::move(hello->sni);
     if (sni) record.log.requested_server_name = *sni;
   }
-  if (routes && !routes->listener->authz.empty()) {
+  if (table && !table->authz.empty()) {
     const std::string denied =
-        co_await authorizeConnection(ds, snapshot, *routes->listener, local, sni.value_or(""));
+        co_await authorizeConnection(ds, snapshot, *table, local, sni.value_or(""));
     if (!denied.empty()) {
       telemetry.rbacDenied(listener->name, true);
       record.log.bytes_received = in.readableSize();
@@ -242,12 +309,20 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
       co_return;
     }
   }
-  const tr::TcpRoute* route =
-      routes ? matchTcpRoute(routes->listener->tcp_routes, local.address(), sni) : nullptr;
+  const tr::TcpRoute* route = nullptr;
+  if (table && setup.target) {
+    TcpTarget target = *setup.target;
+    target.tls = tls;
+    target.sni = sni;
+    route = matchTcpRoute(table->tcp_routes, target);
+  } else if (table) {
+    route = firstMatch(table->tcp_routes, setup.destination, sni, nullptr);
+  }
   if (!route) {
-    record.log.bytes_received = in.readableSize();
-    finish(ResponseFlag::kNoRouteFound,
-           sni ? "no tcp/tls route matches server name " + *sni : "no tcp/tls route matches");
+    std::string why = sni ? "no tcp/tls route matches server name " + *sni
+                          : std::string("no tcp/tls route matches");
+    if (setup.target) why += " for " + std::string(setup.target->host);
+    co_await fail(ResponseFlag::kNoRouteFound, std::move(why));
     co_return;
   }
   record.log.route_name = route->origin;
@@ -264,16 +339,16 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
   record.log.upstream_cluster = chosen->cluster;
   upstream::ClusterHosts* hosts = snapshot->cluster(chosen->cluster);
   if (!hosts) {
-    finish(ResponseFlag::kNoClusterFound,
-           "route " + route->origin + " names cluster " + chosen->cluster + ", which is unknown");
+    co_await fail(ResponseFlag::kNoClusterFound, "route " + route->origin + " names cluster " +
+                                                     chosen->cluster + ", which is unknown");
     co_return;
   }
   record.cluster = &hosts->cluster();
   co_await hosts->ensureResolved();
   upstream::UpstreamHost* host = upstream::pickHost(*hosts, worker.random(), {});
   if (!host) {
-    finish(ResponseFlag::kNoHealthyUpstream,
-           "no healthy upstream host in cluster " + chosen->cluster);
+    co_await fail(ResponseFlag::kNoHealthyUpstream,
+                  "no healthy upstream host in cluster " + chosen->cluster);
     co_return;
   }
   // A spliced connection is an active request for least-request balancing while it lasts.
@@ -287,8 +362,9 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
   record.endpoint = hosts->endpoint(*host);
   const auto transport = hosts->transportFor(record.endpoint, sni.value_or(""));
   if (!transport) {
-    finish(ResponseFlag::kUpstreamConnectionFailure,
-           "no TLS context for cluster " + chosen->cluster + ": " + std::string(transport.error()));
+    co_await fail(
+        ResponseFlag::kUpstreamConnectionFailure,
+        "no TLS context for cluster " + chosen->cluster + ": " + std::string(transport.error()));
     co_return;
   }
   const tr::Cluster& cluster = hosts->cluster();
@@ -299,7 +375,7 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
     telemetry.upstreamTlsHandshake(cluster, connected.ok());
   }
   if (!connected) {
-    finish(
+    co_await fail(
         ResponseFlag::kUpstreamConnectionFailure,
         "connect to " + upstream_text + " (" + chosen->cluster + "): " + connected.error().message);
     co_return;
@@ -314,15 +390,112 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
         upstream_local.address().to_string() + ":" + std::to_string(upstream_local.port());
     record.log.upstream_local_address = upstream_local_text;
   }
+  if (answer && !co_await answer->connected()) {
+    net::closeQuietly(upstream->socket());
+    record.log.bytes_received = in.readableSize();
+    finish(ResponseFlag::kDownstreamConnectionTermination,
+           "the client went away before the tunnel was established");
+    co_return;
+  }
   telemetry.tcpOpened(record);
   opened = true;
   upstream->buffer().rewindTo(0);
-  const SpliceBytes bytes = co_await splice(client, in, 0, upstream->transport(),
+  const SpliceBytes bytes = co_await splice(client, in, mark, upstream->transport(),
                                             upstream->buffer(), options.tcp_idle_timeout);
   net::closeQuietly(upstream->socket());
   record.log.bytes_received = bytes.from_client;
   record.log.bytes_sent = bytes.to_client;
   finish(std::nullopt, "");
+}
+
+}  // namespace
+
+bool startsWithTlsRecord(const net::ByteBuffer& buffer) {
+  const std::string_view bytes = buffer.readableView();
+  return !bytes.empty() && static_cast<unsigned char>(bytes.front()) == 0x16;
+}
+
+bool sniffedTcp(const Downstream& ds) {
+  if (ds.listener->kind != tr::ListenerKind::kInbound || !startsWithTlsRecord(ds.in)) {
+    return false;
+  }
+  const std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
+  const ListenerRoutes* routes = snapshot ? snapshot->listener(ds.listener->name) : nullptr;
+  return routes && !routes->listener->tcp_routes.empty();
+}
+
+net::awaitable<void> runTcpProxy(Downstream& ds) {
+  const ListenerInfo* listener = ds.listener.get();
+  RequestRecord record;
+  record.listener = listener->name;
+  record.listener_kind = listener->kind;
+  record.log.start_time = std::chrono::system_clock::now();
+  record.log.downstream_local_address = ds.local_endpoint;
+  record.log.downstream_remote_address = ds.remote_endpoint;
+  // The inbound listener's caller, as its certificate names it (plaintext: unknown).
+  record.mutual_tls = ds.mutual_tls();
+  if (record.mutual_tls) {
+    std::string_view trust_domain;
+    if (!telemetry::parseSpiffeId(ds.peer_principal, trust_domain, record.peer.namespace_,
+                                  record.peer.service_account)) {
+      record.peer.namespace_ = {};
+      record.peer.service_account = {};
+    }
+    record.has_peer = true;
+    record.peer_principal = ds.peer_principal;
+    record.own_principal = ds.own_principal;
+    record.log.downstream_peer_uri_san = ds.peer_principal;
+  }
+  // The connection keeps the snapshot it arrived with, as HTTP requests do.
+  std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
+  const ListenerRoutes* routes = snapshot ? snapshot->listener(listener->name) : nullptr;
+  TcpSetup setup;
+  if (routes) {
+    setup.table = routes->listener;
+    // A TLS passthrough listener routes by SNI; an HTTP listener's tcp routes serve what it
+    // sniffed as TLS (the caller has read those first bytes).
+    setup.tls = routes->listener->protocol != "TCP" ? TlsMode::kRequired : TlsMode::kNone;
+  }
+  asio::error_code ec;
+  const asio::ip::tcp::endpoint local = ds.transport.socket().local_endpoint(ec);
+  if (!ec) setup.destination = local.address();
+  if (ds.in.readableSize() == 0) ds.in.rewindTo(0);
+  co_await proxyTcp(ds, ds.in, std::move(snapshot), record, setup);
+}
+
+net::awaitable<void> runTcpTunnel(Downstream& ds, std::shared_ptr<const WorkerSnapshot> snapshot,
+                                  RequestRecord& record, const TcpTunnel& tunnel,
+                                  TcpProxyClient* client) {
+  TcpTarget target;
+  target.host = tunnel.host;
+  asio::error_code ec;
+  const auto address = asio::ip::make_address(std::string(tunnel.host), ec);
+  if (!ec) target.destination = address;
+  TcpSetup setup;
+  setup.table = tunnel.table;
+  setup.target = &target;
+  setup.destination = target.destination;
+  setup.client = client;
+  switch (tunnel.tls) {
+    case TcpTunnel::Tls::kNone:
+      setup.tls = TlsMode::kNone;
+      break;
+    case TcpTunnel::Tls::kSniff:
+      setup.tls = TlsMode::kSniff;
+      break;
+    case TcpTunnel::Tls::kTls:
+      setup.tls = TlsMode::kRequired;
+      break;
+  }
+  // Its own buffer: the CONNECT's head stays where the access log entry's views point, and a
+  // ClientHello may need more room than the head's buffer has.
+  const size_t first = ds.in.readableSize();
+  net::ByteBuffer in(std::max(
+      first, tunnel.tls == TcpTunnel::Tls::kNone ? size_t{16 * 1024} : tls::kMaxClientHelloBytes));
+  std::copy_n(ds.in.readable().data(), first, in.writable().data());
+  in.commit(first);
+  ds.in.consume(first);
+  co_await proxyTcp(ds, in, std::move(snapshot), record, setup);
 }
 
 }  // namespace halyard::proxy::runtime

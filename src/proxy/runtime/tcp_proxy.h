@@ -1,21 +1,27 @@
-// A connection accepted on a TCP or TLS passthrough listener (translate::Listener::isTcp():
-// gateway TCP/TLS servers, a sidecar's inbound listener in front of a TCP app port):
-// pick the first tcp/tls route whose match holds (destination subnet; for TLS the SNI of the
-// ClientHello, read without terminating TLS), one of its destinations by weight, a host of that
-// cluster by its load balancer; connect (with the cluster's TLS: Istio mutual TLS to sidecars
-// under auto mTLS) and splice both ways until both sides are done or the idle timeout. No route,
-// no cluster, no healthy host or a failed connect closes the client's connection, as Envoy's
-// tcp_proxy does; each is logged and counted.
+// A connection proxied as TCP: one accepted on a TCP or TLS passthrough listener
+// (translate::Listener::isTcp(): gateway TCP/TLS servers, a sidecar's inbound listener in front
+// of a TCP app port), or a CONNECT tunnel on a sidecar's outbound listener to a mesh service
+// whose port is TCP or whose first bytes are TLS (connect_tunnel.h).
+// Pick the first tcp/tls route whose match holds (the destination this is for; destination
+// subnet; for TLS the SNI of the ClientHello, read without terminating TLS), one of its
+// destinations by weight, a host of that cluster by its load balancer; connect (with the
+// cluster's TLS: Istio mutual TLS to sidecars under auto mTLS) and splice both ways until both
+// sides are done or the idle timeout. No route, no cluster, no healthy host or a failed connect
+// closes the client's connection, as Envoy's tcp_proxy does; each is logged and counted.
 #pragma once
 
 #include <asio/ip/tcp.hpp>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "proxy/net/awaitable.h"
 #include "proxy/runtime/downstream.h"
+#include "proxy/runtime/request_record.h"
+#include "proxy/runtime/worker_snapshot.h"
+#include "telemetry/response_flags.h"
 #include "translate/snapshot.h"
 
 namespace halyard::proxy::runtime {
@@ -26,11 +32,69 @@ const translate::TcpRoute* matchTcpRoute(const std::vector<translate::TcpRoute>&
                                          const asio::ip::address& destination,
                                          const std::optional<std::string>& sni);
 
+// What a connection to a sidecar's outbound table is: for `host` (a route whose `hosts` do not
+// name it is for another service), to `destination` when the target was an address (a match
+// block with destinationSubnets holds only then), TLS or not (a `tls` route, one whose match
+// blocks name SNI hosts, is only for TLS), with that SNI.
+struct TcpTarget {
+  std::string_view host;  // lowercase
+  std::optional<asio::ip::address> destination;
+  bool tls = false;
+  std::optional<std::string> sni;
+};
+const translate::TcpRoute* matchTcpRoute(const std::vector<translate::TcpRoute>& routes,
+                                         const TcpTarget& target);
+
+// True when some route of `routes` is for `host` (its `hosts` name it, exactly or by a
+// "*.suffix" wildcard); `tls_only`: only `tls` routes count.
+bool hasTcpRouteFor(const std::vector<translate::TcpRoute>& routes, std::string_view host,
+                    bool tls_only);
+
 // True when `address` is within `cidr` ("10.0.0.0/8", "fd00::/8", or a plain address).
 bool inSubnet(const asio::ip::address& address, std::string_view cidr);
 
+// The readable bytes of `buffer` start a TLS record (a ClientHello, where a connection starts).
+bool startsWithTlsRecord(const net::ByteBuffer& buffer);
+
+// An HTTP listener's connection whose first bytes (already in ds.in) are TLS while the listener
+// has tcp routes for that (a sidecar's inbound listener in front of an app port whose protocol
+// was not declared: Istio sniffs it): runTcpProxy serves it.
+bool sniffedTcp(const Downstream& ds);
+
 // Serves one accepted connection whose transport is set up (plaintext, or the inbound listener's
-// mutual TLS, whose peer identity `ds` holds); returns when both sides are closed.
+// mutual TLS, whose peer identity `ds` holds) with its listener's routes; returns when both
+// sides are closed. Bytes already read into ds.in (protocol sniffing) are relayed first.
 net::awaitable<void> runTcpProxy(Downstream& ds);
+
+// What a CONNECT tunnel needs to hear from the TCP proxy: the client is answered
+// "200 Connection Established" once the upstream is connected (or before, when the first bytes
+// must be read to route), and a failure before that is answered with its status and reason.
+class TcpProxyClient {
+ public:
+  virtual ~TcpProxyClient() = default;
+  // The upstream is connected: answer the client. False: it is gone.
+  virtual net::awaitable<bool> connected() = 0;
+  // Routing or connecting failed before connected(): answer with the reason.
+  virtual net::awaitable<void> failed(telemetry::ResponseFlag flag, std::string_view reason) = 0;
+};
+
+struct TcpTunnel {
+  const translate::Listener* table = nullptr;  // the port's outbound listener (its tcp_routes)
+  std::string_view host;                       // the CONNECT target's host, lowercase
+  uint16_t port = 0;
+  // The client has been answered already and its first bytes decide whether it speaks TLS:
+  // kSniff waits for them (a server-first protocol sends none: not TLS once the ClientHello
+  // timeout passes), kTls knows they start a TLS record.
+  enum class Tls { kNone, kSniff, kTls };
+  Tls tls = Tls::kNone;
+};
+
+// A CONNECT tunnel proxied as TCP with `tunnel.table`'s routes for its host; `record` (the
+// CONNECT's, or one of its own for what a tunnel to an HTTP port turned out to carry) is logged
+// and counted as the TCP connection, with reporter "source". `client` null: already answered.
+// The client's unread bytes in ds.in go first.
+net::awaitable<void> runTcpTunnel(Downstream& ds, std::shared_ptr<const WorkerSnapshot> snapshot,
+                                  RequestRecord& record, const TcpTunnel& tunnel,
+                                  TcpProxyClient* client);
 
 }  // namespace halyard::proxy::runtime

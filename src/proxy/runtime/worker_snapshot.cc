@@ -20,9 +20,8 @@ WorkerSnapshot::WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapsh
   }
   // After the vector is complete: the map points into it.
   for (const auto& l : listeners_) {
-    if (l.listener->kind == translate::ListenerKind::kOutboundPort && !l.listener->isTcp()) {
-      outbound_ports_.emplace(l.listener->port, &l);
-    }
+    if (l.listener->kind != translate::ListenerKind::kOutboundPort) continue;
+    (l.listener->isTcp() ? outbound_tcp_ports_ : outbound_ports_).emplace(l.listener->port, &l);
   }
   clusters_.reserve(snapshot_->clusters.size());
   for (const auto& [name, cluster] : snapshot_->clusters) {
@@ -44,6 +43,11 @@ const ListenerRoutes* WorkerSnapshot::listener(std::string_view name) const {
 const ListenerRoutes* WorkerSnapshot::outboundPort(uint16_t port) const {
   auto it = outbound_ports_.find(port);
   return it == outbound_ports_.end() ? nullptr : it->second;
+}
+
+const ListenerRoutes* WorkerSnapshot::outboundTcpPort(uint16_t port) const {
+  auto it = outbound_tcp_ports_.find(port);
+  return it == outbound_tcp_ports_.end() ? nullptr : it->second;
 }
 
 upstream::ClusterHosts* WorkerSnapshot::cluster(std::string_view name) const {

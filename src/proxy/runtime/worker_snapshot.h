@@ -50,6 +50,9 @@ class WorkerSnapshot {
   // The kOutboundPort listener of a destination port ("0.0.0.0_<port>"); null when none. Found
   // per request by the outbound proxy listener, without allocating.
   const ListenerRoutes* outboundPort(uint16_t port) const;
+  // The TCP services of a destination port ("0.0.0.0_<port>_tcp"); null when none. Found per
+  // CONNECT tunnel.
+  const ListenerRoutes* outboundTcpPort(uint16_t port) const;
   // By Cluster::name; null when the snapshot has no such cluster.
   upstream::ClusterHosts* cluster(std::string_view name) const;
   // The TLS contexts built for this snapshot (never null).
@@ -63,6 +66,7 @@ class WorkerSnapshot {
   uint64_t generation_;
   std::vector<ListenerRoutes> listeners_;
   std::unordered_map<uint16_t, const ListenerRoutes*> outbound_ports_;
+  std::unordered_map<uint16_t, const ListenerRoutes*> outbound_tcp_ports_;
   // Keys view the names inside the snapshot, which this object keeps alive.
   std::unordered_map<std::string_view, std::shared_ptr<upstream::ClusterHosts>> clusters_;
 };

@@ -165,13 +165,13 @@ TEST(SidecarTest, PortListenersAndDomains) {
   TranslateResult r = translateYaml(kServices, sidecar());
   const Snapshot& s = snapshotOf(r);
   // HTTP-like ports: 80 (unnamed), 9080 (http, http-web), 9090 (grpc); tcp-db 5432 gets a TCP
-  // route table of its own.
+  // route table of its own, and so does the unnamed 80 (for TLS sniffed inside a tunnel).
   std::vector<std::string> names;
   for (const auto& l : s.listeners) {
     if (l.kind == ListenerKind::kOutboundPort) names.push_back(l.name);
   }
   EXPECT_EQ(names, (std::vector<std::string>{"0.0.0.0_80", "0.0.0.0_9080", "0.0.0.0_9090",
-                                             "0.0.0.0_5432_tcp"}));
+                                             "0.0.0.0_80_tcp", "0.0.0.0_5432_tcp"}));
   const Listener* tcp = listenerNamed(s, "0.0.0.0_5432_tcp");
   ASSERT_NE(tcp, nullptr);
   EXPECT_EQ(tcp->protocol, "TCP");
@@ -775,6 +775,81 @@ spec:
   ASSERT_NE(hin, nullptr);
   EXPECT_EQ(hin->protocol, "HTTP");
   EXPECT_TRUE(hin->tcp_routes.empty());
+}
+
+// A mesh VirtualService's tls routes (by SNI) come first in the port's TCP table; without tcp
+// routes, what no SNI takes goes to the service itself.
+TEST(SidecarTest, MeshTlsRoutesPrecedeTheServicesOwnRouteInTheTcpTable) {
+  TranslateResult r = translateYaml(R"(
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{name: https, port: 8443}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: default}
+spec:
+  host: web
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: default}
+spec:
+  hosts: [web]
+  tls:
+  - match: [{port: 8443, sniHosts: [v2.web.example.com]}]
+    route: [{destination: {host: web, subset: v2}}]
+  - match: [{port: 9443, sniHosts: [other.example.com]}]
+    route: [{destination: {host: web, subset: v1}}]
+)",
+                                    sidecar());
+  const Listener* tcp = listenerNamed(snapshotOf(r), "0.0.0.0_8443_tcp");
+  ASSERT_NE(tcp, nullptr);
+  ASSERT_EQ(tcp->tcp_routes.size(), 2u);
+  EXPECT_EQ(tcp->tcp_routes[0].origin, "default/web tls[0]");
+  ASSERT_EQ(tcp->tcp_routes[0].matches.size(), 1u);
+  EXPECT_EQ(tcp->tcp_routes[0].matches[0].sni_hosts,
+            std::vector<std::string>{"v2.web.example.com"});
+  EXPECT_EQ(tcp->tcp_routes[0].clusters.at(0).cluster,
+            "outbound|8443|v2|web.default.svc.cluster.local");
+  EXPECT_EQ(tcp->tcp_routes[1].origin, "default route of web.default.svc.cluster.local:8443");
+  EXPECT_TRUE(tcp->tcp_routes[1].matches.empty());
+  EXPECT_EQ(tcp->tcp_routes[1].clusters.at(0).cluster,
+            "outbound|8443||web.default.svc.cluster.local");
+  for (const auto& route : tcp->tcp_routes) {
+    EXPECT_NE(std::find(route.hosts.begin(), route.hosts.end(), "web"), route.hosts.end());
+  }
+}
+
+// An app port of undeclared protocol stays HTTP on the inbound side, with a TCP route to the
+// app for what arrives as TLS; the port is in the outbound TCP table too.
+TEST(SidecarTest, AnUndeclaredAppPortKeepsHttpAndGetsATcpRouteForSniffedTls) {
+  constexpr std::string_view kWeb = R"(
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{port: 8443, targetPort: 9443}]
+)";
+  ProxyIdentity proxy = sidecar("default", {{"app", "web"}});
+  proxy.app_port = 9443;
+  TranslateResult r = translateYaml(kWeb, proxy);
+  const Listener* in = listenerNamed(snapshotOf(r), "virtualInbound");
+  ASSERT_NE(in, nullptr);
+  EXPECT_EQ(in->protocol, "HTTP");
+  ASSERT_EQ(in->tcp_routes.size(), 1u);
+  EXPECT_EQ(in->tcp_routes[0].clusters.at(0).cluster, "inbound|9443||");
+  ASSERT_NE(listenerNamed(snapshotOf(r), "0.0.0.0_8443"), nullptr);
+  const Listener* tcp = listenerNamed(snapshotOf(r), "0.0.0.0_8443_tcp");
+  ASSERT_NE(tcp, nullptr);
+  ASSERT_EQ(tcp->tcp_routes.size(), 1u);
+  EXPECT_EQ(tcp->tcp_routes[0].clusters.at(0).cluster,
+            "outbound|8443||web.default.svc.cluster.local");
 }
 
 }  // namespace

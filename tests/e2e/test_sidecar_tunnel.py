@@ -1,0 +1,407 @@
+"""TCP and TLS through a sidecar's CONNECT tunnel (issue 11, "Through the sidecar without a
+proxy-aware app"), under a control plane with sidecars in front of apps of the test: a tunnel
+to a `tcp-` service port is TCP-proxied with the port's TCP route table (VirtualService `tcp`
+weights to DestinationRule subsets, mesh mutual TLS to the destination sidecars), counted in
+Istio's TCP metrics (reporter="source") and logged once; TLS inside a tunnel is routed by its
+SNI (`tls` routes) or passed to the service as opaque TCP, so `openssl s_client -proxy` and
+`curl -p -x ... https://` reach TLS apps unchanged, also on a port of undeclared protocol (Istio's
+sniffing); a destination that cannot be reached answers 503 with the reason, quickly; and
+REGISTRY_ONLY refuses hosts outside the registry."""
+import json
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from mesh_harness import App, Control, MeshProxy, _Process, wait_until
+from test_tcp_tls_routing import TcpBackend, make_cert, metric_sum
+
+CONFIG = """apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: default}
+spec:
+  selector: {app: echo}
+  ports: [{name: tcp-echo, port: 9000}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo, namespace: default}
+spec:
+  host: echo
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: default}
+spec:
+  hosts: [echo]
+  tcp:
+  - match: [{port: 9000}]
+    route:
+    - {destination: {host: echo, subset: v1}, weight: 50}
+    - {destination: {host: echo, subset: v2}, weight: 50}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: tls-echo, namespace: default}
+spec:
+  selector: {app: tls-echo}
+  ports: [{name: https, port: 8443}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: tls-echo, namespace: default}
+spec:
+  host: tls-echo
+  subsets: [{name: one, labels: {version: one}}, {name: two, labels: {version: two}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: tls-echo, namespace: default}
+spec:
+  hosts: [tls-echo, two.example.com]  # sniHosts must be within the hosts
+  tls:
+  - match: [{port: 8443, sniHosts: [two.example.com]}]
+    route: [{destination: {host: tls-echo, subset: two}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{name: https-web, port: 8443}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: sniffed, namespace: default}
+spec:
+  selector: {app: sniffed}
+  ports: [{port: 8443}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: blackhole, namespace: default}
+spec:
+  hosts: [blackhole.example.com]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 9000, name: tcp, protocol: TCP}]
+  endpoints: [{address: 192.0.2.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: blackhole, namespace: default}
+spec:
+  host: blackhole.example.com
+  trafficPolicy: {connectionPool: {tcp: {connectTimeout: 1s}}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: refused, namespace: default}
+spec:
+  hosts: [refused.example.com]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 9000, name: tcp, protocol: TCP}]
+  endpoints: [{address: 127.0.0.1, ports: {tcp: 1}}]
+"""
+
+REGISTRY_ONLY = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    outboundTrafficPolicy:
+      mode: REGISTRY_ONLY
+"""
+
+
+class _WithArgs(_Process):
+    """Adds `extra_args` (set on the instance before MeshProxy starts it) to the command."""
+
+    def __init__(self, args, log_path):
+        super().__init__(list(args) + list(getattr(self, "extra_args", ())), log_path)
+
+
+class LoggedProxy(MeshProxy, _WithArgs):
+    def __init__(self, *args, access_log, **kwargs):
+        self.access_log = access_log
+        self.extra_args = ["--access-log", str(access_log), "--access-log-format", "json"]
+        super().__init__(*args, **kwargs)
+
+    def entries(self):
+        if not self.access_log.exists():
+            return []
+        return [json.loads(l) for l in self.access_log.read_text().splitlines()
+                if l.startswith("{")]
+
+
+class HttpsApp:
+    """An HTTPS server answering "<name> <path>" with its own certificate."""
+
+    def __init__(self, name, cert):
+        self.name, self.version, self.outbound = name, "v1", None
+        self.cert = cert
+        app = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                body = ("%s %s\n" % (app.name, self.path)).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert[0], cert[1])
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tunnel")
+    config = tmp / "config"
+    config.mkdir()
+    (config / "mesh.yaml").write_text(CONFIG)
+    certs = tmp / "certs"
+    certs.mkdir()
+    apps = {
+        "v1": TcpBackend("echo-v1", reply_at_once=True),
+        "v2": TcpBackend("echo-v2", reply_at_once=True),
+        "one": TcpBackend("one", make_cert(certs, "one.example.com")),
+        "two": TcpBackend("two", make_cert(certs, "two.example.com")),
+        "web": HttpsApp("web", make_cert(certs, "web")),
+        "sniffed": HttpsApp("sniffed", make_cert(certs, "sniffed")),
+        "client": App("client"),
+    }
+    procs = []
+    m = type("Mesh", (), {})()
+    m.tmp, m.config, m.certs, m.apps = tmp, config, certs, apps
+    try:
+        control = Control(config, tmp)
+        procs.append(control)
+        for key, app, labels, sa in (
+                ("v1", apps["v1"], "app=echo,version=v1", "echo"),
+                ("v2", apps["v2"], "app=echo,version=v2", "echo"),
+                ("one", apps["one"], "app=tls-echo,version=one", "tls-echo"),
+                ("two", apps["two"], "app=tls-echo,version=two", "tls-echo"),
+                ("web", apps["web"], "app=web,version=v1", "web"),
+                ("sniffed", apps["sniffed"], "app=sniffed,version=v1", "sniffed")):
+            procs.append(MeshProxy(control, tmp, key + "-1", role="sidecar", app=app,
+                                   labels=labels, service_account=sa))
+        m.client = LoggedProxy(control, tmp, "client-1", role="sidecar", app=apps["client"],
+                               access_log=tmp / "client-access.log")
+        procs.append(m.client)
+        m.outbound = m.client.outbound_port
+        # Every destination sidecar registered and pushed to the client.
+        assert wait_until(lambda: tunnel_exchange(m.outbound, "echo:9000", b"ping")[1]
+                          .startswith(b"echo-v"), timeout=20), m.client.output()
+        yield m
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        for app in apps.values():
+            app.stop()
+
+
+def open_tunnel(proxy_port, target, timeout=5):
+    """A CONNECT to `target`: (socket, status line, head bytes)."""
+    s = socket.create_connection(("127.0.0.1", proxy_port), timeout=timeout)
+    s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target.encode(), target.encode()))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return s, head.split(b"\r\n", 1)[0], head
+
+
+def tunnel_exchange(proxy_port, target, payload, timeout=5):
+    """Sends `payload` through a tunnel and reads until the far end closes: (head, reply)."""
+    try:
+        s, status, head = open_tunnel(proxy_port, target, timeout)
+    except OSError as e:
+        return str(e).encode(), b""
+    with s:
+        if not status.endswith(b"200 Connection Established"):
+            return head, b""
+        data = head.split(b"\r\n\r\n", 1)[1]
+        try:
+            s.sendall(payload)
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+        return head, data
+
+
+def test_tcp_through_connect_follows_the_tcp_route_weights_in_mutual_tls(mesh):
+    seen = {}
+    for i in range(30):
+        head, reply = tunnel_exchange(mesh.outbound, "echo:9000", b"hello %d" % i)
+        assert head.startswith(b"HTTP/1.1 200 Connection Established"), head
+        name, _, echoed = reply.partition(b":")
+        assert echoed == b"hello %d" % i, reply
+        seen[name] = seen.get(name, 0) + 1
+    assert set(seen) == {b"echo-v1", b"echo-v2"}, seen  # 50/50 by subset
+    # The FQDN and name.namespace work too, as for HTTP.
+    for target in ("echo.default.svc.cluster.local:9000", "echo.default:9000"):
+        assert tunnel_exchange(mesh.outbound, target, b"x")[1].endswith(b":x")
+
+
+def test_tcp_tunnels_are_counted_with_istio_tcp_metrics_and_logged_once(mesh):
+    before = metric_sum(mesh.client.metrics(), "istio_tcp_connections_closed_total",
+                        reporter="source", destination_service="echo.default.svc.cluster.local")
+    logged = len([e for e in mesh.client.entries() if e.get("authority") == "echo:9000"])
+    for _ in range(3):
+        assert tunnel_exchange(mesh.outbound, "echo:9000", b"x" * 100)[1].endswith(b"x" * 100)
+    labels = dict(reporter="source", request_protocol="tcp",
+                  destination_service="echo.default.svc.cluster.local",
+                  destination_principal="spiffe://cluster.local/ns/default/sa/echo",
+                  source_principal="spiffe://cluster.local/ns/default/sa/client")
+
+    def counted():
+        text = mesh.client.metrics()
+        return (metric_sum(text, "istio_tcp_connections_closed_total", **labels) >= before + 3
+                and metric_sum(text, "istio_tcp_received_bytes_total", **labels) >= 300)
+
+    assert wait_until(counted, timeout=5), mesh.client.metrics()
+    text = mesh.client.metrics()
+    assert metric_sum(text, "istio_tcp_connections_opened_total", **labels) >= before + 3
+    assert metric_sum(text, "istio_tcp_sent_bytes_total", **labels) >= 300 + 3 * 8
+    # One line per tunnel: the CONNECT, with the TCP connection's cluster, route and bytes.
+    def lines():
+        return [e for e in mesh.client.entries() if e.get("authority") == "echo:9000"]
+
+    assert wait_until(lambda: len(lines()) >= logged + 3, timeout=5)
+    lines = lines()
+    last = lines[-1]
+    assert last["method"] == "CONNECT" and last["response_code"] == 200, last
+    assert last["route_name"] == "default/echo tcp[0]", last
+    assert last["upstream_cluster"] in ("outbound|9000|v1|echo.default.svc.cluster.local",
+                                        "outbound|9000|v2|echo.default.svc.cluster.local"), last
+    assert last["bytes_received"] == 100 and last["bytes_sent"] == 108, last
+    assert last["upstream_peer_uri_san"] == "spiffe://cluster.local/ns/default/sa/echo", last
+
+
+def openssl_through(proxy_port, target, sni, payload=b"hi"):
+    out = subprocess.run(["openssl", "s_client", "-proxy", "127.0.0.1:%d" % proxy_port,
+                          "-connect", target, "-servername", sni, "-quiet"],
+                         input=payload, capture_output=True, timeout=20)
+    return out.stdout, out.stderr.decode(errors="replace")
+
+
+def test_openssl_s_client_through_connect_is_routed_by_sni(mesh):
+    for _ in range(3):
+        reply, err = openssl_through(mesh.outbound, "tls-echo:8443", "two.example.com")
+        assert reply == b"two:hi", err
+    # No tls route takes this SNI: the service itself, either subset, as opaque TCP.
+    seen = set()
+    for _ in range(12):
+        reply, err = openssl_through(mesh.outbound, "tls-echo:8443", "one.example.com")
+        assert reply in (b"one:hi", b"two:hi"), err
+        seen.add(reply)
+    assert b"one:hi" in seen
+    # The app's own certificate arrives untouched (the mesh's mutual TLS is around it).
+    out = subprocess.run(["openssl", "s_client", "-proxy", "127.0.0.1:%d" % mesh.outbound,
+                          "-connect", "tls-echo:8443", "-servername", "two.example.com",
+                          "-brief"], input=b"", capture_output=True, timeout=20)
+    text = (out.stdout + out.stderr).decode(errors="replace")
+    assert "CN = two.example.com" in text or "CN=two.example.com" in text, text
+    lines = [e for e in mesh.client.entries() if e.get("requested_server_name")
+             == "two.example.com"]
+    assert lines and lines[-1]["route_name"] == "default/tls-echo tls[0]", lines
+
+
+def curl_https(proxy_port, url, cert):
+    out = subprocess.run(["curl", "-s", "-S", "--max-time", "10", "-p", "-x",
+                          "http://127.0.0.1:%d" % proxy_port, "--cacert", cert, url],
+                         capture_output=True, timeout=20)
+    return out.returncode, out.stdout.decode(errors="replace"), out.stderr.decode(errors="replace")
+
+
+def test_curl_https_through_connect_reaches_a_tls_app(mesh):
+    cert = mesh.apps["web"].cert[0]
+    # curl checks the app's certificate for the name it connects to: resolve "web" to it.
+    for _ in range(3):
+        rc, out, err = curl_https(mesh.outbound, "https://web:8443/hello", cert)
+        assert rc == 0 and out == "web /hello\n", err
+
+
+def test_tls_to_a_port_of_undeclared_protocol_is_sniffed(mesh):
+    cert = mesh.apps["sniffed"].cert[0]
+    rc, out, err = curl_https(mesh.outbound, "https://sniffed:8443/x", cert)
+    assert rc == 0 and out == "sniffed /x\n", err
+
+
+def test_an_unreachable_destination_answers_503_with_the_reason_quickly(mesh):
+    started = time.time()
+    head, _ = tunnel_exchange(mesh.outbound, "blackhole.example.com:9000", b"x", timeout=10)
+    assert time.time() - started < 5, head
+    assert head.startswith(b"HTTP/1.1 503"), head
+    assert b"x-halyard-reason: connect to 192.0.2.1:9000" in head, head
+    started = time.time()
+    head, _ = tunnel_exchange(mesh.outbound, "refused.example.com:9000", b"x")
+    assert time.time() - started < 2 and head.startswith(b"HTTP/1.1 503"), head
+    assert b"refused" in head.lower(), head
+
+    def counted():
+        return metric_sum(mesh.client.metrics(), "istio_tcp_connections_closed_total",
+                          reporter="source", response_flags="UF",
+                          destination_service="blackhole.example.com") >= 1
+
+    assert wait_until(counted, timeout=5), mesh.client.metrics()
+
+
+def test_a_tunnel_whose_client_sends_nothing_does_not_hang_the_proxy(mesh):
+    # tls routes on the port: the proxy answers first and waits for a ClientHello; a client
+    # that sends nothing and goes away leaves nothing behind.
+    s, status, _ = open_tunnel(mesh.outbound, "tls-echo:8443")
+    assert status.endswith(b"200 Connection Established")
+    s.close()
+    # Still serving.
+    assert tunnel_exchange(mesh.outbound, "echo:9000", b"y")[1].endswith(b":y")
+
+
+def test_registry_only_refuses_tcp_hosts_outside_the_registry(mesh):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    policy = mesh.config / "mesh-config.yaml"
+    try:
+        policy.write_text(REGISTRY_ONLY)
+
+        def refused():
+            head, _ = tunnel_exchange(mesh.outbound, "127.0.0.1:%d" % port, b"x")
+            return head.startswith(b"HTTP/1.1 502")
+
+        assert wait_until(refused, timeout=10)
+        head, _ = tunnel_exchange(mesh.outbound, "127.0.0.1:%d" % port, b"x")
+        assert b"outboundTrafficPolicy is REGISTRY_ONLY" in head, head
+        # Mesh services still are.
+        assert tunnel_exchange(mesh.outbound, "echo:9000", b"z")[1].endswith(b":z")
+    finally:
+        policy.unlink()
+        listener.close()
