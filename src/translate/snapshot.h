@@ -302,10 +302,11 @@ enum class ListenerKind {
   // outbound route config "80": a virtual host per service host with that port (domains: the
   // FQDN, name.namespace, name.namespace.svc, the short name in the proxy's own namespace, and
   // each of those with ":<port>"), mesh VirtualServices applied.
-  // With protocol "TCP" ("0.0.0.0_5432_tcp"): the TCP services on that port, as tcp_routes whose
-  // `hosts` name the service (mesh VirtualService tcp routes, else one route to the service's
-  // cluster), for a connection the outbound side learns the destination of (CONNECT host:port);
-  // nothing consumes it yet.
+  // With protocol "TCP" ("0.0.0.0_5432_tcp"): the TCP services on that port (and those whose
+  // port protocol is undeclared, for sniffed TLS), as tcp_routes whose `hosts` name the service
+  // (mesh VirtualService tls routes, then tcp routes, else or after tls routes alone one route
+  // to the service's cluster), what a CONNECT tunnel to host:port is routed with
+  // (runtime/connect_tunnel.h, runtime/tcp_proxy.h).
   kOutboundPort,
 };
 
@@ -346,7 +347,9 @@ struct Listener {
   // protocol "TCP" (raw bytes) or "TLS" (unterminated TLS, routed by the ClientHello's SNI):
   // the routes in Istio's order, first match wins; no match closes the connection. kGateway
   // listeners with these protocols are served by the TCP proxy instead of HTTP; kOutboundPort
-  // listeners of TCP service ports carry them for the sidecar's outbound side.
+  // listeners of TCP service ports carry them for the sidecar's outbound side. A kInbound HTTP
+  // listener in front of an app port of undeclared protocol has them too: a connection whose
+  // first bytes (inside the mutual TLS) are a TLS ClientHello is proxied as TCP with them.
   std::vector<TcpRoute> tcp_routes;
   // kInbound and kGateway: how remote.ip (remoteIpBlocks) is found in X-Forwarded-For, as
   // Envoy's xff_num_trusted_hops: a gateway (use_remote_address) takes the address

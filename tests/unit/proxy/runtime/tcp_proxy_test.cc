@@ -1,5 +1,6 @@
 // Route matching of the TCP proxy: destination subnets (IPv4, IPv6, v4-mapped, bad CIDRs), SNI
-// hosts, and first match wins.
+// hosts, and first match wins; for a CONNECT tunnel, only the target host's routes, tls routes
+// only for TLS.
 #include "proxy/runtime/tcp_proxy.h"
 
 #include <gtest/gtest.h>
@@ -50,6 +51,36 @@ TEST(TcpProxyTest, TheFirstRouteWithAMatchingBlockWins) {
   EXPECT_EQ(matchTcpRoute(routes, ip("127.0.0.1"), "b.example.com"), nullptr);
   routes.push_back(route("catch-all", {}));
   EXPECT_EQ(matchTcpRoute(routes, ip("127.0.0.1"), "b.example.com")->origin, "catch-all");
+}
+
+tr::TcpRoute hostRoute(std::string origin, std::vector<std::string> hosts,
+                       std::vector<tr::TcpRouteMatch> matches = {}) {
+  tr::TcpRoute r = route(std::move(origin), std::move(matches));
+  r.hosts = std::move(hosts);
+  return r;
+}
+
+TEST(TcpProxyTest, ATunnelTakesItsHostsRoutesAndTlsRoutesOnlyForTls) {
+  std::vector<tr::TcpRoute> routes;
+  routes.push_back(hostRoute("web tls", {"web", "web:8443"},
+                             {tr::TcpRouteMatch{{}, {"*"}}}));  // "*" would take no SNI too
+  routes.push_back(hostRoute("web subnet", {"web"}, {tr::TcpRouteMatch{{"10.0.0.0/8"}, {}}}));
+  routes.push_back(hostRoute("web default", {"web"}));
+  routes.push_back(hostRoute("wild", {"*.example.com"}));
+  TcpTarget plain{"web", std::nullopt, false, std::nullopt};
+  EXPECT_EQ(matchTcpRoute(routes, plain)->origin, "web default");  // no address: no subnet
+  plain.destination = ip("10.1.1.1");
+  EXPECT_EQ(matchTcpRoute(routes, plain)->origin, "web subnet");
+  TcpTarget tls{"web", std::nullopt, true, std::string("web.example.com")};
+  EXPECT_EQ(matchTcpRoute(routes, tls)->origin, "web tls");
+  TcpTarget other{"db.example.com", std::nullopt, false, std::nullopt};
+  EXPECT_EQ(matchTcpRoute(routes, other)->origin, "wild");
+  TcpTarget none{"db", std::nullopt, true, std::nullopt};
+  EXPECT_EQ(matchTcpRoute(routes, none), nullptr);
+  EXPECT_TRUE(hasTcpRouteFor(routes, "web", true));
+  EXPECT_FALSE(hasTcpRouteFor(routes, "a.example.com", true));
+  EXPECT_TRUE(hasTcpRouteFor(routes, "a.example.com", false));
+  EXPECT_FALSE(hasTcpRouteFor(routes, "db", false));
 }
 
 }  // namespace
