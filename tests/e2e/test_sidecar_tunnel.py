@@ -405,3 +405,107 @@ def test_registry_only_refuses_tcp_hosts_outside_the_registry(mesh):
     finally:
         policy.unlink()
         listener.close()
+
+
+HTTPS_APP = r'''
+import os, ssl, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+name, cert, key = sys.argv[1:4]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        body = ("%s %s\n" % (name, self.path)).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+'''
+
+UP_CONFIG = """apiVersion: v1
+kind: Service
+metadata: {name: secure, namespace: default}
+spec:
+  selector: {app: secure}
+  ports: [{name: https, port: 8443, targetPort: %(secure)d}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: plain-port, namespace: default}
+spec:
+  selector: {app: plain-port}
+  ports: [{port: 9443, targetPort: %(plain)d}]
+---
+apiVersion: halyard.dev/v1alpha1
+kind: Workload
+metadata: {name: secure, labels: {app: secure, version: v1}}
+spec:
+  service: secure
+  port: %(secure)d
+  command: [/usr/bin/python3, %(app)s, secure, %(cert)s, %(key)s]
+---
+apiVersion: halyard.dev/v1alpha1
+kind: Workload
+metadata: {name: plain-port, labels: {app: plain-port, version: v1}}
+spec:
+  service: plain-port
+  port: %(plain)d
+  command: [/usr/bin/python3, %(app)s, plain-port, %(cert)s, %(key)s]
+---
+apiVersion: halyard.dev/v1alpha1
+kind: Workload
+metadata: {name: caller, labels: {app: caller, version: v1}}
+spec:
+  port: %(caller)d
+  command: [/usr/bin/python3, %(echo)s, --name, caller]
+"""
+
+
+def test_https_clients_reach_tls_apps_through_their_sidecar_under_halyard_up(tmp_path):
+    from conftest import ROOT
+    from proxy_harness import free_port
+    from up_harness import Mesh
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", "app.key", "-out", "app.crt",
+                    "-days", "2", "-subj", "/CN=secure",
+                    "-addext", "subjectAltName=DNS:secure,DNS:plain-port"],
+                   cwd=tmp_path, check=True, capture_output=True, timeout=30)
+    (tmp_path / "https_app.py").write_text(HTTPS_APP)
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "mesh.yaml").write_text(UP_CONFIG % {
+        "secure": free_port(), "plain": free_port(), "caller": free_port(),
+        "app": tmp_path / "https_app.py", "cert": tmp_path / "app.crt",
+        "key": tmp_path / "app.key", "echo": ROOT / "samples" / "apps" / "echo_app.py"})
+    mesh = Mesh(tmp_path, config)
+    try:
+        mesh.wait_running()
+        outbound = mesh.workload("caller")["outbound_port"]
+        cert = str(tmp_path / "app.crt")
+
+        def reached(url, expected):
+            rc, out, _ = curl_https(outbound, url, cert)
+            return rc == 0 and out == expected
+
+        assert wait_until(lambda: reached("https://secure:8443/a", "secure /a\n"), timeout=20), \
+            mesh.logs()
+        assert wait_until(lambda: reached("https://plain-port:9443/b", "plain-port /b\n"),
+                          timeout=10), mesh.logs()
+        reply, err = openssl_through(outbound, "secure:8443", "secure",
+                                     b"GET /c HTTP/1.0\r\n\r\n")
+        assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"secure /c\n"), err
+    finally:
+        mesh.stop()
