@@ -308,6 +308,31 @@ void ClusterBuilder::add(Cluster cluster) {
   clusters_.insert_or_assign(std::move(name), std::move(cluster));
 }
 
+std::string ClusterBuilder::resolveSniDnat(const RegistryService& service, uint16_t port,
+                                           const std::string& subset) {
+  const std::string sni = "outbound_." + std::to_string(port) + "_." + subset + "_." + service.host;
+  if (resolved_.contains(sni)) return sni;
+  model::Destination destination;
+  destination.host = service.host;
+  if (!subset.empty()) destination.subset = subset;
+  destination.port.emplace();
+  destination.port->number = port;
+  const model::ObjectMeta& meta = service.kube ? service.kube->meta : service.entry->meta;
+  const std::string name =
+      resolve(destination, DestinationRef{&meta, "spec.ports"}, service.namespace_, port);
+  auto it = clusters_.find(name);
+  if (it == clusters_.end()) return name;
+  Cluster c = it->second;
+  c.name = sni;
+  c.tls.reset();
+  c.auto_mtls = false;
+  c.tls_disabled_by.clear();
+  c.http2 = false;
+  c.use_client_protocol = false;
+  add(std::move(c));
+  return sni;
+}
+
 bool ClusterBuilder::usesConsistentHash(const std::string& cluster_name) const {
   auto it = consistent_hash_.find(cluster_name);
   return it != consistent_hash_.end() && it->second;

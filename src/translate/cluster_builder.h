@@ -46,6 +46,15 @@ class ClusterBuilder {
   // A cluster that no destination names (a sidecar's inbound cluster), kept as given.
   void add(Cluster cluster);
 
+  // Istio's SNI-DNAT cluster of an AUTO_PASSTHROUGH gateway: the cluster of `host` (an FQDN)
+  // `port` and `subset`, named as its SNI "outbound_.<port>_.<subset>_.<host>", without TLS
+  // origination (what arrives is already the caller's mutual TLS to the destination). Its name.
+  std::string resolveSniDnat(const RegistryService& service, uint16_t port,
+                             const std::string& subset);
+
+  const ServiceRegistry& registry() const { return registry_; }
+  const DestinationRuleIndex& rules() const { return rules_; }
+
   std::unordered_map<std::string, Cluster> take() { return std::move(clusters_); }
 
  private:

@@ -164,6 +164,10 @@ std::vector<TcpRoute> GatewayTranslator::tcpRoutes(const std::vector<BoundServer
   std::vector<TcpRoute> out;
   std::set<std::pair<std::string, const PreparedVirtualService*>> done;
   for (const auto& bs : servers) {
+    if (bs.auto_passthrough) {
+      for (auto& r : sniDnatRoutes(bs)) out.push_back(std::move(r));
+      continue;
+    }
     const std::string& gateway_ns = namespaceOf(bs.gateway->meta);
     for (const PreparedVirtualService* vs : boundTo(bs.gateway_name)) {
       // Bound when one of its hosts intersects a server host whose namespace part admits it.
@@ -184,6 +188,45 @@ std::vector<TcpRoute> GatewayTranslator::tcpRoutes(const std::vector<BoundServer
       std::vector<TcpRoute> routes =
           tls ? builder.tls(*vs, scope, server_hosts) : builder.tcp(*vs, scope);
       for (auto& r : routes) out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+std::vector<TcpRoute> GatewayTranslator::sniDnatRoutes(const BoundServer& bs) {
+  std::vector<TcpRoute> out;
+  const std::string& gateway_ns = namespaceOf(bs.gateway->meta);
+  const std::string origin =
+      bs.gateway_name + " servers[" + std::to_string(bs.index) + "] AUTO_PASSTHROUGH";
+  for (const RegistryService* service : clusters_.registry().visibleIn(proxy_.namespace_)) {
+    bool admitted = false;
+    for (const auto& entry : bs.server->hosts) {
+      const model::NamespacedHost sh = model::parseNamespacedHost(entry, gateway_ns);
+      if (sh.namespace_ != "*" && sh.namespace_ != service->namespace_) continue;
+      admitted = admitted || model::hostSubsetOf(service->host, toLower(sh.host));
+    }
+    if (!admitted) continue;
+    std::vector<std::string> subsets{""};
+    if (const auto rule = clusters_.rules().lookup(service->host, service->namespace_)) {
+      for (const model::Subset* subset : rule->subsets) {
+        if (subset->name && !subset->name->empty()) subsets.push_back(*subset->name);
+      }
+    }
+    for (const auto& port : service->ports) {
+      for (const auto& subset : subsets) {
+        TcpRoute r;
+        TcpRouteMatch match;
+        match.sni_hosts.push_back(toLower("outbound_." + std::to_string(port.number) + "_." +
+                                          subset + "_." + service->host));
+        r.matches.push_back(std::move(match));
+        WeightedCluster wc;
+        wc.cluster = clusters_.resolveSniDnat(*service, port.number, subset);
+        wc.weight = 1;
+        r.clusters.push_back(std::move(wc));
+        r.total_weight = 1;
+        r.origin = origin;
+        out.push_back(std::move(r));
+      }
     }
   }
   return out;
@@ -363,15 +406,12 @@ std::vector<Listener> GatewayTranslator::build() {
       // not terminated: their connections are routed by SNI with VirtualService tls routes.
       const std::string tls_mode =
           server.tls ? upper(server.tls->mode.value_or("PASSTHROUGH")) : std::string();
+      // AUTO_PASSTHROUGH servers too, by Istio's SNI naming the destination cluster.
+      const bool auto_passthrough =
+          (protocol == "HTTPS" || protocol == "TLS") && tls_mode == "AUTO_PASSTHROUGH";
       const bool passthrough =
-          (protocol == "HTTPS" || protocol == "TLS") && tls_mode == "PASSTHROUGH";
-      if ((protocol == "HTTPS" || protocol == "TLS") && tls_mode == "AUTO_PASSTHROUGH") {
-        sink_.report(kNotServed, gw->meta, server.tls->line, path + ".tls.mode",
-                     protocol + " server on port " + std::to_string(port) +
-                         " with tls.mode AUTO_PASSTHROUGH (multi-network SNI clusters) is not "
-                         "served yet; skipped");
-        continue;
-      }
+          ((protocol == "HTTPS" || protocol == "TLS") && tls_mode == "PASSTHROUGH") ||
+          auto_passthrough;
       if (protocol == "TLS" && !passthrough) {
         sink_.report(kNotServed, gw->meta, server.port->line, path + ".port.protocol",
                      "TLS server on port " + std::to_string(port) + " with tls.mode " +
@@ -413,7 +453,7 @@ std::vector<Listener> GatewayTranslator::build() {
         if (!server_tls) continue;  // not served: its hosts get no virtual host either
         tls[key].push_back(std::move(*server_tls));
       }
-      groups[key].push_back(BoundServer{gw, &server, name});
+      groups[key].push_back(BoundServer{gw, &server, name, auto_passthrough, i});
     }
   }
 

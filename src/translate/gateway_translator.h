@@ -34,6 +34,10 @@ class GatewayTranslator {
     const config::model::Gateway* gateway;
     const config::model::Server* server;
     std::string gateway_name;  // "ns/name"
+    // tls.mode AUTO_PASSTHROUGH: routed by Istio's SNI "outbound_.<port>_.<subset>_.<host>"
+    // straight to that cluster, without VirtualServices.
+    bool auto_passthrough = false;
+    size_t index = 0;  // in the Gateway's servers
   };
 
   // The VirtualServices bound to `gateway_name` in the order Istio concatenates them: private to
@@ -43,6 +47,9 @@ class GatewayTranslator {
   // The tcp (or, for TLS passthrough, tls) routes of the VirtualServices bound to `servers`,
   // concatenated in the order boundTo() gives; first match wins at the proxy.
   std::vector<TcpRoute> tcpRoutes(const std::vector<BoundServer>& servers, uint16_t port, bool tls);
+  // An AUTO_PASSTHROUGH server's routes: one per service the gateway sees whose host is within
+  // the server's hosts, per port of it and per subset (and none), matching its SNI.
+  std::vector<TcpRoute> sniDnatRoutes(const BoundServer& bs);
   // The TLS a terminating HTTPS server serves; nullopt (reported) when Istio would not serve the
   // server: a mode that does not terminate here, or a credential that is missing.
   std::optional<ServerTls> serverTls(const config::model::Gateway& gateway,

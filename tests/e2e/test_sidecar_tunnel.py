@@ -509,3 +509,35 @@ def test_https_clients_reach_tls_apps_through_their_sidecar_under_halyard_up(tmp
         assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"secure /c\n"), err
     finally:
         mesh.stop()
+
+
+def test_gateway_auto_passthrough_routes_istios_sni_to_the_cluster_it_names(tmp_path):
+    from proxy_harness import Proxy
+    from test_tcp_tls_routing import closed_without_data, service, tls_exchange
+    one = TcpBackend("one", make_cert(tmp_path, "one.example.com"))
+    two = TcpBackend("two", make_cert(tmp_path, "two.example.com"))
+    config = service("one", 8443, one.port, "tls") + service("two", 9443, two.port, "tls") + """
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: cross-network, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: tls, protocol: TLS}
+    hosts: ["*.local"]
+    tls: {mode: AUTO_PASSTHROUGH}
+"""
+    proxy = Proxy(tmp_path, config)
+    try:
+        reply, _ = tls_exchange(proxy.port, "outbound_.8443_._.one.default.svc.cluster.local")
+        assert reply == b"one:hi", proxy.output()
+        reply, _ = tls_exchange(proxy.port, "outbound_.9443_._.two.default.svc.cluster.local")
+        assert reply == b"two:hi"
+        # An SNI naming no cluster (a wrong port) gets no route: closed.
+        with pytest.raises((ssl.SSLError, ConnectionResetError, OSError)):
+            tls_exchange(proxy.port, "outbound_.9443_._.one.default.svc.cluster.local")
+        assert closed_without_data(proxy.port, b"not tls at all")
+    finally:
+        proxy.stop()
+        one.stop()
+        two.stop()

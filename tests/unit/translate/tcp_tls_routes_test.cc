@@ -160,5 +160,52 @@ TEST(TcpRoutesTest, SniMatching) {
   EXPECT_TRUE(sniMatches("*", "anything"));
 }
 
+// An AUTO_PASSTHROUGH server routes Istio's SNI "outbound_.<port>_.<subset>_.<host>" of every
+// service within its hosts to that cluster, without TLS origination (the caller's mutual TLS
+// passes through) and without VirtualServices.
+TEST(TcpRoutesTest, AutoPassthroughRoutesIstiosSniToTheClusterItNames) {
+  TranslateResult r = translateYaml(with(R"(
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: cross-network, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 15443, name: tls, protocol: TLS}
+    hosts: ["*.svc.cluster.local"]
+    tls: {mode: AUTO_PASSTHROUGH}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: external, namespace: default}
+spec:
+  hosts: [api.example.com]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+)"));
+  const Snapshot& s = snapshotOf(r);
+  const Listener* l = listenerOn(s, 15443);
+  ASSERT_NE(l, nullptr);
+  EXPECT_EQ(l->protocol, "TLS");
+  std::vector<std::string> snis;
+  for (const auto& route : l->tcp_routes) {
+    ASSERT_EQ(route.matches.size(), 1u);
+    ASSERT_EQ(route.clusters.size(), 1u);
+    EXPECT_EQ(route.matches[0].sni_hosts.at(0), route.clusters[0].cluster);
+    EXPECT_EQ(route.origin, "istio-system/cross-network servers[0] AUTO_PASSTHROUGH");
+    snis.push_back(route.matches[0].sni_hosts.at(0));
+  }
+  // db (no subsets, v1, v2) and web; not api.example.com, outside the server's hosts.
+  EXPECT_EQ(snis, (std::vector<std::string>{"outbound_.5432_._.db.default.svc.cluster.local",
+                                            "outbound_.5432_.v1_.db.default.svc.cluster.local",
+                                            "outbound_.5432_.v2_.db.default.svc.cluster.local",
+                                            "outbound_.443_._.web.default.svc.cluster.local"}));
+  const Cluster& v1 = s.clusters.at("outbound_.5432_.v1_.db.default.svc.cluster.local");
+  EXPECT_FALSE(v1.tls.has_value());
+  EXPECT_EQ(v1.subset, "v1");
+  EXPECT_EQ(v1.port, 5432);
+  EXPECT_TRUE(s.warnings.empty());
+}
+
 }  // namespace
 }  // namespace halyard::translate
