@@ -237,9 +237,11 @@ std::optional<ServerTls> GatewayTranslator::serverTls(const model::Gateway& gate
                                                       const model::Server& server, size_t index) {
   const std::string path = "spec.servers[" + std::to_string(index) + "].tls";
   const std::string port = std::to_string(*server.port->number);
+  // HTTPS, or TLS terminated before TCP proxying.
+  const std::string kind = upper(server.port->protocol.value_or("HTTPS"));
   if (!server.tls) {
     sink_.report(kNotServed, gateway.meta, server.line, path,
-                 "HTTPS server on port " + port + " has no tls block; skipped");
+                 kind + " server on port " + port + " has no tls block; skipped");
     return std::nullopt;
   }
   const model::ServerTLSSettings& tls = *server.tls;
@@ -253,9 +255,9 @@ std::optional<ServerTls> GatewayTranslator::serverTls(const model::Gateway& gate
   } else if (mode == "OPTIONAL_MUTUAL") {
     out.mode = ServerTls::Mode::kOptionalMutual;
   } else {
-    sink_.report(
-        kNotServed, gateway.meta, tls.line, path + ".mode",
-        "HTTPS server on port " + port + " with tls.mode " + mode + " is not served yet; skipped");
+    sink_.report(kNotServed, gateway.meta, tls.line, path + ".mode",
+                 kind + " server on port " + port + " with tls.mode " + mode +
+                     " is not served yet; skipped");
     return std::nullopt;
   }
   out.origin = gateway_name + " servers[" + std::to_string(index) + "]";
@@ -270,7 +272,7 @@ std::optional<ServerTls> GatewayTranslator::serverTls(const model::Gateway& gate
   // Istio does not serve a server whose credential is missing; neither do we.
   auto missing = [&](const std::string& field, const std::string& why) {
     std::string message =
-        "HTTPS server on port " + port + " (" + out.origin + ") is not served: " + why;
+        kind + " server on port " + port + " (" + out.origin + ") is not served: " + why;
     sink_.report(kMissingCredential, gateway.meta, tls.line, path + "." + field, message);
     return std::nullopt;
   };
@@ -412,20 +414,28 @@ std::vector<Listener> GatewayTranslator::build() {
       const bool passthrough =
           ((protocol == "HTTPS" || protocol == "TLS") && tls_mode == "PASSTHROUGH") ||
           auto_passthrough;
-      if (protocol == "TLS" && !passthrough) {
+      // TLS servers that terminate (SIMPLE, MUTUAL, OPTIONAL_MUTUAL): the plaintext inside is
+      // proxied as TCP with the VirtualServices' tcp routes, as Istio does.
+      const bool terminated_tcp =
+          protocol == "TLS" &&
+          (tls_mode == "SIMPLE" || tls_mode == "MUTUAL" || tls_mode == "OPTIONAL_MUTUAL");
+      if (protocol == "TLS" && !passthrough && !terminated_tcp) {
         sink_.report(kNotServed, gw->meta, server.port->line, path + ".port.protocol",
                      "TLS server on port " + std::to_string(port) + " with tls.mode " +
                          (tls_mode.empty() ? std::string("(no tls block)") : tls_mode) +
-                         " is not served yet (only PASSTHROUGH is); skipped");
+                         " is not served yet (PASSTHROUGH, AUTO_PASSTHROUGH, SIMPLE, MUTUAL and "
+                         "OPTIONAL_MUTUAL are); skipped");
         continue;
       }
       const bool https = protocol == "HTTPS" && !passthrough;
       // What the listener serves: HTTP, HTTPS (terminated), TCP (opaque) or TLS (passthrough).
       const std::string category = passthrough             ? "TLS"
+                                   : terminated_tcp        ? "TLS-terminated TCP"
                                    : isOpaqueTcp(protocol) ? "TCP"
                                    : https                 ? "HTTPS"
                                                            : "HTTP";
-      if (!isPlainHttp(protocol) && !https && !passthrough && !isOpaqueTcp(protocol)) {
+      if (!isPlainHttp(protocol) && !https && !passthrough && !terminated_tcp &&
+          !isOpaqueTcp(protocol)) {
         sink_.report(
             kNotServed, gw->meta, server.port->line, path + ".port.protocol",
             protocol + " server on port " + std::to_string(port) + " is not served yet; skipped");
@@ -441,14 +451,18 @@ std::vector<Listener> GatewayTranslator::build() {
       // The first server names the listener's protocol. A port is plaintext or TLS, never both:
       // Istio keeps the first server and skips the ones that conflict with it.
       const auto [first, claimed] = protocols.try_emplace(key, category);
-      if (claimed) listener_protocols[key] = category == "HTTP" ? protocol : category;
+      if (claimed) {
+        listener_protocols[key] = category == "HTTP"                 ? protocol
+                                  : category == "TLS-terminated TCP" ? std::string("TCP")
+                                                                     : category;
+      }
       if (!claimed && first->second != category) {
         sink_.report(kNotServed, gw->meta, server.port->line, path + ".port.protocol",
                      protocol + " server on port " + std::to_string(port) + " conflicts with the " +
                          first->second + " server already on that port; skipped");
         continue;
       }
-      if (https) {
+      if (https || terminated_tcp) {
         std::optional<ServerTls> server_tls = serverTls(*gw, name, server, i);
         if (!server_tls) continue;  // not served: its hosts get no virtual host either
         tls[key].push_back(std::move(*server_tls));

@@ -1437,8 +1437,11 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
   if (!out.tcp_routes.empty() && !out.isTcp() && out.kind != tr::ListenerKind::kInbound) {
     return ctx.error("has tcp routes but protocol " + out.protocol + "; expected TCP or TLS");
   }
-  // Never plaintext on a listener meant for TLS, nor the reverse.
-  if ((out.protocol == "HTTPS") != !out.tls.empty()) {
+  // Never plaintext on a listener meant for TLS, nor the reverse. A gateway TCP listener may
+  // terminate TLS (Gateway protocol TLS, mode SIMPLE/MUTUAL) before proxying TCP.
+  const bool may_terminate =
+      out.protocol == "HTTPS" || (out.protocol == "TCP" && out.kind == tr::ListenerKind::kGateway);
+  if ((out.protocol == "HTTPS" && out.tls.empty()) || (!out.tls.empty() && !may_terminate)) {
     return ctx.error(out.tls.empty() ? "is HTTPS but has no TLS server"
                                      : "has TLS servers but protocol " + out.protocol);
   }

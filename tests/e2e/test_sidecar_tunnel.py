@@ -541,3 +541,55 @@ spec:
         proxy.stop()
         one.stop()
         two.stop()
+
+
+def test_gateway_tls_server_in_simple_mode_terminates_then_proxies_tcp(tmp_path):
+    from proxy_harness import Proxy
+    from test_tcp_tls_routing import service
+    backend = TcpBackend("plain", reply_at_once=True)
+    cert, key = make_cert(tmp_path, "db.example.com")
+    config = service("db", 5432, backend.port) + """
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: tls-edge, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: tls, protocol: TLS}
+    hosts: ["db.example.com"]
+    tls: {mode: SIMPLE, serverCertificate: %s, privateKey: %s}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db, namespace: default}
+spec:
+  hosts: ["db.example.com"]
+  gateways: [tls-edge]
+  tcp:
+  - route: [{destination: {host: db, port: {number: 5432}}}]
+""" % (cert, key)
+    proxy = Proxy(tmp_path, config, extra_args=["--access-log", str(tmp_path / "access.log"),
+                                                "--access-log-format", "json"])
+    try:
+        ctx = ssl.create_default_context(cafile=cert)
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="db.example.com") as s:
+                s.sendall(b"select 1")
+                # The proxy's certificate, and the backend got the plaintext.
+                assert "db.example.com" in str(s.getpeercert()["subject"])
+                assert s.recv(4096) == b"plain:select 1", proxy.output()
+        # curl offers h2 by ALPN; a TCP server must not take it (the bytes are not HTTP here).
+        out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % proxy.port,
+                              "-servername", "db.example.com", "-alpn", "h2,http/1.1",
+                              "-CAfile", cert, "-brief"], input=b"", capture_output=True,
+                             timeout=15)
+        text = (out.stdout + out.stderr).decode(errors="replace")
+        assert "Verification: OK" in text and "ALPN" not in text, text
+        log = tmp_path / "access.log"
+        assert wait_until(lambda: log.exists() and "db.example.com" in log.read_text(), timeout=5)
+        entry = [json.loads(l) for l in log.read_text().splitlines() if l.startswith("{")][0]
+        assert entry["requested_server_name"] == "db.example.com", entry
+        assert entry["upstream_cluster"] == "outbound|5432||db.default.svc.cluster.local", entry
+    finally:
+        proxy.stop()
+        backend.stop()

@@ -432,6 +432,8 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
   record.log.start_time = std::chrono::system_clock::now();
   record.log.downstream_local_address = ds.local_endpoint;
   record.log.downstream_remote_address = ds.remote_endpoint;
+  // A gateway TLS server that terminates: the SNI its handshake named.
+  if (listener->tls) record.log.requested_server_name = ds.sni();
   // The inbound listener's caller, as its certificate names it (plaintext: unknown).
   record.mutual_tls = ds.mutual_tls();
   if (record.mutual_tls) {

@@ -43,7 +43,7 @@ bool wildcardMatches(std::string_view pattern, std::string_view host) {
 
 std::shared_ptr<const ListenerTls> ListenerTls::build(
     const std::string& listener_name, const std::vector<translate::ServerTls>& servers,
-    PemLoader& loader, std::vector<std::string>& errors) {
+    PemLoader& loader, std::vector<std::string>& errors, bool http) {
   auto self = std::make_shared<ListenerTls>();
   for (const auto& server : servers) {
     auto built = ServerContext::build(server, loader);
@@ -52,6 +52,7 @@ std::shared_ptr<const ListenerTls> ListenerTls::build(
                        "; its hosts get no handshake");
       continue;
     }
+    if (!http) SSL_CTX_set_alpn_select_cb((*built)->ctx(), nullptr, nullptr);
     SSL_CTX_set_client_hello_cb((*built)->ctx(), onClientHello, self.get());
     self->servers_.push_back(std::move(*built));
   }

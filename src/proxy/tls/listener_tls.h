@@ -17,10 +17,13 @@ namespace halyard::proxy::tls {
 class ListenerTls {
  public:
   // Servers whose context failed to build are left out, each with its error in `errors`.
+  // `http`: ALPN offers h2 and http/1.1; false (a TLS server that terminates before TCP
+  // proxying): no ALPN is negotiated, the bytes inside being no HTTP of ours.
   static std::shared_ptr<const ListenerTls> build(const std::string& listener_name,
                                                   const std::vector<translate::ServerTls>& servers,
                                                   PemLoader& loader,
-                                                  std::vector<std::string>& errors);
+                                                  std::vector<std::string>& errors,
+                                                  bool http = true);
 
   // A new SSL object for an accepted connection; null when the listener has no usable server.
   SSL* newSession() const;

@@ -64,8 +64,8 @@ std::shared_ptr<const TlsContexts> TlsContexts::build(const translate::Snapshot&
       continue;
     }
     if (listener.tls.empty()) continue;
-    self->listeners_.emplace(listener.name,
-                             ListenerTls::build(listener.name, listener.tls, loader, errors));
+    self->listeners_.emplace(listener.name, ListenerTls::build(listener.name, listener.tls, loader,
+                                                               errors, listener.protocol != "TCP"));
   }
   for (const auto& [name, cluster] : snapshot.clusters) {
     if (!cluster.tls) continue;

@@ -276,7 +276,7 @@ data: {tls.crt: Q0VSVC1BCg==, tls.key: "not base64!"}
                          "and tls.key) (tls.key is not valid base64)"));
 }
 
-TEST(GatewayTlsTest, ModesThatDoNotTerminateHereAreNotServedYet) {
+TEST(GatewayTlsTest, ModesServedByTheTcpProxyAndModesNotServedYet) {
   TranslateResult r = translateYaml(gateway(R"(  - port: {number: 443, name: https, protocol: HTTPS}
     hosts: [a.example.com]
     tls: {mode: PASSTHROUGH}
@@ -289,12 +289,19 @@ TEST(GatewayTlsTest, ModesThatDoNotTerminateHereAreNotServedYet) {
 )",
                                             tlsSecret("cert")));
   const Snapshot& s = snapshotOf(r);
-  // PASSTHROUGH is served, by the TCP proxy (tcp_tls_routes_test.cc).
-  ASSERT_EQ(s.listeners.size(), 1u);
+  // PASSTHROUGH is served by the TCP proxy (tcp_tls_routes_test.cc); so is a TLS server that
+  // terminates: a TCP listener with the server's TLS, its tcp routes proxying the plaintext.
+  ASSERT_EQ(s.listeners.size(), 2u);
+  EXPECT_EQ(s.listeners[0].port, 443);
   EXPECT_EQ(s.listeners[0].protocol, "TLS");
+  EXPECT_TRUE(s.listeners[0].tls.empty());
+  EXPECT_EQ(s.listeners[1].port, 445);
+  EXPECT_EQ(s.listeners[1].protocol, "TCP");
+  ASSERT_EQ(s.listeners[1].tls.size(), 1u);
+  EXPECT_EQ(s.listeners[1].tls[0].mode, ServerTls::Mode::kSimple);
   EXPECT_TRUE(
       hasWarning(r, "HTTPS server on port 444 with tls.mode ISTIO_MUTUAL is not served yet"));
-  EXPECT_TRUE(hasWarning(r, "TLS server on port 445 with tls.mode SIMPLE is not served yet"));
+  EXPECT_FALSE(hasWarning(r, "port 445"));
 }
 
 TEST(GatewayTlsTest, PlaintextAndTlsServersDoNotShareAPort) {

@@ -491,6 +491,40 @@ TEST(Codec, TcpRoutesWithoutDestinationsOrOnAnHttpListenerAreRefused) {
       << assembled.error().message;
 }
 
+// A sidecar's inbound HTTP listener carries tcp routes for what it sniffs as TLS; a gateway TCP
+// listener may terminate TLS first (a TLS server in SIMPLE mode).
+TEST(Codec, SniffedAndTerminatedTcpListenersSurviveTheRoundTrip) {
+  tr::Snapshot s = tcpSnapshot();
+  s.listeners[0].protocol = "TCP";
+  tr::ServerTls server;
+  server.sni_hosts = {"db.example.com"};
+  server.certificates.push_back(
+      tr::TlsCertificate{tr::PemSource{"", "/certs/db.crt", "/certs/db.crt"},
+                         tr::PemSource{"", "/certs/db.key", "/certs/db.key"}});
+  s.listeners[0].tls.push_back(server);
+  tr::Listener inbound = s.listeners[0];
+  inbound.name = "virtualInbound";
+  inbound.protocol = "HTTP";
+  inbound.kind = tr::ListenerKind::kInbound;
+  inbound.tls.clear();
+  s.listeners.push_back(inbound);
+  SnapshotAssembler assembler;
+  auto assembled = assembler.assemble(wholePush(s, 3));
+  ASSERT_TRUE(assembled) << assembled.error().message;
+  ASSERT_EQ(assembled->snapshot->listeners.size(), 2u);
+  for (const auto& l : assembled->snapshot->listeners) {
+    EXPECT_EQ(l.tcp_routes.size(), 1u) << l.name;
+    EXPECT_EQ(l.tls.size(), l.kind == tr::ListenerKind::kGateway ? 1u : 0u) << l.name;
+  }
+
+  // An HTTP gateway listener with tcp routes is still refused.
+  s.listeners.pop_back();
+  s.listeners[0].protocol = "HTTP";
+  s.listeners[0].tls.clear();
+  SnapshotAssembler again;
+  EXPECT_FALSE(again.assemble(wholePush(s, 3)));
+}
+
 TEST(Codec, AnUnknownListenerKindIsRefused) {
   v1::SnapshotPush p = wholePush(everyField(), 1);
   p.mutable_resources()->mutable_listeners(0)->set_kind(static_cast<v1::Listener::Kind>(9));
