@@ -383,6 +383,14 @@ def test_a_tunnel_whose_client_sends_nothing_does_not_hang_the_proxy(mesh):
     # Still serving.
     assert tunnel_exchange(mesh.outbound, "echo:9000", b"y")[1].endswith(b":y")
 
+    def logged():
+        return [e for e in mesh.client.entries() if e.get("authority") == "tls-echo:8443"
+                and e.get("connection_termination_details")
+                == "the client closed the tunnel before sending anything"]
+
+    assert wait_until(logged, timeout=5), mesh.client.entries()[-3:]
+    assert logged()[-1]["upstream_cluster"] is None and "DC" in logged()[-1]["response_flags"]
+
 
 def test_registry_only_refuses_tcp_hosts_outside_the_registry(mesh):
     listener = socket.socket()

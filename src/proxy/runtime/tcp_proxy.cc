@@ -218,8 +218,10 @@ struct TcpSetup {
 };
 
 // Waits, within `timeout`, for the connection's first byte; true when it starts a TLS record.
-net::awaitable<bool> startsWithTls(net::Transport& transport, net::ByteBuffer& buffer,
-                                   Millis timeout) {
+// nullopt: the client ended the connection (or failed) before sending anything; silence until
+// the timeout is not TLS (a protocol whose server speaks first).
+net::awaitable<std::optional<bool>> startsWithTls(net::Transport& transport,
+                                                  net::ByteBuffer& buffer, Millis timeout) {
   if (buffer.readableSize() == 0) {
     net::OpTimer timer(transport.executor());
     timer.arm(timeout, [&transport] { transport.cancel(); });
@@ -227,6 +229,7 @@ net::awaitable<bool> startsWithTls(net::Transport& transport, net::ByteBuffer& b
     auto [ec, n] =
         co_await transport.readSome(asio::buffer(buffer.writable().data(), buffer.writableSize()));
     timer.disarm();
+    if (ec && !timer.fired()) co_return std::nullopt;
     if (!ec) buffer.commit(n);
   }
   co_return startsWithTlsRecord(buffer);
@@ -279,7 +282,15 @@ net::awaitable<void> proxyTcp(Downstream& ds, net::ByteBuffer& in,
 
   bool tls = setup.tls == TlsMode::kRequired;
   if (setup.tls == TlsMode::kSniff) {
-    tls = co_await startsWithTls(client, in, options.client_hello_timeout);
+    const std::optional<bool> sniffed =
+        co_await startsWithTls(client, in, options.client_hello_timeout);
+    if (!sniffed) {
+      record.log.bytes_received = 0;
+      finish(ResponseFlag::kDownstreamConnectionTermination,
+             "the client closed the tunnel before sending anything");
+      co_return;
+    }
+    tls = *sniffed;
   }
   if (tls) {
     if (in.capacity() - in.begin() < tls::kMaxClientHelloBytes) {
