@@ -21,6 +21,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_listening(port, timeout=10.0):
+    """Waits until something accepts connections on 127.0.0.1:port (an app the test started)."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.time() > deadline:
+                raise AssertionError("nothing listens on 127.0.0.1:%d after %.0f s" % (port, timeout))
+            time.sleep(0.05)
+
+
 def gateway(name, hosts, port=GATEWAY_PORT, extra=""):
     host_lines = "".join("      - %s\n" % h for h in hosts)
     return """apiVersion: networking.istio.io/v1beta1
