@@ -201,6 +201,8 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
   // The connection keeps the snapshot it arrived with, as HTTP requests do.
   const std::shared_ptr<const WorkerSnapshot> snapshot = worker.snapshot();
   const ListenerRoutes* routes = snapshot ? snapshot->listener(listener->name) : nullptr;
+  // The Telemetry API's metrics overrides and access-log settings (the snapshot outlives them).
+  if (routes) record.telemetry = routes->listener->telemetry.get();
   const ConnectionOptions& options = worker.options();
   net::ByteBuffer& in = ds.in;
   in.rewindTo(0);

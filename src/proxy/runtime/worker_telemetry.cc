@@ -310,6 +310,11 @@ void WorkerTelemetry::requestDone(const RequestRecord& record) {
 
 template <class F>
 void WorkerTelemetry::withTcpLabels(const RequestRecord& record, F&& f) {
+  const translate::MetricsSide* side = nullptr;
+  if (record.telemetry) {
+    side = record.listener_kind == translate::ListenerKind::kInbound ? &record.telemetry->server
+                                                                     : &record.telemetry->client;
+  }
   telemetry::IstioRequestLabels l = istioLabels(record);
   l.request_protocol = "tcp";
   const std::string flags = l.response_flags.toString();
@@ -318,29 +323,62 @@ void WorkerTelemetry::withTcpLabels(const RequestRecord& record, F&& f) {
   size_t n = 0;
   for (const auto& label : all) {
     if (label.name == "response_code" || label.name == "grpc_response_status") continue;
-    if (n < labels.size()) labels[n++] = label;
+    if (n == labels.size()) break;
+    labels[n] = label;
+    if (side) {
+      // A label with an empty value is no label to Prometheus: REMOVE drops it from the series.
+      for (const auto& removed : side->removed_tags) {
+        if (label.name == removed) labels[n].value = {};
+      }
+    }
+    ++n;
   }
-  f(std::span<const telemetry::Label>(labels.data(), n));
+  f(std::span<const telemetry::Label>(labels.data(), n), side);
 }
+
+namespace {
+
+bool metricOn(const translate::MetricsSide* side, translate::IstioMetric metric) {
+  return !side || !side->disabled[static_cast<size_t>(metric)];
+}
+
+}  // namespace
 
 void WorkerTelemetry::tcpOpened(const RequestRecord& record) {
   if (!stats_) return;
-  withTcpLabels(record, [&](std::span<const telemetry::Label> labels) {
-    stats_->counter(telemetry::kIstioTcpOpened, labels).inc();
-  });
+  withTcpLabels(record,
+                [&](std::span<const telemetry::Label> labels, const translate::MetricsSide* side) {
+                  if (metricOn(side, translate::IstioMetric::kTcpOpenedConnections)) {
+                    stats_->counter(telemetry::kIstioTcpOpened, labels).inc();
+                  }
+                });
 }
 
 void WorkerTelemetry::tcpDone(const RequestRecord& record, bool opened) {
-  if (writer_) writer_->log(record.log);
+  const translate::ListenerTelemetry* overrides = record.telemetry;
+  // A TCP connection has no response code: a filter on response.code sees 0, as Envoy's does.
+  if (writer_ && (!overrides || overrides->logs(record.log.response_code))) {
+    writer_->log(record.log);
+  }
   if (!stats_) return;
-  withTcpLabels(record, [&](std::span<const telemetry::Label> labels) {
-    // A connection closed before it had a destination is counted opened now, as Istio does for
-    // connections whose peer was never known.
-    if (!opened) stats_->counter(telemetry::kIstioTcpOpened, labels).inc();
-    stats_->counter(telemetry::kIstioTcpClosed, labels).inc();
-    stats_->counter(telemetry::kIstioTcpSentBytes, labels).inc(record.log.bytes_sent);
-    stats_->counter(telemetry::kIstioTcpReceivedBytes, labels).inc(record.log.bytes_received);
-  });
+  using M = translate::IstioMetric;
+  withTcpLabels(
+      record, [&](std::span<const telemetry::Label> labels, const translate::MetricsSide* side) {
+        // A connection closed before it had a destination is counted opened now, as Istio does for
+        // connections whose peer was never known.
+        if (!opened && metricOn(side, M::kTcpOpenedConnections)) {
+          stats_->counter(telemetry::kIstioTcpOpened, labels).inc();
+        }
+        if (metricOn(side, M::kTcpClosedConnections)) {
+          stats_->counter(telemetry::kIstioTcpClosed, labels).inc();
+        }
+        if (metricOn(side, M::kTcpSentBytes)) {
+          stats_->counter(telemetry::kIstioTcpSentBytes, labels).inc(record.log.bytes_sent);
+        }
+        if (metricOn(side, M::kTcpReceivedBytes)) {
+          stats_->counter(telemetry::kIstioTcpReceivedBytes, labels).inc(record.log.bytes_received);
+        }
+      });
 }
 
 void WorkerTelemetry::flush() {
