@@ -3,9 +3,12 @@
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -43,19 +46,32 @@ bool post(const std::string& host, uint16_t port, const std::string& path,
   if (fd < 0) return false;
   const std::string authority =
       (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
-  std::string request =
+  // The head and the body go in one sendmsg each time round, the body never copied into a
+  // request string (a second's batch at 100% sampling is megabytes).
+  const std::string head =
       "POST " + path + " HTTP/1.1\r\nHost: " + authority +
       "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nUser-Agent: halyard-proxy\r\nConnection: close\r\n\r\n" + body;
+      "\r\nUser-Agent: halyard-proxy\r\nConnection: close\r\n\r\n";
+  const size_t total = head.size() + body.size();
   size_t sent = 0;
-  while (sent < request.size()) {
-    const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+  while (sent < total) {
+    std::array<iovec, 2> parts{};
+    size_t n_parts = 0;
+    if (sent < head.size()) {
+      parts[n_parts++] = {const_cast<char*>(head.data() + sent), head.size() - sent};
+    }
+    const size_t body_sent = sent > head.size() ? sent - head.size() : 0;
+    parts[n_parts++] = {const_cast<char*>(body.data() + body_sent), body.size() - body_sent};
+    msghdr msg{};
+    msg.msg_iov = parts.data();
+    msg.msg_iovlen = n_parts;
+    const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (n <= 0) break;
     sent += static_cast<size_t>(n);
   }
   char status[16] = {};
   size_t got = 0;
-  while (sent == request.size() && got < 12) {
+  while (sent == total && got < 12) {
     const ssize_t n = ::recv(fd, status + got, 12 - got, 0);
     if (n <= 0) break;
     got += static_cast<size_t>(n);
@@ -66,20 +82,18 @@ bool post(const std::string& host, uint16_t port, const std::string& path,
 
 }  // namespace
 
-void SpanBuffer::add(SpanRecord span) {
+SpanBuffer::Taken SpanBuffer::take() {
   std::lock_guard lock(mu_);
-  if (spans_.size() >= kMaxBuffered) {
-    dropped_.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  spans_.push_back(std::move(span));
+  Taken taken{std::move(filling_), used_};
+  filling_ = std::move(spare_);
+  spare_ = {};
+  used_ = 0;
+  return taken;
 }
 
-std::vector<SpanRecord> SpanBuffer::take() {
-  std::vector<SpanRecord> out;
+void SpanBuffer::giveBack(std::vector<SpanRecord> records) {
   std::lock_guard lock(mu_);
-  out.swap(spans_);
-  return out;
+  if (spare_.empty()) spare_ = std::move(records);
 }
 
 SpanExporter& SpanExporter::instance() {
@@ -124,7 +138,7 @@ void SpanExporter::run() {
 
 void SpanExporter::flush() {
   std::lock_guard flushing(flush_mu_);
-  std::vector<SpanRecord> spans;
+  std::vector<std::pair<std::shared_ptr<SpanBuffer>, SpanBuffer::Taken>> taken;
   {
     std::lock_guard lock(mu_);
     for (auto it = buffers_.begin(); it != buffers_.end();) {
@@ -133,50 +147,93 @@ void SpanExporter::flush() {
         it = buffers_.erase(it);
         continue;
       }
-      auto taken = buffer->take();
-      for (auto& s : taken) spans.push_back(std::move(s));
+      taken.emplace_back(buffer, buffer->take());
       ++it;
     }
   }
-  if (spans.empty()) return;
-  // One batch per collector (kind, host, port, path).
+  // One batch per collector (kind, host, port, path). Spans of one snapshot share its settings,
+  // so the collectors are looked up once per run of spans with the same settings.
   using Key = std::tuple<int, std::string, uint16_t, std::string>;
-  std::map<Key, std::pair<const translate::TracingProvider*, std::vector<const SpanRecord*>>>
-      batches;
-  for (const auto& s : spans) {
-    if (!s.settings) continue;
-    for (const auto& p : s.settings->providers) {
-      auto& batch = batches[Key{static_cast<int>(p.kind), p.host, p.port, p.path}];
-      batch.first = &p;
-      batch.second.push_back(&s);
+  using Batch = std::pair<const translate::TracingProvider*, std::vector<const SpanRecord*>>;
+  std::map<Key, Batch> batches;
+  const translate::TracingSettings* settings = nullptr;
+  std::vector<Batch*> targets;
+  for (const auto& [buffer, t] : taken) {
+    for (size_t i = 0; i < t.count; ++i) {
+      const SpanRecord& s = t.records[i];
+      if (!s.settings) continue;
+      if (s.settings.get() != settings) {
+        settings = s.settings.get();
+        targets.clear();
+        for (const auto& p : settings->providers) {
+          Batch& batch = batches[Key{static_cast<int>(p.kind), p.host, p.port, p.path}];
+          batch.first = &p;
+          targets.push_back(&batch);
+        }
+      }
+      for (Batch* batch : targets) batch->second.push_back(&s);
     }
   }
   for (const auto& [key, batch] : batches) {
     const translate::TracingProvider& p = *batch.first;
-    const std::string body = p.kind == translate::TracingProvider::Kind::kZipkin
-                                 ? zipkinJson(batch.second, p.max_tag_length)
-                                 : otlpJson(batch.second, p.max_tag_length);
-    if (post(p.host, p.port, p.path, body)) {
+    body_.clear();
+    if (p.kind == translate::TracingProvider::Kind::kZipkin) {
+      appendZipkinJson(body_, batch.second, p.max_tag_length);
+    } else {
+      appendOtlpJson(body_, batch.second, p.max_tag_length);
+    }
+    if (post(p.host, p.port, p.path, body_)) {
       exported_.fetch_add(batch.second.size(), std::memory_order_relaxed);
     } else {
       failed_.fetch_add(1, std::memory_order_relaxed);
     }
   }
+  // A burst leaves big buffers behind: what a quiet second does not need goes.
+  if (body_.capacity() > 4 * body_.size() + (1 << 20)) std::string().swap(body_);
+  for (auto& [buffer, t] : taken) {
+    if (t.records.size() > 2 * t.count + 64) t.records.resize(t.count);
+    buffer->giveBack(std::move(t.records));
+  }
 }
 
-std::string SpanRecord::name() const {
+void SpanRecord::appendName(std::string& out) const {
   // "outbound|9080||reviews.default.svc.cluster.local" ->
   // "reviews.default.svc.cluster.local:9080/*"
-  if (upstream_cluster.starts_with("outbound|")) {
-    const size_t p1 = upstream_cluster.find('|');
-    const size_t p2 = upstream_cluster.find('|', p1 + 1);
-    const size_t p3 = upstream_cluster.find('|', p2 + 1);
-    if (p3 != std::string::npos && p3 + 1 < upstream_cluster.size()) {
-      return upstream_cluster.substr(p3 + 1) + ":" + upstream_cluster.substr(p1 + 1, p2 - p1 - 1) +
-             "/*";
+  const std::string_view cluster = upstream_cluster;
+  if (cluster.starts_with("outbound|")) {
+    const size_t p1 = cluster.find('|');
+    const size_t p2 = cluster.find('|', p1 + 1);
+    const size_t p3 = cluster.find('|', p2 + 1);
+    if (p3 != std::string::npos && p3 + 1 < cluster.size()) {
+      out.append(cluster.substr(p3 + 1))
+          .append(":")
+          .append(cluster.substr(p1 + 1, p2 - p1 - 1))
+          .append("/*");
+      return;
     }
   }
-  return authority + "/*";
+  out.append(authority).append("/*");
+}
+
+void SpanSource::encodeTags() {
+  zipkin_tags.clear();
+  otlp_attributes.clear();
+  longest_value = 0;
+  for (const auto& [k, v] : tags) {
+    if (!zipkin_tags.empty()) {
+      zipkin_tags += ',';
+      otlp_attributes += ',';
+    }
+    common::appendJsonString(zipkin_tags, k);
+    zipkin_tags += ':';
+    common::appendJsonString(zipkin_tags, v);
+    otlp_attributes += "{\"key\":";
+    common::appendJsonString(otlp_attributes, k);
+    otlp_attributes += ",\"value\":{\"stringValue\":";
+    common::appendJsonString(otlp_attributes, v);
+    otlp_attributes += "}}";
+    longest_value = std::max(longest_value, v.size());
+  }
 }
 
 namespace {
@@ -186,25 +243,34 @@ void appendEscaped(std::string& out, std::string_view v, size_t max) {
   common::appendJsonString(out, v);
 }
 
-// Every tag of a span, in Istio's vocabulary: push(key, value).
+std::string_view decimal(std::array<char, 24>& buffer, uint64_t value) {
+  const auto end = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value).ptr;
+  return {buffer.data(), static_cast<size_t>(end - buffer.data())};
+}
+
+// The proxy's own tags can be copied already encoded, unless the provider clips one of them.
+bool sourceEncoded(const SpanRecord& s, size_t max_tag_length) {
+  return s.source && !s.source->zipkin_tags.empty() &&
+         (max_tag_length == 0 || s.source->longest_value <= max_tag_length);
+}
+
+// Every tag of a span, in Istio's vocabulary: push(key, value); the proxy's own tags only when
+// `with_source` (else the caller copies them encoded). `url` is scratch space.
 template <class Push>
-void forEachTag(const SpanRecord& s, Push&& push) {
-  if (s.source) {
+void forEachTag(const SpanRecord& s, bool with_source, std::string& url, Push&& push) {
+  if (s.source && with_source) {
     for (const auto& [k, v] : s.source->tags) push(k, std::string_view(v));
   }
-  char number[24];
+  std::array<char, 24> number{};
   push("guid:x-request-id", s.request_id);
   push("http.method", s.method);
-  std::string url = "http://" + s.authority + s.path;
+  url.assign("http://").append(s.authority).append(s.path);
   push("http.url", url);
   push("http.protocol", s.protocol);
-  std::snprintf(number, sizeof number, "%u", static_cast<unsigned>(s.status));
-  push("http.status_code", std::string_view(number));
+  push("http.status_code", decimal(number, s.status));
   push("response_flags", s.flags.empty() ? std::string_view("-") : std::string_view(s.flags));
-  std::snprintf(number, sizeof number, "%llu", static_cast<unsigned long long>(s.request_size));
-  push("request_size", std::string_view(number));
-  std::snprintf(number, sizeof number, "%llu", static_cast<unsigned long long>(s.response_size));
-  push("response_size", std::string_view(number));
+  push("request_size", decimal(number, s.request_size));
+  push("response_size", decimal(number, s.response_size));
   const std::string_view cluster =
       s.upstream_cluster.empty() ? std::string_view("-") : std::string_view(s.upstream_cluster);
   push("upstream_cluster", cluster);
@@ -223,13 +289,16 @@ const std::string& serviceOf(const SpanRecord& s) {
 
 }  // namespace
 
-std::string SpanExporter::zipkinJson(const std::vector<const SpanRecord*>& spans,
-                                     size_t max_tag_length) {
-  std::string out;
-  out.reserve(spans.size() * 1200);
+void SpanExporter::appendZipkinJson(std::string& out, const std::vector<const SpanRecord*>& spans,
+                                    size_t max_tag_length) {
+  out.reserve(out.size() + spans.size() * 1200);
+  std::string scratch;
+  std::array<char, 24> number{};
   out += '[';
+  bool first_span = true;
   for (const SpanRecord* s : spans) {
-    if (out.size() > 1) out += ',';
+    if (!first_span) out += ',';
+    first_span = false;
     out += "{\"traceId\":\"";
     out.append(s->trace_id.data(), 32);
     out += "\",\"id\":\"";
@@ -241,45 +310,55 @@ std::string SpanExporter::zipkinJson(const std::vector<const SpanRecord*>& spans
       out += '"';
     }
     out += ",\"name\":";
-    appendEscaped(out, s->name(), 0);
+    scratch.clear();
+    s->appendName(scratch);
+    common::appendJsonString(out, scratch);
     out += s->server ? ",\"kind\":\"SERVER\"" : ",\"kind\":\"CLIENT\"";
-    out += ",\"timestamp\":" + std::to_string(s->start_us);
-    out += ",\"duration\":" + std::to_string(std::max<int64_t>(s->duration_us, 1));
+    out += ",\"timestamp\":";
+    out += decimal(number, static_cast<uint64_t>(std::max<int64_t>(s->start_us, 0)));
+    out += ",\"duration\":";
+    out += decimal(number, static_cast<uint64_t>(std::max<int64_t>(s->duration_us, 1)));
     out += ",\"localEndpoint\":{\"serviceName\":";
-    appendEscaped(out, serviceOf(*s), 0);
+    common::appendJsonString(out, serviceOf(*s));
     out += "},\"tags\":{";
     bool first = true;
-    forEachTag(*s, [&](std::string_view k, std::string_view v) {
+    if (sourceEncoded(*s, max_tag_length)) {
+      out += s->source->zipkin_tags;
+      first = false;
+    }
+    forEachTag(*s, first, scratch, [&](std::string_view k, std::string_view v) {
       if (!first) out += ',';
       first = false;
-      appendEscaped(out, k, 0);
+      common::appendJsonString(out, k);
       out += ':';
       appendEscaped(out, v, max_tag_length);
     });
     out += "}}";
   }
   out += ']';
-  return out;
 }
 
-std::string SpanExporter::otlpJson(const std::vector<const SpanRecord*>& spans,
-                                   size_t max_tag_length) {
+void SpanExporter::appendOtlpJson(std::string& out, const std::vector<const SpanRecord*>& spans,
+                                  size_t max_tag_length) {
   // One resource per service name (a proxy has one), its spans in one scope.
-  std::map<std::string, std::vector<const SpanRecord*>> by_service;
+  std::map<std::string_view, std::vector<const SpanRecord*>> by_service;
   for (const SpanRecord* s : spans) by_service[serviceOf(*s)].push_back(s);
-  std::string out = "{\"resourceSpans\":[";
+  out.reserve(out.size() + spans.size() * 1800);
+  std::string scratch;
+  std::array<char, 24> number{};
+  out += "{\"resourceSpans\":[";
   bool first_resource = true;
   for (const auto& [service, list] : by_service) {
     if (!first_resource) out += ',';
     first_resource = false;
     out += "{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":";
-    appendEscaped(out, service, 0);
+    common::appendJsonString(out, service);
     out += "}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"halyard-proxy\"},\"spans\":[";
     bool first_span = true;
     for (const SpanRecord* s : list) {
       if (!first_span) out += ',';
       first_span = false;
-      const int64_t start_ns = s->start_us * 1000;
+      const int64_t start_ns = std::max<int64_t>(s->start_us, 0) * 1000;
       const int64_t end_ns = start_ns + std::max<int64_t>(s->duration_us, 1) * 1000;
       out += "{\"traceId\":\"";
       out.append(s->trace_id.data(), 32);
@@ -292,18 +371,26 @@ std::string SpanExporter::otlpJson(const std::vector<const SpanRecord*>& spans,
         out += '"';
       }
       out += ",\"name\":";
-      appendEscaped(out, s->name(), 0);
+      scratch.clear();
+      s->appendName(scratch);
+      common::appendJsonString(out, scratch);
       out += s->server ? ",\"kind\":2" : ",\"kind\":3";  // SPAN_KIND_SERVER / _CLIENT
-      out += ",\"startTimeUnixNano\":\"" + std::to_string(start_ns) + "\"";
-      out += ",\"endTimeUnixNano\":\"" + std::to_string(end_ns) + "\"";
-      out += ",\"attributes\":[";
+      out += ",\"startTimeUnixNano\":\"";
+      out += decimal(number, static_cast<uint64_t>(start_ns));
+      out += "\",\"endTimeUnixNano\":\"";
+      out += decimal(number, static_cast<uint64_t>(end_ns));
+      out += "\",\"attributes\":[";
       bool first = true;
-      forEachTag(*s, [&](std::string_view k, std::string_view v) {
+      if (sourceEncoded(*s, max_tag_length)) {
+        out += s->source->otlp_attributes;
+        first = false;
+      }
+      forEachTag(*s, first, scratch, [&](std::string_view k, std::string_view v) {
         if (k == "error") return;  // the status says it
         if (!first) out += ',';
         first = false;
         out += "{\"key\":";
-        appendEscaped(out, k, 0);
+        common::appendJsonString(out, k);
         out += ",\"value\":{\"stringValue\":";
         appendEscaped(out, v, max_tag_length);
         out += "}}";
@@ -315,7 +402,6 @@ std::string SpanExporter::otlpJson(const std::vector<const SpanRecord*>& spans,
     out += "]}]}";
   }
   out += "]}";
-  return out;
 }
 
 }  // namespace halyard::telemetry

@@ -4,6 +4,12 @@
 // v2 JSON (POST /api/v2/spans) or OTLP/HTTP JSON (POST /v1/traces). Nothing of this runs on the
 // request path; a collector that is down costs a failed POST per second, counted, and the spans
 // of that batch are dropped (as Envoy does) rather than piling up.
+//
+// At 100% sampling every request leaves a span, so the steady state allocates nothing: a buffer
+// is two vectors of records that take turns (the worker fills one while the exporter encodes the
+// other, then hands it back), and a record's strings are assigned over the previous span's, so
+// they keep their capacity; the exporter reuses its request body, and the per-proxy tags are
+// encoded once per source rather than once per span.
 #pragma once
 
 #include <array>
@@ -27,6 +33,13 @@ namespace halyard::telemetry {
 struct SpanSource {
   std::string service_name;
   std::vector<std::pair<std::string, std::string>> tags;
+
+  // Encodes the tags once, for every batch after: call after setting them. Without it (or when a
+  // provider's maxTagLength clips one of them) they are encoded span by span.
+  void encodeTags();
+  std::string zipkin_tags;      // "\"k\":\"v\",..." (no braces)
+  std::string otlp_attributes;  // "{\"key\":...,\"value\":{...}},..." (no brackets)
+  size_t longest_value = 0;
 };
 
 // One finished span, as the request path leaves it: plain fields, copied once (short strings stay
@@ -56,22 +69,43 @@ struct SpanRecord {
   std::shared_ptr<const SpanSource> source;
   std::shared_ptr<const translate::TracingSettings> settings;  // its collectors
 
-  // Istio's operation name: "<service host>:<port>/*" from an outbound cluster name, else
-  // "<authority>/*".
-  std::string name() const;
+  // Appends Istio's operation name: "<service host>:<port>/*" from an outbound cluster name,
+  // else "<authority>/*".
+  void appendName(std::string& out) const;
 };
 
 class SpanBuffer {
  public:
   static constexpr size_t kMaxBuffered = 10'000;  // per worker, between two flushes
 
-  void add(SpanRecord span);
-  std::vector<SpanRecord> take();
+  // Fills the next record under the buffer's lock. The record may hold an earlier span: `fill`
+  // must assign every field (assigning a string keeps its capacity).
+  template <class Fill>
+  void add(Fill&& fill) {
+    std::lock_guard lock(mu_);
+    if (used_ >= kMaxBuffered) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (used_ == filling_.size()) filling_.emplace_back();
+    fill(filling_[used_++]);
+  }
+
+  // The exporter's side: the records added since the last take are the first `count` of
+  // `records`; handed back once encoded, to be filled again.
+  struct Taken {
+    std::vector<SpanRecord> records;
+    size_t count = 0;
+  };
+  Taken take();
+  void giveBack(std::vector<SpanRecord> records);
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
   std::mutex mu_;
-  std::vector<SpanRecord> spans_;
+  std::vector<SpanRecord> filling_;
+  size_t used_ = 0;
+  std::vector<SpanRecord> spare_;  // handed back by the exporter
   std::atomic<uint64_t> dropped_{0};
 };
 
@@ -89,9 +123,22 @@ class SpanExporter {
   uint64_t exportedSpans() const { return exported_.load(std::memory_order_relaxed); }
   uint64_t failedBatches() const { return failed_.load(std::memory_order_relaxed); }
 
-  // The request bodies (for tests).
-  static std::string zipkinJson(const std::vector<const SpanRecord*>& spans, size_t max_tag_length);
-  static std::string otlpJson(const std::vector<const SpanRecord*>& spans, size_t max_tag_length);
+  // The request bodies, appended to `out`.
+  static void appendZipkinJson(std::string& out, const std::vector<const SpanRecord*>& spans,
+                               size_t max_tag_length);
+  static void appendOtlpJson(std::string& out, const std::vector<const SpanRecord*>& spans,
+                             size_t max_tag_length);
+  static std::string zipkinJson(const std::vector<const SpanRecord*>& spans,
+                                size_t max_tag_length) {
+    std::string out;
+    appendZipkinJson(out, spans, max_tag_length);
+    return out;
+  }
+  static std::string otlpJson(const std::vector<const SpanRecord*>& spans, size_t max_tag_length) {
+    std::string out;
+    appendOtlpJson(out, spans, max_tag_length);
+    return out;
+  }
 
  private:
   SpanExporter() = default;
@@ -104,7 +151,8 @@ class SpanExporter {
   bool started_ = false;
   std::atomic<bool> thread_started_{false};
   bool stopping_ = false;
-  std::mutex flush_mu_;  // one flush at a time
+  std::mutex flush_mu_;  // one flush at a time; guards body_
+  std::string body_;     // the last batch's request, its capacity kept for the next
   std::atomic<uint64_t> exported_{0};
   std::atomic<uint64_t> failed_{0};
 };

@@ -41,6 +41,32 @@ void markTracing(std::vector<Listener>& listeners, std::shared_ptr<const Tracing
   }
 }
 
+// A collector named by a service of the registry (zipkin.istio-system.svc.cluster.local, a
+// ServiceEntry host) is reached at that service's first endpoint, as Envoy reaches it through
+// the service's cluster; an IP, or a name outside the registry, stays as written and the
+// exporter resolves it by DNS. Providers come from the mesh config, so names are read from the
+// root namespace.
+std::shared_ptr<const TracingSettings> resolveCollectors(
+    std::shared_ptr<const TracingSettings> tracing, const ServiceRegistry& registry,
+    const std::string& root_namespace) {
+  if (!tracing) return tracing;
+  std::shared_ptr<TracingSettings> resolved;
+  for (size_t i = 0; i < tracing->providers.size(); ++i) {
+    const TracingProvider& p = tracing->providers[i];
+    const RegistryService* service = registry.find(p.host, root_namespace, root_namespace);
+    const RegistryPort* port = service ? service->port(p.port) : nullptr;
+    if (!port) continue;
+    DiagnosticSink problems;  // reported with the service's own clusters already
+    const std::vector<Endpoint> endpoints = registry.endpoints(*service, *port, problems);
+    if (endpoints.empty() || endpoints.front().address.empty()) continue;
+    if (!resolved) resolved = std::make_shared<TracingSettings>(*tracing);
+    resolved->providers[i].host = endpoints.front().address;
+    resolved->providers[i].port = endpoints.front().port;
+  }
+  if (resolved) return resolved;
+  return tracing;
+}
+
 // The sidecar's outbound proxy listener carries MeshConfig outboundTrafficPolicy.
 void markRegistryOnly(std::vector<Listener>& listeners, bool registry_only) {
   for (Listener& l : listeners) {
@@ -126,8 +152,10 @@ TranslateResult translate(const config::model::ConfigSet& config, const ProxyIde
   markRegistryOnly(snapshot->listeners, mesh.settings.registry_only);
   if (part == Part::kWhole) {
     markTracing(snapshot->listeners,
-                resolveTracing(config, readMeshTelemetry(config), mesh.settings.root_namespace,
-                               proxy.namespace_, proxy.labels, &notes),
+                resolveCollectors(
+                    resolveTracing(config, readMeshTelemetry(config), mesh.settings.root_namespace,
+                                   proxy.namespace_, proxy.labels, &notes),
+                    registry, mesh.settings.root_namespace),
                 resolveListenerTelemetry(config, mesh.settings.root_namespace, proxy.namespace_,
                                          proxy.labels, &notes));
   }

@@ -21,6 +21,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_listening(port, timeout=10.0):
+    """Waits until something accepts connections on 127.0.0.1:port (an app the test started)."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.time() > deadline:
+                raise AssertionError("nothing listens on 127.0.0.1:%d after %.0f s" % (port, timeout))
+            time.sleep(0.05)
+
+
 def gateway(name, hosts, port=GATEWAY_PORT, extra=""):
     host_lines = "".join("      - %s\n" % h for h in hosts)
     return """apiVersion: networking.istio.io/v1beta1
@@ -34,14 +47,15 @@ spec:
 %s%s""" % (name, port, host_lines, extra)
 
 
-def service(name, backend_port, port=80, namespace="default", endpoints=True, addresses=None):
+def service(name, backend_port, port=80, namespace="default", endpoints=True, addresses=None,
+            port_name="http"):
     """A Kubernetes Service plus Endpoints on 127.0.0.1 (or `addresses`) at backend_port."""
     text = """apiVersion: v1
 kind: Service
 metadata: {name: %s, namespace: %s}
 spec:
-  ports: [{name: http, port: %d, targetPort: %d}]
-""" % (name, namespace, port, backend_port)
+  ports: [{name: %s, port: %d, targetPort: %d}]
+""" % (name, namespace, port_name, port, backend_port)
     if endpoints:
         ips = ", ".join("{ip: %s}" % a for a in (addresses or ["127.0.0.1"]))
         text += """---
@@ -50,9 +64,32 @@ kind: Endpoints
 metadata: {name: %s, namespace: %s}
 subsets:
 - addresses: [%s]
-  ports: [{name: http, port: %d}]
-""" % (name, namespace, ips, backend_port)
+  ports: [{name: %s, port: %d}]
+""" % (name, namespace, ips, port_name, backend_port)
     return text
+
+
+def tcp_gateway(ports, routes, name="tcp", virtual_service="echo"):
+    """A Gateway `name` with a TCP server on each of `ports`, and a VirtualService bound to it
+    whose `tcp` list is `routes` (YAML list items, written as at the list's own indentation)."""
+    servers = "".join('  - port: {number: %d, name: tcp-%d, protocol: TCP}\n    hosts: ["*"]\n'
+                      % (p, p) for p in ports)
+    items = "".join("  " + line + "\n" for line in routes.strip("\n").splitlines())
+    return """apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: %s, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+%s---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: %s, namespace: default}
+spec:
+  hosts: ["*"]
+  gateways: [%s]
+  tcp:
+%s""" % (name, servers, virtual_service, name, items)
 
 
 def cluster_name(service_name, port=80, namespace="default", subset=""):

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from proxy_backends import EchoBackend
-from proxy_harness import Proxy, free_port, service
+from proxy_harness import Proxy, free_port, service, tcp_gateway
 from test_tcp_tls_routing import TcpBackend, closed_without_data, tcp_exchange
 
 
@@ -151,47 +151,18 @@ spec:
         base.stop()
 
 
+ECHO_ROUTE = "- route: [{destination: {host: echo, port: {number: 7000}}}]"
+
+
 def tcp_service(name, port, backend_port):
-    return """apiVersion: v1
-kind: Service
-metadata: {name: %s, namespace: default}
-spec:
-  ports: [{name: tcp, port: %d, targetPort: %d}]
----
-apiVersion: v1
-kind: Endpoints
-metadata: {name: %s, namespace: default}
-subsets:
-- addresses: [{ip: 127.0.0.1}]
-  ports: [{name: tcp, port: %d}]
----
-""" % (name, port, backend_port, name, backend_port)
+    return service(name, backend_port, port, port_name="tcp") + "---\n"
 
 
 def test_tcp_servers_enforce_policies_at_connection_start(tmp_path):
     echo = TcpBackend("echo")
     denied_port, open_port = free_port(), free_port()
     log = tmp_path / "access.log"
-    config = tcp_service("echo", 7000, echo.port) + """apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: tcp, namespace: default}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 9000, name: tcp-a, protocol: TCP}
-    hosts: ["*"]
-  - port: {number: 9001, name: tcp-b, protocol: TCP}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: ["*"]
-  gateways: [tcp]
-  tcp:
-  - route: [{destination: {host: echo, port: {number: 7000}}}]
----
+    config = tcp_service("echo", 7000, echo.port) + tcp_gateway([9000, 9001], ECHO_ROUTE) + """---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: no-9000, namespace: istio-system}
@@ -226,24 +197,7 @@ spec:
 def test_tcp_allow_rules_with_http_fields_are_dropped(tmp_path):
     echo = TcpBackend("echo")
     port = free_port()
-    config = tcp_service("echo", 7000, echo.port) + """apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: tcp, namespace: default}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 9000, name: tcp, protocol: TCP}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: ["*"]
-  gateways: [tcp]
-  tcp:
-  - route: [{destination: {host: echo, port: {number: 7000}}}]
----
+    config = tcp_service("echo", 7000, echo.port) + tcp_gateway([9000], ECHO_ROUTE) + """---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: get-only, namespace: istio-system}

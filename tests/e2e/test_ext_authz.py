@@ -442,24 +442,12 @@ def test_denials_are_flagged_uaex_in_the_access_log(tmp_path):
 
 def test_grpc_provider_checks_tcp_connections(tmp_path):
     from test_tcp_tls_routing import TcpBackend, closed_without_data, tcp_exchange
-    from proxy_harness import free_port
+    from proxy_harness import free_port, tcp_gateway
     pb = load_messages(tmp_path)
     grpc_authz = GrpcAuthorizer(pb)
     echo = TcpBackend("echo")
     port = free_port()
-    config = """apiVersion: v1
-kind: Service
-metadata: {name: echo, namespace: default}
-spec:
-  ports: [{name: tcp, port: 7000, targetPort: %d}]
----
-apiVersion: v1
-kind: Endpoints
-metadata: {name: echo, namespace: default}
-subsets:
-- addresses: [{ip: 127.0.0.1}]
-  ports: [{name: tcp, port: %d}]
----
+    config = service("echo", echo.port, 7000, port_name="tcp") + """---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: grpc-authz, namespace: istio-system}
@@ -479,24 +467,8 @@ data:
     - name: grpc-authz
       envoyExtAuthzGrpc: {service: grpc-authz.internal, port: 9000, timeout: 1s}
 ---
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: tcp, namespace: default}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 9100, name: tcp, protocol: TCP}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: ["*"]
-  gateways: [tcp]
-  tcp:
-  - route: [{destination: {host: echo, port: {number: 7000}}}]
----
+""" % grpc_authz.port + tcp_gateway(
+        [9100], "- route: [{destination: {host: echo, port: {number: 7000}}}]") + """---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: tcp-ext, namespace: istio-system}
@@ -505,7 +477,7 @@ spec:
   action: CUSTOM
   provider: {name: grpc-authz}
   rules: [{to: [{operation: {ports: ["9100"]}}]}]
-""" % (echo.port, echo.port, grpc_authz.port)
+"""
     proxy = Proxy(tmp_path, config, extra_args=["--port-map", "9100=%d" % port])
     try:
         assert tcp_exchange(port, b"hi") == b"echo:hi"

@@ -6,12 +6,11 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
 from conftest import ROOT
-from proxy_harness import Proxy, curl, free_port
+from proxy_harness import Proxy, curl, free_port, wait_listening
 
 API_HOST = "pirata.20.88.189.150.nip.io"
 FRONT_HOST = "piratafront.20.88.189.150.nip.io"
@@ -42,7 +41,8 @@ def pirata(tmp_path_factory):
              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     (config / "services.yaml").write_text(services)
     proxy = Proxy(tmp, config)
-    time.sleep(0.3)  # the apps bind while the proxy starts; give the slowest a moment
+    for port in ports.values():  # the apps bind while the proxy starts
+        wait_listening(port)
     yield proxy
     proxy.stop()
     for p in procs:

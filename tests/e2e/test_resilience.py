@@ -2,7 +2,8 @@
 detection ejecting a failing endpoint and re-admitting it after baseEjectionTime; connection
 pool limits overflowing at once with 503 UO and Envoy's overflow counters; one user pinned to
 one endpoint by a header and by a cookie (issued when absent); locality failover; a backend
-SIGKILLed under load costing at most one request; a black-holed backend (accepts, never
+SIGKILLed under load costing at most one request; an endpoint added to a running cluster warming
+up (loadBalancer.warmup); a black-holed backend (accepts, never
 answers) costing requests only up to the timeouts before it is ejected.
 
 Every backend listens on a port the kernel picks; the proxy is a gateway with two workers, and
@@ -319,6 +320,42 @@ def test_max_requests_overflow_and_one_connection(tmp_path):
 
 # --------------------------------------------------------------------------------------------
 # Consistent hashing
+
+
+def test_new_endpoint_warms_up_slowly(tmp_path):
+    """loadBalancer.warmup: an endpoint added to a running cluster starts at minimumPercent of
+    its weight and reaches its full share once `duration` has passed."""
+    old, new = EchoBackend("old"), EchoBackend("new")
+
+    def config(ports):
+        return "---\n".join([
+            gateway("resil-gw", [HOST]),
+            virtual_service(route("/", "warm.internal")),
+            multi_service("warm", ports),
+            destination_rule("warm", "warm.internal", """    loadBalancer:
+      simple: ROUND_ROBIN
+      warmup: {duration: 5s, minimumPercent: 10, aggression: 1}
+"""),
+        ])
+
+    proxy = Proxy(tmp_path, config([old.port]), workers=1)
+    try:
+        for _ in range(5):
+            assert request(proxy.port, "/")[0] == 200
+        time.sleep(5.5)  # the first endpoint's own warmup is over
+        (proxy.config / "config.yaml").write_text(config([old.port, new.port]))
+        assert wait_for(lambda: "127.0.0.1:%d" % new.port in proxy.admin("/clusters"), 10)
+        early = [served_by(request(proxy.port, "/")[1]) for _ in range(80)]
+        time.sleep(5.5)
+        late = [served_by(request(proxy.port, "/")[1]) for _ in range(80)]
+        # Expected: about 10% of the early requests (minimumPercent), half of the late ones.
+        assert early.count("new") < 24, early
+        assert late.count("new") > 24, late
+        assert early.count("new") + early.count("old") == 80
+    finally:
+        proxy.stop()
+        old.stop()
+        new.stop()
 
 
 def hashed_setup(tmp_path, hash_block):

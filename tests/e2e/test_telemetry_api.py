@@ -136,3 +136,51 @@ def test_access_log_filter_keeps_failed_requests_only(tmp_path, backend):
         assert not [l for l in lines if '" 200 ' in l], lines
     finally:
         proxy.stop()
+
+
+TCP_TELEMETRY = """---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  metrics:
+  - providers: [{name: prometheus}]
+    overrides:
+    - match: {metric: TCP_SENT_BYTES}
+      disabled: true
+    - match: {metric: ALL_METRICS}
+      tagOverrides:
+        request_protocol: {operation: REMOVE}
+  accessLogging:
+  - providers: [{name: envoy}]
+    filter:
+      expression: response.code >= 400
+"""
+
+
+def test_tcp_metrics_and_logs_follow_the_overrides(tmp_path):
+    from proxy_harness import tcp_gateway
+    from test_tcp_tls_routing import TcpBackend, tcp_exchange
+    echo = TcpBackend("echo")
+    port = free_port()
+    log = tmp_path / "access.log"
+    config = (service("echo", echo.port, 7000, port_name="tcp") + "---\n" +
+              tcp_gateway([9000], "- route: [{destination: {host: echo, port: {number: 7000}}}]") +
+              TCP_TELEMETRY)
+    proxy = Proxy(tmp_path, config,
+                  extra_args=["--port-map", "9000=%d" % port, "--access-log", str(log)])
+    try:
+        assert tcp_exchange(port, b"ping") == b"echo:ping"
+        text = scrape_until(proxy, lambda t: re.search(
+            r"istio_tcp_received_bytes_total\{[^}]*\} 4", t))
+        closed = [l for l in text.splitlines() if l.startswith("istio_tcp_connections_closed_total{")]
+        assert closed and closed[0].endswith(" 1"), text
+        assert 'request_protocol="tcp"' not in closed[0], closed  # the tag was removed
+        assert re.search(r"istio_tcp_received_bytes_total\{[^}]*\} 4", text), text
+        assert "istio_tcp_sent_bytes_total{" not in text  # switched off
+        # A TCP connection's response.code is 0: the filter keeps it out of the log, as Envoy's.
+        time.sleep(0.3)
+        assert not (log.read_text().strip() if log.exists() else "")
+    finally:
+        proxy.stop()
+        echo.stop()

@@ -289,6 +289,10 @@ net::awaitable<void> serveTlsInTunnel(Downstream& ds, uint16_t port, ConnectLogS
   record.log.downstream_local_address = ds.local_endpoint;
   record.log.downstream_remote_address = ds.remote_endpoint;
   record.log.authority = storage.tunnel_authority;
+  // The outbound listener's Telemetry API settings, as for its requests.
+  if (const ListenerRoutes* own = snapshot ? snapshot->listener(ds.listener->name) : nullptr) {
+    record.telemetry = own->listener->telemetry.get();
+  }
   const ListenerRoutes* routes = snapshot ? snapshot->outboundTcpPort(port) : nullptr;
   const tr::Listener* table =
       routes && hasTcpRouteFor(routes->listener->tcp_routes, storage.tunnel_host, false)

@@ -462,6 +462,8 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
   // The connection keeps the snapshot it arrived with, as HTTP requests do.
   std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
   const ListenerRoutes* routes = snapshot ? snapshot->listener(listener->name) : nullptr;
+  // The Telemetry API's metrics overrides and access-log settings (the snapshot outlives them).
+  if (routes) record.telemetry = routes->listener->telemetry.get();
   TcpSetup setup;
   if (routes) {
     setup.table = routes->listener;

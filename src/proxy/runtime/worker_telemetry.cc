@@ -209,40 +209,50 @@ void WorkerTelemetry::recordSpan(const RequestRecord& record) {
         {"istio.canonical_revision", self_.version == "unknown" ? "latest" : self_.version},
         {"istio.namespace", self_.namespace_},
         {"istio.mesh_id", "cluster.local"}};
+    source->encodeTags();
     span_source_ = std::move(source);
   }
   if (!spans_) spans_ = telemetry::SpanExporter::instance().newBuffer();
-  telemetry::SpanRecord span;
-  const std::string_view trace_id = trace.traceId(), span_id = trace.spanId(),
-                         parent_id = trace.parentId();
-  std::copy(trace_id.begin(), trace_id.end(), span.trace_id.begin());
-  std::copy(span_id.begin(), span_id.end(), span.span_id.begin());
-  span.has_parent = !parent_id.empty();
-  if (span.has_parent) std::copy(parent_id.begin(), parent_id.end(), span.parent_id.begin());
-  span.server = record.listener_kind == translate::ListenerKind::kInbound;
-  span.start_us =
+  const int64_t start_us =
       std::chrono::duration_cast<std::chrono::microseconds>(log.start_time.time_since_epoch())
           .count();
-  span.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                         std::chrono::system_clock::now() - log.start_time)
-                         .count();
-  span.status = log.response_code;
-  span.error = log.response_code == 0 || log.response_code >= 500;
-  span.request_size = log.bytes_received;
-  span.response_size = log.bytes_sent;
-  span.protocol = log.protocol == "HTTP/1.0" ? "HTTP/1.0" : "HTTP/1.1";
-  span.method = log.method;
-  span.authority = log.authority;
-  span.path = log.path;
-  if (!log.response_flags.empty()) span.flags = log.response_flags.toString();
-  span.upstream_cluster = log.upstream_cluster;
-  span.peer = log.downstream_remote_address;
-  span.user_agent = log.user_agent;
-  span.request_id = log.request_id;
-  span.custom_tags = trace.customTags();
-  span.source = span_source_;
-  span.settings = trace.sharedSettings();
-  spans_->add(std::move(span));
+  const int64_t duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::system_clock::now() - log.start_time)
+                                  .count();
+  // Every field is assigned: the record may hold an earlier span (SpanBuffer::add).
+  spans_->add([&](telemetry::SpanRecord& span) {
+    const std::string_view trace_id = trace.traceId(), span_id = trace.spanId(),
+                           parent_id = trace.parentId();
+    std::copy(trace_id.begin(), trace_id.end(), span.trace_id.begin());
+    std::copy(span_id.begin(), span_id.end(), span.span_id.begin());
+    span.has_parent = !parent_id.empty();
+    if (span.has_parent) std::copy(parent_id.begin(), parent_id.end(), span.parent_id.begin());
+    span.server = record.listener_kind == translate::ListenerKind::kInbound;
+    span.start_us = start_us;
+    span.duration_us = duration_us;
+    span.status = log.response_code;
+    span.error = log.response_code == 0 || log.response_code >= 500;
+    span.request_size = log.bytes_received;
+    span.response_size = log.bytes_sent;
+    span.protocol = log.protocol == "HTTP/1.0" ? "HTTP/1.0"
+                    : log.protocol == "HTTP/2" ? "HTTP/2"
+                                               : "HTTP/1.1";
+    span.method.assign(log.method);
+    span.authority.assign(log.authority);
+    span.path.assign(log.path);
+    if (log.response_flags.empty()) {
+      span.flags.clear();
+    } else {
+      span.flags = log.response_flags.toString();
+    }
+    span.upstream_cluster.assign(log.upstream_cluster);
+    span.peer.assign(log.downstream_remote_address);
+    span.user_agent.assign(log.user_agent);
+    span.request_id.assign(log.request_id);
+    span.custom_tags = trace.customTags();
+    if (span.source != span_source_) span.source = span_source_;
+    if (span.settings != trace.sharedSettings()) span.settings = trace.sharedSettings();
+  });
   telemetry::SpanExporter::instance().spanAdded();
 }
 
@@ -300,6 +310,11 @@ void WorkerTelemetry::requestDone(const RequestRecord& record) {
 
 template <class F>
 void WorkerTelemetry::withTcpLabels(const RequestRecord& record, F&& f) {
+  const translate::MetricsSide* side = nullptr;
+  if (record.telemetry) {
+    side = record.listener_kind == translate::ListenerKind::kInbound ? &record.telemetry->server
+                                                                     : &record.telemetry->client;
+  }
   telemetry::IstioRequestLabels l = istioLabels(record);
   l.request_protocol = "tcp";
   const std::string flags = l.response_flags.toString();
@@ -308,29 +323,62 @@ void WorkerTelemetry::withTcpLabels(const RequestRecord& record, F&& f) {
   size_t n = 0;
   for (const auto& label : all) {
     if (label.name == "response_code" || label.name == "grpc_response_status") continue;
-    if (n < labels.size()) labels[n++] = label;
+    if (n == labels.size()) break;
+    labels[n] = label;
+    if (side) {
+      // A label with an empty value is no label to Prometheus: REMOVE drops it from the series.
+      for (const auto& removed : side->removed_tags) {
+        if (label.name == removed) labels[n].value = {};
+      }
+    }
+    ++n;
   }
-  f(std::span<const telemetry::Label>(labels.data(), n));
+  f(std::span<const telemetry::Label>(labels.data(), n), side);
 }
+
+namespace {
+
+bool metricOn(const translate::MetricsSide* side, translate::IstioMetric metric) {
+  return !side || !side->disabled[static_cast<size_t>(metric)];
+}
+
+}  // namespace
 
 void WorkerTelemetry::tcpOpened(const RequestRecord& record) {
   if (!stats_) return;
-  withTcpLabels(record, [&](std::span<const telemetry::Label> labels) {
-    stats_->counter(telemetry::kIstioTcpOpened, labels).inc();
-  });
+  withTcpLabels(record,
+                [&](std::span<const telemetry::Label> labels, const translate::MetricsSide* side) {
+                  if (metricOn(side, translate::IstioMetric::kTcpOpenedConnections)) {
+                    stats_->counter(telemetry::kIstioTcpOpened, labels).inc();
+                  }
+                });
 }
 
 void WorkerTelemetry::tcpDone(const RequestRecord& record, bool opened) {
-  if (writer_) writer_->log(record.log);
+  const translate::ListenerTelemetry* overrides = record.telemetry;
+  // A TCP connection has no response code: a filter on response.code sees 0, as Envoy's does.
+  if (writer_ && (!overrides || overrides->logs(record.log.response_code))) {
+    writer_->log(record.log);
+  }
   if (!stats_) return;
-  withTcpLabels(record, [&](std::span<const telemetry::Label> labels) {
-    // A connection closed before it had a destination is counted opened now, as Istio does for
-    // connections whose peer was never known.
-    if (!opened) stats_->counter(telemetry::kIstioTcpOpened, labels).inc();
-    stats_->counter(telemetry::kIstioTcpClosed, labels).inc();
-    stats_->counter(telemetry::kIstioTcpSentBytes, labels).inc(record.log.bytes_sent);
-    stats_->counter(telemetry::kIstioTcpReceivedBytes, labels).inc(record.log.bytes_received);
-  });
+  using M = translate::IstioMetric;
+  withTcpLabels(
+      record, [&](std::span<const telemetry::Label> labels, const translate::MetricsSide* side) {
+        // A connection closed before it had a destination is counted opened now, as Istio does for
+        // connections whose peer was never known.
+        if (!opened && metricOn(side, M::kTcpOpenedConnections)) {
+          stats_->counter(telemetry::kIstioTcpOpened, labels).inc();
+        }
+        if (metricOn(side, M::kTcpClosedConnections)) {
+          stats_->counter(telemetry::kIstioTcpClosed, labels).inc();
+        }
+        if (metricOn(side, M::kTcpSentBytes)) {
+          stats_->counter(telemetry::kIstioTcpSentBytes, labels).inc(record.log.bytes_sent);
+        }
+        if (metricOn(side, M::kTcpReceivedBytes)) {
+          stats_->counter(telemetry::kIstioTcpReceivedBytes, labels).inc(record.log.bytes_received);
+        }
+      });
 }
 
 void WorkerTelemetry::flush() {

@@ -68,6 +68,8 @@ class WorkerTelemetry {
   telemetry::DownstreamStats& downstream(std::string_view listener);
   telemetry::UpstreamStats& upstream(const translate::Cluster& cluster);
   template <class F>
+  // Calls f(labels, side) with the TCP metrics' labels (the Telemetry API's removed tags left
+  // empty) and the overrides of the connection's side (null: none).
   void withTcpLabels(const RequestRecord& record, F&& f);
   // The span of a sampled request, to this worker's buffer (telemetry/span_exporter.h).
   void recordSpan(const RequestRecord& record);

@@ -162,5 +162,46 @@ TEST(SpanExporter, OtlpHttpJson) {
   EXPECT_EQ(o["status"]["code"], 2);
 }
 
+// The proxy's tags encoded once give the same batches as tags encoded span by span, and a
+// provider that clips one of them still gets it clipped.
+TEST(SpanExporter, SourceTagsEncodedOnce) {
+  SpanRecord plain = span();
+  auto source = std::make_shared<SpanSource>(*plain.source);
+  source->tags.emplace_back("istio.namespace", "a-namespace-name-longer-than-twenty");
+  plain.source = source;
+  SpanRecord encoded = plain;
+  auto encoded_source = std::make_shared<SpanSource>(*source);
+  encoded_source->encodeTags();
+  encoded.source = encoded_source;
+  for (const size_t max : {size_t{0}, size_t{20}, size_t{256}}) {
+    EXPECT_EQ(SpanExporter::zipkinJson({&encoded}, max), SpanExporter::zipkinJson({&plain}, max));
+    EXPECT_EQ(SpanExporter::otlpJson({&encoded}, max), SpanExporter::otlpJson({&plain}, max));
+  }
+  const auto doc = nlohmann::json::parse(SpanExporter::zipkinJson({&encoded}, 20));
+  EXPECT_EQ(doc[0]["tags"]["istio.namespace"], "a-namespace-name-lon");
+}
+
+// A worker's records are reused once the exporter hands them back: the second batch is filled
+// over the first one's records, and a field left unassigned would show.
+TEST(SpanBuffer, RecordsTakeTurns) {
+  SpanBuffer buffer;
+  for (int i = 0; i < 3; ++i)
+    buffer.add([&](SpanRecord& r) { r.path = "/first/" + std::to_string(i); });
+  SpanBuffer::Taken first = buffer.take();
+  ASSERT_EQ(first.count, 3u);
+  EXPECT_EQ(first.records[2].path, "/first/2");
+  buffer.add([](SpanRecord& r) { r.path = "/during"; });  // filled while the exporter encodes
+  buffer.giveBack(std::move(first.records));
+  SpanBuffer::Taken second = buffer.take();
+  ASSERT_EQ(second.count, 1u);
+  EXPECT_EQ(second.records[0].path, "/during");
+  buffer.giveBack(std::move(second.records));
+  buffer.add([](SpanRecord& r) { r.method.assign("GET"); });
+  SpanBuffer::Taken third = buffer.take();
+  ASSERT_EQ(third.count, 1u);
+  EXPECT_EQ(third.records[0].path, "/first/0");  // the earlier span's value, kept in place
+  EXPECT_EQ(third.records[0].method, "GET");
+}
+
 }  // namespace
 }  // namespace halyard::telemetry

@@ -12,23 +12,7 @@ using namespace testing;
 // A gateway on port 80 for a.example.com and a VirtualService routing /<i> to each destination
 // of `destinations` (YAML flow maps), followed by `rest`.
 std::string routingTo(const std::vector<std::string>& destinations, std::string_view rest) {
-  std::string yaml = R"(
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: [a.example.com]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec:
-  hosts: [a.example.com]
-  gateways: [gw]
-  http:
-)";
+  std::string yaml(kGatewayRoutesHead);
   for (size_t i = 0; i < destinations.size(); ++i) {
     yaml += "  - match: [{uri: {prefix: /" + std::to_string(i) + "}}]\n";
     yaml += "    route: [{destination: " + destinations[i] + "}]\n";

@@ -158,6 +158,58 @@ spec:
   EXPECT_EQ(s.listeners[0].tracing->providers[0].name, "zipkin");
 }
 
+// A collector that is a service of the mesh is reached at its endpoint (there is no DNS name
+// zipkin.istio-system.svc.cluster.local outside Kubernetes); one outside the registry keeps its
+// name for DNS.
+TEST(MeshTelemetry, CollectorsOfTheRegistryAreReachedAtTheirEndpoints) {
+  const auto config = parseConfig(std::string(kMesh) + std::string(kTelemetry) + R"(---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: zipkin, namespace: istio-system}
+spec:
+  ports: [{name: http-query, port: 9411, targetPort: 19411}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: zipkin, namespace: istio-system}
+subsets:
+- addresses: [{ip: 127.0.0.7}]
+  ports: [{name: http-query, port: 19411}]
+)");
+  auto result = buildSnapshot(config, ProxyIdentity{}, 1);
+  const Snapshot& s = testing::snapshotOf(result);
+  ASSERT_FALSE(s.listeners.empty());
+  ASSERT_NE(s.listeners[0].tracing, nullptr);
+  const TracingProvider& zipkin = s.listeners[0].tracing->providers[0];
+  EXPECT_EQ(zipkin.host, "127.0.0.7");
+  EXPECT_EQ(zipkin.port, 19411);
+
+  auto without = buildSnapshot(parseConfig(std::string(kMesh) + std::string(kTelemetry) + R"(---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+)"),
+                               ProxyIdentity{}, 1);
+  const Snapshot& plain = testing::snapshotOf(without);
+  ASSERT_NE(plain.listeners[0].tracing, nullptr);
+  EXPECT_EQ(plain.listeners[0].tracing->providers[0].host, "zipkin.istio-system.svc.cluster.local");
+  EXPECT_EQ(plain.listeners[0].tracing->providers[0].port, 9411);
+}
+
 }  // namespace
 }  // namespace halyard::translate
 

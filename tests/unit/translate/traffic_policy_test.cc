@@ -13,23 +13,7 @@ namespace {
 using namespace testing;
 
 std::string withRule(std::string_view destinations, std::string_view rule) {
-  std::string yaml = R"(
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: [a.example.com]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec:
-  hosts: [a.example.com]
-  gateways: [gw]
-  http:
-)";
+  std::string yaml(kGatewayRoutesHead);
   yaml += std::string(destinations);
   yaml += R"(---
 apiVersion: v1

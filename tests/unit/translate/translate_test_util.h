@@ -17,6 +17,26 @@
 
 namespace halyard::translate::testing {
 
+// A gateway on port 80 for a.example.com and the head of a VirtualService bound to it, up to its
+// `http:` list: the test appends the routes (items indented by two spaces).
+inline constexpr std::string_view kGatewayRoutesHead = R"(
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [a.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec:
+  hosts: [a.example.com]
+  gateways: [gw]
+  http:
+)";
+
 inline config::model::ConfigSet parseConfig(std::string_view yaml) {
   config::LoadResult loaded;
   config::loadText(yaml, "test.yaml", loaded);
