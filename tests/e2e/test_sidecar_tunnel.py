@@ -408,8 +408,11 @@ def test_registry_only_refuses_tcp_hosts_outside_the_registry(mesh):
         assert wait_until(refused, timeout=10)
         head, _ = tunnel_exchange(mesh.outbound, "127.0.0.1:%d" % port, b"x")
         assert b"outboundTrafficPolicy is REGISTRY_ONLY" in head, head
-        # Mesh services still are.
+        # Mesh services still are, and so are ServiceEntry hosts (the registry lets them out):
+        # this one is routed, and its endpoint refuses.
         assert tunnel_exchange(mesh.outbound, "echo:9000", b"z")[1].endswith(b":z")
+        head, _ = tunnel_exchange(mesh.outbound, "refused.example.com:9000", b"x")
+        assert head.startswith(b"HTTP/1.1 503") and b"refused" in head.lower(), head
     finally:
         policy.unlink()
         listener.close()
