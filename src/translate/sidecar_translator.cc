@@ -57,7 +57,7 @@ bool assumedTcp(uint16_t port) {
 
 // Whether a sidecar routes this service port as HTTP. An unknown protocol is sniffed by Istio;
 // here it is taken as HTTP, except on the ports Istio assumes to be TCP, and a TLS ClientHello
-// is told apart from HTTP where a connection starts (sniffedAsTls).
+// or other bytes that are not HTTP are told apart where a connection starts (sniffedPort).
 bool routesAsHttp(const RegistryService& service, const RegistryPort& port) {
   const std::optional<Protocol> protocol = declaredProtocol(service, port);
   if (!protocol) return false;
@@ -66,8 +66,9 @@ bool routesAsHttp(const RegistryService& service, const RegistryPort& port) {
 }
 
 // A port of undeclared protocol taken as HTTP: a connection to it that starts with a TLS
-// ClientHello is proxied as TCP instead, as Istio's sniffing would.
-bool sniffedAsTls(const RegistryService& service, const RegistryPort& port) {
+// ClientHello, or with bytes that are not HTTP, is proxied as TCP instead, as Istio's sniffing
+// would.
+bool sniffedPort(const RegistryService& service, const RegistryPort& port) {
   const std::optional<Protocol> protocol = declaredProtocol(service, port);
   return protocol && *protocol == Protocol::kUnknown && !assumedTcp(port.number);
 }
@@ -101,9 +102,9 @@ bool appPortIsHttp(const RegistryService& service, uint16_t app_port) {
 bool appPortSniffed(const RegistryService& service, uint16_t app_port) {
   for (const auto& p : service.ports) {
     const uint16_t target = p.target_port != 0 ? p.target_port : p.number;
-    if (target == app_port) return sniffedAsTls(service, p);
+    if (target == app_port) return sniffedPort(service, p);
   }
-  if (service.ports.size() == 1) return sniffedAsTls(service, service.ports.front());
+  if (service.ports.size() == 1) return sniffedPort(service, service.ports.front());
   return false;
 }
 
@@ -180,7 +181,8 @@ std::optional<Listener> inbound(const ServiceRegistry& registry, const ProxyIden
   // appProtocol tcp; Istio's sniffing is not done): the inbound listener proxies raw TCP, after
   // the mutual TLS PeerAuthentication asks for, straight to the app.
   // An app port of undeclared protocol stays HTTP, with the same TCP route for a connection
-  // whose first bytes (inside the mutual TLS) are a TLS ClientHello: the caller's own TLS.
+  // whose first bytes (inside the mutual TLS) are not HTTP: the caller's own TLS, or another
+  // protocol.
   const bool tcp_app = selecting && !appPortIsHttp(*selecting, proxy.app_port);
   if (tcp_app || (selecting && appPortSniffed(*selecting, proxy.app_port))) {
     if (tcp_app) l.protocol = "TCP";
@@ -434,7 +436,7 @@ std::vector<Listener> SidecarTranslator::outboundListeners() {
     for (const auto& p : service->ports) {
       if (routesAsHttp(*service, p)) {
         by_port[p.number].push_back(service);
-        if (sniffedAsTls(*service, p)) tcp_by_port[p.number].push_back(service);
+        if (sniffedPort(*service, p)) tcp_by_port[p.number].push_back(service);
       } else if (isTcp(*service, p)) {
         tcp_by_port[p.number].push_back(service);
       }

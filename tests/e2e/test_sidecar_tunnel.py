@@ -82,6 +82,13 @@ spec:
   selector: {app: sniffed}
   ports: [{port: 8443}]
 ---
+apiVersion: v1
+kind: Service
+metadata: {name: opaque, namespace: default}
+spec:
+  selector: {app: opaque}
+  ports: [{port: 7000}]
+---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: blackhole, namespace: default}
@@ -189,6 +196,7 @@ def mesh(tmp_path_factory):
         "two": TcpBackend("two", make_cert(certs, "two.example.com")),
         "web": HttpsApp("web", make_cert(certs, "web")),
         "sniffed": HttpsApp("sniffed", make_cert(certs, "sniffed")),
+        "opaque": TcpBackend("opaque", reply_at_once=True),
         "client": App("client"),
     }
     procs = []
@@ -203,7 +211,8 @@ def mesh(tmp_path_factory):
                 ("one", apps["one"], "app=tls-echo,version=one", "tls-echo"),
                 ("two", apps["two"], "app=tls-echo,version=two", "tls-echo"),
                 ("web", apps["web"], "app=web,version=v1", "web"),
-                ("sniffed", apps["sniffed"], "app=sniffed,version=v1", "sniffed")):
+                ("sniffed", apps["sniffed"], "app=sniffed,version=v1", "sniffed"),
+                ("opaque", apps["opaque"], "app=opaque,version=v1", "opaque")):
             procs.append(MeshProxy(control, tmp, key + "-1", role="sidecar", app=app,
                                    labels=labels, service_account=sa))
         m.client = LoggedProxy(control, tmp, "client-1", role="sidecar", app=apps["client"],
@@ -353,6 +362,12 @@ def test_tls_to_a_port_of_undeclared_protocol_is_sniffed(mesh):
     cert = mesh.apps["sniffed"].cert[0]
     rc, out, err = curl_https(mesh.outbound, "https://sniffed:8443/x", cert)
     assert rc == 0 and out == "sniffed /x\n", err
+
+
+def test_bytes_that_are_not_http_to_a_port_of_undeclared_protocol_are_sniffed(mesh):
+    head, reply = tunnel_exchange(mesh.outbound, "opaque:7000", b"\x00\x01binary")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert reply == b"opaque:\x00\x01binary", reply
 
 
 def test_an_unreachable_destination_answers_503_with_the_reason_quickly(mesh):

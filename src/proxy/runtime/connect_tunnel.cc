@@ -280,7 +280,30 @@ net::awaitable<ConnectResult> serveConnect(Downstream& ds, RequestState& rq,
   co_return ConnectResult{};
 }
 
-net::awaitable<void> serveTlsInTunnel(Downstream& ds, uint16_t port, ConnectLogStorage& storage) {
+namespace {
+
+// The port's TCP table when it has routes for the tunnel's host (a TCP port, or one of
+// undeclared protocol); null otherwise.
+const tr::Listener* tunnelTcpTable(const WorkerSnapshot* snapshot, uint16_t port,
+                                   const ConnectLogStorage& storage) {
+  const ListenerRoutes* routes = snapshot ? snapshot->outboundTcpPort(port) : nullptr;
+  return routes && hasTcpRouteFor(routes->listener->tcp_routes, storage.tunnel_host, false)
+             ? routes->listener
+             : nullptr;
+}
+
+}  // namespace
+
+bool tunnelCarriesTcp(const Downstream& ds, uint16_t port, const ConnectLogStorage& storage) {
+  if (startsWithTlsRecord(ds.in)) return true;
+  if (startsLikeHttp(ds.in)) return false;
+  // Other bytes: TCP where the port's protocol was not declared (Istio's sniffing); on a port
+  // declared HTTP they are read as HTTP and answered 400.
+  const std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
+  return tunnelTcpTable(snapshot.get(), port, storage) != nullptr;
+}
+
+net::awaitable<void> serveTcpInTunnel(Downstream& ds, uint16_t port, ConnectLogStorage& storage) {
   std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
   RequestRecord record;
   record.listener = ds.listener->name;
@@ -293,11 +316,8 @@ net::awaitable<void> serveTlsInTunnel(Downstream& ds, uint16_t port, ConnectLogS
   if (const ListenerRoutes* own = snapshot ? snapshot->listener(ds.listener->name) : nullptr) {
     record.telemetry = own->listener->telemetry.get();
   }
-  const ListenerRoutes* routes = snapshot ? snapshot->outboundTcpPort(port) : nullptr;
-  const tr::Listener* table =
-      routes && hasTcpRouteFor(routes->listener->tcp_routes, storage.tunnel_host, false)
-          ? routes->listener
-          : nullptr;
+  const tr::Listener* table = tunnelTcpTable(snapshot.get(), port, storage);
+  const bool tls = startsWithTlsRecord(ds.in);
   if (!table) {
     // A port declared HTTP (by name or appProtocol) carries HTTP only, as in Istio.
     const std::string why = "a TLS ClientHello inside a CONNECT tunnel to " +
@@ -314,7 +334,7 @@ net::awaitable<void> serveTlsInTunnel(Downstream& ds, uint16_t port, ConnectLogS
   tunnel.table = table;
   tunnel.host = storage.tunnel_host;
   tunnel.port = port;
-  tunnel.tls = TcpTunnel::Tls::kTls;
+  tunnel.tls = tls ? TcpTunnel::Tls::kTls : TcpTunnel::Tls::kNone;
   co_await runTcpTunnel(ds, std::move(snapshot), record, tunnel, nullptr);
 }
 

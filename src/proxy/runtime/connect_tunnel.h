@@ -5,7 +5,8 @@
 //   absolute-form request to it would find): "200 Connection Established", then the tunnel is a
 //   connection intercepted for that service and port. HTTP/1.1 inside is served by the normal
 //   request path with that port's routes (the caller goes on reading request heads); a TLS
-//   ClientHello instead is proxied as TCP (serveTlsInTunnel), as Istio's protocol sniffing does.
+//   ClientHello instead, or on a port of undeclared protocol bytes that are not HTTP, is proxied
+//   as TCP (serveTcpInTunnel), as Istio's protocol sniffing does.
 // - host:port names a TCP service port (the port's "0.0.0.0_<port>_tcp" table has routes for the
 //   host): the tunnel is proxied as TCP with that table (tcp_proxy.h): `tls` routes by the
 //   ClientHello's SNI when the host has some, else its `tcp` routes or the service itself. It is
@@ -64,11 +65,16 @@ struct ConnectLogStorage {
 net::awaitable<ConnectResult> serveConnect(Downstream& ds, RequestState& rq,
                                            ConnectLogStorage& storage);
 
-// The first bytes inside a tunnel to a mesh service's HTTP port are a TLS record: proxied as TCP
-// with the port's TCP table (the service's `tls` routes by SNI, else the service itself), when
-// the port's protocol was not declared (Istio sniffs those); else closed with the reason. One
-// access log line and Istio's TCP metrics.
-net::awaitable<void> serveTlsInTunnel(Downstream& ds, uint16_t port, ConnectLogStorage& storage);
+// Whether the first bytes inside a tunnel to a mesh service's HTTP port (in ds.in) are for
+// serveTcpInTunnel: a TLS record, or bytes that cannot start an HTTP request on a port of
+// undeclared protocol.
+bool tunnelCarriesTcp(const Downstream& ds, uint16_t port, const ConnectLogStorage& storage);
+
+// Proxies such a tunnel as TCP with the port's TCP table (the service's `tls` routes by SNI, else
+// the service itself) when the port's protocol was not declared (Istio sniffs those); a
+// ClientHello to a port declared HTTP closes the tunnel with the reason. One access log line and
+// Istio's TCP metrics.
+net::awaitable<void> serveTcpInTunnel(Downstream& ds, uint16_t port, ConnectLogStorage& storage);
 
 // A plain request on the outbound proxy listener whose authority no virtual host of its port
 // takes: a host outside the registry.

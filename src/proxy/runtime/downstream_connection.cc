@@ -84,7 +84,8 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
       co_return;
     }
     if (sniffedTcp(c.ds_)) {
-      // TLS (after the mesh's mutual TLS) to an app port of undeclared protocol: as TCP.
+      // TLS or other bytes that are not HTTP (after the mesh's mutual TLS, if any) to an app
+      // port of undeclared protocol: as TCP.
       co_await runTcpProxy(c.ds_);
       c.ds_.transport.close();
       co_return;
@@ -103,8 +104,8 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
         co_await serveHttp2(c.ds_);
         break;
       }
-      if (startsWithTlsRecord(c.ds_.in)) {
-        co_await serveTlsInTunnel(c.ds_, *c.tunnel_port_, c.connect_log_);
+      if (tunnelCarriesTcp(c.ds_, *c.tunnel_port_, c.connect_log_)) {
+        co_await serveTcpInTunnel(c.ds_, *c.tunnel_port_, c.connect_log_);
         break;
       }
     }

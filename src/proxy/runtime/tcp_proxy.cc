@@ -426,8 +426,14 @@ bool startsWithTlsRecord(const net::ByteBuffer& buffer) {
   return !bytes.empty() && static_cast<unsigned char>(bytes.front()) == 0x16;
 }
 
+bool startsLikeHttp(const net::ByteBuffer& buffer) {
+  const std::string_view bytes = buffer.readableView();
+  return !bytes.empty() && bytes.front() >= 'A' && bytes.front() <= 'Z';
+}
+
 bool sniffedTcp(const Downstream& ds) {
-  if (ds.listener->kind != tr::ListenerKind::kInbound || !startsWithTlsRecord(ds.in)) {
+  if (ds.listener->kind != tr::ListenerKind::kInbound || ds.in.readableSize() == 0 ||
+      startsLikeHttp(ds.in)) {
     return false;
   }
   const std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
@@ -468,8 +474,11 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
   if (routes) {
     setup.table = routes->listener;
     // A TLS passthrough listener routes by SNI; an HTTP listener's tcp routes serve what it
-    // sniffed as TLS (the caller has read those first bytes).
-    setup.tls = routes->listener->protocol != "TCP" ? TlsMode::kRequired : TlsMode::kNone;
+    // sniffed as not HTTP (the caller has read those first bytes), a ClientHello read for its SNI.
+    const std::string& protocol = routes->listener->protocol;
+    setup.tls = protocol == "TLS" || (protocol != "TCP" && startsWithTlsRecord(ds.in))
+                    ? TlsMode::kRequired
+                    : TlsMode::kNone;
   }
   asio::error_code ec;
   const asio::ip::tcp::endpoint local = ds.transport.socket().local_endpoint(ec);

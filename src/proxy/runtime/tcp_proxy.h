@@ -56,9 +56,13 @@ bool inSubnet(const asio::ip::address& address, std::string_view cidr);
 // The readable bytes of `buffer` start a TLS record (a ClientHello, where a connection starts).
 bool startsWithTlsRecord(const net::ByteBuffer& buffer);
 
-// An HTTP listener's connection whose first bytes (already in ds.in) are TLS while the listener
-// has tcp routes for that (a sidecar's inbound listener in front of an app port whose protocol
-// was not declared: Istio sniffs it): runTcpProxy serves it.
+// The readable bytes of `buffer` may start an HTTP request: a method's first letter (HTTP/2's
+// preface starts with "PRI").
+bool startsLikeHttp(const net::ByteBuffer& buffer);
+
+// An HTTP listener's connection whose first bytes (already in ds.in) are TLS, or cannot start an
+// HTTP request, while the listener has tcp routes for that (a sidecar's inbound listener in
+// front of an app port whose protocol was not declared: Istio sniffs it): runTcpProxy serves it.
 bool sniffedTcp(const Downstream& ds);
 
 // Serves one accepted connection whose transport is set up (plaintext, or the inbound listener's
