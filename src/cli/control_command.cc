@@ -23,6 +23,7 @@ struct ControlFlags {
   std::string ca_dir;  // empty: defaultCaDir()
   std::string workload_cert_ttl = "24h";
   std::string log_level = "info";
+  int scrape_interval_ms = 5000;
 };
 
 int runControl(const ControlFlags& flags) {
@@ -53,6 +54,7 @@ int runControl(const ControlFlags& flags) {
   options.ca_dir = ca_dir;
   options.workload_cert_ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
   options.root_bundle_dir = kRootBundleDir;
+  options.scrape_interval = std::chrono::milliseconds(flags.scrape_interval_ms);
   control::ControlPlane plane(std::move(options));
   if (auto started = plane.start(); !started) {
     std::cerr << "halyard control: " << started.error().message << "\n";
@@ -93,6 +95,11 @@ void registerControlCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--workload-cert-ttl", flags->workload_cert_ttl,
                   "Lifetime of the workload certificates it issues (e.g. 24h, 90m, 1h30m)")
       ->capture_default_str();
+  cmd->add_option("--scrape-interval-ms", flags->scrape_interval_ms,
+                  "How often the dashboard's scrape of every proxy's /stats/prometheus runs "
+                  "(with --admin); 0: only when /api/dashboard is asked")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3'600'000));
   cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error, off")
       ->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = runControl(*flags); });

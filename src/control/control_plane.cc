@@ -109,7 +109,9 @@ common::Expected<void> ControlPlane::start() {
     root_bundle_ = path;
   }
   if (!options_.admin.empty()) {
-    admin_ = std::make_unique<AdminServer>(controller_, &service_->counters());
+    AdminOptions admin;
+    admin.scrape.interval = options_.scrape_interval;
+    admin_ = std::make_unique<AdminServer>(controller_, &service_->counters(), admin);
     if (auto listening = admin_->start(options_.admin); !listening) return listening;
   }
   HLOG_INFO("workload certificates live {}; the root bundle is {}",

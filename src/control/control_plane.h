@@ -50,6 +50,9 @@ struct ControlPlaneOptions {
   std::chrono::milliseconds jwks_refresh{20 * 60 * 1000};
   std::chrono::milliseconds jwks_timeout{5000};
   std::string jwks_ca_file;
+  // The dashboard's scrape of the proxies' /stats/prometheus (admin listener only); 0: only when
+  // the dashboard's API is asked.
+  std::chrono::milliseconds scrape_interval{5000};
 };
 
 class ControlPlane {

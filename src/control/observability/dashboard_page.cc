@@ -21,7 +21,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-
 <th>error %</th><th>requests</th><th>mTLS</th></tr></thead><tbody></tbody></table>
 <h2>Golden signals per service</h2>
 <table id="services"><thead><tr><th>service</th><th>req/s</th><th>error %</th><th>p99 ms</th>
-<th>requests</th><th>5xx</th></tr></thead><tbody></tbody></table>
+<th>requests</th><th>5xx</th><th>req/s, last minutes</th></tr></thead><tbody></tbody></table>
 <h2>Proxies</h2>
 <table id="proxies"><thead><tr><th>proxy</th><th>role</th><th>version</th><th>config</th>
 <th>last answer</th><th>certificate until</th><th>scraped</th></tr></thead><tbody></tbody></table>
@@ -37,6 +37,12 @@ function fill(id,rows){const tb=document.querySelector('#'+id+' tbody');tb.repla
  for(const r of rows){const tr=document.createElement('tr');
   for(const v of r.cells)tr.appendChild(cell(v));if(r.cls)tr.className=r.cls;
   if(r.data)for(const[k,v]of Object.entries(r.data))tr.dataset[k]=v;tb.appendChild(tr);}}
+function spark(h){const ns='http://www.w3.org/2000/svg',svg=document.createElementNS(ns,'svg');
+ svg.setAttribute('width','160');svg.setAttribute('height','24');svg.setAttribute('class','spark');
+ const v=h.map(x=>x[1]||0),m=Math.max(...v,1e-9),pts=v.map((y,i)=>
+  (v.length<2?0:160*i/(v.length-1)).toFixed(1)+','+(22-20*y/m).toFixed(1)).join(' ');
+ const l=document.createElementNS(ns,'polyline');l.setAttribute('points',pts);l.setAttribute('fill','none');
+ l.setAttribute('stroke',h.some(x=>x[2]>0)?'#c00':'#369');svg.appendChild(l);return svg;}
 function num(v,d){return v===null||v===undefined?null:Number(v).toFixed(d);}
 function draw(edges){const svg=document.getElementById('graph');svg.replaceChildren();
  const names=[...new Set(edges.flatMap(e=>[e.source,e.destination]))];
@@ -62,17 +68,22 @@ function draw(edges){const svg=document.getElementById('graph');svg.replaceChild
   t.setAttribute('x',pos[n][0]);t.setAttribute('y',pos[n][1]+36);t.setAttribute('text-anchor','middle');
   t.textContent=n;g.appendChild(c);g.appendChild(t);svg.appendChild(g);}}
 async function refresh(){
- try{const d=await (await fetch('/api/dashboard')).json();
+ try{const d=await (await fetch('/api/dashboard?max_age_ms=10000')).json();
   document.getElementById('version').textContent='config version '+d.config_version;
   document.getElementById('status').textContent=d.proxies.length+' proxies connected, '+
-   d.edges.length+' edges, '+d.quarantined.length+' quarantined objects';
+   d.edges.length+' edges, '+d.quarantined.length+' quarantined objects'+(d.scrape?
+   '; scraped '+d.scrape.scraped+'/'+d.scrape.targets+' proxies '+
+   new Date(d.scrape.at_ms).toLocaleTimeString()+(d.scrape.interval_ms?', every '+
+   d.scrape.interval_ms/1000+' s':''):'');
   draw(d.edges);
   fill('edges',d.edges.map(e=>({cells:[e.source,e.destination,e.service,num(e.rps,2),
    num(e.error_percent,1),e.requests,e.mtls?'yes':'no'],cls:e.error_percent>0?'bad':'',
    data:{source:e.source,destination:e.destination}})));
   fill('services',d.services.map(s=>({cells:[s.service,num(s.rps,2),num(s.error_percent,1),
-   num(s.p99_ms!==null&&s.p99_ms!==undefined?s.p99_ms:s.p99_ms_total,1),s.requests,s.errors],
+   num(s.p99_ms!==null&&s.p99_ms!==undefined?s.p99_ms:s.p99_ms_total,1),s.requests,s.errors,''],
    data:{service:s.service}})));
+  document.querySelectorAll('#services tbody tr').forEach((tr,i)=>
+   tr.lastChild.replaceChildren(spark(d.services[i].history||[])));
   fill('proxies',d.proxies.map(p=>({cells:[p.id,p.role,p.version,p.acked_version+'/'+p.sent_version,
    p.last_response+(p.last_error?': '+p.last_error:''),
    p.certificate_not_after?new Date(p.certificate_not_after*1000).toISOString():'-',
