@@ -123,6 +123,7 @@ class MeshScraper {
   bool has_round_ = false;
   std::deque<double> durations_ms_;  // the last rounds' durations
   uint64_t rounds_ = 0;
+  std::vector<std::string> buffers_;  // read buffers of finished scrapes, reused
   std::string rendered_;  // render() of the newest round, made once
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
