@@ -306,7 +306,22 @@ void AdminServer::respond(const Request& request, std::function<void(std::string
 std::string AdminServer::respondNow(const Request& request) {
   const std::string& method = request.method;
   const std::string& target = request.target;
+  if (target == "/api/v2/spans") {
+    if (method != "POST") {
+      return httpResponse(405, "Method Not Allowed", "text/plain",
+                          "POST a JSON array of Zipkin v2 spans here\n");
+    }
+    auto added = traces_.add(request.body);
+    if (!added) return httpResponse(400, "Bad Request", "text/plain", added.error().message + "\n");
+    return httpResponse(202, "Accepted", "text/plain", "");
+  }
   if (method != "GET") return httpResponse(405, "Method Not Allowed", "text/plain", "GET only\n");
+  if (target == "/api/traces")
+    return httpResponse(200, "OK", "application/json", traces_.recentJson());
+  if (target.starts_with("/api/traces/")) {
+    return httpResponse(200, "OK", "application/json",
+                        traces_.traceJson(target.substr(std::string("/api/traces/").size())));
+  }
   if (target == "/ready") return httpResponse(200, "OK", "text/plain", "ready\n");
   if (target == "/metrics") {
     return httpResponse(200, "OK", "text/plain; version=0.0.4",
@@ -328,8 +343,10 @@ std::string AdminServer::respondNow(const Request& request) {
     (void)google::protobuf::util::MessageToJsonString(controller_.status(), &json, options);
     return httpResponse(200, "OK", "application/json", json);
   }
-  return httpResponse(404, "Not Found", "text/plain",
-                      "no such page; try /, /ready, /status, /metrics or /sd/prometheus\n");
+  return httpResponse(
+      404, "Not Found", "text/plain",
+      "no such page; try /, /ready, /status, /metrics, /sd/prometheus, /api/dashboard or "
+      "/api/traces\n");
 }
 
 }  // namespace halyard::control

@@ -18,6 +18,7 @@
 
 #include "common/error.h"
 #include "control/observability/mesh_scraper.h"
+#include "control/observability/trace_collector.h"
 #include "control/push/identity_counters.h"
 #include "control/push/push_controller.h"
 
@@ -62,6 +63,7 @@ class AdminServer {
   std::string address_;
   AdminOptions options_;
   std::unique_ptr<MeshScraper> scraper_;  // the dashboard's scrapes of the proxies (/api/dashboard)
+  TraceCollector traces_;                 // POST /api/v2/spans; /api/traces
 };
 
 }  // namespace halyard::control

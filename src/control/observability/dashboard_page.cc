@@ -10,7 +10,8 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
 body{font:14px system-ui,sans-serif;margin:1em 2em;color:#222}
 h1{font-size:20px}h2{font-size:16px;margin-top:1.5em}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}
-.bad{color:#b00}.ok{color:#070}svg text{font-size:11px}
+.bad{color:#b00}#traces tbody tr{cursor:pointer}#waterfall .bar{height:12px;background:#69c}
+#waterfall .bar.err{background:#c33}#waterfall td.span-bar{width:420px;position:relative}.ok{color:#070}svg text{font-size:11px}
 #graph{border:1px solid #ddd}
 </style></head><body>
 <h1>Halyard mesh <span id="version"></span></h1>
@@ -31,6 +32,11 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-
 <h2>Security: recent denials</h2>
 <table id="denials"><thead><tr><th>source</th><th>principal</th><th>destination</th>
 <th>code</th><th>count</th></tr></thead><tbody></tbody></table>
+<h2>Recent traces</h2>
+<div id="traces-note"></div>
+<table id="traces"><thead><tr><th>trace id</th><th>root service</th><th>operation</th>
+<th>duration ms</th><th>spans</th><th>errors</th><th>services</th></tr></thead><tbody></tbody></table>
+<div id="waterfall"></div>
 <script>
 function cell(v){const td=document.createElement('td');td.textContent=(v===null||v===undefined)?'-':v;return td;}
 function fill(id,rows){const tb=document.querySelector('#'+id+' tbody');tb.replaceChildren();
@@ -67,6 +73,36 @@ function draw(edges){const svg=document.getElementById('graph');svg.replaceChild
   c.setAttribute('stroke','#369');const t=document.createElementNS(ns,'text');
   t.setAttribute('x',pos[n][0]);t.setAttribute('y',pos[n][1]+36);t.setAttribute('text-anchor','middle');
   t.textContent=n;g.appendChild(c);g.appendChild(t);svg.appendChild(g);}}
+async function showTrace(id){const w=document.getElementById('waterfall');
+ const t=await (await fetch('/api/traces/'+encodeURIComponent(id))).json();
+ if(!t.spans){w.textContent='trace '+id+' is no longer kept';return;}
+ const start=Math.min(...t.spans.map(s=>s.start_us)),
+  end=Math.max(...t.spans.map(s=>s.start_us+s.duration_us)),total=Math.max(end-start,1);
+ const depth={};for(const s of t.spans)depth[s.id]=s.parent_id&&depth[s.parent_id]!==undefined?depth[s.parent_id]+1:0;
+ const table=document.createElement('table');table.id='spans';table.dataset.trace=id;
+ const head=document.createElement('tr');for(const h of['service','span','kind','start ms','duration ms',''])
+  {const th=document.createElement('th');th.textContent=h;head.appendChild(th);}table.appendChild(head);
+ for(const s of t.spans){const tr=document.createElement('tr');tr.className='span';tr.dataset.service=s.service;
+  tr.dataset.span=s.id;tr.dataset.parent=s.parent_id;
+  const name=cell('\u00a0'.repeat(2*(depth[s.id]||0))+s.name);
+  for(const td of[cell(s.service),name,cell(s.kind),cell(((s.start_us-start)/1000).toFixed(2)),
+   cell((s.duration_us/1000).toFixed(2))])tr.appendChild(td);
+  const bar=document.createElement('td');bar.className='span-bar';const b=document.createElement('div');
+  b.className='bar'+(s.error?' err':'');b.style.marginLeft=(100*(s.start_us-start)/total)+'%';
+  b.style.width=Math.max(0.5,100*s.duration_us/total)+'%';bar.appendChild(b);tr.appendChild(bar);
+  table.appendChild(tr);}
+ const title=document.createElement('h3');title.textContent='Trace '+id;w.replaceChildren(title,table);
+ document.body.dataset.trace=id;}
+async function refreshTraces(){const r=await (await fetch('/api/traces')).json();
+ document.getElementById('traces-note').textContent=r.traces.length?'':
+  'No spans received. The control plane collects spans (POST /api/v2/spans on this address) when '+
+  'it runs with --trace-collector (as under halyard up) and MeshConfig declares no tracing provider.';
+ fill('traces',r.traces.map(t=>({cells:[t.trace_id,t.root_service,t.root_name,
+  num(t.duration_us/1000,2),t.spans,t.errors,t.services.join(', ')],cls:t.errors?'bad':'',
+  data:{trace:t.trace_id}})));
+ document.querySelectorAll('#traces tbody tr').forEach(tr=>tr.onclick=()=>showTrace(tr.dataset.trace));
+ const m=location.hash.match(/trace=([0-9a-f]+)/);
+ if(m&&document.body.dataset.trace!==m[1])await showTrace(m[1]);}
 async function refresh(){
  try{const d=await (await fetch('/api/dashboard?max_age_ms=10000')).json();
   document.getElementById('version').textContent='config version '+d.config_version;
@@ -92,6 +128,7 @@ async function refresh(){
    q.problem],cls:'bad'})));
   fill('denials',d.denials.map(x=>({cells:[x.source+'.'+x.source_namespace,x.principal,
    x.destination,x.code,x.count],cls:'bad'})));
+  await refreshTraces();
   document.body.dataset.loaded='true';
  }catch(e){document.getElementById('status').textContent='cannot reach the control plane: '+e;}}
 refresh();setInterval(refresh,2000);

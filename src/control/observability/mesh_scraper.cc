@@ -7,8 +7,8 @@
 #include <asio/post.hpp>
 #include <asio/write.hpp>
 #include <cmath>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "control/observability/control_metrics.h"
@@ -85,7 +85,8 @@ double readSeries(std::string_view line, size_t i, std::array<std::string, kWant
     }
     size_t j = eq + 2;
     const void* quote = std::memchr(data + j, '"', line.size() - j);
-    size_t close = quote ? static_cast<size_t>(static_cast<const char*>(quote) - data) : line.size();
+    size_t close =
+        quote ? static_cast<size_t>(static_cast<const char*>(quote) - data) : line.size();
     if (std::memchr(data + j, '\\', close - j) == nullptr) {
       if (out) out->assign(data + j, close - j);
       j = close;
@@ -189,7 +190,7 @@ void MeshScraper::schedule(Clock::duration delay) {
   timer_.async_wait([this, alive = alive_](std::error_code ec) {
     if (ec || !*alive) return;
     if (!round_) beginRound();
-    schedule(options_.interval);
+    schedule(std::max<Clock::duration>(options_.interval, options_.per_proxy * targets_));
   });
 }
 
@@ -209,6 +210,7 @@ void MeshScraper::beginRound() {
   round_->started = Clock::now();
   round_->status = status_();
   round_->scraped.assign(static_cast<size_t>(round_->status.proxies_size()), false);
+  targets_ = round_->status.proxies_size();
   launchNext();
   if (round_->pending == 0) endRound();
 }
@@ -553,7 +555,10 @@ std::string MeshScraper::render() {
   size_t scraped = 0;
   for (bool s : last_scraped_) scraped += s ? 1 : 0;
   json scrape{
-      {"interval_ms", options_.interval.count()},
+      {"interval_ms",
+       options_.interval.count() == 0
+           ? 0
+           : std::max(options_.interval, options_.per_proxy * last_status_.proxies_size()).count()},
       {"timeout_ms", options_.timeout.count()},
       {"rounds", rounds_},
       {"targets", last_status_.proxies_size()},
