@@ -13,6 +13,7 @@
 #include "control/observability/control_metrics.h"
 #include "control/observability/mesh_scraper.h"
 #include "control/observability/prometheus_sd.h"
+#include "control/observability/trace_collector.h"
 
 namespace halyard::control {
 namespace {
@@ -228,6 +229,36 @@ TEST(MeshScraper, ScrapesProxiesConcurrentlyAndComputesRatesOverRounds) {
   EXPECT_EQ(edge["requests"], 10 * (4 + 5 + 6));  // the second round's three bodies
   EXPECT_GT(edge["rps"].get<double>(), 0);
   EXPECT_EQ(answers[1]["services"].size(), 0u);
+}
+
+TEST(TraceCollector, KeepsRecentTracesWithTheirRootAndRefusesWhatIsNotSpans) {
+  TraceCollector c(/*max_traces=*/2, /*max_spans_per_trace=*/3);
+  EXPECT_FALSE(c.add("{\"not\": \"an array\"}"));
+  EXPECT_FALSE(c.add("garbage"));
+  // The child arrives before its root (proxies export on their own schedules).
+  ASSERT_TRUE(c.add(R"([{"traceId":"t1","id":"b","parentId":"a","name":"reviews:9080/*",
+      "kind":"SERVER","timestamp":1000200,"duration":300,
+      "localEndpoint":{"serviceName":"reviews.default"},"tags":{"http.status_code":"503"}}])"));
+  ASSERT_TRUE(c.add(R"([{"traceId":"t1","id":"a","name":"shop.example.com:80/*","kind":"SERVER",
+      "timestamp":1000000,"duration":1000,
+      "localEndpoint":{"serviceName":"istio-ingressgateway.istio-system"}},
+      {"traceId":"t2","id":"c","timestamp":5,"duration":1},{"id":"no-trace"}])"));
+  auto recent = nlohmann::json::parse(c.recentJson());
+  ASSERT_EQ(recent["traces"].size(), 2u);
+  EXPECT_EQ(recent["traces"][1]["trace_id"], "t1");  // newest first
+  EXPECT_EQ(recent["traces"][1]["root_service"], "istio-ingressgateway.istio-system");
+  EXPECT_EQ(recent["traces"][1]["duration_us"], 1000);
+  EXPECT_EQ(recent["traces"][1]["spans"], 2);
+  EXPECT_EQ(recent["traces"][1]["errors"], 1);
+  auto trace = nlohmann::json::parse(c.traceJson("t1"));
+  ASSERT_EQ(trace["spans"].size(), 2u);
+  EXPECT_EQ(trace["spans"][0]["id"], "a");  // by start time
+  EXPECT_EQ(trace["spans"][1]["parent_id"], "a");
+  EXPECT_TRUE(trace["spans"][1]["error"]);
+  // A third trace pushes the oldest out.
+  ASSERT_TRUE(c.add(R"([{"traceId":"t3","id":"d","timestamp":7,"duration":1}])"));
+  EXPECT_TRUE(nlohmann::json::parse(c.traceJson("t1"))["spans"].is_null());
+  EXPECT_EQ(c.spansReceived(), 4u);
 }
 
 }  // namespace

@@ -89,6 +89,49 @@ TEST(MeshTelemetry, NoTelemetryAndNoDefaultProvidersMeansNoTracing) {
   EXPECT_EQ(resolveTracing(config, readMeshTelemetry(config), "istio-system", "shop", {}), nullptr);
 }
 
+TEST(MeshTelemetry, TheImplicitCollectorServesOnlyWhenMeshConfigDeclaresNoProvider) {
+  TracingProvider control;
+  control.name = "halyard-control";
+  control.host = "127.0.0.1";
+  control.port = 15011;
+  control.path = "/api/v2/spans";
+  setImplicitTracingCollector(control);
+  // Nothing declared: the control plane's collector at Istio's default 1%, or a Telemetry's
+  // sampling; disableSpanReporting still turns it off.
+  const auto bare = parseConfig("");
+  auto t = resolveTracing(bare, readMeshTelemetry(bare), "istio-system", "shop", {});
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->providers.size(), 1u);
+  EXPECT_EQ(t->providers[0].name, "halyard-control");
+  EXPECT_EQ(t->providers[0].port, 15011);
+  EXPECT_EQ(t->sampling_percentage, 1.0);
+  const auto sampled = parseConfig(R"(apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - randomSamplingPercentage: 100
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: quiet, namespace: quiet}
+spec:
+  tracing:
+  - disableSpanReporting: true
+)");
+  t = resolveTracing(sampled, readMeshTelemetry(sampled), "istio-system", "shop", {});
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->sampling_percentage, 100.0);
+  EXPECT_EQ(resolveTracing(sampled, readMeshTelemetry(sampled), "istio-system", "quiet", {}),
+            nullptr);
+  // A declared provider keeps priority, even when nothing selects it.
+  const auto declared = parseConfig(std::string(kMesh));
+  EXPECT_EQ(resolveTracing(declared, readMeshTelemetry(declared), "istio-system", "shop", {}),
+            nullptr);
+  setImplicitTracingCollector(std::nullopt);
+  EXPECT_EQ(resolveTracing(bare, readMeshTelemetry(bare), "istio-system", "shop", {}), nullptr);
+}
+
 TEST(MeshTelemetry, MeshNamespaceAndWorkloadScopesOverrideFieldByField) {
   const auto config = parseConfig(std::string(kMesh) + std::string(kTelemetry));
   const MeshTelemetry mesh = readMeshTelemetry(config);
