@@ -26,6 +26,7 @@ struct ControlFlags {
   int scrape_interval_ms = 5000;
   int scrape_ms_per_proxy = 15;
   bool trace_collector = false;
+  std::string prometheus_url;
 };
 
 int runControl(const ControlFlags& flags) {
@@ -64,6 +65,7 @@ int runControl(const ControlFlags& flags) {
     return 1;
   }
   options.trace_collector = flags.trace_collector;
+  options.prometheus_url = flags.prometheus_url;
   control::ControlPlane plane(std::move(options));
   if (auto started = plane.start(); !started) {
     std::cerr << "halyard control: " << started.error().message << "\n";
@@ -118,6 +120,12 @@ void registerControlCommand(CLI::App& app, int& exit_code) {
                 "Be the proxies' Zipkin collector (POST /api/v2/spans on --admin) while MeshConfig "
                 "declares no tracing provider, for the dashboard's recent traces; sampling 1% "
                 "unless a Telemetry sets randomSamplingPercentage");
+  cmd->add_option("--prometheus-url", flags->prometheus_url,
+                  "The dashboard reads the mesh's metrics from this Prometheus (query API over the "
+                  "recording rules of deploy/prometheus) instead of scraping every proxy itself")
+      ->check([](const std::string& v) -> std::string {
+        return v.starts_with("http://") ? "" : "expected an http:// URL, got " + v;
+      });
   cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error, off")
       ->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = runControl(*flags); });

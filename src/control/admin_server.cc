@@ -183,6 +183,11 @@ std::string metrics(const v1::StatusResponse& s, const IdentityCounters* identit
 AdminServer::AdminServer(const PushController& controller, const IdentityCounters* identity,
                          AdminOptions options)
     : controller_(controller), identity_(identity), options_(std::move(options)) {
+  if (!options_.prometheus_url.empty()) {
+    options_.scrape.interval = std::chrono::milliseconds(0);
+    prometheus_ = std::make_unique<PrometheusReader>(
+        io_, [this] { return controller_.status(); }, options_.prometheus_url);
+  }
   scraper_ = std::make_unique<MeshScraper>(
       io_, [this] { return controller_.status(); }, options_.scrape);
 }
@@ -294,6 +299,13 @@ void AdminServer::respond(const Request& request, std::function<void(std::string
   if (request.method == "GET" && request.target == "/api/dashboard") {
     // A script (or a test) asking right after some traffic gets a fresh round; the page asks
     // with max_age_ms and reads the newest periodic round.
+    auto answer = [reply](std::string json) {
+      reply(httpResponse(200, "OK", "application/json", json));
+    };
+    if (prometheus_ && request.query.find("source=scrape") == std::string::npos) {
+      prometheus_->dashboard(answer);
+      return;
+    }
     const auto max_age = queryMillis(request.query, "max_age_ms", std::chrono::milliseconds(0));
     scraper_->dashboard(max_age, [reply](std::string json) {
       reply(httpResponse(200, "OK", "application/json", json));

@@ -18,6 +18,7 @@
 
 #include "common/error.h"
 #include "control/observability/mesh_scraper.h"
+#include "control/observability/prometheus_reader.h"
 #include "control/observability/trace_collector.h"
 #include "control/push/identity_counters.h"
 #include "control/push/push_controller.h"
@@ -26,6 +27,9 @@ namespace halyard::control {
 
 struct AdminOptions {
   MeshScraperOptions scrape;  // the dashboard's scrape of the proxies
+  // Non-empty: the dashboard reads from this Prometheus (prometheus_reader.h) and the periodic
+  // scrape is off (/api/dashboard?source=scrape still scrapes on demand).
+  std::string prometheus_url;
 };
 
 class AdminServer {
@@ -63,7 +67,8 @@ class AdminServer {
   std::string address_;
   AdminOptions options_;
   std::unique_ptr<MeshScraper> scraper_;  // the dashboard's scrapes of the proxies (/api/dashboard)
-  TraceCollector traces_;                 // POST /api/v2/spans; /api/traces
+  std::unique_ptr<PrometheusReader> prometheus_;  // when options_.prometheus_url is set
+  TraceCollector traces_;                         // POST /api/v2/spans; /api/traces
 };
 
 }  // namespace halyard::control

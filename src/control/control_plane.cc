@@ -113,6 +113,7 @@ common::Expected<void> ControlPlane::start() {
     AdminOptions admin;
     admin.scrape.interval = options_.scrape_interval;
     admin.scrape.per_proxy = options_.scrape_per_proxy;
+    admin.prometheus_url = options_.prometheus_url;
     admin_ = std::make_unique<AdminServer>(controller_, &service_->counters(), admin);
     if (auto listening = admin_->start(options_.admin); !listening) return listening;
     if (options_.trace_collector) {

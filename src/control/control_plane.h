@@ -57,6 +57,8 @@ struct ControlPlaneOptions {
   // The admin listener's Zipkin collector (POST /api/v2/spans) becomes the proxies' tracing
   // provider while MeshConfig declares none (translate::setImplicitTracingCollector).
   bool trace_collector = false;
+  // The dashboard reads from this Prometheus instead of scraping the proxies ("": it scrapes).
+  std::string prometheus_url;
 };
 
 class ControlPlane {

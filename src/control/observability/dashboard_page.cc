@@ -110,7 +110,8 @@ async function refresh(){
    d.edges.length+' edges, '+d.quarantined.length+' quarantined objects'+(d.scrape?
    '; scraped '+d.scrape.scraped+'/'+d.scrape.targets+' proxies '+
    new Date(d.scrape.at_ms).toLocaleTimeString()+(d.scrape.interval_ms?', every '+
-   d.scrape.interval_ms/1000+' s':''):'');
+   d.scrape.interval_ms/1000+' s':''):'')+(d.source==='prometheus'?'; metrics from Prometheus at '+
+   d.prometheus+(d.prometheus_errors.length?' ('+d.prometheus_errors.join('; ')+')':''):'');
   draw(d.edges);
   fill('edges',d.edges.map(e=>({cells:[e.source,e.destination,e.service,num(e.rps,2),
    num(e.error_percent,1),e.requests,e.mtls?'yes':'no'],cls:e.error_percent>0?'bad':'',

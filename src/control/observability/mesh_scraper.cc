@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/observability/control_metrics.h"
+#include "control/observability/dashboard_json.h"
 
 namespace halyard::control {
 
@@ -485,23 +486,6 @@ std::string MeshScraper::render() {
     return static_cast<const Totals*>(nullptr);
   };
 
-  json proxies = json::array();
-  for (int i = 0; i < last_status_.proxies_size(); ++i) {
-    const auto& p = last_status_.proxies(i);
-    proxies.push_back({{"id", p.id()},
-                       {"name", p.name()},
-                       {"namespace", p.namespace_()},
-                       {"role", p.role()},
-                       {"version", p.build_version()},
-                       {"acked_version", p.acked_version()},
-                       {"sent_version", p.sent_version()},
-                       {"last_response", p.last_response()},
-                       {"last_error", p.last_error()},
-                       {"certificate_not_after", p.certificate_not_after()},
-                       {"admin", p.admin_address()},
-                       {"scraped", static_cast<size_t>(i) < last_scraped_.size() &&
-                                       last_scraped_[static_cast<size_t>(i)]}});
-  }
   json edges = json::array();
   for (const auto& [key, t] : latest.edges) {
     const auto a = key.find('|'), b = key.find('|', a + 1);
@@ -543,15 +527,6 @@ std::string MeshScraper::render() {
                        {"code", d.code},
                        {"count", d.count}});
   }
-  json quarantined = json::array();
-  for (const auto& q : last_status_.quarantined()) {
-    std::string problem = q.problems_size() > 0 ? q.problems(0).message() : "";
-    quarantined.push_back({{"kind", q.kind()},
-                           {"namespace", q.namespace_()},
-                           {"name", q.name()},
-                           {"where", q.file() + ":" + std::to_string(q.line())},
-                           {"problem", problem}});
-  }
   size_t scraped = 0;
   for (bool s : last_scraped_) scraped += s ? 1 : 0;
   json scrape{
@@ -566,15 +541,15 @@ std::string MeshScraper::render() {
       {"rate_window_s", options_.rate_window.count()},
       {"at_ms", latest.wall_ms},
       {"durations_ms", json(std::vector<double>(durations_ms_.begin(), durations_ms_.end()))}};
-  rendered_ = json{{"config_version", last_status_.version()},
-                   {"source", "scrape"},
-                   {"proxies", std::move(proxies)},
-                   {"edges", std::move(edges)},
-                   {"services", std::move(services)},
-                   {"denials", std::move(denials)},
-                   {"quarantined", std::move(quarantined)},
-                   {"scrape", std::move(scrape)}}
-                  .dump();
+  json doc{{"source", "scrape"},
+           {"edges", std::move(edges)},
+           {"services", std::move(services)},
+           {"denials", std::move(denials)},
+           {"scrape", std::move(scrape)}};
+  putStatusJson(doc, last_status_, [this](int i) {
+    return static_cast<size_t>(i) < last_scraped_.size() && last_scraped_[static_cast<size_t>(i)];
+  });
+  rendered_ = doc.dump();
   return rendered_;
 }
 
