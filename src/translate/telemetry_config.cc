@@ -348,8 +348,10 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
         out->access_log_compiled = std::move(*compiled);
       } else if (!expression.empty()) {
         report("accessLogging filter \"" + expression +
-               "\" is outside what the proxy evaluates (response.code compared with a number, "
-               "&&, ||); every request is logged");
+               "\" is outside what the proxy evaluates (response.code, request.method, "
+               "request.url_path, request.path, request.host, request.headers['host|user-agent|"
+               "x-request-id|x-forwarded-for'], connection.mtls; literals; == != < <= > >=; "
+               "startsWith; !, &&, ||); every request is logged");
       }
     }
   }

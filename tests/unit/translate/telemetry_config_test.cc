@@ -247,9 +247,50 @@ spec:
 }
 
 TEST(ListenerTelemetry, AnExpressionOutsideTheSubsetLogsEverything) {
-  EXPECT_FALSE(parseAccessLogFilter("request.headers['x'] == 'y'"));
+  EXPECT_FALSE(parseAccessLogFilter("request.headers['x-custom'] == 'y'"));
+  EXPECT_FALSE(parseAccessLogFilter("size(request.path) > 3"));
+  EXPECT_FALSE(parseAccessLogFilter("response.code >= "));
+  EXPECT_FALSE(parseAccessLogFilter("response.code == 200 &&"));
+  EXPECT_FALSE(parseAccessLogFilter(""));
   ASSERT_TRUE(parseAccessLogFilter("response.code >= 500"));
-  EXPECT_EQ(parseAccessLogFilter("(response.code < 200)")->front().front().value, 200);
+  AccessLogAttributes a;
+  a.response_code = 199;
+  EXPECT_TRUE(parseAccessLogFilter("(response.code < 200)")->matches(a));
+}
+
+TEST(ListenerTelemetry, TheAccessLogFilterEvaluatesTheCelSubset) {
+  AccessLogAttributes get;
+  get.response_code = 200;
+  get.method = "GET";
+  get.path = "/api/v1/items?page=2";
+  get.host = "shop.example.com";
+  get.user_agent = "curl/8.0";
+  get.mtls = true;
+  AccessLogAttributes post = get;
+  post.method = "POST";
+  post.path = "/health";
+  post.response_code = 503;
+  post.mtls = false;
+  auto matches = [](const char* expression, const AccessLogAttributes& a) {
+    auto f = parseAccessLogFilter(expression);
+    EXPECT_TRUE(f) << expression;
+    return f && f->matches(a);
+  };
+  EXPECT_TRUE(matches("request.method == 'GET'", get));
+  EXPECT_FALSE(matches("request.method == \"GET\"", post));
+  EXPECT_TRUE(matches("request.url_path == '/api/v1/items'", get));
+  EXPECT_TRUE(matches("request.path.startsWith('/api/')", get));
+  EXPECT_FALSE(matches("request.url_path.startsWith('/api/')", post));
+  EXPECT_TRUE(matches("request.headers['User-Agent'].startsWith('curl')", get));
+  EXPECT_TRUE(matches("request.headers['host'] == 'shop.example.com'", get));
+  EXPECT_TRUE(matches("connection.mtls", get));
+  EXPECT_TRUE(matches("!connection.mtls", post));
+  EXPECT_TRUE(matches("connection.mtls == false", post));
+  EXPECT_TRUE(matches("response.code >= 500 || request.method != 'GET'", post));
+  EXPECT_FALSE(matches("response.code >= 500 || request.method != 'GET'", get));
+  EXPECT_TRUE(matches("!(request.url_path == '/health' && response.code < 400)", post));
+  EXPECT_FALSE(matches("!request.url_path.startsWith('/health') && response.code >= 500", post));
+  EXPECT_FALSE(matches("response.code == 'x'", get));  // different types: false
 }
 
 }  // namespace
