@@ -172,9 +172,7 @@ def main():
     for pair in args.intervals.split(","):
         interval, per_proxy = (int(x) for x in pair.split(":"))
         rows.append(run(args, admins, interval, per_proxy))
-        r = rows[-1]
-        print("interval %d ms: %.3f CPU s/min, %d rounds" % (interval, r["cpu_per_min"],
-                                                             r["rounds"]), file=sys.stderr)
+        print("done: %r" % rows[-1], file=sys.stderr, flush=True)
     load = os.getloadavg()
     print("\n%d simulated proxies, body %d bytes, %d servers; load average %.2f %.2f %.2f\n" %
           (args.proxies, BODY.stat().st_size, args.servers, *load))

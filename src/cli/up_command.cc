@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -46,6 +47,7 @@ struct UpFlags {
   bool prometheus = false;  // --prometheus: Debian's Prometheus next to the mesh
   PrometheusOptions prometheus_options;
   std::string dashboard_source = "auto";  // auto (prometheus with --prometheus), scrape, prometheus
+  bool no_trace_collector = false;        // --no-trace-collector
 };
 
 // Where a detached `halyard up` notes its log directory, for `halyard down` without flags.
@@ -285,6 +287,11 @@ int runUp(const UpFlags& flags) {
   for (const auto& w : plan->warnings) std::cout << "warning: " << w << "\n";
   if (!writeCredentials(*plan)) return kExitFailed;
   std::vector<up::ProcessSpec> specs = up::processSpecs(*plan, environ);
+  if (flags.no_trace_collector) {
+    // The control plane (the first spec) is then no implicit tracing provider.
+    auto& argv = specs.front().argv;
+    argv.erase(std::remove(argv.begin(), argv.end(), "--trace-collector"), argv.end());
+  }
   std::optional<PrometheusLaunch> prometheus;
   if (flags.prometheus) {
     auto launch = preparePrometheus(*plan, flags.prometheus_options, environ);
@@ -405,6 +412,9 @@ void registerUpCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--prometheus-interval", flags->prometheus_options.scrape_interval,
                   "Scrape and rule evaluation interval (Prometheus duration)")
       ->capture_default_str();
+  cmd->add_flag("--no-trace-collector", flags->no_trace_collector,
+                "Do not make the control plane the proxies' Zipkin collector (by default it is, "
+                "at 1% sampling, while MeshConfig declares no tracing provider)");
   cmd->add_option("--dashboard-source", flags->dashboard_source,
                   "Where the dashboard reads the mesh's metrics: scrape (the control plane scrapes "
                   "every proxy), prometheus (the query API of --prometheus), auto (prometheus "
