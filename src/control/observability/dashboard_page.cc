@@ -11,6 +11,7 @@ body{font:14px system-ui,sans-serif;margin:1em 2em;color:#222}
 h1{font-size:20px}h2{font-size:16px;margin-top:1.5em}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}
 .bad{color:#b00}#traces tbody tr{cursor:pointer}#waterfall .bar{height:12px;background:#69c}
+#traces td,#spans td{white-space:nowrap;font-size:12px}
 #waterfall .bar.err{background:#c33}#waterfall td.span-bar{width:420px;position:relative}.ok{color:#070}svg text{font-size:11px}
 #graph{border:1px solid #ddd}
 </style></head><body>
@@ -34,9 +35,9 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-
 <th>code</th><th>count</th></tr></thead><tbody></tbody></table>
 <h2>Recent traces</h2>
 <div id="traces-note"></div>
+<div id="waterfall"></div>
 <table id="traces"><thead><tr><th>trace id</th><th>root service</th><th>operation</th>
 <th>duration ms</th><th>spans</th><th>errors</th><th>services</th></tr></thead><tbody></tbody></table>
-<div id="waterfall"></div>
 <script>
 function cell(v){const td=document.createElement('td');td.textContent=(v===null||v===undefined)?'-':v;return td;}
 function fill(id,rows){const tb=document.querySelector('#'+id+' tbody');tb.replaceChildren();
@@ -97,7 +98,7 @@ async function refreshTraces(){const r=await (await fetch('/api/traces')).json()
  document.getElementById('traces-note').textContent=r.traces.length?'':
   'No spans received. The control plane collects spans (POST /api/v2/spans on this address) when '+
   'it runs with --trace-collector (as under halyard up) and MeshConfig declares no tracing provider.';
- fill('traces',r.traces.map(t=>({cells:[t.trace_id,t.root_service,t.root_name,
+ fill('traces',r.traces.slice(0,15).map(t=>({cells:[t.trace_id,t.root_service,t.root_name,
   num(t.duration_us/1000,2),t.spans,t.errors,t.services.join(', ')],cls:t.errors?'bad':'',
   data:{trace:t.trace_id}})));
  document.querySelectorAll('#traces tbody tr').forEach(tr=>tr.onclick=()=>showTrace(tr.dataset.trace));
