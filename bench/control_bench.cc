@@ -60,6 +60,13 @@ struct Flags {
   bool sidecars = false;
   bool register_workloads = true;  // sidecars only
   int edit_timeout_s = 10;
+  // For bench/dashboard_scrape_bench.py: the control plane's admin listener and extra flags, the
+  // admin addresses the proxies' hellos name (proxy i gets the (i mod n)th), and how long to
+  // hold the connected proxies instead of editing (its pid is printed first).
+  std::string admin;
+  std::vector<std::string> control_flags;
+  std::vector<std::string> scrape_targets;
+  int hold_s = 0;
 };
 
 Flags parseFlags(int argc, char** argv) {
@@ -82,6 +89,15 @@ Flags parseFlags(int argc, char** argv) {
       f.register_workloads = v != "0";
     else if (k == "--edit-timeout-s")
       f.edit_timeout_s = std::stoi(v);
+    else if (k == "--admin")
+      f.admin = v;
+    else if (k == "--control-flag")
+      f.control_flags.push_back(v);
+    else if (k == "--scrape-targets") {
+      std::istringstream list(v);
+      for (std::string t; std::getline(list, t, ',');) f.scrape_targets.push_back(t);
+    } else if (k == "--hold-s")
+      f.hold_s = std::stoi(v);
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       std::exit(2);
@@ -228,6 +244,10 @@ class BenchProxy : public grpc::ClientBidiReactor<ProxyMessage, ControlMessage> 
       if (csr) h->set_csr(*csr);
     }
     h->set_credential(flags.sidecars ? trust.sidecar_credential : trust.gateway_credential);
+    if (!flags.scrape_targets.empty()) {
+      h->set_admin_address(
+          flags.scrape_targets[static_cast<size_t>(index) % flags.scrape_targets.size()]);
+    }
     if (flags.sidecars) {
       // Ports of its own: the registered workloads share one address.
       h->set_name("sc-" + std::to_string(index));
@@ -361,9 +381,15 @@ int main(int argc, char** argv) {
   const char* log_level = std::getenv("CONTROL_BENCH_LOG_LEVEL");
   const pid_t pid = fork();
   if (pid == 0) {
-    execl(flags.halyard.c_str(), flags.halyard.c_str(), "control", "--config", dir.c_str(),
-          "--listen", address.c_str(), "--ca-dir", ca_dir.c_str(), "--log-level",
-          log_level ? log_level : "warn", nullptr);
+    std::vector<std::string> args = {
+        flags.halyard, "control",  "--config",      dir.string(),  "--listen",
+        address,       "--ca-dir", ca_dir.string(), "--log-level", log_level ? log_level : "warn"};
+    if (!flags.admin.empty()) args.insert(args.end(), {"--admin", flags.admin});
+    args.insert(args.end(), flags.control_flags.begin(), flags.control_flags.end());
+    std::vector<char*> argv_c;
+    for (auto& a : args) argv_c.push_back(a.data());
+    argv_c.push_back(nullptr);
+    execv(flags.halyard.c_str(), argv_c.data());
     std::perror("exec halyard");
     _exit(127);
   }
@@ -420,10 +446,27 @@ int main(int argc, char** argv) {
     for (auto& p : proxies) v = std::max(v, p->version());
     return v;
   };
-  for (auto settled = Clock::now(); Clock::now() - settled < 1s;) {
+  // (Not when holding: a proxy whose stream broke never catches up, and nothing is timed here.)
+  for (auto settled = Clock::now(); flags.hold_s == 0 && Clock::now() - settled < 1s;) {
     const uint64_t v = newest();
     std::this_thread::sleep_for(50ms);
     if (newest() != v || !allAbove(v - 1)) settled = Clock::now();
+  }
+
+  if (flags.hold_s > 0) {
+    std::printf("holding %d proxies: control pid %d\n", flags.proxies, static_cast<int>(pid));
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::seconds(flags.hold_s));
+    for (auto& p : proxies) p->cancel();
+    waitFor(
+        [&] {
+          return std::all_of(proxies.begin(), proxies.end(), [](auto& p) { return p->done(); });
+        },
+        10s);
+    kill(pid, SIGTERM);
+    waitpid(pid, nullptr, 0);
+    fs::remove_all(dir);
+    return 0;
   }
 
   std::vector<double> latencies;

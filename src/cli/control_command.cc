@@ -23,6 +23,10 @@ struct ControlFlags {
   std::string ca_dir;  // empty: defaultCaDir()
   std::string workload_cert_ttl = "24h";
   std::string log_level = "info";
+  int scrape_interval_ms = 5000;
+  int scrape_ms_per_proxy = 15;
+  bool trace_collector = false;
+  std::string prometheus_url;
 };
 
 int runControl(const ControlFlags& flags) {
@@ -53,6 +57,15 @@ int runControl(const ControlFlags& flags) {
   options.ca_dir = ca_dir;
   options.workload_cert_ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
   options.root_bundle_dir = kRootBundleDir;
+  options.scrape_interval = std::chrono::milliseconds(flags.scrape_interval_ms);
+  options.scrape_per_proxy = std::chrono::milliseconds(flags.scrape_ms_per_proxy);
+  if (flags.trace_collector && flags.admin.empty()) {
+    std::cerr << "halyard control: --trace-collector needs --admin: the spans are POSTed to the "
+                 "admin address's /api/v2/spans\n";
+    return 1;
+  }
+  options.trace_collector = flags.trace_collector;
+  options.prometheus_url = flags.prometheus_url;
   control::ControlPlane plane(std::move(options));
   if (auto started = plane.start(); !started) {
     std::cerr << "halyard control: " << started.error().message << "\n";
@@ -93,6 +106,26 @@ void registerControlCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--workload-cert-ttl", flags->workload_cert_ttl,
                   "Lifetime of the workload certificates it issues (e.g. 24h, 90m, 1h30m)")
       ->capture_default_str();
+  cmd->add_option("--scrape-interval-ms", flags->scrape_interval_ms,
+                  "How often the dashboard's scrape of every proxy's /stats/prometheus runs "
+                  "(with --admin); 0: only when /api/dashboard is asked")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3'600'000));
+  cmd->add_option("--scrape-ms-per-proxy", flags->scrape_ms_per_proxy,
+                  "A large mesh stretches the scrape interval to this much per proxy (15: 15 s for "
+                  "1,000 proxies), which bounds its CPU; 0: the interval stays fixed")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10'000));
+  cmd->add_flag("--trace-collector", flags->trace_collector,
+                "Be the proxies' Zipkin collector (POST /api/v2/spans on --admin) while MeshConfig "
+                "declares no tracing provider, for the dashboard's recent traces; sampling 1% "
+                "unless a Telemetry sets randomSamplingPercentage");
+  cmd->add_option("--prometheus-url", flags->prometheus_url,
+                  "The dashboard reads the mesh's metrics from this Prometheus (query API over the "
+                  "recording rules of deploy/prometheus) instead of scraping every proxy itself")
+      ->check([](const std::string& v) -> std::string {
+        return v.starts_with("http://") ? "" : "expected an http:// URL, got " + v;
+      });
   cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error, off")
       ->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = runControl(*flags); });

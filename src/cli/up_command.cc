@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -45,6 +46,8 @@ struct UpFlags {
   bool detach = false;
   bool prometheus = false;  // --prometheus: Debian's Prometheus next to the mesh
   PrometheusOptions prometheus_options;
+  std::string dashboard_source = "auto";  // auto (prometheus with --prometheus), scrape, prometheus
+  bool no_trace_collector = false;        // --no-trace-collector
 };
 
 // Where a detached `halyard up` notes its log directory, for `halyard down` without flags.
@@ -284,6 +287,11 @@ int runUp(const UpFlags& flags) {
   for (const auto& w : plan->warnings) std::cout << "warning: " << w << "\n";
   if (!writeCredentials(*plan)) return kExitFailed;
   std::vector<up::ProcessSpec> specs = up::processSpecs(*plan, environ);
+  if (flags.no_trace_collector) {
+    // The control plane (the first spec) is then no implicit tracing provider.
+    auto& argv = specs.front().argv;
+    argv.erase(std::remove(argv.begin(), argv.end(), "--trace-collector"), argv.end());
+  }
   std::optional<PrometheusLaunch> prometheus;
   if (flags.prometheus) {
     auto launch = preparePrometheus(*plan, flags.prometheus_options, environ);
@@ -293,6 +301,14 @@ int runUp(const UpFlags& flags) {
     }
     prometheus = std::move(*launch);
     specs.push_back(prometheus->spec);  // last: the table's indexes of the others stay
+    if (flags.dashboard_source != "scrape") {
+      // The control plane (the first spec) reads the dashboard's metrics from it.
+      specs.front().argv.insert(specs.front().argv.end(), {"--prometheus-url", prometheus->url});
+    }
+  } else if (flags.dashboard_source == "prometheus") {
+    std::cerr << "halyard up: nothing was started: --dashboard-source prometheus needs "
+                 "--prometheus\n";
+    return kExitFailed;
   }
   const PrometheusLaunch* prom = prometheus ? &*prometheus : nullptr;
   up::Supervisor sup(std::move(specs), std::cout);
@@ -396,6 +412,15 @@ void registerUpCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--prometheus-interval", flags->prometheus_options.scrape_interval,
                   "Scrape and rule evaluation interval (Prometheus duration)")
       ->capture_default_str();
+  cmd->add_flag("--no-trace-collector", flags->no_trace_collector,
+                "Do not make the control plane the proxies' Zipkin collector (by default it is, "
+                "at 1% sampling, while MeshConfig declares no tracing provider)");
+  cmd->add_option("--dashboard-source", flags->dashboard_source,
+                  "Where the dashboard reads the mesh's metrics: scrape (the control plane scrapes "
+                  "every proxy), prometheus (the query API of --prometheus), auto (prometheus "
+                  "with --prometheus, else scrape)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "scrape", "prometheus"}));
   cmd->callback([flags, &exit_code] { exit_code = runUp(*flags); });
 
   auto down_dir = std::make_shared<std::string>();

@@ -2,10 +2,15 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <asio/read.hpp>
 #include <asio/read_until.hpp>
 #include <asio/streambuf.hpp>
 #include <asio/write.hpp>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
 #include <istream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -21,12 +26,31 @@ namespace halyard::control {
 namespace {
 
 constexpr size_t kMaxRequestHead = 8 * 1024;
+// A POSTed body (a batch of spans) larger than this is refused: proxies send batches of a few
+// hundred kilobytes at most.
+constexpr size_t kMaxRequestBody = 4 * 1024 * 1024;
 
 std::string httpResponse(int status, const std::string& reason, const std::string& content_type,
                          const std::string& body) {
   return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: " + content_type +
          "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
          body;
+}
+
+// Milliseconds from a query such as "max_age_ms=5000"; `fallback` when absent.
+std::chrono::milliseconds queryMillis(const std::string& query, const std::string& key,
+                                      std::chrono::milliseconds fallback) {
+  const std::string prefix = key + "=";
+  for (size_t pos = 0; pos <= query.size();) {
+    size_t end = query.find('&', pos);
+    if (end == std::string::npos) end = query.size();
+    if (query.compare(pos, prefix.size(), prefix) == 0) {
+      return std::chrono::milliseconds(
+          std::strtoll(query.c_str() + pos + prefix.size(), nullptr, 10));
+    }
+    pos = end + 1;
+  }
+  return fallback;
 }
 
 std::string escapeLabel(const std::string& v) {
@@ -156,6 +180,18 @@ std::string metrics(const v1::StatusResponse& s, const IdentityCounters* identit
 
 }  // namespace
 
+AdminServer::AdminServer(const PushController& controller, const IdentityCounters* identity,
+                         AdminOptions options)
+    : controller_(controller), identity_(identity), options_(std::move(options)) {
+  if (!options_.prometheus_url.empty()) {
+    options_.scrape.interval = std::chrono::milliseconds(0);
+    prometheus_ = std::make_unique<PrometheusReader>(
+        io_, [this] { return controller_.status(); }, options_.prometheus_url);
+  }
+  scraper_ = std::make_unique<MeshScraper>(
+      io_, [this] { return controller_.status(); }, options_.scrape);
+}
+
 AdminServer::~AdminServer() {
   stop();
 }
@@ -195,6 +231,7 @@ common::Expected<void> AdminServer::start(const std::string& address) {
   if (reachable.find(':') != std::string::npos) reachable = "[" + reachable + "]";
   address_ = reachable + ":" + std::to_string(bound);
   accept();
+  scraper_->start();
   thread_ = std::thread([this] { io_.run(); });
   HLOG_INFO("control plane admin on port {}", bound);
   return common::Ok{};
@@ -209,26 +246,94 @@ void AdminServer::accept() {
   acceptor_->async_accept([this](std::error_code ec, asio::ip::tcp::socket socket) {
     if (ec) return;  // closed
     auto conn = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
-    auto buf = std::make_shared<asio::streambuf>(kMaxRequestHead);
-    asio::async_read_until(*conn, *buf, "\r\n\r\n", [this, conn, buf](std::error_code ec, size_t) {
-      if (ec) return;
-      std::istream in(buf.get());
-      std::string line;
-      std::getline(in, line);
-      auto response = std::make_shared<std::string>(respond(line));
-      asio::async_write(*conn, asio::buffer(*response),
-                        [conn, response](std::error_code, size_t) {});
-    });
+    auto buf = std::make_shared<asio::streambuf>(kMaxRequestHead + kMaxRequestBody);
+    asio::async_read_until(
+        *conn, *buf, "\r\n\r\n", [this, conn, buf](std::error_code ec, size_t head_size) {
+          if (ec || head_size > kMaxRequestHead) return;
+          auto request = std::make_shared<Request>();
+          std::istream in(buf.get());
+          std::string line;
+          std::getline(in, line);
+          std::istringstream words(line);
+          words >> request->method >> request->target;
+          if (auto q = request->target.find('?'); q != std::string::npos) {
+            request->query = request->target.substr(q + 1);
+            request->target.resize(q);
+          }
+          size_t length = 0;
+          while (std::getline(in, line) && line != "\r") {
+            const auto colon = line.find(':');
+            if (colon == std::string::npos) continue;
+            std::string name = line.substr(0, colon);
+            for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            if (name == "content-length")
+              length = std::strtoull(line.c_str() + colon + 1, nullptr, 10);
+          }
+          auto reply = [conn](std::string text) {
+            auto response = std::make_shared<std::string>(std::move(text));
+            asio::async_write(*conn, asio::buffer(*response),
+                              [conn, response](std::error_code, size_t) {});
+          };
+          if (length > kMaxRequestBody) {
+            return reply(httpResponse(413, "Payload Too Large", "text/plain",
+                                      "a request body must be at most 4 MiB\n"));
+          }
+          // What read_until read past the head is the body's start.
+          request->body.assign(std::istreambuf_iterator<char>(in), {});
+          if (request->body.size() >= length) {
+            request->body.resize(length);
+            return respond(*request, reply);
+          }
+          const size_t have = request->body.size();
+          request->body.resize(length);
+          asio::async_read(*conn, asio::buffer(request->body.data() + have, length - have),
+                           [this, conn, request, reply](std::error_code ec, size_t) {
+                             if (!ec) respond(*request, reply);
+                           });
+        });
     accept();
   });
 }
 
-std::string AdminServer::respond(const std::string& request_line) {
-  std::istringstream words(request_line);
-  std::string method, target;
-  words >> method >> target;
-  target = target.substr(0, target.find('?'));
+void AdminServer::respond(const Request& request, std::function<void(std::string)> reply) {
+  if (request.method == "GET" && request.target == "/api/dashboard") {
+    // A script (or a test) asking right after some traffic gets a fresh round; the page asks
+    // with max_age_ms and reads the newest periodic round.
+    auto answer = [reply](std::string json) {
+      reply(httpResponse(200, "OK", "application/json", json));
+    };
+    if (prometheus_ && request.query.find("source=scrape") == std::string::npos) {
+      prometheus_->dashboard(answer);
+      return;
+    }
+    const auto max_age = queryMillis(request.query, "max_age_ms", std::chrono::milliseconds(0));
+    scraper_->dashboard(max_age, [reply](std::string json) {
+      reply(httpResponse(200, "OK", "application/json", json));
+    });
+    return;
+  }
+  reply(respondNow(request));
+}
+
+std::string AdminServer::respondNow(const Request& request) {
+  const std::string& method = request.method;
+  const std::string& target = request.target;
+  if (target == "/api/v2/spans") {
+    if (method != "POST") {
+      return httpResponse(405, "Method Not Allowed", "text/plain",
+                          "POST a JSON array of Zipkin v2 spans here\n");
+    }
+    auto added = traces_.add(request.body);
+    if (!added) return httpResponse(400, "Bad Request", "text/plain", added.error().message + "\n");
+    return httpResponse(202, "Accepted", "text/plain", "");
+  }
   if (method != "GET") return httpResponse(405, "Method Not Allowed", "text/plain", "GET only\n");
+  if (target == "/api/traces")
+    return httpResponse(200, "OK", "application/json", traces_.recentJson());
+  if (target.starts_with("/api/traces/")) {
+    return httpResponse(200, "OK", "application/json",
+                        traces_.traceJson(target.substr(std::string("/api/traces/").size())));
+  }
   if (target == "/ready") return httpResponse(200, "OK", "text/plain", "ready\n");
   if (target == "/metrics") {
     return httpResponse(200, "OK", "text/plain; version=0.0.4",
@@ -236,10 +341,6 @@ std::string AdminServer::respond(const std::string& request_line) {
   }
   if (target == "/" || target == "/dashboard") {
     return httpResponse(200, "OK", "text/html; charset=utf-8", std::string(dashboardPage()));
-  }
-  if (target == "/api/dashboard") {
-    return httpResponse(200, "OK", "application/json",
-                        scraper_.dashboardJson(controller_.status()));
   }
   if (target == "/sd/prometheus") {
     return httpResponse(200, "OK", "application/json",
@@ -254,8 +355,10 @@ std::string AdminServer::respond(const std::string& request_line) {
     (void)google::protobuf::util::MessageToJsonString(controller_.status(), &json, options);
     return httpResponse(200, "OK", "application/json", json);
   }
-  return httpResponse(404, "Not Found", "text/plain",
-                      "no such page; try /, /ready, /status, /metrics or /sd/prometheus\n");
+  return httpResponse(
+      404, "Not Found", "text/plain",
+      "no such page; try /, /ready, /status, /metrics, /sd/prometheus, /api/dashboard or "
+      "/api/traces\n");
 }
 
 }  // namespace halyard::control

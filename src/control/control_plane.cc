@@ -15,6 +15,7 @@
 #include "control/serving_tls.h"
 #include "control/sources/directory_source.h"
 #include "translate/request_authentication.h"
+#include "translate/telemetry_config.h"
 
 namespace halyard::control {
 
@@ -109,8 +110,27 @@ common::Expected<void> ControlPlane::start() {
     root_bundle_ = path;
   }
   if (!options_.admin.empty()) {
-    admin_ = std::make_unique<AdminServer>(controller_, &service_->counters());
+    AdminOptions admin;
+    admin.scrape.interval = options_.scrape_interval;
+    admin.scrape.per_proxy = options_.scrape_per_proxy;
+    admin.prometheus_url = options_.prometheus_url;
+    admin_ = std::make_unique<AdminServer>(controller_, &service_->counters(), admin);
     if (auto listening = admin_->start(options_.admin); !listening) return listening;
+    if (options_.trace_collector) {
+      const std::string& at = admin_->address();
+      translate::TracingProvider collector;
+      collector.name = "halyard-control";
+      collector.kind = translate::TracingProvider::Kind::kZipkin;
+      collector.host = at.substr(0, at.rfind(':'));
+      if (collector.host.size() > 1 && collector.host.front() == '[') {
+        collector.host = collector.host.substr(1, collector.host.size() - 2);
+      }
+      collector.port = static_cast<uint16_t>(std::stoi(at.substr(at.rfind(':') + 1)));
+      collector.path = "/api/v2/spans";
+      translate::setImplicitTracingCollector(collector);
+      implicit_collector_ = true;
+      controller_.requestRebuild();  // proxies that came before the admin listener get it too
+    }
   }
   HLOG_INFO("workload certificates live {}; the root bundle is {}",
             ca::formatDuration(options_.workload_cert_ttl),
@@ -125,6 +145,10 @@ std::string ControlPlane::rootBundlePath(const std::string& dir, int port) {
 }
 
 void ControlPlane::stop() {
+  if (implicit_collector_) {
+    translate::setImplicitTracingCollector(std::nullopt);
+    implicit_collector_ = false;
+  }
   if (admin_) admin_->stop();
   if (server_) {
     // Streams are open forever: give them a moment to end, then cancel them.

@@ -50,6 +50,15 @@ struct ControlPlaneOptions {
   std::chrono::milliseconds jwks_refresh{20 * 60 * 1000};
   std::chrono::milliseconds jwks_timeout{5000};
   std::string jwks_ca_file;
+  // The dashboard's scrape of the proxies' /stats/prometheus (admin listener only); 0: only when
+  // the dashboard's API is asked.
+  std::chrono::milliseconds scrape_interval{5000};
+  std::chrono::milliseconds scrape_per_proxy{15};  // MeshScraperOptions::per_proxy
+  // The admin listener's Zipkin collector (POST /api/v2/spans) becomes the proxies' tracing
+  // provider while MeshConfig declares none (translate::setImplicitTracingCollector).
+  bool trace_collector = false;
+  // The dashboard reads from this Prometheus instead of scraping the proxies ("": it scrapes).
+  std::string prometheus_url;
 };
 
 class ControlPlane {
@@ -81,7 +90,8 @@ class ControlPlane {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<AdminServer> admin_;
   int port_ = 0;
-  std::string root_bundle_;  // the copy written, removed on stop
+  bool implicit_collector_ = false;  // set translate's implicit tracing collector; unset on stop
+  std::string root_bundle_;          // the copy written, removed on stop
 };
 
 }  // namespace halyard::control

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <mutex>
 #include <optional>
 
 #include "config/model/host_name.h"
@@ -159,10 +160,22 @@ std::array<const config::Object*, 3> scopes(const config::model::ConfigSet& conf
   return by_scope;
 }
 
+std::mutex implicit_mu;
+std::optional<TracingProvider> implicit_collector;
+
 }  // namespace
+
+void setImplicitTracingCollector(std::optional<TracingProvider> collector) {
+  std::lock_guard lock(implicit_mu);
+  implicit_collector = std::move(collector);
+}
 
 MeshTelemetry readMeshTelemetry(const config::model::ConfigSet& config) {
   MeshTelemetry out;
+  {
+    std::lock_guard lock(implicit_mu);
+    out.implicit_collector = implicit_collector;
+  }
   out.root_namespace = meshSettings(config).root_namespace;
   for (const auto& m : config.config_maps) {
     if (m.meta.name != kMeshConfigName || namespaceOf(m.meta) != kMeshConfigNamespace) continue;
@@ -214,8 +227,16 @@ std::shared_ptr<const TracingSettings> resolveTracing(
     disabled = layer.disable_reporting;
     origin += (origin.empty() ? "Telemetry " : ", ") + t->namespaceOr("default") + "/" + t->name;
   }
-  if (disabled || providers.empty()) return nullptr;
+  // Nothing declared at all: the control plane's collector, if it is one, so the dashboard has
+  // recent traces without any setup (Istio itself would send no spans here).
+  const bool implicit =
+      providers.empty() && mesh.tracing_providers.empty() && mesh.implicit_collector.has_value();
+  if (disabled || (providers.empty() && !implicit)) return nullptr;
   auto out = std::make_shared<TracingSettings>();
+  if (implicit) {
+    out->providers.push_back(*mesh.implicit_collector);
+    if (origin.empty()) origin = "the control plane's collector (no provider in MeshConfig)";
+  }
   for (const auto& name : providers) {
     auto it = mesh.tracing_providers.find(name);
     if (it == mesh.tracing_providers.end()) {
@@ -327,8 +348,10 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
         out->access_log_compiled = std::move(*compiled);
       } else if (!expression.empty()) {
         report("accessLogging filter \"" + expression +
-               "\" is outside what the proxy evaluates (response.code compared with a number, "
-               "&&, ||); every request is logged");
+               "\" is outside what the proxy evaluates (response.code, request.method, "
+               "request.url_path, request.path, request.host, request.headers['host|user-agent|"
+               "x-request-id|x-forwarded-for'], connection.mtls; literals; == != < <= > >=; "
+               "startsWith; !, &&, ||); every request is logged");
       }
     }
   }

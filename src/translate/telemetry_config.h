@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,17 @@ struct MeshTelemetry {
   bool enable_tracing = true;     // enableTracing
   std::string root_namespace = "istio-system";
   std::vector<std::string> problems;
+  // The collector proxies report to when MeshConfig declares no tracing provider at all
+  // (setImplicitTracingCollector); a declared provider always takes priority.
+  std::optional<TracingProvider> implicit_collector;
 };
+
+// `halyard control --trace-collector`: the control plane's own Zipkin collector becomes every
+// proxy's tracing provider while MeshConfig declares no zipkin or opentelemetry provider
+// (sampling: MeshConfig's defaultConfig.tracing.sampling, 1% by default, unless a Telemetry
+// sets randomSamplingPercentage; disableSpanReporting and enableTracing: false still turn it
+// off). nullopt: none. Process-wide; read at each readMeshTelemetry.
+void setImplicitTracingCollector(std::optional<TracingProvider> collector);
 
 MeshTelemetry readMeshTelemetry(const config::model::ConfigSet& config);
 

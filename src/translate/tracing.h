@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "translate/access_log_filter.h"
+
 namespace halyard::translate {
 
 struct TracingProvider {
@@ -69,81 +71,6 @@ struct MetricsSide {
   }
 };
 
-// accessLogging's `filter.expression`, the subset the proxy evaluates: comparisons of
-// response.code with an integer (==, !=, <, <=, >, >=), joined by && and ||.
-struct AccessLogComparison {
-  enum class Op : uint8_t { kEq, kNe, kLt, kLe, kGt, kGe };
-  Op op = Op::kEq;
-  int64_t value = 0;
-  bool matches(int64_t code) const {
-    switch (op) {
-      case Op::kEq:
-        return code == value;
-      case Op::kNe:
-        return code != value;
-      case Op::kLt:
-        return code < value;
-      case Op::kLe:
-        return code <= value;
-      case Op::kGt:
-        return code > value;
-      case Op::kGe:
-        return code >= value;
-    }
-    return false;
-  }
-};
-using AccessLogFilter = std::vector<std::vector<AccessLogComparison>>;  // OR of ANDs
-
-// nullopt when the expression is outside the subset.
-inline std::optional<AccessLogFilter> parseAccessLogFilter(std::string_view text) {
-  auto trim = [](std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '(')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == ')')) s.remove_suffix(1);
-    return s;
-  };
-  auto split = [](std::string_view s, std::string_view sep) {
-    std::vector<std::string_view> parts;
-    size_t start = 0;
-    for (size_t at; (at = s.find(sep, start)) != std::string_view::npos; start = at + sep.size()) {
-      parts.push_back(s.substr(start, at - start));
-    }
-    parts.push_back(s.substr(start));
-    return parts;
-  };
-  AccessLogFilter out;
-  for (std::string_view any : split(text, "||")) {
-    std::vector<AccessLogComparison> all;
-    for (std::string_view term : split(any, "&&")) {
-      term = trim(term);
-      constexpr std::string_view kField = "response.code";
-      if (!term.starts_with(kField)) return std::nullopt;
-      term = trim(term.substr(kField.size()));
-      static constexpr std::pair<std::string_view, AccessLogComparison::Op> kOps[] = {
-          {"==", AccessLogComparison::Op::kEq}, {"!=", AccessLogComparison::Op::kNe},
-          {"<=", AccessLogComparison::Op::kLe}, {">=", AccessLogComparison::Op::kGe},
-          {"<", AccessLogComparison::Op::kLt},  {">", AccessLogComparison::Op::kGt}};
-      std::optional<AccessLogComparison> c;
-      for (const auto& [symbol, op] : kOps) {
-        if (!term.starts_with(symbol)) continue;
-        std::string_view number = trim(term.substr(symbol.size()));
-        if (number.empty() || number.size() > 6) return std::nullopt;
-        int64_t v = 0;
-        for (char ch : number) {
-          if (ch < '0' || ch > '9') return std::nullopt;
-          v = v * 10 + (ch - '0');
-        }
-        c = AccessLogComparison{op, v};
-        break;
-      }
-      if (!c) return std::nullopt;
-      all.push_back(*c);
-    }
-    out.push_back(std::move(all));
-  }
-  return out;
-}
-
 // What the Telemetry API says of a proxy's metrics and access log (Listener::telemetry).
 struct ListenerTelemetry {
   MetricsSide client;  // reporter=source: gateway and outbound listeners
@@ -153,15 +80,13 @@ struct ListenerTelemetry {
   AccessLogFilter access_log_compiled;  // empty: every request is logged
   std::string origin;
 
+  bool logs(const AccessLogAttributes& request) const {
+    return !access_log_disabled && access_log_compiled.matches(request);
+  }
   bool logs(int64_t response_code) const {
-    if (access_log_disabled) return false;
-    if (access_log_compiled.empty()) return true;
-    for (const auto& all : access_log_compiled) {
-      bool ok = true;
-      for (const auto& c : all) ok = ok && c.matches(response_code);
-      if (ok) return true;
-    }
-    return false;
+    AccessLogAttributes request;
+    request.response_code = response_code;
+    return logs(request);
   }
 };
 

@@ -68,18 +68,11 @@ std::vector<ProcessSpec> processSpecs(const UpPlan& plan, char* const* base_env)
   control.name = "control-plane";
   control.role = Role::kControl;
   control.program = plan.halyard_binary;
-  control.argv = {plan.halyard_binary,
-                  "control",
-                  "--config",
-                  plan.dir,
-                  "--listen",
-                  loopback(plan.control_port),
-                  "--admin",
-                  loopback(plan.control_admin_port),
-                  "--ca-dir",
-                  plan.ca_dir,
-                  "--workload-cert-ttl",
-                  plan.workload_cert_ttl};
+  control.argv = {plan.halyard_binary, "control", "--config", plan.dir, "--listen",
+                  loopback(plan.control_port), "--admin", loopback(plan.control_admin_port),
+                  "--ca-dir", plan.ca_dir, "--workload-cert-ttl", plan.workload_cert_ttl,
+                  // The dashboard's recent traces when the mesh names no tracing provider.
+                  "--trace-collector"};
   // Every proxy proves who it is with the credential written for it, and trusts the control
   // plane only with the mesh root.
   auto credentials = [&](ProcessSpec& p) {

@@ -127,6 +127,53 @@ def test_the_shipped_rules_load(mesh):
             assert r["health"] != "err", r
 
 
+def dashboard(mesh, query=""):
+    with urllib.request.urlopen("http://%s/api/dashboard%s" % (
+            mesh.state()["control"]["admin"], query), timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_the_dashboard_reads_from_prometheus(mesh):
+    """With --prometheus the dashboard's numbers come from Prometheus's query API over the
+    recording rules (edge:istio_requests:rate1m, service:istio_requests:rate1m, ...), not from
+    the control plane's own scrape; ?source=scrape still asks the proxies directly."""
+    stop = threading.Event()
+
+    def traffic():
+        while not stop.is_set():
+            try:
+                get(mesh.port, "/", HOST, timeout=2)
+            except OSError:
+                pass
+            time.sleep(0.05)
+
+    sender = threading.Thread(target=traffic, daemon=True)
+    sender.start()
+    try:
+        def rated():
+            d = dashboard(mesh)
+            assert d["source"] == "prometheus", d
+            edges = [e for e in d["edges"] if e["source"] == "istio-ingressgateway"
+                     and e["destination"].startswith("reviews-") and (e["rps"] or 0) > 0]
+            services = [s for s in d["services"] if (s["rps"] or 0) > 0]
+            return (d, edges, services) if edges and services and d["proxies"] else None
+
+        d, edges, services = wait_for("rates from Prometheus in the dashboard", rated, 60)
+        assert d["prometheus"] == mesh.state()["prometheus"]["url"]
+        assert d["prometheus_errors"] == []
+        assert all(e["error_percent"] == 0 and e["requests"] > 0 for e in edges)
+        assert all(s["p99_ms"] is not None for s in services)
+        assert {p["id"] for p in d["proxies"]} == {
+            "istio-ingressgateway.istio-system", "reviews-v1.default", "reviews-v2.default",
+            "productpage.default"}
+        wait_for("every proxy up in Prometheus",
+                 lambda: all(p["scraped"] for p in dashboard(mesh)["proxies"]), 20)
+        assert dashboard(mesh, "?source=scrape")["source"] == "scrape"
+    finally:
+        stop.set()
+        sender.join()
+
+
 def test_an_injected_fault_makes_the_5xx_alert_pending_then_firing(mesh):
     url = mesh.state()["prometheus"]["url"]
     stop = threading.Event()

@@ -69,6 +69,11 @@ void ControlMetrics::render(std::string& out) const {
                       "Time from writing a push to the proxy's ACK or NACK of it.");
   generation_duration.render(out, "halyard_control_generation_duration_seconds",
                              "Time to translate a config generation for every proxy class.");
+  scrape_duration.render(out, "halyard_control_scrape_duration_seconds",
+                         "Time for the dashboard's scrape of every proxy's /stats/prometheus.");
+  counter(out, "halyard_control_scrape_failures_total",
+          "Proxy scrapes that failed or timed out (the proxy's last totals stand in).",
+          scrape_failures.load());
 }
 
 ControlMetrics& controlMetrics() {

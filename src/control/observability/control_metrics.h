@@ -40,8 +40,10 @@ struct ControlMetrics {
   std::atomic<uint64_t> generations{0};    // config generations built
   std::atomic<uint64_t> connects{0};       // proxy streams that said a valid hello
   std::atomic<uint64_t> disconnects{0};
-  SecondsHistogram push_latency;         // a push written -> its ACK or NACK
-  SecondsHistogram generation_duration;  // an event -> every class translated and offered
+  SecondsHistogram push_latency;             // a push written -> its ACK or NACK
+  SecondsHistogram generation_duration;      // an event -> every class translated and offered
+  SecondsHistogram scrape_duration;          // a dashboard scrape round of every proxy
+  std::atomic<uint64_t> scrape_failures{0};  // proxies whose /stats/prometheus did not answer
 
   // Appends the counters and histograms above.
   void render(std::string& out) const;

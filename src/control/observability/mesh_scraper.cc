@@ -1,67 +1,31 @@
 #include "control/observability/mesh_scraper.h"
 
-#include <netdb.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <array>
+#include <asio/connect.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/write.hpp>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <nlohmann/json.hpp>
+
+#include "control/observability/control_metrics.h"
+#include "control/observability/dashboard_json.h"
 
 namespace halyard::control {
 
 namespace {
 
-// GET http://address/path on a fresh connection; "" when it fails within a second.
-std::string httpGet(const std::string& address, const std::string& path) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos) return "";
-  std::string host = address.substr(0, colon);
-  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (::getaddrinfo(host.c_str(), address.substr(colon + 1).c_str(), &hints, &found) != 0) {
-    return "";
-  }
-  int fd = -1;
-  for (addrinfo* a = found; a && fd < 0; a = a->ai_next) {
-    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    timeval tv{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  ::freeaddrinfo(found);
-  if (fd < 0) return "";
-  const std::string request =
-      "GET " + path + " HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n\r\n";
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    ::close(fd);
-    return "";
-  }
-  std::string response;
-  char buf[16384];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) response.append(buf, n);
-  ::close(fd);
-  const auto body = response.find("\r\n\r\n");
-  if (response.compare(0, 12, "HTTP/1.1 200") != 0 || body == std::string::npos) return "";
-  return response.substr(body + 4);
-}
+// A body larger than this is cut off and counted as a failed scrape: a proxy's metrics are tens
+// of kilobytes, so this only stops a wrong target from filling the control plane's memory.
+constexpr size_t kMaxBody = 8 * 1024 * 1024;
+constexpr size_t kDurationsKept = 200;
+// A proxy's /stats/prometheus is 50-150 KB with traffic: most fit the first read buffer.
+constexpr size_t kBufferSize = 256 * 1024;
 
-std::string label(const std::map<std::string, std::string>& labels, const char* key) {
-  auto it = labels.find(key);
-  return it == labels.end() || it->second.empty() ? "unknown" : it->second;
-}
-
-// The p99 of a cumulative histogram (le -> count), interpolated within its bucket.
+// The p-quantile of a cumulative histogram (le -> count), interpolated within its bucket.
 double quantile(const std::map<double, double>& buckets, double q) {
   if (buckets.empty()) return 0;
   const double total = buckets.rbegin()->second;
@@ -80,7 +44,365 @@ double quantile(const std::map<double, double>& buckets, double q) {
   return lower;
 }
 
+// The labels the dashboard reads, in the order of kWanted.
+enum Wanted : size_t {
+  kReporter,
+  kResponseCode,
+  kSourceWorkload,
+  kSourceNamespace,
+  kSourcePrincipal,
+  kDestinationWorkload,
+  kDestinationService,
+  kSecurityPolicy,
+  kLe,
+  kWantedCount
+};
+constexpr std::array<std::string_view, kWantedCount> kWanted = {"reporter",
+                                                                "response_code",
+                                                                "source_workload",
+                                                                "source_workload_namespace",
+                                                                "source_principal",
+                                                                "destination_workload",
+                                                                "destination_service",
+                                                                "connection_security_policy",
+                                                                "le"};
+
+// Reads the wanted labels of one series line (after "name{") into `values` ("unknown" when
+// absent or empty, as Istio's dashboards show them) and returns the sample's value, or NaN when
+// `source_only` and the reporter is not "source" (the rest of the line is then skipped). Values
+// are found with memchr and copied into strings whose capacity is reused from line to line: a
+// scrape of a thousand proxies reads tens of megabytes a minute, so this loop is most of its CPU.
+double readSeries(std::string_view line, size_t i, std::array<std::string, kWantedCount>& values,
+                  bool source_only = false) {
+  for (auto& v : values) v.clear();
+  const char* const data = line.data();
+  while (i < line.size() && line[i] != '}') {
+    const size_t eq = line.find("=\"", i);
+    if (eq == std::string_view::npos) break;
+    const std::string_view key = line.substr(i, eq - i);
+    std::string* out = nullptr;
+    for (size_t k = 0; k < kWantedCount; ++k) {
+      if (kWanted[k] == key) out = &values[k];
+    }
+    size_t j = eq + 2;
+    const void* quote = std::memchr(data + j, '"', line.size() - j);
+    size_t close =
+        quote ? static_cast<size_t>(static_cast<const char*>(quote) - data) : line.size();
+    if (std::memchr(data + j, '\\', close - j) == nullptr) {
+      if (out) out->assign(data + j, close - j);
+      j = close;
+    } else {
+      // Escapes: slowly, character by character (an escaped quote does not end the value).
+      for (; j < line.size() && line[j] != '"'; ++j) {
+        if (line[j] == '\\' && j + 1 < line.size()) {
+          ++j;
+          if (out) *out += line[j] == 'n' ? '\n' : line[j];
+        } else if (out) {
+          *out += line[j];
+        }
+      }
+    }
+    if (source_only && out == &values[kReporter] && *out != "source") return std::nan("");
+    i = j + 1;
+    if (i < line.size() && line[i] == ',') ++i;
+  }
+  for (auto& v : values) {
+    if (v.empty()) v = "unknown";
+  }
+  const size_t space = line.rfind(' ');
+  if (space == std::string_view::npos) return 0;
+  return std::strtod(std::string(line.substr(space + 1)).c_str(), nullptr);
+}
+
+// "host:port" (IPv4, [IPv6] or a name) as an endpoint when the host is an address.
+bool literalEndpoint(const std::string& address, asio::ip::tcp::endpoint& out, std::string& host,
+                     std::string& port) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = address.substr(0, colon);
+  port = address.substr(colon + 1);
+  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  std::error_code ec;
+  const auto ip = asio::ip::make_address(host, ec);
+  const int number = std::atoi(port.c_str());
+  if (ec || number <= 0 || number > 65535) return false;
+  out = asio::ip::tcp::endpoint(ip, static_cast<uint16_t>(number));
+  return true;
+}
+
 }  // namespace
+
+// One GET /stats/prometheus, on its own connection (the proxy's admin answers one request per
+// connection), ended by its timer at the latest.
+struct MeshScraper::Fetch : std::enable_shared_from_this<Fetch> {
+  Fetch(asio::io_context& io, size_t index) : socket(io), resolver(io), timer(io), index(index) {}
+  asio::ip::tcp::socket socket;
+  asio::ip::tcp::resolver resolver;
+  asio::steady_timer timer;
+  size_t index;
+  std::string request;
+  // The response so far is response[0, used); the string is larger (a pooled buffer, so no
+  // allocation or zero-filling per scrape).
+  std::string response;
+  size_t used = 0;
+  bool finished = false;
+};
+
+struct MeshScraper::Round {
+  Clock::time_point started;
+  v1::StatusResponse status;
+  size_t next = 0;     // the next proxy to scrape
+  size_t pending = 0;  // scrapes under way
+  std::vector<bool> scraped;
+};
+
+// Reads the response until the proxy closes the connection (it answers one request per
+// connection), then hands it to `finish`.
+void MeshScraper::readMore(const std::shared_ptr<Fetch>& fetch, const FetchDone& finish) {
+  if (fetch->used == fetch->response.size()) {
+    if (fetch->response.size() >= kMaxBody) return finish(fetch, false);
+    fetch->response.resize(std::max<size_t>(fetch->response.size() * 2, kBufferSize));
+  }
+  fetch->socket.async_read_some(
+      asio::buffer(fetch->response.data() + fetch->used, fetch->response.size() - fetch->used),
+      [fetch, finish](std::error_code ec, size_t n) {
+        fetch->used += n;
+        if (ec == asio::error::eof) return finish(fetch, true);
+        if (ec) return finish(fetch, false);
+        readMore(fetch, finish);
+      });
+}
+
+MeshScraper::MeshScraper(asio::io_context& io, StatusSource status, MeshScraperOptions options)
+    : io_(io), status_(std::move(status)), options_(options), timer_(io) {
+  if (options_.concurrency == 0) options_.concurrency = 1;
+}
+
+MeshScraper::~MeshScraper() {
+  *alive_ = false;
+}
+
+void MeshScraper::start() {
+  if (options_.interval.count() > 0) schedule(std::chrono::milliseconds(0));
+}
+
+void MeshScraper::schedule(Clock::duration delay) {
+  timer_.expires_after(delay);
+  timer_.async_wait([this, alive = alive_](std::error_code ec) {
+    if (ec || !*alive) return;
+    if (!round_) beginRound();
+    schedule(std::max<Clock::duration>(options_.interval, options_.per_proxy * targets_));
+  });
+}
+
+void MeshScraper::dashboard(std::chrono::milliseconds max_age,
+                            std::function<void(std::string)> done) {
+  const auto now = Clock::now();
+  if (has_round_ && now - last_started_ <= max_age) {
+    done(render());
+    return;
+  }
+  waiters_.push_back({now, std::move(done)});
+  if (!round_) beginRound();  // else the round under way starts the next when it ends
+}
+
+void MeshScraper::beginRound() {
+  round_ = std::make_unique<Round>();
+  round_->started = Clock::now();
+  round_->status = status_();
+  round_->scraped.assign(static_cast<size_t>(round_->status.proxies_size()), false);
+  targets_ = round_->status.proxies_size();
+  launchNext();
+  if (round_->pending == 0) endRound();
+}
+
+void MeshScraper::launchNext() {
+  Round& r = *round_;
+  const auto& proxies = r.status.proxies();
+  while (r.pending < options_.concurrency && r.next < static_cast<size_t>(proxies.size())) {
+    const size_t index = r.next++;
+    const std::string& address = proxies[static_cast<int>(index)].admin_address();
+    if (address.empty()) continue;
+    ++r.pending;
+    auto fetch = std::make_shared<Fetch>(io_, index);
+    if (!buffers_.empty()) {
+      fetch->response = std::move(buffers_.back());
+      buffers_.pop_back();
+    }
+    fetch->request =
+        "GET /stats/prometheus HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n\r\n";
+    // Every step of the fetch ends here exactly once: success, failure or the timer.
+    FetchDone finish = [this, alive = alive_](const std::shared_ptr<Fetch>& f, bool ok) {
+      if (f->finished || !*alive) return;
+      f->finished = true;
+      f->timer.cancel();
+      std::error_code ignored;
+      f->socket.close(ignored);
+      f->resolver.cancel();
+      std::string_view body;
+      if (ok) {
+        const std::string_view response(f->response.data(), f->used);
+        const auto head_end = response.find("\r\n\r\n");
+        ok = response.starts_with("HTTP/1.1 200") && head_end != std::string::npos;
+        if (ok) body = response.substr(head_end + 4);
+      }
+      finishFetch(f->index, ok, body);
+      if (f->response.size() <= 4 * kBufferSize) buffers_.push_back(std::move(f->response));
+    };
+    fetch->timer.expires_after(options_.timeout);
+    fetch->timer.async_wait([fetch, finish](std::error_code ec) {
+      if (!ec) finish(fetch, false);
+    });
+    auto connected = [fetch, finish](std::error_code ec) {
+      if (ec) return finish(fetch, false);
+      asio::async_write(fetch->socket, asio::buffer(fetch->request),
+                        [fetch, finish](std::error_code ec, size_t) {
+                          if (ec) return finish(fetch, false);
+                          readMore(fetch, finish);
+                        });
+    };
+    asio::ip::tcp::endpoint endpoint;
+    std::string host, port;
+    if (literalEndpoint(address, endpoint, host, port)) {
+      fetch->socket.async_connect(endpoint, connected);
+    } else if (!host.empty()) {
+      fetch->resolver.async_resolve(
+          host, port,
+          [fetch, finish, connected](std::error_code ec,
+                                     asio::ip::tcp::resolver::results_type results) {
+            if (ec) return finish(fetch, false);
+            asio::async_connect(
+                fetch->socket, results,
+                [connected](std::error_code ec, const asio::ip::tcp::endpoint&) { connected(ec); });
+          });
+    } else {
+      // Not host:port: fail on the next turn of the loop, like any unreachable target.
+      asio::post(io_, [fetch, finish] { finish(fetch, false); });
+    }
+  }
+}
+
+void MeshScraper::finishFetch(size_t index, bool ok, std::string_view body) {
+  Round& r = *round_;
+  const auto& p = r.status.proxies(static_cast<int>(index));
+  if (ok) {
+    last_good_[p.id()] = summarize(body, p.role() == "gateway");
+    r.scraped[index] = true;
+  } else {
+    controlMetrics().scrape_failures.fetch_add(1, std::memory_order_relaxed);
+  }
+  --r.pending;
+  launchNext();
+  if (r.pending == 0 && r.next >= static_cast<size_t>(r.status.proxies_size())) endRound();
+}
+
+void MeshScraper::endRound() {
+  std::unique_ptr<Round> r = std::move(round_);
+  const auto now = Clock::now();
+  controlMetrics().scrape_duration.record(now - r->started);
+  durations_ms_.push_back(std::chrono::duration<double, std::milli>(now - r->started).count());
+  if (durations_ms_.size() > kDurationsKept) durations_ms_.pop_front();
+  ++rounds_;
+
+  // Proxies that left are forgotten; one that failed this time counts with its last good
+  // totals, so a missed scrape does not read as a drop in the mesh's counters.
+  std::map<std::string, ProxyTotals> kept;
+  Point point;
+  point.at = now;
+  point.wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  last_denials_.clear();
+  for (const auto& p : r->status.proxies()) {
+    auto it = last_good_.find(p.id());
+    if (it == last_good_.end()) continue;
+    for (const auto& [key, t] : it->second.edges) {
+      Totals& e = point.edges[key];
+      e.requests += t.requests;
+      e.errors += t.errors;
+      e.mtls = e.mtls || t.mtls;
+    }
+    for (const auto& [key, t] : it->second.services) {
+      Totals& s = point.services[key];
+      s.requests += t.requests;
+      s.errors += t.errors;
+      for (const auto& [le, count] : t.buckets) s.buckets[le] += count;
+    }
+    last_denials_.insert(last_denials_.end(), it->second.denials.begin(), it->second.denials.end());
+    kept.insert(last_good_.extract(it));
+  }
+  last_good_ = std::move(kept);
+  history_.push_back(std::move(point));
+  while (history_.size() > 2 && now - history_.front().at > options_.history) {
+    history_.pop_front();
+  }
+  last_status_ = std::move(r->status);
+  last_scraped_ = std::move(r->scraped);
+  last_started_ = r->started;
+  has_round_ = true;
+  rendered_.clear();
+
+  std::vector<Waiter> still;
+  for (auto& w : waiters_) {
+    if (w.not_before <= last_started_) {
+      w.done(render());
+    } else {
+      still.push_back(std::move(w));
+    }
+  }
+  waiters_ = std::move(still);
+  if (!waiters_.empty()) beginRound();
+}
+
+MeshScraper::ProxyTotals MeshScraper::summarize(std::string_view body, bool gateway) {
+  static constexpr std::string_view kRequests = "istio_requests_total{";
+  static constexpr std::string_view kBuckets = "istio_request_duration_milliseconds_bucket{";
+  ProxyTotals out;
+  std::array<std::string, kWantedCount> v;
+  std::string key;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t end = body.find('\n', pos);
+    if (end == std::string_view::npos) end = body.size();
+    const std::string_view line = body.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.empty() || line[0] != 'i') continue;  // comments and other families, quickly
+    if (line.starts_with(kRequests)) {
+      const double value = readSeries(line, kRequests.size(), v);
+      const std::string& code = v[kResponseCode];
+      const bool error = code[0] == '5';
+      // The server's view for the graph (it knows the caller over mutual TLS), each request
+      // once; a gateway's own report only for requests that reached no workload (a fault abort,
+      // no endpoint), which no server saw. The clients' view for services: it sees what never
+      // reached a server (faults, 503s).
+      const bool destination = v[kReporter] == "destination";
+      if (destination || (gateway && v[kDestinationWorkload] == "unknown")) {
+        key.clear();
+        key.append(v[kSourceWorkload]).append("|").append(v[kDestinationWorkload]);
+        key.append("|").append(v[kDestinationService]);
+        Totals& e = out.edges[key];
+        e.requests += value;
+        if (error) e.errors += value;
+        if (v[kSecurityPolicy] == "mutual_tls") e.mtls = true;
+        if (destination && (code == "401" || code == "403")) {
+          out.denials.push_back({v[kSourceWorkload], v[kSourceNamespace], v[kSourcePrincipal],
+                                 v[kDestinationWorkload], code, value});
+        }
+      }
+      if (v[kReporter] == "source") {
+        Totals& s = out.services[v[kDestinationService]];
+        s.requests += value;
+        if (error) s.errors += value;
+      }
+    } else if (line.starts_with(kBuckets)) {
+      const double value = readSeries(line, kBuckets.size(), v, true);
+      if (std::isnan(value) || v[kReporter] != "source") continue;
+      const double bound = v[kLe] == "+Inf" ? INFINITY : std::strtod(v[kLe].c_str(), nullptr);
+      out.services[v[kDestinationService]].buckets[bound] += value;
+    }
+  }
+  return out;
+}
 
 std::vector<MeshScraper::Sample> MeshScraper::parse(const std::string& text,
                                                     const std::string& metric) {
@@ -121,132 +443,114 @@ std::vector<MeshScraper::Sample> MeshScraper::parse(const std::string& text,
   return out;
 }
 
-std::string MeshScraper::dashboardJson(const v1::StatusResponse& status) {
+std::string MeshScraper::render() {
   using nlohmann::json;
-  std::map<std::string, Totals> edges;     // "src|dst|service"
-  std::map<std::string, Totals> services;  // destination service
-  json denials = json::array();
-  json proxies = json::array();
-  for (const auto& p : status.proxies()) {
-    json proxy{{"id", p.id()},
-               {"name", p.name()},
-               {"namespace", p.namespace_()},
-               {"role", p.role()},
-               {"version", p.build_version()},
-               {"acked_version", p.acked_version()},
-               {"sent_version", p.sent_version()},
-               {"last_response", p.last_response()},
-               {"last_error", p.last_error()},
-               {"certificate_not_after", p.certificate_not_after()},
-               {"admin", p.admin_address()},
-               {"scraped", false}};
-    if (!p.admin_address().empty()) {
-      const std::string text = httpGet(p.admin_address(), "/stats/prometheus");
-      proxy["scraped"] = !text.empty();
-      // The server's view for the graph (it knows the caller over mutual TLS), the clients'
-      // view for services (it sees what never reached a server: faults, 503s).
-      for (const auto& s : parse(text, "istio_requests_total")) {
-        const std::string reporter = label(s.labels, "reporter");
-        const std::string code = label(s.labels, "response_code");
-        const bool error = !code.empty() && code[0] == '5';
-        // Edges from the servers' reports (each request once); a gateway's own report only for
-        // requests that reached no workload (a fault abort, no endpoint), which no server saw.
-        const bool unreached = label(s.labels, "destination_workload") == "unknown";
-        if (reporter == "destination" || (p.role() == "gateway" && unreached)) {
-          const std::string key = label(s.labels, "source_workload") + "|" +
-                                  label(s.labels, "destination_workload") + "|" +
-                                  label(s.labels, "destination_service");
-          Totals& e = edges[key];
-          e.requests += s.value;
-          if (error) e.errors += s.value;
-          if (label(s.labels, "connection_security_policy") == "mutual_tls") e.mtls = true;
-          if (reporter == "destination" && (code == "401" || code == "403")) {
-            denials.push_back({{"source", label(s.labels, "source_workload")},
-                               {"source_namespace", label(s.labels, "source_workload_namespace")},
-                               {"principal", label(s.labels, "source_principal")},
-                               {"destination", label(s.labels, "destination_workload")},
-                               {"code", code},
-                               {"count", s.value}});
-          }
-        }
-        if (reporter == "source") {
-          Totals& svc = services[label(s.labels, "destination_service")];
-          svc.requests += s.value;
-          if (error) svc.errors += s.value;
-        }
-      }
-      for (const auto& s : parse(text, "istio_request_duration_milliseconds_bucket")) {
-        if (label(s.labels, "reporter") != "source") continue;
-        const std::string le = label(s.labels, "le");
-        const double bound = le == "+Inf" ? INFINITY : std::strtod(le.c_str(), nullptr);
-        services[label(s.labels, "destination_service")].buckets[bound] += s.value;
-      }
-    }
-    proxies.push_back(std::move(proxy));
-  }
-
-  std::lock_guard lock(mu_);
-  const auto now = Clock::now();
-  const double dt = has_previous_ ? std::chrono::duration<double>(now - previous_at_).count() : 0.0;
-  auto rate = [&](const std::string& key, const Totals& t, json& out) {
-    out["requests"] = t.requests;
-    out["errors"] = t.errors;
+  if (!rendered_.empty()) return rendered_;
+  const Point& latest = history_.back();
+  // The rounds the rates may start from: those within the rate window before the newest, else
+  // the one before it.
+  size_t first = history_.size() - 1;
+  while (first > 0 && latest.at - history_[first - 1].at <= options_.rate_window) --first;
+  if (first == history_.size() - 1 && first > 0) --first;
+  auto between = [](const Totals& now, const Totals* before, double dt, json& out) {
     out["rps"] = nullptr;
     out["error_percent"] = nullptr;
     out["p99_ms"] = nullptr;
-    auto prev = previous_.find(key);
-    if (dt <= 0 || prev == previous_.end()) return;
-    const double d_req = t.requests - prev->second.requests;
-    const double d_err = t.errors - prev->second.errors;
-    out["rps"] = std::max(0.0, d_req) / dt;
+    if (!before || dt <= 0) return;
+    const double d_req = std::max(0.0, now.requests - before->requests);
+    const double d_err = std::max(0.0, now.errors - before->errors);
+    out["rps"] = d_req / dt;
     out["error_percent"] = d_req > 0 ? 100.0 * d_err / d_req : 0.0;
     std::map<double, double> delta;
-    for (const auto& [le, count] : t.buckets) {
-      auto p = prev->second.buckets.find(le);
-      delta[le] = count - (p == prev->second.buckets.end() ? 0 : p->second);
+    for (const auto& [le, count] : now.buckets) {
+      auto p = before->buckets.find(le);
+      delta[le] = std::max(0.0, count - (p == before->buckets.end() ? 0 : p->second));
     }
     if (!delta.empty() && delta.rbegin()->second > 0) out["p99_ms"] = quantile(delta, 0.99);
   };
-  std::map<std::string, Totals> current;
-  json edge_list = json::array();
-  for (const auto& [key, t] : edges) {
+  auto find = [](const std::map<std::string, Totals>& in, const std::string& key) -> const Totals* {
+    auto it = in.find(key);
+    return it == in.end() ? nullptr : &it->second;
+  };
+  // An edge or service is rated from the oldest of those rounds that has it: one that appeared
+  // within the window (its first requests) is rated from its first round.
+  double dt = 0;
+  auto baseOf = [&](std::map<std::string, Totals> Point::*member, const std::string& key) {
+    for (size_t i = first; i + 1 < history_.size(); ++i) {
+      if (const Totals* t = find(history_[i].*member, key)) {
+        dt = std::chrono::duration<double>(latest.at - history_[i].at).count();
+        return t;
+      }
+    }
+    dt = 0;
+    return static_cast<const Totals*>(nullptr);
+  };
+
+  json edges = json::array();
+  for (const auto& [key, t] : latest.edges) {
     const auto a = key.find('|'), b = key.find('|', a + 1);
-    json e{{"source", key.substr(0, a)},
-           {"destination", key.substr(a + 1, b - a - 1)},
-           {"service", key.substr(b + 1)},
-           {"mtls", t.mtls}};
-    rate("edge|" + key, t, e);
-    current["edge|" + key] = t;
-    edge_list.push_back(std::move(e));
+    json e{{"source", key.substr(0, a)},   {"destination", key.substr(a + 1, b - a - 1)},
+           {"service", key.substr(b + 1)}, {"mtls", t.mtls},
+           {"requests", t.requests},       {"errors", t.errors}};
+    const Totals* before = baseOf(&Point::edges, key);
+    between(t, before, dt, e);
+    edges.push_back(std::move(e));
   }
-  json service_list = json::array();
-  for (const auto& [name, t] : services) {
-    json s{{"service", name}};
-    rate("svc|" + name, t, s);
-    // p99 over everything so far when there is no earlier scrape to subtract.
+  json services = json::array();
+  for (const auto& [name, t] : latest.services) {
+    json s{{"service", name}, {"requests", t.requests}, {"errors", t.errors}};
+    const Totals* before = baseOf(&Point::services, name);
+    between(t, before, dt, s);
+    // p99 over everything so far when there is no earlier round to subtract.
     if (s["p99_ms"].is_null() && !t.buckets.empty() && t.buckets.rbegin()->second > 0) {
       s["p99_ms_total"] = quantile(t.buckets, 0.99);
     }
-    current["svc|" + name] = t;
-    service_list.push_back(std::move(s));
+    // Golden signals round by round over the history: [wall ms, req/s, error %, p99 ms].
+    json series = json::array();
+    for (size_t i = 1; i < history_.size(); ++i) {
+      const Totals* now = find(history_[i].services, name);
+      if (!now) continue;
+      json step;
+      between(*now, find(history_[i - 1].services, name),
+              std::chrono::duration<double>(history_[i].at - history_[i - 1].at).count(), step);
+      series.push_back({history_[i].wall_ms, step["rps"], step["error_percent"], step["p99_ms"]});
+    }
+    s["history"] = std::move(series);
+    services.push_back(std::move(s));
   }
-  previous_ = std::move(current);
-  previous_at_ = now;
-  has_previous_ = true;
-
-  json quarantined = json::array();
-  for (const auto& q : status.quarantined()) {
-    std::string problem = q.problems_size() > 0 ? q.problems(0).message() : "";
-    quarantined.push_back({{"kind", q.kind()},
-                           {"namespace", q.namespace_()},
-                           {"name", q.name()},
-                           {"where", q.file() + ":" + std::to_string(q.line())},
-                           {"problem", problem}});
+  json denials = json::array();
+  for (const auto& d : last_denials_) {
+    denials.push_back({{"source", d.source},
+                       {"source_namespace", d.source_namespace},
+                       {"principal", d.principal},
+                       {"destination", d.destination},
+                       {"code", d.code},
+                       {"count", d.count}});
   }
-  return json{{"config_version", status.version()}, {"proxies", std::move(proxies)},
-              {"edges", std::move(edge_list)},      {"services", std::move(service_list)},
-              {"denials", std::move(denials)},      {"quarantined", std::move(quarantined)}}
-      .dump();
+  size_t scraped = 0;
+  for (bool s : last_scraped_) scraped += s ? 1 : 0;
+  json scrape{
+      {"interval_ms",
+       options_.interval.count() == 0
+           ? 0
+           : std::max(options_.interval, options_.per_proxy * last_status_.proxies_size()).count()},
+      {"timeout_ms", options_.timeout.count()},
+      {"rounds", rounds_},
+      {"targets", last_status_.proxies_size()},
+      {"scraped", scraped},
+      {"rate_window_s", options_.rate_window.count()},
+      {"at_ms", latest.wall_ms},
+      {"durations_ms", json(std::vector<double>(durations_ms_.begin(), durations_ms_.end()))}};
+  json doc{{"source", "scrape"},
+           {"edges", std::move(edges)},
+           {"services", std::move(services)},
+           {"denials", std::move(denials)},
+           {"scrape", std::move(scrape)}};
+  putStatusJson(doc, last_status_, [this](int i) {
+    return static_cast<size_t>(i) < last_scraped_.size() && last_scraped_[static_cast<size_t>(i)];
+  });
+  rendered_ = doc.dump();
+  return rendered_;
 }
 
 }  // namespace halyard::control

@@ -284,9 +284,23 @@ void WorkerTelemetry::recordOverridden(const RequestRecord& record,
   }
 }
 
+// What an accessLogging filter expression reads of the request (translate/access_log_filter.h).
+static translate::AccessLogAttributes accessLogAttributes(const telemetry::AccessLogEntry& log) {
+  translate::AccessLogAttributes a;
+  a.response_code = log.response_code;
+  a.method = log.method;
+  a.path = log.path;
+  a.host = log.authority;
+  a.user_agent = log.user_agent;
+  a.request_id = log.request_id;
+  a.x_forwarded_for = log.x_forwarded_for;
+  a.mtls = !log.downstream_peer_uri_san.empty();
+  return a;
+}
+
 void WorkerTelemetry::requestDone(const RequestRecord& record) {
   const translate::ListenerTelemetry* overrides = record.telemetry;
-  if (writer_ && (!overrides || overrides->logs(record.log.response_code))) {
+  if (writer_ && (!overrides || overrides->logs(accessLogAttributes(record.log)))) {
     writer_->log(record.log);
   }
   if (record.trace && record.trace->sampled()) recordSpan(record);
@@ -357,7 +371,7 @@ void WorkerTelemetry::tcpOpened(const RequestRecord& record) {
 void WorkerTelemetry::tcpDone(const RequestRecord& record, bool opened) {
   const translate::ListenerTelemetry* overrides = record.telemetry;
   // A TCP connection has no response code: a filter on response.code sees 0, as Envoy's does.
-  if (writer_ && (!overrides || overrides->logs(record.log.response_code))) {
+  if (writer_ && (!overrides || overrides->logs(accessLogAttributes(record.log)))) {
     writer_->log(record.log);
   }
   if (!stats_) return;

@@ -1,10 +1,19 @@
 #include <gtest/gtest.h>
 
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read_until.hpp>
+#include <asio/streambuf.hpp>
+#include <asio/write.hpp>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "control/observability/control_metrics.h"
 #include "control/observability/mesh_scraper.h"
 #include "control/observability/prometheus_sd.h"
+#include "control/observability/trace_collector.h"
 
 namespace halyard::control {
 namespace {
@@ -94,6 +103,19 @@ TEST(MeshScraper, ParsesLabelsAndValuesOfOneMetric) {
   EXPECT_EQ(samples[1].value, 2);
 }
 
+// Runs one dashboard request to its answer on a private io_context.
+nlohmann::json dashboardOf(const v1::StatusResponse& s) {
+  asio::io_context io;
+  MeshScraperOptions options;
+  options.interval = std::chrono::milliseconds(0);
+  MeshScraper scraper(
+      io, [&s] { return s; }, options);
+  std::string answer;
+  scraper.dashboard(std::chrono::milliseconds(0), [&](std::string json) { answer = json; });
+  io.run();
+  return nlohmann::json::parse(answer);
+}
+
 TEST(MeshScraper, ListsProxiesEvenWhenTheyCannotBeScraped) {
   v1::StatusResponse s;
   auto* p = s.add_proxies();
@@ -101,11 +123,142 @@ TEST(MeshScraper, ListsProxiesEvenWhenTheyCannotBeScraped) {
   p->set_name("a");
   p->set_role("sidecar");
   p->set_admin_address("127.0.0.1:1");  // nothing listens there
-  MeshScraper scraper;
-  const auto doc = nlohmann::json::parse(scraper.dashboardJson(s));
-  ASSERT_EQ(doc["proxies"].size(), 1u);
+  auto* q = s.add_proxies();
+  q->set_id("b.default");
+  q->set_admin_address("not-an-address");
+  const auto doc = dashboardOf(s);
+  ASSERT_EQ(doc["proxies"].size(), 2u);
   EXPECT_EQ(doc["proxies"][0]["scraped"], false);
+  EXPECT_EQ(doc["proxies"][1]["scraped"], false);
   EXPECT_TRUE(doc["edges"].empty());
+  EXPECT_EQ(doc["scrape"]["rounds"], 1);
+}
+
+TEST(MeshScraper, SummarizesEdgesServicesAndDenialsOfOneBody) {
+  const std::string body =
+      "# TYPE istio_requests_total counter\n"
+      "istio_requests_total{reporter=\"destination\",source_workload=\"a\","
+      "source_workload_namespace=\"default\",destination_workload=\"b\","
+      "destination_service=\"b.default.svc.cluster.local\",response_code=\"200\","
+      "connection_security_policy=\"mutual_tls\"} 7\n"
+      "istio_requests_total{reporter=\"destination\",source_workload=\"a\","
+      "destination_workload=\"b\",destination_service=\"b.default.svc.cluster.local\","
+      "response_code=\"403\",source_principal=\"spiffe://cluster.local/ns/default/sa/a\"} 2\n"
+      "istio_requests_total{reporter=\"source\",destination_service=\"c\","
+      "response_code=\"503\"} 3\n"
+      "istio_request_duration_milliseconds_bucket{reporter=\"source\",destination_service=\"c\","
+      "le=\"10\"} 1\n"
+      "istio_request_duration_milliseconds_bucket{reporter=\"source\",destination_service=\"c\","
+      "le=\"+Inf\"} 3\n";
+  const auto t = MeshScraper::summarize(body, false);
+  ASSERT_EQ(t.edges.size(), 1u);
+  const auto& e = t.edges.at("a|b|b.default.svc.cluster.local");
+  EXPECT_EQ(e.requests, 9);
+  EXPECT_EQ(e.errors, 0);
+  EXPECT_TRUE(e.mtls);
+  ASSERT_EQ(t.denials.size(), 1u);
+  EXPECT_EQ(t.denials[0].code, "403");
+  EXPECT_EQ(t.denials[0].source_namespace, "unknown");
+  EXPECT_EQ(t.denials[0].principal, "spiffe://cluster.local/ns/default/sa/a");
+  const auto& c = t.services.at("c");
+  EXPECT_EQ(c.requests, 3);
+  EXPECT_EQ(c.errors, 3);
+  EXPECT_EQ(c.buckets.size(), 2u);
+}
+
+TEST(MeshScraper, ScrapesProxiesConcurrentlyAndComputesRatesOverRounds) {
+  // A tiny admin endpoint that answers every connection with a body whose counter grows.
+  asio::io_context server_io;
+  asio::ip::tcp::acceptor acceptor(server_io, {asio::ip::make_address("127.0.0.1"), 0});
+  const auto port = acceptor.local_endpoint().port();
+  int served = 0;
+  std::function<void()> acceptOne = [&] {
+    acceptor.async_accept([&](std::error_code ec, asio::ip::tcp::socket socket) {
+      if (ec) return;
+      auto sock = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
+      auto head = std::make_shared<asio::streambuf>();
+      asio::async_read_until(*sock, *head, "\r\n\r\n", [&, sock, head](std::error_code, size_t) {
+        ++served;
+        const std::string body =
+            "istio_requests_total{reporter=\"destination\",source_workload=\"a\","
+            "destination_workload=\"b\",destination_service=\"b\",response_code=\"200\"} " +
+            std::to_string(served * 10) + "\n";
+        auto text = std::make_shared<std::string>(
+            "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\nConnection: close\r\n\r\n" + body);
+        asio::async_write(*sock, asio::buffer(*text), [sock, text](std::error_code, size_t) {
+          std::error_code ignored;
+          sock->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        });
+      });
+      acceptOne();
+    });
+  };
+  acceptOne();
+  std::thread server([&] { server_io.run(); });
+
+  v1::StatusResponse s;
+  for (int i = 0; i < 3; ++i) {
+    auto* p = s.add_proxies();
+    p->set_id("p" + std::to_string(i));
+    p->set_role("sidecar");
+    p->set_admin_address("127.0.0.1:" + std::to_string(port));
+  }
+  asio::io_context io;
+  MeshScraperOptions options;
+  options.interval = std::chrono::milliseconds(0);
+  options.concurrency = 2;
+  MeshScraper scraper(
+      io, [&s] { return s; }, options);
+  std::vector<nlohmann::json> answers;
+  auto ask = [&] {
+    scraper.dashboard(std::chrono::milliseconds(0),
+                      [&](std::string json) { answers.push_back(nlohmann::json::parse(json)); });
+    io.restart();
+    io.run();
+  };
+  ask();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ask();
+  server_io.stop();
+  server.join();
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0]["scrape"]["scraped"], 3);
+  EXPECT_TRUE(answers[0]["edges"][0]["rps"].is_null());  // one round: counts, no rates
+  const auto& edge = answers[1]["edges"][0];
+  EXPECT_EQ(edge["requests"], 10 * (4 + 5 + 6));  // the second round's three bodies
+  EXPECT_GT(edge["rps"].get<double>(), 0);
+  EXPECT_EQ(answers[1]["services"].size(), 0u);
+}
+
+TEST(TraceCollector, KeepsRecentTracesWithTheirRootAndRefusesWhatIsNotSpans) {
+  TraceCollector c(/*max_traces=*/2, /*max_spans_per_trace=*/3);
+  EXPECT_FALSE(c.add("{\"not\": \"an array\"}"));
+  EXPECT_FALSE(c.add("garbage"));
+  // The child arrives before its root (proxies export on their own schedules).
+  ASSERT_TRUE(c.add(R"([{"traceId":"t1","id":"b","parentId":"a","name":"reviews:9080/*",
+      "kind":"SERVER","timestamp":1000200,"duration":300,
+      "localEndpoint":{"serviceName":"reviews.default"},"tags":{"http.status_code":"503"}}])"));
+  ASSERT_TRUE(c.add(R"([{"traceId":"t1","id":"a","name":"shop.example.com:80/*","kind":"SERVER",
+      "timestamp":1000000,"duration":1000,
+      "localEndpoint":{"serviceName":"istio-ingressgateway.istio-system"}},
+      {"traceId":"t2","id":"c","timestamp":5,"duration":1},{"id":"no-trace"}])"));
+  auto recent = nlohmann::json::parse(c.recentJson());
+  ASSERT_EQ(recent["traces"].size(), 2u);
+  EXPECT_EQ(recent["traces"][1]["trace_id"], "t1");  // newest first
+  EXPECT_EQ(recent["traces"][1]["root_service"], "istio-ingressgateway.istio-system");
+  EXPECT_EQ(recent["traces"][1]["duration_us"], 1000);
+  EXPECT_EQ(recent["traces"][1]["spans"], 2);
+  EXPECT_EQ(recent["traces"][1]["errors"], 1);
+  auto trace = nlohmann::json::parse(c.traceJson("t1"));
+  ASSERT_EQ(trace["spans"].size(), 2u);
+  EXPECT_EQ(trace["spans"][0]["id"], "a");  // by start time
+  EXPECT_EQ(trace["spans"][1]["parent_id"], "a");
+  EXPECT_TRUE(trace["spans"][1]["error"]);
+  // A third trace pushes the oldest out.
+  ASSERT_TRUE(c.add(R"([{"traceId":"t3","id":"d","timestamp":7,"duration":1}])"));
+  EXPECT_TRUE(nlohmann::json::parse(c.traceJson("t1"))["spans"].is_null());
+  EXPECT_EQ(c.spansReceived(), 4u);
 }
 
 }  // namespace

@@ -89,6 +89,49 @@ TEST(MeshTelemetry, NoTelemetryAndNoDefaultProvidersMeansNoTracing) {
   EXPECT_EQ(resolveTracing(config, readMeshTelemetry(config), "istio-system", "shop", {}), nullptr);
 }
 
+TEST(MeshTelemetry, TheImplicitCollectorServesOnlyWhenMeshConfigDeclaresNoProvider) {
+  TracingProvider control;
+  control.name = "halyard-control";
+  control.host = "127.0.0.1";
+  control.port = 15011;
+  control.path = "/api/v2/spans";
+  setImplicitTracingCollector(control);
+  // Nothing declared: the control plane's collector at Istio's default 1%, or a Telemetry's
+  // sampling; disableSpanReporting still turns it off.
+  const auto bare = parseConfig("");
+  auto t = resolveTracing(bare, readMeshTelemetry(bare), "istio-system", "shop", {});
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->providers.size(), 1u);
+  EXPECT_EQ(t->providers[0].name, "halyard-control");
+  EXPECT_EQ(t->providers[0].port, 15011);
+  EXPECT_EQ(t->sampling_percentage, 1.0);
+  const auto sampled = parseConfig(R"(apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - randomSamplingPercentage: 100
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: quiet, namespace: quiet}
+spec:
+  tracing:
+  - disableSpanReporting: true
+)");
+  t = resolveTracing(sampled, readMeshTelemetry(sampled), "istio-system", "shop", {});
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->sampling_percentage, 100.0);
+  EXPECT_EQ(resolveTracing(sampled, readMeshTelemetry(sampled), "istio-system", "quiet", {}),
+            nullptr);
+  // A declared provider keeps priority, even when nothing selects it.
+  const auto declared = parseConfig(std::string(kMesh));
+  EXPECT_EQ(resolveTracing(declared, readMeshTelemetry(declared), "istio-system", "shop", {}),
+            nullptr);
+  setImplicitTracingCollector(std::nullopt);
+  EXPECT_EQ(resolveTracing(bare, readMeshTelemetry(bare), "istio-system", "shop", {}), nullptr);
+}
+
 TEST(MeshTelemetry, MeshNamespaceAndWorkloadScopesOverrideFieldByField) {
   const auto config = parseConfig(std::string(kMesh) + std::string(kTelemetry));
   const MeshTelemetry mesh = readMeshTelemetry(config);
@@ -256,9 +299,50 @@ spec:
 }
 
 TEST(ListenerTelemetry, AnExpressionOutsideTheSubsetLogsEverything) {
-  EXPECT_FALSE(parseAccessLogFilter("request.headers['x'] == 'y'"));
+  EXPECT_FALSE(parseAccessLogFilter("request.headers['x-custom'] == 'y'"));
+  EXPECT_FALSE(parseAccessLogFilter("size(request.path) > 3"));
+  EXPECT_FALSE(parseAccessLogFilter("response.code >= "));
+  EXPECT_FALSE(parseAccessLogFilter("response.code == 200 &&"));
+  EXPECT_FALSE(parseAccessLogFilter(""));
   ASSERT_TRUE(parseAccessLogFilter("response.code >= 500"));
-  EXPECT_EQ(parseAccessLogFilter("(response.code < 200)")->front().front().value, 200);
+  AccessLogAttributes a;
+  a.response_code = 199;
+  EXPECT_TRUE(parseAccessLogFilter("(response.code < 200)")->matches(a));
+}
+
+TEST(ListenerTelemetry, TheAccessLogFilterEvaluatesTheCelSubset) {
+  AccessLogAttributes get;
+  get.response_code = 200;
+  get.method = "GET";
+  get.path = "/api/v1/items?page=2";
+  get.host = "shop.example.com";
+  get.user_agent = "curl/8.0";
+  get.mtls = true;
+  AccessLogAttributes post = get;
+  post.method = "POST";
+  post.path = "/health";
+  post.response_code = 503;
+  post.mtls = false;
+  auto matches = [](const char* expression, const AccessLogAttributes& a) {
+    auto f = parseAccessLogFilter(expression);
+    EXPECT_TRUE(f) << expression;
+    return f && f->matches(a);
+  };
+  EXPECT_TRUE(matches("request.method == 'GET'", get));
+  EXPECT_FALSE(matches("request.method == \"GET\"", post));
+  EXPECT_TRUE(matches("request.url_path == '/api/v1/items'", get));
+  EXPECT_TRUE(matches("request.path.startsWith('/api/')", get));
+  EXPECT_FALSE(matches("request.url_path.startsWith('/api/')", post));
+  EXPECT_TRUE(matches("request.headers['User-Agent'].startsWith('curl')", get));
+  EXPECT_TRUE(matches("request.headers['host'] == 'shop.example.com'", get));
+  EXPECT_TRUE(matches("connection.mtls", get));
+  EXPECT_TRUE(matches("!connection.mtls", post));
+  EXPECT_TRUE(matches("connection.mtls == false", post));
+  EXPECT_TRUE(matches("response.code >= 500 || request.method != 'GET'", post));
+  EXPECT_FALSE(matches("response.code >= 500 || request.method != 'GET'", get));
+  EXPECT_TRUE(matches("!(request.url_path == '/health' && response.code < 400)", post));
+  EXPECT_FALSE(matches("!request.url_path.startsWith('/health') && response.code >= 500", post));
+  EXPECT_FALSE(matches("response.code == 'x'", get));  // different types: false
 }
 
 }  // namespace

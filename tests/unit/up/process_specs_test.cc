@@ -51,10 +51,10 @@ TEST(ProcessSpecsTest, ControlPlaneGatewaySidecarAndApp) {
   ASSERT_EQ(specs.size(), 4u);
 
   EXPECT_EQ(specs[0].role, Role::kControl);
-  EXPECT_EQ(specs[0].argv,
-            (std::vector<std::string>{"/bin/halyard", "control", "--config", "/mesh", "--listen",
-                                      "127.0.0.1:15010", "--admin", "127.0.0.1:15011", "--ca-dir",
-                                      "/logs/ca", "--workload-cert-ttl", "24h"}));
+  EXPECT_EQ(specs[0].argv, (std::vector<std::string>{
+                               "/bin/halyard", "control", "--config", "/mesh", "--listen",
+                               "127.0.0.1:15010", "--admin", "127.0.0.1:15011", "--ca-dir",
+                               "/logs/ca", "--workload-cert-ttl", "24h", "--trace-collector"}));
   EXPECT_EQ(specs[0].ready_port, 15011);
   EXPECT_EQ(specs[0].log_path, "/logs/control-plane.log");
 
