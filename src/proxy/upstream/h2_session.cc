@@ -58,8 +58,7 @@ struct H2UpStream final : net::MemoryPipe::Driver {
   H2Session* session;
   int32_t id = -1;
   std::shared_ptr<net::MemoryPipe> pipe;
-  http::RequestParser parser;
-  std::string method;
+  bool head_method = false;  // a HEAD request: its response has no body
   std::shared_ptr<http::Fields> trailers;
   // Request direction: the body's framing as the request path wrote it, and body bytes taken
   // from the pipe, waiting for the server's window.
@@ -173,6 +172,7 @@ class H2Session final : public http::H2ClientSession::Handler,
   http::H2ClientSession codec_;
   std::unordered_map<int32_t, std::unique_ptr<H2UpStream>> streams_;
   std::vector<std::unique_ptr<H2UpStream>> pending_;  // head not read from the pipe yet
+  http::RequestParser parser_;
   net::AsyncEvent want_write_;
   net::AsyncEvent writer_done_;
   net::AsyncEvent ready_;
@@ -245,14 +245,17 @@ bool H2Session::startRequest(H2UpStream& s) {
     dropPending(s);
     return false;
   }
-  const http::ParseStatus st = s.parser.feed(s.pipe->outputBytes());
+  // One parser for the session's streams, fed each head from its start: heads arrive whole
+  // (the request path writes one at once), so a partial one is just parsed again later.
+  parser_.reset();
+  const http::ParseStatus st = parser_.feed(s.pipe->outputBytes());
   if (st == http::ParseStatus::kNeedMore) return false;
   if (st != http::ParseStatus::kHeadComplete) {
     dropPending(s);
     return false;
   }
-  const http::RequestHead& head = s.parser.head();
-  s.method = head.method;
+  const http::RequestHead& head = parser_.head();
+  s.head_method = head.method == "HEAD";
   http::Fields fields;
   fields.reserve(head.headers.size() + 5);
   fields.emplace_back(":method", head.method);
@@ -345,7 +348,7 @@ void H2Session::onResponseHead(int32_t id, uint16_t status, http::Fields headers
   std::array<char, 8> code{};
   h.append(code.data(), std::to_chars(code.data(), code.data() + code.size(), status).ptr);
   h.append(" ").append(http::reasonPhrase(status)).append("\r\n");
-  const bool bodiless = s->method == "HEAD" || status == 204 || status == 304;
+  const bool bodiless = s->head_method || status == 204 || status == 304;
   for (const auto& [n, v] : headers) {
     if (http::isConnectionSpecific(n)) continue;
     if (n == "content-length" && !bodiless) continue;  // framed here, below
