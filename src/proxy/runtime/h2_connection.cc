@@ -30,6 +30,49 @@ constexpr size_t kMaxWrite = 64 * 1024;
 // A request body that ends within the first burst and this size goes with a Content-Length.
 constexpr size_t kMaxEarlyBody = 64 * 1024;
 
+// Storage for the stream connections of this thread: a DownstreamConnection with its
+// shared_ptr control block is a few KiB, past the allocator's fast path, and every stream makes
+// one and drops it a moment later. Blocks of the one size it needs are kept (up to kSpare).
+class SpareStreamBlocks {
+ public:
+  static constexpr size_t kSpare = 64;
+  ~SpareStreamBlocks() {
+    for (size_t i = 0; i < count_; ++i) ::operator delete(blocks_[i]);
+  }
+  void* take(size_t size) {
+    if (size == size_ && count_ > 0) return blocks_[--count_];
+    return ::operator new(size);
+  }
+  void give(void* block, size_t size) {
+    if (size_ == 0) size_ = size;
+    if (size == size_ && count_ < kSpare) {
+      blocks_[count_++] = block;
+      return;
+    }
+    ::operator delete(block);
+  }
+
+ private:
+  std::array<void*, kSpare> blocks_{};
+  size_t count_ = 0;
+  size_t size_ = 0;
+};
+thread_local SpareStreamBlocks spare_stream_blocks;
+
+template <class T>
+struct StreamAllocator {
+  using value_type = T;
+  StreamAllocator() = default;
+  template <class U>
+  StreamAllocator(const StreamAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(spare_stream_blocks.take(sizeof(T) * n)); }
+  void deallocate(T* p, size_t n) { spare_stream_blocks.give(p, sizeof(T) * n); }
+  template <class U>
+  bool operator==(const StreamAllocator<U>&) const {
+    return true;
+  }
+};
+
 bool isGrpc(const http::H2RequestHead& head) {
   for (const auto& [n, v] : head.headers) {
     if (n == "content-type") return v.starts_with("application/grpc");
@@ -210,8 +253,9 @@ void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stre
   streams_.emplace(id, std::move(owned));
   if (end_stream) finishHead(*s);
 
-  auto stream_connection = std::make_shared<DownstreamConnection>(ds_.worker, std::move(pipe),
-                                                                  ds_.listener, ds_, s->encoder);
+  auto stream_connection = std::allocate_shared<DownstreamConnection>(
+      StreamAllocator<DownstreamConnection>(), ds_.worker, std::move(pipe), ds_.listener, ds_,
+      s->encoder);
   spawnDetached(executor_, DownstreamConnection::run(std::move(stream_connection)));
 }
 
