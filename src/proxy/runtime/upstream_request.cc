@@ -616,16 +616,15 @@ void UpstreamRequest::watchClient(UpstreamConnection& c) {
   // The handler may run after this request is gone (a cancelled watch completes later); the
   // connection's watch generation tells it whether the watch it belongs to is still current.
   const uint64_t generation = ++*ds_.watch_generation;
-  ds_.transport.peek(
-      ds_.peek_byte,
-      [current = ds_.watch_generation, generation, this, &c](const asio::error_code& ec, size_t n) {
-        if (*current != generation) return;
-        watching_ = false;
-        if (ec || n == 0) {
-          client_gone_ = true;
-          cancelSocket(c.transport());  // wakes readResponseHead()
-        }
-      });
+  ds_.transport.peek(ds_.peek_byte, [current = ds_.watch_generation, generation, this, &c](
+                                        const asio::error_code& ec, size_t n) {
+    if (*current != generation) return;
+    watching_ = false;
+    if (ec || n == 0) {
+      client_gone_ = true;
+      cancelSocket(c.transport());  // wakes readResponseHead()
+    }
+  });
 }
 
 void UpstreamRequest::stopWatchingClient() {

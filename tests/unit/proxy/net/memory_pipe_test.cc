@@ -164,7 +164,7 @@ TEST(MemoryPipe, PeekReportsInputWithoutTakingItAndTheDriverGoing) {
     got_n = n;
   });
   other->closeDriverSide();
-    poll(io);
+  poll(io);
   EXPECT_EQ(got_n, 0u);
   EXPECT_EQ(got_ec, asio::error::eof);
 }
