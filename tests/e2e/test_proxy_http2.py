@@ -74,6 +74,7 @@ class H2Backend:
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.connections = 0
+        self.requests = []  # the request heads received, in order
         self.running = True
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -117,6 +118,7 @@ class H2Backend:
             for ev in c.receive_data(data):
                 if isinstance(ev, h2.events.RequestReceived):
                     heads[ev.stream_id] = dict(ev.headers)
+                    self.requests.append(dict(ev.headers))
                     bodies[ev.stream_id] = 0
                 elif isinstance(ev, h2.events.DataReceived):
                     bodies[ev.stream_id] += len(ev.data)

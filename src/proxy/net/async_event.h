@@ -16,23 +16,28 @@ class AsyncEvent {
   explicit AsyncEvent(const asio::any_io_executor& executor)
       : timer_(executor, asio::steady_timer::time_point::max()) {}
 
+  // Cancelling a timer takes the reactor's timer lock; with nobody waiting there is nothing to
+  // wake, and the HTTP/2 drivers set their events for every frame.
   void set() {
     set_ = true;
-    timer_.cancel();
+    if (waiters_ > 0) timer_.cancel();
   }
-  // Back to unset, for the next round (no waiter may be suspended).
-  void reset() {
-    set_ = false;
-    timer_.expires_at(asio::steady_timer::time_point::max());
-  }
+  // Back to unset, for the next round. The timer's expiry never changes (a cancel leaves it),
+  // so nothing needs re-arming.
+  void reset() { set_ = false; }
 
   asio::awaitable<void> wait() {
-    while (!set_) co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    while (!set_) {
+      ++waiters_;
+      co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      --waiters_;
+    }
   }
 
  private:
   asio::steady_timer timer_;
   bool set_ = false;
+  int waiters_ = 0;
 };
 
 }  // namespace halyard::proxy::net

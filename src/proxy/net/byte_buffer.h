@@ -15,7 +15,17 @@ namespace halyard::proxy::net {
 
 class ByteBuffer {
  public:
+  // The size every connection starts with (downstream and upstream alike). Storage of exactly
+  // this size is kept for reuse by the thread that freed it (up to kSpareBlocks blocks): each
+  // HTTP/2 stream makes two such buffers and drops them a moment later, and blocks this large
+  // are the allocator's slow path.
+  static constexpr size_t kCommonSize = 16 * 1024;
+  static constexpr size_t kSpareBlocks = 64;
+
   explicit ByteBuffer(size_t capacity);
+  ~ByteBuffer();
+  ByteBuffer(ByteBuffer&&) = default;
+  ByteBuffer& operator=(ByteBuffer&&) = default;
 
   char* data() { return data_.get(); }
   size_t capacity() const { return capacity_; }

@@ -11,24 +11,29 @@ Transport::Transport(asio::ip::tcp::socket socket) : socket_(std::move(socket)) 
 
 Transport::Transport(const asio::any_io_executor& executor) : socket_(executor) {}
 
-Transport::~Transport() = default;
+Transport::~Transport() {
+  if (pipe_) pipe_->close();
+}
 
 void Transport::startTls(SSL* ssl) {
   tls_ = std::make_unique<TlsStream>(socket_, ssl);
 }
 
 void Transport::shutdownSend() {
+  if (pipe_) return pipe_->shutdownSend();
   if (tls_) return;
   asio::error_code ignored;
   socket_.shutdown(asio::socket_base::shutdown_send, ignored);
 }
 
 void Transport::cancel() {
+  if (pipe_) return pipe_->cancel();
   asio::error_code ignored;
   socket_.cancel(ignored);
 }
 
 void Transport::close() {
+  if (pipe_) pipe_->close();
   closeQuietly(socket_);
 }
 

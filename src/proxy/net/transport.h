@@ -4,9 +4,12 @@
 // socket itself stays reachable for what only TCP knows (options, peeking for a hang-up,
 // cancelling pending operations, closing).
 //
-// A closed set of two, chosen per connection at setup, rather than a virtual interface: each
-// read and write is one predictable branch and no extra coroutine frame, which keeps the
-// plaintext hot path as it was. A third transport (io_uring) would be a third branch here.
+// A closed set of three, chosen per connection at setup, rather than a virtual interface: each
+// read and write is one or two predictable branches and no extra coroutine frame for TCP, which
+// keeps the plaintext hot path as it was. The third is in memory (net/memory_pipe.h): the
+// request path serving one stream of an HTTP/2 connection, upstream or downstream, reads and
+// writes the stream's bytes from and to the HTTP/2 codec directly. Its socket stays unopened:
+// socket options and endpoints on it fail quietly, as the callers already allow for.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -21,6 +24,7 @@
 #include <tuple>
 
 #include "proxy/net/awaitable.h"
+#include "proxy/net/memory_pipe.h"
 
 namespace halyard::proxy::net {
 
@@ -43,6 +47,10 @@ class Transport {
   asio::ip::tcp::socket& socket() { return socket_; }
   asio::any_io_executor executor() { return socket_.get_executor(); }
   bool secure() const { return tls_ != nullptr; }
+  // The request path's side of an HTTP/2 stream's in-memory pipe, on a transport whose socket
+  // was never opened: every read and write goes to `pipe` from here on.
+  void usePipe(std::shared_ptr<MemoryPipe> pipe) { pipe_ = std::move(pipe); }
+  bool inMemory() const { return pipe_ != nullptr; }
 
   // Layers TLS over the socket with `ssl` (a fresh SSL object from a context; ownership is
   // taken). The handshake is the caller's next step.
@@ -54,12 +62,24 @@ class Transport {
 
   template <class MutableBuffers>
   awaitable<std::tuple<asio::error_code, size_t>> readSome(const MutableBuffers& buffers) {
-    return tls_ ? tls_->async_read_some(buffers, kAwait) : socket_.async_read_some(buffers, kAwait);
+    if (tls_) return tls_->async_read_some(buffers, kAwait);
+    if (pipe_) return pipe_->readSome(buffers);
+    return socket_.async_read_some(buffers, kAwait);
   }
   template <class ConstBuffers>
   awaitable<std::tuple<asio::error_code, size_t>> writeAll(const ConstBuffers& buffers) {
-    return tls_ ? asio::async_write(*tls_, buffers, kAwait)
-                : asio::async_write(socket_, buffers, kAwait);
+    if (tls_) return asio::async_write(*tls_, buffers, kAwait);
+    if (pipe_) return pipe_->writeAll(buffers);
+    return asio::async_write(socket_, buffers, kAwait);
+  }
+  // Waits for the peer to send something or go away without taking any byte (a one-byte
+  // MSG_PEEK receive into `byte` on a socket): handler(ec, n) with n = 0 or an error when the
+  // peer is gone. On TLS the TCP socket is peeked: records waiting mean the peer is there.
+  template <class Handler>
+  void peek(char& byte, Handler&& handler) {
+    if (pipe_) return pipe_->peek(std::forward<Handler>(handler));
+    socket_.async_receive(asio::buffer(&byte, 1), asio::socket_base::message_peek,
+                          std::forward<Handler>(handler));
   }
 
   // Ends our sending side: a TCP half-close; TLS cannot half-close, so it is left to close().
@@ -84,6 +104,7 @@ class Transport {
  private:
   asio::ip::tcp::socket socket_;
   std::unique_ptr<TlsStream> tls_;
+  std::shared_ptr<MemoryPipe> pipe_;
 };
 
 }  // namespace halyard::proxy::net

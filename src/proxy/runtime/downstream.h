@@ -72,7 +72,7 @@ struct Downstream {
   // x-forwarded-client-cert for the app; empty on plaintext.
   std::string forwarded_client_cert;
   bool mutual_tls() const { return !peer_principal.empty(); }
-  // A stream of an HTTP/2 connection is served over a local socket pair: the SNI of the client's
+  // A stream of an HTTP/2 connection is served over an in-memory pipe: the SNI of the client's
   // TLS connection and the protocol for the access log come from the connection.
   std::string stream_sni;
   std::string_view stream_protocol;

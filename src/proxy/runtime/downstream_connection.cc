@@ -30,11 +30,13 @@ DownstreamConnection::DownstreamConnection(Worker& worker, asio::ip::tcp::socket
   worker.telemetry().connectionOpened(ds_.listener->name);
 }
 
-DownstreamConnection::DownstreamConnection(Worker& worker, asio::ip::tcp::socket socket,
+DownstreamConnection::DownstreamConnection(Worker& worker, std::shared_ptr<net::MemoryPipe> pipe,
                                            std::shared_ptr<const ListenerInfo> listener,
                                            const Downstream& connection,
                                            std::shared_ptr<http::H2ResponseEncoder> encoder)
-    : ds_(worker, std::move(socket), std::move(listener)), stream_encoder_(std::move(encoder)) {
+    : ds_(worker, asio::ip::tcp::socket(pipe->executor()), std::move(listener)),
+      stream_encoder_(std::move(encoder)) {
+  ds_.transport.usePipe(std::move(pipe));
   ds_.remote_ip = connection.remote_ip;
   ds_.remote_endpoint = connection.remote_endpoint;
   ds_.local_endpoint = connection.local_endpoint;

@@ -29,10 +29,10 @@ class DownstreamConnection {
   DownstreamConnection(Worker& worker, asio::ip::tcp::socket socket,
                        std::shared_ptr<const ListenerInfo> listener);
   // One stream of an HTTP/2 connection (runtime/h2_connection.h), served as one HTTP/1.1
-  // request over `socket`, a local socket pair whose other end the HTTP/2 driver holds: the
-  // same phases and upstream path as any request. The client's facts (addresses, TLS, peer
+  // request over `pipe`, an in-memory pipe whose other end the HTTP/2 driver holds: the same
+  // phases and upstream path as any request. The client's facts (addresses, TLS, peer
   // identity) come from `connection`; the response head and trailers go to `encoder`.
-  DownstreamConnection(Worker& worker, asio::ip::tcp::socket socket,
+  DownstreamConnection(Worker& worker, std::shared_ptr<net::MemoryPipe> pipe,
                        std::shared_ptr<const ListenerInfo> listener, const Downstream& connection,
                        std::shared_ptr<http::H2ResponseEncoder> encoder);
   ~DownstreamConnection();

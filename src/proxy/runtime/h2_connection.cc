@@ -1,21 +1,19 @@
 #include "proxy/runtime/h2_connection.h"
 
 #include <nghttp2/nghttp2.h>
-#include <sys/socket.h>
 
 #include <array>
-#include <asio/read.hpp>
-#include <asio/write.hpp>
 #include <charconv>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "common/log.h"
 #include "proxy/http/h2_response_encoder.h"
 #include "proxy/http/h2_server_session.h"
 #include "proxy/net/async_event.h"
+#include "proxy/net/memory_pipe.h"
 #include "proxy/runtime/downstream_connection.h"
 #include "proxy/runtime/spawn.h"
 #include "proxy/runtime/worker.h"
@@ -24,14 +22,56 @@ namespace halyard::proxy::runtime {
 
 namespace {
 
-// Response bytes read from a stream's pair and not yet taken by the client's window.
-constexpr size_t kMaxPending = 64 * 1024;
-// The pair's socket buffers: with kMaxPending, what one stream holds in each direction.
-constexpr int kPairBuffer = 64 * 1024;
+// What the stream's request path may have written and the client's window not taken yet: a
+// writer finding this much queued waits (net/memory_pipe.h).
+constexpr size_t kPipeCapacity = 64 * 1024;
 // What one write to the client carries at most.
 constexpr size_t kMaxWrite = 64 * 1024;
 // A request body that ends within the first burst and this size goes with a Content-Length.
 constexpr size_t kMaxEarlyBody = 64 * 1024;
+
+// Storage for the stream connections of this thread: a DownstreamConnection with its
+// shared_ptr control block is a few KiB, past the allocator's fast path, and every stream makes
+// one and drops it a moment later. Blocks of the one size it needs are kept (up to kSpare).
+class SpareStreamBlocks {
+ public:
+  static constexpr size_t kSpare = 64;
+  ~SpareStreamBlocks() {
+    for (size_t i = 0; i < count_; ++i) ::operator delete(blocks_[i]);
+  }
+  void* take(size_t size) {
+    if (size == size_ && count_ > 0) return blocks_[--count_];
+    return ::operator new(size);
+  }
+  void give(void* block, size_t size) {
+    if (size_ == 0) size_ = size;
+    if (size == size_ && count_ < kSpare) {
+      blocks_[count_++] = block;
+      return;
+    }
+    ::operator delete(block);
+  }
+
+ private:
+  std::array<void*, kSpare> blocks_{};
+  size_t count_ = 0;
+  size_t size_ = 0;
+};
+thread_local SpareStreamBlocks spare_stream_blocks;
+
+template <class T>
+struct StreamAllocator {
+  using value_type = T;
+  StreamAllocator() = default;
+  template <class U>
+  StreamAllocator(const StreamAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(spare_stream_blocks.take(sizeof(T) * n)); }
+  void deallocate(T* p, size_t n) { spare_stream_blocks.give(p, sizeof(T) * n); }
+  template <class U>
+  bool operator==(const StreamAllocator<U>&) const {
+    return true;
+  }
+};
 
 bool isGrpc(const http::H2RequestHead& head) {
   for (const auto& [n, v] : head.headers) {
@@ -42,42 +82,34 @@ bool isGrpc(const http::H2RequestHead& head) {
 
 class H2Connection;
 
-struct H2Stream final : http::H2ResponseEncoder::Sink {
-  H2Stream(H2Connection& c, int32_t stream_id, asio::ip::tcp::socket end)
-      : connection(&c),
-        id(stream_id),
-        pair(std::move(end)),
-        request_ready(pair.get_executor()),
-        body_drained(pair.get_executor()) {}
+struct H2Stream final : http::H2ResponseEncoder::Sink, net::MemoryPipe::Driver {
+  H2Stream(H2Connection& c, int32_t stream_id, std::shared_ptr<net::MemoryPipe> p)
+      : connection(&c), id(stream_id), pipe(std::move(p)) {}
 
   void onResponseHead(http::H2ResponseEncoder& encoder, bool body) override;
-  size_t pending() const { return body.size() - body_offset; }
+  void onPipeRead(size_t bytes) override;
+  void onPipeOutput() override;
 
   H2Connection* connection;
   int32_t id;
-  asio::ip::tcp::socket pair;  // the driver's end
+  std::shared_ptr<net::MemoryPipe> pipe;  // the driver's side
   std::shared_ptr<http::H2ResponseEncoder> encoder;
-  // Request direction: bytes for the pair (head, then the body, chunked when its length is
-  // unknown), and how many of them are body bytes still counted against the client's window.
-  std::string to_pair;
+  // Request direction: body bytes put into the pipe and not yet returned to the client's
+  // window (they are once the stream's connection read them).
   size_t unconsumed = 0;
   bool chunked = false;
   bool request_ended = false;
-  // The head waits (in to_pair, without its framing) for the end of the client's first burst:
-  // a request whose body ends within it gets a Content-Length, and the request path can buffer
-  // it for retries (gRPC unary calls, small POSTs); one still sending goes on chunked.
+  // The head waits (in the pipe, not announced, without its framing) for the end of the
+  // client's first burst: a request whose body ends within it gets a Content-Length, and the
+  // request path can buffer it for retries (gRPC unary calls, small POSTs); one still sending
+  // goes on chunked.
   bool head_pending = true;
   bool has_length = false;  // the client sent content-length: the body goes as it is
   std::string early_body;
-  bool pair_refused = false;  // the stream's connection stopped reading: body bytes are dropped
-  net::AsyncEvent request_ready;
   // Response direction.
-  std::string body;
-  size_t body_offset = 0;
-  bool body_ended = false;
   bool with_body = false;
-  net::AsyncEvent body_drained;
-  bool closed = false;  // the HTTP/2 stream is gone
+  bool finished = false;  // the response's end was seen (or the stream reset for lacking one)
+  bool closed = false;    // the HTTP/2 stream is gone
 };
 
 class H2Connection final : public http::H2ServerSession::Handler,
@@ -110,12 +142,8 @@ class H2Connection final : public http::H2ServerSession::Handler,
     return it == streams_.end() ? nullptr : it->second.get();
   }
   net::awaitable<void> writeLoop(std::shared_ptr<H2Connection> self);
-  static net::awaitable<void> pumpRequest(std::shared_ptr<H2Connection> self,
-                                          std::shared_ptr<H2Stream> s);
-  static net::awaitable<void> pumpResponse(std::shared_ptr<H2Connection> self,
-                                           std::shared_ptr<H2Stream> s);
   void endStream(H2Stream& s);
-  // Completes a stream's HTTP/1.1 head with its framing and queues it for the pair.
+  // Completes a stream's HTTP/1.1 head with its framing and hands it to the stream's connection.
   void finishHead(H2Stream& s);
   void appendBody(H2Stream& s, std::string_view bytes);
   // After a burst of input: heads still waiting go out (chunked, the body still coming).
@@ -125,16 +153,15 @@ class H2Connection final : public http::H2ServerSession::Handler,
     for (auto& [id, s] : streams_) finishHead(*s);
   }
 
-  Downstream& ds_;  // valid while run() runs; stream coroutines never touch it
+  Downstream& ds_;  // valid while run() runs; stream connections never touch it
   asio::any_io_executor executor_;
   http::H2ServerSession session_;
-  std::map<int32_t, std::shared_ptr<H2Stream>> streams_;
+  std::unordered_map<int32_t, std::unique_ptr<H2Stream>> streams_;
   net::AsyncEvent want_write_;
   net::AsyncEvent writer_done_;
   std::string out_;
-  bool pending_write_ = false;
-  bool pending_heads_ = false;  // some stream's head waits for the end of the input burst  // out_
-                                // holds bytes a cancelled write left
+  bool pending_write_ = false;  // out_ holds bytes a cancelled write left
+  bool pending_heads_ = false;  // some stream's head waits for the end of the input burst
   bool closed_ = false;
   bool going_away_ = false;
 };
@@ -148,6 +175,41 @@ void H2Stream::onResponseHead(http::H2ResponseEncoder& e, bool has_body) {
   connection->kick();
 }
 
+void H2Stream::onPipeRead(size_t bytes) {
+  if (closed || connection->closed() || unconsumed == 0) return;
+  // Framing bytes (the head, chunk sizes) are read too: everything once the pipe is empty.
+  const size_t credit = pipe->inputSize() == 0 ? unconsumed : std::min(bytes, unconsumed);
+  unconsumed -= credit;
+  connection->session().consume(id, credit);
+  connection->kick();
+}
+
+void H2Stream::onPipeOutput() {
+  if (closed || connection->closed() || finished) return;
+  http::H2ServerSession& session = connection->session();
+  if (pipe->requestSideClosed() && unconsumed > 0) {
+    // The stream's connection is done without reading all of the request (a local reply, an
+    // upstream that answered early): what the client sent still counts against its window.
+    session.consume(id, unconsumed);
+    unconsumed = 0;
+  }
+  if (!with_body) {
+    // A trailers-only or bodiless answer: the bytes are not sent.
+    pipe->consumeOutput(pipe->output().size());
+  }
+  if (pipe->outputEnded() && pipe->output().empty()) {
+    finished = true;
+    if (!encoder->headSent()) {
+      // The stream's connection ended without a response: nothing to relay.
+      session.reset(id, NGHTTP2_INTERNAL_ERROR);
+      connection->kick();
+      return;
+    }
+  }
+  if (with_body) session.resume(id);
+  connection->kick();
+}
+
 void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stream) {
   if (head.method.empty() || head.method == "CONNECT" || head.path.empty()) {
     // Extended CONNECT (WebSocket over HTTP/2) and tunnels are not served over HTTP/2 here;
@@ -157,30 +219,16 @@ void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stre
     kick();
     return;
   }
-  std::array<int, 2> fds{};
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds.data()) != 0) {
-    HLOG_WARN("http2 stream refused: socketpair failed: {}", std::strerror(errno));
-    session_.reset(id, NGHTTP2_REFUSED_STREAM);
-    kick();
-    return;
-  }
-  for (const int fd : fds) {
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kPairBuffer, sizeof(kPairBuffer));
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kPairBuffer, sizeof(kPairBuffer));
-  }
-  asio::ip::tcp::socket mine(executor_);
-  asio::ip::tcp::socket theirs(executor_);
-  asio::error_code ec;
-  mine.assign(asio::ip::tcp::v4(), fds[0], ec);
-  theirs.assign(asio::ip::tcp::v4(), fds[1], ec);
-
-  auto s = std::make_shared<H2Stream>(*this, id, std::move(mine));
+  auto pipe = std::make_shared<net::MemoryPipe>(executor_, kPipeCapacity);
+  auto owned = std::make_unique<H2Stream>(*this, id, pipe);
+  H2Stream* s = owned.get();
   s->encoder = std::make_shared<http::H2ResponseEncoder>(isGrpc(head), head.method == "HEAD");
-  s->encoder->setSink(s.get());
+  s->encoder->setSink(s);
+  pipe->setDriver(s);
 
   // The request as HTTP/1.1 for the stream's connection. HTTP/2 has validated the fields
   // (no CR, LF or NUL); anything else the HTTP/1.1 parser still checks.
-  std::string& h = s->to_pair;
+  std::string& h = pipe->input();
   h.reserve(256 + head.path.size());
   h.append(head.method).append(" ").append(head.path).append(" HTTP/1.1\r\n");
   bool has_length = false;
@@ -202,20 +250,19 @@ void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stre
   s->has_length = has_length;
   s->request_ended = end_stream;
   pending_heads_ = true;
+  streams_.emplace(id, std::move(owned));
   if (end_stream) finishHead(*s);
 
-  auto stream_connection = std::make_shared<DownstreamConnection>(ds_.worker, std::move(theirs),
-                                                                  ds_.listener, ds_, s->encoder);
+  auto stream_connection = std::allocate_shared<DownstreamConnection>(
+      StreamAllocator<DownstreamConnection>(), ds_.worker, std::move(pipe), ds_.listener, ds_,
+      s->encoder);
   spawnDetached(executor_, DownstreamConnection::run(std::move(stream_connection)));
-  streams_.emplace(id, s);
-  spawnDetached(executor_, pumpRequest(shared_from_this(), s));
-  spawnDetached(executor_, pumpResponse(shared_from_this(), s));
 }
 
 void H2Connection::finishHead(H2Stream& s) {
   if (!s.head_pending) return;
   s.head_pending = false;
-  std::string& h = s.to_pair;
+  std::string& h = s.pipe->input();
   if (!s.has_length) {
     if (s.request_ended) {
       if (!s.early_body.empty()) {
@@ -236,22 +283,24 @@ void H2Connection::finishHead(H2Stream& s) {
     s.early_body.shrink_to_fit();
   }
   if (s.chunked && s.request_ended) h.append("0\r\n\r\n");
-  s.request_ready.set();
+  s.pipe->inputAdded();
 }
 
 void H2Connection::appendBody(H2Stream& s, std::string_view bytes) {
+  std::string& in = s.pipe->input();
   if (s.chunked) {
     std::array<char, 20> size{};
     const auto end = std::to_chars(size.data(), size.data() + size.size(), bytes.size(), 16).ptr;
-    s.to_pair.append(size.data(), end).append("\r\n").append(bytes).append("\r\n");
+    in.append(size.data(), end).append("\r\n").append(bytes).append("\r\n");
   } else {
-    s.to_pair.append(bytes);
+    in.append(bytes);
   }
 }
 
 void H2Connection::onRequestData(int32_t id, std::span<const uint8_t> data) {
   H2Stream* s = find(id);
-  if (!s || s->pair_refused) {
+  if (!s || s->pipe->requestSideClosed()) {
+    // The stream's connection stopped reading: what the client still sends is dropped.
     session_.consume(id, data.size());
     return;
   }
@@ -263,7 +312,7 @@ void H2Connection::onRequestData(int32_t id, std::span<const uint8_t> data) {
     return;
   }
   appendBody(*s, bytes);
-  s->request_ready.set();
+  s->pipe->inputAdded();
 }
 
 void H2Connection::onRequestEnd(int32_t id) {
@@ -271,17 +320,19 @@ void H2Connection::onRequestEnd(int32_t id) {
   if (!s || s->request_ended) return;
   s->request_ended = true;
   if (s->head_pending) return finishHead(*s);
-  if (s->chunked) s->to_pair.append("0\r\n\r\n");
-  s->request_ready.set();
+  // No end of stream for the pipe: the stream's connection would take it for a client that
+  // went away. The request's own framing ends it, and "connection: close" the exchange.
+  if (s->chunked) {
+    s->pipe->input().append("0\r\n\r\n");
+    s->pipe->inputAdded();
+  }
 }
 
 void H2Connection::endStream(H2Stream& s) {
   s.closed = true;
   s.encoder->setSink(nullptr);
-  asio::error_code ignored;
-  s.pair.close(ignored);  // the stream's connection sees the client go (DC) if still busy
-  s.request_ready.set();
-  s.body_drained.set();
+  // The stream's connection sees the client go (reads end, writes fail) if still busy.
+  s.pipe->closeDriverSide();
 }
 
 void H2Connection::onStreamClose(int32_t id, uint32_t) {
@@ -303,85 +354,19 @@ long H2Connection::readBody(int32_t id, uint8_t* out, size_t max, bool& end) {
     end = true;
     return 0;
   }
-  const size_t n = std::min(max, s->pending());
-  if (n == 0 && !s->body_ended) return -1;
-  std::memcpy(out, s->body.data() + s->body_offset, n);
-  s->body_offset += n;
-  if (s->body_offset == s->body.size()) {
-    s->body.clear();
-    s->body_offset = 0;
-  }
-  if (s->pending() < kMaxPending / 2) s->body_drained.set();
-  end = s->body_ended && s->pending() == 0;
+  const std::string_view queued = s->pipe->output();
+  const size_t n = std::min(max, queued.size());
+  const bool ended = s->pipe->outputEnded();
+  if (n == 0 && !ended) return -1;
+  std::memcpy(out, queued.data(), n);
+  s->pipe->consumeOutput(n);
+  end = ended && s->pipe->output().empty();
   return static_cast<long>(n);
 }
 
 const http::Fields* H2Connection::trailers(int32_t id) {
   H2Stream* s = find(id);
   return s ? &s->encoder->trailers() : nullptr;
-}
-
-net::awaitable<void> H2Connection::pumpRequest(std::shared_ptr<H2Connection> self,
-                                               std::shared_ptr<H2Stream> s) {
-  std::string chunk;
-  while (!s->closed && !self->closed_) {
-    if (s->to_pair.empty()) {
-      // No half-close at the end: the stream's connection would take it for a client that
-      // went away. The request's own framing ends it, and "connection: close" the exchange.
-      if (s->request_ended) break;
-      s->request_ready.reset();
-      co_await s->request_ready.wait();
-      continue;
-    }
-    chunk.clear();
-    chunk.swap(s->to_pair);
-    const size_t credit = s->unconsumed;
-    s->unconsumed = 0;
-    auto [ec, n] = co_await asio::async_write(s->pair, asio::buffer(chunk), net::kAwait);
-    if (self->closed_) break;
-    // Returned even when the stream is gone meanwhile: the connection's window counts them too.
-    self->session_.consume(s->id, credit);
-    self->kick();
-    if (s->closed) break;
-    if (ec) {
-      // The stream's connection answered without reading the rest (a local reply, an upstream
-      // that responded early): what the client still sends is dropped.
-      s->pair_refused = true;
-      self->session_.consume(s->id, s->unconsumed);
-      s->unconsumed = 0;
-      s->to_pair.clear();
-      break;
-    }
-  }
-}
-
-net::awaitable<void> H2Connection::pumpResponse(std::shared_ptr<H2Connection> self,
-                                                std::shared_ptr<H2Stream> s) {
-  std::array<char, 16 * 1024> buf{};
-  while (!s->closed && !self->closed_) {
-    if (s->pending() >= kMaxPending) {
-      s->body_drained.reset();
-      co_await s->body_drained.wait();
-      continue;
-    }
-    auto [ec, n] = co_await s->pair.async_read_some(asio::buffer(buf), net::kAwait);
-    if (s->closed || self->closed_) break;
-    if (ec) {
-      s->body_ended = true;
-      if (!s->encoder->headSent()) {
-        // The stream's connection ended without a response: nothing to relay.
-        self->session_.reset(s->id, NGHTTP2_INTERNAL_ERROR);
-      } else if (s->with_body) {
-        self->session_.resume(s->id);
-      }
-      self->kick();
-      break;
-    }
-    if (!s->with_body) continue;  // a trailers-only or bodiless answer: the bytes are not sent
-    s->body.append(buf.data(), n);
-    self->session_.resume(s->id);
-    self->kick();
-  }
 }
 
 net::awaitable<void> H2Connection::writeLoop(std::shared_ptr<H2Connection> self) {

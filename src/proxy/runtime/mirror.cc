@@ -8,6 +8,7 @@
 #include "proxy/runtime/body_reader.h"
 #include "proxy/runtime/spawn.h"
 #include "proxy/runtime/worker.h"
+#include "proxy/upstream/h2_session.h"
 #include "proxy/upstream/load_balancer.h"
 
 namespace halyard::proxy::runtime {
@@ -39,7 +40,17 @@ net::awaitable<void> mirror(Worker& worker, std::shared_ptr<const WorkerSnapshot
   const auto chosen = hosts->transportFor(hosts->endpoint(*host), mirrorHost(head));
   if (!chosen) co_return;
   const upstream::TransportSettings& transport = *chosen;
-  std::unique_ptr<upstream::UpstreamConnection> c = worker.pool().takeIdle(*host, transport);
+  std::unique_ptr<upstream::UpstreamConnection> c;
+  if (hosts->cluster().http2) {
+    // An HTTP/2 cluster gets its copy as a stream on the shared HTTP/2 connection, like the
+    // original would (upstream/h2_session.h); the HTTP/1.1 below then goes through its pipe.
+    auto stream = co_await upstream::openH2Stream(worker.pool(), *host,
+                                                  hosts->cluster().connect_timeout, transport);
+    if (!stream) co_return;
+    c = std::move(*stream);
+  } else {
+    c = worker.pool().takeIdle(*host, transport);
+  }
   if (!c) {
     auto connected =
         co_await worker.pool().connect(*host, hosts->cluster().connect_timeout, transport);

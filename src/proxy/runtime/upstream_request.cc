@@ -616,16 +616,15 @@ void UpstreamRequest::watchClient(UpstreamConnection& c) {
   // The handler may run after this request is gone (a cancelled watch completes later); the
   // connection's watch generation tells it whether the watch it belongs to is still current.
   const uint64_t generation = ++*ds_.watch_generation;
-  ds_.socket().async_receive(
-      asio::buffer(&ds_.peek_byte, 1), MSG_PEEK,
-      [current = ds_.watch_generation, generation, this, &c](const asio::error_code& ec, size_t n) {
-        if (*current != generation) return;
-        watching_ = false;
-        if (ec || n == 0) {
-          client_gone_ = true;
-          cancelSocket(c.socket());  // wakes readResponseHead()
-        }
-      });
+  ds_.transport.peek(ds_.peek_byte, [current = ds_.watch_generation, generation, this, &c](
+                                        const asio::error_code& ec, size_t n) {
+    if (*current != generation) return;
+    watching_ = false;
+    if (ec || n == 0) {
+      client_gone_ = true;
+      cancelSocket(c.transport());  // wakes readResponseHead()
+    }
+  });
 }
 
 void UpstreamRequest::stopWatchingClient() {
@@ -644,8 +643,8 @@ Clock::time_point UpstreamRequest::responseDeadline() const {
 
 void UpstreamRequest::rearmResponseTimer(UpstreamConnection& c) {
   if (!reading_upstream_) return;
-  asio::ip::tcp::socket& s = c.socket();
-  c.readTimer().armAt(responseDeadline(), [&s] { cancelSocket(s); });
+  net::Transport& t = c.transport();
+  c.readTimer().armAt(responseDeadline(), [&t] { t.cancel(); });
 }
 
 // The client's side of the upload failed: a malformed body is the client's error (400), anything
@@ -722,7 +721,7 @@ net::awaitable<void> UpstreamRequest::upload(UpstreamConnection& c) {
     const BodyRead r = co_await readRequestBody(ds_, rq_);
     if (r.error != BodyError::kNone) {
       upload_error_ = r.error;
-      cancelSocket(c.socket());  // wakes the response side, which gives up on this request
+      cancelSocket(c.transport());  // wakes the response side, which gives up on this request
       break;
     }
     if (r.data.empty()) {
@@ -764,7 +763,7 @@ net::awaitable<void> UpstreamRequest::upload(UpstreamConnection& c) {
 net::awaitable<void> UpstreamRequest::stopUpload(UpstreamConnection& c) {
   if (!upload_running_) co_return;
   cancelSocket(ds_.transport);
-  cancelSocket(c.socket());
+  cancelSocket(c.transport());
   co_await upload_done_.wait();
   // The errors the cancellation itself caused are not the client's or the upstream's.
   upload_error_ = BodyError::kNone;

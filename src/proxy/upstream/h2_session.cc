@@ -1,16 +1,16 @@
 #include "proxy/upstream/h2_session.h"
 
 #include <nghttp2/nghttp2.h>
-#include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/write.hpp>
 #include <charconv>
 #include <cstring>
-#include <map>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "common/log.h"
 #include "proxy/http/chunked_decoder.h"
@@ -19,12 +19,15 @@
 #include "proxy/http/h2_client_session.h"
 #include "proxy/net/async_event.h"
 #include "proxy/net/byte_buffer.h"
+#include "proxy/net/memory_pipe.h"
 
 namespace halyard::proxy::upstream {
 
 namespace {
 
-constexpr int kPairBuffer = 64 * 1024;
+// What the request path may have written and the server's window not taken yet: a writer
+// finding this much queued waits (net/memory_pipe.h).
+constexpr size_t kPipeCapacity = 64 * 1024;
 constexpr size_t kMaxPending = 64 * 1024;  // request body bytes waiting for the server's window
 constexpr size_t kMaxWrite = 64 * 1024;
 
@@ -44,35 +47,34 @@ void spawn(const Executor& executor, asio::awaitable<void> task) {
 
 class H2Session;
 
-// One request on the shared connection, and the pair end the request path talks HTTP/1.1 to.
-struct H2UpStream {
-  H2UpStream(H2Session& s, asio::ip::tcp::socket end)
-      : session(&s),
-        pair(std::move(end)),
-        buffer(16 * 1024),
-        body_drained(pair.get_executor()),
-        to_pair_ready(pair.get_executor()) {}
+// One request on the shared connection, and the driver's side of the pipe the request path
+// talks HTTP/1.1 through.
+struct H2UpStream final : net::MemoryPipe::Driver {
+  H2UpStream(H2Session& s, std::shared_ptr<net::MemoryPipe> p) : session(&s), pipe(std::move(p)) {}
+
+  void onPipeRead(size_t bytes) override;
+  void onPipeOutput() override;
 
   H2Session* session;
   int32_t id = -1;
-  asio::ip::tcp::socket pair;
-  net::ByteBuffer buffer;
-  http::RequestParser parser;
-  std::string method;
+  std::shared_ptr<net::MemoryPipe> pipe;
+  bool head_method = false;  // a HEAD request: its response has no body
   std::shared_ptr<http::Fields> trailers;
-  // Request body read from the pair, waiting for the server's window.
+  // Request direction: the body's framing as the request path wrote it, and body bytes taken
+  // from the pipe, waiting for the server's window.
+  bool head_done = false;
+  bool has_body = false;
+  http::BodyFraming framing;
+  uint64_t remaining = 0;
+  http::ChunkedDecoder decoder;
   std::string body;
   size_t body_offset = 0;
   bool body_ended = false;
-  net::AsyncEvent body_drained;
-  net::AsyncEvent to_pair_ready;
-  // Response as HTTP/1.1, waiting to go into the pair; body bytes in it not yet returned to
-  // the server's window.
-  std::string to_pair;
+  // Response direction (as HTTP/1.1 into the pipe): DATA bytes in it not yet returned to the
+  // server's window.
   size_t unconsumed = 0;
   bool chunked = false;
   bool response_ended = false;
-  bool head_written = false;
   bool closed = false;
   size_t pending() const { return body.size() - body_offset; }
 };
@@ -125,14 +127,21 @@ class H2Session final : public http::H2ClientSession::Handler,
     spawn(executor_, readLoop(shared_from_this()));
     spawn(executor_, writeLoop(shared_from_this()));
   }
-  // Adds a stream for the request the request path is about to write into `end`'s peer.
-  void open(asio::ip::tcp::socket end, std::shared_ptr<http::Fields> trailers) {
-    auto s = std::make_shared<H2UpStream>(*this, std::move(end));
+  // Adds a stream for the request the request path is about to write into `pipe`.
+  void open(std::shared_ptr<net::MemoryPipe> pipe, std::shared_ptr<http::Fields> trailers) {
+    if (closed_) {
+      pipe->closeDriverSide();
+      return;
+    }
+    auto s = std::make_unique<H2UpStream>(*this, pipe);
     s->trailers = std::move(trailers);
-    pending_.push_back(s);
-    spawn(executor_, pumpRequest(shared_from_this(), s));
-    spawn(executor_, pumpResponse(shared_from_this(), s));
+    pipe->setDriver(s.get());
+    pending_.push_back(std::move(s));
   }
+
+  // From the stream's pipe.
+  void streamOutput(H2UpStream& s);
+  void streamRead(H2UpStream& s, size_t bytes);
 
   // http::H2ClientSession::Handler
   void onResponseHead(int32_t id, uint16_t status, http::Fields headers, bool end) override;
@@ -148,20 +157,22 @@ class H2Session final : public http::H2ClientSession::Handler,
   }
   void kick() { want_write_.set(); }
   void endStream(H2UpStream& s);
-  void forget(const std::shared_ptr<H2UpStream>& s);
+  // Ends a stream whose head never became an HTTP/2 request; `s` is gone after.
+  void dropPending(H2UpStream& s);
+  // Turns the request head in the pipe into HEADERS; false when the stream was dropped.
+  bool startRequest(H2UpStream& s);
+  // Moves body bytes from the pipe into the stream's DATA queue, up to kMaxPending.
+  void drainBody(H2UpStream& s);
   static asio::awaitable<void> readLoop(std::shared_ptr<H2Session> self);
   static asio::awaitable<void> writeLoop(std::shared_ptr<H2Session> self);
-  static asio::awaitable<void> pumpRequest(std::shared_ptr<H2Session> self,
-                                           std::shared_ptr<H2UpStream> s);
-  static asio::awaitable<void> pumpResponse(std::shared_ptr<H2Session> self,
-                                            std::shared_ptr<H2UpStream> s);
   void shutdown();
 
   std::unique_ptr<UpstreamConnection> c_;
   asio::any_io_executor executor_;
   http::H2ClientSession codec_;
-  std::map<int32_t, std::shared_ptr<H2UpStream>> streams_;
-  std::vector<std::shared_ptr<H2UpStream>> pending_;  // head not read from the pair yet
+  std::unordered_map<int32_t, std::unique_ptr<H2UpStream>> streams_;
+  std::vector<std::unique_ptr<H2UpStream>> pending_;  // head not read from the pipe yet
+  http::RequestParser parser_;
   net::AsyncEvent want_write_;
   net::AsyncEvent writer_done_;
   net::AsyncEvent ready_;
@@ -173,16 +184,22 @@ class H2Session final : public http::H2ClientSession::Handler,
   common::Error error_;
 };
 
-void H2Session::endStream(H2UpStream& s) {
-  s.closed = true;
-  asio::error_code ignored;
-  s.pair.close(ignored);
-  s.to_pair_ready.set();
-  s.body_drained.set();
+void H2UpStream::onPipeRead(size_t bytes) {
+  session->streamRead(*this, bytes);
 }
 
-void H2Session::forget(const std::shared_ptr<H2UpStream>& s) {
-  std::erase(pending_, s);
+void H2UpStream::onPipeOutput() {
+  session->streamOutput(*this);
+}
+
+void H2Session::endStream(H2UpStream& s) {
+  s.closed = true;
+  s.pipe->closeDriverSide();
+}
+
+void H2Session::dropPending(H2UpStream& s) {
+  endStream(s);
+  std::erase_if(pending_, [&s](const std::unique_ptr<H2UpStream>& p) { return p.get() == &s; });
 }
 
 void H2Session::shutdown() {
@@ -196,15 +213,142 @@ void H2Session::shutdown() {
   kick();
 }
 
+void H2Session::streamRead(H2UpStream& s, size_t bytes) {
+  if (s.closed || closed_ || s.unconsumed == 0) return;
+  // Framing bytes (the head, chunk sizes) are read too: everything once the pipe is empty.
+  const size_t credit = s.pipe->inputSize() == 0 ? s.unconsumed : std::min(bytes, s.unconsumed);
+  s.unconsumed -= credit;
+  codec_.consume(s.id, credit);
+  kick();
+}
+
+void H2Session::streamOutput(H2UpStream& s) {
+  if (s.closed || closed_) return;
+  if (!s.head_done) {
+    if (!startRequest(s)) return;
+  } else if (s.pipe->requestSideClosed()) {
+    // The request path gave up on the exchange (a timeout, its client left): so does the
+    // server. The response bytes it did not read go back to the connection's window.
+    if (s.unconsumed > 0) codec_.consume(s.id, s.unconsumed);
+    s.unconsumed = 0;
+    codec_.reset(s.id, NGHTTP2_CANCEL);
+    endStream(s);
+    kick();
+    return;
+  }
+  drainBody(s);
+}
+
+// The request path's HTTP/1.1 request head, out of the pipe, to HEADERS.
+bool H2Session::startRequest(H2UpStream& s) {
+  if (s.pipe->requestSideClosed() || s.pipe->outputEnded()) {
+    dropPending(s);
+    return false;
+  }
+  // One parser for the session's streams, fed each head from its start: heads arrive whole
+  // (the request path writes one at once), so a partial one is just parsed again later.
+  parser_.reset();
+  const http::ParseStatus st = parser_.feed(s.pipe->outputBytes());
+  if (st == http::ParseStatus::kNeedMore) return false;
+  if (st != http::ParseStatus::kHeadComplete) {
+    dropPending(s);
+    return false;
+  }
+  const http::RequestHead& head = parser_.head();
+  s.head_method = head.method == "HEAD";
+  http::Fields fields;
+  fields.reserve(head.headers.size() + 5);
+  fields.emplace_back(":method", head.method);
+  fields.emplace_back(":scheme", tls_ ? "https" : "http");
+  fields.emplace_back(":authority", head.host);
+  fields.emplace_back(":path", head.path);
+  bool grpc = false;
+  bool te = false;
+  for (const auto& h : head.headers) {
+    if (h.name == "te") te = te || h.value == "trailers";
+    if (h.name == "host" || h.name == "te" || http::isConnectionSpecific(h.name)) continue;
+    if (h.name == "content-type" && h.value.starts_with("application/grpc")) grpc = true;
+    fields.emplace_back(h.name, h.value);
+  }
+  // gRPC servers require it; the HTTP/1.1 hop before this one dropped it as hop-by-hop.
+  if (grpc || te) fields.emplace_back("te", "trailers");
+  s.framing = head.framing;
+  s.remaining = s.framing.content_length;
+  s.has_body = s.framing.kind == http::BodyKind::kChunked ||
+               (s.framing.kind == http::BodyKind::kContentLength && s.framing.content_length > 0);
+  const size_t head_bytes = head.head_bytes;
+  s.id = codec_.request(fields, s.has_body);
+  s.pipe->consumeOutput(head_bytes);
+  if (s.id < 0) {
+    dropPending(s);
+    return false;
+  }
+  s.head_done = true;
+  auto it = std::find_if(pending_.begin(), pending_.end(),
+                         [&s](const std::unique_ptr<H2UpStream>& p) { return p.get() == &s; });
+  streams_.emplace(s.id, std::move(*it));
+  pending_.erase(it);
+  kick();
+  return true;
+}
+
+void H2Session::drainBody(H2UpStream& s) {
+  if (!s.has_body || s.body_ended) {
+    // Nothing more is expected: whatever else comes is not part of the request.
+    s.pipe->consumeOutput(s.pipe->output().size());
+    return;
+  }
+  bool done = false;
+  bool moved = false;
+  while (!done && s.pending() < kMaxPending && !s.pipe->output().empty()) {
+    const std::string_view avail = s.pipe->output();
+    moved = true;
+    if (s.framing.kind == http::BodyKind::kContentLength) {
+      const size_t take = static_cast<size_t>(std::min<uint64_t>(avail.size(), s.remaining));
+      s.body.append(avail.substr(0, take));
+      s.pipe->consumeOutput(take);
+      s.remaining -= take;
+      done = s.remaining == 0;
+      continue;
+    }
+    const http::ChunkedStep step =
+        s.decoder.decode(std::span<const char>(avail.data(), avail.size()));
+    // The data points into the pipe: taken before the pipe moves its bytes.
+    if (step.status == http::ChunkedStatus::kData) s.body.append(step.data);
+    s.pipe->consumeOutput(step.consumed);
+    if (step.status == http::ChunkedStatus::kDone) done = true;
+    if (step.status == http::ChunkedStatus::kError) {
+      codec_.reset(s.id, NGHTTP2_CANCEL);
+      endStream(s);
+      kick();
+      return;
+    }
+    if (step.status != http::ChunkedStatus::kData && step.consumed == 0) break;
+  }
+  if (done) {
+    s.body_ended = true;
+  } else if (s.pipe->outputEnded() && s.pipe->output().empty()) {
+    // The request path stopped in the middle of the body.
+    codec_.reset(s.id, NGHTTP2_CANCEL);
+    endStream(s);
+    kick();
+    return;
+  }
+  if (moved || done) {
+    codec_.resume(s.id);
+    kick();
+  }
+}
+
 void H2Session::onResponseHead(int32_t id, uint16_t status, http::Fields headers, bool end) {
   H2UpStream* s = find(id);
-  if (!s) return;
-  std::string& h = s->to_pair;
+  if (!s || s->closed) return;
+  std::string& h = s->pipe->input();
   h.append("HTTP/1.1 ");
   std::array<char, 8> code{};
   h.append(code.data(), std::to_chars(code.data(), code.data() + code.size(), status).ptr);
   h.append(" ").append(http::reasonPhrase(status)).append("\r\n");
-  const bool bodiless = s->method == "HEAD" || status == 204 || status == 304;
+  const bool bodiless = s->head_method || status == 204 || status == 304;
   for (const auto& [n, v] : headers) {
     if (http::isConnectionSpecific(n)) continue;
     if (n == "content-length" && !bodiless) continue;  // framed here, below
@@ -218,53 +362,58 @@ void H2Session::onResponseHead(int32_t id, uint16_t status, http::Fields headers
     h.append("transfer-encoding: chunked\r\n");
   }
   h.append("connection: close\r\n\r\n");
-  s->head_written = true;
-  s->to_pair_ready.set();
+  s->pipe->inputAdded();
 }
 
 void H2Session::onResponseData(int32_t id, std::span<const uint8_t> data) {
   H2UpStream* s = find(id);
-  if (!s || !s->chunked) {
+  if (!s || s->closed || !s->chunked) {
     codec_.consume(id, data.size());
     return;
   }
   std::array<char, 20> size{};
   const auto end = std::to_chars(size.data(), size.data() + size.size(), data.size(), 16).ptr;
-  s->to_pair.append(size.data(), end)
+  s->pipe->input()
+      .append(size.data(), end)
       .append("\r\n")
       .append(reinterpret_cast<const char*>(data.data()), data.size())
       .append("\r\n");
   s->unconsumed += data.size();
-  s->to_pair_ready.set();
+  s->pipe->inputAdded();
 }
 
 void H2Session::onResponseEnd(int32_t id, http::Fields trailers) {
   H2UpStream* s = find(id);
-  if (!s) return;
+  if (!s || s->closed) return;
   if (s->trailers) *s->trailers = std::move(trailers);
-  if (s->chunked) s->to_pair.append("0\r\n\r\n");
+  if (s->chunked) s->pipe->input().append("0\r\n\r\n");
   s->response_ended = true;
-  s->to_pair_ready.set();
+  s->pipe->inputAdded();
+  // The whole response is in the pipe (at most one stream window of it unread): the window goes
+  // back now, and the request path reads the rest, then the end.
+  if (s->unconsumed > 0) codec_.consume(id, s->unconsumed);
+  s->unconsumed = 0;
+  kick();
+  endStream(*s);
 }
 
 void H2Session::onStreamClose(int32_t id, uint32_t error_code) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
-  std::shared_ptr<H2UpStream> s = it->second;
+  std::unique_ptr<H2UpStream> s = std::move(it->second);
   streams_.erase(it);
-  if (s->unconsumed > 0 && !s->response_ended) {
-    // Response bytes that will never be written: the connection's window gets them back.
+  if (s->unconsumed > 0) {
+    // Response bytes that will never be read: the connection's window gets them back.
     codec_.consume(id, s->unconsumed);
     s->unconsumed = 0;
   }
   if (!s->response_ended) {
     // Reset (REFUSED_STREAM, a server error) before the response ended: the request path sees
-    // its connection reset, a retriable failure before the head, a cut body after.
+    // its connection end, a retriable failure before the head, a cut body after.
     HLOG_DEBUG("http2 stream {} to {} closed: {}", id, c_->host().name,
                nghttp2_http2_strerror(error_code));
-    endStream(*s);
   }
-  // Else the pump finishes writing the response into the pair, then closes it.
+  endStream(*s);
 }
 
 long H2Session::readBody(int32_t id, uint8_t* out, size_t max, bool& end) {
@@ -281,141 +430,13 @@ long H2Session::readBody(int32_t id, uint8_t* out, size_t max, bool& end) {
     s->body.clear();
     s->body_offset = 0;
   }
-  if (s->pending() < kMaxPending / 2) s->body_drained.set();
   end = s->body_ended && s->pending() == 0;
+  if (!s->body_ended && !s->closed && s->pending() < kMaxPending / 2 &&
+      !s->pipe->output().empty()) {
+    // Room again: more of the body from the pipe (its writer resumes once it has room too).
+    drainBody(*s);
+  }
   return static_cast<long>(n);
-}
-
-// The request path's HTTP/1.1 request, out of the pair: the head to HEADERS, then the body
-// (Content-Length bytes, or de-chunked) to DATA as the server's window allows.
-asio::awaitable<void> H2Session::pumpRequest(std::shared_ptr<H2Session> self,
-                                             std::shared_ptr<H2UpStream> s) {
-  http::ParseStatus st = http::ParseStatus::kNeedMore;
-  while (st == http::ParseStatus::kNeedMore) {
-    if (s->buffer.writableSize() == 0) s->buffer.grow(s->buffer.capacity() * 2);
-    auto [ec, n] = co_await s->pair.async_read_some(
-        asio::buffer(s->buffer.writable().data(), s->buffer.writableSize()), net::kAwait);
-    if (ec || s->closed || self->closed_) {
-      self->forget(s);
-      if (!s->closed) self->endStream(*s);
-      co_return;
-    }
-    s->buffer.commit(n);
-    st = s->parser.feed(s->buffer.fromStart());
-  }
-  self->forget(s);
-  if (st != http::ParseStatus::kHeadComplete || self->closed_) {
-    self->endStream(*s);
-    co_return;
-  }
-  const http::RequestHead& head = s->parser.head();
-  s->method = head.method;
-  http::Fields fields;
-  fields.reserve(head.headers.size() + 5);
-  fields.emplace_back(":method", head.method);
-  fields.emplace_back(":scheme", self->tls_ ? "https" : "http");
-  fields.emplace_back(":authority", head.host);
-  fields.emplace_back(":path", head.path);
-  bool grpc = false;
-  bool te = false;
-  for (const auto& h : head.headers) {
-    if (h.name == "host" || h.name == "te" || http::isConnectionSpecific(h.name)) continue;
-    if (h.name == "content-type" && h.value.starts_with("application/grpc")) grpc = true;
-    fields.emplace_back(h.name, h.value);
-  }
-  for (const auto& h : head.headers) te = te || (h.name == "te" && h.value == "trailers");
-  // gRPC servers require it; the HTTP/1.1 hop before this one dropped it as hop-by-hop.
-  if (grpc || te) fields.emplace_back("te", "trailers");
-  const http::BodyFraming framing = head.framing;
-  const bool has_body =
-      framing.kind == http::BodyKind::kChunked ||
-      (framing.kind == http::BodyKind::kContentLength && framing.content_length > 0);
-  s->buffer.consume(head.head_bytes);
-  s->id = self->codec_.request(fields, has_body);
-  if (s->id < 0) {
-    self->endStream(*s);
-    co_return;
-  }
-  self->streams_.emplace(s->id, s);
-  self->kick();
-  if (!has_body) co_return;
-
-  http::ChunkedDecoder decoder;
-  uint64_t remaining = framing.content_length;
-  bool done = false;
-  while (!done && !s->closed && !self->closed_) {
-    if (s->pending() >= kMaxPending) {
-      s->body_drained.reset();
-      co_await s->body_drained.wait();
-      continue;
-    }
-    if (s->buffer.readableSize() == 0) {
-      s->buffer.rewindTo(0);
-      auto [ec, n] = co_await s->pair.async_read_some(
-          asio::buffer(s->buffer.writable().data(), s->buffer.writableSize()), net::kAwait);
-      if (s->closed || self->closed_) break;
-      if (ec) {
-        self->codec_.reset(s->id, NGHTTP2_CANCEL);
-        self->kick();
-        break;
-      }
-      s->buffer.commit(n);
-    }
-    const std::string_view avail = s->buffer.readableView();
-    if (framing.kind == http::BodyKind::kContentLength) {
-      const size_t take = static_cast<size_t>(std::min<uint64_t>(avail.size(), remaining));
-      s->body.append(avail.substr(0, take));
-      s->buffer.consume(take);
-      remaining -= take;
-      done = remaining == 0;
-    } else {
-      while (s->buffer.readableSize() > 0) {
-        const std::string_view in = s->buffer.readableView();
-        const http::ChunkedStep step = decoder.decode(std::span<const char>(in.data(), in.size()));
-        s->buffer.consume(step.consumed);
-        if (step.status == http::ChunkedStatus::kData) s->body.append(step.data);
-        if (step.status == http::ChunkedStatus::kDone) done = true;
-        if (step.status == http::ChunkedStatus::kError) {
-          self->codec_.reset(s->id, NGHTTP2_CANCEL);
-          self->kick();
-          co_return;
-        }
-        if (step.status != http::ChunkedStatus::kData) break;
-      }
-    }
-    if (done) s->body_ended = true;
-    self->codec_.resume(s->id);
-    self->kick();
-  }
-}
-
-asio::awaitable<void> H2Session::pumpResponse(std::shared_ptr<H2Session> self,
-                                              std::shared_ptr<H2UpStream> s) {
-  std::string chunk;
-  while (!s->closed && !self->closed_) {
-    if (s->to_pair.empty()) {
-      if (s->response_ended) break;
-      s->to_pair_ready.reset();
-      co_await s->to_pair_ready.wait();
-      continue;
-    }
-    chunk.clear();
-    chunk.swap(s->to_pair);
-    const size_t credit = s->unconsumed;
-    s->unconsumed = 0;
-    auto [ec, n] = co_await asio::async_write(s->pair, asio::buffer(chunk), net::kAwait);
-    if (self->closed_) break;
-    // Returned even when the stream is gone meanwhile: the connection's window counts them too.
-    if (s->id > 0) self->codec_.consume(s->id, credit);
-    self->kick();
-    if (s->closed) break;
-    if (ec) {
-      // The request path gave up on the exchange (a timeout, its client left): so does the
-      // server.
-      if (s->id > 0 && self->streams_.count(s->id) > 0) self->codec_.reset(s->id, NGHTTP2_CANCEL);
-      break;
-    }
-  }
 }
 
 asio::awaitable<void> H2Session::readLoop(std::shared_ptr<H2Session> self) {
@@ -496,25 +517,12 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Str
     }
     session->attach(std::move(*connected));
   }
-  std::array<int, 2> fds{};
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds.data()) != 0) {
-    co_return common::fail(
-        common::ErrorKind::kIo,
-        "cannot open an HTTP/2 stream to " + host.name + ": socketpair: " + std::strerror(errno),
-        common::ErrorSource::kInternal);
-  }
-  for (const int fd : fds) {
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kPairBuffer, sizeof(kPairBuffer));
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kPairBuffer, sizeof(kPairBuffer));
-  }
+  auto pipe = std::make_shared<net::MemoryPipe>(executor, kPipeCapacity);
   auto c = std::make_unique<UpstreamConnection>(executor, host);
-  asio::error_code ec;
-  c->socket().assign(asio::ip::tcp::v4(), fds[0], ec);
-  asio::ip::tcp::socket theirs(executor);
-  theirs.assign(asio::ip::tcp::v4(), fds[1], ec);
+  c->transport().usePipe(pipe);
   c->setPeerPrincipal(session->peerPrincipal());
   c->h2_trailers = std::make_shared<http::Fields>();
-  session->open(std::move(theirs), c->h2_trailers);
+  session->open(std::move(pipe), c->h2_trailers);
   co_return std::move(c);
 }
 

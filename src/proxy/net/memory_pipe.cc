@@ -1,0 +1,86 @@
+#include "proxy/net/memory_pipe.h"
+
+namespace halyard::proxy::net {
+
+namespace {
+
+// A consumed prefix is cut off once it is this large and most of the queue, so a queue that is
+// never empty (a long stream) does not grow, and one that often is costs no copies.
+constexpr size_t kCompactAt = 16 * 1024;
+
+void compact(std::string& queue, size_t& offset) {
+  if (offset == queue.size()) {
+    queue.clear();
+    offset = 0;
+  } else if (offset >= kCompactAt && offset * 2 >= queue.size()) {
+    queue.erase(0, offset);
+    offset = 0;
+  }
+}
+
+}  // namespace
+
+void MemoryPipe::inputAdded() {
+  if (inputSize() == 0) return;
+  readable_.set();
+  if (peek_) firePeek(asio::error_code());
+}
+
+void MemoryPipe::takeInput(size_t bytes) {
+  in_offset_ += bytes;
+  compact(in_, in_offset_);
+  if (driver_ && bytes > 0) driver_->onPipeRead(bytes);
+}
+
+void MemoryPipe::consumeOutput(size_t bytes) {
+  out_offset_ += bytes;
+  compact(out_, out_offset_);
+  // The writer goes on once half the room is free, not for every byte taken.
+  if (out_.size() - out_offset_ <= capacity_ / 2) writable_.set();
+}
+
+void MemoryPipe::closeDriverSide() {
+  if (driver_closed_) return;
+  driver_closed_ = true;
+  driver_ = nullptr;
+  out_.clear();
+  out_.shrink_to_fit();
+  out_offset_ = 0;
+  readable_.set();
+  writable_.set();
+  if (peek_) firePeek(asio::error_code());
+}
+
+void MemoryPipe::firePeek(const asio::error_code& ec) {
+  auto handler = std::move(peek_);
+  peek_ = nullptr;
+  const size_t n = ec || inputSize() == 0 ? 0 : 1;
+  const asio::error_code result = !ec && n == 0 ? asio::error_code(asio::error::eof) : ec;
+  asio::post(executor_, [handler = std::move(handler), result, n] { handler(result, n); });
+}
+
+void MemoryPipe::shutdownSend() {
+  if (out_ended_) return;
+  out_ended_ = true;
+  if (driver_) driver_->onPipeOutput();
+}
+
+void MemoryPipe::cancel() {
+  ++cancel_generation_;
+  readable_.set();
+  writable_.set();
+  if (peek_) firePeek(asio::error::operation_aborted);
+}
+
+void MemoryPipe::close() {
+  if (inner_closed_) return;
+  inner_closed_ = true;
+  out_ended_ = true;
+  in_.clear();
+  in_.shrink_to_fit();
+  in_offset_ = 0;
+  cancel();
+  if (driver_) driver_->onPipeOutput();
+}
+
+}  // namespace halyard::proxy::net
