@@ -126,10 +126,19 @@ void SpanExporter::spanAdded() {
   thread_ = std::thread([this] { run(); });
 }
 
+void SpanExporter::wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_one();
+}
+
 void SpanExporter::run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    cv_.wait_for(lock, kFlushInterval, [this] { return stopping_; });
+    cv_.wait_for(lock, kFlushInterval, [this] { return stopping_ || woken_; });
+    woken_ = false;
     lock.unlock();
     flush();
     lock.lock();
@@ -243,6 +252,13 @@ void appendEscaped(std::string& out, std::string_view v, size_t max) {
   common::appendJsonString(out, v);
 }
 
+void appendKey(std::string& out, std::string_view key, bool plain) {
+  if (!plain) return common::appendJsonString(out, key);
+  out += '"';
+  out += key;
+  out += '"';
+}
+
 std::string_view decimal(std::array<char, 24>& buffer, uint64_t value) {
   const auto end = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value).ptr;
   return {buffer.data(), static_cast<size_t>(end - buffer.data())};
@@ -254,32 +270,34 @@ bool sourceEncoded(const SpanRecord& s, size_t max_tag_length) {
          (max_tag_length == 0 || s.source->longest_value <= max_tag_length);
 }
 
-// Every tag of a span, in Istio's vocabulary: push(key, value); the proxy's own tags only when
+// Every tag of a span, in Istio's vocabulary: push(key, value, plain_key) (Istio's own keys need
+// no escape; the proxy's and custom tags' keys are escaped); the proxy's own tags only when
 // `with_source` (else the caller copies them encoded). `url` is scratch space.
 template <class Push>
 void forEachTag(const SpanRecord& s, bool with_source, std::string& url, Push&& push) {
   if (s.source && with_source) {
-    for (const auto& [k, v] : s.source->tags) push(k, std::string_view(v));
+    for (const auto& [k, v] : s.source->tags) push(k, std::string_view(v), false);
   }
   std::array<char, 24> number{};
-  push("guid:x-request-id", s.request_id);
-  push("http.method", s.method);
+  push("guid:x-request-id", s.request_id, true);
+  push("http.method", s.method, true);
   url.assign("http://").append(s.authority).append(s.path);
-  push("http.url", url);
-  push("http.protocol", s.protocol);
-  push("http.status_code", decimal(number, s.status));
-  push("response_flags", s.flags.empty() ? std::string_view("-") : std::string_view(s.flags));
-  push("request_size", decimal(number, s.request_size));
-  push("response_size", decimal(number, s.response_size));
+  push("http.url", url, true);
+  push("http.protocol", s.protocol, true);
+  push("http.status_code", decimal(number, s.status), true);
+  push("response_flags", s.flags.empty() ? std::string_view("-") : std::string_view(s.flags), true);
+  push("request_size", decimal(number, s.request_size), true);
+  push("response_size", decimal(number, s.response_size), true);
   const std::string_view cluster =
       s.upstream_cluster.empty() ? std::string_view("-") : std::string_view(s.upstream_cluster);
-  push("upstream_cluster", cluster);
-  push("upstream_cluster.name", cluster);
-  push("peer.address", s.peer);
-  push("downstream_cluster", "-");
-  push("user_agent", s.user_agent.empty() ? std::string_view("-") : std::string_view(s.user_agent));
-  for (const auto& [k, v] : s.custom_tags) push(k, std::string_view(v));
-  if (s.error) push("error", "true");
+  push("upstream_cluster", cluster, true);
+  push("upstream_cluster.name", cluster, true);
+  push("peer.address", s.peer, true);
+  push("downstream_cluster", "-", true);
+  push("user_agent", s.user_agent.empty() ? std::string_view("-") : std::string_view(s.user_agent),
+       true);
+  for (const auto& [k, v] : s.custom_tags) push(k, std::string_view(v), false);
+  if (s.error) push("error", "true", true);
 }
 
 const std::string& serviceOf(const SpanRecord& s) {
@@ -326,10 +344,10 @@ void SpanExporter::appendZipkinJson(std::string& out, const std::vector<const Sp
       out += s->source->zipkin_tags;
       first = false;
     }
-    forEachTag(*s, first, scratch, [&](std::string_view k, std::string_view v) {
+    forEachTag(*s, first, scratch, [&](std::string_view k, std::string_view v, bool plain_key) {
       if (!first) out += ',';
       first = false;
-      common::appendJsonString(out, k);
+      appendKey(out, k, plain_key);
       out += ':';
       appendEscaped(out, v, max_tag_length);
     });
@@ -385,12 +403,12 @@ void SpanExporter::appendOtlpJson(std::string& out, const std::vector<const Span
         out += s->source->otlp_attributes;
         first = false;
       }
-      forEachTag(*s, first, scratch, [&](std::string_view k, std::string_view v) {
+      forEachTag(*s, first, scratch, [&](std::string_view k, std::string_view v, bool plain_key) {
         if (k == "error") return;  // the status says it
         if (!first) out += ',';
         first = false;
         out += "{\"key\":";
-        common::appendJsonString(out, k);
+        appendKey(out, k, plain_key);
         out += ",\"value\":{\"stringValue\":";
         appendEscaped(out, v, max_tag_length);
         out += "}}";

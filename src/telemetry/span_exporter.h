@@ -76,19 +76,25 @@ struct SpanRecord {
 
 class SpanBuffer {
  public:
-  static constexpr size_t kMaxBuffered = 10'000;  // per worker, between two flushes
+  // A worker that has this many spans waiting wakes the exporter before its second is over
+  // (one at 100% sampling serves well over that many requests a second); past kMaxBuffered,
+  // spans are dropped and counted.
+  static constexpr size_t kFlushAt = 4'096;
+  static constexpr size_t kMaxBuffered = 32'768;
 
   // Fills the next record under the buffer's lock. The record may hold an earlier span: `fill`
-  // must assign every field (assigning a string keeps its capacity).
+  // must assign every field (assigning a string keeps its capacity). True when the buffer has
+  // just reached kFlushAt: the caller wakes the exporter (SpanExporter::wake).
   template <class Fill>
-  void add(Fill&& fill) {
+  bool add(Fill&& fill) {
     std::lock_guard lock(mu_);
     if (used_ >= kMaxBuffered) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
-      return;
+      return false;
     }
     if (used_ == filling_.size()) filling_.emplace_back();
     fill(filling_[used_++]);
+    return used_ == kFlushAt;
   }
 
   // The exporter's side: the records added since the last take are the first `count` of
@@ -117,6 +123,8 @@ class SpanExporter {
   // A buffer for one worker; the exporter thread starts with the first span added anywhere.
   std::shared_ptr<SpanBuffer> newBuffer();
   void spanAdded();
+  // A buffer is filling up: export now rather than at the end of the second.
+  void wake();
   // Exports what is buffered now, on the calling thread (tests, and at exit).
   void flush();
 
@@ -151,6 +159,7 @@ class SpanExporter {
   bool started_ = false;
   std::atomic<bool> thread_started_{false};
   bool stopping_ = false;
+  bool woken_ = false;
   std::mutex flush_mu_;  // one flush at a time; guards body_
   std::string body_;     // the last batch's request, its capacity kept for the next
   std::atomic<uint64_t> exported_{0};

@@ -220,7 +220,7 @@ void WorkerTelemetry::recordSpan(const RequestRecord& record) {
                                   std::chrono::system_clock::now() - log.start_time)
                                   .count();
   // Every field is assigned: the record may hold an earlier span (SpanBuffer::add).
-  spans_->add([&](telemetry::SpanRecord& span) {
+  const bool filling_up = spans_->add([&](telemetry::SpanRecord& span) {
     const std::string_view trace_id = trace.traceId(), span_id = trace.spanId(),
                            parent_id = trace.parentId();
     std::copy(trace_id.begin(), trace_id.end(), span.trace_id.begin());
@@ -254,6 +254,7 @@ void WorkerTelemetry::recordSpan(const RequestRecord& record) {
     if (span.settings != trace.sharedSettings()) span.settings = trace.sharedSettings();
   });
   telemetry::SpanExporter::instance().spanAdded();
+  if (filling_up) telemetry::SpanExporter::instance().wake();
 }
 
 void WorkerTelemetry::recordOverridden(const RequestRecord& record,

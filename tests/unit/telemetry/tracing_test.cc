@@ -203,5 +203,22 @@ TEST(SpanBuffer, RecordsTakeTurns) {
   EXPECT_EQ(third.records[0].method, "GET");
 }
 
+// A worker's buffer asks for an early export once, when it reaches kFlushAt, and drops (counting)
+// past kMaxBuffered.
+TEST(SpanBuffer, AsksForAnEarlyExportWhenFillingUp) {
+  SpanBuffer buffer;
+  size_t asked = 0, asked_at = 0;
+  for (size_t i = 1; i <= SpanBuffer::kMaxBuffered + 5; ++i) {
+    if (buffer.add([](SpanRecord& r) { r.path = "/"; })) {
+      ++asked;
+      asked_at = i;
+    }
+  }
+  EXPECT_EQ(asked, 1u);
+  EXPECT_EQ(asked_at, SpanBuffer::kFlushAt);
+  EXPECT_EQ(buffer.dropped(), 5u);
+  EXPECT_EQ(buffer.take().count, SpanBuffer::kMaxBuffered);
+}
+
 }  // namespace
 }  // namespace halyard::telemetry
