@@ -453,10 +453,8 @@ int main(int argc, char** argv) {
     if (newest() != v || !allAbove(v - 1)) settled = Clock::now();
   }
 
-  if (flags.hold_s > 0) {
-    std::printf("holding %d proxies: control pid %d\n", flags.proxies, static_cast<int>(pid));
-    std::fflush(stdout);
-    std::this_thread::sleep_for(std::chrono::seconds(flags.hold_s));
+  // The proxies hang up, then the control plane is stopped and its directory removed.
+  auto stopAll = [&] {
     for (auto& p : proxies) p->cancel();
     waitFor(
         [&] {
@@ -467,6 +465,12 @@ int main(int argc, char** argv) {
     waitpid(pid, nullptr, 0);
     fs::remove_all(dir);
     return 0;
+  };
+  if (flags.hold_s > 0) {
+    std::printf("holding %d proxies: control pid %d\n", flags.proxies, static_cast<int>(pid));
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::seconds(flags.hold_s));
+    return stopAll();
   }
 
   std::vector<double> latencies;
@@ -505,14 +509,5 @@ int main(int argc, char** argv) {
   std::printf("control plane: RSS %.1f MB (peak %.1f MB), CPU %.1f ms per push round\n",
               after.rss_mb, after.peak_mb, (after.cpu_s - before.cpu_s) * 1000 / flags.edits);
 
-  for (auto& p : proxies) p->cancel();
-  waitFor(
-      [&] {
-        return std::all_of(proxies.begin(), proxies.end(), [](auto& p) { return p->done(); });
-      },
-      10s);
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
-  fs::remove_all(dir);
-  return 0;
+  return stopAll();
 }

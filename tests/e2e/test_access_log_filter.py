@@ -2,15 +2,10 @@
 (request.method, request.url_path, request.headers['user-agent'], startsWith, !, &&, ||) per
 request, at a gateway run with --config (it translates the directory itself)."""
 import http.client
-import subprocess
 import time
 
-import pytest
-
-from conftest import ROOT
-from proxy_harness import Proxy, free_port, gateway, service
-
-HOST = "shop.example.com"
+from proxy_harness import Proxy
+from test_telemetry_api import HOST, backend, config  # noqa: F401 (backend is a fixture)
 
 TELEMETRY = """---
 apiVersion: telemetry.istio.io/v1
@@ -24,31 +19,6 @@ spec:
         (request.method == 'POST' || request.url_path.startsWith('/admin'))
         && !request.headers['user-agent'].startsWith('probe')
 """
-
-
-@pytest.fixture
-def backend():
-    port = free_port()
-    app = subprocess.Popen(["/usr/bin/python3", str(ROOT / "samples/apps/echo_app.py"),
-                            "--name", "shop", "--port", str(port)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield port
-    app.terminate()
-    app.wait()
-
-
-def config(backend_port):
-    return (gateway("gw", [HOST]) + "---\n" + service("shop", backend_port) + """---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop, namespace: default}
-spec:
-  hosts: [%s]
-  gateways: [gw]
-  http:
-  - route:
-    - destination: {host: shop.default.svc.cluster.local, port: {number: 80}}
-""" % HOST + TELEMETRY)
 
 
 def send(proxy, method, path, agent):
@@ -70,7 +40,7 @@ def send(proxy, method, path, agent):
 
 def test_the_filter_logs_what_the_expression_selects(tmp_path, backend):
     log = tmp_path / "access.log"
-    proxy = Proxy(tmp_path, config(backend), extra_args=["--access-log", str(log)])
+    proxy = Proxy(tmp_path, config(backend, TELEMETRY), extra_args=["--access-log", str(log)])
     try:
         send(proxy, "GET", "/plain?x=1", "curl/8")          # not POST, not /admin: no
         send(proxy, "POST", "/orders", "curl/8")            # POST: yes

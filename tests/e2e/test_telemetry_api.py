@@ -45,7 +45,8 @@ def backend():
     app.wait()
 
 
-def config(backend_port, telemetry):
+def config(backend_port, telemetry=""):
+    """The gateway for HOST routing to the echo app on backend_port, then `telemetry` (YAML)."""
     return (gateway("gw", [HOST]) + "---\n" + service("shop", backend_port) + """---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -56,7 +57,7 @@ spec:
   http:
   - route:
     - destination: {host: shop.default.svc.cluster.local, port: {number: 80}}
-""" % HOST + (TELEMETRY if telemetry else ""))
+""" % HOST + telemetry)
 
 
 def send(proxy, host, count=1):
@@ -91,7 +92,7 @@ def scrape_until(proxy, done, timeout=5):
 
 
 def test_metrics_overrides_switch_off_metrics_and_remove_tags(tmp_path, backend):
-    proxy = Proxy(tmp_path, config(backend, telemetry=True))
+    proxy = Proxy(tmp_path, config(backend, TELEMETRY))
     try:
         assert send(proxy, HOST, 3) == [200, 200, 200]
         text = scrape_until(proxy, lambda t: re.search(
@@ -108,7 +109,7 @@ def test_metrics_overrides_switch_off_metrics_and_remove_tags(tmp_path, backend)
 
 
 def test_without_telemetry_every_standard_metric_is_there(tmp_path, backend):
-    proxy = Proxy(tmp_path, config(backend, telemetry=False))
+    proxy = Proxy(tmp_path, config(backend))
     try:
         assert send(proxy, HOST) == [200]
         text = scrape_until(proxy, lambda t: re.search(
@@ -121,7 +122,7 @@ def test_without_telemetry_every_standard_metric_is_there(tmp_path, backend):
 
 def test_access_log_filter_keeps_failed_requests_only(tmp_path, backend):
     log = tmp_path / "access.log"
-    proxy = Proxy(tmp_path, config(backend, telemetry=True),
+    proxy = Proxy(tmp_path, config(backend, TELEMETRY),
                   extra_args=["--access-log", str(log)])
     try:
         assert send(proxy, HOST, 2) == [200, 200]
