@@ -300,6 +300,26 @@ void forEachTag(const SpanRecord& s, bool with_source, std::string& url, Push&& 
   if (s.error) push("error", "true", true);
 }
 
+// Opens a span object with its ids and name, under the format's own keys (Zipkin: id/parentId,
+// OTLP: spanId/parentSpanId). `scratch` is reused for the name.
+void appendIdsAndName(std::string& out, const SpanRecord& s, std::string_view id_key,
+                      std::string_view parent_key, std::string& scratch) {
+  out += "{\"traceId\":\"";
+  out.append(s.trace_id.data(), 32);
+  out.append("\",\"").append(id_key).append("\":\"");
+  out.append(s.span_id.data(), 16);
+  out += '"';
+  if (s.has_parent) {
+    out.append(",\"").append(parent_key).append("\":\"");
+    out.append(s.parent_id.data(), 16);
+    out += '"';
+  }
+  out += ",\"name\":";
+  scratch.clear();
+  s.appendName(scratch);
+  common::appendJsonString(out, scratch);
+}
+
 const std::string& serviceOf(const SpanRecord& s) {
   static const std::string kUnknown = "unknown";
   return s.source ? s.source->service_name : kUnknown;
@@ -317,20 +337,7 @@ void SpanExporter::appendZipkinJson(std::string& out, const std::vector<const Sp
   for (const SpanRecord* s : spans) {
     if (!first_span) out += ',';
     first_span = false;
-    out += "{\"traceId\":\"";
-    out.append(s->trace_id.data(), 32);
-    out += "\",\"id\":\"";
-    out.append(s->span_id.data(), 16);
-    out += '"';
-    if (s->has_parent) {
-      out += ",\"parentId\":\"";
-      out.append(s->parent_id.data(), 16);
-      out += '"';
-    }
-    out += ",\"name\":";
-    scratch.clear();
-    s->appendName(scratch);
-    common::appendJsonString(out, scratch);
+    appendIdsAndName(out, *s, "id", "parentId", scratch);
     out += s->server ? ",\"kind\":\"SERVER\"" : ",\"kind\":\"CLIENT\"";
     out += ",\"timestamp\":";
     out += decimal(number, static_cast<uint64_t>(std::max<int64_t>(s->start_us, 0)));
@@ -378,20 +385,7 @@ void SpanExporter::appendOtlpJson(std::string& out, const std::vector<const Span
       first_span = false;
       const int64_t start_ns = std::max<int64_t>(s->start_us, 0) * 1000;
       const int64_t end_ns = start_ns + std::max<int64_t>(s->duration_us, 1) * 1000;
-      out += "{\"traceId\":\"";
-      out.append(s->trace_id.data(), 32);
-      out += "\",\"spanId\":\"";
-      out.append(s->span_id.data(), 16);
-      out += '"';
-      if (s->has_parent) {
-        out += ",\"parentSpanId\":\"";
-        out.append(s->parent_id.data(), 16);
-        out += '"';
-      }
-      out += ",\"name\":";
-      scratch.clear();
-      s->appendName(scratch);
-      common::appendJsonString(out, scratch);
+      appendIdsAndName(out, *s, "spanId", "parentSpanId", scratch);
       out += s->server ? ",\"kind\":2" : ",\"kind\":3";  // SPAN_KIND_SERVER / _CLIENT
       out += ",\"startTimeUnixNano\":\"";
       out += decimal(number, static_cast<uint64_t>(start_ns));

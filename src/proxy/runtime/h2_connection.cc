@@ -410,14 +410,17 @@ net::awaitable<void> H2Connection::run() {
   size_t received = ds.in.readableSize();
   const Clock::time_point preface_deadline =
       Clock::now() + ds.worker.options().request_headers_timeout;
-  if (ds.in.readableSize() > 0) {
+  // What was read goes to the codec; heads still waiting go out; the writer is woken.
+  auto feed = [&] {
     const std::string_view got = ds.in.readableView();
-    ok = session_.receive(
-        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(got.data()), got.size()));
-    finishPendingHeads();
-  }
-  ds.in.rewindTo(0);
-  kick();
+    const bool fed = got.empty() || session_.receive(std::span<const uint8_t>(
+                                        reinterpret_cast<const uint8_t*>(got.data()), got.size()));
+    if (!got.empty()) finishPendingHeads();
+    ds.in.rewindTo(0);
+    kick();
+    return fed;
+  };
+  ok = feed();
   while (ok && !closed_) {
     if (ds.worker.draining() && !going_away_) {
       going_away_ = true;
@@ -439,12 +442,7 @@ net::awaitable<void> H2Connection::run() {
     if (r.ec == asio::error::operation_aborted && ds.worker.draining() && !r.timed_out) continue;
     if (!r.ok()) break;
     received += r.bytes;
-    const std::string_view got = ds.in.readableView();
-    ok = session_.receive(
-        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(got.data()), got.size()));
-    finishPendingHeads();
-    ds.in.rewindTo(0);
-    kick();
+    ok = feed();
     if (!session_.wantsRead() && !session_.wantsWrite()) break;
   }
   if (!ok) {
