@@ -270,16 +270,20 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
   const auto by_scope = scopes(config, root_namespace, ns, labels);
   const Node* metrics = nullptr;
   const Node* logging = nullptr;
+  const config::Object* metrics_from = nullptr;  // the Telemetry each section comes from
+  const config::Object* logging_from = nullptr;
   std::string origin;
   for (const config::Object* t : by_scope) {
     if (!t || !t->spec()) continue;
     bool used = false;
     if (const Node* m = t->spec()->get("metrics"); m && m->isList()) {
       metrics = m;
+      metrics_from = t;
       used = true;
     }
     if (const Node* a = t->spec()->get("accessLogging"); a && a->isList()) {
       logging = a;
+      logging_from = t;
       used = true;
     }
     if (used) {
@@ -289,14 +293,21 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
   if (!metrics && !logging) return nullptr;
   auto out = std::make_shared<ListenerTelemetry>();
   out->origin = origin;
-  auto report = [problems](std::string p) {
-    if (problems) problems->push_back(std::move(p));
+  // "telemetry.yaml:12: Telemetry istio-system/mesh-default spec.metrics[0]...: <what>".
+  auto report = [problems](const config::Object& t, const std::string& field, std::string what) {
+    if (!problems) return;
+    problems->push_back(t.posOf(field).str() + ": Telemetry " + t.namespaceOr("default") + "/" +
+                        t.name + " " + field + ": " + std::move(what));
   };
   if (metrics) {
-    for (const Node& entry : metrics->items) {
+    for (size_t m = 0; m < metrics->items.size(); ++m) {
+      const Node& entry = metrics->items[m];
       const Node* overrides = entry.get("overrides");
       if (!overrides || !overrides->isList()) continue;
-      for (const Node& o : overrides->items) {
+      for (size_t k = 0; k < overrides->items.size(); ++k) {
+        const Node& o = overrides->items[k];
+        const std::string path =
+            "spec.metrics[" + std::to_string(m) + "].overrides[" + std::to_string(k) + "]";
         const Node* match = o.get("match");
         const std::string metric = match ? str(match->get("metric")) : "";
         const std::string mode = match ? str(match->get("mode")) : "";
@@ -307,9 +318,10 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
           }
         }
         if (which.empty()) {
-          report("Telemetry metrics override for \"" + metric +
-                 "\" is not one of Istio's standard metrics (customMetric is not supported); "
-                 "it is ignored");
+          report(*metrics_from, path + ".match.metric",
+                 "\"" + metric +
+                     "\" is not one of Istio's standard metrics (customMetric is not supported); "
+                     "the override is ignored");
           continue;
         }
         const bool client = mode.empty() || mode == "CLIENT_AND_SERVER" || mode == "CLIENT";
@@ -325,9 +337,9 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
               if (client) out->client.removed_tags.push_back(e.key);
               if (server) out->server.removed_tags.push_back(e.key);
             } else {
-              report("Telemetry tagOverrides " + e.key +
-                     ": only operation REMOVE is supported (a CEL value is not evaluated); it "
-                     "is ignored");
+              report(*metrics_from, path + ".tagOverrides." + e.key,
+                     "only operation REMOVE is supported (a CEL value is not evaluated); it is "
+                     "ignored");
             }
           }
         }
@@ -347,11 +359,12 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
         out->access_log_filter = expression;
         out->access_log_compiled = std::move(*compiled);
       } else if (!expression.empty()) {
-        report("accessLogging filter \"" + expression +
-               "\" is outside what the proxy evaluates (response.code, request.method, "
-               "request.url_path, request.path, request.host, request.headers['host|user-agent|"
-               "x-request-id|x-forwarded-for'], connection.mtls; literals; == != < <= > >=; "
-               "startsWith; !, &&, ||); every request is logged");
+        report(*logging_from, "spec.accessLogging[0].filter.expression",
+               "\"" + expression +
+                   "\" is outside what the proxy evaluates (response.code, request.method, "
+                   "request.url_path, request.path, request.host, request.headers['host|user-agent|"
+                   "x-request-id|x-forwarded-for'], connection.mtls; literals; == != < <= > >=; "
+                   "startsWith; !, &&, ||); every request is logged");
       }
     }
   }

@@ -290,8 +290,12 @@ spec:
   EXPECT_TRUE(t->server.disabled[static_cast<size_t>(M::kResponseSize)]);
   EXPECT_FALSE(t->client.disabled[static_cast<size_t>(M::kRequestCount)]);
   EXPECT_EQ(t->client.removed_tags, std::vector<std::string>{"request_protocol"});
-  ASSERT_EQ(problems.size(), 1u);  // the CEL value of request_host
-  EXPECT_NE(problems[0].find("request_host"), std::string::npos);
+  ASSERT_EQ(problems.size(), 1u);  // the CEL value of request_host, named by file:line and field
+  EXPECT_EQ(problems[0].find("test.yaml:"), 0u) << problems[0];
+  EXPECT_NE(problems[0].find("Telemetry istio-system/mesh-default "
+                             "spec.metrics[0].overrides[2].tagOverrides.request_host: "),
+            std::string::npos)
+      << problems[0];
   EXPECT_TRUE(t->logs(503));
   EXPECT_FALSE(t->logs(404));
   EXPECT_TRUE(t->logs(200));
