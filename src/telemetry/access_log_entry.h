@@ -26,6 +26,7 @@ struct AccessLogEntry {
   uint64_t bytes_received = 0;  // from downstream
   uint64_t bytes_sent = 0;      // to downstream
   std::chrono::milliseconds duration{0};
+  std::chrono::microseconds duration_us{0};  // the same, finer (a span's duration); 0: not kept
   std::optional<std::chrono::milliseconds> upstream_service_time;  // x-envoy-upstream-service-time
   std::string_view x_forwarded_for;
   std::string_view user_agent;

@@ -24,8 +24,7 @@ constexpr auto kFlushInterval = std::chrono::seconds(1);
 constexpr int kTimeoutSeconds = 5;
 
 // One POST on a fresh connection; true on a 2xx answer.
-bool post(const std::string& host, uint16_t port, const std::string& path,
-          const std::string& body) {
+bool post(const std::string& host, uint16_t port, const std::string& path, std::string_view body) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
@@ -191,14 +190,14 @@ void SpanExporter::flush() {
     } else {
       appendOtlpJson(body_, batch.second, p.max_tag_length);
     }
-    if (post(p.host, p.port, p.path, body_)) {
+    if (post(p.host, p.port, p.path, body_.view())) {
       exported_.fetch_add(batch.second.size(), std::memory_order_relaxed);
     } else {
       failed_.fetch_add(1, std::memory_order_relaxed);
     }
   }
   // A burst leaves big buffers behind: what a quiet second does not need goes.
-  if (body_.capacity() > 4 * body_.size() + (1 << 20)) std::string().swap(body_);
+  if (body_.capacity() > 4 * body_.size() + (1 << 20)) body_.release();
   for (auto& [buffer, t] : taken) {
     if (t.records.size() > 2 * t.count + 64) t.records.resize(t.count);
     buffer->giveBack(std::move(t.records));
@@ -247,16 +246,34 @@ void SpanSource::encodeTags() {
 
 namespace {
 
-void appendEscaped(std::string& out, std::string_view v, size_t max) {
-  if (max > 0 && v.size() > max) v = v.substr(0, max);  // the provider's maxTagLength
-  common::appendJsonString(out, v);
+using common::JsonOut;
+
+// Room for the fixed parts of a span (keys, ids, numbers): its strings are reserved on their own.
+constexpr size_t kSpanFixedRoom = 512;
+
+// A tag value (or any string) within the provider's maxTagLength; room for it is made here.
+void putEscaped(JsonOut& out, std::string_view v, size_t max) {
+  if (max > 0 && v.size() > max) v = v.substr(0, max);
+  out.reserve(JsonOut::stringRoom(v.size()));
+  out.putString(v);
 }
 
-void appendKey(std::string& out, std::string_view key, bool plain) {
-  if (!plain) return common::appendJsonString(out, key);
-  out += '"';
-  out += key;
-  out += '"';
+// `,"key":` (the comma unless `first`): Istio's own keys need no escape, the proxy's and custom
+// tags' keys do. `open` goes before the key (OTLP's `{"key":`), `close` after it.
+void putKey(JsonOut& out, bool& first, std::string_view key, bool plain, std::string_view open,
+            std::string_view close) {
+  out.reserve(JsonOut::stringRoom(key.size()) + open.size() + close.size() + 1);
+  if (!first) out.put(',');
+  first = false;
+  out.put(open);
+  if (plain) {
+    out.put('"');
+    out.put(key);
+    out.put('"');
+  } else {
+    out.putString(key);
+  }
+  out.put(close);
 }
 
 std::string_view decimal(std::array<char, 24>& buffer, uint64_t value) {
@@ -300,24 +317,32 @@ void forEachTag(const SpanRecord& s, bool with_source, std::string& url, Push&& 
   if (s.error) push("error", "true", true);
 }
 
-// Opens a span object with its ids and name, under the format's own keys (Zipkin: id/parentId,
-// OTLP: spanId/parentSpanId). `scratch` is reused for the name.
-void appendIdsAndName(std::string& out, const SpanRecord& s, std::string_view id_key,
-                      std::string_view parent_key, std::string& scratch) {
-  out += "{\"traceId\":\"";
-  out.append(s.trace_id.data(), 32);
-  out.append("\",\"").append(id_key).append("\":\"");
-  out.append(s.span_id.data(), 16);
-  out += '"';
-  if (s.has_parent) {
-    out.append(",\"").append(parent_key).append("\":\"");
-    out.append(s.parent_id.data(), 16);
-    out += '"';
-  }
-  out += ",\"name\":";
+// Opens a span object (after a comma unless `first`) with its ids and name, under the format's
+// own keys (Zipkin: id/parentId, OTLP: spanId/parentSpanId), and makes room for the span's fixed
+// parts (keys, numbers; its strings make their own). `scratch` is reused for the name.
+void openSpan(JsonOut& out, bool& first, const SpanRecord& s, std::string_view id_key,
+              std::string_view parent_key, std::string& scratch) {
   scratch.clear();
   s.appendName(scratch);
-  common::appendJsonString(out, scratch);
+  out.reserve(kSpanFixedRoom + JsonOut::stringRoom(scratch.size()));
+  if (!first) out.put(',');
+  first = false;
+  out.put("{\"traceId\":\"");
+  out.put(std::string_view(s.trace_id.data(), 32));
+  out.put("\",\"");
+  out.put(id_key);
+  out.put("\":\"");
+  out.put(std::string_view(s.span_id.data(), 16));
+  out.put('"');
+  if (s.has_parent) {
+    out.put(",\"");
+    out.put(parent_key);
+    out.put("\":\"");
+    out.put(std::string_view(s.parent_id.data(), 16));
+    out.put('"');
+  }
+  out.put(",\"name\":");
+  out.putString(scratch);
 }
 
 const std::string& serviceOf(const SpanRecord& s) {
@@ -327,93 +352,93 @@ const std::string& serviceOf(const SpanRecord& s) {
 
 }  // namespace
 
-void SpanExporter::appendZipkinJson(std::string& out, const std::vector<const SpanRecord*>& spans,
+void SpanExporter::appendZipkinJson(JsonOut& out, const std::vector<const SpanRecord*>& spans,
                                     size_t max_tag_length) {
-  out.reserve(out.size() + spans.size() * 1200);
   std::string scratch;
-  std::array<char, 24> number{};
-  out += '[';
+  out.reserve(2);
+  out.put('[');
   bool first_span = true;
   for (const SpanRecord* s : spans) {
-    if (!first_span) out += ',';
-    first_span = false;
-    appendIdsAndName(out, *s, "id", "parentId", scratch);
-    out += s->server ? ",\"kind\":\"SERVER\"" : ",\"kind\":\"CLIENT\"";
-    out += ",\"timestamp\":";
-    out += decimal(number, static_cast<uint64_t>(std::max<int64_t>(s->start_us, 0)));
-    out += ",\"duration\":";
-    out += decimal(number, static_cast<uint64_t>(std::max<int64_t>(s->duration_us, 1)));
-    out += ",\"localEndpoint\":{\"serviceName\":";
-    common::appendJsonString(out, serviceOf(*s));
-    out += "},\"tags\":{";
+    openSpan(out, first_span, *s, "id", "parentId", scratch);
+    out.put(s->server ? std::string_view(",\"kind\":\"SERVER\"")
+                      : std::string_view(",\"kind\":\"CLIENT\""));
+    out.put(",\"timestamp\":");
+    out.putDecimal(static_cast<uint64_t>(std::max<int64_t>(s->start_us, 0)));
+    out.put(",\"duration\":");
+    out.putDecimal(static_cast<uint64_t>(std::max<int64_t>(s->duration_us, 1)));
+    out.put(",\"localEndpoint\":{\"serviceName\":");
+    putEscaped(out, serviceOf(*s), 0);
+    out.reserve(16);
+    out.put("},\"tags\":{");
     bool first = true;
     if (sourceEncoded(*s, max_tag_length)) {
-      out += s->source->zipkin_tags;
+      out.reserve(s->source->zipkin_tags.size());
+      out.put(s->source->zipkin_tags);
       first = false;
     }
     forEachTag(*s, first, scratch, [&](std::string_view k, std::string_view v, bool plain_key) {
-      if (!first) out += ',';
-      first = false;
-      appendKey(out, k, plain_key);
-      out += ':';
-      appendEscaped(out, v, max_tag_length);
+      putKey(out, first, k, plain_key, {}, ":");
+      putEscaped(out, v, max_tag_length);
     });
-    out += "}}";
+    out.reserve(2);
+    out.put("}}");
   }
-  out += ']';
+  out.reserve(1);
+  out.put(']');
 }
 
-void SpanExporter::appendOtlpJson(std::string& out, const std::vector<const SpanRecord*>& spans,
+void SpanExporter::appendOtlpJson(JsonOut& out, const std::vector<const SpanRecord*>& spans,
                                   size_t max_tag_length) {
   // One resource per service name (a proxy has one), its spans in one scope.
   std::map<std::string_view, std::vector<const SpanRecord*>> by_service;
   for (const SpanRecord* s : spans) by_service[serviceOf(*s)].push_back(s);
-  out.reserve(out.size() + spans.size() * 1800);
   std::string scratch;
-  std::array<char, 24> number{};
-  out += "{\"resourceSpans\":[";
+  out.reserve(32);
+  out.put("{\"resourceSpans\":[");
   bool first_resource = true;
   for (const auto& [service, list] : by_service) {
-    if (!first_resource) out += ',';
+    out.reserve(256);
+    if (!first_resource) out.put(',');
     first_resource = false;
-    out += "{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":";
-    common::appendJsonString(out, service);
-    out += "}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"halyard-proxy\"},\"spans\":[";
+    out.put("{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":");
+    putEscaped(out, service, 0);
+    out.reserve(128);
+    out.put("}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"halyard-proxy\"},\"spans\":[");
     bool first_span = true;
     for (const SpanRecord* s : list) {
-      if (!first_span) out += ',';
-      first_span = false;
       const int64_t start_ns = std::max<int64_t>(s->start_us, 0) * 1000;
       const int64_t end_ns = start_ns + std::max<int64_t>(s->duration_us, 1) * 1000;
-      appendIdsAndName(out, *s, "spanId", "parentSpanId", scratch);
-      out += s->server ? ",\"kind\":2" : ",\"kind\":3";  // SPAN_KIND_SERVER / _CLIENT
-      out += ",\"startTimeUnixNano\":\"";
-      out += decimal(number, static_cast<uint64_t>(start_ns));
-      out += "\",\"endTimeUnixNano\":\"";
-      out += decimal(number, static_cast<uint64_t>(end_ns));
-      out += "\",\"attributes\":[";
+      openSpan(out, first_span, *s, "spanId", "parentSpanId", scratch);
+      out.put(s->server ? std::string_view(",\"kind\":2")
+                        : std::string_view(",\"kind\":3"));  // SPAN_KIND_SERVER / _CLIENT
+      out.put(",\"startTimeUnixNano\":\"");
+      out.putDecimal(static_cast<uint64_t>(start_ns));
+      out.put("\",\"endTimeUnixNano\":\"");
+      out.putDecimal(static_cast<uint64_t>(end_ns));
+      out.put("\",\"attributes\":[");
       bool first = true;
       if (sourceEncoded(*s, max_tag_length)) {
-        out += s->source->otlp_attributes;
+        out.reserve(s->source->otlp_attributes.size());
+        out.put(s->source->otlp_attributes);
         first = false;
       }
       forEachTag(*s, first, scratch, [&](std::string_view k, std::string_view v, bool plain_key) {
         if (k == "error") return;  // the status says it
-        if (!first) out += ',';
-        first = false;
-        out += "{\"key\":";
-        appendKey(out, k, plain_key);
-        out += ",\"value\":{\"stringValue\":";
-        appendEscaped(out, v, max_tag_length);
-        out += "}}";
+        putKey(out, first, k, plain_key, "{\"key\":", ",\"value\":{\"stringValue\":");
+        putEscaped(out, v, max_tag_length);
+        out.reserve(2);
+        out.put("}}");
       });
-      out += "],\"status\":{\"code\":";
-      out += s->error ? "2" : "0";
-      out += "}}";
+      out.reserve(32);
+      out.put("],\"status\":{\"code\":");
+      out.put(s->error ? '2' : '0');
+      out.put("}}");
     }
-    out += "]}]}";
+    out.reserve(8);
+    out.put("]}]}");
   }
-  out += "]}";
+  out.reserve(4);
+  out.put("]}");
 }
 
 }  // namespace halyard::telemetry

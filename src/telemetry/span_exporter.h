@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/json_out.h"
 #include "translate/tracing.h"
 
 namespace halyard::telemetry {
@@ -132,20 +133,20 @@ class SpanExporter {
   uint64_t failedBatches() const { return failed_.load(std::memory_order_relaxed); }
 
   // The request bodies, appended to `out`.
-  static void appendZipkinJson(std::string& out, const std::vector<const SpanRecord*>& spans,
+  static void appendZipkinJson(common::JsonOut& out, const std::vector<const SpanRecord*>& spans,
                                size_t max_tag_length);
-  static void appendOtlpJson(std::string& out, const std::vector<const SpanRecord*>& spans,
+  static void appendOtlpJson(common::JsonOut& out, const std::vector<const SpanRecord*>& spans,
                              size_t max_tag_length);
   static std::string zipkinJson(const std::vector<const SpanRecord*>& spans,
                                 size_t max_tag_length) {
-    std::string out;
+    common::JsonOut out;
     appendZipkinJson(out, spans, max_tag_length);
-    return out;
+    return std::string(out.view());
   }
   static std::string otlpJson(const std::vector<const SpanRecord*>& spans, size_t max_tag_length) {
-    std::string out;
+    common::JsonOut out;
     appendOtlpJson(out, spans, max_tag_length);
-    return out;
+    return std::string(out.view());
   }
 
  private:
@@ -160,8 +161,8 @@ class SpanExporter {
   std::atomic<bool> thread_started_{false};
   bool stopping_ = false;
   bool woken_ = false;
-  std::mutex flush_mu_;  // one flush at a time; guards body_
-  std::string body_;     // the last batch's request, its capacity kept for the next
+  std::mutex flush_mu_;   // one flush at a time; guards body_
+  common::JsonOut body_;  // the last batch's request, its capacity kept for the next
   std::atomic<uint64_t> exported_{0};
   std::atomic<uint64_t> failed_{0};
 };

@@ -25,23 +25,38 @@ namespace halyard::telemetry {
 class TraceContext {
  public:
   using Settings = std::shared_ptr<const translate::TracingSettings>;
-  // The incoming request's header value by lowercase name.
-  using HeaderLookup = std::optional<std::string_view> (*)(const void* request,
-                                                           std::string_view name);
 
-  // Starts this hop's span. `random` gives three independent 64-bit values (ids and sampling).
-  template <class Random>
-  void begin(Settings settings, const void* request, HeaderLookup header, Random&& random) {
+  // The propagation headers of an incoming request, gathered in one pass over its fields (the
+  // first of each name counts); a view with no data: the header is absent.
+  struct Incoming {
+    std::string_view traceparent, b3, trace_id, span_id, sampled, flags;
+    // Keeps `value` when `lowercase_name` is one of the propagation headers.
+    void offer(std::string_view lowercase_name, std::string_view value);
+  };
+
+  // Starts this hop's span from the request's fields (a range of elements with lowercase `name`
+  // and `value` views). `random` gives independent 64-bit values (ids and sampling).
+  template <class Fields, class Random>
+  void begin(Settings settings, const Fields& fields, Random&& random) {
     settings_ = std::move(settings);
     if (!settings_) return;
-    const bool decided = extract(request, header);
+    Incoming incoming;
+    for (const auto& f : fields) incoming.offer(f.name, f.value);
+    const bool decided = extract(incoming);
     if (!has_trace_) {
       hex(random(), trace_id_.data());
       hex(random(), trace_id_.data() + 16);
     }
     if (!decided) sampled_ = sample(random());
     hex(random(), span_id_.data());
-    captureTags(request, header);
+    if (sampled_ && !settings_->custom_tags.empty()) {
+      captureTags([&fields](std::string_view name) -> std::optional<std::string_view> {
+        for (const auto& f : fields) {
+          if (f.name == name) return std::string_view(f.value);
+        }
+        return std::nullopt;
+      });
+    }
     render();
   }
 
@@ -79,9 +94,19 @@ class TraceContext {
 
  private:
   // Reads the incoming context; true when it also carried a sampling decision.
-  bool extract(const void* request, HeaderLookup header);
+  bool extract(const Incoming& incoming);
   bool sample(uint64_t random) const;
-  void captureTags(const void* request, HeaderLookup header);
+  // The custom tags' values; `header` finds a request header by lowercase name.
+  template <class Lookup>
+  void captureTags(Lookup&& header) {
+    for (const auto& t : settings_->custom_tags) {
+      std::optional<std::string_view> h;
+      if (t.kind == translate::TracingCustomTag::Kind::kHeader) h = header(t.value);
+      tag_values_.emplace_back(t.tag, tagValue(t, h));
+    }
+  }
+  static std::string tagValue(const translate::TracingCustomTag& tag,
+                              std::optional<std::string_view> header);
   void render();
   static void hex(uint64_t v, char* out);
 

@@ -349,10 +349,7 @@ void DownstreamConnection::startTrace(RequestState& rq) {
   const ListenerRoutes* own = ownRoutes();  // cached per snapshot, not looked up per request
   if (own) rq.record.telemetry = own->listener->telemetry.get();  // Telemetry metrics/logging
   if (!own || !own->listener->tracing) return;
-  auto header = [](const void* view, std::string_view name) {
-    return static_cast<const http::RequestView*>(view)->header(name);
-  };
-  rq.trace.begin(own->listener->tracing, &rq.view, header,
+  rq.trace.begin(own->listener->tracing, rq.view.headers,
                  [this] { return ds_.worker.random().next(); });
   rq.record.trace = &rq.trace;
 }
@@ -433,7 +430,8 @@ void DownstreamConnection::reportRequest() {
   if (rq_.head) {
     log.bytes_received = rq_.head->head_bytes + rq_.body.bytesRead() + rq_.tunnel_bytes_received;
   }
-  log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - rq_.start);
+  log.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - rq_.start);
+  log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(log.duration_us);
   log.x_forwarded_for = ds_.forwarded_for;
   if (stream_encoder_ && stream_encoder_->grpcRequest()) {
     rq_.record.grpc = true;

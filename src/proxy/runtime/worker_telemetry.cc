@@ -216,9 +216,11 @@ void WorkerTelemetry::recordSpan(const RequestRecord& record) {
   const int64_t start_us =
       std::chrono::duration_cast<std::chrono::microseconds>(log.start_time.time_since_epoch())
           .count();
-  const int64_t duration_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                                  std::chrono::system_clock::now() - log.start_time)
-                                  .count();
+  // The request's own measure (no second clock read); milliseconds where that is all there is.
+  const int64_t duration_us =
+      log.duration_us.count() > 0
+          ? log.duration_us.count()
+          : std::chrono::duration_cast<std::chrono::microseconds>(log.duration).count();
   // Every field is assigned: the record may hold an earlier span (SpanBuffer::add).
   const bool filling_up = spans_->add([&](telemetry::SpanRecord& span) {
     const std::string_view trace_id = trace.traceId(), span_id = trace.spanId(),

@@ -12,12 +12,11 @@ namespace {
 
 using Headers = std::map<std::string, std::string, std::less<>>;
 
-std::optional<std::string_view> lookup(const void* request, std::string_view name) {
-  const auto& h = *static_cast<const Headers*>(request);
-  auto it = h.find(name);
-  if (it == h.end()) return std::nullopt;
-  return std::string_view(it->second);
-}
+// A request's fields as the proxy's request view has them: name and value views, in order.
+struct Field {
+  std::string_view name, value;
+};
+using Fields = std::vector<Field>;
 
 std::shared_ptr<const translate::TracingSettings> settings(double pct) {
   auto s = std::make_shared<translate::TracingSettings>();
@@ -38,10 +37,10 @@ Headers upstream(const TraceContext& t) {
 }
 
 TEST(TraceContext, ContinuesAW3cTraceAsAChildSpan) {
-  const Headers in{{"traceparent", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"},
-                   {"x-tenant", "acme"}};
+  const Fields in{{"traceparent", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"},
+                  {"x-tenant", "acme"}};
   TraceContext t;
-  t.begin(settings(0), &in, lookup, Counter{});
+  t.begin(settings(0), in, Counter{});
   EXPECT_TRUE(t.sampled());  // the caller's decision, not the 0% of this hop
   EXPECT_EQ(t.traceId(), "4bf92f3577b34da6a3ce929d0e0e4736");
   EXPECT_EQ(t.parentId(), "00f067aa0ba902b7");
@@ -59,32 +58,53 @@ TEST(TraceContext, ContinuesAW3cTraceAsAChildSpan) {
 
 TEST(TraceContext, ReadsB3SingleAndMultiHeaders) {
   TraceContext single;
-  const Headers b3{{"b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0"}};
-  single.begin(settings(100), &b3, lookup, Counter{});
+  const Fields b3{{"b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0"}};
+  single.begin(settings(100), b3, Counter{});
   EXPECT_EQ(single.traceId(), "80f198ee56343ba864fe8b2a57d3eff7");
   EXPECT_EQ(single.parentId(), "e457b5a2e4d86bd1");
   EXPECT_FALSE(single.sampled());  // "0" from the caller wins over 100%
 
   TraceContext multi;
-  const Headers x{{"x-b3-traceid", "a3ce929d0e0e4736"}, {"x-b3-spanid", "00f067aa0ba902b7"}};
-  multi.begin(settings(100), &x, lookup, Counter{});
+  const Fields x{{"x-b3-traceid", "a3ce929d0e0e4736"}, {"x-b3-spanid", "00f067aa0ba902b7"}};
+  multi.begin(settings(100), x, Counter{});
   EXPECT_EQ(multi.traceId(), "0000000000000000a3ce929d0e0e4736");  // 64-bit ids padded
   EXPECT_EQ(multi.parentId(), "00f067aa0ba902b7");
   EXPECT_TRUE(multi.sampled());  // no decision came in: this hop's 100%
 }
 
-TEST(TraceContext, StartsATraceWhenNoneCameInOrItWasMalformed) {
-  const Headers bad{{"traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}};
+TEST(TraceContext, TheFirstOfEachHeaderCountsAndB3DebugForcesSampling) {
+  // The fields are read in one pass: a repeated header does not replace the first.
+  const Fields x{{"x-b3-flags", "1"},
+                 {"x-b3-sampled", "0"},
+                 {"x-b3-traceid", "a3ce929d0e0e4736"},
+                 {"x-b3-spanid", "00f067aa0ba902b7"},
+                 {"x-b3-spanid", "1111111111111111"}};
   TraceContext t;
-  t.begin(settings(100), &bad, lookup, Counter{});
+  t.begin(settings(0), x, Counter{});
+  EXPECT_TRUE(t.sampled());  // debug (x-b3-flags: 1) wins over x-b3-sampled: 0
+  EXPECT_EQ(t.parentId(), "00f067aa0ba902b7");
+
+  // W3C's sampled flag is the low bit of the flags byte; traceparent wins over B3.
+  const Fields w3c{{"x-b3-sampled", "1"},
+                   {"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02"}};
+  TraceContext w;
+  w.begin(settings(100), w3c, Counter{});
+  EXPECT_FALSE(w.sampled());
+  EXPECT_EQ(w.traceId(), "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+TEST(TraceContext, StartsATraceWhenNoneCameInOrItWasMalformed) {
+  const Fields bad{{"traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}};
+  TraceContext t;
+  t.begin(settings(100), bad, Counter{});
   EXPECT_TRUE(t.sampled());
   EXPECT_EQ(t.parentId(), "");
   EXPECT_NE(t.traceId(), "00000000000000000000000000000000");
   EXPECT_EQ(upstream(t).count("x-b3-parentspanid"), 0u);
 
   TraceContext off;
-  const Headers none;
-  off.begin(settings(0), &none, lookup, Counter{});
+  const Fields none;
+  off.begin(settings(0), none, Counter{});
   EXPECT_FALSE(off.sampled());
   EXPECT_EQ(upstream(off).at("x-b3-sampled"), "0");
   EXPECT_TRUE(off.customTags().empty());  // not captured for unsampled requests
@@ -92,8 +112,8 @@ TEST(TraceContext, StartsATraceWhenNoneCameInOrItWasMalformed) {
 
 TEST(TraceContext, WithoutSettingsNothingIsTouched) {
   TraceContext t;
-  const Headers none;
-  t.begin(nullptr, &none, lookup, Counter{});
+  const Fields none;
+  t.begin(nullptr, none, Counter{});
   EXPECT_FALSE(t.active());
   EXPECT_TRUE(upstream(t).empty());
 }
