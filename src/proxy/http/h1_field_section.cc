@@ -114,9 +114,7 @@ bool parseFieldSection(std::span<char> section, uint16_t malformed_status,
     const std::string_view name(p, q - p);
     const std::string_view value =
         syntax::trimWhitespace(std::string_view(q + 1, line_end - q - 1));
-    for (char c : value) {
-      if (!syntax::isFieldValueChar(c)) return fail("invalid character in header value");
-    }
+    if (!syntax::isFieldValue(value)) return fail("invalid character in header value");
     headers.push_back(HeaderView{name, value});
     const std::string_view reason = summarize(headers.back(), summary);
     if (!reason.empty()) return fail(reason);

@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace halyard::proxy::http::syntax {
@@ -77,6 +79,29 @@ constexpr bool isToken(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
     if (!isTokenChar(c)) return false;
+  }
+  return true;
+}
+
+// True when every byte of `s` is a field-value character. Values are most of a head's bytes:
+// eight are tested at a time for a control byte (below 0x20) or DEL, and only a word holding one
+// (a tab, most likely) is looked at byte by byte.
+inline bool isFieldValue(std::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    const uint64_t below_space = (w - kOnes * 0x20) & ~w;  // a byte < 0x20 (exact for "any")
+    const uint64_t del = w ^ (kOnes * 0x7f);
+    if (((below_space | ((del - kOnes) & ~del)) & kHigh) == 0) continue;
+    for (size_t j = i; j < i + 8; ++j) {
+      if (!isFieldValueChar(s[j])) return false;
+    }
+  }
+  for (; i < s.size(); ++i) {
+    if (!isFieldValueChar(s[i])) return false;
   }
   return true;
 }
