@@ -106,6 +106,27 @@ inline bool isFieldValue(std::string_view s) {
   return true;
 }
 
+// True when `s` holds a CR, an LF or a NUL (what must never reach a header line), eight bytes
+// at a time: values the parser produced never do, so a writer checks before it repairs.
+inline bool hasLineBreakOrNul(std::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  auto hasByte = [](uint64_t w, uint8_t b) {
+    const uint64_t x = w ^ (kOnes * b);
+    return ((x - kOnes) & ~x & kHigh) != 0;
+  };
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if (hasByte(w, '\r') || hasByte(w, '\n') || hasByte(w, 0)) return true;
+  }
+  for (; i < s.size(); ++i) {
+    if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') return true;
+  }
+  return false;
+}
+
 constexpr bool isAuthority(std::string_view s) {
   for (char c : s) {
     if (!isAuthorityChar(c)) return false;

@@ -25,12 +25,14 @@ void appendStatusLine(std::string& out, uint16_t status, std::string_view reason
 bool appendHeader(std::string& out, std::string_view name, std::string_view value) {
   if (!syntax::isToken(name)) return false;
   out.append(name).append(": ");
-  // Values the parser produced are already clean; only configured ones can hit the slow path.
+  // Values the parser produced are already clean; only configured ones can need the repair.
   const size_t start = out.size();
   out.append(value);
-  for (size_t i = start; i < out.size(); ++i) {
-    const char c = out[i];
-    if (c == '\r' || c == '\n' || c == '\0') out[i] = ' ';
+  if (syntax::hasLineBreakOrNul(value)) {
+    for (size_t i = start; i < out.size(); ++i) {
+      const char c = out[i];
+      if (c == '\r' || c == '\n' || c == '\0') out[i] = ' ';
+    }
   }
   out.append("\r\n");
   return true;

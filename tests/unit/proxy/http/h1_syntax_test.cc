@@ -26,5 +26,19 @@ TEST(H1Syntax, FieldValueCheckAgreesWithTheByteTableEverywhere) {
   EXPECT_FALSE(isFieldValue(std::string("abcdefghij\0k", 12)));
 }
 
+TEST(H1Syntax, LineBreaksAndNulAreFoundEverywhere) {
+  for (int c = 0; c < 256; ++c) {
+    for (size_t size : {1u, 8u, 13u}) {
+      for (size_t at = 0; at < size; ++at) {
+        std::string v(size, 'a');
+        v[at] = static_cast<char>(c);
+        ASSERT_EQ(hasLineBreakOrNul(v), c == '\r' || c == '\n' || c == 0)
+            << "byte " << c << " at " << at << " of " << size;
+      }
+    }
+  }
+  EXPECT_FALSE(hasLineBreakOrNul(""));
+}
+
 }  // namespace
 }  // namespace halyard::proxy::http::syntax
