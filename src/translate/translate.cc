@@ -194,6 +194,13 @@ std::set<std::string> sidecarLabelKeys(const config::model::ConfigSet& config) {
     for (const auto& route : vs.spec.http) {
       for (const auto& m : route.match) addKeys(m.source_labels);
     }
+    // tcp and tls match blocks select by the sidecar's labels too (its TCP route tables).
+    for (const auto& route : vs.spec.tcp) {
+      for (const auto& m : route.match) addKeys(m.source_labels);
+    }
+    for (const auto& route : vs.spec.tls) {
+      for (const auto& m : route.match) addKeys(m.source_labels);
+    }
   }
   for (const auto& dr : config.destination_rules) {
     if (dr.spec.workload_selector) addKeys(dr.spec.workload_selector->match_labels);
