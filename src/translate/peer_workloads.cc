@@ -19,7 +19,8 @@ std::string labelOr(const std::map<std::string, std::string>& labels, const char
 
 }  // namespace
 
-std::shared_ptr<const PeerWorkloads> buildPeerWorkloads(const config::model::ConfigSet& config) {
+std::shared_ptr<const PeerWorkloads> buildPeerWorkloads(const config::model::ConfigSet& config,
+                                                        const std::vector<PeerWorkload>& others) {
   // (namespace, service account) -> the workload, or nullopt once a second one names the pair.
   std::map<std::pair<std::string, std::string>, std::optional<PeerWorkload>> seen;
   auto add = [&seen](const std::string& ns, const std::string& sa, const std::string& name,
@@ -37,6 +38,12 @@ std::shared_ptr<const PeerWorkloads> buildPeerWorkloads(const config::model::Con
   }
   for (const auto& we : config.workload_entries) {
     add(namespaceOf(we.meta), we.spec.service_account.value_or(""), we.meta.name, we.spec.labels);
+  }
+  for (const auto& w : others) {
+    std::map<std::string, std::string> labels;
+    if (w.app != w.workload) labels["app"] = w.app;
+    if (w.version != "unknown") labels["version"] = w.version;
+    add(w.namespace_, w.service_account, w.workload, labels);
   }
   auto out = std::make_shared<PeerWorkloads>();
   for (auto& [key, w] : seen) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "config/model/config_set.h"
 #include "translate/snapshot.h"
@@ -16,7 +17,9 @@
 namespace halyard::translate {
 
 // Every Pod (service account "default" when it names none, as Kubernetes gives every pod one)
-// and WorkloadEntry with a service account of `config`, keeping the pairs exactly one names.
-std::shared_ptr<const PeerWorkloads> buildPeerWorkloads(const config::model::ConfigSet& config);
+// and WorkloadEntry with a service account of `config`, and the `others` (gateways connected to a
+// control plane, which are no WorkloadEntries), keeping the pairs exactly one names.
+std::shared_ptr<const PeerWorkloads> buildPeerWorkloads(
+    const config::model::ConfigSet& config, const std::vector<PeerWorkload>& others = {});
 
 }  // namespace halyard::translate

@@ -7,7 +7,8 @@ destinationSubnets match, under a control plane with sidecars in front of apps o
 - A `tcp` route's destinationSubnets match a CONNECT to a host name by the addresses the host
   stands for (a Service's clusterIP), as Istio matches the original destination address; a host
   whose address is outside the subnet takes the next route.
-- At a gateway, destinationSubnets match the address the client connected to."""
+- At a gateway, destinationSubnets match the address the client connected to, and the
+  destination knows the gateway as its TCP caller as it knows sidecars."""
 import socket
 
 import pytest
@@ -178,3 +179,24 @@ def test_destination_subnets_at_a_gateway_match_the_address_the_client_connected
     # 127.0.0.2 is this machine too, but not in 127.0.0.1/32: the next route.
     assert gateway_exchange("127.0.0.2", mesh.gateway.tcp_port, b"hi") == b"far:hi"
     assert gateway_exchange("127.0.0.1", mesh.gateway.tcp_port, b"hi") == b"echo:hi"
+
+
+def test_a_gateway_is_named_as_the_tcp_caller_too(mesh):
+    # Gateways register no workload (they are no service's endpoint), yet the destination knows
+    # the one that called it by the name it connected to the control plane with.
+    labels = dict(reporter="destination", request_protocol="tcp", source_workload="gw-1",
+                  source_workload_namespace="istio-system", source_app="gw-1",
+                  source_principal="spiffe://cluster.local/ns/istio-system/sa/default",
+                  destination_workload="echo-1")
+
+    def one_more():
+        seen = metric_sum(mesh.echo.metrics(), "istio_tcp_connections_closed_total", **labels)
+        try:
+            gateway_exchange("127.0.0.1", mesh.gateway.tcp_port, b"g")
+        except OSError:
+            pass
+        return wait_until(lambda: metric_sum(mesh.echo.metrics(),
+                                             "istio_tcp_connections_closed_total", **labels)
+                          > seen, timeout=1)
+
+    assert wait_until(one_more, timeout=10), mesh.echo.metrics()
