@@ -7,6 +7,8 @@ destinationSubnets match, under a control plane with sidecars in front of apps o
 - A `tcp` route's destinationSubnets match a CONNECT to a host name by the addresses the host
   stands for (a Service's clusterIP), as Istio matches the original destination address; a host
   whose address is outside the subnet takes the next route.
+- sourceLabels of a `tcp` match pick routes per sidecar: two sidecars of one namespace whose
+  labels differ only there get different TCP tables from the control plane.
 - At a gateway, destinationSubnets match the address the client connected to, and the
   destination knows the gateway as its TCP caller as it knows sidecars."""
 import socket
@@ -40,6 +42,8 @@ metadata: {name: subnets, namespace: default}
 spec:
   hosts: [echo, far]
   tcp:
+  - match: [{port: 9000, sourceLabels: {team: red}}]
+    route: [{destination: {host: echo}}]
   - match: [{port: 9000, destinationSubnets: [10.96.0.0/16]}]
     route: [{destination: {host: echo}}]
   - route: [{destination: {host: far}}]
@@ -90,7 +94,7 @@ def mesh(tmp_path_factory):
     config.mkdir()
     (config / "mesh.yaml").write_text(CONFIG)
     echo, far = TcpBackend("echo", reply_at_once=True), TcpBackend("far", reply_at_once=True)
-    client = App("client", version="v3")
+    client, red = App("client", version="v3"), App("client", version="v3")
     procs = []
     m = type("Mesh", (), {})()
     try:
@@ -104,6 +108,9 @@ def mesh(tmp_path_factory):
         m.client = MeshProxy(control, tmp, "client-7", role="sidecar", app=client,
                              labels="app=client,version=v3", service_account="client")
         procs.append(m.client)
+        m.red = MeshProxy(control, tmp, "client-red", role="sidecar", app=red,
+                          labels="app=client,version=v3,team=red", service_account="red")
+        procs.append(m.red)
         m.gateway = TcpGateway(control, tmp, "gw-1")
         procs.append(m.gateway)
         m.outbound = m.client.outbound_port
@@ -115,7 +122,7 @@ def mesh(tmp_path_factory):
     finally:
         for p in reversed(procs):
             p.stop()
-        for app in (echo, far, client):
+        for app in (echo, far, client, red):
             app.stop()
 
 
@@ -200,3 +207,13 @@ def test_a_gateway_is_named_as_the_tcp_caller_too(mesh):
                           > seen, timeout=1)
 
     assert wait_until(one_more, timeout=10), mesh.echo.metrics()
+
+
+def test_tcp_source_labels_give_sidecars_of_one_namespace_their_own_tables(mesh):
+    def red_reaches_echo():
+        return tunnel_exchange(mesh.red.outbound_port, "far:9000", b"r")[1] == b"echo:r"
+
+    assert wait_until(red_reaches_echo, timeout=10), mesh.red.output()
+    for _ in range(3):
+        assert tunnel_exchange(mesh.red.outbound_port, "far:9000", b"r")[1] == b"echo:r"
+        assert tunnel_exchange(mesh.outbound, "far:9000", b"c")[1] == b"far:c"
