@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from mesh_harness import App, Control, MeshProxy, _Process, wait_until
+from mesh_harness import App, Control, MeshProxy, _Process, http_get, wait_until
 from proxy_harness import free_port
 from test_tcp_tls_routing import TcpBackend
 
@@ -70,7 +70,27 @@ spec:
   selector: {matchLabels: {istio: ingressgateway}}
   action: ALLOW
   rules:
-  - from: [{source: {principals: [cluster.local/ns/default/sa/tester]}}]
+  - from: [{source: {principals: [cluster.local/ns/default/sa/tester,
+                                  cluster.local/ns/default/sa/client]}}]
+---
+# A mesh workload reaching the gateway as Istio's east-west callers do: Istio mutual TLS from its
+# sidecar (DestinationRule ISTIO_MUTUAL) to the gateway's ISTIO_MUTUAL port.
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: mesh-gw, namespace: default}
+spec:
+  hosts: [mesh-gw.example.com]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 8443, name: http, protocol: HTTP}]
+  endpoints: [{address: 127.0.0.1, ports: {http: HTTPS_PORT}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: mesh-gw, namespace: default}
+spec:
+  host: mesh-gw.example.com
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
 """
 
 
@@ -84,8 +104,8 @@ class _WithArgs(_Process):
 class Gateway(MeshProxy, _WithArgs):
     """A gateway whose Gateway ports 443 and 9443 listen on ports the test picked."""
 
-    def __init__(self, control, tmp, name):
-        self.https_port, self.tls_port = free_port(), free_port()
+    def __init__(self, control, tmp, name, https_port):
+        self.https_port, self.tls_port = https_port, free_port()
         self.extra_args = ["--port-map", "443=%d" % self.https_port,
                            "--port-map", "9443=%d" % self.tls_port]
         super().__init__(control, tmp, name, role="gateway",
@@ -173,8 +193,10 @@ def mesh(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("istio_mutual")
     config = tmp / "config"
     config.mkdir()
-    (config / "mesh.yaml").write_text(CONFIG)
+    https_port = free_port()
+    (config / "mesh.yaml").write_text(CONFIG.replace("HTTPS_PORT", str(https_port)))
     web, echo = App("web"), TcpBackend("echo", reply_at_once=True)
+    client = App("client")
     procs = []
     m = type("Mesh", (), {})()
     try:
@@ -184,7 +206,10 @@ def mesh(tmp_path_factory):
                                labels="app=web,version=v1", service_account="web"))
         procs.append(MeshProxy(control, tmp, "echo-1", role="sidecar", app=echo,
                                labels="app=echo,version=v1", service_account="echo"))
-        m.gateway = Gateway(control, tmp, "gw-1")
+        m.client = MeshProxy(control, tmp, "client-1", role="sidecar", app=client,
+                             service_account="client")
+        procs.append(m.client)
+        m.gateway = Gateway(control, tmp, "gw-1", https_port)
         procs.append(m.gateway)
         certs = tmp / "certs"
         certs.mkdir()
@@ -204,6 +229,7 @@ def mesh(tmp_path_factory):
             p.stop()
         web.stop()
         echo.stop()
+        client.stop()
 
 
 def test_a_mesh_client_reaches_http_routes_and_the_gateway_presents_its_workload_certificate(
@@ -239,3 +265,17 @@ def test_the_client_certificate_is_the_principal_authorization_policy_sees(mesh)
     assert tls_exchange(mesh.gateway.tls_port, b"hello", mesh.other) == b""
     assert https_get(mesh.gateway.https_port, mesh.tester)[0] == 200
     assert tls_exchange(mesh.gateway.tls_port, b"hi", mesh.tester) == b"echo:hi"
+
+
+def test_a_sidecar_reaches_the_gateway_in_istio_mutual_tls(mesh):
+    # The app speaks plain HTTP to its sidecar; the sidecar originates Istio mutual TLS with its
+    # workload certificate, which the gateway accepts and authorizes as default/client.
+    def through():
+        try:
+            code, _, body = http_get("http://mesh-gw.example.com:8443/east-west",
+                                     proxy="http://127.0.0.1:%d" % mesh.client.outbound_port)
+            return code == 200 and json.loads(body)["path"] == "/east-west"
+        except (OSError, ValueError):
+            return False
+
+    assert wait_until(through, timeout=10), mesh.client.output() + mesh.gateway.output()
