@@ -4,7 +4,8 @@ signed by the mesh CA, as a sidecar's inbound listener does. Served for HTTPS (H
 TLS (the plaintext inside proxied with `tcp` routes), the client's SPIFFE ID being the principal
 AuthorizationPolicy sees. A client with a mesh certificate passes; one without a certificate, or
 with a certificate from a foreign CA, gets no exchange; a mesh client whose principal the policy
-does not name is denied (403 for HTTP, closed for TCP)."""
+does not name is denied (403 for HTTP, closed for TCP); a sidecar whose DestinationRule says
+ISTIO_MUTUAL reaches the gateway with its own workload certificate (east-west)."""
 import json
 import pathlib
 import shutil
