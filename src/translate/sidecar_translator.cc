@@ -453,7 +453,7 @@ std::vector<Listener> SidecarTranslator::ownListeners(
     std::unordered_map<std::string, Cluster>& clusters, std::vector<std::string>& warnings) {
   std::vector<Listener> out;
   if (auto l = inbound(registry, proxy, clusters, warnings)) {
-    l->peer_workloads = registry.peerWorkloads();
+    if (l->isTcp() || !l->tcp_routes.empty()) l->peer_workloads = registry.peerWorkloads();
     out.push_back(std::move(*l));
   }
   out.push_back(outboundProxy(proxy));

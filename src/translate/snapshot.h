@@ -406,8 +406,9 @@ struct Listener {
   std::shared_ptr<const TracingSettings> tracing;
   // Same listeners: the Telemetry API's metrics overrides and access logging (null: defaults).
   std::shared_ptr<const ListenerTelemetry> telemetry;
-  // kInbound: the registry's workloads by namespace and service account, for the source_*
-  // labels of TCP connections (which carry no peer metadata); null: none known.
+  // kInbound that proxies TCP (a TCP app port, or sniffed): the registry's workloads by namespace
+  // and service account, for the source_* labels of TCP connections (which carry no peer
+  // metadata; HTTP requests do); null: none known, or an HTTP-only inbound listener.
   std::shared_ptr<const PeerWorkloads> peer_workloads;
   bool isTcp() const { return protocol == "TCP" || protocol == "TLS"; }
 };

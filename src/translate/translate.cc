@@ -224,7 +224,7 @@ Snapshot SidecarOwnBuilder::build(const ProxyIdentity& proxy) const {
   Snapshot s;
   s.listeners = SidecarTranslator::ownListeners(*registry_, proxy, s.clusters, s.warnings);
   for (auto& l : s.listeners) {
-    if (l.kind == ListenerKind::kInbound) l.peer_workloads = peer_workloads_;
+    if (l.peer_workloads) l.peer_workloads = peer_workloads_;  // with the gateways
   }
   markRegistryOnly(s.listeners, registry_only_);
   markTracing(s.listeners,

@@ -95,11 +95,29 @@ TEST(PeerWorkloadsTest, TheInboundListenerKnowsTheWorkloadsOneServiceAccountName
   EXPECT_EQ(findPeerWorkload(table, "other", "client"), nullptr);
 }
 
-TEST(PeerWorkloadsTest, OnlyTheInboundListenerCarriesTheTable) {
+TEST(PeerWorkloadsTest, OnlyAnInboundListenerThatProxiesTcpCarriesTheTable) {
   TranslateResult r = translateYaml(kWorkloads, sidecar());
   for (const auto& l : snapshotOf(r).listeners) {
     EXPECT_EQ(static_cast<bool>(l.peer_workloads), l.kind == ListenerKind::kInbound) << l.name;
   }
+  // An HTTP app port: requests carry the caller's metadata themselves; the table is not sent.
+  ProxyIdentity web = sidecar();
+  web.labels = {{"app", "web"}};
+  web.app_port = 8080;
+  TranslateResult http = translateYaml(std::string(kWorkloads) + R"(---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 8080}]
+)",
+                                       web);
+  const Listener* in = listenerNamed(snapshotOf(http), "virtualInbound");
+  ASSERT_NE(in, nullptr);
+  EXPECT_EQ(in->protocol, "HTTP");
+  EXPECT_TRUE(in->tcp_routes.empty());
+  EXPECT_FALSE(in->peer_workloads);
 }
 
 constexpr std::string_view kSubnets = R"(
