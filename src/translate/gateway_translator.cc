@@ -254,6 +254,8 @@ std::optional<ServerTls> GatewayTranslator::serverTls(const model::Gateway& gate
     out.mode = ServerTls::Mode::kMutual;
   } else if (mode == "OPTIONAL_MUTUAL") {
     out.mode = ServerTls::Mode::kOptionalMutual;
+  } else if (mode == "ISTIO_MUTUAL") {
+    out.mode = ServerTls::Mode::kIstioMutual;
   } else {
     sink_.report(kNotServed, gateway.meta, tls.line, path + ".mode",
                  kind + " server on port " + port + " with tls.mode " + mode +
@@ -288,6 +290,29 @@ std::optional<ServerTls> GatewayTranslator::serverTls(const model::Gateway& gate
     }
     return out_hint;
   };
+
+  auto version = [&](const std::optional<std::string>& value, const char* field,
+                     TlsVersion fallback) {
+    if (!isSet(value)) return fallback;
+    if (auto v = tlsVersion(upper(*value))) return *v;
+    sink_.report(
+        kNotServed, gateway.meta, tls.line, path + "." + field,
+        std::string(field) + " \"" + *value + "\" is not a TLS version; using the default");
+    return fallback;
+  };
+  out.min_version = version(tls.min_protocol_version, "minProtocolVersion", TlsVersion::kTls12);
+  out.max_version = version(tls.max_protocol_version, "maxProtocolVersion", TlsVersion::kAuto);
+  out.cipher_suites = tls.cipher_suites;
+  out.subject_alt_names = tls.subject_alt_names;
+  out.verify_spki = tls.verify_certificate_spki;
+  out.verify_hash = tls.verify_certificate_hash;
+  if (!tls.ecdh_curves.empty()) {
+    sink_.report(kNotServed, gateway.meta, tls.line, path + ".ecdhCurves",
+                 "tls.ecdhCurves is parsed but not enforced by this proxy yet");
+  }
+  // ISTIO_MUTUAL names no certificate (validation refuses any): the gateway presents its workload
+  // certificate and trusts the mesh roots, both filled in by the proxy from its mesh identity.
+  if (out.mode == ServerTls::Mode::kIstioMutual) return out;
 
   // Certificate sources, one of them (validation rejects several): a credential wins over files.
   std::vector<std::string> credentials = tls.credential_names;
@@ -355,26 +380,6 @@ std::optional<ServerTls> GatewayTranslator::serverTls(const model::Gateway& gate
     // A file CRL; a credential's CRL came with its CA above.
     if (isSet(tls.ca_crl) && out.crl.empty()) out.crl = pemFile(*tls.ca_crl);
   }
-
-  auto version = [&](const std::optional<std::string>& value, const char* field,
-                     TlsVersion fallback) {
-    if (!isSet(value)) return fallback;
-    if (auto v = tlsVersion(upper(*value))) return *v;
-    sink_.report(
-        kNotServed, gateway.meta, tls.line, path + "." + field,
-        std::string(field) + " \"" + *value + "\" is not a TLS version; using the default");
-    return fallback;
-  };
-  out.min_version = version(tls.min_protocol_version, "minProtocolVersion", TlsVersion::kTls12);
-  out.max_version = version(tls.max_protocol_version, "maxProtocolVersion", TlsVersion::kAuto);
-  out.cipher_suites = tls.cipher_suites;
-  out.subject_alt_names = tls.subject_alt_names;
-  out.verify_spki = tls.verify_certificate_spki;
-  out.verify_hash = tls.verify_certificate_hash;
-  if (!tls.ecdh_curves.empty()) {
-    sink_.report(kNotServed, gateway.meta, tls.line, path + ".ecdhCurves",
-                 "tls.ecdhCurves is parsed but not enforced by this proxy yet");
-  }
   return out;
 }
 
@@ -414,17 +419,17 @@ std::vector<Listener> GatewayTranslator::build() {
       const bool passthrough =
           ((protocol == "HTTPS" || protocol == "TLS") && tls_mode == "PASSTHROUGH") ||
           auto_passthrough;
-      // TLS servers that terminate (SIMPLE, MUTUAL, OPTIONAL_MUTUAL): the plaintext inside is
-      // proxied as TCP with the VirtualServices' tcp routes, as Istio does.
+      // TLS servers that terminate (SIMPLE, MUTUAL, OPTIONAL_MUTUAL, ISTIO_MUTUAL): the
+      // plaintext inside is proxied as TCP with the VirtualServices' tcp routes, as Istio does.
       const bool terminated_tcp =
-          protocol == "TLS" &&
-          (tls_mode == "SIMPLE" || tls_mode == "MUTUAL" || tls_mode == "OPTIONAL_MUTUAL");
+          protocol == "TLS" && (tls_mode == "SIMPLE" || tls_mode == "MUTUAL" ||
+                                tls_mode == "OPTIONAL_MUTUAL" || tls_mode == "ISTIO_MUTUAL");
       if (protocol == "TLS" && !passthrough && !terminated_tcp) {
         sink_.report(kNotServed, gw->meta, server.port->line, path + ".port.protocol",
                      "TLS server on port " + std::to_string(port) + " with tls.mode " +
                          (tls_mode.empty() ? std::string("(no tls block)") : tls_mode) +
-                         " is not served yet (PASSTHROUGH, AUTO_PASSTHROUGH, SIMPLE, MUTUAL and "
-                         "OPTIONAL_MUTUAL are); skipped");
+                         " is not served yet (PASSTHROUGH, AUTO_PASSTHROUGH, SIMPLE, MUTUAL, "
+                         "OPTIONAL_MUTUAL and ISTIO_MUTUAL are); skipped");
         continue;
       }
       const bool https = protocol == "HTTPS" && !passthrough;

@@ -4,6 +4,7 @@
 
 #include "config/model/host_name.h"
 #include "translate/model_util.h"
+#include "translate/peer_workloads.h"
 #include "translate/translate.h"
 
 namespace halyard::translate {
@@ -129,7 +130,10 @@ ServiceRegistry::ServiceRegistry(const model::ConfigSet& config)
     : ServiceRegistry(config, meshSettings(config)) {}
 
 ServiceRegistry::ServiceRegistry(const model::ConfigSet& config, const MeshSettings& mesh)
-    : peer_auth_(config, mesh.root_namespace), config_(config), mesh_(mesh) {
+    : peer_auth_(config, mesh.root_namespace),
+      config_(config),
+      peer_workloads_(buildPeerWorkloads(config)),
+      mesh_(mesh) {
   for (const auto& e : config.endpoints) endpoints_[namespaceOf(e.meta) + "/" + e.meta.name] = &e;
   for (const auto& pod : config.pods) {
     pods_by_name_.emplace(namespaceOf(pod.meta) + "/" + pod.meta.name, &pod);

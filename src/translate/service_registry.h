@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,6 +80,8 @@ class ServiceRegistry {
   std::vector<std::string> subjectAltNames(const RegistryService& service) const;
 
   const PeerAuthenticationIndex& peerAuthentication() const { return peer_auth_; }
+  // The workloads by namespace and service account (peer_workloads.h), built once.
+  const std::shared_ptr<const PeerWorkloads>& peerWorkloads() const { return peer_workloads_; }
   // The AuthorizationPolicies a workload enforces (authz_compiler.h); problems in `warnings`.
   std::vector<AuthzPolicy> authorization(const std::string& namespace_,
                                          const std::map<std::string, std::string>& labels,
@@ -130,6 +133,7 @@ class ServiceRegistry {
   LabelIndex<config::model::WorkloadEntry> workloads_by_label_;
   PeerAuthenticationIndex peer_auth_;
   const config::model::ConfigSet& config_;
+  std::shared_ptr<const PeerWorkloads> peer_workloads_;
   MeshSettings mesh_;
 };
 

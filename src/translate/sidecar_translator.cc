@@ -1,5 +1,7 @@
 #include "translate/sidecar_translator.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <optional>
 #include <set>
@@ -274,6 +276,36 @@ std::vector<size_t> SidecarTranslator::candidatesFor(const std::string& service_
   return candidates;
 }
 
+std::vector<std::string> SidecarTranslator::dialedAddresses(const RegistryService& service,
+                                                            uint16_t port) const {
+  // What Istio's original destination would be for an app that dialled the host: the VIP a
+  // name resolves to (a Service's clusterIP, a ServiceEntry's addresses), or for a host without
+  // one (a headless Service, a ServiceEntry without addresses) the endpoint the app reaches
+  // directly. Host names (DNS endpoints) and CIDR blocks are no single address; they are left out.
+  auto isAddress = [](const std::string& text) {
+    unsigned char bytes[16];
+    return inet_pton(AF_INET, text.c_str(), bytes) == 1 ||
+           inet_pton(AF_INET6, text.c_str(), bytes) == 1;
+  };
+  std::vector<std::string> out;
+  if (service.kube && isAddress(service.kube->cluster_ip)) out.push_back(service.kube->cluster_ip);
+  if (service.entry) {
+    for (const auto& a : service.entry->spec.addresses) {
+      if (isAddress(a)) out.push_back(a);
+    }
+  }
+  if (!out.empty()) return out;
+  const RegistryPort* registry_port = service.port(port);
+  if (!registry_port) return out;
+  DiagnosticSink ignored;  // the cluster built for this port reports the same problems
+  for (const Endpoint& e : registry_.endpoints(service, *registry_port, ignored)) {
+    if (isAddress(e.address) && std::find(out.begin(), out.end(), e.address) == out.end()) {
+      out.push_back(e.address);
+    }
+  }
+  return out;
+}
+
 Listener SidecarTranslator::outboundTcpPort(uint16_t port,
                                             const std::vector<const RegistryService*>& services) {
   Listener l;
@@ -312,8 +344,16 @@ Listener SidecarTranslator::outboundTcpPort(uint16_t port,
       routes.push_back(std::move(r));
     }
     const std::vector<std::string> domains = domainsOf(*service, port, proxy_.namespace_);
+    const std::vector<std::string> addresses = dialedAddresses(*service, port);
     for (auto& r : routes) {
       r.hosts = domains;
+      // Only a route with destinationSubnets looks at them.
+      for (const auto& m : r.matches) {
+        if (!m.destination_subnets.empty()) {
+          r.host_addresses = addresses;
+          break;
+        }
+      }
       l.tcp_routes.push_back(std::move(r));
     }
   }
@@ -412,7 +452,10 @@ std::vector<Listener> SidecarTranslator::ownListeners(
     const ServiceRegistry& registry, const ProxyIdentity& proxy,
     std::unordered_map<std::string, Cluster>& clusters, std::vector<std::string>& warnings) {
   std::vector<Listener> out;
-  if (auto l = inbound(registry, proxy, clusters, warnings)) out.push_back(std::move(*l));
+  if (auto l = inbound(registry, proxy, clusters, warnings)) {
+    if (l->isTcp() || !l->tcp_routes.empty()) l->peer_workloads = registry.peerWorkloads();
+    out.push_back(std::move(*l));
+  }
   out.push_back(outboundProxy(proxy));
   out.back().path_normalization = registry.mesh().path_normalization;
   return out;

@@ -50,6 +50,9 @@ class SidecarTranslator {
   const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
+  // The addresses an app connecting to `service` on `port` would dial (TcpRoute::host_addresses).
+  std::vector<std::string> dialedAddresses(const RegistryService& service, uint16_t port) const;
+
   // A VirtualService host that names no service the proxy can see ("api.example.com" with no
   // ServiceEntry): it still gets a virtual host, with that VirtualService's routes.
   struct OrphanHost {

@@ -10,12 +10,14 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <variant>
@@ -219,6 +221,11 @@ struct TcpRoute {
   // domains, as an HTTP virtual host has them); the route applies only to a connection for one
   // of them. Empty (gateways, inbound): any connection.
   std::vector<std::string> hosts;
+  // Sidecar outbound tables: the addresses an app connecting to one of `hosts` would dial, what
+  // Istio's original destination would be: the service's VIPs (Service clusterIP, ServiceEntry
+  // addresses), else its endpoints' addresses. destination_subnets are matched against them when
+  // a CONNECT names a host instead of an IP.
+  std::vector<std::string> host_addresses;
 };
 
 // ---- TLS --------------------------------------------------------------------------------
@@ -242,11 +249,14 @@ struct TlsCertificate {
 
 enum class TlsVersion : uint8_t { kAuto, kTls10, kTls11, kTls12, kTls13 };
 
-// One TLS-terminating Gateway server (tls.mode SIMPLE, MUTUAL or OPTIONAL_MUTUAL). A listener
-// holds one per server on its port; the handshake's SNI picks it (Envoy's filter chain match):
-// exact host first, then the longest wildcard, then "*". No match: the handshake fails.
+// One TLS-terminating Gateway server (tls.mode SIMPLE, MUTUAL, OPTIONAL_MUTUAL or ISTIO_MUTUAL).
+// A listener holds one per server on its port; the handshake's SNI picks it (Envoy's filter chain
+// match): exact host first, then the longest wildcard, then "*". No match: the handshake fails.
 struct ServerTls {
-  enum class Mode : uint8_t { kSimple, kMutual, kOptionalMutual };
+  // kIstioMutual: the gateway's own workload certificate, and a client certificate chaining to the
+  // mesh roots is required (as a sidecar's inbound listener); `certificates` and `client_ca` stay
+  // empty here, the proxy builds them from its current mesh identity (proxy/tls/tls_contexts.h).
+  enum class Mode : uint8_t { kSimple, kMutual, kOptionalMutual, kIstioMutual };
   Mode mode = Mode::kSimple;
   std::vector<std::string> sni_hosts;  // lowercase dnsName parts of server.hosts; "*", "*.x.com"
   std::vector<TlsCertificate> certificates;     // 1, or 2 (credentialNames: RSA + ECDSA)
@@ -324,6 +334,34 @@ struct InboundMtls {
   std::string origin;
 };
 
+// The workload a namespace and service account stand for, as the registry knows it
+// (translate/peer_workloads.h builds the table): the source_* labels of the TCP metrics of a
+// caller whose certificate names that pair.
+struct PeerWorkload {
+  std::string namespace_;
+  std::string service_account;
+  std::string workload;  // Pod or WorkloadEntry name
+  std::string app;       // its app label, else the workload name (as the HTTP metadata says)
+  std::string version;   // its version label, else "unknown"
+};
+
+// Sorted by (namespace, service account), one entry per pair that exactly one workload uses.
+using PeerWorkloads = std::vector<PeerWorkload>;
+
+// The workload for a peer; null when the table has none (absent, or shared by several).
+inline const PeerWorkload* findPeerWorkload(const PeerWorkloads& table, std::string_view namespace_,
+                                            std::string_view service_account) {
+  using Key = std::pair<std::string_view, std::string_view>;
+  const auto it = std::lower_bound(table.begin(), table.end(), Key(namespace_, service_account),
+                                   [](const PeerWorkload& w, const Key& key) {
+                                     return Key(w.namespace_, w.service_account) < key;
+                                   });
+  if (it == table.end() || it->namespace_ != namespace_ || it->service_account != service_account) {
+    return nullptr;
+  }
+  return &*it;
+}
+
 struct Listener {
   std::string name;          // "0.0.0.0_80"; sidecars: "virtualInbound", "virtualOutbound"
   std::string bind_address;  // from Gateway server.bind; default "0.0.0.0"
@@ -368,6 +406,10 @@ struct Listener {
   std::shared_ptr<const TracingSettings> tracing;
   // Same listeners: the Telemetry API's metrics overrides and access logging (null: defaults).
   std::shared_ptr<const ListenerTelemetry> telemetry;
+  // kInbound that proxies TCP (a TCP app port, or sniffed): the registry's workloads by namespace
+  // and service account, for the source_* labels of TCP connections (which carry no peer
+  // metadata; HTTP requests do); null: none known, or an HTTP-only inbound listener.
+  std::shared_ptr<const PeerWorkloads> peer_workloads;
   bool isTcp() const { return protocol == "TCP" || protocol == "TLS"; }
 };
 

@@ -11,6 +11,7 @@
 #include "translate/diagnostic_sink.h"
 #include "translate/gateway_translator.h"
 #include "translate/mesh_settings.h"
+#include "translate/peer_workloads.h"
 #include "translate/request_authentication.h"
 #include "translate/service_registry.h"
 #include "translate/sidecar_translator.h"
@@ -194,6 +195,13 @@ std::set<std::string> sidecarLabelKeys(const config::model::ConfigSet& config) {
     for (const auto& route : vs.spec.http) {
       for (const auto& m : route.match) addKeys(m.source_labels);
     }
+    // tcp and tls match blocks select by the sidecar's labels too (its TCP route tables).
+    for (const auto& route : vs.spec.tcp) {
+      for (const auto& m : route.match) addKeys(m.source_labels);
+    }
+    for (const auto& route : vs.spec.tls) {
+      for (const auto& m : route.match) addKeys(m.source_labels);
+    }
   }
   for (const auto& dr : config.destination_rules) {
     if (dr.spec.workload_selector) addKeys(dr.spec.workload_selector->match_labels);
@@ -201,17 +209,23 @@ std::set<std::string> sidecarLabelKeys(const config::model::ConfigSet& config) {
   return keys;
 }
 
-SidecarOwnBuilder::SidecarOwnBuilder(const config::model::ConfigSet& config)
+SidecarOwnBuilder::SidecarOwnBuilder(const config::model::ConfigSet& config,
+                                     const std::vector<PeerWorkload>& gateways)
     : registry_(std::make_unique<const ServiceRegistry>(config)),
       registry_only_(meshSettings(config).registry_only),
       config_(config),
-      mesh_telemetry_(std::make_unique<const MeshTelemetry>(readMeshTelemetry(config))) {}
+      mesh_telemetry_(std::make_unique<const MeshTelemetry>(readMeshTelemetry(config))),
+      peer_workloads_(gateways.empty() ? registry_->peerWorkloads()
+                                       : buildPeerWorkloads(config, gateways)) {}
 
 SidecarOwnBuilder::~SidecarOwnBuilder() = default;
 
 Snapshot SidecarOwnBuilder::build(const ProxyIdentity& proxy) const {
   Snapshot s;
   s.listeners = SidecarTranslator::ownListeners(*registry_, proxy, s.clusters, s.warnings);
+  for (auto& l : s.listeners) {
+    if (l.peer_workloads) l.peer_workloads = peer_workloads_;  // with the gateways
+  }
   markRegistryOnly(s.listeners, registry_only_);
   markTracing(s.listeners,
               resolveTracing(config_, *mesh_telemetry_, mesh_telemetry_->root_namespace,

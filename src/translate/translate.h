@@ -81,7 +81,10 @@ struct MeshTelemetry;
 // one builder serves every sidecar of a config (which must outlive it).
 class SidecarOwnBuilder {
  public:
-  explicit SidecarOwnBuilder(const config::model::ConfigSet& config);
+  // `gateways`: the gateways a control plane has connected (no WorkloadEntries, unlike the
+  // sidecars), so that a destination knows them as TCP callers too (Listener::peer_workloads).
+  explicit SidecarOwnBuilder(const config::model::ConfigSet& config,
+                             const std::vector<PeerWorkload>& gateways = {});
   ~SidecarOwnBuilder();
   SidecarOwnBuilder(const SidecarOwnBuilder&) = delete;
   SidecarOwnBuilder& operator=(const SidecarOwnBuilder&) = delete;
@@ -93,6 +96,7 @@ class SidecarOwnBuilder {
   bool registry_only_ = false;  // MeshConfig outboundTrafficPolicy, for the outbound listener
   const config::model::ConfigSet& config_;
   std::unique_ptr<const MeshTelemetry> mesh_telemetry_;  // tracing providers (issue 14)
+  std::shared_ptr<const PeerWorkloads> peer_workloads_;  // the registry's and the gateways
 };
 
 }  // namespace halyard::translate

@@ -213,6 +213,9 @@ void encodeServerTls(const tr::ServerTls& in, v1::ServerTls* out) {
     case tr::ServerTls::Mode::kOptionalMutual:
       out->set_mode(v1::ServerTls::OPTIONAL_MUTUAL);
       break;
+    case tr::ServerTls::Mode::kIstioMutual:
+      out->set_mode(v1::ServerTls::ISTIO_MUTUAL);
+      break;
   }
   for (const auto& h : in.sni_hosts) out->add_sni_hosts(h);
   for (const auto& c : in.certificates) encodeCertificate(c, out->add_certificates());
@@ -539,11 +542,19 @@ Expected<tr::ServerTls> decodeServerTls(const v1::ServerTls& in, const Context& 
     case v1::ServerTls::OPTIONAL_MUTUAL:
       out.mode = tr::ServerTls::Mode::kOptionalMutual;
       break;
+    case v1::ServerTls::ISTIO_MUTUAL:
+      out.mode = tr::ServerTls::Mode::kIstioMutual;
+      break;
     default:
       return ctx.error("unknown mode " + std::to_string(in.mode()));
   }
   out.sni_hosts.assign(in.sni_hosts().begin(), in.sni_hosts().end());
-  if (in.certificates_size() < 1 || in.certificates_size() > 2) {
+  // ISTIO_MUTUAL carries no certificate: the proxy's workload certificate is used.
+  const bool mesh = out.mode == tr::ServerTls::Mode::kIstioMutual;
+  if (mesh && in.certificates_size() != 0) {
+    return ctx.error("is ISTIO_MUTUAL but carries certificates (none expected)");
+  }
+  if (!mesh && (in.certificates_size() < 1 || in.certificates_size() > 2)) {
     return ctx.error("has " + std::to_string(in.certificates_size()) +
                      " certificates (1 or 2 expected)");
   }
@@ -556,7 +567,7 @@ Expected<tr::ServerTls> decodeServerTls(const v1::ServerTls& in, const Context& 
   auto ca = decodePem(in.client_ca(), ctx.at("client CA"));
   if (!ca) return common::unexpected(ca.error());
   out.client_ca = std::move(*ca);
-  if (out.mode != tr::ServerTls::Mode::kSimple && out.client_ca.empty()) {
+  if (out.mode != tr::ServerTls::Mode::kSimple && !mesh && out.client_ca.empty()) {
     return ctx.error("verifies client certificates without a client CA");
   }
   auto crl = decodePem(in.crl(), ctx.at("CRL"));
@@ -903,6 +914,17 @@ v1::Listener encodeListener(const tr::Listener& listener) {
     }
     route->set_origin(r.origin);
     for (const auto& h : r.hosts) route->add_hosts(h);
+    for (const auto& a : r.host_addresses) route->add_host_addresses(a);
+  }
+  if (listener.peer_workloads) {
+    for (const auto& w : *listener.peer_workloads) {
+      v1::PeerWorkload* p = out.add_peer_workloads();
+      p->set_namespace_(w.namespace_);
+      p->set_service_account(w.service_account);
+      p->set_workload(w.workload);
+      p->set_app(w.app);
+      p->set_version(w.version);
+    }
   }
   return out;
 }
@@ -1430,7 +1452,28 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
     }
     route.origin = r.origin();
     route.hosts.assign(r.hosts().begin(), r.hosts().end());
+    route.host_addresses.assign(r.host_addresses().begin(), r.host_addresses().end());
     out.tcp_routes.push_back(std::move(route));
+  }
+  if (in.peer_workloads_size() > 0) {
+    auto table = std::make_shared<tr::PeerWorkloads>();
+    for (const auto& p : in.peer_workloads()) {
+      table->push_back(tr::PeerWorkload{p.namespace_(), p.service_account(), p.workload(), p.app(),
+                                        p.version()});
+    }
+    // Looked up by binary search: a table out of order would miss peers silently.
+    const auto key = [](const tr::PeerWorkload& w) {
+      return std::pair<std::string_view, std::string_view>(w.namespace_, w.service_account);
+    };
+    for (size_t i = 1; i < table->size(); ++i) {
+      if (!(key((*table)[i - 1]) < key((*table)[i]))) {
+        return ctx.error("peer workload " + (*table)[i].namespace_ + "/" +
+                         (*table)[i].service_account +
+                         " is out of order or repeated; expected sorted by namespace and service "
+                         "account, each once");
+      }
+    }
+    out.peer_workloads = std::move(table);
   }
   // A sidecar's inbound HTTP listener in front of an app port of undeclared protocol has tcp
   // routes for what it sniffs as TLS.

@@ -215,6 +215,8 @@ def mesh(tmp_path_factory):
                 ("opaque", apps["opaque"], "app=opaque,version=v1", "opaque")):
             procs.append(MeshProxy(control, tmp, key + "-1", role="sidecar", app=app,
                                    labels=labels, service_account=sa))
+            m.sidecars = getattr(m, "sidecars", {})
+            m.sidecars[key] = procs[-1]
         m.client = LoggedProxy(control, tmp, "client-1", role="sidecar", app=apps["client"],
                                access_log=tmp / "client-access.log")
         procs.append(m.client)
@@ -312,6 +314,26 @@ def test_tcp_tunnels_are_counted_with_istio_tcp_metrics_and_logged_once(mesh):
                                         "outbound|9000|v2|echo.default.svc.cluster.local"), last
     assert last["bytes_received"] == 100 and last["bytes_sent"] == 108, last
     assert last["upstream_peer_uri_san"] == "spiffe://cluster.local/ns/default/sa/echo", last
+    # The destination sidecars know the caller by its certificate, and its workload from the
+    # registry (the only workload with that namespace and service account).
+    peer = dict(reporter="destination", request_protocol="tcp", source_workload="client-1",
+                source_workload_namespace="default", source_app="client", source_version="v1",
+                source_principal="spiffe://cluster.local/ns/default/sa/client",
+                connection_security_policy="mutual_tls")
+
+    def destination_closed():
+        return sum(metric_sum(mesh.sidecars[k].metrics(), "istio_tcp_connections_closed_total",
+                              **peer) for k in ("v1", "v2"))
+
+    # The registry's table reaches the destinations with the push after the client registered,
+    # a moment after the client's own: a tunnel before that counts "unknown", as in Istio before
+    # the peer's metadata is known.
+    def one_more():
+        seen = destination_closed()
+        tunnel_exchange(mesh.outbound, "echo:9000", b"y")
+        return wait_until(lambda: destination_closed() > seen, timeout=1)
+
+    assert wait_until(one_more, timeout=10), mesh.sidecars["v1"].metrics()
 
 
 def openssl_through(proxy_port, target, sni, payload=b"hi"):

@@ -152,6 +152,8 @@ void PushController::step(std::optional<SourceUpdate> update,
                  info.inbound_port,
                  info.app_port};
       if (registry_.add(info.stream_id, std::move(w))) registryChanged();
+    } else if (info.role == "gateway") {
+      registryChanged();  // the sidecars' peer workloads name it (connectedGateways)
     }
     seen_version = std::max(seen_version, info.last_version);
     HLOG_INFO("proxy {} ({}, {}) connected from {}", info.id(), info.role,
@@ -169,7 +171,9 @@ void PushController::step(std::optional<SourceUpdate> update,
       if (--classes_[it->second].sessions == 0) classes_.erase(it->second);
       session_class_.erase(it);
     }
-    if (registry_.remove(info.stream_id)) registryChanged();
+    if (registry_.remove(info.stream_id) || (info.role == "gateway" && info.address.empty())) {
+      registryChanged();
+    }
     HLOG_INFO("proxy {} ({}) disconnected", info.id(), info.peer);
   }
 
@@ -243,9 +247,31 @@ config::Diagnostics PushController::translateSidecar(ProxyClass& c) {
     c.content = ProxyContent::fromErrors(shared.errors);
     return object_errors;
   }
-  if (!sidecar_own_) sidecar_own_ = std::make_unique<translate::SidecarOwnBuilder>(*config_);
+  if (!sidecar_own_) {
+    sidecar_own_ = std::make_unique<translate::SidecarOwnBuilder>(*config_, connectedGateways());
+  }
   c.content = ProxyContent::withShared(shared.part, sidecar_own_->build(c.identity));
   return object_errors;
+}
+
+std::vector<translate::PeerWorkload> PushController::connectedGateways() const {
+  // A gateway registers no WorkloadEntry (it is no endpoint of any service), yet it calls
+  // services over TCP: the destinations know it by its certificate's namespace and service
+  // account, as they know sidecars, and by the name and labels it connected with.
+  std::vector<translate::PeerWorkload> out;
+  std::lock_guard lock(state_mu_);
+  for (const auto& [id, s] : sessions_) {
+    const ProxyInfo& info = s->info();
+    if (info.role != "gateway" || !info.address.empty()) continue;
+    const auto label = [&info](const char* key, const std::string& fallback) {
+      const auto it = info.labels.find(key);
+      return it == info.labels.end() || it->second.empty() ? fallback : it->second;
+    };
+    out.push_back(translate::PeerWorkload{
+        info.namespace_, info.service_account.empty() ? "default" : info.service_account, info.name,
+        label("app", info.name), label("version", "unknown")});
+  }
+  return out;
 }
 
 void PushController::setConfig(std::shared_ptr<const config::model::ConfigSet> config) {

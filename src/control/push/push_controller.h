@@ -99,6 +99,8 @@ class PushController {
   void rebuild();
   // Translates one class against config_; returns the errors that name an object.
   config::Diagnostics translateClass(ProxyClass& c);
+  // The connected gateways that registered no workload, as TCP callers the sidecars may see.
+  std::vector<translate::PeerWorkload> connectedGateways() const;
   config::Diagnostics translateSidecar(ProxyClass& c);
   // Makes `config` the current one; what was translated against the previous one goes.
   void setConfig(std::shared_ptr<const config::model::ConfigSet> config);

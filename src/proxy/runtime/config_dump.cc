@@ -50,7 +50,7 @@ std::string pemOrigin(const tr::PemSource& p) {
 }
 
 json serverTlsJson(const tr::ServerTls& t) {
-  static constexpr const char* kModes[] = {"SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL"};
+  static constexpr const char* kModes[] = {"SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL", "ISTIO_MUTUAL"};
   json certificates = json::array();
   for (const auto& c : t.certificates) certificates.push_back(pemOrigin(c.certificate_chain));
   json j{{"mode", kModes[static_cast<int>(t.mode)]},

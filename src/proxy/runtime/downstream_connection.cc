@@ -190,6 +190,11 @@ net::awaitable<bool> DownstreamConnection::setUpTransport() {
     }
     ds_.forwarded_client_cert = "By=" + ds_.own_principal + ";Hash=" + ds_.peer_certificate_hash +
                                 ";Subject=\"\";URI=" + ds_.peer_principal;
+  } else if (X509* peer = SSL_get0_peer_certificate(transport.ssl())) {
+    // A gateway server that verified a client certificate (ISTIO_MUTUAL, MUTUAL): its SPIFFE ID
+    // is the connection's principal for AuthorizationPolicy, as Envoy takes the peer's URI SAN.
+    ds_.peer_principal = tls::firstUriSan(peer);
+    ds_.own_principal = snapshot->tls().spiffeId();
   }
   co_return !ds_.worker.draining();
 }
@@ -394,7 +399,11 @@ net::awaitable<void> DownstreamConnection::serve() {
   log.requested_server_name = ds_.sni();
   rq.record.listener = ds_.listener->name;
   rq.record.listener_kind = ds_.listener->kind;
-  if (ds_.listener->kind == tr::ListenerKind::kInbound) readPeer();
+  if (ds_.listener->kind == tr::ListenerKind::kInbound) {
+    readPeer();
+  } else {
+    log.downstream_peer_uri_san = ds_.peer_principal;  // a gateway's verified client, if any
+  }
 
   if (ds_.listener->kind == tr::ListenerKind::kOutboundProxy && head.method == "CONNECT") {
     const ConnectResult connect = co_await serveConnect(ds_, rq, connect_log_);

@@ -153,6 +153,17 @@ bool namesHost(const tr::TcpRoute& route, std::string_view host) {
   return false;
 }
 
+// A tunnel to a host name: the addresses the app would have dialled for it (the service's VIPs,
+// else its endpoints), as Istio matches destinationSubnets against the original destination.
+bool anyAddressIn(const std::vector<std::string>& addresses, std::string_view cidr) {
+  for (const auto& text : addresses) {
+    asio::error_code ec;
+    const auto address = asio::ip::make_address(text, ec);
+    if (!ec && inSubnet(address, cidr)) return true;
+  }
+  return false;
+}
+
 const tr::TcpRoute* firstMatch(const std::vector<tr::TcpRoute>& routes,
                                const std::optional<asio::ip::address>& destination,
                                const std::optional<std::string>& sni, const TcpTarget* target) {
@@ -164,7 +175,8 @@ const tr::TcpRoute* firstMatch(const std::vector<tr::TcpRoute>& routes,
     for (const auto& m : route.matches) {
       bool ok = m.destination_subnets.empty();
       for (const auto& cidr : m.destination_subnets) {
-        ok = ok || (destination && inSubnet(*destination, cidr));
+        ok = ok || (destination ? inSubnet(*destination, cidr)
+                                : target && anyAddressIn(route.host_addresses, cidr));
       }
       if (!ok) continue;
       if (!m.sni_hosts.empty()) {
@@ -421,6 +433,16 @@ net::awaitable<void> proxyTcp(Downstream& ds, net::ByteBuffer& in,
 
 }  // namespace
 
+void fillPeerWorkload(const tr::Listener& listener, telemetry::PeerIdentity& peer) {
+  if (!listener.peer_workloads || peer.namespace_.empty()) return;
+  const tr::PeerWorkload* w =
+      tr::findPeerWorkload(*listener.peer_workloads, peer.namespace_, peer.service_account);
+  if (!w) return;  // several workloads, or none, use that identity: "unknown", as Istio says
+  peer.workload = w->workload;
+  peer.app = w->app;
+  peer.version = w->version;
+}
+
 bool startsWithTlsRecord(const net::ByteBuffer& buffer) {
   const std::string_view bytes = buffer.readableView();
   return !bytes.empty() && static_cast<unsigned char>(bytes.front()) == 0x16;
@@ -470,6 +492,7 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
   const ListenerRoutes* routes = snapshot ? snapshot->listener(listener->name) : nullptr;
   // The Telemetry API's metrics overrides and access-log settings (the snapshot outlives them).
   if (routes) record.telemetry = routes->listener->telemetry.get();
+  if (routes && record.has_peer) fillPeerWorkload(*routes->listener, record.peer);
   TcpSetup setup;
   if (routes) {
     setup.table = routes->listener;

@@ -21,6 +21,7 @@
 #include "proxy/runtime/downstream.h"
 #include "proxy/runtime/request_record.h"
 #include "proxy/runtime/worker_snapshot.h"
+#include "telemetry/peer_identity.h"
 #include "telemetry/response_flags.h"
 #include "translate/snapshot.h"
 
@@ -33,8 +34,9 @@ const translate::TcpRoute* matchTcpRoute(const std::vector<translate::TcpRoute>&
                                          const std::optional<std::string>& sni);
 
 // What a connection to a sidecar's outbound table is: for `host` (a route whose `hosts` do not
-// name it is for another service), to `destination` when the target was an address (a match
-// block with destinationSubnets holds only then), TLS or not (a `tls` route, one whose match
+// name it is for another service), to `destination` when the target was an address (else a
+// match block's destinationSubnets are checked against the route's host_addresses, the
+// addresses the host stands for), TLS or not (a `tls` route, one whose match
 // blocks name SNI hosts, is only for TLS), with that SNI.
 struct TcpTarget {
   std::string_view host;  // lowercase
@@ -52,6 +54,11 @@ bool hasTcpRouteFor(const std::vector<translate::TcpRoute>& routes, std::string_
 
 // True when `address` is within `cidr` ("10.0.0.0/8", "fd00::/8", or a plain address).
 bool inSubnet(const asio::ip::address& address, std::string_view cidr);
+
+// A sidecar inbound's caller, known by the namespace and service account of its certificate: the
+// workload, app and version the registry has for that pair (Listener::peer_workloads), as views
+// into the listener; left as they are when the pair names no single workload.
+void fillPeerWorkload(const translate::Listener& listener, telemetry::PeerIdentity& peer);
 
 // The readable bytes of `buffer` start a TLS record (a ClientHello, where a connection starts).
 bool startsWithTlsRecord(const net::ByteBuffer& buffer);

@@ -98,7 +98,7 @@ common::Expected<std::unique_ptr<ServerContext>> ServerContext::build(
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 
   using Mode = translate::ServerTls::Mode;
-  if (tls.mode == Mode::kMutual || tls.mode == Mode::kOptionalMutual) {
+  if (tls.mode != Mode::kSimple) {
     if (tls.client_ca.empty()) return failed("tls.mode MUTUAL needs a CA for client certificates");
     auto ca = loader.load(tls.client_ca);
     if (!ca) return failed(ca.error().message);
@@ -111,7 +111,7 @@ common::Expected<std::unique_ptr<ServerContext>> ServerContext::build(
       if (!used) return failed(used.error().message);
     }
     self->verify_mode_ = SSL_VERIFY_PEER;
-    if (tls.mode == Mode::kMutual) self->verify_mode_ |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    if (tls.mode != Mode::kOptionalMutual) self->verify_mode_ |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     self->client_checks_ = CertificateChecks{.subject_alt_names = tls.subject_alt_names,
                                              .spki_sha256 = tls.verify_spki,
                                              .cert_sha256 = tls.verify_hash};

@@ -38,6 +38,33 @@ tr::UpstreamTls meshClient(const tr::UpstreamTls& settings, const tr::WorkloadId
   return client;
 }
 
+// A gateway listener's servers, those with tls.mode ISTIO_MUTUAL given the proxy's workload
+// certificate and the mesh roots, as Istio's gateway serves them (the same credentials as the
+// sidecar inbound above). Without an identity yet they are left out, with the reason.
+std::vector<tr::ServerTls> withMeshIdentity(const tr::Listener& listener,
+                                            const tr::WorkloadIdentity* identity,
+                                            std::vector<std::string>& errors) {
+  std::vector<tr::ServerTls> servers;
+  servers.reserve(listener.tls.size());
+  for (const auto& server : listener.tls) {
+    if (server.mode != tr::ServerTls::Mode::kIstioMutual) {
+      servers.push_back(server);
+      continue;
+    }
+    if (!identity) {
+      errors.push_back("listener " + listener.name + ": " + server.origin +
+                       " has tls.mode ISTIO_MUTUAL but the proxy has no workload certificate yet; "
+                       "its handshakes are refused until the control plane issues one");
+      continue;
+    }
+    tr::ServerTls mesh = server;
+    mesh.certificates = {workloadCertificate(*identity)};
+    mesh.client_ca = inlinePem(identity->root_certificates_pem, "the mesh root certificates");
+    servers.push_back(std::move(mesh));
+  }
+  return servers;
+}
+
 }  // namespace
 
 std::shared_ptr<const TlsContexts> TlsContexts::build(const translate::Snapshot& snapshot,
@@ -64,8 +91,10 @@ std::shared_ptr<const TlsContexts> TlsContexts::build(const translate::Snapshot&
       continue;
     }
     if (listener.tls.empty()) continue;
-    self->listeners_.emplace(listener.name, ListenerTls::build(listener.name, listener.tls, loader,
-                                                               errors, listener.protocol != "TCP"));
+    self->listeners_.emplace(
+        listener.name,
+        ListenerTls::build(listener.name, withMeshIdentity(listener, identity, errors), loader,
+                           errors, listener.protocol != "TCP"));
   }
   for (const auto& [name, cluster] : snapshot.clusters) {
     if (!cluster.tls) continue;

@@ -852,5 +852,24 @@ spec:
             "outbound|8443||web.default.svc.cluster.local");
 }
 
+// A sidecar's TCP route tables select tcp and tls match blocks by its labels as well: their keys
+// split sidecars into outbound classes too, or two sidecars would share one's table.
+TEST(SidecarTest, OutboundLabelKeysIncludeThoseOfTcpAndTlsMatches) {
+  const auto config = parseConfig(std::string(kServices) + R"(---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-db, namespace: default}
+spec:
+  hosts: [reviews]
+  tcp:
+  - match: [{port: 5432, sourceLabels: {team: a}}]
+    route: [{destination: {host: reviews}}]
+  tls:
+  - match: [{port: 5432, sniHosts: [reviews], sourceLabels: {tier: b}}]
+    route: [{destination: {host: reviews}}]
+)");
+  EXPECT_EQ(sidecarLabelKeys(config), (std::set<std::string>{"team", "tier"}));
+}
+
 }  // namespace
 }  // namespace halyard::translate

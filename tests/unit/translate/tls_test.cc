@@ -276,32 +276,46 @@ data: {tls.crt: Q0VSVC1BCg==, tls.key: "not base64!"}
                          "and tls.key) (tls.key is not valid base64)"));
 }
 
-TEST(GatewayTlsTest, ModesServedByTheTcpProxyAndModesNotServedYet) {
+TEST(GatewayTlsTest, ModesServedByTheTcpProxyAndIstioMutual) {
   TranslateResult r = translateYaml(gateway(R"(  - port: {number: 443, name: https, protocol: HTTPS}
     hosts: [a.example.com]
     tls: {mode: PASSTHROUGH}
   - port: {number: 444, name: https-istio, protocol: HTTPS}
     hosts: [a.example.com]
-    tls: {mode: ISTIO_MUTUAL}
+    tls: {mode: ISTIO_MUTUAL, minProtocolVersion: TLSV1_3}
   - port: {number: 445, name: tls, protocol: TLS}
     hosts: [a.example.com]
     tls: {mode: SIMPLE, credentialName: cert}
+  - port: {number: 446, name: tls-istio, protocol: TLS}
+    hosts: ["*"]
+    tls: {mode: ISTIO_MUTUAL}
 )",
                                             tlsSecret("cert")));
   const Snapshot& s = snapshotOf(r);
   // PASSTHROUGH is served by the TCP proxy (tcp_tls_routes_test.cc); so is a TLS server that
   // terminates: a TCP listener with the server's TLS, its tcp routes proxying the plaintext.
-  ASSERT_EQ(s.listeners.size(), 2u);
+  ASSERT_EQ(s.listeners.size(), 4u);
   EXPECT_EQ(s.listeners[0].port, 443);
   EXPECT_EQ(s.listeners[0].protocol, "TLS");
   EXPECT_TRUE(s.listeners[0].tls.empty());
-  EXPECT_EQ(s.listeners[1].port, 445);
-  EXPECT_EQ(s.listeners[1].protocol, "TCP");
+  // ISTIO_MUTUAL names no certificate: the proxy uses its workload certificate and mesh roots.
+  EXPECT_EQ(s.listeners[1].port, 444);
+  EXPECT_EQ(s.listeners[1].protocol, "HTTPS");
   ASSERT_EQ(s.listeners[1].tls.size(), 1u);
-  EXPECT_EQ(s.listeners[1].tls[0].mode, ServerTls::Mode::kSimple);
-  EXPECT_TRUE(
-      hasWarning(r, "HTTPS server on port 444 with tls.mode ISTIO_MUTUAL is not served yet"));
-  EXPECT_FALSE(hasWarning(r, "port 445"));
+  EXPECT_EQ(s.listeners[1].tls[0].mode, ServerTls::Mode::kIstioMutual);
+  EXPECT_TRUE(s.listeners[1].tls[0].certificates.empty());
+  EXPECT_TRUE(s.listeners[1].tls[0].client_ca.empty());
+  EXPECT_EQ(s.listeners[1].tls[0].min_version, TlsVersion::kTls13);
+  EXPECT_EQ(s.listeners[1].tls[0].sni_hosts, std::vector<std::string>{"a.example.com"});
+  EXPECT_EQ(s.listeners[2].port, 445);
+  EXPECT_EQ(s.listeners[2].protocol, "TCP");
+  ASSERT_EQ(s.listeners[2].tls.size(), 1u);
+  EXPECT_EQ(s.listeners[2].tls[0].mode, ServerTls::Mode::kSimple);
+  EXPECT_EQ(s.listeners[3].port, 446);
+  EXPECT_EQ(s.listeners[3].protocol, "TCP");
+  ASSERT_EQ(s.listeners[3].tls.size(), 1u);
+  EXPECT_EQ(s.listeners[3].tls[0].mode, ServerTls::Mode::kIstioMutual);
+  EXPECT_FALSE(hasWarning(r, "not served"));
 }
 
 TEST(GatewayTlsTest, PlaintextAndTlsServersDoNotShareAPort) {

@@ -618,5 +618,69 @@ TEST(Assembler, DeltasApplyOnTheirBaseOnly) {
   EXPECT_NE(old.error().message.find("not newer"), std::string::npos);
 }
 
+// An ISTIO_MUTUAL gateway server names no certificate (the proxy's workload certificate is
+// used); an inbound listener carries the registry's peer workloads; a sidecar's TCP route the
+// addresses its host stands for.
+TEST(Codec, IstioMutualServersPeerWorkloadsAndHostAddressesSurviveTheRoundTrip) {
+  tr::ServerTls mesh;
+  mesh.mode = tr::ServerTls::Mode::kIstioMutual;
+  mesh.sni_hosts = {"*"};
+  tr::Listener gw{"0.0.0.0_443", "0.0.0.0", 443, "HTTPS", tr::ListenerKind::kGateway,
+                  nullptr,       {mesh}};
+  auto decoded = decodeListener(encodeListener(gw));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  ASSERT_EQ(decoded->tls.size(), 1u);
+  EXPECT_EQ(decoded->tls[0].mode, tr::ServerTls::Mode::kIstioMutual);
+  EXPECT_TRUE(decoded->tls[0].certificates.empty());
+  v1::Listener with_cert = encodeListener(gw);
+  with_cert.mutable_tls(0)->add_certificates()->mutable_certificate_chain()->set_path("/x.pem");
+  auto refused = decodeListener(with_cert);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message,
+            "listener 0.0.0.0_443 tls[0]: is ISTIO_MUTUAL but carries certificates (none "
+            "expected)");
+
+  tr::Snapshot s = tcpSnapshot();
+  s.listeners[0].tcp_routes[0].host_addresses = {"10.96.0.7", "fd00::7"};
+  tr::Listener inbound;
+  inbound.name = "virtualInbound";
+  inbound.bind_address = "127.0.0.1";
+  inbound.port = 15006;
+  inbound.protocol = "HTTP";
+  inbound.kind = tr::ListenerKind::kInbound;
+  inbound.routes = std::make_shared<const tr::RouteTable>();
+  inbound.peer_workloads = std::make_shared<const tr::PeerWorkloads>(
+      tr::PeerWorkloads{{"default", "client", "client-1", "client", "v1"},
+                        {"shop", "web", "web-7", "web", "unknown"}});
+  s.listeners.push_back(inbound);
+  SnapshotAssembler assembler;
+  auto assembled = assembler.assemble(wholePush(s, 3));
+  ASSERT_TRUE(assembled) << assembled.error().message;
+  const auto& listeners = assembled->snapshot->listeners;
+  ASSERT_EQ(listeners.size(), 2u);
+  EXPECT_EQ(listeners[0].tcp_routes.at(0).host_addresses,
+            (std::vector<std::string>{"10.96.0.7", "fd00::7"}));
+  ASSERT_TRUE(listeners[1].peer_workloads);
+  const tr::PeerWorkloads& table = *listeners[1].peer_workloads;
+  ASSERT_EQ(table.size(), 2u);
+  const tr::PeerWorkload* web = tr::findPeerWorkload(table, "shop", "web");
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->workload, "web-7");
+  EXPECT_EQ(web->app, "web");
+  EXPECT_EQ(web->version, "unknown");
+  EXPECT_EQ(tr::findPeerWorkload(table, "default", "client")->workload, "client-1");
+  EXPECT_EQ(tr::findPeerWorkload(table, "default", "web"), nullptr);
+
+  v1::SnapshotPush unsorted = wholePush(s, 1);
+  auto* rows = unsorted.mutable_resources()->mutable_listeners(1)->mutable_peer_workloads();
+  rows->SwapElements(0, 1);
+  SnapshotAssembler again;
+  auto bad = again.assemble(unsorted);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("peer workload default/client is out of order"),
+            std::string::npos)
+      << bad.error().message;
+}
+
 }  // namespace
 }  // namespace halyard::wire

@@ -1,6 +1,7 @@
 // Route matching of the TCP proxy: destination subnets (IPv4, IPv6, v4-mapped, bad CIDRs), SNI
 // hosts, and first match wins; for a CONNECT tunnel, only the target host's routes, tls routes
-// only for TLS.
+// only for TLS, subnets of a tunnel to a host name by its addresses; the caller's workload from
+// the inbound listener's table.
 #include "proxy/runtime/tcp_proxy.h"
 
 #include <gtest/gtest.h>
@@ -81,6 +82,52 @@ TEST(TcpProxyTest, ATunnelTakesItsHostsRoutesAndTlsRoutesOnlyForTls) {
   EXPECT_FALSE(hasTcpRouteFor(routes, "a.example.com", true));
   EXPECT_TRUE(hasTcpRouteFor(routes, "a.example.com", false));
   EXPECT_FALSE(hasTcpRouteFor(routes, "db", false));
+}
+
+// A tunnel to a host name: destinationSubnets hold when an address the host stands for (its VIP,
+// else its endpoints: TcpRoute::host_addresses) is in one; an IP target is compared itself.
+TEST(TcpProxyTest, ATunnelToAHostNameMatchesSubnetsByTheHostsAddresses) {
+  std::vector<tr::TcpRoute> routes;
+  routes.push_back(hostRoute("db subnet", {"db"}, {tr::TcpRouteMatch{{"10.96.0.0/16"}, {}}}));
+  routes.back().host_addresses = {"not an address", "10.96.3.4"};
+  routes.push_back(hostRoute("db default", {"db"}));
+  routes.push_back(hostRoute("far subnet", {"far"}, {tr::TcpRouteMatch{{"10.96.0.0/16"}, {}}}));
+  routes.back().host_addresses = {"10.200.0.1", "fd00::1"};
+  routes.push_back(hostRoute("far default", {"far"}));
+  EXPECT_EQ(matchTcpRoute(routes, TcpTarget{"db", std::nullopt, false, std::nullopt})->origin,
+            "db subnet");
+  EXPECT_EQ(matchTcpRoute(routes, TcpTarget{"far", std::nullopt, false, std::nullopt})->origin,
+            "far default");
+  // The CONNECT named an address: that one decides, not the host's.
+  EXPECT_EQ(matchTcpRoute(routes, TcpTarget{"db", ip("192.0.2.1"), false, std::nullopt})->origin,
+            "db default");
+  // A gateway's connection (no target): its local address only.
+  EXPECT_EQ(matchTcpRoute(routes, ip("10.96.0.9"), std::nullopt)->origin, "db subnet");
+}
+
+// The inbound listener's table names the caller's workload when its certificate's namespace and
+// service account are one workload's; otherwise the peer keeps what it had (unknown).
+TEST(TcpProxyTest, ThePeersWorkloadComesFromTheListenersTable) {
+  tr::Listener inbound;
+  inbound.kind = tr::ListenerKind::kInbound;
+  telemetry::PeerIdentity peer;
+  peer.namespace_ = "default";
+  peer.service_account = "client";
+  fillPeerWorkload(inbound, peer);  // no table: nothing known
+  EXPECT_TRUE(peer.workload.empty());
+  inbound.peer_workloads = std::make_shared<const tr::PeerWorkloads>(
+      tr::PeerWorkloads{{"default", "client", "client-1", "client", "v2"},
+                        {"default", "web", "web-1", "web", "unknown"}});
+  fillPeerWorkload(inbound, peer);
+  EXPECT_EQ(peer.workload, "client-1");
+  EXPECT_EQ(peer.app, "client");
+  EXPECT_EQ(peer.version, "v2");
+  telemetry::PeerIdentity stranger;
+  stranger.namespace_ = "other";
+  stranger.service_account = "client";
+  fillPeerWorkload(inbound, stranger);
+  EXPECT_TRUE(stranger.workload.empty());
+  EXPECT_TRUE(stranger.app.empty());
 }
 
 }  // namespace
