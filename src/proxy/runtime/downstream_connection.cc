@@ -33,9 +33,13 @@ DownstreamConnection::DownstreamConnection(Worker& worker, asio::ip::tcp::socket
 DownstreamConnection::DownstreamConnection(Worker& worker, std::shared_ptr<net::MemoryPipe> pipe,
                                            std::shared_ptr<const ListenerInfo> listener,
                                            const Downstream& connection,
-                                           std::shared_ptr<http::H2ResponseEncoder> encoder)
+                                           std::shared_ptr<http::H2ResponseEncoder> encoder,
+                                           http::H2RequestHead&& head,
+                                           const http::BodyFraming& framing)
     : ds_(worker, asio::ip::tcp::socket(pipe->executor()), std::move(listener)),
       stream_encoder_(std::move(encoder)) {
+  http::prepareStreamRequest(stream_request_, std::move(head));
+  stream_request_.head.framing = framing;
   ds_.transport.usePipe(std::move(pipe));
   ds_.remote_ip = connection.remote_ip;
   ds_.remote_endpoint = connection.remote_endpoint;
@@ -63,7 +67,19 @@ void DownstreamConnection::onDrain() {
 
 net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnection> self) {
   DownstreamConnection& c = *self;
-  if (!c.stream_encoder_) {
+  if (c.stream_encoder_) {
+    // A stream of an HTTP/2 connection: one request, its head already parsed.
+    if (c.stream_request_.head.authority.empty()) {
+      // As HTTP/1.1 requires a Host: routing has nothing to go by.
+      co_await c.rejectHead(400, "malformed request: missing :authority and host",
+                            ResponseFlag::kDownstreamProtocolError, "http2.missing_authority");
+    } else {
+      co_await c.serve();
+    }
+    c.ds_.transport.close();
+    co_return;
+  }
+  {
     if (!co_await c.setUpTransport()) {
       c.ds_.transport.close();
       co_return;
@@ -360,7 +376,7 @@ void DownstreamConnection::startTrace(RequestState& rq) {
 net::awaitable<void> DownstreamConnection::serve() {
   RequestState& rq = rq_;
   rq.reset();
-  const http::RequestHead& head = ds_.parser.head();
+  const http::RequestHead& head = stream_encoder_ ? stream_request_.head : ds_.parser.head();
   rq.head = &head;
   rq.start = Clock::now();
   rq.snapshot = ds_.worker.snapshot();
@@ -373,7 +389,8 @@ net::awaitable<void> DownstreamConnection::serve() {
   rq.close = !head.keep_alive || ds_.worker.draining();
   ds_.forwarded_for.clear();
   ds_.in.consume(head.head_bytes);
-  rq.body.start(head.framing, head.head_bytes);
+  // A stream's body comes without HTTP/1.1 framing, up to the end of the stream.
+  rq.body.start(head.framing, head.head_bytes, stream_encoder_ != nullptr);
   if (const auto id = rq.view.header("x-request-id"); id && !id->empty()) {
     rq.request_id = *id;
   } else {
@@ -431,7 +448,8 @@ net::awaitable<void> DownstreamConnection::route() {
 void DownstreamConnection::reportRequest() {
   telemetry::AccessLogEntry& log = rq_.record.log;
   if (rq_.head) {
-    log.bytes_received = rq_.head->head_bytes + rq_.body.bytesRead() + rq_.tunnel_bytes_received;
+    const size_t head_bytes = stream_encoder_ ? stream_request_.head_size : rq_.head->head_bytes;
+    log.bytes_received = head_bytes + rq_.body.bytesRead() + rq_.tunnel_bytes_received;
   }
   log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - rq_.start);
   log.x_forwarded_for = ds_.forwarded_for;

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "proxy/http/h2_response_encoder.h"
+#include "proxy/http/h2_stream_request.h"
 #include "proxy/http/path_normalizer.h"
 #include "proxy/net/awaitable.h"
 #include "proxy/runtime/connect_tunnel.h"
@@ -28,13 +29,16 @@ class DownstreamConnection {
  public:
   DownstreamConnection(Worker& worker, asio::ip::tcp::socket socket,
                        std::shared_ptr<const ListenerInfo> listener);
-  // One stream of an HTTP/2 connection (runtime/h2_connection.h), served as one HTTP/1.1
-  // request over `pipe`, an in-memory pipe whose other end the HTTP/2 driver holds: the same
-  // phases and upstream path as any request. The client's facts (addresses, TLS, peer
-  // identity) come from `connection`; the response head and trailers go to `encoder`.
+  // One stream of an HTTP/2 connection (runtime/h2_connection.h), served as one request: the
+  // same phases and upstream path as any request. Its head comes parsed (`head`, with the
+  // framing the driver chose for its body), not as bytes; its body bytes arrive unframed over
+  // `pipe`, an in-memory pipe whose other end the HTTP/2 driver holds. The client's facts
+  // (addresses, TLS, peer identity) come from `connection`; the response head and trailers go
+  // to `encoder`, the response body back through the pipe.
   DownstreamConnection(Worker& worker, std::shared_ptr<net::MemoryPipe> pipe,
                        std::shared_ptr<const ListenerInfo> listener, const Downstream& connection,
-                       std::shared_ptr<http::H2ResponseEncoder> encoder);
+                       std::shared_ptr<http::H2ResponseEncoder> encoder, http::H2RequestHead&& head,
+                       const http::BodyFraming& framing);
   ~DownstreamConnection();
   DownstreamConnection(const DownstreamConnection&) = delete;
   DownstreamConnection& operator=(const DownstreamConnection&) = delete;
@@ -96,6 +100,8 @@ class DownstreamConnection {
   ConnectLogStorage connect_log_;
   // Set for a stream of an HTTP/2 connection: its encoder, kept alive with the connection.
   std::shared_ptr<http::H2ResponseEncoder> stream_encoder_;
+  // A stream's request head, as HTTP/2 delivered it (used when stream_encoder_ is set).
+  http::H2StreamRequest stream_request_;
 };
 
 }  // namespace halyard::proxy::runtime

@@ -3,13 +3,13 @@
 #include <nghttp2/nghttp2.h>
 
 #include <array>
-#include <charconv>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <unordered_map>
 
 #include "common/log.h"
+#include "proxy/http/h1_field_section.h"
 #include "proxy/http/h2_response_encoder.h"
 #include "proxy/http/h2_server_session.h"
 #include "proxy/net/async_event.h"
@@ -97,14 +97,14 @@ struct H2Stream final : http::H2ResponseEncoder::Sink, net::MemoryPipe::Driver {
   // Request direction: body bytes put into the pipe and not yet returned to the client's
   // window (they are once the stream's connection read them).
   size_t unconsumed = 0;
-  bool chunked = false;
   bool request_ended = false;
   // The head waits (in the pipe, not announced, without its framing) for the end of the
   // client's first burst: a request whose body ends within it gets a Content-Length, and the
   // request path can buffer it for retries (gRPC unary calls, small POSTs); one still sending
   // goes on chunked.
   bool head_pending = true;
-  bool has_length = false;  // the client sent content-length: the body goes as it is
+  bool has_length = false;   // the client sent content-length: the body goes as it is
+  http::H2RequestHead head;  // until the head goes to the request path
   std::string early_body;
   // Response direction.
   bool with_body = false;
@@ -143,9 +143,8 @@ class H2Connection final : public http::H2ServerSession::Handler,
   }
   net::awaitable<void> writeLoop(std::shared_ptr<H2Connection> self);
   void endStream(H2Stream& s);
-  // Completes a stream's HTTP/1.1 head with its framing and hands it to the stream's connection.
+  // Decides a stream's body framing and hands the request to the stream's connection.
   void finishHead(H2Stream& s);
-  void appendBody(H2Stream& s, std::string_view bytes);
   // After a burst of input: heads still waiting go out (chunked, the body still coming).
   void finishPendingHeads() {
     if (!pending_heads_) return;
@@ -177,7 +176,7 @@ void H2Stream::onResponseHead(http::H2ResponseEncoder& e, bool has_body) {
 
 void H2Stream::onPipeRead(size_t bytes) {
   if (closed || connection->closed() || unconsumed == 0) return;
-  // Framing bytes (the head, chunk sizes) are read too: everything once the pipe is empty.
+  // Only body bytes are in the pipe; everything is returned once it is empty.
   const size_t credit = pipe->inputSize() == 0 ? unconsumed : std::min(bytes, unconsumed);
   unconsumed -= credit;
   connection->session().consume(id, credit);
@@ -225,76 +224,51 @@ void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stre
   s->encoder = std::make_shared<http::H2ResponseEncoder>(isGrpc(head), head.method == "HEAD");
   s->encoder->setSink(s);
   pipe->setDriver(s);
-
-  // The request as HTTP/1.1 for the stream's connection. HTTP/2 has validated the fields
-  // (no CR, LF or NUL); anything else the HTTP/1.1 parser still checks.
-  std::string& h = pipe->input();
-  h.reserve(256 + head.path.size());
-  h.append(head.method).append(" ").append(head.path).append(" HTTP/1.1\r\n");
-  bool has_length = false;
-  std::string cookie;
-  if (!head.authority.empty()) h.append("host: ").append(head.authority).append("\r\n");
   for (const auto& [n, v] : head.headers) {
-    if (http::isConnectionSpecific(n) || n == "expect") continue;
-    if (n == "host" && !head.authority.empty()) continue;
-    if (n == "cookie") {
-      // HTTP/2 splits cookies into crumbs; HTTP/1.1 has them in one field (RFC 9113 §8.2.3).
-      if (!cookie.empty()) cookie.append("; ");
-      cookie.append(v);
-      continue;
-    }
-    if (n == "content-length") has_length = true;
-    h.append(n).append(": ").append(v).append("\r\n");
+    if (n == "content-length") s->has_length = true;
   }
-  if (!cookie.empty()) h.append("cookie: ").append(cookie).append("\r\n");
-  s->has_length = has_length;
+  s->head = std::move(head);
   s->request_ended = end_stream;
   pending_heads_ = true;
   streams_.emplace(id, std::move(owned));
   if (end_stream) finishHead(*s);
-
-  auto stream_connection = std::allocate_shared<DownstreamConnection>(
-      StreamAllocator<DownstreamConnection>(), ds_.worker, std::move(pipe), ds_.listener, ds_,
-      s->encoder);
-  spawnDetached(executor_, DownstreamConnection::run(std::move(stream_connection)));
 }
 
+// The request goes to the request path once its framing is known: the head as fields, the body
+// as bytes without framing (net::MemoryPipe), ended with the stream.
 void H2Connection::finishHead(H2Stream& s) {
   if (!s.head_pending) return;
   s.head_pending = false;
-  std::string& h = s.pipe->input();
-  if (!s.has_length) {
-    if (s.request_ended) {
-      if (!s.early_body.empty()) {
-        std::array<char, 24> size{};
-        const auto end =
-            std::to_chars(size.data(), size.data() + size.size(), s.early_body.size()).ptr;
-        h.append("content-length: ").append(size.data(), end).append("\r\n");
-      }
-    } else {
-      s.chunked = true;
-      h.append("transfer-encoding: chunked\r\n");
+  http::BodyFraming framing;
+  if (s.has_length) {
+    // HTTP/2 checks the DATA against it; the request path reads exactly that much.
+    uint64_t length = 0;
+    for (const auto& [n, v] : s.head.headers) {
+      if (n == "content-length") http::parseContentLength(v, length);
     }
+    framing = http::BodyFraming{http::BodyKind::kContentLength, length};
+  } else if (s.request_ended) {
+    // The whole body came with the first burst: its length is known, so the request path can
+    // keep it for retries (gRPC unary calls, small POSTs).
+    if (!s.early_body.empty()) {
+      framing = http::BodyFraming{http::BodyKind::kContentLength, s.early_body.size()};
+    }
+  } else {
+    // Still sending: a body of unknown length, to the end of the stream (chunked for an
+    // HTTP/1.1 upstream).
+    framing = http::BodyFraming{http::BodyKind::kChunked, 0};
   }
-  h.append("connection: close\r\n\r\n");
   if (!s.early_body.empty()) {
-    appendBody(s, s.early_body);
+    s.pipe->input().append(s.early_body);
     s.early_body.clear();
     s.early_body.shrink_to_fit();
   }
-  if (s.chunked && s.request_ended) h.append("0\r\n\r\n");
+  if (s.request_ended) s.pipe->endInput();
   s.pipe->inputAdded();
-}
-
-void H2Connection::appendBody(H2Stream& s, std::string_view bytes) {
-  std::string& in = s.pipe->input();
-  if (s.chunked) {
-    std::array<char, 20> size{};
-    const auto end = std::to_chars(size.data(), size.data() + size.size(), bytes.size(), 16).ptr;
-    in.append(size.data(), end).append("\r\n").append(bytes).append("\r\n");
-  } else {
-    in.append(bytes);
-  }
+  auto stream_connection = std::allocate_shared<DownstreamConnection>(
+      StreamAllocator<DownstreamConnection>(), ds_.worker, s.pipe, ds_.listener, ds_, s.encoder,
+      std::move(s.head), framing);
+  spawnDetached(executor_, DownstreamConnection::run(std::move(stream_connection)));
 }
 
 void H2Connection::onRequestData(int32_t id, std::span<const uint8_t> data) {
@@ -311,7 +285,7 @@ void H2Connection::onRequestData(int32_t id, std::span<const uint8_t> data) {
     if (s->early_body.size() > kMaxEarlyBody) finishHead(*s);
     return;
   }
-  appendBody(*s, bytes);
+  s->pipe->input().append(bytes);
   s->pipe->inputAdded();
 }
 
@@ -320,19 +294,17 @@ void H2Connection::onRequestEnd(int32_t id) {
   if (!s || s->request_ended) return;
   s->request_ended = true;
   if (s->head_pending) return finishHead(*s);
-  // No end of stream for the pipe: the stream's connection would take it for a client that
-  // went away. The request's own framing ends it, and "connection: close" the exchange.
-  if (s->chunked) {
-    s->pipe->input().append("0\r\n\r\n");
-    s->pipe->inputAdded();
-  }
+  // The request path reads the end of the stream after the body (a body of unknown length ends
+  // there; one with a length never reads that far).
+  s->pipe->endInput();
 }
 
 void H2Connection::endStream(H2Stream& s) {
   s.closed = true;
   s.encoder->setSink(nullptr);
-  // The stream's connection sees the client go (reads end, writes fail) if still busy.
-  s.pipe->closeDriverSide();
+  // The stream's connection sees the client go (reads fail, writes fail) if still busy; a
+  // request whose end never came is cut, not taken as complete.
+  s.pipe->closeDriverSide(!s.request_ended);
 }
 
 void H2Connection::onStreamClose(int32_t id, uint32_t) {
