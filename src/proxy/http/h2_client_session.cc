@@ -152,6 +152,26 @@ int32_t H2ClientSession::request(const Fields& fields, bool body) {
   return id;
 }
 
+int32_t H2ClientSession::request(const FieldBlock& fields, std::string_view scheme, bool body) {
+  if (going_away_) return -1;
+  auto nv = [](std::string_view name, std::string_view value) {
+    return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                      value.size(), NGHTTP2_NV_FLAG_NONE};
+  };
+  // Scratch kept per thread: no allocation per request once it has grown.
+  thread_local std::vector<nghttp2_nv> nva;
+  nva.clear();
+  nva.push_back(nv(":scheme", scheme));
+  for (size_t i = 0; i < fields.size(); ++i) nva.push_back(nv(fields.name(i), fields.value(i)));
+  nghttp2_data_provider provider{};
+  provider.read_callback = &Callbacks::readBody;
+  const int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
+                                            body ? &provider : nullptr, nullptr);
+  if (id > 0) responses_[id];
+  return id;
+}
+
 void H2ClientSession::resume(int32_t stream_id) {
   nghttp2_session_resume_data(session_, stream_id);
 }

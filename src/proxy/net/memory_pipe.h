@@ -103,15 +103,16 @@ class MemoryPipe {
       if (inner_closed_ || generation != cancel_generation_) {
         co_return std::tuple<asio::error_code, size_t>{asio::error::operation_aborted, 0};
       }
+      // Before the end: what the driver handed over beside the bytes may have come with it.
+      if (notified_) {
+        notified_ = false;
+        co_return std::tuple<asio::error_code, size_t>{asio::error_code(), 0};
+      }
       if (input_ended_) co_return std::tuple<asio::error_code, size_t>{asio::error::eof, 0};
       if (driver_closed_) {
         const asio::error_code end =
             aborted_ ? asio::error_code(asio::error::connection_reset) : asio::error::eof;
         co_return std::tuple<asio::error_code, size_t>{end, 0};
-      }
-      if (notified_) {
-        notified_ = false;
-        co_return std::tuple<asio::error_code, size_t>{asio::error_code(), 0};
       }
       readable_.reset();
       co_await readable_.wait();
