@@ -65,7 +65,8 @@ TLS_PORT = 443
 
 class H2Backend:
     """An HTTP/2 (h2c, prior knowledge) server written with the h2 library: answers every
-    request with a JSON record of what it got (`x-h2-body-size` asks for a body that large)."""
+    request with a JSON record of what it got, trailers included (`x-h2-body-size` asks for a
+    body that large)."""
 
     def __init__(self):
         self.sock = socket.socket()
@@ -107,7 +108,7 @@ class H2Backend:
                                                                  header_encoding="utf-8"))
         c.initiate_connection()
         conn.sendall(c.data_to_send())
-        heads, bodies = {}, {}
+        heads, bodies, trailers = {}, {}, {}
         while True:
             try:
                 data = conn.recv(65536)
@@ -120,6 +121,8 @@ class H2Backend:
                     heads[ev.stream_id] = dict(ev.headers)
                     self.requests.append(dict(ev.headers))
                     bodies[ev.stream_id] = 0
+                elif isinstance(ev, h2.events.TrailersReceived):
+                    trailers[ev.stream_id] = dict(ev.headers)
                 elif isinstance(ev, h2.events.DataReceived):
                     bodies[ev.stream_id] += len(ev.data)
                     c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
@@ -127,7 +130,8 @@ class H2Backend:
                     head = heads.pop(ev.stream_id)
                     size = head.get("x-h2-body-size")
                     body = (b"y" * int(size) if size else json.dumps(
-                        {"headers": head, "body_bytes": bodies.pop(ev.stream_id)}).encode())
+                        {"headers": head, "body_bytes": bodies.pop(ev.stream_id),
+                         "trailers": trailers.pop(ev.stream_id, {})}).encode())
                     c.send_headers(ev.stream_id, [(":status", "200"), ("server", "h2-backend"),
                                                   ("content-length", str(len(body)))])
                     # Within the flow-control window only (small answers in these tests).
@@ -398,3 +402,88 @@ def test_h2_upgrade_policy_and_use_client_protocol(env):
     assert status == 200 and headers["server"] == "h2-backend"
     r = curl(env.proxy.port, "/cp", CLIENT_PROTOCOL_HOST)
     assert r.status in (502, 503), r
+
+
+def h2_exchange(port, head, chunks=(), trailers=None, burst=False, timeout=10):
+    """One request over a fresh h2c connection with the h2 library, body in `chunks` (separate
+    DATA frames, sent apart unless `burst`) and optional trailers; (status, response headers,
+    body)."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
+                                                                 header_encoding="utf-8"))
+        c.initiate_connection()
+        end_with_head = not chunks and not trailers
+        c.send_headers(1, head, end_stream=end_with_head)
+        if not burst:
+            sock.sendall(c.data_to_send())
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1 and not trailers
+            c.send_data(1, chunk, end_stream=last)
+            if not burst:
+                sock.sendall(c.data_to_send())
+                time.sleep(0.05)  # separate bursts: the body streams, its length unknown
+        if trailers:
+            c.send_headers(1, trailers, end_stream=True)
+            sock.sendall(c.data_to_send())
+        status, headers, body = None, {}, b""
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            done = False
+            for ev in c.receive_data(data):
+                if isinstance(ev, h2.events.ResponseReceived):
+                    headers = dict(ev.headers)
+                    status = int(headers[":status"])
+                elif isinstance(ev, h2.events.DataReceived):
+                    body += ev.data
+                    c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                    done = True
+            sock.sendall(c.data_to_send())
+            if done:
+                break
+        return status, headers, body
+    finally:
+        sock.close()
+
+
+def test_streamed_body_of_unknown_length_reaches_an_http2_backend(env):
+    # DATA in several bursts without content-length: relayed as DATA, ended with the stream.
+    head = [(":method", "POST"), (":scheme", "http"), (":authority", H2_HOST),
+            (":path", "/stream")]
+    status, _, body = h2_exchange(env.proxy.port, head, chunks=[b"a" * 1000, b"b" * 2000,
+                                                                 b"c" * 3000])
+    assert status == 200
+    got = json.loads(body)
+    assert got["body_bytes"] == 6000
+    assert "transfer-encoding" not in got["headers"]
+
+
+def test_request_trailers_reach_an_http2_backend(env):
+    # A client that ends its request with trailers (gRPC-style trailing metadata): forwarded
+    # to the HTTP/2 upstream in a trailing HEADERS frame, as Envoy does.
+    head = [(":method", "POST"), (":scheme", "http"), (":authority", H2_HOST),
+            (":path", "/trailers"), ("content-type", "application/octet-stream")]
+    status, _, body = h2_exchange(env.proxy.port, head, chunks=[b"x" * 100, b"y" * 100],
+                                  trailers=[("x-checksum", "abc123"), ("x-count", "2")])
+    assert status == 200
+    got = json.loads(body)
+    assert got["body_bytes"] == 200
+    assert got["trailers"] == {"x-checksum": "abc123", "x-count": "2"}
+
+
+def test_request_trailers_within_the_first_burst(env):
+    # Head, body and trailers all at once: the body is kept whole (retries), the trailers go too.
+    head = [(":method", "POST"), (":scheme", "http"), (":authority", H2_HOST),
+            (":path", "/trailers-burst")]
+    status, _, body = h2_exchange(env.proxy.port, head, chunks=[b"z" * 10],
+                                  trailers=[("x-final", "yes")], burst=True)
+    assert status == 200
+    got = json.loads(body)
+    assert got["body_bytes"] == 10
+    assert got["trailers"] == {"x-final": "yes"}

@@ -89,9 +89,25 @@ struct H2ClientSession::Callbacks {
   static ssize_t readBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t length,
                           uint32_t* flags, nghttp2_data_source*, void* user) {
     bool end = false;
-    const long n = self(user).handler_.readBody(id, buf, length, end);
+    H2ClientSession& s = self(user);
+    const long n = s.handler_.readBody(id, buf, length, end);
     if (n < 0) return NGHTTP2_ERR_DEFERRED;
-    if (end) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (end) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      const Fields* trailers = s.handler_.requestTrailers(id);
+      if (trailers && !trailers->empty()) {
+        std::vector<nghttp2_nv> nva;
+        nva.reserve(trailers->size());
+        for (const auto& [name, value] : *trailers) {
+          nva.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                                   reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())),
+                                   name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
+        }
+        if (nghttp2_submit_trailer(s.session_, id, nva.data(), nva.size()) == 0) {
+          *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        }
+      }
+    }
     return n;
   }
 };

@@ -35,6 +35,9 @@ class H2ClientSession {
     virtual void onStreamClose(int32_t stream_id, uint32_t error_code) = 0;
     // Request body, as H2ServerSession::Handler::readBody.
     virtual long readBody(int32_t stream_id, uint8_t* out, size_t max, bool& end) = 0;
+    // After the request body ended: trailers to send, if any (null or empty: END_STREAM on the
+    // last DATA).
+    virtual const Fields* requestTrailers(int32_t /*stream_id*/) { return nullptr; }
   };
 
   explicit H2ClientSession(Handler& handler);

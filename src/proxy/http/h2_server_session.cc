@@ -30,6 +30,10 @@ struct H2ServerSession::Callbacks {
       H2ServerSession& s = self(user);
       s.head_stream_ = frame->hd.stream_id;
       s.head_ = H2RequestHead{};
+    } else if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_HEADERS) {
+      H2ServerSession& s = self(user);
+      s.trailer_stream_ = frame->hd.stream_id;
+      s.trailers_.clear();
     }
     return 0;
   }
@@ -37,7 +41,12 @@ struct H2ServerSession::Callbacks {
   static int onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
     H2ServerSession& s = self(user);
-    // Request trailers are not forwarded: the proxy's upstream requests do not carry them.
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_HEADERS &&
+        frame->hd.stream_id == s.trailer_stream_) {
+      // Trailers carry no pseudo-header fields (nghttp2 refuses them).
+      s.trailers_.emplace_back(view(name, namelen), view(value, valuelen));
+      return 0;
+    }
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST ||
         frame->hd.stream_id != s.head_stream_) {
       return 0;
@@ -72,6 +81,11 @@ struct H2ServerSession::Callbacks {
         s.head_stream_ = 0;
         s.handler_.onRequest(id, std::move(s.head_), end);
       } else if (end) {
+        if (id == s.trailer_stream_) {
+          s.trailer_stream_ = 0;
+          if (!s.trailers_.empty()) s.handler_.onRequestTrailers(id, std::move(s.trailers_));
+          s.trailers_.clear();
+        }
         s.handler_.onRequestEnd(id);
       }
     } else if (frame->hd.type == NGHTTP2_DATA && end) {

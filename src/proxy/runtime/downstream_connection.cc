@@ -35,9 +35,11 @@ DownstreamConnection::DownstreamConnection(Worker& worker, std::shared_ptr<net::
                                            const Downstream& connection,
                                            std::shared_ptr<http::H2ResponseEncoder> encoder,
                                            http::H2RequestHead&& head,
-                                           const http::BodyFraming& framing)
+                                           const http::BodyFraming& framing,
+                                           std::shared_ptr<const http::Fields> trailers)
     : ds_(worker, asio::ip::tcp::socket(pipe->executor()), std::move(listener)),
       stream_encoder_(std::move(encoder)) {
+  ds_.request_trailers = std::move(trailers);
   http::prepareStreamRequest(stream_request_, std::move(head));
   stream_request_.head.framing = framing;
   ds_.transport.usePipe(std::move(pipe));

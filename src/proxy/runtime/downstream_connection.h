@@ -38,7 +38,8 @@ class DownstreamConnection {
   DownstreamConnection(Worker& worker, std::shared_ptr<net::MemoryPipe> pipe,
                        std::shared_ptr<const ListenerInfo> listener, const Downstream& connection,
                        std::shared_ptr<http::H2ResponseEncoder> encoder, http::H2RequestHead&& head,
-                       const http::BodyFraming& framing);
+                       const http::BodyFraming& framing,
+                       std::shared_ptr<const http::Fields> trailers);
   ~DownstreamConnection();
   DownstreamConnection(const DownstreamConnection&) = delete;
   DownstreamConnection& operator=(const DownstreamConnection&) = delete;

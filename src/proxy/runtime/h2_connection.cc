@@ -105,6 +105,8 @@ struct H2Stream final : http::H2ResponseEncoder::Sink, net::MemoryPipe::Driver {
   bool head_pending = true;
   bool has_length = false;   // the client sent content-length: the body goes as it is
   http::H2RequestHead head;  // until the head goes to the request path
+  // The request's trailers, shared with the request path: made when they can still come.
+  std::shared_ptr<http::Fields> trailers;
   std::string early_body;
   // Response direction.
   bool with_body = false;
@@ -128,6 +130,7 @@ class H2Connection final : public http::H2ServerSession::Handler,
   void onRequest(int32_t id, http::H2RequestHead head, bool end_stream) override;
   void onRequestData(int32_t id, std::span<const uint8_t> data) override;
   void onRequestEnd(int32_t id) override;
+  void onRequestTrailers(int32_t id, http::Fields trailers) override;
   void onStreamClose(int32_t id, uint32_t error_code) override;
   long readBody(int32_t id, uint8_t* out, size_t max, bool& end) override;
   const http::Fields* trailers(int32_t id) override;
@@ -265,9 +268,10 @@ void H2Connection::finishHead(H2Stream& s) {
   }
   if (s.request_ended) s.pipe->endInput();
   s.pipe->inputAdded();
+  if (!s.request_ended && !s.trailers) s.trailers = std::make_shared<http::Fields>();
   auto stream_connection = std::allocate_shared<DownstreamConnection>(
       StreamAllocator<DownstreamConnection>(), ds_.worker, s.pipe, ds_.listener, ds_, s.encoder,
-      std::move(s.head), framing);
+      std::move(s.head), framing, s.trailers);
   spawnDetached(executor_, DownstreamConnection::run(std::move(stream_connection)));
 }
 
@@ -287,6 +291,15 @@ void H2Connection::onRequestData(int32_t id, std::span<const uint8_t> data) {
   }
   s->pipe->input().append(bytes);
   s->pipe->inputAdded();
+}
+
+void H2Connection::onRequestTrailers(int32_t id, http::Fields trailers) {
+  H2Stream* s = find(id);
+  if (!s) return;
+  // Before the request path reads the body's end (onRequestEnd follows), so an HTTP/2 upstream
+  // gets them after the last DATA.
+  if (!s->trailers) s->trailers = std::make_shared<http::Fields>();
+  *s->trailers = std::move(trailers);
 }
 
 void H2Connection::onRequestEnd(int32_t id) {

@@ -602,7 +602,7 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::exchange(UpstreamConne
   IoResult w;
   if (c.h2) {
     // An HTTP/2 stream: the head goes as fields, a buffered body as bytes (DATA).
-    if (!upstream::startH2Request(*c.h2, h2_head_, rq_.head->framing)) {
+    if (!upstream::startH2Request(*c.h2, h2_head_, rq_.head->framing, ds_.request_trailers)) {
       co_return Attempt{.failure = Failure::kReset,
                         .peer_closed = true,
                         .detail = "http2 connection to " + c.host().name + " closed"};

@@ -60,6 +60,7 @@ struct H2UpStream final : net::MemoryPipe::Driver {
   std::shared_ptr<net::MemoryPipe> pipe;
   bool head_method = false;  // a HEAD request: its response has no body
   std::shared_ptr<H2Exchange> exchange;
+  std::shared_ptr<const http::Fields> request_trailers;  // sent after the body, if any
   // The request path gave the head as fields (startH2Request): the response head goes back
   // parsed and both bodies travel unframed. Otherwise (mirrors) HTTP/1.1 text both ways.
   bool direct = false;
@@ -146,7 +147,8 @@ class H2Session final : public http::H2ClientSession::Handler,
   }
   // The request head as fields; false when the stream is gone.
   bool startRequestDirect(H2UpStream& s, const http::FieldBlock& fields,
-                          const http::BodyFraming& framing);
+                          const http::BodyFraming& framing,
+                          std::shared_ptr<const http::Fields> trailers);
 
   // From the stream's pipe.
   void streamOutput(H2UpStream& s);
@@ -158,6 +160,10 @@ class H2Session final : public http::H2ClientSession::Handler,
   void onResponseEnd(int32_t id, http::Fields trailers) override;
   void onStreamClose(int32_t id, uint32_t error_code) override;
   long readBody(int32_t id, uint8_t* out, size_t max, bool& end) override;
+  const http::Fields* requestTrailers(int32_t id) override {
+    H2UpStream* s = find(id);
+    return s ? s->request_trailers.get() : nullptr;
+  }
 
  private:
   H2UpStream* find(int32_t id) {
@@ -209,9 +215,11 @@ void H2Session::endStream(H2UpStream& s) {
 }
 
 bool H2Session::startRequestDirect(H2UpStream& s, const http::FieldBlock& fields,
-                                   const http::BodyFraming& framing) {
+                                   const http::BodyFraming& framing,
+                                   std::shared_ptr<const http::Fields> trailers) {
   if (closed_ || s.closed || s.head_done || fields.empty()) return false;
   s.direct = true;
+  s.request_trailers = std::move(trailers);
   s.head_method = fields.value(0) == "HEAD";  // :method comes first
   s.framing = framing;
   s.remaining = framing.content_length;
@@ -610,10 +618,10 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Str
 }
 
 bool startH2Request(H2Exchange& exchange, const http::FieldBlock& fields,
-                    const http::BodyFraming& body) {
+                    const http::BodyFraming& body, std::shared_ptr<const http::Fields> trailers) {
   auto* s = static_cast<H2UpStream*>(exchange.stream);
   if (!s) return false;
-  return s->session->startRequestDirect(*s, fields, body);
+  return s->session->startRequestDirect(*s, fields, body, std::move(trailers));
 }
 
 size_t h2ConnectionCount(const UpstreamHost& host) {

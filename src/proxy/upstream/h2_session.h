@@ -37,8 +37,10 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Str
 // request path shuts its sending side down. Bodies then travel unframed both ways and the
 // response head arrives parsed in `exchange`. False when the stream or its connection is gone.
 // A request path that writes HTTP/1.1 text into the stream instead (mirrors) is served too.
+// `trailers`, when set, are sent after the body (read when the body ends).
 bool startH2Request(H2Exchange& exchange, const http::FieldBlock& fields,
-                    const http::BodyFraming& body);
+                    const http::BodyFraming& body,
+                    std::shared_ptr<const http::Fields> trailers = nullptr);
 
 // Open HTTP/2 connections to `host` (their streams in flight and idle), for tests and dumps.
 size_t h2ConnectionCount(const UpstreamHost& host);
