@@ -487,3 +487,27 @@ def test_request_trailers_within_the_first_burst(env):
     got = json.loads(body)
     assert got["body_bytes"] == 10
     assert got["trailers"] == {"x-final": "yes"}
+
+
+def test_h2c_upgrade_from_http11(env):
+    # curl --http2 on an http:// URL sends "Upgrade: h2c" with HTTP2-Settings: 101, then the
+    # request is answered on stream 1 over HTTP/2, and the connection stays HTTP/2.
+    out = subprocess.run(
+        ["curl", "-s", "--http2", "--max-time", "10", "-H", "Host: " + HOST,
+         "-w", "\n%{http_version} %{response_code}",
+         "http://127.0.0.1:%d/upgraded" % env.proxy.port,
+         "http://127.0.0.1:%d/second" % env.proxy.port],
+        capture_output=True, text=True, timeout=20)
+    # Each body is followed by "\n<version> <status>" (-w).
+    assert out.stdout.count("\n2 200") == 2, out.stdout
+    assert "/upgraded" in out.stdout and "/second" in out.stdout
+
+
+def test_h2c_upgrade_not_taken_for_a_request_with_a_body(env):
+    # A body may be half read when the protocol switches: such a request stays HTTP/1.1.
+    out = subprocess.run(
+        ["curl", "-s", "--http2", "--max-time", "10", "-H", "Host: " + HOST,
+         "--data-binary", "payload", "-w", "\n%{http_version} %{response_code}",
+         "http://127.0.0.1:%d/upgrade-post" % env.proxy.port],
+        capture_output=True, text=True, timeout=20)
+    assert out.stdout.strip().split("\n")[-1] == "1.1 200", out.stdout

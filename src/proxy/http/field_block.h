@@ -22,6 +22,11 @@ class FieldBlock {
     entries_.push_back(
         Entry{at, static_cast<uint32_t>(name.size()), static_cast<uint32_t>(value.size())});
   }
+  // Room for `bytes` of names and values in `fields` fields: one allocation each.
+  void reserve(size_t bytes, size_t fields) {
+    bytes_.reserve(bytes);
+    entries_.reserve(fields);
+  }
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   std::string_view name(size_t i) const {

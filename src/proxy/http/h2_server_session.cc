@@ -199,6 +199,12 @@ void H2ServerSession::reset(int32_t stream_id, uint32_t error_code) {
   nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, error_code);
 }
 
+bool H2ServerSession::upgrade(std::string_view settings_payload, bool head_request) {
+  return nghttp2_session_upgrade2(session_,
+                                  reinterpret_cast<const uint8_t*>(settings_payload.data()),
+                                  settings_payload.size(), head_request ? 1 : 0, nullptr) == 0;
+}
+
 void H2ServerSession::goAway() {
   nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,

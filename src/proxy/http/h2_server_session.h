@@ -85,6 +85,10 @@ class H2ServerSession {
   void reset(int32_t stream_id, uint32_t error_code);
   // No new streams: GOAWAY with the last stream id seen.
   void goAway();
+  // An HTTP/1.1 request upgraded to HTTP/2 (h2c, RFC 7540 §3.2): the client's HTTP2-Settings
+  // (decoded) apply, and stream 1 is that request, half-closed by the client. The caller then
+  // serves stream 1 as it would any request. False when the settings are malformed.
+  bool upgrade(std::string_view settings_payload, bool head_request);
 
  private:
   struct Callbacks;

@@ -27,6 +27,9 @@ struct Downstream {
   static constexpr size_t kInitialBuffer = 16 * 1024;
   // After a head, at least this much buffer stays free for streaming its body.
   static constexpr size_t kMinBodyWindow = 8 * 1024;
+  // The scratch header list starts with room for this many (it grows for more, once per
+  // connection).
+  static constexpr size_t kUsualHeaders = 24;
 
   Downstream(Worker& worker, asio::ip::tcp::socket socket,
              std::shared_ptr<const ListenerInfo> listener);

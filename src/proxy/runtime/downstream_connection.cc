@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "common/log.h"
+#include "proxy/http/h1_syntax.h"
 #include "proxy/http/path_normalizer.h"
 #include "proxy/net/socket_util.h"
 #include "proxy/runtime/ext_authz_client.h"
@@ -143,6 +144,10 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
       const http::ParseError& e = c.ds_.parser.error();
       co_await c.rejectHead(e.status, "malformed request: " + std::string(e.reason),
                             ResponseFlag::kDownstreamProtocolError, "http1.codec_error");
+      break;
+    }
+    if (std::string settings; c.wantsH2cUpgrade(settings)) {
+      co_await c.upgradeToH2c(std::move(settings));
       break;
     }
     co_await c.serve();
@@ -293,6 +298,79 @@ net::awaitable<DownstreamConnection::HeadStatus> DownstreamConnection::readHead(
       header_deadline = Clock::now() + options.request_headers_timeout;
     }
   }
+}
+
+namespace {
+
+// RFC 4648 §5 (base64url), padding optional, as HTTP2-Settings carries it. False on anything
+// else.
+bool decodeBase64Url(std::string_view in, std::string& out) {
+  out.clear();
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char ch : in) {
+    int v = -1;
+    if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
+    if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
+    if (ch == '-') v = 62;
+    if (ch == '_') v = 63;
+    if (ch == '=') break;
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool DownstreamConnection::wantsH2cUpgrade(std::string& settings) {
+  const http::RequestHead& head = ds_.parser.head();
+  if (!head.upgrade || !http::syntax::equalsIgnoreCase(head.upgrade_protocol, "h2c")) return false;
+  // h2c is HTTP/2 over plaintext only; a request with a body stays HTTP/1.1 (the client may
+  // not know whether it was read before the switch), as does one in a CONNECT tunnel.
+  if (ds_.transport.secure() || tunnel_port_) return false;
+  if (head.framing.kind != http::BodyKind::kNone &&
+      !(head.framing.kind == http::BodyKind::kContentLength && head.framing.content_length == 0)) {
+    return false;
+  }
+  const http::RequestView view = http::toRequestView(head, "http", 0);
+  const auto value = view.header("http2-settings");
+  return value && decodeBase64Url(*value, settings) && settings.size() % 6 == 0;
+}
+
+net::awaitable<void> DownstreamConnection::upgradeToH2c(std::string settings) {
+  const http::RequestHead& head = ds_.parser.head();
+  H2cUpgrade upgrade;
+  upgrade.settings = std::move(settings);
+  http::H2RequestHead& h = upgrade.head;
+  h.method = head.method;
+  h.scheme = "http";
+  h.authority = head.authority;
+  h.path = head.path;
+  for (const auto& f : head.headers) {
+    // The upgrade's own fields and what HTTP/2 forbids stay behind.
+    if (f.name == "host" || f.name == "http2-settings" || f.name == "content-length" ||
+        http::isConnectionSpecific(f.name) || f.name == "te") {
+      continue;
+    }
+    h.headers.emplace_back(f.name, f.value);
+  }
+  static constexpr std::string_view kSwitching =
+      "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n";
+  const IoResult w = co_await writeAll(ds_.transport, asio::buffer(kSwitching), ds_.write_timer,
+                                       ds_.idleDeadline());
+  if (!w.ok()) co_return;
+  // What followed the request (the client preface, perhaps) is HTTP/2's.
+  ds_.in.consume(head.head_bytes);
+  ds_.in.compact();
+  http2_ = true;
+  co_await serveHttp2(ds_, &upgrade);
 }
 
 net::awaitable<void> DownstreamConnection::rejectHead(uint16_t status, std::string_view reason,

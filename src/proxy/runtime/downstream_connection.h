@@ -65,6 +65,11 @@ class DownstreamConnection {
   // nullopt: the connection ended (or timed out, or the proxy drains) before a byte told.
   net::awaitable<std::optional<bool>> startsWithH2Preface();
   net::awaitable<HeadStatus> readHead();
+  // The request just read asks to go on as HTTP/2 (Upgrade: h2c, RFC 7540 §3.2) and may: a
+  // plaintext connection, no body, valid HTTP2-Settings (decoded into `settings`).
+  bool wantsH2cUpgrade(std::string& settings);
+  // Answers 101 and serves the connection as HTTP/2, the request as its stream 1.
+  net::awaitable<void> upgradeToH2c(std::string settings);
   net::awaitable<void> serve();
   net::awaitable<void> route();
   // Answers a request that could not be parsed (or arrived too slowly) and ends the connection.

@@ -35,7 +35,7 @@ constexpr size_t kMaxEarlyBody = 64 * 1024;
 // one and drops it a moment later. Blocks of the one size it needs are kept (up to kSpare).
 class SpareStreamBlocks {
  public:
-  static constexpr size_t kSpare = 64;
+  static constexpr size_t kSpare = 320;  // a few hundred streams in flight per thread
   ~SpareStreamBlocks() {
     for (size_t i = 0; i < count_; ++i) ::operator delete(blocks_[i]);
   }
@@ -124,7 +124,7 @@ class H2Connection final : public http::H2ServerSession::Handler,
         want_write_(executor_),
         writer_done_(executor_) {}
 
-  net::awaitable<void> run();
+  net::awaitable<void> run(H2cUpgrade* upgrade);
 
   // H2ServerSession::Handler
   void onRequest(int32_t id, http::H2RequestHead head, bool end_stream) override;
@@ -385,10 +385,23 @@ net::awaitable<void> H2Connection::writeLoop(std::shared_ptr<H2Connection> self)
   writer_done_.set();
 }
 
-net::awaitable<void> H2Connection::run() {
+net::awaitable<void> H2Connection::run(H2cUpgrade* upgrade) {
   std::shared_ptr<H2Connection> self = shared_from_this();
   Downstream& ds = ds_;
   spawnDetached(executor_, writeLoop(self));
+  if (upgrade) {
+    // The upgraded request is stream 1, complete (only requests without a body are upgraded).
+    if (!session_.upgrade(upgrade->settings, upgrade->head.method == "HEAD")) {
+      HLOG_DEBUG("h2c upgrade from {} refused: malformed HTTP2-Settings", ds.remote_endpoint);
+      closed_ = true;
+      kick();
+      co_await writer_done_.wait();
+      co_return;
+    }
+    onRequest(1, std::move(upgrade->head), true);
+    finishPendingHeads();
+    kick();
+  }
   // What the preface check already read.
   bool ok = true;
   constexpr size_t kPrefaceSize = 24;
@@ -445,9 +458,9 @@ net::awaitable<void> H2Connection::run() {
 
 }  // namespace
 
-net::awaitable<void> serveHttp2(Downstream& ds) {
+net::awaitable<void> serveHttp2(Downstream& ds, H2cUpgrade* upgrade) {
   auto connection = std::make_shared<H2Connection>(ds);
-  co_await connection->run();
+  co_await connection->run(upgrade);
 }
 
 }  // namespace halyard::proxy::runtime

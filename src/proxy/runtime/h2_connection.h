@@ -15,13 +15,24 @@
 // pipe; the request path's writes wait while 64 KiB of response wait for the client's window.
 #pragma once
 
+#include <string>
+
+#include "proxy/http/h2_server_session.h"
 #include "proxy/net/awaitable.h"
 #include "proxy/runtime/downstream.h"
 
 namespace halyard::proxy::runtime {
 
+// An HTTP/1.1 request that asked to go on as HTTP/2 (Upgrade: h2c with HTTP2-Settings, RFC 7540
+// §3.2) and was answered 101: it becomes stream 1 of the connection.
+struct H2cUpgrade {
+  http::H2RequestHead head;
+  std::string settings;  // the HTTP2-Settings payload, decoded
+};
+
 // Serves `ds` as an HTTP/2 connection until it ends. Its transport is set up; bytes already
-// read (the client preface, at least in part) are in ds.in.
-net::awaitable<void> serveHttp2(Downstream& ds);
+// read (the client preface, at least in part) are in ds.in. `upgrade`: the connection was
+// upgraded from HTTP/1.1, and that request is stream 1.
+net::awaitable<void> serveHttp2(Downstream& ds, H2cUpgrade* upgrade = nullptr);
 
 }  // namespace halyard::proxy::runtime

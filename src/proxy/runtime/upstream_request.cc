@@ -31,6 +31,8 @@ using upstream::UpstreamHost;
 
 namespace {
 
+// Fields an HTTP/2 upstream head is given room for at first (it grows for more).
+constexpr size_t kUsualFields = 32;
 // Hosts remembered for the previous-hosts retry predicate.
 constexpr size_t kMaxTriedHosts = 8;
 
@@ -284,6 +286,7 @@ bool UpstreamRequest::buildHead() {
   std::string& out = ds_.upstream_head;
   out.clear();
   h2_head_.clear();
+  if (h2_) h2_head_.reserve(1024, kUsualFields);
   const bool text = !h2_ || !action_.mirrors.empty();
   // One header to whichever forms are wanted.
   auto put = [&](std::string_view name, std::string_view value) {
