@@ -6,6 +6,7 @@
 #include <asio/steady_timer.hpp>
 #include <charconv>
 
+#include "proxy/http/h1_syntax.h"
 #include "proxy/http/h1_writer.h"
 #include "proxy/http/h2_response_encoder.h"
 #include "proxy/net/socket_util.h"
@@ -32,7 +33,9 @@ using upstream::UpstreamHost;
 namespace {
 
 // Fields an HTTP/2 upstream head is given room for at first (it grows for more).
-constexpr size_t kUsualFields = 32;
+// (Small enough for the allocator's per-thread cache.)
+constexpr size_t kUsualFields = 24;
+constexpr size_t kUsualFieldBytes = 512;
 // Hosts remembered for the previous-hosts retry predicate.
 constexpr size_t kMaxTriedHosts = 8;
 
@@ -286,7 +289,7 @@ bool UpstreamRequest::buildHead() {
   std::string& out = ds_.upstream_head;
   out.clear();
   h2_head_.clear();
-  if (h2_) h2_head_.reserve(1024, kUsualFields);
+  if (h2_) h2_head_.reserve(kUsualFieldBytes, kUsualFields);
   const bool text = !h2_ || !action_.mirrors.empty();
   // One header to whichever forms are wanted.
   auto put = [&](std::string_view name, std::string_view value) {
@@ -296,8 +299,12 @@ bool UpstreamRequest::buildHead() {
   rewritten_path_ = router::rewritePath(route_, action_, view);
   // view.path: the path as normalized (http/path_normalizer.h), what routing and authorization saw.
   const std::string_view path = rewritten_path_ ? *rewritten_path_ : view.path;
-  if (!http::appendRequestLine(out, head.method, path)) return false;
-  if (!text) out.clear();
+  if (text) {
+    if (!http::appendRequestLine(out, head.method, path)) return false;
+  } else if (!http::syntax::isToken(head.method) || path.empty() ||
+             !std::all_of(path.begin(), path.end(), http::syntax::isTargetChar)) {
+    return false;  // what appendRequestLine refuses
+  }
   std::string_view authority = view.authority;
   if (destination_->authority_rewrite) {
     authority = *destination_->authority_rewrite;
