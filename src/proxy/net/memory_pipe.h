@@ -160,6 +160,15 @@ class MemoryPipe {
     if (inputSize() > 0 || driver_closed_) firePeek(asio::error_code());
   }
 
+  // readSome() would return at once; writeAll() of `bytes` would not wait for room.
+  bool readReady() const {
+    return inputSize() > 0 || input_ended_ || driver_closed_ || inner_closed_ || notified_;
+  }
+  bool writeReady(size_t bytes) const {
+    return driver_closed_ || out_ended_ || inner_closed_ ||
+           out_.size() - out_offset_ + bytes <= capacity_;
+  }
+
   void shutdownSend();
   void cancel();
   void close();
