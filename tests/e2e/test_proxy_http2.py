@@ -511,3 +511,21 @@ def test_h2c_upgrade_not_taken_for_a_request_with_a_body(env):
          "http://127.0.0.1:%d/upgrade-post" % env.proxy.port],
         capture_output=True, text=True, timeout=20)
     assert out.stdout.strip().split("\n")[-1] == "1.1 200", out.stdout
+
+
+def test_streamed_body_of_unknown_length_to_an_http11_backend(env):
+    # The same body to an HTTP/1.1 upstream goes chunked.
+    head = [(":method", "POST"), (":scheme", "http"), (":authority", HOST), (":path", "/chunked")]
+    status, _, body = h2_exchange(env.proxy.port, head, chunks=[b"a" * 500, b"b" * 700])
+    assert status == 200
+    record = json.loads(body)
+    assert record["body_bytes"] == 1200
+    assert record["chunked"] is True
+
+
+def test_head_request_to_an_http2_backend_keeps_the_described_length(env):
+    head = [(":method", "HEAD"), (":scheme", "http"), (":authority", H2_HOST), (":path", "/head")]
+    status, headers, body = h2_exchange(env.proxy.port, head)
+    assert status == 200
+    assert body == b""
+    assert int(headers["content-length"]) > 0
