@@ -529,3 +529,62 @@ def test_head_request_to_an_http2_backend_keeps_the_described_length(env):
     assert status == 200
     assert body == b""
     assert int(headers["content-length"]) > 0
+
+
+def test_websocket_over_http2_extended_connect(env):
+    # RFC 8441: SETTINGS_ENABLE_CONNECT_PROTOCOL from the proxy, then CONNECT with
+    # :protocol websocket; bridged to the backend's HTTP/1.1 WebSocket upgrade (the 101 is
+    # answered as 200) and the frames flow as DATA both ways.
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.settings
+    sock = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=10)
+    try:
+        c = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=True, header_encoding="utf-8", validate_outbound_headers=False,
+            normalize_outbound_headers=False))
+        c.initiate_connection()
+        sock.sendall(c.data_to_send())
+        enabled = False
+        while not enabled:
+            data = sock.recv(65536)
+            assert data, "the proxy closed before its SETTINGS"
+            for ev in c.receive_data(data):
+                if isinstance(ev, h2.events.RemoteSettingsChanged):
+                    s = ev.changed_settings.get(h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL)
+                    enabled = enabled or (s is not None and s.new_value == 1)
+            sock.sendall(c.data_to_send())
+        c.send_headers(1, [(":method", "CONNECT"), (":protocol", "websocket"),
+                           (":scheme", "http"), (":authority", WS_HOST), (":path", "/chat"),
+                           ("sec-websocket-version", "13")])
+        sock.sendall(c.data_to_send())
+        status, got = None, b""
+
+        def pump(until):
+            nonlocal status, got
+            deadline = time.time() + 10
+            while not until() and time.time() < deadline:
+                data = sock.recv(65536)
+                assert data, "the proxy closed the connection"
+                for ev in c.receive_data(data):
+                    if isinstance(ev, h2.events.ResponseReceived):
+                        status = int(dict(ev.headers)[":status"])
+                    elif isinstance(ev, h2.events.DataReceived):
+                        got += ev.data
+                        c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, h2.events.StreamReset):
+                        raise AssertionError("stream reset")
+                sock.sendall(c.data_to_send())
+
+        pump(lambda: status is not None)
+        assert status == 200
+        payload, mask = b"hi", b"\x01\x02\x03\x04"
+        frame = bytes([0x81, 0x80 | len(payload)]) + mask + bytes(
+            b ^ mask[i % 4] for i, b in enumerate(payload))
+        c.send_data(1, frame)
+        sock.sendall(c.data_to_send())
+        pump(lambda: len(got) >= 2 + len(b"echo:hi"))
+        assert got == bytes([0x81, len(b"echo:hi")]) + b"echo:hi"
+    finally:
+        sock.close()

@@ -2,6 +2,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <iterator>
 #include <vector>
 
 #include "proxy/http/h2_session_io.h"
@@ -148,8 +149,10 @@ H2ServerSession::H2ServerSession(Handler& handler, const H2Settings& settings) :
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, settings.max_concurrent_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, settings.initial_window},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, settings.max_header_list},
-      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0}};
-  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, entries, 4);
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      // Extended CONNECT (RFC 8441): WebSocket over HTTP/2.
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1}};
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, entries, std::size(entries));
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
                                         static_cast<int32_t>(settings.connection_window));
 }

@@ -1,9 +1,43 @@
 #include "proxy/http/h2_stream_request.h"
 
+#include <array>
+#include <cstdint>
+#include <random>
+
 #include "proxy/http/h1_field_section.h"
+#include "proxy/http/h1_syntax.h"
 #include "proxy/http/h2_response_encoder.h"
 
 namespace halyard::proxy::http {
+
+namespace {
+
+std::string randomWebSocketKey() {
+  static constexpr char kBase64[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  // 16 random bytes in base64 (RFC 6455 §4.1): 21 full sextets and 4 bits, then "==".
+  std::array<uint8_t, 16> bytes{};
+  for (auto& b : bytes) b = static_cast<uint8_t>(random());
+  std::string key;
+  for (size_t i = 0; i < 15; i += 3) {
+    const uint32_t v = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    key.push_back(kBase64[(v >> 18) & 63]);
+    key.push_back(kBase64[(v >> 12) & 63]);
+    key.push_back(kBase64[(v >> 6) & 63]);
+    key.push_back(kBase64[v & 63]);
+  }
+  key.push_back(kBase64[bytes[15] >> 2]);
+  key.push_back(kBase64[(bytes[15] & 3) << 4]);
+  key.append("==");
+  return key;
+}
+
+}  // namespace
+
+bool isWebSocketConnect(const H2RequestHead& head) {
+  return head.method == "CONNECT" && syntax::equalsIgnoreCase(head.protocol, "websocket");
+}
 
 void prepareStreamRequest(H2StreamRequest& r, H2RequestHead&& fields) {
   r.fields = std::move(fields);
@@ -31,6 +65,15 @@ void prepareStreamRequest(H2StreamRequest& r, H2RequestHead&& fields) {
     r.headers.push_back({n, v});
     size += n.size() + v.size() + 4;
   }
+  const bool websocket = isWebSocketConnect(f);
+  if (websocket) {
+    bool has_key = false;
+    for (const auto& h : r.headers) has_key = has_key || h.name == "sec-websocket-key";
+    if (!has_key) {
+      r.websocket_key = randomWebSocketKey();
+      r.headers.push_back({"sec-websocket-key", r.websocket_key});
+    }
+  }
   const std::string_view authority = f.authority.empty() ? host_field : f.authority;
   if (!f.authority.empty()) {
     // As the Host field HTTP/1.1 would carry, where routing and logs look for it.
@@ -43,7 +86,7 @@ void prepareStreamRequest(H2StreamRequest& r, H2RequestHead&& fields) {
   }
   RequestHead& h = r.head;
   h = RequestHead{};
-  h.method = f.method;
+  h.method = websocket ? std::string_view("GET") : std::string_view(f.method);
   h.target = f.path;
   h.path = f.path;
   h.authority = authority;
@@ -52,6 +95,10 @@ void prepareStreamRequest(H2StreamRequest& r, H2RequestHead&& fields) {
   h.headers = r.headers;
   h.head_bytes = 0;      // nothing of the head is in the stream's byte queue
   h.keep_alive = false;  // one request per stream
+  if (websocket) {
+    h.upgrade = true;
+    h.upgrade_protocol = "websocket";
+  }
   r.head_size = size + 2;
 }
 

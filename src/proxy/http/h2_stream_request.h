@@ -26,7 +26,14 @@ struct H2StreamRequest {
   // The content-length field the client sent, if any (validated by HTTP/2).
   bool has_length = false;
   uint64_t length = 0;
+  // Extended CONNECT (RFC 8441, `:protocol websocket`): the request path sees the HTTP/1.1
+  // upgrade it stands for (GET with Upgrade), and the Sec-WebSocket-Key an HTTP/1.1 WebSocket
+  // server needs, which HTTP/2 clients do not send.
+  std::string websocket_key;
 };
+
+// True for an extended CONNECT this proxy serves: `:protocol websocket`.
+bool isWebSocketConnect(const H2RequestHead& head);
 
 // Moves `fields` in and builds `request.head` over it. The head's framing is left to the caller
 // (it depends on how the stream's DATA arrives). The request must stay where it is afterwards:

@@ -12,6 +12,7 @@
 #include "proxy/http/h1_field_section.h"
 #include "proxy/http/h2_response_encoder.h"
 #include "proxy/http/h2_server_session.h"
+#include "proxy/http/h2_stream_request.h"
 #include "proxy/net/async_event.h"
 #include "proxy/net/memory_pipe.h"
 #include "proxy/runtime/downstream_connection.h"
@@ -104,6 +105,7 @@ struct H2Stream final : http::H2ResponseEncoder::Sink, net::MemoryPipe::Driver {
   // goes on chunked.
   bool head_pending = true;
   bool has_length = false;   // the client sent content-length: the body goes as it is
+  bool tunnel = false;       // extended CONNECT (WebSocket over HTTP/2)
   http::H2RequestHead head;  // until the head goes to the request path
   // The request's trailers, shared with the request path: made when they can still come.
   std::shared_ptr<http::Fields> trailers;
@@ -213,9 +215,10 @@ void H2Stream::onPipeOutput() {
 }
 
 void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stream) {
-  if (head.method.empty() || head.method == "CONNECT" || head.path.empty()) {
-    // Extended CONNECT (WebSocket over HTTP/2) and tunnels are not served over HTTP/2 here;
-    // WebSocket works over HTTP/1.1.
+  const bool websocket = http::isWebSocketConnect(head);
+  if (head.method.empty() || (head.method == "CONNECT" && !websocket) || head.path.empty()) {
+    // Plain CONNECT tunnels and extended CONNECT for other protocols are not served over
+    // HTTP/2 here; WebSocket is (RFC 8441, bridged to an HTTP/1.1 upgrade upstream).
     session_.respond(id, 501, {{"x-halyard-reason", "CONNECT over HTTP/2 is not supported"}},
                      false);
     kick();
@@ -226,6 +229,10 @@ void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stre
   H2Stream* s = owned.get();
   s->encoder = std::make_shared<http::H2ResponseEncoder>(isGrpc(head), head.method == "HEAD");
   s->encoder->setSink(s);
+  if (websocket) {
+    s->encoder->setTunnel();
+    s->tunnel = true;
+  }
   pipe->setDriver(s);
   for (const auto& [n, v] : head.headers) {
     if (n == "content-length") s->has_length = true;
@@ -243,7 +250,9 @@ void H2Connection::finishHead(H2Stream& s) {
   if (!s.head_pending) return;
   s.head_pending = false;
   http::BodyFraming framing;
-  if (s.has_length) {
+  if (s.tunnel) {
+    // No HTTP body: what the client sends is the tunnel's, spliced once the upgrade is answered.
+  } else if (s.has_length) {
     // HTTP/2 checks the DATA against it; the request path reads exactly that much.
     uint64_t length = 0;
     for (const auto& [n, v] : s.head.headers) {
