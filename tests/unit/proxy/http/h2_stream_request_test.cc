@@ -85,6 +85,32 @@ TEST(H2StreamRequest, ContentLengthIsRead) {
   EXPECT_EQ(r.length, 12u);
 }
 
+TEST(H2StreamRequest, WebSocketConnectIsTheUpgradeItStandsFor) {
+  H2RequestHead h = head({{"sec-websocket-version", "13"}});
+  h.method = "CONNECT";
+  h.protocol = "websocket";
+  ASSERT_TRUE(isWebSocketConnect(h));
+  H2StreamRequest r;
+  prepareStreamRequest(r, std::move(h));
+  EXPECT_EQ(r.head.method, "GET");
+  EXPECT_TRUE(r.head.upgrade);
+  EXPECT_EQ(r.head.upgrade_protocol, "websocket");
+  const RequestView view = toRequestView(r.head, "http", 80);
+  const auto key = view.header("sec-websocket-key");
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->size(), 24u);  // 16 bytes in base64
+  EXPECT_TRUE(key->ends_with("=="));
+  EXPECT_EQ(view.header("sec-websocket-version"), "13");
+}
+
+TEST(H2StreamRequest, OtherConnectsAreNotWebSocket) {
+  H2RequestHead h = head({});
+  h.method = "CONNECT";
+  EXPECT_FALSE(isWebSocketConnect(h));
+  h.protocol = "something-else";
+  EXPECT_FALSE(isWebSocketConnect(h));
+}
+
 TEST(FieldBlock, KeepsFieldsInOrder) {
   FieldBlock block;
   block.add(":method", "GET");
