@@ -65,7 +65,8 @@ TLS_PORT = 443
 
 class H2Backend:
     """An HTTP/2 (h2c, prior knowledge) server written with the h2 library: answers every
-    request with a JSON record of what it got (`x-h2-body-size` asks for a body that large)."""
+    request with a JSON record of what it got, trailers included (`x-h2-body-size` asks for a
+    body that large)."""
 
     def __init__(self):
         self.sock = socket.socket()
@@ -107,7 +108,7 @@ class H2Backend:
                                                                  header_encoding="utf-8"))
         c.initiate_connection()
         conn.sendall(c.data_to_send())
-        heads, bodies = {}, {}
+        heads, bodies, trailers = {}, {}, {}
         while True:
             try:
                 data = conn.recv(65536)
@@ -120,6 +121,8 @@ class H2Backend:
                     heads[ev.stream_id] = dict(ev.headers)
                     self.requests.append(dict(ev.headers))
                     bodies[ev.stream_id] = 0
+                elif isinstance(ev, h2.events.TrailersReceived):
+                    trailers[ev.stream_id] = dict(ev.headers)
                 elif isinstance(ev, h2.events.DataReceived):
                     bodies[ev.stream_id] += len(ev.data)
                     c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
@@ -127,7 +130,8 @@ class H2Backend:
                     head = heads.pop(ev.stream_id)
                     size = head.get("x-h2-body-size")
                     body = (b"y" * int(size) if size else json.dumps(
-                        {"headers": head, "body_bytes": bodies.pop(ev.stream_id)}).encode())
+                        {"headers": head, "body_bytes": bodies.pop(ev.stream_id),
+                         "trailers": trailers.pop(ev.stream_id, {})}).encode())
                     c.send_headers(ev.stream_id, [(":status", "200"), ("server", "h2-backend"),
                                                   ("content-length", str(len(body)))])
                     # Within the flow-control window only (small answers in these tests).
@@ -398,3 +402,189 @@ def test_h2_upgrade_policy_and_use_client_protocol(env):
     assert status == 200 and headers["server"] == "h2-backend"
     r = curl(env.proxy.port, "/cp", CLIENT_PROTOCOL_HOST)
     assert r.status in (502, 503), r
+
+
+def h2_exchange(port, head, chunks=(), trailers=None, burst=False, timeout=10):
+    """One request over a fresh h2c connection with the h2 library, body in `chunks` (separate
+    DATA frames, sent apart unless `burst`) and optional trailers; (status, response headers,
+    body)."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
+                                                                 header_encoding="utf-8"))
+        c.initiate_connection()
+        end_with_head = not chunks and not trailers
+        c.send_headers(1, head, end_stream=end_with_head)
+        if not burst:
+            sock.sendall(c.data_to_send())
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1 and not trailers
+            c.send_data(1, chunk, end_stream=last)
+            if not burst:
+                sock.sendall(c.data_to_send())
+                time.sleep(0.05)  # separate bursts: the body streams, its length unknown
+        if trailers:
+            c.send_headers(1, trailers, end_stream=True)
+            sock.sendall(c.data_to_send())
+        status, headers, body = None, {}, b""
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            done = False
+            for ev in c.receive_data(data):
+                if isinstance(ev, h2.events.ResponseReceived):
+                    headers = dict(ev.headers)
+                    status = int(headers[":status"])
+                elif isinstance(ev, h2.events.DataReceived):
+                    body += ev.data
+                    c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                    done = True
+            sock.sendall(c.data_to_send())
+            if done:
+                break
+        return status, headers, body
+    finally:
+        sock.close()
+
+
+def test_streamed_body_of_unknown_length_reaches_an_http2_backend(env):
+    # DATA in several bursts without content-length: relayed as DATA, ended with the stream.
+    head = [(":method", "POST"), (":scheme", "http"), (":authority", H2_HOST),
+            (":path", "/stream")]
+    status, _, body = h2_exchange(env.proxy.port, head, chunks=[b"a" * 1000, b"b" * 2000,
+                                                                 b"c" * 3000])
+    assert status == 200
+    got = json.loads(body)
+    assert got["body_bytes"] == 6000
+    assert "transfer-encoding" not in got["headers"]
+
+
+def test_request_trailers_reach_an_http2_backend(env):
+    # A client that ends its request with trailers (gRPC-style trailing metadata): forwarded
+    # to the HTTP/2 upstream in a trailing HEADERS frame, as Envoy does.
+    head = [(":method", "POST"), (":scheme", "http"), (":authority", H2_HOST),
+            (":path", "/trailers"), ("content-type", "application/octet-stream")]
+    status, _, body = h2_exchange(env.proxy.port, head, chunks=[b"x" * 100, b"y" * 100],
+                                  trailers=[("x-checksum", "abc123"), ("x-count", "2")])
+    assert status == 200
+    got = json.loads(body)
+    assert got["body_bytes"] == 200
+    assert got["trailers"] == {"x-checksum": "abc123", "x-count": "2"}
+
+
+def test_request_trailers_within_the_first_burst(env):
+    # Head, body and trailers all at once: the body is kept whole (retries), the trailers go too.
+    head = [(":method", "POST"), (":scheme", "http"), (":authority", H2_HOST),
+            (":path", "/trailers-burst")]
+    status, _, body = h2_exchange(env.proxy.port, head, chunks=[b"z" * 10],
+                                  trailers=[("x-final", "yes")], burst=True)
+    assert status == 200
+    got = json.loads(body)
+    assert got["body_bytes"] == 10
+    assert got["trailers"] == {"x-final": "yes"}
+
+
+def test_h2c_upgrade_from_http11(env):
+    # curl --http2 on an http:// URL sends "Upgrade: h2c" with HTTP2-Settings: 101, then the
+    # request is answered on stream 1 over HTTP/2, and the connection stays HTTP/2.
+    out = subprocess.run(
+        ["curl", "-s", "--http2", "--max-time", "10", "-H", "Host: " + HOST,
+         "-w", "\n%{http_version} %{response_code}",
+         "http://127.0.0.1:%d/upgraded" % env.proxy.port,
+         "http://127.0.0.1:%d/second" % env.proxy.port],
+        capture_output=True, text=True, timeout=20)
+    # Each body is followed by "\n<version> <status>" (-w).
+    assert out.stdout.count("\n2 200") == 2, out.stdout
+    assert "/upgraded" in out.stdout and "/second" in out.stdout
+
+
+def test_h2c_upgrade_not_taken_for_a_request_with_a_body(env):
+    # A body may be half read when the protocol switches: such a request stays HTTP/1.1.
+    out = subprocess.run(
+        ["curl", "-s", "--http2", "--max-time", "10", "-H", "Host: " + HOST,
+         "--data-binary", "payload", "-w", "\n%{http_version} %{response_code}",
+         "http://127.0.0.1:%d/upgrade-post" % env.proxy.port],
+        capture_output=True, text=True, timeout=20)
+    assert out.stdout.strip().split("\n")[-1] == "1.1 200", out.stdout
+
+
+def test_streamed_body_of_unknown_length_to_an_http11_backend(env):
+    # The same body to an HTTP/1.1 upstream goes chunked.
+    head = [(":method", "POST"), (":scheme", "http"), (":authority", HOST), (":path", "/chunked")]
+    status, _, body = h2_exchange(env.proxy.port, head, chunks=[b"a" * 500, b"b" * 700])
+    assert status == 200
+    record = json.loads(body)
+    assert record["body_bytes"] == 1200
+    assert record["chunked"] is True
+
+
+def test_head_request_to_an_http2_backend_keeps_the_described_length(env):
+    head = [(":method", "HEAD"), (":scheme", "http"), (":authority", H2_HOST), (":path", "/head")]
+    status, headers, body = h2_exchange(env.proxy.port, head)
+    assert status == 200
+    assert body == b""
+    assert int(headers["content-length"]) > 0
+
+
+def test_websocket_over_http2_extended_connect(env):
+    # RFC 8441: SETTINGS_ENABLE_CONNECT_PROTOCOL from the proxy, then CONNECT with
+    # :protocol websocket; bridged to the backend's HTTP/1.1 WebSocket upgrade (the 101 is
+    # answered as 200) and the frames flow as DATA both ways.
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.settings
+    sock = socket.create_connection(("127.0.0.1", env.proxy.port), timeout=10)
+    try:
+        c = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=True, header_encoding="utf-8", validate_outbound_headers=False,
+            normalize_outbound_headers=False))
+        c.initiate_connection()
+        sock.sendall(c.data_to_send())
+        enabled = False
+        while not enabled:
+            data = sock.recv(65536)
+            assert data, "the proxy closed before its SETTINGS"
+            for ev in c.receive_data(data):
+                if isinstance(ev, h2.events.RemoteSettingsChanged):
+                    s = ev.changed_settings.get(h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL)
+                    enabled = enabled or (s is not None and s.new_value == 1)
+            sock.sendall(c.data_to_send())
+        c.send_headers(1, [(":method", "CONNECT"), (":protocol", "websocket"),
+                           (":scheme", "http"), (":authority", WS_HOST), (":path", "/chat"),
+                           ("sec-websocket-version", "13")])
+        sock.sendall(c.data_to_send())
+        status, got = None, b""
+
+        def pump(until):
+            nonlocal status, got
+            deadline = time.time() + 10
+            while not until() and time.time() < deadline:
+                data = sock.recv(65536)
+                assert data, "the proxy closed the connection"
+                for ev in c.receive_data(data):
+                    if isinstance(ev, h2.events.ResponseReceived):
+                        status = int(dict(ev.headers)[":status"])
+                    elif isinstance(ev, h2.events.DataReceived):
+                        got += ev.data
+                        c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, h2.events.StreamReset):
+                        raise AssertionError("stream reset")
+                sock.sendall(c.data_to_send())
+
+        pump(lambda: status is not None)
+        assert status == 200
+        payload, mask = b"hi", b"\x01\x02\x03\x04"
+        frame = bytes([0x81, 0x80 | len(payload)]) + mask + bytes(
+            b ^ mask[i % 4] for i, b in enumerate(payload))
+        c.send_data(1, frame)
+        sock.sendall(c.data_to_send())
+        pump(lambda: len(got) >= 2 + len(b"echo:hi"))
+        assert got == bytes([0x81, len(b"echo:hi")]) + b"echo:hi"
+    finally:
+        sock.close()

@@ -15,9 +15,8 @@ bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
 
 }  // namespace
 
-RequestParser::RequestParser(const ParserLimits& limits) : scanner_(limits, kRequestStatuses) {
-  headers_.reserve(limits.max_headers);
-}
+RequestParser::RequestParser(const ParserLimits& limits)
+    : scanner_(limits, kRequestStatuses), max_headers_(limits.max_headers) {}
 
 void RequestParser::reset() {
   scanner_.reset();
@@ -34,6 +33,9 @@ ParseStatus RequestParser::fail(uint16_t status, std::string_view reason) {
 
 ParseStatus RequestParser::feed(std::span<char> buffer) {
   if (status_ != ParseStatus::kNeedMore) return status_;
+  // Reserved here rather than at construction: a connection that never parses a head (a stream
+  // of an HTTP/2 connection, whose heads come parsed) never pays for it.
+  if (headers_.capacity() < max_headers_) headers_.reserve(max_headers_);
   switch (scanner_.scan(std::string_view(buffer.data(), buffer.size()))) {
     case ParseStatus::kNeedMore:
       return ParseStatus::kNeedMore;

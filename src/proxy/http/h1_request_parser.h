@@ -5,9 +5,9 @@
 // describes the request with views into that buffer (names lowercased in place), valid while
 // the connection leaves those bytes alone. The body starts at head().head_bytes.
 //
-// Per connection: construct once (the header array is reserved then), then per request
-// feed()... until kHeadComplete or kError, handle the body, reset(). No allocation after
-// construction. On kError, answer error().status with error().reason and close the
+// Per connection: construct once, then per request feed()... until kHeadComplete or kError,
+// handle the body, reset(). The header array is reserved at the first head; no allocation after
+// that. On kError, answer error().status with error().reason and close the
 // connection: framing after a bad head cannot be trusted.
 #pragma once
 
@@ -66,7 +66,8 @@ class RequestParser {
   bool parseTarget();
 
   HeadScanner scanner_;
-  std::vector<HeaderView> headers_;
+  std::vector<HeaderView> headers_;  // reserved for the maximum at the first head
+  size_t max_headers_;
   RequestHead head_;
   ParseError error_;
   ParseStatus status_ = ParseStatus::kNeedMore;

@@ -13,9 +13,8 @@ constexpr HeadScanner::Statuses kResponseStatuses{kBadGateway, "status line too 
 
 }  // namespace
 
-ResponseParser::ResponseParser(const ParserLimits& limits) : scanner_(limits, kResponseStatuses) {
-  headers_.reserve(limits.max_headers);
-}
+ResponseParser::ResponseParser(const ParserLimits& limits)
+    : scanner_(limits, kResponseStatuses), max_headers_(limits.max_headers) {}
 
 void ResponseParser::reset(std::string_view request_method) {
   scanner_.reset();
@@ -34,6 +33,9 @@ ParseStatus ResponseParser::fail(std::string_view reason) {
 
 ParseStatus ResponseParser::feed(std::span<char> buffer) {
   if (status_ != ParseStatus::kNeedMore) return status_;
+  // Reserved here rather than at construction: a connection that never parses a head (a stream
+  // of an HTTP/2 connection, whose heads come parsed) never pays for it.
+  if (headers_.capacity() < max_headers_) headers_.reserve(max_headers_);
   switch (scanner_.scan(std::string_view(buffer.data(), buffer.size()))) {
     case ParseStatus::kNeedMore:
       return ParseStatus::kNeedMore;

@@ -49,13 +49,21 @@ class ResponseParser {
   // (RFC 9112 §6.3 rules 1 and 2). The parser keeps a copy of nothing but those two facts.
   void reset(std::string_view request_method);
 
+  // A head that arrived parsed (an HTTP/2 upstream's): complete as if fed, until reset().
+  void setHead(const ResponseHead& head) {
+    head_ = head;
+    status_ = ParseStatus::kHeadComplete;
+  }
+  bool complete() const { return status_ == ParseStatus::kHeadComplete; }
+
  private:
   ParseStatus fail(std::string_view reason);
   ParseStatus parseHead(std::span<char> buffer);
   bool parseStatusLine(std::string_view line);
 
   HeadScanner scanner_;
-  std::vector<HeaderView> headers_;
+  std::vector<HeaderView> headers_;  // reserved for the maximum at the first head
+  size_t max_headers_;
   bool request_was_head_ = false;
   bool request_was_connect_ = false;
   ResponseHead head_;

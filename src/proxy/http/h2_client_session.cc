@@ -89,9 +89,25 @@ struct H2ClientSession::Callbacks {
   static ssize_t readBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t length,
                           uint32_t* flags, nghttp2_data_source*, void* user) {
     bool end = false;
-    const long n = self(user).handler_.readBody(id, buf, length, end);
+    H2ClientSession& s = self(user);
+    const long n = s.handler_.readBody(id, buf, length, end);
     if (n < 0) return NGHTTP2_ERR_DEFERRED;
-    if (end) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (end) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      const Fields* trailers = s.handler_.requestTrailers(id);
+      if (trailers && !trailers->empty()) {
+        std::vector<nghttp2_nv> nva;
+        nva.reserve(trailers->size());
+        for (const auto& [name, value] : *trailers) {
+          nva.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                                   reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())),
+                                   name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
+        }
+        if (nghttp2_submit_trailer(s.session_, id, nva.data(), nva.size()) == 0) {
+          *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        }
+      }
+    }
     return n;
   }
 };
@@ -144,6 +160,26 @@ int32_t H2ClientSession::request(const Fields& fields, bool body) {
                              reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())),
                              name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
   }
+  nghttp2_data_provider provider{};
+  provider.read_callback = &Callbacks::readBody;
+  const int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
+                                            body ? &provider : nullptr, nullptr);
+  if (id > 0) responses_[id];
+  return id;
+}
+
+int32_t H2ClientSession::request(const FieldBlock& fields, std::string_view scheme, bool body) {
+  if (going_away_) return -1;
+  auto nv = [](std::string_view name, std::string_view value) {
+    return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                      value.size(), NGHTTP2_NV_FLAG_NONE};
+  };
+  // Scratch kept per thread: no allocation per request once it has grown.
+  thread_local std::vector<nghttp2_nv> nva;
+  nva.clear();
+  nva.push_back(nv(":scheme", scheme));
+  for (size_t i = 0; i < fields.size(); ++i) nva.push_back(nv(fields.name(i), fields.value(i)));
   nghttp2_data_provider provider{};
   provider.read_callback = &Callbacks::readBody;
   const int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),

@@ -9,7 +9,10 @@
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "proxy/http/field_block.h"
 #include "proxy/http/h2_response_encoder.h"
 
 struct nghttp2_session;
@@ -32,6 +35,9 @@ class H2ClientSession {
     virtual void onStreamClose(int32_t stream_id, uint32_t error_code) = 0;
     // Request body, as H2ServerSession::Handler::readBody.
     virtual long readBody(int32_t stream_id, uint8_t* out, size_t max, bool& end) = 0;
+    // After the request body ended: trailers to send, if any (null or empty: END_STREAM on the
+    // last DATA).
+    virtual const Fields* requestTrailers(int32_t /*stream_id*/) { return nullptr; }
   };
 
   explicit H2ClientSession(Handler& handler);
@@ -49,6 +55,9 @@ class H2ClientSession {
   // ends the stream with the head. The stream id, or a negative value when no stream can be
   // opened (the connection is going away or out of stream ids).
   int32_t request(const Fields& fields, bool body);
+  // The same from the request path's field list (pseudo-header fields first) with `scheme` as
+  // :scheme, which the connection decides.
+  int32_t request(const FieldBlock& fields, std::string_view scheme, bool body);
   void resume(int32_t stream_id);
   void consume(int32_t stream_id, size_t bytes);
   void reset(int32_t stream_id, uint32_t error_code);

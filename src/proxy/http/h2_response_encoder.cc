@@ -50,15 +50,17 @@ std::string percentEncodeGrpcMessage(std::string_view message) {
 void H2ResponseEncoder::beginHead(uint16_t status, std::string_view, std::string&) {
   // Interim responses (100 Continue, 103) are not relayed over HTTP/2: the client did not ask
   // for a 100 (Expect is dropped) and nothing here needs early hints.
-  interim_ = status < 200;
+  interim_ = status < 200 && !(tunnel_ && status == 101);
   if (interim_) return;
-  status_ = status;
+  status_ = status == 101 ? 200 : status;
   headers_.clear();
   reason_.clear();
 }
 
 void H2ResponseEncoder::header(std::string_view name, std::string_view value, std::string&) {
   if (interim_ || isConnectionSpecific(name)) return;
+  // HTTP/2's WebSocket handshake has no key to answer (RFC 8441 §5).
+  if (tunnel_ && name == "sec-websocket-accept") return;
   if (name == "x-halyard-reason") reason_.assign(value);
   if (name == "grpc-status") grpc_status_.assign(value);
   headers_.emplace_back(name, value);

@@ -34,6 +34,9 @@ class H2ResponseEncoder final : public ResponseEncoder {
       : grpc_(grpc_request), head_request_(head_request) {}
 
   void setSink(Sink* sink) { sink_ = sink; }
+  // The request was an extended CONNECT (WebSocket over HTTP/2, RFC 8441): the upstream's
+  // 101 Switching Protocols is answered as 200 and the tunnel's bytes follow as DATA.
+  void setTunnel() { tunnel_ = true; }
 
   void beginHead(uint16_t status, std::string_view reason, std::string& out) override;
   void header(std::string_view name, std::string_view value, std::string& out) override;
@@ -56,6 +59,7 @@ class H2ResponseEncoder final : public ResponseEncoder {
   bool grpc_;
   bool head_request_;
   bool local_ = false;
+  bool tunnel_ = false;
   bool interim_ = false;  // a 1xx head is being encoded: not forwarded
   bool head_sent_ = false;
   uint16_t status_ = 0;

@@ -2,6 +2,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <iterator>
 #include <vector>
 
 #include "proxy/http/h2_session_io.h"
@@ -30,6 +31,10 @@ struct H2ServerSession::Callbacks {
       H2ServerSession& s = self(user);
       s.head_stream_ = frame->hd.stream_id;
       s.head_ = H2RequestHead{};
+    } else if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_HEADERS) {
+      H2ServerSession& s = self(user);
+      s.trailer_stream_ = frame->hd.stream_id;
+      s.trailers_.clear();
     }
     return 0;
   }
@@ -37,7 +42,12 @@ struct H2ServerSession::Callbacks {
   static int onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
     H2ServerSession& s = self(user);
-    // Request trailers are not forwarded: the proxy's upstream requests do not carry them.
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_HEADERS &&
+        frame->hd.stream_id == s.trailer_stream_) {
+      // Trailers carry no pseudo-header fields (nghttp2 refuses them).
+      s.trailers_.emplace_back(view(name, namelen), view(value, valuelen));
+      return 0;
+    }
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST ||
         frame->hd.stream_id != s.head_stream_) {
       return 0;
@@ -72,6 +82,11 @@ struct H2ServerSession::Callbacks {
         s.head_stream_ = 0;
         s.handler_.onRequest(id, std::move(s.head_), end);
       } else if (end) {
+        if (id == s.trailer_stream_) {
+          s.trailer_stream_ = 0;
+          if (!s.trailers_.empty()) s.handler_.onRequestTrailers(id, std::move(s.trailers_));
+          s.trailers_.clear();
+        }
         s.handler_.onRequestEnd(id);
       }
     } else if (frame->hd.type == NGHTTP2_DATA && end) {
@@ -134,8 +149,10 @@ H2ServerSession::H2ServerSession(Handler& handler, const H2Settings& settings) :
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, settings.max_concurrent_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, settings.initial_window},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, settings.max_header_list},
-      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0}};
-  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, entries, 4);
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      // Extended CONNECT (RFC 8441): WebSocket over HTTP/2.
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1}};
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, entries, std::size(entries));
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
                                         static_cast<int32_t>(settings.connection_window));
 }
@@ -183,6 +200,12 @@ void H2ServerSession::consume(int32_t stream_id, size_t bytes) {
 
 void H2ServerSession::reset(int32_t stream_id, uint32_t error_code) {
   nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, error_code);
+}
+
+bool H2ServerSession::upgrade(std::string_view settings_payload, bool head_request) {
+  return nghttp2_session_upgrade2(session_,
+                                  reinterpret_cast<const uint8_t*>(settings_payload.data()),
+                                  settings_payload.size(), head_request ? 1 : 0, nullptr) == 0;
 }
 
 void H2ServerSession::goAway() {

@@ -47,6 +47,9 @@ class H2ServerSession {
     virtual void onRequest(int32_t stream_id, H2RequestHead head, bool end_stream) = 0;
     virtual void onRequestData(int32_t stream_id, std::span<const uint8_t> data) = 0;
     virtual void onRequestEnd(int32_t stream_id) = 0;
+    // The request's trailers (a trailing HEADERS frame; gRPC client streaming with trailing
+    // metadata), just before onRequestEnd.
+    virtual void onRequestTrailers(int32_t /*stream_id*/, Fields /*trailers*/) {}
     // The stream is gone (complete, reset by either side, or the connection failed);
     // `error_code` is HTTP/2's (0: NO_ERROR).
     virtual void onStreamClose(int32_t stream_id, uint32_t error_code) = 0;
@@ -82,6 +85,10 @@ class H2ServerSession {
   void reset(int32_t stream_id, uint32_t error_code);
   // No new streams: GOAWAY with the last stream id seen.
   void goAway();
+  // An HTTP/1.1 request upgraded to HTTP/2 (h2c, RFC 7540 §3.2): the client's HTTP2-Settings
+  // (decoded) apply, and stream 1 is that request, half-closed by the client. The caller then
+  // serves stream 1 as it would any request. False when the settings are malformed.
+  bool upgrade(std::string_view settings_payload, bool head_request);
 
  private:
   struct Callbacks;
@@ -92,6 +99,9 @@ class H2ServerSession {
   // the frame callback, one stream at a time).
   int32_t head_stream_ = 0;
   H2RequestHead head_;
+  // The request trailers being received, likewise.
+  int32_t trailer_stream_ = 0;
+  Fields trailers_;
 };
 
 }  // namespace halyard::proxy::http

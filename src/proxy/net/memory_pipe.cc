@@ -26,6 +26,17 @@ void MemoryPipe::inputAdded() {
   if (peek_) firePeek(asio::error_code());
 }
 
+void MemoryPipe::endInput() {
+  if (input_ended_ || driver_closed_) return;
+  input_ended_ = true;
+  readable_.set();
+}
+
+void MemoryPipe::notify() {
+  notified_ = true;
+  readable_.set();
+}
+
 void MemoryPipe::takeInput(size_t bytes) {
   in_offset_ += bytes;
   compact(in_, in_offset_);
@@ -39,9 +50,10 @@ void MemoryPipe::consumeOutput(size_t bytes) {
   if (out_.size() - out_offset_ <= capacity_ / 2) writable_.set();
 }
 
-void MemoryPipe::closeDriverSide() {
+void MemoryPipe::closeDriverSide(bool aborted) {
   if (driver_closed_) return;
   driver_closed_ = true;
+  aborted_ = aborted && !input_ended_;
   driver_ = nullptr;
   out_.clear();
   out_.shrink_to_fit();

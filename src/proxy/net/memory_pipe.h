@@ -11,9 +11,15 @@
 // - request path -> driver (`output`): at most `capacity` bytes queued; a writer finding the
 //   queue full waits until the driver took enough of it, as a full socket buffer would.
 //
-// Ends, as a socket pair's: the driver closing its side lets the request path read what is
-// queued and then end of stream, and fails its writes (broken pipe); the request path closing
-// its side (or shutting down its sending side) shows the driver the end of the output.
+// Ends, as a socket pair's: the driver ending its input (endInput) lets the request path read
+// what is queued and then end of stream; closing its side does too, or, when it closes without
+// having ended the input (`aborted`), a reset after the queued bytes, so a body that runs until
+// the end of the stream is never taken as complete when its stream was reset. Closing fails the
+// request path's writes (broken pipe). The request path closing its side (or shutting down its
+// sending side) shows the driver the end of the output.
+//
+// A driver that hands the request path something beside the bytes (a response head it parsed
+// itself) wakes a pending read with notify(): that read returns with no bytes and no error.
 //
 // One thread: both sides run on the connection's executor.
 #pragma once
@@ -63,6 +69,11 @@ class MemoryPipe {
   std::string& input() { return in_; }
   void inputAdded();
   size_t inputSize() const { return in_.size() - in_offset_; }
+  // No more input: once the queued bytes are read, end of stream.
+  void endInput();
+  bool inputEnded() const { return input_ended_; }
+  // Wakes the request path's pending (or next) read with nothing read and no error.
+  void notify();
   // What the request path wrote and the driver has not taken yet.
   std::string_view output() const { return std::string_view(out_).substr(out_offset_); }
   // The same bytes, writable: a parser that works in place (the HTTP/1.1 head parser) may.
@@ -72,9 +83,9 @@ class MemoryPipe {
   bool outputEnded() const { return out_ended_; }
   // The request path closed its side: input it did not read is discarded.
   bool requestSideClosed() const { return inner_closed_; }
-  // The driver is done: the request path reads what is queued, then end of stream; its writes
-  // fail. The driver hears nothing more.
-  void closeDriverSide();
+  // The driver is done: the request path reads what is queued, then end of stream (a reset when
+  // `aborted` and the input was not ended); its writes fail. The driver hears nothing more.
+  void closeDriverSide(bool aborted = false);
 
   // ---- the request path's side (through net::Transport) ----
   asio::any_io_executor executor() const { return executor_; }
@@ -92,7 +103,17 @@ class MemoryPipe {
       if (inner_closed_ || generation != cancel_generation_) {
         co_return std::tuple<asio::error_code, size_t>{asio::error::operation_aborted, 0};
       }
-      if (driver_closed_) co_return std::tuple<asio::error_code, size_t>{asio::error::eof, 0};
+      // Before the end: what the driver handed over beside the bytes may have come with it.
+      if (notified_) {
+        notified_ = false;
+        co_return std::tuple<asio::error_code, size_t>{asio::error_code(), 0};
+      }
+      if (input_ended_) co_return std::tuple<asio::error_code, size_t>{asio::error::eof, 0};
+      if (driver_closed_) {
+        const asio::error_code end =
+            aborted_ ? asio::error_code(asio::error::connection_reset) : asio::error::eof;
+        co_return std::tuple<asio::error_code, size_t>{end, 0};
+      }
       readable_.reset();
       co_await readable_.wait();
     }
@@ -139,6 +160,15 @@ class MemoryPipe {
     if (inputSize() > 0 || driver_closed_) firePeek(asio::error_code());
   }
 
+  // readSome() would return at once; writeAll() of `bytes` would not wait for room.
+  bool readReady() const {
+    return inputSize() > 0 || input_ended_ || driver_closed_ || inner_closed_ || notified_;
+  }
+  bool writeReady(size_t bytes) const {
+    return driver_closed_ || out_ended_ || inner_closed_ ||
+           out_.size() - out_offset_ + bytes <= capacity_;
+  }
+
   void shutdownSend();
   void cancel();
   void close();
@@ -157,6 +187,9 @@ class MemoryPipe {
   bool out_ended_ = false;
   bool inner_closed_ = false;
   bool driver_closed_ = false;
+  bool input_ended_ = false;
+  bool aborted_ = false;
+  bool notified_ = false;
   uint64_t cancel_generation_ = 0;
   AsyncEvent readable_;  // input, end or cancellation for a waiting reader
   AsyncEvent writable_;  // room, end or cancellation for a waiting writer

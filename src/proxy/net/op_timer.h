@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <utility>
 
 namespace halyard::proxy::net {
@@ -26,9 +27,12 @@ class OpTimer {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit OpTimer(const asio::any_io_executor& executor)
-      : timer_(executor), state_(std::make_shared<State>()) {}
+  // The Asio timer and the state are made at the first arm: many timers are never armed (those
+  // of an HTTP/2 stream's in-memory reads and writes), and making an Asio timer takes the
+  // execution context's service lock.
+  explicit OpTimer(const asio::any_io_executor& executor) : executor_(executor) {}
   ~OpTimer() {
+    if (!state_) return;
     state_->alive = false;
     state_->active = false;
     state_->on_expire = nullptr;
@@ -38,12 +42,16 @@ class OpTimer {
 
   template <class OnExpire>
   void armAt(Clock::time_point deadline, OnExpire on_expire) {
+    if (!state_) {
+      state_ = std::make_shared<State>();
+      timer_.emplace(executor_);
+    }
     State& s = *state_;
     s.fired = false;
     s.active = true;
     s.deadline = deadline;
     s.on_expire = std::move(on_expire);
-    if (s.waiting && timer_.expiry() <= deadline) return;
+    if (s.waiting && timer_->expiry() <= deadline) return;
     startWait(deadline);
   }
 
@@ -52,10 +60,12 @@ class OpTimer {
     armAt(Clock::now() + timeout, std::move(on_expire));
   }
 
-  void disarm() { state_->active = false; }
+  void disarm() {
+    if (state_) state_->active = false;
+  }
 
   // The last armed deadline passed before disarm().
-  bool fired() const { return state_->fired; }
+  bool fired() const { return state_ && state_->fired; }
 
  private:
   struct State {
@@ -71,8 +81,8 @@ class OpTimer {
   void startWait(Clock::time_point at) {
     const uint64_t wait = ++state_->wait;
     state_->waiting = true;
-    timer_.expires_at(at);  // a pending wait completes as cancelled, with a stale number
-    timer_.async_wait([state = state_, wait, self = this](const asio::error_code& ec) {
+    timer_->expires_at(at);  // a pending wait completes as cancelled, with a stale number
+    timer_->async_wait([state = state_, wait, self = this](const asio::error_code& ec) {
       State& s = *state;
       if (wait != s.wait) return;
       s.waiting = false;
@@ -87,7 +97,8 @@ class OpTimer {
     });
   }
 
-  asio::steady_timer timer_;
+  asio::any_io_executor executor_;
+  std::optional<asio::steady_timer> timer_;
   std::shared_ptr<State> state_;
 };
 

@@ -51,6 +51,10 @@ class Transport {
   // was never opened: every read and write goes to `pipe` from here on.
   void usePipe(std::shared_ptr<MemoryPipe> pipe) { pipe_ = std::move(pipe); }
   bool inMemory() const { return pipe_ != nullptr; }
+  // A memory pipe's read, or write of `bytes`, would complete without waiting: no deadline
+  // needs arming for it (always false for sockets).
+  bool readsAtOnce() const { return pipe_ && pipe_->readReady(); }
+  bool writesAtOnce(size_t bytes) const { return pipe_ && pipe_->writeReady(bytes); }
 
   // Layers TLS over the socket with `ssl` (a fresh SSL object from a context; ownership is
   // taken). The handshake is the caller's next step.

@@ -4,8 +4,10 @@
 
 namespace halyard::proxy::runtime {
 
-void BodyReader::start(const http::BodyFraming& framing, size_t mark) {
+void BodyReader::start(const http::BodyFraming& framing, size_t mark, bool unframed) {
   framing_ = framing;
+  read_kind_ = unframed && framing.kind == http::BodyKind::kChunked ? http::BodyKind::kUntilClose
+                                                                    : framing.kind;
   remaining_ = framing.kind == http::BodyKind::kContentLength ? framing.content_length : 0;
   bytes_ = 0;
   chunked_.reset();
@@ -25,7 +27,7 @@ std::string_view BodyReader::takeBuffered(net::ByteBuffer& buffer) {
 std::string_view BodyReader::fromBuffer(net::ByteBuffer& buffer, BodyError& error) {
   const std::string_view avail = buffer.readableView();
   if (avail.empty()) return {};
-  switch (framing_.kind) {
+  switch (read_kind_) {
     case http::BodyKind::kNone:
       return {};
     case http::BodyKind::kContentLength: {
@@ -80,12 +82,12 @@ net::awaitable<BodyRead> BodyReader::next(net::Transport& transport, net::ByteBu
     // Everything buffered is consumed: read again from the mark. A Content-Length body never
     // reads past its end, so pipelined bytes that follow stay in the socket.
     buffer.rewindTo(mark_);
-    const size_t max = framing_.kind == http::BodyKind::kContentLength
+    const size_t max = read_kind_ == http::BodyKind::kContentLength
                            ? static_cast<size_t>(std::min<uint64_t>(remaining_, SIZE_MAX))
                            : SIZE_MAX;
     const IoResult r = co_await readSome(transport, buffer, timer, deadline, max);
     if (r.timed_out) co_return BodyRead{{}, BodyError::kTimeout};
-    if (r.eof() && framing_.kind == http::BodyKind::kUntilClose) {
+    if (r.eof() && read_kind_ == http::BodyKind::kUntilClose) {
       done_ = true;
       break;
     }

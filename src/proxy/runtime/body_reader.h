@@ -37,8 +37,11 @@ struct BodyRead {
 class BodyReader {
  public:
   // `mark`: the buffer offset reads restart at once the buffered bytes are consumed (the end of
-  // a request head, which must stay in place).
-  void start(const http::BodyFraming& framing, size_t mark);
+  // a request head, which must stay in place). `unframed`: the transport carries the body bytes
+  // as they are (an HTTP/2 stream's DATA through a net::MemoryPipe): a chunked body is then
+  // read until the end of the stream, with no chunk syntax, and still reported as chunked (what
+  // the upstream gets when the length is unknown).
+  void start(const http::BodyFraming& framing, size_t mark, bool unframed = false);
 
   bool done() const { return done_; }
   bool started() const { return started_; }  // some body byte was handed out (or read)
@@ -60,6 +63,7 @@ class BodyReader {
   std::string_view fromBuffer(net::ByteBuffer& buffer, BodyError& error);
 
   http::BodyFraming framing_;
+  http::BodyKind read_kind_ = http::BodyKind::kNone;  // how the bytes are read
   uint64_t remaining_ = 0;
   uint64_t bytes_ = 0;
   http::ChunkedDecoder chunked_;

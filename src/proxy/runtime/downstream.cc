@@ -22,7 +22,9 @@ Downstream::Downstream(Worker& w, asio::ip::tcp::socket s, std::shared_ptr<const
   }
   const auto local = transport.socket().local_endpoint(ec);
   if (!ec) local_endpoint = net::formatEndpoint(local);
-  headers.reserve(w.options().request_limits.max_headers + 16);
+  // Room for a usual request's headers and what the proxy adds. Not the maximum: an array that
+  // large is past the allocator's per-thread cache, and every HTTP/2 stream makes one.
+  headers.reserve(kUsualHeaders);
 }
 
 Clock::time_point Downstream::idleDeadline() const {

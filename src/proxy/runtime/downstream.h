@@ -27,6 +27,9 @@ struct Downstream {
   static constexpr size_t kInitialBuffer = 16 * 1024;
   // After a head, at least this much buffer stays free for streaming its body.
   static constexpr size_t kMinBodyWindow = 8 * 1024;
+  // The scratch header list starts with room for this many (it grows for more, once per
+  // connection).
+  static constexpr size_t kUsualHeaders = 24;
 
   Downstream(Worker& worker, asio::ip::tcp::socket socket,
              std::shared_ptr<const ListenerInfo> listener);
@@ -76,6 +79,9 @@ struct Downstream {
   // TLS connection and the protocol for the access log come from the connection.
   std::string stream_sni;
   std::string_view stream_protocol;
+  // A stream's request trailers (filled in by the HTTP/2 driver before the body's end), for an
+  // HTTP/2 upstream; null when the request cannot have any.
+  std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> request_trailers;
   // HTTP/2 inside a CONNECT tunnel to a mesh service: that service port, for its streams.
   uint16_t stream_tunnel_port = 0;
   std::string_view sni() const { return transport.secure() ? transport.sni() : stream_sni; }

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "common/log.h"
+#include "proxy/http/h1_syntax.h"
 #include "proxy/http/path_normalizer.h"
 #include "proxy/net/socket_util.h"
 #include "proxy/runtime/ext_authz_client.h"
@@ -33,9 +34,15 @@ DownstreamConnection::DownstreamConnection(Worker& worker, asio::ip::tcp::socket
 DownstreamConnection::DownstreamConnection(Worker& worker, std::shared_ptr<net::MemoryPipe> pipe,
                                            std::shared_ptr<const ListenerInfo> listener,
                                            const Downstream& connection,
-                                           std::shared_ptr<http::H2ResponseEncoder> encoder)
+                                           std::shared_ptr<http::H2ResponseEncoder> encoder,
+                                           http::H2RequestHead&& head,
+                                           const http::BodyFraming& framing,
+                                           std::shared_ptr<const http::Fields> trailers)
     : ds_(worker, asio::ip::tcp::socket(pipe->executor()), std::move(listener)),
       stream_encoder_(std::move(encoder)) {
+  ds_.request_trailers = std::move(trailers);
+  http::prepareStreamRequest(stream_request_, std::move(head));
+  stream_request_.head.framing = framing;
   ds_.transport.usePipe(std::move(pipe));
   ds_.remote_ip = connection.remote_ip;
   ds_.remote_endpoint = connection.remote_endpoint;
@@ -63,7 +70,19 @@ void DownstreamConnection::onDrain() {
 
 net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnection> self) {
   DownstreamConnection& c = *self;
-  if (!c.stream_encoder_) {
+  if (c.stream_encoder_) {
+    // A stream of an HTTP/2 connection: one request, its head already parsed.
+    if (c.stream_request_.head.authority.empty()) {
+      // As HTTP/1.1 requires a Host: routing has nothing to go by.
+      co_await c.rejectHead(400, "malformed request: missing :authority and host",
+                            ResponseFlag::kDownstreamProtocolError, "http2.missing_authority");
+    } else {
+      co_await c.serve();
+    }
+    c.ds_.transport.close();
+    co_return;
+  }
+  {
     if (!co_await c.setUpTransport()) {
       c.ds_.transport.close();
       co_return;
@@ -125,6 +144,10 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
       const http::ParseError& e = c.ds_.parser.error();
       co_await c.rejectHead(e.status, "malformed request: " + std::string(e.reason),
                             ResponseFlag::kDownstreamProtocolError, "http1.codec_error");
+      break;
+    }
+    if (std::string settings; c.wantsH2cUpgrade(settings)) {
+      co_await c.upgradeToH2c(std::move(settings));
       break;
     }
     co_await c.serve();
@@ -282,6 +305,79 @@ net::awaitable<DownstreamConnection::HeadStatus> DownstreamConnection::readHead(
   }
 }
 
+namespace {
+
+// RFC 4648 §5 (base64url), padding optional, as HTTP2-Settings carries it. False on anything
+// else.
+bool decodeBase64Url(std::string_view in, std::string& out) {
+  out.clear();
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char ch : in) {
+    int v = -1;
+    if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
+    if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
+    if (ch == '-') v = 62;
+    if (ch == '_') v = 63;
+    if (ch == '=') break;
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool DownstreamConnection::wantsH2cUpgrade(std::string& settings) {
+  const http::RequestHead& head = ds_.parser.head();
+  if (!head.upgrade || !http::syntax::equalsIgnoreCase(head.upgrade_protocol, "h2c")) return false;
+  // h2c is HTTP/2 over plaintext only; a request with a body stays HTTP/1.1 (the client may
+  // not know whether it was read before the switch), as does one in a CONNECT tunnel.
+  if (ds_.transport.secure() || tunnel_port_) return false;
+  if (head.framing.kind != http::BodyKind::kNone &&
+      !(head.framing.kind == http::BodyKind::kContentLength && head.framing.content_length == 0)) {
+    return false;
+  }
+  const http::RequestView view = http::toRequestView(head, "http", 0);
+  const auto value = view.header("http2-settings");
+  return value && decodeBase64Url(*value, settings) && settings.size() % 6 == 0;
+}
+
+net::awaitable<void> DownstreamConnection::upgradeToH2c(std::string settings) {
+  const http::RequestHead& head = ds_.parser.head();
+  H2cUpgrade upgrade;
+  upgrade.settings = std::move(settings);
+  http::H2RequestHead& h = upgrade.head;
+  h.method = head.method;
+  h.scheme = "http";
+  h.authority = head.authority;
+  h.path = head.path;
+  for (const auto& f : head.headers) {
+    // The upgrade's own fields and what HTTP/2 forbids stay behind.
+    if (f.name == "host" || f.name == "http2-settings" || f.name == "content-length" ||
+        http::isConnectionSpecific(f.name) || f.name == "te") {
+      continue;
+    }
+    h.headers.emplace_back(f.name, f.value);
+  }
+  static constexpr std::string_view kSwitching =
+      "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n";
+  const IoResult w = co_await writeAll(ds_.transport, asio::buffer(kSwitching), ds_.write_timer,
+                                       ds_.idleDeadline());
+  if (!w.ok()) co_return;
+  // What followed the request (the client preface, perhaps) is HTTP/2's.
+  ds_.in.consume(head.head_bytes);
+  ds_.in.compact();
+  http2_ = true;
+  co_await serveHttp2(ds_, &upgrade);
+}
+
 net::awaitable<void> DownstreamConnection::rejectHead(uint16_t status, std::string_view reason,
                                                       ResponseFlag flag, std::string_view details) {
   rq_.reset();
@@ -362,7 +458,7 @@ void DownstreamConnection::startTrace(RequestState& rq) {
 net::awaitable<void> DownstreamConnection::serve() {
   RequestState& rq = rq_;
   rq.reset();
-  const http::RequestHead& head = ds_.parser.head();
+  const http::RequestHead& head = stream_encoder_ ? stream_request_.head : ds_.parser.head();
   rq.head = &head;
   rq.start = Clock::now();
   rq.snapshot = ds_.worker.snapshot();
@@ -375,7 +471,8 @@ net::awaitable<void> DownstreamConnection::serve() {
   rq.close = !head.keep_alive || ds_.worker.draining();
   ds_.forwarded_for.clear();
   ds_.in.consume(head.head_bytes);
-  rq.body.start(head.framing, head.head_bytes);
+  // A stream's body comes without HTTP/1.1 framing, up to the end of the stream.
+  rq.body.start(head.framing, head.head_bytes, stream_encoder_ != nullptr);
   if (const auto id = rq.view.header("x-request-id"); id && !id->empty()) {
     rq.request_id = *id;
   } else {
@@ -437,7 +534,8 @@ net::awaitable<void> DownstreamConnection::route() {
 void DownstreamConnection::reportRequest() {
   telemetry::AccessLogEntry& log = rq_.record.log;
   if (rq_.head) {
-    log.bytes_received = rq_.head->head_bytes + rq_.body.bytesRead() + rq_.tunnel_bytes_received;
+    const size_t head_bytes = stream_encoder_ ? stream_request_.head_size : rq_.head->head_bytes;
+    log.bytes_received = head_bytes + rq_.body.bytesRead() + rq_.tunnel_bytes_received;
   }
   log.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - rq_.start);
   log.duration = std::chrono::duration_cast<std::chrono::milliseconds>(log.duration_us);

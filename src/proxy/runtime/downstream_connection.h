@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "proxy/http/h2_response_encoder.h"
+#include "proxy/http/h2_stream_request.h"
 #include "proxy/http/path_normalizer.h"
 #include "proxy/net/awaitable.h"
 #include "proxy/runtime/connect_tunnel.h"
@@ -28,13 +29,17 @@ class DownstreamConnection {
  public:
   DownstreamConnection(Worker& worker, asio::ip::tcp::socket socket,
                        std::shared_ptr<const ListenerInfo> listener);
-  // One stream of an HTTP/2 connection (runtime/h2_connection.h), served as one HTTP/1.1
-  // request over `pipe`, an in-memory pipe whose other end the HTTP/2 driver holds: the same
-  // phases and upstream path as any request. The client's facts (addresses, TLS, peer
-  // identity) come from `connection`; the response head and trailers go to `encoder`.
+  // One stream of an HTTP/2 connection (runtime/h2_connection.h), served as one request: the
+  // same phases and upstream path as any request. Its head comes parsed (`head`, with the
+  // framing the driver chose for its body), not as bytes; its body bytes arrive unframed over
+  // `pipe`, an in-memory pipe whose other end the HTTP/2 driver holds. The client's facts
+  // (addresses, TLS, peer identity) come from `connection`; the response head and trailers go
+  // to `encoder`, the response body back through the pipe.
   DownstreamConnection(Worker& worker, std::shared_ptr<net::MemoryPipe> pipe,
                        std::shared_ptr<const ListenerInfo> listener, const Downstream& connection,
-                       std::shared_ptr<http::H2ResponseEncoder> encoder);
+                       std::shared_ptr<http::H2ResponseEncoder> encoder, http::H2RequestHead&& head,
+                       const http::BodyFraming& framing,
+                       std::shared_ptr<const http::Fields> trailers);
   ~DownstreamConnection();
   DownstreamConnection(const DownstreamConnection&) = delete;
   DownstreamConnection& operator=(const DownstreamConnection&) = delete;
@@ -60,6 +65,11 @@ class DownstreamConnection {
   // nullopt: the connection ended (or timed out, or the proxy drains) before a byte told.
   net::awaitable<std::optional<bool>> startsWithH2Preface();
   net::awaitable<HeadStatus> readHead();
+  // The request just read asks to go on as HTTP/2 (Upgrade: h2c, RFC 7540 §3.2) and may: a
+  // plaintext connection, no body, valid HTTP2-Settings (decoded into `settings`).
+  bool wantsH2cUpgrade(std::string& settings);
+  // Answers 101 and serves the connection as HTTP/2, the request as its stream 1.
+  net::awaitable<void> upgradeToH2c(std::string settings);
   net::awaitable<void> serve();
   net::awaitable<void> route();
   // Answers a request that could not be parsed (or arrived too slowly) and ends the connection.
@@ -96,6 +106,8 @@ class DownstreamConnection {
   ConnectLogStorage connect_log_;
   // Set for a stream of an HTTP/2 connection: its encoder, kept alive with the connection.
   std::shared_ptr<http::H2ResponseEncoder> stream_encoder_;
+  // A stream's request head, as HTTP/2 delivered it (used when stream_encoder_ is set).
+  http::H2StreamRequest stream_request_;
 };
 
 }  // namespace halyard::proxy::runtime

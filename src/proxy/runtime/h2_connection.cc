@@ -3,15 +3,16 @@
 #include <nghttp2/nghttp2.h>
 
 #include <array>
-#include <charconv>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <unordered_map>
 
 #include "common/log.h"
+#include "proxy/http/h1_field_section.h"
 #include "proxy/http/h2_response_encoder.h"
 #include "proxy/http/h2_server_session.h"
+#include "proxy/http/h2_stream_request.h"
 #include "proxy/net/async_event.h"
 #include "proxy/net/memory_pipe.h"
 #include "proxy/runtime/downstream_connection.h"
@@ -35,7 +36,7 @@ constexpr size_t kMaxEarlyBody = 64 * 1024;
 // one and drops it a moment later. Blocks of the one size it needs are kept (up to kSpare).
 class SpareStreamBlocks {
  public:
-  static constexpr size_t kSpare = 64;
+  static constexpr size_t kSpare = 320;  // a few hundred streams in flight per thread
   ~SpareStreamBlocks() {
     for (size_t i = 0; i < count_; ++i) ::operator delete(blocks_[i]);
   }
@@ -97,14 +98,17 @@ struct H2Stream final : http::H2ResponseEncoder::Sink, net::MemoryPipe::Driver {
   // Request direction: body bytes put into the pipe and not yet returned to the client's
   // window (they are once the stream's connection read them).
   size_t unconsumed = 0;
-  bool chunked = false;
   bool request_ended = false;
   // The head waits (in the pipe, not announced, without its framing) for the end of the
   // client's first burst: a request whose body ends within it gets a Content-Length, and the
   // request path can buffer it for retries (gRPC unary calls, small POSTs); one still sending
   // goes on chunked.
   bool head_pending = true;
-  bool has_length = false;  // the client sent content-length: the body goes as it is
+  bool has_length = false;   // the client sent content-length: the body goes as it is
+  bool tunnel = false;       // extended CONNECT (WebSocket over HTTP/2)
+  http::H2RequestHead head;  // until the head goes to the request path
+  // The request's trailers, shared with the request path: made when they can still come.
+  std::shared_ptr<http::Fields> trailers;
   std::string early_body;
   // Response direction.
   bool with_body = false;
@@ -122,12 +126,13 @@ class H2Connection final : public http::H2ServerSession::Handler,
         want_write_(executor_),
         writer_done_(executor_) {}
 
-  net::awaitable<void> run();
+  net::awaitable<void> run(H2cUpgrade* upgrade);
 
   // H2ServerSession::Handler
   void onRequest(int32_t id, http::H2RequestHead head, bool end_stream) override;
   void onRequestData(int32_t id, std::span<const uint8_t> data) override;
   void onRequestEnd(int32_t id) override;
+  void onRequestTrailers(int32_t id, http::Fields trailers) override;
   void onStreamClose(int32_t id, uint32_t error_code) override;
   long readBody(int32_t id, uint8_t* out, size_t max, bool& end) override;
   const http::Fields* trailers(int32_t id) override;
@@ -143,9 +148,8 @@ class H2Connection final : public http::H2ServerSession::Handler,
   }
   net::awaitable<void> writeLoop(std::shared_ptr<H2Connection> self);
   void endStream(H2Stream& s);
-  // Completes a stream's HTTP/1.1 head with its framing and hands it to the stream's connection.
+  // Decides a stream's body framing and hands the request to the stream's connection.
   void finishHead(H2Stream& s);
-  void appendBody(H2Stream& s, std::string_view bytes);
   // After a burst of input: heads still waiting go out (chunked, the body still coming).
   void finishPendingHeads() {
     if (!pending_heads_) return;
@@ -177,7 +181,7 @@ void H2Stream::onResponseHead(http::H2ResponseEncoder& e, bool has_body) {
 
 void H2Stream::onPipeRead(size_t bytes) {
   if (closed || connection->closed() || unconsumed == 0) return;
-  // Framing bytes (the head, chunk sizes) are read too: everything once the pipe is empty.
+  // Only body bytes are in the pipe; everything is returned once it is empty.
   const size_t credit = pipe->inputSize() == 0 ? unconsumed : std::min(bytes, unconsumed);
   unconsumed -= credit;
   connection->session().consume(id, credit);
@@ -211,9 +215,10 @@ void H2Stream::onPipeOutput() {
 }
 
 void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stream) {
-  if (head.method.empty() || head.method == "CONNECT" || head.path.empty()) {
-    // Extended CONNECT (WebSocket over HTTP/2) and tunnels are not served over HTTP/2 here;
-    // WebSocket works over HTTP/1.1.
+  const bool websocket = http::isWebSocketConnect(head);
+  if (head.method.empty() || (head.method == "CONNECT" && !websocket) || head.path.empty()) {
+    // Plain CONNECT tunnels and extended CONNECT for other protocols are not served over
+    // HTTP/2 here; WebSocket is (RFC 8441, bridged to an HTTP/1.1 upgrade upstream).
     session_.respond(id, 501, {{"x-halyard-reason", "CONNECT over HTTP/2 is not supported"}},
                      false);
     kick();
@@ -224,77 +229,59 @@ void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stre
   H2Stream* s = owned.get();
   s->encoder = std::make_shared<http::H2ResponseEncoder>(isGrpc(head), head.method == "HEAD");
   s->encoder->setSink(s);
-  pipe->setDriver(s);
-
-  // The request as HTTP/1.1 for the stream's connection. HTTP/2 has validated the fields
-  // (no CR, LF or NUL); anything else the HTTP/1.1 parser still checks.
-  std::string& h = pipe->input();
-  h.reserve(256 + head.path.size());
-  h.append(head.method).append(" ").append(head.path).append(" HTTP/1.1\r\n");
-  bool has_length = false;
-  std::string cookie;
-  if (!head.authority.empty()) h.append("host: ").append(head.authority).append("\r\n");
-  for (const auto& [n, v] : head.headers) {
-    if (http::isConnectionSpecific(n) || n == "expect") continue;
-    if (n == "host" && !head.authority.empty()) continue;
-    if (n == "cookie") {
-      // HTTP/2 splits cookies into crumbs; HTTP/1.1 has them in one field (RFC 9113 §8.2.3).
-      if (!cookie.empty()) cookie.append("; ");
-      cookie.append(v);
-      continue;
-    }
-    if (n == "content-length") has_length = true;
-    h.append(n).append(": ").append(v).append("\r\n");
+  if (websocket) {
+    s->encoder->setTunnel();
+    s->tunnel = true;
   }
-  if (!cookie.empty()) h.append("cookie: ").append(cookie).append("\r\n");
-  s->has_length = has_length;
+  pipe->setDriver(s);
+  for (const auto& [n, v] : head.headers) {
+    if (n == "content-length") s->has_length = true;
+  }
+  s->head = std::move(head);
   s->request_ended = end_stream;
   pending_heads_ = true;
   streams_.emplace(id, std::move(owned));
   if (end_stream) finishHead(*s);
-
-  auto stream_connection = std::allocate_shared<DownstreamConnection>(
-      StreamAllocator<DownstreamConnection>(), ds_.worker, std::move(pipe), ds_.listener, ds_,
-      s->encoder);
-  spawnDetached(executor_, DownstreamConnection::run(std::move(stream_connection)));
 }
 
+// The request goes to the request path once its framing is known: the head as fields, the body
+// as bytes without framing (net::MemoryPipe), ended with the stream.
 void H2Connection::finishHead(H2Stream& s) {
   if (!s.head_pending) return;
   s.head_pending = false;
-  std::string& h = s.pipe->input();
-  if (!s.has_length) {
-    if (s.request_ended) {
-      if (!s.early_body.empty()) {
-        std::array<char, 24> size{};
-        const auto end =
-            std::to_chars(size.data(), size.data() + size.size(), s.early_body.size()).ptr;
-        h.append("content-length: ").append(size.data(), end).append("\r\n");
-      }
-    } else {
-      s.chunked = true;
-      h.append("transfer-encoding: chunked\r\n");
+  http::BodyFraming framing;
+  if (s.tunnel) {
+    // No HTTP body: what the client sends is the tunnel's, spliced once the upgrade is answered.
+  } else if (s.has_length) {
+    // HTTP/2 checks the DATA against it; the request path reads exactly that much.
+    uint64_t length = 0;
+    for (const auto& [n, v] : s.head.headers) {
+      if (n == "content-length") http::parseContentLength(v, length);
     }
+    framing = http::BodyFraming{http::BodyKind::kContentLength, length};
+  } else if (s.request_ended) {
+    // The whole body came with the first burst: its length is known, so the request path can
+    // keep it for retries (gRPC unary calls, small POSTs).
+    if (!s.early_body.empty()) {
+      framing = http::BodyFraming{http::BodyKind::kContentLength, s.early_body.size()};
+    }
+  } else {
+    // Still sending: a body of unknown length, to the end of the stream (chunked for an
+    // HTTP/1.1 upstream).
+    framing = http::BodyFraming{http::BodyKind::kChunked, 0};
   }
-  h.append("connection: close\r\n\r\n");
   if (!s.early_body.empty()) {
-    appendBody(s, s.early_body);
+    s.pipe->input().append(s.early_body);
     s.early_body.clear();
     s.early_body.shrink_to_fit();
   }
-  if (s.chunked && s.request_ended) h.append("0\r\n\r\n");
+  if (s.request_ended) s.pipe->endInput();
   s.pipe->inputAdded();
-}
-
-void H2Connection::appendBody(H2Stream& s, std::string_view bytes) {
-  std::string& in = s.pipe->input();
-  if (s.chunked) {
-    std::array<char, 20> size{};
-    const auto end = std::to_chars(size.data(), size.data() + size.size(), bytes.size(), 16).ptr;
-    in.append(size.data(), end).append("\r\n").append(bytes).append("\r\n");
-  } else {
-    in.append(bytes);
-  }
+  if (!s.request_ended && !s.trailers) s.trailers = std::make_shared<http::Fields>();
+  auto stream_connection = std::allocate_shared<DownstreamConnection>(
+      StreamAllocator<DownstreamConnection>(), ds_.worker, s.pipe, ds_.listener, ds_, s.encoder,
+      std::move(s.head), framing, s.trailers);
+  spawnDetached(executor_, DownstreamConnection::run(std::move(stream_connection)));
 }
 
 void H2Connection::onRequestData(int32_t id, std::span<const uint8_t> data) {
@@ -311,8 +298,17 @@ void H2Connection::onRequestData(int32_t id, std::span<const uint8_t> data) {
     if (s->early_body.size() > kMaxEarlyBody) finishHead(*s);
     return;
   }
-  appendBody(*s, bytes);
+  s->pipe->input().append(bytes);
   s->pipe->inputAdded();
+}
+
+void H2Connection::onRequestTrailers(int32_t id, http::Fields trailers) {
+  H2Stream* s = find(id);
+  if (!s) return;
+  // Before the request path reads the body's end (onRequestEnd follows), so an HTTP/2 upstream
+  // gets them after the last DATA.
+  if (!s->trailers) s->trailers = std::make_shared<http::Fields>();
+  *s->trailers = std::move(trailers);
 }
 
 void H2Connection::onRequestEnd(int32_t id) {
@@ -320,19 +316,17 @@ void H2Connection::onRequestEnd(int32_t id) {
   if (!s || s->request_ended) return;
   s->request_ended = true;
   if (s->head_pending) return finishHead(*s);
-  // No end of stream for the pipe: the stream's connection would take it for a client that
-  // went away. The request's own framing ends it, and "connection: close" the exchange.
-  if (s->chunked) {
-    s->pipe->input().append("0\r\n\r\n");
-    s->pipe->inputAdded();
-  }
+  // The request path reads the end of the stream after the body (a body of unknown length ends
+  // there; one with a length never reads that far).
+  s->pipe->endInput();
 }
 
 void H2Connection::endStream(H2Stream& s) {
   s.closed = true;
   s.encoder->setSink(nullptr);
-  // The stream's connection sees the client go (reads end, writes fail) if still busy.
-  s.pipe->closeDriverSide();
+  // The stream's connection sees the client go (reads fail, writes fail) if still busy; a
+  // request whose end never came is cut, not taken as complete.
+  s.pipe->closeDriverSide(!s.request_ended);
 }
 
 void H2Connection::onStreamClose(int32_t id, uint32_t) {
@@ -400,10 +394,23 @@ net::awaitable<void> H2Connection::writeLoop(std::shared_ptr<H2Connection> self)
   writer_done_.set();
 }
 
-net::awaitable<void> H2Connection::run() {
+net::awaitable<void> H2Connection::run(H2cUpgrade* upgrade) {
   std::shared_ptr<H2Connection> self = shared_from_this();
   Downstream& ds = ds_;
   spawnDetached(executor_, writeLoop(self));
+  if (upgrade) {
+    // The upgraded request is stream 1, complete (only requests without a body are upgraded).
+    if (!session_.upgrade(upgrade->settings, upgrade->head.method == "HEAD")) {
+      HLOG_DEBUG("h2c upgrade from {} refused: malformed HTTP2-Settings", ds.remote_endpoint);
+      closed_ = true;
+      kick();
+      co_await writer_done_.wait();
+      co_return;
+    }
+    onRequest(1, std::move(upgrade->head), true);
+    finishPendingHeads();
+    kick();
+  }
   // What the preface check already read.
   bool ok = true;
   constexpr size_t kPrefaceSize = 24;
@@ -460,9 +467,9 @@ net::awaitable<void> H2Connection::run() {
 
 }  // namespace
 
-net::awaitable<void> serveHttp2(Downstream& ds) {
+net::awaitable<void> serveHttp2(Downstream& ds, H2cUpgrade* upgrade) {
   auto connection = std::make_shared<H2Connection>(ds);
-  co_await connection->run();
+  co_await connection->run(upgrade);
 }
 
 }  // namespace halyard::proxy::runtime

@@ -43,6 +43,12 @@ net::awaitable<IoResult> readSome(net::Transport& transport, net::ByteBuffer& bu
 template <class Buffers>
 net::awaitable<IoResult> writeAll(net::Transport& transport, const Buffers& buffers,
                                   net::OpTimer& timer, Clock::time_point deadline) {
+  // An in-memory write that fits completes at once: no deadline to arm (a timer armed and
+  // cancelled per stream costs two reactor-lock operations).
+  if (transport.writesAtOnce(asio::buffer_size(buffers))) {
+    auto [ec, n] = co_await transport.writeAll(buffers);
+    co_return IoResult{ec, n, false};
+  }
   timer.armAt(deadline, [&transport] { transport.cancel(); });
   auto [ec, n] = co_await transport.writeAll(buffers);
   timer.disarm();

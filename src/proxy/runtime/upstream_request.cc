@@ -6,7 +6,9 @@
 #include <asio/steady_timer.hpp>
 #include <charconv>
 
+#include "proxy/http/h1_syntax.h"
 #include "proxy/http/h1_writer.h"
+#include "proxy/http/h2_response_encoder.h"
 #include "proxy/net/socket_util.h"
 #include "proxy/router/header_ops.h"
 #include "proxy/runtime/grpc_status.h"
@@ -30,6 +32,10 @@ using upstream::UpstreamHost;
 
 namespace {
 
+// Fields an HTTP/2 upstream head is given room for at first (it grows for more).
+// (Small enough for the allocator's per-thread cache.)
+constexpr size_t kUsualFields = 24;
+constexpr size_t kUsualFieldBytes = 512;
 // Hosts remembered for the previous-hosts retry predicate.
 constexpr size_t kMaxTriedHosts = 8;
 
@@ -146,6 +152,9 @@ net::awaitable<void> UpstreamRequest::run() {
   } else {
     mode_ = BodyMode::kStreamed;
   }
+  // HTTP/2 destination: a stream on a shared connection (upstream/h2_session.h), never pooled.
+  h2_ = hosts_->cluster().http2 ||
+        (hosts_->cluster().use_client_protocol && !ds_.stream_protocol.empty());
   if (!buildHead()) {
     rq_.reason = "cannot forward on route " + std::string(router::routeOrigin(route_)) +
                  ": the rewritten path is not a valid request target";
@@ -270,15 +279,31 @@ net::awaitable<bool> UpstreamRequest::bufferBody() {
 // The request head for the upstream: request line (rewritten path), Host (rewritten
 // authority), the end-to-end headers of the client, x-forwarded-for/-proto, x-request-id, the
 // route's then the destination's request header operations, and framing headers of our own.
+//
+// For an HTTP/2 destination the head is a field list (h2_head_), pseudo-header fields first,
+// without HTTP/1.1's connection-specific fields; HTTP/1.1 text (ds_.upstream_head) is written
+// for an HTTP/1.1 destination, and for mirrors, which take it as it is.
 bool UpstreamRequest::buildHead() {
   const http::RequestHead& head = *rq_.head;
   const http::RequestView& view = rq_.view;
   std::string& out = ds_.upstream_head;
   out.clear();
+  h2_head_.clear();
+  if (h2_) h2_head_.reserve(kUsualFieldBytes, kUsualFields);
+  const bool text = !h2_ || !action_.mirrors.empty();
+  // One header to whichever forms are wanted.
+  auto put = [&](std::string_view name, std::string_view value) {
+    if (text) http::appendHeader(out, name, value);
+    if (h2_ && !http::isConnectionSpecific(name) && name != "te") h2_head_.add(name, value);
+  };
   rewritten_path_ = router::rewritePath(route_, action_, view);
   // view.path: the path as normalized (http/path_normalizer.h), what routing and authorization saw.
-  if (!http::appendRequestLine(out, head.method, rewritten_path_ ? *rewritten_path_ : view.path)) {
-    return false;
+  const std::string_view path = rewritten_path_ ? *rewritten_path_ : view.path;
+  if (text) {
+    if (!http::appendRequestLine(out, head.method, path)) return false;
+  } else if (!http::syntax::isToken(head.method) || path.empty() ||
+             !std::all_of(path.begin(), path.end(), http::syntax::isTargetChar)) {
+    return false;  // what appendRequestLine refuses
   }
   std::string_view authority = view.authority;
   if (destination_->authority_rewrite) {
@@ -286,7 +311,12 @@ bool UpstreamRequest::buildHead() {
   } else if (action_.authority_rewrite) {
     authority = *action_.authority_rewrite;
   }
-  http::appendHeader(out, "host", authority);
+  if (text) http::appendHeader(out, "host", authority);
+  if (h2_) {
+    h2_head_.add(":method", head.method);
+    h2_head_.add(":authority", authority);
+    h2_head_.add(":path", path);
+  }
   upstream_host_ = router::hostWithoutPort(authority);
 
   // Envoy at the edge appends the client address to x-forwarded-for and sets the proto.
@@ -342,25 +372,35 @@ bool UpstreamRequest::buildHead() {
   });
   // Envoy keeps the path a rewrite replaced, for the upstream and for access logs.
   if (rewritten_path_) headers.push_back({"x-envoy-original-path", view.path});
-  router::applyHeaderOps(
-      headers, {&route_.request_headers, &destination_->request_headers},
-      [&](std::string_view name, std::string_view value) { http::appendHeader(out, name, value); });
+  router::applyHeaderOps(headers, {&route_.request_headers, &destination_->request_headers}, put);
   switch (head.framing.kind) {
     case http::BodyKind::kContentLength:
-      http::appendHeader(out, "content-length", digits(head.framing.content_length).view());
+      put("content-length", digits(head.framing.content_length).view());
       break;
     case http::BodyKind::kChunked:
-      http::appendHeader(out, "transfer-encoding", "chunked");
+      // HTTP/2 frames a body of unknown length itself.
+      if (text) http::appendHeader(out, "transfer-encoding", "chunked");
       break;
     case http::BodyKind::kNone:
     case http::BodyKind::kUntilClose:
       break;
   }
-  if (head.upgrade) {
+  if (head.upgrade && text) {
     http::appendHeader(out, "connection", "upgrade");
     http::appendHeader(out, "upgrade", head.upgrade_protocol);
   }
-  http::appendHeadEnd(out);
+  if (h2_) {
+    // gRPC servers require "te: trailers", which the client's hop dropped as hop-by-hop.
+    bool trailers = false;
+    for (const auto& h : head.headers) {
+      if ((h.name == "te" && h.value == "trailers") ||
+          (h.name == "content-type" && h.value.starts_with("application/grpc"))) {
+        trailers = true;
+      }
+    }
+    if (trailers) h2_head_.add("te", "trailers");
+  }
+  if (text) http::appendHeadEnd(out);
   return true;
 }
 
@@ -381,8 +421,7 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& 
                       .detail = "no TLS context for the cluster: " + std::string(chosen.error())};
   }
   const upstream::TransportSettings& transport = *chosen;
-  // HTTP/2 upstream: a stream on a shared connection (upstream/h2_session.h), never pooled.
-  const bool h2 = cluster.http2 || (cluster.use_client_protocol && !ds_.stream_protocol.empty());
+  const bool h2 = h2_;
   std::unique_ptr<UpstreamConnection> c =
       h2 ? nullptr : pool.takeIdle(host, transport, &cluster.pool);
   for (int round = 0;; ++round) {
@@ -571,7 +610,18 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::exchange(UpstreamConne
   }
   const Clock::time_point write_deadline = std::min(ds_.idleDeadline(), responseDeadline());
   IoResult w;
-  if (mode_ == BodyMode::kBuffered) {
+  if (c.h2) {
+    // An HTTP/2 stream: the head goes as fields, a buffered body as bytes (DATA).
+    if (!upstream::startH2Request(*c.h2, h2_head_, rq_.head->framing, ds_.request_trailers)) {
+      co_return Attempt{.failure = Failure::kReset,
+                        .peer_closed = true,
+                        .detail = "http2 connection to " + c.host().name + " closed"};
+    }
+    if (mode_ == BodyMode::kBuffered && !body_.empty()) {
+      w = co_await writeAll(c.transport(), asio::buffer(body_.data(), body_.size()), c.writeTimer(),
+                            write_deadline);
+    }
+  } else if (mode_ == BodyMode::kBuffered) {
     const std::array<asio::const_buffer, 2> parts = {asio::buffer(ds_.upstream_head),
                                                      asio::buffer(body_.data(), body_.size())};
     w = co_await writeAll(c.transport(), parts, c.writeTimer(), write_deadline);
@@ -658,7 +708,9 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
   const auto& limits = ds_.worker.options().response_limits;
   const size_t max_head = limits.max_request_line_bytes + limits.max_header_bytes + 4;
   while (true) {
-    if (c.buffer().end() > 0) {
+    // An HTTP/2 stream's head comes parsed (upstream/h2_exchange.h).
+    if (c.h2 && c.h2->head_ready && !c.parser().complete()) c.parser().setHead(c.h2->head);
+    if (c.buffer().end() > 0 || c.parser().complete()) {
       const http::ParseStatus st = c.parser().feed(c.buffer().fromStart());
       if (st == http::ParseStatus::kError) {
         co_return Attempt{.failure = Failure::kProtocol,
@@ -716,7 +768,9 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
 
 // Client -> upstream for a streamed body; runs beside readResponseHead()/relay().
 net::awaitable<void> UpstreamRequest::upload(UpstreamConnection& c) {
-  const bool chunked = rq_.body.kind() == http::BodyKind::kChunked;
+  // An HTTP/2 stream takes the body unframed; one of unknown length ends with the stream.
+  const bool chunked = rq_.body.kind() == http::BodyKind::kChunked && !c.h2;
+  const bool end_stream = rq_.body.kind() == http::BodyKind::kChunked && c.h2;
   while (true) {
     const BodyRead r = co_await readRequestBody(ds_, rq_);
     if (r.error != BodyError::kNone) {
@@ -730,6 +784,7 @@ net::awaitable<void> UpstreamRequest::upload(UpstreamConnection& c) {
                                              c.writeTimer(), ds_.idleDeadline());
         upload_upstream_failed_ = !w.ok();
       }
+      if (end_stream) c.transport().shutdownSend();
       if (!upload_upstream_failed_) {
         // The request is complete: the route and per-try timeouts start now.
         const auto now = Clock::now();
@@ -999,8 +1054,8 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
     }
   }
   // HTTP/2 upstreams hand their trailers over beside the body (gRPC's status travels there).
-  if (c->h2_trailers && upstream_ok && body.done()) {
-    for (const auto& [name, value] : *c->h2_trailers) encoder.trailer(name, value);
+  if (c->h2 && upstream_ok && body.done()) {
+    for (const auto& [name, value] : c->h2->trailers) encoder.trailer(name, value);
   }
   if (const std::string_view end = encoder.end(); upstream_ok && body.done() && !end.empty()) {
     upstream_ok = co_await writeToClient(ds_, rq_, asio::buffer(end.data(), end.size()));

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/http/field_block.h"
 #include "proxy/net/async_event.h"
 #include "proxy/net/awaitable.h"
 #include "proxy/runtime/downstream.h"
@@ -105,6 +106,9 @@ class UpstreamRequest {
   upstream::RetryState retry_;
   BodyMode mode_ = BodyMode::kNone;
   std::string_view body_;  // kBuffered: the whole request body
+  // The destination speaks HTTP/2: the head goes as this field list (buildHead()).
+  bool h2_ = false;
+  http::FieldBlock h2_head_;
   std::optional<std::string> rewritten_path_;
   std::string_view upstream_host_;  // the Host sent upstream, without port: TLS's default SNI
   // The route timeout runs from the end of the request; the per-try timeout from the start of

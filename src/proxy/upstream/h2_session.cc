@@ -59,7 +59,12 @@ struct H2UpStream final : net::MemoryPipe::Driver {
   int32_t id = -1;
   std::shared_ptr<net::MemoryPipe> pipe;
   bool head_method = false;  // a HEAD request: its response has no body
-  std::shared_ptr<http::Fields> trailers;
+  std::shared_ptr<H2Exchange> exchange;
+  std::shared_ptr<const http::Fields> request_trailers;  // sent after the body, if any
+  // The request path gave the head as fields (startH2Request): the response head goes back
+  // parsed and both bodies travel unframed. Otherwise (mirrors) HTTP/1.1 text both ways.
+  bool direct = false;
+  bool head_delivered = false;
   // Request direction: the body's framing as the request path wrote it, and body bytes taken
   // from the pipe, waiting for the server's window.
   bool head_done = false;
@@ -127,17 +132,23 @@ class H2Session final : public http::H2ClientSession::Handler,
     spawn(executor_, readLoop(shared_from_this()));
     spawn(executor_, writeLoop(shared_from_this()));
   }
-  // Adds a stream for the request the request path is about to write into `pipe`.
-  void open(std::shared_ptr<net::MemoryPipe> pipe, std::shared_ptr<http::Fields> trailers) {
+  // Adds a stream for the request the request path is about to start (startRequestDirect) or
+  // write into `pipe`.
+  void open(std::shared_ptr<net::MemoryPipe> pipe, std::shared_ptr<H2Exchange> exchange) {
     if (closed_) {
       pipe->closeDriverSide();
       return;
     }
     auto s = std::make_unique<H2UpStream>(*this, pipe);
-    s->trailers = std::move(trailers);
+    exchange->stream = s.get();
+    s->exchange = std::move(exchange);
     pipe->setDriver(s.get());
     pending_.push_back(std::move(s));
   }
+  // The request head as fields; false when the stream is gone.
+  bool startRequestDirect(H2UpStream& s, const http::FieldBlock& fields,
+                          const http::BodyFraming& framing,
+                          std::shared_ptr<const http::Fields> trailers);
 
   // From the stream's pipe.
   void streamOutput(H2UpStream& s);
@@ -149,6 +160,10 @@ class H2Session final : public http::H2ClientSession::Handler,
   void onResponseEnd(int32_t id, http::Fields trailers) override;
   void onStreamClose(int32_t id, uint32_t error_code) override;
   long readBody(int32_t id, uint8_t* out, size_t max, bool& end) override;
+  const http::Fields* requestTrailers(int32_t id) override {
+    H2UpStream* s = find(id);
+    return s ? s->request_trailers.get() : nullptr;
+  }
 
  private:
   H2UpStream* find(int32_t id) {
@@ -194,7 +209,34 @@ void H2UpStream::onPipeOutput() {
 
 void H2Session::endStream(H2UpStream& s) {
   s.closed = true;
-  s.pipe->closeDriverSide();
+  if (s.exchange) s.exchange->stream = nullptr;
+  // A body read to the end of the stream must not look complete when the stream was reset.
+  s.pipe->closeDriverSide(s.direct && s.head_delivered && !s.response_ended);
+}
+
+bool H2Session::startRequestDirect(H2UpStream& s, const http::FieldBlock& fields,
+                                   const http::BodyFraming& framing,
+                                   std::shared_ptr<const http::Fields> trailers) {
+  if (closed_ || s.closed || s.head_done || fields.empty()) return false;
+  s.direct = true;
+  s.request_trailers = std::move(trailers);
+  s.head_method = fields.value(0) == "HEAD";  // :method comes first
+  s.framing = framing;
+  s.remaining = framing.content_length;
+  s.has_body = framing.kind == http::BodyKind::kChunked ||
+               (framing.kind == http::BodyKind::kContentLength && framing.content_length > 0);
+  s.id = codec_.request(fields, tls_ ? "https" : "http", s.has_body);
+  if (s.id < 0) {
+    dropPending(s);
+    return false;
+  }
+  s.head_done = true;
+  auto it = std::find_if(pending_.begin(), pending_.end(),
+                         [&s](const std::unique_ptr<H2UpStream>& p) { return p.get() == &s; });
+  streams_.emplace(s.id, std::move(*it));
+  pending_.erase(it);
+  kick();
+  return true;
 }
 
 void H2Session::dropPending(H2UpStream& s) {
@@ -311,6 +353,12 @@ void H2Session::drainBody(H2UpStream& s) {
       done = s.remaining == 0;
       continue;
     }
+    if (s.direct) {
+      // Unframed: everything written is body, up to the end of the request path's output.
+      s.body.append(avail);
+      s.pipe->consumeOutput(avail.size());
+      continue;
+    }
     const http::ChunkedStep step =
         s.decoder.decode(std::span<const char>(avail.data(), avail.size()));
     // The data points into the pipe: taken before the pipe moves its bytes.
@@ -324,6 +372,10 @@ void H2Session::drainBody(H2UpStream& s) {
       return;
     }
     if (step.status != http::ChunkedStatus::kData && step.consumed == 0) break;
+  }
+  if (!done && s.direct && s.framing.kind == http::BodyKind::kChunked && s.pipe->outputEnded() &&
+      !s.pipe->requestSideClosed() && s.pipe->output().empty()) {
+    done = true;  // the request path ended its output: the body's end
   }
   if (done) {
     s.body_ended = true;
@@ -343,6 +395,38 @@ void H2Session::drainBody(H2UpStream& s) {
 void H2Session::onResponseHead(int32_t id, uint16_t status, http::Fields headers, bool end) {
   H2UpStream* s = find(id);
   if (!s || s->closed) return;
+  if (s->direct) {
+    // The head as the request path's parser would have made it (upstream/h2_exchange.h).
+    H2Exchange& e = *s->exchange;
+    const bool bodiless = s->head_method || status == 204 || status == 304;
+    e.headers = std::move(headers);
+    e.views.clear();
+    e.views.reserve(e.headers.size());
+    for (const auto& [n, v] : e.headers) {
+      if (http::isConnectionSpecific(n)) continue;
+      // A body's length is HTTP/2's to frame; what HEAD and 304 describe stays.
+      if (n == "content-length" && !bodiless) continue;
+      e.views.push_back(http::HeaderView{n, v});
+    }
+    http::ResponseHead& head = e.head;
+    head = http::ResponseHead{};
+    head.status = status;
+    head.headers = e.views;
+    head.keep_alive = false;  // one exchange per stream
+    // A body runs to the end of the stream; trailers-only (gRPC's errors) has none.
+    if (bodiless) {
+      head.framing = http::BodyFraming{};
+    } else if (end) {
+      head.framing = http::BodyFraming{http::BodyKind::kContentLength, 0};
+    } else {
+      head.framing = http::BodyFraming{http::BodyKind::kUntilClose, 0};
+      s->chunked = true;  // DATA is relayed
+    }
+    e.head_ready = true;
+    s->head_delivered = true;
+    s->pipe->notify();
+    return;
+  }
   std::string& h = s->pipe->input();
   h.append("HTTP/1.1 ");
   std::array<char, 8> code{};
@@ -371,6 +455,12 @@ void H2Session::onResponseData(int32_t id, std::span<const uint8_t> data) {
     codec_.consume(id, data.size());
     return;
   }
+  if (s->direct) {
+    s->pipe->input().append(reinterpret_cast<const char*>(data.data()), data.size());
+    s->unconsumed += data.size();
+    s->pipe->inputAdded();
+    return;
+  }
   std::array<char, 20> size{};
   const auto end = std::to_chars(size.data(), size.data() + size.size(), data.size(), 16).ptr;
   s->pipe->input()
@@ -385,10 +475,11 @@ void H2Session::onResponseData(int32_t id, std::span<const uint8_t> data) {
 void H2Session::onResponseEnd(int32_t id, http::Fields trailers) {
   H2UpStream* s = find(id);
   if (!s || s->closed) return;
-  if (s->trailers) *s->trailers = std::move(trailers);
-  if (s->chunked) s->pipe->input().append("0\r\n\r\n");
+  if (s->exchange) s->exchange->trailers = std::move(trailers);
+  if (s->chunked && !s->direct) s->pipe->input().append("0\r\n\r\n");
   s->response_ended = true;
   s->pipe->inputAdded();
+  if (s->direct) s->pipe->endInput();
   // The whole response is in the pipe (at most one stream window of it unread): the window goes
   // back now, and the request path reads the rest, then the end.
   if (s->unconsumed > 0) codec_.consume(id, s->unconsumed);
@@ -521,9 +612,16 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Str
   auto c = std::make_unique<UpstreamConnection>(executor, host);
   c->transport().usePipe(pipe);
   c->setPeerPrincipal(session->peerPrincipal());
-  c->h2_trailers = std::make_shared<http::Fields>();
-  session->open(std::move(pipe), c->h2_trailers);
+  c->h2 = std::make_shared<H2Exchange>();
+  session->open(std::move(pipe), c->h2);
   co_return std::move(c);
+}
+
+bool startH2Request(H2Exchange& exchange, const http::FieldBlock& fields,
+                    const http::BodyFraming& body, std::shared_ptr<const http::Fields> trailers) {
+  auto* s = static_cast<H2UpStream*>(exchange.stream);
+  if (!s) return false;
+  return s->session->startRequestDirect(*s, fields, body, std::move(trailers));
 }
 
 size_t h2ConnectionCount(const UpstreamHost& host) {

@@ -1,14 +1,15 @@
 // HTTP/2 to upstream hosts: one connection per host (and transport settings) carries many
-// requests at once, as streams. The request path keeps speaking HTTP/1.1 to what it gets back
-// from openH2Stream(): an UpstreamConnection over a local socket pair, whose other end this
-// module turns into an HTTP/2 stream on the shared connection (request head to HEADERS, body to
-// DATA; response HEADERS to an HTTP/1.1 head, DATA to chunks, trailers handed over on the side
-// through UpstreamConnection::h2_trailers, since HTTP/1.1 chunked trailers are not relayed).
-// Retries, timeouts, load balancing and the response relay are therefore the HTTP/1.1 ones.
+// requests at once, as streams. openH2Stream() gives the request path an UpstreamConnection over
+// a net::MemoryPipe whose other end is a stream on the shared connection. The request path
+// starts it with its head as fields (startH2Request), writes the body unframed into the pipe,
+// and gets the response head parsed (upstream/h2_exchange.h), the body unframed out of the pipe
+// and the trailers beside it: no HTTP/1.1 text either way. Retries, timeouts, load balancing and
+// the response relay are therefore the same as for HTTP/1.1 upstreams. (Mirrors still write
+// HTTP/1.1 text into the pipe, which this module converts.)
 //
-// Flow control: a stream's response DATA is returned to the server's window only once it went
-// into the pair, and the pair's buffers are small, so a slow client stops the upstream stream
-// (and only it) after one window.
+// Flow control: a stream's response DATA is returned to the server's window only once the
+// request path read it from the pipe, so a slow client stops the upstream stream (and only it)
+// after one window.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -16,7 +17,9 @@
 #include <memory>
 
 #include "common/error.h"
+#include "proxy/http/field_block.h"
 #include "proxy/upstream/connection_pool.h"
+#include "proxy/upstream/h2_exchange.h"
 #include "proxy/upstream/upstream_connection.h"
 #include "proxy/upstream/upstream_host.h"
 
@@ -28,6 +31,16 @@ namespace halyard::proxy::upstream {
 asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Stream(
     ConnectionPool& pool, UpstreamHost& host, std::chrono::milliseconds timeout,
     const TransportSettings& settings);
+
+// Starts the stream's request with its head as fields (pseudo-header fields first; :scheme is
+// the connection's) and the body framed as `body` says: a length, or (kChunked) until the
+// request path shuts its sending side down. Bodies then travel unframed both ways and the
+// response head arrives parsed in `exchange`. False when the stream or its connection is gone.
+// A request path that writes HTTP/1.1 text into the stream instead (mirrors) is served too.
+// `trailers`, when set, are sent after the body (read when the body ends).
+bool startH2Request(H2Exchange& exchange, const http::FieldBlock& fields,
+                    const http::BodyFraming& body,
+                    std::shared_ptr<const http::Fields> trailers = nullptr);
 
 // Open HTTP/2 connections to `host` (their streams in flight and idle), for tests and dumps.
 size_t h2ConnectionCount(const UpstreamHost& host);

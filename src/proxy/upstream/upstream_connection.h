@@ -15,6 +15,7 @@
 #include "proxy/net/byte_buffer.h"
 #include "proxy/net/op_timer.h"
 #include "proxy/net/transport.h"
+#include "proxy/upstream/h2_exchange.h"
 
 namespace halyard::proxy::upstream {
 
@@ -58,9 +59,9 @@ class UpstreamConnection {
 
   std::chrono::steady_clock::time_point idleSince() const { return idle_since_; }
 
-  // A stream of a shared HTTP/2 connection (upstream/h2_session.h): the response's trailers,
-  // filled in before its body ends; null for HTTP/1.1 connections.
-  std::shared_ptr<std::vector<std::pair<std::string, std::string>>> h2_trailers;
+  // A stream of a shared HTTP/2 connection (upstream/h2_session.h): its response head and
+  // trailers as fields; null for HTTP/1.1 connections.
+  std::shared_ptr<H2Exchange> h2;
   void markIdle() { idle_since_ = std::chrono::steady_clock::now(); }
 
  private:

@@ -169,5 +169,105 @@ TEST(MemoryPipe, PeekReportsInputWithoutTakingItAndTheDriverGoing) {
   EXPECT_EQ(got_ec, asio::error::eof);
 }
 
+// Reads until an error; returns what was read and the error.
+struct ReadAll {
+  std::string got;
+  asio::error_code end;
+  int empty_reads = 0;  // reads that returned nothing and no error (notify())
+};
+void readAll(asio::io_context& io, Transport& t, ReadAll& out) {
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        std::array<char, 8> buf{};
+        while (true) {
+          auto [ec, n] = co_await t.readSome(asio::buffer(buf));
+          if (ec) {
+            out.end = ec;
+            break;
+          }
+          if (n == 0) ++out.empty_reads;
+          out.got.append(buf.data(), n);
+        }
+      },
+      asio::detached);
+}
+
+TEST(MemoryPipe, EndedInputReadsAsEndOfStreamWhileTheDriverStays) {
+  asio::io_context io;
+  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 16);
+  RecordingDriver driver;
+  pipe->setDriver(&driver);
+  Transport t(io.get_executor());
+  t.usePipe(pipe);
+  ReadAll r;
+  readAll(io, t, r);
+  pipe->input().append("body");
+  pipe->inputAdded();
+  pipe->endInput();
+  poll(io);
+  EXPECT_EQ(r.got, "body");
+  EXPECT_EQ(r.end, asio::error::eof);
+  EXPECT_TRUE(pipe->inputEnded());
+}
+
+TEST(MemoryPipe, ClosingAbortedWithoutEndingTheInputIsAReset) {
+  asio::io_context io;
+  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 16);
+  Transport t(io.get_executor());
+  t.usePipe(pipe);
+  ReadAll r;
+  readAll(io, t, r);
+  pipe->input().append("part");
+  pipe->inputAdded();
+  pipe->closeDriverSide(true);
+  poll(io);
+  EXPECT_EQ(r.got, "part");  // what was queued is still read
+  EXPECT_EQ(r.end, asio::error::connection_reset);
+}
+
+TEST(MemoryPipe, ClosingAbortedAfterTheInputEndedIsAnOrdinaryEnd) {
+  asio::io_context io;
+  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 16);
+  Transport t(io.get_executor());
+  t.usePipe(pipe);
+  ReadAll r;
+  readAll(io, t, r);
+  pipe->endInput();
+  pipe->closeDriverSide(true);
+  poll(io);
+  EXPECT_EQ(r.end, asio::error::eof);
+}
+
+TEST(MemoryPipe, NotifyWakesAReadWithNothingRead) {
+  asio::io_context io;
+  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 16);
+  Transport t(io.get_executor());
+  t.usePipe(pipe);
+  ReadAll r;
+  readAll(io, t, r);
+  poll(io);
+  pipe->notify();
+  poll(io);
+  EXPECT_EQ(r.empty_reads, 1);
+  EXPECT_FALSE(r.end);
+  pipe->closeDriverSide();
+  poll(io);
+  EXPECT_EQ(r.end, asio::error::eof);
+}
+
+TEST(MemoryPipe, EndedInputDoesNotFireTheClientWatch) {
+  asio::io_context io;
+  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 16);
+  int fired = 0;
+  pipe->peek([&](const asio::error_code&, size_t) { ++fired; });
+  pipe->endInput();
+  poll(io);
+  EXPECT_EQ(fired, 0);  // the request ended; the client is still there
+  pipe->closeDriverSide();
+  poll(io);
+  EXPECT_EQ(fired, 1);
+}
+
 }  // namespace
 }  // namespace halyard::proxy::net

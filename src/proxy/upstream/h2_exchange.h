@@ -1,0 +1,27 @@
+// What the request path and an HTTP/2 upstream stream (upstream/h2_session.h) hand each other
+// beside the stream's bytes: the response head as the parsed structure the HTTP/1.1 parser
+// would have produced (no HTTP/1.1 text either way), and the trailers. The request head goes
+// the other way as fields (upstream::startH2Request); the bodies travel as bytes, unframed,
+// through the stream's net::MemoryPipe.
+#pragma once
+
+#include <vector>
+
+#include "proxy/http/h1_response_parser.h"
+#include "proxy/http/h2_response_encoder.h"
+
+namespace halyard::proxy::upstream {
+
+struct H2Exchange {
+  // The stream while it lives (the session clears it when the stream ends).
+  void* stream = nullptr;
+  // The final response head, once it arrived; its views point into `headers`.
+  bool head_ready = false;
+  http::ResponseHead head;
+  http::Fields headers;
+  std::vector<http::HeaderView> views;
+  // The response's trailers, filled in before its body ends (gRPC's status travels there).
+  http::Fields trailers;
+};
+
+}  // namespace halyard::proxy::upstream
