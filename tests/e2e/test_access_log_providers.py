@@ -7,7 +7,11 @@ import json
 import signal
 import time
 
+import pytest
+
 from proxy_harness import Proxy
+import control_harness
+from test_control_plane import GATEWAY, SERVICES, shop_route, write
 from test_telemetry_api import HOST, backend, config  # noqa: F401 (backend is a fixture)
 
 
@@ -121,3 +125,43 @@ def test_sigusr1_reopens_and_a_new_path_is_followed(tmp_path, backend):
         assert "/moved" not in text_log.read_text()
     finally:
         proxy.stop()
+
+
+@pytest.fixture
+def pushed(tmp_path):
+    """halyard control on a gateway config, and a protocol-level proxy of it."""
+    control_config = tmp_path / "control"
+    control_config.mkdir()
+    write(control_config / "gateway.yaml", GATEWAY)
+    write(control_config / "services.yaml", SERVICES)
+    write(control_config / "shop.yaml", shop_route("/v1"))
+    plane = control_harness.ControlPlane(control_config)
+    proxy = control_harness.Proxy(plane)
+    yield control_config, proxy
+    proxy.close()
+    assert plane.stop() == 0, plane.log()
+
+
+def test_the_control_plane_pushes_the_providers_and_a_changed_path(pushed):
+    """The wire field: a proxy of `halyard control` learns each provider's path and format from
+    the push, and a MeshConfig edit that moves a path arrives with the next push."""
+    control_config, proxy = pushed
+    def providers(push):
+        return [[(p.name, p.path, p.text) for p in l.telemetry.access_log_providers]
+                for l in push.resources.listeners]
+
+    first = proxy.wait_push(1)
+    assert providers(first) == [[]]  # no Telemetry yet: the proxy's own --access-log
+    write(control_config / "telemetry.yaml",
+          mesh_and_telemetry("/var/log/a.log", "/var/log/b.json"))
+    second = proxy.wait_push(2)
+    text_format = ("%REQ(:METHOD)% %REQ(:PATH)% %RESPONSE_CODE% user=%REQ(X-USER)%")
+    assert providers(second) == [[("text-file", "/var/log/a.log", text_format),
+                                  ("json-file", "/var/log/b.json", "")]]
+    labels = second.resources.listeners[0].telemetry.access_log_providers[1].labels
+    assert [(l.key, l.value) for l in labels][:2] == [("method", "%REQ(:METHOD)%"),
+                                                      ("code", "%RESPONSE_CODE%")]
+    write(control_config / "telemetry.yaml",
+          mesh_and_telemetry("/var/log/moved.log", "/var/log/b.json"))
+    third = proxy.wait_push(3)
+    assert providers(third)[0][0] == ("text-file", "/var/log/moved.log", text_format)
