@@ -9,7 +9,9 @@ a body captured from a real sidecar with traffic (bench/dashboard_scrape_body.tx
 131 KB: productpage's sidecar under `halyard up` after a few hundred requests). The servers
 rename the body's workloads into one of --variants sets, so the mesh-wide aggregate has many edges
 rather than one, and honour `?filter=REGEX` as a proxy does (only the families whose name
-matches), which the control plane's scrape sends.
+matches), which the control plane's scrape sends, and keep connections alive between requests
+as a proxy's admin listener does. --ignore-filter and --no-keep-alive make them behave as
+proxies from before either, for a comparison within one run.
 
 For each scrape interval it measures the control plane's CPU (utime + stime from /proc) over
 --measure-s seconds once every proxy is connected and the first rounds are done, and reads the
@@ -19,7 +21,7 @@ plane's default (5 s, stretched to 15 ms per proxy) scrapes 1,000 proxies every 
 
   bench/dashboard_scrape_bench.py [--halyard build/bin/halyard] [--control-bench
       build/bin/control_bench] [--proxies 1000] [--intervals 0:0,5000:0,15000:0,5000:15]
-      [--measure-s 60] [--ignore-filter]
+      [--measure-s 60] [--ignore-filter] [--no-keep-alive]
 """
 import argparse
 import asyncio
@@ -50,8 +52,9 @@ class FakeAdmins:
     """A few HTTP servers on their own thread that answer every request with one of the body
     variants and close the connection, as a proxy's admin listener does."""
 
-    def __init__(self, count, variants, honour_filter=True):
+    def __init__(self, count, variants, honour_filter=True, keep_alive=True):
         self.honour_filter = honour_filter
+        self.keep_alive = keep_alive
         text = BODY.read_text()
         self.bodies = [(text.replace('"productpage"', '"productpage-%d"' % v)
                         .replace('"reviews-v1"', '"reviews-v1-%d"' % v)) for v in range(variants)]
@@ -79,27 +82,35 @@ class FakeAdmins:
                 out.append(line)
         return "".join(out)
 
-    def responses(self, target):
+    def responses(self, target, close=True):
         query = urllib.parse.urlsplit(target).query
         pattern = urllib.parse.unquote(
             next((p[7:] for p in query.split("&") if p.startswith("filter=")), ""))
         if not self.honour_filter:
             pattern = ""  # a proxy from before ?filter=: the whole body
-        if pattern not in self.by_filter:
-            self.by_filter[pattern] = [
+        key = (pattern, close)
+        if key not in self.by_filter:
+            self.by_filter[key] = [
                 b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
+                b"Content-Length: %d\r\n%s\r\n" % (
+                    len(body), b"Connection: close\r\n" if close else b"") + body
                 for body in (self.filtered(b, pattern).encode() for b in self.bodies)]
-        return self.by_filter[pattern]
+        return self.by_filter[key]
 
     async def _handle(self, reader, writer):
+        """Requests one at a time on a keep-alive connection, as a proxy's admin listener
+        answers them (Connection: close from the client, or --no-keep-alive, ends it)."""
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            target = head.split(b"\r\n", 1)[0].split(b" ")[1].decode()
-            responses = self.responses(target)
-            self.served += 1
-            writer.write(responses[self.served % len(responses)])
-            await writer.drain()
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                target = head.split(b"\r\n", 1)[0].split(b" ")[1].decode()
+                close = not self.keep_alive or b"connection: close" in head.lower()
+                responses = self.responses(target, close)
+                self.served += 1
+                writer.write(responses[self.served % len(responses)])
+                await writer.drain()
+                if close:
+                    break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -196,10 +207,14 @@ def main():
     p.add_argument("--ignore-filter", action="store_true",
                    help="the fake proxies answer the whole body whatever ?filter= asks (proxies "
                    "from before the filter), for a comparison")
+    p.add_argument("--no-keep-alive", action="store_true",
+                   help="the fake proxies close the connection after each answer (proxies from "
+                   "before keep-alive on the admin listener), for a comparison")
     p.add_argument("--warmup-s", type=int, default=15)
     p.add_argument("--measure-s", type=int, default=60)
     args = p.parse_args()
-    admins = FakeAdmins(args.servers, args.variants, honour_filter=not args.ignore_filter)
+    admins = FakeAdmins(args.servers, args.variants, honour_filter=not args.ignore_filter,
+                        keep_alive=not args.no_keep_alive)
     rows = []
     for pair in args.intervals.split(","):
         interval, per_proxy = (int(x) for x in pair.split(":"))
@@ -212,6 +227,9 @@ def main():
           "%d servers; load average %.2f %.2f %.2f\n" %
           (args.proxies, BODY.stat().st_size, body,
            ", ignored" if args.ignore_filter else "", args.servers, *load))
+    print("fake proxies: %s, %s\n" % (
+        "filter ignored" if args.ignore_filter else "filter honoured",
+        "one request per connection" if args.no_keep_alive else "keep-alive"))
     print("| proxies | setting | interval | CPU s/min | scrape p50 ms | scrape p99 ms | scraped | edges | "
           "RSS MB |")
     print("|---|---|---|---|---|---|---|---|---|")
