@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -65,6 +66,18 @@ void AccessLogger::reopen() {
   }
 }
 
+void AccessLogger::usePaths(std::vector<std::string> paths) {
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  {
+    std::lock_guard lock(mu_);
+    if (paths == paths_) return;
+    paths_ = std::move(paths);
+    by_path_.clear();
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
 std::shared_ptr<const AccessLogger::Sink> AccessLogger::sinkFor(const std::string& path) {
   std::lock_guard lock(mu_);
   for (const auto& [p, sink] : by_path_) {
@@ -97,16 +110,18 @@ AccessLogWriter::~AccessLogWriter() {
 void AccessLogWriter::log(const AccessLogEntry& entry,
                           std::span<const translate::AccessLogProvider> providers) {
   if (providers.empty()) return log(entry);
-  if (const uint64_t g = logger_.generation(); g != generation_) {
-    // Reopened: what is buffered goes to the old destinations, the next lines to the new ones.
-    for (auto& slot : slots_) {
-      writeOut(slot.sink.get(), slot.buf);
-      slot.sink.reset();
-    }
-    slots_.clear();
-    generation_ = g;
-  }
+  followGeneration();
   for (const auto& provider : providers) logTo(entry, provider);
+}
+
+void AccessLogWriter::followGeneration() {
+  const uint64_t g = logger_.generation();
+  if (g == generation_) return;
+  // Reopened or other paths: what is buffered goes to the old destinations, the next lines to
+  // the new ones; the old descriptors close once no worker holds them.
+  for (auto& slot : slots_) writeOut(slot.sink.get(), slot.buf);
+  slots_.clear();
+  generation_ = g;
 }
 
 namespace {
@@ -192,6 +207,7 @@ bool writeAll(int fd, const char* p, size_t n) {
 
 void AccessLogWriter::flush() {
   for (auto& slot : slots_) writeOut(slot.sink.get(), slot.buf);
+  followGeneration();  // a worker with no traffic lets go of old files too
   if (buf_.empty()) return;
   writeOut(logger_.sink().get(), buf_);
 }

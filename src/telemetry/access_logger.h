@@ -5,8 +5,8 @@
 // envoyFileAccessLog, translate::AccessLogProvider) name their own paths and formats: a worker
 // asks the logger for a path's destination once (opened on first use, shared by the workers)
 // and keeps it until the logger's generation changes, which reopen() does (SIGUSR1, after a
-// log rotation). A provider whose path changes with a push simply writes to the new path from
-// its next line on.
+// log rotation) and usePaths() when a new config names other paths. A provider whose path
+// changes with a push writes to the new path from its next line on.
 //
 // Lines never interleave across workers: a writer buffers whole lines and hands them to the
 // kernel in write(2) calls that each carry whole lines and, when the destination is a pipe,
@@ -54,6 +54,10 @@ class AccessLogger {
   // opened again by path, the old descriptors closed once no worker writes to them; lines
   // already buffered go to the old file. What log rotation (logrotate's move + signal) needs.
   void reopen();
+  // Any thread (after a config is applied): the provider paths the config names. When they
+  // differ from the last ones, the workers drop their descriptors at their next line, so a path
+  // no provider names any more is closed (the --access-log file is left alone).
+  void usePaths(std::vector<std::string> paths);
 
  private:
   friend class AccessLogWriter;
@@ -73,6 +77,7 @@ class AccessLogger {
   std::shared_ptr<const Sink> sink_;
   std::string path_;                                                          // of sink_
   std::vector<std::pair<std::string, std::shared_ptr<const Sink>>> by_path_;  // providers'
+  std::vector<std::string> paths_;                                            // usePaths(), sorted
   std::atomic<uint64_t> generation_{0};
 };
 
@@ -110,6 +115,8 @@ class AccessLogWriter {
     std::string buf;
   };
   void logTo(const AccessLogEntry& entry, const translate::AccessLogProvider& provider);
+  // Drops the slots when the logger's generation changed (reopen(), usePaths()).
+  void followGeneration();
   static void writeOut(const AccessLogger::Sink* sink, std::string& buf);
 
   AccessLogger& logger_;

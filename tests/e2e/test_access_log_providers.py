@@ -4,6 +4,8 @@ JSON), with no --access-log at all; SIGUSR1 reopens the files (log rotation) and
 moves a provider's path writes to the new path. The filter reads any request header."""
 import http.client
 import json
+import os
+import pathlib
 import signal
 import time
 
@@ -97,6 +99,28 @@ def test_two_providers_write_to_their_own_files_in_their_own_formats(tmp_path, b
         proxy.stop()
 
 
+def open_files(proxy):
+    """The paths the proxy holds open."""
+    fds = pathlib.Path("/proc/%d/fd" % proxy.proc.pid)
+    out = set()
+    for fd in fds.iterdir():
+        try:
+            out.add(os.readlink(fd))
+        except OSError:
+            pass
+    return out
+
+
+def wait_closed(proxy, path, timeout=5):
+    """True once the proxy no longer holds `path` open (its workers let go within a second)."""
+    deadline = time.time() + timeout
+    while str(path) in open_files(proxy):
+        if time.time() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_sigusr1_reopens_and_a_new_path_is_followed(tmp_path, backend):
     text_log, json_log = tmp_path / "text.log", tmp_path / "json.log"
     proxy = Proxy(tmp_path, config(backend, mesh_and_telemetry(text_log, json_log)))
@@ -112,6 +136,7 @@ def test_sigusr1_reopens_and_a_new_path_is_followed(tmp_path, backend):
         assert "/after" in wait_for(text_log, "/after"), proxy.output()
         assert "/after" not in rotated.read_text()
         assert "/before" not in text_log.read_text()
+        assert wait_closed(proxy, rotated), open_files(proxy)  # the rotated file is let go
 
         # A config whose provider writes elsewhere: the next lines go to the new path.
         moved = tmp_path / "moved.log"
@@ -123,6 +148,7 @@ def test_sigusr1_reopens_and_a_new_path_is_followed(tmp_path, backend):
         assert send(proxy, "/moved", "alice") == 200
         assert "/moved" in wait_for(moved, "/moved"), proxy.output()
         assert "/moved" not in text_log.read_text()
+        assert wait_closed(proxy, text_log), open_files(proxy)  # no provider writes there now
     finally:
         proxy.stop()
 

@@ -469,6 +469,11 @@ MeshScraper::ProxyTotals MeshScraper::summarize(std::string_view body, bool gate
   ProxyTotals out;
   std::array<std::string, kWantedCount> v;
   std::string key;
+  // A histogram's buckets differ only in their last label, le: the labels before it are read
+  // once per series, and the following buckets of the series only compared with them.
+  std::string_view series;
+  bool series_wanted = false;
+  Totals* series_totals = nullptr;  // its service's, when wanted
   size_t pos = 0;
   while (pos < body.size()) {
     size_t end = body.find('\n', pos);
@@ -477,6 +482,7 @@ MeshScraper::ProxyTotals MeshScraper::summarize(std::string_view body, bool gate
     pos = end + 1;
     if (line.empty() || line[0] != 'i') continue;  // comments and other families, quickly
     if (line.starts_with(kRequests)) {
+      series = {};
       const double value = readSeries(line, kRequests.size(), v);
       const std::string& code = v[kResponseCode];
       const bool error = code[0] == '5';
@@ -504,10 +510,33 @@ MeshScraper::ProxyTotals MeshScraper::summarize(std::string_view body, bool gate
         if (error) s.errors += value;
       }
     } else if (line.starts_with(kBuckets)) {
+      // The le label last (as proxies print it), else every line is read whole.
+      size_t le = line.rfind(",le=\"");
+      if (le != std::string_view::npos) {
+        const size_t close = line.find('"', le + 5);
+        if (close == std::string_view::npos || close + 1 >= line.size() || line[close + 1] != '}') {
+          le = std::string_view::npos;
+        }
+      }
+      if (le != std::string_view::npos && !series.empty() && line.substr(0, le) == series) {
+        if (!series_wanted) continue;
+        const size_t close = line.find('"', le + 5);
+        const size_t space = line.rfind(' ');
+        if (close == std::string_view::npos || space == std::string_view::npos) continue;
+        const std::string_view bound_text = line.substr(le + 5, close - le - 5);
+        const double bound =
+            bound_text == "+Inf" ? INFINITY : std::strtod(std::string(bound_text).c_str(), nullptr);
+        const double value = std::strtod(std::string(line.substr(space + 1)).c_str(), nullptr);
+        series_totals->buckets[bound] += value;
+        continue;
+      }
       const double value = readSeries(line, kBuckets.size(), v, true);
-      if (std::isnan(value) || v[kReporter] != "source") continue;
+      series = le == std::string_view::npos ? std::string_view() : line.substr(0, le);
+      series_wanted = !std::isnan(value) && v[kReporter] == "source";
+      if (!series_wanted) continue;
+      series_totals = &out.services[v[kDestinationService]];
       const double bound = v[kLe] == "+Inf" ? INFINITY : std::strtod(v[kLe].c_str(), nullptr);
-      out.services[v[kDestinationService]].buckets[bound] += value;
+      series_totals->buckets[bound] += value;
     }
   }
   return out;

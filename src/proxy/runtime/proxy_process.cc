@@ -33,6 +33,16 @@ namespace halyard::proxy::runtime {
 
 namespace {
 
+// The access log provider paths a config names (telemetry/access_logger.h: usePaths).
+std::vector<std::string> accessLogPaths(const translate::Snapshot& snapshot) {
+  std::vector<std::string> paths;
+  for (const auto& l : snapshot.listeners) {
+    if (!l.telemetry) continue;
+    for (const auto& p : l.telemetry->access_log_providers) paths.push_back(p.path);
+  }
+  return paths;
+}
+
 constexpr std::string_view kBuildTag = "halyard-0.1.0";
 
 // The admin address as a scraper elsewhere can dial it: the port actually bound (--admin may say
@@ -530,6 +540,7 @@ Verdict Process::applyPushed(std::shared_ptr<const translate::Snapshot> snapshot
   HLOG_INFO("serving config version {} from {} ({} listeners bound, {} route tables, {} clusters)",
             version_, options_.control, bound, snapshot->listeners.size() - bound,
             snapshot->clusters.size());
+  access_log_.usePaths(accessLogPaths(*snapshot));
   runtime_->updateSnapshot(std::move(snapshot));
   configured_ = true;
   return common::Ok{};
@@ -591,6 +602,7 @@ void Process::reload() {
   ++version_;
   server_stats_.config_reload_ok->inc();
   server_stats_.config_version->set(static_cast<int64_t>(version_));
+  access_log_.usePaths(accessLogPaths(*loaded.snapshot));
   runtime_->updateSnapshot(loaded.snapshot);
   HLOG_INFO("reloaded {}: serving config version {}", options_.config_dir, version_);
 }

@@ -5,7 +5,9 @@
 #include <asio/read_until.hpp>
 #include <asio/streambuf.hpp>
 #include <asio/write.hpp>
+#include <cmath>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -164,6 +166,23 @@ TEST(MeshScraper, SummarizesEdgesServicesAndDenialsOfOneBody) {
   EXPECT_EQ(c.requests, 3);
   EXPECT_EQ(c.errors, 3);
   EXPECT_EQ(c.buckets.size(), 2u);
+}
+
+TEST(MeshScraper, ReadsTheLabelsOfAHistogramOncePerSeries) {
+  // Buckets of one series share everything before le; the next series differs before it.
+  auto bucket = [](const char* reporter, const char* service, const char* le, int count) {
+    return std::string("istio_request_duration_milliseconds_bucket{reporter=\"") + reporter +
+           "\",destination_service=\"" + service + "\",le=\"" + le + "\"} " +
+           std::to_string(count) + "\n";
+  };
+  const std::string body = bucket("source", "c", "10", 1) + bucket("source", "c", "+Inf", 3) +
+                           bucket("destination", "c", "10", 50) +
+                           bucket("destination", "c", "+Inf", 60) + bucket("source", "d", "5", 2) +
+                           bucket("source", "d", "+Inf", 4);
+  const auto t = MeshScraper::summarize(body, false);
+  ASSERT_EQ(t.services.size(), 2u);
+  EXPECT_EQ(t.services.at("c").buckets, (std::map<double, double>{{10, 1}, {INFINITY, 3}}));
+  EXPECT_EQ(t.services.at("d").buckets, (std::map<double, double>{{5, 2}, {INFINITY, 4}}));
 }
 
 TEST(MeshScraper, ScrapesProxiesConcurrentlyAndComputesRatesOverRounds) {
