@@ -8,7 +8,10 @@ admin address one of a few lightweight HTTP servers run here, which answer /stat
 a body captured from a real sidecar with traffic (bench/dashboard_scrape_body.txt, 224 lines,
 131 KB: productpage's sidecar under `halyard up` after a few hundred requests). The servers
 rename the body's workloads into one of --variants sets, so the mesh-wide aggregate has many edges
-rather than one.
+rather than one, and honour `?filter=REGEX` as a proxy does (only the families whose name
+matches), which the control plane's scrape sends, and keep connections alive between requests
+as a proxy's admin listener does. --ignore-filter and --no-keep-alive make them behave as
+proxies from before either, for a comparison within one run.
 
 For each scrape interval it measures the control plane's CPU (utime + stime from /proc) over
 --measure-s seconds once every proxy is connected and the first rounds are done, and reads the
@@ -18,7 +21,7 @@ plane's default (5 s, stretched to 15 ms per proxy) scrapes 1,000 proxies every 
 
   bench/dashboard_scrape_bench.py [--halyard build/bin/halyard] [--control-bench
       build/bin/control_bench] [--proxies 1000] [--intervals 0:0,5000:0,15000:0,5000:15]
-      [--measure-s 60]
+      [--measure-s 60] [--ignore-filter] [--no-keep-alive]
 """
 import argparse
 import asyncio
@@ -32,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -48,15 +52,13 @@ class FakeAdmins:
     """A few HTTP servers on their own thread that answer every request with one of the body
     variants and close the connection, as a proxy's admin listener does."""
 
-    def __init__(self, count, variants):
+    def __init__(self, count, variants, honour_filter=True, keep_alive=True):
+        self.honour_filter = honour_filter
+        self.keep_alive = keep_alive
         text = BODY.read_text()
-        self.responses = []
-        for v in range(variants):
-            body = (text.replace('"productpage"', '"productpage-%d"' % v)
-                    .replace('"reviews-v1"', '"reviews-v1-%d"' % v)).encode()
-            self.responses.append(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                                  b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
-                                  + body)
+        self.bodies = [(text.replace('"productpage"', '"productpage-%d"' % v)
+                        .replace('"reviews-v1"', '"reviews-v1-%d"' % v)) for v in range(variants)]
+        self.by_filter = {}  # the filter parameter as sent -> the responses, one per variant
         self.ports = [free_port() for _ in range(count)]
         self.served = 0
         self.loop = asyncio.new_event_loop()
@@ -65,12 +67,50 @@ class FakeAdmins:
         self.thread.start()
         self.ready.wait(10)
 
+    @staticmethod
+    def filtered(body, pattern):
+        """The families of `body` whose name `pattern` finds a match in, as a proxy's
+        /stats/prometheus?filter=REGEX answers (a family: its # TYPE line and its samples)."""
+        if not pattern:
+            return body
+        regex = re.compile(pattern)
+        out, keep = [], False
+        for line in body.splitlines(keepends=True):
+            if line.startswith("# TYPE "):
+                keep = regex.search(line.split()[2]) is not None
+            if keep:
+                out.append(line)
+        return "".join(out)
+
+    def responses(self, target, close=True):
+        query = urllib.parse.urlsplit(target).query
+        pattern = urllib.parse.unquote(
+            next((p[7:] for p in query.split("&") if p.startswith("filter=")), ""))
+        if not self.honour_filter:
+            pattern = ""  # a proxy from before ?filter=: the whole body
+        key = (pattern, close)
+        if key not in self.by_filter:
+            self.by_filter[key] = [
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                b"Content-Length: %d\r\n%s\r\n" % (
+                    len(body), b"Connection: close\r\n" if close else b"") + body
+                for body in (self.filtered(b, pattern).encode() for b in self.bodies)]
+        return self.by_filter[key]
+
     async def _handle(self, reader, writer):
+        """Requests one at a time on a keep-alive connection, as a proxy's admin listener
+        answers them (Connection: close from the client, or --no-keep-alive, ends it)."""
         try:
-            await reader.readuntil(b"\r\n\r\n")
-            self.served += 1
-            writer.write(self.responses[self.served % len(self.responses)])
-            await writer.drain()
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                target = head.split(b"\r\n", 1)[0].split(b" ")[1].decode()
+                close = not self.keep_alive or b"connection: close" in head.lower()
+                responses = self.responses(target, close)
+                self.served += 1
+                writer.write(responses[self.served % len(responses)])
+                await writer.drain()
+                if close:
+                    break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -164,18 +204,32 @@ def main():
     p.add_argument("--intervals", default="0:0,5000:0,15000:0,5000:15",
                    help="INTERVAL_MS:MS_PER_PROXY pairs (halyard control --scrape-interval-ms and "
                    "--scrape-ms-per-proxy; the default is 5000:15); 0:0 is the baseline")
+    p.add_argument("--ignore-filter", action="store_true",
+                   help="the fake proxies answer the whole body whatever ?filter= asks (proxies "
+                   "from before the filter), for a comparison")
+    p.add_argument("--no-keep-alive", action="store_true",
+                   help="the fake proxies close the connection after each answer (proxies from "
+                   "before keep-alive on the admin listener), for a comparison")
     p.add_argument("--warmup-s", type=int, default=15)
     p.add_argument("--measure-s", type=int, default=60)
     args = p.parse_args()
-    admins = FakeAdmins(args.servers, args.variants)
+    admins = FakeAdmins(args.servers, args.variants, honour_filter=not args.ignore_filter,
+                        keep_alive=not args.no_keep_alive)
     rows = []
     for pair in args.intervals.split(","):
         interval, per_proxy = (int(x) for x in pair.split(":"))
         rows.append(run(args, admins, interval, per_proxy))
         print("done: %r" % rows[-1], file=sys.stderr, flush=True)
     load = os.getloadavg()
-    print("\n%d simulated proxies, body %d bytes, %d servers; load average %.2f %.2f %.2f\n" %
-          (args.proxies, BODY.stat().st_size, args.servers, *load))
+    body = len(admins.responses("/stats/prometheus?filter=%5Eistio_request%28s_total%7C"
+                                "_duration_milliseconds%29%24")[0])
+    print("\n%d simulated proxies, body %d bytes (%d as the dashboard's filter answers it%s), "
+          "%d servers; load average %.2f %.2f %.2f\n" %
+          (args.proxies, BODY.stat().st_size, body,
+           ", ignored" if args.ignore_filter else "", args.servers, *load))
+    print("fake proxies: %s, %s\n" % (
+        "filter ignored" if args.ignore_filter else "filter honoured",
+        "one request per connection" if args.no_keep_alive else "keep-alive"))
     print("| proxies | setting | interval | CPU s/min | scrape p50 ms | scrape p99 ms | scraped | edges | "
           "RSS MB |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 
+#include "common/header_lookup.h"
 #include "telemetry/response_flags.h"
 
 namespace halyard::telemetry {
@@ -43,6 +44,9 @@ struct AccessLogEntry {
   // the client's SPIFFE ID on an inbound listener, the upstream's on the way out.
   std::string_view downstream_peer_uri_san;
   std::string_view upstream_peer_uri_san;
+  // Every request header, for %REQ(name)% of a provider's logFormat, request.headers['name'] of
+  // filters and metric tag values; unset for TCP connections.
+  common::HeaderLookup request_headers;
 };
 
 }  // namespace halyard::telemetry

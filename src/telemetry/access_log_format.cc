@@ -198,4 +198,144 @@ void appendJsonLine(std::string& out, const AccessLogEntry& e) {
   o.close();
 }
 
+namespace {
+
+using Template = translate::AccessLogTemplate;
+using Command = Template::Command;
+
+// The value of a string command; empty when the request has none.
+std::string_view stringValue(const Template::Part& p, const AccessLogEntry& e) {
+  switch (p.command) {
+    case Command::kRequestHeader: {
+      auto header = [&e](std::string_view name) -> std::string_view {
+        if (name == ":method") return e.method;
+        if (name == ":path" || name == "x-envoy-original-path") return e.path;
+        if (name == ":authority" || name == "host") return e.authority;
+        if (name == "user-agent") return e.user_agent;
+        if (name == "x-request-id") return e.request_id;
+        if (name == "x-forwarded-for") return e.x_forwarded_for;
+        return e.request_headers(name).value_or(std::string_view());
+      };
+      std::string_view v = header(p.text);
+      if (v.empty() && !p.fallback.empty()) v = header(p.fallback);
+      return v;
+    }
+    case Command::kProtocol:
+      return e.protocol;
+    case Command::kResponseCodeDetails:
+      return e.response_code_details;
+    case Command::kConnectionTerminationDetails:
+      return e.connection_termination_details;
+    case Command::kUpstreamTransportFailureReason:
+      return e.upstream_transport_failure_reason;
+    case Command::kUpstreamHost:
+      return e.upstream_host;
+    case Command::kUpstreamCluster:
+      return e.upstream_cluster;
+    case Command::kUpstreamLocalAddress:
+      return e.upstream_local_address;
+    case Command::kDownstreamLocalAddress:
+      return e.downstream_local_address;
+    case Command::kDownstreamRemoteAddress:
+      return e.downstream_remote_address;
+    case Command::kDownstreamRemoteAddressWithoutPort: {
+      std::string_view a = e.downstream_remote_address;
+      const size_t colon = a.rfind(':');
+      if (colon != std::string_view::npos) a = a.substr(0, colon);
+      if (a.size() >= 2 && a.front() == '[' && a.back() == ']') a = a.substr(1, a.size() - 2);
+      return a;
+    }
+    case Command::kRequestedServerName:
+      return e.requested_server_name;
+    case Command::kRouteName:
+      return e.route_name;
+    case Command::kDownstreamPeerUriSan:
+      return e.downstream_peer_uri_san;
+    case Command::kUpstreamPeerUriSan:
+      return e.upstream_peer_uri_san;
+    default:
+      return {};
+  }
+}
+
+// Appends the part's value; false when it had none (nothing appended).
+bool appendPart(std::string& out, const Template::Part& p, const AccessLogEntry& e) {
+  const size_t before = out.size();
+  switch (p.command) {
+    case Command::kLiteral:
+      out.append(p.text);
+      return true;
+    case Command::kStartTime:
+      appendStartTime(out, e.start_time);
+      break;
+    case Command::kResponseCode:
+      appendNumber(out, e.response_code);
+      break;
+    case Command::kResponseFlags:
+      e.response_flags.appendTo(out);
+      break;
+    case Command::kBytesReceived:
+      appendNumber(out, e.bytes_received);
+      break;
+    case Command::kBytesSent:
+      appendNumber(out, e.bytes_sent);
+      break;
+    case Command::kDuration:
+      appendNumber(out, millis(e.duration));
+      break;
+    case Command::kUpstreamServiceTime:
+      if (!e.upstream_service_time) return false;
+      appendNumber(out, millis(*e.upstream_service_time));
+      break;
+    default: {
+      const std::string_view v = stringValue(p, e);
+      if (v.empty()) return false;
+      out.append(v);
+    }
+  }
+  if (p.max_length && out.size() - before > p.max_length) out.resize(before + p.max_length);
+  return true;
+}
+
+}  // namespace
+
+void appendTemplateLine(std::string& out, const AccessLogEntry& e,
+                        const translate::AccessLogTemplate& format) {
+  if (!format.json()) {
+    const size_t start = out.size();
+    for (const auto& part : format.text()) {
+      if (!appendPart(out, part, e)) out.push_back('-');
+    }
+    if (out.size() == start || out.back() != '\n') out.push_back('\n');
+    return;
+  }
+  // A mixed value is printed here first, then escaped; kept per thread, so steady state does
+  // not allocate.
+  thread_local std::string scratch;
+  JsonObject o(out);
+  for (const auto& [key, parts] : format.labels()) {
+    std::string& v = o.raw(key);
+    if (parts.size() == 1 && parts.front().command != Command::kLiteral) {
+      const Template::Part& p = parts.front();
+      if (Template::numeric(p.command)) {
+        if (!appendPart(v, p, e)) v.append("null");
+        continue;
+      }
+      scratch.clear();
+      if (appendPart(scratch, p, e)) {
+        appendJsonString(v, scratch);
+      } else {
+        v.append("null");
+      }
+      continue;
+    }
+    scratch.clear();
+    for (const auto& part : parts) {
+      if (!appendPart(scratch, part, e)) scratch.push_back('-');
+    }
+    appendJsonString(v, scratch);
+  }
+  o.close();
+}
+
 }  // namespace halyard::telemetry

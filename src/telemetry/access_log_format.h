@@ -5,6 +5,7 @@
 #include <string>
 
 #include "telemetry/access_log_entry.h"
+#include "translate/access_log_template.h"
 
 namespace halyard::telemetry {
 
@@ -21,6 +22,12 @@ void appendTextLine(std::string& out, const AccessLogEntry& e);
 // order; response_code, bytes_* and duration are numbers, empty values are null, strings are
 // JSON-escaped.
 void appendJsonLine(std::string& out, const AccessLogEntry& e);
+
+// A provider's own logFormat: its `text` (a newline added when it has none, as Istio does; an
+// empty value prints "-"), or its `labels` as one JSON object per line (a label that is one
+// numeric command is a number, an empty value null, anything else a string).
+void appendTemplateLine(std::string& out, const AccessLogEntry& e,
+                        const translate::AccessLogTemplate& format);
 
 // "2026-12-01T08:00:00.000Z": UTC, milliseconds, as Envoy prints %START_TIME%.
 void appendStartTime(std::string& out, std::chrono::system_clock::time_point t);

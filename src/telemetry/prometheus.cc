@@ -165,11 +165,20 @@ void appendEscapedLabelValue(std::string& out, std::string_view value) {
   }
 }
 
-std::string renderPrometheus(std::span<const WorkerStats* const> stats,
-                             std::string_view build_tag) {
+std::string renderPrometheus(std::span<const WorkerStats* const> stats, std::string_view build_tag,
+                             const re2::RE2* filter) {
   std::map<std::string_view, Family> families;
+  // The filter's verdict per name, so each family's name is matched once per render.
+  std::map<std::string_view, bool> wanted;
+  auto keep = [&](std::string_view name) {
+    if (!filter) return true;
+    auto [it, fresh] = wanted.try_emplace(name, false);
+    if (fresh) it->second = re2::RE2::PartialMatch(name, *filter);
+    return it->second;
+  };
   for (const WorkerStats* ws : stats) {
     ws->forEachSeries([&](const Series& s) {
+      if (!keep(s.name())) return;
       auto it = families.try_emplace(s.name(), Family{s.type(), {}}).first;
       if (it->second.type != s.type()) return;  // one name, one type (see worker_stats.h)
       std::vector<Label> labels(s.labels().begin(), s.labels().end());
@@ -178,11 +187,59 @@ std::string renderPrometheus(std::span<const WorkerStats* const> stats,
   }
   Family build{MetricType::kGauge, {}};
   build.series[{Label{"component", "proxy"}, Label{"tag", build_tag}}].gauge = 1;
-  families.insert_or_assign("istio_build", std::move(build));
+  if (keep("istio_build")) families.insert_or_assign("istio_build", std::move(build));
 
   std::string out;
   for (const auto& [name, family] : families) renderFamily(out, name, family);
   return out;
+}
+
+namespace {
+
+int hexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// %XX sequences decoded; '+' stays a '+' (a regular expression's quantifier), as Envoy reads it.
+std::string percentDecoded(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && hexDigit(text[i + 1]) >= 0 &&
+        hexDigit(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hexDigit(text[i + 1]) * 16 + hexDigit(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+common::Expected<std::unique_ptr<const re2::RE2>> prometheusFilter(std::string_view query) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (!param.starts_with("filter=")) continue;
+    const std::string expression = percentDecoded(param.substr(7));
+    if (expression.empty()) break;
+    re2::RE2::Options options;
+    options.set_log_errors(false);
+    auto regex = std::make_unique<const re2::RE2>(expression, options);
+    if (!regex->ok()) {
+      return common::fail(common::ErrorKind::kInvalidArgument,
+                          "filter \"" + expression + "\" is not a valid regular expression (" +
+                              regex->error() + "); expected one such as ^istio_requests_total$");
+    }
+    return std::unique_ptr<const re2::RE2>(std::move(regex));
+  }
+  return std::unique_ptr<const re2::RE2>();
 }
 
 }  // namespace halyard::telemetry

@@ -3,6 +3,8 @@
 // changes in between, so handing out references and scraping need no synchronisation.
 #pragma once
 
+#include <re2/re2.h>
+
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -23,8 +25,9 @@ class StatsStore {
   // Written only by the main thread (config reloads and other process-wide counters).
   WorkerStats& mainThread() { return *all_[0]; }
 
-  // The merged Prometheus exposition; any thread, any time.
-  std::string renderPrometheus(std::string_view build_tag) const;
+  // The merged Prometheus exposition; any thread, any time. `filter`: only the families whose
+  // name it matches (telemetry/prometheus.h).
+  std::string renderPrometheus(std::string_view build_tag, const re2::RE2* filter = nullptr) const;
 
  private:
   std::vector<std::unique_ptr<WorkerStats>> all_;

@@ -1,10 +1,14 @@
 // The Telemetry API's accessLogging `filter.expression`, in the CEL subset the proxy evaluates
 // per request: the attributes response.code, request.method, request.url_path (the path without
-// its query), request.path, request.host, request.headers['name'] (of the headers the access log
-// entry carries: host / :authority, user-agent, x-request-id, x-forwarded-for) and
-// connection.mtls; string, integer and boolean literals; == != < <= > >=; x.startsWith('...');
-// !, &&, || and parentheses. Anything else is outside the subset: parseAccessLogFilter answers
-// nullopt and the translator reports it (every request is then logged).
+// its query), request.path, request.host, request.headers['name'] (any request header; an absent
+// one is "") and connection.mtls; string, integer and boolean literals; == != < <= > >=;
+// x.startsWith('...'); !, &&, || and parentheses. Anything else is outside the subset:
+// parseAccessLogFilter answers nullopt and the translator reports it (every request is then
+// logged).
+//
+// The same attributes give a metric's tagOverrides `value` (parseAttributeValue): an attribute or
+// a literal, `string(x)`, `x | y` (y when x is empty, as Istio's stats expressions allow) and
+// `condition ? x : y` with a filter expression as the condition.
 //
 // Header-only: the proxy parses the text again from its snapshot (wire/snapshot_codec.cc).
 #pragma once
@@ -16,6 +20,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/header_lookup.h"
 
 namespace halyard::translate {
 
@@ -29,6 +35,8 @@ struct AccessLogAttributes {
   std::string_view request_id;
   std::string_view x_forwarded_for;
   bool mtls = false;  // the downstream connection is mutual TLS
+  // Every request header; the fields above answer for the ones they carry.
+  common::HeaderLookup headers;
 };
 
 class AccessLogFilter {
@@ -36,6 +44,22 @@ class AccessLogFilter {
   // No expression: every request is logged.
   bool empty() const { return !root_; }
   bool matches(const AccessLogAttributes& a) const { return !root_ || truth(*root_, a); }
+
+  // A tagOverrides value (see the top of the file); nullopt outside the subset.
+  static std::optional<AccessLogFilter> parseValue(std::string_view text) {
+    Parser p{text, 0};
+    auto root = p.parseValue();
+    p.skipSpace();
+    if (!root || p.pos != text.size()) return std::nullopt;
+    AccessLogFilter f;
+    f.root_ = std::shared_ptr<const Node>(std::move(root));
+    return f;
+  }
+  // Appends the value of an expression made by parseValue: strings as they are, integers in
+  // decimal, booleans "true" / "false"; nothing for an absent header.
+  void appendValue(std::string& out, const AccessLogAttributes& a) const {
+    if (root_) appendValueOf(*root_, a, out);
+  }
 
   static std::optional<AccessLogFilter> parse(std::string_view text) {
     Parser p{text, 0};
@@ -49,7 +73,17 @@ class AccessLogFilter {
 
  private:
   enum class Attr : uint8_t { kNone, kCode, kMethod, kUrlPath, kPath, kHost, kHeader, kMtls };
-  enum class Kind : uint8_t { kOr, kAnd, kNot, kCompare, kStartsWith, kTruth };
+  enum class Kind : uint8_t {
+    kOr,
+    kAnd,
+    kNot,
+    kCompare,
+    kStartsWith,
+    kTruth,
+    kValue,      // a value expression's operand (lhs)
+    kDefault,    // children[0] | children[1]: the second when the first is empty
+    kCondition,  // children[0] ? children[1] : children[2]
+  };
   enum class Op : uint8_t { kEq, kNe, kLt, kLe, kGt, kGe };
   struct Operand {
     Attr attr = Attr::kNone;  // kNone: a literal
@@ -92,9 +126,38 @@ class AccessLogFilter {
         if (o.text == "host" || o.text == ":authority") return {T::kString, 0, false, a.host};
         if (o.text == "user-agent") return {T::kString, 0, false, a.user_agent};
         if (o.text == "x-request-id") return {T::kString, 0, false, a.request_id};
-        return {T::kString, 0, false, a.x_forwarded_for};
+        if (o.text == "x-forwarded-for") return {T::kString, 0, false, a.x_forwarded_for};
+        return {T::kString, 0, false, a.headers(o.text).value_or(std::string_view())};
     }
     return {};
+  }
+
+  static void appendValueOf(const Node& n, const AccessLogAttributes& a, std::string& out) {
+    switch (n.kind) {
+      case Kind::kValue: {
+        const Value v = valueOf(n.lhs, a);
+        if (v.type == Operand::Type::kString) {
+          out.append(v.text);
+        } else if (v.type == Operand::Type::kInt) {
+          out.append(std::to_string(v.number));
+        } else {
+          out.append(v.boolean ? "true" : "false");
+        }
+        return;
+      }
+      case Kind::kDefault: {
+        const size_t before = out.size();
+        appendValueOf(*n.children[0], a, out);
+        if (out.size() == before) appendValueOf(*n.children[1], a, out);
+        return;
+      }
+      case Kind::kCondition:
+        appendValueOf(*n.children[truth(*n.children[0], a) ? 1 : 2], a, out);
+        return;
+      default:
+        out.append(truth(n, a) ? "true" : "false");  // a bare condition
+        return;
+    }
   }
 
   // A comparison of different types is false (CEL would raise an error; Envoy does not log).
@@ -149,6 +212,10 @@ class AccessLogFilter {
         const Value v = valueOf(n.lhs, a);
         return v.type == Operand::Type::kBool && v.boolean;
       }
+      case Kind::kValue:
+      case Kind::kDefault:
+      case Kind::kCondition:
+        return false;  // values are not conditions (parse never nests them so)
     }
     return false;
   }
@@ -195,6 +262,51 @@ class AccessLogFilter {
         n->children.push_back(std::move(right));
       }
       return n;
+    }
+    // value := alternative ('?' alternative ':' alternative)?, where a condition ahead of '?'
+    // is a filter expression; alternative := term ('|' term)*; term := operand | string(operand)
+    std::unique_ptr<Node> parseValue() {
+      const size_t start = pos;
+      // A condition first, if the text has a '?' ahead: `response.code >= 500 ? 'bad' : 'ok'`.
+      if (auto cond = parseOr(); cond && eat("?")) {
+        auto yes = parseAlternative();
+        if (!yes || !eat(":")) return nullptr;
+        auto no = parseAlternative();
+        if (!no) return nullptr;
+        auto n = std::make_unique<Node>();
+        n->kind = Kind::kCondition;
+        n->children.push_back(std::move(cond));
+        n->children.push_back(std::move(yes));
+        n->children.push_back(std::move(no));
+        return n;
+      }
+      pos = start;
+      return parseAlternative();
+    }
+    std::unique_ptr<Node> parseTerm() {
+      auto n = std::make_unique<Node>();
+      n->kind = Kind::kValue;
+      if (eat("string(")) {
+        if (!operand(n->lhs) || !eat(")")) return nullptr;
+        return n;
+      }
+      if (!operand(n->lhs)) return nullptr;
+      return n;
+    }
+    std::unique_ptr<Node> parseAlternative() {
+      auto left = parseTerm();
+      if (!left) return nullptr;
+      while (peek("|") && !peek("||")) {
+        ++pos;
+        auto right = parseTerm();
+        if (!right) return nullptr;
+        auto n = std::make_unique<Node>();
+        n->kind = Kind::kDefault;
+        n->children.push_back(std::move(left));
+        n->children.push_back(std::move(right));
+        left = std::move(n);
+      }
+      return left;
     }
     bool peek(std::string_view token) {
       skipSpace();
@@ -298,10 +410,7 @@ class AccessLogFilter {
       if (eat("request.headers[")) {
         if (!quoted(o.text) || !eat("]")) return false;
         for (auto& c : o.text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (o.text != "host" && o.text != ":authority" && o.text != "user-agent" &&
-            o.text != "x-request-id" && o.text != "x-forwarded-for") {
-          return false;  // a header the access log entry does not carry
-        }
+        if (o.text.empty()) return false;
         o.attr = Attr::kHeader;
         return true;
       }
@@ -322,6 +431,11 @@ class AccessLogFilter {
 
 inline std::optional<AccessLogFilter> parseAccessLogFilter(std::string_view text) {
   return AccessLogFilter::parse(text);
+}
+
+// A Telemetry metrics tagOverrides `value` (operation UPSERT).
+inline std::optional<AccessLogFilter> parseAttributeValue(std::string_view text) {
+  return AccessLogFilter::parseValue(text);
 }
 
 }  // namespace halyard::translate

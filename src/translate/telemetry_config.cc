@@ -5,6 +5,7 @@
 #include <cctype>
 #include <mutex>
 #include <optional>
+#include <variant>
 
 #include "config/model/host_name.h"
 #include "config/yaml/loader.h"
@@ -62,7 +63,22 @@ void readProvider(const Node& p, MeshTelemetry& out) {
   } else if (const Node* o = p.get("opentelemetry"); o && o->isMap()) {
     collector(*o, TracingProvider::Kind::kOpenTelemetry, "/v1/traces");
   } else if (const Node* f = p.get("envoyFileAccessLog"); f && f->isMap()) {
-    out.access_log_files[name] = str(f->get("path"));
+    AccessLogProvider a;
+    a.name = name;
+    a.path = str(f->get("path"));
+    if (a.path.empty()) a.path = "/dev/stdout";
+    out.access_log_files[name] = a.path;
+    if (const Node* format = f->get("logFormat"); format && format->isMap()) {
+      if (const Node* text = format->get("text"); text && text->isScalar()) {
+        a.encoding = AccessLogProvider::Encoding::kText;
+        a.text = str(text);
+      } else if (const Node* labels = format->get("labels"); labels && labels->isMap()) {
+        a.encoding = AccessLogProvider::Encoding::kLabels;
+        for (const auto& e : labels->fields) a.labels.emplace_back(e.key, str(&e.value));
+      }
+    }
+    compileAccessLogFormat(a, nullptr);
+    out.access_log_providers[name] = std::move(a);
   }
   // Other kinds (envoyExtAuthz*, prometheus, stackdriver, ...) are not tracing providers.
 }
@@ -190,6 +206,32 @@ MeshTelemetry readMeshTelemetry(const config::model::ConfigSet& config) {
       if (const Node* tracing = defaults->get("tracing"); tracing && tracing->isList()) {
         for (const Node& n : tracing->items) out.default_tracing.push_back(str(&n));
       }
+      if (const Node* logging = defaults->get("accessLogging"); logging && logging->isList()) {
+        for (const Node& n : logging->items) out.default_access_logging.push_back(str(&n));
+      }
+    }
+    // Istio's built-in "envoy" provider: accessLogFile, in accessLogEncoding (TEXT or JSON),
+    // with accessLogFormat (a format string for TEXT, a JSON object of them for JSON).
+    out.envoy_provider.path = str(root->get("accessLogFile"));
+    const bool json = str(root->get("accessLogEncoding")) == "JSON";
+    out.envoy_provider.encoding = json ? AccessLogProvider::Encoding::kDefaultJson
+                                       : AccessLogProvider::Encoding::kDefaultText;
+    if (const std::string format = str(root->get("accessLogFormat")); !format.empty()) {
+      if (!json) {
+        out.envoy_provider.encoding = AccessLogProvider::Encoding::kText;
+        out.envoy_provider.text = format;
+      } else if (auto labels = config::parseYaml(format, "data.mesh accessLogFormat");
+                 labels.ok() && labels->isMap()) {
+        out.envoy_provider.encoding = AccessLogProvider::Encoding::kLabels;
+        for (const auto& e : labels->fields) {
+          out.envoy_provider.labels.emplace_back(e.key, str(&e.value));
+        }
+      } else {
+        out.envoy_provider.problem =
+            "MeshConfig accessLogFormat is not a JSON object of format strings, as "
+            "accessLogEncoding JSON expects; the default JSON format is used";
+      }
+      compileAccessLogFormat(out.envoy_provider, nullptr);
     }
     if (const Node* e = root->get("enableTracing"); e && e->isScalar()) {
       out.enable_tracing = e->text != "false";
@@ -266,7 +308,7 @@ std::shared_ptr<const TracingSettings> resolveTracing(
 std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
     const config::model::ConfigSet& config, const std::string& root_namespace,
     const std::string& ns, const std::map<std::string, std::string>& labels,
-    std::vector<std::string>* problems) {
+    std::vector<std::string>* problems, const MeshTelemetry* mesh) {
   const auto by_scope = scopes(config, root_namespace, ns, labels);
   const Node* metrics = nullptr;
   const Node* logging = nullptr;
@@ -290,8 +332,45 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
       origin += (origin.empty() ? "Telemetry " : ", ") + t->namespaceOr("default") + "/" + t->name;
     }
   }
-  if (!metrics && !logging) return nullptr;
+  // The access log's providers: the Telemetry's, else MeshConfig's defaults, else the built-in
+  // "envoy" when accessLogFile names where it writes.
+  std::vector<std::string> provider_names;
+  const Node* logging_first =
+      logging && !logging->items.empty() ? &logging->items.front() : nullptr;
+  if (const Node* p = logging_first ? logging_first->get("providers") : nullptr;
+      p && p->isList() && !p->items.empty()) {
+    for (const Node& n : p->items) provider_names.push_back(str(n.get("name")));
+  } else if (mesh && !mesh->default_access_logging.empty()) {
+    provider_names = mesh->default_access_logging;
+  } else if (mesh && !mesh->envoy_provider.path.empty()) {
+    provider_names = {"envoy"};
+  }
+  if (!metrics && !logging && provider_names.empty()) return nullptr;
   auto out = std::make_shared<ListenerTelemetry>();
+  for (const std::string& name : provider_names) {
+    const AccessLogProvider* provider = nullptr;
+    AccessLogProvider builtin;
+    if (mesh) {
+      if (auto it = mesh->access_log_providers.find(name); it != mesh->access_log_providers.end()) {
+        provider = &it->second;
+      }
+    }
+    if (!provider && name == "envoy") {
+      if (mesh) builtin = mesh->envoy_provider;
+      builtin.name = "envoy";
+      provider = &builtin;
+    }
+    if (!provider) {
+      if (problems) {
+        problems->push_back("access log provider \"" + name +
+                            "\" is not an envoyFileAccessLog provider of MeshConfig "
+                            "extensionProviders (nor the built-in envoy); nothing is logged to it");
+      }
+      continue;
+    }
+    if (!provider->problem.empty() && problems) problems->push_back(provider->problem);
+    out->access_log_providers.push_back(*provider);
+  }
   out->origin = origin;
   // "telemetry.yaml:12: Telemetry istio-system/mesh-default spec.metrics[0]...: <what>".
   auto report = [problems](const config::Object& t, const std::string& field, std::string what) {
@@ -333,14 +412,35 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
         }
         if (const Node* tags = o.get("tagOverrides"); tags && tags->isMap()) {
           for (const auto& e : tags->fields) {
-            if (str(e.value.get("operation")) == "REMOVE") {
+            const std::string operation = str(e.value.get("operation"));
+            if (operation == "REMOVE") {
               if (client) out->client.removed_tags.push_back(e.key);
               if (server) out->server.removed_tags.push_back(e.key);
-            } else {
-              report(*metrics_from, path + ".tagOverrides." + e.key,
-                     "only operation REMOVE is supported (a CEL value is not evaluated); it is "
-                     "ignored");
+              continue;
             }
+            if (!operation.empty() && operation != "UPSERT") {
+              report(*metrics_from, path + ".tagOverrides." + e.key + ".operation",
+                     "\"" + operation + "\" is not an operation (UPSERT or REMOVE); it is ignored");
+              continue;
+            }
+            // UPSERT, Istio's default: the value of a CEL expression per request.
+            TagUpsert upsert;
+            upsert.tag = e.key;
+            upsert.value = str(e.value.get("value"));
+            auto compiled = parseAttributeValue(upsert.value);
+            if (upsert.value.empty() || !compiled) {
+              report(*metrics_from, path + ".tagOverrides." + e.key + ".value",
+                     "\"" + upsert.value +
+                         "\" is outside what the proxy evaluates (an attribute: response.code, "
+                         "request.method, request.url_path, request.path, request.host, "
+                         "request.headers['name'], connection.mtls; a literal; string(x); "
+                         "x | y; condition ? x : y); the tag is left as it is");
+              continue;
+            }
+            upsert.compiled = std::move(*compiled);
+            for (size_t i : which) upsert.metrics[i] = true;
+            if (client) out->client.upserts.push_back(upsert);
+            if (server) out->server.upserts.push_back(std::move(upsert));
           }
         }
       }
@@ -362,9 +462,9 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
         report(*logging_from, "spec.accessLogging[0].filter.expression",
                "\"" + expression +
                    "\" is outside what the proxy evaluates (response.code, request.method, "
-                   "request.url_path, request.path, request.host, request.headers['host|user-agent|"
-                   "x-request-id|x-forwarded-for'], connection.mtls; literals; == != < <= > >=; "
-                   "startsWith; !, &&, ||); every request is logged");
+                   "request.url_path, request.path, request.host, request.headers['name'], "
+                   "connection.mtls; literals; == != < <= > >=; startsWith; !, &&, ||); every "
+                   "request is logged");
       }
     }
   }

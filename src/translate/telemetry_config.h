@@ -24,6 +24,10 @@ namespace halyard::translate {
 struct MeshTelemetry {
   std::map<std::string, TracingProvider> tracing_providers;
   std::map<std::string, std::string> access_log_files;  // envoyFileAccessLog: name -> path
+  std::map<std::string, AccessLogProvider> access_log_providers;  // envoyFileAccessLog by name
+  std::vector<std::string> default_access_logging;                // defaultProviders.accessLogging
+  // accessLogFile, accessLogEncoding and accessLogFormat: Istio's built-in "envoy" provider.
+  AccessLogProvider envoy_provider;
   std::vector<std::string> default_tracing;
   double default_sampling = 1.0;  // defaultConfig.tracing.sampling
   bool enable_tracing = true;     // enableTracing
@@ -52,11 +56,14 @@ std::shared_ptr<const TracingSettings> resolveTracing(
     const std::map<std::string, std::string>& labels, std::vector<std::string>* problems = nullptr);
 
 // The Telemetry API's `metrics` (overrides: match.metric / ALL_METRICS, match.mode, disabled,
-// tagOverrides with operation REMOVE) and `accessLogging` (disabled, filter.expression) for a
-// proxy: the most specific Telemetry that has the section decides it. Null: nothing set.
+// tagOverrides with operation REMOVE or UPSERT and a CEL value) and `accessLogging` (disabled,
+// providers, filter.expression) for a proxy: the most specific Telemetry that has the section
+// decides it. Access log providers come from accessLogging[0].providers, else MeshConfig
+// defaultProviders.accessLogging, else the built-in "envoy" when accessLogFile is set (`mesh`
+// declares them; without it only "envoy" is known). Null: nothing set.
 std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
     const config::model::ConfigSet& config, const std::string& root_namespace,
     const std::string& ns, const std::map<std::string, std::string>& labels,
-    std::vector<std::string>* problems = nullptr);
+    std::vector<std::string>* problems = nullptr, const MeshTelemetry* mesh = nullptr);
 
 }  // namespace halyard::translate

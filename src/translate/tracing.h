@@ -5,12 +5,16 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "translate/access_log_filter.h"
+#include "translate/access_log_template.h"
 
 namespace halyard::translate {
 
@@ -60,9 +64,20 @@ inline constexpr std::array<std::string_view, kIstioMetricCount> kIstioMetricNam
     "REQUEST_COUNT",          "REQUEST_DURATION",       "REQUEST_SIZE",   "RESPONSE_SIZE",
     "TCP_OPENED_CONNECTIONS", "TCP_CLOSED_CONNECTIONS", "TCP_SENT_BYTES", "TCP_RECEIVED_BYTES"};
 
+// A tagOverrides entry with operation UPSERT (Istio's default): the label gets the value of a
+// CEL expression of the request (access_log_filter.h's attributes, parseAttributeValue), an
+// existing one replaced, a new name added as a dimension of the metric.
+struct TagUpsert {
+  std::string tag;
+  std::string value;  // as written
+  AccessLogFilter compiled;
+  std::array<bool, kIstioMetricCount> metrics{};  // the metrics it applies to
+};
+
 struct MetricsSide {
   std::array<bool, kIstioMetricCount> disabled{};
   std::vector<std::string> removed_tags;  // Istio label names ("request_protocol")
+  std::vector<TagUpsert> upserts;
   bool anyDisabled() const {
     for (bool d : disabled) {
       if (d) return true;
@@ -71,6 +86,41 @@ struct MetricsSide {
   }
 };
 
+// Where and how one access log provider writes: a MeshConfig envoyFileAccessLog, or Istio's
+// built-in "envoy" (path empty: the proxy's own access log, its --access-log, else /dev/stdout;
+// MeshConfig accessLogFile gives it a path).
+struct AccessLogProvider {
+  enum class Encoding : uint8_t { kDefaultText, kDefaultJson, kText, kLabels };
+  std::string name;
+  std::string path;  // "/dev/stdout", "/dev/stderr" or a file opened for appending
+  Encoding encoding = Encoding::kDefaultText;
+  std::string text;                                         // kText, as written
+  std::vector<std::pair<std::string, std::string>> labels;  // kLabels, as written, in order
+  std::shared_ptr<const AccessLogTemplate> compiled;        // kText and kLabels
+  std::string problem;  // an unusable logFormat, reported where the provider is used (not sent)
+};
+
+// The provider's logFormat compiled (AccessLogTemplate); an unusable one is reported to
+// `problems` and the provider keeps Istio's default format. Inline: the proxy compiles the
+// formats of its snapshot again (wire/snapshot_codec.cc).
+inline void compileAccessLogFormat(AccessLogProvider& provider,
+                                   std::vector<std::string>* problems) {
+  using E = AccessLogProvider::Encoding;
+  if (provider.encoding != E::kText && provider.encoding != E::kLabels) return;
+  auto compiled = provider.encoding == E::kText ? AccessLogTemplate::parseText(provider.text)
+                                                : AccessLogTemplate::parseLabels(provider.labels);
+  if (auto* t = std::get_if<AccessLogTemplate>(&compiled)) {
+    provider.compiled = std::make_shared<const AccessLogTemplate>(std::move(*t));
+    return;
+  }
+  provider.problem = "MeshConfig extensionProviders " + provider.name +
+                     " logFormat: " + std::get<std::string>(compiled) +
+                     "; Istio's default format is used";
+  provider.encoding = E::kDefaultText;
+  provider.compiled.reset();
+  if (problems) problems->push_back(provider.problem);
+}
+
 // What the Telemetry API says of a proxy's metrics and access log (Listener::telemetry).
 struct ListenerTelemetry {
   MetricsSide client;  // reporter=source: gateway and outbound listeners
@@ -78,6 +128,8 @@ struct ListenerTelemetry {
   bool access_log_disabled = false;
   std::string access_log_filter;        // as written ("" for none)
   AccessLogFilter access_log_compiled;  // empty: every request is logged
+  // Where each logged request goes; empty: the proxy's own access log (--access-log) only.
+  std::vector<AccessLogProvider> access_log_providers;
   std::string origin;
 
   bool logs(const AccessLogAttributes& request) const {

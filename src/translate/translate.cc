@@ -152,13 +152,14 @@ TranslateResult translate(const config::model::ConfigSet& config, const ProxyIde
   snapshot->clusters = clusters.take();
   markRegistryOnly(snapshot->listeners, mesh.settings.registry_only);
   if (part == Part::kWhole) {
-    markTracing(snapshot->listeners,
-                resolveCollectors(
-                    resolveTracing(config, readMeshTelemetry(config), mesh.settings.root_namespace,
-                                   proxy.namespace_, proxy.labels, &notes),
-                    registry, mesh.settings.root_namespace),
-                resolveListenerTelemetry(config, mesh.settings.root_namespace, proxy.namespace_,
-                                         proxy.labels, &notes));
+    const MeshTelemetry mesh_telemetry = readMeshTelemetry(config);
+    markTracing(
+        snapshot->listeners,
+        resolveCollectors(resolveTracing(config, mesh_telemetry, mesh.settings.root_namespace,
+                                         proxy.namespace_, proxy.labels, &notes),
+                          registry, mesh.settings.root_namespace),
+        resolveListenerTelemetry(config, mesh.settings.root_namespace, proxy.namespace_,
+                                 proxy.labels, &notes, &mesh_telemetry));
   }
 
   TranslateResult result;
@@ -231,7 +232,7 @@ Snapshot SidecarOwnBuilder::build(const ProxyIdentity& proxy) const {
               resolveTracing(config_, *mesh_telemetry_, mesh_telemetry_->root_namespace,
                              proxy.namespace_, proxy.labels, &s.warnings),
               resolveListenerTelemetry(config_, mesh_telemetry_->root_namespace, proxy.namespace_,
-                                       proxy.labels, &s.warnings));
+                                       proxy.labels, &s.warnings, mesh_telemetry_.get()));
   return s;
 }
 

@@ -825,6 +825,34 @@ void encodeTelemetry(const tr::ListenerTelemetry& t, v1::ObsTelemetry* out) {
   out->set_access_log_disabled(t.access_log_disabled);
   out->set_access_log_filter(t.access_log_filter);
   out->set_origin(t.origin);
+  for (const auto& p : t.access_log_providers) {
+    auto* o = out->add_access_log_providers();
+    o->set_name(p.name);
+    o->set_path(p.path);
+    using E = tr::AccessLogProvider::Encoding;
+    o->set_encoding(p.encoding == E::kDefaultJson ? v1::ObsAccessLogProvider::DEFAULT_JSON
+                    : p.encoding == E::kText      ? v1::ObsAccessLogProvider::TEXT
+                    : p.encoding == E::kLabels    ? v1::ObsAccessLogProvider::LABELS
+                                                  : v1::ObsAccessLogProvider::DEFAULT_TEXT);
+    o->set_text(p.text);
+    for (const auto& [key, value] : p.labels) {
+      auto* l = o->add_labels();
+      l->set_key(key);
+      l->set_value(value);
+    }
+  }
+  auto upserts = [](const std::vector<tr::TagUpsert>& in, auto add) {
+    for (const auto& u : in) {
+      auto* o = add();
+      o->set_tag(u.tag);
+      o->set_value(u.value);
+      for (size_t i = 0; i < tr::kIstioMetricCount; ++i) {
+        if (u.metrics[i]) o->add_metrics(std::string(tr::kIstioMetricNames[i]));
+      }
+    }
+  };
+  upserts(t.client.upserts, [out] { return out->add_client_tag_upserts(); });
+  upserts(t.server.upserts, [out] { return out->add_server_tag_upserts(); });
 }
 
 std::shared_ptr<const tr::ListenerTelemetry> decodeTelemetry(const v1::ObsTelemetry& in) {
@@ -847,6 +875,39 @@ std::shared_ptr<const tr::ListenerTelemetry> decodeTelemetry(const v1::ObsTeleme
     t->access_log_compiled = std::move(*f);
   }
   t->origin = in.origin();
+  for (const auto& p : in.access_log_providers()) {
+    tr::AccessLogProvider o;
+    o.name = p.name();
+    o.path = p.path();
+    using E = tr::AccessLogProvider::Encoding;
+    o.encoding = p.encoding() == v1::ObsAccessLogProvider::DEFAULT_JSON ? E::kDefaultJson
+                 : p.encoding() == v1::ObsAccessLogProvider::TEXT       ? E::kText
+                 : p.encoding() == v1::ObsAccessLogProvider::LABELS     ? E::kLabels
+                                                                        : E::kDefaultText;
+    o.text = p.text();
+    for (const auto& l : p.labels()) o.labels.emplace_back(l.key(), l.value());
+    // Compiled here once per config; translate sent only formats it could compile.
+    tr::compileAccessLogFormat(o, nullptr);
+    t->access_log_providers.push_back(std::move(o));
+  }
+  auto upserts = [](const auto& in, std::vector<tr::TagUpsert>& out) {
+    for (const auto& u : in) {
+      auto compiled = tr::parseAttributeValue(u.value());
+      if (!compiled) continue;  // translate sent only values it could compile
+      tr::TagUpsert o;
+      o.tag = u.tag();
+      o.value = u.value();
+      o.compiled = std::move(*compiled);
+      for (const auto& m : u.metrics()) {
+        for (size_t i = 0; i < tr::kIstioMetricCount; ++i) {
+          if (tr::kIstioMetricNames[i] == m) o.metrics[i] = true;
+        }
+      }
+      out.push_back(std::move(o));
+    }
+  };
+  upserts(in.client_tag_upserts(), t->client.upserts);
+  upserts(in.server_tag_upserts(), t->server.upserts);
   return t;
 }
 

@@ -185,3 +185,75 @@ def test_tcp_metrics_and_logs_follow_the_overrides(tmp_path):
     finally:
         proxy.stop()
         echo.stop()
+
+
+UPSERT_TELEMETRY = """---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  metrics:
+  - providers: [{name: prometheus}]
+    overrides:
+    - match: {metric: ALL_METRICS}
+      tagOverrides:
+        destination_service: {value: "request.host"}
+    - match: {metric: REQUEST_COUNT, mode: CLIENT}
+      tagOverrides:
+        user:
+          operation: UPSERT
+          value: "request.headers['x-user'] | 'anonymous'"
+        outcome: {value: "response.code >= 400 ? 'failed' : 'ok'"}
+"""
+
+
+def test_tag_overrides_upsert_cel_values(tmp_path, backend):
+    import http.client
+    proxy = Proxy(tmp_path, config(backend, UPSERT_TELEMETRY))
+    try:
+        assert send(proxy, HOST) == [200]  # the backend answers: from here on, 200s
+        for user in ("alice", "alice", None):
+            conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=5)
+            conn.request("GET", "/", headers={"Host": HOST, **({"X-User": user} if user else {})})
+            assert conn.getresponse().status == 200
+            conn.close()
+        text = scrape_until(proxy, lambda t: re.search(
+            r'istio_requests_total\{[^}]*user="alice"[^}]*\} 2', t))
+        requests = [l for l in text.splitlines() if l.startswith("istio_requests_total{")]
+        # An existing label takes the value; new labels are added to REQUEST_COUNT only.
+        alice = [l for l in requests if 'user="alice"' in l]
+        assert alice and alice[0].endswith(" 2"), requests
+        assert 'destination_service="%s"' % HOST in alice[0], alice
+        assert 'outcome="ok"' in alice[0], alice
+        assert any('user="anonymous"' in l for l in requests), requests
+        durations = [l for l in text.splitlines()
+                     if l.startswith("istio_request_duration_milliseconds_count{")]
+        assert durations and all('user="' not in l for l in durations), durations
+        assert all('destination_service="%s"' % HOST in l for l in durations), durations
+    finally:
+        proxy.stop()
+
+
+def test_stats_filter_returns_only_the_matching_families(tmp_path, backend):
+    import urllib.error
+    proxy = Proxy(tmp_path, config(backend))
+    try:
+        assert send(proxy, HOST) == [200]
+        scrape_until(proxy, lambda t: "istio_requests_total{" in t)
+        # What the control plane's dashboard scrape asks for, percent-encoded.
+        text = proxy.admin("/stats/prometheus?filter=%5Eistio_request%28s_total%7C"
+                           "_duration_milliseconds%29%24")
+        families = sorted(l.split()[2] for l in text.splitlines() if l.startswith("# TYPE "))
+        assert families == ["istio_request_duration_milliseconds", "istio_requests_total"], text
+        # Envoy's partial match: every family whose name contains the text.
+        partial = proxy.admin("/stats/prometheus?filter=istio_request_")
+        assert {l.split()[2] for l in partial.splitlines() if l.startswith("# TYPE ")} == {
+            "istio_request_bytes", "istio_request_duration_milliseconds"}, partial
+        try:
+            proxy.admin("/stats/prometheus?filter=istio_(")
+            raise AssertionError("an invalid regular expression was accepted")
+        except urllib.error.HTTPError as e:
+            assert e.code == 400
+            assert "istio_(" in e.read().decode()
+    finally:
+        proxy.stop()

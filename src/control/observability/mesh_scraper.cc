@@ -6,10 +6,12 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 #include <asio/write.hpp>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "control/observability/control_metrics.h"
 #include "control/observability/dashboard_json.h"
@@ -24,6 +26,12 @@ constexpr size_t kMaxBody = 8 * 1024 * 1024;
 constexpr size_t kDurationsKept = 200;
 // A proxy's /stats/prometheus is 50-150 KB with traffic: most fit the first read buffer.
 constexpr size_t kBufferSize = 256 * 1024;
+// Only the two families the dashboard reads (Envoy's ?filter=REGEX, percent-encoded:
+// ^istio_request(s_total|_duration_milliseconds)$): the proxy neither sums nor prints the rest,
+// and the body shrinks to a fraction. A proxy that ignores the filter still answers in full,
+// and the body is sifted anyway.
+constexpr std::string_view kScrapePath =
+    "/stats/prometheus?filter=%5Eistio_request%28s_total%7C_duration_milliseconds%29%24";
 
 // The p-quantile of a cumulative histogram (le -> count), interpolated within its bucket.
 double quantile(const std::map<double, double>& buckets, double q) {
@@ -132,15 +140,21 @@ bool literalEndpoint(const std::string& address, asio::ip::tcp::endpoint& out, s
 
 }  // namespace
 
-// One GET /stats/prometheus, on its own connection (the proxy's admin answers one request per
-// connection), ended by its timer at the latest.
+// One GET /stats/prometheus, on a kept-alive connection to the proxy or a new one, ended by its
+// timer at the latest.
 struct MeshScraper::Fetch : std::enable_shared_from_this<Fetch> {
   Fetch(asio::io_context& io, size_t index) : socket(io), resolver(io), timer(io), index(index) {}
   asio::ip::tcp::socket socket;
   asio::ip::tcp::resolver resolver;
   asio::steady_timer timer;
   size_t index;
+  std::string address;
   std::string request;
+  bool reused = false;     // sent on a kept-alive connection
+  bool timed_out = false;  // ended by its timer
+  // The response's whole size once its head says (Content-Length), else npos: read to the end.
+  size_t expected = std::string::npos;
+  bool keep_alive = false;  // the proxy keeps the connection for the next scrape
   // The response so far is response[0, used); the string is larger (a pooled buffer, so no
   // allocation or zero-filling per scrape).
   std::string response;
@@ -156,8 +170,41 @@ struct MeshScraper::Round {
   std::vector<bool> scraped;
 };
 
-// Reads the response until the proxy closes the connection (it answers one request per
-// connection), then hands it to `finish`.
+namespace {
+
+// ASCII case-insensitive search of `needle` (lowercase) in `text`.
+size_t findNoCase(std::string_view text, std::string_view needle) {
+  for (size_t i = 0; i + needle.size() <= text.size(); ++i) {
+    size_t k = 0;
+    while (k < needle.size() &&
+           std::tolower(static_cast<unsigned char>(text[i + k])) == needle[k]) {
+      ++k;
+    }
+    if (k == needle.size()) return i;
+  }
+  return std::string_view::npos;
+}
+
+// Once the head is in: the whole response's size from its Content-Length, and whether the proxy
+// keeps the connection (no "Connection: close"). A head without a length is read to the end.
+void readHead(std::string_view response, size_t& expected, bool& keep_alive) {
+  const size_t head_end = response.find("\r\n\r\n");
+  if (head_end == std::string_view::npos) return;
+  const std::string_view head = response.substr(0, head_end + 2);
+  const size_t length = findNoCase(head, "\r\ncontent-length:");
+  if (length == std::string_view::npos) return;
+  const size_t value = length + 17;
+  const size_t eol = head.find("\r\n", value);
+  const uint64_t n =
+      std::strtoull(std::string(head.substr(value, eol - value)).c_str(), nullptr, 10);
+  expected = head_end + 4 + n;
+  keep_alive = findNoCase(head, "\r\nconnection: close") == std::string_view::npos;
+}
+
+}  // namespace
+
+// Reads the response until its Content-Length is in (or the proxy closes the connection), then
+// hands it to `finish`.
 void MeshScraper::readMore(const std::shared_ptr<Fetch>& fetch, const FetchDone& finish) {
   if (fetch->used == fetch->response.size()) {
     if (fetch->response.size() >= kMaxBody) return finish(fetch, false);
@@ -167,10 +214,96 @@ void MeshScraper::readMore(const std::shared_ptr<Fetch>& fetch, const FetchDone&
       asio::buffer(fetch->response.data() + fetch->used, fetch->response.size() - fetch->used),
       [fetch, finish](std::error_code ec, size_t n) {
         fetch->used += n;
-        if (ec == asio::error::eof) return finish(fetch, true);
+        // Closed by the proxy: the response is complete if it had no length, or all of it came.
+        if (ec == asio::error::eof) {
+          fetch->keep_alive = false;
+          return finish(fetch, fetch->used > 0 && (fetch->expected == std::string::npos ||
+                                                   fetch->used >= fetch->expected));
+        }
         if (ec) return finish(fetch, false);
+        if (fetch->expected == std::string::npos) {
+          readHead(std::string_view(fetch->response.data(), fetch->used), fetch->expected,
+                   fetch->keep_alive);
+        }
+        if (fetch->expected != std::string::npos && fetch->used >= fetch->expected) {
+          return finish(fetch, true);
+        }
         readMore(fetch, finish);
       });
+}
+
+void MeshScraper::send(const std::shared_ptr<Fetch>& fetch, const FetchDone& finish) {
+  asio::async_write(fetch->socket, asio::buffer(fetch->request),
+                    [fetch, finish](std::error_code ec, size_t) {
+                      if (ec) return finish(fetch, false);
+                      readMore(fetch, finish);
+                    });
+}
+
+void MeshScraper::connect(const std::shared_ptr<Fetch>& fetch, const FetchDone& finish) {
+  auto connected = [fetch, finish](std::error_code ec) {
+    if (ec) return finish(fetch, false);
+    send(fetch, finish);
+  };
+  asio::ip::tcp::endpoint endpoint;
+  std::string host, port;
+  if (literalEndpoint(fetch->address, endpoint, host, port)) {
+    fetch->socket.async_connect(endpoint, connected);
+  } else if (!host.empty()) {
+    fetch->resolver.async_resolve(
+        host, port,
+        [fetch, finish, connected](std::error_code ec,
+                                   asio::ip::tcp::resolver::results_type results) {
+          if (ec) return finish(fetch, false);
+          asio::async_connect(
+              fetch->socket, results,
+              [connected](std::error_code ec, const asio::ip::tcp::endpoint&) { connected(ec); });
+        });
+  } else {
+    // Not host:port: fail on the next turn of the loop, like any unreachable target.
+    asio::post(io_, [fetch, finish] { finish(fetch, false); });
+  }
+}
+
+MeshScraper::FetchDone MeshScraper::fetchDone() {
+  return [this, alive = alive_](const std::shared_ptr<Fetch>& f, bool ok) {
+    if (*alive) finishFetchOf(f, ok);
+  };
+}
+
+// Every step of a fetch ends here exactly once: success, failure or the timer.
+void MeshScraper::finishFetchOf(const std::shared_ptr<Fetch>& f, bool ok) {
+  if (f->finished) return;
+  if (!ok && f->reused && f->used == 0 && !f->timed_out) {
+    // The proxy closed the kept connection meanwhile (a restart, its idle timeout): once more
+    // on a new connection.
+    std::error_code ignored;
+    f->socket.close(ignored);
+    f->socket = asio::ip::tcp::socket(io_);
+    f->reused = false;
+    return connect(f, fetchDone());
+  }
+  f->finished = true;
+  f->timer.cancel();
+  f->resolver.cancel();
+  std::string_view body;
+  if (ok) {
+    const std::string_view response(f->response.data(), f->used);
+    const auto head_end = response.find("\r\n\r\n");
+    ok = response.starts_with("HTTP/1.1 200") && head_end != std::string::npos;
+    if (ok)
+      body = response.substr(head_end + 4, f->expected == std::string::npos
+                                               ? std::string_view::npos
+                                               : f->expected - head_end - 4);
+  }
+  std::error_code ignored;
+  if (ok && f->keep_alive && f->used == f->expected) {
+    idle_.insert_or_assign(f->address, std::move(f->socket));
+  } else {
+    f->socket.close(ignored);
+  }
+  finishFetch(f->index, ok, body);
+  if (f->response.size() <= 4 * kBufferSize) buffers_.push_back(std::move(f->response));
 }
 
 MeshScraper::MeshScraper(asio::io_context& io, StatusSource status, MeshScraperOptions options)
@@ -229,55 +362,25 @@ void MeshScraper::launchNext() {
       fetch->response = std::move(buffers_.back());
       buffers_.pop_back();
     }
+    fetch->address = address;
     fetch->request =
-        "GET /stats/prometheus HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n\r\n";
-    // Every step of the fetch ends here exactly once: success, failure or the timer.
-    FetchDone finish = [this, alive = alive_](const std::shared_ptr<Fetch>& f, bool ok) {
-      if (f->finished || !*alive) return;
-      f->finished = true;
-      f->timer.cancel();
-      std::error_code ignored;
-      f->socket.close(ignored);
-      f->resolver.cancel();
-      std::string_view body;
-      if (ok) {
-        const std::string_view response(f->response.data(), f->used);
-        const auto head_end = response.find("\r\n\r\n");
-        ok = response.starts_with("HTTP/1.1 200") && head_end != std::string::npos;
-        if (ok) body = response.substr(head_end + 4);
-      }
-      finishFetch(f->index, ok, body);
-      if (f->response.size() <= 4 * kBufferSize) buffers_.push_back(std::move(f->response));
-    };
+        "GET " + std::string(kScrapePath) + " HTTP/1.1\r\nHost: " + address + "\r\n\r\n";
+    const FetchDone finish = fetchDone();
     fetch->timer.expires_after(options_.timeout);
     fetch->timer.async_wait([fetch, finish](std::error_code ec) {
-      if (!ec) finish(fetch, false);
+      if (ec) return;
+      fetch->timed_out = true;
+      std::error_code ignored;
+      fetch->socket.close(ignored);  // whatever is under way ends with operation_aborted
+      finish(fetch, false);
     });
-    auto connected = [fetch, finish](std::error_code ec) {
-      if (ec) return finish(fetch, false);
-      asio::async_write(fetch->socket, asio::buffer(fetch->request),
-                        [fetch, finish](std::error_code ec, size_t) {
-                          if (ec) return finish(fetch, false);
-                          readMore(fetch, finish);
-                        });
-    };
-    asio::ip::tcp::endpoint endpoint;
-    std::string host, port;
-    if (literalEndpoint(address, endpoint, host, port)) {
-      fetch->socket.async_connect(endpoint, connected);
-    } else if (!host.empty()) {
-      fetch->resolver.async_resolve(
-          host, port,
-          [fetch, finish, connected](std::error_code ec,
-                                     asio::ip::tcp::resolver::results_type results) {
-            if (ec) return finish(fetch, false);
-            asio::async_connect(
-                fetch->socket, results,
-                [connected](std::error_code ec, const asio::ip::tcp::endpoint&) { connected(ec); });
-          });
+    if (auto kept = idle_.find(address); kept != idle_.end()) {
+      fetch->socket = std::move(kept->second);
+      idle_.erase(kept);
+      fetch->reused = true;
+      send(fetch, finish);
     } else {
-      // Not host:port: fail on the next turn of the loop, like any unreachable target.
-      asio::post(io_, [fetch, finish] { finish(fetch, false); });
+      connect(fetch, finish);
     }
   }
 }
@@ -300,6 +403,12 @@ void MeshScraper::endRound() {
   std::unique_ptr<Round> r = std::move(round_);
   const auto now = Clock::now();
   controlMetrics().scrape_duration.record(now - r->started);
+  // The kept connections of proxies that left are closed.
+  std::set<std::string_view> present;
+  for (const auto& p : r->status.proxies()) present.insert(p.admin_address());
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    it = present.count(it->first) ? std::next(it) : idle_.erase(it);
+  }
   durations_ms_.push_back(std::chrono::duration<double, std::milli>(now - r->started).count());
   if (durations_ms_.size() > kDurationsKept) durations_ms_.pop_front();
   ++rounds_;
@@ -360,6 +469,11 @@ MeshScraper::ProxyTotals MeshScraper::summarize(std::string_view body, bool gate
   ProxyTotals out;
   std::array<std::string, kWantedCount> v;
   std::string key;
+  // A histogram's buckets differ only in their last label, le: the labels before it are read
+  // once per series, and the following buckets of the series only compared with them.
+  std::string_view series;
+  bool series_wanted = false;
+  Totals* series_totals = nullptr;  // its service's, when wanted
   size_t pos = 0;
   while (pos < body.size()) {
     size_t end = body.find('\n', pos);
@@ -368,6 +482,7 @@ MeshScraper::ProxyTotals MeshScraper::summarize(std::string_view body, bool gate
     pos = end + 1;
     if (line.empty() || line[0] != 'i') continue;  // comments and other families, quickly
     if (line.starts_with(kRequests)) {
+      series = {};
       const double value = readSeries(line, kRequests.size(), v);
       const std::string& code = v[kResponseCode];
       const bool error = code[0] == '5';
@@ -395,10 +510,33 @@ MeshScraper::ProxyTotals MeshScraper::summarize(std::string_view body, bool gate
         if (error) s.errors += value;
       }
     } else if (line.starts_with(kBuckets)) {
+      // The le label last (as proxies print it), else every line is read whole.
+      size_t le = line.rfind(",le=\"");
+      if (le != std::string_view::npos) {
+        const size_t close = line.find('"', le + 5);
+        if (close == std::string_view::npos || close + 1 >= line.size() || line[close + 1] != '}') {
+          le = std::string_view::npos;
+        }
+      }
+      if (le != std::string_view::npos && !series.empty() && line.substr(0, le) == series) {
+        if (!series_wanted) continue;
+        const size_t close = line.find('"', le + 5);
+        const size_t space = line.rfind(' ');
+        if (close == std::string_view::npos || space == std::string_view::npos) continue;
+        const std::string_view bound_text = line.substr(le + 5, close - le - 5);
+        const double bound =
+            bound_text == "+Inf" ? INFINITY : std::strtod(std::string(bound_text).c_str(), nullptr);
+        const double value = std::strtod(std::string(line.substr(space + 1)).c_str(), nullptr);
+        series_totals->buckets[bound] += value;
+        continue;
+      }
       const double value = readSeries(line, kBuckets.size(), v, true);
-      if (std::isnan(value) || v[kReporter] != "source") continue;
+      series = le == std::string_view::npos ? std::string_view() : line.substr(0, le);
+      series_wanted = !std::isnan(value) && v[kReporter] == "source";
+      if (!series_wanted) continue;
+      series_totals = &out.services[v[kDestinationService]];
       const double bound = v[kLe] == "+Inf" ? INFINITY : std::strtod(v[kLe].c_str(), nullptr);
-      out.services[v[kDestinationService]].buckets[bound] += value;
+      series_totals->buckets[bound] += value;
     }
   }
   return out;

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
@@ -103,6 +104,10 @@ class MeshScraper {
 
   using FetchDone = std::function<void(const std::shared_ptr<Fetch>&, bool ok)>;
   static void readMore(const std::shared_ptr<Fetch>& fetch, const FetchDone& finish);
+  static void send(const std::shared_ptr<Fetch>& fetch, const FetchDone& finish);
+  void connect(const std::shared_ptr<Fetch>& fetch, const FetchDone& finish);
+  FetchDone fetchDone();
+  void finishFetchOf(const std::shared_ptr<Fetch>& fetch, bool ok);
   void schedule(Clock::duration delay);
   void beginRound();
   void launchNext();
@@ -128,7 +133,10 @@ class MeshScraper {
   uint64_t rounds_ = 0;
   int targets_ = 0;                   // proxies in the last round begun
   std::vector<std::string> buffers_;  // read buffers of finished scrapes, reused
-  std::string rendered_;              // render() of the newest round, made once
+  // Keep-alive connections to proxies' admin addresses between rounds: a scrape on one saves
+  // the connect and the close (most of a scrape's cost once the body is filtered).
+  std::map<std::string, asio::ip::tcp::socket, std::less<>> idle_;
+  std::string rendered_;  // render() of the newest round, made once
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

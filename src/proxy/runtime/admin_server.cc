@@ -17,6 +17,8 @@ namespace halyard::proxy::runtime {
 namespace {
 
 constexpr std::chrono::seconds kAdminTimeout{10};
+// An idle keep-alive connection; longer than the control plane's scrape interval of a large mesh.
+constexpr std::chrono::seconds kAdminIdleTimeout{120};
 
 }  // namespace
 
@@ -69,38 +71,48 @@ AdminResponse AdminServer::dispatch(std::string_view method, std::string_view ta
 
 net::awaitable<void> AdminServer::serve(asio::ip::tcp::socket socket) {
   net::Transport transport(std::move(socket));
-  net::ByteBuffer in(16 * 1024);
-  http::RequestParser parser;
   net::OpTimer timer(transport.executor());
-  const Clock::time_point deadline = Clock::now() + kAdminTimeout;
-  AdminResponse response;
-  bool is_head = false;
-  while (true) {
-    if (in.end() > 0) {
-      const http::ParseStatus st = parser.feed(in.fromStart());
-      if (st == http::ParseStatus::kError) {
-        response = AdminResponse{parser.error().status, "text/plain; charset=utf-8",
-                                 std::string(parser.error().reason) + "\n"};
-        break;
+  // Keep-alive: a scraper (the control plane's dashboard, Prometheus) asks again on the same
+  // connection, which saves it a connect and a close per scrape. A connection idle for
+  // kAdminIdleTimeout is closed; a request, once it starts, has kAdminTimeout.
+  for (bool first = true;; first = false) {
+    net::ByteBuffer in(16 * 1024);
+    http::RequestParser parser;
+    Clock::time_point deadline = Clock::now() + (first ? kAdminTimeout : kAdminIdleTimeout);
+    AdminResponse response;
+    bool is_head = false;
+    bool keep_alive = false;
+    while (true) {
+      if (in.end() > 0) {
+        const http::ParseStatus st = parser.feed(in.fromStart());
+        if (st == http::ParseStatus::kError) {
+          response = AdminResponse{parser.error().status, "text/plain; charset=utf-8",
+                                   std::string(parser.error().reason) + "\n"};
+          break;
+        }
+        if (st == http::ParseStatus::kHeadComplete) {
+          is_head = parser.head().method == "HEAD";
+          // A request with a body is not an admin request: answered, then the connection ends.
+          keep_alive = parser.head().keep_alive && parser.head().head_bytes == in.end();
+          response = dispatch(parser.head().method, parser.head().path);
+          break;
+        }
       }
-      if (st == http::ParseStatus::kHeadComplete) {
-        is_head = parser.head().method == "HEAD";
-        response = dispatch(parser.head().method, parser.head().path);
-        break;
-      }
+      if (in.writableSize() == 0) co_return;  // a head this large is not an admin request
+      const IoResult r = co_await readSome(transport, in, timer, deadline);
+      if (!r.ok()) co_return;
+      deadline = std::min(deadline, Clock::now() + kAdminTimeout);  // the request has begun
     }
-    if (in.writableSize() == 0) co_return;  // a head this large is not an admin request
-    const IoResult r = co_await readSome(transport, in, timer, deadline);
-    if (!r.ok()) co_return;
+    std::string out;
+    http::appendStatusLine(out, response.status, http::reasonPhrase(response.status));
+    http::appendHeader(out, "content-type", response.content_type);
+    http::appendHeader(out, "content-length", std::to_string(response.body.size()));
+    if (!keep_alive) http::appendHeader(out, "connection", "close");
+    http::appendHeadEnd(out);
+    if (!is_head) out += response.body;
+    const IoResult w = co_await writeAll(transport, asio::buffer(out), timer, deadline);
+    if (!keep_alive || !w.ok()) break;
   }
-  std::string out;
-  http::appendStatusLine(out, response.status, http::reasonPhrase(response.status));
-  http::appendHeader(out, "content-type", response.content_type);
-  http::appendHeader(out, "content-length", std::to_string(response.body.size()));
-  http::appendHeader(out, "connection", "close");
-  http::appendHeadEnd(out);
-  if (!is_head) out += response.body;
-  co_await writeAll(transport, asio::buffer(out), timer, deadline);
   transport.close();
 }
 

@@ -1,6 +1,7 @@
 // The admin listener (--admin 127.0.0.1:15000), on the main thread: a few read-only endpoints
-// (/ready, /stats/prometheus, /config_dump, /clusters) registered by the process. One request
-// per connection; it never touches the workers' request path.
+// (/ready, /stats/prometheus, /config_dump, /clusters) registered by the process. Requests one
+// at a time, on keep-alive connections (a scraper asks again on the same one); it never touches
+// the workers' request path.
 #pragma once
 
 #include <asio/io_context.hpp>

@@ -491,6 +491,10 @@ net::awaitable<void> DownstreamConnection::serve() {
   log.authority = rq.view.authority;
   log.user_agent = rq.view.header("user-agent").value_or(std::string_view());
   log.request_id = rq.request_id;
+  // A view, not a copy: telemetry asks for a header only when a format, filter or tag does.
+  log.request_headers = {&rq.view, [](const void* view, std::string_view name) {
+                           return static_cast<const http::RequestView*>(view)->header(name);
+                         }};
   log.downstream_remote_address = ds_.remote_endpoint;
   log.downstream_local_address = ds_.local_endpoint;
   log.requested_server_name = ds_.sni();

@@ -23,6 +23,7 @@
 #include "proxy/runtime/io_ops.h"
 #include "proxy/runtime/proxy_runtime.h"
 #include "telemetry/peer_identity.h"
+#include "telemetry/prometheus.h"
 #include "telemetry/proxy_stats.h"
 #include "translate/traffic_policy_compiler.h"
 #include "translate/translate.h"
@@ -31,6 +32,16 @@
 namespace halyard::proxy::runtime {
 
 namespace {
+
+// The access log provider paths a config names (telemetry/access_logger.h: usePaths).
+std::vector<std::string> accessLogPaths(const translate::Snapshot& snapshot) {
+  std::vector<std::string> paths;
+  for (const auto& l : snapshot.listeners) {
+    if (!l.telemetry) continue;
+    for (const auto& p : l.telemetry->access_log_providers) paths.push_back(p.path);
+  }
+  return paths;
+}
 
 constexpr std::string_view kBuildTag = "halyard-0.1.0";
 
@@ -279,9 +290,10 @@ int Process::run() {
       &stats_->mainThread().gauge("halyard_workload_certificate_expiry_timestamp_seconds");
   certificates_ = &stats_->mainThread().counter("halyard_workload_certificates_total");
 
-  runtime_ =
-      std::make_unique<ProxyRuntime>(std::move(runtime_options), stats_.get(),
-                                     options_.access_log.empty() ? nullptr : &access_log_, self());
+  // The logger is passed even without --access-log: the Telemetry API's providers name their
+  // own paths (telemetry/access_logger.h).
+  runtime_ = std::make_unique<ProxyRuntime>(std::move(runtime_options), stats_.get(), &access_log_,
+                                            self());
   auto started = runtime_->start(first);
   if (!started) {
     std::fprintf(stderr, "halyard-proxy: %s\n", started.error().message.c_str());
@@ -304,9 +316,15 @@ int Process::run() {
       }
       return AdminResponse{200, "text/plain; charset=utf-8", "LIVE\n"};
     });
-    admin_->handle("/stats/prometheus", [this](std::string_view) {
+    // ?filter=REGEX: only the families whose name matches, as Envoy's admin does (the control
+    // plane's dashboard scrape asks for the two it reads).
+    admin_->handle("/stats/prometheus", [this](std::string_view query) {
+      auto filter = telemetry::prometheusFilter(query);
+      if (!filter) {
+        return AdminResponse{400, "text/plain; charset=utf-8", filter.error().message + "\n"};
+      }
       return AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                           stats_->renderPrometheus(kBuildTag)};
+                           stats_->renderPrometheus(kBuildTag, filter->get())};
     });
     admin_->handle("/config_dump", [this](std::string_view) {
       return AdminResponse{200, "application/json", configDumpJson(*runtime_->snapshot())};
@@ -364,6 +382,7 @@ int Process::run() {
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   signals_.add(SIGHUP);
+  signals_.add(SIGUSR1);  // reopen the access log files (log rotation), as Envoy's admin does
   awaitSignal();
   if (!options_.control.empty()) {
     startControlClient();
@@ -521,6 +540,7 @@ Verdict Process::applyPushed(std::shared_ptr<const translate::Snapshot> snapshot
   HLOG_INFO("serving config version {} from {} ({} listeners bound, {} route tables, {} clusters)",
             version_, options_.control, bound, snapshot->listeners.size() - bound,
             snapshot->clusters.size());
+  access_log_.usePaths(accessLogPaths(*snapshot));
   runtime_->updateSnapshot(std::move(snapshot));
   configured_ = true;
   return common::Ok{};
@@ -529,7 +549,10 @@ Verdict Process::applyPushed(std::shared_ptr<const translate::Snapshot> snapshot
 void Process::awaitSignal() {
   signals_.async_wait([this](const asio::error_code& ec, int signal) {
     if (ec) return;
-    if (signal == SIGHUP) {
+    if (signal == SIGUSR1) {
+      access_log_.reopen();
+      HLOG_INFO("SIGUSR1: access log files reopened");
+    } else if (signal == SIGHUP) {
       if (options_.config_dir.empty()) {
         HLOG_INFO("SIGHUP: nothing to reload, the config comes from {}", options_.control);
       } else {
@@ -579,6 +602,7 @@ void Process::reload() {
   ++version_;
   server_stats_.config_reload_ok->inc();
   server_stats_.config_version->set(static_cast<int64_t>(version_));
+  access_log_.usePaths(accessLogPaths(*loaded.snapshot));
   runtime_->updateSnapshot(loaded.snapshot);
   HLOG_INFO("reloaded {}: serving config version {}", options_.config_dir, version_);
 }

@@ -4,6 +4,8 @@
 #include <map>
 #include <span>
 
+#include "telemetry/tag_overrides.h"
+
 namespace halyard::proxy::runtime {
 
 WorkerTelemetry::WorkerTelemetry(telemetry::WorkerStats* stats, telemetry::AccessLogger* access_log,
@@ -259,6 +261,8 @@ void WorkerTelemetry::recordSpan(const RequestRecord& record) {
   if (filling_up) telemetry::SpanExporter::instance().wake();
 }
 
+static translate::AccessLogAttributes accessLogAttributes(const telemetry::AccessLogEntry& log);
+
 void WorkerTelemetry::recordOverridden(const RequestRecord& record,
                                        const translate::MetricsSide& side) {
   const telemetry::IstioRequestLabels l = istioLabels(record);
@@ -274,20 +278,32 @@ void WorkerTelemetry::recordOverridden(const RequestRecord& record,
   const std::span<const telemetry::Label> all(labels.data(), labels.size());
   using M = translate::IstioMetric;
   auto on = [&side](M m) { return !side.disabled[static_cast<size_t>(m)]; };
-  if (on(M::kRequestCount)) stats_->counter(telemetry::kIstioRequestsTotal, all).inc();
+  // tagOverrides UPSERT: the labels of each metric with its CEL values (per worker thread).
+  thread_local telemetry::TagUpserter upserter;
+  const translate::AccessLogAttributes request =
+      side.upserts.empty() ? translate::AccessLogAttributes{} : accessLogAttributes(record.log);
+  auto labelsOf = [&](M m) {
+    return side.upserts.empty() ? all : upserter.apply(all, side, m, request);
+  };
+  if (on(M::kRequestCount)) {
+    stats_->counter(telemetry::kIstioRequestsTotal, labelsOf(M::kRequestCount)).inc();
+  }
   if (on(M::kRequestDuration)) {
-    stats_->histogram(telemetry::kIstioRequestDuration, all)
+    stats_->histogram(telemetry::kIstioRequestDuration, labelsOf(M::kRequestDuration))
         .record(static_cast<uint64_t>(record.log.duration.count()));
   }
   if (on(M::kRequestSize)) {
-    stats_->histogram(telemetry::kIstioRequestBytes, all).record(record.log.bytes_received);
+    stats_->histogram(telemetry::kIstioRequestBytes, labelsOf(M::kRequestSize))
+        .record(record.log.bytes_received);
   }
   if (on(M::kResponseSize)) {
-    stats_->histogram(telemetry::kIstioResponseBytes, all).record(record.log.bytes_sent);
+    stats_->histogram(telemetry::kIstioResponseBytes, labelsOf(M::kResponseSize))
+        .record(record.log.bytes_sent);
   }
 }
 
-// What an accessLogging filter expression reads of the request (translate/access_log_filter.h).
+// What an accessLogging filter expression or a tagOverrides value reads of the request
+// (translate/access_log_filter.h).
 static translate::AccessLogAttributes accessLogAttributes(const telemetry::AccessLogEntry& log) {
   translate::AccessLogAttributes a;
   a.response_code = log.response_code;
@@ -298,13 +314,22 @@ static translate::AccessLogAttributes accessLogAttributes(const telemetry::Acces
   a.request_id = log.request_id;
   a.x_forwarded_for = log.x_forwarded_for;
   a.mtls = !log.downstream_peer_uri_san.empty();
+  a.headers = log.request_headers;
   return a;
+}
+
+// The providers a logged request goes to (none: the proxy's own log).
+static std::span<const translate::AccessLogProvider> accessLogProviders(
+    const translate::ListenerTelemetry* overrides) {
+  if (!overrides) return {};
+  return overrides->access_log_providers;
 }
 
 void WorkerTelemetry::requestDone(const RequestRecord& record) {
   const translate::ListenerTelemetry* overrides = record.telemetry;
-  if (writer_ && (!overrides || overrides->logs(accessLogAttributes(record.log)))) {
-    writer_->log(record.log);
+  if (writer_ && writer_->wants(accessLogProviders(overrides)) &&
+      (!overrides || overrides->logs(accessLogAttributes(record.log)))) {
+    writer_->log(record.log, accessLogProviders(overrides));
   }
   if (record.trace && record.trace->sampled()) recordSpan(record);
   if (!stats_) return;
@@ -319,7 +344,9 @@ void WorkerTelemetry::requestDone(const RequestRecord& record) {
     const translate::MetricsSide& side = record.listener_kind == translate::ListenerKind::kInbound
                                              ? overrides->server
                                              : overrides->client;
-    if (side.anyDisabled() || !side.removed_tags.empty()) return recordOverridden(record, side);
+    if (side.anyDisabled() || !side.removed_tags.empty() || !side.upserts.empty()) {
+      return recordOverridden(record, side);
+    }
   }
   stats_->recordRequest(istioLabels(record), static_cast<uint64_t>(record.log.duration.count()),
                         record.log.bytes_received, record.log.bytes_sent);
@@ -374,8 +401,9 @@ void WorkerTelemetry::tcpOpened(const RequestRecord& record) {
 void WorkerTelemetry::tcpDone(const RequestRecord& record, bool opened) {
   const translate::ListenerTelemetry* overrides = record.telemetry;
   // A TCP connection has no response code: a filter on response.code sees 0, as Envoy's does.
-  if (writer_ && (!overrides || overrides->logs(accessLogAttributes(record.log)))) {
-    writer_->log(record.log);
+  if (writer_ && writer_->wants(accessLogProviders(overrides)) &&
+      (!overrides || overrides->logs(accessLogAttributes(record.log)))) {
+    writer_->log(record.log, accessLogProviders(overrides));
   }
   if (!stats_) return;
   using M = translate::IstioMetric;

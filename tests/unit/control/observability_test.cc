@@ -5,7 +5,9 @@
 #include <asio/read_until.hpp>
 #include <asio/streambuf.hpp>
 #include <asio/write.hpp>
+#include <cmath>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -166,6 +168,23 @@ TEST(MeshScraper, SummarizesEdgesServicesAndDenialsOfOneBody) {
   EXPECT_EQ(c.buckets.size(), 2u);
 }
 
+TEST(MeshScraper, ReadsTheLabelsOfAHistogramOncePerSeries) {
+  // Buckets of one series share everything before le; the next series differs before it.
+  auto bucket = [](const char* reporter, const char* service, const char* le, int count) {
+    return std::string("istio_request_duration_milliseconds_bucket{reporter=\"") + reporter +
+           "\",destination_service=\"" + service + "\",le=\"" + le + "\"} " +
+           std::to_string(count) + "\n";
+  };
+  const std::string body = bucket("source", "c", "10", 1) + bucket("source", "c", "+Inf", 3) +
+                           bucket("destination", "c", "10", 50) +
+                           bucket("destination", "c", "+Inf", 60) + bucket("source", "d", "5", 2) +
+                           bucket("source", "d", "+Inf", 4);
+  const auto t = MeshScraper::summarize(body, false);
+  ASSERT_EQ(t.services.size(), 2u);
+  EXPECT_EQ(t.services.at("c").buckets, (std::map<double, double>{{10, 1}, {INFINITY, 3}}));
+  EXPECT_EQ(t.services.at("d").buckets, (std::map<double, double>{{5, 2}, {INFINITY, 4}}));
+}
+
 TEST(MeshScraper, ScrapesProxiesConcurrentlyAndComputesRatesOverRounds) {
   // A tiny admin endpoint that answers every connection with a body whose counter grows.
   asio::io_context server_io;
@@ -229,6 +248,86 @@ TEST(MeshScraper, ScrapesProxiesConcurrentlyAndComputesRatesOverRounds) {
   EXPECT_EQ(edge["requests"], 10 * (4 + 5 + 6));  // the second round's three bodies
   EXPECT_GT(edge["rps"].get<double>(), 0);
   EXPECT_EQ(answers[1]["services"].size(), 0u);
+}
+
+TEST(MeshScraper, KeepsTheConnectionAliveAndReconnectsWhenTheProxyClosedIt) {
+  // An admin endpoint that answers requests one after the other on a connection, as the
+  // proxy's does, and closes its first connection after two answers (a restart, an idle
+  // timeout): the scraper sends the third on the closed connection, then again on a new one.
+  asio::io_context server_io;
+  asio::ip::tcp::acceptor acceptor(server_io, {asio::ip::make_address("127.0.0.1"), 0});
+  const auto port = acceptor.local_endpoint().port();
+  int accepted = 0, served = 0;
+  std::vector<std::string> targets;
+  std::function<void(std::shared_ptr<asio::ip::tcp::socket>, int)> serveOne;
+  serveOne = [&](std::shared_ptr<asio::ip::tcp::socket> sock, int answered) {
+    auto head = std::make_shared<asio::streambuf>();
+    asio::async_read_until(
+        *sock, *head, "\r\n\r\n", [&, sock, head, answered](std::error_code ec, size_t) {
+          if (ec) return;
+          std::string request(asio::buffers_begin(head->data()), asio::buffers_end(head->data()));
+          targets.push_back(request.substr(0, request.find("\r\n")));
+          ++served;
+          const std::string body =
+              "istio_requests_total{reporter=\"destination\",source_workload=\"a\","
+              "destination_workload=\"b\",destination_service=\"b\",response_code=\"200\"} " +
+              std::to_string(served * 10) + "\n";
+          auto text = std::make_shared<std::string>(
+              "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+              body);
+          asio::async_write(*sock, asio::buffer(*text),
+                            [&, sock, text, answered](std::error_code, size_t) {
+                              if (accepted == 1 && answered + 1 == 2) {
+                                std::error_code ignored;
+                                sock->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+                                sock->close(ignored);
+                                return;
+                              }
+                              serveOne(sock, answered + 1);
+                            });
+        });
+  };
+  std::function<void()> acceptOne = [&] {
+    acceptor.async_accept([&](std::error_code ec, asio::ip::tcp::socket socket) {
+      if (ec) return;
+      ++accepted;
+      serveOne(std::make_shared<asio::ip::tcp::socket>(std::move(socket)), 0);
+      acceptOne();
+    });
+  };
+  acceptOne();
+  std::thread server([&] { server_io.run(); });
+
+  v1::StatusResponse s;
+  auto* p = s.add_proxies();
+  p->set_id("p0");
+  p->set_role("sidecar");
+  p->set_admin_address("127.0.0.1:" + std::to_string(port));
+  asio::io_context io;
+  MeshScraperOptions options;
+  options.interval = std::chrono::milliseconds(0);
+  MeshScraper scraper(
+      io, [&s] { return s; }, options);
+  std::vector<nlohmann::json> answers;
+  for (int round = 0; round < 3; ++round) {
+    scraper.dashboard(std::chrono::milliseconds(0),
+                      [&](std::string json) { answers.push_back(nlohmann::json::parse(json)); });
+    io.restart();
+    io.run_for(std::chrono::seconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  server_io.stop();
+  server.join();
+  ASSERT_EQ(answers.size(), 3u);
+  for (const auto& a : answers) EXPECT_EQ(a["scrape"]["scraped"], 1) << a["scrape"];
+  EXPECT_EQ(served, 3);
+  EXPECT_EQ(accepted, 2);  // rounds 1-2 on one connection, round 3 on a new one
+  ASSERT_FALSE(targets.empty());
+  // Only the families the dashboard reads.
+  EXPECT_EQ(
+      targets[0],
+      "GET /stats/prometheus?filter=%5Eistio_request%28s_total%7C_duration_milliseconds%29%24 "
+      "HTTP/1.1");
 }
 
 TEST(TraceCollector, KeepsRecentTracesWithTheirRootAndRefusesWhatIsNotSpans) {

@@ -10,6 +10,7 @@
 #include "telemetry/access_log_format.h"
 #include "telemetry/access_logger.h"
 #include "telemetry/response_flags.h"
+#include "telemetry/tag_overrides.h"
 
 namespace halyard::telemetry {
 namespace {
@@ -226,6 +227,111 @@ TEST_F(AccessLoggerTest, OpenFailureKeepsThePreviousDestination) {
   AccessLogWriter w(logger, 0);
   w.log(sampleEntry());
   EXPECT_FALSE(readFile(path_).empty());
+}
+
+// Headers beyond the entry's own fields, as the connection manager's view answers them.
+std::optional<std::string_view> someHeaders(const void*, std::string_view name) {
+  if (name == "x-user") return std::string_view("alice\"s");
+  return std::nullopt;
+}
+
+translate::AccessLogTemplate compiledText(std::string_view text) {
+  return std::get<translate::AccessLogTemplate>(translate::AccessLogTemplate::parseText(text));
+}
+
+TEST(AccessLogFormat, ProviderTextFormat) {
+  AccessLogEntry e = sampleEntry();
+  e.request_headers = {nullptr, &someHeaders};
+  std::string s;
+  appendTemplateLine(s, e,
+                     compiledText("%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% "
+                                  "%RESPONSE_CODE% %REQ(x-user)% %REQ(x-none)% "
+                                  "%REQ(USER-AGENT):4% %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% "
+                                  "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% %RESPONSE_FLAGS%"));
+  EXPECT_EQ(s, "GET /productpage?u=1 200 alice\"s - curl 10.0.0.1 12 -\n");
+  std::string with_newline;
+  appendTemplateLine(with_newline, e, compiledText("%START_TIME%\n"));
+  EXPECT_EQ(with_newline, "2026-12-01T08:00:00.123Z\n");  // no second newline
+}
+
+TEST(AccessLogFormat, ProviderLabelsFormat) {
+  AccessLogEntry e = localReply();
+  e.request_headers = {nullptr, &someHeaders};
+  auto t =
+      translate::AccessLogTemplate::parseLabels({{"code", "%RESPONSE_CODE%"},
+                                                 {"user", "%REQ(x-user)%"},
+                                                 {"upstream", "%UPSTREAM_HOST%"},
+                                                 {"ust", "%RESP(x-envoy-upstream-service-time)%"},
+                                                 {"line", "%REQ(:METHOD)% %UPSTREAM_HOST%"},
+                                                 {"fixed", "mesh"}});
+  std::string s;
+  appendTemplateLine(s, e, std::get<translate::AccessLogTemplate>(t));
+  EXPECT_EQ(s,
+            "{\"code\":404,\"user\":\"alice\\\"s\",\"upstream\":null,\"ust\":null,"
+            "\"line\":\"GET -\",\"fixed\":\"mesh\"}\n");
+}
+
+TEST_F(AccessLoggerTest, ProvidersWriteToTheirOwnFilesAndReopen) {
+  const std::string second = path_ + ".second";
+  AccessLogger logger;  // no --access-log
+  translate::AccessLogProvider text;
+  text.name = "text";
+  text.path = path_;
+  translate::AccessLogProvider custom;
+  custom.name = "custom";
+  custom.path = second;
+  custom.encoding = translate::AccessLogProvider::Encoding::kText;
+  custom.text = "%REQ(:PATH)% %RESPONSE_CODE%";
+  translate::compileAccessLogFormat(custom, nullptr);
+  const std::vector<translate::AccessLogProvider> providers = {text, custom};
+  std::string expected;
+  appendTextLine(expected, sampleEntry());
+  {
+    AccessLogWriter w(logger);
+    w.log(sampleEntry(), providers);
+    w.flush();
+    EXPECT_EQ(readFile(path_), expected);
+    EXPECT_EQ(readFile(second), "/productpage?u=1 200\n");
+    // Rotation: the file is moved away, SIGUSR1 reopens; the next line goes to a new file.
+    const std::string rotated = second + ".1";
+    ASSERT_EQ(std::rename(second.c_str(), rotated.c_str()), 0);
+    logger.reopen();
+    w.log(localReply(), providers);
+    w.flush();
+    EXPECT_EQ(readFile(second), "/nope 404\n");
+    EXPECT_EQ(readFile(rotated), "/productpage?u=1 200\n");
+    std::remove(rotated.c_str());
+  }
+  std::remove(second.c_str());
+}
+
+TEST(TagUpserter, ReplacesAndAddsLabels) {
+  translate::MetricsSide side;
+  translate::TagUpsert host;
+  host.tag = "destination_service";
+  host.compiled = *translate::parseAttributeValue("request.host");
+  host.metrics[static_cast<size_t>(translate::IstioMetric::kRequestCount)] = true;
+  translate::TagUpsert user;
+  user.tag = "user";
+  user.compiled = *translate::parseAttributeValue("request.headers['x-user'] | 'anonymous'");
+  user.metrics.fill(true);
+  side.upserts = {host, user};
+  translate::AccessLogAttributes request;
+  request.host = "shop.example.com";
+  TagUpserter upserter;
+  const std::vector<Label> base = {{"reporter", "source"}, {"destination_service", "shop"}};
+  auto count = upserter.apply(base, side, translate::IstioMetric::kRequestCount, request);
+  EXPECT_EQ(std::vector<Label>(count.begin(), count.end()),
+            (std::vector<Label>{{"reporter", "source"},
+                                {"destination_service", "shop.example.com"},
+                                {"user", "anonymous"}}));
+  auto duration = upserter.apply(base, side, translate::IstioMetric::kRequestDuration, request);
+  EXPECT_EQ(std::vector<Label>(duration.begin(), duration.end()),
+            (std::vector<Label>{
+                {"reporter", "source"}, {"destination_service", "shop"}, {"user", "anonymous"}}));
+  translate::MetricsSide none;
+  EXPECT_EQ(upserter.apply(base, none, translate::IstioMetric::kRequestCount, request).data(),
+            base.data());
 }
 
 }  // namespace

@@ -105,6 +105,46 @@ TEST(Prometheus, MergesAcrossWorkers) {
   EXPECT_EQ(linesStartingWith(out, "# TYPE c_total").size(), 1u);
 }
 
+TEST(Prometheus, FilterKeepsOnlyTheFamiliesWhoseNameMatches) {
+  WorkerStats a;
+  a.counter("istio_requests_total", {{"k", "x"}}).inc(2);
+  a.histogram("istio_request_duration_milliseconds", {{"k", "x"}}).record(3);
+  a.histogram("istio_request_bytes", {{"k", "x"}}).record(3);
+  a.counter("envoy_cluster_upstream_rq_total").inc();
+  const std::vector<const WorkerStats*> stats = {&a};
+
+  // What the control plane's scrape sends, percent-encoded.
+  auto dashboard =
+      prometheusFilter("usedonly&filter=%5Eistio_request%28s_total%7C_duration_milliseconds%29%24");
+  ASSERT_TRUE(dashboard.ok());
+  ASSERT_NE(*dashboard, nullptr);
+  const std::string out = renderPrometheus(stats, "1.24.0", dashboard->get());
+  EXPECT_EQ(linesStartingWith(out, "# TYPE"),
+            (std::vector<std::string>{"# TYPE istio_request_duration_milliseconds histogram",
+                                      "# TYPE istio_requests_total counter"}));
+  EXPECT_EQ(linesStartingWith(out, "istio_requests_total"),
+            (std::vector<std::string>{"istio_requests_total{k=\"x\"} 2"}));
+
+  // A partial match, as Envoy's: "upstream_rq" finds the Envoy counter only.
+  auto partial = prometheusFilter("filter=upstream_rq");
+  ASSERT_TRUE(partial.ok() && *partial != nullptr);
+  EXPECT_EQ(linesStartingWith(renderPrometheus(stats, "t", partial->get()), "# TYPE"),
+            (std::vector<std::string>{"# TYPE envoy_cluster_upstream_rq_total counter"}));
+
+  // No filter (or an empty one): everything, istio_build included.
+  auto none = prometheusFilter("usedonly");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, nullptr);
+  auto empty = prometheusFilter("filter=");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(*empty, nullptr);
+  EXPECT_EQ(linesStartingWith(render(stats), "# TYPE").size(), 5u);
+
+  auto bad = prometheusFilter("filter=istio_(");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("istio_("), std::string::npos) << bad.error().message;
+}
+
 TEST(Prometheus, EscapesLabelValuesAndSanitisesNames) {
   WorkerStats w;
   w.counter("odd.name-x", {{"bad-label", "a\"b\\c\nd"}}).inc();

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <variant>
+
 #include "translate_test_util.h"
 
 namespace halyard::translate {
@@ -275,6 +277,7 @@ spec:
       tagOverrides:
         request_protocol: {operation: REMOVE}
         request_host: {value: "request.host"}
+        tenant: {operation: UPSERT, value: "'x' + request.host"}
   accessLogging:
   - providers: [{name: envoy}]
     filter:
@@ -290,10 +293,17 @@ spec:
   EXPECT_TRUE(t->server.disabled[static_cast<size_t>(M::kResponseSize)]);
   EXPECT_FALSE(t->client.disabled[static_cast<size_t>(M::kRequestCount)]);
   EXPECT_EQ(t->client.removed_tags, std::vector<std::string>{"request_protocol"});
-  ASSERT_EQ(problems.size(), 1u);  // the CEL value of request_host, named by file:line and field
+  // request_host is an UPSERT (Istio's default operation) of every metric, both sides.
+  ASSERT_EQ(t->client.upserts.size(), 1u);
+  EXPECT_EQ(t->client.upserts[0].tag, "request_host");
+  EXPECT_EQ(t->client.upserts[0].value, "request.host");
+  EXPECT_TRUE(t->client.upserts[0].metrics[static_cast<size_t>(M::kRequestCount)]);
+  ASSERT_EQ(t->server.upserts.size(), 1u);
+  // A value outside the subset, named by file:line and field.
+  ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].find("test.yaml:"), 0u) << problems[0];
   EXPECT_NE(problems[0].find("Telemetry istio-system/mesh-default "
-                             "spec.metrics[0].overrides[2].tagOverrides.request_host: "),
+                             "spec.metrics[0].overrides[2].tagOverrides.tenant.value: "),
             std::string::npos)
       << problems[0];
   EXPECT_TRUE(t->logs(503));
@@ -303,7 +313,7 @@ spec:
 }
 
 TEST(ListenerTelemetry, AnExpressionOutsideTheSubsetLogsEverything) {
-  EXPECT_FALSE(parseAccessLogFilter("request.headers['x-custom'] == 'y'"));
+  EXPECT_FALSE(parseAccessLogFilter("request.headers[''] == 'y'"));
   EXPECT_FALSE(parseAccessLogFilter("size(request.path) > 3"));
   EXPECT_FALSE(parseAccessLogFilter("response.code >= "));
   EXPECT_FALSE(parseAccessLogFilter("response.code == 200 &&"));
@@ -347,6 +357,170 @@ TEST(ListenerTelemetry, TheAccessLogFilterEvaluatesTheCelSubset) {
   EXPECT_TRUE(matches("!(request.url_path == '/health' && response.code < 400)", post));
   EXPECT_FALSE(matches("!request.url_path.startsWith('/health') && response.code >= 500", post));
   EXPECT_FALSE(matches("response.code == 'x'", get));  // different types: false
+}
+
+TEST(ListenerTelemetry, FiltersReadEveryRequestHeader) {
+  // The headers a request carries, as the connection manager's view answers them.
+  struct Headers {
+    static std::optional<std::string_view> find(const void*, std::string_view name) {
+      if (name == "x-tenant") return std::string_view("gold");
+      return std::nullopt;
+    }
+  };
+  AccessLogAttributes a;
+  a.headers = {nullptr, &Headers::find};
+  auto f = parseAccessLogFilter("request.headers['X-Tenant'] == 'gold'");
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->matches(a));
+  EXPECT_TRUE(parseAccessLogFilter("request.headers['x-absent'] == ''")->matches(a));
+  EXPECT_FALSE(parseAccessLogFilter("request.headers['x-tenant'].startsWith('s')")->matches(a));
+}
+
+TEST(ListenerTelemetry, TagValuesEvaluateTheSubset) {
+  struct Headers {
+    static std::optional<std::string_view> find(const void*, std::string_view name) {
+      if (name == "x-user") return std::string_view("alice");
+      return std::nullopt;
+    }
+  };
+  AccessLogAttributes a;
+  a.response_code = 503;
+  a.method = "GET";
+  a.host = "shop.example.com";
+  a.path = "/cart?x=1";
+  a.mtls = true;
+  a.headers = {nullptr, &Headers::find};
+  auto value = [&a](const char* expression) {
+    auto v = parseAttributeValue(expression);
+    EXPECT_TRUE(v) << expression;
+    std::string out;
+    if (v) v->appendValue(out, a);
+    return out;
+  };
+  EXPECT_EQ(value("request.host"), "shop.example.com");
+  EXPECT_EQ(value("request.headers['x-user']"), "alice");
+  EXPECT_EQ(value("request.headers['x-none']"), "");
+  EXPECT_EQ(value("request.headers['x-none'] | 'anonymous'"), "anonymous");
+  EXPECT_EQ(value("request.headers['x-user'] | 'anonymous'"), "alice");
+  EXPECT_EQ(value("'literal'"), "literal");
+  EXPECT_EQ(value("response.code"), "503");
+  EXPECT_EQ(value("string(response.code)"), "503");
+  EXPECT_EQ(value("connection.mtls"), "true");
+  EXPECT_EQ(value("request.url_path"), "/cart");
+  EXPECT_EQ(value("response.code >= 500 ? 'error' : 'ok'"), "error");
+  EXPECT_EQ(value("request.method == 'POST' ? 'write' : request.method"), "GET");
+  EXPECT_FALSE(parseAttributeValue("size(request.host)"));
+  EXPECT_FALSE(parseAttributeValue("request.host +"));
+  EXPECT_FALSE(parseAttributeValue(""));
+}
+
+constexpr std::string_view kLoggingMesh = R"(apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    accessLogFile: /var/log/all.log
+    accessLogEncoding: JSON
+    defaultProviders:
+      accessLogging: [plain]
+    extensionProviders:
+    - name: plain
+      envoyFileAccessLog: {path: /tmp/plain.log}
+    - name: custom
+      envoyFileAccessLog:
+        path: /tmp/custom.log
+        logFormat: {text: "%REQ(:METHOD)% %REQ(X-USER?USER-AGENT)% %RESPONSE_CODE%"}
+    - name: json
+      envoyFileAccessLog:
+        path: /tmp/json.log
+        logFormat:
+          labels: {code: "%RESPONSE_CODE%", user: "%REQ(x-user)%"}
+    - name: broken
+      envoyFileAccessLog:
+        path: /tmp/broken.log
+        logFormat: {text: "%NOT_A_COMMAND%"}
+)";
+
+TEST(ListenerTelemetry, AccessLogProvidersComeFromTheTelemetryElseTheDefaults) {
+  const std::string telemetry = R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  accessLogging:
+  - providers: [{name: custom}, {name: json}, {name: envoy}, {name: broken}, {name: nope}]
+)";
+  const auto config = parseConfig(std::string(kLoggingMesh) + telemetry);
+  const MeshTelemetry mesh = readMeshTelemetry(config);
+  std::vector<std::string> problems;
+  auto t = resolveListenerTelemetry(config, "istio-system", "shop", {}, &problems, &mesh);
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->access_log_providers.size(), 4u);
+  using E = AccessLogProvider::Encoding;
+  const AccessLogProvider& custom = t->access_log_providers[0];
+  EXPECT_EQ(custom.path, "/tmp/custom.log");
+  EXPECT_EQ(custom.encoding, E::kText);
+  ASSERT_NE(custom.compiled, nullptr);
+  EXPECT_FALSE(custom.compiled->json());
+  const AccessLogProvider& json = t->access_log_providers[1];
+  EXPECT_EQ(json.encoding, E::kLabels);
+  ASSERT_NE(json.compiled, nullptr);
+  ASSERT_EQ(json.compiled->labels().size(), 2u);
+  EXPECT_EQ(json.compiled->labels()[0].first, "code");
+  // The built-in envoy writes to accessLogFile in accessLogEncoding.
+  EXPECT_EQ(t->access_log_providers[2].path, "/var/log/all.log");
+  EXPECT_EQ(t->access_log_providers[2].encoding, E::kDefaultJson);
+  // An unusable format keeps the default one; an unknown provider is left out. Both said.
+  EXPECT_EQ(t->access_log_providers[3].encoding, E::kDefaultText);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_NE(problems[0].find("%NOT_A_COMMAND%"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[1].find("\"nope\""), std::string::npos) << problems[1];
+
+  // Another namespace has no Telemetry: MeshConfig's defaultProviders.
+  auto other = resolveListenerTelemetry(config, "istio-system", "other", {}, nullptr, &mesh);
+  ASSERT_NE(other, nullptr);
+  ASSERT_EQ(other->access_log_providers.size(), 1u);
+  EXPECT_EQ(other->access_log_providers[0].path, "/tmp/plain.log");
+  // Without MeshConfig nothing is resolved (no telemetry at all).
+  EXPECT_EQ(resolveListenerTelemetry(parseConfig(std::string(telemetry).substr(4)), "istio-system",
+                                     "other", {}, nullptr, nullptr),
+            nullptr);
+}
+
+TEST(ListenerTelemetry, AccessLogFileAloneLogsEveryProxyThroughTheBuiltInEnvoy) {
+  const auto config = parseConfig(R"(apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    accessLogFile: /dev/stdout
+    accessLogFormat: "%REQ(:PATH)% %RESPONSE_CODE%"
+)");
+  const MeshTelemetry mesh = readMeshTelemetry(config);
+  auto t = resolveListenerTelemetry(config, "istio-system", "shop", {}, nullptr, &mesh);
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->access_log_providers.size(), 1u);
+  EXPECT_EQ(t->access_log_providers[0].name, "envoy");
+  EXPECT_EQ(t->access_log_providers[0].path, "/dev/stdout");
+  EXPECT_EQ(t->access_log_providers[0].encoding, AccessLogProvider::Encoding::kText);
+  EXPECT_FALSE(t->access_log_disabled);
+}
+
+TEST(AccessLogTemplate, CompilesEnvoyCommands) {
+  auto ok = AccessLogTemplate::parseText("[%START_TIME%] %REQ(X-USER):3% 100%% %DURATION%\n");
+  ASSERT_TRUE(std::holds_alternative<AccessLogTemplate>(ok));
+  const auto& parts = std::get<AccessLogTemplate>(ok).text();
+  ASSERT_EQ(parts.size(), 7u);
+  EXPECT_EQ(parts[0].text, "[");
+  EXPECT_EQ(parts[1].command, AccessLogTemplate::Command::kStartTime);
+  EXPECT_EQ(parts[3].command, AccessLogTemplate::Command::kRequestHeader);
+  EXPECT_EQ(parts[3].text, "x-user");
+  EXPECT_EQ(parts[3].max_length, 3u);
+  EXPECT_EQ(parts[4].text, " 100% ");
+  auto bad = AccessLogTemplate::parseText("%RESPONSE_CODE");
+  ASSERT_TRUE(std::holds_alternative<std::string>(bad));
+  EXPECT_NE(std::get<std::string>(bad).find("never ends"), std::string::npos);
+  EXPECT_TRUE(std::holds_alternative<std::string>(AccessLogTemplate::parseText("%RESP(x-a)%")));
 }
 
 }  // namespace

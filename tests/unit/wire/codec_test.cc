@@ -473,6 +473,53 @@ TEST(Codec, TcpRoutesSurviveTheRoundTrip) {
   EXPECT_EQ(r.origin, "default/sni tls[0]");
 }
 
+TEST(Codec, AccessLogProvidersAndTagUpsertsSurviveTheRoundTrip) {
+  tr::Snapshot s = tcpSnapshot();
+  auto t = std::make_shared<tr::ListenerTelemetry>();
+  tr::AccessLogProvider labels;
+  labels.name = "json";
+  labels.path = "/tmp/json.log";
+  labels.encoding = tr::AccessLogProvider::Encoding::kLabels;
+  labels.labels = {{"code", "%RESPONSE_CODE%"}, {"user", "%REQ(x-user)%"}};
+  tr::compileAccessLogFormat(labels, nullptr);
+  tr::AccessLogProvider envoy;
+  envoy.name = "envoy";
+  envoy.encoding = tr::AccessLogProvider::Encoding::kDefaultJson;
+  t->access_log_providers = {labels, envoy};
+  tr::TagUpsert upsert;
+  upsert.tag = "request_host";
+  upsert.value = "request.host";
+  upsert.compiled = *tr::parseAttributeValue(upsert.value);
+  upsert.metrics[static_cast<size_t>(tr::IstioMetric::kRequestDuration)] = true;
+  t->server.upserts = {upsert};
+  s.listeners[0].telemetry = t;
+  SnapshotAssembler assembler;
+  auto assembled = assembler.assemble(wholePush(s, 3));
+  ASSERT_TRUE(assembled) << assembled.error().message;
+  const auto& got = assembled->snapshot->listeners.at(0).telemetry;
+  ASSERT_NE(got, nullptr);
+  ASSERT_EQ(got->access_log_providers.size(), 2u);
+  const tr::AccessLogProvider& json = got->access_log_providers[0];
+  EXPECT_EQ(json.path, "/tmp/json.log");
+  EXPECT_EQ(json.encoding, tr::AccessLogProvider::Encoding::kLabels);
+  EXPECT_EQ(json.labels, labels.labels);
+  ASSERT_NE(json.compiled, nullptr);  // compiled again on the proxy's side
+  EXPECT_EQ(json.compiled->labels().size(), 2u);
+  EXPECT_EQ(got->access_log_providers[1].path, "");
+  EXPECT_EQ(got->access_log_providers[1].encoding, tr::AccessLogProvider::Encoding::kDefaultJson);
+  ASSERT_EQ(got->server.upserts.size(), 1u);
+  EXPECT_TRUE(got->client.upserts.empty());
+  const tr::TagUpsert& u = got->server.upserts[0];
+  EXPECT_EQ(u.tag, "request_host");
+  EXPECT_TRUE(u.metrics[static_cast<size_t>(tr::IstioMetric::kRequestDuration)]);
+  EXPECT_FALSE(u.metrics[static_cast<size_t>(tr::IstioMetric::kRequestCount)]);
+  tr::AccessLogAttributes request;
+  request.host = "shop.example.com";
+  std::string value;
+  u.compiled.appendValue(value, request);
+  EXPECT_EQ(value, "shop.example.com");
+}
+
 TEST(Codec, TcpRoutesWithoutDestinationsOrOnAnHttpListenerAreRefused) {
   v1::SnapshotPush p = wholePush(tcpSnapshot(), 1);
   p.mutable_resources()->mutable_listeners(0)->mutable_tcp_routes(0)->clear_clusters();
