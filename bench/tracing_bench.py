@@ -8,6 +8,11 @@ Reported per mode (medians): requests/s, p50/p99, CPU of the two sidecars per re
 spans the collector received, plus the tracing/off CPU ratio (the issue's bound: at most 1.10).
 
     bench/tracing_bench.py [--duration 10] [--connections 16] [--rounds 3] [--build build]
+                           [--side-by-side]
+
+With --side-by-side, two such meshes run at once, one traced and one not (swapped every round):
+both modes then see the same machine, which on a shared VM host can change speed by a third
+from one minute to the next.
 
 Not part of the test command; needs wrk, nginx and taskset like mesh_bench.py.
 """
@@ -85,6 +90,9 @@ def main():
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--build", default=os.path.join(REPO, "build"))
+    p.add_argument("--side-by-side", action="store_true",
+                   help="run two meshes at once, one traced and one not (swapped every round), "
+                        "so that a change in the machine's speed hits both modes alike")
     args = p.parse_args()
     # This process (the collector) stays on wrk's core, off the sidecars' one (mesh_bench.Up).
     os.sched_setaffinity(0, {0})
@@ -92,6 +100,8 @@ def main():
         if not shutil.which(tool):
             sys.exit("%s is not installed (scripts/setup.sh installs it)" % tool)
     collector = Collector()
+    if args.side_by_side:
+        return side_by_side(args, collector)
     tmp = tempfile.mkdtemp(prefix="halyard-tracing-bench-")
     cfg = config_dir(tmp, free_port(), free_port())
     up = Up(args.build, cfg, tmp)
@@ -114,6 +124,59 @@ def main():
         collector.server.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
 
+    report(args, results)
+
+
+def side_by_side(args, collector):
+    """Both modes at the same time on the same cores: mesh A traced and mesh B not, then the
+    other way round, every round. Each mesh's wrk and sidecars are measured over the same
+    seconds, so the machine's speed (other tenants of a shared host) is the same for both."""
+    meshes = []
+    results = {"off": [], "tracing": []}
+    try:
+        for name in ("a", "b"):
+            tmp = tempfile.mkdtemp(prefix="halyard-tracing-bench-%s-" % name)
+            cfg = config_dir(tmp, free_port(), free_port())
+            meshes.append((tmp, cfg, Up(args.build, cfg, tmp)))
+        for rnd in range(args.rounds):
+            modes = ("tracing", "off") if rnd % 2 == 0 else ("off", "tracing")
+            for (_, cfg, _), mode in zip(meshes, modes):
+                path = os.path.join(cfg, "tracing.yaml")
+                if mode == "tracing":
+                    with open(path, "w") as f:
+                        f.write(TRACING % collector.port)
+                elif os.path.exists(path):
+                    os.unlink(path)
+            time.sleep(3)  # the push reaches every sidecar well within this
+            spans0 = collector.spans
+            measured = [None, None]
+
+            def run(i):
+                measured[i] = measure(meshes[i][2], args)
+
+            threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            time.sleep(2)  # the last batch
+            for r, mode in zip(measured, modes):
+                if r is None or r["errors"]:
+                    raise RuntimeError("%s: requests failed" % mode)
+                r["spans"] = collector.spans - spans0 if mode == "tracing" else 0
+                results[mode].append(r)
+                print("round %d %-8s %8.0f req/s  %6.1f us/req (pair)  %d spans" %
+                      (rnd + 1, mode, r["rps"], r["cpu_us"], r["spans"]), file=sys.stderr)
+    finally:
+        for tmp, _, up in meshes:
+            up.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+        collector.server.shutdown()
+    print("Side by side: two meshes at once, the traced one swapped every round.")
+    report(args, results)
+
+
+def report(args, results):
     def med(mode, key):
         return statistics.median(r[key] for r in results[mode])
 
