@@ -74,14 +74,15 @@ class Collector:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def set_mode(cfg, mode, collector):
+def set_mode(cfg, mode, collector, settle=True):
     path = os.path.join(cfg, "tracing.yaml")
     if mode == "tracing":
         with open(path, "w") as f:
             f.write(TRACING % collector.port)
     elif os.path.exists(path):
         os.unlink(path)
-    time.sleep(3)  # the push reaches both sidecars well within this
+    if settle:
+        time.sleep(3)  # the push reaches both sidecars well within this
 
 
 def main():
@@ -141,12 +142,7 @@ def side_by_side(args, collector):
         for rnd in range(args.rounds):
             modes = ("tracing", "off") if rnd % 2 == 0 else ("off", "tracing")
             for (_, cfg, _), mode in zip(meshes, modes):
-                path = os.path.join(cfg, "tracing.yaml")
-                if mode == "tracing":
-                    with open(path, "w") as f:
-                        f.write(TRACING % collector.port)
-                elif os.path.exists(path):
-                    os.unlink(path)
+                set_mode(cfg, mode, collector, settle=False)
             time.sleep(3)  # the push reaches every sidecar well within this
             spans0 = collector.spans
             measured = [None, None]

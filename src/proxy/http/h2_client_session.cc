@@ -17,6 +17,28 @@ std::string_view view(const uint8_t* p, size_t n) {
 
 constexpr int32_t kWindow = 1024 * 1024;
 
+// nghttp2 copies the names and values it is given (no NO_COPY flags): views will do.
+nghttp2_nv nameValue(std::string_view name, std::string_view value) {
+  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                    value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
+// Scratch kept per thread, emptied: no allocation per request once it has grown.
+std::vector<nghttp2_nv>& scratchFields() {
+  thread_local std::vector<nghttp2_nv> nva;
+  nva.clear();
+  return nva;
+}
+
+int32_t submitRequest(nghttp2_session* session, const std::vector<nghttp2_nv>& nva, bool body,
+                      nghttp2_data_source_read_callback read_body) {
+  nghttp2_data_provider provider{};
+  provider.read_callback = read_body;
+  return nghttp2_submit_request(session, nullptr, nva.data(), nva.size(),
+                                body ? &provider : nullptr, nullptr);
+}
+
 }  // namespace
 
 struct H2ClientSession::Callbacks {
@@ -153,37 +175,21 @@ bool H2ClientSession::wantsWrite() const {
 
 int32_t H2ClientSession::request(const Fields& fields, bool body) {
   if (going_away_) return -1;
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(fields.size());
-  for (const auto& [name, value] : fields) {
-    nva.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                             reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())),
-                             name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
-  }
-  nghttp2_data_provider provider{};
-  provider.read_callback = &Callbacks::readBody;
-  const int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
-                                            body ? &provider : nullptr, nullptr);
+  std::vector<nghttp2_nv>& nva = scratchFields();
+  for (const auto& [name, value] : fields) nva.push_back(nameValue(name, value));
+  const int32_t id = submitRequest(session_, nva, body, &Callbacks::readBody);
   if (id > 0) responses_[id];
   return id;
 }
 
 int32_t H2ClientSession::request(const FieldBlock& fields, std::string_view scheme, bool body) {
   if (going_away_) return -1;
-  auto nv = [](std::string_view name, std::string_view value) {
-    return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                      value.size(), NGHTTP2_NV_FLAG_NONE};
-  };
-  // Scratch kept per thread: no allocation per request once it has grown.
-  thread_local std::vector<nghttp2_nv> nva;
-  nva.clear();
-  nva.push_back(nv(":scheme", scheme));
-  for (size_t i = 0; i < fields.size(); ++i) nva.push_back(nv(fields.name(i), fields.value(i)));
-  nghttp2_data_provider provider{};
-  provider.read_callback = &Callbacks::readBody;
-  const int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
-                                            body ? &provider : nullptr, nullptr);
+  std::vector<nghttp2_nv>& nva = scratchFields();
+  nva.push_back(nameValue(":scheme", scheme));
+  for (size_t i = 0; i < fields.size(); ++i) {
+    nva.push_back(nameValue(fields.name(i), fields.value(i)));
+  }
+  const int32_t id = submitRequest(session_, nva, body, &Callbacks::readBody);
   if (id > 0) responses_[id];
   return id;
 }

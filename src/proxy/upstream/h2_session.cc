@@ -174,6 +174,9 @@ class H2Session final : public http::H2ClientSession::Handler,
   void endStream(H2UpStream& s);
   // Ends a stream whose head never became an HTTP/2 request; `s` is gone after.
   void dropPending(H2UpStream& s);
+  // After the codec took (id > 0) or refused a stream's head: the stream moves from pending to
+  // open, or is dropped. The result of a start.
+  bool submitted(H2UpStream& s, int32_t id);
   // Turns the request head in the pipe into HEADERS; false when the stream was dropped.
   bool startRequest(H2UpStream& s);
   // Moves body bytes from the pipe into the stream's DATA queue, up to kMaxPending.
@@ -225,7 +228,11 @@ bool H2Session::startRequestDirect(H2UpStream& s, const http::FieldBlock& fields
   s.remaining = framing.content_length;
   s.has_body = framing.kind == http::BodyKind::kChunked ||
                (framing.kind == http::BodyKind::kContentLength && framing.content_length > 0);
-  s.id = codec_.request(fields, tls_ ? "https" : "http", s.has_body);
+  return submitted(s, codec_.request(fields, tls_ ? "https" : "http", s.has_body));
+}
+
+bool H2Session::submitted(H2UpStream& s, int32_t id) {
+  s.id = id;
   if (s.id < 0) {
     dropPending(s);
     return false;
@@ -319,19 +326,9 @@ bool H2Session::startRequest(H2UpStream& s) {
   s.has_body = s.framing.kind == http::BodyKind::kChunked ||
                (s.framing.kind == http::BodyKind::kContentLength && s.framing.content_length > 0);
   const size_t head_bytes = head.head_bytes;
-  s.id = codec_.request(fields, s.has_body);
+  const int32_t id = codec_.request(fields, s.has_body);
   s.pipe->consumeOutput(head_bytes);
-  if (s.id < 0) {
-    dropPending(s);
-    return false;
-  }
-  s.head_done = true;
-  auto it = std::find_if(pending_.begin(), pending_.end(),
-                         [&s](const std::unique_ptr<H2UpStream>& p) { return p.get() == &s; });
-  streams_.emplace(s.id, std::move(*it));
-  pending_.erase(it);
-  kick();
-  return true;
+  return submitted(s, id);
 }
 
 void H2Session::drainBody(H2UpStream& s) {
