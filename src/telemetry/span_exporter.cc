@@ -24,6 +24,7 @@ namespace {
 constexpr auto kFlushInterval = std::chrono::seconds(1);
 constexpr int kTimeoutSeconds = 5;
 constexpr int kExporterNice = 10;
+constexpr size_t kSpansPerPost = 1'024;
 
 // One POST on a fresh connection; true on a 2xx answer.
 bool post(const std::string& host, uint16_t port, const std::string& path, std::string_view body) {
@@ -192,16 +193,24 @@ void SpanExporter::flush() {
   }
   for (const auto& [key, batch] : batches) {
     const translate::TracingProvider& p = *batch.first;
-    body_.clear();
-    if (p.kind == translate::TracingProvider::Kind::kZipkin) {
-      appendZipkinJson(body_, batch.second, p.max_tag_length);
-    } else {
-      appendOtlpJson(body_, batch.second, p.max_tag_length);
-    }
-    if (post(p.host, p.port, p.path, body_.view())) {
-      exported_.fetch_add(batch.second.size(), std::memory_order_relaxed);
-    } else {
-      failed_.fetch_add(1, std::memory_order_relaxed);
+    // At most kSpansPerPost spans per request: the body (under a megabyte) stays in the cache
+    // of the core the workers share, where a whole second's batch would evict their data.
+    std::vector<const SpanRecord*> part;
+    for (size_t at = 0; at < batch.second.size(); at += kSpansPerPost) {
+      const auto first = batch.second.begin() + static_cast<ptrdiff_t>(at);
+      part.assign(
+          first, first + static_cast<ptrdiff_t>(std::min(kSpansPerPost, batch.second.size() - at)));
+      body_.clear();
+      if (p.kind == translate::TracingProvider::Kind::kZipkin) {
+        appendZipkinJson(body_, part, p.max_tag_length);
+      } else {
+        appendOtlpJson(body_, part, p.max_tag_length);
+      }
+      if (post(p.host, p.port, p.path, body_.view())) {
+        exported_.fetch_add(part.size(), std::memory_order_relaxed);
+      } else {
+        failed_.fetch_add(1, std::memory_order_relaxed);
+      }
     }
   }
   // A burst leaves big buffers behind: what a quiet second does not need goes.

@@ -80,7 +80,7 @@ class SpanBuffer {
   // A worker that has this many spans waiting wakes the exporter before its second is over
   // (one at 100% sampling serves well over that many requests a second); past kMaxBuffered,
   // spans are dropped and counted.
-  static constexpr size_t kFlushAt = 4'096;
+  static constexpr size_t kFlushAt = 1'024;
   static constexpr size_t kMaxBuffered = 32'768;
 
   // Fills the next record under the buffer's lock. The record may hold an earlier span: `fill`
