@@ -27,6 +27,8 @@ spec:
     - match: {metric: ALL_METRICS}
       tagOverrides:
         request_protocol: {operation: REMOVE}
+        transport: {value: "'tcp'"}
+        destination_service: {value: "connection.mtls ? 'mutual' : 'plain'"}
   accessLogging:
   - providers: [{name: envoy}]
     filter:
@@ -152,6 +154,8 @@ spec:
     - match: {metric: ALL_METRICS}
       tagOverrides:
         request_protocol: {operation: REMOVE}
+        transport: {value: "'tcp'"}
+        destination_service: {value: "connection.mtls ? 'mutual' : 'plain'"}
   accessLogging:
   - providers: [{name: envoy}]
     filter:
@@ -177,6 +181,9 @@ def test_tcp_metrics_and_logs_follow_the_overrides(tmp_path):
         closed = [l for l in text.splitlines() if l.startswith("istio_tcp_connections_closed_total{")]
         assert closed and closed[0].endswith(" 1"), text
         assert 'request_protocol="tcp"' not in closed[0], closed  # the tag was removed
+        # UPSERT: a new dimension, and an existing label set from a CEL value.
+        assert 'transport="tcp"' in closed[0], closed
+        assert 'destination_service="plain"' in closed[0], closed
         assert re.search(r"istio_tcp_received_bytes_total\{[^}]*\} 4", text), text
         assert "istio_tcp_sent_bytes_total{" not in text  # switched off
         # A TCP connection's response.code is 0: the filter keeps it out of the log, as Envoy's.

@@ -377,7 +377,17 @@ void WorkerTelemetry::withTcpLabels(const RequestRecord& record, F&& f) {
     }
     ++n;
   }
-  f(std::span<const telemetry::Label>(labels.data(), n), side);
+  const std::span<const telemetry::Label> base(labels.data(), n);
+  // tagOverrides UPSERT: each metric's labels with its CEL values (a connection's response.code
+  // is 0, as for the access-log filter), per worker thread as for requests.
+  thread_local telemetry::TagUpserter upserter;
+  const bool upserts = side && !side->upserts.empty();
+  const translate::AccessLogAttributes request =
+      upserts ? accessLogAttributes(record.log) : translate::AccessLogAttributes{};
+  auto labelsOf = [&](translate::IstioMetric m) {
+    return upserts ? upserter.apply(base, *side, m, request) : base;
+  };
+  f(labelsOf, side);
 }
 
 namespace {
@@ -390,12 +400,12 @@ bool metricOn(const translate::MetricsSide* side, translate::IstioMetric metric)
 
 void WorkerTelemetry::tcpOpened(const RequestRecord& record) {
   if (!stats_) return;
-  withTcpLabels(record,
-                [&](std::span<const telemetry::Label> labels, const translate::MetricsSide* side) {
-                  if (metricOn(side, translate::IstioMetric::kTcpOpenedConnections)) {
-                    stats_->counter(telemetry::kIstioTcpOpened, labels).inc();
-                  }
-                });
+  using M = translate::IstioMetric;
+  withTcpLabels(record, [&](auto&& labelsOf, const translate::MetricsSide* side) {
+    if (metricOn(side, M::kTcpOpenedConnections)) {
+      stats_->counter(telemetry::kIstioTcpOpened, labelsOf(M::kTcpOpenedConnections)).inc();
+    }
+  });
 }
 
 void WorkerTelemetry::tcpDone(const RequestRecord& record, bool opened) {
@@ -407,23 +417,24 @@ void WorkerTelemetry::tcpDone(const RequestRecord& record, bool opened) {
   }
   if (!stats_) return;
   using M = translate::IstioMetric;
-  withTcpLabels(
-      record, [&](std::span<const telemetry::Label> labels, const translate::MetricsSide* side) {
-        // A connection closed before it had a destination is counted opened now, as Istio does for
-        // connections whose peer was never known.
-        if (!opened && metricOn(side, M::kTcpOpenedConnections)) {
-          stats_->counter(telemetry::kIstioTcpOpened, labels).inc();
-        }
-        if (metricOn(side, M::kTcpClosedConnections)) {
-          stats_->counter(telemetry::kIstioTcpClosed, labels).inc();
-        }
-        if (metricOn(side, M::kTcpSentBytes)) {
-          stats_->counter(telemetry::kIstioTcpSentBytes, labels).inc(record.log.bytes_sent);
-        }
-        if (metricOn(side, M::kTcpReceivedBytes)) {
-          stats_->counter(telemetry::kIstioTcpReceivedBytes, labels).inc(record.log.bytes_received);
-        }
-      });
+  withTcpLabels(record, [&](auto&& labelsOf, const translate::MetricsSide* side) {
+    // A connection closed before it had a destination is counted opened now, as Istio does for
+    // connections whose peer was never known.
+    if (!opened && metricOn(side, M::kTcpOpenedConnections)) {
+      stats_->counter(telemetry::kIstioTcpOpened, labelsOf(M::kTcpOpenedConnections)).inc();
+    }
+    if (metricOn(side, M::kTcpClosedConnections)) {
+      stats_->counter(telemetry::kIstioTcpClosed, labelsOf(M::kTcpClosedConnections)).inc();
+    }
+    if (metricOn(side, M::kTcpSentBytes)) {
+      stats_->counter(telemetry::kIstioTcpSentBytes, labelsOf(M::kTcpSentBytes))
+          .inc(record.log.bytes_sent);
+    }
+    if (metricOn(side, M::kTcpReceivedBytes)) {
+      stats_->counter(telemetry::kIstioTcpReceivedBytes, labelsOf(M::kTcpReceivedBytes))
+          .inc(record.log.bytes_received);
+    }
+  });
 }
 
 void WorkerTelemetry::flush() {

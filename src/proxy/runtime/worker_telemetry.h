@@ -68,8 +68,9 @@ class WorkerTelemetry {
   telemetry::DownstreamStats& downstream(std::string_view listener);
   telemetry::UpstreamStats& upstream(const translate::Cluster& cluster);
   template <class F>
-  // Calls f(labels, side) with the TCP metrics' labels (the Telemetry API's removed tags left
-  // empty) and the overrides of the connection's side (null: none).
+  // Calls f(labelsOf, side): labelsOf(metric) gives that TCP metric's labels (the Telemetry
+  // API's removed tags left empty, its UPSERT values applied), side the overrides of the
+  // connection's side (null: none).
   void withTcpLabels(const RequestRecord& record, F&& f);
   // The span of a sampled request, to this worker's buffer (telemetry/span_exporter.h).
   void recordSpan(const RequestRecord& record);
