@@ -4,6 +4,8 @@
 #include <map>
 #include <vector>
 
+#include "common/hex.h"
+
 namespace halyard::telemetry {
 
 namespace {
@@ -196,21 +198,15 @@ std::string renderPrometheus(std::span<const WorkerStats* const> stats, std::str
 
 namespace {
 
-int hexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // %XX sequences decoded; '+' stays a '+' (a regular expression's quantifier), as Envoy reads it.
 std::string percentDecoded(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hexDigit(text[i + 1]) >= 0 &&
-        hexDigit(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hexDigit(text[i + 1]) * 16 + hexDigit(text[i + 2])));
+    if (text[i] == '%' && i + 2 < text.size() && common::hexValue(text[i + 1]) >= 0 &&
+        common::hexValue(text[i + 2]) >= 0) {
+      out.push_back(
+          static_cast<char>(common::hexValue(text[i + 1]) * 16 + common::hexValue(text[i + 2])));
       i += 2;
     } else {
       out.push_back(text[i]);

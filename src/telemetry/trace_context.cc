@@ -5,31 +5,18 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/hex.h"
+
 namespace halyard::telemetry {
 
 namespace {
 
-// Each byte's value as a hex digit, or kNotHex. Ids are random hex, digits and letters mixed:
-// a table lookup has no branch to mispredict, where a range test per character mispredicts
-// about every other one.
-constexpr uint8_t kNotHex = 0x80;
-constexpr std::array<uint8_t, 256> kHexValue = [] {
-  std::array<uint8_t, 256> t{};
-  for (auto& v : t) v = kNotHex;
-  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<uint8_t>(c - '0');
-  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<uint8_t>(c - 'a' + 10);
-  for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<uint8_t>(c - 'A' + 10);
-  return t;
-}();
-
-uint8_t hexValue(char c) {
-  return kHexValue[static_cast<unsigned char>(c)];
-}
+using common::hexValue;
 
 bool isHex(std::string_view s) {
-  uint8_t seen = 0;
+  int seen = 0;  // negative once any byte is not a digit (-1 has every bit set)
   for (char c : s) seen |= hexValue(c);
-  return (seen & kNotHex) == 0 && !s.empty();
+  return seen >= 0 && !s.empty();
 }
 
 bool allZero(std::string_view s) {

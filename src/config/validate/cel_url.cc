@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/hex.h"
+
 namespace halyard::config::cel {
 
 namespace {
@@ -11,12 +13,7 @@ using UrlResult = common::Result<std::string, std::string>;
 // What a %-escape or a plain byte may be in each part of the URL.
 enum class Part { kHost, kZone, kUserInfo, kPath };
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using common::hexValue;
 
 bool isAlnum(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
