@@ -195,11 +195,9 @@ void SpanExporter::flush() {
     const translate::TracingProvider& p = *batch.first;
     // At most kSpansPerPost spans per request: the body (under a megabyte) stays in the cache
     // of the core the workers share, where a whole second's batch would evict their data.
-    std::vector<const SpanRecord*> part;
-    for (size_t at = 0; at < batch.second.size(); at += kSpansPerPost) {
-      const auto first = batch.second.begin() + static_cast<ptrdiff_t>(at);
-      part.assign(
-          first, first + static_cast<ptrdiff_t>(std::min(kSpansPerPost, batch.second.size() - at)));
+    const std::span<const SpanRecord* const> all(batch.second);
+    for (size_t at = 0; at < all.size(); at += kSpansPerPost) {
+      const auto part = all.subspan(at, std::min(kSpansPerPost, all.size() - at));
       body_.clear();
       if (p.kind == translate::TracingProvider::Kind::kZipkin) {
         appendZipkinJson(body_, part, p.max_tag_length);
@@ -369,7 +367,7 @@ const std::string& serviceOf(const SpanRecord& s) {
 
 }  // namespace
 
-void SpanExporter::appendZipkinJson(JsonOut& out, const std::vector<const SpanRecord*>& spans,
+void SpanExporter::appendZipkinJson(JsonOut& out, std::span<const SpanRecord* const> spans,
                                     size_t max_tag_length) {
   std::string scratch;
   out.reserve(2);
@@ -404,7 +402,7 @@ void SpanExporter::appendZipkinJson(JsonOut& out, const std::vector<const SpanRe
   out.put(']');
 }
 
-void SpanExporter::appendOtlpJson(JsonOut& out, const std::vector<const SpanRecord*>& spans,
+void SpanExporter::appendOtlpJson(JsonOut& out, std::span<const SpanRecord* const> spans,
                                   size_t max_tag_length) {
   // One resource per service name (a proxy has one), its spans in one scope.
   std::map<std::string_view, std::vector<const SpanRecord*>> by_service;

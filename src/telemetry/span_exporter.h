@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -133,9 +134,9 @@ class SpanExporter {
   uint64_t failedBatches() const { return failed_.load(std::memory_order_relaxed); }
 
   // The request bodies, appended to `out`.
-  static void appendZipkinJson(common::JsonOut& out, const std::vector<const SpanRecord*>& spans,
+  static void appendZipkinJson(common::JsonOut& out, std::span<const SpanRecord* const> spans,
                                size_t max_tag_length);
-  static void appendOtlpJson(common::JsonOut& out, const std::vector<const SpanRecord*>& spans,
+  static void appendOtlpJson(common::JsonOut& out, std::span<const SpanRecord* const> spans,
                              size_t max_tag_length);
   static std::string zipkinJson(const std::vector<const SpanRecord*>& spans,
                                 size_t max_tag_length) {
