@@ -4,6 +4,8 @@
 (an nginx answering a small body with `return 200` on an h2c port), in one run.
 
 Each proxy gets one worker and runs pinned to core 1 with the backend; h2load runs on core 0.
+All three run at once and take turns, round after round, so a change in the machine's speed
+hits them alike; the ratios of CPU per request are printed with the spread of the rounds' ratios.
 Printed as a Markdown table: requests/s, CPU microseconds per request of the proxy's processes
 (utime+stime from /proc/<pid>/stat), peak RSS; then memory per idle HTTP/2 connection (RSS
 growth after opening --idle-connections client connections that only said hello) and per open
@@ -161,7 +163,10 @@ class SilentH2Backend:
         c.initiate_connection()
         conn.sendall(c.data_to_send())
         while True:
-            data = conn.recv(65536)
+            try:
+                data = conn.recv(65536)
+            except OSError:  # a proxy that closed its side of a stream it gave up on
+                return
             if not data:
                 return
             try:
@@ -244,6 +249,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="h2bench-")
     fleet = pb.Fleet(tmp)
     results = {}
+    rounds = {}
     try:
         backend_port = pb.free_port()
         nginx_h2_backend(fleet, backend_port)
@@ -254,6 +260,7 @@ def main():
             "nginx (grpc_pass)": lambda p: nginx_grpc_proxy(fleet, p, backend_port, silent.port),
             "HAProxy (proto h2)": lambda p: haproxy_h2(fleet, p, backend_port, silent.port),
         }
+        running = []
         for name, start in peers.items():
             port = pb.free_port()
             proc = start(port)
@@ -265,20 +272,26 @@ def main():
             idle_kb = idle_connection_kb(port, main_pid, args.idle_connections)
             stream_kb = open_stream_kb(port, main_pid, args.open_streams)
             h2load(port, 2000, 2, 8)  # warm-up
-            rps, cpu = [], []
-            for _ in range(args.rounds):
+            running.append((name, port, pids, main_pid, idle_kb, stream_kb))
+            rounds[name] = ([], [])
+        # The proxies take turns, round after round (each round in a rotated order), so that a
+        # change in the shared machine's speed hits all of them alike: the ratios are the figures
+        # that mean something on a machine like that.
+        for r in range(args.rounds):
+            shift = r % len(running)
+            for name, port, pids, _, _, _ in running[shift:] + running[:shift]:
                 c0 = pb.cpu_seconds(pids)
-                rps.append(h2load(port, args.requests, args.clients, args.streams))
-                cpu.append((pb.cpu_seconds(pids) - c0) / args.requests * 1e6)
-            peak = pb.status_kb(main_pid, "VmHWM")
-            results[name] = (statistics.median(rps), statistics.median(cpu), peak, idle_kb,
-                             stream_kb)
-            fleet.stop(proc)
+                rounds[name][0].append(h2load(port, args.requests, args.clients, args.streams))
+                rounds[name][1].append((pb.cpu_seconds(pids) - c0) / args.requests * 1e6)
+        for name, port, pids, main_pid, idle_kb, stream_kb in running:
+            rps, cpu = rounds[name]
+            results[name] = (statistics.median(rps), statistics.median(cpu),
+                             pb.status_kb(main_pid, "VmHWM"), idle_kb, stream_kb)
     finally:
         fleet.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
-    print("h2load -n %d -c %d -m %d (h2c), one worker each, %d rounds (medians)\n" % (
-        args.requests, args.clients, args.streams, args.rounds))
+    print("h2load -n %d -c %d -m %d (h2c), one worker each, %d rounds taken in turns (medians)\n"
+          % (args.requests, args.clients, args.streams, args.rounds))
     print("| proxy | req/s | CPU µs/request | peak RSS MB | KB per idle h2 connection | "
           "KB per open stream |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -288,8 +301,11 @@ def main():
     h = results.get("halyard-proxy")
     for peer in ("nginx (grpc_pass)", "HAProxy (proto h2)"):
         if h and peer in results:
-            print("\nhalyard-proxy CPU/request vs %s: %.2fx" % (peer, h[1] / results[peer][1]))
-
+            per_round = [a / b for a, b in zip(rounds["halyard-proxy"][1], rounds[peer][1])]
+            print("\nhalyard-proxy CPU/request vs %s: %.2fx (median of the rounds' ratios %.2fx, "
+                  "rounds %.2f-%.2f)" % (peer, h[1] / results[peer][1],
+                                         statistics.median(per_round), min(per_round),
+                                         max(per_round)))
 
 if __name__ == "__main__":
     main()

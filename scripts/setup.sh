@@ -10,6 +10,8 @@ PACKAGES=(
   # libraries (docs/ARCHITECTURE.md, "Libraries")
   libasio-dev libssl-dev libyaml-dev libyaml-cpp-dev libre2-dev nlohmann-json3-dev libspdlog-dev
   libcli11-dev libgtest-dev libgmock-dev libnghttp2-dev
+  # the proxy's allocator (cmd/proxy.cmake)
+  libmimalloc-dev
   # control-plane protocol (api/halyard/v1): protobuf + gRPC
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # tests: real clients and peers
