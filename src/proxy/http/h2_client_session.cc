@@ -17,13 +17,6 @@ std::string_view view(const uint8_t* p, size_t n) {
 
 constexpr int32_t kWindow = 1024 * 1024;
 
-// nghttp2 copies the names and values it is given (no NO_COPY flags): views will do.
-nghttp2_nv nameValue(std::string_view name, std::string_view value) {
-  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(), NGHTTP2_NV_FLAG_NONE};
-}
-
 // Scratch kept per thread, emptied: no allocation per request once it has grown.
 std::vector<nghttp2_nv>& scratchFields() {
   thread_local std::vector<nghttp2_nv> nva;
@@ -121,9 +114,7 @@ struct H2ClientSession::Callbacks {
         std::vector<nghttp2_nv> nva;
         nva.reserve(trailers->size());
         for (const auto& [name, value] : *trailers) {
-          nva.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                                   reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())),
-                                   name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
+          nva.push_back(h2Field(name, value));
         }
         if (nghttp2_submit_trailer(s.session_, id, nva.data(), nva.size()) == 0) {
           *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -176,7 +167,7 @@ bool H2ClientSession::wantsWrite() const {
 int32_t H2ClientSession::request(const Fields& fields, bool body) {
   if (going_away_) return -1;
   std::vector<nghttp2_nv>& nva = scratchFields();
-  for (const auto& [name, value] : fields) nva.push_back(nameValue(name, value));
+  for (const auto& [name, value] : fields) nva.push_back(h2Field(name, value));
   const int32_t id = submitRequest(session_, nva, body, &Callbacks::readBody);
   if (id > 0) responses_[id];
   return id;
@@ -185,9 +176,9 @@ int32_t H2ClientSession::request(const Fields& fields, bool body) {
 int32_t H2ClientSession::request(const FieldBlock& fields, std::string_view scheme, bool body) {
   if (going_away_) return -1;
   std::vector<nghttp2_nv>& nva = scratchFields();
-  nva.push_back(nameValue(":scheme", scheme));
+  nva.push_back(h2Field(":scheme", scheme));
   for (size_t i = 0; i < fields.size(); ++i) {
-    nva.push_back(nameValue(fields.name(i), fields.value(i)));
+    nva.push_back(h2Field(fields.name(i), fields.value(i)));
   }
   const int32_t id = submitRequest(session_, nva, body, &Callbacks::readBody);
   if (id > 0) responses_[id];

@@ -15,12 +15,6 @@ std::string_view view(const uint8_t* p, size_t n) {
   return {reinterpret_cast<const char*>(p), n};
 }
 
-nghttp2_nv field(std::string_view name, std::string_view value) {
-  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(), NGHTTP2_NV_FLAG_NONE};
-}
-
 }  // namespace
 
 struct H2ServerSession::Callbacks {
@@ -118,7 +112,7 @@ struct H2ServerSession::Callbacks {
       if (trailers && !trailers->empty()) {
         std::vector<nghttp2_nv> nva;
         nva.reserve(trailers->size());
-        for (const auto& [name, value] : *trailers) nva.push_back(field(name, value));
+        for (const auto& [name, value] : *trailers) nva.push_back(h2Field(name, value));
         if (nghttp2_submit_trailer(session, id, nva.data(), nva.size()) == 0) {
           *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
         }
@@ -182,8 +176,8 @@ bool H2ServerSession::respond(int32_t stream_id, uint16_t status, const Fields& 
   const std::string code = std::to_string(status);
   std::vector<nghttp2_nv> nva;
   nva.reserve(headers.size() + 1);
-  nva.push_back(field(":status", code));
-  for (const auto& [name, value] : headers) nva.push_back(field(name, value));
+  nva.push_back(h2Field(":status", code));
+  for (const auto& [name, value] : headers) nva.push_back(h2Field(name, value));
   nghttp2_data_provider provider{};
   provider.read_callback = &Callbacks::readBody;
   return nghttp2_submit_response(session_, stream_id, nva.data(), nva.size(),

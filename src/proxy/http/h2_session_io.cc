@@ -2,6 +2,34 @@
 
 namespace halyard::proxy::http {
 
+namespace {
+
+bool newInEveryMessage(std::string_view name) {
+  switch (name.size()) {
+    case 2:
+      return name == "b3";
+    case 11:
+      return name == "traceparent" || name == "x-b3-spanid";
+    case 12:
+      return name == "x-request-id" || name == "x-b3-traceid";
+    case 17:
+      return name == "x-b3-parentspanid";
+    case 29:
+      return name == "x-envoy-upstream-service-time";
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+nghttp2_nv h2Field(std::string_view name, std::string_view value) {
+  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                    value.size(),
+                    newInEveryMessage(name) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE};
+}
+
 bool h2Receive(nghttp2_session* session, std::span<const uint8_t> bytes, std::string& error) {
   const ssize_t n = nghttp2_session_mem_recv(session, bytes.data(), bytes.size());
   if (n < 0) {

@@ -1,43 +1,69 @@
-// A one-thread, coroutine-friendly event: waiters suspend until set(). Asio has no condition
-// variable for coroutines; a timer that never expires by itself and is cancelled to wake every
-// waiter is the usual idiom. Waiters and setter must run on the same executor.
+// A one-thread, coroutine-friendly event: waiters suspend until set(). Waiters and setter must
+// run on the same executor.
+//
+// Asio has no condition variable for coroutines; the usual idiom, a timer that never expires and
+// is cancelled to wake its waiters, costs a lock of the execution context's service registry to
+// make the timer and a lock of the reactor's timer queue for every wait and every wake-up. The
+// HTTP/2 path makes several events per stream and waits on them for every request, so the
+// waiters' completion handlers are kept here instead, and set() posts them: no timer, no lock.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/steady_timer.hpp>
+#include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
+#include <optional>
+#include <utility>
+#include <vector>
 
 namespace halyard::proxy::net {
 
 class AsyncEvent {
  public:
-  explicit AsyncEvent(const asio::any_io_executor& executor)
-      : timer_(executor, asio::steady_timer::time_point::max()) {}
+  explicit AsyncEvent(const asio::any_io_executor& executor) : executor_(executor) {}
+  // Waiters still suspended here when the event goes are abandoned: their coroutines are
+  // destroyed, never resumed (an owner outlives the coroutines that wait on its events).
+  ~AsyncEvent() = default;
+  AsyncEvent(const AsyncEvent&) = delete;
+  AsyncEvent& operator=(const AsyncEvent&) = delete;
 
-  // Cancelling a timer takes the reactor's timer lock; with nobody waiting there is nothing to
-  // wake, and the HTTP/2 drivers set their events for every frame.
+  // Wakes every waiter (each resumes through the executor, as a completed operation would).
   void set() {
     set_ = true;
-    if (waiters_ > 0) timer_.cancel();
+    if (first_) {
+      asio::post(executor_, std::move(*first_));
+      first_.reset();
+    }
+    for (Handler& h : more_) asio::post(executor_, std::move(h));
+    more_.clear();
   }
-  // Back to unset, for the next round. The timer's expiry never changes (a cancel leaves it),
-  // so nothing needs re-arming.
+  // Back to unset, for the next round.
   void reset() { set_ = false; }
 
   asio::awaitable<void> wait() {
     while (!set_) {
-      ++waiters_;
-      co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-      --waiters_;
+      co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+          [this](Handler handler) {
+            if (!first_) {
+              first_.emplace(std::move(handler));
+            } else {
+              more_.push_back(std::move(handler));
+            }
+          },
+          asio::use_awaitable);
     }
   }
 
  private:
-  asio::steady_timer timer_;
+  // What use_awaitable makes for an operation completing with no arguments: resuming it
+  // resumes the waiting coroutine.
+  using Handler = asio::detail::awaitable_handler<asio::any_io_executor>;
+
+  asio::any_io_executor executor_;
   bool set_ = false;
-  int waiters_ = 0;
+  std::optional<Handler> first_;  // almost every event has at most one waiter
+  std::vector<Handler> more_;
 };
 
 }  // namespace halyard::proxy::net
