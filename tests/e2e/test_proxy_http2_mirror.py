@@ -62,6 +62,9 @@ def test_mirror_to_an_http2_cluster_from_an_http11_client(env):
     assert head is not None, "the HTTP/2 mirror backend never got the copy: %r" % env.h2.requests
     assert head[":method"] == "POST"
     assert head[":authority"].startswith(HOST), head
+    # The copy goes as HTTP/2 fields: no Host, no hop-by-hop fields, the body's length kept.
+    assert "host" not in head and "connection" not in head, head
+    assert head.get("content-length") == "5", head
 
 
 def test_mirror_to_an_http2_cluster_from_an_http2_client(env):

@@ -3,6 +3,8 @@
 #include <array>
 #include <asio/buffer.hpp>
 
+#include "proxy/http/field_block.h"
+#include "proxy/http/h1_request_parser.h"
 #include "proxy/net/socket_util.h"
 #include "proxy/router/router.h"
 #include "proxy/runtime/body_reader.h"
@@ -29,6 +31,51 @@ std::string_view mirrorHost(std::string_view head) {
   return router::hostWithoutPort(head.substr(start, end - start));
 }
 
+// The mirrored HTTP/1.1 head as HTTP/2 fields (pseudo-header fields first; the hop-by-hop
+// fields and Host dropped, "te: trailers" for gRPC, which the client's hop dropped). False when
+// the head does not parse (it was made by the proxy: it always should).
+bool toFields(std::string& head, const http::ParserLimits& limits, http::FieldBlock& fields,
+              http::BodyFraming& framing) {
+  http::RequestParser parser(limits);
+  if (parser.feed(std::span<char>(head.data(), head.size())) != http::ParseStatus::kHeadComplete) {
+    return false;
+  }
+  const http::RequestHead& h = parser.head();
+  fields.add(":method", h.method);
+  fields.add(":authority", h.host);
+  fields.add(":path", h.path);
+  bool trailers = false;
+  for (const auto& f : h.headers) {
+    if (f.name == "te") trailers = trailers || f.value == "trailers";
+    if (f.name == "content-type" && f.value.starts_with("application/grpc")) trailers = true;
+    if (f.name == "host" || f.name == "te" || http::isConnectionSpecific(f.name)) continue;
+    fields.add(f.name, f.value);
+  }
+  if (trailers) fields.add("te", "trailers");
+  framing = h.framing;
+  return true;
+}
+
+// An HTTP/2 mirror: the head as fields, the body unframed, and the response read to its end and
+// dropped.
+net::awaitable<void> mirrorOverH2(Worker& worker, upstream::UpstreamConnection& c,
+                                  std::string& head, const std::string& body,
+                                  Clock::time_point deadline) {
+  http::FieldBlock fields;
+  http::BodyFraming framing;
+  if (!toFields(head, worker.options().request_limits, fields, framing) || !upstream::startH2Request(*c.h2, fields, framing)) {
+    co_return;
+  }
+  if (!body.empty() &&
+      !(co_await writeAll(c.transport(), asio::buffer(body), c.writeTimer(), deadline)).ok()) {
+    co_return;
+  }
+  // Reads return the body's bytes (or nothing, when the head arrived) until the stream ends.
+  while ((co_await readSome(c.transport(), c.buffer(), c.readTimer(), deadline)).ok()) {
+    c.buffer().rewindTo(0);
+  }
+}
+
 net::awaitable<void> mirror(Worker& worker, std::shared_ptr<const WorkerSnapshot> snapshot,
                             std::string cluster, std::string head, std::string body, bool is_head) {
   upstream::ClusterHosts* hosts = snapshot->cluster(cluster);
@@ -43,11 +90,12 @@ net::awaitable<void> mirror(Worker& worker, std::shared_ptr<const WorkerSnapshot
   std::unique_ptr<upstream::UpstreamConnection> c;
   if (hosts->cluster().http2) {
     // An HTTP/2 cluster gets its copy as a stream on the shared HTTP/2 connection, like the
-    // original would (upstream/h2_session.h); the HTTP/1.1 below then goes through its pipe.
+    // original would (upstream/h2_session.h).
     auto stream = co_await upstream::openH2Stream(worker.pool(), *host,
                                                   hosts->cluster().connect_timeout, transport);
     if (!stream) co_return;
-    c = std::move(*stream);
+    co_await mirrorOverH2(worker, **stream, head, body, deadline);
+    co_return;
   } else {
     c = worker.pool().takeIdle(*host, transport);
   }

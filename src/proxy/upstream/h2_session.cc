@@ -3,19 +3,14 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
-#include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <charconv>
 #include <cstring>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "common/log.h"
-#include "proxy/http/chunked_decoder.h"
-#include "proxy/http/h1_request_parser.h"
-#include "proxy/http/h1_writer.h"
 #include "proxy/http/h2_client_session.h"
 #include "proxy/net/async_event.h"
 #include "proxy/net/byte_buffer.h"
@@ -48,7 +43,7 @@ void spawn(const Executor& executor, asio::awaitable<void> task) {
 class H2Session;
 
 // One request on the shared connection, and the driver's side of the pipe the request path
-// talks HTTP/1.1 through.
+// writes the request body into and reads the response body from, both unframed.
 struct H2UpStream final : net::MemoryPipe::Driver {
   H2UpStream(H2Session& s, std::shared_ptr<net::MemoryPipe> p) : session(&s), pipe(std::move(p)) {}
 
@@ -61,24 +56,19 @@ struct H2UpStream final : net::MemoryPipe::Driver {
   bool head_method = false;  // a HEAD request: its response has no body
   std::shared_ptr<H2Exchange> exchange;
   std::shared_ptr<const http::Fields> request_trailers;  // sent after the body, if any
-  // The request path gave the head as fields (startH2Request): the response head goes back
-  // parsed and both bodies travel unframed. Otherwise (mirrors) HTTP/1.1 text both ways.
-  bool direct = false;
   bool head_delivered = false;
-  // Request direction: the body's framing as the request path wrote it, and body bytes taken
-  // from the pipe, waiting for the server's window.
+  // Request direction: the body's framing as the request path announced it, and body bytes
+  // taken from the pipe, waiting for the server's window.
   bool head_done = false;
   bool has_body = false;
   http::BodyFraming framing;
   uint64_t remaining = 0;
-  http::ChunkedDecoder decoder;
   std::string body;
   size_t body_offset = 0;
   bool body_ended = false;
-  // Response direction (as HTTP/1.1 into the pipe): DATA bytes in it not yet returned to the
-  // server's window.
+  // Response direction: DATA bytes in the pipe not yet returned to the server's window.
   size_t unconsumed = 0;
-  bool chunked = false;
+  bool relay_data = false;  // the response has a body: its DATA goes into the pipe
   bool response_ended = false;
   bool closed = false;
   size_t pending() const { return body.size() - body_offset; }
@@ -132,8 +122,7 @@ class H2Session final : public http::H2ClientSession::Handler,
     spawn(executor_, readLoop(shared_from_this()));
     spawn(executor_, writeLoop(shared_from_this()));
   }
-  // Adds a stream for the request the request path is about to start (startRequestDirect) or
-  // write into `pipe`.
+  // Adds a stream for the request the request path is about to start (startRequestDirect).
   void open(std::shared_ptr<net::MemoryPipe> pipe, std::shared_ptr<H2Exchange> exchange) {
     if (closed_) {
       pipe->closeDriverSide();
@@ -177,8 +166,6 @@ class H2Session final : public http::H2ClientSession::Handler,
   // After the codec took (id > 0) or refused a stream's head: the stream moves from pending to
   // open, or is dropped. The result of a start.
   bool submitted(H2UpStream& s, int32_t id);
-  // Turns the request head in the pipe into HEADERS; false when the stream was dropped.
-  bool startRequest(H2UpStream& s);
   // Moves body bytes from the pipe into the stream's DATA queue, up to kMaxPending.
   void drainBody(H2UpStream& s);
   static asio::awaitable<void> readLoop(std::shared_ptr<H2Session> self);
@@ -189,8 +176,7 @@ class H2Session final : public http::H2ClientSession::Handler,
   asio::any_io_executor executor_;
   http::H2ClientSession codec_;
   std::unordered_map<int32_t, std::unique_ptr<H2UpStream>> streams_;
-  std::vector<std::unique_ptr<H2UpStream>> pending_;  // head not read from the pipe yet
-  http::RequestParser parser_;
+  std::vector<std::unique_ptr<H2UpStream>> pending_;  // request not started yet
   net::AsyncEvent want_write_;
   net::AsyncEvent writer_done_;
   net::AsyncEvent ready_;
@@ -214,14 +200,13 @@ void H2Session::endStream(H2UpStream& s) {
   s.closed = true;
   if (s.exchange) s.exchange->stream = nullptr;
   // A body read to the end of the stream must not look complete when the stream was reset.
-  s.pipe->closeDriverSide(s.direct && s.head_delivered && !s.response_ended);
+  s.pipe->closeDriverSide(s.head_delivered && !s.response_ended);
 }
 
 bool H2Session::startRequestDirect(H2UpStream& s, const http::FieldBlock& fields,
                                    const http::BodyFraming& framing,
                                    std::shared_ptr<const http::Fields> trailers) {
   if (closed_ || s.closed || s.head_done || fields.empty()) return false;
-  s.direct = true;
   s.request_trailers = std::move(trailers);
   s.head_method = fields.value(0) == "HEAD";  // :method comes first
   s.framing = framing;
@@ -274,8 +259,12 @@ void H2Session::streamRead(H2UpStream& s, size_t bytes) {
 void H2Session::streamOutput(H2UpStream& s) {
   if (s.closed || closed_) return;
   if (!s.head_done) {
-    if (!startRequest(s)) return;
-  } else if (s.pipe->requestSideClosed()) {
+    // Nothing is written before the head was started; a request path that gives up first
+    // (closes, or ends its output) drops the stream.
+    if (s.pipe->requestSideClosed() || s.pipe->outputEnded()) dropPending(s);
+    return;
+  }
+  if (s.pipe->requestSideClosed()) {
     // The request path gave up on the exchange (a timeout, its client left): so does the
     // server. The response bytes it did not read go back to the connection's window.
     if (s.unconsumed > 0) codec_.consume(s.id, s.unconsumed);
@@ -286,49 +275,6 @@ void H2Session::streamOutput(H2UpStream& s) {
     return;
   }
   drainBody(s);
-}
-
-// The request path's HTTP/1.1 request head, out of the pipe, to HEADERS.
-bool H2Session::startRequest(H2UpStream& s) {
-  if (s.pipe->requestSideClosed() || s.pipe->outputEnded()) {
-    dropPending(s);
-    return false;
-  }
-  // One parser for the session's streams, fed each head from its start: heads arrive whole
-  // (the request path writes one at once), so a partial one is just parsed again later.
-  parser_.reset();
-  const http::ParseStatus st = parser_.feed(s.pipe->outputBytes());
-  if (st == http::ParseStatus::kNeedMore) return false;
-  if (st != http::ParseStatus::kHeadComplete) {
-    dropPending(s);
-    return false;
-  }
-  const http::RequestHead& head = parser_.head();
-  s.head_method = head.method == "HEAD";
-  http::Fields fields;
-  fields.reserve(head.headers.size() + 5);
-  fields.emplace_back(":method", head.method);
-  fields.emplace_back(":scheme", tls_ ? "https" : "http");
-  fields.emplace_back(":authority", head.host);
-  fields.emplace_back(":path", head.path);
-  bool grpc = false;
-  bool te = false;
-  for (const auto& h : head.headers) {
-    if (h.name == "te") te = te || h.value == "trailers";
-    if (h.name == "host" || h.name == "te" || http::isConnectionSpecific(h.name)) continue;
-    if (h.name == "content-type" && h.value.starts_with("application/grpc")) grpc = true;
-    fields.emplace_back(h.name, h.value);
-  }
-  // gRPC servers require it; the HTTP/1.1 hop before this one dropped it as hop-by-hop.
-  if (grpc || te) fields.emplace_back("te", "trailers");
-  s.framing = head.framing;
-  s.remaining = s.framing.content_length;
-  s.has_body = s.framing.kind == http::BodyKind::kChunked ||
-               (s.framing.kind == http::BodyKind::kContentLength && s.framing.content_length > 0);
-  const size_t head_bytes = head.head_bytes;
-  const int32_t id = codec_.request(fields, s.has_body);
-  s.pipe->consumeOutput(head_bytes);
-  return submitted(s, id);
 }
 
 void H2Session::drainBody(H2UpStream& s) {
@@ -350,27 +296,11 @@ void H2Session::drainBody(H2UpStream& s) {
       done = s.remaining == 0;
       continue;
     }
-    if (s.direct) {
-      // Unframed: everything written is body, up to the end of the request path's output.
-      s.body.append(avail);
-      s.pipe->consumeOutput(avail.size());
-      continue;
-    }
-    const http::ChunkedStep step =
-        s.decoder.decode(std::span<const char>(avail.data(), avail.size()));
-    // The data points into the pipe: taken before the pipe moves its bytes.
-    if (step.status == http::ChunkedStatus::kData) s.body.append(step.data);
-    s.pipe->consumeOutput(step.consumed);
-    if (step.status == http::ChunkedStatus::kDone) done = true;
-    if (step.status == http::ChunkedStatus::kError) {
-      codec_.reset(s.id, NGHTTP2_CANCEL);
-      endStream(s);
-      kick();
-      return;
-    }
-    if (step.status != http::ChunkedStatus::kData && step.consumed == 0) break;
+    // Of unknown length: everything written is body, up to the end of the request path's output.
+    s.body.append(avail);
+    s.pipe->consumeOutput(avail.size());
   }
-  if (!done && s.direct && s.framing.kind == http::BodyKind::kChunked && s.pipe->outputEnded() &&
+  if (!done && s.framing.kind == http::BodyKind::kChunked && s.pipe->outputEnded() &&
       !s.pipe->requestSideClosed() && s.pipe->output().empty()) {
     done = true;  // the request path ended its output: the body's end
   }
@@ -392,7 +322,7 @@ void H2Session::drainBody(H2UpStream& s) {
 void H2Session::onResponseHead(int32_t id, uint16_t status, http::Fields headers, bool end) {
   H2UpStream* s = find(id);
   if (!s || s->closed) return;
-  if (s->direct) {
+  {
     // The head as the request path's parser would have made it (upstream/h2_exchange.h).
     H2Exchange& e = *s->exchange;
     const bool bodiless = s->head_method || status == 204 || status == 304;
@@ -417,54 +347,21 @@ void H2Session::onResponseHead(int32_t id, uint16_t status, http::Fields headers
       head.framing = http::BodyFraming{http::BodyKind::kContentLength, 0};
     } else {
       head.framing = http::BodyFraming{http::BodyKind::kUntilClose, 0};
-      s->chunked = true;  // DATA is relayed
+      s->relay_data = true;
     }
     e.head_ready = true;
     s->head_delivered = true;
     s->pipe->notify();
-    return;
   }
-  std::string& h = s->pipe->input();
-  h.append("HTTP/1.1 ");
-  std::array<char, 8> code{};
-  h.append(code.data(), std::to_chars(code.data(), code.data() + code.size(), status).ptr);
-  h.append(" ").append(http::reasonPhrase(status)).append("\r\n");
-  const bool bodiless = s->head_method || status == 204 || status == 304;
-  for (const auto& [n, v] : headers) {
-    if (http::isConnectionSpecific(n)) continue;
-    if (n == "content-length" && !bodiless) continue;  // framed here, below
-    h.append(n).append(": ").append(v).append("\r\n");
-  }
-  if (end) {
-    // Trailers-only (gRPC's errors): a head and nothing else, as the client will get it too.
-    if (!bodiless) h.append("content-length: 0\r\n");
-  } else if (!bodiless) {
-    s->chunked = true;
-    h.append("transfer-encoding: chunked\r\n");
-  }
-  h.append("connection: close\r\n\r\n");
-  s->pipe->inputAdded();
 }
 
 void H2Session::onResponseData(int32_t id, std::span<const uint8_t> data) {
   H2UpStream* s = find(id);
-  if (!s || s->closed || !s->chunked) {
+  if (!s || s->closed || !s->relay_data) {
     codec_.consume(id, data.size());
     return;
   }
-  if (s->direct) {
-    s->pipe->input().append(reinterpret_cast<const char*>(data.data()), data.size());
-    s->unconsumed += data.size();
-    s->pipe->inputAdded();
-    return;
-  }
-  std::array<char, 20> size{};
-  const auto end = std::to_chars(size.data(), size.data() + size.size(), data.size(), 16).ptr;
-  s->pipe->input()
-      .append(size.data(), end)
-      .append("\r\n")
-      .append(reinterpret_cast<const char*>(data.data()), data.size())
-      .append("\r\n");
+  s->pipe->input().append(reinterpret_cast<const char*>(data.data()), data.size());
   s->unconsumed += data.size();
   s->pipe->inputAdded();
 }
@@ -473,10 +370,9 @@ void H2Session::onResponseEnd(int32_t id, http::Fields trailers) {
   H2UpStream* s = find(id);
   if (!s || s->closed) return;
   if (s->exchange) s->exchange->trailers = std::move(trailers);
-  if (s->chunked && !s->direct) s->pipe->input().append("0\r\n\r\n");
   s->response_ended = true;
   s->pipe->inputAdded();
-  if (s->direct) s->pipe->endInput();
+  s->pipe->endInput();
   // The whole response is in the pipe (at most one stream window of it unread): the window goes
   // back now, and the request path reads the rest, then the end.
   if (s->unconsumed > 0) codec_.consume(id, s->unconsumed);

@@ -4,8 +4,8 @@
 // starts it with its head as fields (startH2Request), writes the body unframed into the pipe,
 // and gets the response head parsed (upstream/h2_exchange.h), the body unframed out of the pipe
 // and the trailers beside it: no HTTP/1.1 text either way. Retries, timeouts, load balancing and
-// the response relay are therefore the same as for HTTP/1.1 upstreams. (Mirrors still write
-// HTTP/1.1 text into the pipe, which this module converts.)
+// the response relay are therefore the same as for HTTP/1.1 upstreams; mirrors use the same
+// calls.
 //
 // Flow control: a stream's response DATA is returned to the server's window only once the
 // request path read it from the pipe, so a slow client stops the upstream stream (and only it)
@@ -36,7 +36,6 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Str
 // the connection's) and the body framed as `body` says: a length, or (kChunked) until the
 // request path shuts its sending side down. Bodies then travel unframed both ways and the
 // response head arrives parsed in `exchange`. False when the stream or its connection is gone.
-// A request path that writes HTTP/1.1 text into the stream instead (mirrors) is served too.
 // `trailers`, when set, are sent after the body (read when the body ends).
 bool startH2Request(H2Exchange& exchange, const http::FieldBlock& fields,
                     const http::BodyFraming& body,
