@@ -38,12 +38,8 @@ DownstreamConnection::DownstreamConnection(Worker& worker, std::shared_ptr<net::
                                            http::H2RequestHead&& head,
                                            const http::BodyFraming& framing,
                                            std::shared_ptr<const http::Fields> trailers)
-    : ds_(worker, asio::ip::tcp::socket(pipe->executor()), std::move(listener)),
-      stream_encoder_(std::move(encoder)) {
-  ds_.request_trailers = std::move(trailers);
-  http::prepareStreamRequest(stream_request_, std::move(head));
-  stream_request_.head.framing = framing;
-  ds_.transport.usePipe(std::move(pipe));
+    : ds_(worker, asio::ip::tcp::socket(pipe->executor()), std::move(listener)), stream_(true) {
+  startStream(std::move(pipe), std::move(encoder), std::move(head), framing, std::move(trailers));
   ds_.remote_ip = connection.remote_ip;
   ds_.remote_endpoint = connection.remote_endpoint;
   ds_.local_endpoint = connection.local_endpoint;
@@ -53,12 +49,47 @@ DownstreamConnection::DownstreamConnection(Worker& worker, std::shared_ptr<net::
   ds_.forwarded_client_cert = connection.forwarded_client_cert;
   ds_.stream_sni = std::string(connection.sni());
   ds_.stream_protocol = "HTTP/2";
-  ds_.response_encoder = stream_encoder_.get();
   if (connection.stream_tunnel_port != 0) tunnel_port_ = connection.stream_tunnel_port;
 }
 
+void DownstreamConnection::startStream(std::shared_ptr<net::MemoryPipe> pipe,
+                                       std::shared_ptr<http::H2ResponseEncoder> encoder,
+                                       http::H2RequestHead&& head, const http::BodyFraming& framing,
+                                       std::shared_ptr<const http::Fields> trailers) {
+  stream_encoder_ = std::move(encoder);
+  ds_.response_encoder = stream_encoder_.get();
+  ds_.request_trailers = std::move(trailers);
+  http::prepareStreamRequest(stream_request_, std::move(head));
+  stream_request_.head.framing = framing;
+  ds_.transport.usePipe(std::move(pipe));
+  ds_.in.rewindTo(0);
+}
+
+void DownstreamConnection::reuseForStream(std::shared_ptr<net::MemoryPipe> pipe,
+                                          std::shared_ptr<http::H2ResponseEncoder> encoder,
+                                          http::H2RequestHead&& head,
+                                          const http::BodyFraming& framing,
+                                          std::shared_ptr<const http::Fields> trailers) {
+  startStream(std::move(pipe), std::move(encoder), std::move(head), framing, std::move(trailers));
+}
+
+void DownstreamConnection::releaseStream() {
+  // A deadline the stream left armed (its coroutine ended without disarming it) must not fire
+  // into the next stream. (A pending wait would hold the stream's coroutine, hence this object.)
+  ds_.read_timer.disarm();
+  ds_.write_timer.disarm();
+  upstream_.reset();
+  rq_.reset();
+  stream_encoder_.reset();
+  ds_.response_encoder = &ds_.encoder;
+  ds_.request_trailers.reset();
+  ds_.transport.usePipe(nullptr);
+  if (ds_.in.capacity() > Downstream::kInitialBuffer)
+    ds_.in = net::ByteBuffer(Downstream::kInitialBuffer);
+}
+
 DownstreamConnection::~DownstreamConnection() {
-  if (stream_encoder_) return;  // a stream: the HTTP/2 connection is what is counted
+  if (stream_) return;  // a stream: the HTTP/2 connection is what is counted
   ds_.worker.telemetry().connectionClosed(ds_.listener->name);
   ds_.worker.untrack(this);
 }

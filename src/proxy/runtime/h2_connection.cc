@@ -2,11 +2,11 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include <array>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/log.h"
 #include "proxy/http/h1_field_section.h"
@@ -31,47 +31,45 @@ constexpr size_t kMaxWrite = 64 * 1024;
 // A request body that ends within the first burst and this size goes with a Content-Length.
 constexpr size_t kMaxEarlyBody = 64 * 1024;
 
-// Storage for the stream connections of this thread: a DownstreamConnection with its
-// shared_ptr control block is a few KiB, past the allocator's fast path, and every stream makes
-// one and drops it a moment later. Blocks of the one size it needs are kept (up to kSpare).
-class SpareStreamBlocks {
+// How many finished streams' connections one HTTP/2 connection keeps for its next streams.
+constexpr size_t kSpareStreamConnections = 64;
+
+// The finished streams' request-path objects of one HTTP/2 connection, for its next streams.
+// Making a DownstreamConnection costs a few KiB of allocations, I/O objects registered with the
+// execution context and their scratch storage; a stream finishes a moment later, and the next
+// one on the same connection can take it over as it is (DownstreamConnection::reuseForStream).
+// The pool goes with the connection; a stream that finishes after it is simply destroyed.
+class SpareStreamConnections : public std::enable_shared_from_this<SpareStreamConnections> {
  public:
-  static constexpr size_t kSpare = 320;  // a few hundred streams in flight per thread
-  ~SpareStreamBlocks() {
-    for (size_t i = 0; i < count_; ++i) ::operator delete(blocks_[i]);
-  }
-  void* take(size_t size) {
-    if (size == size_ && count_ > 0) return blocks_[--count_];
-    return ::operator new(size);
-  }
-  void give(void* block, size_t size) {
-    if (size_ == 0) size_ = size;
-    if (size == size_ && count_ < kSpare) {
-      blocks_[count_++] = block;
-      return;
+  std::shared_ptr<DownstreamConnection> make(Downstream& ds, std::shared_ptr<net::MemoryPipe> pipe,
+                                             std::shared_ptr<http::H2ResponseEncoder> encoder,
+                                             http::H2RequestHead&& head,
+                                             const http::BodyFraming& framing,
+                                             std::shared_ptr<const http::Fields> trailers) {
+    DownstreamConnection* c = nullptr;
+    if (!spare_.empty()) {
+      c = spare_.back().release();
+      spare_.pop_back();
+      c->reuseForStream(std::move(pipe), std::move(encoder), std::move(head), framing,
+                        std::move(trailers));
+    } else {
+      c = new DownstreamConnection(ds.worker, std::move(pipe), ds.listener, ds, std::move(encoder),
+                                   std::move(head), framing, std::move(trailers));
     }
-    ::operator delete(block);
+    return std::shared_ptr<DownstreamConnection>(
+        c, [pool = weak_from_this()](DownstreamConnection* done) {
+          const std::shared_ptr<SpareStreamConnections> self = pool.lock();
+          if (!self || self->spare_.size() >= kSpareStreamConnections) {
+            delete done;
+            return;
+          }
+          done->releaseStream();
+          self->spare_.emplace_back(done);
+        });
   }
 
  private:
-  std::array<void*, kSpare> blocks_{};
-  size_t count_ = 0;
-  size_t size_ = 0;
-};
-thread_local SpareStreamBlocks spare_stream_blocks;
-
-template <class T>
-struct StreamAllocator {
-  using value_type = T;
-  StreamAllocator() = default;
-  template <class U>
-  StreamAllocator(const StreamAllocator<U>&) {}
-  T* allocate(size_t n) { return static_cast<T*>(spare_stream_blocks.take(sizeof(T) * n)); }
-  void deallocate(T* p, size_t n) { spare_stream_blocks.give(p, sizeof(T) * n); }
-  template <class U>
-  bool operator==(const StreamAllocator<U>&) const {
-    return true;
-  }
+  std::vector<std::unique_ptr<DownstreamConnection>> spare_;
 };
 
 bool isGrpc(const http::H2RequestHead& head) {
@@ -123,6 +121,7 @@ class H2Connection final : public http::H2ServerSession::Handler,
       : ds_(ds),
         executor_(ds.transport.executor()),
         session_(*this, http::H2Settings{}),
+        spare_connections_(std::make_shared<SpareStreamConnections>()),
         want_write_(executor_),
         writer_done_(executor_) {}
 
@@ -160,6 +159,7 @@ class H2Connection final : public http::H2ServerSession::Handler,
   Downstream& ds_;  // valid while run() runs; stream connections never touch it
   asio::any_io_executor executor_;
   http::H2ServerSession session_;
+  std::shared_ptr<SpareStreamConnections> spare_connections_;
   std::unordered_map<int32_t, std::unique_ptr<H2Stream>> streams_;
   net::AsyncEvent want_write_;
   net::AsyncEvent writer_done_;
@@ -278,9 +278,8 @@ void H2Connection::finishHead(H2Stream& s) {
   if (s.request_ended) s.pipe->endInput();
   s.pipe->inputAdded();
   if (!s.request_ended && !s.trailers) s.trailers = std::make_shared<http::Fields>();
-  auto stream_connection = std::allocate_shared<DownstreamConnection>(
-      StreamAllocator<DownstreamConnection>(), ds_.worker, s.pipe, ds_.listener, ds_, s.encoder,
-      std::move(s.head), framing, s.trailers);
+  auto stream_connection =
+      spare_connections_->make(ds_, s.pipe, s.encoder, std::move(s.head), framing, s.trailers);
   spawnDetached(executor_, DownstreamConnection::run(std::move(stream_connection)));
 }
 
