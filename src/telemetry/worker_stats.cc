@@ -82,7 +82,12 @@ Histogram& WorkerStats::histogram(std::string_view name, std::span<const Label> 
 }
 
 IstioRequestMetrics& WorkerStats::istioRequest(const IstioRequestLabels& labels) {
-  if (auto it = index_->istio.find(labels); it != index_->istio.end()) return it->second;
+  if (last_istio_labels_ && *last_istio_labels_ == labels) return *last_istio_;
+  if (auto it = index_->istio.find(labels); it != index_->istio.end()) {
+    last_istio_labels_ = &it->first;
+    last_istio_ = &it->second;
+    return it->second;
+  }
 
   char code_buf[8];
   auto [end, ec] = std::to_chars(code_buf, code_buf + sizeof code_buf, labels.response_code);
@@ -99,7 +104,10 @@ IstioRequestMetrics& WorkerStats::istioRequest(const IstioRequestLabels& labels)
 
   std::array<Label, kIstioLabelCount> owned;
   std::copy(set->labels().begin(), set->labels().end(), owned.begin());
-  return index_->istio.emplace(rebindIstioLabels(labels, owned), m).first->second;
+  auto added = index_->istio.emplace(rebindIstioLabels(labels, owned), m).first;
+  last_istio_labels_ = &added->first;
+  last_istio_ = &added->second;
+  return added->second;
 }
 
 }  // namespace halyard::telemetry

@@ -48,8 +48,12 @@ class Transport {
   asio::any_io_executor executor() { return socket_.get_executor(); }
   bool secure() const { return tls_ != nullptr; }
   // The request path's side of an HTTP/2 stream's in-memory pipe, on a transport whose socket
-  // was never opened: every read and write goes to `pipe` from here on.
-  void usePipe(std::shared_ptr<MemoryPipe> pipe) { pipe_ = std::move(pipe); }
+  // was never opened: every read and write goes to `pipe` from here on. A pipe it replaces (the
+  // transport serves another stream) is closed, as destroying the transport would.
+  void usePipe(std::shared_ptr<MemoryPipe> pipe) {
+    if (pipe_ && pipe_ != pipe) pipe_->close();
+    pipe_ = std::move(pipe);
+  }
   bool inMemory() const { return pipe_ != nullptr; }
   // A memory pipe's read, or write of `bytes`, would complete without waiting: no deadline
   // needs arming for it (always false for sockets).

@@ -28,7 +28,7 @@ Downstream::Downstream(Worker& w, asio::ip::tcp::socket s, std::shared_ptr<const
 }
 
 Clock::time_point Downstream::idleDeadline() const {
-  return Clock::now() + worker.options().idle_timeout;
+  return coarseNow() + worker.options().idle_timeout;
 }
 
 }  // namespace halyard::proxy::runtime

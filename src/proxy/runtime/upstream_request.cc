@@ -1074,6 +1074,9 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
   if (mode_ == BodyMode::kStreamed && !rq_.body.done()) rq_.close = true;
   if (upstream_ok && body.done() && head.keep_alive && buffer.readableSize() == 0) {
     ds_.worker.pool().release(std::move(c), &hosts_->cluster().pool);
+  } else if (c->h2) {
+    // A stream of a shared HTTP/2 connection: its connection object serves the next stream.
+    upstream::releaseH2Stream(std::move(c));
   } else {
     net::closeQuietly(c->socket());
   }

@@ -5,6 +5,7 @@
 // through the stream's net::MemoryPipe.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "proxy/http/h1_response_parser.h"
@@ -15,6 +16,9 @@ namespace halyard::proxy::upstream {
 struct H2Exchange {
   // The stream while it lives (the session clears it when the stream ends).
   void* stream = nullptr;
+  // The shared connection the stream is on, which takes the finished stream's
+  // UpstreamConnection back for its next stream (upstream::releaseH2Stream).
+  std::weak_ptr<void> session;
   // The final response head, once it arrived; its views point into `headers`.
   bool head_ready = false;
   http::ResponseHead head;

@@ -25,6 +25,8 @@ namespace {
 constexpr size_t kPipeCapacity = 64 * 1024;
 constexpr size_t kMaxPending = 64 * 1024;  // request body bytes waiting for the server's window
 constexpr size_t kMaxWrite = 64 * 1024;
+// Finished streams' connections a shared connection keeps for its next streams.
+constexpr size_t kSpareStreams = 64;
 
 template <class Executor>
 void spawn(const Executor& executor, asio::awaitable<void> task) {
@@ -130,10 +132,24 @@ class H2Session final : public http::H2ClientSession::Handler,
     }
     auto s = std::make_unique<H2UpStream>(*this, pipe);
     exchange->stream = s.get();
+    exchange->session = weak_from_this();
     s->exchange = std::move(exchange);
     pipe->setDriver(s.get());
     pending_.push_back(std::move(s));
   }
+  // A finished stream's connection for the next stream (or null), and one given back.
+  std::unique_ptr<UpstreamConnection> takeSpare() {
+    if (spare_.empty()) return nullptr;
+    std::unique_ptr<UpstreamConnection> c = std::move(spare_.back());
+    spare_.pop_back();
+    return c;
+  }
+  void keepSpare(std::unique_ptr<UpstreamConnection> c) {
+    c->transport().usePipe(nullptr);
+    c->h2.reset();
+    if (!closed_ && spare_.size() < kSpareStreams) spare_.push_back(std::move(c));
+  }
+
   // The request head as fields; false when the stream is gone.
   bool startRequestDirect(H2UpStream& s, const http::FieldBlock& fields,
                           const http::BodyFraming& framing,
@@ -176,7 +192,8 @@ class H2Session final : public http::H2ClientSession::Handler,
   asio::any_io_executor executor_;
   http::H2ClientSession codec_;
   std::unordered_map<int32_t, std::unique_ptr<H2UpStream>> streams_;
-  std::vector<std::unique_ptr<H2UpStream>> pending_;  // request not started yet
+  std::vector<std::unique_ptr<H2UpStream>> pending_;        // request not started yet
+  std::vector<std::unique_ptr<UpstreamConnection>> spare_;  // finished streams', for reuse
   net::AsyncEvent want_write_;
   net::AsyncEvent writer_done_;
   net::AsyncEvent ready_;
@@ -243,6 +260,7 @@ void H2Session::shutdown() {
   for (auto& s : pending_) endStream(*s);
   streams_.clear();
   pending_.clear();
+  spare_.clear();
   if (c_) c_->transport().cancel();
   kick();
 }
@@ -502,12 +520,23 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Str
     session->attach(std::move(*connected));
   }
   auto pipe = std::make_shared<net::MemoryPipe>(executor, kPipeCapacity);
-  auto c = std::make_unique<UpstreamConnection>(executor, host);
-  c->transport().usePipe(pipe);
-  c->setPeerPrincipal(session->peerPrincipal());
-  c->h2 = std::make_shared<H2Exchange>();
+  std::unique_ptr<UpstreamConnection> c = session->takeSpare();
+  if (c) {
+    c->reuseForStream(pipe, std::make_shared<H2Exchange>());
+  } else {
+    c = std::make_unique<UpstreamConnection>(executor, host);
+    c->transport().usePipe(pipe);
+    c->setPeerPrincipal(session->peerPrincipal());
+    c->h2 = std::make_shared<H2Exchange>();
+  }
   session->open(std::move(pipe), c->h2);
   co_return std::move(c);
+}
+
+void releaseH2Stream(std::unique_ptr<UpstreamConnection> stream) {
+  if (!stream->h2) return;
+  const std::shared_ptr<void> session = stream->h2->session.lock();
+  if (session) std::static_pointer_cast<H2Session>(session)->keepSpare(std::move(stream));
 }
 
 bool startH2Request(H2Exchange& exchange, const http::FieldBlock& fields,

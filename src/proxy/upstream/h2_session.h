@@ -41,6 +41,11 @@ bool startH2Request(H2Exchange& exchange, const http::FieldBlock& fields,
                     const http::BodyFraming& body,
                     std::shared_ptr<const http::Fields> trailers = nullptr);
 
+// Hands a finished stream's connection (one openH2Stream made) back to its shared connection,
+// which makes its next stream from it instead of a new one; dropped when that connection is
+// gone or keeps enough of them.
+void releaseH2Stream(std::unique_ptr<UpstreamConnection> stream);
+
 // Open HTTP/2 connections to `host` (their streams in flight and idle), for tests and dumps.
 size_t h2ConnectionCount(const UpstreamHost& host);
 

@@ -15,6 +15,16 @@ UpstreamConnection::~UpstreamConnection() {
   if (counted_) counted_->connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
+void UpstreamConnection::reuseForStream(std::shared_ptr<net::MemoryPipe> pipe,
+                                        std::shared_ptr<H2Exchange> exchange) {
+  transport_.usePipe(std::move(pipe));
+  buffer_.rewindTo(0);
+  read_timer_.disarm();
+  write_timer_.disarm();
+  requests_ = 0;
+  h2 = std::move(exchange);
+}
+
 void UpstreamConnection::adoptCount(std::shared_ptr<ClusterState> state) {
   if (counted_) counted_->connections.fetch_sub(1, std::memory_order_relaxed);
   counted_ = std::move(state);

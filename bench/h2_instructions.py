@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""Instructions per proxied HTTP/2 request, counted by Valgrind's callgrind: a figure that does
+not move with the machine's load, for comparing builds of halyard-proxy on a shared host where
+CPU time per request swings by a third between runs.
+
+Same setup as bench/h2_bench.py (h2load, h2c with prior knowledge, through the gateway to an
+HTTP/2 nginx backend). Each build runs under callgrind; after a warm-up the counters are zeroed,
+--requests requests are sent, and the instructions the proxy executed meanwhile are divided by
+the requests. Cache misses, locks and system calls are not weighed: CPU time in h2_bench.py stays
+the figure for the targets; this one says whether a change made the proxy do less.
+
+    bench/h2_instructions.py [--requests 4000] [--top 0] BINARY [BINARY...]
+
+--top N also prints the N functions with the most instructions of their own (the last build).
+Not part of the test command. Needs valgrind, h2load (nghttp2-client), nginx, python3-h2.
+"""
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import h2_bench as hb  # noqa: E402
+import proxy_bench as pb  # noqa: E402
+
+
+def count(fleet, binary, backend, silent, requests, workdir):
+    """Runs `binary` under callgrind; the dump file of the measured window."""
+    os.makedirs(workdir)
+    wrapper = os.path.join(workdir, "run.sh")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=%s/cg.out %s "
+                "\"$@\"\n" % (workdir, os.path.abspath(binary)))
+    os.chmod(wrapper, 0o755)
+    sub = pb.Fleet(workdir)
+    try:
+        port = pb.free_port()
+        proc = hb.halyard_h2(sub, port, backend, silent, wrapper)
+        hb.h2load(port, 1000, 16, 16)  # warm-up: every path taken, caches and pools filled
+        subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True,
+                       check=True)
+        hb.h2load(port, requests, 16, 16)
+        subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True,
+                       check=True)
+        time.sleep(1)
+    finally:
+        sub.stop_all()
+    return sorted(glob.glob(os.path.join(workdir, "cg.out.*")), key=os.path.getmtime)[-1]
+
+
+def total_instructions(dump):
+    with open(dump) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise RuntimeError("no totals in " + dump)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--top", type=int, default=0)
+    ap.add_argument("binaries", nargs="+")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="h2instr-")
+    fleet = pb.Fleet(tmp)
+    rows = []
+    try:
+        backend = pb.free_port()
+        hb.nginx_h2_backend(fleet, backend)
+        time.sleep(0.5)
+        silent = hb.SilentH2Backend()
+        dump = None
+        for i, binary in enumerate(args.binaries):
+            dump = count(fleet, binary, backend, silent.port, args.requests,
+                         os.path.join(tmp, "build%d" % i))
+            rows.append((binary, total_instructions(dump) / args.requests))
+        print("h2load -n %d -c 16 -m 16 (h2c) under callgrind\n" % args.requests)
+        print("| build | instructions per request | vs the first |")
+        print("|---|---:|---:|")
+        for binary, per_request in rows:
+            print("| %s | %.0f | %.3f |" % (binary, per_request, per_request / rows[0][1]))
+        if args.top and dump:
+            out = subprocess.run(["callgrind_annotate", "--threshold=100", dump],
+                                 capture_output=True, text=True).stdout
+            lines = [l for l in out.splitlines() if "(" in l and "%)" in l and
+                     "PROGRAM TOTALS" not in l and "clone" not in l and
+                     "start_thread" not in l and "_M_run" not in l and "0x00000000000d4490" not in l]
+            print("\nself instructions, %s:" % args.binaries[-1])
+            for l in lines[:args.top]:
+                print(l[:150])
+    finally:
+        fleet.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
