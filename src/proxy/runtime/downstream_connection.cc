@@ -79,7 +79,9 @@ void DownstreamConnection::releaseStream() {
   ds_.read_timer.disarm();
   ds_.write_timer.disarm();
   upstream_.reset();
-  rq_.reset();
+  // What would keep config or a token alive while the object waits (serve() resets the rest).
+  rq_.snapshot.reset();
+  rq_.jwt.reset();
   stream_encoder_.reset();
   ds_.response_encoder = &ds_.encoder;
   ds_.request_trailers.reset();
