@@ -10,10 +10,12 @@ target_link_options(halyard-proxy PRIVATE -Wl,--as-needed)
 # about a quarter of the proxy's CPU (docs/performance.md). mimalloc (Debian's libmimalloc2.0)
 # serves them from per-thread pages. Linked ahead of libc, it replaces malloc and operator new for
 # the whole process; --as-needed would drop it, since nothing names it.
+# -DHALYARD_MIMALLOC=OFF keeps glibc's, for comparisons.
+option(HALYARD_MIMALLOC "Link halyard-proxy with mimalloc when it is installed" ON)
 find_package(mimalloc CONFIG QUIET)
-if(mimalloc_FOUND AND NOT HALYARD_FUZZ)
+if(mimalloc_FOUND AND HALYARD_MIMALLOC AND NOT HALYARD_FUZZ)
   target_link_libraries(halyard-proxy PRIVATE -Wl,--no-as-needed mimalloc -Wl,--as-needed)
   message(STATUS "halyard-proxy: linked with mimalloc")
 else()
-  message(STATUS "halyard-proxy: mimalloc not found (apt-get install libmimalloc-dev); glibc malloc")
+  message(STATUS "halyard-proxy: glibc malloc (mimalloc off, or not found: apt-get install libmimalloc-dev)")
 endif()
