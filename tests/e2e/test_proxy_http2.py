@@ -588,3 +588,103 @@ def test_websocket_over_http2_extended_connect(env):
         assert got == bytes([0x81, len(b"echo:hi")]) + b"echo:hi"
     finally:
         sock.close()
+
+
+class H2Client:
+    """One h2c connection to the proxy that sends requests one after another, each on its own
+    stream, so the proxy's per-stream objects of one stream are reused by the next."""
+
+    def __init__(self, port, timeout=10):
+        import h2.config
+        import h2.connection
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True,
+                                                                      header_encoding="utf-8"))
+        self.c.initiate_connection()
+        self.sock.sendall(self.c.data_to_send())
+        self.next_id = 1
+
+    def close(self):
+        self.sock.close()
+
+    def request(self, head, body=b"", trailers=None, reset_after=None):
+        """(status, headers, body); `reset_after`: send that many body bytes, then reset the
+        stream (returns None)."""
+        import h2.events
+        sid = self.next_id
+        self.next_id += 2
+        self.c.send_headers(sid, head, end_stream=not body and not trailers)
+        if reset_after is not None:
+            self.c.send_data(sid, body[:reset_after])
+            self.sock.sendall(self.c.data_to_send())
+            time.sleep(0.1)
+            self.c.reset_stream(sid)
+            self.sock.sendall(self.c.data_to_send())
+            return None
+        if body:
+            self.c.send_data(sid, body, end_stream=not trailers)
+        if trailers:
+            self.c.send_headers(sid, trailers, end_stream=True)
+        self.sock.sendall(self.c.data_to_send())
+        status, headers, got = None, {}, b""
+        while True:
+            data = self.sock.recv(65536)
+            assert data, "the proxy closed the connection"
+            done = False
+            for ev in self.c.receive_data(data):
+                if getattr(ev, "stream_id", sid) != sid:
+                    continue  # the reset stream's late frames
+                if isinstance(ev, h2.events.ResponseReceived):
+                    headers = dict(ev.headers)
+                    status = int(headers[":status"])
+                elif isinstance(ev, h2.events.DataReceived):
+                    got += ev.data
+                    self.c.acknowledge_received_data(ev.flow_controlled_length, sid)
+                elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)):
+                    done = True
+            self.sock.sendall(self.c.data_to_send())
+            if done:
+                return status, headers, got
+
+
+def test_streams_of_one_connection_do_not_inherit_each_other(env):
+    # A finished stream's request-path objects serve the connection's next stream: nothing of
+    # the request before (its id, headers, body, trailers, a reset) may show in the next one.
+    def head(method, path, *extra):
+        return [(":method", method), (":scheme", "http"), (":authority", H2_HOST),
+                (":path", path), *extra]
+
+    client = H2Client(env.proxy.port)
+    try:
+        status, _, body = client.request(
+            head("POST", "/first", ("x-request-id", "first-id"), ("x-custom", "a"),
+                 ("content-length", "3000")),
+            body=b"a" * 3000, trailers=[("x-trailer", "1")])
+        assert status == 200
+        first = json.loads(body)
+        assert first["body_bytes"] == 3000 and first["trailers"] == {"x-trailer": "1"}, first
+        assert first["headers"]["x-request-id"] == "first-id"
+
+        status, _, body = client.request(head("GET", "/second"))
+        assert status == 200
+        second = json.loads(body)
+        assert second["headers"][":path"] == "/second"
+        assert second["body_bytes"] == 0 and second["trailers"] == {}, second
+        assert "x-custom" not in second["headers"], second
+        assert second["headers"]["x-request-id"] not in ("", "first-id"), second
+
+        # A stream the client resets in the middle of its body, then one more request.
+        assert client.request(head("POST", "/reset"), body=b"r" * 5000, reset_after=1000) is None
+        for i in range(20):
+            status, _, body = client.request(head("GET", "/after/%d" % i))
+            assert status == 200, (i, status, body)
+            got = json.loads(body)
+            assert got["headers"][":path"] == "/after/%d" % i and got["body_bytes"] == 0, got
+        # A local reply (no route) between forwarded requests, then forwarded again.
+        status, _, _ = client.request([(":method", "GET"), (":scheme", "http"),
+                                       (":authority", "nowhere.example.com"), (":path", "/")])
+        assert status == 404
+        status, _, body = client.request(head("GET", "/last"))
+        assert status == 200 and json.loads(body)["headers"][":path"] == "/last"
+    finally:
+        client.close()
