@@ -483,16 +483,19 @@ TEST_F(ControlPlaneTest, AfterARestartResumedProxiesWaitForTheSidecarsToRegister
   plane_.reset();
   dir_.write("shop.yaml", shopRoute("/after-restart"));
   const auto started = std::chrono::steady_clock::now();
-  startPlane(port, 800ms);
-  // A proxy with nothing to resume is served at once, grace or not.
+  startPlane(port, 2000ms);
+  // A proxy with nothing to resume is served at once, grace or not: while the resumed gateway
+  // is still held. (Ordered, not timed against a bound: a loaded machine takes its time.)
   FakeProxy fresh(ca_dir_.path(), port, FakeProxy::gateway("gw-2"));
   ASSERT_TRUE(waitFor([&] { return fresh.firstPrefix() == "/after-restart"; }));
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 700ms);
+  if (std::chrono::steady_clock::now() - started < 1800ms) {
+    EXPECT_NE(gateway.firstPrefix(), "/after-restart");
+  }
   ASSERT_TRUE(waitFor([&] {
     EXPECT_EQ(backendEndpoints(gateway), "10.9.9.9:15123");
     return gateway.firstPrefix() == "/after-restart";
   }));
-  EXPECT_GE(std::chrono::steady_clock::now() - started, 700ms);  // held for the grace
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 1900ms);  // held for the grace
   EXPECT_EQ(backendEndpoints(gateway), "10.9.9.9:15123");
 }
 
