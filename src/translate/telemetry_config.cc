@@ -5,6 +5,7 @@
 #include <cctype>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <variant>
 
 #include "config/model/host_name.h"
@@ -136,8 +137,33 @@ Layer readLayer(const config::Object& t) {
   return layer;
 }
 
+// The label Istio puts on the deployment of a Gateway API gateway: its Gateway's name.
+constexpr std::string_view kGatewayNameLabel = "gateway.networking.k8s.io/gateway-name";
+
+// targetRef / targetRefs: Istio serves kind Gateway (the Gateway API gateway a deployment runs,
+// in the Telemetry's namespace); other kinds (Service, for waypoints) have no proxy here and
+// select nothing. Checked by scopes() after the namespace.
+bool targets(const Node& spec, const std::map<std::string, std::string>& labels) {
+  std::vector<const Node*> refs;
+  if (const Node* one = spec.get("targetRef"); one && one->isMap()) refs.push_back(one);
+  if (const Node* many = spec.get("targetRefs"); many && many->isList()) {
+    for (const Node& r : many->items) refs.push_back(&r);
+  }
+  const auto label = labels.find(std::string(kGatewayNameLabel));
+  for (const Node* r : refs) {
+    if (str(r->get("kind")) == "Gateway" && label != labels.end() &&
+        label->second == str(r->get("name"))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool selects(const config::Object& t, const std::map<std::string, std::string>& labels) {
   const Node* spec = t.spec();
+  if (spec && !spec->get("selector") && (spec->get("targetRef") || spec->get("targetRefs"))) {
+    return targets(*spec, labels);
+  }
   const Node* selector = spec ? spec->get("selector") : nullptr;
   const Node* match = selector ? selector->get("matchLabels") : nullptr;
   std::map<std::string, std::string> wanted;
@@ -150,6 +176,56 @@ bool selects(const config::Object& t, const std::map<std::string, std::string>& 
 bool hasSelector(const config::Object& t) {
   const Node* spec = t.spec();
   return spec && (spec->get("selector") || spec->get("targetRef") || spec->get("targetRefs"));
+}
+
+// "telemetry.yaml:12: Telemetry istio-system/mesh-default spec.tracing[1]: <what>".
+std::string problemAt(const config::Object& t, const std::string& field, const std::string& what) {
+  return t.posOf(field).str() + ": Telemetry " + t.namespaceOr("default") + "/" + t.name + " " +
+         field + ": " + what;
+}
+
+// What of a Telemetry's `tracing` the proxy does not apply, said rather than ignored: entries
+// after the first, and a first entry's match.mode of one side (it applies to both).
+void reportUnservedTracing(const config::Object& t, std::vector<std::string>& problems) {
+  const Node* tracing = t.spec() ? t.spec()->get("tracing") : nullptr;
+  if (!tracing || !tracing->isList() || tracing->items.empty()) return;
+  for (size_t i = 1; i < tracing->items.size(); ++i) {
+    problems.push_back(problemAt(t, "spec.tracing[" + std::to_string(i) + "]",
+                                 "only the first tracing entry applies; this one is ignored"));
+  }
+  const Node* match = tracing->items.front().get("match");
+  if (const std::string mode = match ? str(match->get("mode")) : "";
+      mode == "CLIENT" || mode == "SERVER") {
+    problems.push_back(problemAt(t, "spec.tracing[0].match.mode",
+                                 "\"" + mode +
+                                     "\" is not served: the entry applies to the CLIENT and "
+                                     "SERVER sides alike"));
+  }
+}
+
+// targetRef kinds other than Gateway select no proxy here: said for the proxies of the
+// Telemetry's namespace.
+void reportUnservedTargets(const config::model::ConfigSet& config, const std::string& ns,
+                           std::vector<std::string>& problems) {
+  for (const auto& t : config.telemetries) {
+    const Node* spec = t.spec();
+    if (!spec || t.namespaceOr("default") != ns || spec->get("selector")) continue;
+    auto check = [&](const Node& ref, const std::string& field) {
+      if (const std::string kind = str(ref.get("kind")); kind != "Gateway") {
+        problems.push_back(problemAt(t, field + ".kind",
+                                     "\"" + kind +
+                                         "\" is not served (only Gateway, the Gateway API "
+                                         "gateway a proxy runs); it selects no proxy here"));
+      }
+    };
+    if (const Node* one = spec->get("targetRef"); one && one->isMap())
+      check(*one, "spec.targetRef");
+    if (const Node* many = spec->get("targetRefs"); many && many->isList()) {
+      for (size_t i = 0; i < many->items.size(); ++i) {
+        check(many->items[i], "spec.targetRefs[" + std::to_string(i) + "]");
+      }
+    }
+  }
 }
 
 // The Telemetry objects that apply to a proxy: mesh, namespace, workload (null when none).
@@ -174,6 +250,74 @@ std::array<const config::Object*, 3> scopes(const config::model::ConfigSet& conf
     }
   }
   return by_scope;
+}
+
+// One accessLogging entry of a Telemetry, read once for both modes.
+struct LogEntry {
+  std::optional<std::vector<std::string>> providers;  // named explicitly (a non-empty list)
+  bool client = true;  // match.mode: CLIENT, SERVER or CLIENT_AND_SERVER (the default)
+  bool server = true;
+  bool disabled = false;
+  std::string filter;  // as written, "" when absent or outside the subset (every request)
+  AccessLogFilter compiled;
+};
+
+// Where a provider stands after the merge for one mode: logged with an entry's filter, or
+// switched off by a `disabled` entry.
+struct MergedLog {
+  std::string name;  // "" is the proxy's own --access-log
+  const LogEntry* entry = nullptr;
+  bool disabled = false;
+};
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Istio's merge of the accessLogging entries that apply to a proxy (pilot's mergeLogs), for one
+// side. `scopes` holds the entries of the mesh, namespace and workload Telemetry, in that order
+// (only those that have any). The providers in play are those the narrowest scope names for this
+// mode, else the defaults; then each entry of this mode, in order, sets each of its providers
+// (named, else inherited from the entry before it) to its filter, or removes it when disabled.
+// A provider is one key, so two entries naming it never log a request twice: the later decides.
+// Where Istio keeps the filter of the last entry that named the provider explicitly, an entry
+// that inherits its providers applies its own filter here, so `- filter: {...}` alone filters
+// the inherited providers as a user expects.
+std::vector<MergedLog> mergeLogs(const std::vector<std::vector<LogEntry>>& scopes,
+                                 const std::vector<std::string>& defaults, bool server) {
+  std::vector<MergedLog> out;
+  if (scopes.empty()) {
+    for (const auto& name : defaults) out.push_back({name, nullptr, false});
+    return out;
+  }
+  auto applies = [server](const LogEntry& e) { return server ? e.server : e.client; };
+  std::vector<std::string> in_scope = defaults;
+  for (const auto& scope : scopes) {
+    std::vector<std::string> named;
+    for (const LogEntry& e : scope) {
+      if (!applies(e) || !e.providers) continue;
+      for (const auto& name : *e.providers) {
+        if (!contains(named, name)) named.push_back(name);
+      }
+    }
+    if (!named.empty()) in_scope = std::move(named);
+  }
+  std::vector<std::string> parent = defaults;
+  for (const auto& scope : scopes) {
+    for (const LogEntry& e : scope) {
+      if (e.providers) parent = *e.providers;
+      if (!applies(e)) continue;
+      for (const auto& name : parent) {
+        if (!contains(in_scope, name)) continue;  // a wider scope's, replaced by a narrower one
+        auto it = std::find_if(out.begin(), out.end(),
+                               [&name](const MergedLog& m) { return m.name == name; });
+        if (it == out.end()) it = out.insert(out.end(), MergedLog{name, nullptr, false});
+        it->entry = e.disabled ? nullptr : &e;
+        it->disabled = e.disabled;
+      }
+    }
+  }
+  return out;
 }
 
 std::mutex implicit_mu;
@@ -262,6 +406,7 @@ std::shared_ptr<const TracingSettings> resolveTracing(
   std::string origin;
   for (const config::Object* t : by_scope) {
     if (!t) continue;
+    if (problems) reportUnservedTracing(*t, *problems);
     Layer layer = readLayer(*t);
     if (layer.providers) providers = *layer.providers;
     if (layer.sampling) sampling = *layer.sampling;
@@ -310,10 +455,10 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
     const std::string& ns, const std::map<std::string, std::string>& labels,
     std::vector<std::string>* problems, const MeshTelemetry* mesh) {
   const auto by_scope = scopes(config, root_namespace, ns, labels);
+  if (problems) reportUnservedTargets(config, ns, *problems);
   const Node* metrics = nullptr;
-  const Node* logging = nullptr;
-  const config::Object* metrics_from = nullptr;  // the Telemetry each section comes from
-  const config::Object* logging_from = nullptr;
+  const config::Object* metrics_from = nullptr;  // the Telemetry the metrics section comes from
+  std::vector<std::pair<const config::Object*, const Node*>> logging;  // mesh, namespace, workload
   std::string origin;
   for (const config::Object* t : by_scope) {
     if (!t || !t->spec()) continue;
@@ -323,61 +468,30 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
       metrics_from = t;
       used = true;
     }
-    if (const Node* a = t->spec()->get("accessLogging"); a && a->isList()) {
-      logging = a;
-      logging_from = t;
+    if (const Node* a = t->spec()->get("accessLogging"); a && a->isList() && !a->items.empty()) {
+      logging.emplace_back(t, a);
       used = true;
     }
     if (used) {
       origin += (origin.empty() ? "Telemetry " : ", ") + t->namespaceOr("default") + "/" + t->name;
     }
   }
-  // The access log's providers: the Telemetry's, else MeshConfig's defaults, else the built-in
-  // "envoy" when accessLogFile names where it writes.
-  std::vector<std::string> provider_names;
-  const Node* logging_first =
-      logging && !logging->items.empty() ? &logging->items.front() : nullptr;
-  if (const Node* p = logging_first ? logging_first->get("providers") : nullptr;
-      p && p->isList() && !p->items.empty()) {
-    for (const Node& n : p->items) provider_names.push_back(str(n.get("name")));
-  } else if (mesh && !mesh->default_access_logging.empty()) {
-    provider_names = mesh->default_access_logging;
-  } else if (mesh && !mesh->envoy_provider.path.empty()) {
-    provider_names = {"envoy"};
-  }
-  if (!metrics && !logging && provider_names.empty()) return nullptr;
-  auto out = std::make_shared<ListenerTelemetry>();
-  for (const std::string& name : provider_names) {
-    const AccessLogProvider* provider = nullptr;
-    AccessLogProvider builtin;
-    if (mesh) {
-      if (auto it = mesh->access_log_providers.find(name); it != mesh->access_log_providers.end()) {
-        provider = &it->second;
-      }
-    }
-    if (!provider && name == "envoy") {
-      if (mesh) builtin = mesh->envoy_provider;
-      builtin.name = "envoy";
-      provider = &builtin;
-    }
-    if (!provider) {
-      if (problems) {
-        problems->push_back("access log provider \"" + name +
-                            "\" is not an envoyFileAccessLog provider of MeshConfig "
-                            "extensionProviders (nor the built-in envoy); nothing is logged to it");
-      }
-      continue;
-    }
-    if (!provider->problem.empty() && problems) problems->push_back(provider->problem);
-    out->access_log_providers.push_back(*provider);
-  }
-  out->origin = origin;
   // "telemetry.yaml:12: Telemetry istio-system/mesh-default spec.metrics[0]...: <what>".
-  auto report = [problems](const config::Object& t, const std::string& field, std::string what) {
-    if (!problems) return;
-    problems->push_back(t.posOf(field).str() + ": Telemetry " + t.namespaceOr("default") + "/" +
-                        t.name + " " + field + ": " + std::move(what));
+  auto report = [problems](const config::Object& t, const std::string& field,
+                           const std::string& what) {
+    if (problems) problems->push_back(problemAt(t, field, what));
   };
+  // The providers a proxy logs to when no entry names any: MeshConfig's defaults, else the
+  // built-in "envoy" when accessLogFile names where it writes, else ("") the proxy's own log.
+  std::vector<std::string> defaults{""};
+  if (mesh && !mesh->default_access_logging.empty()) {
+    defaults = mesh->default_access_logging;
+  } else if (mesh && !mesh->envoy_provider.path.empty()) {
+    defaults = {"envoy"};
+  }
+  if (!metrics && logging.empty() && defaults == std::vector<std::string>{""}) return nullptr;
+  auto out = std::make_shared<ListenerTelemetry>();
+  out->origin = origin;
   if (metrics) {
     for (size_t m = 0; m < metrics->items.size(); ++m) {
       const Node& entry = metrics->items[m];
@@ -446,20 +560,39 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
       }
     }
   }
-  if (logging && !logging->items.empty()) {
-    const Node& first = logging->items.front();  // Istio applies the first entry
-    out->access_log_disabled = str(first.get("disabled")) == "true";
-    if (const Node* providers = first.get("providers");
-        providers && providers->isList() && providers->items.empty()) {
-      out->access_log_disabled = true;
-    }
-    if (const Node* filter = first.get("filter")) {
-      const std::string expression = str(filter->get("expression"));
+  // accessLogging: each Telemetry's entries read (and their filters compiled) once, then merged
+  // per side; every provider resolved once.
+  std::vector<std::vector<LogEntry>> entries;
+  for (const auto& [t, list] : logging) {
+    auto& scope = entries.emplace_back();
+    for (size_t i = 0; i < list->items.size(); ++i) {
+      const Node& n = list->items[i];
+      const std::string path = "spec.accessLogging[" + std::to_string(i) + "]";
+      LogEntry& e = scope.emplace_back();
+      // An empty list names nothing: the entry inherits, as in Istio (`disabled` turns it off).
+      if (const Node* p = n.get("providers"); p && p->isList() && !p->items.empty()) {
+        e.providers.emplace();
+        for (const Node& r : p->items) e.providers->push_back(str(r.get("name")));
+      }
+      const std::string mode = n.get("match") ? str(n.get("match")->get("mode")) : "";
+      if (mode == "CLIENT") {
+        e.server = false;
+      } else if (mode == "SERVER") {
+        e.client = false;
+      } else if (!mode.empty() && mode != "CLIENT_AND_SERVER") {
+        report(*t, path + ".match.mode",
+               "\"" + mode +
+                   "\" is not a mode (CLIENT, SERVER or CLIENT_AND_SERVER); the entry applies to "
+                   "both");
+      }
+      e.disabled = str(n.get("disabled")) == "true";
+      const Node* filter = n.get("filter");
+      const std::string expression = filter ? str(filter->get("expression")) : "";
       if (auto compiled = parseAccessLogFilter(expression); compiled) {
-        out->access_log_filter = expression;
-        out->access_log_compiled = std::move(*compiled);
+        e.filter = expression;
+        e.compiled = std::move(*compiled);
       } else if (!expression.empty()) {
-        report(*logging_from, "spec.accessLogging[0].filter.expression",
+        report(*t, path + ".filter.expression",
                "\"" + expression +
                    "\" is outside what the proxy evaluates (response.code, request.method, "
                    "request.url_path, request.path, request.host, request.headers['name'], "
@@ -468,6 +601,67 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
       }
     }
   }
+  // A provider by name: MeshConfig's envoyFileAccessLog, else the built-in "envoy"; null (and
+  // said once) for any other name.
+  std::vector<std::string> unknown;
+  auto provider = [&](const std::string& name) -> const AccessLogProvider* {
+    for (const auto& p : out->access_log_providers) {
+      if (p.name == name) return &p;
+    }
+    if (contains(unknown, name)) return nullptr;
+    const AccessLogProvider* declared = nullptr;
+    if (mesh) {
+      if (auto it = mesh->access_log_providers.find(name); it != mesh->access_log_providers.end()) {
+        declared = &it->second;
+      }
+    }
+    AccessLogProvider found;
+    if (declared) {
+      found = *declared;
+    } else if (name == "envoy") {
+      if (mesh) found = mesh->envoy_provider;
+      found.name = "envoy";
+    } else {
+      unknown.push_back(name);
+      if (problems) {
+        problems->push_back("access log provider \"" + name +
+                            "\" is not an envoyFileAccessLog provider of MeshConfig "
+                            "extensionProviders (nor the built-in envoy); nothing is logged to it");
+      }
+      return nullptr;
+    }
+    if (!found.problem.empty() && problems) problems->push_back(found.problem);
+    out->access_log_providers.push_back(std::move(found));
+    return &out->access_log_providers.back();
+  };
+  // Resolved for both sides first: the sinks copy providers out of a list that still grows.
+  const auto client = mergeLogs(entries, defaults, false);
+  const auto server = mergeLogs(entries, defaults, true);
+  for (const auto* merged : {&client, &server}) {
+    for (const MergedLog& m : *merged) {
+      if (!m.disabled && !m.name.empty()) provider(m.name);
+    }
+  }
+  auto sinks = [&](const std::vector<MergedLog>& merged, std::vector<AccessLogSink>& into) {
+    for (const MergedLog& m : merged) {
+      if (m.disabled) continue;
+      AccessLogSink sink;
+      if (m.name.empty()) {
+        sink.own_log = true;
+      } else if (const AccessLogProvider* p = provider(m.name)) {
+        sink.provider = *p;
+      } else {
+        continue;
+      }
+      if (m.entry) {
+        sink.filter = m.entry->filter;
+        sink.compiled = m.entry->compiled;
+      }
+      into.push_back(std::move(sink));
+    }
+  };
+  sinks(client, out->client_logs);
+  sinks(server, out->server_logs);
   return out;
 }
 

@@ -185,6 +185,34 @@ spec:
   EXPECT_NE(problems[0].find("\"jaeger\""), std::string::npos);
 }
 
+TEST(MeshTelemetry, TracingEntriesThatAreNotAppliedAreReportedWithTheirPlace) {
+  const auto config = parseConfig(std::string(kMesh) + R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: zipkin}]
+    match: {mode: SERVER}
+  - providers: [{name: otel}]
+    match: {mode: CLIENT}
+)");
+  std::vector<std::string> problems;
+  auto t = resolveTracing(config, readMeshTelemetry(config), "istio-system", "shop", {}, &problems);
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->providers.size(), 1u);
+  EXPECT_EQ(t->providers[0].name, "zipkin");  // the first entry, both sides
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_EQ(problems[0].find("test.yaml:"), 0u) << problems[0];
+  EXPECT_NE(problems[0].find("Telemetry istio-system/mesh-default spec.tracing[1]: only the "
+                             "first tracing entry applies"),
+            std::string::npos)
+      << problems[0];
+  EXPECT_NE(problems[1].find("spec.tracing[0].match.mode: \"SERVER\" is not served"),
+            std::string::npos)
+      << problems[1];
+}
+
 TEST(MeshTelemetry, GatewayListenersCarryTheTracing) {
   const auto config = parseConfig(std::string(kMesh) + std::string(kTelemetry) + R"(---
 apiVersion: networking.istio.io/v1
@@ -306,10 +334,12 @@ spec:
                              "spec.metrics[0].overrides[2].tagOverrides.tenant.value: "),
             std::string::npos)
       << problems[0];
-  EXPECT_TRUE(t->logs(503));
-  EXPECT_FALSE(t->logs(404));
-  EXPECT_TRUE(t->logs(200));
-  EXPECT_FALSE(t->logs(302));
+  for (bool inbound : {false, true}) {
+    EXPECT_TRUE(t->logs(inbound, "envoy", 503));
+    EXPECT_FALSE(t->logs(inbound, "envoy", 404));
+    EXPECT_TRUE(t->logs(inbound, "envoy", 200));
+    EXPECT_FALSE(t->logs(inbound, "envoy", 302));
+  }
 }
 
 TEST(ListenerTelemetry, AnExpressionOutsideTheSubsetLogsEverything) {
@@ -503,7 +533,216 @@ data:
   EXPECT_EQ(t->access_log_providers[0].name, "envoy");
   EXPECT_EQ(t->access_log_providers[0].path, "/dev/stdout");
   EXPECT_EQ(t->access_log_providers[0].encoding, AccessLogProvider::Encoding::kText);
-  EXPECT_FALSE(t->access_log_disabled);
+  ASSERT_EQ(t->client_logs.size(), 1u);
+  ASSERT_EQ(t->server_logs.size(), 1u);
+  EXPECT_EQ(t->server_logs[0].provider.path, "/dev/stdout");
+  EXPECT_TRUE(t->logs(false, "envoy", 404));
+}
+
+// The names of a side's sinks, in order ("" for the proxy's own log), each with its filter.
+std::vector<std::string> sinksOf(const ListenerTelemetry& t, bool inbound) {
+  std::vector<std::string> out;
+  for (const auto& sink : t.logsOf(inbound)) {
+    out.push_back((sink.own_log ? std::string() : sink.provider.name) +
+                  (sink.filter.empty() ? "" : " if " + sink.filter));
+  }
+  return out;
+}
+
+using Names = std::vector<std::string>;
+
+std::shared_ptr<const ListenerTelemetry> loggingOf(const std::string& telemetry,
+                                                   const std::map<std::string, std::string>& labels,
+                                                   std::vector<std::string>* problems = nullptr,
+                                                   std::string_view mesh_yaml = kLoggingMesh) {
+  const auto config = parseConfig(std::string(mesh_yaml) + telemetry);
+  const MeshTelemetry mesh = readMeshTelemetry(config);
+  return resolveListenerTelemetry(config, "istio-system", "shop", labels, problems, &mesh);
+}
+
+TEST(ListenerTelemetry, EveryAccessLoggingEntryAppliesWithItsProvidersModeAndFilter) {
+  std::vector<std::string> problems;
+  auto t = loggingOf(R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  accessLogging:
+  - providers: [{name: plain}]
+  - match: {mode: SERVER}
+    providers: [{name: custom}]
+    filter: {expression: response.code >= 500}
+  - match: {mode: CLIENT}
+    providers: [{name: json}]
+    filter: {expression: "request.method == 'POST'"}
+)",
+                     {}, &problems);
+  ASSERT_NE(t, nullptr);
+  EXPECT_TRUE(problems.empty()) << problems[0];
+  EXPECT_EQ(sinksOf(*t, false), (Names{"plain", "json if request.method == 'POST'"}));
+  EXPECT_EQ(sinksOf(*t, true), (Names{"plain", "custom if response.code >= 500"}));
+  EXPECT_TRUE(t->logs(true, "custom", 503));
+  EXPECT_FALSE(t->logs(true, "custom", 200));
+  EXPECT_TRUE(t->logs(true, "plain", 200));
+  EXPECT_FALSE(t->logs(false, "custom", 503));  // SERVER only
+  // Each provider once, for both sides together (their paths).
+  ASSERT_EQ(t->access_log_providers.size(), 3u);
+  EXPECT_EQ(t->access_log_providers[0].path, "/tmp/plain.log");
+}
+
+TEST(ListenerTelemetry, AProviderNamedByTwoEntriesLogsOnceWithTheLaterFilter) {
+  auto t = loggingOf(R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  accessLogging:
+  - providers: [{name: plain}]
+    filter: {expression: response.code >= 400}
+  - providers: [{name: plain}, {name: custom}]
+    match: {mode: SERVER}
+    filter: {expression: response.code >= 500}
+)",
+                     {});
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(sinksOf(*t, false), (Names{"plain if response.code >= 400"}));
+  EXPECT_EQ(sinksOf(*t, true),
+            (Names{"plain if response.code >= 500", "custom if response.code >= 500"}));
+}
+
+TEST(ListenerTelemetry, ANarrowerScopeReplacesTheProvidersItNamesForItsMode) {
+  const std::string mesh_wide = R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  accessLogging:
+  - providers: [{name: plain}]
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  accessLogging:
+  - match: {mode: SERVER}
+    providers: [{name: custom}]
+)";
+  auto t = loggingOf(mesh_wide, {});
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(sinksOf(*t, false), (Names{"plain"}));  // the namespace names nothing for CLIENT
+  EXPECT_EQ(sinksOf(*t, true), (Names{"custom"}));  // ... and replaces the mesh's for SERVER
+  // A workload's entry without providers inherits the entry before it; disabled turns it off.
+  const std::string workload = R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: reviews, namespace: shop}
+spec:
+  selector:
+    matchLabels: {app: reviews}
+  accessLogging:
+  - match: {mode: SERVER}
+    disabled: true
+)";
+  auto reviews = loggingOf(mesh_wide + workload, {{"app", "reviews"}});
+  ASSERT_NE(reviews, nullptr);
+  EXPECT_EQ(sinksOf(*reviews, false), (Names{"plain"}));
+  EXPECT_TRUE(sinksOf(*reviews, true).empty());
+  // Other workloads of the namespace keep the namespace's.
+  EXPECT_EQ(sinksOf(*loggingOf(mesh_wide + workload, {{"app", "ratings"}}), true),
+            (Names{"custom"}));
+}
+
+TEST(ListenerTelemetry, AnEntryWithoutProvidersFiltersTheInheritedOnes) {
+  const std::string telemetry = R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  accessLogging:
+  - filter: {expression: response.code >= 500}
+)";
+  // MeshConfig defaultProviders.accessLogging: [plain].
+  auto t = loggingOf(telemetry, {});
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(sinksOf(*t, false), (Names{"plain if response.code >= 500"}));
+  // No provider anywhere: the proxy's own --access-log, filtered.
+  auto own = loggingOf(telemetry, {}, nullptr, "");
+  ASSERT_NE(own, nullptr);
+  EXPECT_EQ(sinksOf(*own, true), (Names{" if response.code >= 500"}));
+  EXPECT_TRUE(own->access_log_providers.empty());
+  EXPECT_TRUE(own->logs(true, "", 503));
+  EXPECT_FALSE(own->logs(true, "", 200));
+  // An empty providers list names nothing either (Istio inherits); `disabled` is the switch.
+  auto empty = loggingOf(R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  accessLogging:
+  - providers: []
+)",
+                         {});
+  EXPECT_EQ(sinksOf(*empty, false), (Names{"plain"}));
+}
+
+TEST(ListenerTelemetry, AnUnknownModeAndAnUnusableFilterAreReportedWithTheirPlace) {
+  std::vector<std::string> problems;
+  auto t = loggingOf(R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  accessLogging:
+  - providers: [{name: plain}]
+  - providers: [{name: custom}]
+    match: {mode: SIDEWAYS}
+    filter: {expression: "size(request.path) > 3"}
+)",
+                     {}, &problems);
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_EQ(problems[0].find("test.yaml:"), 0u) << problems[0];
+  EXPECT_NE(problems[0].find("Telemetry shop/shop spec.accessLogging[1].match.mode: \"SIDEWAYS\""),
+            std::string::npos)
+      << problems[0];
+  EXPECT_NE(problems[1].find("spec.accessLogging[1].filter.expression"), std::string::npos)
+      << problems[1];
+  // Both apply to both sides, every request logged.
+  EXPECT_EQ(sinksOf(*t, false), (Names{"plain", "custom"}));
+  EXPECT_EQ(sinksOf(*t, true), (Names{"plain", "custom"}));
+}
+
+TEST(ListenerTelemetry, TargetRefsNameAGatewayApiGatewayNotEveryProxyOfTheNamespace) {
+  const std::string telemetry = R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: edge, namespace: shop}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: edge}]
+  accessLogging:
+  - providers: [{name: custom}]
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: waypoint, namespace: shop}
+spec:
+  targetRef: {kind: Service, name: reviews}
+  accessLogging:
+  - providers: [{name: json}]
+)";
+  std::vector<std::string> problems;
+  auto edge = loggingOf(telemetry, {{"gateway.networking.k8s.io/gateway-name", "edge"}}, &problems);
+  ASSERT_NE(edge, nullptr);
+  EXPECT_EQ(sinksOf(*edge, false), (Names{"custom"}));
+  // Another proxy of the namespace: MeshConfig's defaults, neither Telemetry.
+  auto web = loggingOf(telemetry, {{"app", "web"}});
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(sinksOf(*web, false), (Names{"plain"}));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("Telemetry shop/waypoint spec.targetRef.kind: \"Service\" is not "
+                             "served"),
+            std::string::npos)
+      << problems[0];
 }
 
 TEST(AccessLogTemplate, CompilesEnvoyCommands) {
