@@ -185,7 +185,8 @@ std::string problemAt(const config::Object& t, const std::string& field, const s
 }
 
 // What of a Telemetry's `tracing` the proxy does not apply, said rather than ignored: entries
-// after the first, and a first entry's match.mode of one side (it applies to both).
+// after the first; of the first, a match.mode of one side (it applies to both), switches that
+// turn off what the proxy always does, and custom tags of another kind (formatter).
 void reportUnservedTracing(const config::Object& t, std::vector<std::string>& problems) {
   const Node* tracing = t.spec() ? t.spec()->get("tracing") : nullptr;
   if (!tracing || !tracing->isList() || tracing->items.empty()) return;
@@ -193,7 +194,25 @@ void reportUnservedTracing(const config::Object& t, std::vector<std::string>& pr
     problems.push_back(problemAt(t, "spec.tracing[" + std::to_string(i) + "]",
                                  "only the first tracing entry applies; this one is ignored"));
   }
-  const Node* match = tracing->items.front().get("match");
+  const Node& first = tracing->items.front();
+  if (str(first.get("disableContextPropagation")) == "true") {
+    problems.push_back(problemAt(t, "spec.tracing[0].disableContextPropagation",
+                                 "true is not served: trace headers are always propagated"));
+  }
+  if (str(first.get("enableIstioTags")) == "false") {
+    problems.push_back(problemAt(t, "spec.tracing[0].enableIstioTags",
+                                 "false is not served: Istio's span tags are always set"));
+  }
+  if (const Node* tags = first.get("customTags"); tags && tags->isMap()) {
+    for (const auto& e : tags->fields) {
+      if (!e.value.get("literal") && !e.value.get("header") && !e.value.get("environment")) {
+        problems.push_back(problemAt(t, "spec.tracing[0].customTags." + e.key,
+                                     "only literal, header and environment tags are served; "
+                                     "this one is left out"));
+      }
+    }
+  }
+  const Node* match = first.get("match");
   if (const std::string mode = match ? str(match->get("mode")) : "";
       mode == "CLIENT" || mode == "SERVER") {
     problems.push_back(problemAt(t, "spec.tracing[0].match.mode",
@@ -218,8 +237,9 @@ void reportUnservedTargets(const config::model::ConfigSet& config, const std::st
                                          "gateway a proxy runs); it selects no proxy here"));
       }
     };
-    if (const Node* one = spec->get("targetRef"); one && one->isMap())
+    if (const Node* one = spec->get("targetRef"); one && one->isMap()) {
       check(*one, "spec.targetRef");
+    }
     if (const Node* many = spec->get("targetRefs"); many && many->isList()) {
       for (size_t i = 0; i < many->items.size(); ++i) {
         check(many->items[i], "spec.targetRefs[" + std::to_string(i) + "]");

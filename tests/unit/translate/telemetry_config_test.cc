@@ -194,6 +194,11 @@ spec:
   tracing:
   - providers: [{name: zipkin}]
     match: {mode: SERVER}
+    disableContextPropagation: true
+    enableIstioTags: false
+    customTags:
+      team: {literal: {value: storefront}}
+      route: {formatter: {value: "%ROUTE_NAME%"}}
   - providers: [{name: otel}]
     match: {mode: CLIENT}
 )");
@@ -202,15 +207,25 @@ spec:
   ASSERT_NE(t, nullptr);
   ASSERT_EQ(t->providers.size(), 1u);
   EXPECT_EQ(t->providers[0].name, "zipkin");  // the first entry, both sides
-  ASSERT_EQ(problems.size(), 2u);
+  ASSERT_EQ(t->custom_tags.size(), 1u);
+  ASSERT_EQ(problems.size(), 5u);
   EXPECT_EQ(problems[0].find("test.yaml:"), 0u) << problems[0];
   EXPECT_NE(problems[0].find("Telemetry istio-system/mesh-default spec.tracing[1]: only the "
                              "first tracing entry applies"),
             std::string::npos)
       << problems[0];
-  EXPECT_NE(problems[1].find("spec.tracing[0].match.mode: \"SERVER\" is not served"),
+  EXPECT_NE(problems[1].find("spec.tracing[0].disableContextPropagation: true is not served"),
             std::string::npos)
       << problems[1];
+  EXPECT_NE(problems[2].find("spec.tracing[0].enableIstioTags: false"), std::string::npos)
+      << problems[2];
+  EXPECT_NE(problems[3].find("spec.tracing[0].customTags.route: only literal, header and "
+                             "environment"),
+            std::string::npos)
+      << problems[3];
+  EXPECT_NE(problems[4].find("spec.tracing[0].match.mode: \"SERVER\" is not served"),
+            std::string::npos)
+      << problems[4];
 }
 
 TEST(MeshTelemetry, GatewayListenersCarryTheTracing) {
