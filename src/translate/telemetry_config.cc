@@ -84,58 +84,94 @@ void readProvider(const Node& p, MeshTelemetry& out) {
   // Other kinds (envoyExtAuthz*, prometheus, stackdriver, ...) are not tracing providers.
 }
 
-// The `tracing` of one Telemetry, merged over `base` (the less specific settings).
-struct Layer {
-  std::optional<std::vector<std::string>> providers;
+// One `tracing` entry of a Telemetry: what it sets (an unset field leaves what the entries
+// before it set) and the sides it applies to (match.mode).
+struct TracingEntry {
+  std::optional<std::vector<std::string>> providers;  // a non-empty list
   std::optional<double> sampling;
   std::optional<std::vector<TracingCustomTag>> tags;
-  bool disable_reporting = false;
+  std::optional<bool> disable_reporting;
+  bool client = true;
+  bool server = true;
 };
 
-Layer readLayer(const config::Object& t) {
-  Layer layer;
+std::vector<TracingEntry> readTracing(const config::Object& t) {
+  std::vector<TracingEntry> out;
   const Node* spec = t.spec();
   const Node* tracing = spec ? spec->get("tracing") : nullptr;
-  if (!tracing || !tracing->isList() || tracing->items.empty()) return layer;
-  const Node& first = tracing->items.front();  // Istio applies the first entry
-  if (const Node* providers = first.get("providers"); providers && providers->isList()) {
-    std::vector<std::string> names;
-    for (const Node& p : providers->items) names.push_back(str(p.get("name")));
-    layer.providers = std::move(names);
-  }
-  if (const Node* s = first.get("randomSamplingPercentage"); s && s->asDouble()) {
-    layer.sampling = *s->asDouble();
-  }
-  if (const Node* d = first.get("disableSpanReporting"); d) {
-    layer.disable_reporting = str(d) == "true";
-  }
-  if (const Node* tags = first.get("customTags"); tags && tags->isMap()) {
-    std::vector<TracingCustomTag> out;
-    for (const auto& e : tags->fields) {
-      TracingCustomTag tag;
-      tag.tag = e.key;
-      if (const Node* l = e.value.get("literal")) {
-        tag.kind = TracingCustomTag::Kind::kLiteral;
-        tag.value = str(l->get("value"));
-      } else if (const Node* h = e.value.get("header")) {
-        tag.kind = TracingCustomTag::Kind::kHeader;
-        tag.value = str(h->get("name"));
-        std::transform(tag.value.begin(), tag.value.end(), tag.value.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        tag.default_value = str(h->get("defaultValue"));
-      } else if (const Node* v = e.value.get("environment")) {
-        tag.kind = TracingCustomTag::Kind::kEnvironment;
-        tag.value = str(v->get("name"));
-        tag.default_value = str(v->get("defaultValue"));
-      } else {
-        continue;
-      }
-      out.push_back(std::move(tag));
+  if (!tracing || !tracing->isList()) return out;
+  for (const Node& n : tracing->items) {
+    TracingEntry& entry = out.emplace_back();
+    if (const Node* providers = n.get("providers");
+        providers && providers->isList() && !providers->items.empty()) {
+      std::vector<std::string> names;
+      for (const Node& p : providers->items) names.push_back(str(p.get("name")));
+      entry.providers = std::move(names);
     }
-    layer.tags = std::move(out);
+    if (const Node* s = n.get("randomSamplingPercentage"); s && s->asDouble()) {
+      entry.sampling = *s->asDouble();
+    }
+    if (const Node* d = n.get("disableSpanReporting"); d && d->isScalar() && !d->isNull()) {
+      entry.disable_reporting = str(d) == "true";
+    }
+    const std::string mode = n.get("match") ? str(n.get("match")->get("mode")) : "";
+    entry.client = mode != "SERVER";
+    entry.server = mode != "CLIENT";
+    if (const Node* tags = n.get("customTags"); tags && tags->isMap()) {
+      std::vector<TracingCustomTag> list;
+      for (const auto& e : tags->fields) {
+        TracingCustomTag tag;
+        tag.tag = e.key;
+        if (const Node* l = e.value.get("literal")) {
+          tag.kind = TracingCustomTag::Kind::kLiteral;
+          tag.value = str(l->get("value"));
+        } else if (const Node* h = e.value.get("header")) {
+          tag.kind = TracingCustomTag::Kind::kHeader;
+          tag.value = str(h->get("name"));
+          std::transform(tag.value.begin(), tag.value.end(), tag.value.begin(),
+                         [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+          tag.default_value = str(h->get("defaultValue"));
+        } else if (const Node* v = e.value.get("environment")) {
+          tag.kind = TracingCustomTag::Kind::kEnvironment;
+          tag.value = str(v->get("name"));
+          tag.default_value = str(v->get("defaultValue"));
+        } else {
+          continue;  // reported (reportUnservedTracing)
+        }
+        list.push_back(std::move(tag));
+      }
+      entry.tags = std::move(list);
+    }
   }
-  return layer;
+  return out;
 }
+
+// One side's tracing as the entries build it.
+struct TracingSide {
+  std::vector<std::string> providers;
+  double sampling = 1.0;
+  std::vector<TracingCustomTag> tags;
+  bool disabled = false;
+
+  void apply(const TracingEntry& e) {
+    if (e.providers) providers = *e.providers;
+    if (e.sampling) sampling = *e.sampling;
+    if (e.tags) tags = *e.tags;
+    if (e.disable_reporting) disabled = *e.disable_reporting;
+  }
+  bool operator==(const TracingSide& o) const {
+    if (tags.size() != o.tags.size()) return false;
+    for (size_t i = 0; i < tags.size(); ++i) {
+      const auto& a = tags[i];
+      const auto& b = o.tags[i];
+      if (a.tag != b.tag || a.kind != b.kind || a.value != b.value ||
+          a.default_value != b.default_value) {
+        return false;
+      }
+    }
+    return providers == o.providers && sampling == o.sampling && disabled == o.disabled;
+  }
+};
 
 // The label Istio puts on the deployment of a Gateway API gateway: its Gateway's name.
 constexpr std::string_view kGatewayNameLabel = "gateway.networking.k8s.io/gateway-name";
@@ -184,41 +220,39 @@ std::string problemAt(const config::Object& t, const std::string& field, const s
          field + ": " + what;
 }
 
-// What of a Telemetry's `tracing` the proxy does not apply, said rather than ignored: entries
-// after the first; of the first, a match.mode of one side (it applies to both), switches that
-// turn off what the proxy always does, and custom tags of another kind (formatter).
+// What of a Telemetry's `tracing` the proxy does not apply, said rather than ignored: switches
+// that turn off what the proxy always does, and custom tags of another kind (formatter).
 void reportUnservedTracing(const config::Object& t, std::vector<std::string>& problems) {
   const Node* tracing = t.spec() ? t.spec()->get("tracing") : nullptr;
-  if (!tracing || !tracing->isList() || tracing->items.empty()) return;
-  for (size_t i = 1; i < tracing->items.size(); ++i) {
-    problems.push_back(problemAt(t, "spec.tracing[" + std::to_string(i) + "]",
-                                 "only the first tracing entry applies; this one is ignored"));
-  }
-  const Node& first = tracing->items.front();
-  if (str(first.get("disableContextPropagation")) == "true") {
-    problems.push_back(problemAt(t, "spec.tracing[0].disableContextPropagation",
-                                 "true is not served: trace headers are always propagated"));
-  }
-  if (str(first.get("enableIstioTags")) == "false") {
-    problems.push_back(problemAt(t, "spec.tracing[0].enableIstioTags",
-                                 "false is not served: Istio's span tags are always set"));
-  }
-  if (const Node* tags = first.get("customTags"); tags && tags->isMap()) {
-    for (const auto& e : tags->fields) {
-      if (!e.value.get("literal") && !e.value.get("header") && !e.value.get("environment")) {
-        problems.push_back(problemAt(t, "spec.tracing[0].customTags." + e.key,
-                                     "only literal, header and environment tags are served; "
-                                     "this one is left out"));
+  if (!tracing || !tracing->isList()) return;
+  for (size_t i = 0; i < tracing->items.size(); ++i) {
+    const Node& entry = tracing->items[i];
+    const std::string path = "spec.tracing[" + std::to_string(i) + "]";
+    if (str(entry.get("disableContextPropagation")) == "true") {
+      problems.push_back(problemAt(t, path + ".disableContextPropagation",
+                                   "true is not served: trace headers are always propagated"));
+    }
+    if (str(entry.get("enableIstioTags")) == "false") {
+      problems.push_back(problemAt(t, path + ".enableIstioTags",
+                                   "false is not served: Istio's span tags are always set"));
+    }
+    if (const Node* tags = entry.get("customTags"); tags && tags->isMap()) {
+      for (const auto& e : tags->fields) {
+        if (!e.value.get("literal") && !e.value.get("header") && !e.value.get("environment")) {
+          problems.push_back(problemAt(t, path + ".customTags." + e.key,
+                                       "only literal, header and environment tags are served; "
+                                       "this one is left out"));
+        }
       }
     }
-  }
-  const Node* match = first.get("match");
-  if (const std::string mode = match ? str(match->get("mode")) : "";
-      mode == "CLIENT" || mode == "SERVER") {
-    problems.push_back(problemAt(t, "spec.tracing[0].match.mode",
-                                 "\"" + mode +
-                                     "\" is not served: the entry applies to the CLIENT and "
-                                     "SERVER sides alike"));
+    const Node* match = entry.get("match");
+    if (const std::string mode = match ? str(match->get("mode")) : "";
+        !mode.empty() && mode != "CLIENT" && mode != "SERVER" && mode != "CLIENT_AND_SERVER") {
+      problems.push_back(problemAt(t, path + ".match.mode",
+                                   "\"" + mode +
+                                       "\" is not a mode (CLIENT, SERVER or CLIENT_AND_SERVER); "
+                                       "the entry applies to both sides"));
+    }
   }
 }
 
@@ -412,62 +446,78 @@ MeshTelemetry readMeshTelemetry(const config::model::ConfigSet& config) {
   return out;
 }
 
-std::shared_ptr<const TracingSettings> resolveTracing(
-    const config::model::ConfigSet& config, const MeshTelemetry& mesh,
-    const std::string& root_namespace, const std::string& ns,
-    const std::map<std::string, std::string>& labels, std::vector<std::string>* problems) {
-  if (!mesh.enable_tracing) return nullptr;
-  // Mesh, then namespace, then workload: each more specific layer overrides what it sets.
+TracingSides resolveTracingSides(const config::model::ConfigSet& config, const MeshTelemetry& mesh,
+                                 const std::string& root_namespace, const std::string& ns,
+                                 const std::map<std::string, std::string>& labels,
+                                 std::vector<std::string>* problems) {
+  if (!mesh.enable_tracing) return {};
+  // Mesh, then namespace, then workload, each Telemetry's entries in order (Istio's Tracing()):
+  // an entry sets what it names on the sides its match.mode gives, over what came before.
   const auto by_scope = scopes(config, root_namespace, ns, labels);
-  std::vector<std::string> providers = mesh.default_tracing;
-  double sampling = mesh.default_sampling;
-  std::vector<TracingCustomTag> tags;
-  bool disabled = false;
+  TracingSide client;
+  client.providers = mesh.default_tracing;
+  client.sampling = mesh.default_sampling;
+  TracingSide server = client;
   std::string origin;
   for (const config::Object* t : by_scope) {
     if (!t) continue;
     if (problems) reportUnservedTracing(*t, *problems);
-    Layer layer = readLayer(*t);
-    if (layer.providers) providers = *layer.providers;
-    if (layer.sampling) sampling = *layer.sampling;
-    if (layer.tags) tags = *layer.tags;
-    disabled = layer.disable_reporting;
+    for (const TracingEntry& e : readTracing(*t)) {
+      if (e.client) client.apply(e);
+      if (e.server) server.apply(e);
+    }
     origin += (origin.empty() ? "Telemetry " : ", ") + t->namespaceOr("default") + "/" + t->name;
   }
-  // Nothing declared at all: the control plane's collector, if it is one, so the dashboard has
-  // recent traces without any setup (Istio itself would send no spans here).
-  const bool implicit =
-      providers.empty() && mesh.tracing_providers.empty() && mesh.implicit_collector.has_value();
-  if (disabled || (providers.empty() && !implicit)) return nullptr;
-  auto out = std::make_shared<TracingSettings>();
-  if (implicit) {
-    out->providers.push_back(*mesh.implicit_collector);
-    if (origin.empty()) origin = "the control plane's collector (no provider in MeshConfig)";
-  }
-  for (const auto& name : providers) {
-    auto it = mesh.tracing_providers.find(name);
-    if (it == mesh.tracing_providers.end()) {
-      if (problems) {
-        problems->push_back("tracing provider \"" + name +
-                            "\" is not a zipkin or opentelemetry provider of MeshConfig "
-                            "extensionProviders; its spans are not reported");
+  // One side's settings; problems said once even when both sides have them.
+  auto build = [&](TracingSide side) -> std::shared_ptr<const TracingSettings> {
+    // Nothing declared at all: the control plane's collector, if it is one, so the dashboard
+    // has recent traces without any setup (Istio itself would send no spans here).
+    const bool implicit = side.providers.empty() && mesh.tracing_providers.empty() &&
+                          mesh.implicit_collector.has_value();
+    if (side.disabled || (side.providers.empty() && !implicit)) return nullptr;
+    auto out = std::make_shared<TracingSettings>();
+    std::string from = origin;
+    if (implicit) {
+      out->providers.push_back(*mesh.implicit_collector);
+      if (from.empty()) from = "the control plane's collector (no provider in MeshConfig)";
+    }
+    auto say = [problems](std::string what) {
+      if (problems && std::find(problems->begin(), problems->end(), what) == problems->end()) {
+        problems->push_back(std::move(what));
       }
-      continue;
+    };
+    for (const auto& name : side.providers) {
+      auto it = mesh.tracing_providers.find(name);
+      if (it == mesh.tracing_providers.end()) {
+        say("tracing provider \"" + name +
+            "\" is not a zipkin or opentelemetry provider of MeshConfig extensionProviders; its "
+            "spans are not reported");
+        continue;
+      }
+      out->providers.push_back(it->second);
     }
-    out->providers.push_back(it->second);
-  }
-  if (out->providers.empty()) return nullptr;
-  if (sampling < 0 || sampling > 100) {
-    if (problems) {
-      problems->push_back("randomSamplingPercentage " + std::to_string(sampling) +
-                          " is outside 0-100; 100 is used");
+    if (out->providers.empty()) return nullptr;
+    if (side.sampling < 0 || side.sampling > 100) {
+      say("randomSamplingPercentage " + std::to_string(side.sampling) +
+          " is outside 0-100; 100 is used");
+      side.sampling = std::clamp(side.sampling, 0.0, 100.0);
     }
-    sampling = std::clamp(sampling, 0.0, 100.0);
-  }
-  out->sampling_percentage = sampling;
-  out->custom_tags = std::move(tags);
-  out->origin = origin.empty() ? "MeshConfig defaultProviders" : origin;
-  return out;
+    out->sampling_percentage = side.sampling;
+    out->custom_tags = std::move(side.tags);
+    out->origin = from.empty() ? "MeshConfig defaultProviders" : from;
+    return out;
+  };
+  TracingSides sides;
+  sides.client = build(client);
+  sides.server = client == server ? sides.client : build(server);
+  return sides;
+}
+
+std::shared_ptr<const TracingSettings> resolveTracing(
+    const config::model::ConfigSet& config, const MeshTelemetry& mesh,
+    const std::string& root_namespace, const std::string& ns,
+    const std::map<std::string, std::string>& labels, std::vector<std::string>* problems) {
+  return resolveTracingSides(config, mesh, root_namespace, ns, labels, problems).client;
 }
 
 std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(

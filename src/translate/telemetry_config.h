@@ -47,9 +47,24 @@ void setImplicitTracingCollector(std::optional<TracingProvider> collector);
 
 MeshTelemetry readMeshTelemetry(const config::model::ConfigSet& config);
 
-// The tracing of a proxy in `ns` with `labels` (null: none configured, no spans reported).
-// Problems (a provider name MeshConfig does not declare, a sampling percentage out of range) go
-// to `problems` when given.
+// The tracing of a proxy, per side: `client` for its gateway and outbound listeners, `server`
+// for its inbound ones (the same pointer when no entry tells them apart; null: no spans).
+struct TracingSides {
+  std::shared_ptr<const TracingSettings> client;
+  std::shared_ptr<const TracingSettings> server;
+};
+
+// The tracing of a proxy in `ns` with `labels`: every `tracing` entry of the mesh, namespace and
+// workload Telemetry, in that order, sets what it names (providers, randomSamplingPercentage,
+// customTags, disableSpanReporting) on the sides its match.mode gives, as Istio merges them.
+// Problems (a provider name MeshConfig does not declare, a sampling percentage out of range, a
+// field the proxy does not serve) go to `problems` when given, with file:line where they have one.
+TracingSides resolveTracingSides(const config::model::ConfigSet& config, const MeshTelemetry& mesh,
+                                 const std::string& root_namespace, const std::string& ns,
+                                 const std::map<std::string, std::string>& labels,
+                                 std::vector<std::string>* problems = nullptr);
+
+// The client side of resolveTracingSides (both sides when no entry names one).
 std::shared_ptr<const TracingSettings> resolveTracing(
     const config::model::ConfigSet& config, const MeshTelemetry& mesh,
     const std::string& root_namespace, const std::string& ns,

@@ -185,7 +185,7 @@ spec:
   EXPECT_NE(problems[0].find("\"jaeger\""), std::string::npos);
 }
 
-TEST(MeshTelemetry, TracingEntriesThatAreNotAppliedAreReportedWithTheirPlace) {
+TEST(MeshTelemetry, EveryTracingEntryAppliesToTheSidesItsModeNames) {
   const auto config = parseConfig(std::string(kMesh) + R"(---
 apiVersion: telemetry.istio.io/v1
 kind: Telemetry
@@ -193,39 +193,79 @@ metadata: {name: mesh-default, namespace: istio-system}
 spec:
   tracing:
   - providers: [{name: zipkin}]
-    match: {mode: SERVER}
+    customTags:
+      team: {literal: {value: storefront}}
+  - match: {mode: CLIENT}
+    providers: [{name: otel}]
+    randomSamplingPercentage: 30
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: quiet, namespace: quiet}
+spec:
+  tracing:
+  - match: {mode: SERVER}
+    disableSpanReporting: true
+  - randomSamplingPercentage: 80
+)");
+  const MeshTelemetry mesh = readMeshTelemetry(config);
+  std::vector<std::string> problems;
+  auto shop = resolveTracingSides(config, mesh, "istio-system", "shop", {}, &problems);
+  EXPECT_TRUE(problems.empty()) << problems[0];
+  ASSERT_NE(shop.client, nullptr);
+  ASSERT_NE(shop.server, nullptr);
+  ASSERT_EQ(shop.client->providers.size(), 1u);
+  EXPECT_EQ(shop.client->providers[0].name, "otel");
+  EXPECT_EQ(shop.client->sampling_percentage, 30);
+  EXPECT_EQ(shop.client->custom_tags.size(), 1u);  // the first entry's, both sides
+  ASSERT_EQ(shop.server->providers.size(), 1u);
+  EXPECT_EQ(shop.server->providers[0].name, "zipkin");
+  EXPECT_EQ(shop.server->sampling_percentage, 5);  // MeshConfig defaultConfig.tracing.sampling
+  // quiet: SERVER spans off, and a later entry that does not say so leaves them off.
+  auto quiet = resolveTracingSides(config, mesh, "istio-system", "quiet", {});
+  EXPECT_EQ(quiet.server, nullptr);
+  ASSERT_NE(quiet.client, nullptr);
+  EXPECT_EQ(quiet.client->sampling_percentage, 80);
+  // No entry names a side: one settings object for both.
+  auto plain = resolveTracingSides(parseConfig(std::string(kMesh) + std::string(kTelemetry)), mesh,
+                                   "istio-system", "default", {});
+  EXPECT_EQ(plain.client, plain.server);
+}
+
+TEST(MeshTelemetry, TracingFieldsThatAreNotServedAreReportedWithTheirPlace) {
+  const auto config = parseConfig(std::string(kMesh) + R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: zipkin}]
     disableContextPropagation: true
     enableIstioTags: false
     customTags:
       team: {literal: {value: storefront}}
       route: {formatter: {value: "%ROUTE_NAME%"}}
-  - providers: [{name: otel}]
-    match: {mode: CLIENT}
+  - match: {mode: SIDEWAYS}
 )");
   std::vector<std::string> problems;
   auto t = resolveTracing(config, readMeshTelemetry(config), "istio-system", "shop", {}, &problems);
   ASSERT_NE(t, nullptr);
-  ASSERT_EQ(t->providers.size(), 1u);
-  EXPECT_EQ(t->providers[0].name, "zipkin");  // the first entry, both sides
   ASSERT_EQ(t->custom_tags.size(), 1u);
-  ASSERT_EQ(problems.size(), 5u);
+  ASSERT_EQ(problems.size(), 4u);
   EXPECT_EQ(problems[0].find("test.yaml:"), 0u) << problems[0];
-  EXPECT_NE(problems[0].find("Telemetry istio-system/mesh-default spec.tracing[1]: only the "
-                             "first tracing entry applies"),
+  EXPECT_NE(problems[0].find("Telemetry istio-system/mesh-default "
+                             "spec.tracing[0].disableContextPropagation: true is not served"),
             std::string::npos)
       << problems[0];
-  EXPECT_NE(problems[1].find("spec.tracing[0].disableContextPropagation: true is not served"),
-            std::string::npos)
+  EXPECT_NE(problems[1].find("spec.tracing[0].enableIstioTags: false"), std::string::npos)
       << problems[1];
-  EXPECT_NE(problems[2].find("spec.tracing[0].enableIstioTags: false"), std::string::npos)
-      << problems[2];
-  EXPECT_NE(problems[3].find("spec.tracing[0].customTags.route: only literal, header and "
+  EXPECT_NE(problems[2].find("spec.tracing[0].customTags.route: only literal, header and "
                              "environment"),
             std::string::npos)
-      << problems[3];
-  EXPECT_NE(problems[4].find("spec.tracing[0].match.mode: \"SERVER\" is not served"),
+      << problems[2];
+  EXPECT_NE(problems[3].find("spec.tracing[1].match.mode: \"SIDEWAYS\" is not a mode"),
             std::string::npos)
-      << problems[4];
+      << problems[3];
 }
 
 TEST(MeshTelemetry, GatewayListenersCarryTheTracing) {
