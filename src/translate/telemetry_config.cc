@@ -526,16 +526,15 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
     std::vector<std::string>* problems, const MeshTelemetry* mesh) {
   const auto by_scope = scopes(config, root_namespace, ns, labels);
   if (problems) reportUnservedTargets(config, ns, *problems);
-  const Node* metrics = nullptr;
-  const config::Object* metrics_from = nullptr;  // the Telemetry the metrics section comes from
-  std::vector<std::pair<const config::Object*, const Node*>> logging;  // mesh, namespace, workload
+  // Each scope's sections: mesh, namespace, workload.
+  std::vector<std::pair<const config::Object*, const Node*>> metrics;
+  std::vector<std::pair<const config::Object*, const Node*>> logging;
   std::string origin;
   for (const config::Object* t : by_scope) {
     if (!t || !t->spec()) continue;
     bool used = false;
     if (const Node* m = t->spec()->get("metrics"); m && m->isList()) {
-      metrics = m;
-      metrics_from = t;
+      metrics.emplace_back(t, m);
       used = true;
     }
     if (const Node* a = t->spec()->get("accessLogging"); a && a->isList() && !a->items.empty()) {
@@ -559,13 +558,20 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
   } else if (mesh && !mesh->envoy_provider.path.empty()) {
     defaults = {"envoy"};
   }
-  if (!metrics && logging.empty() && defaults == std::vector<std::string>{""}) return nullptr;
+  if (metrics.empty() && logging.empty() && defaults == std::vector<std::string>{""}) {
+    return nullptr;
+  }
   auto out = std::make_shared<ListenerTelemetry>();
   out->origin = origin;
-  if (metrics) {
-    for (size_t m = 0; m < metrics->items.size(); ++m) {
-      const Node& entry = metrics->items[m];
-      const Node* overrides = entry.get("overrides");
+  // metrics: the overrides of every scope in order (mesh, namespace, workload), each over what
+  // came before, as Istio's mergeMetrics: `disabled` where it is set, a tag's later override
+  // replacing an earlier one of the same metric. ALL_METRICS disabled turns a side off until a
+  // later override of that side (a narrower Telemetry's) turns it on again.
+  std::array<MetricsSide*, 2> sides = {&out->client, &out->server};
+  std::array<bool, 2> all_off = {false, false};
+  for (const auto& [t, list] : metrics) {
+    for (size_t m = 0; m < list->items.size(); ++m) {
+      const Node* overrides = list->items[m].get("overrides");
       if (!overrides || !overrides->isList()) continue;
       for (size_t k = 0; k < overrides->items.size(); ++k) {
         const Node& o = overrides->items[k];
@@ -574,61 +580,91 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
         const Node* match = o.get("match");
         const std::string metric = match ? str(match->get("metric")) : "";
         const std::string mode = match ? str(match->get("mode")) : "";
+        if (match && match->get("customMetric") && metric.empty()) {
+          report(*t, path + ".match.customMetric",
+                 "custom metrics are not supported (only Istio's standard metrics); the override "
+                 "is ignored");
+          continue;
+        }
+        const bool all = metric.empty() || metric == "ALL_METRICS";
         std::vector<size_t> which;
         for (size_t i = 0; i < kIstioMetricCount; ++i) {
-          if (metric.empty() || metric == "ALL_METRICS" || kIstioMetricNames[i] == metric) {
-            which.push_back(i);
-          }
+          if (all || kIstioMetricNames[i] == metric) which.push_back(i);
         }
         if (which.empty()) {
-          report(*metrics_from, path + ".match.metric",
+          report(*t, path + ".match.metric",
                  "\"" + metric +
                      "\" is not one of Istio's standard metrics (customMetric is not supported); "
                      "the override is ignored");
           continue;
         }
-        const bool client = mode.empty() || mode == "CLIENT_AND_SERVER" || mode == "CLIENT";
-        const bool server = mode.empty() || mode == "CLIENT_AND_SERVER" || mode == "SERVER";
-        const bool disabled = str(o.get("disabled")) == "true";
-        for (size_t i : which) {
-          if (client && disabled) out->client.disabled[i] = true;
-          if (server && disabled) out->server.disabled[i] = true;
+        const std::array<bool, 2> applies = {mode != "SERVER", mode != "CLIENT"};
+        const Node* d = o.get("disabled");
+        const bool has_disabled = d && d->isScalar() && !d->isNull();
+        const bool disabled = has_disabled && str(d) == "true";
+        if (all && disabled) {
+          for (size_t s = 0; s < 2; ++s) all_off[s] = all_off[s] || applies[s];
+          continue;
         }
-        if (const Node* tags = o.get("tagOverrides"); tags && tags->isMap()) {
-          for (const auto& e : tags->fields) {
-            const std::string operation = str(e.value.get("operation"));
-            if (operation == "REMOVE") {
-              if (client) out->client.removed_tags.push_back(e.key);
-              if (server) out->server.removed_tags.push_back(e.key);
-              continue;
-            }
-            if (!operation.empty() && operation != "UPSERT") {
-              report(*metrics_from, path + ".tagOverrides." + e.key + ".operation",
-                     "\"" + operation + "\" is not an operation (UPSERT or REMOVE); it is ignored");
-              continue;
-            }
+        for (size_t s = 0; s < 2; ++s) {
+          if (!applies[s]) continue;
+          all_off[s] = false;
+          if (has_disabled) {
+            for (size_t i : which) sides[s]->disabled[i] = disabled;
+          }
+        }
+        const Node* tags = o.get("tagOverrides");
+        if (!tags || !tags->isMap()) continue;
+        for (const auto& e : tags->fields) {
+          const std::string operation = str(e.value.get("operation"));
+          if (!operation.empty() && operation != "UPSERT" && operation != "REMOVE") {
+            report(*t, path + ".tagOverrides." + e.key + ".operation",
+                   "\"" + operation + "\" is not an operation (UPSERT or REMOVE); it is ignored");
+            continue;
+          }
+          std::optional<TagUpsert> upsert;
+          if (operation != "REMOVE") {
             // UPSERT, Istio's default: the value of a CEL expression per request.
-            TagUpsert upsert;
-            upsert.tag = e.key;
-            upsert.value = str(e.value.get("value"));
-            auto compiled = parseAttributeValue(upsert.value);
-            if (upsert.value.empty() || !compiled) {
-              report(*metrics_from, path + ".tagOverrides." + e.key + ".value",
-                     "\"" + upsert.value +
+            upsert.emplace();
+            upsert->tag = e.key;
+            upsert->value = str(e.value.get("value"));
+            auto compiled = parseAttributeValue(upsert->value);
+            if (upsert->value.empty() || !compiled) {
+              report(*t, path + ".tagOverrides." + e.key + ".value",
+                     "\"" + upsert->value +
                          "\" is outside what the proxy evaluates (an attribute: response.code, "
                          "request.method, request.url_path, request.path, request.host, "
                          "request.headers['name'], connection.mtls; a literal; string(x); "
                          "x | y; condition ? x : y); the tag is left as it is");
               continue;
             }
-            upsert.compiled = std::move(*compiled);
-            for (size_t i : which) upsert.metrics[i] = true;
-            if (client) out->client.upserts.push_back(upsert);
-            if (server) out->server.upserts.push_back(std::move(upsert));
+            upsert->compiled = std::move(*compiled);
+            for (size_t i : which) upsert->metrics[i] = true;
+          }
+          for (size_t s = 0; s < 2; ++s) {
+            if (!applies[s]) continue;
+            MetricsSide& side = *sides[s];
+            // An earlier value of this tag no longer applies to these metrics.
+            for (TagUpsert& earlier : side.upserts) {
+              if (earlier.tag != e.key) continue;
+              for (size_t i : which) earlier.metrics[i] = false;
+            }
+            if (upsert) {
+              side.upserts.push_back(*upsert);
+            } else if (!contains(side.removed_tags, e.key)) {
+              side.removed_tags.push_back(e.key);  // emptied on every metric of the side
+            }
           }
         }
       }
     }
+  }
+  for (size_t s = 0; s < 2; ++s) {
+    if (all_off[s]) sides[s]->disabled.fill(true);
+    auto& upserts = sides[s]->upserts;
+    std::erase_if(upserts, [](const TagUpsert& u) {
+      return std::none_of(u.metrics.begin(), u.metrics.end(), [](bool on) { return on; });
+    });
   }
   // accessLogging: each Telemetry's entries read (and their filters compiled) once, then merged
   // per side; every provider resolved once.

@@ -71,8 +71,9 @@ std::shared_ptr<const TracingSettings> resolveTracing(
     const std::map<std::string, std::string>& labels, std::vector<std::string>* problems = nullptr);
 
 // The Telemetry API's `metrics` (overrides: match.metric / ALL_METRICS, match.mode, disabled,
-// tagOverrides with operation REMOVE or UPSERT and a CEL value; the most specific Telemetry that
-// has the section decides it) and `accessLogging` for a proxy. Every accessLogging entry of the
+// tagOverrides with operation REMOVE or UPSERT and a CEL value; the overrides of the mesh,
+// namespace and workload Telemetry apply in that order, each over what came before, as Istio's
+// mergeMetrics) and `accessLogging` for a proxy. Every accessLogging entry of the
 // mesh, namespace and workload Telemetry applies, merged as Istio merges them, per side (CLIENT:
 // gateway and outbound listeners, SERVER: inbound): each entry has its providers (else those of
 // the entry before it, else MeshConfig defaultProviders.accessLogging, else the built-in "envoy"

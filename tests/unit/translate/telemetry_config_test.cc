@@ -397,6 +397,95 @@ spec:
   }
 }
 
+TEST(ListenerTelemetry, MetricsOverridesOfEveryScopeApplyInOrder) {
+  const std::string telemetry = R"(apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  metrics:
+  - overrides:
+    - match: {metric: REQUEST_COUNT}
+      disabled: true
+    - tagOverrides:
+        team: {value: "'mesh'"}
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  metrics:
+  - overrides:
+    - match: {metric: REQUEST_COUNT, mode: SERVER}
+      disabled: false
+    - match: {metric: REQUEST_DURATION}
+      tagOverrides:
+        team: {value: "'shop'"}
+    - match: {mode: CLIENT}
+      tagOverrides:
+        request_protocol: {operation: REMOVE}
+    - match: {customMetric: my_metric}
+      disabled: true
+)";
+  std::vector<std::string> problems;
+  auto t = resolveListenerTelemetry(parseConfig(telemetry), "istio-system", "shop", {}, &problems);
+  ASSERT_NE(t, nullptr);
+  using M = IstioMetric;
+  const auto count = static_cast<size_t>(M::kRequestCount);
+  const auto duration = static_cast<size_t>(M::kRequestDuration);
+  EXPECT_TRUE(t->client.disabled[count]);   // the mesh's
+  EXPECT_FALSE(t->server.disabled[count]);  // turned on again by the namespace, SERVER only
+  EXPECT_FALSE(t->client.disabled[duration]);
+  // team: the mesh's value everywhere but REQUEST_DURATION, which takes the namespace's.
+  for (const MetricsSide* side : {&t->client, &t->server}) {
+    ASSERT_EQ(side->upserts.size(), 2u);
+    EXPECT_EQ(side->upserts[0].value, "'mesh'");
+    EXPECT_TRUE(side->upserts[0].metrics[count]);
+    EXPECT_FALSE(side->upserts[0].metrics[duration]);
+    EXPECT_EQ(side->upserts[1].value, "'shop'");
+    EXPECT_TRUE(side->upserts[1].metrics[duration]);
+    EXPECT_FALSE(side->upserts[1].metrics[count]);
+  }
+  EXPECT_EQ(t->client.removed_tags, std::vector<std::string>{"request_protocol"});
+  EXPECT_TRUE(t->server.removed_tags.empty());
+  // A custom metric is said, not applied to every metric.
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("Telemetry shop/shop spec.metrics[0].overrides[3].match.customMetric"),
+            std::string::npos)
+      << problems[0];
+  EXPECT_FALSE(t->client.disabled[static_cast<size_t>(M::kRequestSize)]);
+}
+
+TEST(ListenerTelemetry, AllMetricsOffAtTheMeshUntilANarrowerTelemetryOverridesOne) {
+  const std::string telemetry = R"(apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  metrics:
+  - overrides:
+    - match: {metric: ALL_METRICS}
+      disabled: true
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  metrics:
+  - overrides:
+    - match: {metric: REQUEST_SIZE}
+      disabled: true
+)";
+  const auto config = parseConfig(telemetry);
+  auto other = resolveListenerTelemetry(config, "istio-system", "other", {});
+  ASSERT_NE(other, nullptr);
+  for (bool d : other->client.disabled) EXPECT_TRUE(d);
+  for (bool d : other->server.disabled) EXPECT_TRUE(d);
+  // shop: on again, as in Istio, but for the size it turns off itself.
+  auto shop = resolveListenerTelemetry(config, "istio-system", "shop", {});
+  ASSERT_NE(shop, nullptr);
+  EXPECT_FALSE(shop->client.disabled[static_cast<size_t>(IstioMetric::kRequestCount)]);
+  EXPECT_TRUE(shop->server.disabled[static_cast<size_t>(IstioMetric::kRequestSize)]);
+}
+
 TEST(ListenerTelemetry, AnExpressionOutsideTheSubsetLogsEverything) {
   EXPECT_FALSE(parseAccessLogFilter("request.headers[''] == 'y'"));
   EXPECT_FALSE(parseAccessLogFilter("size(request.path) > 3"));
