@@ -23,6 +23,27 @@ std::string str(const Node* n) {
   return n && n->isScalar() && !n->isNull() ? n->text : std::string();
 }
 
+// A provider name as MeshConfig declares it: Istio finds providers by name without regard to
+// case (strings.EqualFold), so "Zipkin" names the "zipkin" provider. Names nothing declares are
+// kept as written (the built-in "envoy" included) and reported where they are resolved.
+template <class Map>
+std::string declaredName(const Map& declared, const std::string& name) {
+  if (declared.contains(name)) return name;
+  auto fold = [](unsigned char c) { return std::tolower(c); };
+  for (const auto& [known, _] : declared) {
+    if (known.size() == name.size() &&
+        std::equal(known.begin(), known.end(), name.begin(),
+                   [&](char a, char b) { return fold(a) == fold(b); })) {
+      return known;
+    }
+  }
+  if (name.size() == 5 && std::equal(name.begin(), name.end(), "envoy",
+                                     [&](char a, char b) { return fold(a) == fold(b); })) {
+    return "envoy";
+  }
+  return name;
+}
+
 // "zipkin.istio-system.svc.cluster.local", "istio-system/zipkin.example.com", "127.0.0.1".
 std::string collectorHost(const std::string& service) {
   const auto slash = service.find('/');
@@ -95,7 +116,7 @@ struct TracingEntry {
   bool server = true;
 };
 
-std::vector<TracingEntry> readTracing(const config::Object& t) {
+std::vector<TracingEntry> readTracing(const config::Object& t, const MeshTelemetry& mesh) {
   std::vector<TracingEntry> out;
   const Node* spec = t.spec();
   const Node* tracing = spec ? spec->get("tracing") : nullptr;
@@ -105,7 +126,9 @@ std::vector<TracingEntry> readTracing(const config::Object& t) {
     if (const Node* providers = n.get("providers");
         providers && providers->isList() && !providers->items.empty()) {
       std::vector<std::string> names;
-      for (const Node& p : providers->items) names.push_back(str(p.get("name")));
+      for (const Node& p : providers->items) {
+        names.push_back(declaredName(mesh.tracing_providers, str(p.get("name"))));
+      }
       entry.providers = std::move(names);
     }
     if (const Node* s = n.get("randomSamplingPercentage"); s && s->asDouble()) {
@@ -455,14 +478,16 @@ TracingSides resolveTracingSides(const config::model::ConfigSet& config, const M
   // an entry sets what it names on the sides its match.mode gives, over what came before.
   const auto by_scope = scopes(config, root_namespace, ns, labels);
   TracingSide client;
-  client.providers = mesh.default_tracing;
+  for (const auto& name : mesh.default_tracing) {
+    client.providers.push_back(declaredName(mesh.tracing_providers, name));
+  }
   client.sampling = mesh.default_sampling;
   TracingSide server = client;
   std::string origin;
   for (const config::Object* t : by_scope) {
     if (!t) continue;
     if (problems) reportUnservedTracing(*t, *problems);
-    for (const TracingEntry& e : readTracing(*t)) {
+    for (const TracingEntry& e : readTracing(*t, mesh)) {
       if (e.client) client.apply(e);
       if (e.server) server.apply(e);
     }
@@ -554,7 +579,10 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
   // built-in "envoy" when accessLogFile names where it writes, else ("") the proxy's own log.
   std::vector<std::string> defaults{""};
   if (mesh && !mesh->default_access_logging.empty()) {
-    defaults = mesh->default_access_logging;
+    defaults.clear();
+    for (const auto& name : mesh->default_access_logging) {
+      defaults.push_back(declaredName(mesh->access_log_providers, name));
+    }
   } else if (mesh && !mesh->envoy_provider.path.empty()) {
     defaults = {"envoy"};
   }
@@ -678,7 +706,11 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
       // An empty list names nothing: the entry inherits, as in Istio (`disabled` turns it off).
       if (const Node* p = n.get("providers"); p && p->isList() && !p->items.empty()) {
         e.providers.emplace();
-        for (const Node& r : p->items) e.providers->push_back(str(r.get("name")));
+        for (const Node& r : p->items) {
+          const std::string name = str(r.get("name"));
+          e.providers->push_back(mesh ? declaredName(mesh->access_log_providers, name)
+                                      : declaredName(std::map<std::string, int>{}, name));
+        }
       }
       const std::string mode = n.get("match") ? str(n.get("match")->get("mode")) : "";
       if (mode == "CLIENT") {

@@ -889,6 +889,40 @@ spec:
       << problems[0];
 }
 
+TEST(ListenerTelemetry, ProviderNamesMatchWithoutRegardToCaseAsInIstio) {
+  auto t = loggingOf(R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  accessLogging:
+  - providers: [{name: CUSTOM}, {name: Envoy}]
+  - providers: [{name: custom}]
+    match: {mode: SERVER}
+    filter: {expression: response.code >= 500}
+)",
+                     {});
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(sinksOf(*t, false), (Names{"custom", "envoy"}));
+  EXPECT_EQ(sinksOf(*t, true), (Names{"custom if response.code >= 500", "envoy"}));
+  EXPECT_EQ(t->access_log_providers.size(), 2u);
+  const auto config = parseConfig(std::string(kMesh) + R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: ZipKin}]
+)");
+  std::vector<std::string> problems;
+  auto tracing =
+      resolveTracing(config, readMeshTelemetry(config), "istio-system", "shop", {}, &problems);
+  ASSERT_NE(tracing, nullptr);
+  ASSERT_EQ(tracing->providers.size(), 1u);
+  EXPECT_EQ(tracing->providers[0].name, "zipkin");
+  EXPECT_TRUE(problems.empty()) << problems[0];
+}
+
 TEST(AccessLogTemplate, CompilesEnvoyCommands) {
   auto ok = AccessLogTemplate::parseText("[%START_TIME%] %REQ(X-USER):3% 100%% %DURATION%\n");
   ASSERT_TRUE(std::holds_alternative<AccessLogTemplate>(ok));
