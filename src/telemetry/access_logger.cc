@@ -114,6 +114,12 @@ void AccessLogWriter::log(const AccessLogEntry& entry,
   for (const auto& provider : providers) logTo(entry, provider);
 }
 
+void AccessLogWriter::log(const AccessLogEntry& entry,
+                          const translate::AccessLogProvider& provider) {
+  followGeneration();
+  logTo(entry, provider);
+}
+
 void AccessLogWriter::followGeneration() {
   const uint64_t g = logger_.generation();
   if (g == generation_) return;

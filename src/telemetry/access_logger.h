@@ -98,10 +98,11 @@ class AccessLogWriter {
   // log(entry). A provider with an empty path is the proxy's own log when it has one, else
   // /dev/stdout (Istio's built-in "envoy").
   void log(const AccessLogEntry& entry, std::span<const translate::AccessLogProvider> providers);
-  // Whether log(entry, providers) would write anything: callers skip the filter otherwise.
-  bool wants(std::span<const translate::AccessLogProvider> providers) const {
-    return !providers.empty() ||
-           (logger_.hasDefault() && logger_.format() != AccessLogFormat::kOff);
+  // Owner thread only. One line to one provider (a sink of the Telemetry API's access log).
+  void log(const AccessLogEntry& entry, const translate::AccessLogProvider& provider);
+  // Whether log(entry) would write anything: callers skip the filter otherwise.
+  bool wantsOwn() const {
+    return logger_.hasDefault() && logger_.format() != AccessLogFormat::kOff;
   }
   // Owner thread only. Writes the buffered lines. A write error drops them: a log must never
   // stop the proxy.

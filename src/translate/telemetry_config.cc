@@ -5,6 +5,7 @@
 #include <cctype>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <variant>
 
 #include "config/model/host_name.h"
@@ -20,6 +21,27 @@ using config::Node;
 
 std::string str(const Node* n) {
   return n && n->isScalar() && !n->isNull() ? n->text : std::string();
+}
+
+// A provider name as MeshConfig declares it: Istio finds providers by name without regard to
+// case (strings.EqualFold), so "Zipkin" names the "zipkin" provider. Names nothing declares are
+// kept as written (the built-in "envoy" included) and reported where they are resolved.
+template <class Map>
+std::string declaredName(const Map& declared, const std::string& name) {
+  if (declared.contains(name)) return name;
+  auto fold = [](unsigned char c) { return std::tolower(c); };
+  for (const auto& [known, _] : declared) {
+    if (known.size() == name.size() &&
+        std::equal(known.begin(), known.end(), name.begin(),
+                   [&](char a, char b) { return fold(a) == fold(b); })) {
+      return known;
+    }
+  }
+  if (name.size() == 5 && std::equal(name.begin(), name.end(), "envoy",
+                                     [&](char a, char b) { return fold(a) == fold(b); })) {
+    return "envoy";
+  }
+  return name;
 }
 
 // "zipkin.istio-system.svc.cluster.local", "istio-system/zipkin.example.com", "127.0.0.1".
@@ -83,61 +105,124 @@ void readProvider(const Node& p, MeshTelemetry& out) {
   // Other kinds (envoyExtAuthz*, prometheus, stackdriver, ...) are not tracing providers.
 }
 
-// The `tracing` of one Telemetry, merged over `base` (the less specific settings).
-struct Layer {
-  std::optional<std::vector<std::string>> providers;
+// One `tracing` entry of a Telemetry: what it sets (an unset field leaves what the entries
+// before it set) and the sides it applies to (match.mode).
+struct TracingEntry {
+  std::optional<std::vector<std::string>> providers;  // a non-empty list
   std::optional<double> sampling;
   std::optional<std::vector<TracingCustomTag>> tags;
-  bool disable_reporting = false;
+  std::optional<bool> disable_reporting;
+  bool client = true;
+  bool server = true;
 };
 
-Layer readLayer(const config::Object& t) {
-  Layer layer;
+std::vector<TracingEntry> readTracing(const config::Object& t, const MeshTelemetry& mesh) {
+  std::vector<TracingEntry> out;
   const Node* spec = t.spec();
   const Node* tracing = spec ? spec->get("tracing") : nullptr;
-  if (!tracing || !tracing->isList() || tracing->items.empty()) return layer;
-  const Node& first = tracing->items.front();  // Istio applies the first entry
-  if (const Node* providers = first.get("providers"); providers && providers->isList()) {
-    std::vector<std::string> names;
-    for (const Node& p : providers->items) names.push_back(str(p.get("name")));
-    layer.providers = std::move(names);
-  }
-  if (const Node* s = first.get("randomSamplingPercentage"); s && s->asDouble()) {
-    layer.sampling = *s->asDouble();
-  }
-  if (const Node* d = first.get("disableSpanReporting"); d) {
-    layer.disable_reporting = str(d) == "true";
-  }
-  if (const Node* tags = first.get("customTags"); tags && tags->isMap()) {
-    std::vector<TracingCustomTag> out;
-    for (const auto& e : tags->fields) {
-      TracingCustomTag tag;
-      tag.tag = e.key;
-      if (const Node* l = e.value.get("literal")) {
-        tag.kind = TracingCustomTag::Kind::kLiteral;
-        tag.value = str(l->get("value"));
-      } else if (const Node* h = e.value.get("header")) {
-        tag.kind = TracingCustomTag::Kind::kHeader;
-        tag.value = str(h->get("name"));
-        std::transform(tag.value.begin(), tag.value.end(), tag.value.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        tag.default_value = str(h->get("defaultValue"));
-      } else if (const Node* v = e.value.get("environment")) {
-        tag.kind = TracingCustomTag::Kind::kEnvironment;
-        tag.value = str(v->get("name"));
-        tag.default_value = str(v->get("defaultValue"));
-      } else {
-        continue;
+  if (!tracing || !tracing->isList()) return out;
+  for (const Node& n : tracing->items) {
+    TracingEntry& entry = out.emplace_back();
+    if (const Node* providers = n.get("providers");
+        providers && providers->isList() && !providers->items.empty()) {
+      std::vector<std::string> names;
+      for (const Node& p : providers->items) {
+        names.push_back(declaredName(mesh.tracing_providers, str(p.get("name"))));
       }
-      out.push_back(std::move(tag));
+      entry.providers = std::move(names);
     }
-    layer.tags = std::move(out);
+    if (const Node* s = n.get("randomSamplingPercentage"); s && s->asDouble()) {
+      entry.sampling = *s->asDouble();
+    }
+    if (const Node* d = n.get("disableSpanReporting"); d && d->isScalar() && !d->isNull()) {
+      entry.disable_reporting = str(d) == "true";
+    }
+    const std::string mode = n.get("match") ? str(n.get("match")->get("mode")) : "";
+    entry.client = mode != "SERVER";
+    entry.server = mode != "CLIENT";
+    if (const Node* tags = n.get("customTags"); tags && tags->isMap()) {
+      std::vector<TracingCustomTag> list;
+      for (const auto& e : tags->fields) {
+        TracingCustomTag tag;
+        tag.tag = e.key;
+        if (const Node* l = e.value.get("literal")) {
+          tag.kind = TracingCustomTag::Kind::kLiteral;
+          tag.value = str(l->get("value"));
+        } else if (const Node* h = e.value.get("header")) {
+          tag.kind = TracingCustomTag::Kind::kHeader;
+          tag.value = str(h->get("name"));
+          std::transform(tag.value.begin(), tag.value.end(), tag.value.begin(),
+                         [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+          tag.default_value = str(h->get("defaultValue"));
+        } else if (const Node* v = e.value.get("environment")) {
+          tag.kind = TracingCustomTag::Kind::kEnvironment;
+          tag.value = str(v->get("name"));
+          tag.default_value = str(v->get("defaultValue"));
+        } else {
+          continue;  // reported (reportUnservedTracing)
+        }
+        list.push_back(std::move(tag));
+      }
+      entry.tags = std::move(list);
+    }
   }
-  return layer;
+  return out;
+}
+
+// One side's tracing as the entries build it.
+struct TracingSide {
+  std::vector<std::string> providers;
+  double sampling = 1.0;
+  std::vector<TracingCustomTag> tags;
+  bool disabled = false;
+
+  void apply(const TracingEntry& e) {
+    if (e.providers) providers = *e.providers;
+    if (e.sampling) sampling = *e.sampling;
+    if (e.tags) tags = *e.tags;
+    if (e.disable_reporting) disabled = *e.disable_reporting;
+  }
+  bool operator==(const TracingSide& o) const {
+    if (tags.size() != o.tags.size()) return false;
+    for (size_t i = 0; i < tags.size(); ++i) {
+      const auto& a = tags[i];
+      const auto& b = o.tags[i];
+      if (a.tag != b.tag || a.kind != b.kind || a.value != b.value ||
+          a.default_value != b.default_value) {
+        return false;
+      }
+    }
+    return providers == o.providers && sampling == o.sampling && disabled == o.disabled;
+  }
+};
+
+// The label Istio puts on the deployment of a Gateway API gateway: its Gateway's name.
+constexpr std::string_view kGatewayNameLabel = "gateway.networking.k8s.io/gateway-name";
+
+// targetRef / targetRefs: Istio serves kind Gateway (the Gateway API gateway a deployment runs,
+// in the Telemetry's namespace); other kinds (Service, for waypoints) have no proxy here and
+// select nothing. Checked by scopes() after the namespace.
+bool targets(const Node& spec, const std::map<std::string, std::string>& labels) {
+  std::vector<const Node*> refs;
+  if (const Node* one = spec.get("targetRef"); one && one->isMap()) refs.push_back(one);
+  if (const Node* many = spec.get("targetRefs"); many && many->isList()) {
+    for (const Node& r : many->items) refs.push_back(&r);
+  }
+  const auto label = labels.find(std::string(kGatewayNameLabel));
+  for (const Node* r : refs) {
+    if (str(r->get("kind")) == "Gateway" && label != labels.end() &&
+        label->second == str(r->get("name"))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool selects(const config::Object& t, const std::map<std::string, std::string>& labels) {
   const Node* spec = t.spec();
+  if (spec && !spec->get("selector") && (spec->get("targetRef") || spec->get("targetRefs"))) {
+    return targets(*spec, labels);
+  }
   const Node* selector = spec ? spec->get("selector") : nullptr;
   const Node* match = selector ? selector->get("matchLabels") : nullptr;
   std::map<std::string, std::string> wanted;
@@ -150,6 +235,74 @@ bool selects(const config::Object& t, const std::map<std::string, std::string>& 
 bool hasSelector(const config::Object& t) {
   const Node* spec = t.spec();
   return spec && (spec->get("selector") || spec->get("targetRef") || spec->get("targetRefs"));
+}
+
+// "telemetry.yaml:12: Telemetry istio-system/mesh-default spec.tracing[1]: <what>".
+std::string problemAt(const config::Object& t, const std::string& field, const std::string& what) {
+  return t.posOf(field).str() + ": Telemetry " + t.namespaceOr("default") + "/" + t.name + " " +
+         field + ": " + what;
+}
+
+// What of a Telemetry's `tracing` the proxy does not apply, said rather than ignored: switches
+// that turn off what the proxy always does, and custom tags of another kind (formatter).
+void reportUnservedTracing(const config::Object& t, std::vector<std::string>& problems) {
+  const Node* tracing = t.spec() ? t.spec()->get("tracing") : nullptr;
+  if (!tracing || !tracing->isList()) return;
+  for (size_t i = 0; i < tracing->items.size(); ++i) {
+    const Node& entry = tracing->items[i];
+    const std::string path = "spec.tracing[" + std::to_string(i) + "]";
+    if (str(entry.get("disableContextPropagation")) == "true") {
+      problems.push_back(problemAt(t, path + ".disableContextPropagation",
+                                   "true is not served: trace headers are always propagated"));
+    }
+    if (str(entry.get("enableIstioTags")) == "false") {
+      problems.push_back(problemAt(t, path + ".enableIstioTags",
+                                   "false is not served: Istio's span tags are always set"));
+    }
+    if (const Node* tags = entry.get("customTags"); tags && tags->isMap()) {
+      for (const auto& e : tags->fields) {
+        if (!e.value.get("literal") && !e.value.get("header") && !e.value.get("environment")) {
+          problems.push_back(problemAt(t, path + ".customTags." + e.key,
+                                       "only literal, header and environment tags are served; "
+                                       "this one is left out"));
+        }
+      }
+    }
+    const Node* match = entry.get("match");
+    if (const std::string mode = match ? str(match->get("mode")) : "";
+        !mode.empty() && mode != "CLIENT" && mode != "SERVER" && mode != "CLIENT_AND_SERVER") {
+      problems.push_back(problemAt(t, path + ".match.mode",
+                                   "\"" + mode +
+                                       "\" is not a mode (CLIENT, SERVER or CLIENT_AND_SERVER); "
+                                       "the entry applies to both sides"));
+    }
+  }
+}
+
+// targetRef kinds other than Gateway select no proxy here: said for the proxies of the
+// Telemetry's namespace.
+void reportUnservedTargets(const config::model::ConfigSet& config, const std::string& ns,
+                           std::vector<std::string>& problems) {
+  for (const auto& t : config.telemetries) {
+    const Node* spec = t.spec();
+    if (!spec || t.namespaceOr("default") != ns || spec->get("selector")) continue;
+    auto check = [&](const Node& ref, const std::string& field) {
+      if (const std::string kind = str(ref.get("kind")); kind != "Gateway") {
+        problems.push_back(problemAt(t, field + ".kind",
+                                     "\"" + kind +
+                                         "\" is not served (only Gateway, the Gateway API "
+                                         "gateway a proxy runs); it selects no proxy here"));
+      }
+    };
+    if (const Node* one = spec->get("targetRef"); one && one->isMap()) {
+      check(*one, "spec.targetRef");
+    }
+    if (const Node* many = spec->get("targetRefs"); many && many->isList()) {
+      for (size_t i = 0; i < many->items.size(); ++i) {
+        check(many->items[i], "spec.targetRefs[" + std::to_string(i) + "]");
+      }
+    }
+  }
 }
 
 // The Telemetry objects that apply to a proxy: mesh, namespace, workload (null when none).
@@ -174,6 +327,74 @@ std::array<const config::Object*, 3> scopes(const config::model::ConfigSet& conf
     }
   }
   return by_scope;
+}
+
+// One accessLogging entry of a Telemetry, read once for both modes.
+struct LogEntry {
+  std::optional<std::vector<std::string>> providers;  // named explicitly (a non-empty list)
+  bool client = true;  // match.mode: CLIENT, SERVER or CLIENT_AND_SERVER (the default)
+  bool server = true;
+  bool disabled = false;
+  std::string filter;  // as written, "" when absent or outside the subset (every request)
+  AccessLogFilter compiled;
+};
+
+// Where a provider stands after the merge for one mode: logged with an entry's filter, or
+// switched off by a `disabled` entry.
+struct MergedLog {
+  std::string name;  // "" is the proxy's own --access-log
+  const LogEntry* entry = nullptr;
+  bool disabled = false;
+};
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Istio's merge of the accessLogging entries that apply to a proxy (pilot's mergeLogs), for one
+// side. `scopes` holds the entries of the mesh, namespace and workload Telemetry, in that order
+// (only those that have any). The providers in play are those the narrowest scope names for this
+// mode, else the defaults; then each entry of this mode, in order, sets each of its providers
+// (named, else inherited from the entry before it) to its filter, or removes it when disabled.
+// A provider is one key, so two entries naming it never log a request twice: the later decides.
+// Where Istio keeps the filter of the last entry that named the provider explicitly, an entry
+// that inherits its providers applies its own filter here, so `- filter: {...}` alone filters
+// the inherited providers as a user expects.
+std::vector<MergedLog> mergeLogs(const std::vector<std::vector<LogEntry>>& scopes,
+                                 const std::vector<std::string>& defaults, bool server) {
+  std::vector<MergedLog> out;
+  if (scopes.empty()) {
+    for (const auto& name : defaults) out.push_back({name, nullptr, false});
+    return out;
+  }
+  auto applies = [server](const LogEntry& e) { return server ? e.server : e.client; };
+  std::vector<std::string> in_scope = defaults;
+  for (const auto& scope : scopes) {
+    std::vector<std::string> named;
+    for (const LogEntry& e : scope) {
+      if (!applies(e) || !e.providers) continue;
+      for (const auto& name : *e.providers) {
+        if (!contains(named, name)) named.push_back(name);
+      }
+    }
+    if (!named.empty()) in_scope = std::move(named);
+  }
+  std::vector<std::string> parent = defaults;
+  for (const auto& scope : scopes) {
+    for (const LogEntry& e : scope) {
+      if (e.providers) parent = *e.providers;
+      if (!applies(e)) continue;
+      for (const auto& name : parent) {
+        if (!contains(in_scope, name)) continue;  // a wider scope's, replaced by a narrower one
+        auto it = std::find_if(out.begin(), out.end(),
+                               [&name](const MergedLog& m) { return m.name == name; });
+        if (it == out.end()) it = out.insert(out.end(), MergedLog{name, nullptr, false});
+        it->entry = e.disabled ? nullptr : &e;
+        it->disabled = e.disabled;
+      }
+    }
+  }
+  return out;
 }
 
 std::mutex implicit_mu;
@@ -248,61 +469,80 @@ MeshTelemetry readMeshTelemetry(const config::model::ConfigSet& config) {
   return out;
 }
 
+TracingSides resolveTracingSides(const config::model::ConfigSet& config, const MeshTelemetry& mesh,
+                                 const std::string& root_namespace, const std::string& ns,
+                                 const std::map<std::string, std::string>& labels,
+                                 std::vector<std::string>* problems) {
+  if (!mesh.enable_tracing) return {};
+  // Mesh, then namespace, then workload, each Telemetry's entries in order (Istio's Tracing()):
+  // an entry sets what it names on the sides its match.mode gives, over what came before.
+  const auto by_scope = scopes(config, root_namespace, ns, labels);
+  TracingSide client;
+  for (const auto& name : mesh.default_tracing) {
+    client.providers.push_back(declaredName(mesh.tracing_providers, name));
+  }
+  client.sampling = mesh.default_sampling;
+  TracingSide server = client;
+  std::string origin;
+  for (const config::Object* t : by_scope) {
+    if (!t) continue;
+    if (problems) reportUnservedTracing(*t, *problems);
+    for (const TracingEntry& e : readTracing(*t, mesh)) {
+      if (e.client) client.apply(e);
+      if (e.server) server.apply(e);
+    }
+    origin += (origin.empty() ? "Telemetry " : ", ") + t->namespaceOr("default") + "/" + t->name;
+  }
+  // One side's settings; problems said once even when both sides have them.
+  auto build = [&](TracingSide side) -> std::shared_ptr<const TracingSettings> {
+    // Nothing declared at all: the control plane's collector, if it is one, so the dashboard
+    // has recent traces without any setup (Istio itself would send no spans here).
+    const bool implicit = side.providers.empty() && mesh.tracing_providers.empty() &&
+                          mesh.implicit_collector.has_value();
+    if (side.disabled || (side.providers.empty() && !implicit)) return nullptr;
+    auto out = std::make_shared<TracingSettings>();
+    std::string from = origin;
+    if (implicit) {
+      out->providers.push_back(*mesh.implicit_collector);
+      if (from.empty()) from = "the control plane's collector (no provider in MeshConfig)";
+    }
+    auto say = [problems](std::string what) {
+      if (problems && std::find(problems->begin(), problems->end(), what) == problems->end()) {
+        problems->push_back(std::move(what));
+      }
+    };
+    for (const auto& name : side.providers) {
+      auto it = mesh.tracing_providers.find(name);
+      if (it == mesh.tracing_providers.end()) {
+        say("tracing provider \"" + name +
+            "\" is not a zipkin or opentelemetry provider of MeshConfig extensionProviders; its "
+            "spans are not reported");
+        continue;
+      }
+      out->providers.push_back(it->second);
+    }
+    if (out->providers.empty()) return nullptr;
+    if (side.sampling < 0 || side.sampling > 100) {
+      say("randomSamplingPercentage " + std::to_string(side.sampling) +
+          " is outside 0-100; 100 is used");
+      side.sampling = std::clamp(side.sampling, 0.0, 100.0);
+    }
+    out->sampling_percentage = side.sampling;
+    out->custom_tags = std::move(side.tags);
+    out->origin = from.empty() ? "MeshConfig defaultProviders" : from;
+    return out;
+  };
+  TracingSides sides;
+  sides.client = build(client);
+  sides.server = client == server ? sides.client : build(server);
+  return sides;
+}
+
 std::shared_ptr<const TracingSettings> resolveTracing(
     const config::model::ConfigSet& config, const MeshTelemetry& mesh,
     const std::string& root_namespace, const std::string& ns,
     const std::map<std::string, std::string>& labels, std::vector<std::string>* problems) {
-  if (!mesh.enable_tracing) return nullptr;
-  // Mesh, then namespace, then workload: each more specific layer overrides what it sets.
-  const auto by_scope = scopes(config, root_namespace, ns, labels);
-  std::vector<std::string> providers = mesh.default_tracing;
-  double sampling = mesh.default_sampling;
-  std::vector<TracingCustomTag> tags;
-  bool disabled = false;
-  std::string origin;
-  for (const config::Object* t : by_scope) {
-    if (!t) continue;
-    Layer layer = readLayer(*t);
-    if (layer.providers) providers = *layer.providers;
-    if (layer.sampling) sampling = *layer.sampling;
-    if (layer.tags) tags = *layer.tags;
-    disabled = layer.disable_reporting;
-    origin += (origin.empty() ? "Telemetry " : ", ") + t->namespaceOr("default") + "/" + t->name;
-  }
-  // Nothing declared at all: the control plane's collector, if it is one, so the dashboard has
-  // recent traces without any setup (Istio itself would send no spans here).
-  const bool implicit =
-      providers.empty() && mesh.tracing_providers.empty() && mesh.implicit_collector.has_value();
-  if (disabled || (providers.empty() && !implicit)) return nullptr;
-  auto out = std::make_shared<TracingSettings>();
-  if (implicit) {
-    out->providers.push_back(*mesh.implicit_collector);
-    if (origin.empty()) origin = "the control plane's collector (no provider in MeshConfig)";
-  }
-  for (const auto& name : providers) {
-    auto it = mesh.tracing_providers.find(name);
-    if (it == mesh.tracing_providers.end()) {
-      if (problems) {
-        problems->push_back("tracing provider \"" + name +
-                            "\" is not a zipkin or opentelemetry provider of MeshConfig "
-                            "extensionProviders; its spans are not reported");
-      }
-      continue;
-    }
-    out->providers.push_back(it->second);
-  }
-  if (out->providers.empty()) return nullptr;
-  if (sampling < 0 || sampling > 100) {
-    if (problems) {
-      problems->push_back("randomSamplingPercentage " + std::to_string(sampling) +
-                          " is outside 0-100; 100 is used");
-    }
-    sampling = std::clamp(sampling, 0.0, 100.0);
-  }
-  out->sampling_percentage = sampling;
-  out->custom_tags = std::move(tags);
-  out->origin = origin.empty() ? "MeshConfig defaultProviders" : origin;
-  return out;
+  return resolveTracingSides(config, mesh, root_namespace, ns, labels, problems).client;
 }
 
 std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
@@ -310,78 +550,56 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
     const std::string& ns, const std::map<std::string, std::string>& labels,
     std::vector<std::string>* problems, const MeshTelemetry* mesh) {
   const auto by_scope = scopes(config, root_namespace, ns, labels);
-  const Node* metrics = nullptr;
-  const Node* logging = nullptr;
-  const config::Object* metrics_from = nullptr;  // the Telemetry each section comes from
-  const config::Object* logging_from = nullptr;
+  if (problems) reportUnservedTargets(config, ns, *problems);
+  // Each scope's sections: mesh, namespace, workload.
+  std::vector<std::pair<const config::Object*, const Node*>> metrics;
+  std::vector<std::pair<const config::Object*, const Node*>> logging;
   std::string origin;
   for (const config::Object* t : by_scope) {
     if (!t || !t->spec()) continue;
     bool used = false;
     if (const Node* m = t->spec()->get("metrics"); m && m->isList()) {
-      metrics = m;
-      metrics_from = t;
+      metrics.emplace_back(t, m);
       used = true;
     }
-    if (const Node* a = t->spec()->get("accessLogging"); a && a->isList()) {
-      logging = a;
-      logging_from = t;
+    if (const Node* a = t->spec()->get("accessLogging"); a && a->isList() && !a->items.empty()) {
+      logging.emplace_back(t, a);
       used = true;
     }
     if (used) {
       origin += (origin.empty() ? "Telemetry " : ", ") + t->namespaceOr("default") + "/" + t->name;
     }
   }
-  // The access log's providers: the Telemetry's, else MeshConfig's defaults, else the built-in
-  // "envoy" when accessLogFile names where it writes.
-  std::vector<std::string> provider_names;
-  const Node* logging_first =
-      logging && !logging->items.empty() ? &logging->items.front() : nullptr;
-  if (const Node* p = logging_first ? logging_first->get("providers") : nullptr;
-      p && p->isList() && !p->items.empty()) {
-    for (const Node& n : p->items) provider_names.push_back(str(n.get("name")));
-  } else if (mesh && !mesh->default_access_logging.empty()) {
-    provider_names = mesh->default_access_logging;
-  } else if (mesh && !mesh->envoy_provider.path.empty()) {
-    provider_names = {"envoy"};
-  }
-  if (!metrics && !logging && provider_names.empty()) return nullptr;
-  auto out = std::make_shared<ListenerTelemetry>();
-  for (const std::string& name : provider_names) {
-    const AccessLogProvider* provider = nullptr;
-    AccessLogProvider builtin;
-    if (mesh) {
-      if (auto it = mesh->access_log_providers.find(name); it != mesh->access_log_providers.end()) {
-        provider = &it->second;
-      }
-    }
-    if (!provider && name == "envoy") {
-      if (mesh) builtin = mesh->envoy_provider;
-      builtin.name = "envoy";
-      provider = &builtin;
-    }
-    if (!provider) {
-      if (problems) {
-        problems->push_back("access log provider \"" + name +
-                            "\" is not an envoyFileAccessLog provider of MeshConfig "
-                            "extensionProviders (nor the built-in envoy); nothing is logged to it");
-      }
-      continue;
-    }
-    if (!provider->problem.empty() && problems) problems->push_back(provider->problem);
-    out->access_log_providers.push_back(*provider);
-  }
-  out->origin = origin;
   // "telemetry.yaml:12: Telemetry istio-system/mesh-default spec.metrics[0]...: <what>".
-  auto report = [problems](const config::Object& t, const std::string& field, std::string what) {
-    if (!problems) return;
-    problems->push_back(t.posOf(field).str() + ": Telemetry " + t.namespaceOr("default") + "/" +
-                        t.name + " " + field + ": " + std::move(what));
+  auto report = [problems](const config::Object& t, const std::string& field,
+                           const std::string& what) {
+    if (problems) problems->push_back(problemAt(t, field, what));
   };
-  if (metrics) {
-    for (size_t m = 0; m < metrics->items.size(); ++m) {
-      const Node& entry = metrics->items[m];
-      const Node* overrides = entry.get("overrides");
+  // The providers a proxy logs to when no entry names any: MeshConfig's defaults, else the
+  // built-in "envoy" when accessLogFile names where it writes, else ("") the proxy's own log.
+  std::vector<std::string> defaults{""};
+  if (mesh && !mesh->default_access_logging.empty()) {
+    defaults.clear();
+    for (const auto& name : mesh->default_access_logging) {
+      defaults.push_back(declaredName(mesh->access_log_providers, name));
+    }
+  } else if (mesh && !mesh->envoy_provider.path.empty()) {
+    defaults = {"envoy"};
+  }
+  if (metrics.empty() && logging.empty() && defaults == std::vector<std::string>{""}) {
+    return nullptr;
+  }
+  auto out = std::make_shared<ListenerTelemetry>();
+  out->origin = origin;
+  // metrics: the overrides of every scope in order (mesh, namespace, workload), each over what
+  // came before, as Istio's mergeMetrics: `disabled` where it is set, a tag's later override
+  // replacing an earlier one of the same metric. ALL_METRICS disabled turns a side off until a
+  // later override of that side (a narrower Telemetry's) turns it on again.
+  std::array<MetricsSide*, 2> sides = {&out->client, &out->server};
+  std::array<bool, 2> all_off = {false, false};
+  for (const auto& [t, list] : metrics) {
+    for (size_t m = 0; m < list->items.size(); ++m) {
+      const Node* overrides = list->items[m].get("overrides");
       if (!overrides || !overrides->isList()) continue;
       for (size_t k = 0; k < overrides->items.size(); ++k) {
         const Node& o = overrides->items[k];
@@ -390,76 +608,129 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
         const Node* match = o.get("match");
         const std::string metric = match ? str(match->get("metric")) : "";
         const std::string mode = match ? str(match->get("mode")) : "";
+        if (match && match->get("customMetric") && metric.empty()) {
+          report(*t, path + ".match.customMetric",
+                 "custom metrics are not supported (only Istio's standard metrics); the override "
+                 "is ignored");
+          continue;
+        }
+        const bool all = metric.empty() || metric == "ALL_METRICS";
         std::vector<size_t> which;
         for (size_t i = 0; i < kIstioMetricCount; ++i) {
-          if (metric.empty() || metric == "ALL_METRICS" || kIstioMetricNames[i] == metric) {
-            which.push_back(i);
-          }
+          if (all || kIstioMetricNames[i] == metric) which.push_back(i);
         }
         if (which.empty()) {
-          report(*metrics_from, path + ".match.metric",
+          report(*t, path + ".match.metric",
                  "\"" + metric +
                      "\" is not one of Istio's standard metrics (customMetric is not supported); "
                      "the override is ignored");
           continue;
         }
-        const bool client = mode.empty() || mode == "CLIENT_AND_SERVER" || mode == "CLIENT";
-        const bool server = mode.empty() || mode == "CLIENT_AND_SERVER" || mode == "SERVER";
-        const bool disabled = str(o.get("disabled")) == "true";
-        for (size_t i : which) {
-          if (client && disabled) out->client.disabled[i] = true;
-          if (server && disabled) out->server.disabled[i] = true;
+        const std::array<bool, 2> applies = {mode != "SERVER", mode != "CLIENT"};
+        const Node* d = o.get("disabled");
+        const bool has_disabled = d && d->isScalar() && !d->isNull();
+        const bool disabled = has_disabled && str(d) == "true";
+        if (all && disabled) {
+          for (size_t s = 0; s < 2; ++s) all_off[s] = all_off[s] || applies[s];
+          continue;
         }
-        if (const Node* tags = o.get("tagOverrides"); tags && tags->isMap()) {
-          for (const auto& e : tags->fields) {
-            const std::string operation = str(e.value.get("operation"));
-            if (operation == "REMOVE") {
-              if (client) out->client.removed_tags.push_back(e.key);
-              if (server) out->server.removed_tags.push_back(e.key);
-              continue;
-            }
-            if (!operation.empty() && operation != "UPSERT") {
-              report(*metrics_from, path + ".tagOverrides." + e.key + ".operation",
-                     "\"" + operation + "\" is not an operation (UPSERT or REMOVE); it is ignored");
-              continue;
-            }
+        for (size_t s = 0; s < 2; ++s) {
+          if (!applies[s]) continue;
+          all_off[s] = false;
+          if (has_disabled) {
+            for (size_t i : which) sides[s]->disabled[i] = disabled;
+          }
+        }
+        const Node* tags = o.get("tagOverrides");
+        if (!tags || !tags->isMap()) continue;
+        for (const auto& e : tags->fields) {
+          const std::string operation = str(e.value.get("operation"));
+          if (!operation.empty() && operation != "UPSERT" && operation != "REMOVE") {
+            report(*t, path + ".tagOverrides." + e.key + ".operation",
+                   "\"" + operation + "\" is not an operation (UPSERT or REMOVE); it is ignored");
+            continue;
+          }
+          std::optional<TagUpsert> upsert;
+          if (operation != "REMOVE") {
             // UPSERT, Istio's default: the value of a CEL expression per request.
-            TagUpsert upsert;
-            upsert.tag = e.key;
-            upsert.value = str(e.value.get("value"));
-            auto compiled = parseAttributeValue(upsert.value);
-            if (upsert.value.empty() || !compiled) {
-              report(*metrics_from, path + ".tagOverrides." + e.key + ".value",
-                     "\"" + upsert.value +
+            upsert.emplace();
+            upsert->tag = e.key;
+            upsert->value = str(e.value.get("value"));
+            auto compiled = parseAttributeValue(upsert->value);
+            if (upsert->value.empty() || !compiled) {
+              report(*t, path + ".tagOverrides." + e.key + ".value",
+                     "\"" + upsert->value +
                          "\" is outside what the proxy evaluates (an attribute: response.code, "
                          "request.method, request.url_path, request.path, request.host, "
                          "request.headers['name'], connection.mtls; a literal; string(x); "
                          "x | y; condition ? x : y); the tag is left as it is");
               continue;
             }
-            upsert.compiled = std::move(*compiled);
-            for (size_t i : which) upsert.metrics[i] = true;
-            if (client) out->client.upserts.push_back(upsert);
-            if (server) out->server.upserts.push_back(std::move(upsert));
+            upsert->compiled = std::move(*compiled);
+            for (size_t i : which) upsert->metrics[i] = true;
+          }
+          for (size_t s = 0; s < 2; ++s) {
+            if (!applies[s]) continue;
+            MetricsSide& side = *sides[s];
+            // An earlier value of this tag no longer applies to these metrics.
+            for (TagUpsert& earlier : side.upserts) {
+              if (earlier.tag != e.key) continue;
+              for (size_t i : which) earlier.metrics[i] = false;
+            }
+            if (upsert) {
+              side.upserts.push_back(*upsert);
+            } else if (!contains(side.removed_tags, e.key)) {
+              side.removed_tags.push_back(e.key);  // emptied on every metric of the side
+            }
           }
         }
       }
     }
   }
-  if (logging && !logging->items.empty()) {
-    const Node& first = logging->items.front();  // Istio applies the first entry
-    out->access_log_disabled = str(first.get("disabled")) == "true";
-    if (const Node* providers = first.get("providers");
-        providers && providers->isList() && providers->items.empty()) {
-      out->access_log_disabled = true;
-    }
-    if (const Node* filter = first.get("filter")) {
-      const std::string expression = str(filter->get("expression"));
+  for (size_t s = 0; s < 2; ++s) {
+    if (all_off[s]) sides[s]->disabled.fill(true);
+    auto& upserts = sides[s]->upserts;
+    std::erase_if(upserts, [](const TagUpsert& u) {
+      return std::none_of(u.metrics.begin(), u.metrics.end(), [](bool on) { return on; });
+    });
+  }
+  // accessLogging: each Telemetry's entries read (and their filters compiled) once, then merged
+  // per side; every provider resolved once.
+  std::vector<std::vector<LogEntry>> entries;
+  for (const auto& [t, list] : logging) {
+    auto& scope = entries.emplace_back();
+    for (size_t i = 0; i < list->items.size(); ++i) {
+      const Node& n = list->items[i];
+      const std::string path = "spec.accessLogging[" + std::to_string(i) + "]";
+      LogEntry& e = scope.emplace_back();
+      // An empty list names nothing: the entry inherits, as in Istio (`disabled` turns it off).
+      if (const Node* p = n.get("providers"); p && p->isList() && !p->items.empty()) {
+        e.providers.emplace();
+        for (const Node& r : p->items) {
+          const std::string name = str(r.get("name"));
+          e.providers->push_back(mesh ? declaredName(mesh->access_log_providers, name)
+                                      : declaredName(std::map<std::string, int>{}, name));
+        }
+      }
+      const std::string mode = n.get("match") ? str(n.get("match")->get("mode")) : "";
+      if (mode == "CLIENT") {
+        e.server = false;
+      } else if (mode == "SERVER") {
+        e.client = false;
+      } else if (!mode.empty() && mode != "CLIENT_AND_SERVER") {
+        report(*t, path + ".match.mode",
+               "\"" + mode +
+                   "\" is not a mode (CLIENT, SERVER or CLIENT_AND_SERVER); the entry applies to "
+                   "both");
+      }
+      e.disabled = str(n.get("disabled")) == "true";
+      const Node* filter = n.get("filter");
+      const std::string expression = filter ? str(filter->get("expression")) : "";
       if (auto compiled = parseAccessLogFilter(expression); compiled) {
-        out->access_log_filter = expression;
-        out->access_log_compiled = std::move(*compiled);
+        e.filter = expression;
+        e.compiled = std::move(*compiled);
       } else if (!expression.empty()) {
-        report(*logging_from, "spec.accessLogging[0].filter.expression",
+        report(*t, path + ".filter.expression",
                "\"" + expression +
                    "\" is outside what the proxy evaluates (response.code, request.method, "
                    "request.url_path, request.path, request.host, request.headers['name'], "
@@ -468,6 +739,67 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
       }
     }
   }
+  // A provider by name: MeshConfig's envoyFileAccessLog, else the built-in "envoy"; null (and
+  // said once) for any other name.
+  std::vector<std::string> unknown;
+  auto provider = [&](const std::string& name) -> const AccessLogProvider* {
+    for (const auto& p : out->access_log_providers) {
+      if (p.name == name) return &p;
+    }
+    if (contains(unknown, name)) return nullptr;
+    const AccessLogProvider* declared = nullptr;
+    if (mesh) {
+      if (auto it = mesh->access_log_providers.find(name); it != mesh->access_log_providers.end()) {
+        declared = &it->second;
+      }
+    }
+    AccessLogProvider found;
+    if (declared) {
+      found = *declared;
+    } else if (name == "envoy") {
+      if (mesh) found = mesh->envoy_provider;
+      found.name = "envoy";
+    } else {
+      unknown.push_back(name);
+      if (problems) {
+        problems->push_back("access log provider \"" + name +
+                            "\" is not an envoyFileAccessLog provider of MeshConfig "
+                            "extensionProviders (nor the built-in envoy); nothing is logged to it");
+      }
+      return nullptr;
+    }
+    if (!found.problem.empty() && problems) problems->push_back(found.problem);
+    out->access_log_providers.push_back(std::move(found));
+    return &out->access_log_providers.back();
+  };
+  // Resolved for both sides first: the sinks copy providers out of a list that still grows.
+  const auto client = mergeLogs(entries, defaults, false);
+  const auto server = mergeLogs(entries, defaults, true);
+  for (const auto* merged : {&client, &server}) {
+    for (const MergedLog& m : *merged) {
+      if (!m.disabled && !m.name.empty()) provider(m.name);
+    }
+  }
+  auto sinks = [&](const std::vector<MergedLog>& merged, std::vector<AccessLogSink>& into) {
+    for (const MergedLog& m : merged) {
+      if (m.disabled) continue;
+      AccessLogSink sink;
+      if (m.name.empty()) {
+        sink.own_log = true;
+      } else if (const AccessLogProvider* p = provider(m.name)) {
+        sink.provider = *p;
+      } else {
+        continue;
+      }
+      if (m.entry) {
+        sink.filter = m.entry->filter;
+        sink.compiled = m.entry->compiled;
+      }
+      into.push_back(std::move(sink));
+    }
+  };
+  sinks(client, out->client_logs);
+  sinks(server, out->server_logs);
   return out;
 }
 

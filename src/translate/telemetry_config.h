@@ -47,20 +47,40 @@ void setImplicitTracingCollector(std::optional<TracingProvider> collector);
 
 MeshTelemetry readMeshTelemetry(const config::model::ConfigSet& config);
 
-// The tracing of a proxy in `ns` with `labels` (null: none configured, no spans reported).
-// Problems (a provider name MeshConfig does not declare, a sampling percentage out of range) go
-// to `problems` when given.
+// The tracing of a proxy, per side: `client` for its gateway and outbound listeners, `server`
+// for its inbound ones (the same pointer when no entry tells them apart; null: no spans).
+struct TracingSides {
+  std::shared_ptr<const TracingSettings> client;
+  std::shared_ptr<const TracingSettings> server;
+};
+
+// The tracing of a proxy in `ns` with `labels`: every `tracing` entry of the mesh, namespace and
+// workload Telemetry, in that order, sets what it names (providers, randomSamplingPercentage,
+// customTags, disableSpanReporting) on the sides its match.mode gives, as Istio merges them.
+// Problems (a provider name MeshConfig does not declare, a sampling percentage out of range, a
+// field the proxy does not serve) go to `problems` when given, with file:line where they have one.
+TracingSides resolveTracingSides(const config::model::ConfigSet& config, const MeshTelemetry& mesh,
+                                 const std::string& root_namespace, const std::string& ns,
+                                 const std::map<std::string, std::string>& labels,
+                                 std::vector<std::string>* problems = nullptr);
+
+// The client side of resolveTracingSides (both sides when no entry names one).
 std::shared_ptr<const TracingSettings> resolveTracing(
     const config::model::ConfigSet& config, const MeshTelemetry& mesh,
     const std::string& root_namespace, const std::string& ns,
     const std::map<std::string, std::string>& labels, std::vector<std::string>* problems = nullptr);
 
 // The Telemetry API's `metrics` (overrides: match.metric / ALL_METRICS, match.mode, disabled,
-// tagOverrides with operation REMOVE or UPSERT and a CEL value) and `accessLogging` (disabled,
-// providers, filter.expression) for a proxy: the most specific Telemetry that has the section
-// decides it. Access log providers come from accessLogging[0].providers, else MeshConfig
-// defaultProviders.accessLogging, else the built-in "envoy" when accessLogFile is set (`mesh`
-// declares them; without it only "envoy" is known). Null: nothing set.
+// tagOverrides with operation REMOVE or UPSERT and a CEL value; the overrides of the mesh,
+// namespace and workload Telemetry apply in that order, each over what came before, as Istio's
+// mergeMetrics) and `accessLogging` for a proxy. Every accessLogging entry of the
+// mesh, namespace and workload Telemetry applies, merged as Istio merges them, per side (CLIENT:
+// gateway and outbound listeners, SERVER: inbound): each entry has its providers (else those of
+// the entry before it, else MeshConfig defaultProviders.accessLogging, else the built-in "envoy"
+// when accessLogFile is set, else the proxy's own --access-log), match.mode, disabled and
+// filter.expression; a narrower scope that names providers for a side replaces the wider ones'.
+// A provider gets one line per request at most, with the filter of the last entry that applies
+// to it (`mesh` declares the providers; without it only "envoy" is known). Null: nothing set.
 std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
     const config::model::ConfigSet& config, const std::string& root_namespace,
     const std::string& ns, const std::map<std::string, std::string>& labels,

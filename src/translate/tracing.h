@@ -121,24 +121,46 @@ inline void compileAccessLogFormat(AccessLogProvider& provider,
   if (problems) problems->push_back(provider.problem);
 }
 
+// One destination of a listener side's access log: a provider and the filter of the
+// accessLogging entry that sends requests to it. Istio merges a proxy's entries per provider, so
+// a provider appears at most once per side and a request is logged to it at most once.
+struct AccessLogSink {
+  AccessLogProvider provider;  // unused when own_log
+  // The proxy's own --access-log (in its --access-log-format): no provider is named by the
+  // Telemetry, MeshConfig defaultProviders or accessLogFile.
+  bool own_log = false;
+  std::string filter;        // as written ("" for none)
+  AccessLogFilter compiled;  // empty: every request
+};
+
 // What the Telemetry API says of a proxy's metrics and access log (Listener::telemetry).
 struct ListenerTelemetry {
   MetricsSide client;  // reporter=source: gateway and outbound listeners
   MetricsSide server;  // reporter=destination: inbound listeners
-  bool access_log_disabled = false;
-  std::string access_log_filter;        // as written ("" for none)
-  AccessLogFilter access_log_compiled;  // empty: every request is logged
-  // Where each logged request goes; empty: the proxy's own access log (--access-log) only.
+  // Where each side's requests are logged (Istio's accessLogging entries merged for mode CLIENT
+  // and SERVER); empty: nowhere (disabled, or every provider left out).
+  std::vector<AccessLogSink> client_logs;
+  std::vector<AccessLogSink> server_logs;
+  // Every provider of either side, once (their paths: telemetry/access_logger.h usePaths).
   std::vector<AccessLogProvider> access_log_providers;
   std::string origin;
 
-  bool logs(const AccessLogAttributes& request) const {
-    return !access_log_disabled && access_log_compiled.matches(request);
+  const std::vector<AccessLogSink>& logsOf(bool inbound) const {
+    return inbound ? server_logs : client_logs;
   }
-  bool logs(int64_t response_code) const {
+  // Whether a side logs `request` to the provider named `provider` ("" for the proxy's own log):
+  // for tests and tools, not the request path.
+  bool logs(bool inbound, const std::string& provider, const AccessLogAttributes& request) const {
+    for (const auto& sink : logsOf(inbound)) {
+      const bool named = sink.own_log ? provider.empty() : sink.provider.name == provider;
+      if (named) return sink.compiled.matches(request);
+    }
+    return false;
+  }
+  bool logs(bool inbound, const std::string& provider, int64_t response_code) const {
     AccessLogAttributes request;
     request.response_code = response_code;
-    return logs(request);
+    return logs(inbound, provider, request);
   }
 };
 

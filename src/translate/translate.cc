@@ -32,12 +32,13 @@ bool hasErrors(const config::Diagnostics& diagnostics) {
 enum class Part { kWhole, kSidecarOutbound };
 
 // The listeners a request enters by (not the outbound port tables, which sidecars share) carry
-// the proxy's tracing (issue 14: MeshConfig extensionProviders + Telemetry).
-void markTracing(std::vector<Listener>& listeners, std::shared_ptr<const TracingSettings> tracing,
+// the proxy's tracing (issue 14: MeshConfig extensionProviders + Telemetry): inbound listeners
+// the SERVER side's, the others the CLIENT side's.
+void markTracing(std::vector<Listener>& listeners, const TracingSides& tracing,
                  std::shared_ptr<const ListenerTelemetry> telemetry) {
   for (Listener& l : listeners) {
     if (l.kind == ListenerKind::kOutboundPort) continue;
-    l.tracing = tracing;
+    l.tracing = l.kind == ListenerKind::kInbound ? tracing.server : tracing.client;
     l.telemetry = telemetry;
   }
 }
@@ -153,13 +154,16 @@ TranslateResult translate(const config::model::ConfigSet& config, const ProxyIde
   markRegistryOnly(snapshot->listeners, mesh.settings.registry_only);
   if (part == Part::kWhole) {
     const MeshTelemetry mesh_telemetry = readMeshTelemetry(config);
-    markTracing(
-        snapshot->listeners,
-        resolveCollectors(resolveTracing(config, mesh_telemetry, mesh.settings.root_namespace,
-                                         proxy.namespace_, proxy.labels, &notes),
-                          registry, mesh.settings.root_namespace),
-        resolveListenerTelemetry(config, mesh.settings.root_namespace, proxy.namespace_,
-                                 proxy.labels, &notes, &mesh_telemetry));
+    TracingSides tracing = resolveTracingSides(config, mesh_telemetry, mesh.settings.root_namespace,
+                                               proxy.namespace_, proxy.labels, &notes);
+    const bool shared = tracing.client == tracing.server;
+    tracing.client = resolveCollectors(tracing.client, registry, mesh.settings.root_namespace);
+    tracing.server =
+        shared ? tracing.client
+               : resolveCollectors(tracing.server, registry, mesh.settings.root_namespace);
+    markTracing(snapshot->listeners, tracing,
+                resolveListenerTelemetry(config, mesh.settings.root_namespace, proxy.namespace_,
+                                         proxy.labels, &notes, &mesh_telemetry));
   }
 
   TranslateResult result;
@@ -229,8 +233,8 @@ Snapshot SidecarOwnBuilder::build(const ProxyIdentity& proxy) const {
   }
   markRegistryOnly(s.listeners, registry_only_);
   markTracing(s.listeners,
-              resolveTracing(config_, *mesh_telemetry_, mesh_telemetry_->root_namespace,
-                             proxy.namespace_, proxy.labels, &s.warnings),
+              resolveTracingSides(config_, *mesh_telemetry_, mesh_telemetry_->root_namespace,
+                                  proxy.namespace_, proxy.labels, &s.warnings),
               resolveListenerTelemetry(config_, mesh_telemetry_->root_namespace, proxy.namespace_,
                                        proxy.labels, &s.warnings, mesh_telemetry_.get()));
   return s;

@@ -822,9 +822,17 @@ void encodeTelemetry(const tr::ListenerTelemetry& t, v1::ObsTelemetry* out) {
   }
   for (const auto& tag : t.client.removed_tags) out->add_client_removed_tags(tag);
   for (const auto& tag : t.server.removed_tags) out->add_server_removed_tags(tag);
-  out->set_access_log_disabled(t.access_log_disabled);
-  out->set_access_log_filter(t.access_log_filter);
   out->set_origin(t.origin);
+  auto sinks = [](const std::vector<tr::AccessLogSink>& in, auto add) {
+    for (const auto& s : in) {
+      auto* o = add();
+      if (!s.own_log) o->set_provider(s.provider.name);
+      o->set_own_log(s.own_log);
+      o->set_filter(s.filter);
+    }
+  };
+  sinks(t.client_logs, [out] { return out->add_client_access_logs(); });
+  sinks(t.server_logs, [out] { return out->add_server_access_logs(); });
   for (const auto& p : t.access_log_providers) {
     auto* o = out->add_access_log_providers();
     o->set_name(p.name);
@@ -868,12 +876,6 @@ std::shared_ptr<const tr::ListenerTelemetry> decodeTelemetry(const v1::ObsTeleme
   disable(in.server_disabled_metrics(), t->server);
   t->client.removed_tags.assign(in.client_removed_tags().begin(), in.client_removed_tags().end());
   t->server.removed_tags.assign(in.server_removed_tags().begin(), in.server_removed_tags().end());
-  t->access_log_disabled = in.access_log_disabled();
-  t->access_log_filter = in.access_log_filter();
-  // translate checked the expression; one it could not read was not sent.
-  if (auto f = tr::parseAccessLogFilter(t->access_log_filter); f && !t->access_log_filter.empty()) {
-    t->access_log_compiled = std::move(*f);
-  }
   t->origin = in.origin();
   for (const auto& p : in.access_log_providers()) {
     tr::AccessLogProvider o;
@@ -890,6 +892,28 @@ std::shared_ptr<const tr::ListenerTelemetry> decodeTelemetry(const v1::ObsTeleme
     tr::compileAccessLogFormat(o, nullptr);
     t->access_log_providers.push_back(std::move(o));
   }
+  // Each filter compiled here, once per config; translate sent only expressions it could read. A
+  // sink naming a provider the message does not carry is left out.
+  auto sinks = [&t](const auto& in, std::vector<tr::AccessLogSink>& into) {
+    for (const auto& s : in) {
+      tr::AccessLogSink o;
+      o.own_log = s.own_log();
+      if (!o.own_log) {
+        auto it =
+            std::find_if(t->access_log_providers.begin(), t->access_log_providers.end(),
+                         [&s](const tr::AccessLogProvider& p) { return p.name == s.provider(); });
+        if (it == t->access_log_providers.end()) continue;
+        o.provider = *it;
+      }
+      if (auto f = tr::parseAccessLogFilter(s.filter()); f && !s.filter().empty()) {
+        o.filter = s.filter();
+        o.compiled = std::move(*f);
+      }
+      into.push_back(std::move(o));
+    }
+  };
+  sinks(in.client_access_logs(), t->client_logs);
+  sinks(in.server_access_logs(), t->server_logs);
   auto upserts = [](const auto& in, std::vector<tr::TagUpsert>& out) {
     for (const auto& u : in) {
       auto compiled = tr::parseAttributeValue(u.value());

@@ -131,7 +131,10 @@ def test_sigusr1_reopens_and_a_new_path_is_followed(tmp_path, backend):
         rotated = tmp_path / "text.log.1"
         text_log.rename(rotated)
         proxy.proc.send_signal(signal.SIGUSR1)
-        time.sleep(0.3)
+        # Its main thread reopens the files and says so; a loaded machine can take a while.
+        deadline = time.time() + 10
+        while "access log files reopened" not in proxy.output() and time.time() < deadline:
+            time.sleep(0.05)
         assert send(proxy, "/after", "alice") == 200
         assert "/after" in wait_for(text_log, "/after"), proxy.output()
         assert "/after" not in rotated.read_text()

@@ -66,6 +66,10 @@ def test_access_log_format_switches_at_runtime(tmp_path):
             time.sleep(0.05)
         assert get("http://%s/logging?format=json" % admin) == (200, "access log format: json\n")
         assert get(url + "json", host)[0] == 200
+        # The same for the JSON line: a switch to off before the worker wrote it would drop it.
+        deadline = time.time() + 5
+        while "/api/json" not in log.read_text() and time.time() < deadline:
+            time.sleep(0.05)
         assert get("http://%s/logging?format=off" % admin)[0] == 200
         assert get(url + "silent", host)[0] == 200
         assert get("http://%s/logging?format=xml" % admin)[0] == 400

@@ -110,6 +110,52 @@ def test_metrics_overrides_switch_off_metrics_and_remove_tags(tmp_path, backend)
         proxy.stop()
 
 
+SCOPED_TELEMETRY = """---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  metrics:
+  - overrides:
+    - match: {metric: REQUEST_SIZE}
+      disabled: true
+    - tagOverrides:
+        team: {value: "'mesh'"}
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: gateway, namespace: istio-system}
+spec:
+  selector:
+    matchLabels: {istio: ingressgateway}
+  metrics:
+  - overrides:
+    - match: {metric: RESPONSE_SIZE}
+      disabled: true
+    - match: {metric: REQUEST_DURATION}
+      tagOverrides:
+        team: {value: "'gateway'"}
+"""
+
+
+def test_metrics_overrides_of_the_mesh_and_the_workload_both_apply(tmp_path, backend):
+    """Istio merges the metrics sections of every scope: the mesh's switch and tag stay, the
+    workload's Telemetry adds its own and replaces the tag on the metric it names."""
+    proxy = Proxy(tmp_path, config(backend, SCOPED_TELEMETRY))
+    try:
+        assert send(proxy, HOST) == [200]
+        text = scrape_until(proxy, lambda t: 'istio_requests_total{' in t)
+        requests = [l for l in text.splitlines() if l.startswith("istio_requests_total{")]
+        assert requests and all('team="mesh"' in l for l in requests), requests
+        buckets = [l for l in text.splitlines()
+                   if l.startswith("istio_request_duration_milliseconds_bucket{")]
+        assert buckets and all('team="gateway"' in l for l in buckets), buckets
+        assert "istio_request_bytes_bucket{" not in text   # the mesh's switch
+        assert "istio_response_bytes_bucket{" not in text  # the workload's
+    finally:
+        proxy.stop()
+
+
 def test_without_telemetry_every_standard_metric_is_there(tmp_path, backend):
     proxy = Proxy(tmp_path, config(backend))
     try:

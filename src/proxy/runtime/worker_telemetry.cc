@@ -2,6 +2,7 @@
 
 #include <array>
 #include <map>
+#include <optional>
 #include <span>
 
 #include "telemetry/tag_overrides.h"
@@ -318,19 +319,30 @@ static translate::AccessLogAttributes accessLogAttributes(const telemetry::Acces
   return a;
 }
 
-// The providers a logged request goes to (none: the proxy's own log).
-static std::span<const translate::AccessLogProvider> accessLogProviders(
-    const translate::ListenerTelemetry* overrides) {
-  if (!overrides) return {};
-  return overrides->access_log_providers;
+void WorkerTelemetry::logRequest(const RequestRecord& record) {
+  if (!writer_) return;
+  const translate::ListenerTelemetry* telemetry = record.telemetry;
+  if (!telemetry) return writer_->log(record.log);
+  // The attributes are gathered only for a sink that has a filter, once per request.
+  std::optional<translate::AccessLogAttributes> request;
+  for (const auto& sink :
+       telemetry->logsOf(record.listener_kind == translate::ListenerKind::kInbound)) {
+    if (sink.own_log && !writer_->wantsOwn()) continue;
+    if (!sink.compiled.empty()) {
+      if (!request) request = accessLogAttributes(record.log);
+      if (!sink.compiled.matches(*request)) continue;
+    }
+    if (sink.own_log) {
+      writer_->log(record.log);
+    } else {
+      writer_->log(record.log, sink.provider);
+    }
+  }
 }
 
 void WorkerTelemetry::requestDone(const RequestRecord& record) {
+  logRequest(record);
   const translate::ListenerTelemetry* overrides = record.telemetry;
-  if (writer_ && writer_->wants(accessLogProviders(overrides)) &&
-      (!overrides || overrides->logs(accessLogAttributes(record.log)))) {
-    writer_->log(record.log, accessLogProviders(overrides));
-  }
   if (record.trace && record.trace->sampled()) recordSpan(record);
   if (!stats_) return;
   downstream(record.listener).rq_total->inc();
@@ -409,12 +421,8 @@ void WorkerTelemetry::tcpOpened(const RequestRecord& record) {
 }
 
 void WorkerTelemetry::tcpDone(const RequestRecord& record, bool opened) {
-  const translate::ListenerTelemetry* overrides = record.telemetry;
   // A TCP connection has no response code: a filter on response.code sees 0, as Envoy's does.
-  if (writer_ && writer_->wants(accessLogProviders(overrides)) &&
-      (!overrides || overrides->logs(accessLogAttributes(record.log)))) {
-    writer_->log(record.log, accessLogProviders(overrides));
-  }
+  logRequest(record);
   if (!stats_) return;
   using M = translate::IstioMetric;
   withTcpLabels(record, [&](auto&& labelsOf, const translate::MetricsSide* side) {

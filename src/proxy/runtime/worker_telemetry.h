@@ -74,6 +74,9 @@ class WorkerTelemetry {
   void withTcpLabels(const RequestRecord& record, F&& f);
   // The span of a sampled request, to this worker's buffer (telemetry/span_exporter.h).
   void recordSpan(const RequestRecord& record);
+  // The access log lines of a request or TCP connection: one per sink of its side whose filter
+  // it passes (no Telemetry: the proxy's own --access-log).
+  void logRequest(const RequestRecord& record);
   // Istio's request metrics with the Telemetry API's overrides (metrics off, tags removed).
   void recordOverridden(const RequestRecord& record, const translate::MetricsSide& side);
 

@@ -185,6 +185,89 @@ spec:
   EXPECT_NE(problems[0].find("\"jaeger\""), std::string::npos);
 }
 
+TEST(MeshTelemetry, EveryTracingEntryAppliesToTheSidesItsModeNames) {
+  const auto config = parseConfig(std::string(kMesh) + R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: zipkin}]
+    customTags:
+      team: {literal: {value: storefront}}
+  - match: {mode: CLIENT}
+    providers: [{name: otel}]
+    randomSamplingPercentage: 30
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: quiet, namespace: quiet}
+spec:
+  tracing:
+  - match: {mode: SERVER}
+    disableSpanReporting: true
+  - randomSamplingPercentage: 80
+)");
+  const MeshTelemetry mesh = readMeshTelemetry(config);
+  std::vector<std::string> problems;
+  auto shop = resolveTracingSides(config, mesh, "istio-system", "shop", {}, &problems);
+  EXPECT_TRUE(problems.empty()) << problems[0];
+  ASSERT_NE(shop.client, nullptr);
+  ASSERT_NE(shop.server, nullptr);
+  ASSERT_EQ(shop.client->providers.size(), 1u);
+  EXPECT_EQ(shop.client->providers[0].name, "otel");
+  EXPECT_EQ(shop.client->sampling_percentage, 30);
+  EXPECT_EQ(shop.client->custom_tags.size(), 1u);  // the first entry's, both sides
+  ASSERT_EQ(shop.server->providers.size(), 1u);
+  EXPECT_EQ(shop.server->providers[0].name, "zipkin");
+  EXPECT_EQ(shop.server->sampling_percentage, 5);  // MeshConfig defaultConfig.tracing.sampling
+  // quiet: SERVER spans off, and a later entry that does not say so leaves them off.
+  auto quiet = resolveTracingSides(config, mesh, "istio-system", "quiet", {});
+  EXPECT_EQ(quiet.server, nullptr);
+  ASSERT_NE(quiet.client, nullptr);
+  EXPECT_EQ(quiet.client->sampling_percentage, 80);
+  // No entry names a side: one settings object for both.
+  auto plain = resolveTracingSides(parseConfig(std::string(kMesh) + std::string(kTelemetry)), mesh,
+                                   "istio-system", "default", {});
+  EXPECT_EQ(plain.client, plain.server);
+}
+
+TEST(MeshTelemetry, TracingFieldsThatAreNotServedAreReportedWithTheirPlace) {
+  const auto config = parseConfig(std::string(kMesh) + R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: zipkin}]
+    disableContextPropagation: true
+    enableIstioTags: false
+    customTags:
+      team: {literal: {value: storefront}}
+      route: {formatter: {value: "%ROUTE_NAME%"}}
+  - match: {mode: SIDEWAYS}
+)");
+  std::vector<std::string> problems;
+  auto t = resolveTracing(config, readMeshTelemetry(config), "istio-system", "shop", {}, &problems);
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->custom_tags.size(), 1u);
+  ASSERT_EQ(problems.size(), 4u);
+  EXPECT_EQ(problems[0].find("test.yaml:"), 0u) << problems[0];
+  EXPECT_NE(problems[0].find("Telemetry istio-system/mesh-default "
+                             "spec.tracing[0].disableContextPropagation: true is not served"),
+            std::string::npos)
+      << problems[0];
+  EXPECT_NE(problems[1].find("spec.tracing[0].enableIstioTags: false"), std::string::npos)
+      << problems[1];
+  EXPECT_NE(problems[2].find("spec.tracing[0].customTags.route: only literal, header and "
+                             "environment"),
+            std::string::npos)
+      << problems[2];
+  EXPECT_NE(problems[3].find("spec.tracing[1].match.mode: \"SIDEWAYS\" is not a mode"),
+            std::string::npos)
+      << problems[3];
+}
+
 TEST(MeshTelemetry, GatewayListenersCarryTheTracing) {
   const auto config = parseConfig(std::string(kMesh) + std::string(kTelemetry) + R"(---
 apiVersion: networking.istio.io/v1
@@ -306,10 +389,101 @@ spec:
                              "spec.metrics[0].overrides[2].tagOverrides.tenant.value: "),
             std::string::npos)
       << problems[0];
-  EXPECT_TRUE(t->logs(503));
-  EXPECT_FALSE(t->logs(404));
-  EXPECT_TRUE(t->logs(200));
-  EXPECT_FALSE(t->logs(302));
+  for (bool inbound : {false, true}) {
+    EXPECT_TRUE(t->logs(inbound, "envoy", 503));
+    EXPECT_FALSE(t->logs(inbound, "envoy", 404));
+    EXPECT_TRUE(t->logs(inbound, "envoy", 200));
+    EXPECT_FALSE(t->logs(inbound, "envoy", 302));
+  }
+}
+
+TEST(ListenerTelemetry, MetricsOverridesOfEveryScopeApplyInOrder) {
+  const std::string telemetry = R"(apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  metrics:
+  - overrides:
+    - match: {metric: REQUEST_COUNT}
+      disabled: true
+    - tagOverrides:
+        team: {value: "'mesh'"}
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  metrics:
+  - overrides:
+    - match: {metric: REQUEST_COUNT, mode: SERVER}
+      disabled: false
+    - match: {metric: REQUEST_DURATION}
+      tagOverrides:
+        team: {value: "'shop'"}
+    - match: {mode: CLIENT}
+      tagOverrides:
+        request_protocol: {operation: REMOVE}
+    - match: {customMetric: my_metric}
+      disabled: true
+)";
+  std::vector<std::string> problems;
+  auto t = resolveListenerTelemetry(parseConfig(telemetry), "istio-system", "shop", {}, &problems);
+  ASSERT_NE(t, nullptr);
+  using M = IstioMetric;
+  const auto count = static_cast<size_t>(M::kRequestCount);
+  const auto duration = static_cast<size_t>(M::kRequestDuration);
+  EXPECT_TRUE(t->client.disabled[count]);   // the mesh's
+  EXPECT_FALSE(t->server.disabled[count]);  // turned on again by the namespace, SERVER only
+  EXPECT_FALSE(t->client.disabled[duration]);
+  // team: the mesh's value everywhere but REQUEST_DURATION, which takes the namespace's.
+  for (const MetricsSide* side : {&t->client, &t->server}) {
+    ASSERT_EQ(side->upserts.size(), 2u);
+    EXPECT_EQ(side->upserts[0].value, "'mesh'");
+    EXPECT_TRUE(side->upserts[0].metrics[count]);
+    EXPECT_FALSE(side->upserts[0].metrics[duration]);
+    EXPECT_EQ(side->upserts[1].value, "'shop'");
+    EXPECT_TRUE(side->upserts[1].metrics[duration]);
+    EXPECT_FALSE(side->upserts[1].metrics[count]);
+  }
+  EXPECT_EQ(t->client.removed_tags, std::vector<std::string>{"request_protocol"});
+  EXPECT_TRUE(t->server.removed_tags.empty());
+  // A custom metric is said, not applied to every metric.
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("Telemetry shop/shop spec.metrics[0].overrides[3].match.customMetric"),
+            std::string::npos)
+      << problems[0];
+  EXPECT_FALSE(t->client.disabled[static_cast<size_t>(M::kRequestSize)]);
+}
+
+TEST(ListenerTelemetry, AllMetricsOffAtTheMeshUntilANarrowerTelemetryOverridesOne) {
+  const std::string telemetry = R"(apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  metrics:
+  - overrides:
+    - match: {metric: ALL_METRICS}
+      disabled: true
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  metrics:
+  - overrides:
+    - match: {metric: REQUEST_SIZE}
+      disabled: true
+)";
+  const auto config = parseConfig(telemetry);
+  auto other = resolveListenerTelemetry(config, "istio-system", "other", {});
+  ASSERT_NE(other, nullptr);
+  for (bool d : other->client.disabled) EXPECT_TRUE(d);
+  for (bool d : other->server.disabled) EXPECT_TRUE(d);
+  // shop: on again, as in Istio, but for the size it turns off itself.
+  auto shop = resolveListenerTelemetry(config, "istio-system", "shop", {});
+  ASSERT_NE(shop, nullptr);
+  EXPECT_FALSE(shop->client.disabled[static_cast<size_t>(IstioMetric::kRequestCount)]);
+  EXPECT_TRUE(shop->server.disabled[static_cast<size_t>(IstioMetric::kRequestSize)]);
 }
 
 TEST(ListenerTelemetry, AnExpressionOutsideTheSubsetLogsEverything) {
@@ -503,7 +677,250 @@ data:
   EXPECT_EQ(t->access_log_providers[0].name, "envoy");
   EXPECT_EQ(t->access_log_providers[0].path, "/dev/stdout");
   EXPECT_EQ(t->access_log_providers[0].encoding, AccessLogProvider::Encoding::kText);
-  EXPECT_FALSE(t->access_log_disabled);
+  ASSERT_EQ(t->client_logs.size(), 1u);
+  ASSERT_EQ(t->server_logs.size(), 1u);
+  EXPECT_EQ(t->server_logs[0].provider.path, "/dev/stdout");
+  EXPECT_TRUE(t->logs(false, "envoy", 404));
+}
+
+// The names of a side's sinks, in order ("" for the proxy's own log), each with its filter.
+std::vector<std::string> sinksOf(const ListenerTelemetry& t, bool inbound) {
+  std::vector<std::string> out;
+  for (const auto& sink : t.logsOf(inbound)) {
+    out.push_back((sink.own_log ? std::string() : sink.provider.name) +
+                  (sink.filter.empty() ? "" : " if " + sink.filter));
+  }
+  return out;
+}
+
+using Names = std::vector<std::string>;
+
+std::shared_ptr<const ListenerTelemetry> loggingOf(const std::string& telemetry,
+                                                   const std::map<std::string, std::string>& labels,
+                                                   std::vector<std::string>* problems = nullptr,
+                                                   std::string_view mesh_yaml = kLoggingMesh) {
+  const auto config = parseConfig(std::string(mesh_yaml) + telemetry);
+  const MeshTelemetry mesh = readMeshTelemetry(config);
+  return resolveListenerTelemetry(config, "istio-system", "shop", labels, problems, &mesh);
+}
+
+TEST(ListenerTelemetry, EveryAccessLoggingEntryAppliesWithItsProvidersModeAndFilter) {
+  std::vector<std::string> problems;
+  auto t = loggingOf(R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  accessLogging:
+  - providers: [{name: plain}]
+  - match: {mode: SERVER}
+    providers: [{name: custom}]
+    filter: {expression: response.code >= 500}
+  - match: {mode: CLIENT}
+    providers: [{name: json}]
+    filter: {expression: "request.method == 'POST'"}
+)",
+                     {}, &problems);
+  ASSERT_NE(t, nullptr);
+  EXPECT_TRUE(problems.empty()) << problems[0];
+  EXPECT_EQ(sinksOf(*t, false), (Names{"plain", "json if request.method == 'POST'"}));
+  EXPECT_EQ(sinksOf(*t, true), (Names{"plain", "custom if response.code >= 500"}));
+  EXPECT_TRUE(t->logs(true, "custom", 503));
+  EXPECT_FALSE(t->logs(true, "custom", 200));
+  EXPECT_TRUE(t->logs(true, "plain", 200));
+  EXPECT_FALSE(t->logs(false, "custom", 503));  // SERVER only
+  // Each provider once, for both sides together (their paths).
+  ASSERT_EQ(t->access_log_providers.size(), 3u);
+  EXPECT_EQ(t->access_log_providers[0].path, "/tmp/plain.log");
+}
+
+TEST(ListenerTelemetry, AProviderNamedByTwoEntriesLogsOnceWithTheLaterFilter) {
+  auto t = loggingOf(R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  accessLogging:
+  - providers: [{name: plain}]
+    filter: {expression: response.code >= 400}
+  - providers: [{name: plain}, {name: custom}]
+    match: {mode: SERVER}
+    filter: {expression: response.code >= 500}
+)",
+                     {});
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(sinksOf(*t, false), (Names{"plain if response.code >= 400"}));
+  EXPECT_EQ(sinksOf(*t, true),
+            (Names{"plain if response.code >= 500", "custom if response.code >= 500"}));
+}
+
+TEST(ListenerTelemetry, ANarrowerScopeReplacesTheProvidersItNamesForItsMode) {
+  const std::string mesh_wide = R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  accessLogging:
+  - providers: [{name: plain}]
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  accessLogging:
+  - match: {mode: SERVER}
+    providers: [{name: custom}]
+)";
+  auto t = loggingOf(mesh_wide, {});
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(sinksOf(*t, false), (Names{"plain"}));  // the namespace names nothing for CLIENT
+  EXPECT_EQ(sinksOf(*t, true), (Names{"custom"}));  // ... and replaces the mesh's for SERVER
+  // A workload's entry without providers inherits the entry before it; disabled turns it off.
+  const std::string workload = R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: reviews, namespace: shop}
+spec:
+  selector:
+    matchLabels: {app: reviews}
+  accessLogging:
+  - match: {mode: SERVER}
+    disabled: true
+)";
+  auto reviews = loggingOf(mesh_wide + workload, {{"app", "reviews"}});
+  ASSERT_NE(reviews, nullptr);
+  EXPECT_EQ(sinksOf(*reviews, false), (Names{"plain"}));
+  EXPECT_TRUE(sinksOf(*reviews, true).empty());
+  // Other workloads of the namespace keep the namespace's.
+  EXPECT_EQ(sinksOf(*loggingOf(mesh_wide + workload, {{"app", "ratings"}}), true),
+            (Names{"custom"}));
+}
+
+TEST(ListenerTelemetry, AnEntryWithoutProvidersFiltersTheInheritedOnes) {
+  const std::string telemetry = R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  accessLogging:
+  - filter: {expression: response.code >= 500}
+)";
+  // MeshConfig defaultProviders.accessLogging: [plain].
+  auto t = loggingOf(telemetry, {});
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(sinksOf(*t, false), (Names{"plain if response.code >= 500"}));
+  // No provider anywhere: the proxy's own --access-log, filtered.
+  auto own = loggingOf(telemetry, {}, nullptr, "");
+  ASSERT_NE(own, nullptr);
+  EXPECT_EQ(sinksOf(*own, true), (Names{" if response.code >= 500"}));
+  EXPECT_TRUE(own->access_log_providers.empty());
+  EXPECT_TRUE(own->logs(true, "", 503));
+  EXPECT_FALSE(own->logs(true, "", 200));
+  // An empty providers list names nothing either (Istio inherits); `disabled` is the switch.
+  auto empty = loggingOf(R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  accessLogging:
+  - providers: []
+)",
+                         {});
+  EXPECT_EQ(sinksOf(*empty, false), (Names{"plain"}));
+}
+
+TEST(ListenerTelemetry, AnUnknownModeAndAnUnusableFilterAreReportedWithTheirPlace) {
+  std::vector<std::string> problems;
+  auto t = loggingOf(R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  accessLogging:
+  - providers: [{name: plain}]
+  - providers: [{name: custom}]
+    match: {mode: SIDEWAYS}
+    filter: {expression: "size(request.path) > 3"}
+)",
+                     {}, &problems);
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_EQ(problems[0].find("test.yaml:"), 0u) << problems[0];
+  EXPECT_NE(problems[0].find("Telemetry shop/shop spec.accessLogging[1].match.mode: \"SIDEWAYS\""),
+            std::string::npos)
+      << problems[0];
+  EXPECT_NE(problems[1].find("spec.accessLogging[1].filter.expression"), std::string::npos)
+      << problems[1];
+  // Both apply to both sides, every request logged.
+  EXPECT_EQ(sinksOf(*t, false), (Names{"plain", "custom"}));
+  EXPECT_EQ(sinksOf(*t, true), (Names{"plain", "custom"}));
+}
+
+TEST(ListenerTelemetry, TargetRefsNameAGatewayApiGatewayNotEveryProxyOfTheNamespace) {
+  const std::string telemetry = R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: edge, namespace: shop}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: edge}]
+  accessLogging:
+  - providers: [{name: custom}]
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: waypoint, namespace: shop}
+spec:
+  targetRef: {kind: Service, name: reviews}
+  accessLogging:
+  - providers: [{name: json}]
+)";
+  std::vector<std::string> problems;
+  auto edge = loggingOf(telemetry, {{"gateway.networking.k8s.io/gateway-name", "edge"}}, &problems);
+  ASSERT_NE(edge, nullptr);
+  EXPECT_EQ(sinksOf(*edge, false), (Names{"custom"}));
+  // Another proxy of the namespace: MeshConfig's defaults, neither Telemetry.
+  auto web = loggingOf(telemetry, {{"app", "web"}});
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(sinksOf(*web, false), (Names{"plain"}));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("Telemetry shop/waypoint spec.targetRef.kind: \"Service\" is not "
+                             "served"),
+            std::string::npos)
+      << problems[0];
+}
+
+TEST(ListenerTelemetry, ProviderNamesMatchWithoutRegardToCaseAsInIstio) {
+  auto t = loggingOf(R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  accessLogging:
+  - providers: [{name: CUSTOM}, {name: Envoy}]
+  - providers: [{name: custom}]
+    match: {mode: SERVER}
+    filter: {expression: response.code >= 500}
+)",
+                     {});
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(sinksOf(*t, false), (Names{"custom", "envoy"}));
+  EXPECT_EQ(sinksOf(*t, true), (Names{"custom if response.code >= 500", "envoy"}));
+  EXPECT_EQ(t->access_log_providers.size(), 2u);
+  const auto config = parseConfig(std::string(kMesh) + R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: ZipKin}]
+)");
+  std::vector<std::string> problems;
+  auto tracing =
+      resolveTracing(config, readMeshTelemetry(config), "istio-system", "shop", {}, &problems);
+  ASSERT_NE(tracing, nullptr);
+  ASSERT_EQ(tracing->providers.size(), 1u);
+  EXPECT_EQ(tracing->providers[0].name, "zipkin");
+  EXPECT_TRUE(problems.empty()) << problems[0];
 }
 
 TEST(AccessLogTemplate, CompilesEnvoyCommands) {

@@ -486,6 +486,17 @@ TEST(Codec, AccessLogProvidersAndTagUpsertsSurviveTheRoundTrip) {
   envoy.name = "envoy";
   envoy.encoding = tr::AccessLogProvider::Encoding::kDefaultJson;
   t->access_log_providers = {labels, envoy};
+  // Client side: every request to json, errors to envoy; server side: the proxy's own log.
+  tr::AccessLogSink all;
+  all.provider = labels;
+  tr::AccessLogSink errors;
+  errors.provider = envoy;
+  errors.filter = "response.code >= 500";
+  errors.compiled = *tr::parseAccessLogFilter(errors.filter);
+  t->client_logs = {all, errors};
+  tr::AccessLogSink own;
+  own.own_log = true;
+  t->server_logs = {own};
   tr::TagUpsert upsert;
   upsert.tag = "request_host";
   upsert.value = "request.host";
@@ -507,6 +518,18 @@ TEST(Codec, AccessLogProvidersAndTagUpsertsSurviveTheRoundTrip) {
   EXPECT_EQ(json.compiled->labels().size(), 2u);
   EXPECT_EQ(got->access_log_providers[1].path, "");
   EXPECT_EQ(got->access_log_providers[1].encoding, tr::AccessLogProvider::Encoding::kDefaultJson);
+  ASSERT_EQ(got->client_logs.size(), 2u);
+  EXPECT_EQ(got->client_logs[0].provider.path, "/tmp/json.log");
+  ASSERT_NE(got->client_logs[0].provider.compiled, nullptr);
+  EXPECT_TRUE(got->client_logs[0].compiled.empty());
+  EXPECT_EQ(got->client_logs[1].provider.name, "envoy");
+  EXPECT_EQ(got->client_logs[1].filter, "response.code >= 500");
+  EXPECT_TRUE(got->logs(false, "envoy", 503));
+  EXPECT_FALSE(got->logs(false, "envoy", 200));  // the filter compiled again on the proxy's side
+  EXPECT_TRUE(got->logs(false, "json", 200));
+  ASSERT_EQ(got->server_logs.size(), 1u);
+  EXPECT_TRUE(got->server_logs[0].own_log);
+  EXPECT_TRUE(got->logs(true, "", 200));
   ASSERT_EQ(got->server.upserts.size(), 1u);
   EXPECT_TRUE(got->client.upserts.empty());
   const tr::TagUpsert& u = got->server.upserts[0];
