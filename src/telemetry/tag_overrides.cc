@@ -16,6 +16,13 @@ std::span<const Label> TagUpserter::apply(std::span<const Label> base,
   for (size_t i = 0; i < side.upserts.size(); ++i) {
     const translate::TagUpsert& u = side.upserts[i];
     if (!u.metrics[m]) continue;
+    if (u.remove) {
+      // A label with an empty value is no label to Prometheus: the series goes without it.
+      for (auto& label : labels_) {
+        if (label.name == u.tag) label.value = {};
+      }
+      continue;
+    }
     std::string& value = values_[i];
     value.clear();
     u.compiled.appendValue(value, request);

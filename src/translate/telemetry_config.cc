@@ -651,7 +651,12 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
             continue;
           }
           std::optional<TagUpsert> upsert;
-          if (operation != "REMOVE") {
+          if (operation == "REMOVE") {
+            upsert.emplace();
+            upsert->tag = e.key;
+            upsert->remove = true;
+            for (size_t i : which) upsert->metrics[i] = true;
+          } else {
             // UPSERT, Istio's default: the value of a CEL expression per request.
             upsert.emplace();
             upsert->tag = e.key;
@@ -672,16 +677,12 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
           for (size_t s = 0; s < 2; ++s) {
             if (!applies[s]) continue;
             MetricsSide& side = *sides[s];
-            // An earlier value of this tag no longer applies to these metrics.
+            // An earlier value (or removal) of this tag no longer applies to these metrics.
             for (TagUpsert& earlier : side.upserts) {
               if (earlier.tag != e.key) continue;
               for (size_t i : which) earlier.metrics[i] = false;
             }
-            if (upsert) {
-              side.upserts.push_back(*upsert);
-            } else if (!contains(side.removed_tags, e.key)) {
-              side.removed_tags.push_back(e.key);  // emptied on every metric of the side
-            }
+            side.upserts.push_back(*upsert);
           }
         }
       }

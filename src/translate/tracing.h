@@ -64,20 +64,21 @@ inline constexpr std::array<std::string_view, kIstioMetricCount> kIstioMetricNam
     "REQUEST_COUNT",          "REQUEST_DURATION",       "REQUEST_SIZE",   "RESPONSE_SIZE",
     "TCP_OPENED_CONNECTIONS", "TCP_CLOSED_CONNECTIONS", "TCP_SENT_BYTES", "TCP_RECEIVED_BYTES"};
 
-// A tagOverrides entry with operation UPSERT (Istio's default): the label gets the value of a
-// CEL expression of the request (access_log_filter.h's attributes, parseAttributeValue), an
-// existing one replaced, a new name added as a dimension of the metric.
+// A tagOverrides entry of the metrics it applies to, in the order they apply. Operation UPSERT
+// (Istio's default): the label gets the value of a CEL expression of the request
+// (access_log_filter.h's attributes, parseAttributeValue), an existing one replaced, a new name
+// added as a dimension of the metric. REMOVE (`remove`): the label goes from those metrics.
 struct TagUpsert {
   std::string tag;
-  std::string value;  // as written
+  bool remove = false;
+  std::string value;  // as written (UPSERT)
   AccessLogFilter compiled;
   std::array<bool, kIstioMetricCount> metrics{};  // the metrics it applies to
 };
 
 struct MetricsSide {
   std::array<bool, kIstioMetricCount> disabled{};
-  std::vector<std::string> removed_tags;  // Istio label names ("request_protocol")
-  std::vector<TagUpsert> upserts;
+  std::vector<TagUpsert> upserts;  // tagOverrides, UPSERT and REMOVE alike
   bool anyDisabled() const {
     for (bool d : disabled) {
       if (d) return true;

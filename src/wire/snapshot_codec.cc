@@ -820,8 +820,6 @@ void encodeTelemetry(const tr::ListenerTelemetry& t, v1::ObsTelemetry* out) {
     if (t.client.disabled[i]) out->add_client_disabled_metrics(name);
     if (t.server.disabled[i]) out->add_server_disabled_metrics(name);
   }
-  for (const auto& tag : t.client.removed_tags) out->add_client_removed_tags(tag);
-  for (const auto& tag : t.server.removed_tags) out->add_server_removed_tags(tag);
   out->set_origin(t.origin);
   auto sinks = [](const std::vector<tr::AccessLogSink>& in, auto add) {
     for (const auto& s : in) {
@@ -853,6 +851,7 @@ void encodeTelemetry(const tr::ListenerTelemetry& t, v1::ObsTelemetry* out) {
     for (const auto& u : in) {
       auto* o = add();
       o->set_tag(u.tag);
+      o->set_remove(u.remove);
       o->set_value(u.value);
       for (size_t i = 0; i < tr::kIstioMetricCount; ++i) {
         if (u.metrics[i]) o->add_metrics(std::string(tr::kIstioMetricNames[i]));
@@ -874,8 +873,6 @@ std::shared_ptr<const tr::ListenerTelemetry> decodeTelemetry(const v1::ObsTeleme
   };
   disable(in.client_disabled_metrics(), t->client);
   disable(in.server_disabled_metrics(), t->server);
-  t->client.removed_tags.assign(in.client_removed_tags().begin(), in.client_removed_tags().end());
-  t->server.removed_tags.assign(in.server_removed_tags().begin(), in.server_removed_tags().end());
   t->origin = in.origin();
   for (const auto& p : in.access_log_providers()) {
     tr::AccessLogProvider o;
@@ -916,12 +913,15 @@ std::shared_ptr<const tr::ListenerTelemetry> decodeTelemetry(const v1::ObsTeleme
   sinks(in.server_access_logs(), t->server_logs);
   auto upserts = [](const auto& in, std::vector<tr::TagUpsert>& out) {
     for (const auto& u : in) {
-      auto compiled = tr::parseAttributeValue(u.value());
-      if (!compiled) continue;  // translate sent only values it could compile
       tr::TagUpsert o;
       o.tag = u.tag();
-      o.value = u.value();
-      o.compiled = std::move(*compiled);
+      o.remove = u.remove();
+      if (!o.remove) {
+        auto compiled = tr::parseAttributeValue(u.value());
+        if (!compiled) continue;  // translate sent only values it could compile
+        o.value = u.value();
+        o.compiled = std::move(*compiled);
+      }
       for (const auto& m : u.metrics()) {
         for (size_t i = 0; i < tr::kIstioMetricCount; ++i) {
           if (tr::kIstioMetricNames[i] == m) o.metrics[i] = true;

@@ -270,16 +270,10 @@ void WorkerTelemetry::recordOverridden(const RequestRecord& record,
   const std::string code = std::to_string(l.response_code);
   const std::string flags = l.response_flags.toString();
   auto labels = telemetry::istioLabels(l, code, flags);
-  // A label with an empty value is no label to Prometheus: REMOVE drops it from the series.
-  for (auto& label : labels) {
-    for (const auto& removed : side.removed_tags) {
-      if (label.name == removed) label.value = {};
-    }
-  }
   const std::span<const telemetry::Label> all(labels.data(), labels.size());
   using M = translate::IstioMetric;
   auto on = [&side](M m) { return !side.disabled[static_cast<size_t>(m)]; };
-  // tagOverrides UPSERT: the labels of each metric with its CEL values (per worker thread).
+  // tagOverrides: the labels of each metric with its CEL values and removals (per worker thread).
   thread_local telemetry::TagUpserter upserter;
   const translate::AccessLogAttributes request =
       side.upserts.empty() ? translate::AccessLogAttributes{} : accessLogAttributes(record.log);
@@ -356,7 +350,7 @@ void WorkerTelemetry::requestDone(const RequestRecord& record) {
     const translate::MetricsSide& side = record.listener_kind == translate::ListenerKind::kInbound
                                              ? overrides->server
                                              : overrides->client;
-    if (side.anyDisabled() || !side.removed_tags.empty() || !side.upserts.empty()) {
+    if (side.anyDisabled() || !side.upserts.empty()) {
       return recordOverridden(record, side);
     }
   }
@@ -381,12 +375,6 @@ void WorkerTelemetry::withTcpLabels(const RequestRecord& record, F&& f) {
     if (label.name == "response_code" || label.name == "grpc_response_status") continue;
     if (n == labels.size()) break;
     labels[n] = label;
-    if (side) {
-      // A label with an empty value is no label to Prometheus: REMOVE drops it from the series.
-      for (const auto& removed : side->removed_tags) {
-        if (label.name == removed) labels[n].value = {};
-      }
-    }
     ++n;
   }
   const std::span<const telemetry::Label> base(labels.data(), n);

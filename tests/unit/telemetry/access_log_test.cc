@@ -334,5 +334,23 @@ TEST(TagUpserter, ReplacesAndAddsLabels) {
             base.data());
 }
 
+TEST(TagUpserter, ARemovalEmptiesTheLabelOfTheMetricsItNamesOnly) {
+  // tagOverrides {request_protocol: {operation: REMOVE}} matched to REQUEST_COUNT: the label goes
+  // from that metric (an empty value is no label to Prometheus); the others keep it.
+  translate::MetricsSide side;
+  translate::TagUpsert removal;
+  removal.tag = "request_protocol";
+  removal.remove = true;
+  removal.metrics[static_cast<size_t>(translate::IstioMetric::kRequestCount)] = true;
+  side.upserts = {removal};
+  TagUpserter upserter;
+  const std::vector<Label> base = {{"reporter", "source"}, {"request_protocol", "http"}};
+  auto count = upserter.apply(base, side, translate::IstioMetric::kRequestCount, {});
+  EXPECT_EQ(std::vector<Label>(count.begin(), count.end()),
+            (std::vector<Label>{{"reporter", "source"}, {"request_protocol", ""}}));
+  auto duration = upserter.apply(base, side, translate::IstioMetric::kRequestDuration, {});
+  EXPECT_EQ(std::vector<Label>(duration.begin(), duration.end()), base);
+}
+
 }  // namespace
 }  // namespace halyard::telemetry

@@ -375,13 +375,18 @@ spec:
   EXPECT_FALSE(t->client.disabled[static_cast<size_t>(M::kResponseSize)]);
   EXPECT_TRUE(t->server.disabled[static_cast<size_t>(M::kResponseSize)]);
   EXPECT_FALSE(t->client.disabled[static_cast<size_t>(M::kRequestCount)]);
-  EXPECT_EQ(t->client.removed_tags, std::vector<std::string>{"request_protocol"});
-  // request_host is an UPSERT (Istio's default operation) of every metric, both sides.
-  ASSERT_EQ(t->client.upserts.size(), 1u);
-  EXPECT_EQ(t->client.upserts[0].tag, "request_host");
-  EXPECT_EQ(t->client.upserts[0].value, "request.host");
-  EXPECT_TRUE(t->client.upserts[0].metrics[static_cast<size_t>(M::kRequestCount)]);
-  ASSERT_EQ(t->server.upserts.size(), 1u);
+  // request_protocol is removed from every metric; request_host is an UPSERT (Istio's default
+  // operation) of every metric; both sides, in that order.
+  for (const MetricsSide* side : {&t->client, &t->server}) {
+    ASSERT_EQ(side->upserts.size(), 2u);
+    EXPECT_EQ(side->upserts[0].tag, "request_protocol");
+    EXPECT_TRUE(side->upserts[0].remove);
+    EXPECT_TRUE(side->upserts[0].metrics[static_cast<size_t>(M::kTcpSentBytes)]);
+    EXPECT_EQ(side->upserts[1].tag, "request_host");
+    EXPECT_FALSE(side->upserts[1].remove);
+    EXPECT_EQ(side->upserts[1].value, "request.host");
+    EXPECT_TRUE(side->upserts[1].metrics[static_cast<size_t>(M::kRequestCount)]);
+  }
   // A value outside the subset, named by file:line and field.
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_EQ(problems[0].find("test.yaml:"), 0u) << problems[0];
@@ -437,7 +442,7 @@ spec:
   EXPECT_FALSE(t->client.disabled[duration]);
   // team: the mesh's value everywhere but REQUEST_DURATION, which takes the namespace's.
   for (const MetricsSide* side : {&t->client, &t->server}) {
-    ASSERT_EQ(side->upserts.size(), 2u);
+    ASSERT_GE(side->upserts.size(), 2u);
     EXPECT_EQ(side->upserts[0].value, "'mesh'");
     EXPECT_TRUE(side->upserts[0].metrics[count]);
     EXPECT_FALSE(side->upserts[0].metrics[duration]);
@@ -445,8 +450,12 @@ spec:
     EXPECT_TRUE(side->upserts[1].metrics[duration]);
     EXPECT_FALSE(side->upserts[1].metrics[count]);
   }
-  EXPECT_EQ(t->client.removed_tags, std::vector<std::string>{"request_protocol"});
-  EXPECT_TRUE(t->server.removed_tags.empty());
+  // The CLIENT-only REMOVE: on the client side, every metric; nothing on the server side.
+  ASSERT_EQ(t->client.upserts.size(), 3u);
+  EXPECT_EQ(t->client.upserts[2].tag, "request_protocol");
+  EXPECT_TRUE(t->client.upserts[2].remove);
+  EXPECT_TRUE(t->client.upserts[2].metrics[count]);
+  EXPECT_EQ(t->server.upserts.size(), 2u);
   // A custom metric is said, not applied to every metric.
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].find("Telemetry shop/shop spec.metrics[0].overrides[3].match.customMetric"),
