@@ -128,7 +128,23 @@ std::string meshVirtualService(int i, int revision) {
   return o.str();
 }
 
+// --peers: the services' ports are TCP, so the mesh VirtualService has tcp routes (the edit
+// changes a destinationSubnets match, which every sidecar's outbound TCP table carries).
+std::string meshTcpVirtualService(int i, int revision) {
+  std::ostringstream o;
+  o << "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: svc-" << i
+    << ", namespace: bench}\nspec:\n  hosts: [svc-" << i
+    << "]\n  tcp:\n  - match: [{port: 80, destinationSubnets: [\"10." << (revision % 250)
+    << ".0.0/16\"]}]\n    route:\n    - destination: {host: svc-" << i
+    << ", port: {number: 80}}\n  - route:\n    - destination: {host: svc-" << i
+    << ", port: {number: 80}}\n";
+  return o.str();
+}
+
+bool g_tcp_ports = false;
+
 std::string virtualService(int i, int revision, bool sidecars) {
+  if (sidecars && g_tcp_ports) return meshTcpVirtualService(i, revision);
   if (sidecars) return meshVirtualService(i, revision);
   std::ostringstream o;
   o << "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: svc-" << i
@@ -140,8 +156,7 @@ std::string virtualService(int i, int revision, bool sidecars) {
   return o.str();
 }
 
-// --peers: Service ports named tcp, so sidecars' inbound listeners proxy TCP.
-bool g_tcp_ports = false;
+// --peers: Service ports named tcp, so sidecars' inbound listeners proxy TCP (g_tcp_ports).
 
 std::string service(int i, bool sidecars) {
   std::ostringstream o;
