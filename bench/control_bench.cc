@@ -13,9 +13,15 @@
 // hosts, so every edit changes a route every sidecar serves. --register 1 (the default) sends
 // the sidecars' addresses, so each also registers its workload, as halyard-proxy does.
 //
+// --peers N (sidecars) makes the services' ports TCP, so every sidecar's inbound listener
+// proxies TCP and uses the table of peer workloads, and adds N Pods with a service account each
+// (N rows in that table). --edit-peers 1 then edits a Pod's version label instead of a
+// VirtualService: one row of the table changes per edit. Bytes pushed per edit round are
+// reported either way.
+//
 //   control_bench [--halyard build/bin/halyard] [--proxies 1000] [--services 1000]
 //                 [--edits 30] [--classes 1] [--role gateway|sidecar] [--register 1]
-//                 [--edit-timeout-s 10]
+//                 [--edit-timeout-s 10] [--peers 0] [--edit-peers 0]
 // CONTROL_BENCH_VERBOSE=1 prints every edit; CONTROL_BENCH_LOG_LEVEL=info shows the control
 // plane's log.
 #include <arpa/inet.h>
@@ -60,6 +66,8 @@ struct Flags {
   bool sidecars = false;
   bool register_workloads = true;  // sidecars only
   int edit_timeout_s = 10;
+  int peers = 0;            // sidecars: Pods with a service account each (peer table rows)
+  bool edit_peers = false;  // edits change a Pod's version instead of a VirtualService
   // For bench/dashboard_scrape_bench.py: the control plane's admin listener and extra flags, the
   // admin addresses the proxies' hellos name (proxy i gets the (i mod n)th), and how long to
   // hold the connected proxies instead of editing (its pid is printed first).
@@ -87,6 +95,10 @@ Flags parseFlags(int argc, char** argv) {
       f.sidecars = v == "sidecar";
     else if (k == "--register")
       f.register_workloads = v != "0";
+    else if (k == "--peers")
+      f.peers = std::stoi(v);
+    else if (k == "--edit-peers")
+      f.edit_peers = v == "1";
     else if (k == "--edit-timeout-s")
       f.edit_timeout_s = std::stoi(v);
     else if (k == "--admin")
@@ -116,7 +128,23 @@ std::string meshVirtualService(int i, int revision) {
   return o.str();
 }
 
+// --peers: the services' ports are TCP, so the mesh VirtualService has tcp routes (the edit
+// changes a destinationSubnets match, which every sidecar's outbound TCP table carries).
+std::string meshTcpVirtualService(int i, int revision) {
+  std::ostringstream o;
+  o << "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: svc-" << i
+    << ", namespace: bench}\nspec:\n  hosts: [svc-" << i
+    << "]\n  tcp:\n  - match: [{port: 80, destinationSubnets: [\"10." << (revision % 250)
+    << ".0.0/16\"]}]\n    route:\n    - destination: {host: svc-" << i
+    << ", port: {number: 80}}\n  - route:\n    - destination: {host: svc-" << i
+    << ", port: {number: 80}}\n";
+  return o.str();
+}
+
+bool g_tcp_ports = false;
+
 std::string virtualService(int i, int revision, bool sidecars) {
+  if (sidecars && g_tcp_ports) return meshTcpVirtualService(i, revision);
   if (sidecars) return meshVirtualService(i, revision);
   std::ostringstream o;
   o << "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: svc-" << i
@@ -128,15 +156,29 @@ std::string virtualService(int i, int revision, bool sidecars) {
   return o.str();
 }
 
+// --peers: Service ports named tcp, so sidecars' inbound listeners proxy TCP (g_tcp_ports).
+
 std::string service(int i, bool sidecars) {
   std::ostringstream o;
   o << "apiVersion: v1\nkind: Service\nmetadata: {name: svc-" << i
-    << ", namespace: bench}\nspec:\n  ports: [{name: http, port: 80, targetPort: 8080}]\n";
+    << ", namespace: bench}\nspec:\n  ports: [{name: " << (g_tcp_ports ? "tcp" : "http")
+    << ", port: 80, targetPort: 8080}]\n";
   if (sidecars) o << "  selector: {app: app-" << i << "}\n";
   o << "---\n"
     << "apiVersion: v1\nkind: Endpoints\nmetadata: {name: svc-" << i
     << ", namespace: bench}\nsubsets:\n- addresses: [{ip: 10.0." << (i / 250) << "." << (i % 250)
     << "}]\n  ports: [{name: http, port: 8080}]\n";
+  return o.str();
+}
+
+// A Pod of its own service account: a row of the sidecars' peer table.
+std::string peerPod(int i, int revision) {
+  std::ostringstream o;
+  o << "apiVersion: v1\nkind: Pod\nmetadata: {name: peer-" << i
+    << ", namespace: bench, labels: {app: peer-" << i << ", version: v" << revision
+    << "}}\nspec: {serviceAccountName: sa-" << i
+    << ", containers: [{name: app}]}\nstatus: {podIP: 10.9." << (i / 250) << "." << (i % 250)
+    << "}\n";
   return o.str();
 }
 
@@ -147,7 +189,10 @@ void writeFile(const fs::path& p, const std::string& text) {
 }
 
 // One file per service, so an edit rewrites one small file.
-void generate(const fs::path& dir, int services, bool sidecars) {
+void generate(const fs::path& dir, int services, bool sidecars, int peers) {
+  for (int i = 0; i < peers; ++i) {
+    writeFile(dir / ("peer-" + std::to_string(i) + ".yaml"), peerPod(i, 0));
+  }
   writeFile(dir / "gateway.yaml",
             "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: "
             "istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: "
@@ -370,7 +415,8 @@ int main(int argc, char** argv) {
 
   char tmpl[] = "/tmp/halyard-control-bench-XXXXXX";
   const fs::path dir = mkdtemp(tmpl);
-  generate(dir, flags.services, flags.sidecars);
+  g_tcp_ports = flags.sidecars && flags.peers > 0;
+  generate(dir, flags.services, flags.sidecars, flags.sidecars ? flags.peers : 0);
   const std::string address = "127.0.0.1:" + std::to_string(freePort());
   const fs::path ca_dir = dir.parent_path() / (dir.filename().string() + ".ca");
   // The CA directory's token key exists before the control plane starts; its root after.
@@ -474,13 +520,20 @@ int main(int argc, char** argv) {
   }
 
   std::vector<double> latencies;
+  uint64_t edit_bytes = 0;
+  for (auto& p : proxies) edit_bytes -= p->bytes();
   const ProcStats before = procStats(pid);
   for (int e = 1; e <= flags.edits; ++e) {
     const uint64_t current = newest();
     const int svc = (e * 7919) % flags.services;
     const auto t0 = Clock::now();
-    writeFile(dir / ("svc-" + std::to_string(svc) + ".yaml"),
-              service(svc, flags.sidecars) + "---\n" + virtualService(svc, e, flags.sidecars));
+    if (flags.edit_peers && flags.peers > 0) {
+      const int peer = (e * 7919) % flags.peers;
+      writeFile(dir / ("peer-" + std::to_string(peer) + ".yaml"), peerPod(peer, e));
+    } else {
+      writeFile(dir / ("svc-" + std::to_string(svc) + ".yaml"),
+                service(svc, flags.sidecars) + "---\n" + virtualService(svc, e, flags.sidecars));
+    }
     if (!waitFor([&] { return allAbove(current); }, std::chrono::seconds(flags.edit_timeout_s))) {
       std::fprintf(stderr, "edit %d did not reach every proxy within %d s\n", e,
                    flags.edit_timeout_s);
@@ -501,6 +554,10 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(150ms);  // let the round settle: one edit per generation
   }
   const ProcStats after = procStats(pid);
+  for (auto& p : proxies) edit_bytes += p->bytes();
+  std::printf("pushed per edit round: %.1f KB to all %d proxies (%.0f bytes per proxy)\n",
+              static_cast<double>(edit_bytes) / flags.edits / 1024, flags.proxies,
+              static_cast<double>(edit_bytes) / flags.edits / flags.proxies);
   std::printf(
       "%d edits, file change -> all %d ACKs: p50 %.0f ms, p99 %.0f ms, max %.0f ms "
       "(debounce 100 ms included)\n",

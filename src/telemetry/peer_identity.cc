@@ -7,6 +7,7 @@ std::string formatPeerIdentity(const PeerIdentity& peer) {
   out.append("workload=").append(peer.workload);
   out.append(";app=").append(peer.app);
   out.append(";version=").append(peer.version);
+  if (!peer.revision.empty()) out.append(";revision=").append(peer.revision);
   return out;
 }
 
@@ -28,6 +29,8 @@ bool parsePeerIdentity(std::string_view value, PeerIdentity& out) {
       parsed.app = v;
     } else if (key == "version") {
       parsed.version = v;
+    } else if (key == "revision") {
+      parsed.revision = v;
     }
   }
   out = parsed;

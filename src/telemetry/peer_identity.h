@@ -9,8 +9,9 @@
 // listener removes it and reads it only when the connection is mutual TLS, so it is telemetry,
 // never identity. The retired x-halyard-peer header is dropped wherever it appears.
 //
-// Format: "workload=<name>;app=<app>;version=<version>". Values are Kubernetes names and label
-// values, which contain neither ';' nor '='.
+// Format: "workload=<name>;app=<app>;version=<version>;revision=<canonical revision>". Values are
+// Kubernetes names and label values, which contain neither ';' nor '='. A receiver ignores keys it
+// does not know, so an older proxy reads a newer one's header (without the revision).
 #pragma once
 
 #include <string>
@@ -26,15 +27,16 @@ struct PeerIdentity {
   std::string_view namespace_;  // from the certificate's SPIFFE ID
   std::string_view app;
   std::string_view version;
+  std::string_view revision;  // canonical revision; empty: unknown (the metrics say "latest")
   std::string_view service_account;  // from the certificate's SPIFFE ID; empty: none
 };
 
-// The header value (workload, app and version), computed once at startup.
+// The header value (workload, app, version and revision), computed once at startup.
 std::string formatPeerIdentity(const PeerIdentity& peer);
 
-// Views into `value`: workload, app and version. Other keys (an older proxy's namespace and sa
-// among them) are ignored: identity never comes from a header. False (and `out` untouched) when
-// an item is not key=value.
+// Views into `value`: workload, app, version and revision. Other keys (an older proxy's namespace
+// and sa among them) are ignored: identity never comes from a header. False (and `out` untouched)
+// when an item is not key=value.
 bool parsePeerIdentity(std::string_view value, PeerIdentity& out);
 
 // "spiffe://<trust domain>/ns/<namespace>/sa/<service account>" into views of `id`; false when

@@ -277,6 +277,27 @@ bool readPathNormalization(const config::Node& mesh, PathNormalization& out, std
   return true;
 }
 
+// protocolDetectionTimeout: a duration of at least 1ms, or 0s (no timeout), as Istio validates it.
+bool readProtocolDetectionTimeout(const config::Node& mesh, Millis& out, std::string& error) {
+  const config::Node* node = mesh.get("protocolDetectionTimeout");
+  if (!node || node->isNull()) return true;
+  if (!node->isString()) {
+    error = "protocolDetectionTimeout is " + typeOf(*node) +
+            ", a duration such as \"1s\" or \"100ms\" was expected";
+    return false;
+  }
+  const std::optional<Millis> timeout = parseMillis(node->text);
+  const bool zero = timeout && timeout->count() == 0 &&
+                    node->text.find_first_of("123456789") == std::string::npos;
+  if (!timeout || (timeout->count() == 0 && !zero)) {
+    error = "protocolDetectionTimeout \"" + node->text +
+            "\" is not a duration of at least 1ms or 0s (no timeout)";
+    return false;
+  }
+  out = *timeout;
+  return true;
+}
+
 // The settings of a `mesh` value, or the sentence saying why it cannot be used.
 common::Result<MeshSettings, std::string> parseMesh(const std::string& text,
                                                     const std::string& where) {
@@ -310,7 +331,8 @@ common::Result<MeshSettings, std::string> parseMesh(const std::string& text,
     settings.registry_only = mode == "REGISTRY_ONLY";
   }
   if (!readExtensionProviders(*root, settings.ext_authz_providers, error) ||
-      !readPathNormalization(*root, settings.path_normalization, error)) {
+      !readPathNormalization(*root, settings.path_normalization, error) ||
+      !readProtocolDetectionTimeout(*root, settings.protocol_detection_timeout, error)) {
     return common::unexpected(std::move(error));
   }
   std::optional<uint32_t> trusted;

@@ -8,6 +8,7 @@
 
 #include "config/model/config_set.h"
 #include "translate/authz.h"
+#include "translate/snapshot.h"
 
 namespace halyard::translate {
 
@@ -26,6 +27,11 @@ struct MeshSettings {
   uint32_t num_trusted_proxies = 0;
   // pathNormalization.normalization (DEFAULT is BASE).
   PathNormalization path_normalization = PathNormalization::kBase;
+  // protocolDetectionTimeout: how long a sidecar listener that sniffs the protocol of a port
+  // whose protocol is not declared waits for the client's first bytes before it proxies the
+  // connection as plain TCP (a server-first protocol: MySQL, SMTP...). 0 (Istio's default, "0s"):
+  // no such timeout, the proxy waits for the client to speak.
+  Millis protocol_detection_timeout{0};
 };
 
 // Where the settings came from, and why the ConfigMap's value was not used when it was not.

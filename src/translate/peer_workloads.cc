@@ -26,8 +26,12 @@ std::shared_ptr<const PeerWorkloads> buildPeerWorkloads(const config::model::Con
   auto add = [&seen](const std::string& ns, const std::string& sa, const std::string& name,
                      const std::map<std::string, std::string>& labels) {
     if (sa.empty() || name.empty()) return;
-    PeerWorkload w{ns, sa, name, labelOr(labels, "app", name),
-                   labelOr(labels, "version", "unknown")};
+    PeerWorkload w{ns,
+                   sa,
+                   name,
+                   labelOr(labels, "app", name),
+                   labelOr(labels, "version", "unknown"),
+                   std::string(canonicalRevision(labels))};
     const auto [it, first] = seen.try_emplace({ns, sa}, std::move(w));
     // The same workload twice (a Pod and the WorkloadEntry of its sidecar) is still one.
     if (!first && (!it->second || it->second->workload != name)) it->second.reset();
@@ -43,6 +47,7 @@ std::shared_ptr<const PeerWorkloads> buildPeerWorkloads(const config::model::Con
     std::map<std::string, std::string> labels;
     if (w.app != w.workload) labels["app"] = w.app;
     if (w.version != "unknown") labels["version"] = w.version;
+    if (!w.revision.empty()) labels["service.istio.io/canonical-revision"] = w.revision;
     add(w.namespace_, w.service_account, w.workload, labels);
   }
   auto out = std::make_shared<PeerWorkloads>();

@@ -454,10 +454,14 @@ std::vector<Listener> SidecarTranslator::ownListeners(
   std::vector<Listener> out;
   if (auto l = inbound(registry, proxy, clusters, warnings)) {
     if (l->isTcp() || !l->tcp_routes.empty()) l->peer_workloads = registry.peerWorkloads();
+    // It sniffs the first bytes: TLS or plaintext (PERMISSIVE), and HTTP or not (an app port of
+    // undeclared protocol).
+    l->protocol_detection_timeout = registry.mesh().protocol_detection_timeout;
     out.push_back(std::move(*l));
   }
   out.push_back(outboundProxy(proxy));
   out.back().path_normalization = registry.mesh().path_normalization;
+  out.back().protocol_detection_timeout = registry.mesh().protocol_detection_timeout;
   return out;
 }
 

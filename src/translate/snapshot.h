@@ -334,6 +334,19 @@ struct InboundMtls {
   std::string origin;
 };
 
+// Istio's canonical revision of a workload, from its labels: service.istio.io/canonical-revision,
+// else app.kubernetes.io/version, else version, else "latest" (the source_ and
+// destination_canonical_revision metric labels). An empty value counts as absent: Prometheus
+// would drop a label with an empty value rather than report it.
+inline std::string_view canonicalRevision(const std::map<std::string, std::string>& labels) {
+  for (const char* key :
+       {"service.istio.io/canonical-revision", "app.kubernetes.io/version", "version"}) {
+    const auto it = labels.find(key);
+    if (it != labels.end() && !it->second.empty()) return it->second;
+  }
+  return "latest";
+}
+
 // The workload a namespace and service account stand for, as the registry knows it
 // (translate/peer_workloads.h builds the table): the source_* labels of the TCP metrics of a
 // caller whose certificate names that pair.
@@ -343,6 +356,7 @@ struct PeerWorkload {
   std::string workload;  // Pod or WorkloadEntry name
   std::string app;       // its app label, else the workload name (as the HTTP metadata says)
   std::string version;   // its version label, else "unknown"
+  std::string revision;  // its canonical revision (canonicalRevision below)
 };
 
 // Sorted by (namespace, service account), one entry per pair that exactly one workload uses.
@@ -397,6 +411,11 @@ struct Listener {
   bool use_remote_address = false;
   // MeshConfig pathNormalization, applied before routing and authorization.
   PathNormalization path_normalization = PathNormalization::kBase;
+  // Sidecar kInbound listeners (which sniff TLS or plaintext under PERMISSIVE, and HTTP or not on
+  // an app port of undeclared protocol) and the kOutboundProxy listener (CONNECT tunnels to such
+  // ports): MeshConfig protocolDetectionTimeout, how long to wait for the client's first bytes
+  // before taking the connection as plaintext TCP; 0: no timeout (the client must speak first).
+  Millis protocol_detection_timeout{0};
   // The port AuthorizationPolicy `ports` and destination.port name: the app's port behind a
   // sidecar's inbound listener, the Gateway server port on a gateway (0: `port`).
   uint16_t workload_port = 0;

@@ -90,6 +90,8 @@ class SidecarOwnBuilder {
   SidecarOwnBuilder& operator=(const SidecarOwnBuilder&) = delete;
 
   Snapshot build(const ProxyIdentity& proxy) const;  // listeners and clusters only
+  // The one table of peer workloads every built listener that uses one shares (null: none).
+  const std::shared_ptr<const PeerWorkloads>& peerWorkloads() const { return peer_workloads_; }
 
  private:
   std::unique_ptr<const ServiceRegistry> registry_;

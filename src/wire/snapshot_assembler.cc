@@ -27,11 +27,23 @@ common::Expected<SnapshotAssembler::Assembled> SnapshotAssembler::assemble(
     next.listeners = current_.listeners;
     next.virtual_hosts = current_.virtual_hosts;
     next.clusters = current_.clusters;
+    next.peer_rows = current_.peer_rows;
+    next.peer_table = current_.peer_table;
     next.warnings = current_.warnings;
     for (const auto& key : push.removed_listeners()) next.listeners.erase(key);
     for (const auto& key : push.removed_virtual_hosts()) next.virtual_hosts.erase(key);
     for (const auto& key : push.removed_clusters()) next.clusters.erase(key);
+    for (const auto& key : push.removed_peer_workloads()) {
+      const size_t slash = key.find('/');
+      if (slash == std::string::npos) {
+        return fail(ErrorKind::kProtocol,
+                    "removed peer workload \"" + key + "\" is not <namespace>/<service account>");
+      }
+      next.peer_rows.erase(std::pair(key.substr(0, slash), key.substr(slash + 1)));
+    }
   }
+  const bool peers_changed = push.base_version() == 0 || push.removed_peer_workloads_size() > 0 ||
+                             push.resources().peer_workloads_size() > 0;
   if (push.has_warnings()) {
     next.warnings.assign(push.warnings().items().begin(), push.warnings().items().end());
   }
@@ -49,6 +61,26 @@ common::Expected<SnapshotAssembler::Assembled> SnapshotAssembler::assemble(
     if (!c) return common::unexpected(c.error());
     next.clusters[in.name()] = std::make_shared<const translate::Cluster>(std::move(*c));
   }
+  for (const auto& in : resources.peer_workloads()) {
+    if (in.namespace_().empty() || in.service_account().empty() ||
+        in.namespace_().find('/') != std::string::npos) {
+      return fail(ErrorKind::kProtocol, "peer workload \"" + in.namespace_() + "/" +
+                                            in.service_account() +
+                                            "\" needs a namespace (without '/') and a service "
+                                            "account");
+    }
+    next.peer_rows[std::pair(in.namespace_(), in.service_account())] = decodePeerWorkload(in);
+  }
+  if (peers_changed) {
+    // The map's order is the table's: by namespace, then service account.
+    std::shared_ptr<translate::PeerWorkloads> table;
+    if (!next.peer_rows.empty()) {
+      table = std::make_shared<translate::PeerWorkloads>();
+      table->reserve(next.peer_rows.size());
+      for (const auto& [key, row] : next.peer_rows) table->push_back(row);
+    }
+    next.peer_table = std::move(table);
+  }
 
   auto snapshot = std::make_shared<translate::Snapshot>();
   snapshot->version = next.version;
@@ -65,6 +97,7 @@ common::Expected<SnapshotAssembler::Assembled> SnapshotAssembler::assemble(
       table->virtual_hosts.push_back(*it->second);
     }
     listener->routes = std::move(table);
+    if (in.shares_peer_workloads()) listener->peer_workloads = next.peer_table;
     snapshot->listeners.push_back(std::move(*listener));
   }
   for (const auto& [name, c] : next.clusters) snapshot->clusters.emplace(name, *c);

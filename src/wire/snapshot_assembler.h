@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -26,6 +27,10 @@ class SnapshotAssembler {
     std::map<std::string, v1::Listener> listeners;
     std::map<std::string, std::shared_ptr<const translate::VirtualHost>> virtual_hosts;
     std::map<std::string, std::shared_ptr<const translate::Cluster>> clusters;
+    // The peer workload rows by (namespace, service account), and the table they make (null:
+    // no rows), shared by every listener that uses it and rebuilt only when a push changes it.
+    std::map<std::pair<std::string, std::string>, translate::PeerWorkload> peer_rows;
+    std::shared_ptr<const translate::PeerWorkloads> peer_table;
     std::vector<std::string> warnings;
     std::shared_ptr<const translate::Snapshot> snapshot;
   };

@@ -982,6 +982,7 @@ v1::Listener encodeListener(const tr::Listener& listener) {
   out.set_use_remote_address(listener.use_remote_address);
   out.set_path_normalization(pathNormalizationNumber(listener.path_normalization));
   out.set_workload_port(listener.workload_port);
+  out.set_protocol_detection_timeout_ms(listener.protocol_detection_timeout.count());
   out.set_registry_only(listener.registry_only);
   if (listener.tracing) encodeTracing(*listener.tracing, out.mutable_tracing());
   if (listener.telemetry) encodeTelemetry(*listener.telemetry, out.mutable_telemetry());
@@ -1001,16 +1002,8 @@ v1::Listener encodeListener(const tr::Listener& listener) {
     for (const auto& h : r.hosts) route->add_hosts(h);
     for (const auto& a : r.host_addresses) route->add_host_addresses(a);
   }
-  if (listener.peer_workloads) {
-    for (const auto& w : *listener.peer_workloads) {
-      v1::PeerWorkload* p = out.add_peer_workloads();
-      p->set_namespace_(w.namespace_);
-      p->set_service_account(w.service_account);
-      p->set_workload(w.workload);
-      p->set_app(w.app);
-      p->set_version(w.version);
-    }
-  }
+  // The table itself travels once per proxy (Resources.peer_workloads, encodePeerWorkload).
+  out.set_shares_peer_workloads(listener.peer_workloads != nullptr);
   return out;
 }
 
@@ -1197,8 +1190,42 @@ v1::Cluster encodeCluster(const tr::Cluster& c) {
   return out;
 }
 
+std::string peerWorkloadKey(std::string_view namespace_, std::string_view service_account) {
+  std::string key;
+  key.reserve(namespace_.size() + 1 + service_account.size());
+  key.append(namespace_).append("/").append(service_account);
+  return key;
+}
+
+v1::PeerWorkload encodePeerWorkload(const tr::PeerWorkload& w) {
+  v1::PeerWorkload p;
+  p.set_namespace_(w.namespace_);
+  p.set_service_account(w.service_account);
+  p.set_workload(w.workload);
+  p.set_app(w.app);
+  p.set_version(w.version);
+  if (w.revision != "latest") p.set_revision(w.revision);
+  return p;
+}
+
+tr::PeerWorkload decodePeerWorkload(const v1::PeerWorkload& p) {
+  return tr::PeerWorkload{p.namespace_(), p.service_account(),
+                          p.workload(),   p.app(),
+                          p.version(),    p.revision().empty() ? "latest" : p.revision()};
+}
+
+const tr::PeerWorkloads* snapshotPeerWorkloads(const tr::Snapshot& snapshot) {
+  for (const auto& l : snapshot.listeners) {
+    if (l.peer_workloads) return l.peer_workloads.get();
+  }
+  return nullptr;
+}
+
 v1::Resources encodeResources(const tr::Snapshot& snapshot) {
   v1::Resources out;
+  if (const tr::PeerWorkloads* table = snapshotPeerWorkloads(snapshot)) {
+    for (const auto& w : *table) *out.add_peer_workloads() = encodePeerWorkload(w);
+  }
   for (const auto& l : snapshot.listeners) {
     *out.add_listeners() = encodeListener(l);
     if (!l.routes) continue;
@@ -1493,6 +1520,12 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
   if (in.workload_port() > 65535)
     return ctx.error("workload_port " + std::to_string(in.workload_port()) + " is not a port");
   out.workload_port = static_cast<uint16_t>(in.workload_port());
+  if (in.protocol_detection_timeout_ms() < 0) {
+    return ctx.error("protocol_detection_timeout_ms " +
+                     std::to_string(in.protocol_detection_timeout_ms()) +
+                     " is negative; expected 0 (no timeout) or more");
+  }
+  out.protocol_detection_timeout = tr::Millis(in.protocol_detection_timeout_ms());
   out.use_remote_address = in.use_remote_address();
   switch (in.path_normalization()) {
     case 0:
@@ -1542,10 +1575,7 @@ Expected<tr::Listener> decodeListener(const v1::Listener& in) {
   }
   if (in.peer_workloads_size() > 0) {
     auto table = std::make_shared<tr::PeerWorkloads>();
-    for (const auto& p : in.peer_workloads()) {
-      table->push_back(tr::PeerWorkload{p.namespace_(), p.service_account(), p.workload(), p.app(),
-                                        p.version()});
-    }
+    for (const auto& p : in.peer_workloads()) table->push_back(decodePeerWorkload(p));
     // Looked up by binary search: a table out of order would miss peers silently.
     const auto key = [](const tr::PeerWorkload& w) {
       return std::pair<std::string_view, std::string_view>(w.namespace_, w.service_account);

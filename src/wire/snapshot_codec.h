@@ -29,6 +29,15 @@ v1::Listener encodeListener(const translate::Listener& listener);
 v1::VirtualHost encodeVirtualHost(std::string_view listener, const translate::VirtualHost& vhost);
 v1::Cluster encodeCluster(const translate::Cluster& cluster);
 
+// The proxy's table of peer workloads (translate::PeerWorkloads) travels as one resource per row,
+// keyed "<namespace>/<service account>" (a namespace has no '/'), beside the listeners that use
+// it (v1::Listener::shares_peer_workloads) instead of inside each of them.
+std::string peerWorkloadKey(std::string_view namespace_, std::string_view service_account);
+v1::PeerWorkload encodePeerWorkload(const translate::PeerWorkload& w);
+translate::PeerWorkload decodePeerWorkload(const v1::PeerWorkload& p);
+// The table the snapshot's listeners use (one per snapshot; null: none does).
+const translate::PeerWorkloads* snapshotPeerWorkloads(const translate::Snapshot& snapshot);
+
 // Clears every inline PEM (certificates and private keys decoded from Secrets), keeping each
 // source's origin: what is shown outside the proxy (proxy-config) never carries key material.
 void redactInlinePem(v1::Resources& resources);

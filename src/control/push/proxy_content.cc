@@ -70,6 +70,9 @@ void diffParts(const ProxyContent::Part* base, const ProxyContent::Part* next,
   diff(
       base->clusters, next->clusters, [res] { return res->add_clusters(); },
       push->mutable_removed_clusters());
+  diff(
+      base->peer_workloads, next->peer_workloads, [res] { return res->add_peer_workloads(); },
+      push->mutable_removed_peer_workloads());
 }
 
 class HashMix {
@@ -83,6 +86,7 @@ class HashMix {
     for (const auto& [key, r] : part.listeners) mix("L", key, r.hash);
     for (const auto& [key, r] : part.virtual_hosts) mix("V", key, r.hash);
     for (const auto& [key, r] : part.clusters) mix("C", key, r.hash);
+    for (const auto& [key, r] : part.peer_workloads) mix("P", key, r.hash);
   }
   uint64_t value() const { return h_; }
 
@@ -90,8 +94,27 @@ class HashMix {
   uint64_t h_ = kFnvOffset;
 };
 
-ProxyContent::Part encode(const translate::Snapshot& s) {
+void encodePeers(const translate::PeerWorkloads& table, ProxyContent::Part& part) {
+  for (const auto& w : table) {
+    put(part.peer_workloads, wire::peerWorkloadKey(w.namespace_, w.service_account),
+        wire::encodePeerWorkload(w));
+  }
+}
+
+void finishPart(ProxyContent::Part& part) {
+  HashMix h;
+  h.mixResources(part);
+  for (const auto& w : part.warnings) h.mix("W", w, 0);
+  part.hash = h.value();
+}
+
+// `with_peers`: the peer table the listeners use goes into the part too (false: a shared part of
+// its own carries it).
+ProxyContent::Part encode(const translate::Snapshot& s, bool with_peers = true) {
   ProxyContent::Part part;
+  if (const translate::PeerWorkloads* table = wire::snapshotPeerWorkloads(s); table && with_peers) {
+    encodePeers(*table, part);
+  }
   for (const auto& l : s.listeners) {
     put(part.listeners, l.name, wire::encodeListener(l));
     if (!l.routes) continue;
@@ -103,10 +126,7 @@ ProxyContent::Part encode(const translate::Snapshot& s) {
   for (const auto& [name, cluster] : s.clusters)
     put(part.clusters, name, wire::encodeCluster(cluster));
   part.warnings = s.warnings;
-  HashMix h;
-  h.mixResources(part);
-  for (const auto& w : part.warnings) h.mix("W", w, 0);
-  part.hash = h.value();
+  finishPart(part);
   return part;
 }
 
@@ -156,11 +176,22 @@ std::shared_ptr<const ProxyContent::Shared> ProxyContent::share(const translate:
   return std::make_shared<const Shared>(encode(s));
 }
 
+std::shared_ptr<const ProxyContent::Shared> ProxyContent::sharePeers(
+    const translate::PeerWorkloads& table) {
+  Part part;
+  encodePeers(table, part);
+  finishPart(part);
+  return std::make_shared<const Shared>(std::move(part));
+}
+
 std::shared_ptr<const ProxyContent> ProxyContent::withShared(std::shared_ptr<const Shared> shared,
-                                                             const translate::Snapshot& own) {
+                                                             const translate::Snapshot& own,
+                                                             std::shared_ptr<const Shared> peers) {
   auto c = std::shared_ptr<ProxyContent>(new ProxyContent());
   c->shared_ = std::move(shared);
-  c->own_ = encode(own);
+  const bool uses_peers = wire::snapshotPeerWorkloads(own) != nullptr;
+  if (uses_peers && peers) c->peers_ = std::move(peers);
+  c->own_ = encode(own, !c->peers_);
   c->finish();
   return c;
 }
@@ -178,6 +209,7 @@ void ProxyContent::finish() {
     h.mix("S", "", shared_->part().hash);
     warnings_ = shared_->part().warnings;
   }
+  if (peers_) h.mix("P", "", peers_->part().hash);
   h.mixResources(own_);
   warnings_.insert(warnings_.end(), own_.warnings.begin(), own_.warnings.end());
   for (const auto& w : warnings_) h.mix("W", w, 0);
@@ -212,12 +244,18 @@ std::shared_ptr<const v1::ControlMessage> ProxyContent::build(const ProxyContent
     return m;
   }
   auto* push = m->mutable_push();
-  const Shared* base_shared = base ? base->shared_.get() : nullptr;
-  if (shared_ && (!base || base_shared != shared_.get())) {
-    push->MergeFrom(*shared_->delta(base_shared));
-  } else if (!shared_ && base_shared) {
-    diffParts(&base_shared->part(), nullptr, push);
-  }
+  // Each shared part moves on its own (a delta cached for all who make the same move); then the
+  // own part. A key removed by one and added by another is applied in that order by the proxy
+  // (removals first), so nothing is lost when a resource changes parts.
+  auto moveShared = [&](const Shared* mine, const Shared* theirs) {
+    if (mine && (!base || theirs != mine)) {
+      push->MergeFrom(*mine->delta(theirs));
+    } else if (!mine && theirs) {
+      diffParts(&theirs->part(), nullptr, push);
+    }
+  };
+  moveShared(shared_.get(), base ? base->shared_.get() : nullptr);
+  moveShared(peers_.get(), base ? base->peers_.get() : nullptr);
   diffParts(base ? &base->own_ : nullptr, &own_, push);
   push->set_version(version);
   push->set_base_version(base_version);
@@ -232,6 +270,7 @@ std::shared_ptr<const v1::ControlMessage> ProxyContent::build(const ProxyContent
 v1::Resources ProxyContent::resources() const {
   v1::SnapshotPush all;
   if (shared_) all.MergeFrom(*shared_->delta(nullptr));
+  if (peers_) all.MergeFrom(*peers_->delta(nullptr));
   diffParts(nullptr, &own_, &all);
   return std::move(*all.mutable_resources());
 }

@@ -8,6 +8,9 @@
 // once for every sidecar whose outbound translation is equal) plus its own few resources. The
 // two never hold the same key: a sidecar's own resources are its virtualInbound and
 // virtualOutbound listeners and its inbound|... cluster, names the outbound part never uses.
+// A sidecar whose inbound listener proxies TCP adds a third part, shared by all such sidecars of
+// a generation: the table of peer workloads, one resource per row, so that the table is encoded
+// once per generation and a change of one workload moves one row to each sidecar.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +41,7 @@ class ProxyContent {
     Resources<v1::Listener> listeners;
     Resources<v1::VirtualHost> virtual_hosts;
     Resources<v1::Cluster> clusters;
+    Resources<v1::PeerWorkload> peer_workloads;
     std::vector<std::string> warnings;
     uint64_t hash = 0;
   };
@@ -48,10 +52,14 @@ class ProxyContent {
   static std::shared_ptr<const ProxyContent> fromErrors(std::vector<std::string> errors);
   // Encodes a snapshot part once, for withShared.
   static std::shared_ptr<const Shared> share(const translate::Snapshot& snapshot);
-  // `shared` plus `own` (encoded here). Its messages are not cached: such a content serves one
+  // A table of peer workloads encoded once, for withShared.
+  static std::shared_ptr<const Shared> sharePeers(const translate::PeerWorkloads& table);
+  // `shared` plus `own` (encoded here) plus `peers` when a listener of `own` uses a peer table
+  // (it must be that table's sharePeers). Its messages are not cached: such a content serves one
   // proxy.
   static std::shared_ptr<const ProxyContent> withShared(std::shared_ptr<const Shared> shared,
-                                                        const translate::Snapshot& own);
+                                                        const translate::Snapshot& own,
+                                                        std::shared_ptr<const Shared> peers = {});
 
   // Same hash, same content (versions are not part of it).
   const std::string& hash() const { return hash_; }
@@ -75,6 +83,7 @@ class ProxyContent {
                                                   uint64_t version) const;
 
   std::shared_ptr<const Shared> shared_;  // null unless built withShared
+  std::shared_ptr<const Shared> peers_;   // the peer table's part, when withShared uses one
   Part own_;
   std::vector<std::string> warnings_;  // the shared part's, then the own part's
   std::vector<std::string> errors_;

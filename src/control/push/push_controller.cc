@@ -249,8 +249,12 @@ config::Diagnostics PushController::translateSidecar(ProxyClass& c) {
   }
   if (!sidecar_own_) {
     sidecar_own_ = std::make_unique<translate::SidecarOwnBuilder>(*config_, connectedGateways());
+    if (const auto& table = sidecar_own_->peerWorkloads()) {
+      sidecar_peers_ = ProxyContent::sharePeers(*table);
+    }
   }
-  c.content = ProxyContent::withShared(shared.part, sidecar_own_->build(c.identity));
+  c.content =
+      ProxyContent::withShared(shared.part, sidecar_own_->build(c.identity), sidecar_peers_);
   return object_errors;
 }
 
@@ -269,7 +273,8 @@ std::vector<translate::PeerWorkload> PushController::connectedGateways() const {
     };
     out.push_back(translate::PeerWorkload{
         info.namespace_, info.service_account.empty() ? "default" : info.service_account, info.name,
-        label("app", info.name), label("version", "unknown")});
+        label("app", info.name), label("version", "unknown"),
+        std::string(translate::canonicalRevision(info.labels))});
   }
   return out;
 }
@@ -277,6 +282,7 @@ std::vector<translate::PeerWorkload> PushController::connectedGateways() const {
 void PushController::setConfig(std::shared_ptr<const config::model::ConfigSet> config) {
   outbound_.clear();
   sidecar_own_.reset();  // it refers to the config it was made for
+  sidecar_peers_.reset();
   config_ = std::move(config);
   sidecar_label_keys_ = translate::sidecarLabelKeys(*config_);
   translate::MeshSettings mesh = translate::meshSettings(*config_);

@@ -129,6 +129,8 @@ class PushController {
   // (made on first use) and the shared outbound translations by sidecarOutboundKey.
   std::set<std::string> sidecar_label_keys_;
   std::unique_ptr<translate::SidecarOwnBuilder> sidecar_own_;
+  // sidecar_own_'s table of peer workloads, encoded once for every sidecar that uses it.
+  std::shared_ptr<const ProxyContent::Shared> sidecar_peers_;
   std::map<std::string, SharedOutbound> outbound_;
   std::atomic<uint64_t> outbound_translations_{0};
   std::optional<Clock::time_point> registry_changed_;

@@ -303,6 +303,20 @@ bool tunnelCarriesTcp(const Downstream& ds, uint16_t port, const ConnectLogStora
   return tunnelTcpTable(snapshot.get(), port, storage) != nullptr;
 }
 
+net::awaitable<bool> tunnelStaysSilent(Downstream& ds, uint16_t port,
+                                       const ConnectLogStorage& storage) {
+  if (ds.in.readableSize() > 0) co_return false;
+  translate::Millis timeout{0};
+  {
+    const std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
+    if (!tunnelTcpTable(snapshot.get(), port, storage)) co_return false;
+    const ListenerRoutes* own = snapshot->listener(ds.listener->name);
+    if (!own) co_return false;
+    timeout = own->listener->protocol_detection_timeout;
+  }
+  co_return co_await clientStaysSilent(ds, timeout);
+}
+
 net::awaitable<void> serveTcpInTunnel(Downstream& ds, uint16_t port, ConnectLogStorage& storage) {
   std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
   RequestRecord record;

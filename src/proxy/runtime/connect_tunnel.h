@@ -70,6 +70,12 @@ net::awaitable<ConnectResult> serveConnect(Downstream& ds, RequestState& rq,
 // undeclared protocol.
 bool tunnelCarriesTcp(const Downstream& ds, uint16_t port, const ConnectLogStorage& storage);
 
+// Whether a tunnel to a mesh service's port of undeclared protocol stays silent (nothing in ds.in
+// yet) for the outbound listener's protocol detection timeout (clientStaysSilent): a server-first
+// protocol, for serveTcpInTunnel. False at once on a port declared HTTP, or without a timeout.
+net::awaitable<bool> tunnelStaysSilent(Downstream& ds, uint16_t port,
+                                       const ConnectLogStorage& storage);
+
 // Proxies such a tunnel as TCP with the port's TCP table (the service's `tls` routes by SNI, else
 // the service itself) when the port's protocol was not declared (Istio sniffs those); a
 // ClientHello to a port declared HTTP closes the tunnel with the reason. One access log line and

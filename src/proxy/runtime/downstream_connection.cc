@@ -126,6 +126,13 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
       c.ds_.transport.close();
       co_return;
     }
+    if (co_await silentOnSniffedPort(c.ds_)) {
+      // An app port of undeclared protocol whose client sent nothing within MeshConfig
+      // protocolDetectionTimeout: a server-first protocol, proxied as TCP.
+      co_await runTcpProxy(c.ds_);
+      c.ds_.transport.close();
+      co_return;
+    }
     // HTTP/2: chosen by ALPN on TLS, or by its connection preface (prior knowledge).
     std::optional<bool> http2 = true;
     if (c.ds_.transport.alpn() != "h2") http2 = co_await c.startsWithH2Preface();
@@ -150,6 +157,10 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
       // The first bytes inside a CONNECT tunnel to a mesh service: HTTP/2 (a gRPC client
       // honouring http_proxy) is served as on any connection, with the tunnel's port.
       c.tunnel_checked_ = true;
+      if (co_await tunnelStaysSilent(c.ds_, *c.tunnel_port_, c.connect_log_)) {
+        co_await serveTcpInTunnel(c.ds_, *c.tunnel_port_, c.connect_log_);  // server-first
+        break;
+      }
       const std::optional<bool> http2 = co_await c.startsWithH2Preface();
       if (!http2) break;
       if (*http2) {
@@ -203,6 +214,9 @@ net::awaitable<bool> DownstreamConnection::setUpTransport() {
     const tr::PeerAuthMode mode =
         routes ? routes->listener->mtls.mode : tr::PeerAuthMode::kPermissive;
     if (mode == tr::PeerAuthMode::kDisable) co_return true;
+    // MeshConfig protocolDetectionTimeout: a client silent that long speaks no TLS (a
+    // server-first protocol); PERMISSIVE takes it as plaintext.
+    if (mode == tr::PeerAuthMode::kPermissive && co_await silentBeforeTlsSniff(ds_)) co_return true;
     const std::optional<bool> tls = co_await startsWithTls();
     if (!tls) co_return false;
     if (!*tls) {
@@ -439,6 +453,7 @@ void DownstreamConnection::readPeer() {
     record.peer.workload = metadata.workload;
     record.peer.app = metadata.app;
     record.peer.version = metadata.version;
+    record.peer.revision = metadata.revision;
   }
   record.has_peer = true;
   record.peer_principal = ds_.peer_principal;

@@ -373,6 +373,10 @@ net::awaitable<void> H2Connection::writeLoop(std::shared_ptr<H2Connection> self)
     }
     if (out_.empty()) {
       if (closed_ || (!session_.wantsRead() && !session_.wantsWrite())) break;
+      // No stream left: what large responses grew the buffer to goes (an idle connection holds
+      // no response); small buffers stay, so a sequence of small exchanges allocates nothing.
+      constexpr size_t kKeptOut = 16 * 1024;
+      if (streams_.empty() && out_.capacity() > kKeptOut) std::string().swap(out_);
       want_write_.reset();
       co_await want_write_.wait();
       continue;
@@ -427,7 +431,21 @@ net::awaitable<void> H2Connection::run(H2cUpgrade* upgrade) {
     return fed;
   };
   ok = feed();
+  // An idle connection (no stream, nothing to write) gives its 16 KiB read buffer back to this
+  // thread's spares and reads the next frames into a small one; the first bytes that come bring
+  // a full buffer back. Idle connections are the many (clients open them ahead and keep them for
+  // the next request). One that has not opened a stream yet gives it back at once (the next
+  // accepted connection takes the same block); one that has, after a second without a stream,
+  // so that a busy connection does not trade buffers between its requests.
+  constexpr auto kIdleShrinkAfter = std::chrono::seconds(1);
+  constexpr size_t kIdleBuffer = 1024;
+  bool had_stream = upgrade != nullptr;
   while (ok && !closed_) {
+    had_stream = had_stream || !streams_.empty();
+    if (!had_stream && received >= kPrefaceSize && ds.in.capacity() > kIdleBuffer) {
+      net::ByteBuffer small(kIdleBuffer);
+      std::swap(ds.in, small);
+    }
     if (ds.worker.draining() && !going_away_) {
       going_away_ = true;
       session_.goAway();
@@ -437,11 +455,21 @@ net::awaitable<void> H2Connection::run(H2cUpgrade* upgrade) {
     // Until the client preface is in, the request-header timeout (a client that chose h2 by ALPN
     // and says nothing is cut off as an HTTP/1.1 one would be); then, idle (no stream open) for
     // the idle timeout: closed, as an HTTP/1.1 keep-alive would be.
-    const Clock::time_point deadline = received < kPrefaceSize ? preface_deadline
-                                       : streams_.empty()      ? ds.idleDeadline()
-                                                          : Clock::now() + std::chrono::hours(24);
+    Clock::time_point deadline = received < kPrefaceSize ? preface_deadline
+                                 : streams_.empty()      ? ds.idleDeadline()
+                                                         : Clock::now() + std::chrono::hours(24);
+    // (A deadline cancels the transport: only while no write can be under way.)
+    const bool may_shrink = received >= kPrefaceSize && streams_.empty() && out_.empty() &&
+                            ds.in.capacity() > kIdleBuffer && !going_away_;
+    const Clock::time_point shrink_at = Clock::now() + kIdleShrinkAfter;
+    if (may_shrink && shrink_at < deadline) deadline = shrink_at;
     const IoResult r = co_await readSome(ds.transport, ds.in, ds.read_timer, deadline);
     if (closed_) break;
+    if (r.timed_out && may_shrink && deadline == shrink_at && streams_.empty()) {
+      net::ByteBuffer small(kIdleBuffer);
+      std::swap(ds.in, small);  // the large block goes back to this thread's spares
+      continue;
+    }
     if (r.timed_out && !streams_.empty()) continue;
     // A drain cancels the read (DownstreamConnection::onDrain): GOAWAY, then on until the
     // streams are done.
@@ -449,6 +477,10 @@ net::awaitable<void> H2Connection::run(H2cUpgrade* upgrade) {
     if (!r.ok()) break;
     received += r.bytes;
     ok = feed();
+    if (ds.in.capacity() < net::ByteBuffer::kCommonSize) {
+      net::ByteBuffer full(net::ByteBuffer::kCommonSize);
+      std::swap(ds.in, full);  // active again (feed consumed what the small buffer held)
+    }
     if (!session_.wantsRead() && !session_.wantsWrite()) break;
   }
   if (!ok) {

@@ -200,6 +200,7 @@ WorkerTelemetry::Workload Process::self() const {
   w.namespace_ = identity_.namespace_;
   w.app = labelOr(identity_.labels, "app", identity_.name);
   w.version = labelOr(identity_.labels, "version", telemetry::kUnknown);
+  w.revision = translate::canonicalRevision(identity_.labels);
   if (!identity_.service_account.empty()) {
     telemetry::formatPrincipal(w.principal, identity_.namespace_, identity_.service_account);
   }
@@ -227,7 +228,7 @@ bool Process::buildRuntimeOptions(RuntimeOptions& out) {
   out.shared_upstream->setProxy(translate::localityFromLabels(identity_.labels), identity_.labels);
   const WorkerTelemetry::Workload w = self();
   out.connection.peer_header = telemetry::formatPeerIdentity(
-      {w.workload, w.namespace_, w.app, w.version, identity_.service_account});
+      {w.workload, w.namespace_, w.app, w.version, w.revision, identity_.service_account});
   return true;
 }
 

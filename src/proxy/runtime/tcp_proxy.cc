@@ -294,8 +294,14 @@ net::awaitable<void> proxyTcp(Downstream& ds, net::ByteBuffer& in,
 
   bool tls = setup.tls == TlsMode::kRequired;
   if (setup.tls == TlsMode::kSniff) {
-    const std::optional<bool> sniffed =
-        co_await startsWithTls(client, in, options.client_hello_timeout);
+    // Silence is not TLS after the ClientHello timeout, or sooner after MeshConfig
+    // protocolDetectionTimeout (the outbound listener carries it).
+    Millis wait = options.client_hello_timeout;
+    if (const ListenerRoutes* own = snapshot ? snapshot->listener(listener->name) : nullptr) {
+      const Millis detection = own->listener->protocol_detection_timeout;
+      if (detection.count() > 0) wait = std::min(wait, detection);
+    }
+    const std::optional<bool> sniffed = co_await startsWithTls(client, in, wait);
     if (!sniffed) {
       record.log.bytes_received = 0;
       finish(ResponseFlag::kDownstreamConnectionTermination,
@@ -441,6 +447,7 @@ void fillPeerWorkload(const tr::Listener& listener, telemetry::PeerIdentity& pee
   peer.workload = w->workload;
   peer.app = w->app;
   peer.version = w->version;
+  peer.revision = w->revision;
 }
 
 bool startsWithTlsRecord(const net::ByteBuffer& buffer) {
@@ -451,6 +458,46 @@ bool startsWithTlsRecord(const net::ByteBuffer& buffer) {
 bool startsLikeHttp(const net::ByteBuffer& buffer) {
   const std::string_view bytes = buffer.readableView();
   return !bytes.empty() && bytes.front() >= 'A' && bytes.front() <= 'Z';
+}
+
+net::awaitable<bool> clientStaysSilent(Downstream& ds, Millis timeout) {
+  if (timeout.count() <= 0 || ds.in.readableSize() > 0) co_return false;
+  if (ds.in.writableSize() == 0) ds.in.grow(ds.in.capacity() + 4096);
+  const IoResult r = co_await readSome(ds.transport, ds.in, ds.read_timer, Clock::now() + timeout);
+  co_return r.timed_out&& ds.in.readableSize() == 0;
+}
+
+net::awaitable<bool> silentOnSniffedPort(Downstream& ds) {
+  if (ds.listener->kind != tr::ListenerKind::kInbound || ds.in.readableSize() > 0 ||
+      ds.transport.alpn() == "h2") {
+    co_return false;
+  }
+  Millis timeout{0};
+  {
+    // Not held across the wait: a push meanwhile serves the connection with the new snapshot.
+    const std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
+    const ListenerRoutes* routes = snapshot ? snapshot->listener(ds.listener->name) : nullptr;
+    if (!routes || routes->listener->tcp_routes.empty()) co_return false;
+    timeout = routes->listener->protocol_detection_timeout;
+  }
+  co_return co_await clientStaysSilent(ds, timeout);
+}
+
+net::awaitable<bool> silentBeforeTlsSniff(Downstream& ds) {
+  Millis timeout{0};
+  {
+    const std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
+    const ListenerRoutes* routes = snapshot ? snapshot->listener(ds.listener->name) : nullptr;
+    if (!routes) co_return false;
+    timeout = routes->listener->protocol_detection_timeout;
+  }
+  if (timeout.count() <= 0) co_return false;
+  // Readiness only: the bytes stay in the socket for the peek and the handshake.
+  asio::ip::tcp::socket& socket = ds.socket();
+  ds.read_timer.armAt(Clock::now() + timeout, [&socket] { cancelSocket(socket); });
+  auto [ec] = co_await socket.async_wait(asio::socket_base::wait_read, net::kAwait);
+  ds.read_timer.disarm();
+  co_return ec&& ds.read_timer.fired() && !ds.worker.draining();
 }
 
 bool sniffedTcp(const Downstream& ds) {

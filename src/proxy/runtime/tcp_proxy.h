@@ -72,6 +72,23 @@ bool startsLikeHttp(const net::ByteBuffer& buffer);
 // front of an app port whose protocol was not declared: Istio sniffs it): runTcpProxy serves it.
 bool sniffedTcp(const Downstream& ds);
 
+// MeshConfig protocolDetectionTimeout: waits up to `timeout` for the client's first bytes (into
+// ds.in); true when none came in time, the sign of a protocol whose server speaks first. False at
+// once when bytes are already there or `timeout` is 0 (no timeout: the client must speak first),
+// and when the client sent bytes, closed or failed in time (the caller's reads then see which).
+net::awaitable<bool> clientStaysSilent(Downstream& ds, translate::Millis timeout);
+
+// clientStaysSilent on a sidecar inbound listener that sniffs (an app port of undeclared protocol,
+// not HTTP/2 by ALPN) with its listener's timeout: true means the connection is plain TCP for
+// runTcpProxy, as Istio treats a connection whose detection timed out.
+net::awaitable<bool> silentOnSniffedPort(Downstream& ds);
+
+// Before a PERMISSIVE inbound listener peeks at the first byte to tell mutual TLS from plaintext:
+// true when nothing arrives within the listener's protocol detection timeout (nothing is read),
+// and the connection is then plaintext, as Envoy's TLS inspector gives up after Istio's timeout.
+// False at once without a timeout.
+net::awaitable<bool> silentBeforeTlsSniff(Downstream& ds);
+
 // Serves one accepted connection whose transport is set up (plaintext, or the inbound listener's
 // mutual TLS, whose peer identity `ds` holds) with its listener's routes; returns when both
 // sides are closed. Bytes already read into ds.in (protocol sniffing) are relayed first.

@@ -165,6 +165,7 @@ telemetry::IstioRequestLabels WorkerTelemetry::istioLabels(const RequestRecord& 
     labels.destination_app = self_.app;
     labels.destination_canonical_service = self_.app;
     labels.destination_version = self_.version;
+    labels.destination_canonical_revision = self_.revision;
     labels.destination_principal =
         record.own_principal.empty() ? std::string_view(self_.principal) : record.own_principal;
     if (record.has_peer) {
@@ -174,6 +175,7 @@ telemetry::IstioRequestLabels WorkerTelemetry::istioLabels(const RequestRecord& 
       labels.source_app = orUnknown(p.app.empty() ? p.workload : p.app);
       labels.source_canonical_service = labels.source_app;
       labels.source_version = orUnknown(p.version);
+      if (!p.revision.empty()) labels.source_canonical_revision = p.revision;
       labels.source_principal = orUnknown(record.peer_principal);
     }
   } else {
@@ -182,6 +184,7 @@ telemetry::IstioRequestLabels WorkerTelemetry::istioLabels(const RequestRecord& 
     labels.source_workload_namespace = self_.namespace_;
     labels.source_app = self_.app;
     labels.source_version = self_.version;
+    labels.source_canonical_revision = self_.revision;
     labels.source_principal = self_.principal;
     labels.destination_principal = orUnknown(record.upstream_principal);
     if (record.endpoint && !record.endpoint->workload.empty()) {
@@ -191,6 +194,7 @@ telemetry::IstioRequestLabels WorkerTelemetry::istioLabels(const RequestRecord& 
       labels.destination_app = label(e.labels, "app", e.workload);
       labels.destination_canonical_service = labels.destination_app;
       labels.destination_version = label(e.labels, "version", telemetry::kUnknown);
+      labels.destination_canonical_revision = translate::canonicalRevision(e.labels);
     }
   }
   labels.response_code = record.log.response_code;
@@ -205,13 +209,12 @@ void WorkerTelemetry::recordSpan(const RequestRecord& record) {
     // Istio's per-proxy tags, the same on every span.
     auto source = std::make_shared<telemetry::SpanSource>();
     source->service_name = self_.app + "." + self_.namespace_;
-    source->tags = {
-        {"component", "proxy"},
-        {"node_id", self_.workload + "." + self_.namespace_},
-        {"istio.canonical_service", self_.app},
-        {"istio.canonical_revision", self_.version == "unknown" ? "latest" : self_.version},
-        {"istio.namespace", self_.namespace_},
-        {"istio.mesh_id", "cluster.local"}};
+    source->tags = {{"component", "proxy"},
+                    {"node_id", self_.workload + "." + self_.namespace_},
+                    {"istio.canonical_service", self_.app},
+                    {"istio.canonical_revision", self_.revision},
+                    {"istio.namespace", self_.namespace_},
+                    {"istio.mesh_id", "cluster.local"}};
     source->encodeTags();
     span_source_ = std::move(source);
   }

@@ -30,6 +30,7 @@ class WorkerTelemetry {
     std::string app = "unknown";        // labels["app"], else the workload name
     std::string version = "unknown";    // labels["version"]
     std::string principal = "unknown";  // spiffe://cluster.local/ns/<ns>/sa/<sa> when it has one
+    std::string revision = "latest";    // translate::canonicalRevision(labels)
   };
 
   // `stats` and `access_log` may be null (tests, or telemetry turned off).

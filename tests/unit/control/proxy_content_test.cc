@@ -101,5 +101,77 @@ TEST(SharedProxyContent, WholeAndDeltaPushesCoverBothParts) {
           .empty());
 }
 
+// A sidecar's own part whose inbound listener uses `table`.
+tr::Snapshot ownWithPeers(std::shared_ptr<const tr::PeerWorkloads> table) {
+  tr::Snapshot s = own(15001);
+  tr::Listener in;
+  in.name = "virtualInbound";
+  in.bind_address = "127.0.0.1";
+  in.port = 15006;
+  in.protocol = "TCP";
+  in.kind = tr::ListenerKind::kInbound;
+  in.routes = std::make_shared<const tr::RouteTable>();
+  in.peer_workloads = std::move(table);
+  s.listeners.push_back(in);
+  return s;
+}
+
+std::shared_ptr<const tr::PeerWorkloads> peers(int n, const std::string& version = "v1") {
+  auto table = std::make_shared<tr::PeerWorkloads>();
+  for (int i = 0; i < n; ++i) {
+    const std::string name = "w" + std::to_string(100 + i);
+    table->push_back({"ns", name, name, name, version, version});
+  }
+  return table;
+}
+
+// The peer table is a part of its own: sent whole once, then as the rows that changed; the
+// listener that uses it carries none of it.
+TEST(SharedProxyContent, ThePeerTableIsSentOnceAndMovesByRows) {
+  auto outbound_part = ProxyContent::share(outbound({"a"}));
+  auto table = peers(3);
+  auto part = ProxyContent::sharePeers(*table);
+  auto base = ProxyContent::withShared(outbound_part, ownWithPeers(table), part);
+  const auto whole_message = base->message(nullptr, 0, 1);
+  const v1::SnapshotPush& whole = whole_message->push();
+  EXPECT_EQ(whole.resources().peer_workloads_size(), 3);
+  for (const auto& l : whole.resources().listeners()) {
+    EXPECT_EQ(l.peer_workloads_size(), 0) << l.name();
+    EXPECT_EQ(l.shares_peer_workloads(), l.name() == "virtualInbound") << l.name();
+  }
+  EXPECT_EQ(base->resources().peer_workloads_size(), 3);  // proxy-config shows it
+
+  // One row changed and one added: those two rows, and no listener.
+  auto next_table = std::make_shared<tr::PeerWorkloads>(*peers(4));
+  (*next_table)[1].version = "v2";
+  auto next = ProxyContent::withShared(outbound_part, ownWithPeers(next_table),
+                                       ProxyContent::sharePeers(*next_table));
+  EXPECT_NE(next->hash(), base->hash());
+  const auto delta_message = next->message(base.get(), 1, 2);
+  const v1::SnapshotPush& delta = delta_message->push();
+  EXPECT_EQ(delta.resources().listeners_size(), 0);
+  ASSERT_EQ(delta.resources().peer_workloads_size(), 2);
+  EXPECT_EQ(delta.resources().peer_workloads(0).service_account(), "w101");
+  EXPECT_EQ(delta.resources().peer_workloads(1).service_account(), "w103");
+
+  // A row gone: its key removed.
+  auto fewer = ProxyContent::withShared(outbound_part, ownWithPeers(peers(2)),
+                                        ProxyContent::sharePeers(*peers(2)));
+  const auto removal_message = fewer->message(base.get(), 1, 2);
+  const v1::SnapshotPush& removal = removal_message->push();
+  EXPECT_EQ(removal.resources().peer_workloads_size(), 0);
+  ASSERT_EQ(removal.removed_peer_workloads_size(), 1);
+  EXPECT_EQ(removal.removed_peer_workloads(0), "ns/w102");
+
+  // A sidecar that stops using the table is told to drop its rows.
+  auto none = ProxyContent::withShared(outbound_part, own(15001), part);
+  EXPECT_EQ(none->message(base.get(), 1, 2)->push().removed_peer_workloads_size(), 3);
+  // Same table, same content: the same hash, an empty delta.
+  auto same = ProxyContent::withShared(outbound_part, ownWithPeers(table),
+                                       ProxyContent::sharePeers(*table));
+  EXPECT_EQ(same->hash(), base->hash());
+  EXPECT_EQ(same->message(base.get(), 1, 2)->push().resources().peer_workloads_size(), 0);
+}
+
 }  // namespace
 }  // namespace halyard::control

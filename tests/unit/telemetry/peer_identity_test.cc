@@ -6,15 +6,25 @@ namespace halyard::telemetry {
 namespace {
 
 TEST(PeerIdentity, FormatsAndParsesBackWithoutIdentity) {
-  const std::string value = formatPeerIdentity({"items-api", "shop", "items", "v2", "items-sa"});
-  EXPECT_EQ(value, "workload=items-api;app=items;version=v2");
+  const std::string value =
+      formatPeerIdentity({"items-api", "shop", "items", "v2", "2.1.0", "items-sa"});
+  EXPECT_EQ(value, "workload=items-api;app=items;version=v2;revision=2.1.0");
   PeerIdentity p;
   ASSERT_TRUE(parsePeerIdentity(value, p));
   EXPECT_EQ(p.workload, "items-api");
   EXPECT_EQ(p.app, "items");
   EXPECT_EQ(p.version, "v2");
+  EXPECT_EQ(p.revision, "2.1.0");
   EXPECT_EQ(p.namespace_, "");
   EXPECT_EQ(p.service_account, "");
+}
+
+TEST(PeerIdentity, AnOlderProxysHeaderHasNoRevision) {
+  EXPECT_EQ(formatPeerIdentity({"a", "ns", "a", "unknown", "", "sa"}),
+            "workload=a;app=a;version=unknown");
+  PeerIdentity p;
+  ASSERT_TRUE(parsePeerIdentity("workload=a;app=a;version=v1", p));
+  EXPECT_EQ(p.revision, "");
 }
 
 TEST(PeerIdentity, IdentityKeysInTheHeaderAreIgnored) {

@@ -82,6 +82,7 @@ TEST(PeerWorkloadsTest, TheInboundListenerKnowsTheWorkloadsOneServiceAccountName
   EXPECT_EQ(client->workload, "client-1");
   EXPECT_EQ(client->app, "client");
   EXPECT_EQ(client->version, "v2");
+  EXPECT_EQ(client->revision, "v2");  // the version label, as Istio's canonical revision falls back
   // Two workloads share "batch": which one called is not known, so neither is named.
   EXPECT_EQ(findPeerWorkload(table, "default", "batch"), nullptr);
   // A WorkloadEntry without a service account has no certificate identity to look up.
@@ -92,7 +93,20 @@ TEST(PeerWorkloadsTest, TheInboundListenerKnowsTheWorkloadsOneServiceAccountName
   EXPECT_EQ(web->workload, "web-abc");
   EXPECT_EQ(web->app, "web");
   EXPECT_EQ(web->version, "unknown");
+  EXPECT_EQ(web->revision, "latest");
   EXPECT_EQ(findPeerWorkload(table, "other", "client"), nullptr);
+}
+
+TEST(CanonicalRevisionTest, IstiosLabelOrderThenLatest) {
+  using L = std::map<std::string, std::string>;
+  EXPECT_EQ(canonicalRevision(L{}), "latest");
+  EXPECT_EQ(canonicalRevision(L{{"version", "v1"}}), "v1");
+  EXPECT_EQ(canonicalRevision(L{{"version", "v1"}, {"app.kubernetes.io/version", "1.2"}}), "1.2");
+  EXPECT_EQ(canonicalRevision(L{{"version", "v1"},
+                                {"app.kubernetes.io/version", "1.2"},
+                                {"service.istio.io/canonical-revision", "canary"}}),
+            "canary");
+  EXPECT_EQ(canonicalRevision(L{{"version", ""}}), "latest");  // empty: absent
 }
 
 TEST(PeerWorkloadsTest, OnlyAnInboundListenerThatProxiesTcpCarriesTheTable) {

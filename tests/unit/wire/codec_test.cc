@@ -195,6 +195,7 @@ tr::Snapshot everyField() {
   inbound_listener.use_remote_address = true;
   inbound_listener.path_normalization = tr::PathNormalization::kDecodeAndMergeSlashes;
   inbound_listener.workload_port = 8080;
+  inbound_listener.protocol_detection_timeout = tr::Millis(250);
   s.listeners.push_back(std::move(inbound_listener));
   s.listeners.push_back({"virtualOutbound", "127.0.0.1", 15001, "HTTP",
                          tr::ListenerKind::kOutboundProxy,
@@ -720,8 +721,8 @@ TEST(Codec, IstioMutualServersPeerWorkloadsAndHostAddressesSurviveTheRoundTrip) 
   inbound.kind = tr::ListenerKind::kInbound;
   inbound.routes = std::make_shared<const tr::RouteTable>();
   inbound.peer_workloads = std::make_shared<const tr::PeerWorkloads>(
-      tr::PeerWorkloads{{"default", "client", "client-1", "client", "v1"},
-                        {"shop", "web", "web-7", "web", "unknown"}});
+      tr::PeerWorkloads{{"default", "client", "client-1", "client", "v1", "v1"},
+                        {"shop", "web", "web-7", "web", "unknown", "latest"}});
   s.listeners.push_back(inbound);
   SnapshotAssembler assembler;
   auto assembled = assembler.assemble(wholePush(s, 3));
@@ -738,18 +739,84 @@ TEST(Codec, IstioMutualServersPeerWorkloadsAndHostAddressesSurviveTheRoundTrip) 
   EXPECT_EQ(web->workload, "web-7");
   EXPECT_EQ(web->app, "web");
   EXPECT_EQ(web->version, "unknown");
+  EXPECT_EQ(web->revision, "latest");
   EXPECT_EQ(tr::findPeerWorkload(table, "default", "client")->workload, "client-1");
+  EXPECT_EQ(tr::findPeerWorkload(table, "default", "client")->revision, "v1");
   EXPECT_EQ(tr::findPeerWorkload(table, "default", "web"), nullptr);
 
-  v1::SnapshotPush unsorted = wholePush(s, 1);
-  auto* rows = unsorted.mutable_resources()->mutable_listeners(1)->mutable_peer_workloads();
-  rows->SwapElements(0, 1);
-  SnapshotAssembler again;
-  auto bad = again.assemble(unsorted);
+  // The table travels beside the listener, once, not inside it.
+  const v1::SnapshotPush whole = wholePush(s, 1);
+  EXPECT_EQ(whole.resources().peer_workloads_size(), 2);
+  EXPECT_TRUE(whole.resources().listeners(1).shares_peer_workloads());
+  EXPECT_EQ(whole.resources().listeners(1).peer_workloads_size(), 0);
+  EXPECT_FALSE(whole.resources().listeners(0).shares_peer_workloads());
+
+  // An older control plane's rows inside the listener are still read, and still checked.
+  v1::Listener old = encodeListener(inbound);
+  old.set_shares_peer_workloads(false);
+  for (const auto& w : *inbound.peer_workloads) *old.add_peer_workloads() = encodePeerWorkload(w);
+  auto read = decodeListener(old);
+  ASSERT_TRUE(read) << read.error().message;
+  ASSERT_TRUE(read->peer_workloads);
+  EXPECT_EQ(read->peer_workloads->size(), 2u);
+  old.mutable_peer_workloads()->SwapElements(0, 1);
+  auto bad = decodeListener(old);
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("peer workload default/client is out of order"),
             std::string::npos)
       << bad.error().message;
+}
+
+// A delta moves rows of the peer table: the listeners keep sharing one table, rebuilt only when
+// rows change.
+TEST(Codec, PeerWorkloadRowsMoveByDelta) {
+  tr::Snapshot s;
+  tr::Listener inbound;
+  inbound.name = "virtualInbound";
+  inbound.bind_address = "127.0.0.1";
+  inbound.port = 15006;
+  inbound.protocol = "TCP";
+  inbound.kind = tr::ListenerKind::kInbound;
+  inbound.routes = std::make_shared<const tr::RouteTable>();
+  inbound.peer_workloads = std::make_shared<const tr::PeerWorkloads>(
+      tr::PeerWorkloads{{"a", "x", "x-1", "x", "v1", "v1"}, {"b", "y", "y-1", "y", "v1", "v1"}});
+  s.listeners.push_back(inbound);
+  SnapshotAssembler assembler;
+  auto first = assembler.assemble(wholePush(s, 1));
+  ASSERT_TRUE(first) << first.error().message;
+  assembler.commit(std::move(*first));
+
+  v1::SnapshotPush delta;
+  delta.set_version(2);
+  delta.set_base_version(1);
+  delta.add_removed_peer_workloads(peerWorkloadKey("a", "x"));
+  *delta.mutable_resources()->add_peer_workloads() =
+      encodePeerWorkload({"a-b", "z", "z-1", "z", "v2", "canary"});
+  auto second = assembler.assemble(delta);
+  ASSERT_TRUE(second) << second.error().message;
+  const auto& table = second->snapshot->listeners.at(0).peer_workloads;
+  ASSERT_TRUE(table);
+  ASSERT_EQ(table->size(), 2u);
+  // Sorted by (namespace, service account): "a-b" < "b".
+  EXPECT_EQ((*table)[0].workload, "z-1");
+  EXPECT_EQ((*table)[0].revision, "canary");
+  EXPECT_EQ((*table)[1].workload, "y-1");
+  EXPECT_EQ(tr::findPeerWorkload(*table, "a", "x"), nullptr);
+  const auto kept = table;
+  assembler.commit(std::move(*second));
+
+  v1::SnapshotPush untouched;
+  untouched.set_version(3);
+  untouched.set_base_version(2);
+  auto third = assembler.assemble(untouched);
+  ASSERT_TRUE(third) << third.error().message;
+  EXPECT_EQ(third->snapshot->listeners.at(0).peer_workloads, kept);  // the same table
+
+  v1::SnapshotPush malformed;
+  malformed.set_version(3);
+  malformed.set_base_version(2);
+  malformed.add_removed_peer_workloads("no-slash");
+  EXPECT_FALSE(assembler.assemble(malformed));
 }
 
 }  // namespace

@@ -555,7 +555,7 @@ TEST(MeshMtls, FailuresSayWhy) {
 TEST(WorkerTelemetry, InboundIsReportedByTheDestinationWithThePeerAsSource) {
   WorkerTelemetry t(
       nullptr, nullptr,
-      {"items-api", "shop", "items", "v2", "spiffe://cluster.local/ns/shop/sa/items"});
+      {"items-api", "shop", "items", "v2", "spiffe://cluster.local/ns/shop/sa/items", "2.0.1"});
   tr::Cluster inbound;
   inbound.name = "inbound|8080||";
   inbound.service_host = "items-api-svc.shop.svc.cluster.local";
@@ -571,6 +571,8 @@ TEST(WorkerTelemetry, InboundIsReportedByTheDestinationWithThePeerAsSource) {
   EXPECT_EQ(l.destination_workload_namespace, "shop");
   EXPECT_EQ(l.destination_app, "items");
   EXPECT_EQ(l.destination_version, "v2");
+  EXPECT_EQ(l.destination_canonical_revision, "2.0.1");
+  EXPECT_EQ(l.source_canonical_revision, "latest");  // no peer
   EXPECT_EQ(l.destination_principal, "spiffe://cluster.local/ns/shop/sa/items");
   EXPECT_EQ(l.destination_service, "items-api-svc.shop.svc.cluster.local");
   EXPECT_EQ(l.destination_service_name, "items-api-svc");
@@ -580,7 +582,8 @@ TEST(WorkerTelemetry, InboundIsReportedByTheDestinationWithThePeerAsSource) {
   // metadata header.
   record.has_peer = true;
   record.mutual_tls = true;
-  ASSERT_TRUE(telemetry::parsePeerIdentity("workload=web;app=;version=v1", record.peer));
+  ASSERT_TRUE(
+      telemetry::parsePeerIdentity("workload=web;app=;version=v1;revision=1.4", record.peer));
   record.peer.namespace_ = "default";
   record.peer_principal = "spiffe://cluster.local/ns/default/sa/web-sa";
   record.own_principal = "spiffe://example.org/ns/shop/sa/items";
@@ -590,6 +593,7 @@ TEST(WorkerTelemetry, InboundIsReportedByTheDestinationWithThePeerAsSource) {
   EXPECT_EQ(l.source_app, "web");  // no app label: the workload name
   EXPECT_EQ(l.source_canonical_service, "web");
   EXPECT_EQ(l.source_version, "v1");
+  EXPECT_EQ(l.source_canonical_revision, "1.4");
   EXPECT_EQ(l.source_principal, "spiffe://cluster.local/ns/default/sa/web-sa");
   EXPECT_EQ(l.destination_principal, "spiffe://example.org/ns/shop/sa/items");
   EXPECT_EQ(l.connection_security_policy, "mutual_tls");
@@ -605,7 +609,7 @@ TEST(WorkerTelemetry, OutboundIsReportedByTheSourceWithTheChosenEndpoint) {
   tr::Endpoint e{"10.0.0.7", 15006};
   e.workload = "items-api-7f9";
   e.namespace_ = "shop";
-  e.labels = {{"app", "items"}, {"version", "v2"}};
+  e.labels = {{"app", "items"}, {"version", "v2"}, {"app.kubernetes.io/version", "2.3"}};
   RequestRecord record;
   record.cluster = &c;
   record.listener_kind = tr::ListenerKind::kOutboundProxy;
@@ -614,6 +618,8 @@ TEST(WorkerTelemetry, OutboundIsReportedByTheSourceWithTheChosenEndpoint) {
   EXPECT_EQ(l.source_workload, "web");
   EXPECT_EQ(l.source_workload_namespace, "default");
   EXPECT_EQ(l.destination_workload, "unknown");  // no endpoint chosen
+  EXPECT_EQ(l.destination_canonical_revision, "latest");
+  EXPECT_EQ(l.source_canonical_revision, "latest");
   EXPECT_EQ(l.destination_workload_namespace, "shop");
 
   record.endpoint = &e;
@@ -623,6 +629,8 @@ TEST(WorkerTelemetry, OutboundIsReportedByTheSourceWithTheChosenEndpoint) {
   EXPECT_EQ(l.destination_app, "items");
   EXPECT_EQ(l.destination_canonical_service, "items");
   EXPECT_EQ(l.destination_version, "v2");
+  // Istio's order: app.kubernetes.io/version before version.
+  EXPECT_EQ(l.destination_canonical_revision, "2.3");
   EXPECT_EQ(l.destination_service_name, "items-api-svc");
   EXPECT_EQ(l.connection_security_policy, "unknown");
 }
