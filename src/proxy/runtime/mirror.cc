@@ -63,7 +63,8 @@ net::awaitable<void> mirrorOverH2(Worker& worker, upstream::UpstreamConnection& 
                                   Clock::time_point deadline) {
   http::FieldBlock fields;
   http::BodyFraming framing;
-  if (!toFields(head, worker.options().request_limits, fields, framing) || !upstream::startH2Request(*c.h2, fields, framing)) {
+  if (!toFields(head, worker.options().request_limits, fields, framing) ||
+      !upstream::startH2Request(*c.h2, fields, framing)) {
     co_return;
   }
   if (!body.empty() &&
