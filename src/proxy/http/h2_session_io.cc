@@ -27,7 +27,8 @@ nghttp2_nv h2Field(std::string_view name, std::string_view value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                     value.size(),
-                    newInEveryMessage(name) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE};
+                    static_cast<uint8_t>(newInEveryMessage(name) ? NGHTTP2_NV_FLAG_NO_INDEX
+                                                                 : NGHTTP2_NV_FLAG_NONE)};
 }
 
 bool h2Receive(nghttp2_session* session, std::span<const uint8_t> bytes, std::string& error) {
