@@ -31,7 +31,8 @@ constexpr size_t kMaxWrite = 64 * 1024;
 // A request body that ends within the first burst and this size goes with a Content-Length.
 constexpr size_t kMaxEarlyBody = 64 * 1024;
 
-// How many finished streams' connections one HTTP/2 connection keeps for its next streams.
+// How many finished streams' connections one HTTP/2 connection keeps for its next streams
+// (while it is busy: an idle one lets them go with its read buffer).
 constexpr size_t kSpareStreamConnections = 64;
 
 // The finished streams' request-path objects of one HTTP/2 connection, for its next streams.
@@ -67,6 +68,8 @@ class SpareStreamConnections : public std::enable_shared_from_this<SpareStreamCo
           self->spare_.emplace_back(done);
         });
   }
+  // An idle connection keeps none: each holds its buffers.
+  void clear() { spare_.clear(); }
 
  private:
   std::vector<std::unique_ptr<DownstreamConnection>> spare_;
@@ -468,6 +471,7 @@ net::awaitable<void> H2Connection::run(H2cUpgrade* upgrade) {
     if (r.timed_out && may_shrink && deadline == shrink_at && streams_.empty()) {
       net::ByteBuffer small(kIdleBuffer);
       std::swap(ds.in, small);  // the large block goes back to this thread's spares
+      spare_connections_->clear();
       continue;
     }
     if (r.timed_out && !streams_.empty()) continue;
