@@ -25,7 +25,8 @@ namespace {
 constexpr size_t kPipeCapacity = 64 * 1024;
 constexpr size_t kMaxPending = 64 * 1024;  // request body bytes waiting for the server's window
 constexpr size_t kMaxWrite = 64 * 1024;
-// Finished streams' connections a shared connection keeps for its next streams.
+// Finished streams' connections a shared connection keeps for its next streams while it has
+// streams in flight.
 constexpr size_t kSpareStreams = 64;
 
 template <class Executor>
@@ -404,6 +405,9 @@ void H2Session::onStreamClose(int32_t id, uint32_t error_code) {
   if (it == streams_.end()) return;
   std::unique_ptr<H2UpStream> s = std::move(it->second);
   streams_.erase(it);
+  // Nothing in flight any more: the spares a burst left go (the streams still being relayed
+  // come back one each, enough for traffic that follows one request at a time).
+  if (streams_.empty() && pending_.empty()) spare_.clear();
   if (s->unconsumed > 0) {
     // Response bytes that will never be read: the connection's window gets them back.
     codec_.consume(id, s->unconsumed);
