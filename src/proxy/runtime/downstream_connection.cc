@@ -65,14 +65,6 @@ void DownstreamConnection::startStream(std::shared_ptr<net::MemoryPipe> pipe,
   ds_.in.rewindTo(0);
 }
 
-void DownstreamConnection::reuseForStream(std::shared_ptr<net::MemoryPipe> pipe,
-                                          std::shared_ptr<http::H2ResponseEncoder> encoder,
-                                          http::H2RequestHead&& head,
-                                          const http::BodyFraming& framing,
-                                          std::shared_ptr<const http::Fields> trailers) {
-  startStream(std::move(pipe), std::move(encoder), std::move(head), framing, std::move(trailers));
-}
-
 void DownstreamConnection::releaseStream() {
   // A deadline the stream left armed (its coroutine ended without disarming it) must not fire
   // into the next stream. (A pending wait would hold the stream's coroutine, hence this object.)

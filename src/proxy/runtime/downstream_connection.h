@@ -41,13 +41,14 @@ class DownstreamConnection {
                        const http::BodyFraming& framing,
                        std::shared_ptr<const http::Fields> trailers);
   ~DownstreamConnection();
-  // A finished stream's connection serves the next stream of the same HTTP/2 connection
-  // (runtime/h2_connection.h keeps them): the client's facts stay, everything of the stream is
-  // replaced, and nothing is made again (buffers, timers, scratch, the request state's capacity).
-  void reuseForStream(std::shared_ptr<net::MemoryPipe> pipe,
-                      std::shared_ptr<http::H2ResponseEncoder> encoder, http::H2RequestHead&& head,
-                      const http::BodyFraming& framing,
-                      std::shared_ptr<const http::Fields> trailers);
+  // Sets the object up for a stream: its head, body framing, pipe, encoder and trailers. The
+  // stream constructor calls it, and so does the HTTP/2 connection when a finished stream's
+  // object serves its next stream (runtime/h2_connection.h keeps them): the client's facts stay,
+  // everything of the stream is replaced, and nothing is made again (buffers, timers, scratch,
+  // the request state's capacity).
+  void startStream(std::shared_ptr<net::MemoryPipe> pipe,
+                   std::shared_ptr<http::H2ResponseEncoder> encoder, http::H2RequestHead&& head,
+                   const http::BodyFraming& framing, std::shared_ptr<const http::Fields> trailers);
   // Lets go of what a finished stream holds (its snapshot, pipe, encoder, upstream request)
   // while it waits to be reused.
   void releaseStream();
@@ -114,10 +115,6 @@ class DownstreamConnection {
   // service's tunnel, and its requests use this port's routes whatever their Host says.
   std::optional<uint16_t> tunnel_port_;
   ConnectLogStorage connect_log_;
-  // Sets up the stream's request: its head, body framing, pipe, encoder and trailers.
-  void startStream(std::shared_ptr<net::MemoryPipe> pipe,
-                   std::shared_ptr<http::H2ResponseEncoder> encoder, http::H2RequestHead&& head,
-                   const http::BodyFraming& framing, std::shared_ptr<const http::Fields> trailers);
 
   // Set for a stream of an HTTP/2 connection: its encoder, kept alive with the connection.
   std::shared_ptr<http::H2ResponseEncoder> stream_encoder_;

@@ -38,7 +38,7 @@ constexpr size_t kSpareStreamConnections = 64;
 // The finished streams' request-path objects of one HTTP/2 connection, for its next streams.
 // Making a DownstreamConnection costs a few KiB of allocations, I/O objects registered with the
 // execution context and their scratch storage; a stream finishes a moment later, and the next
-// one on the same connection can take it over as it is (DownstreamConnection::reuseForStream).
+// one on the same connection can take it over as it is (DownstreamConnection::startStream).
 // The pool goes with the connection; a stream that finishes after it is simply destroyed.
 class SpareStreamConnections : public std::enable_shared_from_this<SpareStreamConnections> {
  public:
@@ -51,8 +51,8 @@ class SpareStreamConnections : public std::enable_shared_from_this<SpareStreamCo
     if (!spare_.empty()) {
       c = spare_.back().release();
       spare_.pop_back();
-      c->reuseForStream(std::move(pipe), std::move(encoder), std::move(head), framing,
-                        std::move(trailers));
+      c->startStream(std::move(pipe), std::move(encoder), std::move(head), framing,
+                     std::move(trailers));
     } else {
       c = new DownstreamConnection(ds.worker, std::move(pipe), ds.listener, ds, std::move(encoder),
                                    std::move(head), framing, std::move(trailers));
