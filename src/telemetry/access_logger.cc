@@ -108,13 +108,6 @@ AccessLogWriter::~AccessLogWriter() {
 }
 
 void AccessLogWriter::log(const AccessLogEntry& entry,
-                          std::span<const translate::AccessLogProvider> providers) {
-  if (providers.empty()) return log(entry);
-  followGeneration();
-  for (const auto& provider : providers) logTo(entry, provider);
-}
-
-void AccessLogWriter::log(const AccessLogEntry& entry,
                           const translate::AccessLogProvider& provider) {
   followGeneration();
   logTo(entry, provider);

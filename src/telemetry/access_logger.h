@@ -20,7 +20,6 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,11 +93,9 @@ class AccessLogWriter {
   // Owner thread only. Formats the entry in the current format (nothing when off or when there
   // is no destination). Does not allocate once the buffer has grown to its working size.
   void log(const AccessLogEntry& entry);
-  // Owner thread only. One line per provider, each in its format to its path; no providers:
-  // log(entry). A provider with an empty path is the proxy's own log when it has one, else
-  // /dev/stdout (Istio's built-in "envoy").
-  void log(const AccessLogEntry& entry, std::span<const translate::AccessLogProvider> providers);
-  // Owner thread only. One line to one provider (a sink of the Telemetry API's access log).
+  // Owner thread only. One line to one provider (a sink of the Telemetry API's access log), in
+  // its format to its path. A provider with an empty path is the proxy's own log when it has
+  // one, else /dev/stdout (Istio's built-in "envoy").
   void log(const AccessLogEntry& entry, const translate::AccessLogProvider& provider);
   // Whether log(entry) would write anything: callers skip the filter otherwise.
   bool wantsOwn() const {

@@ -265,7 +265,21 @@ void WorkerTelemetry::recordSpan(const RequestRecord& record) {
   if (filling_up) telemetry::SpanExporter::instance().wake();
 }
 
-static translate::AccessLogAttributes accessLogAttributes(const telemetry::AccessLogEntry& log);
+// What an accessLogging filter expression or a tagOverrides value reads of the request
+// (translate/access_log_filter.h).
+static translate::AccessLogAttributes accessLogAttributes(const telemetry::AccessLogEntry& log) {
+  translate::AccessLogAttributes a;
+  a.response_code = log.response_code;
+  a.method = log.method;
+  a.path = log.path;
+  a.host = log.authority;
+  a.user_agent = log.user_agent;
+  a.request_id = log.request_id;
+  a.x_forwarded_for = log.x_forwarded_for;
+  a.mtls = !log.downstream_peer_uri_san.empty();
+  a.headers = log.request_headers;
+  return a;
+}
 
 void WorkerTelemetry::recordOverridden(const RequestRecord& record,
                                        const translate::MetricsSide& side) {
@@ -278,11 +292,8 @@ void WorkerTelemetry::recordOverridden(const RequestRecord& record,
   auto on = [&side](M m) { return !side.disabled[static_cast<size_t>(m)]; };
   // tagOverrides: the labels of each metric with its CEL values and removals (per worker thread).
   thread_local telemetry::TagUpserter upserter;
-  const translate::AccessLogAttributes request =
-      side.upserts.empty() ? translate::AccessLogAttributes{} : accessLogAttributes(record.log);
-  auto labelsOf = [&](M m) {
-    return side.upserts.empty() ? all : upserter.apply(all, side, m, request);
-  };
+  if (!side.upserts.empty()) upserter.evaluate(side, accessLogAttributes(record.log));
+  auto labelsOf = [&](M m) { return side.upserts.empty() ? all : upserter.apply(all, side, m); };
   if (on(M::kRequestCount)) {
     stats_->counter(telemetry::kIstioRequestsTotal, labelsOf(M::kRequestCount)).inc();
   }
@@ -298,22 +309,6 @@ void WorkerTelemetry::recordOverridden(const RequestRecord& record,
     stats_->histogram(telemetry::kIstioResponseBytes, labelsOf(M::kResponseSize))
         .record(record.log.bytes_sent);
   }
-}
-
-// What an accessLogging filter expression or a tagOverrides value reads of the request
-// (translate/access_log_filter.h).
-static translate::AccessLogAttributes accessLogAttributes(const telemetry::AccessLogEntry& log) {
-  translate::AccessLogAttributes a;
-  a.response_code = log.response_code;
-  a.method = log.method;
-  a.path = log.path;
-  a.host = log.authority;
-  a.user_agent = log.user_agent;
-  a.request_id = log.request_id;
-  a.x_forwarded_for = log.x_forwarded_for;
-  a.mtls = !log.downstream_peer_uri_san.empty();
-  a.headers = log.request_headers;
-  return a;
 }
 
 void WorkerTelemetry::logRequest(const RequestRecord& record) {
@@ -381,14 +376,13 @@ void WorkerTelemetry::withTcpLabels(const RequestRecord& record, F&& f) {
     ++n;
   }
   const std::span<const telemetry::Label> base(labels.data(), n);
-  // tagOverrides UPSERT: each metric's labels with its CEL values (a connection's response.code
-  // is 0, as for the access-log filter), per worker thread as for requests.
+  // tagOverrides: each metric's labels with its CEL values and removals (a connection's
+  // response.code is 0, as for the access-log filter), per worker thread as for requests.
   thread_local telemetry::TagUpserter upserter;
   const bool upserts = side && !side->upserts.empty();
-  const translate::AccessLogAttributes request =
-      upserts ? accessLogAttributes(record.log) : translate::AccessLogAttributes{};
+  if (upserts) upserter.evaluate(*side, accessLogAttributes(record.log));
   auto labelsOf = [&](translate::IstioMetric m) {
-    return upserts ? upserter.apply(base, *side, m, request) : base;
+    return upserts ? upserter.apply(base, *side, m) : base;
   };
   f(labelsOf, side);
 }

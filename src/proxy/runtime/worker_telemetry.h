@@ -70,8 +70,8 @@ class WorkerTelemetry {
   telemetry::UpstreamStats& upstream(const translate::Cluster& cluster);
   template <class F>
   // Calls f(labelsOf, side): labelsOf(metric) gives that TCP metric's labels (the Telemetry
-  // API's removed tags left empty, its UPSERT values applied), side the overrides of the
-  // connection's side (null: none).
+  // API's tagOverrides applied: UPSERT values set, REMOVE tags left empty), side the overrides
+  // of the connection's side (null: none).
   void withTcpLabels(const RequestRecord& record, F&& f);
   // The span of a sampled request, to this worker's buffer (telemetry/span_exporter.h).
   void recordSpan(const RequestRecord& record);

@@ -288,7 +288,7 @@ TEST_F(AccessLoggerTest, ProvidersWriteToTheirOwnFilesAndReopen) {
   appendTextLine(expected, sampleEntry());
   {
     AccessLogWriter w(logger);
-    w.log(sampleEntry(), providers);
+    for (const auto& provider : providers) w.log(sampleEntry(), provider);
     w.flush();
     EXPECT_EQ(readFile(path_), expected);
     EXPECT_EQ(readFile(second), "/productpage?u=1 200\n");
@@ -296,7 +296,7 @@ TEST_F(AccessLoggerTest, ProvidersWriteToTheirOwnFilesAndReopen) {
     const std::string rotated = second + ".1";
     ASSERT_EQ(std::rename(second.c_str(), rotated.c_str()), 0);
     logger.reopen();
-    w.log(localReply(), providers);
+    for (const auto& provider : providers) w.log(localReply(), provider);
     w.flush();
     EXPECT_EQ(readFile(second), "/nope 404\n");
     EXPECT_EQ(readFile(rotated), "/productpage?u=1 200\n");
@@ -320,18 +320,18 @@ TEST(TagUpserter, ReplacesAndAddsLabels) {
   request.host = "shop.example.com";
   TagUpserter upserter;
   const std::vector<Label> base = {{"reporter", "source"}, {"destination_service", "shop"}};
-  auto count = upserter.apply(base, side, translate::IstioMetric::kRequestCount, request);
+  upserter.evaluate(side, request);
+  auto count = upserter.apply(base, side, translate::IstioMetric::kRequestCount);
   EXPECT_EQ(std::vector<Label>(count.begin(), count.end()),
             (std::vector<Label>{{"reporter", "source"},
                                 {"destination_service", "shop.example.com"},
                                 {"user", "anonymous"}}));
-  auto duration = upserter.apply(base, side, translate::IstioMetric::kRequestDuration, request);
+  auto duration = upserter.apply(base, side, translate::IstioMetric::kRequestDuration);
   EXPECT_EQ(std::vector<Label>(duration.begin(), duration.end()),
             (std::vector<Label>{
                 {"reporter", "source"}, {"destination_service", "shop"}, {"user", "anonymous"}}));
   translate::MetricsSide none;
-  EXPECT_EQ(upserter.apply(base, none, translate::IstioMetric::kRequestCount, request).data(),
-            base.data());
+  EXPECT_EQ(upserter.apply(base, none, translate::IstioMetric::kRequestCount).data(), base.data());
 }
 
 TEST(TagUpserter, ARemovalEmptiesTheLabelOfTheMetricsItNamesOnly) {
@@ -345,10 +345,11 @@ TEST(TagUpserter, ARemovalEmptiesTheLabelOfTheMetricsItNamesOnly) {
   side.upserts = {removal};
   TagUpserter upserter;
   const std::vector<Label> base = {{"reporter", "source"}, {"request_protocol", "http"}};
-  auto count = upserter.apply(base, side, translate::IstioMetric::kRequestCount, {});
+  upserter.evaluate(side, {});
+  auto count = upserter.apply(base, side, translate::IstioMetric::kRequestCount);
   EXPECT_EQ(std::vector<Label>(count.begin(), count.end()),
             (std::vector<Label>{{"reporter", "source"}, {"request_protocol", ""}}));
-  auto duration = upserter.apply(base, side, translate::IstioMetric::kRequestDuration, {});
+  auto duration = upserter.apply(base, side, translate::IstioMetric::kRequestDuration);
   EXPECT_EQ(std::vector<Label>(duration.begin(), duration.end()), base);
 }
 
