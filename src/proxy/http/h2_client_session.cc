@@ -169,7 +169,7 @@ int32_t H2ClientSession::request(const Fields& fields, bool body) {
   std::vector<nghttp2_nv>& nva = scratchFields();
   for (const auto& [name, value] : fields) nva.push_back(h2Field(name, value));
   const int32_t id = submitRequest(session_, nva, body, &Callbacks::readBody);
-  if (id > 0) responses_[id];
+  if (id > 0) responses_[id].headers.reserve(kTypicalFields);
   return id;
 }
 
@@ -181,7 +181,7 @@ int32_t H2ClientSession::request(const FieldBlock& fields, std::string_view sche
     nva.push_back(h2Field(fields.name(i), fields.value(i)));
   }
   const int32_t id = submitRequest(session_, nva, body, &Callbacks::readBody);
-  if (id > 0) responses_[id];
+  if (id > 0) responses_[id].headers.reserve(kTypicalFields);
   return id;
 }
 

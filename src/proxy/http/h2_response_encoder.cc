@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "proxy/http/h2_session_io.h"
+
 namespace halyard::proxy::http {
 
 bool isConnectionSpecific(std::string_view n) {
@@ -54,6 +56,7 @@ void H2ResponseEncoder::beginHead(uint16_t status, std::string_view, std::string
   if (interim_) return;
   status_ = status == 101 ? 200 : status;
   headers_.clear();
+  headers_.reserve(kTypicalFields);
   reason_.clear();
 }
 

@@ -25,6 +25,7 @@ struct H2ServerSession::Callbacks {
       H2ServerSession& s = self(user);
       s.head_stream_ = frame->hd.stream_id;
       s.head_ = H2RequestHead{};
+      s.head_.headers.reserve(kTypicalFields);
     } else if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_HEADERS) {
       H2ServerSession& s = self(user);
       s.trailer_stream_ = frame->hd.stream_id;

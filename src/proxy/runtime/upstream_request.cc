@@ -998,8 +998,9 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
                                      : std::string_view();
   // The body did not come with the head: an upstream with Nagle on (Python's http.server, many
   // small servers) holds its second write until the head is ACKed, and on a pooled connection
-  // the kernel delays that ACK by up to 40 ms. ACK now.
-  if (!body.done()) net::ackNow(c->socket());
+  // the kernel delays that ACK by up to 40 ms. ACK now. (An HTTP/2 stream has no socket of its
+  // own: the shared session's reads ACK promptly, and the call would only fail.)
+  if (!body.done() && !c->transport().inMemory()) net::ackNow(c->socket());
   const std::array<asio::const_buffer, 2> head_parts = {asio::buffer(out),
                                                         asio::buffer(first.data(), first.size())};
   if (!co_await writeToClient(ds_, rq_, head_parts)) {
