@@ -93,30 +93,51 @@ class MemoryPipe {
   template <class MutableBuffers>
   awaitable<std::tuple<asio::error_code, size_t>> readSome(MutableBuffers buffers) {
     const uint64_t generation = cancel_generation_;
-    while (true) {
-      if (inputSize() > 0) {
-        const size_t n =
-            asio::buffer_copy(buffers, asio::buffer(in_.data() + in_offset_, inputSize()));
-        takeInput(n);
-        co_return std::tuple<asio::error_code, size_t>{asio::error_code(), n};
-      }
-      if (inner_closed_ || generation != cancel_generation_) {
-        co_return std::tuple<asio::error_code, size_t>{asio::error::operation_aborted, 0};
-      }
-      // Before the end: what the driver handed over beside the bytes may have come with it.
-      if (notified_) {
-        notified_ = false;
-        co_return std::tuple<asio::error_code, size_t>{asio::error_code(), 0};
-      }
-      if (input_ended_) co_return std::tuple<asio::error_code, size_t>{asio::error::eof, 0};
-      if (driver_closed_) {
-        const asio::error_code end =
-            aborted_ ? asio::error_code(asio::error::connection_reset) : asio::error::eof;
-        co_return std::tuple<asio::error_code, size_t>{end, 0};
-      }
+    while (!readReady() && generation == cancel_generation_) {
       readable_.reset();
       co_await readable_.wait();
     }
+    if (inputSize() == 0 && generation != cancel_generation_) {
+      co_return std::tuple<asio::error_code, size_t>{asio::error::operation_aborted, 0};
+    }
+    co_return readNow(buffers);
+  }
+  // readSome() when readReady(): the same result without a coroutine frame (a frame and its
+  // scheduling cost some hundreds of instructions, for a copy of a few bytes).
+  template <class MutableBuffers>
+  std::tuple<asio::error_code, size_t> readNow(const MutableBuffers& buffers) {
+    if (inputSize() > 0) {
+      const size_t n =
+          asio::buffer_copy(buffers, asio::buffer(in_.data() + in_offset_, inputSize()));
+      takeInput(n);
+      return {asio::error_code(), n};
+    }
+    if (inner_closed_) return {asio::error::operation_aborted, 0};
+    // Before the end: what the driver handed over beside the bytes may have come with it.
+    if (notified_) {
+      notified_ = false;
+      return {asio::error_code(), 0};
+    }
+    if (input_ended_) return {asio::error::eof, 0};
+    const asio::error_code end =
+        aborted_ ? asio::error_code(asio::error::connection_reset) : asio::error::eof;
+    return {end, 0};  // driver_closed_
+  }
+
+  // writeAll() when writeReady(asio::buffer_size(buffers)): the same, without a coroutine frame.
+  template <class ConstBuffers>
+  std::tuple<asio::error_code, size_t> writeNow(const ConstBuffers& buffers) {
+    const size_t total = asio::buffer_size(buffers);
+    if (total == 0) return {asio::error_code(), 0};
+    if (inner_closed_) return {asio::error::operation_aborted, 0};
+    if (driver_closed_ || out_ended_) return {asio::error::broken_pipe, 0};
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+         ++it) {
+      const asio::const_buffer b(*it);
+      out_.append(static_cast<const char*>(b.data()), b.size());
+    }
+    if (driver_) driver_->onPipeOutput();
+    return {asio::error_code(), total};
   }
 
   template <class ConstBuffers>

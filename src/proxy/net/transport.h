@@ -80,6 +80,16 @@ class Transport {
     if (pipe_) return pipe_->writeAll(buffers);
     return asio::async_write(socket_, buffers, kAwait);
   }
+  // readSome() / writeAll() of an in-memory transport that readsAtOnce() / writesAtOnce(): done
+  // now, without a coroutine frame.
+  template <class MutableBuffers>
+  std::tuple<asio::error_code, size_t> readNow(const MutableBuffers& buffers) {
+    return pipe_->readNow(buffers);
+  }
+  template <class ConstBuffers>
+  std::tuple<asio::error_code, size_t> writeNow(const ConstBuffers& buffers) {
+    return pipe_->writeNow(buffers);
+  }
   // Waits for the peer to send something or go away without taking any byte (a one-byte
   // MSG_PEEK receive into `byte` on a socket): handler(ec, n) with n = 0 or an error when the
   // peer is gone. On TLS the TCP socket is peeked: records waiting mean the peer is there.

@@ -458,14 +458,16 @@ net::awaitable<void> H2Connection::run(H2cUpgrade* upgrade) {
     // Until the client preface is in, the request-header timeout (a client that chose h2 by ALPN
     // and says nothing is cut off as an HTTP/1.1 one would be); then, idle (no stream open) for
     // the idle timeout: closed, as an HTTP/1.1 keep-alive would be.
+    // (Whole seconds: the coarse clock will do, and costs less than the precise one per read.)
     Clock::time_point deadline = received < kPrefaceSize ? preface_deadline
                                  : streams_.empty()      ? ds.idleDeadline()
-                                                         : Clock::now() + std::chrono::hours(24);
+                                                         : coarseNow() + std::chrono::hours(24);
     // (A deadline cancels the transport: only while no write can be under way.)
     const bool may_shrink = received >= kPrefaceSize && streams_.empty() && out_.empty() &&
                             ds.in.capacity() > kIdleBuffer && !going_away_;
-    const Clock::time_point shrink_at = Clock::now() + kIdleShrinkAfter;
-    if (may_shrink && shrink_at < deadline) deadline = shrink_at;
+    const Clock::time_point shrink_at =
+        may_shrink ? coarseNow() + kIdleShrinkAfter : Clock::time_point::max();
+    if (shrink_at < deadline) deadline = shrink_at;
     const IoResult r = co_await readSome(ds.transport, ds.in, ds.read_timer, deadline);
     if (closed_) break;
     if (r.timed_out && may_shrink && deadline == shrink_at && streams_.empty()) {

@@ -51,16 +51,20 @@ net::awaitable<IoResult> readSome(net::Transport& transport, net::ByteBuffer& bu
                                   net::OpTimer& timer, Clock::time_point deadline,
                                   size_t max = static_cast<size_t>(-1));
 
+// writeAll() of an in-memory transport that writesAtOnce(): no deadline, no coroutine frame.
+template <class Buffers>
+IoResult writeNow(net::Transport& transport, const Buffers& buffers) {
+  auto [ec, n] = transport.writeNow(buffers);
+  return IoResult{ec, n, false};
+}
+
 // Writes every byte of `buffers` (any Asio ConstBufferSequence).
 template <class Buffers>
 net::awaitable<IoResult> writeAll(net::Transport& transport, const Buffers& buffers,
                                   net::OpTimer& timer, Clock::time_point deadline) {
   // An in-memory write that fits completes at once: no deadline to arm (a timer armed and
   // cancelled per stream costs two reactor-lock operations).
-  if (transport.writesAtOnce(asio::buffer_size(buffers))) {
-    auto [ec, n] = co_await transport.writeAll(buffers);
-    co_return IoResult{ec, n, false};
-  }
+  if (transport.writesAtOnce(asio::buffer_size(buffers))) co_return writeNow(transport, buffers);
   timer.armAt(deadline, [&transport] { transport.cancel(); });
   auto [ec, n] = co_await transport.writeAll(buffers);
   timer.disarm();

@@ -108,7 +108,7 @@ net::awaitable<void> UpstreamRequest::run() {
       grpc_timeout_ = true;
     }
   }
-  co_await hosts_->ensureResolved();
+  if (!hosts_->resolvedAlways()) co_await hosts_->ensureResolved();
   if (hosts_->hosts().empty()) {
     rq_.reason = "no healthy upstream host in cluster " + destination_->cluster;
     if (!hosts_->resolveError().empty()) rq_.reason += ": " + hosts_->resolveError();
@@ -1003,7 +1003,13 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
   if (!body.done() && !c->transport().inMemory()) net::ackNow(c->socket());
   const std::array<asio::const_buffer, 2> head_parts = {asio::buffer(out),
                                                         asio::buffer(first.data(), first.size())};
-  if (!co_await writeToClient(ds_, rq_, head_parts)) {
+  bool head_written;
+  if (clientWritesAtOnce(ds_, asio::buffer_size(head_parts))) {
+    head_written = writeToClientNow(ds_, rq_, head_parts);
+  } else {
+    head_written = co_await writeToClient(ds_, rq_, head_parts);
+  }
+  if (!head_written) {
     co_await stopUpload(*c);
     net::closeQuietly(c->socket());
     co_return;
@@ -1049,7 +1055,13 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
         asio::buffer(frame.prefix.data(), frame.prefix.size()),
         asio::buffer(r.data.data(), r.data.size()),
         asio::buffer(frame.suffix.data(), frame.suffix.size())};
-    if (!co_await writeToClient(ds_, rq_, parts)) {
+    bool written;
+    if (clientWritesAtOnce(ds_, asio::buffer_size(parts))) {
+      written = writeToClientNow(ds_, rq_, parts);
+    } else {
+      written = co_await writeToClient(ds_, rq_, parts);
+    }
+    if (!written) {
       upstream_ok = false;
       break;
     }

@@ -42,6 +42,9 @@ class ClusterHosts : public std::enable_shared_from_this<ClusterHosts> {
   // Makes hosts() current: immediate for IP endpoints and fresh DNS answers; waits for the
   // first resolution of a DNS cluster; starts a background refresh when the answer is old.
   asio::awaitable<void> ensureResolved();
+  // ensureResolved() has nothing to do (IP endpoints only): callers on the hot path skip its
+  // coroutine frame.
+  bool resolvedAlways() const { return !needs_dns_; }
 
   // TLS origination (DestinationRule tls) for this snapshot: the client context the main thread
   // built for the cluster, or, when it could not be built, why not. Set once when the worker's
