@@ -71,29 +71,60 @@ std::string_view BodyReader::fromBuffer(net::ByteBuffer& buffer, BodyError& erro
   return {};
 }
 
-net::awaitable<BodyRead> BodyReader::next(net::Transport& transport, net::ByteBuffer& buffer,
-                                          net::OpTimer& timer, Clock::time_point deadline) {
+size_t BodyReader::readLimit() const {
+  return read_kind_ == http::BodyKind::kContentLength
+             ? static_cast<size_t>(std::min<uint64_t>(remaining_, SIZE_MAX))
+             : SIZE_MAX;
+}
+
+bool BodyReader::afterRead(const IoResult& r, BodyRead& out) {
+  if (r.timed_out) {
+    out = BodyRead{{}, BodyError::kTimeout};
+    return true;
+  }
+  if (r.eof() && read_kind_ == http::BodyKind::kUntilClose) {
+    done_ = true;
+    out = BodyRead{};
+    return true;
+  }
+  if (!r.ok()) {
+    out = BodyRead{{}, BodyError::kClosed};
+    return true;
+  }
+  return false;
+}
+
+bool BodyReader::nextNow(net::Transport& transport, net::ByteBuffer& buffer, BodyRead& out) {
   while (!done_) {
     BodyError error = BodyError::kNone;
     const std::string_view data = fromBuffer(buffer, error);
-    if (error != BodyError::kNone) co_return BodyRead{{}, error};
-    if (!data.empty()) co_return BodyRead{data, BodyError::kNone};
+    if (error != BodyError::kNone || !data.empty()) {
+      out = BodyRead{data, error};
+      return true;
+    }
     if (done_) break;
     // Everything buffered is consumed: read again from the mark. A Content-Length body never
     // reads past its end, so pipelined bytes that follow stay in the socket.
     buffer.rewindTo(mark_);
-    const size_t max = read_kind_ == http::BodyKind::kContentLength
-                           ? static_cast<size_t>(std::min<uint64_t>(remaining_, SIZE_MAX))
-                           : SIZE_MAX;
-    const IoResult r = co_await readSome(transport, buffer, timer, deadline, max);
-    if (r.timed_out) co_return BodyRead{{}, BodyError::kTimeout};
-    if (r.eof() && read_kind_ == http::BodyKind::kUntilClose) {
-      done_ = true;
-      break;
-    }
-    if (!r.ok()) co_return BodyRead{{}, BodyError::kClosed};
+    if (!transport.readsAtOnce()) return false;
+    auto space = buffer.writable();
+    auto [ec, n] =
+        transport.readNow(asio::buffer(space.data(), std::min(space.size(), readLimit())));
+    if (!ec) buffer.commit(n);
+    if (afterRead(IoResult{ec, n, false}, out)) return true;
   }
-  co_return BodyRead{};
+  out = BodyRead{};
+  return true;
+}
+
+net::awaitable<BodyRead> BodyReader::next(net::Transport& transport, net::ByteBuffer& buffer,
+                                          net::OpTimer& timer, Clock::time_point deadline) {
+  BodyRead out;
+  while (!nextNow(transport, buffer, out)) {
+    const IoResult r = co_await readSome(transport, buffer, timer, deadline, readLimit());
+    if (afterRead(r, out)) co_return out;
+  }
+  co_return out;
 }
 
 }  // namespace halyard::proxy::runtime

@@ -54,6 +54,10 @@ class BodyReader {
   // The next body bytes, valid until the next call; an empty view once the body is complete.
   net::awaitable<BodyRead> next(net::Transport& transport, net::ByteBuffer& buffer,
                                 net::OpTimer& timer, Clock::time_point deadline);
+  // next() when it needs no wait (bytes buffered, the body complete, or an in-memory transport
+  // with input): true with the result in `out`, and no coroutine frame; false when next() is
+  // to be awaited.
+  bool nextNow(net::Transport& transport, net::ByteBuffer& buffer, BodyRead& out);
 
   // Body bytes already in the buffer, without reading: for Content-Length bodies the caller may
   // send them together with a head.
@@ -61,6 +65,11 @@ class BodyReader {
 
  private:
   std::string_view fromBuffer(net::ByteBuffer& buffer, BodyError& error);
+  // The most to read next (a Content-Length body never reads past its end).
+  size_t readLimit() const;
+  // After a read: true with `out` when it ends the call (the end of an until-close body, or a
+  // failure).
+  bool afterRead(const IoResult& r, BodyRead& out);
 
   http::BodyFraming framing_;
   http::BodyKind read_kind_ = http::BodyKind::kNone;  // how the bytes are read

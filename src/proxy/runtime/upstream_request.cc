@@ -1027,7 +1027,10 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
     Clock::time_point deadline = ds_.idleDeadline();
     if (deadline_) deadline = std::min(deadline, *deadline_);
     reading_upstream_ = true;
-    const BodyRead r = co_await body.next(c->transport(), buffer, c->readTimer(), deadline);
+    BodyRead r;
+    if (!body.nextNow(c->transport(), buffer, r)) {
+      r = co_await body.next(c->transport(), buffer, c->readTimer(), deadline);
+    }
     reading_upstream_ = false;
     if (r.error != BodyError::kNone) {
       // The response already started: all that is left is to cut the client off too.
