@@ -427,6 +427,12 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& 
   for (int round = 0;; ++round) {
     if (!c) {
       if (h2) {
+        c = upstream::openH2StreamNow(host, ds_.transport.executor(), transport);
+      }
+      if (c) {
+        ds_.worker.telemetry().upstreamConnect(cluster, true);
+        if (transport.tls) ds_.worker.telemetry().upstreamTlsHandshake(cluster, true);
+      } else if (h2) {
         common::Expected<std::unique_ptr<UpstreamConnection>> connected =
             co_await upstream::openH2Stream(pool, host, cluster.connect_timeout, transport);
         ds_.worker.telemetry().upstreamConnect(cluster, connected.ok());

@@ -484,25 +484,63 @@ asio::awaitable<void> H2Session::writeLoop(std::shared_ptr<H2Session> self) {
 
 }  // namespace
 
+namespace {
+
+// A new stream on `session` for the request path: a spare connection object of the session's,
+// or a new one, over a fresh pipe.
+std::unique_ptr<UpstreamConnection> streamOn(H2Session& session, UpstreamHost& host,
+                                             const asio::any_io_executor& executor) {
+  auto pipe = std::make_shared<net::MemoryPipe>(executor, kPipeCapacity);
+  std::unique_ptr<UpstreamConnection> c = session.takeSpare();
+  if (c) {
+    c->reuseForStream(pipe, std::make_shared<H2Exchange>());
+  } else {
+    c = std::make_unique<UpstreamConnection>(executor, host);
+    c->transport().usePipe(pipe);
+    c->setPeerPrincipal(session.peerPrincipal());
+    c->h2 = std::make_shared<H2Exchange>();
+  }
+  session.open(std::move(pipe), c->h2);
+  return c;
+}
+
+// Forgets connections that ended (closed by the server, GOAWAY and done); the first with room
+// for a stream on `key`'s transport, or null. (Raw pointers while scanning: a shared_ptr copy
+// per connection and request would be two atomic operations each.)
+H2Session* usableSession(UpstreamHost& host, uint64_t key) {
+  std::erase_if(host.h2_sessions, [](const std::shared_ptr<void>& s) {
+    return static_cast<H2Session*>(s.get())->finished();
+  });
+  for (const auto& any : host.h2_sessions) {
+    auto* s = static_cast<H2Session*>(any.get());
+    if (s->usable(key)) return s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::unique_ptr<UpstreamConnection> openH2StreamNow(UpstreamHost& host,
+                                                    const asio::any_io_executor& executor,
+                                                    const TransportSettings& settings) {
+  H2Session* session = usableSession(host, settings.key);
+  return session ? streamOn(*session, host, executor) : nullptr;
+}
+
 asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Stream(
     ConnectionPool& pool, UpstreamHost& host, std::chrono::milliseconds timeout,
     const TransportSettings& settings) {
   const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  if (H2Session* usable = usableSession(host, settings.key)) {
+    co_return streamOn(*usable, host, executor);
+  }
   std::shared_ptr<H2Session> session;
-  // Connections that ended (closed by the server, GOAWAY and done) are forgotten here.
-  std::erase_if(host.h2_sessions, [](const std::shared_ptr<void>& s) {
-    return std::static_pointer_cast<H2Session>(s)->finished();
-  });
   std::shared_ptr<H2Session> connecting;
   for (const auto& any : host.h2_sessions) {
     auto s = std::static_pointer_cast<H2Session>(any);
-    if (s->usable(settings.key)) {
-      session = s;
-      break;
-    }
     if (s->connecting() && s->key() == settings.key) connecting = s;
   }
-  if (!session && connecting) {
+  if (connecting) {
     // A connection is being made: its streams are for this request too.
     co_await connecting->waitReady();
     if (connecting->usable(settings.key)) {
@@ -523,18 +561,7 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Str
     }
     session->attach(std::move(*connected));
   }
-  auto pipe = std::make_shared<net::MemoryPipe>(executor, kPipeCapacity);
-  std::unique_ptr<UpstreamConnection> c = session->takeSpare();
-  if (c) {
-    c->reuseForStream(pipe, std::make_shared<H2Exchange>());
-  } else {
-    c = std::make_unique<UpstreamConnection>(executor, host);
-    c->transport().usePipe(pipe);
-    c->setPeerPrincipal(session->peerPrincipal());
-    c->h2 = std::make_shared<H2Exchange>();
-  }
-  session->open(std::move(pipe), c->h2);
-  co_return std::move(c);
+  co_return streamOn(*session, host, executor);
 }
 
 void releaseH2Stream(std::unique_ptr<UpstreamConnection> stream) {

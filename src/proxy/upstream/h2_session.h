@@ -32,6 +32,12 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Str
     ConnectionPool& pool, UpstreamHost& host, std::chrono::milliseconds timeout,
     const TransportSettings& settings);
 
+// openH2Stream() when a connection to `host` has room for the stream now: the stream, without
+// a coroutine frame; null when openH2Stream() is to be awaited.
+std::unique_ptr<UpstreamConnection> openH2StreamNow(UpstreamHost& host,
+                                                    const asio::any_io_executor& executor,
+                                                    const TransportSettings& settings);
+
 // Starts the stream's request with its head as fields (pseudo-header fields first; :scheme is
 // the connection's) and the body framed as `body` says: a length, or (kChunked) until the
 // request path shuts its sending side down. Bodies then travel unframed both ways and the
