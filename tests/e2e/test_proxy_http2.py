@@ -340,6 +340,7 @@ def test_http2_backend_by_port_name(env):
     """A Service port named http2-*: the gateway speaks HTTP/2 to it, streams multiplexed on one
     connection, whatever the client spoke."""
     before = env.h2_backend.connections
+    cx_before = upstream_cx_total(env.proxy.admin("/stats/prometheus"), "h2b")
     _, status, headers, body = curl_h2(env.proxy.port, "/via-h2?q=1", host=H2_HOST)
     assert status == 200 and headers["server"] == "h2-backend"
     got = json.loads(body)["headers"]
@@ -351,7 +352,19 @@ def test_http2_backend_by_port_name(env):
                          capture_output=True, text=True, timeout=60)
     assert "500 succeeded" in out.stdout, out.stdout
     # One worker's connection or two (the proxy runs two workers), not one per request.
-    assert env.h2_backend.connections - before <= 4
+    made = env.h2_backend.connections - before
+    assert made <= 4
+    # The cluster's connection counter counts those connections, not the 502 streams.
+    cx_after = upstream_cx_total(env.proxy.admin("/stats/prometheus"), "h2b")
+    assert cx_after > 0 and cx_after - cx_before == made
+
+
+def upstream_cx_total(metrics, service):
+    total = 0
+    for line in metrics.splitlines():
+        if line.startswith("envoy_cluster_upstream_cx_total{") and "|%s.default" % service in line:
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
 
 
 def test_websocket_through_the_gateway(env):

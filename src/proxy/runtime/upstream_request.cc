@@ -426,24 +426,24 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& 
       h2 ? nullptr : pool.takeIdle(host, transport, &cluster.pool);
   for (int round = 0;; ++round) {
     if (!c) {
-      if (h2) {
-        c = upstream::openH2StreamNow(host, ds_.transport.executor(), transport);
-      }
-      if (c) {
-        ds_.worker.telemetry().upstreamConnect(cluster, true);
-        if (transport.tls) ds_.worker.telemetry().upstreamTlsHandshake(cluster, true);
-      } else if (h2) {
+      // A stream on a shared HTTP/2 connection with room is not a connection: the cluster's
+      // connection counters count the connections streams had to make.
+      if (h2) c = upstream::openH2StreamNow(host, ds_.transport.executor(), transport);
+      if (h2 && !c) {
+        bool made = false;
         common::Expected<std::unique_ptr<UpstreamConnection>> connected =
-            co_await upstream::openH2Stream(pool, host, cluster.connect_timeout, transport);
-        ds_.worker.telemetry().upstreamConnect(cluster, connected.ok());
-        if (transport.tls &&
-            (connected.ok() || connected.error().kind == common::ErrorKind::kProtocol)) {
-          ds_.worker.telemetry().upstreamTlsHandshake(cluster, connected.ok());
+            co_await upstream::openH2Stream(pool, host, cluster.connect_timeout, transport, &made);
+        if (made) {
+          ds_.worker.telemetry().upstreamConnect(cluster, connected.ok());
+          if (transport.tls &&
+              (connected.ok() || connected.error().kind == common::ErrorKind::kProtocol)) {
+            ds_.worker.telemetry().upstreamTlsHandshake(cluster, connected.ok());
+          }
         }
         if (!connected)
           co_return Attempt{.failure = Failure::kConnect, .detail = connected.error().message};
         c = std::move(*connected);
-      } else {
+      } else if (!h2) {
         Attempt failed = co_await connectWithinLimits(host, transport, c);
         if (!c) co_return failed;
       }

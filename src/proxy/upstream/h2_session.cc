@@ -529,8 +529,9 @@ std::unique_ptr<UpstreamConnection> openH2StreamNow(UpstreamHost& host,
 
 asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Stream(
     ConnectionPool& pool, UpstreamHost& host, std::chrono::milliseconds timeout,
-    const TransportSettings& settings) {
+    const TransportSettings& settings, bool* connected) {
   const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  if (connected) *connected = false;
   if (H2Session* usable = usableSession(host, settings.key)) {
     co_return streamOn(*usable, host, executor);
   }
@@ -554,12 +555,13 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Str
     host.h2_sessions.push_back(session);
     TransportSettings h2 = settings;
     h2.h2 = true;
-    auto connected = co_await pool.connect(host, timeout, h2);
-    if (!connected) {
-      session->fail(connected.error());
-      co_return common::unexpected(connected.error());
+    if (connected) *connected = true;
+    auto made = co_await pool.connect(host, timeout, h2);
+    if (!made) {
+      session->fail(made.error());
+      co_return common::unexpected(made.error());
     }
-    session->attach(std::move(*connected));
+    session->attach(std::move(*made));
   }
   co_return streamOn(*session, host, executor);
 }

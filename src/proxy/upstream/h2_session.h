@@ -27,10 +27,11 @@ namespace halyard::proxy::upstream {
 
 // A stream to `host` over a shared HTTP/2 connection, made first (TCP, TLS with ALPN h2 when
 // `settings` has TLS, within `timeout`) when none with room exists. Fails as
-// ConnectionPool::connect does.
+// ConnectionPool::connect does. `connected`, when given, is set when this call made (or tried to
+// make) a new connection: what the cluster's connection counters count, not its streams.
 asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Stream(
     ConnectionPool& pool, UpstreamHost& host, std::chrono::milliseconds timeout,
-    const TransportSettings& settings);
+    const TransportSettings& settings, bool* connected = nullptr);
 
 // openH2Stream() when a connection to `host` has room for the stream now: the stream, without
 // a coroutine frame; null when openH2Stream() is to be awaited.
