@@ -192,6 +192,9 @@ class MemoryPipe {
 
   void shutdownSend();
   void cancel();
+  // Forgets a pending peek without running its handler (which would only learn that it was
+  // cancelled): no post, for the watch every request on a stream sets and ends.
+  void dropPeek() { peek_ = nullptr; }
   void close();
 
  private:

@@ -104,6 +104,12 @@ class Transport {
   void shutdownSend();
   // Cancels every pending operation (timeouts, a peer that went away).
   void cancel();
+  // Ends a pending peek whose handler has nothing left to do: an in-memory transport forgets it
+  // (MemoryPipe::dropPeek); a socket cancels it, as cancel() does.
+  void endPeek() {
+    if (pipe_) return pipe_->dropPeek();
+    cancel();
+  }
   // Closes without throwing and without caring whether it was open.
   void close();
 

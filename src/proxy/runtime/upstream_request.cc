@@ -687,7 +687,9 @@ void UpstreamRequest::stopWatchingClient() {
   ++*ds_.watch_generation;
   if (!watching_) return;
   watching_ = false;
-  cancelSocket(ds_.transport);  // nothing else is pending on it now
+  // Nothing else is pending on it now, and the watch's handler would return at once (its
+  // generation is over).
+  ds_.transport.endPeek();
 }
 
 Clock::time_point UpstreamRequest::responseDeadline() const {
