@@ -69,7 +69,8 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
     return fleet.start("nginx", ["nginx", "-e", "stderr", "-c", conf, "-p", fleet.tmp])
 
 
-def haproxy_h2(fleet, port, backend, silent):
+def haproxy_h2(fleet, port, backend, silent, prefix=()):
+    """HAProxy (proto h2 both sides); `prefix`: a command to run it under (valgrind, perf)."""
     conf = os.path.join(fleet.tmp, "haproxy.cfg")
     with open(conf, "w") as f:
         f.write("""global
@@ -91,7 +92,7 @@ backend be
 backend silent
   server s1 127.0.0.1:%d proto h2
 """ % (port, SILENT_HOST, backend, silent))
-    return fleet.start("haproxy", ["haproxy", "-db", "-f", conf])
+    return fleet.start("haproxy", list(prefix) + ["haproxy", "-db", "-f", conf])
 
 
 def halyard_h2(fleet, port, backend, silent, binary):

@@ -9,9 +9,11 @@ HTTP/2 nginx backend). Each build runs under callgrind; after a warm-up the coun
 the requests. Cache misses, locks and system calls are not weighed: CPU time in h2_bench.py stays
 the figure for the targets; this one says whether a change made the proxy do less.
 
-    bench/h2_instructions.py [--requests 4000] [--top 0] BINARY [BINARY...]
+    bench/h2_instructions.py [--requests 4000] [--top 0] [--haproxy] BINARY [BINARY...]
 
 --top N also prints the N functions with the most instructions of their own (the last build).
+--haproxy adds HAProxy (proto h2 both sides, as in h2_bench.py) counted the same way: the
+instruction count a build has to beat, on the same load.
 Not part of the test command. Needs valgrind, h2load (nghttp2-client), nginx, python3-h2.
 """
 import argparse
@@ -52,6 +54,27 @@ def count(fleet, binary, backend, silent, requests, workdir):
     return sorted(glob.glob(os.path.join(workdir, "cg.out.*")), key=os.path.getmtime)[-1]
 
 
+def count_haproxy(backend, silent, requests, workdir):
+    """HAProxy under callgrind, counted as count() counts a build."""
+    os.makedirs(workdir)
+    sub = pb.Fleet(workdir)
+    try:
+        port = pb.free_port()
+        proc = hb.haproxy_h2(sub, port, backend, silent, prefix=[
+            "valgrind", "--tool=callgrind", "--callgrind-out-file=%s/cg.out" % workdir])
+        pb.wait_until(lambda: pb.listening(port), "haproxy listening", proc, sub, timeout=30)
+        hb.h2load(port, 1000, 16, 16)
+        subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True,
+                       check=True)
+        hb.h2load(port, requests, 16, 16)
+        subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True,
+                       check=True)
+        time.sleep(1)
+    finally:
+        sub.stop_all()
+    return sorted(glob.glob(os.path.join(workdir, "cg.out.*")), key=os.path.getmtime)[-1]
+
+
 def total_instructions(dump):
     with open(dump) as f:
         for line in f:
@@ -64,6 +87,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--top", type=int, default=0)
+    ap.add_argument("--haproxy", action="store_true")
     ap.add_argument("binaries", nargs="+")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="h2instr-")
@@ -79,6 +103,10 @@ def main():
             dump = count(fleet, binary, backend, silent.port, args.requests,
                          os.path.join(tmp, "build%d" % i))
             rows.append((binary, total_instructions(dump) / args.requests))
+        if args.haproxy:
+            rows.append(("HAProxy (proto h2)", total_instructions(count_haproxy(
+                backend, silent.port, args.requests, os.path.join(tmp, "haproxy"))) /
+                args.requests))
         print("h2load -n %d -c 16 -m 16 (h2c) under callgrind\n" % args.requests)
         print("| build | instructions per request | vs the first |")
         print("|---|---:|---:|")
