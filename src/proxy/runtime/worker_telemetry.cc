@@ -16,21 +16,25 @@ WorkerTelemetry::WorkerTelemetry(telemetry::WorkerStats* stats, telemetry::Acces
 }
 
 telemetry::DownstreamStats& WorkerTelemetry::downstream(std::string_view listener) {
+  if (last_downstream_ && last_downstream_->first == listener) return last_downstream_->second;
   auto it = downstream_.find(listener);
   if (it == downstream_.end()) {
     it = downstream_
              .emplace(std::string(listener), telemetry::DownstreamStats::resolve(*stats_, listener))
              .first;
   }
+  last_downstream_ = &*it;
   return it->second;
 }
 
 telemetry::UpstreamStats& WorkerTelemetry::upstream(const translate::Cluster& cluster) {
+  if (last_upstream_ && last_upstream_->first == cluster.name) return last_upstream_->second;
   auto it = upstream_.find(cluster.name);
   if (it == upstream_.end()) {
     it = upstream_.emplace(cluster.name, telemetry::UpstreamStats::resolve(*stats_, cluster.name))
              .first;
   }
+  last_upstream_ = &*it;
   return it->second;
 }
 

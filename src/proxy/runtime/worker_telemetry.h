@@ -93,6 +93,10 @@ class WorkerTelemetry {
   using ByName = std::unordered_map<std::string, V, NameHash, std::equal_to<>>;
   ByName<telemetry::DownstreamStats> downstream_;
   ByName<telemetry::UpstreamStats> upstream_;
+  // The entries found last: a run of requests on one listener and cluster compares a name
+  // instead of hashing it (map nodes do not move, so the pointers stay valid).
+  ByName<telemetry::DownstreamStats>::value_type* last_downstream_ = nullptr;
+  ByName<telemetry::UpstreamStats>::value_type* last_upstream_ = nullptr;
   std::shared_ptr<telemetry::SpanBuffer> spans_;  // made at the first sampled request
   std::shared_ptr<const telemetry::SpanSource> span_source_;
 };
