@@ -8,6 +8,10 @@ std::string formatPeerIdentity(const PeerIdentity& peer) {
   out.append(";app=").append(peer.app);
   out.append(";version=").append(peer.version);
   if (!peer.revision.empty()) out.append(";revision=").append(peer.revision);
+  // Mostly the app: left out then, to keep the header (sent with every request) short.
+  if (!peer.canonical_service.empty() && peer.canonical_service != peer.app) {
+    out.append(";service=").append(peer.canonical_service);
+  }
   return out;
 }
 
@@ -31,8 +35,11 @@ bool parsePeerIdentity(std::string_view value, PeerIdentity& out) {
       parsed.version = v;
     } else if (key == "revision") {
       parsed.revision = v;
+    } else if (key == "service") {
+      parsed.canonical_service = v;
     }
   }
+  if (parsed.canonical_service.empty()) parsed.canonical_service = parsed.app;
   out = parsed;
   return true;
 }

@@ -9,7 +9,8 @@
 // listener removes it and reads it only when the connection is mutual TLS, so it is telemetry,
 // never identity. The retired x-halyard-peer header is dropped wherever it appears.
 //
-// Format: "workload=<name>;app=<app>;version=<version>;revision=<canonical revision>". Values are
+// Format: "workload=<name>;app=<app>;version=<version>;revision=<canonical revision>;
+// service=<canonical service>" (service left out when it is the app). Values are
 // Kubernetes names and label values, which contain neither ';' nor '='. A receiver ignores keys it
 // does not know, so an older proxy reads a newer one's header (without the revision).
 #pragma once
@@ -29,12 +30,16 @@ struct PeerIdentity {
   std::string_view version;
   std::string_view revision;  // canonical revision; empty: unknown (the metrics say "latest")
   std::string_view service_account;  // from the certificate's SPIFFE ID; empty: none
+  // Canonical service; empty: unknown (the app stands for it).
+  std::string_view canonical_service{};
 };
 
-// The header value (workload, app, version and revision), computed once at startup.
+// The header value (workload, app, version, revision and canonical service), computed once at
+// startup.
 std::string formatPeerIdentity(const PeerIdentity& peer);
 
-// Views into `value`: workload, app, version and revision. Other keys (an older proxy's namespace
+// Views into `value`: workload, app, version, revision and canonical service (`service`; absent:
+// the app, as a header that leaves it out means). Other keys (an older proxy's namespace
 // and sa among them) are ignored: identity never comes from a header. False (and `out` untouched)
 // when an item is not key=value.
 bool parsePeerIdentity(std::string_view value, PeerIdentity& out);

@@ -174,6 +174,7 @@ void ClusterBuilder::build(const std::string& name, const RegistryService& servi
     if (c.endpoints.back().locality.empty()) {
       c.endpoints.back().locality = localityFromLabels(e.labels);
     }
+    nameEndpoint(c.endpoints.back());
   }
   const model::TrafficPolicy policy =
       effectiveTrafficPolicy(rule ? rule->traffic_policy : nullptr, subset_def, port.number);

@@ -8,13 +8,20 @@
 // "unknown", as Istio reports a peer it has no metadata for.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "config/model/config_set.h"
 #include "translate/snapshot.h"
 
 namespace halyard::translate {
+
+// The row of one workload: its names as its labels give them (workloadNames).
+PeerWorkload peerWorkload(const std::string& namespace_, const std::string& service_account,
+                          const std::string& workload,
+                          const std::map<std::string, std::string>& labels);
 
 // Every Pod (service account "default" when it names none, as Kubernetes gives every pod one)
 // and WorkloadEntry with a service account of `config`, and the `others` (gateways connected to a

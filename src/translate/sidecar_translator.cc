@@ -153,6 +153,7 @@ std::optional<Listener> inbound(const ServiceRegistry& registry, const ProxyIden
   e.labels = proxy.labels;
   e.workload = proxy.name;
   e.namespace_ = proxy.namespace_;
+  nameEndpoint(e);
   c.endpoints.push_back(std::move(e));
 
   ForwardAction forward;

@@ -347,6 +347,39 @@ inline std::string_view canonicalRevision(const std::map<std::string, std::strin
   return "latest";
 }
 
+// Istio's canonical service of a workload, from its labels and name:
+// service.istio.io/canonical-name, else app.kubernetes.io/name, else app, else the workload's name
+// (the source_ and destination_canonical_service metric labels, the istio.canonical_service span
+// tag). An empty value counts as absent, as for canonicalRevision.
+inline std::string_view canonicalService(const std::map<std::string, std::string>& labels,
+                                         std::string_view workload) {
+  for (const char* key : {"service.istio.io/canonical-name", "app.kubernetes.io/name", "app"}) {
+    const auto it = labels.find(key);
+    if (it != labels.end() && !it->second.empty()) return it->second;
+  }
+  return workload;
+}
+
+// The metric names of a workload its labels give, worked out once when the labels arrive (an
+// endpoint decoded, a peer row built) rather than looked up in the label map per request.
+struct WorkloadNames {
+  std::string app;                 // labels["app"], else the workload's name
+  std::string version;             // labels["version"], else "unknown"
+  std::string canonical_service;   // canonicalService(labels, workload)
+  std::string canonical_revision;  // canonicalRevision(labels)
+};
+
+inline WorkloadNames workloadNames(const std::map<std::string, std::string>& labels,
+                                   std::string_view workload) {
+  const auto value = [&labels](const char* key, std::string_view fallback) {
+    const auto it = labels.find(key);
+    return std::string(it == labels.end() || it->second.empty() ? fallback : it->second);
+  };
+  return WorkloadNames{value("app", workload), value("version", "unknown"),
+                       std::string(canonicalService(labels, workload)),
+                       std::string(canonicalRevision(labels))};
+}
+
 // The workload a namespace and service account stand for, as the registry knows it
 // (translate/peer_workloads.h builds the table): the source_* labels of the TCP metrics of a
 // caller whose certificate names that pair.
@@ -356,7 +389,9 @@ struct PeerWorkload {
   std::string workload;  // Pod or WorkloadEntry name
   std::string app;       // its app label, else the workload name (as the HTTP metadata says)
   std::string version;   // its version label, else "unknown"
-  std::string revision;  // its canonical revision (canonicalRevision below)
+  std::string revision;  // its canonical revision (canonicalRevision above)
+  // Its canonical service (canonicalService above).
+  std::string canonical_service{};
 };
 
 // Sorted by (namespace, service account), one entry per pair that exactly one workload uses.
@@ -454,7 +489,16 @@ struct Endpoint {
   // "region/zone/subzone" (WorkloadEntry or ServiceEntry endpoint locality, or the workload's
   // topology labels); "" when unknown.
   std::string locality;
+  // What the telemetry of a request to it reports (destination_app, _version,
+  // _canonical_service, _canonical_revision): from `labels` and `workload` by nameEndpoint,
+  // called where endpoints are made (the registry's clusters, the snapshot decoder).
+  WorkloadNames names;
 };
+
+// Fills e.names from e.labels and e.workload.
+inline void nameEndpoint(Endpoint& e) {
+  e.names = workloadNames(e.labels, e.workload);
+}
 
 // ---- DestinationRule traffic policy, compiled (istio-semantics.md §3.3-§3.5) ---------------
 // Every limit 0 means "no limit" (Istio installs 2^32-1 for each).

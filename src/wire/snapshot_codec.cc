@@ -1205,13 +1205,18 @@ v1::PeerWorkload encodePeerWorkload(const tr::PeerWorkload& w) {
   p.set_app(w.app);
   p.set_version(w.version);
   if (w.revision != "latest") p.set_revision(w.revision);
+  if (w.canonical_service != w.app) p.set_canonical_service(w.canonical_service);
   return p;
 }
 
 tr::PeerWorkload decodePeerWorkload(const v1::PeerWorkload& p) {
-  return tr::PeerWorkload{p.namespace_(), p.service_account(),
-                          p.workload(),   p.app(),
-                          p.version(),    p.revision().empty() ? "latest" : p.revision()};
+  return tr::PeerWorkload{p.namespace_(),
+                          p.service_account(),
+                          p.workload(),
+                          p.app(),
+                          p.version(),
+                          p.revision().empty() ? "latest" : p.revision(),
+                          p.canonical_service().empty() ? p.app() : p.canonical_service()};
 }
 
 const tr::PeerWorkloads* snapshotPeerWorkloads(const tr::Snapshot& snapshot) {
@@ -1325,6 +1330,7 @@ Expected<tr::Cluster> decodeCluster(const v1::Cluster& in) {
     ep.mesh_mtls = e.mesh_mtls();
     ep.requires_mtls = e.requires_mtls();
     ep.locality = e.locality();
+    tr::nameEndpoint(ep);
     out.endpoints.push_back(std::move(ep));
   }
   out.not_enforced.assign(in.not_enforced().begin(), in.not_enforced().end());

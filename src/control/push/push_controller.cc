@@ -7,6 +7,7 @@
 #include "control/observability/control_metrics.h"
 #include "control/push/proxy_class.h"
 #include "translate/diagnostic_sink.h"
+#include "translate/peer_workloads.h"
 #include "wire/snapshot_codec.h"
 
 namespace halyard::control {
@@ -267,14 +268,9 @@ std::vector<translate::PeerWorkload> PushController::connectedGateways() const {
   for (const auto& [id, s] : sessions_) {
     const ProxyInfo& info = s->info();
     if (info.role != "gateway" || !info.address.empty()) continue;
-    const auto label = [&info](const char* key, const std::string& fallback) {
-      const auto it = info.labels.find(key);
-      return it == info.labels.end() || it->second.empty() ? fallback : it->second;
-    };
-    out.push_back(translate::PeerWorkload{
+    out.push_back(translate::peerWorkload(
         info.namespace_, info.service_account.empty() ? "default" : info.service_account, info.name,
-        label("app", info.name), label("version", "unknown"),
-        std::string(translate::canonicalRevision(info.labels))});
+        info.labels));
   }
   return out;
 }

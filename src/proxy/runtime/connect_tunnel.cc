@@ -305,7 +305,7 @@ bool tunnelCarriesTcp(const Downstream& ds, uint16_t port, const ConnectLogStora
 
 net::awaitable<bool> tunnelStaysSilent(Downstream& ds, uint16_t port,
                                        const ConnectLogStorage& storage) {
-  if (ds.in.readableSize() > 0) co_return false;
+  if (ds.in.readableSize() > 0 || !detectsSilentClients(ds)) co_return false;
   translate::Millis timeout{0};
   {
     const std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();

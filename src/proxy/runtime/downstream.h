@@ -84,6 +84,9 @@ struct Downstream {
   std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> request_trailers;
   // HTTP/2 inside a CONNECT tunnel to a mesh service: that service port, for its streams.
   uint16_t stream_tunnel_port = 0;
+  // The client sent nothing within the inbound listener's protocol detection timeout before the
+  // TLS sniff (tcp_proxy.h silentBeforeTlsSniff): the protocol sniff need not wait again.
+  bool stayed_silent = false;
   std::string_view sni() const { return transport.secure() ? transport.sni() : stream_sni; }
 };
 

@@ -118,7 +118,7 @@ net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnect
       c.ds_.transport.close();
       co_return;
     }
-    if (co_await silentOnSniffedPort(c.ds_)) {
+    if (detectsSilentClients(c.ds_) && co_await silentOnSniffedPort(c.ds_)) {
       // An app port of undeclared protocol whose client sent nothing within MeshConfig
       // protocolDetectionTimeout: a server-first protocol, proxied as TCP.
       co_await runTcpProxy(c.ds_);
@@ -208,7 +208,10 @@ net::awaitable<bool> DownstreamConnection::setUpTransport() {
     if (mode == tr::PeerAuthMode::kDisable) co_return true;
     // MeshConfig protocolDetectionTimeout: a client silent that long speaks no TLS (a
     // server-first protocol); PERMISSIVE takes it as plaintext.
-    if (mode == tr::PeerAuthMode::kPermissive && co_await silentBeforeTlsSniff(ds_)) co_return true;
+    if (mode == tr::PeerAuthMode::kPermissive && detectsSilentClients(ds_) &&
+        co_await silentBeforeTlsSniff(ds_)) {
+      co_return true;
+    }
     const std::optional<bool> tls = co_await startsWithTls();
     if (!tls) co_return false;
     if (!*tls) {
@@ -446,6 +449,7 @@ void DownstreamConnection::readPeer() {
     record.peer.app = metadata.app;
     record.peer.version = metadata.version;
     record.peer.revision = metadata.revision;
+    record.peer.canonical_service = metadata.canonical_service;
   }
   record.has_peer = true;
   record.peer_principal = ds_.peer_principal;

@@ -201,6 +201,7 @@ WorkerTelemetry::Workload Process::self() const {
   w.app = labelOr(identity_.labels, "app", identity_.name);
   w.version = labelOr(identity_.labels, "version", telemetry::kUnknown);
   w.revision = translate::canonicalRevision(identity_.labels);
+  w.canonical_service = translate::canonicalService(identity_.labels, identity_.name);
   if (!identity_.service_account.empty()) {
     telemetry::formatPrincipal(w.principal, identity_.namespace_, identity_.service_account);
   }
@@ -227,8 +228,9 @@ bool Process::buildRuntimeOptions(RuntimeOptions& out) {
   out.shared_upstream = std::make_shared<upstream::SharedUpstream>();
   out.shared_upstream->setProxy(translate::localityFromLabels(identity_.labels), identity_.labels);
   const WorkerTelemetry::Workload w = self();
-  out.connection.peer_header = telemetry::formatPeerIdentity(
-      {w.workload, w.namespace_, w.app, w.version, w.revision, identity_.service_account});
+  out.connection.peer_header =
+      telemetry::formatPeerIdentity({w.workload, w.namespace_, w.app, w.version, w.revision,
+                                     identity_.service_account, w.canonical_service});
   return true;
 }
 

@@ -448,6 +448,7 @@ void fillPeerWorkload(const tr::Listener& listener, telemetry::PeerIdentity& pee
   peer.app = w->app;
   peer.version = w->version;
   peer.revision = w->revision;
+  peer.canonical_service = w->canonical_service;
 }
 
 bool startsWithTlsRecord(const net::ByteBuffer& buffer) {
@@ -467,9 +468,14 @@ net::awaitable<bool> clientStaysSilent(Downstream& ds, Millis timeout) {
   co_return r.timed_out&& ds.in.readableSize() == 0;
 }
 
+bool detectsSilentClients(const Downstream& ds) {
+  const WorkerSnapshot* snapshot = ds.worker.snapshot().get();
+  return snapshot && snapshot->detectsSilentClients();
+}
+
 net::awaitable<bool> silentOnSniffedPort(Downstream& ds) {
   if (ds.listener->kind != tr::ListenerKind::kInbound || ds.in.readableSize() > 0 ||
-      ds.transport.alpn() == "h2") {
+      ds.transport.alpn() == "h2" || !detectsSilentClients(ds)) {
     co_return false;
   }
   Millis timeout{0};
@@ -480,10 +486,14 @@ net::awaitable<bool> silentOnSniffedPort(Downstream& ds) {
     if (!routes || routes->listener->tcp_routes.empty()) co_return false;
     timeout = routes->listener->protocol_detection_timeout;
   }
+  // The client already stayed silent that long before the TLS sniff (silentBeforeTlsSniff): its
+  // silence is known, and a second wait would only double the delay of a server-first protocol.
+  if (ds.stayed_silent) co_return timeout.count() > 0;
   co_return co_await clientStaysSilent(ds, timeout);
 }
 
 net::awaitable<bool> silentBeforeTlsSniff(Downstream& ds) {
+  if (!detectsSilentClients(ds)) co_return false;
   Millis timeout{0};
   {
     const std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
@@ -497,7 +507,8 @@ net::awaitable<bool> silentBeforeTlsSniff(Downstream& ds) {
   ds.read_timer.armAt(Clock::now() + timeout, [&socket] { cancelSocket(socket); });
   auto [ec] = co_await socket.async_wait(asio::socket_base::wait_read, net::kAwait);
   ds.read_timer.disarm();
-  co_return ec&& ds.read_timer.fired() && !ds.worker.draining();
+  ds.stayed_silent = ec && ds.read_timer.fired() && !ds.worker.draining();
+  co_return ds.stayed_silent;
 }
 
 bool sniffedTcp(const Downstream& ds) {

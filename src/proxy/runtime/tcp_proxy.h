@@ -78,15 +78,21 @@ bool sniffedTcp(const Downstream& ds);
 // and when the client sent bytes, closed or failed in time (the caller's reads then see which).
 net::awaitable<bool> clientStaysSilent(Downstream& ds, translate::Millis timeout);
 
+// The worker's current snapshot has a listener with a protocol detection timeout: else no
+// connection waits for a silent client, and silentOnSniffedPort and silentBeforeTlsSniff are
+// false at once. Cheap (no lookup, no reference taken): callers check it before starting either.
+bool detectsSilentClients(const Downstream& ds);
+
 // clientStaysSilent on a sidecar inbound listener that sniffs (an app port of undeclared protocol,
 // not HTTP/2 by ALPN) with its listener's timeout: true means the connection is plain TCP for
-// runTcpProxy, as Istio treats a connection whose detection timed out.
+// runTcpProxy, as Istio treats a connection whose detection timed out. A client that already
+// stayed silent before the TLS sniff (silentBeforeTlsSniff) is not waited for again.
 net::awaitable<bool> silentOnSniffedPort(Downstream& ds);
 
 // Before a PERMISSIVE inbound listener peeks at the first byte to tell mutual TLS from plaintext:
 // true when nothing arrives within the listener's protocol detection timeout (nothing is read),
-// and the connection is then plaintext, as Envoy's TLS inspector gives up after Istio's timeout.
-// False at once without a timeout.
+// and the connection is then plaintext, as Envoy's TLS inspector gives up after Istio's timeout
+// (ds.stayed_silent remembers it). False at once without a timeout.
 net::awaitable<bool> silentBeforeTlsSniff(Downstream& ds);
 
 // Serves one accepted connection whose transport is set up (plaintext, or the inbound listener's

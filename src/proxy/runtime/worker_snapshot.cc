@@ -11,6 +11,7 @@ WorkerSnapshot::WorkerSnapshot(std::shared_ptr<const translate::Snapshot> snapsh
   static const auto kNoRoutes = std::make_shared<const translate::RouteTable>();
   listeners_.reserve(snapshot_->listeners.size());
   for (const auto& l : snapshot_->listeners) {
+    if (l.protocol_detection_timeout.count() > 0) detects_silent_clients_ = true;
     listeners_.push_back(ListenerRoutes{
         &l, router::VirtualHostIndex(l.routes ? l.routes : kNoRoutes), tls_->listener(l.name)});
     if (!l.jwt_rules.empty()) {

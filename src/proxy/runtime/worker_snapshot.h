@@ -55,6 +55,10 @@ class WorkerSnapshot {
   const ListenerRoutes* outboundTcpPort(uint16_t port) const;
   // By Cluster::name; null when the snapshot has no such cluster.
   upstream::ClusterHosts* cluster(std::string_view name) const;
+  // Some listener has a protocol detection timeout (MeshConfig protocolDetectionTimeout, off by
+  // default). Without one no connection waits to see whether its client stays silent, and the
+  // per-connection checks (tcp_proxy.h detectsSilentClients) end here, without a lookup.
+  bool detectsSilentClients() const { return detects_silent_clients_; }
   // The TLS contexts built for this snapshot (never null).
   const tls::TlsContexts& tls() const { return *tls_; }
 
@@ -64,6 +68,7 @@ class WorkerSnapshot {
   // ClusterHosts::tlsContext), and handshakes in progress use its contexts.
   std::shared_ptr<const tls::TlsContexts> tls_;
   uint64_t generation_;
+  bool detects_silent_clients_ = false;
   std::vector<ListenerRoutes> listeners_;
   std::unordered_map<uint16_t, const ListenerRoutes*> outbound_ports_;
   std::unordered_map<uint16_t, const ListenerRoutes*> outbound_tcp_ports_;

@@ -13,6 +13,7 @@ WorkerTelemetry::WorkerTelemetry(telemetry::WorkerStats* stats, telemetry::Acces
                                  Workload self)
     : stats_(stats), self_(std::move(self)) {
   if (access_log) writer_ = std::make_unique<telemetry::AccessLogWriter>(*access_log);
+  if (self_.canonical_service.empty()) self_.canonical_service = self_.app;
 }
 
 telemetry::DownstreamStats& WorkerTelemetry::downstream(std::string_view listener) {
@@ -131,12 +132,6 @@ void WorkerTelemetry::outlierEjection(const translate::Cluster& cluster, upstrea
 
 namespace {
 
-std::string_view label(const std::map<std::string, std::string>& labels, const char* key,
-                       std::string_view fallback) {
-  auto it = labels.find(key);
-  return it == labels.end() || it->second.empty() ? fallback : std::string_view(it->second);
-}
-
 std::string_view orUnknown(std::string_view v) {
   return v.empty() ? telemetry::kUnknown : v;
 }
@@ -167,7 +162,7 @@ telemetry::IstioRequestLabels WorkerTelemetry::istioLabels(const RequestRecord& 
     labels.destination_workload = self_.workload;
     labels.destination_workload_namespace = self_.namespace_;
     labels.destination_app = self_.app;
-    labels.destination_canonical_service = self_.app;
+    labels.destination_canonical_service = self_.canonical_service;
     labels.destination_version = self_.version;
     labels.destination_canonical_revision = self_.revision;
     labels.destination_principal =
@@ -177,14 +172,16 @@ telemetry::IstioRequestLabels WorkerTelemetry::istioLabels(const RequestRecord& 
       labels.source_workload = orUnknown(p.workload);
       labels.source_workload_namespace = orUnknown(p.namespace_);
       labels.source_app = orUnknown(p.app.empty() ? p.workload : p.app);
-      labels.source_canonical_service = labels.source_app;
+      // An older peer's header has no canonical service: its app was taken for it.
+      labels.source_canonical_service =
+          p.canonical_service.empty() ? labels.source_app : p.canonical_service;
       labels.source_version = orUnknown(p.version);
       if (!p.revision.empty()) labels.source_canonical_revision = p.revision;
       labels.source_principal = orUnknown(record.peer_principal);
     }
   } else {
     labels.source_workload = self_.workload;
-    labels.source_canonical_service = self_.app;
+    labels.source_canonical_service = self_.canonical_service;
     labels.source_workload_namespace = self_.namespace_;
     labels.source_app = self_.app;
     labels.source_version = self_.version;
@@ -195,10 +192,11 @@ telemetry::IstioRequestLabels WorkerTelemetry::istioLabels(const RequestRecord& 
       const translate::Endpoint& e = *record.endpoint;
       labels.destination_workload = e.workload;
       labels.destination_workload_namespace = orUnknown(e.namespace_);
-      labels.destination_app = label(e.labels, "app", e.workload);
-      labels.destination_canonical_service = labels.destination_app;
-      labels.destination_version = label(e.labels, "version", telemetry::kUnknown);
-      labels.destination_canonical_revision = translate::canonicalRevision(e.labels);
+      // Compiled when the endpoint arrived (translate::nameEndpoint): no label lookups here.
+      labels.destination_app = e.names.app;
+      labels.destination_canonical_service = e.names.canonical_service;
+      labels.destination_version = e.names.version;
+      labels.destination_canonical_revision = e.names.canonical_revision;
     }
   }
   labels.response_code = record.log.response_code;
@@ -215,7 +213,7 @@ void WorkerTelemetry::recordSpan(const RequestRecord& record) {
     source->service_name = self_.app + "." + self_.namespace_;
     source->tags = {{"component", "proxy"},
                     {"node_id", self_.workload + "." + self_.namespace_},
-                    {"istio.canonical_service", self_.app},
+                    {"istio.canonical_service", self_.canonical_service},
                     {"istio.canonical_revision", self_.revision},
                     {"istio.namespace", self_.namespace_},
                     {"istio.mesh_id", "cluster.local"}};

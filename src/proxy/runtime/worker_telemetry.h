@@ -31,6 +31,8 @@ class WorkerTelemetry {
     std::string version = "unknown";    // labels["version"]
     std::string principal = "unknown";  // spiffe://cluster.local/ns/<ns>/sa/<sa> when it has one
     std::string revision = "latest";    // translate::canonicalRevision(labels)
+    // translate::canonicalService(labels, workload); empty: the app.
+    std::string canonical_service{};
   };
 
   // `stats` and `access_log` may be null (tests, or telemetry turned off).

@@ -7,7 +7,7 @@ namespace {
 
 TEST(PeerIdentity, FormatsAndParsesBackWithoutIdentity) {
   const std::string value =
-      formatPeerIdentity({"items-api", "shop", "items", "v2", "2.1.0", "items-sa"});
+      formatPeerIdentity({"items-api", "shop", "items", "v2", "2.1.0", "items-sa", "items"});
   EXPECT_EQ(value, "workload=items-api;app=items;version=v2;revision=2.1.0");
   PeerIdentity p;
   ASSERT_TRUE(parsePeerIdentity(value, p));
@@ -20,11 +20,27 @@ TEST(PeerIdentity, FormatsAndParsesBackWithoutIdentity) {
 }
 
 TEST(PeerIdentity, AnOlderProxysHeaderHasNoRevision) {
-  EXPECT_EQ(formatPeerIdentity({"a", "ns", "a", "unknown", "", "sa"}),
+  EXPECT_EQ(formatPeerIdentity({"a", "ns", "a", "unknown", "", "sa", ""}),
             "workload=a;app=a;version=unknown");
   PeerIdentity p;
   ASSERT_TRUE(parsePeerIdentity("workload=a;app=a;version=v1", p));
   EXPECT_EQ(p.revision, "");
+}
+
+TEST(PeerIdentity, TheCanonicalServiceTravelsWhenItIsNotTheApp) {
+  PeerIdentity in{"items-1", "shop", "items", "v2", "", "items-sa", "catalog"};
+  const std::string value = formatPeerIdentity(in);
+  EXPECT_EQ(value, "workload=items-1;app=items;version=v2;service=catalog");
+  PeerIdentity p;
+  ASSERT_TRUE(parsePeerIdentity(value, p));
+  EXPECT_EQ(p.canonical_service, "catalog");
+  EXPECT_EQ(p.app, "items");
+
+  // The same as the app: left out, and read back as the app.
+  in.canonical_service = "items";
+  EXPECT_EQ(formatPeerIdentity(in), "workload=items-1;app=items;version=v2");
+  ASSERT_TRUE(parsePeerIdentity(formatPeerIdentity(in), p));
+  EXPECT_EQ(p.canonical_service, "items");
 }
 
 TEST(PeerIdentity, IdentityKeysInTheHeaderAreIgnored) {

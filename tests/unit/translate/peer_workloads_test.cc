@@ -44,7 +44,10 @@ spec:
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata: {name: client-1, namespace: default}
-spec: {address: 10.0.0.1, serviceAccount: client, labels: {app: client, version: v2}}
+spec:
+  address: 10.0.0.1
+  serviceAccount: client
+  labels: {app: client, version: v2, service.istio.io/canonical-name: frontend}
 ---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
@@ -60,6 +63,14 @@ apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata: {name: nobody, namespace: default}
 spec: {address: 10.0.0.4}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: db-2, namespace: default}
+spec:
+  address: 10.0.0.9
+  serviceAccount: db
+  labels: {app: db, app.kubernetes.io/name: database, app.kubernetes.io/version: "2024.1"}
 ---
 apiVersion: v1
 kind: Pod
@@ -83,6 +94,7 @@ TEST(PeerWorkloadsTest, TheInboundListenerKnowsTheWorkloadsOneServiceAccountName
   EXPECT_EQ(client->app, "client");
   EXPECT_EQ(client->version, "v2");
   EXPECT_EQ(client->revision, "v2");  // the version label, as Istio's canonical revision falls back
+  EXPECT_EQ(client->canonical_service, "frontend");
   // Two workloads share "batch": which one called is not known, so neither is named.
   EXPECT_EQ(findPeerWorkload(table, "default", "batch"), nullptr);
   // A WorkloadEntry without a service account has no certificate identity to look up.
@@ -94,6 +106,7 @@ TEST(PeerWorkloadsTest, TheInboundListenerKnowsTheWorkloadsOneServiceAccountName
   EXPECT_EQ(web->app, "web");
   EXPECT_EQ(web->version, "unknown");
   EXPECT_EQ(web->revision, "latest");
+  EXPECT_EQ(web->canonical_service, "web");
   EXPECT_EQ(findPeerWorkload(table, "other", "client"), nullptr);
 }
 
@@ -107,6 +120,38 @@ TEST(CanonicalRevisionTest, IstiosLabelOrderThenLatest) {
                                 {"service.istio.io/canonical-revision", "canary"}}),
             "canary");
   EXPECT_EQ(canonicalRevision(L{{"version", ""}}), "latest");  // empty: absent
+}
+
+TEST(CanonicalServiceTest, IstiosLabelOrderThenTheWorkloadName) {
+  using L = std::map<std::string, std::string>;
+  EXPECT_EQ(canonicalService(L{}, "web-1"), "web-1");
+  EXPECT_EQ(canonicalService(L{{"app", "web"}}, "web-1"), "web");
+  EXPECT_EQ(canonicalService(L{{"app", "web"}, {"app.kubernetes.io/name", "shop"}}, "web-1"),
+            "shop");
+  EXPECT_EQ(canonicalService(L{{"app", "web"},
+                               {"app.kubernetes.io/name", "shop"},
+                               {"service.istio.io/canonical-name", "storefront"}},
+                             "web-1"),
+            "storefront");
+  EXPECT_EQ(canonicalService(L{{"service.istio.io/canonical-name", ""}, {"app", "web"}}, "web-1"),
+            "web");  // empty: absent
+}
+
+TEST(WorkloadNamesTest, TheRegistrysEndpointsAreNamedOnceWhenTheClusterIsBuilt) {
+  TranslateResult r = translateYaml(kWorkloads, sidecar());
+  const Snapshot& s = snapshotOf(r);
+  bool found = false;
+  for (const auto& [name, cluster] : s.clusters) {
+    for (const Endpoint& e : cluster.endpoints) {
+      if (e.workload != "db-2") continue;
+      found = true;
+      EXPECT_EQ(e.names.app, "db");
+      EXPECT_EQ(e.names.version, "unknown");
+      EXPECT_EQ(e.names.canonical_service, "database");
+      EXPECT_EQ(e.names.canonical_revision, "2024.1");
+    }
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST(PeerWorkloadsTest, OnlyAnInboundListenerThatProxiesTcpCarriesTheTable) {

@@ -721,8 +721,8 @@ TEST(Codec, IstioMutualServersPeerWorkloadsAndHostAddressesSurviveTheRoundTrip) 
   inbound.kind = tr::ListenerKind::kInbound;
   inbound.routes = std::make_shared<const tr::RouteTable>();
   inbound.peer_workloads = std::make_shared<const tr::PeerWorkloads>(
-      tr::PeerWorkloads{{"default", "client", "client-1", "client", "v1", "v1"},
-                        {"shop", "web", "web-7", "web", "unknown", "latest"}});
+      tr::PeerWorkloads{{"default", "client", "client-1", "client", "v1", "v1", "client"},
+                        {"shop", "web", "web-7", "web", "unknown", "latest", "web"}});
   s.listeners.push_back(inbound);
   SnapshotAssembler assembler;
   auto assembled = assembler.assemble(wholePush(s, 3));
@@ -767,6 +767,38 @@ TEST(Codec, IstioMutualServersPeerWorkloadsAndHostAddressesSurviveTheRoundTrip) 
       << bad.error().message;
 }
 
+TEST(Codec, APeerRowsCanonicalServiceTravelsWhenItIsNotTheApp) {
+  tr::PeerWorkload row{"shop", "items", "items-1", "items", "v1", "latest", "catalog"};
+  v1::PeerWorkload encoded = encodePeerWorkload(row);
+  EXPECT_EQ(encoded.canonical_service(), "catalog");
+  EXPECT_EQ(decodePeerWorkload(encoded).canonical_service, "catalog");
+  // The same as the app (and an older control plane's row): not sent, read back as the app.
+  row.canonical_service = "items";
+  encoded = encodePeerWorkload(row);
+  EXPECT_TRUE(encoded.canonical_service().empty());
+  EXPECT_EQ(decodePeerWorkload(encoded).canonical_service, "items");
+}
+
+TEST(Codec, DecodedEndpointsCarryTheirNames) {
+  tr::Cluster c;
+  c.name = "outbound|80||items.shop.svc.cluster.local";
+  c.port = 80;
+  tr::Endpoint e{"10.0.0.7", 8080};
+  e.workload = "items-1";
+  e.labels = {{"app", "items"},
+              {"service.istio.io/canonical-name", "catalog"},
+              {"app.kubernetes.io/version", "2.0"}};
+  c.endpoints.push_back(e);
+  auto decoded = decodeCluster(encodeCluster(c));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  ASSERT_EQ(decoded->endpoints.size(), 1u);
+  const tr::WorkloadNames& n = decoded->endpoints[0].names;
+  EXPECT_EQ(n.app, "items");
+  EXPECT_EQ(n.version, "unknown");
+  EXPECT_EQ(n.canonical_service, "catalog");
+  EXPECT_EQ(n.canonical_revision, "2.0");
+}
+
 // A delta moves rows of the peer table: the listeners keep sharing one table, rebuilt only when
 // rows change.
 TEST(Codec, PeerWorkloadRowsMoveByDelta) {
@@ -778,8 +810,8 @@ TEST(Codec, PeerWorkloadRowsMoveByDelta) {
   inbound.protocol = "TCP";
   inbound.kind = tr::ListenerKind::kInbound;
   inbound.routes = std::make_shared<const tr::RouteTable>();
-  inbound.peer_workloads = std::make_shared<const tr::PeerWorkloads>(
-      tr::PeerWorkloads{{"a", "x", "x-1", "x", "v1", "v1"}, {"b", "y", "y-1", "y", "v1", "v1"}});
+  inbound.peer_workloads = std::make_shared<const tr::PeerWorkloads>(tr::PeerWorkloads{
+      {"a", "x", "x-1", "x", "v1", "v1", "x"}, {"b", "y", "y-1", "y", "v1", "v1", "y"}});
   s.listeners.push_back(inbound);
   SnapshotAssembler assembler;
   auto first = assembler.assemble(wholePush(s, 1));
@@ -791,7 +823,7 @@ TEST(Codec, PeerWorkloadRowsMoveByDelta) {
   delta.set_base_version(1);
   delta.add_removed_peer_workloads(peerWorkloadKey("a", "x"));
   *delta.mutable_resources()->add_peer_workloads() =
-      encodePeerWorkload({"a-b", "z", "z-1", "z", "v2", "canary"});
+      encodePeerWorkload({"a-b", "z", "z-1", "z", "v2", "canary", "z"});
   auto second = assembler.assemble(delta);
   ASSERT_TRUE(second) << second.error().message;
   const auto& table = second->snapshot->listeners.at(0).peer_workloads;

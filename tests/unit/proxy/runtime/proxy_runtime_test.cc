@@ -610,6 +610,7 @@ TEST(WorkerTelemetry, OutboundIsReportedByTheSourceWithTheChosenEndpoint) {
   e.workload = "items-api-7f9";
   e.namespace_ = "shop";
   e.labels = {{"app", "items"}, {"version", "v2"}, {"app.kubernetes.io/version", "2.3"}};
+  tr::nameEndpoint(e);
   RequestRecord record;
   record.cluster = &c;
   record.listener_kind = tr::ListenerKind::kOutboundProxy;
@@ -633,6 +634,50 @@ TEST(WorkerTelemetry, OutboundIsReportedByTheSourceWithTheChosenEndpoint) {
   EXPECT_EQ(l.destination_canonical_revision, "2.3");
   EXPECT_EQ(l.destination_service_name, "items-api-svc");
   EXPECT_EQ(l.connection_security_policy, "unknown");
+}
+
+TEST(WorkerTelemetry, CanonicalServiceFollowsIstiosLabelOrderOnBothSides) {
+  // The proxy's own: service.istio.io/canonical-name over app.
+  WorkerTelemetry::Workload self{"web-1", "default", "web", "v1", "unknown", "latest"};
+  self.canonical_service = tr::canonicalService(
+      {{"app", "web"}, {"service.istio.io/canonical-name", "storefront"}}, "web-1");
+  WorkerTelemetry t(nullptr, nullptr, self);
+  tr::Cluster c;
+  c.service_name = "items";
+  tr::Endpoint e{"10.0.0.7", 15006};
+  e.workload = "items-1";
+  // app.kubernetes.io/name over app; destination_app stays the app label.
+  e.labels = {{"app", "items"}, {"app.kubernetes.io/name", "catalog"}};
+  tr::nameEndpoint(e);
+  RequestRecord record;
+  record.cluster = &c;
+  record.endpoint = &e;
+  record.listener_kind = tr::ListenerKind::kOutboundProxy;
+  telemetry::IstioRequestLabels l = t.istioLabels(record);
+  EXPECT_EQ(l.source_canonical_service, "storefront");
+  EXPECT_EQ(l.source_app, "web");
+  EXPECT_EQ(l.destination_canonical_service, "catalog");
+  EXPECT_EQ(l.destination_app, "items");
+
+  // Inbound: the proxy is the destination; the caller's from its header's service key, else its
+  // app (an older proxy's header).
+  record = RequestRecord{};
+  record.cluster = &c;
+  record.listener_kind = tr::ListenerKind::kInbound;
+  record.has_peer = true;
+  record.mutual_tls = true;
+  ASSERT_TRUE(telemetry::parsePeerIdentity("workload=items-1;app=items;version=v1;service=catalog",
+                                           record.peer));
+  l = t.istioLabels(record);
+  EXPECT_EQ(l.destination_canonical_service, "storefront");
+  EXPECT_EQ(l.source_canonical_service, "catalog");
+  EXPECT_EQ(l.source_app, "items");
+  ASSERT_TRUE(telemetry::parsePeerIdentity("workload=items-1;app=items", record.peer));
+  EXPECT_EQ(t.istioLabels(record).source_canonical_service, "items");
+
+  // No canonical service given: the app stands for it.
+  WorkerTelemetry plain(nullptr, nullptr, {"web-1", "default", "web", "v1", "unknown", "latest"});
+  EXPECT_EQ(plain.istioLabels(record).destination_canonical_service, "web");
 }
 
 }  // namespace

@@ -1,10 +1,16 @@
 // Route matching of the TCP proxy: destination subnets (IPv4, IPv6, v4-mapped, bad CIDRs), SNI
 // hosts, and first match wins; for a CONNECT tunnel, only the target host's routes, tls routes
 // only for TLS, subnets of a tunnel to a host name by its addresses; the caller's workload from
-// the inbound listener's table.
+// the inbound listener's table; whether a snapshot makes connections detect silent clients.
 #include "proxy/runtime/tcp_proxy.h"
 
 #include <gtest/gtest.h>
+
+#include <asio/io_context.hpp>
+#include <memory>
+
+#include "proxy/runtime/worker_snapshot.h"
+#include "proxy/upstream/connection_pool.h"
 
 namespace halyard::proxy::runtime {
 namespace {
@@ -128,6 +134,34 @@ TEST(TcpProxyTest, ThePeersWorkloadComesFromTheListenersTable) {
   fillPeerWorkload(inbound, stranger);
   EXPECT_TRUE(stranger.workload.empty());
   EXPECT_TRUE(stranger.app.empty());
+}
+
+}  // namespace
+}  // namespace halyard::proxy::runtime
+
+namespace halyard::proxy::runtime {
+namespace {
+
+// Whether a connection does any protocol-detection work is decided once per snapshot: only a
+// listener with a protocol detection timeout makes connections wait for a silent client.
+TEST(WorkerSnapshotTest, KnowsOncePerSnapshotWhetherAnyListenerDetectsSilentClients) {
+  asio::io_context io;
+  upstream::ConnectionPool pool(io.get_executor(), upstream::PoolOptions{});
+  auto snapshot = std::make_shared<translate::Snapshot>();
+  translate::Listener inbound;
+  inbound.name = "virtualInbound";
+  inbound.kind = translate::ListenerKind::kInbound;
+  translate::Listener outbound = inbound;
+  outbound.name = "virtualOutbound";
+  outbound.kind = translate::ListenerKind::kOutboundProxy;
+  snapshot->listeners = {inbound, outbound};
+  EXPECT_FALSE(
+      WorkerSnapshot(snapshot, nullptr, pool, io.get_executor(), 1).detectsSilentClients());
+
+  // The outbound listener's timeout counts too (a CONNECT tunnel to an undeclared port waits).
+  auto timed = std::make_shared<translate::Snapshot>(*snapshot);
+  timed->listeners[1].protocol_detection_timeout = translate::Millis(100);
+  EXPECT_TRUE(WorkerSnapshot(timed, nullptr, pool, io.get_executor(), 2).detectsSilentClients());
 }
 
 }  // namespace
