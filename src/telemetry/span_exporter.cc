@@ -267,8 +267,17 @@ using common::JsonOut;
 constexpr size_t kSpanFixedRoom = 512;
 
 // A tag value (or any string) within the provider's maxTagLength; room for it is made here.
-void putEscaped(JsonOut& out, std::string_view v, size_t max) {
+// `clean`: the value has nothing to escape (digits, the proxy's literals, method tokens,
+// addresses), so it is copied as it is.
+void putEscaped(JsonOut& out, std::string_view v, size_t max, bool clean = false) {
   if (max > 0 && v.size() > max) v = v.substr(0, max);
+  if (clean) {
+    out.reserve(v.size() + 2);
+    out.put('"');
+    out.put(v);
+    out.put('"');
+    return;
+  }
   out.reserve(JsonOut::stringRoom(v.size()));
   out.putString(v);
 }
@@ -302,34 +311,38 @@ bool sourceEncoded(const SpanRecord& s, size_t max_tag_length) {
          (max_tag_length == 0 || s.source->longest_value <= max_tag_length);
 }
 
-// Every tag of a span, in Istio's vocabulary: push(key, value, plain_key) (Istio's own keys need
-// no escape; the proxy's and custom tags' keys are escaped); the proxy's own tags only when
-// `with_source` (else the caller copies them encoded). `url` is scratch space.
+// Every tag of a span, in Istio's vocabulary: push(key, value, plain_key, clean_value) (Istio's
+// own keys need no escape, the proxy's and custom tags' keys are escaped; a clean value has
+// nothing to escape either); the proxy's own tags only when `with_source` (else the caller copies
+// them encoded). `url` is scratch space.
 template <class Push>
 void forEachTag(const SpanRecord& s, bool with_source, std::string& url, Push&& push) {
   if (s.source && with_source) {
-    for (const auto& [k, v] : s.source->tags) push(k, std::string_view(v), false);
+    for (const auto& [k, v] : s.source->tags) push(k, std::string_view(v), false, false);
   }
   std::array<char, 24> number{};
-  push("guid:x-request-id", s.request_id, true);
-  push("http.method", s.method, true);
+  push("guid:x-request-id", s.request_id, true, false);
+  push("http.method", s.method, true, false);
   url.assign("http://").append(s.authority).append(s.path);
-  push("http.url", url, true);
-  push("http.protocol", s.protocol, true);
-  push("http.status_code", decimal(number, s.status), true);
-  push("response_flags", s.flags.empty() ? std::string_view("-") : std::string_view(s.flags), true);
-  push("request_size", decimal(number, s.request_size), true);
-  push("response_size", decimal(number, s.response_size), true);
+  push("http.url", url, true, false);
+  push("http.protocol", s.protocol, true, true);
+  push("http.status_code", decimal(number, s.status), true, true);
+  // Envoy's short flag names ("UF,URX"): letters and commas.
+  push("response_flags", s.flags.empty() ? std::string_view("-") : std::string_view(s.flags), true,
+       true);
+  push("request_size", decimal(number, s.request_size), true, true);
+  push("response_size", decimal(number, s.response_size), true, true);
   const std::string_view cluster =
       s.upstream_cluster.empty() ? std::string_view("-") : std::string_view(s.upstream_cluster);
-  push("upstream_cluster", cluster, true);
-  push("upstream_cluster.name", cluster, true);
-  push("peer.address", s.peer, true);
-  push("downstream_cluster", "-", true);
+  push("upstream_cluster", cluster, true, false);
+  push("upstream_cluster.name", cluster, true, false);
+  // An address the proxy formatted itself: digits, dots, colons, brackets.
+  push("peer.address", s.peer, true, true);
+  push("downstream_cluster", "-", true, true);
   push("user_agent", s.user_agent.empty() ? std::string_view("-") : std::string_view(s.user_agent),
-       true);
-  for (const auto& [k, v] : s.custom_tags) push(k, std::string_view(v), false);
-  if (s.error) push("error", "true", true);
+       true, false);
+  for (const auto& [k, v] : s.custom_tags) push(k, std::string_view(v), false, false);
+  if (s.error) push("error", "true", true, true);
 }
 
 // Opens a span object (after a comma unless `first`) with its ids and name, under the format's
@@ -391,10 +404,11 @@ void SpanExporter::appendZipkinJson(JsonOut& out, std::span<const SpanRecord* co
       out.put(s->source->zipkin_tags);
       first = false;
     }
-    forEachTag(*s, first, scratch, [&](std::string_view k, std::string_view v, bool plain_key) {
-      putKey(out, first, k, plain_key, {}, ":");
-      putEscaped(out, v, max_tag_length);
-    });
+    forEachTag(*s, first, scratch,
+               [&](std::string_view k, std::string_view v, bool plain_key, bool clean) {
+                 putKey(out, first, k, plain_key, {}, ":");
+                 putEscaped(out, v, max_tag_length, clean);
+               });
     out.reserve(2);
     out.put("}}");
   }
@@ -437,13 +451,14 @@ void SpanExporter::appendOtlpJson(JsonOut& out, std::span<const SpanRecord* cons
         out.put(s->source->otlp_attributes);
         first = false;
       }
-      forEachTag(*s, first, scratch, [&](std::string_view k, std::string_view v, bool plain_key) {
-        if (k == "error") return;  // the status says it
-        putKey(out, first, k, plain_key, "{\"key\":", ",\"value\":{\"stringValue\":");
-        putEscaped(out, v, max_tag_length);
-        out.reserve(2);
-        out.put("}}");
-      });
+      forEachTag(*s, first, scratch,
+                 [&](std::string_view k, std::string_view v, bool plain_key, bool clean) {
+                   if (k == "error") return;  // the status says it
+                   putKey(out, first, k, plain_key, "{\"key\":", ",\"value\":{\"stringValue\":");
+                   putEscaped(out, v, max_tag_length, clean);
+                   out.reserve(2);
+                   out.put("}}");
+                 });
       out.reserve(32);
       out.put("],\"status\":{\"code\":");
       out.put(s->error ? '2' : '0');

@@ -118,6 +118,97 @@ TEST(TraceContext, WithoutSettingsNothingIsTouched) {
   EXPECT_TRUE(upstream(t).empty());
 }
 
+// The HTTP/1.1 block an upstream head appends is forEachHeader's headers as text, in order.
+TEST(TraceContext, TheHttp1BlockIsTheUpstreamHeadersAsText) {
+  auto text = [](const TraceContext& t) {
+    std::string out;
+    t.forEachHeader([&](std::string_view n, std::string_view v) {
+      out.append(n).append(": ").append(v).append("\r\n");
+    });
+    return out;
+  };
+  TraceContext child;
+  const Fields in{{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}};
+  child.begin(settings(100), in, Counter{});
+  EXPECT_EQ(child.http1Block(), text(child));
+  EXPECT_NE(child.http1Block().find("x-b3-parentspanid: 00f067aa0ba902b7\r\n"),
+            std::string_view::npos);
+  TraceContext root;
+  const Fields none;
+  root.begin(settings(0), none, Counter{});
+  EXPECT_EQ(root.http1Block(), text(root));
+  EXPECT_EQ(root.http1Block().find("x-b3-parentspanid"), std::string_view::npos);
+  TraceContext off;
+  off.begin(nullptr, none, Counter{});
+  EXPECT_TRUE(off.http1Block().empty());
+}
+
+// A random number per request draws one id whatever the request; the hex of each byte comes
+// from a table, checked here against the plain digit-by-digit form.
+TEST(TraceContext, NewIdsAreTheRandomValuesInLowercaseHex) {
+  TraceContext t;
+  const Fields none;
+  uint64_t calls = 0;
+  t.begin(settings(100), none, [&calls]() -> uint64_t {
+    return ++calls == 1 ? 0x0123456789abcdefull : 0xfedcba9876543210ull;
+  });
+  EXPECT_EQ(t.traceId(), "0123456789abcdeffedcba9876543210");
+  EXPECT_EQ(t.spanId(), "fedcba9876543210");
+}
+
+// useRequestIdForTraceSampling (translate::TracingSettings::sample_by_request_id): Envoy's rule,
+// the UUID's last eight hex digits modulo 10,000 against the percentage in hundredths.
+TEST(TraceContext, ARequestIdDecidesTheSamplingAsInEnvoy) {
+  EXPECT_TRUE(TraceContext::sampleRequestId(50, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00001387"));  // 4999
+  EXPECT_FALSE(TraceContext::sampleRequestId(50, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00001388"));
+  EXPECT_TRUE(TraceContext::sampleRequestId(0.01, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00002710"));  // 0
+  EXPECT_FALSE(TraceContext::sampleRequestId(0.01, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00002711"));
+  // Upper-case digits read the same; the first digits do not count.
+  EXPECT_TRUE(TraceContext::sampleRequestId(50, "FFFFFFFF-5C2D-4E3F-9A0B-1C2D00001387"));
+  EXPECT_TRUE(TraceContext::sampleRequestId(100, "not-a-uuid"));
+  EXPECT_FALSE(TraceContext::sampleRequestId(0, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00000000"));
+
+  // In a request: the id decides whatever the random numbers, unless the settings say random.
+  const Fields none;
+  for (const uint64_t seed : {0x1ull, 0x77ull, 0x123456ull}) {
+    TraceContext in, out;
+    in.begin(settings(50), none, Counter{seed}, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00001387");
+    out.begin(settings(50), none, Counter{seed}, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00001388");
+    EXPECT_TRUE(in.sampled());
+    EXPECT_FALSE(out.sampled());
+  }
+  auto random = std::make_shared<translate::TracingSettings>(*settings(50));
+  random->sample_by_request_id = false;
+  int sampled = 0;
+  for (uint64_t seed = 1; seed <= 64; ++seed) {
+    TraceContext t;
+    uint64_t state = seed * 0x2545f4914f6cdd1dull;
+    t.begin(
+        random, none, [&state] { return state += 0x9e3779b97f4a7c15ull; },
+        "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00001388");
+    sampled += t.sampled() ? 1 : 0;
+  }
+  EXPECT_GT(sampled, 0);  // the random draw, not the id, which says no
+  // An incoming decision still wins over the id.
+  TraceContext continued;
+  const Fields yes{{"x-b3-sampled", "1"}};
+  continued.begin(settings(50), yes, Counter{}, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00001388");
+  EXPECT_TRUE(continued.sampled());
+}
+
+// An id that is not a UUID is hashed: the same id always takes the same decision.
+TEST(TraceContext, AnIdThatIsNotAUuidStillDecidesAlikeAtEveryHop) {
+  int sampled = 0;
+  for (int i = 0; i < 200; ++i) {
+    const std::string id = "request-" + std::to_string(i);
+    const bool first = TraceContext::sampleRequestId(50, id);
+    EXPECT_EQ(TraceContext::sampleRequestId(50, id), first);
+    sampled += first ? 1 : 0;
+  }
+  EXPECT_GT(sampled, 60);
+  EXPECT_LT(sampled, 140);
+}
+
 SpanRecord span() {
   SpanRecord s;
   const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736", id = "00f067aa0ba902b7",
