@@ -374,8 +374,9 @@ bool UpstreamRequest::buildHead() {
   // injects it after the router's; HTTP/1.1 takes it as one pre-rendered block.
   if (rq_.trace.active()) {
     if (text) out.append(rq_.trace.http1Block());
-    if (h2_)
+    if (h2_) {
       rq_.trace.forEachHeader([&](std::string_view n, std::string_view v) { h2_head_.add(n, v); });
+    }
   }
   switch (head.framing.kind) {
     case http::BodyKind::kContentLength:
