@@ -103,12 +103,14 @@ def callgrind(args, pids, what):
 
 
 def run_mode(args, collector, mode, workdir):
-    """One mesh under callgrind in `mode`; {sidecar: dump file}, spans in the measured window."""
+    """One mesh under callgrind in `mode`; {sidecar: [dump file per thread]}, spans in the
+    measured window."""
     os.makedirs(workdir)
     wrapper = os.path.join(workdir, "callgrind.sh")
     with open(wrapper, "w") as f:
-        f.write("#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=%s/cg.%%p.out "
-                "\"$@\"\n" % workdir)
+        # One dump file per thread: the exporter's share is told from the workers'.
+        f.write("#!/bin/sh\nexec valgrind --tool=callgrind --separate-threads=yes "
+                "--callgrind-out-file=%s/cg.%%p.out \"$@\"\n" % workdir)
     os.chmod(wrapper, 0o755)
     cfg = config_dir(workdir, free_port(), free_port())
     set_mode(cfg, mode, collector, settle=False)  # in place before the mesh starts
@@ -138,11 +140,11 @@ def run_mode(args, collector, mode, workdir):
         time.sleep(1)
         dumps = {}
         for name, pid in zip(SIDECARS, pids):
-            found = sorted(glob.glob(os.path.join(workdir, "cg.%d.out.*" % pid)),
-                           key=os.path.getmtime)
+            # cg.<pid>.out.<dump>-<thread>: the one dump, every thread.
+            found = glob.glob(os.path.join(workdir, "cg.%d.out.1-*" % pid))
             if not found:
                 raise RuntimeError("callgrind left no dump for %s (pid %d)" % (name, pid))
-            dumps[name] = found[-1]
+            dumps[name] = sorted(found)
         return dumps, spans
     finally:
         up.stop()
@@ -153,7 +155,28 @@ def total_instructions(dump):
         for line in f:
             if line.startswith(("summary:", "totals:")):
                 return int(line.split()[1])
-    raise RuntimeError("no totals in " + dump)
+    return 0  # a thread that ran nothing in the window
+
+
+THREADS = ("workers", "exporter", "main")
+
+
+def thread_kind(dump):
+    """Which thread a dump is: a worker (Worker::start), the span exporter (SpanExporter::run),
+    or the main thread and any other (control-plane client, admin: scrapes land there)."""
+    with open(dump, errors="replace") as f:
+        text = f.read()
+    if "SpanExporter::run" in text:
+        return "exporter"
+    return "workers" if "Worker::start" in text else "main"
+
+
+def split(dumps):
+    """{thread kind: instructions} of one sidecar's thread dumps."""
+    out = dict.fromkeys(THREADS, 0)
+    for d in dumps:
+        out[thread_kind(d)] += total_instructions(d)
+    return out
 
 
 ANNOTATED = re.compile(r"^\s*([\d,]+)\s+\([\s\d.]+%\)\s+(.*?)\s*$")
@@ -162,7 +185,7 @@ ANNOTATED = re.compile(r"^\s*([\d,]+)\s+\([\s\d.]+%\)\s+(.*?)\s*$")
 def self_instructions(dump):
     """{function: self instructions} from callgrind_annotate (every function, no threshold)."""
     out = subprocess.run(["callgrind_annotate", "--threshold=100", "--inclusive=no", dump],
-                         capture_output=True, text=True, check=True).stdout
+                         capture_output=True, text=True).stdout  # empty for an idle thread
     functions = collections.Counter()
     for line in out.splitlines():
         m = ANNOTATED.match(line)
@@ -192,8 +215,11 @@ def main():
     try:
         for mode in ("off", "tracing"):
             dumps, spans = run_mode(args, collector, mode, os.path.join(tmp, mode))
+            parts = {n: split(d) for n, d in dumps.items()}
             results[mode] = {
-                "per_sidecar": {n: total_instructions(d) / args.requests for n, d in dumps.items()},
+                "per_sidecar": {n: sum(p.values()) / args.requests for n, p in parts.items()},
+                "threads": {k: sum(p[k] for p in parts.values()) / args.requests
+                            for k in THREADS},
                 "spans": spans, "dumps": dumps}
             print("%-8s done: %s" % (mode, ", ".join(
                 "%s %.0f" % (n, v) for n, v in results[mode]["per_sidecar"].items())),
@@ -220,6 +246,18 @@ def report(args, results):
         else:
             a, b = sum(off["per_sidecar"].values()), sum(traced["per_sidecar"].values())
         print("| %s | %.0f | %.0f | %+.0f | %.3fx |" % (name, a, b, b - a, b / a))
+    labels = {"workers": "both: worker threads", "exporter": "both: span exporter thread",
+              "main": "both: main and other threads (scrapes, control plane)"}
+    for kind in THREADS:
+        a, b = off["threads"][kind], traced["threads"][kind]
+        print("| %s | %.0f | %.0f | %+.0f | %s |" % (labels[kind], a, b, b - a,
+                                                    "%.3fx" % (b / a) if a else ""))
+    # The main thread's share moves with the control plane's scrapes that fall in the window
+    # (+-2,000 a request between runs), not with tracing: the figure to compare leaves it out.
+    a = off["threads"]["workers"] + off["threads"]["exporter"]
+    b = traced["threads"]["workers"] + traced["threads"]["exporter"]
+    print("| **both: workers and exporter** | %.0f | %.0f | %+.0f | **%.3fx** |" % (
+        a, b, b - a, b / a))
     print("\nspans received in the measured window: %d (%d requests: %.2f per request)" % (
         traced["spans"], args.requests, traced["spans"] / args.requests))
     if traced["spans"] < 2 * args.requests:
@@ -227,11 +265,15 @@ def report(args, results):
     if args.top:
         before, after = collections.Counter(), collections.Counter()
         for name in SIDECARS:
-            before.update(self_instructions(off["dumps"][name]))
-            after.update(self_instructions(traced["dumps"][name]))
+            for dump in off["dumps"][name]:
+                before.update(self_instructions(dump))
+            for dump in traced["dumps"][name]:
+                after.update(self_instructions(dump))
         growth = {f: (after[f] - before[f]) / args.requests for f in set(before) | set(after)}
+        # A function still running when the counters are dumped (a thread's entry, its event
+        # loop) shows its callees' instructions as its own: those rows say which thread grew.
         print("\nfunctions whose self instructions per request grow most with tracing "
-              "(both sidecars):\n")
+              "(both sidecars; thread entries and event loops include what they called):\n")
         print("| extra per request | off | tracing | function |")
         print("|---:|---:|---:|---|")
         for f, g in sorted(growth.items(), key=lambda kv: -kv[1])[:args.top]:

@@ -257,6 +257,42 @@ TEST(SpanExporter, ZipkinV2Json) {
   EXPECT_EQ(doc[0]["tags"]["error"], "true");
 }
 
+// Values repeated from span to span (service, method, cluster, user agent) are escaped once per
+// batch and copied after: a batch is byte for byte the spans encoded one by one, whatever repeats.
+TEST(SpanExporter, RepeatedValuesEncodeAsTheyWouldAlone) {
+  SpanRecord a = span();
+  a.user_agent = "curl/8 \"quoted\"";
+  SpanRecord b = span();
+  b.upstream_cluster = "outbound|80||other \"svc\"";
+  b.method = "POST";
+  b.user_agent.clear();
+  SpanRecord c = a;
+  for (const size_t max : {size_t{0}, size_t{12}}) {
+    auto alone = [max](const SpanRecord& s) {
+      const std::string one = SpanExporter::zipkinJson({&s}, max);
+      return one.substr(1, one.size() - 2);  // without the brackets
+    };
+    EXPECT_EQ(SpanExporter::zipkinJson({&a, &b, &c, &a}, max),
+              "[" + alone(a) + "," + alone(b) + "," + alone(c) + "," + alone(a) + "]");
+    const auto doc = nlohmann::json::parse(SpanExporter::otlpJson({&a, &b, &c}, max));
+    const auto& spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"];
+    ASSERT_EQ(spans.size(), 3u);
+    auto attribute = [](const nlohmann::json& span, const std::string& key) {
+      for (const auto& a : span["attributes"]) {
+        if (a["key"] == key) return a["value"]["stringValue"].get<std::string>();
+      }
+      return std::string("(none)");
+    };
+    auto clip = [max](std::string v) { return max > 0 && v.size() > max ? v.substr(0, max) : v; };
+    EXPECT_EQ(attribute(spans[0], "upstream_cluster.name"), clip(a.upstream_cluster));
+    EXPECT_EQ(attribute(spans[1], "upstream_cluster"), clip(b.upstream_cluster));
+    EXPECT_EQ(attribute(spans[1], "http.method"), "POST");
+    EXPECT_EQ(attribute(spans[1], "user_agent"), "-");
+    EXPECT_EQ(attribute(spans[2], "user_agent"), clip(a.user_agent));
+    EXPECT_EQ(attribute(spans[2], "upstream_cluster"), clip(a.upstream_cluster));
+  }
+}
+
 TEST(SpanExporter, OtlpHttpJson) {
   const SpanRecord s = span();
   const auto doc = nlohmann::json::parse(SpanExporter::otlpJson({&s}, 256));
