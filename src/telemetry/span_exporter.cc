@@ -280,7 +280,10 @@ struct Memo {
 using Memos = std::array<Memo, static_cast<size_t>(Put::kUserAgent) - kFirstMemo + 1>;
 
 // A tag value (or any string) within the provider's maxTagLength; room for it is made here.
-void putValue(JsonOut& out, std::string_view v, size_t max, Put how, Memos& memos) {
+// Inlined by force, as putKey: left to itself GCC called both out of line, per tag, and a Zipkin
+// span cost a quarter more instructions (callgrind over the 2,500-span batch test).
+[[gnu::always_inline]] inline void putValue(JsonOut& out, std::string_view v, size_t max, Put how,
+                                            Memos& memos) {
   if (max > 0 && v.size() > max) v = v.substr(0, max);
   if (how == Put::kClean) {
     out.reserve(v.size() + 2);
@@ -308,8 +311,9 @@ void putValue(JsonOut& out, std::string_view v, size_t max, Put how, Memos& memo
 
 // `,"key":` (the comma unless `first`): Istio's own keys need no escape, the proxy's and custom
 // tags' keys do. `open` goes before the key (OTLP's `{"key":`), `close` after it.
-void putKey(JsonOut& out, bool& first, std::string_view key, bool plain, std::string_view open,
-            std::string_view close) {
+[[gnu::always_inline]] inline void putKey(JsonOut& out, bool& first, std::string_view key,
+                                          bool plain, std::string_view open,
+                                          std::string_view close) {
   out.reserve(JsonOut::stringRoom(key.size()) + open.size() + close.size() + 1);
   if (!first) out.put(',');
   first = false;
