@@ -9,15 +9,20 @@ callgrind. It runs twice: tracing off, then a mesh-wide Telemetry sampling every
 Zipkin collector in this process (bench/tracing_bench.py's). Each time, after a warm-up, the
 counters of both sidecars (every thread: workers and the span exporter) are zeroed, --requests
 keep-alive requests are sent, the exporter is given time to post their spans, and the counters are
-dumped. Reported: instructions per request per sidecar and in total, the tracing/off ratio, and
-the spans the collector received in the measured window (two per request when tracing works).
+dumped, one file per thread. Reported: instructions per request per sidecar and in total, per
+kind of thread (workers, span exporter, main), the tracing/off ratio, and the spans the collector
+received in the measured window (two per request when tracing works). The main thread's share
+moves with the control plane's scrapes (about 2,000 a request between runs), so the figure to
+compare is workers and exporter together (the bold row).
 
-    bench/tracing_instructions.py [--requests 3000] [--connections 4] [--top N] [--build build]
+    bench/tracing_instructions.py [--requests 3000] [--warmup 500] [--connections 4] [--top N]
+                                  [--build build] [--keep]
 
 --top N also lists the N functions whose own (self) instructions per request grow most with
 tracing, both sidecars together. Cache misses, locks and system calls are not weighed: the
 issue's bound is CPU time (tracing_bench.py); this says whether a change made tracing cheaper.
-Not part of the test command. Needs valgrind, nginx (scripts/setup.sh installs them).
+Not part of the test command. Needs nginx and taskset (scripts/setup.sh installs them) and
+Valgrind (`apt-get install valgrind`; not in setup.sh, since no test uses it).
 """
 import argparse
 import collections
@@ -206,7 +211,8 @@ def main():
     args = ap.parse_args()
     for tool in ("valgrind", "callgrind_control", "callgrind_annotate", "nginx", "taskset"):
         if not shutil.which(tool):
-            sys.exit("%s is not installed (scripts/setup.sh installs it)" % tool)
+            sys.exit("%s is not installed (%s)" % (tool, "apt-get install valgrind" if "grind"
+                                                   in tool else "scripts/setup.sh installs it"))
     # This process (client and collector) stays off core 1, where halyard up runs the sidecars.
     os.sched_setaffinity(0, {0})
     collector = Collector()
