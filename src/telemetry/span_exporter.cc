@@ -12,6 +12,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <tuple>
 
@@ -219,10 +220,33 @@ void SpanExporter::flush() {
   }
 }
 
+void SpanRecord::setTexts(const std::array<std::string_view, kTexts>& values) {
+  size_t total = 0;
+  for (const std::string_view v : values) total += v.size();
+  if (texts.size() < total) texts.resize(total);
+  uint32_t at = 0;
+  for (size_t i = 0; i < kTexts; ++i) {
+    text_at[i] = at;
+    if (!values[i].empty()) std::memcpy(texts.data() + at, values[i].data(), values[i].size());
+    at += static_cast<uint32_t>(values[i].size());
+  }
+  text_at[kTexts] = at;
+}
+
+void SpanRecord::setText(Text which, std::string_view value) {
+  std::array<std::string, kTexts> now;
+  std::array<std::string_view, kTexts> views;
+  for (size_t i = 0; i < kTexts; ++i) {
+    now[i] = i == which ? std::string(value) : std::string(text(static_cast<Text>(i)));
+    views[i] = now[i];
+  }
+  setTexts(views);
+}
+
 void SpanRecord::appendName(std::string& out) const {
   // "outbound|9080||reviews.default.svc.cluster.local" ->
   // "reviews.default.svc.cluster.local:9080/*"
-  const std::string_view cluster = upstream_cluster;
+  const std::string_view cluster = text(kUpstreamCluster);
   if (cluster.starts_with("outbound|")) {
     const size_t p1 = cluster.find('|');
     const size_t p2 = cluster.find('|', p1 + 1);
@@ -235,7 +259,7 @@ void SpanRecord::appendName(std::string& out) const {
       return;
     }
   }
-  out.append(authority).append("/*");
+  out.append(text(kAuthority)).append("/*");
 }
 
 void SpanSource::encodeTags() {
@@ -349,26 +373,28 @@ void forEachTag(const SpanRecord& s, bool with_source, std::string& url, Push&& 
     for (const auto& [k, v] : s.source->tags) push(k, std::string_view(v), false, Put::kEscape);
   }
   std::array<char, 24> number{};
-  push("guid:x-request-id", s.request_id, true, Put::kEscape);
-  push("http.method", s.method, true, Put::kMethod);
-  url.assign("http://").append(s.authority).append(s.path);
+  using T = SpanRecord;
+  push("guid:x-request-id", s.text(T::kRequestId), true, Put::kEscape);
+  push("http.method", s.text(T::kMethod), true, Put::kMethod);
+  url.assign("http://").append(s.text(T::kAuthority)).append(s.text(T::kPath));
   push("http.url", url, true, Put::kEscape);
   push("http.protocol", s.protocol, true, Put::kClean);
   push("http.status_code", decimal(number, s.status), true, Put::kClean);
   // Envoy's short flag names ("UF,URX"): letters and commas.
-  push("response_flags", s.flags.empty() ? std::string_view("-") : std::string_view(s.flags), true,
-       Put::kClean);
+  const std::string_view flags = s.text(T::kFlags);
+  push("response_flags", flags.empty() ? std::string_view("-") : flags, true, Put::kClean);
   push("request_size", decimal(number, s.request_size), true, Put::kClean);
   push("response_size", decimal(number, s.response_size), true, Put::kClean);
   const std::string_view cluster =
-      s.upstream_cluster.empty() ? std::string_view("-") : std::string_view(s.upstream_cluster);
+      s.text(T::kUpstreamCluster).empty() ? std::string_view("-") : s.text(T::kUpstreamCluster);
   push("upstream_cluster", cluster, true, Put::kCluster);
   push("upstream_cluster.name", cluster, true, Put::kCluster);
   // An address the proxy formatted itself: digits, dots, colons, brackets.
-  push("peer.address", s.peer, true, Put::kClean);
+  push("peer.address", s.text(T::kPeer), true, Put::kClean);
   push("downstream_cluster", "-", true, Put::kClean);
-  push("user_agent", s.user_agent.empty() ? std::string_view("-") : std::string_view(s.user_agent),
-       true, Put::kUserAgent);
+  const std::string_view user_agent = s.text(T::kUserAgent);
+  push("user_agent", user_agent.empty() ? std::string_view("-") : user_agent, true,
+       Put::kUserAgent);
   for (const auto& [k, v] : s.custom_tags) push(k, std::string_view(v), false, Put::kEscape);
   if (s.error) push("error", "true", true, Put::kClean);
 }

@@ -222,11 +222,8 @@ SpanRecord span() {
   s.duration_us = 1500;
   s.status = 503;
   s.error = true;
-  s.method = "GET";
-  s.authority = "reviews:9080";
-  s.path = "/a-long-path";
-  s.flags = "UF";
-  s.upstream_cluster = "outbound|9080||reviews.default.svc.cluster.local";
+  s.setTexts({"GET", "reviews:9080", "/a-long-path", "UF",
+              "outbound|9080||reviews.default.svc.cluster.local", "", "", ""});
   auto source = std::make_shared<SpanSource>();
   source->service_name = "reviews.default";
   source->tags = {{"component", "proxy"}};
@@ -261,11 +258,11 @@ TEST(SpanExporter, ZipkinV2Json) {
 // batch and copied after: a batch is byte for byte the spans encoded one by one, whatever repeats.
 TEST(SpanExporter, RepeatedValuesEncodeAsTheyWouldAlone) {
   SpanRecord a = span();
-  a.user_agent = "curl/8 \"quoted\"";
+  a.setText(SpanRecord::kUserAgent, "curl/8 \"quoted\"");
   SpanRecord b = span();
-  b.upstream_cluster = "outbound|80||other \"svc\"";
-  b.method = "POST";
-  b.user_agent.clear();
+  b.setText(SpanRecord::kUpstreamCluster, "outbound|80||other \"svc\"");
+  b.setText(SpanRecord::kMethod, "POST");
+  b.setText(SpanRecord::kUserAgent, "");
   SpanRecord c = a;
   for (const size_t max : {size_t{0}, size_t{12}}) {
     auto alone = [max](const SpanRecord& s) {
@@ -283,13 +280,16 @@ TEST(SpanExporter, RepeatedValuesEncodeAsTheyWouldAlone) {
       }
       return std::string("(none)");
     };
-    auto clip = [max](std::string v) { return max > 0 && v.size() > max ? v.substr(0, max) : v; };
-    EXPECT_EQ(attribute(spans[0], "upstream_cluster.name"), clip(a.upstream_cluster));
-    EXPECT_EQ(attribute(spans[1], "upstream_cluster"), clip(b.upstream_cluster));
+    auto clip = [max](std::string_view v) {
+      return std::string(max > 0 && v.size() > max ? v.substr(0, max) : v);
+    };
+    EXPECT_EQ(attribute(spans[0], "upstream_cluster.name"),
+              clip(a.text(SpanRecord::kUpstreamCluster)));
+    EXPECT_EQ(attribute(spans[1], "upstream_cluster"), clip(b.text(SpanRecord::kUpstreamCluster)));
     EXPECT_EQ(attribute(spans[1], "http.method"), "POST");
     EXPECT_EQ(attribute(spans[1], "user_agent"), "-");
-    EXPECT_EQ(attribute(spans[2], "user_agent"), clip(a.user_agent));
-    EXPECT_EQ(attribute(spans[2], "upstream_cluster"), clip(a.upstream_cluster));
+    EXPECT_EQ(attribute(spans[2], "user_agent"), clip(a.text(SpanRecord::kUserAgent)));
+    EXPECT_EQ(attribute(spans[2], "upstream_cluster"), clip(a.text(SpanRecord::kUpstreamCluster)));
   }
 }
 
@@ -333,21 +333,24 @@ TEST(SpanExporter, SourceTagsEncodedOnce) {
 TEST(SpanBuffer, RecordsTakeTurns) {
   SpanBuffer buffer;
   for (int i = 0; i < 3; ++i)
-    buffer.add([&](SpanRecord& r) { r.path = "/first/" + std::to_string(i); });
+    buffer.add([&](SpanRecord& r) { r.setText(SpanRecord::kPath, "/first/" + std::to_string(i)); });
   SpanBuffer::Taken first = buffer.take();
   ASSERT_EQ(first.count, 3u);
-  EXPECT_EQ(first.records[2].path, "/first/2");
-  buffer.add([](SpanRecord& r) { r.path = "/during"; });  // filled while the exporter encodes
+  EXPECT_EQ(first.records[2].text(SpanRecord::kPath), "/first/2");
+  buffer.add([](SpanRecord& r) {
+    r.setText(SpanRecord::kPath, "/during");
+  });  // filled while the exporter encodes
   buffer.giveBack(std::move(first.records));
   SpanBuffer::Taken second = buffer.take();
   ASSERT_EQ(second.count, 1u);
-  EXPECT_EQ(second.records[0].path, "/during");
+  EXPECT_EQ(second.records[0].text(SpanRecord::kPath), "/during");
   buffer.giveBack(std::move(second.records));
-  buffer.add([](SpanRecord& r) { r.method.assign("GET"); });
+  buffer.add([](SpanRecord& r) { r.setText(SpanRecord::kMethod, "GET"); });
   SpanBuffer::Taken third = buffer.take();
   ASSERT_EQ(third.count, 1u);
-  EXPECT_EQ(third.records[0].path, "/first/0");  // the earlier span's value, kept in place
-  EXPECT_EQ(third.records[0].method, "GET");
+  EXPECT_EQ(third.records[0].text(SpanRecord::kPath),
+            "/first/0");  // the earlier span's value, kept in place
+  EXPECT_EQ(third.records[0].text(SpanRecord::kMethod), "GET");
 }
 
 // A worker's buffer asks for an early export once, when it reaches kFlushAt, and drops (counting)
@@ -356,7 +359,7 @@ TEST(SpanBuffer, AsksForAnEarlyExportWhenFillingUp) {
   SpanBuffer buffer;
   size_t asked = 0, asked_at = 0;
   for (size_t i = 1; i <= SpanBuffer::kMaxBuffered + 5; ++i) {
-    if (buffer.add([](SpanRecord& r) { r.path = "/"; })) {
+    if (buffer.add([](SpanRecord& r) { r.setText(SpanRecord::kPath, "/"); })) {
       ++asked;
       asked_at = i;
     }
