@@ -44,9 +44,30 @@ struct SpanSource {
   size_t longest_value = 0;
 };
 
-// One finished span, as the request path leaves it: plain fields, copied once (short strings stay
-// in place); names, URLs and the tag list are assembled only when a batch is encoded.
+// One finished span, as the request path leaves it: plain fields, copied once; names, URLs and
+// the tag list are assembled only when a batch is encoded.
 struct SpanRecord {
+  // The request's strings, end to end in one buffer that keeps its capacity from span to span:
+  // one size check and a copy each, where a string per field cost an assign each on the worker.
+  enum Text : uint8_t {
+    kMethod,
+    kAuthority,
+    kPath,
+    kFlags,            // "" for none
+    kUpstreamCluster,  // "" for none
+    kPeer,
+    kUserAgent,
+    kRequestId,
+  };
+  static constexpr size_t kTexts = 8;
+  std::string_view text(Text which) const {
+    return {texts.data() + text_at[which], text_at[which + 1] - text_at[which]};
+  }
+  // Every text at once, in Text order.
+  void setTexts(const std::array<std::string_view, kTexts>& values);
+  // One text, the others kept (tests: it copies them all).
+  void setText(Text which, std::string_view value);
+
   std::array<char, 32> trace_id{};  // hex
   std::array<char, 16> span_id{};
   std::array<char, 16> parent_id{};
@@ -59,14 +80,8 @@ struct SpanRecord {
   uint64_t request_size = 0;
   uint64_t response_size = 0;
   std::string_view protocol = "HTTP/1.1";  // a literal
-  std::string method;
-  std::string authority;
-  std::string path;
-  std::string flags;             // "" for none
-  std::string upstream_cluster;  // "" for none
-  std::string peer;
-  std::string user_agent;
-  std::string request_id;
+  std::string texts;  // setTexts: never shrunk, so that refilling it writes no fill bytes
+  std::array<uint32_t, kTexts + 1> text_at{};
   std::vector<std::pair<std::string, std::string>> custom_tags;
   std::shared_ptr<const SpanSource> source;
   std::shared_ptr<const translate::TracingSettings> settings;  // its collectors

@@ -1,6 +1,7 @@
 #include "telemetry/trace_context.h"
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -19,14 +20,21 @@ bool isHex(std::string_view s) {
   return seen >= 0 && !s.empty();
 }
 
-bool allZero(std::string_view s) {
-  return s.find_first_not_of('0') == std::string_view::npos;
-}
-
-// `from` is hex (isHex): copied in lowercase.
-void copyLower(std::string_view from, char* to) {
+// Copies the id `from` to `to` in lowercase, checking it on the way (one pass, not three): -1
+// when a byte is not a hex digit (then `to` holds junk, which the caller does not use), 0 when
+// every digit is zero (an invalid trace id, and an invalid W3C parent id), else 1.
+int copyId(std::string_view from, char* to) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  for (size_t i = 0; i < from.size(); ++i) to[i] = kDigits[hexValue(from[i]) & 0xf];
+  int seen = 0;     // negative once any byte is not a digit (-1 has every bit set)
+  int nonzero = 0;  // the digits' values or'ed
+  for (size_t i = 0; i < from.size(); ++i) {
+    const int v = hexValue(from[i]);
+    seen |= v;
+    nonzero |= v;
+    to[i] = kDigits[v & 0xf];
+  }
+  if (seen < 0) return -1;
+  return nonzero != 0 ? 1 : 0;
 }
 
 }  // namespace
@@ -36,11 +44,20 @@ bool TraceContext::isPropagationHeader(std::string_view n) {
          n == "x-b3-parentspanid" || n == "x-b3-sampled" || n == "x-b3-flags";
 }
 
+namespace {
+// Every byte's two hex digits: an id is eight lookups rather than sixteen shifts and masks.
+constexpr std::array<std::array<char, 2>, 256> kByteHex = [] {
+  constexpr char kDigits[] = "0123456789abcdef";
+  std::array<std::array<char, 2>, 256> t{};
+  for (size_t b = 0; b < 256; ++b) t[b] = {kDigits[b >> 4], kDigits[b & 0xf]};
+  return t;
+}();
+}  // namespace
+
 void TraceContext::hex(uint64_t v, char* out) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  for (int i = 15; i >= 0; --i) {
-    out[i] = kDigits[v & 0xf];
-    v >>= 4;
+  for (int i = 7; i >= 0; --i) {
+    std::memcpy(out + 2 * i, kByteHex[v & 0xff].data(), 2);
+    v >>= 8;
   }
 }
 
@@ -50,6 +67,24 @@ bool TraceContext::sample(uint64_t random) const {
   if (pct <= 0) return false;
   // In millionths of a percent: 0.01% is sampled as exactly as 50%.
   return static_cast<double>(random % 100'000'000) < pct * 1'000'000;
+}
+
+bool TraceContext::sampleRequestId(double pct, std::string_view id) {
+  if (pct >= 100) return true;
+  if (pct <= 0) return false;
+  uint64_t n = 0;
+  // xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx: the last eight digits are random in every UUID
+  // version (the first eight are a timestamp in version 7).
+  const bool uuid = id.size() == 36 && id[8] == '-' && id[13] == '-' && id[18] == '-' &&
+                    id[23] == '-' && isHex(id.substr(28, 8));
+  if (uuid) {
+    for (char c : id.substr(28, 8)) n = n << 4 | static_cast<uint64_t>(hexValue(c));
+  } else {
+    n = 14695981039346656037ull;  // FNV-1a
+    for (char c : id) n = (n ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  }
+  // Envoy's FractionalPercent of TEN_THOUSAND: randomSamplingPercentage in hundredths.
+  return n % 10'000 < static_cast<uint64_t>(std::llround(pct * 100));
 }
 
 void TraceContext::Incoming::offer(std::string_view n, std::string_view v) {
@@ -92,20 +127,17 @@ bool TraceContext::extract(const Incoming& in) {
     const std::string_view trace = v.substr(3, 32), parent = v.substr(36, 16),
                            flags = v.substr(53, 2);
     if (v[2] == '-' && v[35] == '-' && v[52] == '-' && isHex(v.substr(0, 2)) &&
-        v.substr(0, 2) != "ff" && isHex(trace) && isHex(parent) && isHex(flags) &&
-        !allZero(trace) && !allZero(parent)) {
-      copyLower(trace, trace_id_.data());
-      copyLower(parent, parent_id_.data());
+        v.substr(0, 2) != "ff" && isHex(flags) && copyId(trace, trace_id_.data()) > 0 &&
+        copyId(parent, parent_id_.data()) > 0) {
       has_trace_ = has_parent_ = true;
       sampled_ = (hexValue(flags[1]) & 1) != 0;
       return true;
     }
   }
   auto setTrace = [this](std::string_view trace) {
-    if (!isHex(trace) || (trace.size() != 16 && trace.size() != 32) || allZero(trace)) return false;
+    if (trace.size() != 16 && trace.size() != 32) return false;
     std::memset(trace_id_.data(), '0', 32);  // a 64-bit B3 trace id is the low half
-    copyLower(trace, trace_id_.data() + (32 - trace.size()));
-    return true;
+    return copyId(trace, trace_id_.data() + (32 - trace.size())) > 0;
   };
   auto decision = [this](std::string_view s) -> bool {
     if (s == "1" || s == "true" || s == "d") {
@@ -127,8 +159,7 @@ bool TraceContext::extract(const Incoming& in) {
     const std::string_view rest = v.substr(d1 + 1);
     const size_t d2 = rest.find('-');
     const std::string_view span = rest.substr(0, d2);
-    if (setTrace(trace) && span.size() == 16 && isHex(span)) {
-      copyLower(span, parent_id_.data());
+    if (setTrace(trace) && span.size() == 16 && copyId(span, parent_id_.data()) >= 0) {
       has_trace_ = has_parent_ = true;
       if (d2 != std::string_view::npos) {
         const std::string_view tail = rest.substr(d2 + 1);
@@ -145,8 +176,7 @@ bool TraceContext::extract(const Incoming& in) {
     decided = decision(in.sampled);
   }
   if (!in.trace_id.empty() && in.span_id.size() == 16 && setTrace(in.trace_id) &&
-      isHex(in.span_id)) {
-    copyLower(in.span_id, parent_id_.data());
+      copyId(in.span_id, parent_id_.data()) >= 0) {
     has_trace_ = has_parent_ = true;
   }
   return decided;
@@ -176,6 +206,19 @@ void TraceContext::render() {
   p[52] = '-';
   p[53] = '0';
   p[54] = sampled_ ? '1' : '0';
+
+  char* b = block_.data();
+  auto copy = [&b](std::string_view piece) {
+    std::memcpy(b, piece.data(), piece.size());
+    b += piece.size();
+  };
+  forEachHeader([&copy](std::string_view name, std::string_view value) {
+    copy(name);
+    copy(": ");
+    copy(value);
+    copy("\r\n");
+  });
+  block_size_ = static_cast<size_t>(b - block_.data());
 }
 
 }  // namespace halyard::telemetry

@@ -3,8 +3,10 @@
 //
 // Only requests on a listener with tracing (translate::Listener::tracing) get a context; the
 // others pass trace headers through untouched. A request with no incoming context starts a
-// trace, sampled at the configured percentage; one with a context keeps its trace id and its
-// sampling decision, and this hop's span is the child of the incoming span. Upstream, both W3C
+// trace, sampled at the configured percentage (from its x-request-id by default, as Envoy does
+// for Istio's useRequestIdForTraceSampling, so that every hop decides alike); one with a context
+// keeps its trace id and its sampling decision, and this hop's span is the child of the incoming
+// span. Upstream, both W3C
 // (traceparent) and B3 multi headers carry this hop's span as the parent, so applications that
 // forward either kind keep the trace together.
 #pragma once
@@ -35,9 +37,11 @@ class TraceContext {
   };
 
   // Starts this hop's span from the request's fields (a range of elements with lowercase `name`
-  // and `value` views). `random` gives independent 64-bit values (ids and sampling).
+  // and `value` views). `random` gives independent 64-bit values (ids, and sampling when the
+  // settings say so or there is no `request_id`, the request's x-request-id).
   template <class Fields, class Random>
-  void begin(Settings settings, const Fields& fields, Random&& random) {
+  void begin(Settings settings, const Fields& fields, Random&& random,
+             std::string_view request_id = {}) {
     settings_ = std::move(settings);
     if (!settings_) return;
     Incoming incoming;
@@ -47,7 +51,11 @@ class TraceContext {
       hex(random(), trace_id_.data());
       hex(random(), trace_id_.data() + 16);
     }
-    if (!decided) sampled_ = sample(random());
+    if (!decided) {
+      sampled_ = settings_->sample_by_request_id && !request_id.empty()
+                     ? sampleRequestId(settings_->sampling_percentage, request_id)
+                     : sample(random());
+    }
     hex(random(), span_id_.data());
     if (sampled_ && !settings_->custom_tags.empty()) {
       captureTags([&fields](std::string_view name) -> std::optional<std::string_view> {
@@ -89,8 +97,20 @@ class TraceContext {
     push(std::string_view("x-b3-sampled"), std::string_view(sampled_ ? "1" : "0"));
   }
 
+  // The same headers as HTTP/1.1 text ("name: value\r\n" each, in forEachHeader's order),
+  // rendered once per request: an HTTP/1.1 upstream head appends the block in one copy instead
+  // of five checked header appends (empty when not active).
+  std::string_view http1Block() const {
+    return active() ? std::string_view(block_.data(), block_size_) : std::string_view();
+  }
+
   // Headers replaced by forEachHeader when tracing is active (tracestate passes unchanged).
   static bool isPropagationHeader(std::string_view lowercase_name);
+
+  // Envoy's decision from a request id (its UUID request-id extension): the number in the id's
+  // last eight hex digits, modulo 10,000, against the percentage in hundredths. An id that is
+  // not a UUID is hashed instead, so that its hops still agree (Envoy would not sample it).
+  static bool sampleRequestId(double percentage, std::string_view request_id);
 
  private:
   // Reads the incoming context; true when it also carried a sampling decision.
@@ -118,6 +138,11 @@ class TraceContext {
   std::array<char, 16> span_id_{};
   std::array<char, 16> parent_id_{};
   std::array<char, 55> traceparent_{};  // 00-<trace>-<span>-<flags>
+  // http1Block(): the five headers at their longest (with x-b3-parentspanid).
+  static constexpr size_t kBlockRoom =
+      13 + 55 + 2 + 14 + 32 + 2 + 13 + 16 + 2 + 19 + 16 + 2 + 14 + 1 + 2;
+  std::array<char, kBlockRoom> block_{};
+  size_t block_size_ = 0;
   std::vector<std::pair<std::string, std::string>> tag_values_;
 };
 

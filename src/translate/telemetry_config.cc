@@ -112,6 +112,7 @@ struct TracingEntry {
   std::optional<double> sampling;
   std::optional<std::vector<TracingCustomTag>> tags;
   std::optional<bool> disable_reporting;
+  std::optional<bool> use_request_id;  // useRequestIdForTraceSampling
   bool client = true;
   bool server = true;
 };
@@ -136,6 +137,9 @@ std::vector<TracingEntry> readTracing(const config::Object& t, const MeshTelemet
     }
     if (const Node* d = n.get("disableSpanReporting"); d && d->isScalar() && !d->isNull()) {
       entry.disable_reporting = str(d) == "true";
+    }
+    if (const Node* u = n.get("useRequestIdForTraceSampling"); u && u->isScalar() && !u->isNull()) {
+      entry.use_request_id = str(u) != "false";
     }
     const std::string mode = n.get("match") ? str(n.get("match")->get("mode")) : "";
     entry.client = mode != "SERVER";
@@ -175,12 +179,14 @@ struct TracingSide {
   double sampling = 1.0;
   std::vector<TracingCustomTag> tags;
   bool disabled = false;
+  bool use_request_id = true;  // Istio's default
 
   void apply(const TracingEntry& e) {
     if (e.providers) providers = *e.providers;
     if (e.sampling) sampling = *e.sampling;
     if (e.tags) tags = *e.tags;
     if (e.disable_reporting) disabled = *e.disable_reporting;
+    if (e.use_request_id) use_request_id = *e.use_request_id;
   }
   bool operator==(const TracingSide& o) const {
     if (tags.size() != o.tags.size()) return false;
@@ -192,7 +198,8 @@ struct TracingSide {
         return false;
       }
     }
-    return providers == o.providers && sampling == o.sampling && disabled == o.disabled;
+    return providers == o.providers && sampling == o.sampling && disabled == o.disabled &&
+           use_request_id == o.use_request_id;
   }
 };
 
@@ -528,6 +535,7 @@ TracingSides resolveTracingSides(const config::model::ConfigSet& config, const M
       side.sampling = std::clamp(side.sampling, 0.0, 100.0);
     }
     out->sampling_percentage = side.sampling;
+    out->sample_by_request_id = side.use_request_id;
     out->custom_tags = std::move(side.tags);
     out->origin = from.empty() ? "MeshConfig defaultProviders" : from;
     return out;

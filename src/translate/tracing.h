@@ -41,6 +41,10 @@ struct TracingCustomTag {
 struct TracingSettings {
   std::vector<TracingProvider> providers;  // empty: spans are not reported
   double sampling_percentage = 1.0;  // of requests that start a trace here (Istio's default 1%)
+  // Telemetry useRequestIdForTraceSampling (Istio's default true): the sampling decision of a
+  // request that starts a trace comes from its x-request-id, so every hop that sees the same id
+  // decides alike; false: a random draw per request.
+  bool sample_by_request_id = true;
   std::vector<TracingCustomTag> custom_tags;
   // Where the settings came from, for config_dump ("Telemetry istio-system/mesh-default, ...").
   std::string origin;

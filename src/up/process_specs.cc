@@ -57,6 +57,13 @@ std::string expand(const std::string& s, const Vars& vars) {
   return out;
 }
 
+// HALYARD_PROXY_WRAPPER (UpPlan::proxy_wrapper): the proxy runs through it, e.g. under a tool.
+void wrapProxy(const UpPlan& plan, ProcessSpec& p) {
+  if (plan.proxy_wrapper.empty()) return;
+  p.program = plan.proxy_wrapper;
+  p.argv.insert(p.argv.begin(), plan.proxy_wrapper);
+}
+
 }  // namespace
 
 std::vector<ProcessSpec> processSpecs(const UpPlan& plan, char* const* base_env) {
@@ -107,6 +114,7 @@ std::vector<ProcessSpec> processSpecs(const UpPlan& plan, char* const* base_env)
     }
     p.argv.insert(p.argv.end(), {"--admin", loopback(gw.admin_port)});
     credentials(p);
+    wrapProxy(plan, p);
     p.env = plain_env;
     p.cwd = "/";
     p.log_path = log(gw.name);
@@ -138,6 +146,7 @@ std::vector<ProcessSpec> processSpecs(const UpPlan& plan, char* const* base_env)
                          "--outbound-port", std::to_string(wp.outbound_port), "--admin",
                          loopback(wp.admin_port), "--workers", "1"});  // one app's traffic
     credentials(sidecar);
+    wrapProxy(plan, sidecar);
     sidecar.env = plain_env;
     sidecar.cwd = "/";
     sidecar.log_path = log(sidecar.name);

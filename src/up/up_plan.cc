@@ -372,6 +372,13 @@ common::Result<UpPlan, Problems> makePlan(const UpOptions& options) {
     problems.push_back("halyard-proxy not found at " + plan.proxy_binary +
                        " (build it: ninja -C build halyard-proxy)");
   }
+  if (const char* wrapper = std::getenv("HALYARD_PROXY_WRAPPER"); wrapper && *wrapper) {
+    plan.proxy_wrapper = wrapper;
+    if (!executable(plan.proxy_wrapper)) {
+      problems.push_back("HALYARD_PROXY_WRAPPER names " + plan.proxy_wrapper +
+                         ", which is not an executable file; unset it or point it at a script");
+    }
+  }
 
   plan.log_dir = options.log_dir.empty() ? "/tmp/halyard-up-" + std::to_string(::getpid())
                                          : fs::absolute(options.log_dir).string();

@@ -57,6 +57,10 @@ struct UpPlan {
   std::string workload_cert_ttl;
   std::string halyard_binary;
   std::string proxy_binary;
+  // HALYARD_PROXY_WRAPPER, for measuring tools only (bench/tracing_instructions.py runs the
+  // proxies under callgrind): every proxy is started as `<wrapper> <proxy_binary> <args...>`.
+  // The wrapper must exec the proxy in place, so the pid halyard up watches stays the proxy's.
+  std::string proxy_wrapper;
   uint16_t control_port = 0;
   uint16_t control_admin_port = 0;
   std::vector<GatewayPlan> gateways;

@@ -776,6 +776,7 @@ void encodeTracing(const tr::TracingSettings& t, v1::ObsTracing* out) {
     o->set_max_tag_length(p.max_tag_length);
   }
   out->set_sampling_percentage(t.sampling_percentage);
+  out->set_sample_randomly(!t.sample_by_request_id);
   for (const auto& c : t.custom_tags) {
     v1::ObsCustomTag* o = out->add_custom_tags();
     o->set_tag(c.tag);
@@ -800,6 +801,7 @@ std::shared_ptr<const tr::TracingSettings> decodeTracing(const v1::ObsTracing& i
     t->providers.push_back(std::move(o));
   }
   t->sampling_percentage = in.sampling_percentage();
+  t->sample_by_request_id = !in.sample_randomly();
   for (const auto& c : in.custom_tags()) {
     tr::TracingCustomTag o;
     o.tag = c.tag();

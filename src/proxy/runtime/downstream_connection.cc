@@ -494,8 +494,9 @@ void DownstreamConnection::startTrace(RequestState& rq) {
   const ListenerRoutes* own = ownRoutes();  // cached per snapshot, not looked up per request
   if (own) rq.record.telemetry = own->listener->telemetry.get();  // Telemetry metrics/logging
   if (!own || !own->listener->tracing) return;
-  rq.trace.begin(own->listener->tracing, rq.view.headers,
-                 [this] { return ds_.worker.random().next(); });
+  rq.trace.begin(
+      own->listener->tracing, rq.view.headers, [this] { return ds_.worker.random().next(); },
+      rq.request_id);
   rq.record.trace = &rq.trace;
 }
 

@@ -367,12 +367,17 @@ bool UpstreamRequest::buildHead() {
   headers.push_back({"x-forwarded-for", ds_.forwarded_for});
   headers.push_back({"x-forwarded-proto", view.scheme});
   headers.push_back({"x-request-id", rq_.request_id});
-  rq_.trace.forEachHeader([&](std::string_view n, std::string_view v) {
-    headers.push_back({n, v});
-  });
   // Envoy keeps the path a rewrite replaced, for the upstream and for access logs.
   if (rewritten_path_) headers.push_back({"x-envoy-original-path", view.path});
   router::applyHeaderOps(headers, {&route_.request_headers, &destination_->request_headers}, put);
+  // This hop's trace context goes after the route's header operations, as Envoy's tracer
+  // injects it after the router's; HTTP/1.1 takes it as one pre-rendered block.
+  if (rq_.trace.active()) {
+    if (text) out.append(rq_.trace.http1Block());
+    if (h2_) {
+      rq_.trace.forEachHeader([&](std::string_view n, std::string_view v) { h2_head_.add(n, v); });
+    }
+  }
   switch (head.framing.kind) {
     case http::BodyKind::kContentLength:
       put("content-length", digits(head.framing.content_length).view());

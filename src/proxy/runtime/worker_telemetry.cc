@@ -247,18 +247,11 @@ void WorkerTelemetry::recordSpan(const RequestRecord& record) {
     span.protocol = log.protocol == "HTTP/1.0" ? "HTTP/1.0"
                     : log.protocol == "HTTP/2" ? "HTTP/2"
                                                : "HTTP/1.1";
-    span.method.assign(log.method);
-    span.authority.assign(log.authority);
-    span.path.assign(log.path);
-    if (log.response_flags.empty()) {
-      span.flags.clear();
-    } else {
-      span.flags = log.response_flags.toString();
-    }
-    span.upstream_cluster.assign(log.upstream_cluster);
-    span.peer.assign(log.downstream_remote_address);
-    span.user_agent.assign(log.user_agent);
-    span.request_id.assign(log.request_id);
+    // Flags are rare: a string of their own only then.
+    const std::string flags =
+        log.response_flags.empty() ? std::string() : log.response_flags.toString();
+    span.setTexts({log.method, log.authority, log.path, flags, log.upstream_cluster,
+                   log.downstream_remote_address, log.user_agent, log.request_id});
     span.custom_tags = trace.customTags();
     if (span.source != span_source_) span.source = span_source_;
     if (span.settings != trace.sharedSettings()) span.settings = trace.sharedSettings();

@@ -163,10 +163,8 @@ TEST(SpanExporter, PostsABigBatchInPartsOfAtMost1024SpansEachSpanOnce) {
       r.status = 200;
       r.start_us = 1'700'000'000'000'000 + static_cast<int64_t>(i);
       r.duration_us = 100;
-      r.method = "GET";
-      r.authority = "reviews:9080";
-      r.path = "/reviews/" + std::to_string(i);
-      r.peer = "127.0.0.1";
+      const std::string path = "/reviews/" + std::to_string(i);
+      r.setTexts({"GET", "reviews:9080", path, "", "", "127.0.0.1", "", ""});
       r.source = source;
       r.settings = settings;
     });

@@ -118,6 +118,97 @@ TEST(TraceContext, WithoutSettingsNothingIsTouched) {
   EXPECT_TRUE(upstream(t).empty());
 }
 
+// The HTTP/1.1 block an upstream head appends is forEachHeader's headers as text, in order.
+TEST(TraceContext, TheHttp1BlockIsTheUpstreamHeadersAsText) {
+  auto text = [](const TraceContext& t) {
+    std::string out;
+    t.forEachHeader([&](std::string_view n, std::string_view v) {
+      out.append(n).append(": ").append(v).append("\r\n");
+    });
+    return out;
+  };
+  TraceContext child;
+  const Fields in{{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}};
+  child.begin(settings(100), in, Counter{});
+  EXPECT_EQ(child.http1Block(), text(child));
+  EXPECT_NE(child.http1Block().find("x-b3-parentspanid: 00f067aa0ba902b7\r\n"),
+            std::string_view::npos);
+  TraceContext root;
+  const Fields none;
+  root.begin(settings(0), none, Counter{});
+  EXPECT_EQ(root.http1Block(), text(root));
+  EXPECT_EQ(root.http1Block().find("x-b3-parentspanid"), std::string_view::npos);
+  TraceContext off;
+  off.begin(nullptr, none, Counter{});
+  EXPECT_TRUE(off.http1Block().empty());
+}
+
+// A random number per request draws one id whatever the request; the hex of each byte comes
+// from a table, checked here against the plain digit-by-digit form.
+TEST(TraceContext, NewIdsAreTheRandomValuesInLowercaseHex) {
+  TraceContext t;
+  const Fields none;
+  uint64_t calls = 0;
+  t.begin(settings(100), none, [&calls]() -> uint64_t {
+    return ++calls == 1 ? 0x0123456789abcdefull : 0xfedcba9876543210ull;
+  });
+  EXPECT_EQ(t.traceId(), "0123456789abcdeffedcba9876543210");
+  EXPECT_EQ(t.spanId(), "fedcba9876543210");
+}
+
+// useRequestIdForTraceSampling (translate::TracingSettings::sample_by_request_id): Envoy's rule,
+// the UUID's last eight hex digits modulo 10,000 against the percentage in hundredths.
+TEST(TraceContext, ARequestIdDecidesTheSamplingAsInEnvoy) {
+  EXPECT_TRUE(TraceContext::sampleRequestId(50, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00001387"));  // 4999
+  EXPECT_FALSE(TraceContext::sampleRequestId(50, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00001388"));
+  EXPECT_TRUE(TraceContext::sampleRequestId(0.01, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00002710"));  // 0
+  EXPECT_FALSE(TraceContext::sampleRequestId(0.01, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00002711"));
+  // Upper-case digits read the same; the first digits do not count.
+  EXPECT_TRUE(TraceContext::sampleRequestId(50, "FFFFFFFF-5C2D-4E3F-9A0B-1C2D00001387"));
+  EXPECT_TRUE(TraceContext::sampleRequestId(100, "not-a-uuid"));
+  EXPECT_FALSE(TraceContext::sampleRequestId(0, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00000000"));
+
+  // In a request: the id decides whatever the random numbers, unless the settings say random.
+  const Fields none;
+  for (const uint64_t seed : {0x1ull, 0x77ull, 0x123456ull}) {
+    TraceContext in, out;
+    in.begin(settings(50), none, Counter{seed}, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00001387");
+    out.begin(settings(50), none, Counter{seed}, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00001388");
+    EXPECT_TRUE(in.sampled());
+    EXPECT_FALSE(out.sampled());
+  }
+  auto random = std::make_shared<translate::TracingSettings>(*settings(50));
+  random->sample_by_request_id = false;
+  int sampled = 0;
+  for (uint64_t seed = 1; seed <= 64; ++seed) {
+    TraceContext t;
+    uint64_t state = seed * 0x2545f4914f6cdd1dull;
+    t.begin(
+        random, none, [&state] { return state += 0x9e3779b97f4a7c15ull; },
+        "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00001388");
+    sampled += t.sampled() ? 1 : 0;
+  }
+  EXPECT_GT(sampled, 0);  // the random draw, not the id, which says no
+  // An incoming decision still wins over the id.
+  TraceContext continued;
+  const Fields yes{{"x-b3-sampled", "1"}};
+  continued.begin(settings(50), yes, Counter{}, "6a1f4b8e-5c2d-4e3f-9a0b-1c2d00001388");
+  EXPECT_TRUE(continued.sampled());
+}
+
+// An id that is not a UUID is hashed: the same id always takes the same decision.
+TEST(TraceContext, AnIdThatIsNotAUuidStillDecidesAlikeAtEveryHop) {
+  int sampled = 0;
+  for (int i = 0; i < 200; ++i) {
+    const std::string id = "request-" + std::to_string(i);
+    const bool first = TraceContext::sampleRequestId(50, id);
+    EXPECT_EQ(TraceContext::sampleRequestId(50, id), first);
+    sampled += first ? 1 : 0;
+  }
+  EXPECT_GT(sampled, 60);
+  EXPECT_LT(sampled, 140);
+}
+
 SpanRecord span() {
   SpanRecord s;
   const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736", id = "00f067aa0ba902b7",
@@ -131,11 +222,8 @@ SpanRecord span() {
   s.duration_us = 1500;
   s.status = 503;
   s.error = true;
-  s.method = "GET";
-  s.authority = "reviews:9080";
-  s.path = "/a-long-path";
-  s.flags = "UF";
-  s.upstream_cluster = "outbound|9080||reviews.default.svc.cluster.local";
+  s.setTexts({"GET", "reviews:9080", "/a-long-path", "UF",
+              "outbound|9080||reviews.default.svc.cluster.local", "", "", ""});
   auto source = std::make_shared<SpanSource>();
   source->service_name = "reviews.default";
   source->tags = {{"component", "proxy"}};
@@ -164,6 +252,45 @@ TEST(SpanExporter, ZipkinV2Json) {
   EXPECT_EQ(doc[0]["tags"]["upstream_cluster"],
             "outbound|9080||revie");  // clipped too
   EXPECT_EQ(doc[0]["tags"]["error"], "true");
+}
+
+// Values repeated from span to span (service, method, cluster, user agent) are escaped once per
+// batch and copied after: a batch is byte for byte the spans encoded one by one, whatever repeats.
+TEST(SpanExporter, RepeatedValuesEncodeAsTheyWouldAlone) {
+  SpanRecord a = span();
+  a.setText(SpanRecord::kUserAgent, "curl/8 \"quoted\"");
+  SpanRecord b = span();
+  b.setText(SpanRecord::kUpstreamCluster, "outbound|80||other \"svc\"");
+  b.setText(SpanRecord::kMethod, "POST");
+  b.setText(SpanRecord::kUserAgent, "");
+  SpanRecord c = a;
+  for (const size_t max : {size_t{0}, size_t{12}}) {
+    auto alone = [max](const SpanRecord& s) {
+      const std::string one = SpanExporter::zipkinJson({&s}, max);
+      return one.substr(1, one.size() - 2);  // without the brackets
+    };
+    EXPECT_EQ(SpanExporter::zipkinJson({&a, &b, &c, &a}, max),
+              "[" + alone(a) + "," + alone(b) + "," + alone(c) + "," + alone(a) + "]");
+    const auto doc = nlohmann::json::parse(SpanExporter::otlpJson({&a, &b, &c}, max));
+    const auto& spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"];
+    ASSERT_EQ(spans.size(), 3u);
+    auto attribute = [](const nlohmann::json& span, const std::string& key) {
+      for (const auto& a : span["attributes"]) {
+        if (a["key"] == key) return a["value"]["stringValue"].get<std::string>();
+      }
+      return std::string("(none)");
+    };
+    auto clip = [max](std::string_view v) {
+      return std::string(max > 0 && v.size() > max ? v.substr(0, max) : v);
+    };
+    EXPECT_EQ(attribute(spans[0], "upstream_cluster.name"),
+              clip(a.text(SpanRecord::kUpstreamCluster)));
+    EXPECT_EQ(attribute(spans[1], "upstream_cluster"), clip(b.text(SpanRecord::kUpstreamCluster)));
+    EXPECT_EQ(attribute(spans[1], "http.method"), "POST");
+    EXPECT_EQ(attribute(spans[1], "user_agent"), "-");
+    EXPECT_EQ(attribute(spans[2], "user_agent"), clip(a.text(SpanRecord::kUserAgent)));
+    EXPECT_EQ(attribute(spans[2], "upstream_cluster"), clip(a.text(SpanRecord::kUpstreamCluster)));
+  }
 }
 
 TEST(SpanExporter, OtlpHttpJson) {
@@ -206,21 +333,24 @@ TEST(SpanExporter, SourceTagsEncodedOnce) {
 TEST(SpanBuffer, RecordsTakeTurns) {
   SpanBuffer buffer;
   for (int i = 0; i < 3; ++i)
-    buffer.add([&](SpanRecord& r) { r.path = "/first/" + std::to_string(i); });
+    buffer.add([&](SpanRecord& r) { r.setText(SpanRecord::kPath, "/first/" + std::to_string(i)); });
   SpanBuffer::Taken first = buffer.take();
   ASSERT_EQ(first.count, 3u);
-  EXPECT_EQ(first.records[2].path, "/first/2");
-  buffer.add([](SpanRecord& r) { r.path = "/during"; });  // filled while the exporter encodes
+  EXPECT_EQ(first.records[2].text(SpanRecord::kPath), "/first/2");
+  buffer.add([](SpanRecord& r) {
+    r.setText(SpanRecord::kPath, "/during");
+  });  // filled while the exporter encodes
   buffer.giveBack(std::move(first.records));
   SpanBuffer::Taken second = buffer.take();
   ASSERT_EQ(second.count, 1u);
-  EXPECT_EQ(second.records[0].path, "/during");
+  EXPECT_EQ(second.records[0].text(SpanRecord::kPath), "/during");
   buffer.giveBack(std::move(second.records));
-  buffer.add([](SpanRecord& r) { r.method.assign("GET"); });
+  buffer.add([](SpanRecord& r) { r.setText(SpanRecord::kMethod, "GET"); });
   SpanBuffer::Taken third = buffer.take();
   ASSERT_EQ(third.count, 1u);
-  EXPECT_EQ(third.records[0].path, "/first/0");  // the earlier span's value, kept in place
-  EXPECT_EQ(third.records[0].method, "GET");
+  EXPECT_EQ(third.records[0].text(SpanRecord::kPath),
+            "/first/0");  // the earlier span's value, kept in place
+  EXPECT_EQ(third.records[0].text(SpanRecord::kMethod), "GET");
 }
 
 // A worker's buffer asks for an early export once, when it reaches kFlushAt, and drops (counting)
@@ -229,7 +359,7 @@ TEST(SpanBuffer, AsksForAnEarlyExportWhenFillingUp) {
   SpanBuffer buffer;
   size_t asked = 0, asked_at = 0;
   for (size_t i = 1; i <= SpanBuffer::kMaxBuffered + 5; ++i) {
-    if (buffer.add([](SpanRecord& r) { r.path = "/"; })) {
+    if (buffer.add([](SpanRecord& r) { r.setText(SpanRecord::kPath, "/"); })) {
       ++asked;
       asked_at = i;
     }

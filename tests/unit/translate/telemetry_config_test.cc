@@ -232,6 +232,51 @@ spec:
   EXPECT_EQ(plain.client, plain.server);
 }
 
+// useRequestIdForTraceSampling: Istio's default true; a narrower scope's entry overrides it
+// field by field like the other tracing fields, per side.
+TEST(MeshTelemetry, UseRequestIdForTraceSamplingDefaultsToTrueAndNarrowerScopesOverrideIt) {
+  const auto config = parseConfig(std::string(kMesh) + R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: zipkin}]
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: shop, namespace: shop}
+spec:
+  tracing:
+  - useRequestIdForTraceSampling: false
+    randomSamplingPercentage: 50
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: reviews, namespace: shop}
+spec:
+  selector:
+    matchLabels: {app: reviews}
+  tracing:
+  - match: {mode: SERVER}
+    useRequestIdForTraceSampling: true
+)");
+  const MeshTelemetry mesh = readMeshTelemetry(config);
+  auto other = resolveTracing(config, mesh, "istio-system", "default", {});
+  ASSERT_NE(other, nullptr);
+  EXPECT_TRUE(other->sample_by_request_id);
+  auto ratings = resolveTracing(config, mesh, "istio-system", "shop", {{"app", "ratings"}});
+  ASSERT_NE(ratings, nullptr);
+  EXPECT_FALSE(ratings->sample_by_request_id);
+  EXPECT_EQ(ratings->sampling_percentage, 50);
+  const TracingSides reviews =
+      resolveTracingSides(config, mesh, "istio-system", "shop", {{"app", "reviews"}});
+  ASSERT_NE(reviews.client, nullptr);
+  ASSERT_NE(reviews.server, nullptr);
+  EXPECT_FALSE(reviews.client->sample_by_request_id);
+  EXPECT_TRUE(reviews.server->sample_by_request_id);
+}
+
 TEST(MeshTelemetry, TracingFieldsThatAreNotServedAreReportedWithTheirPlace) {
   const auto config = parseConfig(std::string(kMesh) + R"(---
 apiVersion: telemetry.istio.io/v1

@@ -544,6 +544,26 @@ TEST(Codec, AccessLogProvidersAndTagUpsertsSurviveTheRoundTrip) {
   EXPECT_EQ(value, "shop.example.com");
 }
 
+// useRequestIdForTraceSampling travels inverted (sample_randomly), so that a push without the
+// field keeps Istio's default: sampling from the request id.
+TEST(Codec, TheTracingSamplingSourceSurvivesTheRoundTrip) {
+  for (const bool by_request_id : {true, false}) {
+    tr::Snapshot s = tcpSnapshot();
+    auto t = std::make_shared<tr::TracingSettings>();
+    t->sampling_percentage = 25;
+    t->sample_by_request_id = by_request_id;
+    s.listeners[0].tracing = t;
+    SnapshotAssembler assembler;
+    auto assembled = assembler.assemble(wholePush(s, 3));
+    ASSERT_TRUE(assembled) << assembled.error().message;
+    const auto& got = assembled->snapshot->listeners.at(0).tracing;
+    ASSERT_NE(got, nullptr);
+    EXPECT_EQ(got->sampling_percentage, 25);
+    EXPECT_EQ(got->sample_by_request_id, by_request_id);
+  }
+  EXPECT_FALSE(v1::ObsTracing().sample_randomly());
+}
+
 TEST(Codec, TcpRoutesWithoutDestinationsOrOnAnHttpListenerAreRefused) {
   v1::SnapshotPush p = wholePush(tcpSnapshot(), 1);
   p.mutable_resources()->mutable_listeners(0)->mutable_tcp_routes(0)->clear_clusters();
