@@ -75,9 +75,11 @@ class Collector:
             if len(spans) >= count:
                 return spans
             time.sleep(0.2)
+        found = self.trace(trace_id)  # takes the lock itself (not reentrant)
         with self.lock:
-            raise AssertionError("trace %s has %d spans, %d expected; all spans: %s" % (
-                trace_id, len(self.trace(trace_id)), count, self.spans))
+            everything = list(self.spans)
+        raise AssertionError("trace %s has %d spans, %d expected; all spans: %s" % (
+            trace_id, len(found), count, everything))
 
     def stop(self):
         self.server.shutdown()

@@ -369,9 +369,19 @@ bool UpstreamRequest::buildHead() {
   headers.push_back({"x-request-id", rq_.request_id});
   // Envoy keeps the path a rewrite replaced, for the upstream and for access logs.
   if (rewritten_path_) headers.push_back({"x-envoy-original-path", view.path});
-  router::applyHeaderOps(headers, {&route_.request_headers, &destination_->request_headers}, put);
   // This hop's trace context goes after the route's header operations, as Envoy's tracer
-  // injects it after the router's; HTTP/1.1 takes it as one pre-rendered block.
+  // injects it after the router's, and replaces what they set (one copy of each header, ours);
+  // HTTP/1.1 takes it as one pre-rendered block.
+  if (rq_.trace.active()) {
+    router::applyHeaderOps(headers, {&route_.request_headers, &destination_->request_headers},
+                           [&](std::string_view name, std::string_view value) {
+                             if (!telemetry::TraceContext::isPropagationHeader(name)) {
+                               put(name, value);
+                             }
+                           });
+  } else {
+    router::applyHeaderOps(headers, {&route_.request_headers, &destination_->request_headers}, put);
+  }
   if (rq_.trace.active()) {
     if (text) out.append(rq_.trace.http1Block());
     if (h2_) {
