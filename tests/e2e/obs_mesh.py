@@ -1,8 +1,12 @@
 """A small mesh for the observability tests, written with ports the test picks (no fixed app
 ports, so these tests run beside the others): a gateway in front of `reviews` (two versions) and
 a `productpage` client, the apps being samples/apps/echo_app.py."""
+import contextlib
+import time
+
 from conftest import ROOT
 from proxy_harness import free_port
+from up_harness import Mesh, get
 
 ECHO = ROOT / "samples" / "apps" / "echo_app.py"
 HOST = "reviews.example.com"
@@ -131,3 +135,48 @@ spec:
   - route:
     - destination: {{host: productpage, port: {{number: 9080}}}}
 """
+
+
+# MeshConfig naming one Zipkin provider, `test-zipkin`, at {zipkin}, and a mesh-wide Telemetry
+# tracing to it at the given percentage: the head of a tracing test's mesh.yaml (a .format
+# template like the rest: braces doubled).
+ZIPKIN_TRACING = """apiVersion: v1
+kind: ConfigMap
+metadata: {{name: istio, namespace: istio-system}}
+data:
+  mesh: |
+    extensionProviders:
+    - name: test-zipkin
+      zipkin: {{service: 127.0.0.1, port: {zipkin}}}
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {{name: mesh-default, namespace: istio-system}}
+spec:
+  tracing:
+  - providers: [{{name: test-zipkin}}]
+    randomSamplingPercentage: %d
+"""
+
+
+def zipkin_tracing(percentage, more_entries=""):
+    """ZIPKIN_TRACING at `percentage`, with further tracing entries, ending the document."""
+    return ZIPKIN_TRACING % percentage + more_entries + "---\n"
+
+
+@contextlib.contextmanager
+def running_mesh(tmp, mesh_yaml, host):
+    """`halyard up` on `mesh_yaml` (the text of one file) in `tmp`, once its gateway answers `host`
+    with a 200; stopped on exit."""
+    config = tmp / "mesh"
+    config.mkdir()
+    (config / "mesh.yaml").write_text(mesh_yaml)
+    m = Mesh(tmp, config)
+    try:
+        m.wait_running()
+        deadline = time.time() + 20
+        while time.time() < deadline and get(m.port, "/", host)[0] != 200:
+            time.sleep(0.2)
+        yield m
+    finally:
+        m.stop()

@@ -14,28 +14,12 @@ import secrets
 import pytest
 
 from mesh_harness import App, Control, MeshProxy, http_get, wait_until
+from obs_mesh import zipkin_tracing
 from test_sidecar_tunnel import tunnel_exchange
 from test_tcp_tls_routing import TcpBackend, metric_sum
 from trace_collector import Collector
 
-CONFIG = """apiVersion: v1
-kind: ConfigMap
-metadata: {{name: istio, namespace: istio-system}}
-data:
-  mesh: |
-    extensionProviders:
-    - name: test-zipkin
-      zipkin: {{service: 127.0.0.1, port: {zipkin}}}
----
-apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: {{name: mesh-default, namespace: istio-system}}
-spec:
-  tracing:
-  - providers: [{{name: test-zipkin}}]
-    randomSamplingPercentage: 100
----
-apiVersion: v1
+CONFIG = zipkin_tracing(100) + """apiVersion: v1
 kind: Service
 metadata: {{name: items, namespace: default}}
 spec:

@@ -8,33 +8,15 @@ import time
 import pytest
 
 from conftest import ROOT
-from obs_mesh import PRODUCTPAGE_MESH
+from obs_mesh import PRODUCTPAGE_MESH, running_mesh, zipkin_tracing
 from proxy_harness import free_port
 from test_tracing import HOST, check_one_trace, request
 from trace_collector import Collector
-from up_harness import Mesh, get
 
 ECHO = ROOT / "samples" / "apps" / "echo_app.py"
 FORGED = "00-%s-%s-01" % ("ab" * 16, "cd" * 8)
 
-MESH = """apiVersion: v1
-kind: ConfigMap
-metadata: {{name: istio, namespace: istio-system}}
-data:
-  mesh: |
-    extensionProviders:
-    - name: test-zipkin
-      zipkin: {{service: 127.0.0.1, port: {zipkin}}}
----
-apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: {{name: mesh-default, namespace: istio-system}}
-spec:
-  tracing:
-  - providers: [{{name: test-zipkin}}]
-    randomSamplingPercentage: 100
----
-""" + PRODUCTPAGE_MESH.replace(
+MESH = zipkin_tracing(100) + PRODUCTPAGE_MESH.replace(
     """  - route:
     - destination: {{host: productpage, port: {{number: 9080}}}}
 """, """  - headers:
@@ -49,20 +31,12 @@ spec:
 def mesh(tmp_path_factory):
     assert FORGED in MESH  # the gateway's route sets the header
     zipkin = Collector()
-    tmp = tmp_path_factory.mktemp("tracing_header_ops")
-    config = tmp / "mesh"
-    config.mkdir()
-    (config / "mesh.yaml").write_text(MESH.format(
-        zipkin=zipkin.port, productpage=free_port(), reviews=free_port(), echo=ECHO, host=HOST))
-    m = Mesh(tmp, config)
     try:
-        m.wait_running()
-        deadline = time.time() + 20
-        while time.time() < deadline and get(m.port, "/", HOST)[0] != 200:
-            time.sleep(0.2)
-        yield m, zipkin
+        with running_mesh(tmp_path_factory.mktemp("tracing_header_ops"), MESH.format(
+                zipkin=zipkin.port, productpage=free_port(), reviews=free_port(), echo=ECHO,
+                host=HOST), HOST) as m:
+            yield m, zipkin
     finally:
-        m.stop()
         zipkin.stop()
 
 

@@ -11,52 +11,26 @@ import uuid
 import pytest
 
 from conftest import ROOT
-from obs_mesh import PRODUCTPAGE_MESH
+from obs_mesh import PRODUCTPAGE_MESH, running_mesh, zipkin_tracing
 from proxy_harness import free_port
 from test_tracing import GATEWAY, HOST, PRODUCTPAGE
 from trace_collector import Collector
-from up_harness import Mesh, get
 
 ECHO = ROOT / "samples" / "apps" / "echo_app.py"
 REQUESTS = 80
 
-MESH = """apiVersion: v1
-kind: ConfigMap
-metadata: {{name: istio, namespace: istio-system}}
-data:
-  mesh: |
-    extensionProviders:
-    - name: test-zipkin
-      zipkin: {{service: 127.0.0.1, port: {zipkin}}}
----
-apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: {{name: mesh-default, namespace: istio-system}}
-spec:
-  tracing:
-  - providers: [{{name: test-zipkin}}]
-    randomSamplingPercentage: 50
----
-""" + PRODUCTPAGE_MESH
+MESH = zipkin_tracing(50) + PRODUCTPAGE_MESH
 
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory):
     zipkin = Collector()
-    tmp = tmp_path_factory.mktemp("tracing_request_id")
-    config = tmp / "mesh"
-    config.mkdir()
-    (config / "mesh.yaml").write_text(MESH.format(
-        zipkin=zipkin.port, productpage=free_port(), reviews=free_port(), echo=ECHO, host=HOST))
-    m = Mesh(tmp, config)
     try:
-        m.wait_running()
-        deadline = time.time() + 20
-        while time.time() < deadline and get(m.port, "/", HOST)[0] != 200:
-            time.sleep(0.2)
-        yield m, zipkin
+        with running_mesh(tmp_path_factory.mktemp("tracing_request_id"), MESH.format(
+                zipkin=zipkin.port, productpage=free_port(), reviews=free_port(), echo=ECHO,
+                host=HOST), HOST) as m:
+            yield m, zipkin
     finally:
-        m.stop()
         zipkin.stop()
 
 
