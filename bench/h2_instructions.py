@@ -30,18 +30,15 @@ import h2_bench as hb  # noqa: E402
 import proxy_bench as pb  # noqa: E402
 
 
-def count(fleet, binary, backend, silent, requests, workdir):
-    """Runs `binary` under callgrind; the dump file of the measured window."""
+def measured_window(start, requests, workdir):
+    """Starts a proxy under callgrind (`start(fleet, port)` returns its process) in `workdir`,
+    warms it up, and counts `requests` requests; the dump file of that window."""
     os.makedirs(workdir)
-    wrapper = os.path.join(workdir, "run.sh")
-    with open(wrapper, "w") as f:
-        f.write("#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=%s/cg.out %s "
-                "\"$@\"\n" % (workdir, os.path.abspath(binary)))
-    os.chmod(wrapper, 0o755)
     sub = pb.Fleet(workdir)
     try:
         port = pb.free_port()
-        proc = hb.halyard_h2(sub, port, backend, silent, wrapper)
+        proc = start(sub, port)
+        pb.wait_until(lambda: pb.listening(port), "the proxy listening", proc, sub, timeout=30)
         hb.h2load(port, 1000, 16, 16)  # warm-up: every path taken, caches and pools filled
         subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True,
                        check=True)
@@ -54,25 +51,24 @@ def count(fleet, binary, backend, silent, requests, workdir):
     return sorted(glob.glob(os.path.join(workdir, "cg.out.*")), key=os.path.getmtime)[-1]
 
 
+def count(binary, backend, silent, requests, workdir):
+    """A build of halyard-proxy: the dump file of the measured window."""
+    def start(fleet, port):
+        wrapper = os.path.join(workdir, "run.sh")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=%s/cg.out %s "
+                    "\"$@\"\n" % (workdir, os.path.abspath(binary)))
+        os.chmod(wrapper, 0o755)
+        return hb.halyard_h2(fleet, port, backend, silent, wrapper)
+    return measured_window(start, requests, workdir)
+
+
 def count_haproxy(backend, silent, requests, workdir):
-    """HAProxy under callgrind, counted as count() counts a build."""
-    os.makedirs(workdir)
-    sub = pb.Fleet(workdir)
-    try:
-        port = pb.free_port()
-        proc = hb.haproxy_h2(sub, port, backend, silent, prefix=[
-            "valgrind", "--tool=callgrind", "--callgrind-out-file=%s/cg.out" % workdir])
-        pb.wait_until(lambda: pb.listening(port), "haproxy listening", proc, sub, timeout=30)
-        hb.h2load(port, 1000, 16, 16)
-        subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True,
-                       check=True)
-        hb.h2load(port, requests, 16, 16)
-        subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True,
-                       check=True)
-        time.sleep(1)
-    finally:
-        sub.stop_all()
-    return sorted(glob.glob(os.path.join(workdir, "cg.out.*")), key=os.path.getmtime)[-1]
+    """HAProxy, counted as count() counts a build."""
+    return measured_window(lambda fleet, port: hb.haproxy_h2(
+        fleet, port, backend, silent,
+        prefix=["valgrind", "--tool=callgrind", "--callgrind-out-file=%s/cg.out" % workdir]),
+        requests, workdir)
 
 
 def total_instructions(dump):
@@ -100,7 +96,7 @@ def main():
         silent = hb.SilentH2Backend()
         dump = None
         for i, binary in enumerate(args.binaries):
-            dump = count(fleet, binary, backend, silent.port, args.requests,
+            dump = count(binary, backend, silent.port, args.requests,
                          os.path.join(tmp, "build%d" % i))
             rows.append((binary, total_instructions(dump) / args.requests))
         if args.haproxy:

@@ -15,9 +15,8 @@ import urllib.request
 import pytest
 
 from conftest import ROOT
-from obs_mesh import PRODUCTPAGE_MESH
+from obs_mesh import PRODUCTPAGE_MESH, running_mesh
 from proxy_harness import free_port
-from up_harness import Mesh, get
 
 ECHO = ROOT / "samples" / "apps" / "echo_app.py"
 HOST = "shop.example.com"
@@ -28,20 +27,9 @@ REVIEWS = "reviews.default"
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("dashboard-traces")
-    config = tmp / "mesh"
-    config.mkdir()
-    (config / "mesh.yaml").write_text(PRODUCTPAGE_MESH.format(
-        productpage=free_port(), reviews=free_port(), echo=ECHO, host=HOST))
-    m = Mesh(tmp, config)
-    try:
-        m.wait_running()
-        deadline = time.time() + 20
-        while time.time() < deadline and get(m.port, "/", HOST)[0] != 200:
-            time.sleep(0.2)
+    with running_mesh(tmp_path_factory.mktemp("dashboard-traces"), PRODUCTPAGE_MESH.format(
+            productpage=free_port(), reviews=free_port(), echo=ECHO, host=HOST), HOST) as m:
         yield m
-    finally:
-        m.stop()
 
 
 def admin(mesh):

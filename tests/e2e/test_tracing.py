@@ -9,10 +9,9 @@ import time
 import pytest
 
 from conftest import ROOT
-from obs_mesh import PRODUCTPAGE_MESH
+from obs_mesh import PRODUCTPAGE_MESH, running_mesh
 from proxy_harness import free_port
 from trace_collector import Collector
-from up_harness import Mesh, get
 
 ECHO = ROOT / "samples" / "apps" / "echo_app.py"
 HOST = "shop.example.com"
@@ -60,21 +59,10 @@ def collectors():
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory, collectors):
     zipkin, otel = collectors
-    tmp = tmp_path_factory.mktemp("tracing")
-    config = tmp / "mesh"
-    config.mkdir()
-    (config / "mesh.yaml").write_text(MESH.format(
-        zipkin=zipkin.port, otel=otel.port, productpage=free_port(), reviews=free_port(),
-        echo=ECHO, host=HOST))
-    m = Mesh(tmp, config)
-    try:
-        m.wait_running()
-        deadline = time.time() + 20
-        while time.time() < deadline and get(m.port, "/", HOST)[0] != 200:
-            time.sleep(0.2)
+    with running_mesh(tmp_path_factory.mktemp("tracing"), MESH.format(
+            zipkin=zipkin.port, otel=otel.port, productpage=free_port(), reviews=free_port(),
+            echo=ECHO, host=HOST), HOST) as m:
         yield m
-    finally:
-        m.stop()
 
 
 def request(mesh, headers=None):
