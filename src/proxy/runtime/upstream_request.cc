@@ -372,17 +372,14 @@ bool UpstreamRequest::buildHead() {
   // This hop's trace context goes after the route's header operations, as Envoy's tracer
   // injects it after the router's, and replaces what they set (one copy of each header, ours);
   // HTTP/1.1 takes it as one pre-rendered block.
-  if (rq_.trace.active()) {
-    router::applyHeaderOps(headers, {&route_.request_headers, &destination_->request_headers},
-                           [&](std::string_view name, std::string_view value) {
-                             if (!telemetry::TraceContext::isPropagationHeader(name)) {
-                               put(name, value);
-                             }
-                           });
-  } else {
-    router::applyHeaderOps(headers, {&route_.request_headers, &destination_->request_headers}, put);
-  }
-  if (rq_.trace.active()) {
+  const bool tracing = rq_.trace.active();
+  router::applyHeaderOps(headers, {&route_.request_headers, &destination_->request_headers},
+                         [&](std::string_view name, std::string_view value) {
+                           if (!tracing || !telemetry::TraceContext::isPropagationHeader(name)) {
+                             put(name, value);
+                           }
+                         });
+  if (tracing) {
     if (text) out.append(rq_.trace.http1Block());
     if (h2_) {
       rq_.trace.forEachHeader([&](std::string_view n, std::string_view v) { h2_head_.add(n, v); });
