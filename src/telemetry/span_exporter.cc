@@ -1,6 +1,7 @@
 #include "telemetry/span_exporter.h"
 
 #include <netdb.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -144,6 +145,7 @@ void SpanExporter::run() {
   // latency tripled in bench/tracing_bench.py). Niced, this thread yields to a woken worker at
   // once and still gets its share (a few percent is all it needs) of a busy core.
   ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kExporterNice);
+  ::pthread_setname_np(::pthread_self(), "hy-spans");
   std::unique_lock lock(mu_);
   while (!stopping_) {
     cv_.wait_for(lock, kFlushInterval, [this] { return stopping_ || woken_; });
@@ -290,24 +292,14 @@ using common::JsonOut;
 // Room for the fixed parts of a span (keys, ids, numbers): its strings are reserved on their own.
 constexpr size_t kSpanFixedRoom = 512;
 
-// How a value is written: escaped; copied as it is (kClean: nothing to escape in digits, the
-// proxy's literals, addresses it formatted); or through a memo (values that mostly repeat from
-// span to span in a batch: escaped once, then copied from where the body has them already).
-enum class Put : uint8_t { kEscape, kClean, kService, kMethod, kCluster, kUserAgent };
-constexpr size_t kFirstMemo = static_cast<size_t>(Put::kService);
-
-struct Memo {
-  std::string_view value;  // a record's string (or a literal): alive for the whole batch
-  size_t at = 0;           // where its escaped form, quotes included, is in the body
-  size_t size = 0;         // 0: nothing yet
-};
-using Memos = std::array<Memo, static_cast<size_t>(Put::kUserAgent) - kFirstMemo + 1>;
+// How a value is written: escaped, or copied as it is (kClean: nothing to escape in digits, the
+// proxy's literals, addresses it formatted).
+enum class Put : uint8_t { kEscape, kClean };
 
 // A tag value (or any string) within the provider's maxTagLength; room for it is made here.
 // Inlined by force, as putKey: left to itself GCC called both out of line, per tag, and a Zipkin
 // span cost a quarter more instructions (callgrind over the 2,500-span batch test).
-[[gnu::always_inline]] inline void putValue(JsonOut& out, std::string_view v, size_t max, Put how,
-                                            Memos& memos) {
+[[gnu::always_inline]] inline void putValue(JsonOut& out, std::string_view v, size_t max, Put how) {
   if (max > 0 && v.size() > max) v = v.substr(0, max);
   if (how == Put::kClean) {
     out.reserve(v.size() + 2);
@@ -316,21 +308,8 @@ using Memos = std::array<Memo, static_cast<size_t>(Put::kUserAgent) - kFirstMemo
     out.put('"');
     return;
   }
-  if (how == Put::kEscape) {
-    out.reserve(JsonOut::stringRoom(v.size()));
-    out.putString(v);
-    return;
-  }
-  Memo& memo = memos[static_cast<size_t>(how) - kFirstMemo];
-  if (memo.size != 0 && memo.value == v) {
-    out.reserve(memo.size);  // first: it may move the body
-    out.put(out.view().substr(memo.at, memo.size));
-    return;
-  }
   out.reserve(JsonOut::stringRoom(v.size()));
-  const size_t at = out.size();
   out.putString(v);
-  memo = {v, at, out.size() - at};
 }
 
 // `,"key":` (the comma unless `first`): Istio's own keys need no escape, the proxy's and custom
@@ -352,6 +331,38 @@ using Memos = std::array<Memo, static_cast<size_t>(Put::kUserAgent) - kFirstMemo
   out.put(close);
 }
 
+// A piece of a batch's body that its spans mostly share (a proxy's spans differ in ids, times,
+// sizes and the URL, hardly ever in the method, cluster, user agent or name): written out for one
+// span, then copied from where the body has it for every next span that `same` says would write
+// the same bytes. At 100% sampling this is most of a span: copied, not encoded again.
+class SharedPiece {
+ public:
+  template <class Same, class Write>
+  void put(JsonOut& out, const SpanRecord& s, Same&& same, Write&& write) {
+    if (like_ != nullptr && same(*like_, s)) {
+      out.reserve(size_);  // first: it may move the body
+      out.put(out.view().substr(at_, size_));
+      return;
+    }
+    at_ = out.size();
+    write();
+    size_ = out.size() - at_;
+    like_ = &s;  // records outlive the batch's encoding
+  }
+
+ private:
+  const SpanRecord* like_ = nullptr;
+  size_t at_ = 0;
+  size_t size_ = 0;
+};
+
+// What the spans of a batch share, per format call.
+struct SharedPieces {
+  SharedPiece name;     // "name":"..." (from the cluster, else the authority)
+  SharedPiece service;  // the service name, as a value
+  SharedPiece steady;   // the steady tags (forEachSteadyTag)
+};
+
 std::string_view decimal(std::array<char, 24>& buffer, uint64_t value) {
   const auto end = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value).ptr;
   return {buffer.data(), static_cast<size_t>(end - buffer.data())};
@@ -363,50 +374,70 @@ bool sourceEncoded(const SpanRecord& s, size_t max_tag_length) {
          (max_tag_length == 0 || s.source->longest_value <= max_tag_length);
 }
 
-// Every tag of a span, in Istio's vocabulary: push(key, value, plain_key, how) (Istio's own keys
-// need no escape, the proxy's and custom tags' keys are escaped; `how` the value is written,
-// putValue); the proxy's own tags only when `with_source` (else the caller copies them encoded).
-// `url` is scratch space.
+std::string_view orDash(std::string_view v) {
+  return v.empty() ? std::string_view("-") : v;
+}
+
+// The tags of a span in Istio's vocabulary come in two kinds, each given to push(key, value,
+// plain_key, how) (Istio's own keys need no escape, the proxy's and custom tags' keys are
+// escaped; `how` the value is written, putValue). Steady tags are those that repeat from span to
+// span of a proxy: written once per batch and copied (SharedPieces::steady), so they must depend
+// on nothing but the fields sameSteadyTags compares.
 template <class Push>
-void forEachTag(const SpanRecord& s, bool with_source, std::string& url, Push&& push) {
+void forEachSteadyTag(const SpanRecord& s, Push&& push) {
+  using T = SpanRecord;
+  push("http.method", s.text(T::kMethod), true, Put::kEscape);
+  push("http.protocol", s.protocol, true, Put::kClean);
+  // Envoy's short flag names ("UF,URX"): letters and commas.
+  push("response_flags", orDash(s.text(T::kFlags)), true, Put::kClean);
+  const std::string_view cluster = orDash(s.text(T::kUpstreamCluster));
+  push("upstream_cluster", cluster, true, Put::kEscape);
+  push("upstream_cluster.name", cluster, true, Put::kEscape);
+  push("downstream_cluster", "-", true, Put::kClean);
+  push("user_agent", orDash(s.text(T::kUserAgent)), true, Put::kEscape);
+}
+
+bool sameSteadyTags(const SpanRecord& a, const SpanRecord& b) {
+  using T = SpanRecord;
+  return a.protocol == b.protocol && a.text(T::kMethod) == b.text(T::kMethod) &&
+         a.text(T::kFlags) == b.text(T::kFlags) &&
+         a.text(T::kUpstreamCluster) == b.text(T::kUpstreamCluster) &&
+         a.text(T::kUserAgent) == b.text(T::kUserAgent);
+}
+
+// The tags of this request alone, after the steady ones; the proxy's own tags first when
+// `with_source` (else the caller copies them encoded). `url` is scratch space.
+template <class Push>
+void forEachRequestTag(const SpanRecord& s, bool with_source, std::string& url, Push&& push) {
   if (s.source && with_source) {
     for (const auto& [k, v] : s.source->tags) push(k, std::string_view(v), false, Put::kEscape);
   }
   std::array<char, 24> number{};
   using T = SpanRecord;
   push("guid:x-request-id", s.text(T::kRequestId), true, Put::kEscape);
-  push("http.method", s.text(T::kMethod), true, Put::kMethod);
   url.assign("http://").append(s.text(T::kAuthority)).append(s.text(T::kPath));
   push("http.url", url, true, Put::kEscape);
-  push("http.protocol", s.protocol, true, Put::kClean);
   push("http.status_code", decimal(number, s.status), true, Put::kClean);
-  // Envoy's short flag names ("UF,URX"): letters and commas.
-  const std::string_view flags = s.text(T::kFlags);
-  push("response_flags", flags.empty() ? std::string_view("-") : flags, true, Put::kClean);
   push("request_size", decimal(number, s.request_size), true, Put::kClean);
   push("response_size", decimal(number, s.response_size), true, Put::kClean);
-  const std::string_view cluster =
-      s.text(T::kUpstreamCluster).empty() ? std::string_view("-") : s.text(T::kUpstreamCluster);
-  push("upstream_cluster", cluster, true, Put::kCluster);
-  push("upstream_cluster.name", cluster, true, Put::kCluster);
   // An address the proxy formatted itself: digits, dots, colons, brackets.
   push("peer.address", s.text(T::kPeer), true, Put::kClean);
-  push("downstream_cluster", "-", true, Put::kClean);
-  const std::string_view user_agent = s.text(T::kUserAgent);
-  push("user_agent", user_agent.empty() ? std::string_view("-") : user_agent, true,
-       Put::kUserAgent);
   for (const auto& [k, v] : s.custom_tags) push(k, std::string_view(v), false, Put::kEscape);
   if (s.error) push("error", "true", true, Put::kClean);
+}
+
+bool sameName(const SpanRecord& a, const SpanRecord& b) {
+  using T = SpanRecord;
+  return a.text(T::kUpstreamCluster) == b.text(T::kUpstreamCluster) &&
+         a.text(T::kAuthority) == b.text(T::kAuthority);
 }
 
 // Opens a span object (after a comma unless `first`) with its ids and name, under the format's
 // own keys (Zipkin: id/parentId, OTLP: spanId/parentSpanId), and makes room for the span's fixed
 // parts (keys, numbers; its strings make their own). `scratch` is reused for the name.
 void openSpan(JsonOut& out, bool& first, const SpanRecord& s, std::string_view id_key,
-              std::string_view parent_key, std::string& scratch) {
-  scratch.clear();
-  s.appendName(scratch);
-  out.reserve(kSpanFixedRoom + JsonOut::stringRoom(scratch.size()));
+              std::string_view parent_key, std::string& scratch, SharedPiece& name) {
+  out.reserve(kSpanFixedRoom);
   if (!first) out.put(',');
   first = false;
   out.put("{\"traceId\":\"");
@@ -423,8 +454,13 @@ void openSpan(JsonOut& out, bool& first, const SpanRecord& s, std::string_view i
     out.put(std::string_view(s.parent_id.data(), 16));
     out.put('"');
   }
-  out.put(",\"name\":");
-  out.putString(scratch);
+  name.put(out, s, sameName, [&] {
+    scratch.clear();
+    s.appendName(scratch);
+    out.reserve(JsonOut::stringRoom(scratch.size()) + 8);
+    out.put(",\"name\":");
+    out.putString(scratch);
+  });
 }
 
 const std::string& serviceOf(const SpanRecord& s) {
@@ -432,17 +468,21 @@ const std::string& serviceOf(const SpanRecord& s) {
   return s.source ? s.source->service_name : kUnknown;
 }
 
+bool sameService(const SpanRecord& a, const SpanRecord& b) {
+  return serviceOf(a) == serviceOf(b);
+}
+
 }  // namespace
 
 void SpanExporter::appendZipkinJson(JsonOut& out, std::span<const SpanRecord* const> spans,
                                     size_t max_tag_length) {
   std::string scratch;
-  Memos memos;
+  SharedPieces shared;
   out.reserve(2);
   out.put('[');
   bool first_span = true;
   for (const SpanRecord* s : spans) {
-    openSpan(out, first_span, *s, "id", "parentId", scratch);
+    openSpan(out, first_span, *s, "id", "parentId", scratch, shared.name);
     out.put(s->server ? std::string_view(",\"kind\":\"SERVER\"")
                       : std::string_view(",\"kind\":\"CLIENT\""));
     out.put(",\"timestamp\":");
@@ -450,20 +490,25 @@ void SpanExporter::appendZipkinJson(JsonOut& out, std::span<const SpanRecord* co
     out.put(",\"duration\":");
     out.putDecimal(static_cast<uint64_t>(std::max<int64_t>(s->duration_us, 1)));
     out.put(",\"localEndpoint\":{\"serviceName\":");
-    putValue(out, serviceOf(*s), 0, Put::kService, memos);
+    shared.service.put(out, *s, sameService,
+                       [&] { putValue(out, serviceOf(*s), 0, Put::kEscape); });
     out.reserve(16);
     out.put("},\"tags\":{");
     bool first = true;
-    if (sourceEncoded(*s, max_tag_length)) {
-      out.reserve(s->source->zipkin_tags.size());
+    const auto push = [&](std::string_view k, std::string_view v, bool plain_key, Put how) {
+      putKey(out, first, k, plain_key, {}, ":");
+      putValue(out, v, max_tag_length, how);
+    };
+    // The steady tags come first, so that their copy never starts with a comma.
+    shared.steady.put(out, *s, sameSteadyTags, [&] { forEachSteadyTag(*s, push); });
+    first = false;
+    const bool encoded = sourceEncoded(*s, max_tag_length);
+    if (encoded) {
+      out.reserve(s->source->zipkin_tags.size() + 1);
+      out.put(',');
       out.put(s->source->zipkin_tags);
-      first = false;
     }
-    forEachTag(*s, first, scratch,
-               [&](std::string_view k, std::string_view v, bool plain_key, Put how) {
-                 putKey(out, first, k, plain_key, {}, ":");
-                 putValue(out, v, max_tag_length, how, memos);
-               });
+    forEachRequestTag(*s, !encoded, scratch, push);
     out.reserve(2);
     out.put("}}");
   }
@@ -477,7 +522,7 @@ void SpanExporter::appendOtlpJson(JsonOut& out, std::span<const SpanRecord* cons
   std::map<std::string_view, std::vector<const SpanRecord*>> by_service;
   for (const SpanRecord* s : spans) by_service[serviceOf(*s)].push_back(s);
   std::string scratch;
-  Memos memos;
+  SharedPieces shared;
   out.reserve(32);
   out.put("{\"resourceSpans\":[");
   bool first_resource = true;
@@ -486,14 +531,14 @@ void SpanExporter::appendOtlpJson(JsonOut& out, std::span<const SpanRecord* cons
     if (!first_resource) out.put(',');
     first_resource = false;
     out.put("{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":");
-    putValue(out, service, 0, Put::kEscape, memos);
+    putValue(out, service, 0, Put::kEscape);
     out.reserve(128);
     out.put("}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"halyard-proxy\"},\"spans\":[");
     bool first_span = true;
     for (const SpanRecord* s : list) {
       const int64_t start_ns = std::max<int64_t>(s->start_us, 0) * 1000;
       const int64_t end_ns = start_ns + std::max<int64_t>(s->duration_us, 1) * 1000;
-      openSpan(out, first_span, *s, "spanId", "parentSpanId", scratch);
+      openSpan(out, first_span, *s, "spanId", "parentSpanId", scratch, shared.name);
       out.put(s->server ? std::string_view(",\"kind\":2")
                         : std::string_view(",\"kind\":3"));  // SPAN_KIND_SERVER / _CLIENT
       out.put(",\"startTimeUnixNano\":\"");
@@ -502,19 +547,22 @@ void SpanExporter::appendOtlpJson(JsonOut& out, std::span<const SpanRecord* cons
       out.putDecimal(static_cast<uint64_t>(end_ns));
       out.put("\",\"attributes\":[");
       bool first = true;
-      if (sourceEncoded(*s, max_tag_length)) {
-        out.reserve(s->source->otlp_attributes.size());
+      const auto push = [&](std::string_view k, std::string_view v, bool plain_key, Put how) {
+        if (k == "error") return;  // the status says it
+        putKey(out, first, k, plain_key, "{\"key\":", ",\"value\":{\"stringValue\":");
+        putValue(out, v, max_tag_length, how);
+        out.reserve(2);
+        out.put("}}");
+      };
+      shared.steady.put(out, *s, sameSteadyTags, [&] { forEachSteadyTag(*s, push); });
+      first = false;
+      const bool encoded = sourceEncoded(*s, max_tag_length);
+      if (encoded) {
+        out.reserve(s->source->otlp_attributes.size() + 1);
+        out.put(',');
         out.put(s->source->otlp_attributes);
-        first = false;
       }
-      forEachTag(*s, first, scratch,
-                 [&](std::string_view k, std::string_view v, bool plain_key, Put how) {
-                   if (k == "error") return;  // the status says it
-                   putKey(out, first, k, plain_key, "{\"key\":", ",\"value\":{\"stringValue\":");
-                   putValue(out, v, max_tag_length, how, memos);
-                   out.reserve(2);
-                   out.put("}}");
-                 });
+      forEachRequestTag(*s, !encoded, scratch, push);
       out.reserve(32);
       out.put("],\"status\":{\"code\":");
       out.put(s->error ? '2' : '0');

@@ -1,5 +1,7 @@
 #include "proxy/runtime/worker.h"
 
+#include <pthread.h>
+
 #include <asio/co_spawn.hpp>
 #include <asio/post.hpp>
 #include <random>
@@ -59,7 +61,12 @@ void Worker::start() {
   started_ = true;
   for (const auto& l : listeners_) startAccepting(l);
   spawnDetached(io_->get_executor(), flushLoop());
-  thread_ = std::thread([this] { io_->run(); });
+  thread_ = std::thread([this] {
+    // Named so that `top -H` and /proc/<pid>/task/*/comm tell the workers apart (15 bytes max).
+    const std::string name = "hy-worker-" + std::to_string(index_);
+    ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
+    io_->run();
+  });
 }
 
 void Worker::post(std::shared_ptr<const translate::Snapshot> snapshot,

@@ -254,8 +254,9 @@ TEST(SpanExporter, ZipkinV2Json) {
   EXPECT_EQ(doc[0]["tags"]["error"], "true");
 }
 
-// Values repeated from span to span (service, method, cluster, user agent) are escaped once per
-// batch and copied after: a batch is byte for byte the spans encoded one by one, whatever repeats.
+// What spans share (the name, the service, the steady tags: method, protocol, flags, cluster, user
+// agent) is written once per batch and copied after: a batch is byte for byte the spans encoded
+// one by one, whatever repeats and whatever changes.
 TEST(SpanExporter, RepeatedValuesEncodeAsTheyWouldAlone) {
   SpanRecord a = span();
   a.setText(SpanRecord::kUserAgent, "curl/8 \"quoted\"");
@@ -264,6 +265,14 @@ TEST(SpanExporter, RepeatedValuesEncodeAsTheyWouldAlone) {
   b.setText(SpanRecord::kMethod, "POST");
   b.setText(SpanRecord::kUserAgent, "");
   SpanRecord c = a;
+  // Named by the authority (no cluster), then by another one; then other flags and protocol.
+  SpanRecord d = span();
+  d.setText(SpanRecord::kUpstreamCluster, "");
+  SpanRecord e = d;
+  e.setText(SpanRecord::kAuthority, "ratings:9080");
+  SpanRecord f = e;
+  f.setText(SpanRecord::kFlags, "");
+  f.protocol = "HTTP/2";
   for (const size_t max : {size_t{0}, size_t{12}}) {
     auto alone = [max](const SpanRecord& s) {
       const std::string one = SpanExporter::zipkinJson({&s}, max);
@@ -271,6 +280,8 @@ TEST(SpanExporter, RepeatedValuesEncodeAsTheyWouldAlone) {
     };
     EXPECT_EQ(SpanExporter::zipkinJson({&a, &b, &c, &a}, max),
               "[" + alone(a) + "," + alone(b) + "," + alone(c) + "," + alone(a) + "]");
+    EXPECT_EQ(SpanExporter::zipkinJson({&d, &e, &f, &e}, max),
+              "[" + alone(d) + "," + alone(e) + "," + alone(f) + "," + alone(e) + "]");
     const auto doc = nlohmann::json::parse(SpanExporter::otlpJson({&a, &b, &c}, max));
     const auto& spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"];
     ASSERT_EQ(spans.size(), 3u);
