@@ -29,6 +29,23 @@ inline bool needsEscape(uint64_t w) {
 template <class Emit>
 void escapeJson(std::string_view v, Emit&& emit) {
   static constexpr char kHex[] = "0123456789abcdef";
+  // Most values (hosts, paths, ids) need no escape at all: checked eight bytes at a time, the
+  // last word overlapping the one before it, and emitted whole.
+  if (v.size() >= 8) {
+    size_t i = 0;
+    uint64_t w;
+    for (; i + 8 <= v.size(); i += 8) {
+      std::memcpy(&w, v.data() + i, 8);
+      if (json_detail::needsEscape(w)) break;
+    }
+    if (i + 8 > v.size()) {
+      std::memcpy(&w, v.data() + v.size() - 8, 8);
+      if (!json_detail::needsEscape(w)) {
+        emit(v);
+        return;
+      }
+    }
+  }
   size_t run = 0;  // start of the pending run of characters that need no escape
   for (size_t i = 0; i < v.size(); ++i) {
     // Most values (hosts, paths, ids) need no escape: skip them eight bytes at a time.

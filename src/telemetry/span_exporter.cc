@@ -397,12 +397,17 @@ void forEachSteadyTag(const SpanRecord& s, Push&& push) {
   push("user_agent", orDash(s.text(T::kUserAgent)), true, Put::kEscape);
 }
 
+// Equal texts, sizes first (string_view's == compared through an out-of-line call each time).
+bool same(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 bool sameSteadyTags(const SpanRecord& a, const SpanRecord& b) {
   using T = SpanRecord;
-  return a.protocol == b.protocol && a.text(T::kMethod) == b.text(T::kMethod) &&
-         a.text(T::kFlags) == b.text(T::kFlags) &&
-         a.text(T::kUpstreamCluster) == b.text(T::kUpstreamCluster) &&
-         a.text(T::kUserAgent) == b.text(T::kUserAgent);
+  return same(a.protocol, b.protocol) && same(a.text(T::kMethod), b.text(T::kMethod)) &&
+         same(a.text(T::kFlags), b.text(T::kFlags)) &&
+         same(a.text(T::kUpstreamCluster), b.text(T::kUpstreamCluster)) &&
+         same(a.text(T::kUserAgent), b.text(T::kUserAgent));
 }
 
 // The tags of this request alone, after the steady ones; the proxy's own tags first when
@@ -428,8 +433,8 @@ void forEachRequestTag(const SpanRecord& s, bool with_source, std::string& url, 
 
 bool sameName(const SpanRecord& a, const SpanRecord& b) {
   using T = SpanRecord;
-  return a.text(T::kUpstreamCluster) == b.text(T::kUpstreamCluster) &&
-         a.text(T::kAuthority) == b.text(T::kAuthority);
+  return same(a.text(T::kUpstreamCluster), b.text(T::kUpstreamCluster)) &&
+         same(a.text(T::kAuthority), b.text(T::kAuthority));
 }
 
 // Opens a span object (after a comma unless `first`) with its ids and name, under the format's

@@ -35,6 +35,26 @@ TEST(JsonOut, PiecesAfterOneReserveLandInOrderAndGrowthKeepsThem) {
   EXPECT_EQ(out.capacity(), 0u);
 }
 
+// Short pieces are copied inline in overlapping words: every size, at every alignment.
+TEST(JsonOut, PiecesOfEverySizeLandWhole) {
+  const std::string text = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ";
+  for (size_t offset = 0; offset < 8; ++offset) {
+    JsonOut out;
+    std::string expected;
+    out.reserve(offset);
+    out.put(std::string_view(text).substr(0, offset));
+    expected = text.substr(0, offset);
+    for (size_t size = 0; size <= 40; ++size) {
+      const std::string_view piece = std::string_view(text).substr(size % 5, size);
+      out.reserve(size + 1);
+      out.put(piece);
+      out.put('|');
+      expected.append(piece).push_back('|');
+    }
+    ASSERT_EQ(out.view(), expected) << "offset " << offset;
+  }
+}
+
 TEST(JsonOut, StringsAreEscapedAsAppendJsonStringDoes) {
   for (int c = 0; c < 256; ++c) {
     const std::string v = "ab" + std::string(1, static_cast<char>(c)) + "cdefghijkl";

@@ -49,12 +49,16 @@ TEST(JsonString, PlainTextIsCopied) {
   EXPECT_EQ(escaped("caf\xc3\xa9 \xe2\x82\xac"), "\"caf\xc3\xa9 \xe2\x82\xac\"");  // UTF-8 kept
 }
 
+// Every length up to three words, so that the byte falls in each word and in the last word that
+// overlaps the one before it.
 TEST(JsonString, EveryByteThatNeedsAnEscapeIsEscapedAtEveryOffset) {
   for (int c = 0; c < 256; ++c) {
-    for (size_t at = 0; at < 20; ++at) {
-      std::string v(20, 'a');
-      v[at] = static_cast<char>(c);
-      ASSERT_EQ(escaped(v), reference(v)) << "byte " << c << " at " << at;
+    for (size_t size = 1; size <= 24; ++size) {
+      for (size_t at = 0; at < size; ++at) {
+        std::string v(size, 'a');
+        v[at] = static_cast<char>(c);
+        ASSERT_EQ(escaped(v), reference(v)) << "byte " << c << " at " << at << " of " << size;
+      }
     }
   }
   const std::string mixed = "a\"b\\c\nd\re\tf\x01g\x1fh\x7fi long tail without escapes";
