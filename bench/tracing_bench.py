@@ -8,13 +8,20 @@ Reported per mode (medians): requests/s, p50/p99, CPU of the two sidecars per re
 spans the collector received, plus the tracing/off CPU ratio (the issue's bound: at most 1.10).
 
     bench/tracing_bench.py [--duration 10] [--connections 16] [--rounds 3] [--build build]
-                           [--side-by-side]
+                           [--side-by-side] [--rate N]
 
 With --side-by-side, two such meshes run at once, one traced and one not (swapped every round):
 both modes then see the same machine, which on a shared VM host can change speed by a third
 from one minute to the next.
 
-Not part of the test command; needs wrk, nginx and taskset like mesh_bench.py.
+With --rate N, both modes get the same load, N requests a second in all (h2load --h1 --rps), instead
+of wrk's as-fast-as-it-can: run alone, the two modes otherwise serve different loads (tracing
+serves fewer requests a second), and a sidecar's CPU per request depends on its load (fewer
+requests per wake-up cost more each). Istio's own benchmarks measure at a fixed QPS likewise.
+Pick N below what the traced mesh serves flat out (the plain run prints it); h2load reports no
+percentiles, so its mean latency stands in the p50 column.
+
+Not part of the test command; needs wrk, h2load, nginx and taskset like mesh_bench.py.
 """
 import argparse
 import os
@@ -27,7 +34,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mesh_bench import REPO, Up, config_dir, cpu_model, measure  # noqa: E402
+from mesh_bench import REPO, Up, config_dir, cpu_model, h2load_paced, measure  # noqa: E402
 from proxy_bench import free_port  # noqa: E402
 
 TRACING = """apiVersion: v1
@@ -94,10 +101,14 @@ def main():
     p.add_argument("--side-by-side", action="store_true",
                    help="run two meshes at once, one traced and one not (swapped every round), "
                         "so that a change in the machine's speed hits both modes alike")
+    p.add_argument("--rate", type=float, default=0,
+                   help="requests a second in all, the same in both modes (h2load); "
+                        "0: as many as wrk gets through")
     args = p.parse_args()
+    args.load = h2load_paced(args.rate) if args.rate > 0 else None
     # This process (the collector) stays on wrk's core, off the sidecars' one (mesh_bench.Up).
     os.sched_setaffinity(0, {0})
-    for tool in ("wrk", "nginx", "taskset"):
+    for tool in ("wrk", "nginx", "taskset") + (("h2load",) if args.rate > 0 else ()):
         if not shutil.which(tool):
             sys.exit("%s is not installed (scripts/setup.sh installs it)" % tool)
     collector = Collector()
@@ -112,7 +123,7 @@ def main():
             for mode in (("off", "tracing") if rnd % 2 == 0 else ("tracing", "off")):
                 set_mode(cfg, mode, collector)
                 spans0 = collector.spans
-                r = measure(up, args)
+                r = measure(up, args, args.load)
                 time.sleep(2)  # the last batch
                 r["spans"] = collector.spans - spans0
                 if r["errors"]:
@@ -148,7 +159,7 @@ def side_by_side(args, collector):
             measured = [None, None]
 
             def run(i):
-                measured[i] = measure(meshes[i][2], args)
+                measured[i] = measure(meshes[i][2], args, args.load)
 
             threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
             for t in threads:
@@ -176,14 +187,17 @@ def report(args, results):
     def med(mode, key):
         return statistics.median(r[key] for r in results[mode])
 
-    print("CPU: %s, %d cores; %d rounds of %d s, %d connections, keep-alive\n" %
-          (cpu_model(), os.cpu_count(), args.rounds, args.duration, args.connections))
-    print("| mode | req/s | p50 ms | p99 ms | CPU us/req (both sidecars) | spans received |")
+    paced = "at %.0f requests/s (h2load)" % args.rate if args.rate > 0 else "as fast as wrk goes"
+    print("CPU: %s, %d cores; %d rounds of %d s, %d connections, keep-alive, %s\n" %
+          (cpu_model(), os.cpu_count(), args.rounds, args.duration, args.connections, paced))
+    print("| mode | req/s | %s | p99 ms | CPU us/req (both sidecars) | spans received |" %
+          ("mean ms" if args.rate > 0 else "p50 ms"))
     print("|---|---|---|---|---|---|")
     for mode in ("off", "tracing"):
-        print("| %s | %.0f | %.2f | %.2f | %.1f | %.0f |" % (
-            mode, med(mode, "rps"), med(mode, "p50") / 1000, med(mode, "p99") / 1000,
-            med(mode, "cpu_us"), med(mode, "spans")))
+        p99 = "-" if args.rate > 0 else "%.2f" % (med(mode, "p99") / 1000)
+        print("| %s | %.0f | %.2f | %s | %.1f | %.0f |" % (
+            mode, med(mode, "rps"), med(mode, "p50") / 1000, p99, med(mode, "cpu_us"),
+            med(mode, "spans")))
     print("\ntracing/off CPU per request: %.2fx" % (med("tracing", "cpu_us") / med("off", "cpu_us")))
     # Each round measures both modes back to back: the median of the rounds' own ratios is less
     # sensitive to the load drifting between rounds on a shared machine.

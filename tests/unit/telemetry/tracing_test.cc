@@ -145,6 +145,18 @@ TEST(TraceContext, TheHttp1BlockIsTheUpstreamHeadersAsText) {
 
 // A random number per request draws one id whatever the request; the hex of each byte comes
 // from a table, checked here against the plain digit-by-digit form.
+TEST(TraceContext, PropagationHeadersAreKnownByName) {
+  for (const char* name : {"traceparent", "b3", "x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid",
+                           "x-b3-sampled", "x-b3-flags"}) {
+    EXPECT_TRUE(TraceContext::isPropagationHeader(name)) << name;
+  }
+  for (const char* name :
+       {"", "b", "b4", "tracestate", "traceparens", "x-b3-spanie", "x-b3-traceie", "x-b3-sampleD",
+        "y-b3-sampled", "x-b3-parentspanie", "x-b3-flagz", "x-request-id", "user-agent"}) {
+    EXPECT_FALSE(TraceContext::isPropagationHeader(name)) << name;
+  }
+}
+
 TEST(TraceContext, NewIdsAreTheRandomValuesInLowercaseHex) {
   TraceContext t;
   const Fields none;
