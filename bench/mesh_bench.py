@@ -181,12 +181,13 @@ def h2load_paced(rate):
     return load
 
 
-def measure(up, args, load=None):
+def measure(up, args, load=None, warm_up=True):
     load = load or wrk
     client = up.workload("client")
     pids = [up.pid("client.sidecar"), up.pid("server.sidecar")]
     port = client["outbound_port"]
-    load(port, 1, args.connections)  # warm-up: fills the pools
+    if warm_up:
+        load(port, 1, args.connections)  # fills the pools
     before = admin_get(client["admin"], "/stats/prometheus")
     cpu0 = cpu_seconds(pids)
     r = load(port, args.duration, args.connections)

@@ -8,11 +8,14 @@ Reported per mode (medians): requests/s, p50/p99, CPU of the two sidecars per re
 spans the collector received, plus the tracing/off CPU ratio (the issue's bound: at most 1.10).
 
     bench/tracing_bench.py [--duration 10] [--connections 16] [--rounds 3] [--build build]
-                           [--side-by-side] [--rate N]
+                           [--side-by-side] [--rate N] [--slice 2]
 
-With --side-by-side, two such meshes run at once, one traced and one not (swapped every round):
-both modes then see the same machine, which on a shared VM host can change speed by a third
-from one minute to the next.
+Two such meshes run, one traced and one not (the traced one swapped every round). By default they
+run alone in turn, in slices of --slice seconds (A B B A A B ...) adding up to --duration each per
+round: each mode has the machine to itself, and a shared VM host, which can change speed by a
+third from one minute to the next, changes it for both alike. (Measured one mode after the other,
+10 s each, tracing off alone varied from 31.7 to 42.2 us per request within two minutes.)
+With --side-by-side they run at the same time instead, sharing the cores.
 
 With --rate N, both modes get the same load, N requests a second in all (h2load --h1 --rps), instead
 of wrk's as-fast-as-it-can: run alone, the two modes otherwise serve different loads (tracing
@@ -101,6 +104,8 @@ def main():
     p.add_argument("--side-by-side", action="store_true",
                    help="run two meshes at once, one traced and one not (swapped every round), "
                         "so that a change in the machine's speed hits both modes alike")
+    p.add_argument("--slice", type=float, default=2,
+                   help="seconds each mesh runs alone before the other one's turn")
     p.add_argument("--rate", type=float, default=0,
                    help="requests a second in all, the same in both modes (h2load); "
                         "0: as many as wrk gets through")
@@ -112,75 +117,95 @@ def main():
         if not shutil.which(tool):
             sys.exit("%s is not installed (scripts/setup.sh installs it)" % tool)
     collector = Collector()
-    if args.side_by_side:
-        return side_by_side(args, collector)
-    tmp = tempfile.mkdtemp(prefix="halyard-tracing-bench-")
-    cfg = config_dir(tmp, free_port(), free_port())
-    up = Up(args.build, cfg, tmp)
-    results = {"off": [], "tracing": []}
-    try:
-        for rnd in range(args.rounds):
-            for mode in (("off", "tracing") if rnd % 2 == 0 else ("tracing", "off")):
-                set_mode(cfg, mode, collector)
-                spans0 = collector.spans
-                r = measure(up, args, args.load)
-                time.sleep(2)  # the last batch
-                r["spans"] = collector.spans - spans0
-                if r["errors"]:
-                    raise RuntimeError("%s: %d requests failed" % (mode, r["errors"]))
-                results[mode].append(r)
-                print("round %d %-8s %8.0f req/s  %6.1f us/req (pair)  %d spans" %
-                      (rnd + 1, mode, r["rps"], r["cpu_us"], r["spans"]), file=sys.stderr)
-    finally:
-        up.stop()
-        collector.server.shutdown()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    report(args, results)
-
-
-def side_by_side(args, collector):
-    """Both modes at the same time on the same cores: mesh A traced and mesh B not, then the
-    other way round, every round. Each mesh's wrk and sidecars are measured over the same
-    seconds, so the machine's speed (other tenants of a shared host) is the same for both."""
     meshes = []
-    results = {"off": [], "tracing": []}
     try:
         for name in ("a", "b"):
             tmp = tempfile.mkdtemp(prefix="halyard-tracing-bench-%s-" % name)
             cfg = config_dir(tmp, free_port(), free_port())
             meshes.append((tmp, cfg, Up(args.build, cfg, tmp)))
-        for rnd in range(args.rounds):
-            modes = ("tracing", "off") if rnd % 2 == 0 else ("off", "tracing")
-            for (_, cfg, _), mode in zip(meshes, modes):
-                set_mode(cfg, mode, collector, settle=False)
-            time.sleep(3)  # the push reaches every sidecar well within this
-            spans0 = collector.spans
-            measured = [None, None]
-
-            def run(i):
-                measured[i] = measure(meshes[i][2], args, args.load)
-
-            threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            time.sleep(2)  # the last batch
-            for r, mode in zip(measured, modes):
-                if r is None or r["errors"]:
-                    raise RuntimeError("%s: requests failed" % mode)
-                r["spans"] = collector.spans - spans0 if mode == "tracing" else 0
-                results[mode].append(r)
-                print("round %d %-8s %8.0f req/s  %6.1f us/req (pair)  %d spans" %
-                      (rnd + 1, mode, r["rps"], r["cpu_us"], r["spans"]), file=sys.stderr)
+        if args.side_by_side:
+            print("Side by side: two meshes at once, the traced one swapped every round.")
+            results = side_by_side(args, collector, meshes)
+        else:
+            print("In turn: two meshes, each alone in %g s slices, the traced one swapped every "
+                  "round." % args.slice)
+            results = in_turn(args, collector, meshes)
     finally:
         for tmp, _, up in meshes:
             up.stop()
             shutil.rmtree(tmp, ignore_errors=True)
         collector.server.shutdown()
-    print("Side by side: two meshes at once, the traced one swapped every round.")
     report(args, results)
+
+
+def set_modes(meshes, modes, collector):
+    for (_, cfg, _), mode in zip(meshes, modes):
+        set_mode(cfg, mode, collector, settle=False)
+    time.sleep(3)  # the push reaches every sidecar well within this
+
+
+def in_turn(args, collector, meshes):
+    """Each mesh alone, in turn, slice by slice: each mode gets the whole machine, and the slices
+    interleave so closely that a drift of the machine's speed hits both."""
+    results = {"off": [], "tracing": []}
+    sliced = argparse.Namespace(**vars(args))
+    sliced.duration = args.slice
+    slices = max(1, round(args.duration / args.slice))
+    for rnd in range(args.rounds):
+        modes = ("tracing", "off") if rnd % 2 == 0 else ("off", "tracing")
+        set_modes(meshes, modes, collector)
+        for _, _, up in meshes:  # warm-up: fills the pools
+            measure(up, sliced, args.load)
+        spans0 = collector.spans
+        parts = {"off": [], "tracing": []}
+        for k in range(slices):
+            for i in ((0, 1) if k % 2 == 0 else (1, 0)):
+                parts[modes[i]].append(measure(meshes[i][2], sliced, args.load, warm_up=False))
+        time.sleep(2)  # the last batch
+        for mode in modes:
+            done = sum(r["requests"] for r in parts[mode])
+            r = {"requests": done, "rps": done / (slices * args.slice),
+                 "cpu_us": sum(r["cpu_us"] * r["requests"] for r in parts[mode]) / max(done, 1),
+                 "p50": statistics.median(r["p50"] for r in parts[mode]),
+                 "p99": None if args.load else statistics.median(r["p99"] for r in parts[mode]),
+                 "errors": sum(r["errors"] for r in parts[mode]),
+                 "spans": collector.spans - spans0 if mode == "tracing" else 0}
+            if r["errors"]:
+                raise RuntimeError("%s: %d requests failed" % (mode, r["errors"]))
+            results[mode].append(r)
+            print("round %d %-8s %8.0f req/s  %6.1f us/req (pair)  %d spans" %
+                  (rnd + 1, mode, r["rps"], r["cpu_us"], r["spans"]), file=sys.stderr)
+    return results
+
+
+def side_by_side(args, collector, meshes):
+    """Both modes at the same time on the same cores: mesh A traced and mesh B not, then the
+    other way round, every round. Each mesh's wrk and sidecars are measured over the same
+    seconds, so the machine's speed (other tenants of a shared host) is the same for both."""
+    results = {"off": [], "tracing": []}
+    for rnd in range(args.rounds):
+        modes = ("tracing", "off") if rnd % 2 == 0 else ("off", "tracing")
+        set_modes(meshes, modes, collector)
+        spans0 = collector.spans
+        measured = [None, None]
+
+        def run(i):
+            measured[i] = measure(meshes[i][2], args, args.load)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        time.sleep(2)  # the last batch
+        for r, mode in zip(measured, modes):
+            if r is None or r["errors"]:
+                raise RuntimeError("%s: requests failed" % mode)
+            r["spans"] = collector.spans - spans0 if mode == "tracing" else 0
+            results[mode].append(r)
+            print("round %d %-8s %8.0f req/s  %6.1f us/req (pair)  %d spans" %
+                  (rnd + 1, mode, r["rps"], r["cpu_us"], r["spans"]), file=sys.stderr)
+    return results
 
 
 def report(args, results):
