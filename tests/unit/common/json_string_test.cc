@@ -49,11 +49,11 @@ TEST(JsonString, PlainTextIsCopied) {
   EXPECT_EQ(escaped("caf\xc3\xa9 \xe2\x82\xac"), "\"caf\xc3\xa9 \xe2\x82\xac\"");  // UTF-8 kept
 }
 
-// Every length up to three words, so that the byte falls in each word and in the last word that
-// overlaps the one before it.
+// Every length up to two and a half 16-byte blocks, so that the byte falls in each block (or
+// 8-byte word) and in the last one, which overlaps the one before it.
 TEST(JsonString, EveryByteThatNeedsAnEscapeIsEscapedAtEveryOffset) {
   for (int c = 0; c < 256; ++c) {
-    for (size_t size = 1; size <= 24; ++size) {
+    for (size_t size = 1; size <= 40; ++size) {
       for (size_t at = 0; at < size; ++at) {
         std::string v(size, 'a');
         v[at] = static_cast<char>(c);
