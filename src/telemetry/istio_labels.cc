@@ -69,7 +69,39 @@ uint64_t hashBytes(uint64_t h, std::string_view v) {
   return n > 0 ? mixWord(h, loadTail(p, n)) : h;
 }
 
+// Equal bytes: short strings (most labels) compared in two overlapping words, as
+// common::JsonOut copies them.
+template <class Word>
+bool sameWords(const char* a, const char* b, size_t n) {  // sizeof(Word) <= n <= 2 * that
+  Word a0, a1, b0, b1;
+  std::memcpy(&a0, a, sizeof(Word));
+  std::memcpy(&b0, b, sizeof(Word));
+  std::memcpy(&a1, a + n - sizeof(Word), sizeof(Word));
+  std::memcpy(&b1, b + n - sizeof(Word), sizeof(Word));
+  return a0 == b0 && a1 == b1;
+}
+
+[[gnu::always_inline]] inline bool sameBytes(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  if (x == y) return true;
+  if (n >= 8) return n <= 16 ? sameWords<uint64_t>(x, y, n) : std::memcmp(x, y, n) == 0;
+  if (n >= 4) return sameWords<uint32_t>(x, y, n);
+  return n == 0 || (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
+}
+
 }  // namespace
+
+bool operator==(const IstioRequestLabels& a, const IstioRequestLabels& b) {
+  if (a.response_code != b.response_code || a.response_flags != b.response_flags) return false;
+#pragma GCC unroll 25
+  for (const Field& f : kFields) {
+    if (f.member && !sameBytes(a.*f.member, b.*f.member)) return false;
+  }
+  return true;
+}
 
 std::array<Label, kIstioLabelCount> istioLabels(const IstioRequestLabels& l, std::string_view code,
                                                 std::string_view flags) {
