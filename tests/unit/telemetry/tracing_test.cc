@@ -1,6 +1,7 @@
 // Trace context propagation (W3C, B3) and the span export formats (issue 14).
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -145,6 +146,35 @@ TEST(TraceContext, TheHttp1BlockIsTheUpstreamHeadersAsText) {
 
 // A random number per request draws one id whatever the request; the hex of each byte comes
 // from a table, checked here against the plain digit-by-digit form.
+// Every byte at several places of a W3C trace id and parent id: the context is continued exactly
+// when every byte is a hex digit, and taken in lowercase.
+TEST(TraceContext, IdsAreHexDigitsOnlyAndLowercased) {
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736", parent = "00f067aa0ba902b7";
+  for (int c = 1; c < 256; ++c) {
+    const bool hex = std::isxdigit(c) != 0;
+    for (const size_t at : {size_t{0}, size_t{7}, size_t{15}, size_t{16}, size_t{31}}) {
+      std::string t = trace, p = parent;
+      t[at] = static_cast<char>(c);
+      if (at < 16) p[at] = static_cast<char>(c);
+      for (const bool in_trace : {true, false}) {
+        if (!in_trace && at >= 16) continue;
+        const std::string header =
+            "00-" + (in_trace ? t : trace) + "-" + (in_trace ? parent : p) + "-01";
+        const Fields in{{"traceparent", header}};
+        TraceContext ctx;
+        ctx.begin(settings(0), in, Counter{});
+        ASSERT_EQ(ctx.parentId().empty(), !hex) << "byte " << c << " at " << at;
+        if (!hex) continue;
+        std::string want_trace = in_trace ? t : trace, want_parent = in_trace ? parent : p;
+        for (char& ch : want_trace) ch = static_cast<char>(std::tolower(ch));
+        for (char& ch : want_parent) ch = static_cast<char>(std::tolower(ch));
+        ASSERT_EQ(ctx.traceId(), want_trace) << "byte " << c << " at " << at;
+        ASSERT_EQ(ctx.parentId(), want_parent) << "byte " << c << " at " << at;
+      }
+    }
+  }
+}
+
 TEST(TraceContext, PropagationHeadersAreKnownByName) {
   for (const char* name : {"traceparent", "b3", "x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid",
                            "x-b3-sampled", "x-b3-flags"}) {
