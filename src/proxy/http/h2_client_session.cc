@@ -96,7 +96,11 @@ struct H2ClientSession::Callbacks {
 
   static int onStreamClose(nghttp2_session*, int32_t id, uint32_t error_code, void* user) {
     H2ClientSession& s = self(user);
-    s.responses_.erase(id);
+    auto it = s.responses_.find(id);
+    if (it != s.responses_.end()) {
+      s.recycle(it->second);
+      s.responses_.erase(it);
+    }
     s.handler_.onStreamClose(id, error_code);
     return 0;
   }
@@ -175,14 +179,37 @@ int32_t H2ClientSession::request(const Fields& fields, bool body) {
 
 int32_t H2ClientSession::request(const FieldBlock& fields, std::string_view scheme, bool body) {
   if (going_away_) return -1;
+  // The fields are copied once, whole, into the stream's own storage (capacity reused from
+  // streams that ended), and nghttp2 takes them from there by reference: not a copy and a
+  // lowercasing per field. The storage stays until the stream closes, and a head still queued
+  // then is dropped unread.
+  const int32_t next = static_cast<int32_t>(nghttp2_session_get_next_stream_id(session_));
+  if (next <= 0 || responses_.count(next) != 0) return -1;
+  Response& r = responses_[next];
+  if (!spare_fields_.empty()) {
+    r.request = std::move(spare_fields_.back());
+    spare_fields_.pop_back();
+  }
+  r.request = fields;
+  r.scheme = scheme;
   std::vector<nghttp2_nv>& nva = scratchFields();
-  nva.push_back(h2Field(":scheme", scheme));
-  for (size_t i = 0; i < fields.size(); ++i) {
-    nva.push_back(h2Field(fields.name(i), fields.value(i)));
+  nva.push_back(h2Field(":scheme", r.scheme, true));
+  for (size_t i = 0; i < r.request.size(); ++i) {
+    nva.push_back(h2Field(r.request.name(i), r.request.value(i), true));
   }
   const int32_t id = submitRequest(session_, nva, body, &Callbacks::readBody);
-  if (id > 0) responses_[id].headers.reserve(kTypicalFields);
+  if (id != next) {
+    // Refused (or, impossibly, numbered otherwise): nothing of it is queued.
+    recycle(r);
+    responses_.erase(next);
+    return id > 0 ? -1 : id;
+  }
+  r.headers.reserve(kTypicalFields);
   return id;
+}
+
+void H2ClientSession::recycle(Response& r) {
+  if (spare_fields_.size() < kSpareFieldBlocks) spare_fields_.push_back(std::move(r.request));
 }
 
 void H2ClientSession::resume(int32_t stream_id) {

@@ -55,8 +55,9 @@ class H2ClientSession {
   // ends the stream with the head. The stream id, or a negative value when no stream can be
   // opened (the connection is going away or out of stream ids).
   int32_t request(const Fields& fields, bool body);
-  // The same from the request path's field list (pseudo-header fields first) with `scheme` as
-  // :scheme, which the connection decides.
+  // The same from the request path's field list (pseudo-header fields first, names lowercase)
+  // with `scheme` as :scheme, which the connection decides. The fields are the caller's again
+  // when this returns.
   int32_t request(const FieldBlock& fields, std::string_view scheme, bool body);
   void resume(int32_t stream_id);
   void consume(int32_t stream_id, size_t bytes);
@@ -72,12 +73,19 @@ class H2ClientSession {
     bool head_done = false;
     Fields headers;
     Fields trailers;
+    // The request's head as nghttp2 sends it (by reference) while the stream is open.
+    FieldBlock request;
+    std::string scheme;
   };
+  // Request storage of streams that ended, for the next ones (their capacity, not their fields).
+  static constexpr size_t kSpareFieldBlocks = 16;
+  void recycle(Response& r);
   Handler& handler_;
   nghttp2_session* session_ = nullptr;
   std::string error_;
   bool going_away_ = false;
-  std::map<int32_t, Response> responses_;
+  std::map<int32_t, Response> responses_;  // nodes stay put: nghttp2 points into `request`
+  std::vector<FieldBlock> spare_fields_;
 };
 
 }  // namespace halyard::proxy::http

@@ -50,6 +50,12 @@ std::string percentEncodeGrpcMessage(std::string_view message) {
 }
 
 void H2ResponseEncoder::beginHead(uint16_t status, std::string_view, std::string&) {
+  // The head that went out is the stream's; its fields stay as they are while HTTP/2 holds them
+  // (the session sends them without a copy), and a second head has nowhere to go.
+  if (head_sent_) {
+    ignored_ = true;
+    return;
+  }
   // Interim responses (100 Continue, 103) are not relayed over HTTP/2: the client did not ask
   // for a 100 (Expect is dropped) and nothing here needs early hints.
   interim_ = status < 200 && !(tunnel_ && status == 101);
@@ -61,7 +67,7 @@ void H2ResponseEncoder::beginHead(uint16_t status, std::string_view, std::string
 }
 
 void H2ResponseEncoder::header(std::string_view name, std::string_view value, std::string&) {
-  if (interim_ || isConnectionSpecific(name)) return;
+  if (interim_ || ignored_ || isConnectionSpecific(name)) return;
   // HTTP/2's WebSocket handshake has no key to answer (RFC 8441 §5).
   if (tunnel_ && name == "sec-websocket-accept") return;
   if (name == "x-halyard-reason") reason_.assign(value);
@@ -70,6 +76,7 @@ void H2ResponseEncoder::header(std::string_view name, std::string_view value, st
 }
 
 void H2ResponseEncoder::endHead(const ResponseFraming& framing, std::string&) {
+  if (ignored_) return;
   if (interim_) {
     interim_ = false;
     return;

@@ -47,6 +47,8 @@ class H2ResponseEncoder final : public ResponseEncoder {
   void localReply() override { local_ = true; }
 
   uint16_t status() const { return status_; }
+  // The final head's fields (names lowercase): unchanged from the sink's onResponseHead on, for
+  // as long as the encoder lives, so HTTP/2 may send them without a copy.
   const Fields& headers() const { return headers_; }
   const Fields& trailers() const { return trailers_; }
   bool headSent() const { return head_sent_; }
@@ -62,6 +64,7 @@ class H2ResponseEncoder final : public ResponseEncoder {
   bool tunnel_ = false;
   bool interim_ = false;  // a 1xx head is being encoded: not forwarded
   bool head_sent_ = false;
+  bool ignored_ = false;  // a head begun after the final one was sent: dropped
   uint16_t status_ = 0;
   std::string reason_;  // x-halyard-reason of a local reply, for grpc-message
   Fields headers_;

@@ -15,6 +15,14 @@ std::string_view view(const uint8_t* p, size_t n) {
   return {reinterpret_cast<const char*>(p), n};
 }
 
+// Scratch kept per thread, emptied: no allocation per response once it has grown (nghttp2
+// copies the array itself).
+std::vector<nghttp2_nv>& scratchFields() {
+  thread_local std::vector<nghttp2_nv> nva;
+  nva.clear();
+  return nva;
+}
+
 }  // namespace
 
 struct H2ServerSession::Callbacks {
@@ -172,13 +180,20 @@ bool H2ServerSession::wantsWrite() const {
   return nghttp2_session_want_write(session_) != 0;
 }
 
-bool H2ServerSession::respond(int32_t stream_id, uint16_t status, const Fields& headers,
-                              bool body) {
-  const std::string code = std::to_string(status);
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(headers.size() + 1);
-  nva.push_back(h2Field(":status", code));
-  for (const auto& [name, value] : headers) nva.push_back(h2Field(name, value));
+bool H2ServerSession::respond(int32_t stream_id, uint16_t status, const Fields& headers, bool body,
+                              FieldStorage storage) {
+  const bool kept = storage == FieldStorage::kKeptUntilStreamClose;
+  std::string code;
+  std::string_view status_text = h2StatusText(status);
+  bool status_kept = true;
+  if (status_text.empty()) {
+    code = std::to_string(status);
+    status_text = code;
+    status_kept = false;
+  }
+  std::vector<nghttp2_nv>& nva = scratchFields();
+  nva.push_back(h2Field(":status", status_text, status_kept));
+  for (const auto& [name, value] : headers) nva.push_back(h2Field(name, value, kept));
   nghttp2_data_provider provider{};
   provider.read_callback = &Callbacks::readBody;
   return nghttp2_submit_response(session_, stream_id, nva.data(), nva.size(),

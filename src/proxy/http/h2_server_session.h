@@ -76,8 +76,17 @@ class H2ServerSession {
   bool wantsWrite() const;
   const std::string& error() const { return error_; }
 
+  // Where a response head's fields are while nghttp2 holds the head.
+  enum class FieldStorage {
+    kCopied,  // nghttp2 copies them (and lowercases names): they may go when respond() returns
+    // Names lowercase; neither names nor values move, change nor go before the stream closes
+    // (onStreamClose) or the session is destroyed: nghttp2 packs the head from them. (A head
+    // still queued when its stream closes is dropped unread.)
+    kKeptUntilStreamClose,
+  };
   // The response head: `body` false sends END_STREAM with it.
-  bool respond(int32_t stream_id, uint16_t status, const Fields& headers, bool body);
+  bool respond(int32_t stream_id, uint16_t status, const Fields& headers, bool body,
+               FieldStorage storage = FieldStorage::kCopied);
   // More response body is ready for a stream readBody() deferred.
   void resume(int32_t stream_id);
   // `bytes` of a stream's request body were passed on: the client may send as much again.

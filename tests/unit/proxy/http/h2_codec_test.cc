@@ -5,11 +5,13 @@
 
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "proxy/http/h2_client_session.h"
 #include "proxy/http/h2_response_encoder.h"
 #include "proxy/http/h2_server_session.h"
+#include "proxy/http/h2_session_io.h"
 
 namespace halyard::proxy::http {
 namespace {
@@ -171,6 +173,72 @@ TEST(H2Codec, ResetReachesTheClient) {
   p.pump();
   EXPECT_EQ(p.client_side.close_code, 7u);
   EXPECT_FALSE(p.client_side.ended);
+}
+
+TEST(H2Codec, FieldBlockRequestsOwnTheirFieldsUntilSent) {
+  // nghttp2 sends the head from the stream's own copy: the caller's block may change or go as
+  // soon as request() returns, and storage of streams that ended is reused.
+  Pair p;
+  for (int round = 0; round < 3; ++round) {
+    FieldBlock fields;
+    fields.add(":method", "GET");
+    fields.add(":authority", "api.example.com");
+    const std::string path = "/round/" + std::to_string(round) + std::string(40, 'p');
+    fields.add(":path", path);
+    fields.add("x-request-id", "id-" + std::to_string(round));
+    const int32_t id = p.client.request(fields, "https", false);
+    ASSERT_EQ(id, 1 + 2 * round);
+    fields.clear();
+    fields.add(":method", "PUT");  // what the caller does with its block next
+    fields.add(":path", "/elsewhere");
+    p.pump();
+    const H2RequestHead& head = p.server_side.heads[id];
+    EXPECT_EQ(head.method, "GET");
+    EXPECT_EQ(head.scheme, "https");
+    EXPECT_EQ(head.path, path);
+    ASSERT_EQ(head.headers.size(), 1u);
+    EXPECT_EQ(head.headers[0].second, "id-" + std::to_string(round));
+    ASSERT_TRUE(p.server.respond(id, 204, {}, false));
+    p.pump();
+    EXPECT_EQ(p.client_side.status, 204);
+  }
+}
+
+TEST(H2Codec, KeptResponseFieldsAndAHeadQueuedForAResetStream) {
+  Pair p;
+  p.client.request(request("GET", "/a"), false);
+  p.client.request(request("GET", "/b"), false);
+  p.pump();
+  // Kept storage: sent from where it is.
+  const Fields kept = {{"content-type", "text/plain"}, {"x-upstream", "one"}};
+  ASSERT_TRUE(
+      p.server.respond(1, 200, kept, false, H2ServerSession::FieldStorage::kKeptUntilStreamClose));
+  p.pump();
+  EXPECT_EQ(p.client_side.status, 200);
+  ASSERT_EQ(p.client_side.headers.size(), 2u);
+  EXPECT_EQ(p.client_side.headers[1], (std::pair<std::string, std::string>{"x-upstream", "one"}));
+  // A head queued for a stream the client resets before it goes is dropped, not sent; its
+  // storage may go with the stream.
+  auto doomed = std::make_unique<Fields>(Fields{{"x-doomed", "yes"}});
+  ASSERT_TRUE(p.server.respond(3, 200, *doomed, false,
+                               H2ServerSession::FieldStorage::kKeptUntilStreamClose));
+  p.client.reset(3, 8);  // CANCEL
+  std::string c2s;
+  ASSERT_TRUE(p.client.send(c2s, 1 << 20));
+  ASSERT_TRUE(p.server.receive(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(c2s.data()), c2s.size())));
+  doomed.reset();
+  p.client_side.status = 0;
+  p.pump();
+  EXPECT_EQ(p.client_side.status, 0);
+}
+
+TEST(H2Codec, StatusTextIsThreeDigits) {
+  EXPECT_EQ(h2StatusText(200), "200");
+  EXPECT_EQ(h2StatusText(101), "101");
+  EXPECT_EQ(h2StatusText(999), "999");
+  EXPECT_EQ(h2StatusText(99), "");
+  EXPECT_EQ(h2StatusText(1000), "");
 }
 
 TEST(H2Codec, GarbageIsAProtocolError) {
