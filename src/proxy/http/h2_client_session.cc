@@ -193,9 +193,10 @@ int32_t H2ClientSession::request(const FieldBlock& fields, std::string_view sche
   r.request = fields;
   r.scheme = scheme;
   std::vector<nghttp2_nv>& nva = scratchFields();
-  nva.push_back(h2Field(":scheme", r.scheme, true));
+  const H2FieldMode mode{.kept = true, .seed = heads_++ % kSeedEvery == 0};
+  nva.push_back(h2Field(":scheme", r.scheme, mode));
   for (size_t i = 0; i < r.request.size(); ++i) {
-    nva.push_back(h2Field(r.request.name(i), r.request.value(i), true));
+    nva.push_back(h2Field(r.request.name(i), r.request.value(i), mode));
   }
   const int32_t id = submitRequest(session_, nva, body, &Callbacks::readBody);
   if (id != next) {

@@ -86,6 +86,7 @@ class H2ClientSession {
   bool going_away_ = false;
   std::map<int32_t, Response> responses_;  // nodes stay put: nghttp2 points into `request`
   std::vector<FieldBlock> spare_fields_;
+  uint32_t heads_ = 0;  // request heads submitted (h2_session_io.h, kSeedEvery)
 };
 
 }  // namespace halyard::proxy::http

@@ -182,7 +182,8 @@ bool H2ServerSession::wantsWrite() const {
 
 bool H2ServerSession::respond(int32_t stream_id, uint16_t status, const Fields& headers, bool body,
                               FieldStorage storage) {
-  const bool kept = storage == FieldStorage::kKeptUntilStreamClose;
+  const H2FieldMode mode{.kept = storage == FieldStorage::kKeptUntilStreamClose,
+                         .seed = heads_++ % kSeedEvery == 0};
   std::string code;
   std::string_view status_text = h2StatusText(status);
   bool status_kept = true;
@@ -192,8 +193,8 @@ bool H2ServerSession::respond(int32_t stream_id, uint16_t status, const Fields& 
     status_kept = false;
   }
   std::vector<nghttp2_nv>& nva = scratchFields();
-  nva.push_back(h2Field(":status", status_text, status_kept));
-  for (const auto& [name, value] : headers) nva.push_back(h2Field(name, value, kept));
+  nva.push_back(h2Field(":status", status_text, {.kept = status_kept}));
+  for (const auto& [name, value] : headers) nva.push_back(h2Field(name, value, mode));
   nghttp2_data_provider provider{};
   provider.read_callback = &Callbacks::readBody;
   return nghttp2_submit_response(session_, stream_id, nva.data(), nva.size(),

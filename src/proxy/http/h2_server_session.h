@@ -111,6 +111,7 @@ class H2ServerSession {
   // The request trailers being received, likewise.
   int32_t trailer_stream_ = 0;
   Fields trailers_;
+  uint32_t heads_ = 0;  // response heads submitted (h2_session_io.h, kSeedEvery)
 };
 
 }  // namespace halyard::proxy::http
