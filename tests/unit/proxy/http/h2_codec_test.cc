@@ -233,6 +233,30 @@ TEST(H2Codec, KeptResponseFieldsAndAHeadQueuedForAResetStream) {
   EXPECT_EQ(p.client_side.status, 0);
 }
 
+TEST(H2Codec, FieldsNewInEveryMessageReferToASeededName) {
+  // The first head of the session enters x-envoy-upstream-service-time into the dynamic table;
+  // the next ones send it without indexing but refer to that entry for the name.
+  Pair p;
+  for (int i = 0; i < 3; ++i) p.client.request(request("GET", "/x"), false);
+  p.pump();
+  std::vector<size_t> sizes;
+  for (int32_t id : {1, 3, 5}) {
+    const std::string took = std::to_string(id);
+    ASSERT_TRUE(p.server.respond(id, 200, {{"x-envoy-upstream-service-time", took}}, false));
+    std::string out;
+    ASSERT_TRUE(p.server.send(out, 1 << 20));
+    sizes.push_back(out.size());
+    ASSERT_TRUE(p.client.receive(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(out.data()), out.size())));
+    ASSERT_EQ(p.client_side.headers.size(), 1u);
+    EXPECT_EQ(p.client_side.headers[0].second, took);
+  }
+  // A 9-byte frame header, :status, the name's index and the value: no name.
+  EXPECT_GT(sizes[0], 9u + 20);
+  EXPECT_LT(sizes[1], 9u + 8);
+  EXPECT_LT(sizes[2], 9u + 8);
+}
+
 TEST(H2Codec, StatusTextIsThreeDigits) {
   EXPECT_EQ(h2StatusText(200), "200");
   EXPECT_EQ(h2StatusText(101), "101");
