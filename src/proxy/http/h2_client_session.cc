@@ -41,9 +41,9 @@ struct H2ClientSession::Callbacks {
                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
     if (frame->hd.type != NGHTTP2_HEADERS) return 0;
     H2ClientSession& s = self(user);
-    auto it = s.responses_.find(frame->hd.stream_id);
-    if (it == s.responses_.end()) return 0;
-    Response& r = it->second;
+    Response* found = s.find(frame->hd.stream_id);
+    if (!found) return 0;
+    Response& r = *found;
     const std::string_view n = view(name, namelen);
     const std::string_view v = view(value, valuelen);
     if (n == ":status") {
@@ -69,9 +69,9 @@ struct H2ClientSession::Callbacks {
       return 0;
     }
     const int32_t id = frame->hd.stream_id;
-    auto it = s.responses_.find(id);
-    if (it == s.responses_.end()) return 0;
-    Response& r = it->second;
+    Response* found = s.find(id);
+    if (!found) return 0;
+    Response& r = *found;
     const bool end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (frame->hd.type == NGHTTP2_HEADERS) {
       if (!r.head_done) {
@@ -96,11 +96,7 @@ struct H2ClientSession::Callbacks {
 
   static int onStreamClose(nghttp2_session*, int32_t id, uint32_t error_code, void* user) {
     H2ClientSession& s = self(user);
-    auto it = s.responses_.find(id);
-    if (it != s.responses_.end()) {
-      s.recycle(it->second);
-      s.responses_.erase(it);
-    }
+    s.forget(id);
     s.handler_.onStreamClose(id, error_code);
     return 0;
   }
@@ -184,8 +180,10 @@ int32_t H2ClientSession::request(const FieldBlock& fields, std::string_view sche
   // lowercasing per field. The storage stays until the stream closes, and a head still queued
   // then is dropped unread.
   const int32_t next = static_cast<int32_t>(nghttp2_session_get_next_stream_id(session_));
-  if (next <= 0 || responses_.count(next) != 0) return -1;
-  Response& r = responses_[next];
+  if (next <= 0) return -1;
+  auto [at, fresh] = responses_.try_emplace(next);
+  if (!fresh) return -1;
+  Response& r = at->second;
   if (!spare_fields_.empty()) {
     r.request = std::move(spare_fields_.back());
     spare_fields_.pop_back();
@@ -201,16 +199,33 @@ int32_t H2ClientSession::request(const FieldBlock& fields, std::string_view sche
   const int32_t id = submitRequest(session_, nva, body, &Callbacks::readBody);
   if (id != next) {
     // Refused (or, impossibly, numbered otherwise): nothing of it is queued.
-    recycle(r);
-    responses_.erase(next);
+    forget(next);
     return id > 0 ? -1 : id;
   }
   r.headers.reserve(kTypicalFields);
   return id;
 }
 
-void H2ClientSession::recycle(Response& r) {
-  if (spare_fields_.size() < kSpareFieldBlocks) spare_fields_.push_back(std::move(r.request));
+H2ClientSession::Response* H2ClientSession::find(int32_t id) {
+  if (id == last_id_) return last_;
+  auto it = responses_.find(id);
+  if (it == responses_.end()) return nullptr;
+  last_id_ = id;
+  last_ = &it->second;
+  return last_;
+}
+
+void H2ClientSession::forget(int32_t id) {
+  auto it = responses_.find(id);
+  if (it == responses_.end()) return;
+  if (spare_fields_.size() < kSpareFieldBlocks) {
+    spare_fields_.push_back(std::move(it->second.request));
+  }
+  if (id == last_id_) {
+    last_id_ = 0;
+    last_ = nullptr;
+  }
+  responses_.erase(it);
 }
 
 void H2ClientSession::resume(int32_t stream_id) {

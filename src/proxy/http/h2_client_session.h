@@ -79,14 +79,20 @@ class H2ClientSession {
   };
   // Request storage of streams that ended, for the next ones (their capacity, not their fields).
   static constexpr size_t kSpareFieldBlocks = 16;
-  void recycle(Response& r);
+  // The stream's response state, or null; the last one found is remembered (a head's fields
+  // arrive one by one for the same stream).
+  Response* find(int32_t id);
+  // Drops a stream's state; its request storage goes to the spares.
+  void forget(int32_t id);
   Handler& handler_;
   nghttp2_session* session_ = nullptr;
   std::string error_;
   bool going_away_ = false;
   std::map<int32_t, Response> responses_;  // nodes stay put: nghttp2 points into `request`
   std::vector<FieldBlock> spare_fields_;
-  uint32_t heads_ = 0;  // request heads submitted (h2_session_io.h, kSeedEvery)
+  uint32_t heads_ = 0;   // request heads submitted (h2_session_io.h, kSeedEvery)
+  int32_t last_id_ = 0;  // 0: none (stream ids start at 1)
+  Response* last_ = nullptr;
 };
 
 }  // namespace halyard::proxy::http
