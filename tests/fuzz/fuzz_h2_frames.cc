@@ -72,7 +72,7 @@ struct Server final : H2ServerSession::Handler {
 };
 
 struct Client final : H2ClientSession::Handler {
-  void onResponseHead(int32_t id, uint16_t status, Fields, bool) override {
+  void onResponseHead(int32_t id, uint16_t status, FieldBlock&, bool) override {
     FUZZ_CHECK(id == 1 && status >= 200);
   }
   void onResponseData(int32_t, std::span<const uint8_t>) override {}

@@ -57,7 +57,7 @@ struct H2ClientSession::Callbacks {
     if (r.head_done) {
       r.trailers.emplace_back(n, v);
     } else if (r.status >= 200) {
-      r.headers.emplace_back(n, v);
+      r.headers.add(n, v);
     }
     return 0;
   }
@@ -77,7 +77,7 @@ struct H2ClientSession::Callbacks {
       if (!r.head_done) {
         if (r.status < 200) return 0;  // interim
         r.head_done = true;
-        s.handler_.onResponseHead(id, r.status, std::move(r.headers), end);
+        s.handler_.onResponseHead(id, r.status, r.headers, end);
         if (end) s.handler_.onResponseEnd(id, {});
       } else if (end) {
         s.handler_.onResponseEnd(id, std::move(r.trailers));
@@ -169,7 +169,7 @@ int32_t H2ClientSession::request(const Fields& fields, bool body) {
   std::vector<nghttp2_nv>& nva = scratchFields();
   for (const auto& [name, value] : fields) nva.push_back(h2Field(name, value));
   const int32_t id = submitRequest(session_, nva, body, &Callbacks::readBody);
-  if (id > 0) responses_[id].headers.reserve(kTypicalFields);
+  if (id > 0) responses_[id].headers.reserve(kTypicalFieldBytes, kTypicalFields);
   return id;
 }
 
@@ -202,7 +202,7 @@ int32_t H2ClientSession::request(const FieldBlock& fields, std::string_view sche
     forget(next);
     return id > 0 ? -1 : id;
   }
-  r.headers.reserve(kTypicalFields);
+  r.headers.reserve(kTypicalFieldBytes, kTypicalFields);
   return id;
 }
 

@@ -25,8 +25,9 @@ class H2ClientSession {
    public:
     virtual ~Handler() = default;
     // The final response head (interim 1xx heads are dropped); `end_stream`: no body or
-    // trailers follow (a gRPC trailers-only response).
-    virtual void onResponseHead(int32_t stream_id, uint16_t status, Fields headers,
+    // trailers follow (a gRPC trailers-only response). The handler may take `headers` (swap
+    // them out); what it leaves is the session's again.
+    virtual void onResponseHead(int32_t stream_id, uint16_t status, FieldBlock& headers,
                                 bool end_stream) = 0;
     virtual void onResponseData(int32_t stream_id, std::span<const uint8_t> data) = 0;
     // The response ended, with its trailers (empty when it had none).
@@ -71,7 +72,7 @@ class H2ClientSession {
   struct Response {
     uint16_t status = 0;
     bool head_done = false;
-    Fields headers;
+    FieldBlock headers;
     Fields trailers;
     // The request's head as nghttp2 sends it (by reference) while the stream is open.
     FieldBlock request;

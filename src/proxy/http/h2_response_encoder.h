@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/http/field_block.h"
 #include "proxy/http/response_encoder.h"
 
 namespace halyard::proxy::http {
@@ -49,7 +50,7 @@ class H2ResponseEncoder final : public ResponseEncoder {
   uint16_t status() const { return status_; }
   // The final head's fields (names lowercase): unchanged from the sink's onResponseHead on, for
   // as long as the encoder lives, so HTTP/2 may send them without a copy.
-  const Fields& headers() const { return headers_; }
+  const FieldBlock& headers() const { return headers_; }
   const Fields& trailers() const { return trailers_; }
   bool headSent() const { return head_sent_; }
   // The gRPC status of the response (from its head or its trailers), or empty.
@@ -67,7 +68,7 @@ class H2ResponseEncoder final : public ResponseEncoder {
   bool ignored_ = false;  // a head begun after the final one was sent: dropped
   uint16_t status_ = 0;
   std::string reason_;  // x-halyard-reason of a local reply, for grpc-message
-  Fields headers_;
+  FieldBlock headers_;  // one buffer: no string (and allocation) per field
   Fields trailers_;
   std::string grpc_status_;
 };

@@ -87,6 +87,8 @@ class H2ServerSession {
   // The response head: `body` false sends END_STREAM with it.
   bool respond(int32_t stream_id, uint16_t status, const Fields& headers, bool body,
                FieldStorage storage = FieldStorage::kCopied);
+  bool respond(int32_t stream_id, uint16_t status, const FieldBlock& headers, bool body,
+               FieldStorage storage = FieldStorage::kCopied);
   // More response body is ready for a stream readBody() deferred.
   void resume(int32_t stream_id);
   // `bytes` of a stream's request body were passed on: the client may send as much again.
@@ -101,6 +103,9 @@ class H2ServerSession {
 
  private:
   struct Callbacks;
+  // Submits the response head in this thread's scratch fields (h2_server_session.cc), whose
+  // first entry is left for :status.
+  bool submitResponse(int32_t stream_id, uint16_t status, bool body);
   Handler& handler_;
   nghttp2_session* session_ = nullptr;
   std::string error_;

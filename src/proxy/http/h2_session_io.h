@@ -16,6 +16,8 @@ namespace halyard::proxy::http {
 // Room reserved up front for a message's header fields: most messages carry fewer, so their list
 // is allocated once instead of growing through 1, 2, 4 and 8.
 inline constexpr size_t kTypicalFields = 16;
+// And for their names and values, when they are kept in one buffer (http::FieldBlock).
+inline constexpr size_t kTypicalFieldBytes = 512;
 
 // Feeds `bytes` to `session`; false with nghttp2's sentence in `error` when they break the
 // protocol (the connection is then to be closed).
