@@ -9,7 +9,7 @@ HTTP/2 nginx backend). Each build runs under callgrind; after a warm-up the coun
 the requests. Cache misses, locks and system calls are not weighed: CPU time in h2_bench.py stays
 the figure for the targets; this one says whether a change made the proxy do less.
 
-    bench/h2_instructions.py [--requests 4000] [--top 0] [--haproxy] BINARY [BINARY...]
+    bench/h2_instructions.py [--requests 4000] [--top 0] [--haproxy] [--keep FILE] BINARY...
 
 --top N also prints the N functions with the most instructions of their own (the last build).
 --haproxy adds HAProxy (proto h2 both sides, as in h2_bench.py) counted the same way: the
@@ -84,6 +84,9 @@ def main():
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--top", type=int, default=0)
     ap.add_argument("--haproxy", action="store_true")
+    ap.add_argument("--keep", metavar="FILE",
+                    help="copy the last build's callgrind dump there (for callgrind_annotate "
+                    "--inclusive=yes)")
     ap.add_argument("binaries", nargs="+")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="h2instr-")
@@ -108,6 +111,8 @@ def main():
         print("|---|---:|---:|")
         for binary, per_request in rows:
             print("| %s | %.0f | %.3f |" % (binary, per_request, per_request / rows[0][1]))
+        if args.keep and dump:
+            shutil.copy(dump, args.keep)
         if args.top and dump:
             out = subprocess.run(["callgrind_annotate", "--threshold=100", dump],
                                  capture_output=True, text=True).stdout

@@ -41,9 +41,9 @@ struct H2ClientSession::Callbacks {
                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
     if (frame->hd.type != NGHTTP2_HEADERS) return 0;
     H2ClientSession& s = self(user);
-    auto it = s.responses_.find(frame->hd.stream_id);
-    if (it == s.responses_.end()) return 0;
-    Response& r = it->second;
+    Response* found = s.find(frame->hd.stream_id);
+    if (!found) return 0;
+    Response& r = *found;
     const std::string_view n = view(name, namelen);
     const std::string_view v = view(value, valuelen);
     if (n == ":status") {
@@ -57,7 +57,7 @@ struct H2ClientSession::Callbacks {
     if (r.head_done) {
       r.trailers.emplace_back(n, v);
     } else if (r.status >= 200) {
-      r.headers.emplace_back(n, v);
+      r.headers.add(n, v);
     }
     return 0;
   }
@@ -69,15 +69,15 @@ struct H2ClientSession::Callbacks {
       return 0;
     }
     const int32_t id = frame->hd.stream_id;
-    auto it = s.responses_.find(id);
-    if (it == s.responses_.end()) return 0;
-    Response& r = it->second;
+    Response* found = s.find(id);
+    if (!found) return 0;
+    Response& r = *found;
     const bool end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
     if (frame->hd.type == NGHTTP2_HEADERS) {
       if (!r.head_done) {
         if (r.status < 200) return 0;  // interim
         r.head_done = true;
-        s.handler_.onResponseHead(id, r.status, std::move(r.headers), end);
+        s.handler_.onResponseHead(id, r.status, r.headers, end);
         if (end) s.handler_.onResponseEnd(id, {});
       } else if (end) {
         s.handler_.onResponseEnd(id, std::move(r.trailers));
@@ -96,7 +96,7 @@ struct H2ClientSession::Callbacks {
 
   static int onStreamClose(nghttp2_session*, int32_t id, uint32_t error_code, void* user) {
     H2ClientSession& s = self(user);
-    s.responses_.erase(id);
+    s.forget(id);
     s.handler_.onStreamClose(id, error_code);
     return 0;
   }
@@ -169,20 +169,63 @@ int32_t H2ClientSession::request(const Fields& fields, bool body) {
   std::vector<nghttp2_nv>& nva = scratchFields();
   for (const auto& [name, value] : fields) nva.push_back(h2Field(name, value));
   const int32_t id = submitRequest(session_, nva, body, &Callbacks::readBody);
-  if (id > 0) responses_[id].headers.reserve(kTypicalFields);
+  if (id > 0) responses_[id].headers.reserve(kTypicalFieldBytes, kTypicalFields);
   return id;
 }
 
 int32_t H2ClientSession::request(const FieldBlock& fields, std::string_view scheme, bool body) {
   if (going_away_) return -1;
+  // The fields are copied once, whole, into the stream's own storage (capacity reused from
+  // streams that ended), and nghttp2 takes them from there by reference: not a copy and a
+  // lowercasing per field. The storage stays until the stream closes, and a head still queued
+  // then is dropped unread.
+  const int32_t next = static_cast<int32_t>(nghttp2_session_get_next_stream_id(session_));
+  if (next <= 0) return -1;
+  auto [at, fresh] = responses_.try_emplace(next);
+  if (!fresh) return -1;
+  Response& r = at->second;
+  if (!spare_fields_.empty()) {
+    r.request = std::move(spare_fields_.back());
+    spare_fields_.pop_back();
+  }
+  r.request = fields;
+  r.scheme = scheme;
   std::vector<nghttp2_nv>& nva = scratchFields();
-  nva.push_back(h2Field(":scheme", scheme));
-  for (size_t i = 0; i < fields.size(); ++i) {
-    nva.push_back(h2Field(fields.name(i), fields.value(i)));
+  const H2FieldMode mode{.kept = true, .seed = heads_++ % kSeedEvery == 0};
+  nva.push_back(h2Field(":scheme", r.scheme, mode));
+  for (size_t i = 0; i < r.request.size(); ++i) {
+    nva.push_back(h2Field(r.request.name(i), r.request.value(i), mode));
   }
   const int32_t id = submitRequest(session_, nva, body, &Callbacks::readBody);
-  if (id > 0) responses_[id].headers.reserve(kTypicalFields);
+  if (id != next) {
+    // Refused (or, impossibly, numbered otherwise): nothing of it is queued.
+    forget(next);
+    return id > 0 ? -1 : id;
+  }
+  r.headers.reserve(kTypicalFieldBytes, kTypicalFields);
   return id;
+}
+
+H2ClientSession::Response* H2ClientSession::find(int32_t id) {
+  if (id == last_id_) return last_;
+  auto it = responses_.find(id);
+  if (it == responses_.end()) return nullptr;
+  last_id_ = id;
+  last_ = &it->second;
+  return last_;
+}
+
+void H2ClientSession::forget(int32_t id) {
+  auto it = responses_.find(id);
+  if (it == responses_.end()) return;
+  if (spare_fields_.size() < kSpareFieldBlocks) {
+    spare_fields_.push_back(std::move(it->second.request));
+  }
+  if (id == last_id_) {
+    last_id_ = 0;
+    last_ = nullptr;
+  }
+  responses_.erase(it);
 }
 
 void H2ClientSession::resume(int32_t stream_id) {

@@ -25,8 +25,9 @@ class H2ClientSession {
    public:
     virtual ~Handler() = default;
     // The final response head (interim 1xx heads are dropped); `end_stream`: no body or
-    // trailers follow (a gRPC trailers-only response).
-    virtual void onResponseHead(int32_t stream_id, uint16_t status, Fields headers,
+    // trailers follow (a gRPC trailers-only response). The handler may take `headers` (swap
+    // them out); what it leaves is the session's again.
+    virtual void onResponseHead(int32_t stream_id, uint16_t status, FieldBlock& headers,
                                 bool end_stream) = 0;
     virtual void onResponseData(int32_t stream_id, std::span<const uint8_t> data) = 0;
     // The response ended, with its trailers (empty when it had none).
@@ -55,8 +56,9 @@ class H2ClientSession {
   // ends the stream with the head. The stream id, or a negative value when no stream can be
   // opened (the connection is going away or out of stream ids).
   int32_t request(const Fields& fields, bool body);
-  // The same from the request path's field list (pseudo-header fields first) with `scheme` as
-  // :scheme, which the connection decides.
+  // The same from the request path's field list (pseudo-header fields first, names lowercase)
+  // with `scheme` as :scheme, which the connection decides. The fields are the caller's again
+  // when this returns.
   int32_t request(const FieldBlock& fields, std::string_view scheme, bool body);
   void resume(int32_t stream_id);
   void consume(int32_t stream_id, size_t bytes);
@@ -70,14 +72,28 @@ class H2ClientSession {
   struct Response {
     uint16_t status = 0;
     bool head_done = false;
-    Fields headers;
+    FieldBlock headers;
     Fields trailers;
+    // The request's head as nghttp2 sends it (by reference) while the stream is open.
+    FieldBlock request;
+    std::string scheme;
   };
+  // Request storage of streams that ended, for the next ones (their capacity, not their fields).
+  static constexpr size_t kSpareFieldBlocks = 16;
+  // The stream's response state, or null; the last one found is remembered (a head's fields
+  // arrive one by one for the same stream).
+  Response* find(int32_t id);
+  // Drops a stream's state; its request storage goes to the spares.
+  void forget(int32_t id);
   Handler& handler_;
   nghttp2_session* session_ = nullptr;
   std::string error_;
   bool going_away_ = false;
-  std::map<int32_t, Response> responses_;
+  std::map<int32_t, Response> responses_;  // nodes stay put: nghttp2 points into `request`
+  std::vector<FieldBlock> spare_fields_;
+  uint32_t heads_ = 0;   // request heads submitted (h2_session_io.h, kSeedEvery)
+  int32_t last_id_ = 0;  // 0: none (stream ids start at 1)
+  Response* last_ = nullptr;
 };
 
 }  // namespace halyard::proxy::http

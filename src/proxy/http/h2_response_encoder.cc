@@ -50,26 +50,33 @@ std::string percentEncodeGrpcMessage(std::string_view message) {
 }
 
 void H2ResponseEncoder::beginHead(uint16_t status, std::string_view, std::string&) {
+  // The head that went out is the stream's; its fields stay as they are while HTTP/2 holds them
+  // (the session sends them without a copy), and a second head has nowhere to go.
+  if (head_sent_) {
+    ignored_ = true;
+    return;
+  }
   // Interim responses (100 Continue, 103) are not relayed over HTTP/2: the client did not ask
   // for a 100 (Expect is dropped) and nothing here needs early hints.
   interim_ = status < 200 && !(tunnel_ && status == 101);
   if (interim_) return;
   status_ = status == 101 ? 200 : status;
   headers_.clear();
-  headers_.reserve(kTypicalFields);
+  headers_.reserve(kTypicalFieldBytes, kTypicalFields);
   reason_.clear();
 }
 
 void H2ResponseEncoder::header(std::string_view name, std::string_view value, std::string&) {
-  if (interim_ || isConnectionSpecific(name)) return;
+  if (interim_ || ignored_ || isConnectionSpecific(name)) return;
   // HTTP/2's WebSocket handshake has no key to answer (RFC 8441 §5).
   if (tunnel_ && name == "sec-websocket-accept") return;
   if (name == "x-halyard-reason") reason_.assign(value);
   if (name == "grpc-status") grpc_status_.assign(value);
-  headers_.emplace_back(name, value);
+  headers_.add(name, value);
 }
 
 void H2ResponseEncoder::endHead(const ResponseFraming& framing, std::string&) {
+  if (ignored_) return;
   if (interim_) {
     interim_ = false;
     return;
@@ -78,28 +85,29 @@ void H2ResponseEncoder::endHead(const ResponseFraming& framing, std::string&) {
               !(framing.body == BodyKind::kNone && framing.upgrade.empty()) &&
               !(framing.body == BodyKind::kContentLength && framing.content_length == 0);
   if (framing.body == BodyKind::kContentLength && body) {
-    headers_.emplace_back("content-length", std::to_string(framing.content_length));
+    headers_.add("content-length", std::to_string(framing.content_length));
   } else if (!framing.described_length.empty()) {
-    headers_.emplace_back("content-length", std::string(framing.described_length));
+    headers_.add("content-length", framing.described_length);
   }
   if (grpc_ && local_) {
     // Trailers-only: the status travels in the one HEADERS frame and the text body is dropped.
-    Fields fields;
-    fields.emplace_back("content-type", "application/grpc");
+    FieldBlock fields;
+    fields.add("content-type", "application/grpc");
     std::string grpc_status = grpc_status_;
     std::string message;
-    for (auto& [n, v] : headers_) {
+    for (size_t i = 0; i < headers_.size(); ++i) {
+      const std::string_view n = headers_.name(i);
       if (n == "content-type" || n == "content-length" || n == "grpc-status") continue;
       if (n == "grpc-message") {
-        message = v;
+        message = headers_.value(i);
         continue;
       }
-      fields.emplace_back(std::move(n), std::move(v));
+      fields.add(n, headers_.value(i));
     }
     if (grpc_status.empty()) grpc_status = grpcStatusForHttp(status_);
     if (message.empty()) message = percentEncodeGrpcMessage(reason_);
-    fields.emplace_back("grpc-status", grpc_status);
-    if (!message.empty()) fields.emplace_back("grpc-message", std::move(message));
+    fields.add("grpc-status", grpc_status);
+    if (!message.empty()) fields.add("grpc-message", message);
     headers_ = std::move(fields);
     grpc_status_ = grpc_status;
     status_ = 200;

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/http/field_block.h"
 #include "proxy/http/response_encoder.h"
 
 namespace halyard::proxy::http {
@@ -47,7 +48,9 @@ class H2ResponseEncoder final : public ResponseEncoder {
   void localReply() override { local_ = true; }
 
   uint16_t status() const { return status_; }
-  const Fields& headers() const { return headers_; }
+  // The final head's fields (names lowercase): unchanged from the sink's onResponseHead on, for
+  // as long as the encoder lives, so HTTP/2 may send them without a copy.
+  const FieldBlock& headers() const { return headers_; }
   const Fields& trailers() const { return trailers_; }
   bool headSent() const { return head_sent_; }
   // The gRPC status of the response (from its head or its trailers), or empty.
@@ -62,9 +65,10 @@ class H2ResponseEncoder final : public ResponseEncoder {
   bool tunnel_ = false;
   bool interim_ = false;  // a 1xx head is being encoded: not forwarded
   bool head_sent_ = false;
+  bool ignored_ = false;  // a head begun after the final one was sent: dropped
   uint16_t status_ = 0;
   std::string reason_;  // x-halyard-reason of a local reply, for grpc-message
-  Fields headers_;
+  FieldBlock headers_;  // one buffer: no string (and allocation) per field
   Fields trailers_;
   std::string grpc_status_;
 };

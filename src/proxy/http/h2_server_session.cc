@@ -15,6 +15,15 @@ std::string_view view(const uint8_t* p, size_t n) {
   return {reinterpret_cast<const char*>(p), n};
 }
 
+// Scratch kept per thread, emptied: no allocation per response once it has grown (nghttp2
+// copies the array itself).
+thread_local std::vector<nghttp2_nv> scratch;
+
+std::vector<nghttp2_nv>& scratchFields() {
+  scratch.clear();
+  return scratch;
+}
+
 }  // namespace
 
 struct H2ServerSession::Callbacks {
@@ -172,16 +181,43 @@ bool H2ServerSession::wantsWrite() const {
   return nghttp2_session_want_write(session_) != 0;
 }
 
-bool H2ServerSession::respond(int32_t stream_id, uint16_t status, const Fields& headers,
-                              bool body) {
-  const std::string code = std::to_string(status);
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(headers.size() + 1);
-  nva.push_back(h2Field(":status", code));
-  for (const auto& [name, value] : headers) nva.push_back(h2Field(name, value));
+bool H2ServerSession::respond(int32_t stream_id, uint16_t status, const Fields& headers, bool body,
+                              FieldStorage storage) {
+  std::vector<nghttp2_nv>& nva = scratchFields();
+  nva.emplace_back();  // :status, filled in by submitResponse
+  const H2FieldMode mode{.kept = storage == FieldStorage::kKeptUntilStreamClose,
+                         .seed = heads_++ % kSeedEvery == 0};
+  for (const auto& [name, value] : headers) nva.push_back(h2Field(name, value, mode));
+  return submitResponse(stream_id, status, body);
+}
+
+bool H2ServerSession::respond(int32_t stream_id, uint16_t status, const FieldBlock& headers,
+                              bool body, FieldStorage storage) {
+  std::vector<nghttp2_nv>& nva = scratchFields();
+  nva.emplace_back();  // :status, filled in by submitResponse
+  const H2FieldMode mode{.kept = storage == FieldStorage::kKeptUntilStreamClose,
+                         .seed = heads_++ % kSeedEvery == 0};
+  for (size_t i = 0; i < headers.size(); ++i) {
+    nva.push_back(h2Field(headers.name(i), headers.value(i), mode));
+  }
+  return submitResponse(stream_id, status, body);
+}
+
+bool H2ServerSession::submitResponse(int32_t stream_id, uint16_t status, bool body) {
+  std::vector<nghttp2_nv>& fields = scratch;
+  // :status first: from a static table (no copy) for any three-digit status.
+  std::string code;
+  std::string_view status_text = h2StatusText(status);
+  bool status_kept = true;
+  if (status_text.empty()) {
+    code = std::to_string(status);
+    status_text = code;
+    status_kept = false;
+  }
+  fields[0] = h2Field(":status", status_text, {.kept = status_kept});
   nghttp2_data_provider provider{};
   provider.read_callback = &Callbacks::readBody;
-  return nghttp2_submit_response(session_, stream_id, nva.data(), nva.size(),
+  return nghttp2_submit_response(session_, stream_id, fields.data(), fields.size(),
                                  body ? &provider : nullptr) == 0;
 }
 

@@ -76,8 +76,19 @@ class H2ServerSession {
   bool wantsWrite() const;
   const std::string& error() const { return error_; }
 
+  // Where a response head's fields are while nghttp2 holds the head.
+  enum class FieldStorage {
+    kCopied,  // nghttp2 copies them (and lowercases names): they may go when respond() returns
+    // Names lowercase; neither names nor values move, change nor go before the stream closes
+    // (onStreamClose) or the session is destroyed: nghttp2 packs the head from them. (A head
+    // still queued when its stream closes is dropped unread.)
+    kKeptUntilStreamClose,
+  };
   // The response head: `body` false sends END_STREAM with it.
-  bool respond(int32_t stream_id, uint16_t status, const Fields& headers, bool body);
+  bool respond(int32_t stream_id, uint16_t status, const Fields& headers, bool body,
+               FieldStorage storage = FieldStorage::kCopied);
+  bool respond(int32_t stream_id, uint16_t status, const FieldBlock& headers, bool body,
+               FieldStorage storage = FieldStorage::kCopied);
   // More response body is ready for a stream readBody() deferred.
   void resume(int32_t stream_id);
   // `bytes` of a stream's request body were passed on: the client may send as much again.
@@ -92,6 +103,9 @@ class H2ServerSession {
 
  private:
   struct Callbacks;
+  // Submits the response head in this thread's scratch fields (h2_server_session.cc), whose
+  // first entry is left for :status.
+  bool submitResponse(int32_t stream_id, uint16_t status, bool body);
   Handler& handler_;
   nghttp2_session* session_ = nullptr;
   std::string error_;
@@ -102,6 +116,7 @@ class H2ServerSession {
   // The request trailers being received, likewise.
   int32_t trailer_stream_ = 0;
   Fields trailers_;
+  uint32_t heads_ = 0;  // response heads submitted (h2_session_io.h, kSeedEvery)
 };
 
 }  // namespace halyard::proxy::http

@@ -1,34 +1,22 @@
 #include "proxy/http/h2_session_io.h"
 
+#include <array>
+
 namespace halyard::proxy::http {
 
-namespace {
-
-bool newInEveryMessage(std::string_view name) {
-  switch (name.size()) {
-    case 2:
-      return name == "b3";
-    case 11:
-      return name == "traceparent" || name == "x-b3-spanid";
-    case 12:
-      return name == "x-request-id" || name == "x-b3-traceid";
-    case 17:
-      return name == "x-b3-parentspanid";
-    case 29:
-      return name == "x-envoy-upstream-service-time";
-    default:
-      return false;
-  }
-}
-
-}  // namespace
-
-nghttp2_nv h2Field(std::string_view name, std::string_view value) {
-  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(),
-                    static_cast<uint8_t>(newInEveryMessage(name) ? NGHTTP2_NV_FLAG_NO_INDEX
-                                                                 : NGHTTP2_NV_FLAG_NONE)};
+std::string_view h2StatusText(uint16_t status) {
+  // "100" to "999", three characters each, made once.
+  static constexpr std::array<char, 3 * 1000> kDigits = [] {
+    std::array<char, 3 * 1000> d{};
+    for (size_t i = 0; i < 1000; ++i) {
+      d[3 * i] = static_cast<char>('0' + i / 100);
+      d[3 * i + 1] = static_cast<char>('0' + i / 10 % 10);
+      d[3 * i + 2] = static_cast<char>('0' + i % 10);
+    }
+    return d;
+  }();
+  if (status < 100 || status > 999) return {};
+  return std::string_view(kDigits.data() + 3 * status, 3);
 }
 
 bool h2Receive(nghttp2_session* session, std::span<const uint8_t> bytes, std::string& error) {

@@ -176,7 +176,9 @@ class H2Connection final : public http::H2ServerSession::Handler,
 void H2Stream::onResponseHead(http::H2ResponseEncoder& e, bool has_body) {
   if (closed || connection->closed()) return;
   with_body = has_body;
-  if (!connection->session().respond(id, e.status(), e.headers(), has_body)) {
+  // The encoder's fields stay as they are while this stream (which holds the encoder) is open.
+  if (!connection->session().respond(id, e.status(), e.headers(), has_body,
+                                     http::H2ServerSession::FieldStorage::kKeptUntilStreamClose)) {
     connection->session().reset(id, NGHTTP2_INTERNAL_ERROR);
   }
   connection->kick();
@@ -497,6 +499,9 @@ net::awaitable<void> H2Connection::run(H2cUpgrade* upgrade) {
   }
   closed_ = true;
   for (auto& [id, s] : streams_) endStream(*s);
+  // The streams (and their encoders, whose fields response heads still queued point into) stay
+  // until the writer's last send; none of them is found meanwhile.
+  const std::unordered_map<int32_t, std::unique_ptr<H2Stream>> ended = std::move(streams_);
   streams_.clear();
   kick();
   co_await writer_done_.wait();

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "proxy/http/field_block.h"
 #include "proxy/http/h1_response_parser.h"
 #include "proxy/http/h2_response_encoder.h"
 
@@ -22,7 +23,7 @@ struct H2Exchange {
   // The final response head, once it arrived; its views point into `headers`.
   bool head_ready = false;
   http::ResponseHead head;
-  http::Fields headers;
+  http::FieldBlock headers;
   std::vector<http::HeaderView> views;
   // The response's trailers, filled in before its body ends (gRPC's status travels there).
   http::Fields trailers;

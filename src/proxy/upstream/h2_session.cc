@@ -161,7 +161,7 @@ class H2Session final : public http::H2ClientSession::Handler,
   void streamRead(H2UpStream& s, size_t bytes);
 
   // http::H2ClientSession::Handler
-  void onResponseHead(int32_t id, uint16_t status, http::Fields headers, bool end) override;
+  void onResponseHead(int32_t id, uint16_t status, http::FieldBlock& headers, bool end) override;
   void onResponseData(int32_t id, std::span<const uint8_t> data) override;
   void onResponseEnd(int32_t id, http::Fields trailers) override;
   void onStreamClose(int32_t id, uint32_t error_code) override;
@@ -338,21 +338,22 @@ void H2Session::drainBody(H2UpStream& s) {
   }
 }
 
-void H2Session::onResponseHead(int32_t id, uint16_t status, http::Fields headers, bool end) {
+void H2Session::onResponseHead(int32_t id, uint16_t status, http::FieldBlock& headers, bool end) {
   H2UpStream* s = find(id);
   if (!s || s->closed) return;
   {
     // The head as the request path's parser would have made it (upstream/h2_exchange.h).
     H2Exchange& e = *s->exchange;
     const bool bodiless = s->head_method || status == 204 || status == 304;
-    e.headers = std::move(headers);
+    std::swap(e.headers, headers);
     e.views.clear();
     e.views.reserve(e.headers.size());
-    for (const auto& [n, v] : e.headers) {
+    for (size_t i = 0; i < e.headers.size(); ++i) {
+      const std::string_view n = e.headers.name(i);
       if (http::isConnectionSpecific(n)) continue;
       // A body's length is HTTP/2's to frame; what HEAD and 304 describe stays.
       if (n == "content-length" && !bodiless) continue;
-      e.views.push_back(http::HeaderView{n, v});
+      e.views.push_back(http::HeaderView{n, e.headers.value(i)});
     }
     http::ResponseHead& head = e.head;
     head = http::ResponseHead{};
