@@ -1,0 +1,50 @@
+// HPACK decoding (RFC 7541): one complete header block at a time (HEADERS and its CONTINUATION
+// frames joined) into name/value views. One decoder per connection and direction; its dynamic
+// table follows the peer encoder's.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "common/result.h"
+#include "proxy/http/hpack_table.h"
+
+namespace halyard::proxy::http {
+
+class HpackDecoder {
+ public:
+  static constexpr std::uint32_t kDefaultMaxListSize = 64 * 1024;
+
+  // `max_table_size` is the SETTINGS_HEADER_TABLE_SIZE we announce; `max_list_size` bounds a
+  // block's header list as RFC 7540 counts it (names, values and 32 per field).
+  explicit HpackDecoder(std::uint32_t max_table_size = kHpackDefaultTableSize,
+                        std::uint32_t max_list_size = kDefaultMaxListSize);
+
+  // Our new SETTINGS_HEADER_TABLE_SIZE, once the peer acknowledged it. A smaller size than the
+  // table's current one must be confirmed by a size update at the start of the next block.
+  void setMaxTableSize(std::uint32_t max_table_size);
+
+  // Decodes one complete header block, appending its fields to `out`. The views point into
+  // `block` or into this decoder's storage, valid until the next decode() and while `block` is.
+  // Errors: kOverflow when the header list is larger than the limit (the block was decoded to
+  // its end, so the table is still in step: a stream error); any other kind means the block is
+  // malformed and the connection must end with COMPRESSION_ERROR.
+  common::Expected<void> decode(std::string_view block, std::vector<HpackField>& out);
+
+  const HpackDynamicTable& table() const { return table_; }
+
+ private:
+  HpackDynamicTable table_;
+  std::uint32_t settings_max_;
+  std::uint32_t max_list_size_;
+  bool update_required_ = false;
+  // Decoded strings and copies of dynamic-table entries for one block. Its size, the list limit
+  // plus the table's, means a block within the limit always fits (see decode()).
+  std::unique_ptr<char[]> arena_;
+  std::size_t arena_size_;
+};
+
+}  // namespace halyard::proxy::http

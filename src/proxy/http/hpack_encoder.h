@@ -1,0 +1,55 @@
+// HPACK encoding (RFC 7541) for a proxy: one encoder per connection and direction. Fields in
+// the static table go out as an index; fields that repeat across requests on a connection
+// (the authority, user agent, accept, the gateway's own headers, the server and content type
+// of responses) enter the dynamic table the first time and go out as one or two bytes after;
+// fields that are new on every request (request ids, trace ids, paths with a query, lengths)
+// are sent as literals without indexing, so they do not push the repeating ones out.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "proxy/http/hpack_table.h"
+
+namespace halyard::proxy::http {
+
+class HpackEncoder {
+ public:
+  // `max_table_size` caps the table this encoder keeps, whatever the peer allows.
+  explicit HpackEncoder(std::uint32_t max_table_size = kHpackDefaultTableSize);
+
+  // The peer's SETTINGS_HEADER_TABLE_SIZE: the table uses at most this (and at most our own
+  // cap); the change is signalled at the start of the next block.
+  void setPeerMaxTableSize(std::uint32_t size);
+
+  // Appends one complete header block for `fields` to `out`.
+  void encode(std::span<const HpackField> fields, std::string& out);
+
+  // The same, field by field: beginBlock() once, then add() for each field.
+  void beginBlock(std::string& out);
+  void add(std::string_view name, std::string_view value, std::string& out);
+
+  const HpackDynamicTable& table() const { return table_; }
+
+ private:
+  enum class Indexing { kIncremental, kWithout, kNever };
+  static Indexing decideIndexing(std::string_view name, std::string_view value);
+  std::size_t dynamicIndexOf(std::uint64_t seq) const;  // HPACK index of a live entry
+  bool live(std::uint64_t slot_value) const;
+
+  HpackDynamicTable table_;
+  std::uint32_t cap_;
+  std::uint32_t pending_min_ = 0;  // the smallest size set since the last block, if pending_
+  bool pending_ = false;
+  // Direct-mapped lookups into the dynamic table by hash: a slot holds the insertion sequence
+  // number of the newest entry with that hash, plus one (0: empty). Collisions only cost a
+  // missed match; a match is always confirmed by comparing bytes.
+  static constexpr std::size_t kSlots = 256;
+  std::array<std::uint64_t, kSlots> by_field_{};
+  std::array<std::uint64_t, kSlots> by_name_{};
+};
+
+}  // namespace halyard::proxy::http
