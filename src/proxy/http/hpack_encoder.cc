@@ -31,33 +31,35 @@ inline void writeString(std::string& out, std::string_view s) {
   std::size_t coded = huffmanEncodedLength(s);
   if (coded < s.size()) {
     writeInt(out, 0x80, 7, coded);
-    huffmanEncode(s, out);
+    huffmanEncode(s, coded, out);
   } else {
     writeInt(out, 0x00, 7, s.size());
     out.append(s);
   }
 }
 
-// A hash of a few bytes, eight at a time. Only spreads entries over the lookup slots.
+// A hash of a few bytes, eight at a time (the last eight overlapping the ones before when the
+// length is not a multiple). Only spreads entries over the lookup slots.
 inline std::uint64_t hashBytes(std::string_view s, std::uint64_t h) {
+  constexpr std::uint64_t kMul = 0x9e3779b97f4a7c15ull;
   const char* p = s.data();
   std::size_t n = s.size();
-  while (n >= 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-    h ^= h >> 29;
-    p += 8;
-    n -= 8;
+  h ^= std::uint64_t{n} << 56;
+  if (n < 8) {
+    std::uint64_t w = 0;
+    for (std::size_t i = 0; i < n; ++i) w = (w << 8) | static_cast<unsigned char>(p[i]);
+    h = (h ^ w) * kMul;
+    return h ^ (h >> 32);
   }
-  std::uint64_t w = 0;
-  std::memcpy(&w, p, n);
-  h = (h ^ w ^ (std::uint64_t{s.size()} << 56)) * 0x9e3779b97f4a7c15ull;
+  std::uint64_t w;
+  for (; n > 8; p += 8, n -= 8) {
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * kMul;
+    h ^= h >> 29;
+  }
+  std::memcpy(&w, p + n - 8, 8);
+  h = (h ^ w) * kMul;
   return h ^ (h >> 32);
-}
-
-inline bool startsWith(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && std::memcmp(s.data(), prefix.data(), prefix.size()) == 0;
 }
 
 }  // namespace
@@ -167,6 +169,18 @@ void HpackEncoder::add(std::string_view name, std::string_view value, std::strin
     std::uint64_t ns = by_name_[hn % kSlots];
     if (live(ns) && table_.entry(table_.inserted() - ns).name == name) {
       name_index = dynamicIndexOf(ns - 1);
+    } else if (how == Indexing::kWithout &&
+               name.size() + value.size() + kHpackEntryOverhead <= table_.maxSize() / 4) {
+      // A name in neither table (x-request-id, x-envoy-upstream-service-time) would be sent in
+      // full on every request: its first field is indexed, and later ones, still not indexed,
+      // refer to that entry's name (one byte instead of the name, about 20 on the proxy's load).
+      writeInt(out, 0x40, 6, 0);
+      writeString(out, name);
+      writeString(out, value);
+      table_.add(name, value);
+      by_field_[hashBytes(value, hn) % kSlots] = table_.inserted();
+      by_name_[hn % kSlots] = table_.inserted();
+      return;
     }
   }
   writeInt(out, how == Indexing::kNever ? 0x10 : 0x00, 4, name_index);

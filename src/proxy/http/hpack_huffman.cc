@@ -99,8 +99,12 @@ std::size_t huffmanEncodedLength(std::string_view text) {
 }
 
 void huffmanEncode(std::string_view text, std::string& out) {
+  huffmanEncode(text, huffmanEncodedLength(text), out);
+}
+
+void huffmanEncode(std::string_view text, std::size_t coded_length, std::string& out) {
   std::size_t start = out.size();
-  out.resize(start + huffmanEncodedLength(text));
+  out.resize(start + coded_length);
   char* p = out.data() + start;
   // Bits accumulate right-aligned; whole bytes leave from the top. At most 7 bits wait and a
   // code has at most 30, so 64 bits never overflow.
