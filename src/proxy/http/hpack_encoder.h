@@ -36,6 +36,8 @@ class HpackEncoder {
 
  private:
   enum class Indexing { kIncremental, kWithout, kNever };
+  char* writeSizeUpdates(char* p);
+  char* writeField(char* p, std::string_view name, std::string_view value);
   static Indexing decideIndexing(std::string_view name, std::string_view value);
   std::size_t dynamicIndexOf(std::uint64_t seq) const;  // HPACK index of a live entry
   bool live(std::uint64_t slot_value) const;

@@ -99,26 +99,35 @@ std::size_t huffmanEncodedLength(std::string_view text) {
 }
 
 void huffmanEncode(std::string_view text, std::string& out) {
-  huffmanEncode(text, huffmanEncodedLength(text), out);
+  std::size_t start = out.size();
+  out.resize(start + huffmanEncodedLength(text));
+  huffmanEncodeTo(text, out.data() + start);
 }
 
-void huffmanEncode(std::string_view text, std::size_t coded_length, std::string& out) {
-  std::size_t start = out.size();
-  out.resize(start + coded_length);
-  char* p = out.data() + start;
-  // Bits accumulate right-aligned; whole bytes leave from the top. At most 7 bits wait and a
-  // code has at most 30, so 64 bits never overflow.
+char* huffmanEncodeTo(std::string_view text, char* p) {
+  // Bits accumulate right-aligned in `acc`; once 32 or more wait, four bytes leave at once. At
+  // most 31 bits wait and a code has at most 30, so 64 bits never overflow.
   std::uint64_t acc = 0;
   int n = 0;
   for (unsigned char c : text) {
     acc = (acc << kCodeLength[c]) | kTables.code[c];
     n += kCodeLength[c];
-    while (n >= 8) {
-      n -= 8;
-      *p++ = static_cast<char>(acc >> n);
+    if (n >= 32) {
+      n -= 32;
+      auto word = static_cast<std::uint32_t>(acc >> n);
+      p[0] = static_cast<char>(word >> 24);
+      p[1] = static_cast<char>(word >> 16);
+      p[2] = static_cast<char>(word >> 8);
+      p[3] = static_cast<char>(word);
+      p += 4;
     }
   }
+  while (n >= 8) {
+    n -= 8;
+    *p++ = static_cast<char>(acc >> n);
+  }
   if (n > 0) *p++ = static_cast<char>((acc << (8 - n)) | (0xffu >> n));  // pad with EOS's ones
+  return p;
 }
 
 common::Expected<std::size_t> huffmanDecode(std::string_view coded, char* out,

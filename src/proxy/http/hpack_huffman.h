@@ -18,8 +18,9 @@ std::size_t huffmanEncodedLength(std::string_view text);
 
 // Appends the Huffman coding of `text` to `out`.
 void huffmanEncode(std::string_view text, std::string& out);
-// The same when the caller has counted huffmanEncodedLength(text) already.
-void huffmanEncode(std::string_view text, std::size_t coded_length, std::string& out);
+// Writes the coding at `out`, which has room for huffmanEncodedLength(text) bytes; returns the
+// end.
+char* huffmanEncodeTo(std::string_view text, char* out);
 
 // Decodes `coded` into out[0, capacity); returns the number of bytes written. Fails when the
 // input is not a valid Huffman string or when the decoded text would not fit in `capacity`.

@@ -1,6 +1,5 @@
 #include "proxy/http/hpack_table.h"
 
-#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -72,23 +71,39 @@ constexpr std::array<HpackField, kHpackStaticEntries> kStatic = {{
     {"www-authenticate", ""},
 }};
 
-// Static names bucketed by length, so a lookup compares only names of the right length (the
-// longest static name has 27 bytes). Each bucket lists first indexes of distinct names.
-constexpr std::size_t kMaxStaticName = 27;
-struct ByLength {
-  std::array<std::array<std::uint8_t, 8>, kMaxStaticName + 1> index{};
-  std::array<std::uint8_t, kMaxStaticName + 1> count{};
+// Static names by a hash of their length and last two bytes (constants found by a search),
+// in 64 slots of at most two names each (checked at compile time): a lookup compares one or
+// two names, and for most names not in the table only lengths.
+constexpr std::size_t kNameSlots = 64;
+constexpr std::size_t kSlotDepth = 2;
+constexpr std::size_t nameSlot(std::string_view name) {
+  std::size_t n = name.size();
+  if (n < 2) return n;
+  return (n + static_cast<unsigned char>(name[n - 1]) +
+          static_cast<unsigned char>(name[n - 2]) * 10) %
+         kNameSlots;
+}
+struct NameIndex {
+  std::array<std::array<std::uint8_t, kSlotDepth>, kNameSlots> first{};  // 0: empty
+  bool fits = true;  // no slot needed more than kSlotDepth names
 };
-constexpr ByLength buildByLength() {
-  ByLength b;
+constexpr NameIndex buildNameIndex() {
+  NameIndex x;
   for (std::size_t i = 0; i < kStatic.size(); ++i) {
     if (i > 0 && kStatic[i].name == kStatic[i - 1].name) continue;
-    std::size_t len = kStatic[i].name.size();
-    b.index[len][b.count[len]++] = static_cast<std::uint8_t>(i + 1);
+    auto& slot = x.first[nameSlot(kStatic[i].name)];
+    std::size_t d = 0;
+    while (d < kSlotDepth && slot[d] != 0) ++d;
+    if (d == kSlotDepth) {
+      x.fits = false;
+      return x;
+    }
+    slot[d] = static_cast<std::uint8_t>(i + 1);
   }
-  return b;
+  return x;
 }
-constexpr ByLength kByLength = buildByLength();
+constexpr NameIndex kNameIndex = buildNameIndex();
+static_assert(kNameIndex.fits, "static table names collide too often in nameSlot()");
 
 }  // namespace
 
@@ -97,14 +112,13 @@ const HpackField& hpackStaticEntry(std::size_t index) {
 }
 
 HpackStaticMatch hpackStaticFind(std::string_view name, std::string_view value) {
-  if (name.size() > kMaxStaticName) return {};
-  const auto& bucket = kByLength.index[name.size()];
-  for (std::size_t b = 0; b < kByLength.count[name.size()]; ++b) {
-    std::size_t first = bucket[b];
-    if (std::memcmp(kStatic[first - 1].name.data(), name.data(), name.size()) != 0) continue;
+  const auto& slot = kNameIndex.first[nameSlot(name)];
+  for (std::size_t d = 0; d < kSlotDepth && slot[d] != 0; ++d) {
+    std::size_t first = slot[d];
+    if (!hpackSame(kStatic[first - 1].name, name)) continue;
     // Entries sharing a name are adjacent (:method, :path, :scheme, :status).
-    for (std::size_t i = first; i <= kStatic.size() && kStatic[i - 1].name == name; ++i) {
-      if (kStatic[i - 1].value == value) return {static_cast<std::uint8_t>(i), true};
+    for (std::size_t i = first; i <= kStatic.size() && hpackSame(kStatic[i - 1].name, name); ++i) {
+      if (hpackSame(kStatic[i - 1].value, value)) return {static_cast<std::uint8_t>(i), true};
     }
     return {static_cast<std::uint8_t>(first), false};
   }

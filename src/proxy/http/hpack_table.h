@@ -24,6 +24,40 @@ const HpackField& hpackStaticEntry(std::size_t index);
 
 // Where a field is found in the static table: `index` names an entry with the same name (0 if
 // none); `exact` says whether its value matches too.
+// Whether two byte ranges of length `n` are equal; inline, for the short strings of header
+// fields, where a call to memcmp costs more than the comparison.
+inline bool hpackSameBytes(const char* a, const char* b, std::size_t n) {
+  if (n >= 8) {
+    // Whole words, then the last eight bytes (overlapping the words before when n is not a
+    // multiple of eight).
+    std::uint64_t x;
+    std::uint64_t y;
+    for (std::size_t i = 0; i + 8 < n; i += 8) {
+      __builtin_memcpy(&x, a + i, 8);
+      __builtin_memcpy(&y, b + i, 8);
+      if (x != y) return false;
+    }
+    __builtin_memcpy(&x, a + n - 8, 8);
+    __builtin_memcpy(&y, b + n - 8, 8);
+    return x == y;
+  }
+  if (n >= 4) {
+    std::uint32_t x0, y0, x1, y1;
+    __builtin_memcpy(&x0, a, 4);
+    __builtin_memcpy(&y0, b, 4);
+    __builtin_memcpy(&x1, a + n - 4, 4);
+    __builtin_memcpy(&y1, b + n - 4, 4);
+    return x0 == y0 && x1 == y1;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+inline bool hpackSame(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && hpackSameBytes(a.data(), b.data(), a.size());
+}
+
 struct HpackStaticMatch {
   std::uint8_t index = 0;
   bool exact = false;
