@@ -48,40 +48,45 @@ common::Unexpected<common::Error> intError(IntStatus s, const char* what) {
 }  // namespace
 
 HpackDecoder::HpackDecoder(std::uint32_t max_table_size, std::uint32_t max_list_size)
-    : table_(max_table_size),
-      settings_max_(max_table_size),
-      max_list_size_(max_list_size),
-      arena_(new char[std::size_t{max_list_size} + max_table_size]),
-      arena_size_(std::size_t{max_list_size} + max_table_size) {}
+    : table_(max_table_size), settings_max_(max_table_size), max_list_size_(max_list_size) {}
+
+char* HpackDecoder::room(std::size_t n) {
+  for (; chunk_ < chunks_.size(); ++chunk_, offset_ = 0) {
+    if (chunks_[chunk_].size - offset_ >= n) return chunks_[chunk_].bytes.get() + offset_;
+  }
+  std::size_t size = n > kChunkSize ? n : kChunkSize;
+  chunks_.push_back({std::unique_ptr<char[]>(new char[size]), size});
+  offset_ = 0;
+  return chunks_.back().bytes.get();
+}
 
 void HpackDecoder::setMaxTableSize(std::uint32_t max_table_size) {
   if (max_table_size < table_.maxSize()) update_required_ = true;
   settings_max_ = max_table_size;
-  if (std::size_t{max_list_size_} + max_table_size > arena_size_) {
-    arena_size_ = std::size_t{max_list_size_} + max_table_size;
-    arena_.reset(new char[arena_size_]);
-  }
 }
 
 common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<HpackField>& out) {
   const auto* p = reinterpret_cast<const unsigned char*>(block.data());
   const auto* end = p + block.size();
-  // Fields within the limit are kept in the arena from `used` on; once the list is over the
-  // limit, later fields are still decoded (their insertions keep the table in step) but only
-  // into scratch space at `used`, which is not advanced. `used` never exceeds the list limit,
-  // so at least the table's maximum size of scratch remains: enough for any field that can be
-  // inserted. A Huffman string that does not fit is larger than the table, so it is not
-  // inserted, and it overflows the list.
-  std::size_t used = 0;
+  // What the block may take of the chunks: the list limit plus the table's size. Fields within
+  // the limit keep their bytes (`kept` counts them); once the list is over the limit, later
+  // fields are still decoded (their insertions keep the table in step) but into scratch that
+  // the next field reuses. `kept` never exceeds the list limit, so at least the table's size
+  // remains for a field: enough for any field that can be inserted. A Huffman string that does
+  // not fit what remains is larger than the table, so it is not inserted, and it overflows the
+  // list.
+  const std::size_t budget = std::size_t{max_list_size_} + settings_max_;
+  std::size_t kept = 0;
   std::size_t list_size = 0;
   bool over = false;
   bool fields_seen = false;
-  char* arena = arena_.get();
+  chunk_ = 0;
+  offset_ = 0;
 
   // A string literal (section 5.2) at `p`: a view into the block, or the decoded text in the
-  // arena at `at`. `huge` is set when the decoded text does not fit the arena
-  // (and, set already, makes it skip the string).
-  auto readString = [&](std::string_view& s, std::size_t& at,
+  // chunks; `taken` counts the field's bytes there. `huge` is set when the decoded text does
+  // not fit the budget (and, set already, makes it skip the string).
+  auto readString = [&](std::string_view& s, std::size_t& taken,
                         bool& huge) -> common::Expected<void> {
     if (p == end) {
       return common::fail(ErrorKind::kProtocol,
@@ -104,15 +109,21 @@ common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<
       s = coded;
       return {};
     }
-    auto n = huffmanDecode(coded, arena + at, arena_size_ - at);
+    // At most one byte per 5 bits (the shortest code), within what the budget leaves.
+    std::size_t cap = std::size_t{len} * 8 / 5;
+    std::size_t left = budget - kept - taken;
+    if (cap > left) cap = left;
+    char* at = room(cap);
+    auto n = huffmanDecode(coded, at, cap);
     if (!n) {
       if (n.error().kind != ErrorKind::kOverflow) return common::unexpected(n.error());
       huge = true;
       s = {};
       return {};
     }
-    s = {arena + at, *n};
-    at += *n;
+    s = {at, *n};
+    take(*n);
+    taken += *n;
     return {};
   };
 
@@ -156,11 +167,13 @@ common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<
       HpackField f = table_.entry(dyn);
       if (admit(f.name.size(), f.value.size())) {
         // Copied: a later insertion in this block may evict or move the entry.
-        char* at = arena + used;
+        std::size_t n = f.name.size() + f.value.size();
+        char* at = room(n);
         std::memcpy(at, f.name.data(), f.name.size());
         std::memcpy(at + f.name.size(), f.value.data(), f.value.size());
         out.push_back({{at, f.name.size()}, {at + f.name.size(), f.value.size()}});
-        used += f.name.size() + f.value.size();
+        take(n);
+        kept += n;
       }
       continue;
     }
@@ -198,11 +211,12 @@ common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<
     if (IntStatus st = readInt(p, end, index_it ? 6 : 4, name_index); st != IntStatus::kOk) {
       return intError(st, "name index of a literal field");
     }
-    std::size_t at = used;
+    const Mark mark{chunk_, offset_};
+    std::size_t taken = 0;
     bool huge = false;
     std::string_view name;
     if (name_index == 0) {
-      if (auto r = readString(name, at, huge); !r) return r;
+      if (auto r = readString(name, taken, huge); !r) return r;
     } else if (name_index <= kHpackStaticEntries) {
       name = hpackStaticEntry(name_index).name;
     } else {
@@ -213,25 +227,34 @@ common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<
                                 " but the tables hold " +
                                 std::to_string(kHpackStaticEntries + table_.count()) + " entries");
       }
+      // Copied, as above; it is at most the table's size, so within the budget.
       std::string_view n = table_.entry(dyn).name;
-      std::memcpy(arena + at, n.data(), n.size());  // n is at most the table's size: it fits
-      name = {arena + at, n.size()};
-      at += n.size();
+      char* at = room(n.size());
+      std::memcpy(at, n.data(), n.size());
+      name = {at, n.size()};
+      take(n.size());
+      taken += n.size();
     }
     std::string_view value;
-    if (auto r = readString(value, at, huge); !r) return r;
+    if (auto r = readString(value, taken, huge); !r) return r;
+    bool keep = false;
     if (huge) {
-      // Larger than the arena's free space, hence than the table: the list is over the limit,
+      // Larger than what the budget leaves, hence than the table: the list is over the limit,
       // and an insertion would empty the table (section 4.4).
       over = true;
       if (index_it) table_.clear();
-      continue;
+    } else {
+      keep = admit(name.size(), value.size());
+      if (keep) {
+        out.push_back({name, value});
+        kept += taken;
+      }
+      if (index_it) table_.add(name, value);
     }
-    if (admit(name.size(), value.size())) {
-      out.push_back({name, value});
-      used = at;
+    if (!keep) {
+      chunk_ = mark.chunk;  // scratch: the next field reuses it
+      offset_ = mark.offset;
     }
-    if (index_it) table_.add(name, value);
   }
   if (over) {
     return common::fail(ErrorKind::kOverflow,

@@ -3,6 +3,7 @@
 // table follows the peer encoder's.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -41,10 +42,26 @@ class HpackDecoder {
   std::uint32_t settings_max_;
   std::uint32_t max_list_size_;
   bool update_required_ = false;
-  // Decoded strings and copies of dynamic-table entries for one block. Its size, the list limit
-  // plus the table's, means a block within the limit always fits (see decode()).
-  std::unique_ptr<char[]> arena_;
-  std::size_t arena_size_;
+
+  // Decoded strings and copies of dynamic-table entries for one block, in chunks that never
+  // move (views into them stay valid) and are kept from block to block (the steady state
+  // allocates nothing). A small first chunk covers an ordinary block; larger ones come only
+  // with larger blocks. What one block may take is bounded (see decode()).
+  static constexpr std::size_t kChunkSize = 1024;
+  struct Chunk {
+    std::unique_ptr<char[]> bytes;
+    std::size_t size;
+  };
+  struct Mark {
+    std::size_t chunk;
+    std::size_t offset;
+  };
+  // Contiguous room for n bytes from the current position; take() then claims what was used.
+  char* room(std::size_t n);
+  void take(std::size_t n) { offset_ += n; }
+  std::vector<Chunk> chunks_;
+  std::size_t chunk_ = 0;
+  std::size_t offset_ = 0;
 };
 
 }  // namespace halyard::proxy::http

@@ -72,8 +72,14 @@ inline std::uint64_t hashBytes(std::string_view s, std::uint64_t h) {
 
 }  // namespace
 
+// Both sides start at the protocol's 4096 bytes; a smaller cap is signalled in the first block.
 HpackEncoder::HpackEncoder(std::uint32_t max_table_size)
-    : table_(max_table_size), cap_(max_table_size) {}
+    : table_(std::min(max_table_size, kHpackDefaultTableSize)), cap_(max_table_size) {
+  if (max_table_size < kHpackDefaultTableSize) {
+    pending_ = true;
+    pending_min_ = max_table_size;
+  }
+}
 
 void HpackEncoder::setPeerMaxTableSize(std::uint32_t size) {
   std::uint32_t next = std::min(size, cap_);

@@ -18,7 +18,9 @@ namespace halyard::proxy::http {
 
 class HpackEncoder {
  public:
-  // `max_table_size` caps the table this encoder keeps, whatever the peer allows.
+  // `max_table_size` caps the table this encoder keeps, whatever the peer allows. The table
+  // starts at the protocol's initial 4096 bytes (or the cap, if smaller, signalled in the first
+  // block) and grows only when the peer's SETTINGS allow it.
   explicit HpackEncoder(std::uint32_t max_table_size = kHpackDefaultTableSize);
 
   // The peer's SETTINGS_HEADER_TABLE_SIZE: the table uses at most this (and at most our own

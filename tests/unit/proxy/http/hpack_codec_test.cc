@@ -260,7 +260,10 @@ TEST(HpackEncoder, ReproducesRfcC4) {
 
 TEST(HpackEncoder, ReproducesRfcC6WithEviction) {
   HpackEncoder e(256);
-  EXPECT_EQ(hex(encodeBlock(e, kResp1)), hex(unhex(kC6[0])));
+  // The example's SETTINGS set 256 bytes; ours announces them in its first block (3fe101).
+  std::string first = encodeBlock(e, kResp1);
+  EXPECT_EQ(hex(first.substr(0, 3)), "3fe101");
+  EXPECT_EQ(hex(first.substr(3)), hex(unhex(kC6[0])));
   // "307" takes 3 bytes coded or not; the example codes it, we send it as it is (the reader
   // saves the decoding), which is C.5's block.
   EXPECT_EQ(hex(encodeBlock(e, kResp2)), "4803333037c1c0bf");
@@ -441,6 +444,59 @@ TEST(HpackDecoder, HeaderListLimitKeepsTheTableInStep) {
   Fields small = {{"x-c", std::string(40, 'c')}};
   EXPECT_EQ(hex(encodeBlock(e, small)), "be");
   EXPECT_EQ(decodeOk(d, unhex("be")), small);
+}
+
+TEST(HpackDecoder, AStringLargerThanTheBudgetEmptiesTheTableAndOverflows) {
+  // List limit 64 and table 64: a 400-byte Huffman value cannot be kept, cannot be inserted,
+  // and its insertion empties the table as the encoder's does.
+  HpackDecoder d(64, 64);
+  EXPECT_EQ(decodeOk(d, unhex("4003 6162 6301 78")).size(), 1u);  // abc: x, inserted
+  EXPECT_EQ(d.table().count(), 1u);
+  std::string big(400, 'a');
+  std::string coded;
+  huffmanEncode(big, coded);
+  std::string block = unhex("4003 6465 66");  // name def, then the value
+  block += static_cast<char>(0xff);           // Huffman, length 127 + ...
+  std::size_t rest = coded.size() - 127;
+  while (rest >= 0x80) {
+    block += static_cast<char>(0x80 | (rest & 0x7f));
+    rest >>= 7;
+  }
+  block += static_cast<char>(rest);
+  block += coded;
+  block += unhex("82");
+  std::vector<HpackField> out;
+  auto r = d.decode(block, out);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, common::ErrorKind::kOverflow);
+  EXPECT_EQ(d.table().count(), 0u);
+  // The next block decodes against the emptied table.
+  EXPECT_NE(decodeError(d, unhex("be")).find("tables hold 61"), std::string::npos);
+}
+
+TEST(HpackDecoder, ManyFieldsSpillIntoMoreChunks) {
+  // Far more decoded bytes than one chunk: views from earlier chunks stay valid.
+  HpackEncoder e;
+  HpackDecoder d;
+  Fields f;
+  for (int i = 0; i < 60; ++i) {
+    f.push_back(
+        {"x-field-" + std::to_string(i), std::string(100 + i, static_cast<char>('a' + i % 26))});
+  }
+  for (int round = 0; round < 3; ++round) EXPECT_EQ(decodeOk(d, encodeBlock(e, f)), f);
+}
+
+TEST(HpackDecoder, GrowsTheTableWhenOurSettingsGrow) {
+  HpackDecoder d(256);
+  d.setMaxTableSize(8192);
+  HpackEncoder e(8192);
+  e.setPeerMaxTableSize(8192);
+  Fields f;
+  for (int i = 0; i < 40; ++i) f.push_back({"x-k" + std::to_string(i), std::string(100, 'v')});
+  EXPECT_EQ(decodeOk(d, encodeBlock(e, f)), f);
+  EXPECT_EQ(d.table().maxSize(), 8192u);
+  EXPECT_EQ(d.table().count(), 40u);
+  EXPECT_EQ(dynamicTable(d.table()), dynamicTable(e.table()));
 }
 
 TEST(HpackDecoder, ViewsSurviveEvictionWithinABlock) {
