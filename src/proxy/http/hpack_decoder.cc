@@ -50,7 +50,7 @@ common::Unexpected<common::Error> intError(IntStatus s, const char* what) {
 HpackDecoder::HpackDecoder(std::uint32_t max_table_size, std::uint32_t max_list_size)
     : table_(max_table_size), settings_max_(max_table_size), max_list_size_(max_list_size) {}
 
-char* HpackDecoder::room(std::size_t n) {
+char* HpackDecoder::roomElsewhere(std::size_t n) {
   for (; chunk_ < chunks_.size(); ++chunk_, offset_ = 0) {
     if (chunks_[chunk_].size - offset_ >= n) return chunks_[chunk_].bytes.get() + offset_;
   }

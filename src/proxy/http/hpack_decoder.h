@@ -57,7 +57,13 @@ class HpackDecoder {
     std::size_t offset;
   };
   // Contiguous room for n bytes from the current position; take() then claims what was used.
-  char* room(std::size_t n);
+  char* room(std::size_t n) {
+    if (chunk_ < chunks_.size() && chunks_[chunk_].size - offset_ >= n) {
+      return chunks_[chunk_].bytes.get() + offset_;
+    }
+    return roomElsewhere(n);
+  }
+  char* roomElsewhere(std::size_t n);  // the next chunk with room, or a new one
   void take(std::size_t n) { offset_ += n; }
   std::vector<Chunk> chunks_;
   std::size_t chunk_ = 0;
