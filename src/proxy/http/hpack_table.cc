@@ -1,5 +1,6 @@
 #include "proxy/http/hpack_table.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -125,10 +126,7 @@ HpackStaticMatch hpackStaticFind(std::string_view name, std::string_view value) 
   return {};
 }
 
-HpackDynamicTable::HpackDynamicTable(std::uint32_t max_size)
-    : bytes_(2 * std::size_t{max_size}),
-      slots_(max_size / kHpackEntryOverhead + 1),
-      max_size_(max_size) {}
+HpackDynamicTable::HpackDynamicTable(std::uint32_t max_size) : max_size_(max_size) {}
 
 HpackField HpackDynamicTable::entry(std::size_t i) const {
   const Slot& s = slot(i);
@@ -145,29 +143,38 @@ void HpackDynamicTable::evictOldest() {
 
 void HpackDynamicTable::setMaxSize(std::uint32_t max_size) {
   while (size_ > max_size) evictOldest();
-  if (2 * std::size_t{max_size} > bytes_.size() ||
-      max_size / kHpackEntryOverhead + 1 > slots_.size()) {
-    // Grow the storage, keeping the live entries (oldest first) in order.
-    std::vector<char> bytes(2 * std::size_t{max_size});
+  if (!slots_.empty() && max_size / kHpackEntryOverhead + 1 > slots_.size()) {
+    // More entries may fit: a larger ring, the live entries moved to its start, oldest first.
     std::vector<Slot> slots(max_size / kHpackEntryOverhead + 1);
-    std::uint64_t pos = 0;
-    for (std::size_t k = 0; k < count_; ++k) {
-      const Slot& s = slot(count_ - 1 - k);
-      std::memcpy(bytes.data() + pos, bytes_.data() + (s.at - base_), s.name_len + s.value_len);
-      slots[k] = {pos, s.name_len, s.value_len};
-      pos += s.name_len + s.value_len;
-    }
-    bytes_ = std::move(bytes);
+    for (std::size_t k = 0; k < count_; ++k) slots[k] = slot(count_ - 1 - k);
     slots_ = std::move(slots);
-    head_ = count_ % slots_.size();
-    base_ = 0;
-    end_ = pos;
+    head_ = count_;
   }
   max_size_ = max_size;
 }
 
 void HpackDynamicTable::clear() {
   while (count_ > 0) evictOldest();
+}
+
+void HpackDynamicTable::makeRoom(std::size_t len) {
+  // The live bytes (from the oldest entry's) are at most max_size_ - 32 * count_ and, with
+  // `len`, fit the maximum size. The buffer starts small and doubles while the live bytes fill
+  // more than half of it, up to twice the maximum size: an idle connection's table holds what
+  // it uses, not its limit, and moving the live bytes to the front happens at most once per
+  // half buffer of bytes added.
+  std::uint64_t oldest = count_ > 0 ? slot(count_ - 1).at : end_;
+  std::size_t live = static_cast<std::size_t>(end_ - oldest);
+  std::size_t cap = bytes_.size();
+  if ((live + len) * 2 > cap && cap < 2 * std::size_t{max_size_}) {
+    std::size_t grown = std::max<std::size_t>({2 * cap, 2 * (live + len), 256});
+    std::vector<char> bytes(std::min(grown, 2 * std::size_t{max_size_}));
+    if (live > 0) std::memcpy(bytes.data(), bytes_.data() + (oldest - base_), live);
+    bytes_ = std::move(bytes);
+  } else if (live > 0) {
+    std::memmove(bytes_.data(), bytes_.data() + (oldest - base_), live);
+  }
+  base_ = oldest;
 }
 
 void HpackDynamicTable::add(std::string_view name, std::string_view value) {
@@ -177,14 +184,9 @@ void HpackDynamicTable::add(std::string_view name, std::string_view value) {
     return;
   }
   while (size_ + need > max_size_) evictOldest();
+  if (slots_.empty()) slots_.resize(max_size_ / kHpackEntryOverhead + 1);
   std::size_t len = name.size() + value.size();
-  if (end_ - base_ + len > bytes_.size()) {
-    // Move the live bytes to the front. They are at most max_size_ - 32 * count_, so with the
-    // buffer twice the maximum size this happens at most once per max_size_ bytes added.
-    std::uint64_t live = count_ > 0 ? slot(count_ - 1).at : end_;
-    std::memmove(bytes_.data(), bytes_.data() + (live - base_), end_ - live);
-    base_ = live;
-  }
+  if (end_ - base_ + len > bytes_.size()) makeRoom(len);
   char* p = bytes_.data() + (end_ - base_);
   if (!name.empty()) std::memcpy(p, name.data(), name.size());
   if (!value.empty()) std::memcpy(p + name.size(), value.data(), value.size());

@@ -64,10 +64,11 @@ struct HpackStaticMatch {
 };
 HpackStaticMatch hpackStaticFind(std::string_view name, std::string_view value);
 
-// The dynamic table. Entries' bytes live in one buffer twice the maximum size: new bytes are
-// appended, and when they would not fit, the live bytes (never more than the maximum size) move
-// to the front. Nothing is allocated after construction unless the maximum size grows. Views
-// returned by entry() stay valid until the next add() or resize.
+// The dynamic table. Entries' bytes live in one buffer of at most twice the maximum size: new
+// bytes are appended, and when they would not fit, the live bytes (never more than the maximum
+// size) move to the front, into a larger buffer while they fill more than half of it. Nothing
+// is allocated before the first insertion, nor once the buffer has grown to what the
+// connection's fields need. Views returned by entry() stay valid until the next add().
 class HpackDynamicTable {
  public:
   explicit HpackDynamicTable(std::uint32_t max_size = kHpackDefaultTableSize);
@@ -97,6 +98,7 @@ class HpackDynamicTable {
     std::uint32_t value_len;
   };
   void evictOldest();
+  void makeRoom(std::size_t len);          // makes `len` bytes fit after end_
   const Slot& slot(std::size_t i) const {  // i from the newest
     return slots_[(head_ + slots_.size() - 1 - i) % slots_.size()];
   }

@@ -5,6 +5,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
@@ -162,6 +163,46 @@ TEST(HpackHuffman, RejectsBadPaddingAndEos) {
   EXPECT_FALSE(huffmanDecode(unhex("ffffffff"), out, sizeof out).ok());
   // A lone byte of ones: 8 bits of padding.
   EXPECT_FALSE(huffmanDecode(unhex("ff"), out, sizeof out).ok());
+}
+
+// The dynamic table against a plain model (a deque, evicting from the back) over insertions of
+// every size, resizes down and up, and the buffer's growth and compaction.
+TEST(HpackDynamicTable, MatchesAPlainModel) {
+  HpackDynamicTable t(512);
+  std::deque<std::pair<std::string, std::string>> model;
+  std::uint32_t max = 512;
+  std::uint32_t seed = 7;
+  auto next = [&] {
+    seed = seed * 1103515245 + 12345;
+    return (seed >> 8) & 0xffff;
+  };
+  auto modelSize = [&] {
+    std::size_t n = 0;
+    for (const auto& [a, b] : model) n += a.size() + b.size() + 32;
+    return n;
+  };
+  for (int i = 0; i < 5000; ++i) {
+    if (i % 700 == 699) {
+      max = (i / 700) % 2 ? 2048 : 100;
+      t.setMaxSize(max);
+      while (modelSize() > max) model.pop_back();
+    }
+    std::string name = "n" + std::to_string(next() % 50);
+    std::string value(next() % 300, static_cast<char>('a' + i % 26));
+    t.add(name, value);
+    if (name.size() + value.size() + 32 > max) {
+      model.clear();
+    } else {
+      model.emplace_front(name, value);
+      while (modelSize() > max) model.pop_back();
+    }
+    ASSERT_EQ(t.count(), model.size()) << i;
+    ASSERT_EQ(t.size(), modelSize()) << i;
+    for (std::size_t k = 0; k < model.size(); ++k) {
+      ASSERT_EQ(t.entry(k).name, model[k].first) << i;
+      ASSERT_EQ(t.entry(k).value, model[k].second) << i;
+    }
+  }
 }
 
 TEST(HpackDecoder, RfcC2SingleRepresentations) {
