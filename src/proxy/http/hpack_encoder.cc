@@ -58,7 +58,15 @@ inline std::uint64_t hashBytes(std::string_view s, std::uint64_t h) {
   h ^= std::uint64_t{n} << 56;
   if (n < 8) {
     std::uint64_t w = 0;
-    for (std::size_t i = 0; i < n; ++i) w = (w << 8) | static_cast<unsigned char>(p[i]);
+    if (n >= 4) {
+      std::uint32_t lo;
+      std::uint32_t hi;
+      std::memcpy(&lo, p, 4);
+      std::memcpy(&hi, p + n - 4, 4);
+      w = lo | (std::uint64_t{hi} << 32);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) w = (w << 8) | static_cast<unsigned char>(p[i]);
+    }
     h = (h ^ w) * kMul;
     return h ^ (h >> 32);
   }

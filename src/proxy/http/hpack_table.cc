@@ -86,10 +86,17 @@ constexpr std::size_t nameSlot(std::string_view name) {
 }
 struct NameIndex {
   std::array<std::array<std::uint8_t, kSlotDepth>, kNameSlots> first{};  // 0: empty
+  // For each entry, the last index with the same name (entries sharing a name are adjacent:
+  // :method, :path, :scheme, :status), so a lookup compares only values past the name.
+  std::array<std::uint8_t, kHpackStaticEntries + 1> last{};
   bool fits = true;  // no slot needed more than kSlotDepth names
 };
 constexpr NameIndex buildNameIndex() {
   NameIndex x;
+  for (std::size_t i = kStatic.size(); i >= 1; --i) {
+    bool same_as_next = i < kStatic.size() && kStatic[i - 1].name == kStatic[i].name;
+    x.last[i] = static_cast<std::uint8_t>(same_as_next ? x.last[i + 1] : i);
+  }
   for (std::size_t i = 0; i < kStatic.size(); ++i) {
     if (i > 0 && kStatic[i].name == kStatic[i - 1].name) continue;
     auto& slot = x.first[nameSlot(kStatic[i].name)];
@@ -117,8 +124,7 @@ HpackStaticMatch hpackStaticFind(std::string_view name, std::string_view value) 
   for (std::size_t d = 0; d < kSlotDepth && slot[d] != 0; ++d) {
     std::size_t first = slot[d];
     if (!hpackSame(kStatic[first - 1].name, name)) continue;
-    // Entries sharing a name are adjacent (:method, :path, :scheme, :status).
-    for (std::size_t i = first; i <= kStatic.size() && hpackSame(kStatic[i - 1].name, name); ++i) {
+    for (std::size_t i = first; i <= kNameIndex.last[first]; ++i) {
       if (hpackSame(kStatic[i - 1].value, value)) return {static_cast<std::uint8_t>(i), true};
     }
     return {static_cast<std::uint8_t>(first), false};
