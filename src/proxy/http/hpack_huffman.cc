@@ -134,16 +134,28 @@ common::Expected<std::size_t> huffmanDecode(std::string_view coded, char* out,
                                             std::size_t capacity) {
   const auto* in = reinterpret_cast<const unsigned char*>(coded.data());
   const auto* end = in + coded.size();
-  // Input bits wait left-aligned in `acc`; `n` of them are real, the rest zero.
+  // Input bits wait left-aligned in `acc`; `n` of them are real, the rest zero. With 30 or more
+  // waiting any code is complete, so the input is read only below that: four bytes at once
+  // while there are four, then byte by byte at the end.
   std::uint64_t acc = 0;
   int n = 0;
   std::size_t written = 0;
   for (;;) {
-    while (n <= 56 && in != end) {
-      acc |= static_cast<std::uint64_t>(*in++) << (56 - n);
-      n += 8;
+    if (n < kMaxBits) {
+      if (end - in >= 4) {
+        std::uint64_t w = (std::uint64_t{in[0]} << 24) | (std::uint64_t{in[1]} << 16) |
+                          (std::uint64_t{in[2]} << 8) | in[3];
+        in += 4;
+        acc |= w << (32 - n);
+        n += 32;
+      } else {
+        while (n <= 56 && in != end) {
+          acc |= static_cast<std::uint64_t>(*in++) << (56 - n);
+          n += 8;
+        }
+        if (n == 0) break;
+      }
     }
-    if (n == 0) break;
     auto window = static_cast<std::uint32_t>(acc >> 32);
     int sym;
     int len;
@@ -155,6 +167,11 @@ common::Expected<std::size_t> huffmanDecode(std::string_view coded, char* out,
       len = Tables::kFastBits + 1;
       while (window >= kTables.limit[len]) ++len;
       sym = kTables.sorted[kTables.offset[len] + ((window >> (32 - len)) - kTables.first[len])];
+      if (sym == kEos && len <= n) {  // EOS is 30 bits: never in the fast table
+        return common::fail(common::ErrorKind::kProtocol,
+                            "the Huffman-coded string contains the EOS symbol, which may only "
+                            "appear as padding");
+      }
     }
     if (len > n) {
       // Fewer bits remain than the code the zero fill completes: they must be padding, a
@@ -165,11 +182,6 @@ common::Expected<std::size_t> huffmanDecode(std::string_view coded, char* out,
                             "or not all ones; expected at most 7 one bits after the last symbol");
       }
       break;
-    }
-    if (sym == kEos) {
-      return common::fail(common::ErrorKind::kProtocol,
-                          "the Huffman-coded string contains the EOS symbol, which may only "
-                          "appear as padding");
     }
     if (written == capacity) {
       return common::fail(common::ErrorKind::kOverflow,

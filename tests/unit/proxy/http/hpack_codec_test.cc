@@ -151,6 +151,25 @@ TEST(HpackHuffman, EveryByteValueRoundTrips) {
   EXPECT_FALSE(huffmanDecode(coded, back.data(), back.size() - 1).ok());
 }
 
+TEST(HpackHuffman, RandomStringsOfEveryLengthRoundTrip) {
+  std::uint32_t seed = 1;
+  for (std::size_t len = 0; len < 300; ++len) {
+    std::string text;
+    for (std::size_t i = 0; i < len; ++i) {
+      seed = seed * 1103515245 + 12345;
+      // Mostly header-like bytes, now and then any byte (long codes).
+      text.push_back(static_cast<char>((seed >> 16) % 7 ? 32 + (seed >> 8) % 95 : (seed >> 8)));
+    }
+    std::string coded;
+    huffmanEncode(text, coded);
+    ASSERT_EQ(coded.size(), huffmanEncodedLength(text));
+    std::string back(len * 2 + 1, '\0');
+    auto n = huffmanDecode(coded, back.data(), back.size());
+    ASSERT_TRUE(n.ok()) << len;
+    ASSERT_EQ(back.substr(0, *n), text) << len;
+  }
+}
+
 TEST(HpackHuffman, RejectsBadPaddingAndEos) {
   char out[16];
   // 'a' is 00011 (5 bits); padding 000 is not ones.
@@ -159,8 +178,9 @@ TEST(HpackHuffman, RejectsBadPaddingAndEos) {
   EXPECT_TRUE(huffmanDecode(unhex("1f"), out, sizeof out).ok());
   // A whole byte of ones after 'a' ends: padding of 11 bits.
   EXPECT_FALSE(huffmanDecode(unhex("1fff"), out, sizeof out).ok());
-  // EOS itself (30 ones) followed by padding.
+  // EOS itself (30 ones) followed by padding, alone and after symbols.
   EXPECT_FALSE(huffmanDecode(unhex("ffffffff"), out, sizeof out).ok());
+  EXPECT_FALSE(huffmanDecode(unhex("00 3fff ffff"), out, sizeof out).ok());
   // A lone byte of ones: 8 bits of padding.
   EXPECT_FALSE(huffmanDecode(unhex("ff"), out, sizeof out).ok());
 }
