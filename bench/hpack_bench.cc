@@ -11,7 +11,9 @@
 // the same bytes. Each connection carries kPerConnection requests, then both sides start over
 // with empty tables.
 //
-// Prints nanoseconds and bytes per block for both (medians of the rounds, libraries in turns).
+// Prints nanoseconds and bytes per block for both (medians of the rounds, libraries in turns),
+// and the memory one connection's four coders hold after its requests (nghttp2's counted
+// through its allocator hooks, ours by memoryBytes()).
 // Under callgrind (`valgrind --tool=callgrind build/bin/hpack_bench 5`) each phase of each
 // library is dumped separately (callgrind.out.<pid>.<n>, "desc: Trigger: Client Request: ...");
 // scripts in the report sum them: instructions per block that do not move with the load.
@@ -26,6 +28,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -203,6 +206,104 @@ size_t nghttpEncode(const Prepared& p) {
   return bytes;
 }
 
+// nghttp2's allocations, counted: each block carries its size in front.
+struct Counted {
+  size_t live = 0;
+};
+void* countedMalloc(size_t size, void* user) {
+  auto* p = static_cast<size_t*>(std::malloc(size + 16));
+  if (p == nullptr) return nullptr;
+  p[0] = size;
+  static_cast<Counted*>(user)->live += size;
+  return reinterpret_cast<char*>(p) + 16;
+}
+void countedFree(void* ptr, void* user) {
+  if (ptr == nullptr) return;
+  auto* p = reinterpret_cast<size_t*>(static_cast<char*>(ptr) - 16);
+  static_cast<Counted*>(user)->live -= p[0];
+  std::free(p);
+}
+void* countedCalloc(size_t n, size_t size, void* user) {
+  void* p = countedMalloc(n * size, user);
+  if (p != nullptr) std::memset(p, 0, n * size);
+  return p;
+}
+void* countedRealloc(void* ptr, size_t size, void* user) {
+  void* p = countedMalloc(size, user);
+  if (p != nullptr && ptr != nullptr) {
+    size_t old = reinterpret_cast<size_t*>(static_cast<char*>(ptr) - 16)[0];
+    std::memcpy(p, ptr, old < size ? old : size);
+  }
+  countedFree(ptr, user);
+  return p;
+}
+
+// Memory one connection's coders hold after kPerConnection requests: the proxy decodes the
+// client's requests and encodes its responses on the downstream connection, and encodes
+// requests and decodes responses on the upstream one.
+void printMemory(const Load& l, const Prepared& up, const Prepared& down) {
+  HpackDecoder req_dec;
+  HpackEncoder req_enc;
+  HpackDecoder resp_dec;
+  HpackEncoder resp_enc;
+  std::vector<HpackField> out;
+  std::string buf;
+  for (int i = 0; i < kPerConnection; ++i) {
+    out.clear();
+    if (!req_dec.decode(l.client_req_bytes[i], out).ok()) std::abort();
+    buf.clear();
+    req_enc.encode(up.ours[i], buf);
+    out.clear();
+    if (!resp_dec.decode(l.upstream_resp_bytes[i], out).ok()) std::abort();
+    buf.clear();
+    resp_enc.encode(down.ours[i], buf);
+  }
+  size_t ours = req_dec.memoryBytes() + req_enc.memoryBytes() + resp_dec.memoryBytes() +
+                resp_enc.memoryBytes();
+
+  Counted counted;
+  nghttp2_mem mem{&counted, countedMalloc, countedFree, countedCalloc, countedRealloc};
+  nghttp2_hd_inflater* infl[2];
+  nghttp2_hd_deflater* defl[2];
+  for (int k = 0; k < 2; ++k) {
+    nghttp2_hd_inflate_new2(&infl[k], &mem);
+    nghttp2_hd_deflate_new2(&defl[k], 4096, &mem);
+  }
+  std::vector<uint8_t> wire(65536);
+  for (int i = 0; i < kPerConnection; ++i) {
+    const std::string* in[2] = {&l.client_req_bytes[i], &l.upstream_resp_bytes[i]};
+    for (int k = 0; k < 2; ++k) {
+      auto* p = reinterpret_cast<const uint8_t*>(in[k]->data());
+      size_t left = in[k]->size();
+      for (;;) {
+        nghttp2_nv nv;
+        int flags = 0;
+        auto used = nghttp2_hd_inflate_hd2(infl[k], &nv, &flags, p, left, 1);
+        if (used < 0) std::abort();
+        p += used;
+        left -= static_cast<size_t>(used);
+        if ((flags & NGHTTP2_HD_INFLATE_FINAL) || (used == 0 && left == 0)) break;
+      }
+      nghttp2_hd_inflate_end_headers(infl[k]);
+    }
+    const auto& a = up.nghttp[i];
+    const auto& b = down.nghttp[i];
+    if (nghttp2_hd_deflate_hd(defl[0], wire.data(), wire.size(), a.data(), a.size()) < 0 ||
+        nghttp2_hd_deflate_hd(defl[1], wire.data(), wire.size(), b.data(), b.size()) < 0) {
+      std::abort();
+    }
+  }
+  size_t theirs = counted.live;
+  for (int k = 0; k < 2; ++k) {
+    nghttp2_hd_inflate_del(infl[k]);
+    nghttp2_hd_deflate_del(defl[k]);
+  }
+  std::printf(
+      "memory held by the four coders after %d requests: ours %zu bytes, nghttp2 %zu "
+      "bytes\n",
+      kPerConnection, ours, theirs);
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -290,5 +391,6 @@ int main(int argc, char** argv) {
   }
   std::printf("%-30s %12.1f %12.1f %8.2f\n", "per proxied request (4 blocks)", total[0], total[1],
               total[0] / total[1]);
+  printMemory(load, up, down);
   return 0;
 }

@@ -36,6 +36,12 @@ class HpackDecoder {
   common::Expected<void> decode(std::string_view block, std::vector<HpackField>& out);
 
   const HpackDynamicTable& table() const { return table_; }
+  // Bytes this decoder holds, itself and on the heap.
+  std::size_t memoryBytes() const {
+    std::size_t n = sizeof(*this) + table_.memoryBytes() + chunks_.capacity() * sizeof(Chunk);
+    for (const Chunk& c : chunks_) n += c.size;
+    return n;
+  }
 
  private:
   HpackDynamicTable table_;

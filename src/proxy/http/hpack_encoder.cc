@@ -139,12 +139,12 @@ HpackEncoder::Indexing HpackEncoder::decideIndexing(std::string_view name, std::
   return Indexing::kIncremental;
 }
 
-std::size_t HpackEncoder::dynamicIndexOf(std::uint64_t seq) const {
-  return kHpackStaticEntries + 1 + (table_.inserted() - 1 - seq);
+std::uint32_t HpackEncoder::age(std::uint32_t slot_mark) const {
+  return mark() - slot_mark;
 }
 
-bool HpackEncoder::live(std::uint64_t slot_value) const {
-  return slot_value != 0 && slot_value - 1 >= table_.inserted() - table_.count();
+bool HpackEncoder::live(std::uint32_t slot_mark) const {
+  return slot_mark != 0 && age(slot_mark) < table_.count();
 }
 
 char* HpackEncoder::writeSizeUpdates(char* p) {
@@ -179,17 +179,17 @@ char* HpackEncoder::writeField(char* p, std::string_view name, std::string_view 
   if (how == Indexing::kIncremental) {
     hn = hashBytes(name, 0);
     std::uint64_t hf = hashBytes(value, hn);
-    std::uint64_t& fs = by_field_[hf % kSlots];
+    std::uint32_t& fs = by_field_[hf % kSlots];
     if (live(fs)) {
-      HpackField e = table_.entry(table_.inserted() - fs);
+      HpackField e = table_.entry(age(fs));
       if (hpackSame(e.name, name) && hpackSame(e.value, value)) {
-        return writeInt(p, 0x80, 7, dynamicIndexOf(fs - 1));
+        return writeInt(p, 0x80, 7, kHpackStaticEntries + 1 + age(fs));
       }
     }
     if (name_index == 0) {
-      std::uint64_t ns = by_name_[hn % kSlots];
-      if (live(ns) && hpackSame(table_.entry(table_.inserted() - ns).name, name)) {
-        name_index = dynamicIndexOf(ns - 1);
+      std::uint32_t ns = by_name_[hn % kSlots];
+      if (live(ns) && hpackSame(table_.entry(age(ns)).name, name)) {
+        name_index = kHpackStaticEntries + 1 + age(ns);
       }
     }
     if (name.size() + value.size() + kHpackEntryOverhead <= table_.maxSize() * 3 / 4) {
@@ -197,16 +197,16 @@ char* HpackEncoder::writeField(char* p, std::string_view name, std::string_view 
       if (name_index == 0) p = writeString(p, name);
       p = writeString(p, value);
       table_.add(name, value);
-      fs = table_.inserted();
-      by_name_[hn % kSlots] = table_.inserted();
+      fs = mark();
+      by_name_[hn % kSlots] = mark();
       return p;
     }
     how = Indexing::kWithout;  // too large: it would empty most of the table
   } else if (name_index == 0) {
     hn = hashBytes(name, 0);
-    std::uint64_t ns = by_name_[hn % kSlots];
-    if (live(ns) && hpackSame(table_.entry(table_.inserted() - ns).name, name)) {
-      name_index = dynamicIndexOf(ns - 1);
+    std::uint32_t ns = by_name_[hn % kSlots];
+    if (live(ns) && hpackSame(table_.entry(age(ns)).name, name)) {
+      name_index = kHpackStaticEntries + 1 + age(ns);
     } else if (how == Indexing::kWithout &&
                name.size() + value.size() + kHpackEntryOverhead <= table_.maxSize() / 4) {
       // A name in neither table (x-request-id, x-envoy-upstream-service-time) would be sent in
@@ -216,8 +216,8 @@ char* HpackEncoder::writeField(char* p, std::string_view name, std::string_view 
       p = writeString(p, name);
       p = writeString(p, value);
       table_.add(name, value);
-      by_field_[hashBytes(value, hn) % kSlots] = table_.inserted();
-      by_name_[hn % kSlots] = table_.inserted();
+      by_field_[hashBytes(value, hn) % kSlots] = mark();
+      by_name_[hn % kSlots] = mark();
       return p;
     }
   }

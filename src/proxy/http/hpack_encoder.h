@@ -35,25 +35,31 @@ class HpackEncoder {
   void add(std::string_view name, std::string_view value, std::string& out);
 
   const HpackDynamicTable& table() const { return table_; }
+  // Bytes this encoder holds, itself and on the heap.
+  std::size_t memoryBytes() const { return sizeof(*this) + table_.memoryBytes(); }
 
  private:
   enum class Indexing { kIncremental, kWithout, kNever };
   char* writeSizeUpdates(char* p);
   char* writeField(char* p, std::string_view name, std::string_view value);
   static Indexing decideIndexing(std::string_view name, std::string_view value);
-  std::size_t dynamicIndexOf(std::uint64_t seq) const;  // HPACK index of a live entry
-  bool live(std::uint64_t slot_value) const;
+  // A lookup slot holds the insertion count (mod 2^32) just after its entry went in: the
+  // entry's age, its position from the newest, is the count now minus that.
+  std::uint32_t mark() const { return static_cast<std::uint32_t>(table_.inserted()); }
+  std::uint32_t age(std::uint32_t slot_mark) const;
+  bool live(std::uint32_t slot_mark) const;
 
   HpackDynamicTable table_;
   std::uint32_t cap_;
   std::uint32_t pending_min_ = 0;  // the smallest size set since the last block, if pending_
   bool pending_ = false;
-  // Direct-mapped lookups into the dynamic table by hash: a slot holds the insertion sequence
-  // number of the newest entry with that hash, plus one (0: empty). Collisions only cost a
-  // missed match; a match is always confirmed by comparing bytes.
-  static constexpr std::size_t kSlots = 256;
-  std::array<std::uint64_t, kSlots> by_field_{};
-  std::array<std::uint64_t, kSlots> by_name_{};
+  // Direct-mapped lookups into the dynamic table by hash: a slot marks the newest entry with
+  // that hash (0: empty). Collisions and marks that wrapped around only cost a missed match; a
+  // match is always confirmed by comparing bytes. 128 slots for a 4096-byte table, which holds
+  // at most 128 entries and on a proxy's load a few dozen: 1 KiB per encoder.
+  static constexpr std::size_t kSlots = 128;
+  std::array<std::uint32_t, kSlots> by_field_{};
+  std::array<std::uint32_t, kSlots> by_name_{};
 };
 
 }  // namespace halyard::proxy::http

@@ -149,14 +149,15 @@ void HpackDynamicTable::evictOldest() {
 
 void HpackDynamicTable::setMaxSize(std::uint32_t max_size) {
   while (size_ > max_size) evictOldest();
-  if (!slots_.empty() && max_size / kHpackEntryOverhead + 1 > slots_.size()) {
-    // More entries may fit: a larger ring, the live entries moved to its start, oldest first.
-    std::vector<Slot> slots(max_size / kHpackEntryOverhead + 1);
-    for (std::size_t k = 0; k < count_; ++k) slots[k] = slot(count_ - 1 - k);
-    slots_ = std::move(slots);
-    head_ = count_;
-  }
   max_size_ = max_size;
+}
+
+void HpackDynamicTable::resizeSlots(std::size_t n) {
+  // The live entries move to the start of the new ring, oldest first.
+  std::vector<Slot> slots(n);
+  for (std::size_t k = 0; k < count_; ++k) slots[k] = slot(count_ - 1 - k);
+  slots_ = std::move(slots);
+  head_ = count_;
 }
 
 void HpackDynamicTable::clear() {
@@ -190,7 +191,11 @@ void HpackDynamicTable::add(std::string_view name, std::string_view value) {
     return;
   }
   while (size_ + need > max_size_) evictOldest();
-  if (slots_.empty()) slots_.resize(max_size_ / kHpackEntryOverhead + 1);
+  if (count_ == slots_.size()) {
+    // The ring is full: twice as large, from 16 entries (a few hundred bytes for a proxy's
+    // usual few dozen fields) up to as many as the maximum size can hold.
+    resizeSlots(std::max<std::size_t>(16, 2 * slots_.size()));
+  }
   std::size_t len = name.size() + value.size();
   if (end_ - base_ + len > bytes_.size()) makeRoom(len);
   char* p = bytes_.data() + (end_ - base_);

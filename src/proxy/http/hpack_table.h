@@ -68,7 +68,8 @@ HpackStaticMatch hpackStaticFind(std::string_view name, std::string_view value);
 // bytes are appended, and when they would not fit, the live bytes (never more than the maximum
 // size) move to the front, into a larger buffer while they fill more than half of it. Nothing
 // is allocated before the first insertion, nor once the buffer has grown to what the
-// connection's fields need. Views returned by entry() stay valid until the next add().
+// connection's fields need; the ring of entries likewise grows with their number. Views
+// returned by entry() stay valid until the next add().
 class HpackDynamicTable {
  public:
   explicit HpackDynamicTable(std::uint32_t max_size = kHpackDefaultTableSize);
@@ -90,6 +91,8 @@ class HpackDynamicTable {
   void add(std::string_view name, std::string_view value);
   // Evicts every entry.
   void clear();
+  // Bytes held on the heap.
+  std::size_t memoryBytes() const { return bytes_.capacity() + slots_.capacity() * sizeof(Slot); }
 
  private:
   struct Slot {
@@ -98,7 +101,8 @@ class HpackDynamicTable {
     std::uint32_t value_len;
   };
   void evictOldest();
-  void makeRoom(std::size_t len);          // makes `len` bytes fit after end_
+  void makeRoom(std::size_t len);  // makes `len` bytes fit after end_
+  void resizeSlots(std::size_t n);
   const Slot& slot(std::size_t i) const {  // i from the newest
     return slots_[(head_ + slots_.size() - 1 - i) % slots_.size()];
   }
