@@ -60,6 +60,12 @@ class HpackEncoder {
   static constexpr std::size_t kSlots = 128;
   std::array<std::uint32_t, kSlots> by_field_{};
   std::array<std::uint32_t, kSlots> by_name_{};
+  // What the field at each of the first kRecent positions of the last block matched exactly:
+  // a static index, or (static 0) a dynamic entry's mark; both 0: nothing.
+  static constexpr std::size_t kRecent = 32;
+  std::array<std::uint8_t, kRecent> recent_static_{};
+  std::array<std::uint32_t, kRecent> recent_mark_{};
+  std::size_t position_ = 0;  // of the next field in the block
 };
 
 }  // namespace halyard::proxy::http

@@ -351,6 +351,48 @@ TEST(HpackEncoder, LeavesPerRequestFieldsOutOfTheTable) {
   EXPECT_EQ(dynamicTable(d.table()), dynamicTable(e.table()));
 }
 
+// The encoder first tries what the field at the same position matched in the block before;
+// with a table too small for a block's fields, those entries are evicted by the time they are
+// tried again, fields move between positions, and every block must still decode exactly.
+TEST(HpackEncoder, RepeatedBlocksInASmallTableStayExact) {
+  HpackEncoder e(200);
+  HpackDecoder d(200);
+  nghttp2_hd_inflater* inf = nullptr;
+  ASSERT_EQ(nghttp2_hd_inflate_new(&inf), 0);
+  ASSERT_EQ(nghttp2_hd_inflate_change_table_size(inf, 200), 0);
+  for (int i = 0; i < 200; ++i) {
+    Fields f = {{"x-a", std::string(40, 'a')},
+                {"x-b", std::string(40, 'b')},
+                {"x-c", std::string(40 + i % 3, 'c')},
+                {":method", "GET"},
+                {"x-d", std::to_string(i % 4)}};
+    if (i % 5 == 0) std::swap(f[0], f[2]);
+    if (i % 7 == 0) f.erase(f.begin() + 1);
+    std::string block = encodeBlock(e, f);
+    ASSERT_EQ(decodeOk(d, block), f) << i;
+    ASSERT_EQ(dynamicTable(d.table()), dynamicTable(e.table())) << i;
+    Fields got;
+    auto* in = reinterpret_cast<const uint8_t*>(block.data());
+    std::size_t left = block.size();
+    for (;;) {
+      nghttp2_nv nv;
+      int flags = 0;
+      auto used = nghttp2_hd_inflate_hd2(inf, &nv, &flags, in, left, 1);
+      ASSERT_GE(used, 0) << i;
+      in += used;
+      left -= static_cast<std::size_t>(used);
+      if (flags & NGHTTP2_HD_INFLATE_EMIT) {
+        got.emplace_back(std::string(reinterpret_cast<char*>(nv.name), nv.namelen),
+                         std::string(reinterpret_cast<char*>(nv.value), nv.valuelen));
+      }
+      if ((flags & NGHTTP2_HD_INFLATE_FINAL) || (used == 0 && left == 0)) break;
+    }
+    nghttp2_hd_inflate_end_headers(inf);
+    ASSERT_EQ(got, f) << i;
+  }
+  nghttp2_hd_inflate_del(inf);
+}
+
 TEST(HpackEncoder, SignalsTableSizeChanges) {
   HpackEncoder e;
   HpackDecoder d;
