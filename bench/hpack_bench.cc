@@ -14,9 +14,12 @@
 // Prints nanoseconds and bytes per block for both (medians of the rounds, libraries in turns),
 // and the memory one connection's four coders hold after its requests (nghttp2's counted
 // through its allocator hooks, ours by memoryBytes()).
-// Under callgrind (`valgrind --tool=callgrind build/bin/hpack_bench 5`) each phase of each
-// library is dumped separately (callgrind.out.<pid>.<n>, "desc: Trigger: Client Request: ...");
-// scripts in the report sum them: instructions per block that do not move with the load.
+// Under callgrind (`valgrind --tool=callgrind build/bin/hpack_bench 3`) each phase of each
+// library over all rounds is dumped on its own, labelled "library|phase|blocks"; its total
+// divided by the blocks is instructions per block, a figure that does not move with the load:
+//
+//     for f in callgrind.out.*.*; do
+//       grep -m1 '^desc: Trigger' $f; grep -m1 '^totals:\|^summary:' $f; done
 //
 //     ninja -C build hpack_bench && build/bin/hpack_bench [rounds]
 //
