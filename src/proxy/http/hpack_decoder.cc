@@ -169,8 +169,7 @@ common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<
         // Copied: a later insertion in this block may evict or move the entry.
         std::size_t n = f.name.size() + f.value.size();
         char* at = room(n);
-        std::memcpy(at, f.name.data(), f.name.size());
-        std::memcpy(at + f.name.size(), f.value.data(), f.value.size());
+        std::memcpy(at, f.name.data(), n);  // the table keeps the value right after the name
         out.push_back({{at, f.name.size()}, {at + f.name.size(), f.value.size()}});
         take(n);
         kept += n;

@@ -74,7 +74,7 @@ class HpackDynamicTable {
  public:
   explicit HpackDynamicTable(std::uint32_t max_size = kHpackDefaultTableSize);
 
-  // Entries, newest first: entry(0) is index 62.
+  // Entries, newest first: entry(0) is index 62. An entry's value follows its name in memory.
   std::size_t count() const { return count_; }
   HpackField entry(std::size_t i) const;
   // Counts insertions ever made: the entry with sequence number s is entry(inserted() - 1 - s)
