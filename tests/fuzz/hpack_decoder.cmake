@@ -1,0 +1,1 @@
+halyard_add_fuzzer(fuzz_hpack_decoder ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_hpack_decoder.cc halyard_http)
