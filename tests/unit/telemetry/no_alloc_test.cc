@@ -2,29 +2,12 @@
 // logging a line must not allocate: count global operator new calls around them.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cstdlib>
-#include <new>
 #include <string>
 
+#include "count_allocations.h"
 #include "telemetry/access_logger.h"
 #include "telemetry/worker_stats.h"
-
-namespace {
-std::atomic<long> g_allocs{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace halyard::telemetry {
 namespace {
@@ -38,19 +21,19 @@ TEST(NoAlloc, RecordRequestWithKnownLabels) {
   l.destination_service_name = "reviews";
   l.response_code = 503;
   l.response_flags = {ResponseFlag::kNoHealthyUpstream};
-  const long first = g_allocs.load();
+  const long first = test_support::allocations();
   w.recordRequest(l, 1, 2, 3);  // first sighting: allocates (and proves the count works)
-  EXPECT_GT(g_allocs.load() - first, 0);
+  EXPECT_GT(test_support::allocations() - first, 0);
   w.counter("envoy_cluster_upstream_rq_total", {{"cluster_name", service}}).inc();
 
   std::string service_again = service;
   l.destination_service = service_again;
-  const long before = g_allocs.load();
+  const long before = test_support::allocations();
   for (int i = 0; i < 1000; ++i) {
     w.recordRequest(l, static_cast<uint64_t>(i), 100, 2000);
     w.counter("envoy_cluster_upstream_rq_total", {{"cluster_name", service_again}}).inc();
   }
-  EXPECT_EQ(g_allocs.load() - before, 0);
+  EXPECT_EQ(test_support::allocations() - before, 0);
 }
 
 TEST(NoAlloc, AccessLogLine) {
@@ -66,12 +49,12 @@ TEST(NoAlloc, AccessLogLine) {
   e.authority = "shop.example.com";
   e.upstream_service_time = std::chrono::milliseconds(3);
   w.log(e);  // warm-up
-  const long before = g_allocs.load();
+  const long before = test_support::allocations();
   for (int i = 0; i < 1000; ++i) {
     logger.setFormat(i % 2 ? AccessLogFormat::kJson : AccessLogFormat::kText);
     w.log(e);  // flushes to /dev/null every few dozen lines
   }
-  EXPECT_EQ(g_allocs.load() - before, 0);
+  EXPECT_EQ(test_support::allocations() - before, 0);
 }
 
 }  // namespace

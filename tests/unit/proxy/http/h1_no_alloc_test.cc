@@ -2,31 +2,14 @@
 // count global operator new calls around parsing, decoding and writing.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cstdlib>
-#include <new>
 #include <string>
 
+#include "count_allocations.h"
 #include "proxy/http/chunked_decoder.h"
 #include "proxy/http/h1_request_parser.h"
 #include "proxy/http/h1_response_parser.h"
 #include "proxy/http/h1_writer.h"
-
-namespace {
-std::atomic<long> g_allocs{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace halyard::proxy::http {
 namespace {
@@ -57,7 +40,7 @@ TEST(NoAlloc, ParseDecodeAndWrite) {
     ASSERT_EQ(response_parser.feed(std::span<char>(warm_response.data(), warm_response.size())),
               ParseStatus::kHeadComplete);
   }
-  const long before = g_allocs.load();
+  const long before = test_support::allocations();
   size_t body_bytes = 0;
   for (int i = 0; i < 100; ++i) {
     request.assign(request_copy);  // same size: no allocation
@@ -83,7 +66,7 @@ TEST(NoAlloc, ParseDecodeAndWrite) {
     ASSERT_TRUE(
         appendResponseHead(out, response_parser.head().status, response_parser.head().headers));
   }
-  EXPECT_EQ(g_allocs.load() - before, 0);
+  EXPECT_EQ(test_support::allocations() - before, 0);
   EXPECT_EQ(body_bytes, 500u);
 }
 

@@ -5,31 +5,14 @@
 // though every block inserts and evicts.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <new>
 #include <string>
 #include <vector>
 
+#include "count_allocations.h"
 #include "proxy/http/hpack_decoder.h"
 #include "proxy/http/hpack_encoder.h"
-
-namespace {
-std::atomic<long> g_allocs{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace halyard::proxy::http {
 namespace {
@@ -56,7 +39,7 @@ TEST(HpackNoAlloc, EncodeAndDecodeInTheSteadyState) {
   decoded.reserve(32);
   long before = 0;
   for (int i = 0; i < kBlocks; ++i) {
-    if (i == 200) before = g_allocs.load();  // warmed up: the table is full
+    if (i == 200) before = test_support::allocations();  // warmed up: the table is full
     fields.clear();
     fields.push_back({":method", "GET"});
     fields.push_back({":scheme", "http"});
@@ -74,7 +57,7 @@ TEST(HpackNoAlloc, EncodeAndDecodeInTheSteadyState) {
     ASSERT_TRUE(decoder.decode(block, decoded).ok());
     ASSERT_EQ(decoded.size(), fields.size());
   }
-  EXPECT_EQ(g_allocs.load() - before, 0);
+  EXPECT_EQ(test_support::allocations() - before, 0);
 }
 
 }  // namespace

@@ -1,24 +1,11 @@
 // The matching path must not allocate: count global operator new calls around selectRoute.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cstdlib>
-#include <new>
 
+#include "count_allocations.h"
 #include "proxy/router/router.h"
 #include "proxy/router/virtual_host_index.h"
-
-namespace {
-std::atomic<long> g_allocs{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace halyard::proxy::router {
 namespace {
@@ -75,7 +62,7 @@ TEST(NoAlloc, SelectRouteAndMatch) {
   (void)idx.select(req);
   hs[2].name = "x-none";
 
-  long before = g_allocs.load();
+  long before = test_support::allocations();
   auto a = selectRoute(*t, req);
   auto b = idx.select(req);
   http::RequestView wild = req;
@@ -84,7 +71,7 @@ TEST(NoAlloc, SelectRouteAndMatch) {
   auto d = selectVirtualHost(*t, "nowhere.org");
   hs[2].name = "x-user";  // repeated header: values joined on the stack ("u42,u7")
   auto e = selectRoute(*t, req);
-  long after = g_allocs.load();
+  long after = test_support::allocations();
 
   ASSERT_NE(a.route, nullptr);
   EXPECT_EQ(a.route->name, "h42/r3");
