@@ -431,6 +431,26 @@ void forEachRequestTag(const SpanRecord& s, bool with_source, std::string& url, 
   if (s.error) push("error", "true", true, Put::kClean);
 }
 
+// Every tag of a span, in the format `push` writes: the steady tags first (copied when they are
+// the batch's previous ones, and first so that their copy never starts with a comma), then the
+// proxy's own tags (copied already encoded, `encoded` the format's form) and the request's.
+// `first` is what `push` reads for its comma: the steady tags leave it false, copied or not.
+template <class Push>
+void putTags(JsonOut& out, const SpanRecord& s, size_t max_tag_length,
+             std::string SpanSource::*encoded, SharedPiece& steady, std::string& scratch,
+             bool& first, Push&& push) {
+  steady.put(out, s, sameSteadyTags, [&] { forEachSteadyTag(s, push); });
+  first = false;
+  const bool copied = sourceEncoded(s, max_tag_length);
+  if (copied) {
+    const std::string& tags = (*s.source).*encoded;
+    out.reserve(tags.size() + 1);
+    out.put(',');
+    out.put(tags);
+  }
+  forEachRequestTag(s, !copied, scratch, push);
+}
+
 bool sameName(const SpanRecord& a, const SpanRecord& b) {
   using T = SpanRecord;
   return same(a.text(T::kUpstreamCluster), b.text(T::kUpstreamCluster)) &&
@@ -504,16 +524,7 @@ void SpanExporter::appendZipkinJson(JsonOut& out, std::span<const SpanRecord* co
       putKey(out, first, k, plain_key, {}, ":");
       putValue(out, v, max_tag_length, how);
     };
-    // The steady tags come first, so that their copy never starts with a comma.
-    shared.steady.put(out, *s, sameSteadyTags, [&] { forEachSteadyTag(*s, push); });
-    first = false;
-    const bool encoded = sourceEncoded(*s, max_tag_length);
-    if (encoded) {
-      out.reserve(s->source->zipkin_tags.size() + 1);
-      out.put(',');
-      out.put(s->source->zipkin_tags);
-    }
-    forEachRequestTag(*s, !encoded, scratch, push);
+    putTags(out, *s, max_tag_length, &SpanSource::zipkin_tags, shared.steady, scratch, first, push);
     out.reserve(2);
     out.put("}}");
   }
@@ -559,15 +570,8 @@ void SpanExporter::appendOtlpJson(JsonOut& out, std::span<const SpanRecord* cons
         out.reserve(2);
         out.put("}}");
       };
-      shared.steady.put(out, *s, sameSteadyTags, [&] { forEachSteadyTag(*s, push); });
-      first = false;
-      const bool encoded = sourceEncoded(*s, max_tag_length);
-      if (encoded) {
-        out.reserve(s->source->otlp_attributes.size() + 1);
-        out.put(',');
-        out.put(s->source->otlp_attributes);
-      }
-      forEachRequestTag(*s, !encoded, scratch, push);
+      putTags(out, *s, max_tag_length, &SpanSource::otlp_attributes, shared.steady, scratch, first,
+              push);
       out.reserve(32);
       out.put("],\"status\":{\"code\":");
       out.put(s->error ? '2' : '0');
