@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "proxy/http/chunked_decoder.h"
 #include "proxy/http/h1_request_parser.h"
 #include "proxy/http/h1_response_parser.h"
@@ -21,11 +22,6 @@
 namespace {
 
 using namespace halyard::proxy::http;
-
-#define FUZZ_CHECK(cond)           \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 struct Splitter {
   uint32_t state;

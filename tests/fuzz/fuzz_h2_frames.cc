@@ -14,17 +14,13 @@
 #include <span>
 #include <string>
 
+#include "fuzz_check.h"
 #include "proxy/http/h2_client_session.h"
 #include "proxy/http/h2_server_session.h"
 
 namespace {
 
 using namespace halyard::proxy::http;
-
-#define FUZZ_CHECK(cond)           \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 

@@ -11,17 +11,13 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_check.h"
 #include "proxy/http/hpack_decoder.h"
 #include "proxy/http/hpack_encoder.h"
 
 namespace {
 
 using namespace halyard::proxy::http;
-
-#define FUZZ_CHECK(cond)           \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 }  // namespace
 
