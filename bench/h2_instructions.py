@@ -9,7 +9,8 @@ HTTP/2 nginx backend). Each build runs under callgrind; after a warm-up the coun
 the requests. Cache misses, locks and system calls are not weighed: CPU time in h2_bench.py stays
 the figure for the targets; this one says whether a change made the proxy do less.
 
-    bench/h2_instructions.py [--requests 4000] [--top 0] [--haproxy] [--keep FILE] BINARY...
+    bench/h2_instructions.py [--requests 4000] [--top 0] [--haproxy] [--keep FILE]
+                             [--streams 16] [--cache-sim] BINARY...
 
 --top N also prints the N functions with the most instructions of their own (the last build).
 --haproxy adds HAProxy (proto h2 both sides, as in h2_bench.py) counted the same way: the
@@ -30,7 +31,11 @@ import h2_bench as hb  # noqa: E402
 import proxy_bench as pb  # noqa: E402
 
 
-def measured_window(start, requests, workdir):
+# This machine's caches (lscpu), for --cache-sim.
+CACHE_SIM = ["--cache-sim=yes", "--I1=32768,8,64", "--D1=49152,12,64", "--LL=2097152,16,64"]
+
+
+def measured_window(start, requests, workdir, streams):
     """Starts a proxy under callgrind (`start(fleet, port)` returns its process) in `workdir`,
     warms it up, and counts `requests` requests; the dump file of that window."""
     os.makedirs(workdir)
@@ -42,7 +47,7 @@ def measured_window(start, requests, workdir):
         hb.h2load(port, 1000, 16, 16)  # warm-up: every path taken, caches and pools filled
         subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True,
                        check=True)
-        hb.h2load(port, requests, 16, 16)
+        hb.h2load(port, requests, 16, streams)
         subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True,
                        check=True)
         time.sleep(1)
@@ -51,32 +56,51 @@ def measured_window(start, requests, workdir):
     return sorted(glob.glob(os.path.join(workdir, "cg.out.*")), key=os.path.getmtime)[-1]
 
 
-def count(binary, backend, silent, requests, workdir):
+def callgrind(workdir, cache_sim):
+    return (["valgrind", "--tool=callgrind", "--callgrind-out-file=%s/cg.out" % workdir] +
+            (CACHE_SIM if cache_sim else []))
+
+
+def count(binary, backend, silent, args, workdir):
     """A build of halyard-proxy: the dump file of the measured window."""
     def start(fleet, port):
         wrapper = os.path.join(workdir, "run.sh")
         with open(wrapper, "w") as f:
-            f.write("#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=%s/cg.out %s "
-                    "\"$@\"\n" % (workdir, os.path.abspath(binary)))
+            f.write("#!/bin/sh\nexec %s %s \"$@\"\n" % (
+                " ".join(callgrind(workdir, args.cache_sim)), os.path.abspath(binary)))
         os.chmod(wrapper, 0o755)
         return hb.halyard_h2(fleet, port, backend, silent, wrapper)
-    return measured_window(start, requests, workdir)
+    return measured_window(start, args.requests, workdir, args.streams)
 
 
-def count_haproxy(backend, silent, requests, workdir):
+def count_haproxy(backend, silent, args, workdir):
     """HAProxy, counted as count() counts a build."""
     return measured_window(lambda fleet, port: hb.haproxy_h2(
-        fleet, port, backend, silent,
-        prefix=["valgrind", "--tool=callgrind", "--callgrind-out-file=%s/cg.out" % workdir]),
-        requests, workdir)
+        fleet, port, backend, silent, prefix=callgrind(workdir, args.cache_sim)),
+        args.requests, workdir, args.streams)
 
 
-def total_instructions(dump):
+def totals(dump):
+    """The dump's event totals by name (Ir; with the cache simulation also I1mr, D1mr, DLmr...)."""
+    names = None
     with open(dump) as f:
         for line in f:
-            if line.startswith(("summary:", "totals:")):
-                return int(line.split()[1])
+            if line.startswith("events:"):
+                names = line.split()[1:]
+            if line.startswith(("summary:", "totals:")) and names:
+                return dict(zip(names, (int(v) for v in line.split()[1:])))
     raise RuntimeError("no totals in " + dump)
+
+
+def per_request(dump, requests):
+    """Instructions, and with the cache simulation L1i, L1d and last-level data misses, per
+    request."""
+    t = totals(dump)
+    row = [t["Ir"] / requests]
+    if "I1mr" in t:
+        row += [t["I1mr"] / requests, (t["D1mr"] + t["D1mw"]) / requests,
+                (t["DLmr"] + t["DLmw"]) / requests]
+    return row
 
 
 def main():
@@ -84,6 +108,8 @@ def main():
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--top", type=int, default=0)
     ap.add_argument("--haproxy", action="store_true")
+    ap.add_argument("--streams", type=int, default=16)
+    ap.add_argument("--cache-sim", action="store_true")
     ap.add_argument("--keep", metavar="FILE",
                     help="copy the last build's callgrind dump there (for callgrind_annotate "
                     "--inclusive=yes)")
@@ -99,18 +125,19 @@ def main():
         silent = hb.SilentH2Backend()
         dump = None
         for i, binary in enumerate(args.binaries):
-            dump = count(binary, backend, silent.port, args.requests,
-                         os.path.join(tmp, "build%d" % i))
-            rows.append((binary, total_instructions(dump) / args.requests))
+            dump = count(binary, backend, silent.port, args, os.path.join(tmp, "build%d" % i))
+            rows.append((binary, per_request(dump, args.requests)))
         if args.haproxy:
-            rows.append(("HAProxy (proto h2)", total_instructions(count_haproxy(
-                backend, silent.port, args.requests, os.path.join(tmp, "haproxy"))) /
-                args.requests))
-        print("h2load -n %d -c 16 -m 16 (h2c) under callgrind\n" % args.requests)
-        print("| build | instructions per request | vs the first |")
-        print("|---|---:|---:|")
-        for binary, per_request in rows:
-            print("| %s | %.0f | %.3f |" % (binary, per_request, per_request / rows[0][1]))
+            rows.append(("HAProxy (proto h2)", per_request(count_haproxy(
+                backend, silent.port, args, os.path.join(tmp, "haproxy")), args.requests)))
+        print("h2load -n %d -c 16 -m %d (h2c) under callgrind%s\n" % (
+            args.requests, args.streams, " with the cache simulation" if args.cache_sim else ""))
+        misses = " L1i misses | L1d misses | L2 data misses |" if args.cache_sim else ""
+        print("| build | instructions per request | vs the first |" + misses)
+        print("|---|---:|---:|" + ("---:|" * 3 if args.cache_sim else ""))
+        for binary, row in rows:
+            print("| %s | %.0f | %.3f |" % (binary, row[0], row[0] / rows[0][1][0]) +
+                  "".join(" %.0f |" % v for v in row[1:]))
         if args.keep and dump:
             shutil.copy(dump, args.keep)
         if args.top and dump:
