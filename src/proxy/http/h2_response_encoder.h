@@ -34,6 +34,19 @@ class H2ResponseEncoder final : public ResponseEncoder {
   explicit H2ResponseEncoder(bool grpc_request, bool head_request)
       : grpc_(grpc_request), head_request_(head_request) {}
 
+  // Back to a new encoder's state for another stream's response (its buffers' capacity kept).
+  void reset(bool grpc_request, bool head_request) {
+    sink_ = nullptr;
+    grpc_ = grpc_request;
+    head_request_ = head_request;
+    local_ = tunnel_ = interim_ = head_sent_ = ignored_ = false;
+    status_ = 0;
+    reason_.clear();
+    headers_.clear();
+    trailers_.clear();
+    grpc_status_.clear();
+  }
+
   void setSink(Sink* sink) { sink_ = sink; }
   // The request was an extended CONNECT (WebSocket over HTTP/2, RFC 8441): the upstream's
   // 101 Switching Protocols is answered as 200 and the tunnel's bytes follow as DATA.

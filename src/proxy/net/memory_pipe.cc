@@ -56,7 +56,7 @@ void MemoryPipe::closeDriverSide(bool aborted) {
   aborted_ = aborted && !input_ended_;
   driver_ = nullptr;
   out_.clear();
-  out_.shrink_to_fit();
+  if (out_.capacity() > kKeptCapacity) out_.shrink_to_fit();
   out_offset_ = 0;
   readable_.set();
   writable_.set();
@@ -84,12 +84,25 @@ void MemoryPipe::cancel() {
   if (peek_) firePeek(asio::error::operation_aborted);
 }
 
+void MemoryPipe::reset() {
+  driver_ = nullptr;
+  for (std::string* queue : {&in_, &out_}) {
+    queue->clear();
+    if (queue->capacity() > kKeptCapacity) queue->shrink_to_fit();
+  }
+  in_offset_ = out_offset_ = 0;
+  out_ended_ = inner_closed_ = driver_closed_ = input_ended_ = aborted_ = notified_ = false;
+  readable_.reset();
+  writable_.reset();
+  peek_ = nullptr;
+}
+
 void MemoryPipe::close() {
   if (inner_closed_) return;
   inner_closed_ = true;
   out_ended_ = true;
   in_.clear();
-  in_.shrink_to_fit();
+  if (in_.capacity() > kKeptCapacity) in_.shrink_to_fit();
   in_offset_ = 0;
   cancel();
   if (driver_) driver_->onPipeOutput();

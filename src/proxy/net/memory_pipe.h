@@ -197,6 +197,12 @@ class MemoryPipe {
   void dropPeek() { peek_ = nullptr; }
   void close();
 
+  // Back to a new pipe's state, for the owner's next stream, once nothing else holds it (no
+  // reader, writer or peek pending): a pipe costs an allocation and its queues' buffers, and a
+  // connection's streams come and go by the thousand. Queues keep up to kKeptCapacity.
+  void reset();
+  static constexpr size_t kKeptCapacity = 4096;
+
  private:
   void takeInput(size_t bytes);
   void firePeek(const asio::error_code& ec);

@@ -55,6 +55,7 @@ class Transport {
     pipe_ = std::move(pipe);
   }
   bool inMemory() const { return pipe_ != nullptr; }
+  const std::shared_ptr<MemoryPipe>& pipe() const { return pipe_; }
   // A memory pipe's read, or write of `bytes`, would complete without waiting: no deadline
   // needs arming for it (always false for sockets).
   bool readsAtOnce() const { return pipe_ && pipe_->readReady(); }

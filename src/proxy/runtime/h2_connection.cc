@@ -34,6 +34,8 @@ constexpr size_t kMaxEarlyBody = 64 * 1024;
 // How many finished streams' connections one HTTP/2 connection keeps for its next streams
 // (while it is busy: an idle one lets them go with its read buffer).
 constexpr size_t kSpareStreamConnections = 64;
+// And how many finished streams' driver state (H2Stream with its pipe and response encoder).
+constexpr size_t kSpareStreams = 64;
 
 // The finished streams' request-path objects of one HTTP/2 connection, for its next streams.
 // Making a DownstreamConnection costs a few KiB of allocations, I/O objects registered with the
@@ -91,6 +93,23 @@ struct H2Stream final : http::H2ResponseEncoder::Sink, net::MemoryPipe::Driver {
   void onResponseHead(http::H2ResponseEncoder& encoder, bool body) override;
   void onPipeRead(size_t bytes) override;
   void onPipeOutput() override;
+
+  // Whether nothing but this stream holds its pipe and encoder (the request path let them go):
+  // then the object can serve a later stream (reuse()).
+  bool reusable() const { return pipe.use_count() == 1 && encoder.use_count() == 1; }
+  // Back to a new stream's state for `stream_id`, its pipe and encoder reset in place.
+  void reuse(int32_t stream_id, bool grpc_request, bool head_request) {
+    id = stream_id;
+    pipe->reset();
+    encoder->reset(grpc_request, head_request);
+    unconsumed = 0;
+    request_ended = false;
+    head_pending = true;
+    has_length = tunnel = false;
+    trailers.reset();
+    early_body.clear();
+    with_body = finished = closed = false;
+  }
 
   H2Connection* connection;
   int32_t id;
@@ -164,6 +183,9 @@ class H2Connection final : public http::H2ServerSession::Handler,
   http::H2ServerSession session_;
   std::shared_ptr<SpareStreamConnections> spare_connections_;
   std::unordered_map<int32_t, std::unique_ptr<H2Stream>> streams_;
+  // Finished streams whose objects serve the next ones: three allocations (the stream, its pipe
+  // and encoder) and their buffers fewer per stream.
+  std::vector<std::unique_ptr<H2Stream>> spare_streams_;
   net::AsyncEvent want_write_;
   net::AsyncEvent writer_done_;
   std::string out_;
@@ -229,16 +251,25 @@ void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stre
     kick();
     return;
   }
-  auto pipe = std::make_shared<net::MemoryPipe>(executor_, kPipeCapacity);
-  auto owned = std::make_unique<H2Stream>(*this, id, pipe);
+  const bool grpc = isGrpc(head);
+  const bool head_request = head.method == "HEAD";
+  std::unique_ptr<H2Stream> owned;
+  if (!spare_streams_.empty()) {
+    owned = std::move(spare_streams_.back());
+    spare_streams_.pop_back();
+    owned->reuse(id, grpc, head_request);
+  } else {
+    owned = std::make_unique<H2Stream>(*this, id,
+                                       std::make_shared<net::MemoryPipe>(executor_, kPipeCapacity));
+    owned->encoder = std::make_shared<http::H2ResponseEncoder>(grpc, head_request);
+  }
   H2Stream* s = owned.get();
-  s->encoder = std::make_shared<http::H2ResponseEncoder>(isGrpc(head), head.method == "HEAD");
   s->encoder->setSink(s);
   if (websocket) {
     s->encoder->setTunnel();
     s->tunnel = true;
   }
-  pipe->setDriver(s);
+  s->pipe->setDriver(s);
   for (const auto& [n, v] : head.headers) {
     if (n == "content-length") s->has_length = true;
   }
@@ -343,6 +374,9 @@ void H2Connection::onStreamClose(int32_t id, uint32_t) {
     it->second->unconsumed = 0;
   }
   endStream(*it->second);
+  if (spare_streams_.size() < kSpareStreams && it->second->reusable()) {
+    spare_streams_.push_back(std::move(it->second));
+  }
   streams_.erase(it);
 }
 
@@ -476,6 +510,7 @@ net::awaitable<void> H2Connection::run(H2cUpgrade* upgrade) {
       net::ByteBuffer small(kIdleBuffer);
       std::swap(ds.in, small);  // the large block goes back to this thread's spares
       spare_connections_->clear();
+      spare_streams_.clear();
       continue;
     }
     if (r.timed_out && !streams_.empty()) continue;

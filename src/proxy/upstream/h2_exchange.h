@@ -27,6 +27,17 @@ struct H2Exchange {
   std::vector<http::HeaderView> views;
   // The response's trailers, filled in before its body ends (gRPC's status travels there).
   http::Fields trailers;
+
+  // Back to a new exchange's state for another stream (the buffers' capacity kept).
+  void reset() {
+    stream = nullptr;
+    session.reset();
+    head_ready = false;
+    head = http::ResponseHead{};
+    headers.clear();
+    views.clear();
+    trailers.clear();
+  }
 };
 
 }  // namespace halyard::proxy::upstream

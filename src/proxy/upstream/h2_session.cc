@@ -139,16 +139,27 @@ class H2Session final : public http::H2ClientSession::Handler,
     pending_.push_back(std::move(s));
   }
   // A finished stream's connection for the next stream (or null), and one given back.
-  std::unique_ptr<UpstreamConnection> takeSpare() {
-    if (spare_.empty()) return nullptr;
-    std::unique_ptr<UpstreamConnection> c = std::move(spare_.back());
+  // A finished stream's request-path side, with its pipe and exchange: both are reset and
+  // serve the next stream when nothing else holds them any more (the stream's driver state
+  // went with the stream), saving their allocations and buffers.
+  struct Spare {
+    std::unique_ptr<UpstreamConnection> connection;
+    std::shared_ptr<net::MemoryPipe> pipe;
+    std::shared_ptr<H2Exchange> exchange;
+  };
+  Spare takeSpare() {
+    if (spare_.empty()) return {};
+    Spare spare = std::move(spare_.back());
     spare_.pop_back();
-    return c;
+    return spare;
   }
   void keepSpare(std::unique_ptr<UpstreamConnection> c) {
-    c->transport().usePipe(nullptr);
-    c->h2.reset();
-    if (!closed_ && spare_.size() < kSpareStreams) spare_.push_back(std::move(c));
+    std::shared_ptr<net::MemoryPipe> pipe = c->transport().pipe();
+    c->transport().usePipe(nullptr);  // closes the request path's side
+    std::shared_ptr<H2Exchange> exchange = std::move(c->h2);
+    if (!closed_ && spare_.size() < kSpareStreams) {
+      spare_.push_back(Spare{std::move(c), std::move(pipe), std::move(exchange)});
+    }
   }
 
   // The request head as fields; false when the stream is gone.
@@ -193,8 +204,8 @@ class H2Session final : public http::H2ClientSession::Handler,
   asio::any_io_executor executor_;
   http::H2ClientSession codec_;
   std::unordered_map<int32_t, std::unique_ptr<H2UpStream>> streams_;
-  std::vector<std::unique_ptr<H2UpStream>> pending_;        // request not started yet
-  std::vector<std::unique_ptr<UpstreamConnection>> spare_;  // finished streams', for reuse
+  std::vector<std::unique_ptr<H2UpStream>> pending_;  // request not started yet
+  std::vector<Spare> spare_;                          // finished streams', for reuse
   net::AsyncEvent want_write_;
   net::AsyncEvent writer_done_;
   net::AsyncEvent ready_;
@@ -491,10 +502,24 @@ namespace {
 // or a new one, over a fresh pipe.
 std::unique_ptr<UpstreamConnection> streamOn(H2Session& session, UpstreamHost& host,
                                              const asio::any_io_executor& executor) {
-  auto pipe = std::make_shared<net::MemoryPipe>(executor, kPipeCapacity);
-  std::unique_ptr<UpstreamConnection> c = session.takeSpare();
+  H2Session::Spare spare = session.takeSpare();
+  std::unique_ptr<UpstreamConnection> c = std::move(spare.connection);
+  std::shared_ptr<net::MemoryPipe> pipe;
+  if (spare.pipe && spare.pipe.use_count() == 1) {
+    pipe = std::move(spare.pipe);
+    pipe->reset();
+  } else {
+    pipe = std::make_shared<net::MemoryPipe>(executor, kPipeCapacity);
+  }
   if (c) {
-    c->reuseForStream(pipe, std::make_shared<H2Exchange>());
+    std::shared_ptr<H2Exchange> exchange;
+    if (spare.exchange && spare.exchange.use_count() == 1) {
+      exchange = std::move(spare.exchange);
+      exchange->reset();
+    } else {
+      exchange = std::make_shared<H2Exchange>();
+    }
+    c->reuseForStream(pipe, std::move(exchange));
   } else {
     c = std::make_unique<UpstreamConnection>(executor, host);
     c->transport().usePipe(pipe);

@@ -269,5 +269,39 @@ TEST(MemoryPipe, EndedInputDoesNotFireTheClientWatch) {
   EXPECT_EQ(fired, 1);
 }
 
+TEST(MemoryPipe, AResetPipeServesTheNextStreamAsANewOne) {
+  asio::io_context io;
+  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 16);
+  {
+    // A first stream: aborted by the driver after some input, closed by the request path.
+    Transport t(io.get_executor());
+    t.usePipe(pipe);
+    ReadAll r;
+    readAll(io, t, r);
+    pipe->input().append("first");
+    pipe->inputAdded();
+    pipe->closeDriverSide(true);
+    poll(io);
+    EXPECT_EQ(r.end, asio::error::connection_reset);
+  }
+  pipe->reset();
+  EXPECT_FALSE(pipe->readReady());
+  EXPECT_FALSE(pipe->requestSideClosed());
+  EXPECT_FALSE(pipe->outputEnded());
+  EXPECT_TRUE(pipe->output().empty());
+  RecordingDriver driver;
+  pipe->setDriver(&driver);
+  Transport t(io.get_executor());
+  t.usePipe(pipe);
+  ReadAll r;
+  readAll(io, t, r);
+  pipe->input().append("second");
+  pipe->inputAdded();
+  pipe->endInput();
+  poll(io);
+  EXPECT_EQ(r.got, "second");  // nothing of the first stream, and an ordinary end
+  EXPECT_EQ(r.end, asio::error::eof);
+}
+
 }  // namespace
 }  // namespace halyard::proxy::net
