@@ -60,6 +60,19 @@ inline bool droppedFrom(std::span<const translate::HeaderOps* const> ops, size_t
   return false;
 }
 
+// True when some op removes or overwrites any header at all: when none does (most routes),
+// the original headers pass without a name comparison each.
+inline bool dropsAny(std::span<const translate::HeaderOps* const> ops) {
+  for (const translate::HeaderOps* o : ops) {
+    if (!o) continue;
+    if (!o->remove.empty()) return true;
+    for (const auto& [n, v] : o->set) {
+      if (!v.empty()) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace header_ops_detail
 
 // `headers`: any range of elements with .name/.value (http::HeaderView) or .first/.second.
@@ -69,9 +82,10 @@ template <class Headers, class Emit>
 void applyHeaderOps(const Headers& headers, std::span<const translate::HeaderOps* const> ops,
                     Emit&& emit) {
   using header_ops_detail::droppedFrom;
+  const bool drops = header_ops_detail::dropsAny(ops);
   for (const auto& h : headers) {
     auto name = header_ops_detail::nameOf(h);
-    if (!droppedFrom(ops, 0, name)) emit(name, header_ops_detail::valueOf(h));
+    if (!drops || !droppedFrom(ops, 0, name)) emit(name, header_ops_detail::valueOf(h));
   }
   for (size_t k = 0; k < ops.size(); ++k) {
     if (!ops[k]) continue;

@@ -18,12 +18,18 @@ std::string lowered(std::string_view s) {
 }  // namespace
 
 size_t VirtualHostIndex::CiHash::operator()(std::string_view s) const {
-  // FNV-1a over the lowercased bytes: lookups hash the request's Host as sent.
-  uint64_t h = 1469598103934665603ull;
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(lowerAscii(c));
-    h *= 1099511628211ull;
-  }
+  // Over the lowercased bytes, eight at a time (lookups hash the request's Host as sent): each
+  // word is mixed in with a multiply and a fold of the high half, which spreads it over all
+  // bits; the length goes in first, so strings that differ only in trailing zero bytes differ.
+  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ull;
+  uint64_t h = s.size() * kMul;
+  size_t i = 0;
+  auto mix = [&](uint64_t word) {
+    h = (h ^ lowerAscii8(word)) * kMul;
+    h ^= h >> 32;
+  };
+  for (; i + 8 <= s.size(); i += 8) mix(loadWord(s.data() + i, 8));
+  if (i < s.size()) mix(loadWord(s.data() + i, s.size() - i));
   return static_cast<size_t>(h);
 }
 

@@ -43,7 +43,7 @@ class VirtualHostIndex {
   // Value: position of the virtual host in the table (lower wins ties).
   using Map = std::unordered_map<std::string, size_t, CiHash, CiEq>;
   struct Wildcards {
-    size_t length;    // of the fixed part ("*.a.com" -> 6)
+    size_t length;     // of the fixed part ("*.a.com" -> 6)
     Map without_port;  // compared with the host without its port
     Map with_port;     // domains written with a port, compared with the authority as sent
   };
