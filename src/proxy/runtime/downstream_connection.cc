@@ -73,7 +73,7 @@ void DownstreamConnection::releaseStream() {
   upstream_.reset();
   // What would keep config or a token alive while the object waits (serve() resets the rest).
   rq_.snapshot.reset();
-  rq_.jwt.reset();
+  if (rq_.authn_ran) rq_.jwt.reset();
   stream_encoder_.reset();
   ds_.response_encoder = &ds_.encoder;
   ds_.request_trailers.reset();

@@ -491,6 +491,7 @@ net::awaitable<PhaseOutcome> awaitExternalAuthorization(Downstream& ds, RequestS
   in.own_principal = ds.own_principal;
   in.sni = ds.transport.sni();
 
+  rq.ext_authz_ran = true;
   ExtAuthzResult r = co_await checkExternal(ds.worker, rq.snapshot, provider, in);
   telemetry::AccessLogEntry& log = rq.record.log;
   if (r.kind == ExtAuthzResult::Kind::kError && provider.fail_open) {

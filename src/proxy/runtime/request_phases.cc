@@ -75,6 +75,7 @@ PhaseStatus authenticateRequest(PhaseContext& c) {
   if (rq.authn_done) return PhaseStatus::kContinue;
   rq.authn_done = true;
   if (!rq.routes || !rq.routes->authn || corsPreflight(rq.view)) return PhaseStatus::kContinue;
+  rq.authn_ran = true;
   // Seconds are all a token's times need: the coarse clock costs a memory read.
   timespec ts{};
   clock_gettime(CLOCK_REALTIME_COARSE, &ts);
@@ -288,7 +289,7 @@ PhaseStatus authorizeRequest(PhaseContext& c) {
   a.header = [](const void* view, std::string_view name) {
     return static_cast<const http::RequestView*>(view)->header(name);
   };
-  if (rq.jwt) {
+  if (rq.authn_ran && rq.jwt) {
     a.has_jwt = true;
     a.request_principal = rq.jwt->principal;
     a.presenter = rq.jwt->presenter;

@@ -29,6 +29,14 @@ struct RequestState {
   http::RequestView view;
   const translate::VirtualHost* virtual_host = nullptr;
   const translate::Route* route = nullptr;
+  // Which of the rarely used groups below this request wrote (RequestAuthentication ran; a
+  // CUSTOM ext_authz check ran): reset() clears a group only then, and the request path reads
+  // one only then, so an ordinary request never touches their cache lines. (An HTTP/2 stream's
+  // state is reused cold, after hundreds of other streams ran: every line touched is a miss.)
+  bool authn_ran = false;
+  bool ext_authz_ran = false;
+  bool authn_done = false;
+  bool ext_authz_checked = false;
   BodyReader body;             // the request body, as the client sends it
   bool sent_continue = false;  // "100 Continue" went to the client
   bool close = false;          // the connection closes after this response
@@ -48,7 +56,6 @@ struct RequestState {
   // upstream (the token's header dropped unless forwardOriginalToken; outputPayloadToHeader and
   // outputClaimToHeaders set, replacing what the client sent under those names), and the
   // response_code_details of a rejection.
-  bool authn_done = false;
   std::shared_ptr<const authn::VerifiedJwt> jwt;
   std::string authn_drop_header;
   std::vector<std::pair<std::string, std::string>> authn_headers;
@@ -56,7 +63,7 @@ struct RequestState {
 
   // A request header the authentication phase replaces or removes upstream.
   bool authnRewrites(std::string_view name) const {
-    if (!jwt) return false;
+    if (!authn_ran || !jwt) return false;
     if (name == authn_drop_header) return true;
     for (const auto& h : authn_headers) {
       if (h.first == name) return true;
@@ -66,7 +73,6 @@ struct RequestState {
   // CUSTOM AuthorizationPolicy (ext_authz): the external check ran and allowed; what it asked
   // to set on the upstream request (headersToUpstreamOnAllow / ok_response headers), and what
   // a denial answers with.
-  bool ext_authz_checked = false;
   std::vector<std::pair<std::string, std::string>> ext_authz_headers;
   std::vector<std::string> ext_authz_remove;  // ok_response headers_to_remove, lowercase
   std::vector<std::pair<std::string, std::string>> ext_authz_response_headers;  // for the client
@@ -97,19 +103,24 @@ struct RequestState {
     transport_failure.clear();
     authz_details.clear();
     normalized_path.clear();
-    authn_done = false;
-    jwt.reset();
-    authn_drop_header.clear();
-    authn_headers.clear();
-    authn_details.clear();
-    ext_authz_checked = false;
-    ext_authz_headers.clear();
-    ext_authz_remove.clear();
-    ext_authz_response_headers.clear();
-    ext_authz_body.clear();
-    ext_authz_content_type.clear();
+    authn_done = ext_authz_checked = false;
+    if (authn_ran) {
+      authn_ran = false;
+      jwt.reset();
+      authn_drop_header.clear();
+      authn_headers.clear();
+      authn_details.clear();
+    }
+    if (ext_authz_ran) {
+      ext_authz_ran = false;
+      ext_authz_headers.clear();
+      ext_authz_remove.clear();
+      ext_authz_response_headers.clear();
+      ext_authz_body.clear();
+      ext_authz_content_type.clear();
+    }
     remote_ip.clear();
-    trace.reset();
+    if (trace.active()) trace.reset();  // an inactive one holds nothing (TraceContext::begin)
   }
 };
 

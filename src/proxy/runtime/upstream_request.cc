@@ -339,7 +339,7 @@ bool UpstreamRequest::buildHead() {
         (rq_.trace.active() && telemetry::TraceContext::isPropagationHeader(h.name))) {
       continue;
     }
-    if (!rq_.ext_authz_headers.empty() || !rq_.ext_authz_remove.empty()) {
+    if (rq_.ext_authz_ran && (!rq_.ext_authz_headers.empty() || !rq_.ext_authz_remove.empty())) {
       // What the external authorizer sets replaces the client's own value, and what it
       // removes goes (CUSTOM AuthorizationPolicy, runtime/ext_authz_client.h).
       auto named = [&h](const auto& e) { return e.first == h.name; };
@@ -351,8 +351,12 @@ bool UpstreamRequest::buildHead() {
     }
     headers.push_back(h);
   }
-  for (const auto& [name, value] : rq_.authn_headers) headers.push_back({name, value});
-  for (const auto& [name, value] : rq_.ext_authz_headers) headers.push_back({name, value});
+  if (rq_.authn_ran) {
+    for (const auto& [name, value] : rq_.authn_headers) headers.push_back({name, value});
+  }
+  if (rq_.ext_authz_ran) {
+    for (const auto& [name, value] : rq_.ext_authz_headers) headers.push_back({name, value});
+  }
   // What a client says of itself never passes. A gateway or outbound listener states its own
   // workload's metadata instead; an inbound listener (the last hop) consumed the caller's and
   // tells the app who called with x-forwarded-client-cert, from the certificate (Envoy's
@@ -988,7 +992,7 @@ net::awaitable<void> UpstreamRequest::relay(std::unique_ptr<UpstreamConnection> 
   for (const auto& h : head.headers) {
     if (mustDrop(head.headers, h.name, extra_options)) continue;
     // headersToDownstreamOnAllow replaces what the upstream said (CUSTOM AuthorizationPolicy).
-    if (!from_authorizer.empty() &&
+    if (rq_.ext_authz_ran && !from_authorizer.empty() &&
         std::any_of(from_authorizer.begin(), from_authorizer.end(),
                     [&h](const auto& e) { return e.first == h.name; })) {
       continue;
