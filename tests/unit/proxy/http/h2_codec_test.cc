@@ -180,8 +180,8 @@ TEST(H2Codec, ResetReachesTheClient) {
 }
 
 TEST(H2Codec, FieldBlockRequestsOwnTheirFieldsUntilSent) {
-  // nghttp2 sends the head from the stream's own copy: the caller's block may change or go as
-  // soon as request() returns, and storage of streams that ended is reused.
+  // The head is encoded when request() is called: the caller's block may change or go as soon
+  // as request() returns.
   Pair p;
   for (int round = 0; round < 3; ++round) {
     FieldBlock fields;
@@ -562,6 +562,94 @@ TEST(H2Protocol, H2cUpgradeMakesStreamOne) {
   ASSERT_TRUE(server.send(out, 1 << 20));
   EXPECT_EQ(side.closed.count(1), 1u);
   EXPECT_FALSE(server.upgrade("12345", false));
+}
+
+// Raw frames into a client session with requests open.
+struct RawClient {
+  ClientSide side;
+  H2ClientSession client{side};
+  HpackEncoder encoder;
+  RawClient() {
+    const std::string settings = std::string("\x00\x03", 2) + be32(5);  // 5 streams at once
+    EXPECT_TRUE(feed(frame(H2FrameType::kSettings, 0, 0, settings)));
+  }
+  bool feed(std::string_view bytes) {
+    return client.receive(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  }
+  std::string head(int32_t id, const Fields& fields, bool end_stream) {
+    std::vector<HpackField> f;
+    for (const auto& [n, v] : fields) f.push_back({n, v});
+    std::string block;
+    encoder.encode(f, block);
+    return frame(H2FrameType::kHeaders, kH2FlagEndHeaders | (end_stream ? kH2FlagEndStream : 0), id,
+                 block);
+  }
+  std::string sent() {
+    std::string out;
+    EXPECT_TRUE(client.send(out, 1 << 20));
+    return out;
+  }
+};
+
+TEST(H2ClientProtocol, SettingsInterimHeadsAndContentLength) {
+  RawClient r;
+  EXPECT_EQ(r.client.maxStreams(), 5u);
+  ASSERT_EQ(r.client.request(request("GET", "/a"), false), 1);
+  r.sent();
+  // 103 is dropped; the final head and its body follow.
+  ASSERT_TRUE(r.feed(r.head(1, {{":status", "103"}, {"link", "</x>"}}, false)));
+  EXPECT_EQ(r.side.status, 0);
+  ASSERT_TRUE(r.feed(r.head(1, {{":status", "200"}, {"content-length", "3"}}, false) +
+                     frame(H2FrameType::kData, kH2FlagEndStream, 1, "abc")));
+  EXPECT_EQ(r.side.status, 200);
+  EXPECT_EQ(r.side.body, "abc");
+  EXPECT_TRUE(r.side.ended);
+  r.sent();
+  EXPECT_EQ(r.side.close_code, 0u);
+  // A body longer than its content-length: the stream is reset.
+  ASSERT_EQ(r.client.request(request("GET", "/b"), false), 3);
+  r.sent();
+  ASSERT_TRUE(r.feed(r.head(3, {{":status", "200"}, {"content-length", "1"}}, false) +
+                     frame(H2FrameType::kData, kH2FlagEndStream, 3, "abc")));
+  r.sent();
+  EXPECT_EQ(r.side.close_code, kH2ProtocolError);
+  // HEAD: a content-length and no body is fine.
+  r.side.ended = false;
+  ASSERT_EQ(r.client.request(request("HEAD", "/c"), false), 5);
+  r.sent();
+  ASSERT_TRUE(r.feed(r.head(5, {{":status", "200"}, {"content-length", "10"}}, true)));
+  EXPECT_TRUE(r.side.ended);
+  EXPECT_TRUE(r.side.head_end_stream);
+}
+
+TEST(H2ClientProtocol, GoAwayRefusesTheStreamsAboveItsLastId) {
+  RawClient r;
+  ASSERT_EQ(r.client.request(request("GET", "/a"), false), 1);
+  ASSERT_EQ(r.client.request(request("GET", "/b"), false), 3);
+  r.sent();
+  ASSERT_TRUE(r.feed(frame(H2FrameType::kGoAway, 0, 0, be32(1) + be32(0))));
+  EXPECT_TRUE(r.client.goingAway());
+  EXPECT_EQ(r.side.close_code, kH2RefusedStream);  // stream 3
+  EXPECT_LT(r.client.request(request("GET", "/c"), false), 0);
+  // Stream 1 is still answered.
+  r.side.close_code = 99;
+  ASSERT_TRUE(r.feed(r.head(1, {{":status", "204"}}, true)));
+  EXPECT_EQ(r.side.status, 204);
+  r.sent();
+  EXPECT_EQ(r.side.close_code, 0u);
+  EXPECT_FALSE(r.client.wantsRead());
+}
+
+TEST(H2ClientProtocol, MalformedResponsesAndPushAreRefused) {
+  RawClient r;
+  ASSERT_EQ(r.client.request(request("GET", "/a"), false), 1);
+  r.sent();
+  ASSERT_TRUE(r.feed(r.head(1, {{"x", "1"}}, true)));  // no :status
+  r.sent();
+  EXPECT_EQ(r.side.close_code, kH2ProtocolError);
+  EXPECT_EQ(r.side.status, 0);
+  EXPECT_FALSE(r.feed(frame(H2FrameType::kPushPromise, kH2FlagEndHeaders, 1, be32(2))));
 }
 
 struct HeadSink final : H2ResponseEncoder::Sink {
