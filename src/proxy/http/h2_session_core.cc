@@ -38,14 +38,35 @@ bool validName(std::string_view n) {
   return true;
 }
 
+// Whether any byte of `x` is zero, eight at a time.
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+constexpr uint64_t kHighs = 0x8080808080808080ull;
+inline bool anyZeroByte(uint64_t x) {
+  return ((x - kOnes) & ~x & kHighs) != 0;
+}
+
+// Whether `v` holds NUL, CR or LF: eight bytes at a time (values are most of a head's bytes).
+bool hasBadValueChar(std::string_view v) {
+  const char* p = v.data();
+  size_t n = v.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    if (anyZeroByte(w) || anyZeroByte(w ^ (kOnes * '\r')) || anyZeroByte(w ^ (kOnes * '\n'))) {
+      return true;
+    }
+  }
+  for (; n > 0; ++p, --n) {
+    if (kBadValueChar[static_cast<unsigned char>(*p)]) return true;
+  }
+  return false;
+}
+
 // RFC 9113 section 8.2.1: no NUL, CR or LF, and no leading or trailing space or tab.
 bool validValue(std::string_view v) {
   if (v.empty()) return true;
   if (v.front() == ' ' || v.front() == '\t' || v.back() == ' ' || v.back() == '\t') return false;
-  for (char c : v) {
-    if (kBadValueChar[static_cast<unsigned char>(c)]) return false;
-  }
-  return true;
+  return !hasBadValueChar(v);
 }
 
 bool equalsLowercase(std::string_view v, std::string_view lower) {
@@ -379,9 +400,7 @@ uint32_t H2SessionCore::checkFields(Stream& s, std::span<const HpackField> all, 
       bit = kH2PseudoStatus, slot = &pseudo.status;
     }
     if (bit == 0 || (pseudo.seen & bit) != 0) return kH2ProtocolError;
-    for (char c : v) {
-      if (kBadValueChar[static_cast<unsigned char>(c)]) return kH2ProtocolError;
-    }
+    if (hasBadValueChar(v)) return kH2ProtocolError;
     pseudo.seen |= bit;
     *slot = v;
   }
@@ -863,6 +882,7 @@ void H2SessionCore::tableInsert(Stream* s) {
   if (2 * (in_table_ + 1) > table_.size()) {
     std::vector<Stream*> old(table_.size() * 2, nullptr);
     old.swap(table_);
+    --table_shift_;
     in_table_ = 0;
     for (Stream* e : old) {
       if (e != nullptr) tableInsert(e);

@@ -164,7 +164,11 @@ class H2SessionCore {
   // The open-addressed stream table (ids are positive; 0 marks a free slot).
   void tableInsert(Stream* s);
   void tableErase(int32_t id);
-  size_t slotOf(int32_t id) const { return (static_cast<uint32_t>(id) >> 1) & (table_.size() - 1); }
+  // Ids spread by a multiplicative hash: consecutive ids (a client's) would otherwise fill
+  // consecutive slots, one long cluster that every erase has to walk.
+  size_t slotOf(int32_t id) const {
+    return (static_cast<uint32_t>(id) * 0x9e3779b1u) >> table_shift_;
+  }
 
   Role role_;
   Options options_;
@@ -198,6 +202,7 @@ class H2SessionCore {
   std::vector<HpackField> fields_;  // a decoded block
   // Streams.
   std::vector<Stream*> table_;
+  int table_shift_ = 28;  // 32 - log2(table_.size())
   uint32_t in_table_ = 0;
   uint32_t active_ = 0;                        // in the table and not closing
   std::vector<std::unique_ptr<Stream>> pool_;  // every stream object
