@@ -261,6 +261,19 @@ TEST(H2Codec, FieldsNewInEveryMessageReferToASeededName) {
   EXPECT_LT(sizes[2], 9u + 8);
 }
 
+TEST(H2Codec, AHeadLargerThanAFrameGoesAsHeadersAndContinuation) {
+  Pair p;
+  p.client.request(request("GET", "/x"), false);
+  p.pump();
+  const std::string big(40'000, 'v');
+  ASSERT_TRUE(p.server.respond(1, 200, {{"x-big", big}, {"x-after", "1"}}, false));
+  p.pump();
+  EXPECT_EQ(p.client_side.status, 200);
+  ASSERT_EQ(p.client_side.headers.size(), 2u);
+  EXPECT_EQ(p.client_side.headers[0].second, big);
+  EXPECT_TRUE(p.client_side.ended);
+}
+
 TEST(H2Codec, StatusTextIsThreeDigits) {
   EXPECT_EQ(h2StatusText(200), "200");
   EXPECT_EQ(h2StatusText(101), "101");
