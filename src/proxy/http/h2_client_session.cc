@@ -128,7 +128,15 @@ void H2ClientSession::onRemoteEnd(Stream& s) {
 void H2ClientSession::onClose(Stream& s, uint32_t error_code) {
   Response* r = static_cast<Response*>(s.user);
   handler_.onStreamClose(s.id, error_code);
-  if (r != nullptr) spare_.push_back(r);
+  if (r == nullptr) return;
+  if (spare_.size() < kSpareResponses) {
+    spare_.push_back(r);
+    return;
+  }
+  auto it = std::find_if(responses_.begin(), responses_.end(),
+                         [&](const std::unique_ptr<Response>& p) { return p.get() == r; });
+  *it = std::move(responses_.back());
+  responses_.pop_back();
 }
 
 long H2ClientSession::readBody(Stream& s, uint8_t* out, size_t max, bool& end) {

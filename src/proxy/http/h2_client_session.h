@@ -88,7 +88,8 @@ class H2ClientSession : private H2SessionCore {
 
   Handler& handler_;
   // Response state, pooled with the streams: a stream's is taken when it opens and returned
-  // (with the capacity of its fields) when it closes.
+  // (with the capacity of its fields) when it closes; up to kSpareResponses are kept.
+  static constexpr size_t kSpareResponses = 16;
   std::vector<std::unique_ptr<Response>> responses_;
   std::vector<Response*> spare_;
   std::vector<std::string> lowered_;  // request field names lowercased (Fields requests)

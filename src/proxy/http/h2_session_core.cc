@@ -13,6 +13,9 @@ namespace {
 constexpr uint32_t kMaxDataFrame = 16384;
 // Frames of one header block (HEADERS and its CONTINUATIONs) beyond which the peer is flooding.
 constexpr uint32_t kMaxBlockFrames = 256;
+// Ended streams' objects kept for the next ones: enough for a busy connection's churn, little
+// for one that went idle after a burst (the rest are freed).
+constexpr size_t kSpareStreams = 32;
 
 // Characters of a field name as HTTP/2 carries it: a token, lowercase.
 constexpr std::array<bool, 256> kNameChar = [] {
@@ -634,9 +637,10 @@ bool H2SessionCore::sendDataRound(std::string& out, size_t max) {
   const size_t count = ready_.size();
   for (size_t i = 0; i < count; ++i) {
     Stream* s = ready_[i];
+    --s->listed;
     if (!s->ready) continue;
     if (out.size() >= max || conn_send_window_ <= 0) {
-      next_ready_.push_back(s);
+      carry(*s);
       continue;
     }
     if (s->closing || !s->providing || s->deferred || s->send_window <= 0) {
@@ -667,7 +671,7 @@ bool H2SessionCore::sendDataRound(std::string& out, size_t max) {
     wrote = true;
     if (!end) {
       if (s->send_window > 0) {
-        next_ready_.push_back(s);
+        carry(*s);
       } else {
         s->ready = false;
       }
@@ -755,6 +759,7 @@ void H2SessionCore::startBody(Stream& s) {
 void H2SessionCore::markReady(Stream& s) {
   if (s.ready) return;
   s.ready = true;
+  ++s.listed;
   (in_round_ ? next_ready_ : ready_).push_back(&s);
 }
 
@@ -863,9 +868,22 @@ void H2SessionCore::scheduleClose(Stream& s, uint32_t code) {
 void H2SessionCore::release(Stream& s) {
   tableErase(s.id);
   s.ready = false;
+  if (s.listed > 0) {
+    // Never during a round: the lists hold no other use of it.
+    std::erase(ready_, &s);
+    std::erase(next_ready_, &s);
+    s.listed = 0;
+  }
   s.id = 0;
   s.user = nullptr;
-  free_.push_back(&s);
+  if (free_.size() < kSpareStreams) {
+    free_.push_back(&s);
+    return;
+  }
+  auto it = std::find_if(pool_.begin(), pool_.end(),
+                         [&](const std::unique_ptr<Stream>& p) { return p.get() == &s; });
+  *it = std::move(pool_.back());
+  pool_.pop_back();
 }
 
 H2SessionCore::Stream* H2SessionCore::find(int32_t id) const {

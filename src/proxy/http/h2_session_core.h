@@ -53,7 +53,8 @@ class H2SessionCore {
     bool head_sent = false;
     bool providing = false;  // our body is pulled from the role
     bool deferred = false;   // the role had no body bytes ready: wait for resume()
-    bool ready = false;      // in ready_
+    bool ready = false;      // to be given a DATA frame in the next round
+    uint8_t listed = 0;      // entries in ready_ and next_ready_ (stale ones included)
     bool closing = false;    // closes in the next send(); frames from the peer ignored
     bool no_body = false;    // the peer's message has no body whatever its content-length
     uint32_t close_code = 0;
@@ -153,7 +154,11 @@ class H2SessionCore {
   void scheduleClose(Stream& s, uint32_t code);
   void release(Stream& s);
   void markReady(Stream& s);
-  void unready(Stream& s);
+  // Keeps a stream in the next round.
+  void carry(Stream& s) {
+    ++s.listed;
+    next_ready_.push_back(&s);
+  }
   // One DATA frame (or the end: trailers) for each ready stream; false when none was written.
   bool sendDataRound(std::string& out, size_t max);
   void returnWindow(Stream* s, size_t bytes);
