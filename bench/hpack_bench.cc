@@ -6,7 +6,7 @@
 // peer metadata, x-forwarded-for and -proto, a fresh x-request-id on every request), nginx's
 // response (a date that moves every 500 requests) and the gateway's
 // x-envoy-upstream-service-time. nghttp2 gets each field with the flags the proxy gives it
-// (h2Field: never indexed for the per-request ones). What the peers send (the blocks decoded)
+// (nghttp2Field: never indexed for the per-request ones). What the peers send (the blocks decoded)
 // is encoded once beforehand by nghttp2's deflater, as h2load's would be; both decoders read
 // the same bytes. Each connection carries kPerConnection requests, then both sides start over
 // with empty tables.
@@ -36,7 +36,6 @@
 #include <utility>
 #include <vector>
 
-#include "proxy/http/h2_session_io.h"
 #include "proxy/http/hpack_decoder.h"
 #include "proxy/http/hpack_encoder.h"
 
@@ -162,6 +161,22 @@ size_t nghttpDecode(const std::vector<std::string>& blocks) {
   return bytes;
 }
 
+// A field as the proxy handed it to nghttp2 while nghttp2 did its HTTP/2 (before
+// h2_session_core.h): a value new in every message (request and trace ids, the upstream time)
+// was sent without indexing.
+bool newInEveryMessage(std::string_view name) {
+  return name == "b3" || name == "traceparent" || name == "x-b3-spanid" || name == "x-request-id" ||
+         name == "x-b3-traceid" || name == "x-b3-parentspanid" ||
+         name == "x-envoy-upstream-service-time";
+}
+
+nghttp2_nv nghttp2Field(std::string_view name, std::string_view value) {
+  const uint8_t flags = newInEveryMessage(name) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE;
+  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                    value.size(), flags};
+}
+
 struct Prepared {
   std::vector<std::vector<HpackField>> ours;
   std::vector<std::vector<nghttp2_nv>> nghttp;
@@ -174,7 +189,7 @@ Prepared prepare(const std::vector<Fields>& blocks) {
     std::vector<nghttp2_nv> b;
     for (const auto& [n, v] : f) {
       a.push_back({n, v});
-      b.push_back(halyard::proxy::http::h2Field(n, v));
+      b.push_back(nghttp2Field(n, v));
     }
     p.ours.push_back(std::move(a));
     p.nghttp.push_back(std::move(b));

@@ -1,9 +1,10 @@
-// Fuzzes the HTTP/2 glue around nghttp2: arbitrary bytes (after a valid client preface, so that
-// frames get parsed rather than rejected at once) into the server session, whose handler
-// answers each request as the connection driver would (a head, a body pulled in pieces,
-// trailers, resets), and the same bytes into a client session with one request open. Checks
-// that the glue never crashes, that it never reports a request for a stream it did not see
-// open, and that whatever it sends back is itself a sequence of well-formed frames.
+// Fuzzes the HTTP/2 sessions (framing, connection core, HPACK and the glue): arbitrary bytes
+// (after a valid client preface, so that frames get parsed rather than rejected at once) into
+// the server session, whose handler answers each request as the connection driver would (a
+// head, a body pulled in pieces, trailers, resets), and the same bytes into a client session
+// with one request open. Checks that the sessions never crash, that they never report a
+// request for a stream they did not see open, and that whatever they send back is itself a
+// sequence of well-formed frames.
 //
 // Input layout: byte 0 selects the answers (body or not, trailers, resets); the rest is fed
 // to the sessions in pieces whose sizes come from byte 0 as well.
@@ -41,7 +42,7 @@ struct Server final : H2ServerSession::Handler {
   uint8_t mode = 0;
   H2ServerSession* session = nullptr;
   std::map<int32_t, size_t> body_left;
-  // Response heads sent without nghttp2's copy (as the connection driver sends them), dropped
+  // Response heads sent from kept storage (as the connection driver sends them), dropped
   // when their stream closes: a head still queued then must never be read.
   std::map<int32_t, std::unique_ptr<FieldBlock>> kept;
   Fields trailer_fields{{"grpc-status", "0"}};
@@ -138,7 +139,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   out.clear();
   cs.send(out, 1 << 20);
   checkFrames(out);
-  ok = true;
+  // The server's SETTINGS first (a session refuses any other first frame), so that the
+  // input's frames get parsed.
+  static constexpr uint8_t kSettings[] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
+  ok = cs.receive(std::span<const uint8_t>(kSettings, sizeof kSettings));
+  FUZZ_CHECK(ok);
   for (size_t i = 0; ok && i < input.size(); i += piece) {
     ok = cs.receive(input.subspan(i, std::min(piece, input.size() - i)));
     out.clear();

@@ -1,9 +1,7 @@
 #include "proxy/http/h2_client_session.h"
 
-#include <nghttp2/nghttp2.h>
-
+#include <algorithm>
 #include <charconv>
-#include <vector>
 
 #include "proxy/http/h2_session_io.h"
 
@@ -11,237 +9,142 @@ namespace halyard::proxy::http {
 
 namespace {
 
-std::string_view view(const uint8_t* p, size_t n) {
-  return {reinterpret_cast<const char*>(p), n};
-}
-
-constexpr int32_t kWindow = 1024 * 1024;
-
-// Scratch kept per thread, emptied: no allocation per request once it has grown.
-std::vector<nghttp2_nv>& scratchFields() {
-  thread_local std::vector<nghttp2_nv> nva;
-  nva.clear();
-  return nva;
-}
-
-int32_t submitRequest(nghttp2_session* session, const std::vector<nghttp2_nv>& nva, bool body,
-                      nghttp2_data_source_read_callback read_body) {
-  nghttp2_data_provider provider{};
-  provider.read_callback = read_body;
-  return nghttp2_submit_request(session, nullptr, nva.data(), nva.size(),
-                                body ? &provider : nullptr, nullptr);
+H2SessionCore::Options coreOptions() {
+  H2SessionCore::Options o;
+  o.initial_window = 64 * 1024 - 1;
+  o.connection_window = 1024 * 1024;
+  return o;
 }
 
 }  // namespace
 
-struct H2ClientSession::Callbacks {
-  static H2ClientSession& self(void* user) { return *static_cast<H2ClientSession*>(user); }
+H2ClientSession::H2ClientSession(Handler& handler)
+    : H2SessionCore(Role::kClient, coreOptions()), handler_(handler) {}
 
-  static int onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
-                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
-    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-    H2ClientSession& s = self(user);
-    Response* found = s.find(frame->hd.stream_id);
-    if (!found) return 0;
-    Response& r = *found;
-    const std::string_view n = view(name, namelen);
-    const std::string_view v = view(value, valuelen);
-    if (n == ":status") {
-      unsigned status = 0;
-      std::from_chars(v.data(), v.data() + v.size(), status);
-      r.status = static_cast<uint16_t>(status);
-      if (status >= 200) r.headers.clear();
-      return 0;
-    }
-    if (!n.empty() && n[0] == ':') return 0;
-    if (r.head_done) {
-      r.trailers.emplace_back(n, v);
-    } else if (r.status >= 200) {
-      r.headers.add(n, v);
-    }
-    return 0;
-  }
-
-  static int onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
-    H2ClientSession& s = self(user);
-    if (frame->hd.type == NGHTTP2_GOAWAY) {
-      s.going_away_ = true;
-      return 0;
-    }
-    const int32_t id = frame->hd.stream_id;
-    Response* found = s.find(id);
-    if (!found) return 0;
-    Response& r = *found;
-    const bool end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
-    if (frame->hd.type == NGHTTP2_HEADERS) {
-      if (!r.head_done) {
-        if (r.status < 200) return 0;  // interim
-        r.head_done = true;
-        s.handler_.onResponseHead(id, r.status, r.headers, end);
-        if (end) s.handler_.onResponseEnd(id, {});
-      } else if (end) {
-        s.handler_.onResponseEnd(id, std::move(r.trailers));
-      }
-    } else if (frame->hd.type == NGHTTP2_DATA && end && r.head_done) {
-      s.handler_.onResponseEnd(id, {});
-    }
-    return 0;
-  }
-
-  static int onData(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len,
-                    void* user) {
-    self(user).handler_.onResponseData(id, std::span<const uint8_t>(data, len));
-    return 0;
-  }
-
-  static int onStreamClose(nghttp2_session*, int32_t id, uint32_t error_code, void* user) {
-    H2ClientSession& s = self(user);
-    s.forget(id);
-    s.handler_.onStreamClose(id, error_code);
-    return 0;
-  }
-
-  static ssize_t readBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t length,
-                          uint32_t* flags, nghttp2_data_source*, void* user) {
-    bool end = false;
-    H2ClientSession& s = self(user);
-    const long n = s.handler_.readBody(id, buf, length, end);
-    if (n < 0) return NGHTTP2_ERR_DEFERRED;
-    if (end) {
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
-      const Fields* trailers = s.handler_.requestTrailers(id);
-      if (trailers && !trailers->empty()) {
-        std::vector<nghttp2_nv> nva;
-        nva.reserve(trailers->size());
-        for (const auto& [name, value] : *trailers) {
-          nva.push_back(h2Field(name, value));
-        }
-        if (nghttp2_submit_trailer(s.session_, id, nva.data(), nva.size()) == 0) {
-          *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        }
-      }
-    }
-    return n;
-  }
-};
-
-H2ClientSession::H2ClientSession(Handler& handler) : handler_(handler) {
-  nghttp2_session_callbacks* cb = nullptr;
-  nghttp2_session_callbacks_new(&cb);
-  nghttp2_session_callbacks_set_on_header_callback(cb, &Callbacks::onHeader);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &Callbacks::onFrameRecv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &Callbacks::onData);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cb, &Callbacks::onStreamClose);
-  nghttp2_option* option = nullptr;
-  nghttp2_option_new(&option);
-  nghttp2_option_set_no_auto_window_update(option, 1);
-  nghttp2_session_client_new2(&session_, cb, this, option);
-  nghttp2_option_del(option);
-  nghttp2_session_callbacks_del(cb);
-  const nghttp2_settings_entry entries[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-                                            {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 64 * 1024 - 1}};
-  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, entries, 2);
-  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kWindow);
-}
-
-H2ClientSession::~H2ClientSession() {
-  nghttp2_session_del(session_);
-}
-
-bool H2ClientSession::receive(std::span<const uint8_t> bytes) {
-  return h2Receive(session_, bytes, error_);
-}
-
-bool H2ClientSession::send(std::string& out, size_t max) {
-  return h2Send(session_, out, max, error_);
-}
-
-bool H2ClientSession::wantsRead() const {
-  return nghttp2_session_want_read(session_) != 0;
-}
-
-bool H2ClientSession::wantsWrite() const {
-  return nghttp2_session_want_write(session_) != 0;
-}
+H2ClientSession::~H2ClientSession() = default;
 
 int32_t H2ClientSession::request(const Fields& fields, bool body) {
-  if (going_away_) return -1;
-  std::vector<nghttp2_nv>& nva = scratchFields();
-  for (const auto& [name, value] : fields) nva.push_back(h2Field(name, value));
-  const int32_t id = submitRequest(session_, nva, body, &Callbacks::readBody);
-  if (id > 0) responses_[id].headers.reserve(kTypicalFieldBytes, kTypicalFields);
-  return id;
+  head_scratch_.clear();
+  lowered_.clear();
+  lowered_.reserve(fields.size());  // views into it stay valid while it fills
+  bool head_request = false;
+  for (const auto& [name, value] : fields) {
+    std::string_view n = name;
+    if (std::any_of(n.begin(), n.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+      std::string& lower = lowered_.emplace_back(name);
+      for (char& c : lower) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      }
+      n = lower;
+    }
+    head_request = head_request || (n == ":method" && value == "HEAD");
+    head_scratch_.push_back({n, value});
+  }
+  return submit(body, head_request);
 }
 
 int32_t H2ClientSession::request(const FieldBlock& fields, std::string_view scheme, bool body) {
-  if (going_away_) return -1;
-  // The fields are copied once, whole, into the stream's own storage (capacity reused from
-  // streams that ended), and nghttp2 takes them from there by reference: not a copy and a
-  // lowercasing per field. The storage stays until the stream closes, and a head still queued
-  // then is dropped unread.
-  const int32_t next = static_cast<int32_t>(nghttp2_session_get_next_stream_id(session_));
-  if (next <= 0) return -1;
-  auto [at, fresh] = responses_.try_emplace(next);
-  if (!fresh) return -1;
-  Response& r = at->second;
-  if (!spare_fields_.empty()) {
-    r.request = std::move(spare_fields_.back());
-    spare_fields_.pop_back();
+  head_scratch_.clear();
+  head_scratch_.push_back({":scheme", scheme});
+  bool head_request = false;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    head_request = head_request || (fields.name(i) == ":method" && fields.value(i) == "HEAD");
+    head_scratch_.push_back({fields.name(i), fields.value(i)});
   }
-  r.request = fields;
-  r.scheme = scheme;
-  std::vector<nghttp2_nv>& nva = scratchFields();
-  const H2FieldMode mode{.kept = true, .seed = heads_++ % kSeedEvery == 0};
-  nva.push_back(h2Field(":scheme", r.scheme, mode));
-  for (size_t i = 0; i < r.request.size(); ++i) {
-    nva.push_back(h2Field(r.request.name(i), r.request.value(i), mode));
+  return submit(body, head_request);
+}
+
+int32_t H2ClientSession::submit(bool body, bool head_request) {
+  Stream* s = openLocalStream();
+  if (s == nullptr) return -1;
+  Response* r;
+  if (spare_.empty()) {
+    responses_.push_back(std::make_unique<Response>());
+    r = responses_.back().get();
+    r->headers.reserve(kTypicalFieldBytes, kTypicalFields);
+  } else {
+    r = spare_.back();
+    spare_.pop_back();
   }
-  const int32_t id = submitRequest(session_, nva, body, &Callbacks::readBody);
-  if (id != next) {
-    // Refused (or, impossibly, numbered otherwise): nothing of it is queued.
-    forget(next);
-    return id > 0 ? -1 : id;
+  r->status = 0;
+  r->headers.clear();
+  r->trailers.clear();
+  s->user = r;
+  // A response to HEAD has no body, whatever its content-length says.
+  s->no_body = head_request;
+  sendHead(*s, head_scratch_, !body);
+  if (body) startBody(*s);
+  return s->id;
+}
+
+uint32_t H2ClientSession::onStreamHead(Stream&, const H2Pseudo&, std::span<const HpackField>,
+                                       bool) {
+  return kH2ProtocolError;  // never called: the server opens no streams
+}
+
+uint32_t H2ClientSession::onReplyHead(Stream& s, const H2Pseudo& pseudo,
+                                      std::span<const HpackField> fields, bool end_stream,
+                                      bool& final_head) {
+  const std::string_view v = pseudo.status;
+  unsigned status = 0;
+  if ((pseudo.seen & kH2PseudoStatus) == 0 || v.size() != 3 ||
+      std::from_chars(v.data(), v.data() + 3, status).ptr != v.data() + 3 || status < 100) {
+    return kH2ProtocolError;
   }
-  r.headers.reserve(kTypicalFieldBytes, kTypicalFields);
-  return id;
-}
-
-H2ClientSession::Response* H2ClientSession::find(int32_t id) {
-  if (id == last_id_) return last_;
-  auto it = responses_.find(id);
-  if (it == responses_.end()) return nullptr;
-  last_id_ = id;
-  last_ = &it->second;
-  return last_;
-}
-
-void H2ClientSession::forget(int32_t id) {
-  auto it = responses_.find(id);
-  if (it == responses_.end()) return;
-  if (spare_fields_.size() < kSpareFieldBlocks) {
-    spare_fields_.push_back(std::move(it->second.request));
+  if (status < 200) {
+    // Interim: dropped (101 has no place in HTTP/2).
+    if (status == 101) return kH2ProtocolError;
+    s.content_length = -1;
+    final_head = false;
+    return 0;
   }
-  if (id == last_id_) {
-    last_id_ = 0;
-    last_ = nullptr;
+  final_head = true;
+  if (status == 204 || status == 304) s.no_body = true;
+  Response& r = response(s);
+  r.status = static_cast<uint16_t>(status);
+  r.headers.clear();
+  for (const HpackField& f : fields) r.headers.add(f.name, f.value);
+  handler_.onResponseHead(s.id, r.status, r.headers, end_stream);
+  return 0;
+}
+
+void H2ClientSession::onTrailers(Stream& s, std::span<const HpackField> fields) {
+  Fields& trailers = response(s).trailers;
+  trailers.clear();
+  trailers.reserve(fields.size());
+  for (const HpackField& f : fields) trailers.emplace_back(f.name, f.value);
+}
+
+void H2ClientSession::onData(Stream& s, std::span<const uint8_t> data) {
+  handler_.onResponseData(s.id, data);
+}
+
+void H2ClientSession::onRemoteEnd(Stream& s) {
+  Response& r = response(s);
+  handler_.onResponseEnd(s.id, std::move(r.trailers));
+  r.trailers.clear();
+}
+
+void H2ClientSession::onClose(Stream& s, uint32_t error_code) {
+  Response* r = static_cast<Response*>(s.user);
+  handler_.onStreamClose(s.id, error_code);
+  if (r == nullptr) return;
+  if (spare_.size() < kSpareResponses) {
+    spare_.push_back(r);
+    return;
   }
-  responses_.erase(it);
+  auto it = std::find_if(responses_.begin(), responses_.end(),
+                         [&](const std::unique_ptr<Response>& p) { return p.get() == r; });
+  *it = std::move(responses_.back());
+  responses_.pop_back();
 }
 
-void H2ClientSession::resume(int32_t stream_id) {
-  nghttp2_session_resume_data(session_, stream_id);
+long H2ClientSession::readBody(Stream& s, uint8_t* out, size_t max, bool& end) {
+  return handler_.readBody(s.id, out, max, end);
 }
 
-void H2ClientSession::consume(int32_t stream_id, size_t bytes) {
-  nghttp2_session_consume(session_, stream_id, bytes);
-}
-
-void H2ClientSession::reset(int32_t stream_id, uint32_t error_code) {
-  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, error_code);
-}
-
-uint32_t H2ClientSession::maxStreams() const {
-  return nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+const Fields* H2ClientSession::bodyTrailers(Stream& s) {
+  return handler_.requestTrailers(s.id);
 }
 
 }  // namespace halyard::proxy::http

@@ -1,12 +1,13 @@
-// The client side of the HTTP/2 codec, nghttp2 underneath, for upstream connections: requests
-// in, response events out. No I/O: upstream/h2_session.h reads and writes the transport.
-// Flow control as on the server side: received DATA is returned to the server's window only when
-// the driver passed it on (consume()), and request DATA is pulled when the window allows.
+// The client side of the HTTP/2 codec, on the proxy's own connection core (h2_session_core.h),
+// for upstream connections: requests in, response events out. No I/O: upstream/h2_session.h reads
+// and writes the transport. Flow control as on the server side: received DATA is returned to the
+// server's window only when the driver passed it on (consume()), and request DATA is pulled when
+// the window allows.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,12 +15,11 @@
 
 #include "proxy/http/field_block.h"
 #include "proxy/http/h2_response_encoder.h"
-
-struct nghttp2_session;
+#include "proxy/http/h2_session_core.h"
 
 namespace halyard::proxy::http {
 
-class H2ClientSession {
+class H2ClientSession : private H2SessionCore {
  public:
   class Handler {
    public:
@@ -42,15 +42,15 @@ class H2ClientSession {
   };
 
   explicit H2ClientSession(Handler& handler);
-  ~H2ClientSession();
+  ~H2ClientSession() override;
   H2ClientSession(const H2ClientSession&) = delete;
   H2ClientSession& operator=(const H2ClientSession&) = delete;
 
-  bool receive(std::span<const uint8_t> bytes);
-  bool send(std::string& out, size_t max);
-  bool wantsRead() const;
-  bool wantsWrite() const;
-  const std::string& error() const { return error_; }
+  using H2SessionCore::error;
+  using H2SessionCore::receive;
+  using H2SessionCore::send;
+  using H2SessionCore::wantsRead;
+  using H2SessionCore::wantsWrite;
 
   // A new request: `fields` are the pseudo-header fields then the rest, in order; `body` false
   // ends the stream with the head. The stream id, or a negative value when no stream can be
@@ -58,42 +58,41 @@ class H2ClientSession {
   int32_t request(const Fields& fields, bool body);
   // The same from the request path's field list (pseudo-header fields first, names lowercase)
   // with `scheme` as :scheme, which the connection decides. The fields are the caller's again
-  // when this returns.
+  // when this returns (the head is encoded at once).
   int32_t request(const FieldBlock& fields, std::string_view scheme, bool body);
-  void resume(int32_t stream_id);
-  void consume(int32_t stream_id, size_t bytes);
-  void reset(int32_t stream_id, uint32_t error_code);
+  using H2SessionCore::consume;
+  using H2SessionCore::reset;
+  using H2SessionCore::resume;
   // Streams the server allows at once, and whether it sent GOAWAY (no new streams here).
-  uint32_t maxStreams() const;
-  bool goingAway() const { return going_away_; }
+  uint32_t maxStreams() const { return peerMaxConcurrentStreams(); }
+  bool goingAway() const { return goAwayReceived(); }
 
  private:
-  struct Callbacks;
   struct Response {
     uint16_t status = 0;
-    bool head_done = false;
     FieldBlock headers;
     Fields trailers;
-    // The request's head as nghttp2 sends it (by reference) while the stream is open.
-    FieldBlock request;
-    std::string scheme;
   };
-  // Request storage of streams that ended, for the next ones (their capacity, not their fields).
-  static constexpr size_t kSpareFieldBlocks = 16;
-  // The stream's response state, or null; the last one found is remembered (a head's fields
-  // arrive one by one for the same stream).
-  Response* find(int32_t id);
-  // Drops a stream's state; its request storage goes to the spares.
-  void forget(int32_t id);
+  uint32_t onStreamHead(Stream&, const H2Pseudo&, std::span<const HpackField>, bool) override;
+  uint32_t onReplyHead(Stream& s, const H2Pseudo& pseudo, std::span<const HpackField> fields,
+                       bool end_stream, bool& final_head) override;
+  void onTrailers(Stream& s, std::span<const HpackField> fields) override;
+  void onData(Stream& s, std::span<const uint8_t> data) override;
+  void onRemoteEnd(Stream& s) override;
+  void onClose(Stream& s, uint32_t error_code) override;
+  long readBody(Stream& s, uint8_t* out, size_t max, bool& end) override;
+  const Fields* bodyTrailers(Stream& s) override;
+  // Sends the head in head_scratch_ on a new stream; its id or -1.
+  int32_t submit(bool body, bool head_request);
+  static Response& response(Stream& s) { return *static_cast<Response*>(s.user); }
+
   Handler& handler_;
-  nghttp2_session* session_ = nullptr;
-  std::string error_;
-  bool going_away_ = false;
-  std::map<int32_t, Response> responses_;  // nodes stay put: nghttp2 points into `request`
-  std::vector<FieldBlock> spare_fields_;
-  uint32_t heads_ = 0;   // request heads submitted (h2_session_io.h, kSeedEvery)
-  int32_t last_id_ = 0;  // 0: none (stream ids start at 1)
-  Response* last_ = nullptr;
+  // Response state, pooled with the streams: a stream's is taken when it opens and returned
+  // (with the capacity of its fields) when it closes; up to kSpareResponses are kept.
+  static constexpr size_t kSpareResponses = 16;
+  std::vector<std::unique_ptr<Response>> responses_;
+  std::vector<Response*> spare_;
+  std::vector<std::string> lowered_;  // request field names lowercased (Fields requests)
 };
 
 }  // namespace halyard::proxy::http

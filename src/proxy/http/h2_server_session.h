@@ -1,6 +1,7 @@
-// The server side of the HTTP/2 codec (RFC 9113), nghttp2 underneath: bytes in, request events
-// out; responses, body data and trailers in, bytes out. No I/O: the connection driver
-// (runtime/h2_connection.h) reads and writes the transport and feeds this.
+// The server side of the HTTP/2 codec (RFC 9113), on the proxy's own connection core
+// (h2_session_core.h): bytes in, request events out; responses, body data and trailers in, bytes
+// out. No I/O: the connection driver (runtime/h2_connection.h) reads and writes the transport and
+// feeds this.
 //
 // Flow control is explicit: received DATA counts against the client's window until the driver
 // says it was passed on (consume()), so a stream whose consumer is slow stops its client after
@@ -15,8 +16,7 @@
 #include <string_view>
 
 #include "proxy/http/h2_response_encoder.h"
-
-struct nghttp2_session;
+#include "proxy/http/h2_session_core.h"
 
 namespace halyard::proxy::http {
 
@@ -38,7 +38,7 @@ struct H2Settings {
   uint32_t max_header_list = 64 * 1024;
 };
 
-class H2ServerSession {
+class H2ServerSession : private H2SessionCore {
  public:
   class Handler {
    public:
@@ -62,26 +62,26 @@ class H2ServerSession {
   };
 
   H2ServerSession(Handler& handler, const H2Settings& settings);
-  ~H2ServerSession();
+  ~H2ServerSession() override;
   H2ServerSession(const H2ServerSession&) = delete;
   H2ServerSession& operator=(const H2ServerSession&) = delete;
 
   // Feeds received bytes (the client preface first). False when the connection is broken
   // beyond repair (a GOAWAY is queued when the protocol allows one); error() says why.
-  bool receive(std::span<const uint8_t> bytes);
+  using H2SessionCore::receive;
   // Appends what is ready to send to `out` (up to about `max` bytes). False on a fatal error.
-  bool send(std::string& out, size_t max);
+  using H2SessionCore::send;
   // Whether the session still has anything to do (a GOAWAY exchanged and no stream left: no).
-  bool wantsRead() const;
-  bool wantsWrite() const;
-  const std::string& error() const { return error_; }
+  using H2SessionCore::error;
+  using H2SessionCore::wantsRead;
+  using H2SessionCore::wantsWrite;
 
-  // Where a response head's fields are while nghttp2 holds the head.
+  // Where a response head's fields are while the session holds the head. The head is encoded
+  // when respond() is called, so both are safe; kept: the names are lowercase already.
   enum class FieldStorage {
-    kCopied,  // nghttp2 copies them (and lowercases names): they may go when respond() returns
+    kCopied,  // they may go when respond() returns (uppercase names are lowercased)
     // Names lowercase; neither names nor values move, change nor go before the stream closes
-    // (onStreamClose) or the session is destroyed: nghttp2 packs the head from them. (A head
-    // still queued when its stream closes is dropped unread.)
+    // (onStreamClose) or the session is destroyed.
     kKeptUntilStreamClose,
   };
   // The response head: `body` false sends END_STREAM with it.
@@ -90,33 +90,34 @@ class H2ServerSession {
   bool respond(int32_t stream_id, uint16_t status, const FieldBlock& headers, bool body,
                FieldStorage storage = FieldStorage::kCopied);
   // More response body is ready for a stream readBody() deferred.
-  void resume(int32_t stream_id);
+  using H2SessionCore::resume;
   // `bytes` of a stream's request body were passed on: the client may send as much again.
-  void consume(int32_t stream_id, size_t bytes);
-  void reset(int32_t stream_id, uint32_t error_code);
+  using H2SessionCore::consume;
+  using H2SessionCore::reset;
   // No new streams: GOAWAY with the last stream id seen.
-  void goAway();
+  using H2SessionCore::goAway;
   // An HTTP/1.1 request upgraded to HTTP/2 (h2c, RFC 7540 §3.2): the client's HTTP2-Settings
   // (decoded) apply, and stream 1 is that request, half-closed by the client. The caller then
   // serves stream 1 as it would any request. False when the settings are malformed.
   bool upgrade(std::string_view settings_payload, bool head_request);
 
  private:
-  struct Callbacks;
-  // Submits the response head in this thread's scratch fields (h2_server_session.cc), whose
-  // first entry is left for :status.
+  uint32_t onStreamHead(Stream& s, const H2Pseudo& pseudo, std::span<const HpackField> fields,
+                        bool end_stream) override;
+  uint32_t onReplyHead(Stream&, const H2Pseudo&, std::span<const HpackField>, bool, bool&) override;
+  void onTrailers(Stream& s, std::span<const HpackField> fields) override;
+  void onData(Stream& s, std::span<const uint8_t> data) override;
+  void onRemoteEnd(Stream& s) override;
+  void onClose(Stream& s, uint32_t error_code) override;
+  long readBody(Stream& s, uint8_t* out, size_t max, bool& end) override;
+  const Fields* bodyTrailers(Stream& s) override;
+  // The response head in head_scratch_ after :status.
   bool submitResponse(int32_t stream_id, uint16_t status, bool body);
+  // A name as HTTP/2 carries it: lowercase (a copy in lowered_ when it is not).
+  std::string_view lowercaseName(std::string_view name);
+
   Handler& handler_;
-  nghttp2_session* session_ = nullptr;
-  std::string error_;
-  // The request head being received, per stream (HEADERS and CONTINUATION arrive whole before
-  // the frame callback, one stream at a time).
-  int32_t head_stream_ = 0;
-  H2RequestHead head_;
-  // The request trailers being received, likewise.
-  int32_t trailer_stream_ = 0;
-  Fields trailers_;
-  uint32_t heads_ = 0;  // response heads submitted (h2_session_io.h, kSeedEvery)
+  std::vector<std::string> lowered_;
 };
 
 }  // namespace halyard::proxy::http

@@ -169,7 +169,8 @@ common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<
         // Copied: a later insertion in this block may evict or move the entry.
         std::size_t n = f.name.size() + f.value.size();
         char* at = room(n);
-        std::memcpy(at, f.name.data(), n);  // the table keeps the value right after the name
+        // (An empty entry's views may be null: memcpy is not called with those.)
+        if (n > 0) std::memcpy(at, f.name.data(), n);  // the value follows the name in the table
         out.push_back({{at, f.name.size()}, {at + f.name.size(), f.value.size()}});
         take(n);
         kept += n;
@@ -229,7 +230,7 @@ common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<
       // Copied, as above; it is at most the table's size, so within the budget.
       std::string_view n = table_.entry(dyn).name;
       char* at = room(n.size());
-      std::memcpy(at, n.data(), n.size());
+      if (!n.empty()) std::memcpy(at, n.data(), n.size());
       name = {at, n.size()};
       take(n.size());
       taken += n.size();

@@ -1,7 +1,5 @@
 #include "proxy/runtime/h2_connection.h"
 
-#include <nghttp2/nghttp2.h>
-
 #include <cstring>
 #include <memory>
 #include <string>
@@ -10,6 +8,7 @@
 
 #include "common/log.h"
 #include "proxy/http/h1_field_section.h"
+#include "proxy/http/h2_frame.h"
 #include "proxy/http/h2_response_encoder.h"
 #include "proxy/http/h2_server_session.h"
 #include "proxy/http/h2_stream_request.h"
@@ -201,7 +200,7 @@ void H2Stream::onResponseHead(http::H2ResponseEncoder& e, bool has_body) {
   // The encoder's fields stay as they are while this stream (which holds the encoder) is open.
   if (!connection->session().respond(id, e.status(), e.headers(), has_body,
                                      http::H2ServerSession::FieldStorage::kKeptUntilStreamClose)) {
-    connection->session().reset(id, NGHTTP2_INTERNAL_ERROR);
+    connection->session().reset(id, http::kH2InternalError);
   }
   connection->kick();
 }
@@ -232,7 +231,7 @@ void H2Stream::onPipeOutput() {
     finished = true;
     if (!encoder->headSent()) {
       // The stream's connection ended without a response: nothing to relay.
-      session.reset(id, NGHTTP2_INTERNAL_ERROR);
+      session.reset(id, http::kH2InternalError);
       connection->kick();
       return;
     }

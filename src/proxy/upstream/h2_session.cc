@@ -1,7 +1,5 @@
 #include "proxy/upstream/h2_session.h"
 
-#include <nghttp2/nghttp2.h>
-
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -12,6 +10,7 @@
 
 #include "common/log.h"
 #include "proxy/http/h2_client_session.h"
+#include "proxy/http/h2_frame.h"
 #include "proxy/net/async_event.h"
 #include "proxy/net/byte_buffer.h"
 #include "proxy/net/memory_pipe.h"
@@ -299,7 +298,7 @@ void H2Session::streamOutput(H2UpStream& s) {
     // server. The response bytes it did not read go back to the connection's window.
     if (s.unconsumed > 0) codec_.consume(s.id, s.unconsumed);
     s.unconsumed = 0;
-    codec_.reset(s.id, NGHTTP2_CANCEL);
+    codec_.reset(s.id, http::kH2Cancel);
     endStream(s);
     kick();
     return;
@@ -338,7 +337,7 @@ void H2Session::drainBody(H2UpStream& s) {
     s.body_ended = true;
   } else if (s.pipe->outputEnded() && s.pipe->output().empty()) {
     // The request path stopped in the middle of the body.
-    codec_.reset(s.id, NGHTTP2_CANCEL);
+    codec_.reset(s.id, http::kH2Cancel);
     endStream(s);
     kick();
     return;
@@ -429,7 +428,7 @@ void H2Session::onStreamClose(int32_t id, uint32_t error_code) {
     // Reset (REFUSED_STREAM, a server error) before the response ended: the request path sees
     // its connection end, a retriable failure before the head, a cut body after.
     HLOG_DEBUG("http2 stream {} to {} closed: {}", id, c_->host().name,
-               nghttp2_http2_strerror(error_code));
+               http::h2ErrorName(error_code));
   }
   endStream(*s);
 }

@@ -9,9 +9,11 @@
 #include <string>
 
 #include "proxy/http/h2_client_session.h"
+#include "proxy/http/h2_frame.h"
 #include "proxy/http/h2_response_encoder.h"
 #include "proxy/http/h2_server_session.h"
 #include "proxy/http/h2_session_io.h"
+#include "proxy/http/hpack_encoder.h"
 
 namespace halyard::proxy::http {
 namespace {
@@ -34,7 +36,8 @@ struct ServerSide final : H2ServerSession::Handler {
     if (consume) session->consume(id, data.size());
   }
   void onRequestEnd(int32_t id) override { ended[id] = true; }
-  void onStreamClose(int32_t, uint32_t) override {}
+  std::map<int32_t, uint32_t> closed;
+  void onStreamClose(int32_t id, uint32_t code) override { closed[id] = code; }
   long readBody(int32_t id, uint8_t* out, size_t max, bool& end) override {
     std::string& b = to_send[id];
     const size_t n = std::min(max, b.size());
@@ -177,8 +180,8 @@ TEST(H2Codec, ResetReachesTheClient) {
 }
 
 TEST(H2Codec, FieldBlockRequestsOwnTheirFieldsUntilSent) {
-  // nghttp2 sends the head from the stream's own copy: the caller's block may change or go as
-  // soon as request() returns, and storage of streams that ended is reused.
+  // The head is encoded when request() is called: the caller's block may change or go as soon
+  // as request() returns.
   Pair p;
   for (int round = 0; round < 3; ++round) {
     FieldBlock fields;
@@ -258,6 +261,19 @@ TEST(H2Codec, FieldsNewInEveryMessageReferToASeededName) {
   EXPECT_LT(sizes[2], 9u + 8);
 }
 
+TEST(H2Codec, AHeadLargerThanAFrameGoesAsHeadersAndContinuation) {
+  Pair p;
+  p.client.request(request("GET", "/x"), false);
+  p.pump();
+  const std::string big(40'000, 'v');
+  ASSERT_TRUE(p.server.respond(1, 200, {{"x-big", big}, {"x-after", "1"}}, false));
+  p.pump();
+  EXPECT_EQ(p.client_side.status, 200);
+  ASSERT_EQ(p.client_side.headers.size(), 2u);
+  EXPECT_EQ(p.client_side.headers[0].second, big);
+  EXPECT_TRUE(p.client_side.ended);
+}
+
 TEST(H2Codec, StatusTextIsThreeDigits) {
   EXPECT_EQ(h2StatusText(200), "200");
   EXPECT_EQ(h2StatusText(101), "101");
@@ -274,6 +290,379 @@ TEST(H2Codec, GarbageIsAProtocolError) {
   EXPECT_FALSE(server.receive(
       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(junk.data()), junk.size())));
   EXPECT_FALSE(server.error().empty());
+}
+
+// Raw frames into a server session, and what it answers, frame by frame.
+struct Frame {
+  uint8_t type;
+  uint8_t flags;
+  int32_t stream;
+  std::string payload;
+};
+
+std::string frame(H2FrameType type, uint8_t flags, int32_t stream, std::string_view payload = {}) {
+  std::string out;
+  h2AppendFrameHeader(out, static_cast<uint32_t>(payload.size()), type, flags, stream);
+  out.append(payload);
+  return out;
+}
+
+std::string be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+struct RawServer {
+  ServerSide side;
+  H2ServerSession server;
+  HpackEncoder encoder;
+  explicit RawServer(H2Settings settings = H2Settings{}) : server(side, settings) {
+    side.session = &server;
+    EXPECT_TRUE(feed(std::string(kH2ClientPreface) + frame(H2FrameType::kSettings, 0, 0)));
+    frames();  // our SETTINGS, WINDOW_UPDATE and the ACK
+  }
+  bool feed(std::string_view bytes) {
+    return server.receive(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  }
+  std::string block(const Fields& fields) {
+    std::vector<HpackField> f;
+    for (const auto& [n, v] : fields) f.push_back({n, v});
+    std::string out;
+    encoder.encode(f, out);
+    return out;
+  }
+  std::string head(int32_t id, const Fields& fields, bool end_stream = true) {
+    return frame(H2FrameType::kHeaders, kH2FlagEndHeaders | (end_stream ? kH2FlagEndStream : 0), id,
+                 block(fields));
+  }
+  std::vector<Frame> frames() {
+    std::string out;
+    EXPECT_TRUE(server.send(out, 1 << 20));
+    std::vector<Frame> got;
+    for (size_t i = 0; i + 9 <= out.size();) {
+      const H2FrameHeader h = h2ParseFrameHeader(reinterpret_cast<const uint8_t*>(out.data() + i));
+      got.push_back({h.type, h.flags, h.stream_id, out.substr(i + 9, h.length)});
+      i += 9 + h.length;
+    }
+    return got;
+  }
+};
+
+uint32_t codeOf(const std::vector<Frame>& frames, H2FrameType type, int32_t stream = 0) {
+  for (const Frame& f : frames) {
+    if (f.type != static_cast<uint8_t>(type) || f.stream != stream) continue;
+    const size_t at = type == H2FrameType::kGoAway ? 4 : 0;
+    return h2Read32(reinterpret_cast<const uint8_t*>(f.payload.data() + at));
+  }
+  return 0xffffffffu;
+}
+
+Fields get(std::string path = "/") {
+  return {{":method", "GET"}, {":scheme", "http"}, {":authority", "a.example"}, {":path", path}};
+}
+
+TEST(H2Protocol, FramesSplitAnywhereMakeTheSameRequest) {
+  RawServer r;
+  const std::string bytes = r.head(1, get("/split"));
+  for (char c : bytes) ASSERT_TRUE(r.feed(std::string_view(&c, 1)));
+  EXPECT_EQ(r.side.heads[1].path, "/split");
+  EXPECT_TRUE(r.side.ended[1]);
+}
+
+TEST(H2Protocol, DataOnStreamZeroIsAConnectionError) {
+  RawServer r;
+  EXPECT_FALSE(r.feed(frame(H2FrameType::kData, 0, 0, "x")));
+  EXPECT_EQ(codeOf(r.frames(), H2FrameType::kGoAway), kH2ProtocolError);
+  EXPECT_FALSE(r.server.wantsRead());
+  EXPECT_FALSE(r.server.wantsWrite());
+}
+
+TEST(H2Protocol, SettingsAndPingOnAStreamAreConnectionErrors) {
+  RawServer a;
+  EXPECT_FALSE(a.feed(frame(H2FrameType::kSettings, 0, 1)));
+  EXPECT_EQ(codeOf(a.frames(), H2FrameType::kGoAway), kH2ProtocolError);
+  RawServer b;
+  EXPECT_FALSE(b.feed(frame(H2FrameType::kPing, 0, 3, "12345678")));
+  EXPECT_EQ(codeOf(b.frames(), H2FrameType::kGoAway), kH2ProtocolError);
+}
+
+TEST(H2Protocol, FirstFrameMustBeSettings) {
+  ServerSide side;
+  H2ServerSession server(side, H2Settings{});
+  const std::string bytes =
+      std::string(kH2ClientPreface) + frame(H2FrameType::kPing, 0, 0, "12345678");
+  EXPECT_FALSE(server.receive(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())));
+}
+
+TEST(H2Protocol, ContinuationIsJoinedAndMayNotBeInterrupted) {
+  RawServer r;
+  const std::string b = r.block(get("/joined"));
+  ASSERT_TRUE(r.feed(frame(H2FrameType::kHeaders, kH2FlagEndStream, 1, b.substr(0, 2)) +
+                     frame(H2FrameType::kContinuation, 0, 1, b.substr(2, 3)) +
+                     frame(H2FrameType::kContinuation, kH2FlagEndHeaders, 1, b.substr(5))));
+  EXPECT_EQ(r.side.heads[1].path, "/joined");
+
+  const std::string c = r.block(get("/cut"));
+  EXPECT_FALSE(r.feed(frame(H2FrameType::kHeaders, kH2FlagEndStream, 3, c.substr(0, 2)) +
+                      frame(H2FrameType::kPing, 0, 0, "12345678")));
+  EXPECT_EQ(codeOf(r.frames(), H2FrameType::kGoAway), kH2ProtocolError);
+  EXPECT_EQ(r.side.heads.count(3), 0u);
+}
+
+TEST(H2Protocol, WindowUpdateOverflow) {
+  RawServer r;
+  // On a stream: that stream is reset, the connection goes on.
+  ASSERT_TRUE(
+      r.feed(r.head(1, get(), false) + frame(H2FrameType::kWindowUpdate, 0, 1, be32(0x7fffffff))));
+  auto got = r.frames();
+  EXPECT_EQ(codeOf(got, H2FrameType::kRstStream, 1), kH2FlowControlError);
+  EXPECT_EQ(r.side.closed[1], kH2FlowControlError);
+  // On the connection: GOAWAY.
+  EXPECT_FALSE(r.feed(frame(H2FrameType::kWindowUpdate, 0, 0, be32(0x7fffffff))));
+  EXPECT_EQ(codeOf(r.frames(), H2FrameType::kGoAway), kH2FlowControlError);
+}
+
+TEST(H2Protocol, StreamsBeyondTheLimitAreRefused) {
+  H2Settings settings;
+  settings.max_concurrent_streams = 2;
+  RawServer r(settings);
+  // (One at a time: the blocks must go in the order they were encoded.)
+  for (int32_t id : {1, 3, 5}) ASSERT_TRUE(r.feed(r.head(id, get(), false)));
+  auto got = r.frames();
+  EXPECT_EQ(codeOf(got, H2FrameType::kRstStream, 5), kH2RefusedStream);
+  EXPECT_EQ(r.side.heads.size(), 2u);
+  // One ends: the next one is served.
+  ASSERT_TRUE(r.server.respond(1, 200, Fields{}, false));
+  ASSERT_TRUE(r.feed(frame(H2FrameType::kData, kH2FlagEndStream, 1)));
+  got = r.frames();
+  ASSERT_TRUE(r.feed(r.head(7, get(), false)));
+  EXPECT_EQ(r.side.heads.count(7), 1u);
+}
+
+TEST(H2Protocol, MalformedRequestsAreStreamErrors) {
+  const std::vector<Fields> bad = {
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {"X-Upper", "1"}},
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {"connection", "close"}},
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {"keep-alive", "1"}},
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {"proxy-connection", "x"}},
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {"transfer-encoding", "x"}},
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {"upgrade", "h2c"}},
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {"te", "gzip"}},
+      {{":method", "GET"}, {":path", "/"}},                                   // no :scheme
+      {{":scheme", "http"}, {":path", "/"}},                                  // no :method
+      {{":method", "GET"}, {"x", "1"}, {":scheme", "http"}, {":path", "/"}},  // pseudo after
+      {{":method", "GET"}, {":method", "GET"}, {":scheme", "http"}, {":path", "/"}},
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {":status", "200"}},
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {"x", "a\r\nb"}},
+      {{":method", "GET"}, {":scheme", "http"}, {":path", ""}},
+      {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {"content-length", "x"}},
+      {{":method", "CONNECT"}, {":scheme", "http"}, {":path", "/"}},
+  };
+  RawServer r;
+  int32_t id = 1;
+  for (const Fields& f : bad) {
+    ASSERT_TRUE(r.feed(r.head(id, f)));
+    EXPECT_EQ(codeOf(r.frames(), H2FrameType::kRstStream, id), kH2ProtocolError) << id;
+    EXPECT_EQ(r.side.heads.count(id), 0u);
+    id += 2;
+  }
+  // te: trailers is allowed, and the connection still serves.
+  ASSERT_TRUE(r.feed(
+      r.head(id, {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {"te", "trailers"}})));
+  EXPECT_EQ(r.side.heads.count(id), 1u);
+}
+
+TEST(H2Protocol, ContentLengthIsCheckedAgainstData) {
+  RawServer r;
+  Fields post = get();
+  post[0].second = "POST";
+  post.emplace_back("content-length", "5");
+  ASSERT_TRUE(r.feed(r.head(1, post, false) +
+                     frame(H2FrameType::kData, kH2FlagEndStream, 1, "0123456789")));
+  EXPECT_EQ(codeOf(r.frames(), H2FrameType::kRstStream, 1), kH2ProtocolError);
+  EXPECT_EQ(r.side.closed[1], kH2ProtocolError);
+  EXPECT_TRUE(r.side.bodies[1].empty());
+  // Too short at the end: likewise.
+  ASSERT_TRUE(
+      r.feed(r.head(3, post, false) + frame(H2FrameType::kData, kH2FlagEndStream, 3, "01")));
+  EXPECT_EQ(codeOf(r.frames(), H2FrameType::kRstStream, 3), kH2ProtocolError);
+  // Exact: fine.
+  ASSERT_TRUE(
+      r.feed(r.head(5, post, false) + frame(H2FrameType::kData, kH2FlagEndStream, 5, "01234")));
+  EXPECT_EQ(r.side.bodies[5], "01234");
+  EXPECT_TRUE(r.side.ended[5]);
+}
+
+TEST(H2Protocol, PingIsAnsweredAndGoAwayNamesTheLastStream) {
+  RawServer r;
+  ASSERT_TRUE(r.feed(frame(H2FrameType::kPing, 0, 0, "abcdefgh") + r.head(5, get())));
+  auto got = r.frames();
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got[0].type, static_cast<uint8_t>(H2FrameType::kPing));
+  EXPECT_EQ(got[0].flags, kH2FlagAck);
+  EXPECT_EQ(got[0].payload, "abcdefgh");
+  r.server.goAway();
+  got = r.frames();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(h2Read32(reinterpret_cast<const uint8_t*>(got[0].payload.data())), 5u);
+  // A stream opened after it is refused.
+  ASSERT_TRUE(r.feed(r.head(7, get())));
+  EXPECT_EQ(codeOf(r.frames(), H2FrameType::kRstStream, 7), kH2RefusedStream);
+  EXPECT_EQ(r.side.heads.count(7), 0u);
+}
+
+TEST(H2Protocol, OversizedFrameAndIdleStreamFrames) {
+  RawServer a;
+  std::string big = frame(H2FrameType::kData, 0, 1, std::string(16385, 'x'));
+  EXPECT_FALSE(a.feed(big.substr(0, 9)));
+  EXPECT_EQ(codeOf(a.frames(), H2FrameType::kGoAway), kH2FrameSizeError);
+  RawServer b;
+  EXPECT_FALSE(b.feed(frame(H2FrameType::kData, 0, 9, "x")));  // never opened
+  EXPECT_EQ(codeOf(b.frames(), H2FrameType::kGoAway), kH2ProtocolError);
+  RawServer c;
+  EXPECT_FALSE(c.feed(frame(H2FrameType::kRstStream, 0, 11, be32(8))));
+  EXPECT_EQ(codeOf(c.frames(), H2FrameType::kGoAway), kH2ProtocolError);
+}
+
+TEST(H2Protocol, PriorityIsIgnoredUnlessMalformed) {
+  RawServer r;
+  ASSERT_TRUE(r.feed(frame(H2FrameType::kPriority, 0, 1, be32(0) + "\x10") + r.head(1, get())));
+  EXPECT_EQ(r.side.heads.count(1), 1u);
+  ASSERT_TRUE(r.feed(frame(H2FrameType::kPriority, 0, 3, "abc")));
+  EXPECT_EQ(codeOf(r.frames(), H2FrameType::kRstStream, 3), kH2FrameSizeError);
+}
+
+TEST(H2Protocol, InitialWindowChangesApplyToOpenStreams) {
+  RawServer r;
+  ASSERT_TRUE(r.feed(r.head(1, get())));
+  r.side.to_send[1] = std::string(100'000, 'b');
+  ASSERT_TRUE(r.server.respond(1, 200, Fields{}, true));
+  size_t data = 0;
+  for (const Frame& f : r.frames()) {
+    if (f.type == static_cast<uint8_t>(H2FrameType::kData)) data += f.payload.size();
+  }
+  EXPECT_EQ(data, 65'535u);  // the default windows
+  // More connection window, and a larger stream window by SETTINGS.
+  const std::string setting = std::string("\x00\x04", 2) + be32(200'000);
+  ASSERT_TRUE(r.feed(frame(H2FrameType::kWindowUpdate, 0, 0, be32(1'000'000)) +
+                     frame(H2FrameType::kSettings, 0, 0, setting)));
+  data = 0;
+  bool ended = false;
+  for (const Frame& f : r.frames()) {
+    if (f.type == static_cast<uint8_t>(H2FrameType::kData)) {
+      data += f.payload.size();
+      ended = ended || (f.flags & kH2FlagEndStream) != 0;
+    }
+  }
+  EXPECT_EQ(data, 100'000u - 65'535u);
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(r.side.closed.count(1), 1u);
+}
+
+TEST(H2Protocol, H2cUpgradeMakesStreamOne) {
+  ServerSide side;
+  H2ServerSession server(side, H2Settings{});
+  side.session = &server;
+  const std::string settings = std::string("\x00\x03", 2) + be32(100);
+  ASSERT_TRUE(server.upgrade(settings, false));
+  ASSERT_TRUE(server.respond(1, 200, Fields{{"x-up", "1"}}, false));
+  const std::string bytes = std::string(kH2ClientPreface) + frame(H2FrameType::kSettings, 0, 0);
+  ASSERT_TRUE(server.receive(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())));
+  std::string out;
+  ASSERT_TRUE(server.send(out, 1 << 20));
+  EXPECT_EQ(side.closed.count(1), 1u);
+  EXPECT_FALSE(server.upgrade("12345", false));
+}
+
+// Raw frames into a client session with requests open.
+struct RawClient {
+  ClientSide side;
+  H2ClientSession client{side};
+  HpackEncoder encoder;
+  RawClient() {
+    const std::string settings = std::string("\x00\x03", 2) + be32(5);  // 5 streams at once
+    EXPECT_TRUE(feed(frame(H2FrameType::kSettings, 0, 0, settings)));
+  }
+  bool feed(std::string_view bytes) {
+    return client.receive(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  }
+  std::string head(int32_t id, const Fields& fields, bool end_stream) {
+    std::vector<HpackField> f;
+    for (const auto& [n, v] : fields) f.push_back({n, v});
+    std::string block;
+    encoder.encode(f, block);
+    return frame(H2FrameType::kHeaders, kH2FlagEndHeaders | (end_stream ? kH2FlagEndStream : 0), id,
+                 block);
+  }
+  std::string sent() {
+    std::string out;
+    EXPECT_TRUE(client.send(out, 1 << 20));
+    return out;
+  }
+};
+
+TEST(H2ClientProtocol, SettingsInterimHeadsAndContentLength) {
+  RawClient r;
+  EXPECT_EQ(r.client.maxStreams(), 5u);
+  ASSERT_EQ(r.client.request(request("GET", "/a"), false), 1);
+  r.sent();
+  // 103 is dropped; the final head and its body follow.
+  ASSERT_TRUE(r.feed(r.head(1, {{":status", "103"}, {"link", "</x>"}}, false)));
+  EXPECT_EQ(r.side.status, 0);
+  ASSERT_TRUE(r.feed(r.head(1, {{":status", "200"}, {"content-length", "3"}}, false) +
+                     frame(H2FrameType::kData, kH2FlagEndStream, 1, "abc")));
+  EXPECT_EQ(r.side.status, 200);
+  EXPECT_EQ(r.side.body, "abc");
+  EXPECT_TRUE(r.side.ended);
+  r.sent();
+  EXPECT_EQ(r.side.close_code, 0u);
+  // A body longer than its content-length: the stream is reset.
+  ASSERT_EQ(r.client.request(request("GET", "/b"), false), 3);
+  r.sent();
+  ASSERT_TRUE(r.feed(r.head(3, {{":status", "200"}, {"content-length", "1"}}, false) +
+                     frame(H2FrameType::kData, kH2FlagEndStream, 3, "abc")));
+  r.sent();
+  EXPECT_EQ(r.side.close_code, kH2ProtocolError);
+  // HEAD: a content-length and no body is fine.
+  r.side.ended = false;
+  ASSERT_EQ(r.client.request(request("HEAD", "/c"), false), 5);
+  r.sent();
+  ASSERT_TRUE(r.feed(r.head(5, {{":status", "200"}, {"content-length", "10"}}, true)));
+  EXPECT_TRUE(r.side.ended);
+  EXPECT_TRUE(r.side.head_end_stream);
+}
+
+TEST(H2ClientProtocol, GoAwayRefusesTheStreamsAboveItsLastId) {
+  RawClient r;
+  ASSERT_EQ(r.client.request(request("GET", "/a"), false), 1);
+  ASSERT_EQ(r.client.request(request("GET", "/b"), false), 3);
+  r.sent();
+  ASSERT_TRUE(r.feed(frame(H2FrameType::kGoAway, 0, 0, be32(1) + be32(0))));
+  EXPECT_TRUE(r.client.goingAway());
+  EXPECT_EQ(r.side.close_code, kH2RefusedStream);  // stream 3
+  EXPECT_LT(r.client.request(request("GET", "/c"), false), 0);
+  // Stream 1 is still answered.
+  r.side.close_code = 99;
+  ASSERT_TRUE(r.feed(r.head(1, {{":status", "204"}}, true)));
+  EXPECT_EQ(r.side.status, 204);
+  r.sent();
+  EXPECT_EQ(r.side.close_code, 0u);
+  EXPECT_FALSE(r.client.wantsRead());
+}
+
+TEST(H2ClientProtocol, MalformedResponsesAndPushAreRefused) {
+  RawClient r;
+  ASSERT_EQ(r.client.request(request("GET", "/a"), false), 1);
+  r.sent();
+  ASSERT_TRUE(r.feed(r.head(1, {{"x", "1"}}, true)));  // no :status
+  r.sent();
+  EXPECT_EQ(r.side.close_code, kH2ProtocolError);
+  EXPECT_EQ(r.side.status, 0);
+  EXPECT_FALSE(r.feed(frame(H2FrameType::kPushPromise, kH2FlagEndHeaders, 1, be32(2))));
 }
 
 struct HeadSink final : H2ResponseEncoder::Sink {
