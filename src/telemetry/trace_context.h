@@ -146,4 +146,56 @@ class TraceContext {
   std::vector<std::pair<std::string, std::string>> tag_values_;
 };
 
+inline void TraceContext::Incoming::offer(std::string_view n, std::string_view v) {
+  // Most fields fail the first test: every propagation header starts with 't', 'b' or 'x'
+  // (inline, as isPropagationHeader).
+  if (n.empty() || (n[0] != 't' && n[0] != 'b' && n[0] != 'x')) return;
+  auto keep = [v](std::string_view& slot) {
+    if (slot.data() == nullptr) slot = v.data() ? v : std::string_view("", 0);
+  };
+  switch (n.size()) {
+    case 2:
+      if (n == "b3") keep(b3);
+      break;
+    case 10:
+      if (n == "x-b3-flags") keep(flags);
+      break;
+    case 11:
+      if (n == "traceparent") {
+        keep(traceparent);
+      } else if (n == "x-b3-spanid") {
+        keep(span_id);
+      }
+      break;
+    case 12:
+      if (n == "x-b3-traceid") {
+        keep(trace_id);
+      } else if (n == "x-b3-sampled") {
+        keep(sampled);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+inline bool TraceContext::isPropagationHeader(std::string_view n) {
+  // Asked of every header a traced request forwards: most fail on the length or the first byte
+  // (inline: a call per header cost more than the test).
+  switch (n.size()) {
+    case 2:
+      return n == "b3";
+    case 10:
+      return n == "x-b3-flags";
+    case 11:
+      return n[0] == 't' ? n == "traceparent" : n == "x-b3-spanid";
+    case 12:
+      return n[0] == 'x' && (n == "x-b3-traceid" || n == "x-b3-sampled");
+    case 17:
+      return n == "x-b3-parentspanid";
+    default:
+      return false;
+  }
+}
+
 }  // namespace halyard::telemetry

@@ -252,7 +252,10 @@ void WorkerTelemetry::recordSpan(const RequestRecord& record) {
         log.response_flags.empty() ? std::string() : log.response_flags.toString();
     span.setTexts({log.method, log.authority, log.path, flags, log.upstream_cluster,
                    log.downstream_remote_address, log.user_agent, log.request_id});
-    span.custom_tags = trace.customTags();
+    // Most meshes set no custom tags: no vector assignment then.
+    if (!span.custom_tags.empty() || !trace.customTags().empty()) {
+      span.custom_tags = trace.customTags();
+    }
     if (span.source != span_source_) span.source = span_source_;
     if (span.settings != trace.sharedSettings()) span.settings = trace.sharedSettings();
   });
