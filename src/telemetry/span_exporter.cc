@@ -226,36 +226,6 @@ void SpanExporter::flush() {
   }
 }
 
-namespace {
-
-// Most of a request's texts are short (method, flags, peer, user agent): copied a word or two at a
-// time, where a call to memcpy each cost more than the copy.
-[[gnu::always_inline]] inline void copyText(char* to, std::string_view v) {
-  const char* from = v.data();
-  const size_t n = v.size();
-  auto words = [&]<class Word>(Word) {
-    Word head;
-    Word tail;
-    std::memcpy(&head, from, sizeof(Word));
-    std::memcpy(&tail, from + n - sizeof(Word), sizeof(Word));
-    std::memcpy(to, &head, sizeof(Word));
-    std::memcpy(to + n - sizeof(Word), &tail, sizeof(Word));
-  };
-  if (n > 16) {
-    std::memcpy(to, from, n);
-  } else if (n >= 8) {
-    words(uint64_t{});
-  } else if (n >= 4) {
-    words(uint32_t{});
-  } else if (n > 0) {
-    to[0] = from[0];
-    to[n / 2] = from[n / 2];
-    to[n - 1] = from[n - 1];
-  }
-}
-
-}  // namespace
-
 void SpanRecord::setTexts(const std::array<std::string_view, kTexts>& values) {
   size_t total = 0;
   for (const std::string_view v : values) total += v.size();
@@ -263,7 +233,7 @@ void SpanRecord::setTexts(const std::array<std::string_view, kTexts>& values) {
   uint32_t at = 0;
   for (size_t i = 0; i < kTexts; ++i) {
     text_at[i] = at;
-    copyText(texts.data() + at, values[i]);
+    if (!values[i].empty()) std::memcpy(texts.data() + at, values[i].data(), values[i].size());
     at += static_cast<uint32_t>(values[i].size());
   }
   text_at[kTexts] = at;
