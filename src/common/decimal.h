@@ -55,6 +55,10 @@ inline size_t decimalDigits(uint64_t v) {
 // whole words, each placed after the leading zeros of the first one are shifted out.
 inline size_t writeDecimal(uint64_t v, char* out) {
   using decimal_detail::eightDigits;
+  if (v < 10) {  // sizes of empty bodies, the most common number of all
+    out[0] = static_cast<char>('0' + v);
+    return 1;
+  }
   const size_t n = decimalDigits(v);
   auto store = [](char* to, uint64_t word) { std::memcpy(to, &word, 8); };
   if (n <= 8) {

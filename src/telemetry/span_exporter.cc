@@ -231,10 +231,11 @@ void SpanRecord::setTexts(const std::array<std::string_view, kTexts>& values) {
   for (const std::string_view v : values) total += v.size();
   if (texts.size() < total) texts.resize(total);
   uint32_t at = 0;
-  for (size_t i = 0; i < kTexts; ++i) {
-    text_at[i] = at;
-    if (!values[i].empty()) std::memcpy(texts.data() + at, values[i].data(), values[i].size());
-    at += static_cast<uint32_t>(values[i].size());
+  for (size_t slot = 0; slot < kTexts; ++slot) {
+    const std::string_view v = values[kStored[slot]];
+    text_at[slot] = at;
+    if (!v.empty()) std::memcpy(texts.data() + at, v.data(), v.size());
+    at += static_cast<uint32_t>(v.size());
   }
   text_at[kTexts] = at;
 }
@@ -455,12 +456,28 @@ void forEachSteadyTag(const SpanRecord& s, Push&& push) {
   return n == 0 || (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
 }
 
+// The texts of slots [first, last) are the same in both records: each of the same size, and the
+// run of them end to end equal (one comparison for the group rather than one per text).
+template <size_t kFirst, size_t kLast>
+bool sameRun(const SpanRecord& a, const SpanRecord& b) {
+  for (size_t slot = kFirst + 1; slot < kLast; ++slot) {
+    if (a.text_at[slot] - a.text_at[kFirst] != b.text_at[slot] - b.text_at[kFirst]) return false;
+  }
+  return same(a.stored(kFirst, kLast), b.stored(kFirst, kLast));
+}
+
+constexpr size_t slotOf(SpanRecord::Text t) {
+  return SpanRecord::kSlot[t];
+}
+
+// The steady tags' texts are stored side by side, as are the name's.
+static_assert(slotOf(SpanRecord::kMethod) == 0 && slotOf(SpanRecord::kFlags) == 1 &&
+              slotOf(SpanRecord::kUserAgent) == 2 && slotOf(SpanRecord::kUpstreamCluster) == 3 &&
+              slotOf(SpanRecord::kAuthority) == 4);
+
 bool sameSteadyTags(const SpanRecord& a, const SpanRecord& b) {
-  using T = SpanRecord;
-  return same(a.protocol, b.protocol) && same(a.text(T::kMethod), b.text(T::kMethod)) &&
-         same(a.text(T::kFlags), b.text(T::kFlags)) &&
-         same(a.text(T::kUpstreamCluster), b.text(T::kUpstreamCluster)) &&
-         same(a.text(T::kUserAgent), b.text(T::kUserAgent));
+  // Method, flags, user agent and cluster.
+  return same(a.protocol, b.protocol) && sameRun<0, 4>(a, b);
 }
 
 // The tags of this request alone, after the steady ones; the proxy's own tags first when
@@ -601,9 +618,7 @@ void putTags(JsonOut& out, const SpanRecord& s, size_t max_tag_length,
 }
 
 bool sameName(const SpanRecord& a, const SpanRecord& b) {
-  using T = SpanRecord;
-  return same(a.text(T::kUpstreamCluster), b.text(T::kUpstreamCluster)) &&
-         same(a.text(T::kAuthority), b.text(T::kAuthority));
+  return sameRun<3, 5>(a, b);  // cluster and authority
 }
 
 // Opens a span object (after a comma unless `first`) with its ids and name, under the format's
