@@ -378,9 +378,10 @@ class SharedPiece {
 
 // What the spans of a batch share, per format call.
 struct SharedPieces {
-  SharedPiece name;     // "name":"..." (from the cluster, else the authority)
-  SharedPiece service;  // the service name, as a value
-  SharedPiece steady;   // the steady tags (forEachSteadyTag)
+  SharedPiece name;  // "name":"..." (from the cluster, else the authority)
+  // Zipkin's localEndpoint (the service) and the opening of the tags, then the steady tags
+  // (forEachSteadyTag) and the proxy's own tags, which the source decides.
+  SharedPiece tags;
 };
 
 std::string_view decimal(std::array<char, 24>& buffer, uint64_t value) {
@@ -589,30 +590,38 @@ void putRequestTags(JsonOut& out, const SpanRecord& s, Push&& push) {
   }
 }
 
-// Every tag of a span, in the format `push` writes: the steady tags first (copied when they are
-// the batch's previous ones, and first so that their copy never starts with a comma), then the
-// proxy's own tags (copied already encoded, `encoded` the format's form) and the request's
-// (putRequestTags with the format's `Keys` when nothing is clipped).
-// `first` is what `push` reads for its comma: the steady tags leave it false, copied or not.
-template <class Keys, class Push>
+// What comes before the request's own tags is the same for spans with the same source (the
+// service, the proxy's tags) and the same steady tags.
+bool sameSharedTags(const SpanRecord& a, const SpanRecord& b) {
+  return a.source == b.source && sameSteadyTags(a, b);
+}
+
+// Every tag of a span, in the format `push` writes, after what `lead` writes (Zipkin: the
+// localEndpoint and the opening of the tags): the steady tags first, then the proxy's own tags
+// (copied already encoded, `encoded` the format's form), all of it copied when it is the batch's
+// previous span's (SharedPieces::tags); then the request's (putRequestTags with the format's
+// `Keys` when nothing is clipped). `first` is what `push` reads for its comma.
+template <class Keys, class Lead, class Push>
 void putTags(JsonOut& out, const SpanRecord& s, size_t max_tag_length,
-             std::string SpanSource::*encoded, SharedPiece& steady, std::string& scratch,
-             bool& first, Push&& push) {
-  steady.put(out, s, sameSteadyTags, [&] { forEachSteadyTag(s, push); });
-  first = false;
-  const bool copied = sourceEncoded(s, max_tag_length);
-  if (copied) {
-    const std::string& tags = (*s.source).*encoded;
-    out.reserve(tags.size() + 1);
-    out.put(',');
-    out.put(tags);
-  }
+             std::string SpanSource::*encoded, SharedPiece& shared, std::string& scratch,
+             bool& first, Lead&& lead, Push&& push) {
+  shared.put(out, s, sameSharedTags, [&] {
+    lead();
+    first = true;
+    forEachSteadyTag(s, push);
+    if (sourceEncoded(s, max_tag_length)) {
+      const std::string& tags = (*s.source).*encoded;
+      out.reserve(tags.size() + 1);
+      out.put(',');
+      out.put(tags);
+    } else if (s.source) {
+      for (const auto& [k, v] : s.source->tags) push(k, std::string_view(v), false, Put::kEscape);
+    }
+  });
+  first = false;  // the steady tags are never none
   if (!fitsUnclipped(s, max_tag_length)) {
-    forEachRequestTag(s, !copied, max_tag_length, scratch, push);
+    forEachRequestTag(s, false, max_tag_length, scratch, push);
     return;
-  }
-  if (s.source && !copied) {
-    for (const auto& [k, v] : s.source->tags) push(k, std::string_view(v), false, Put::kEscape);
   }
   putRequestTags<Keys>(out, s, push);
 }
@@ -657,10 +666,6 @@ const std::string& serviceOf(const SpanRecord& s) {
   return s.source ? s.source->service_name : kUnknown;
 }
 
-bool sameService(const SpanRecord& a, const SpanRecord& b) {
-  return serviceOf(a) == serviceOf(b);
-}
-
 }  // namespace
 
 void SpanExporter::appendZipkinJson(JsonOut& out, std::span<const SpanRecord* const> spans,
@@ -678,18 +683,20 @@ void SpanExporter::appendZipkinJson(JsonOut& out, std::span<const SpanRecord* co
     out.putDecimal(static_cast<uint64_t>(std::max<int64_t>(s->start_us, 0)));
     out.put(",\"duration\":");
     out.putDecimal(static_cast<uint64_t>(std::max<int64_t>(s->duration_us, 1)));
-    out.put(",\"localEndpoint\":{\"serviceName\":");
-    shared.service.put(out, *s, sameService,
-                       [&] { putValue(out, serviceOf(*s), 0, Put::kEscape); });
-    out.reserve(16);
-    out.put("},\"tags\":{");
     bool first = true;
     const auto push = [&](std::string_view k, const auto& v, bool plain_key, Put how) {
       putKey(out, first, k, plain_key, {}, ":");
       putValue(out, v, max_tag_length, how);
     };
-    putTags<ZipkinKeys>(out, *s, max_tag_length, &SpanSource::zipkin_tags, shared.steady, scratch,
-                        first, push);
+    const auto lead = [&] {
+      out.reserve(40);
+      out.put(",\"localEndpoint\":{\"serviceName\":");
+      putValue(out, serviceOf(*s), 0, Put::kEscape);
+      out.reserve(16);
+      out.put("},\"tags\":{");
+    };
+    putTags<ZipkinKeys>(out, *s, max_tag_length, &SpanSource::zipkin_tags, shared.tags, scratch,
+                        first, lead, push);
     out.reserve(2);
     out.put("}}");
   }
@@ -735,8 +742,9 @@ void SpanExporter::appendOtlpJson(JsonOut& out, std::span<const SpanRecord* cons
         out.reserve(2);
         out.put("}}");
       };
-      putTags<OtlpKeys>(out, *s, max_tag_length, &SpanSource::otlp_attributes, shared.steady,
-                        scratch, first, push);
+      putTags<OtlpKeys>(
+          out, *s, max_tag_length, &SpanSource::otlp_attributes, shared.tags, scratch, first, [] {},
+          push);
       out.reserve(32);
       out.put("],\"status\":{\"code\":");
       out.put(s->error ? '2' : '0');
