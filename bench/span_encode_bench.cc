@@ -78,10 +78,7 @@ std::vector<SpanRecord> unusualSpans(const std::shared_ptr<const SpanSource>& so
   const int64_t durations[] = {0, -1, 1, 9, 10, 1'000'000, 123'456'789'012};
   const uint16_t statuses[] = {0, 7, 42, 200, 503, 999, 1000, 65535};
   const uint64_t sizes[] = {0, 1, 10, 612, 1'000'000, UINT64_MAX};
-  const char* const paths[] = {"/", "/p\"q",
-                               "/\x01"
-                               "ctl\ttab\\",
-                               "/a-long-path-that-clips-here"};
+  const char* const paths[] = {"/", "/p\"q", "/\001ctl\ttab\\", "/a-long-path-that-clips-here"};
   const char* const agents[] = {"", "curl/8 \"quoted\"", "wrk/4.2"};
   const char* const clusters[] = {"", "outbound|80||other \"svc\"",
                                   "outbound|80||server-svc.default.svc.cluster.local",
