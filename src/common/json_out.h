@@ -4,12 +4,12 @@
 // of a span cost a memcpy each rather than a function call each.
 #pragma once
 
-#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string_view>
 
+#include "common/decimal.h"
 #include "common/json_string.h"
 
 namespace halyard::common {
@@ -18,7 +18,7 @@ class JsonOut {
  public:
   // Room for what an escaped string of `n` bytes can take, its quotes included.
   static constexpr size_t stringRoom(size_t n) { return 6 * n + 2; }
-  static constexpr size_t kDecimalRoom = 20;  // any uint64_t
+  static constexpr size_t kDecimalRoom = kMaxDecimalDigits;  // any uint64_t
 
   // Makes room for `n` more bytes: the put calls that follow may write that much unchecked.
   void reserve(size_t n) {
@@ -51,11 +51,7 @@ class JsonOut {
     put('"');
   }
   // Needs kDecimalRoom.
-  void putDecimal(uint64_t v) {
-    size_ = static_cast<size_t>(
-        std::to_chars(data_.get() + size_, data_.get() + size_ + kDecimalRoom, v).ptr -
-        data_.get());
-  }
+  void putDecimal(uint64_t v) { size_ += writeDecimal(v, data_.get() + size_); }
 
   std::string_view view() const { return {data_.get(), size_}; }
   size_t size() const { return size_; }

@@ -10,13 +10,17 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <tuple>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "common/decimal.h"
 #include "common/json_string.h"
 
 namespace halyard::telemetry {
@@ -227,10 +231,11 @@ void SpanRecord::setTexts(const std::array<std::string_view, kTexts>& values) {
   for (const std::string_view v : values) total += v.size();
   if (texts.size() < total) texts.resize(total);
   uint32_t at = 0;
-  for (size_t i = 0; i < kTexts; ++i) {
-    text_at[i] = at;
-    if (!values[i].empty()) std::memcpy(texts.data() + at, values[i].data(), values[i].size());
-    at += static_cast<uint32_t>(values[i].size());
+  for (size_t slot = 0; slot < kTexts; ++slot) {
+    const std::string_view v = values[kStored[slot]];
+    text_at[slot] = at;
+    if (!v.empty()) std::memcpy(texts.data() + at, v.data(), v.size());
+    at += static_cast<uint32_t>(v.size());
   }
   text_at[kTexts] = at;
 }
@@ -287,6 +292,7 @@ void SpanSource::encodeTags() {
 
 namespace {
 
+using common::escapeJson;
 using common::JsonOut;
 
 // Room for the fixed parts of a span (keys, ids, numbers): its strings are reserved on their own.
@@ -310,6 +316,20 @@ enum class Put : uint8_t { kEscape, kClean };
   }
   out.reserve(JsonOut::stringRoom(v.size()));
   out.putString(v);
+}
+
+// http.url's value, "http://<authority><path>", written without joining it first (it fits the
+// provider's maxTagLength).
+struct UrlParts {
+  std::string_view authority, path;
+};
+
+[[gnu::always_inline]] inline void putValue(JsonOut& out, const UrlParts& url, size_t, Put) {
+  out.reserve(JsonOut::stringRoom(url.authority.size() + url.path.size()) + 7);
+  out.put(std::string_view("\"http://"));
+  escapeJson(url.authority, [&out](std::string_view piece) { out.put(piece); });
+  escapeJson(url.path, [&out](std::string_view piece) { out.put(piece); });
+  out.put('"');
 }
 
 // `,"key":` (the comma unless `first`): Istio's own keys need no escape, the proxy's and custom
@@ -358,14 +378,14 @@ class SharedPiece {
 
 // What the spans of a batch share, per format call.
 struct SharedPieces {
-  SharedPiece name;     // "name":"..." (from the cluster, else the authority)
-  SharedPiece service;  // the service name, as a value
-  SharedPiece steady;   // the steady tags (forEachSteadyTag)
+  SharedPiece name;  // "name":"..." (from the cluster, else the authority)
+  // Zipkin's localEndpoint (the service) and the opening of the tags, then the steady tags
+  // (forEachSteadyTag) and the proxy's own tags, which the source decides.
+  SharedPiece tags;
 };
 
 std::string_view decimal(std::array<char, 24>& buffer, uint64_t value) {
-  const auto end = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value).ptr;
-  return {buffer.data(), static_cast<size_t>(end - buffer.data())};
+  return {buffer.data(), common::writeDecimal(value, buffer.data())};
 }
 
 // The proxy's own tags can be copied already encoded, unless the provider clips one of them.
@@ -397,31 +417,89 @@ void forEachSteadyTag(const SpanRecord& s, Push&& push) {
   push("user_agent", orDash(s.text(T::kUserAgent)), true, Put::kEscape);
 }
 
-// Equal texts, sizes first (string_view's == compared through an out-of-line call each time).
-bool same(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0;
+// Equal texts, sizes first, compared inline sixteen bytes at a time: a call to memcmp per text
+// (five to eight of them per span, most under 64 bytes) cost more than the comparison.
+[[gnu::always_inline]] inline bool same(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+#if defined(__SSE2__)
+  if (n >= 16) {
+    auto differ = [x, y](size_t at) {
+      const __m128i p = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + at));
+      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(y + at));
+      return _mm_movemask_epi8(_mm_cmpeq_epi8(p, q)) != 0xffff;
+    };
+    // The last block overlaps the one before it.
+    for (size_t i = 0; i + 16 < n; i += 16) {
+      if (differ(i)) return false;
+    }
+    return !differ(n - 16);
+  }
+#endif
+  if (n >= 8) {
+    uint64_t h1, h2, t1, t2;
+    std::memcpy(&h1, x, 8);
+    std::memcpy(&h2, y, 8);
+    std::memcpy(&t1, x + n - 8, 8);
+    std::memcpy(&t2, y + n - 8, 8);
+    return ((h1 ^ h2) | (t1 ^ t2)) == 0;
+  }
+  if (n >= 4) {
+    uint32_t h1, h2, t1, t2;
+    std::memcpy(&h1, x, 4);
+    std::memcpy(&h2, y, 4);
+    std::memcpy(&t1, x + n - 4, 4);
+    std::memcpy(&t2, y + n - 4, 4);
+    return ((h1 ^ h2) | (t1 ^ t2)) == 0;
+  }
+  return n == 0 || (x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1]);
 }
 
+// The texts of slots [first, last) are the same in both records: each of the same size, and the
+// run of them end to end equal (one comparison for the group rather than one per text).
+template <size_t kFirst, size_t kLast>
+bool sameRun(const SpanRecord& a, const SpanRecord& b) {
+  for (size_t slot = kFirst + 1; slot < kLast; ++slot) {
+    if (a.text_at[slot] - a.text_at[kFirst] != b.text_at[slot] - b.text_at[kFirst]) return false;
+  }
+  return same(a.stored(kFirst, kLast), b.stored(kFirst, kLast));
+}
+
+constexpr size_t slotOf(SpanRecord::Text t) {
+  return SpanRecord::kSlot[t];
+}
+
+// The steady tags' texts are stored side by side, as are the name's.
+static_assert(slotOf(SpanRecord::kMethod) == 0 && slotOf(SpanRecord::kFlags) == 1 &&
+              slotOf(SpanRecord::kUserAgent) == 2 && slotOf(SpanRecord::kUpstreamCluster) == 3 &&
+              slotOf(SpanRecord::kAuthority) == 4);
+
 bool sameSteadyTags(const SpanRecord& a, const SpanRecord& b) {
-  using T = SpanRecord;
-  return same(a.protocol, b.protocol) && same(a.text(T::kMethod), b.text(T::kMethod)) &&
-         same(a.text(T::kFlags), b.text(T::kFlags)) &&
-         same(a.text(T::kUpstreamCluster), b.text(T::kUpstreamCluster)) &&
-         same(a.text(T::kUserAgent), b.text(T::kUserAgent));
+  // Method, flags, user agent and cluster.
+  return same(a.protocol, b.protocol) && sameRun<0, 4>(a, b);
 }
 
 // The tags of this request alone, after the steady ones; the proxy's own tags first when
 // `with_source` (else the caller copies them encoded). `url` is scratch space.
 template <class Push>
-void forEachRequestTag(const SpanRecord& s, bool with_source, std::string& url, Push&& push) {
+void forEachRequestTag(const SpanRecord& s, bool with_source, size_t max_tag_length,
+                       std::string& url, Push&& push) {
   if (s.source && with_source) {
     for (const auto& [k, v] : s.source->tags) push(k, std::string_view(v), false, Put::kEscape);
   }
   std::array<char, 24> number{};
   using T = SpanRecord;
   push("guid:x-request-id", s.text(T::kRequestId), true, Put::kEscape);
-  url.assign("http://").append(s.text(T::kAuthority)).append(s.text(T::kPath));
-  push("http.url", url, true, Put::kEscape);
+  const std::string_view authority = s.text(T::kAuthority), path = s.text(T::kPath);
+  if (max_tag_length == 0 || 7 + authority.size() + path.size() <= max_tag_length) {
+    // Escaping works byte by byte: the URL's parts are escaped where they are, no copy joins them.
+    push("http.url", UrlParts{authority, path}, true, Put::kEscape);
+  } else {
+    url.assign("http://").append(authority).append(path);
+    push("http.url", url, true, Put::kEscape);
+  }
   push("http.status_code", decimal(number, s.status), true, Put::kClean);
   push("request_size", decimal(number, s.request_size), true, Put::kClean);
   push("response_size", decimal(number, s.response_size), true, Put::kClean);
@@ -431,30 +509,125 @@ void forEachRequestTag(const SpanRecord& s, bool with_source, std::string& url, 
   if (s.error) push("error", "true", true, Put::kClean);
 }
 
-// Every tag of a span, in the format `push` writes: the steady tags first (copied when they are
-// the batch's previous ones, and first so that their copy never starts with a comma), then the
-// proxy's own tags (copied already encoded, `encoded` the format's form) and the request's.
-// `first` is what `push` reads for its comma: the steady tags leave it false, copied or not.
-template <class Push>
-void putTags(JsonOut& out, const SpanRecord& s, size_t max_tag_length,
-             std::string SpanSource::*encoded, SharedPiece& steady, std::string& scratch,
-             bool& first, Push&& push) {
-  steady.put(out, s, sameSteadyTags, [&] { forEachSteadyTag(s, push); });
-  first = false;
-  const bool copied = sourceEncoded(s, max_tag_length);
-  if (copied) {
-    const std::string& tags = (*s.source).*encoded;
-    out.reserve(tags.size() + 1);
-    out.put(',');
-    out.put(tags);
+// The request's own tags with Istio's keys, written whole: each key with its quotes and
+// punctuation in the format's form is one literal (`Keys`, ZipkinKeys or OtlpKeys), and numbers
+// go straight into the body, where a tag at a time cost a call and a key of unknown length each.
+// For a provider whose maxTagLength clips nothing of what this writes unescaped (no limit, or
+// one a number and http.url fit in); the others take forEachRequestTag.
+struct ZipkinKeys {
+  static constexpr std::string_view kRequestId = ",\"guid:x-request-id\":";
+  static constexpr std::string_view kUrl = ",\"http.url\":";
+  static constexpr std::string_view kStatus = ",\"http.status_code\":\"";
+  static constexpr std::string_view kRequestSize = "\",\"request_size\":\"";
+  static constexpr std::string_view kResponseSize = "\",\"response_size\":\"";
+  static constexpr std::string_view kPeer = "\",\"peer.address\":";
+  static constexpr std::string_view kClose = "";  // after a value
+  static constexpr std::string_view kError = ",\"error\":\"true\"";
+};
+
+struct OtlpKeys {
+#define HALYARD_OTLP_KEY(key) ",{\"key\":\"" key "\",\"value\":{\"stringValue\":"
+  static constexpr std::string_view kRequestId = HALYARD_OTLP_KEY("guid:x-request-id");
+  static constexpr std::string_view kUrl = HALYARD_OTLP_KEY("http.url");
+  static constexpr std::string_view kStatus = HALYARD_OTLP_KEY("http.status_code") "\"";
+  static constexpr std::string_view kRequestSize = "\"}}" HALYARD_OTLP_KEY("request_size") "\"";
+  static constexpr std::string_view kResponseSize = "\"}}" HALYARD_OTLP_KEY("response_size") "\"";
+  static constexpr std::string_view kPeer = "\"}}" HALYARD_OTLP_KEY("peer.address");
+#undef HALYARD_OTLP_KEY
+  static constexpr std::string_view kClose = "}}";
+  static constexpr std::string_view kError = "";  // the status says it
+};
+
+bool fitsUnclipped(const SpanRecord& s, size_t max_tag_length) {
+  using T = SpanRecord;
+  return max_tag_length == 0 ||
+         (max_tag_length >= common::kMaxDecimalDigits &&
+          7 + s.text(T::kAuthority).size() + s.text(T::kPath).size() <= max_tag_length &&
+          s.text(T::kRequestId).size() <= max_tag_length &&
+          s.text(T::kPeer).size() <= max_tag_length);
+}
+
+template <class Keys, class Push>
+void putRequestTags(JsonOut& out, const SpanRecord& s, Push&& push) {
+  using T = SpanRecord;
+  const std::string_view request_id = s.text(T::kRequestId), authority = s.text(T::kAuthority),
+                         path = s.text(T::kPath), peer = s.text(T::kPeer);
+  auto escaped = [&out](std::string_view v) {
+    escapeJson(v, [&out](std::string_view piece) { out.put(piece); });
+  };
+  out.reserve(Keys::kRequestId.size() + JsonOut::stringRoom(request_id.size()) + Keys::kUrl.size() +
+              JsonOut::stringRoom(authority.size() + path.size()) + 7 + 2 * Keys::kClose.size());
+  out.put(Keys::kRequestId);
+  out.put('"');
+  escaped(request_id);
+  out.put('"');
+  out.put(Keys::kClose);
+  out.put(Keys::kUrl);
+  out.put(std::string_view("\"http://"));
+  escaped(authority);
+  escaped(path);
+  out.put('"');
+  out.put(Keys::kClose);
+  out.reserve(Keys::kStatus.size() + Keys::kRequestSize.size() + Keys::kResponseSize.size() +
+              3 * common::kMaxDecimalDigits + Keys::kPeer.size() + peer.size() + 2 +
+              Keys::kClose.size());
+  out.put(Keys::kStatus);
+  out.putDecimal(s.status);
+  out.put(Keys::kRequestSize);
+  out.putDecimal(s.request_size);
+  out.put(Keys::kResponseSize);
+  out.putDecimal(s.response_size);
+  out.put(Keys::kPeer);
+  // An address the proxy formatted itself: digits, dots, colons, brackets.
+  out.put('"');
+  out.put(peer);
+  out.put('"');
+  out.put(Keys::kClose);
+  for (const auto& [k, v] : s.custom_tags) push(k, std::string_view(v), false, Put::kEscape);
+  if (s.error && !Keys::kError.empty()) {
+    out.reserve(Keys::kError.size());
+    out.put(Keys::kError);
   }
-  forEachRequestTag(s, !copied, scratch, push);
+}
+
+// What comes before the request's own tags is the same for spans with the same source (the
+// service, the proxy's tags) and the same steady tags.
+bool sameSharedTags(const SpanRecord& a, const SpanRecord& b) {
+  return a.source == b.source && sameSteadyTags(a, b);
+}
+
+// Every tag of a span, in the format `push` writes, after what `lead` writes (Zipkin: the
+// localEndpoint and the opening of the tags): the steady tags first, then the proxy's own tags
+// (copied already encoded, `encoded` the format's form), all of it copied when it is the batch's
+// previous span's (SharedPieces::tags); then the request's (putRequestTags with the format's
+// `Keys` when nothing is clipped). `first` is what `push` reads for its comma.
+template <class Keys, class Lead, class Push>
+void putTags(JsonOut& out, const SpanRecord& s, size_t max_tag_length,
+             std::string SpanSource::*encoded, SharedPiece& shared, std::string& scratch,
+             bool& first, Lead&& lead, Push&& push) {
+  shared.put(out, s, sameSharedTags, [&] {
+    lead();
+    first = true;
+    forEachSteadyTag(s, push);
+    if (sourceEncoded(s, max_tag_length)) {
+      const std::string& tags = (*s.source).*encoded;
+      out.reserve(tags.size() + 1);
+      out.put(',');
+      out.put(tags);
+    } else if (s.source) {
+      for (const auto& [k, v] : s.source->tags) push(k, std::string_view(v), false, Put::kEscape);
+    }
+  });
+  first = false;  // the steady tags are never none
+  if (!fitsUnclipped(s, max_tag_length)) {
+    forEachRequestTag(s, false, max_tag_length, scratch, push);
+    return;
+  }
+  putRequestTags<Keys>(out, s, push);
 }
 
 bool sameName(const SpanRecord& a, const SpanRecord& b) {
-  using T = SpanRecord;
-  return same(a.text(T::kUpstreamCluster), b.text(T::kUpstreamCluster)) &&
-         same(a.text(T::kAuthority), b.text(T::kAuthority));
+  return sameRun<3, 5>(a, b);  // cluster and authority
 }
 
 // Opens a span object (after a comma unless `first`) with its ids and name, under the format's
@@ -493,10 +666,6 @@ const std::string& serviceOf(const SpanRecord& s) {
   return s.source ? s.source->service_name : kUnknown;
 }
 
-bool sameService(const SpanRecord& a, const SpanRecord& b) {
-  return serviceOf(a) == serviceOf(b);
-}
-
 }  // namespace
 
 void SpanExporter::appendZipkinJson(JsonOut& out, std::span<const SpanRecord* const> spans,
@@ -514,17 +683,20 @@ void SpanExporter::appendZipkinJson(JsonOut& out, std::span<const SpanRecord* co
     out.putDecimal(static_cast<uint64_t>(std::max<int64_t>(s->start_us, 0)));
     out.put(",\"duration\":");
     out.putDecimal(static_cast<uint64_t>(std::max<int64_t>(s->duration_us, 1)));
-    out.put(",\"localEndpoint\":{\"serviceName\":");
-    shared.service.put(out, *s, sameService,
-                       [&] { putValue(out, serviceOf(*s), 0, Put::kEscape); });
-    out.reserve(16);
-    out.put("},\"tags\":{");
     bool first = true;
-    const auto push = [&](std::string_view k, std::string_view v, bool plain_key, Put how) {
+    const auto push = [&](std::string_view k, const auto& v, bool plain_key, Put how) {
       putKey(out, first, k, plain_key, {}, ":");
       putValue(out, v, max_tag_length, how);
     };
-    putTags(out, *s, max_tag_length, &SpanSource::zipkin_tags, shared.steady, scratch, first, push);
+    const auto lead = [&] {
+      out.reserve(40);
+      out.put(",\"localEndpoint\":{\"serviceName\":");
+      putValue(out, serviceOf(*s), 0, Put::kEscape);
+      out.reserve(16);
+      out.put("},\"tags\":{");
+    };
+    putTags<ZipkinKeys>(out, *s, max_tag_length, &SpanSource::zipkin_tags, shared.tags, scratch,
+                        first, lead, push);
     out.reserve(2);
     out.put("}}");
   }
@@ -563,15 +735,16 @@ void SpanExporter::appendOtlpJson(JsonOut& out, std::span<const SpanRecord* cons
       out.putDecimal(static_cast<uint64_t>(end_ns));
       out.put("\",\"attributes\":[");
       bool first = true;
-      const auto push = [&](std::string_view k, std::string_view v, bool plain_key, Put how) {
+      const auto push = [&](std::string_view k, const auto& v, bool plain_key, Put how) {
         if (k == "error") return;  // the status says it
         putKey(out, first, k, plain_key, "{\"key\":", ",\"value\":{\"stringValue\":");
         putValue(out, v, max_tag_length, how);
         out.reserve(2);
         out.put("}}");
       };
-      putTags(out, *s, max_tag_length, &SpanSource::otlp_attributes, shared.steady, scratch, first,
-              push);
+      putTags<OtlpKeys>(
+          out, *s, max_tag_length, &SpanSource::otlp_attributes, shared.tags, scratch, first, [] {},
+          push);
       out.reserve(32);
       out.put("],\"status\":{\"code\":");
       out.put(s->error ? '2' : '0');

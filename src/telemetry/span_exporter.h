@@ -60,8 +60,23 @@ struct SpanRecord {
     kRequestId,
   };
   static constexpr size_t kTexts = 8;
+  // Where each text is kept: those a batch's spans share (SharedPieces: the steady tags' method,
+  // flags, user agent and cluster; the name's cluster and authority) side by side, so that the
+  // exporter compares each group with the previous span's in one go (sameRun).
+  static constexpr std::array<Text, kTexts> kStored = {
+      kMethod, kFlags, kUserAgent, kUpstreamCluster, kAuthority, kPath, kPeer, kRequestId};
+  static constexpr std::array<uint8_t, kTexts> kSlot = [] {
+    std::array<uint8_t, kTexts> slot{};
+    for (size_t i = 0; i < kTexts; ++i) slot[kStored[i]] = static_cast<uint8_t>(i);
+    return slot;
+  }();
   std::string_view text(Text which) const {
-    return {texts.data() + text_at[which], text_at[which + 1] - text_at[which]};
+    const size_t slot = kSlot[which];
+    return {texts.data() + text_at[slot], text_at[slot + 1] - text_at[slot]};
+  }
+  // The texts of slots [first, last) end to end, as stored.
+  std::string_view stored(size_t first, size_t last) const {
+    return {texts.data() + text_at[first], text_at[last] - text_at[first]};
   }
   // Every text at once, in Text order.
   void setTexts(const std::array<std::string_view, kTexts>& values);
@@ -81,7 +96,7 @@ struct SpanRecord {
   uint64_t response_size = 0;
   std::string_view protocol = "HTTP/1.1";  // a literal
   std::string texts;  // setTexts: never shrunk, so that refilling it writes no fill bytes
-  std::array<uint32_t, kTexts + 1> text_at{};
+  std::array<uint32_t, kTexts + 1> text_at{};  // per slot (kSlot)
   std::vector<std::pair<std::string, std::string>> custom_tags;
   std::shared_ptr<const SpanSource> source;
   std::shared_ptr<const translate::TracingSettings> settings;  // its collectors

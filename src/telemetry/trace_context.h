@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -145,5 +146,69 @@ class TraceContext {
   size_t block_size_ = 0;
   std::vector<std::pair<std::string, std::string>> tag_values_;
 };
+
+namespace trace_detail {
+// `n` is `name`, its size already known to be the literal's: compared by a memcmp of constant
+// size, which the compiler turns into a load or two (string_view's == called compare() out of
+// line from here).
+template <size_t N>
+inline bool is(std::string_view n, const char (&name)[N]) {
+  return std::memcmp(n.data(), name, N - 1) == 0;
+}
+}  // namespace trace_detail
+
+[[gnu::always_inline]] inline void TraceContext::Incoming::offer(std::string_view n,
+                                                                 std::string_view v) {
+  // Most fields fail the first test: every propagation header starts with 't', 'b' or 'x'
+  // (inline, as isPropagationHeader).
+  if (n.empty() || (n[0] != 't' && n[0] != 'b' && n[0] != 'x')) return;
+  auto keep = [v](std::string_view& slot) {
+    if (slot.data() == nullptr) slot = v.data() ? v : std::string_view("", 0);
+  };
+  switch (n.size()) {
+    case 2:
+      if (trace_detail::is(n, "b3")) keep(b3);
+      break;
+    case 10:
+      if (trace_detail::is(n, "x-b3-flags")) keep(flags);
+      break;
+    case 11:
+      if (trace_detail::is(n, "traceparent")) {
+        keep(traceparent);
+      } else if (trace_detail::is(n, "x-b3-spanid")) {
+        keep(span_id);
+      }
+      break;
+    case 12:
+      if (trace_detail::is(n, "x-b3-traceid")) {
+        keep(trace_id);
+      } else if (trace_detail::is(n, "x-b3-sampled")) {
+        keep(sampled);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+[[gnu::always_inline]] inline bool TraceContext::isPropagationHeader(std::string_view n) {
+  // Asked of every header a traced request forwards: most fail on the length or the first byte
+  // (inline: a call per header cost more than the test).
+  switch (n.size()) {
+    case 2:
+      return trace_detail::is(n, "b3");
+    case 10:
+      return trace_detail::is(n, "x-b3-flags");
+    case 11:
+      return n[0] == 't' ? trace_detail::is(n, "traceparent") : trace_detail::is(n, "x-b3-spanid");
+    case 12:
+      return n[0] == 'x' &&
+             (trace_detail::is(n, "x-b3-traceid") || trace_detail::is(n, "x-b3-sampled"));
+    case 17:
+      return trace_detail::is(n, "x-b3-parentspanid");
+    default:
+      return false;
+  }
+}
 
 }  // namespace halyard::telemetry

@@ -8,6 +8,10 @@
 #include <cstring>
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace halyard::proxy::http::syntax {
 
 namespace detail {
@@ -84,12 +88,25 @@ constexpr bool isToken(std::string_view s) {
 }
 
 // True when every byte of `s` is a field-value character. Values are most of a head's bytes:
-// eight are tested at a time for a control byte (below 0x20) or DEL, and only a word holding one
-// (a tab, most likely) is looked at byte by byte.
+// sixteen (SSE2), then eight are tested at a time for a control byte (below 0x20) or DEL, and only
+// a block holding one (a tab, most likely) is looked at byte by byte.
 inline bool isFieldValue(std::string_view s) {
   constexpr uint64_t kOnes = 0x0101010101010101ULL;
   constexpr uint64_t kHigh = 0x8080808080808080ULL;
   size_t i = 0;
+#if defined(__SSE2__)
+  // Sixteen at a time first (trace ids and traceparent are 16 to 55 bytes): x <= 0x1f (unsigned)
+  // exactly when min(x, 0x1f) == x.
+  for (; i + 16 <= s.size(); i += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
+    const __m128i del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f));
+    if (_mm_movemask_epi8(_mm_or_si128(control, del)) == 0) continue;
+    for (size_t j = i; j < i + 16; ++j) {
+      if (!isFieldValueChar(s[j])) return false;
+    }
+  }
+#endif
   for (; i + 8 <= s.size(); i += 8) {
     uint64_t w;
     std::memcpy(&w, s.data() + i, 8);

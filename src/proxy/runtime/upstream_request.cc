@@ -329,14 +329,16 @@ bool UpstreamRequest::buildHead() {
   const bool extra_options = hasExtraConnectionOptions(head.headers);
   auto& headers = ds_.headers;
   headers.clear();
+  const bool traced = rq_.trace.active();
   for (const auto& h : head.headers) {
-    if (h.name == "host" || h.name == "expect" || h.name == "x-forwarded-for" ||
-        h.name == "x-forwarded-proto" || h.name == "x-request-id" ||
-        (rewritten_path_ && h.name == "x-envoy-original-path") ||
+    // The trace headers first: a traced request's five of them skip the other tests (an inline
+    // switch on the length, where the tests after it are a dozen comparisons each).
+    if ((traced && telemetry::TraceContext::isPropagationHeader(h.name)) || h.name == "host" ||
+        h.name == "expect" || h.name == "x-forwarded-for" || h.name == "x-forwarded-proto" ||
+        h.name == "x-request-id" || (rewritten_path_ && h.name == "x-envoy-original-path") ||
         h.name == telemetry::kPeerHeader || h.name == telemetry::kRetiredPeerHeader ||
         h.name == "x-forwarded-client-cert" || mustDrop(head.headers, h.name, extra_options) ||
-        rq_.authnRewrites(h.name) ||
-        (rq_.trace.active() && telemetry::TraceContext::isPropagationHeader(h.name))) {
+        rq_.authnRewrites(h.name)) {
       continue;
     }
     if (rq_.ext_authz_ran && (!rq_.ext_authz_headers.empty() || !rq_.ext_authz_remove.empty())) {
