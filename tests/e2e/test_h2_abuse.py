@@ -10,10 +10,8 @@ import time
 import hpack
 import pytest
 
-from proxy_backends import EchoBackend
-from proxy_harness import Proxy, free_port, service
 from test_h2_idle import Client
-from test_proxy_http2 import HOST, TLS_PORT, routes, tls_gateway
+from test_proxy_http2 import HOST, start_tls_echo_gateway, stop_tls_echo_gateway
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, \
@@ -24,24 +22,9 @@ PROTOCOL_ERROR, FLOW_CONTROL_ERROR, REFUSED_STREAM = 0x1, 0x3, 0x7
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    from test_proxy_tls import make_pki
-
-    class E:
-        pass
-
-    e = E()
-    e.dir = tmp_path_factory.mktemp("h2_abuse")
-    e.pki = e.dir / "pki"
-    e.pki.mkdir()
-    make_pki(e.pki)
-    e.backend = EchoBackend("echo")
-    config = "---\n".join([tls_gateway(e.pki), routes("h2", HOST, "echo"),
-                           service("echo", e.backend.port)])
-    e.tls_port = free_port()
-    e.proxy = Proxy(e.dir, config, extra_args=["--port-map", "%d=%d" % (TLS_PORT, e.tls_port)])
+    e = start_tls_echo_gateway(tmp_path_factory, "h2_abuse")
     yield e
-    e.proxy.stop()
-    e.backend.stop()
+    stop_tls_echo_gateway(e)
 
 
 def frame(kind, flags, stream, payload=b""):

@@ -13,31 +13,14 @@ import h2.connection
 import h2.events
 import pytest
 
-from proxy_backends import EchoBackend
-from proxy_harness import Proxy, free_port
-from test_proxy_http2 import HOST, TLS_PORT, routes, service, tls_gateway
+from test_proxy_http2 import HOST, start_tls_echo_gateway, stop_tls_echo_gateway
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    from test_proxy_tls import make_pki
-
-    class E:
-        pass
-
-    e = E()
-    e.dir = tmp_path_factory.mktemp("h2_idle")
-    e.pki = e.dir / "pki"
-    e.pki.mkdir()
-    make_pki(e.pki)
-    e.backend = EchoBackend("echo")
-    config = "---\n".join([tls_gateway(e.pki), routes("h2", HOST, "echo"),
-                           service("echo", e.backend.port)])
-    e.tls_port = free_port()
-    e.proxy = Proxy(e.dir, config, extra_args=["--port-map", "%d=%d" % (TLS_PORT, e.tls_port)])
+    e = start_tls_echo_gateway(tmp_path_factory, "h2_idle")
     yield e
-    e.proxy.stop()
-    e.backend.stop()
+    stop_tls_echo_gateway(e)
 
 
 class Client:

@@ -180,6 +180,33 @@ spec:
        pki / "secure.key")
 
 
+def start_tls_echo_gateway(tmp_path_factory, name):
+    """A gateway whose TLS server (ALPN h2 and http/1.1) routes HOST to an echo backend, for the
+    modules that only need that: its fields dir, pki, backend, tls_port and proxy. Stop it with
+    stop_tls_echo_gateway."""
+    from test_proxy_tls import make_pki
+
+    class E:
+        pass
+
+    e = E()
+    e.dir = tmp_path_factory.mktemp(name)
+    e.pki = e.dir / "pki"
+    e.pki.mkdir()
+    make_pki(e.pki)
+    e.backend = EchoBackend("echo")
+    config = "---\n".join([tls_gateway(e.pki), routes("h2", HOST, "echo"),
+                           service("echo", e.backend.port)])
+    e.tls_port = free_port()
+    e.proxy = Proxy(e.dir, config, extra_args=["--port-map", "%d=%d" % (TLS_PORT, e.tls_port)])
+    return e
+
+
+def stop_tls_echo_gateway(e):
+    e.proxy.stop()
+    e.backend.stop()
+
+
 def http_policy(name, field):
     """A DestinationRule setting connectionPool.http `field` for service `name`."""
     return """apiVersion: networking.istio.io/v1
