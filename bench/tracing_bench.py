@@ -69,6 +69,8 @@ class Collector:
         me = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keeps connections, as real collectors do
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 me.spans += body.count(b'"traceId"')

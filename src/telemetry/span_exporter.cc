@@ -10,10 +10,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #if defined(__SSE2__)
@@ -32,60 +35,156 @@ constexpr int kTimeoutSeconds = 5;
 constexpr int kExporterNice = 10;
 constexpr size_t kSpansPerPost = 1'024;
 
-// One POST on a fresh connection; true on a 2xx answer.
-bool post(const std::string& host, uint16_t port, const std::string& path, std::string_view body) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return false;
-  int fd = -1;
-  for (addrinfo* a = found; a && fd < 0; a = a->ai_next) {
-    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    timeval tv{kTimeoutSeconds, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-      ::close(fd);
-      fd = -1;
+// A connection to a collector (host:port), kept between batches when the collector keeps it:
+// HTTP/1.1 answered with a Content-Length and without "Connection: close". A batch every few
+// tens of milliseconds at 100% sampling made a socket, a connect and a close each, about a
+// third of the span exporter's system time (docs/performance.md). Used by one flush at a time.
+class CollectorConnection {
+ public:
+  CollectorConnection() = default;
+  CollectorConnection(const CollectorConnection&) = delete;
+  CollectorConnection& operator=(const CollectorConnection&) = delete;
+  ~CollectorConnection() { drop(); }
+
+  // POSTs `body`; true on a 2xx answer. On a kept connection the collector may have closed
+  // meanwhile: a failure before any answer is retried once on a new connection.
+  bool post(const std::string& host, uint16_t port, const std::string& path,
+            std::string_view body) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const bool kept = fd_ >= 0;
+      if (!kept && !open(host, port)) return false;
+      int status = 0;
+      if (exchange(host, port, path, body, status)) return status >= 200 && status < 300;
+      drop();
+      if (!kept) return false;
     }
+    return false;
   }
-  ::freeaddrinfo(found);
-  if (fd < 0) return false;
-  const std::string authority =
-      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
-  // The head and the body go in one sendmsg each time round, the body never copied into a
-  // request string (a second's batch at 100% sampling is megabytes).
-  const std::string head =
-      "POST " + path + " HTTP/1.1\r\nHost: " + authority +
-      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\nUser-Agent: halyard-proxy\r\nConnection: close\r\n\r\n";
-  const size_t total = head.size() + body.size();
-  size_t sent = 0;
-  while (sent < total) {
-    std::array<iovec, 2> parts{};
-    size_t n_parts = 0;
-    if (sent < head.size()) {
-      parts[n_parts++] = {const_cast<char*>(head.data() + sent), head.size() - sent};
+
+ private:
+  bool open(const std::string& host, uint16_t port) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) {
+      return false;
     }
-    const size_t body_sent = sent > head.size() ? sent - head.size() : 0;
-    parts[n_parts++] = {const_cast<char*>(body.data() + body_sent), body.size() - body_sent};
-    msghdr msg{};
-    msg.msg_iov = parts.data();
-    msg.msg_iovlen = n_parts;
-    const ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    sent += static_cast<size_t>(n);
+    for (addrinfo* a = found; a && fd_ < 0; a = a->ai_next) {
+      fd_ = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+      if (fd_ < 0) continue;
+      timeval tv{kTimeoutSeconds, 0};
+      ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      if (::connect(fd_, a->ai_addr, a->ai_addrlen) != 0) drop();
+    }
+    ::freeaddrinfo(found);
+    return fd_ >= 0;
   }
-  char status[16] = {};
-  size_t got = 0;
-  while (sent == total && got < 12) {
-    const ssize_t n = ::recv(fd, status + got, 12 - got, 0);
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
+  void drop() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
   }
-  ::close(fd);
-  return got >= 12 && std::string_view(status, 5) == "HTTP/" && status[9] == '2';
+
+  // One request and its answer; false when the connection failed before a whole answer head.
+  // `status` is the answer's; the connection stays open only if the collector keeps it.
+  bool exchange(const std::string& host, uint16_t port, const std::string& path,
+                std::string_view body, int& status) {
+    const std::string authority = (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
+                                  ":" + std::to_string(port);
+    // The head and the body go in one sendmsg each time round, the body never copied into a
+    // request string (a batch is up to a megabyte).
+    const std::string head =
+        "POST " + path + " HTTP/1.1\r\nHost: " + authority +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\nUser-Agent: halyard-proxy\r\n\r\n";
+    const size_t total = head.size() + body.size();
+    size_t sent = 0;
+    while (sent < total) {
+      std::array<iovec, 2> parts{};
+      size_t n_parts = 0;
+      if (sent < head.size()) {
+        parts[n_parts++] = {const_cast<char*>(head.data() + sent), head.size() - sent};
+      }
+      const size_t body_sent = sent > head.size() ? sent - head.size() : 0;
+      parts[n_parts++] = {const_cast<char*>(body.data() + body_sent), body.size() - body_sent};
+      msghdr msg{};
+      msg.msg_iov = parts.data();
+      msg.msg_iovlen = n_parts;
+      const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<size_t>(n);
+    }
+    // The answer's head (collectors answer in a few hundred bytes), then its body, read and
+    // dropped so that the next request starts clean.
+    constexpr size_t kMaxHead = 8192;
+    std::string in;
+    size_t head_end = std::string::npos;
+    while (head_end == std::string::npos) {
+      if (in.size() >= kMaxHead) return false;
+      char chunk[2048];
+      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n <= 0) return false;
+      in.append(chunk, static_cast<size_t>(n));
+      head_end = in.find("\r\n\r\n");
+    }
+    const std::string_view answer(in.data(), head_end + 2);
+    if (!answer.starts_with("HTTP/1.") || answer.size() < 12) return false;
+    status = (answer[9] - '0') * 100 + (answer[10] - '0') * 10 + (answer[11] - '0');
+    bool keep = answer[7] == '1';  // HTTP/1.1 keeps the connection unless it says otherwise
+    std::optional<size_t> length;
+    size_t line = answer.find("\r\n") + 2;
+    while (line < answer.size()) {
+      const size_t next = answer.find("\r\n", line);
+      const std::string_view field = answer.substr(line, next - line);
+      line = next + 2;
+      const size_t colon = field.find(':');
+      if (colon == std::string_view::npos) continue;
+      std::string name(field.substr(0, colon));
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string_view value = field.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+        value.remove_prefix(1);
+      }
+      if (name == "connection") {
+        std::string v(value);
+        for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (v.find("close") != std::string::npos) keep = false;
+      } else if (name == "content-length") {
+        size_t n = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+        if (ec == std::errc()) length = n;
+      } else if (name == "transfer-encoding") {
+        keep = false;  // chunked: not worth reading to its end for a kept connection
+      }
+    }
+    // Only an answer whose end is known can leave the connection ready for the next request.
+    constexpr size_t kMaxKeptBody = 1 << 20;
+    if (!length || *length > kMaxKeptBody) keep = false;
+    if (keep) {
+      size_t have = in.size() - (head_end + 4);
+      while (have < *length) {
+        char chunk[4096];
+        const ssize_t n = ::recv(fd_, chunk, std::min(sizeof chunk, *length - have), 0);
+        if (n <= 0) {
+          keep = false;
+          break;
+        }
+        have += static_cast<size_t>(n);
+      }
+      if (have > *length) keep = false;  // more than the answer: out of step
+    }
+    if (!keep) drop();
+    return true;
+  }
+
+  int fd_ = -1;
+};
+
+// The collectors' connections, by host and port: one exporter per process (SpanExporter is a
+// singleton), used only under its flush lock.
+std::map<std::pair<std::string, uint16_t>, CollectorConnection>& collectorConnections() {
+  static std::map<std::pair<std::string, uint16_t>, CollectorConnection> connections;
+  return connections;
 }
 
 }  // namespace
@@ -211,7 +310,7 @@ void SpanExporter::flush() {
       } else {
         appendOtlpJson(body_, part, p.max_tag_length);
       }
-      if (post(p.host, p.port, p.path, body_.view())) {
+      if (collectorConnections()[{p.host, p.port}].post(p.host, p.port, p.path, body_.view())) {
         exported_.fetch_add(part.size(), std::memory_order_relaxed);
       } else {
         failed_.fetch_add(1, std::memory_order_relaxed);

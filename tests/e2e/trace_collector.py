@@ -15,14 +15,20 @@ class Collector:
         collector = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keeps connections, as Zipkin and OpenTelemetry collectors do: the proxies' span
+            # exporters post every batch on one connection then.
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     spans = collector._parse(self.path, json.loads(body))
                 except (ValueError, KeyError, TypeError) as e:
+                    reason = str(e).encode()
                     self.send_response(400)
+                    self.send_header("Content-Length", str(len(reason)))
                     self.end_headers()
-                    self.wfile.write(str(e).encode())
+                    self.wfile.write(reason)
                     return
                 with collector.lock:
                     collector.posts.append((self.path, self.headers.get("Content-Type")))

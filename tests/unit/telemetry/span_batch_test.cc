@@ -26,7 +26,12 @@ namespace {
 // time (the exporter posts its parts one after the other).
 class Collector {
  public:
-  Collector() {
+  enum class Connections {
+    kClose,     // "Connection: close" on every answer
+    kKeep,      // HTTP/1.1 keep-alive: the next request may come on the same connection
+    kDropKept,  // answers as kKeep does, then closes without a word (an idle timeout)
+  };
+  explicit Collector(Connections mode = Connections::kClose) : mode_(mode) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -57,6 +62,7 @@ class Collector {
     std::lock_guard lock(mu_);
     return paths_;
   }
+  int connections() const { return connections_; }
 
  private:
   void serve() {
@@ -65,24 +71,35 @@ class Collector {
       if (::poll(&p, 1, 50) <= 0) continue;
       const int conn = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (conn < 0) continue;
-      handle(conn);
+      ++connections_;
+      while (handle(conn) && mode_ == Connections::kKeep && !stop_) {
+      }
       ::close(conn);
     }
   }
-  void handle(int conn) {
+  // One request and its answer; false when the connection ended first.
+  bool handle(int conn) {
     std::string in;
     char chunk[65536];
     size_t head_end = std::string::npos;
     size_t length = 0;
     while (true) {
+      if (mode_ == Connections::kKeep) {
+        // Waits for the next request in slices, so that the collector can stop meanwhile.
+        pollfd p{conn, POLLIN, 0};
+        if (::poll(&p, 1, 50) == 0) {
+          if (stop_) return false;
+          continue;
+        }
+      }
       const ssize_t n = ::recv(conn, chunk, sizeof chunk, 0);
-      if (n <= 0) return;
+      if (n <= 0) return false;
       in.append(chunk, static_cast<size_t>(n));
       if (head_end == std::string::npos) {
         head_end = in.find("\r\n\r\n");
         if (head_end == std::string::npos) continue;
         const size_t at = in.find("Content-Length: ");
-        if (at == std::string::npos || at > head_end) return;
+        if (at == std::string::npos || at > head_end) return false;
         length = std::stoul(in.substr(at + 16));
       }
       if (in.size() >= head_end + 4 + length) break;
@@ -92,10 +109,16 @@ class Collector {
       paths_.push_back(in.substr(0, in.find(' ', 5)));  // "POST /api/v2/spans"
       bodies_.push_back(in.substr(head_end + 4, length));
     }
-    const std::string_view ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    const std::string_view ok =
+        mode_ == Connections::kClose
+            ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
     ::send(conn, ok.data(), ok.size(), MSG_NOSIGNAL);
+    return true;
   }
 
+  Connections mode_;
+  std::atomic<int> connections_{0};
   int fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
@@ -200,4 +223,85 @@ TEST(SpanExporter, PostsABigBatchInPartsOfAtMost1024SpansEachSpanOnce) {
 }
 
 }  // namespace
+namespace {
+
+std::shared_ptr<translate::TracingSettings> zipkinSettings(uint16_t port) {
+  auto settings = std::make_shared<translate::TracingSettings>();
+  settings->sampling_percentage = 100;
+  settings->providers = {
+      provider(translate::TracingProvider::Kind::kZipkin, port, "/api/v2/spans")};
+  return settings;
+}
+
+// `count` spans with ids from `first_id` on, into `buffer`; the ids, each sent once.
+std::map<std::string, int> addSpans(SpanBuffer& buffer, size_t count, size_t first_id,
+                                    const std::shared_ptr<translate::TracingSettings>& settings) {
+  auto source = std::make_shared<SpanSource>();
+  source->service_name = "reviews.default";
+  source->encodeTags();
+  std::map<std::string, int> sent;
+  for (size_t i = 0; i < count; ++i) {
+    char id[17];
+    std::snprintf(id, sizeof id, "%016zx", first_id + i);
+    sent[id] = 0;
+    buffer.add([&](SpanRecord& r) {
+      std::fill(r.trace_id.begin(), r.trace_id.end(), 'b');
+      std::copy(id, id + 16, r.span_id.begin());
+      r.has_parent = false;
+      r.status = 200;
+      r.start_us = 1'700'000'000'000'000;
+      r.duration_us = 100;
+      r.setTexts({"GET", "reviews:9080", "/", "", "", "127.0.0.1", "", ""});
+      r.source = source;
+      r.settings = settings;
+    });
+  }
+  return sent;
+}
+
+void expectEachSpanOnce(Collector& c, std::map<std::string, int> sent) {
+  for (const auto& body : c.bodies()) {
+    for (const auto& id : spanIds(body, true)) {
+      auto it = sent.find(id);
+      ASSERT_NE(it, sent.end()) << "a span the test did not send: " << id;
+      ++it->second;
+    }
+  }
+  for (const auto& [id, times] : sent) EXPECT_EQ(times, 1) << "span " << id;
+}
+
+// A collector that keeps connections gets every batch on one, across flushes: no socket,
+// connect and close per batch.
+TEST(SpanExporter, KeepsOneConnectionToACollectorThatKeepsIt) {
+  Collector zipkin(Collector::Connections::kKeep);
+  const auto settings = zipkinSettings(zipkin.port());
+  SpanExporter& exporter = SpanExporter::instance();
+  auto buffer = exporter.newBuffer();
+  auto sent = addSpans(*buffer, 2'100, 0x10000, settings);  // three POSTs
+  exporter.flush();
+  sent.merge(addSpans(*buffer, 10, 0x20000, settings));
+  exporter.flush();
+  EXPECT_EQ(zipkin.bodies().size(), 4u);
+  EXPECT_EQ(zipkin.connections(), 1);
+  expectEachSpanOnce(zipkin, sent);
+}
+
+// A kept connection the collector closed meanwhile (an idle timeout): the batch goes again on a
+// new connection, and no span is lost or sent twice.
+TEST(SpanExporter, PostsAgainOnANewConnectionWhenTheCollectorClosedAKeptOne) {
+  Collector zipkin(Collector::Connections::kDropKept);
+  const auto settings = zipkinSettings(zipkin.port());
+  SpanExporter& exporter = SpanExporter::instance();
+  auto buffer = exporter.newBuffer();
+  const uint64_t exported_before = exporter.exportedSpans();
+  const auto sent = addSpans(*buffer, 2'100, 0x30000, settings);  // three POSTs
+  exporter.flush();
+  EXPECT_EQ(zipkin.bodies().size(), 3u);
+  EXPECT_EQ(zipkin.connections(), 3);
+  EXPECT_EQ(exporter.exportedSpans() - exported_before, 2'100u);
+  expectEachSpanOnce(zipkin, sent);
+}
+
+}  // namespace
+
 }  // namespace halyard::telemetry
