@@ -10,13 +10,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
-#include <optional>
 #include <tuple>
 
 #if defined(__SSE2__)
@@ -25,6 +22,7 @@
 
 #include "common/decimal.h"
 #include "common/json_string.h"
+#include "proxy/http/h1_response_parser.h"
 
 namespace halyard::telemetry {
 
@@ -114,64 +112,50 @@ class CollectorConnection {
       if (n <= 0) return false;
       sent += static_cast<size_t>(n);
     }
-    // The answer's head (collectors answer in a few hundred bytes), then its body, read and
-    // dropped so that the next request starts clean.
+    // The answer's head (collectors answer in a few hundred bytes), read by the proxy's own
+    // HTTP/1.1 response parser (keep-alive and framing as RFC 9112 has them; 1xx heads skipped),
+    // then its body, read and dropped so that the next request starts clean.
     constexpr size_t kMaxHead = 8192;
     std::string in;
-    size_t head_end = std::string::npos;
-    while (head_end == std::string::npos) {
-      if (in.size() >= kMaxHead) return false;
+    size_t start = 0;  // of the head being parsed, after any 1xx heads
+    proxy::http::ResponseParser parser;
+    parser.reset("POST");
+    while (true) {
+      const proxy::http::ParseStatus parsed =
+          parser.feed(std::span<char>(in.data() + start, in.size() - start));
+      if (parsed == proxy::http::ParseStatus::kError) return false;
+      if (parsed == proxy::http::ParseStatus::kHeadComplete) {
+        if (!parser.head().interim) break;
+        start += parser.head().head_bytes;
+        parser.reset("POST");
+        continue;
+      }
+      if (in.size() - start >= kMaxHead) return false;
       char chunk[2048];
       const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
       if (n <= 0) return false;
       in.append(chunk, static_cast<size_t>(n));
-      head_end = in.find("\r\n\r\n");
     }
-    const std::string_view answer(in.data(), head_end + 2);
-    if (!answer.starts_with("HTTP/1.") || answer.size() < 12) return false;
-    status = (answer[9] - '0') * 100 + (answer[10] - '0') * 10 + (answer[11] - '0');
-    bool keep = answer[7] == '1';  // HTTP/1.1 keeps the connection unless it says otherwise
-    std::optional<size_t> length;
-    size_t line = answer.find("\r\n") + 2;
-    while (line < answer.size()) {
-      const size_t next = answer.find("\r\n", line);
-      const std::string_view field = answer.substr(line, next - line);
-      line = next + 2;
-      const size_t colon = field.find(':');
-      if (colon == std::string_view::npos) continue;
-      std::string name(field.substr(0, colon));
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      std::string_view value = field.substr(colon + 1);
-      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-        value.remove_prefix(1);
-      }
-      if (name == "connection") {
-        std::string v(value);
-        for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (v.find("close") != std::string::npos) keep = false;
-      } else if (name == "content-length") {
-        size_t n = 0;
-        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-        if (ec == std::errc()) length = n;
-      } else if (name == "transfer-encoding") {
-        keep = false;  // chunked: not worth reading to its end for a kept connection
-      }
-    }
-    // Only an answer whose end is known can leave the connection ready for the next request.
+    const proxy::http::ResponseHead& answer = parser.head();
+    status = answer.status;
+    // Only an answer whose end is known leaves the connection ready for the next request.
     constexpr size_t kMaxKeptBody = 1 << 20;
-    if (!length || *length > kMaxKeptBody) keep = false;
+    const bool has_length = answer.framing.kind == proxy::http::BodyKind::kContentLength;
+    const size_t length = has_length ? answer.framing.content_length : 0;
+    bool keep = answer.keep_alive && (answer.framing.kind == proxy::http::BodyKind::kNone ||
+                                      (has_length && length <= kMaxKeptBody));
     if (keep) {
-      size_t have = in.size() - (head_end + 4);
-      while (have < *length) {
+      size_t have = in.size() - start - answer.head_bytes;
+      while (have < length) {
         char chunk[4096];
-        const ssize_t n = ::recv(fd_, chunk, std::min(sizeof chunk, *length - have), 0);
+        const ssize_t n = ::recv(fd_, chunk, std::min(sizeof chunk, length - have), 0);
         if (n <= 0) {
           keep = false;
           break;
         }
         have += static_cast<size_t>(n);
       }
-      if (have > *length) keep = false;  // more than the answer: out of step
+      if (have > length) keep = false;  // more than the answer: out of step
     }
     if (!keep) drop();
     return true;
@@ -297,6 +281,16 @@ void SpanExporter::flush() {
       for (Batch* batch : targets) batch->second.push_back(&s);
     }
   }
+  // Connections to collectors this flush posts nothing to go (a provider a reload removed, or
+  // one idle for now): a kept connection costs a descriptor and the collector's state.
+  std::map<std::pair<std::string, uint16_t>, CollectorConnection>& connections =
+      collectorConnections();
+  std::erase_if(connections, [&](const auto& entry) {
+    return std::none_of(batches.begin(), batches.end(), [&](const auto& b) {
+      return b.second.first->host == entry.first.first &&
+             b.second.first->port == entry.first.second;
+    });
+  });
   for (const auto& [key, batch] : batches) {
     const translate::TracingProvider& p = *batch.first;
     // At most kSpansPerPost spans per request: the body (under a megabyte) stays in the cache
@@ -310,7 +304,7 @@ void SpanExporter::flush() {
       } else {
         appendOtlpJson(body_, part, p.max_tag_length);
       }
-      if (collectorConnections()[{p.host, p.port}].post(p.host, p.port, p.path, body_.view())) {
+      if (connections[{p.host, p.port}].post(p.host, p.port, p.path, body_.view())) {
         exported_.fetch_add(part.size(), std::memory_order_relaxed);
       } else {
         failed_.fetch_add(1, std::memory_order_relaxed);

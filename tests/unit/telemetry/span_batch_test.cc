@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -63,6 +64,8 @@ class Collector {
     return paths_;
   }
   int connections() const { return connections_; }
+  // Connections that ended (closed by the exporter, or by this collector after an answer).
+  int ended() const { return ended_; }
 
  private:
   void serve() {
@@ -75,6 +78,7 @@ class Collector {
       while (handle(conn) && mode_ == Connections::kKeep && !stop_) {
       }
       ::close(conn);
+      ++ended_;
     }
   }
   // One request and its answer; false when the connection ended first.
@@ -119,6 +123,7 @@ class Collector {
 
   Connections mode_;
   std::atomic<int> connections_{0};
+  std::atomic<int> ended_{0};
   int fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
@@ -284,6 +289,24 @@ TEST(SpanExporter, KeepsOneConnectionToACollectorThatKeepsIt) {
   EXPECT_EQ(zipkin.bodies().size(), 4u);
   EXPECT_EQ(zipkin.connections(), 1);
   expectEachSpanOnce(zipkin, sent);
+}
+
+// A kept connection goes once a flush posts nothing to its collector (a provider a reload
+// removed, or a quiet spell): no descriptor stays open to a collector nobody uses.
+TEST(SpanExporter, LetsAKeptConnectionGoWhenAFlushPostsNothingToItsCollector) {
+  Collector zipkin(Collector::Connections::kKeep);
+  SpanExporter& exporter = SpanExporter::instance();
+  auto buffer = exporter.newBuffer();
+  addSpans(*buffer, 10, 0x40000, zipkinSettings(zipkin.port()));
+  exporter.flush();
+  ASSERT_EQ(zipkin.bodies().size(), 1u);
+  EXPECT_EQ(zipkin.ended(), 0);  // kept
+  exporter.flush();              // nothing for this collector
+  for (int i = 0; i < 100 && zipkin.ended() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(zipkin.ended(), 1);
+  EXPECT_EQ(zipkin.connections(), 1);
 }
 
 // A kept connection the collector closed meanwhile (an idle timeout): the batch goes again on a
