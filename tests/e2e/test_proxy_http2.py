@@ -13,7 +13,7 @@ import pytest
 
 import proxy_backends
 from proxy_backends import EchoBackend
-from proxy_harness import Proxy, curl, free_port, service
+from proxy_harness import Proxy, curl, free_port, gateway, service, wait_listening
 
 if not shutil.which("curl"):
     pytest.skip("curl is not installed", allow_module_level=True)
@@ -392,6 +392,61 @@ def upstream_cx_total(metrics, service):
         if line.startswith("envoy_cluster_upstream_cx_total{") and "|%s.default" % service in line:
             total += int(float(line.rsplit(" ", 1)[1]))
     return total
+
+
+def start_nginx_h2_backend(directory, max_requests):
+    """nginx answering HTTP/2 (h2c) that ends each connection after `max_requests` streams with a
+    graceful GOAWAY (keepalive_requests), as nginx, Envoy and Go servers do: the streams the proxy
+    opened past the GOAWAY's last stream were never processed. (port, process)"""
+    port = free_port()
+    conf = directory / "nginx.conf"
+    conf.write_text("""daemon off; worker_processes 1; pid %s/nginx.pid; error_log stderr error;
+events { worker_connections 1024; }
+http { access_log off; keepalive_requests %d; http2_max_concurrent_streams 128;
+  server { listen 127.0.0.1:%d http2; location / { return 200 "from nginx\\n"; } } }
+""" % (directory, max_requests, port))
+    proc = subprocess.Popen(["nginx", "-e", "stderr", "-c", str(conf), "-p", str(directory)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_listening(port)
+    return port, proc
+
+
+@pytest.mark.skipif(not shutil.which("nginx") or not shutil.which("h2load"),
+                    reason="nginx or h2load is not installed")
+def test_streams_refused_by_an_upstream_goaway_are_retried(tmp_path):
+    """An HTTP/2 upstream's GOAWAY refuses the streams above its last one, and they go again on
+    a new connection under retryOn refused-stream (part of Istio's default policy): no client
+    sees an error. (Five attempts: with a GOAWAY every 50 streams and 16 in flight, the default
+    two retries can all land on connections that are about to refuse them too.)"""
+    port, nginx = start_nginx_h2_backend(tmp_path, 50)
+    host = "goaway.example.com"
+    retried_route = """apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: goaway, namespace: default}
+spec:
+  hosts: [%s]
+  gateways: [gw]
+  http:
+  - route: [{destination: {host: goaway}}]
+    retries: {attempts: 5, retryOn: refused-stream}
+""" % host
+    config = "---\n".join([gateway("gw", [host]), retried_route, h2_service("goaway", port)])
+    access_log = tmp_path / "access.log"
+    proxy = Proxy(tmp_path, config, extra_args=["--access-log", str(access_log)])
+    try:
+        out = subprocess.run(["h2load", "-n", "2000", "-c", "4", "-m", "8", "-H",
+                              ":authority: " + host, "http://127.0.0.1:%d/" % proxy.port],
+                             capture_output=True, text=True, timeout=120)
+        time.sleep(0.2)  # the access log is written after the response
+        failed = [line for line in access_log.read_text().splitlines() if '" 200 ' not in line]
+        assert "2000 succeeded" in out.stdout, "\n".join(failed[:5]) + "\n" + out.stdout
+        assert "status codes: 2000 2xx" in out.stdout, out.stdout
+        # nginx did end its connections: 2000 streams took dozens of them.
+        assert upstream_cx_total(proxy.admin("/stats/prometheus"), "goaway") >= 20
+    finally:
+        proxy.stop()
+        nginx.terminate()
+        nginx.wait(timeout=10)
 
 
 def test_websocket_through_the_gateway(env):

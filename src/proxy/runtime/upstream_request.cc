@@ -212,7 +212,7 @@ net::awaitable<void> UpstreamRequest::run() {
         retriable = retry_.retriableConnectFailure();
         break;
       case Failure::kReset:
-        retriable = retry_.retriableReset(true);
+        retriable = a.refused ? retry_.retriableRefusedStream() : retry_.retriableReset(true);
         break;
       case Failure::kPerTryTimeout:
         retriable = retry_.retriableTimeout();
@@ -637,8 +637,10 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::exchange(UpstreamConne
   if (c.h2) {
     // An HTTP/2 stream: the head goes as fields, a buffered body as bytes (DATA).
     if (!upstream::startH2Request(*c.h2, h2_head_, rq_.head->framing, ds_.request_trailers)) {
+      // The connection is closing (GOAWAY, or gone): the stream never went out.
       co_return Attempt{.failure = Failure::kReset,
                         .peer_closed = true,
+                        .refused = true,
                         .detail = "http2 connection to " + c.host().name + " closed"};
     }
     if (mode_ == BodyMode::kBuffered && !body_.empty()) {
@@ -786,7 +788,9 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
           .failure = Failure::kReset,
           .peer_closed = r.eof(),
           .response_bytes = c.buffer().end() > 0,
-          .detail = r.eof() ? "connection closed by " + c.host().name
+          .refused = c.h2 && c.h2->refused,
+          .detail = c.h2 && c.h2->refused ? "http2 stream refused by " + c.host().name
+                    : r.eof() ? "connection closed by " + c.host().name
                             : "connection to " + c.host().name + " reset: " + r.ec.message()};
     }
   }

@@ -27,6 +27,10 @@ struct H2Exchange {
   std::vector<http::HeaderView> views;
   // The response's trailers, filled in before its body ends (gRPC's status travels there).
   http::Fields trailers;
+  // The server refused the stream before any response (REFUSED_STREAM, or a GOAWAY whose last
+  // stream is below it): it never processed the request, which may go again on another
+  // connection (Istio's default retryOn has refused-stream).
+  bool refused = false;
 
   // Back to a new exchange's state for another stream (the buffers' capacity kept).
   void reset() {
@@ -37,6 +41,7 @@ struct H2Exchange {
     headers.clear();
     views.clear();
     trailers.clear();
+    refused = false;
   }
 };
 

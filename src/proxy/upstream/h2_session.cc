@@ -429,6 +429,9 @@ void H2Session::onStreamClose(int32_t id, uint32_t error_code) {
     // its connection end, a retriable failure before the head, a cut body after.
     HLOG_DEBUG("http2 stream {} to {} closed: {}", id, c_->host().name,
                http::h2ErrorName(error_code));
+    if (error_code == http::kH2RefusedStream && !s->head_delivered && s->exchange) {
+      s->exchange->refused = true;
+    }
   }
   endStream(*s);
 }

@@ -28,6 +28,10 @@ bool RetryState::retriableReset(bool request_sent) const {
   return !request_sent && has(tr::kRetryResetBeforeRequest);
 }
 
+bool RetryState::retriableRefusedStream() const {
+  return has(tr::kRetryRefusedStream) || retriableReset(false);
+}
+
 bool RetryState::retriableResponse(uint16_t status,
                                    std::span<const http::HeaderView> headers) const {
   if (has(tr::kRetry5xx) && status >= 500) return true;

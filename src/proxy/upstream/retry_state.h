@@ -40,6 +40,9 @@ class RetryState {
   // `request_sent`: some of the request reached the upstream.
   bool retriableReset(bool request_sent) const;
   bool retriableTimeout() const { return retriableReset(true); }
+  // An HTTP/2 stream the upstream refused unprocessed (REFUSED_STREAM or GOAWAY): refused-stream,
+  // or any condition that retries a reset.
+  bool retriableRefusedStream() const;
   bool retriableResponse(uint16_t status, std::span<const http::HeaderView> headers) const;
 
   // Takes one retry and returns how long to wait first: uniform in

@@ -51,6 +51,18 @@ TEST(RetryState, ConditionsFollowEnvoy) {
   EXPECT_TRUE(RetryState(p4xx).retriableResponse(409, {}));
 }
 
+TEST(RetryState, RefusedStreamsRetryUnderRefusedStreamOrAnyReset) {
+  const auto prs = policy(tr::kRetryRefusedStream);
+  EXPECT_TRUE(RetryState(prs).retriableRefusedStream());
+  EXPECT_FALSE(RetryState(prs).retriableReset(true));  // other resets are not refused streams
+  const auto preset = policy(tr::kRetryReset);
+  EXPECT_TRUE(RetryState(preset).retriableRefusedStream());
+  const auto prbr = policy(tr::kRetryResetBeforeRequest);
+  EXPECT_TRUE(RetryState(prbr).retriableRefusedStream());  // the request was never processed
+  const auto pcf = policy(tr::kRetryConnectFailure);
+  EXPECT_FALSE(RetryState(pcf).retriableRefusedStream());
+}
+
 TEST(RetryState, GrpcAndRateLimitHeaders) {
   const auto p = policy(tr::kRetryUnavailable | tr::kRetryEnvoyRateLimited);
   RetryState s(p);
