@@ -790,8 +790,8 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
           .response_bytes = c.buffer().end() > 0,
           .refused = c.h2 && c.h2->refused,
           .detail = c.h2 && c.h2->refused ? "http2 stream refused by " + c.host().name
-                    : r.eof() ? "connection closed by " + c.host().name
-                            : "connection to " + c.host().name + " reset: " + r.ec.message()};
+                    : r.eof()             ? "connection closed by " + c.host().name
+                              : "connection to " + c.host().name + " reset: " + r.ec.message()};
     }
   }
 }

@@ -60,7 +60,7 @@ class UpstreamRequest {
     Failure failure = Failure::kNone;
     bool peer_closed = false;      // kReset: a clean close rather than a reset
     bool response_bytes = false;   // kReset: part of a response had arrived
-    bool refused = false;  // kReset: an HTTP/2 upstream refused the stream, never processed
+    bool refused = false;          // kReset: an HTTP/2 upstream refused the stream, never processed
     bool connect_timeout = false;  // kConnect: the connect timed out (rather than failed)
     std::string detail;
     std::unique_ptr<upstream::UpstreamConnection> connection;  // kNone: the response head parsed
