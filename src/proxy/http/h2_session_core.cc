@@ -72,6 +72,19 @@ bool validValue(std::string_view v) {
   return !hasBadValueChar(v);
 }
 
+}  // namespace
+
+// The decoder's check of a field entering its table (HpackDecoder::FieldCheck): a regular
+// field's name and value as checkFields() wants them, or a pseudo-header field's name (':' and a
+// token) with a value that would pass as a regular one. What fails is not an error here: the
+// field is only left to checkFields(), as any field sent without indexing is.
+bool h2WellFormedField(std::string_view name, std::string_view value) {
+  if (!name.empty() && name[0] == ':') name.remove_prefix(1);
+  return validName(name) && validValue(value);
+}
+
+namespace {
+
 bool equalsLowercase(std::string_view v, std::string_view lower) {
   if (v.size() != lower.size()) return false;
   for (size_t i = 0; i < v.size(); ++i) {
@@ -102,7 +115,7 @@ H2SessionCore::H2SessionCore(Role role, const Options& options)
     : role_(role),
       options_(options),
       peer_parity_(role == Role::kServer ? 1 : 0),
-      decoder_(kHpackDefaultTableSize, options.max_header_list),
+      decoder_(kHpackDefaultTableSize, options.max_header_list, &h2WellFormedField),
       encoder_(kHpackDefaultTableSize),
       preface_left_(role == Role::kServer ? kH2ClientPreface.size() : 0),
       next_local_id_(role == Role::kServer ? 2 : 1),
@@ -321,7 +334,9 @@ bool H2SessionCore::onHeaderBlock(int32_t id, bool end_stream, std::string_view 
       return true;
     }
     s = newStream(id);
-    uint32_t code = too_large ? kH2ProtocolError : checkFields(*s, fields_, pseudo, regular, false);
+    uint32_t code =
+        too_large ? kH2ProtocolError
+                  : checkFields(*s, fields_, decoder_.checkedFields(), pseudo, regular, false);
     if (code == 0 && end_stream && s->content_length > 0) code = kH2ProtocolError;
     if (code == 0) {
       s->head_received = true;
@@ -348,7 +363,7 @@ bool H2SessionCore::onHeaderBlock(int32_t id, bool end_stream, std::string_view 
   }
   if (!s->head_received) {
     bool final_head = false;
-    uint32_t code = checkFields(*s, fields_, pseudo, regular, false);
+    uint32_t code = checkFields(*s, fields_, decoder_.checkedFields(), pseudo, regular, false);
     if (code == 0) code = onReplyHead(*s, pseudo, regular, end_stream, final_head);
     if (code == 0 && end_stream && !final_head) code = kH2ProtocolError;
     if (code == 0 && end_stream && !s->no_body && s->content_length > 0) code = kH2ProtocolError;
@@ -359,7 +374,9 @@ bool H2SessionCore::onHeaderBlock(int32_t id, bool end_stream, std::string_view 
     if (final_head) s->head_received = true;
   } else {
     // Trailers: the end of the message.
-    uint32_t code = end_stream ? checkFields(*s, fields_, pseudo, regular, true) : kH2ProtocolError;
+    uint32_t code = end_stream
+                        ? checkFields(*s, fields_, decoder_.checkedFields(), pseudo, regular, true)
+                        : kH2ProtocolError;
     if (code == 0 && s->content_length >= 0 && !s->no_body &&
         s->data_received != static_cast<uint64_t>(s->content_length)) {
       code = kH2ProtocolError;
@@ -378,8 +395,9 @@ bool H2SessionCore::onHeaderBlock(int32_t id, bool end_stream, std::string_view 
   return true;
 }
 
-uint32_t H2SessionCore::checkFields(Stream& s, std::span<const HpackField> all, H2Pseudo& pseudo,
-                                    std::span<const HpackField>& regular, bool trailers) {
+uint32_t H2SessionCore::checkFields(Stream& s, std::span<const HpackField> all, uint64_t checked,
+                                    H2Pseudo& pseudo, std::span<const HpackField>& regular,
+                                    bool trailers) {
   size_t i = 0;
   for (; i < all.size() && !all[i].name.empty() && all[i].name[0] == ':'; ++i) {
     if (trailers) return kH2ProtocolError;
@@ -403,14 +421,20 @@ uint32_t H2SessionCore::checkFields(Stream& s, std::span<const HpackField> all, 
       bit = kH2PseudoStatus, slot = &pseudo.status;
     }
     if (bit == 0 || (pseudo.seen & bit) != 0) return kH2ProtocolError;
-    if (hasBadValueChar(v)) return kH2ProtocolError;
+    if ((checked & 1) == 0 && hasBadValueChar(v)) return kH2ProtocolError;
+    checked >>= 1;
     pseudo.seen |= bit;
     *slot = v;
   }
   regular = all.subspan(i);
   for (const HpackField& f : regular) {
     const std::string_view n = f.name;
-    if (!validName(n) || !validValue(f.value)) return kH2ProtocolError;
+    const bool known_good = (checked & 1) != 0;
+    checked >>= 1;
+    // (A checked name may still be a pseudo-header's, out of place after a regular field.)
+    if (known_good ? n[0] == ':' : (!validName(n) || !validValue(f.value))) {
+      return kH2ProtocolError;
+    }
     switch (n.size()) {
       case 2:
         if (n == "te" && !equalsLowercase(f.value, "trailers")) return kH2ProtocolError;

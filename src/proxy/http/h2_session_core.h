@@ -38,6 +38,11 @@ struct H2Pseudo {
 inline constexpr uint8_t kH2PseudoMethod = 1, kH2PseudoScheme = 2, kH2PseudoAuthority = 4,
                          kH2PseudoPath = 8, kH2PseudoProtocol = 16, kH2PseudoStatus = 32;
 
+// Whether a field's bytes are well formed for HTTP/2 (RFC 9113 section 8.2.1): a lowercase token
+// for a name (after the ':' of a pseudo-header's), a value without NUL, CR or LF or spaces at
+// its ends. The HPACK decoder checks fields with it as they enter its table.
+bool h2WellFormedField(std::string_view name, std::string_view value);
+
 class H2SessionCore {
  public:
   struct Stream {
@@ -147,9 +152,10 @@ class H2SessionCore {
   bool peerIdle(int32_t id) const { return (id & 1) == peer_parity_ && id > last_peer_id_; }
   bool localIdle(int32_t id) const { return (id & 1) != peer_parity_ && id >= next_local_id_; }
   // Regular fields checked as HTTP/2 messaging requires; pseudo-header fields split off.
-  // 0 or the stream error.
-  uint32_t checkFields(Stream& s, std::span<const HpackField> all, H2Pseudo& pseudo,
-                       std::span<const HpackField>& regular, bool trailers);
+  // 0 or the stream error. `checked`: the fields whose bytes the decoder already knows to be
+  // well formed (HpackDecoder::checkedFields()); their names still get the per-name rules.
+  uint32_t checkFields(Stream& s, std::span<const HpackField> all, uint64_t checked,
+                       H2Pseudo& pseudo, std::span<const HpackField>& regular, bool trailers);
   Stream* newStream(int32_t id);
   void scheduleClose(Stream& s, uint32_t code);
   void release(Stream& s);

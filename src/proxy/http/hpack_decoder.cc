@@ -47,8 +47,12 @@ common::Unexpected<common::Error> intError(IntStatus s, const char* what) {
 
 }  // namespace
 
-HpackDecoder::HpackDecoder(std::uint32_t max_table_size, std::uint32_t max_list_size)
-    : table_(max_table_size), settings_max_(max_table_size), max_list_size_(max_list_size) {}
+HpackDecoder::HpackDecoder(std::uint32_t max_table_size, std::uint32_t max_list_size,
+                           FieldCheck check)
+    : table_(max_table_size),
+      settings_max_(max_table_size),
+      max_list_size_(max_list_size),
+      check_(check) {}
 
 char* HpackDecoder::roomElsewhere(std::size_t n) {
   for (; chunk_ < chunks_.size(); ++chunk_, offset_ = 0) {
@@ -82,10 +86,17 @@ common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<
   bool fields_seen = false;
   chunk_ = 0;
   offset_ = 0;
+  checked_ = 0;
+  const std::size_t first = out.size();
+  // Flags the field just appended as checked.
+  auto flag = [&] {
+    if (std::size_t i = out.size() - 1 - first; i < 64) checked_ |= std::uint64_t{1} << i;
+  };
 
   // A string literal (section 5.2) at `p`: a view into the block, or the decoded text in the
   // chunks; `taken` counts the field's bytes there. `huge` is set when the decoded text does
   // not fit the budget (and, set already, makes it skip the string).
+  std::size_t string_index = 0;  // of the block's string literals, for recent_
   auto readString = [&](std::string_view& s, std::size_t& taken,
                         bool& huge) -> common::Expected<void> {
     if (p == end) {
@@ -104,14 +115,28 @@ common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<
     }
     std::string_view coded(reinterpret_cast<const char*>(p), len);
     p += len;
+    const std::size_t position = string_index++;
     if (huge) return {};  // the name did not fit already: the field is only skipped
     if (!huffman) {
       s = coded;
       return {};
     }
+    std::size_t left = budget - kept - taken;
+    RecentString* recent =
+        position < kRecentStrings && len <= kMaxRecentCoded ? &recent_[position] : nullptr;
+    if (recent && hpackSame(recent->coded, coded)) {
+      // Coded as last time here. (Its view stays valid until the next block: only a later
+      // decode() replaces the entry.)
+      if (recent->decoded.size() > left) {
+        huge = true;
+        s = {};
+        return {};
+      }
+      s = recent->decoded;
+      return {};
+    }
     // At most one byte per 5 bits (the shortest code), within what the budget leaves.
     std::size_t cap = std::size_t{len} * 8 / 5;
-    std::size_t left = budget - kept - taken;
     if (cap > left) cap = left;
     char* at = room(cap);
     auto n = huffmanDecode(coded, at, cap);
@@ -124,6 +149,10 @@ common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<
     s = {at, *n};
     take(*n);
     taken += *n;
+    if (recent) {
+      recent->coded.assign(coded);
+      recent->decoded.assign(s);
+    }
     return {};
   };
 
@@ -154,7 +183,10 @@ common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<
       }
       if (index <= kHpackStaticEntries) {
         const HpackField& f = hpackStaticEntry(index);
-        if (admit(f.name.size(), f.value.size())) out.push_back(f);
+        if (admit(f.name.size(), f.value.size())) {
+          out.push_back(f);
+          if (check_) flag();
+        }
         continue;
       }
       std::size_t dyn = index - kHpackStaticEntries - 1;
@@ -172,6 +204,7 @@ common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<
         // (An empty entry's views may be null: memcpy is not called with those.)
         if (n > 0) std::memcpy(at, f.name.data(), n);  // the value follows the name in the table
         out.push_back({{at, f.name.size()}, {at + f.name.size(), f.value.size()}});
+        if (table_.checked(dyn)) flag();
         take(n);
         kept += n;
       }
@@ -245,11 +278,15 @@ common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<
       if (index_it) table_.clear();
     } else {
       keep = admit(name.size(), value.size());
+      // Checked here only when the table keeps it; a field sent without indexing is the
+      // user's to check.
+      const bool checked = index_it && check_ && check_(name, value);
       if (keep) {
         out.push_back({name, value});
+        if (checked) flag();
         kept += taken;
       }
-      if (index_it) table_.add(name, value);
+      if (index_it) table_.add(name, value, checked);
     }
     if (!keep) {
       chunk_ = mark.chunk;  // scratch: the next field reuses it

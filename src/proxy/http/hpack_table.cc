@@ -137,12 +137,12 @@ HpackDynamicTable::HpackDynamicTable(std::uint32_t max_size) : max_size_(max_siz
 HpackField HpackDynamicTable::entry(std::size_t i) const {
   const Slot& s = slot(i);
   const char* p = bytes_.data() + (s.at - base_);
-  return {{p, s.name_len}, {p + s.name_len, s.value_len}};
+  return {{p, s.name_len}, {p + s.name_len, s.valueLen()}};
 }
 
 void HpackDynamicTable::evictOldest() {
   const Slot& s = slot(count_ - 1);
-  size_ -= static_cast<std::uint32_t>(s.name_len + s.value_len + kHpackEntryOverhead);
+  size_ -= static_cast<std::uint32_t>(s.name_len + s.valueLen() + kHpackEntryOverhead);
   --count_;
   if (count_ == 0) base_ = end_ = 0;
 }
@@ -184,7 +184,7 @@ void HpackDynamicTable::makeRoom(std::size_t len) {
   base_ = oldest;
 }
 
-void HpackDynamicTable::add(std::string_view name, std::string_view value) {
+void HpackDynamicTable::add(std::string_view name, std::string_view value, bool checked) {
   std::size_t need = name.size() + value.size() + kHpackEntryOverhead;
   if (need > max_size_) {
     clear();
@@ -202,7 +202,7 @@ void HpackDynamicTable::add(std::string_view name, std::string_view value) {
   if (!name.empty()) std::memcpy(p, name.data(), name.size());
   if (!value.empty()) std::memcpy(p + name.size(), value.data(), value.size());
   slots_[head_] = {end_, static_cast<std::uint32_t>(name.size()),
-                   static_cast<std::uint32_t>(value.size())};
+                   static_cast<std::uint32_t>(value.size()) | (checked ? kCheckedBit : 0)};
   head_ = (head_ + 1) % slots_.size();
   end_ += len;
   ++count_;

@@ -87,18 +87,25 @@ class HpackDynamicTable {
   // Evicts until the table fits `max_size`, which becomes the limit.
   void setMaxSize(std::uint32_t max_size);
   // Evicts what it must and inserts; a field larger than the maximum size empties the table and
-  // is not inserted (section 4.4).
-  void add(std::string_view name, std::string_view value);
+  // is not inserted (section 4.4). `checked`: the field passed its user's field check (see
+  // HpackDecoder), remembered with the entry.
+  void add(std::string_view name, std::string_view value, bool checked = false);
+  // Whether entry(i) was added as checked.
+  bool checked(std::size_t i) const { return (slot(i).value_len & kCheckedBit) != 0; }
   // Evicts every entry.
   void clear();
   // Bytes held on the heap.
   std::size_t memoryBytes() const { return bytes_.capacity() + slots_.capacity() * sizeof(Slot); }
 
  private:
+  // The top bit of a slot's value_len holds its entry's `checked` flag: a value is never that
+  // long (the table's maximum size bounds its entries, and it never exceeds our 4 KiB).
+  static constexpr std::uint32_t kCheckedBit = 1u << 31;
   struct Slot {
     std::uint64_t at;  // logical position of the name's first byte; the value follows
     std::uint32_t name_len;
-    std::uint32_t value_len;
+    std::uint32_t value_len;  // with kCheckedBit
+    std::uint32_t valueLen() const { return value_len & ~kCheckedBit; }
   };
   void evictOldest();
   void makeRoom(std::size_t len);  // makes `len` bytes fit after end_

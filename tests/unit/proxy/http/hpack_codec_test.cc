@@ -310,6 +310,76 @@ TEST(HpackDecoder, RfcC6ResponsesWithHuffmanAndEviction) {
   checkResponses(kC6[0], kC6[1], kC6[2]);
 }
 
+bool rejectsBadNames(std::string_view name, std::string_view) {
+  return !name.starts_with("bad");
+}
+
+TEST(HpackDecoder, FieldsCheckedAsTheyEnteredTheTableComeFlagged) {
+  HpackEncoder e;
+  HpackDecoder d(kHpackDefaultTableSize, HpackDecoder::kDefaultMaxListSize, &rejectsBadNames);
+  const Fields block = {{":method", "GET"}, {"good", "1"}, {"bad-x", "1"}, {"also-good", "2"}};
+  // First as literals entering the table (checked then), then as references to those entries:
+  // the same flags. A static entry counts as checked; a field the check failed never does.
+  const std::string first = encodeBlock(e, block);
+  EXPECT_EQ(decodeOk(d, first), block);
+  EXPECT_EQ(d.checkedFields(), 0b1011u);
+  const std::string again = encodeBlock(e, block);
+  ASSERT_LT(again.size(), 5u);  // all four are references now
+  EXPECT_EQ(decodeOk(d, again), block);
+  EXPECT_EQ(d.checkedFields(), 0b1011u);
+
+  // Without a check nothing is flagged; a literal sent without indexing is the user's to check.
+  HpackDecoder plain;
+  HpackEncoder e2;
+  EXPECT_EQ(decodeOk(plain, encodeBlock(e2, block)), block);
+  EXPECT_EQ(plain.checkedFields(), 0u);
+  HpackDecoder checking(kHpackDefaultTableSize, HpackDecoder::kDefaultMaxListSize,
+                        &rejectsBadNames);
+  std::string literal(
+      "\x00\x04good\x01"
+      "1",
+      8);
+  EXPECT_EQ(decodeOk(checking, literal), (Fields{{"good", "1"}}));
+  EXPECT_EQ(checking.checkedFields(), 0u);
+}
+
+// A literal without indexing, new name, both strings Huffman coded (as nginx sends `server` and
+// `date` on every response).
+std::string huffmanLiteral(std::string_view name, std::string_view value) {
+  std::string out(1, '\0');
+  for (std::string_view s : {name, value}) {
+    std::string coded;
+    huffmanEncode(s, coded);
+    EXPECT_LT(coded.size(), 127u);
+    out.push_back(static_cast<char>(0x80 | coded.size()));
+    out += coded;
+  }
+  return out;
+}
+
+TEST(HpackDecoder, HuffmanStringsRepeatedAtTheirPositionDecodeAlike) {
+  HpackDecoder d;
+  const std::string server = huffmanLiteral("server", "nginx/1.22.1");
+  const std::string date1 = huffmanLiteral("date", "Mon, 07 Dec 2026 06:00:00 GMT");
+  const std::string date2 = huffmanLiteral("date", "Mon, 07 Dec 2026 06:00:01 GMT");
+  const Fields one = {{"server", "nginx/1.22.1"}, {"date", "Mon, 07 Dec 2026 06:00:00 GMT"}};
+  const Fields two = {{"server", "nginx/1.22.1"}, {"date", "Mon, 07 Dec 2026 06:00:01 GMT"}};
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(decodeOk(d, server + date1), one) << i;
+  EXPECT_EQ(decodeOk(d, server + date2), two);  // one string changed at its position
+  EXPECT_EQ(decodeOk(d, server + date2), two);
+  // The positions shift: every string lands where another one was last time.
+  EXPECT_EQ(decodeOk(d, date1 + server + date2),
+            (Fields{{"date", "Mon, 07 Dec 2026 06:00:00 GMT"},
+                    {"server", "nginx/1.22.1"},
+                    {"date", "Mon, 07 Dec 2026 06:00:01 GMT"}}));
+  EXPECT_EQ(decodeOk(d, server + date1), one);
+  // A repeated string still counts against the header list limit.
+  HpackDecoder small(kHpackDefaultTableSize, 60);
+  EXPECT_EQ(decodeOk(small, server), (Fields{{"server", "nginx/1.22.1"}}));
+  decodeError(small, server + date1, common::ErrorKind::kOverflow);
+  decodeError(small, server + date1, common::ErrorKind::kOverflow);
+}
+
 // Our encoder's choices (static name index, Huffman when shorter, indexing these fields) are
 // the examples' own, so it reproduces C.4 and C.6 (but for one string, see below).
 TEST(HpackEncoder, ReproducesRfcC4) {
