@@ -10,16 +10,22 @@ the requests. Cache misses, locks and system calls are not weighed: CPU time in 
 the figure for the targets; this one says whether a change made the proxy do less.
 
     bench/h2_instructions.py [--requests 4000] [--top 0] [--haproxy] [--keep FILE]
-                             [--streams 16] [--cache-sim] BINARY...
+                             [--streams 16] [--cache-sim] [--order-file FILE] BINARY...
 
 --top N also prints the N functions with the most instructions of their own (the last build).
+--order-file FILE writes the functions of halyard-proxy that ran in the window (the last build),
+most instructions first, as the section names of cmd/hot_functions.txt: the link lays them out
+together in that order (cmd/proxy.cmake). Regenerate it after large changes to the request path.
 --haproxy adds HAProxy (proto h2 both sides, as in h2_bench.py) counted the same way: the
 instruction count a build has to beat, on the same load.
 Not part of the test command. Needs valgrind, h2load (nghttp2-client), nginx, python3-h2.
 """
 import argparse
+import bisect
+import collections
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -56,9 +62,9 @@ def measured_window(start, requests, workdir, streams):
     return sorted(glob.glob(os.path.join(workdir, "cg.out.*")), key=os.path.getmtime)[-1]
 
 
-def callgrind(workdir, cache_sim):
+def callgrind(workdir, cache_sim, per_instruction=False):
     return (["valgrind", "--tool=callgrind", "--callgrind-out-file=%s/cg.out" % workdir] +
-            (CACHE_SIM if cache_sim else []))
+            (CACHE_SIM if cache_sim else []) + (["--dump-instr=yes"] if per_instruction else []))
 
 
 def count(binary, backend, silent, args, workdir):
@@ -67,7 +73,8 @@ def count(binary, backend, silent, args, workdir):
         wrapper = os.path.join(workdir, "run.sh")
         with open(wrapper, "w") as f:
             f.write("#!/bin/sh\nexec %s %s \"$@\"\n" % (
-                " ".join(callgrind(workdir, args.cache_sim)), os.path.abspath(binary)))
+                " ".join(callgrind(workdir, args.cache_sim, bool(args.order_file))),
+                os.path.abspath(binary)))
         os.chmod(wrapper, 0o755)
         return hb.halyard_h2(fleet, port, backend, silent, wrapper)
     return measured_window(start, args.requests, workdir, args.streams)
@@ -92,6 +99,65 @@ def totals(dump):
     raise RuntimeError("no totals in " + dump)
 
 
+def instructions_by_address(dump, object_path):
+    """Instructions executed at each address of `object_path`, from a dump made with
+    --dump-instr=yes (positions are absolute, or relative to the line before: +n, -n, *)."""
+    names = {}
+    current = None
+    addr = 0
+    after_call = False
+    counts = collections.Counter()
+    for line in open(dump):
+        if line.startswith(("ob=", "cob=")):
+            m = re.match(r"c?ob=\((\d+)\)(?: (.*))?", line.rstrip("\n"))
+            if m.group(2):
+                names[m.group(1)] = m.group(2)
+            if line.startswith("ob="):
+                current = names[m.group(1)]
+            continue
+        if line.startswith("calls="):
+            after_call = True  # the next line is the call's inclusive cost
+            continue
+        if not line or line[0] not in "0123456789+-*":
+            continue
+        fields = line.split()
+        tok = fields[0]
+        addr = (addr if tok == "*" else addr + int(tok[1:], 0) if tok[0] == "+"
+                else addr - int(tok[1:], 0) if tok[0] == "-" else int(tok, 0))
+        if after_call:
+            after_call = False
+            continue
+        if current == object_path and len(fields) > 2:
+            counts[addr] += int(fields[2])
+    return counts
+
+
+def write_order_file(dump, binary, path):
+    """The functions of `binary` that ran, most instructions first, as .text.<symbol> section
+    names (what -ffunction-sections makes and gold's --section-ordering-file takes). Split-off
+    cold parts are left where the compiler put them."""
+    counts = instructions_by_address(dump, os.path.abspath(binary))
+    symbols = []
+    nm = subprocess.run(["nm", "-S", "--defined-only", binary], capture_output=True, text=True,
+                        check=True).stdout
+    for line in nm.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tTwW":
+            symbols.append((int(parts[0], 16), max(int(parts[1], 16), 1), parts[3]))
+    symbols.sort()
+    starts = [s[0] for s in symbols]
+    by_function = collections.Counter()
+    for addr, n in counts.items():
+        i = bisect.bisect_right(starts, addr) - 1
+        if i >= 0 and addr < symbols[i][0] + symbols[i][1]:
+            by_function[symbols[i][2]] += n
+    with open(path, "w") as f:
+        for name, _ in by_function.most_common():
+            if ".cold" not in name:
+                f.write(".text.%s\n" % name)
+    print("%s: %d functions" % (path, len(by_function)))
+
+
 def per_request(dump, requests):
     """Instructions, and with the cache simulation L1i, L1d and last-level data misses, per
     request."""
@@ -113,6 +179,9 @@ def main():
     ap.add_argument("--keep", metavar="FILE",
                     help="copy the last build's callgrind dump there (for callgrind_annotate "
                     "--inclusive=yes)")
+    ap.add_argument("--order-file", metavar="FILE",
+                    help="write the last build's functions that ran, hottest first, there "
+                    "(cmd/hot_functions.txt)")
     ap.add_argument("binaries", nargs="+")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="h2instr-")
@@ -140,6 +209,8 @@ def main():
                   "".join(" %.0f |" % v for v in row[1:]))
         if args.keep and dump:
             shutil.copy(dump, args.keep)
+        if args.order_file and dump:
+            write_order_file(dump, args.binaries[-1], args.order_file)
         if args.top and dump:
             out = subprocess.run(["callgrind_annotate", "--threshold=100", dump],
                                  capture_output=True, text=True).stdout
