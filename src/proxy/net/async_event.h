@@ -32,10 +32,10 @@ class AsyncEvent {
   void set() {
     set_ = true;
     if (first_) {
-      asio::post(executor_, std::move(*first_));
+      resume(std::move(*first_));
       first_.reset();
     }
-    for (Handler& h : more_) asio::post(executor_, std::move(h));
+    for (Handler& h : more_) resume(std::move(h));
     more_.clear();
   }
   // Back to unset, for the next round.
@@ -59,6 +59,14 @@ class AsyncEvent {
   // What use_awaitable makes for an operation completing with no arguments: resuming it
   // resumes the waiting coroutine.
   using Handler = asio::detail::awaitable_handler<asio::any_io_executor>;
+
+  // Posted inside a plain function object. Posted as it is, a handler with an executor of its
+  // own is wrapped in a work_dispatcher, which takes a work-tracking copy of that executor (two
+  // atomic operations and a few type-erased calls per wake-up, several wake-ups per proxied
+  // request) only to run the handler on the same io_context when its turn comes.
+  void resume(Handler h) {
+    asio::post(executor_, [h = std::move(h)]() mutable { h(); });
+  }
 
   asio::any_io_executor executor_;
   bool set_ = false;
