@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fuzz_check.h"
+#include "proxy/http/h2_session_core.h"
 #include "proxy/http/hpack_decoder.h"
 #include "proxy/http/hpack_encoder.h"
 
@@ -30,7 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bool resize = (data[0] & 0x10) != 0;
   std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
 
-  HpackDecoder decoder(4096, list);
+  // With HTTP/2's field check: what comes flagged as checked must pass it.
+  HpackDecoder decoder(4096, list, &h2WellFormedField);
   if (table != 4096) {
     decoder.setMaxTableSize(table);
   }
@@ -49,6 +51,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto r = decoder.decode(block, fields);
     if (!r.ok() && r.error().kind != halyard::common::ErrorKind::kOverflow) break;
     FUZZ_CHECK(decoder.table().size() <= decoder.table().maxSize());
+    for (std::size_t i = 0; i < fields.size() && i < 64; ++i) {
+      if ((decoder.checkedFields() >> i) & 1) {
+        FUZZ_CHECK(h2WellFormedField(fields[i].name, fields[i].value));
+      }
+    }
     // Whatever came out goes back through our own encoder and decoder unchanged.
     encoded.clear();
     encoder.encode(fields, encoded);
