@@ -13,8 +13,13 @@ stream (RSS growth after opening --open-streams streams whose requests wait on a
 never answers them, a second h2c backend in Python that accepts streams and stays silent).
 
     bench/h2_bench.py [--requests 200000] [--clients 16] [--streams 16] [--rounds 3]
-                      [--idle-connections 500] [--open-streams 500]
+                      [--idle-connections 500] [--open-streams 500] [--instances 1]
                       [--proxy build/bin/halyard-proxy]
+
+--instances N runs N halyard-proxy processes beside the others, each its own row. Where a
+process's memory lands moves its speed by a few percent for its whole life (docs/performance.md,
+"Stop 25"), so a single process's ratio carries that; with N > 1 the ratios are also given as
+the median over the processes of each one's median round ratio.
 
 Not part of the test command. Needs: h2load (nghttp2-client), nginx, haproxy, taskset,
 python3-h2. Every process listens on 127.0.0.1 on a free port, lives in a temp dir and is
@@ -95,7 +100,7 @@ backend silent
     return fleet.start("haproxy", list(prefix) + ["haproxy", "-db", "-f", conf])
 
 
-def halyard_h2(fleet, port, backend, silent, binary):
+def halyard_h2(fleet, port, backend, silent, binary, name="halyard-proxy"):
     cfg = os.path.join(fleet.tmp, "halyard")
     os.makedirs(cfg, exist_ok=True)
     services = ""
@@ -134,7 +139,7 @@ spec:
     bind: 127.0.0.1
     hosts: ["%s", "%s"]
 """ % (HOST, SILENT_HOST) + services)
-    return pb.start_halyard(fleet, binary, cfg, "80=%d" % port)
+    return pb.start_halyard(fleet, binary, cfg, "80=%d" % port, name)
 
 
 class SilentH2Backend:
@@ -244,6 +249,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--idle-connections", type=int, default=500)
     ap.add_argument("--open-streams", type=int, default=500)
+    ap.add_argument("--instances", type=int, default=1)
     ap.add_argument("--proxy", default=os.path.join(pb.REPO, "build", "bin", "halyard-proxy"))
     args = ap.parse_args()
     pb.exclusive_machine()
@@ -256,11 +262,16 @@ def main():
         nginx_h2_backend(fleet, backend_port)
         time.sleep(0.5)
         silent = SilentH2Backend()
-        peers = {
-            "halyard-proxy": lambda p: halyard_h2(fleet, p, backend_port, silent.port, args.proxy),
+        peers = {}
+        for k in range(args.instances):
+            name = "halyard-proxy" if args.instances == 1 else "halyard-proxy #%d" % (k + 1)
+            log = "halyard-proxy" if args.instances == 1 else "halyard-proxy-%d" % (k + 1)
+            peers[name] = lambda p, log=log: halyard_h2(fleet, p, backend_port, silent.port,
+                                                        args.proxy, log)
+        peers.update({
             "nginx (grpc_pass)": lambda p: nginx_grpc_proxy(fleet, p, backend_port, silent.port),
             "HAProxy (proto h2)": lambda p: haproxy_h2(fleet, p, backend_port, silent.port),
-        }
+        })
         running = []
         for name, start in peers.items():
             port = pb.free_port()
@@ -299,14 +310,21 @@ def main():
     for name, (rps, cpu, peak, idle_kb, stream_kb) in results.items():
         print("| %s | %.0f | %.1f | %.1f | %.1f | %.1f |" % (name, rps, cpu, peak / 1024.0,
                                                             idle_kb, stream_kb))
-    h = results.get("halyard-proxy")
+    ours = [n for n in results if n.startswith("halyard-proxy")]
     for peer in ("nginx (grpc_pass)", "HAProxy (proto h2)"):
-        if h and peer in results:
-            per_round = [a / b for a, b in zip(rounds["halyard-proxy"][1], rounds[peer][1])]
-            print("\nhalyard-proxy CPU/request vs %s: %.2fx (median of the rounds' ratios %.2fx, "
-                  "rounds %.2f-%.2f)" % (peer, h[1] / results[peer][1],
-                                         statistics.median(per_round), min(per_round),
-                                         max(per_round)))
+        if peer not in results:
+            continue
+        medians = []
+        for name in ours:
+            per_round = [a / b for a, b in zip(rounds[name][1], rounds[peer][1])]
+            medians.append(statistics.median(per_round))
+            print("\n%s CPU/request vs %s: %.2fx (median of the rounds' ratios %.2fx, "
+                  "rounds %.2f-%.2f)" % (name, peer, results[name][1] / results[peer][1],
+                                         medians[-1], min(per_round), max(per_round)))
+        if len(ours) > 1:
+            print("halyard-proxy CPU/request vs %s over %d processes: %.2fx (the processes' "
+                  "medians %s)" % (peer, len(ours), statistics.median(medians),
+                                   ", ".join("%.2fx" % m for m in medians)))
 
 if __name__ == "__main__":
     main()
