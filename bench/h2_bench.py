@@ -16,9 +16,9 @@ never answers them, a second h2c backend in Python that accepts streams and stay
                       [--idle-connections 500] [--open-streams 500] [--instances 1]
                       [--proxy build/bin/halyard-proxy]
 
---instances N runs N halyard-proxy processes beside the others, each its own row. Where a
-process's memory lands moves its speed by a few percent for its whole life (docs/performance.md,
-"Stop 25"), so a single process's ratio carries that; with N > 1 the ratios are also given as
+--instances N runs N halyard-proxy processes beside the others, each its own row. A process
+keeps its speed, a few percent either way, for its whole life (docs/performance.md, "Stop 25"),
+so a single process's ratio carries that; with N > 1 the ratios are also given as
 the median over the processes of each one's median round ratio.
 
 Not part of the test command. Needs: h2load (nghttp2-client), nginx, haproxy, taskset,
