@@ -122,8 +122,11 @@ common::Expected<void> HpackDecoder::decode(std::string_view block, std::vector<
       return {};
     }
     std::size_t left = budget - kept - taken;
-    RecentString* recent =
-        position < kRecentStrings && len <= kMaxRecentCoded ? &recent_[position] : nullptr;
+    RecentString* recent = nullptr;
+    if (position < kRecentStrings && len <= kMaxRecentCoded) {
+      if (!recent_) recent_ = std::make_unique<std::array<RecentString, kRecentStrings>>();
+      recent = &(*recent_)[position];
+    }
     if (recent && hpackSame(recent->coded, coded)) {
       // Coded as last time here. (Its view stays valid until the next block: only a later
       // decode() replaces the entry.)

@@ -784,13 +784,14 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
       co_return Attempt{.failure = Failure::kIdleTimeout};
     }
     if (!r.ok()) {
+      const bool refused = c.h2 && c.h2->refused;
       co_return Attempt{
           .failure = Failure::kReset,
           .peer_closed = r.eof(),
           .response_bytes = c.buffer().end() > 0,
-          .refused = c.h2 && c.h2->refused,
-          .detail = c.h2 && c.h2->refused ? "http2 stream refused by " + c.host().name
-                    : r.eof()             ? "connection closed by " + c.host().name
+          .refused = refused,
+          .detail = refused   ? "http2 stream refused by " + c.host().name
+                    : r.eof() ? "connection closed by " + c.host().name
                               : "connection to " + c.host().name + " reset: " + r.ec.message()};
     }
   }

@@ -441,6 +441,18 @@ TEST(H2Protocol, StreamsBeyondTheLimitAreRefused) {
   EXPECT_EQ(r.side.heads.count(7), 1u);
 }
 
+// The HPACK decoder takes static table entries as checked (HpackDecoder::FieldCheck): the
+// session's check must accept every one of them.
+TEST(H2Protocol, EveryStaticTableEntryIsWellFormed) {
+  for (size_t i = 1; i <= kHpackStaticEntries; ++i) {
+    const HpackField& f = hpackStaticEntry(i);
+    EXPECT_TRUE(h2WellFormedField(f.name, f.value)) << i << " " << f.name;
+  }
+  EXPECT_FALSE(h2WellFormedField("X-Upper", "1"));
+  EXPECT_FALSE(h2WellFormedField("x", " padded"));
+  EXPECT_FALSE(h2WellFormedField(":", "1"));
+}
+
 TEST(H2Protocol, MalformedRequestsAreStreamErrors) {
   const std::vector<Fields> bad = {
       {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {"X-Upper", "1"}},
