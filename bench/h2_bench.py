@@ -16,10 +16,10 @@ never answers them, a second h2c backend in Python that accepts streams and stay
                       [--idle-connections 500] [--open-streams 500] [--instances 1]
                       [--proxy build/bin/halyard-proxy]
 
---instances N runs N halyard-proxy processes beside the others, each its own row. A process
-keeps its speed, a few percent either way, for its whole life (docs/performance.md, "Stop 25"),
-so a single process's ratio carries that; with N > 1 the ratios are also given as
-the median over the processes of each one's median round ratio.
+--instances N runs N processes of each proxy (halyard-proxy, nginx and HAProxy), each its own
+row. A process keeps its speed, a few percent either way, for its whole life
+(docs/performance.md, "Stop 25"), so one process's ratio carries that; with N > 1 each round's
+ratio is the median over our processes against the median over the peer's.
 
 Not part of the test command. Needs: h2load (nghttp2-client), nginx, haproxy, taskset,
 python3-h2. Every process listens on 127.0.0.1 on a free port, lives in a temp dir and is
@@ -42,6 +42,9 @@ import proxy_bench as pb  # noqa: E402  (shared process handling, CPU and RSS re
 
 HOST = pb.HOST
 SILENT_HOST = "silent.example.com"
+HALYARD = "halyard-proxy"
+NGINX = "nginx (grpc_pass)"
+HAPROXY = "HAProxy (proto h2)"
 
 
 def nginx_h2_backend(fleet, port):
@@ -57,10 +60,11 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
     return fleet.start("backend", ["nginx", "-e", "stderr", "-c", conf, "-p", fleet.tmp])
 
 
-def nginx_grpc_proxy(fleet, port, backend, silent):
-    conf = os.path.join(fleet.tmp, "nginx-proxy.conf")
+def nginx_grpc_proxy(fleet, port, backend, silent, name="nginx"):
+    """`name` names its files and log in the fleet's dir (one per process)."""
+    conf = os.path.join(fleet.tmp, name + "-proxy.conf")
     with open(conf, "w") as f:
-        f.write("""daemon off; worker_processes 1; pid %s/nginx-proxy.pid; error_log stderr error;
+        f.write("""daemon off; worker_processes 1; pid %s.pid; error_log stderr error;
 events { worker_connections 8192; }
 http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
   http2_max_concurrent_streams 1024;
@@ -70,13 +74,14 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;
     location / { grpc_pass grpc://be; grpc_set_header X-Request-Id $request_id; } }
   server { listen 127.0.0.1:%d http2; server_name %s;
     location / { grpc_pass grpc://silent; grpc_read_timeout 600s; } } }
-""" % (fleet.tmp, backend, silent, port, HOST, port, SILENT_HOST))
-    return fleet.start("nginx", ["nginx", "-e", "stderr", "-c", conf, "-p", fleet.tmp])
+""" % (os.path.join(fleet.tmp, name), backend, silent, port, HOST, port, SILENT_HOST))
+    return fleet.start(name, ["nginx", "-e", "stderr", "-c", conf, "-p", fleet.tmp])
 
 
-def haproxy_h2(fleet, port, backend, silent, prefix=()):
-    """HAProxy (proto h2 both sides); `prefix`: a command to run it under (valgrind, perf)."""
-    conf = os.path.join(fleet.tmp, "haproxy.cfg")
+def haproxy_h2(fleet, port, backend, silent, prefix=(), name="haproxy"):
+    """HAProxy (proto h2 both sides); `prefix`: a command to run it under (valgrind, perf);
+    `name` names its files and log in the fleet's dir (one per process)."""
+    conf = os.path.join(fleet.tmp, name + ".cfg")
     with open(conf, "w") as f:
         f.write("""global
   nbthread 1
@@ -97,7 +102,7 @@ backend be
 backend silent
   server s1 127.0.0.1:%d proto h2
 """ % (port, SILENT_HOST, backend, silent))
-    return fleet.start("haproxy", list(prefix) + ["haproxy", "-db", "-f", conf])
+    return fleet.start(name, list(prefix) + ["haproxy", "-db", "-f", conf])
 
 
 def halyard_h2(fleet, port, backend, silent, binary, name="halyard-proxy"):
@@ -262,16 +267,22 @@ def main():
         nginx_h2_backend(fleet, backend_port)
         time.sleep(0.5)
         silent = SilentH2Backend()
+        # With --instances N, N processes of every proxy: each its own row, log and files.
+        starters = (
+            (HALYARD, "halyard-proxy",
+             lambda p, log: halyard_h2(fleet, p, backend_port, silent.port, args.proxy, log)),
+            (NGINX, "nginx",
+             lambda p, log: nginx_grpc_proxy(fleet, p, backend_port, silent.port, log)),
+            (HAPROXY, "haproxy",
+             lambda p, log: haproxy_h2(fleet, p, backend_port, silent.port, name=log)),
+        )
         peers = {}
-        for k in range(args.instances):
-            name = "halyard-proxy" if args.instances == 1 else "halyard-proxy #%d" % (k + 1)
-            log = "halyard-proxy" if args.instances == 1 else "halyard-proxy-%d" % (k + 1)
-            peers[name] = lambda p, log=log: halyard_h2(fleet, p, backend_port, silent.port,
-                                                        args.proxy, log)
-        peers.update({
-            "nginx (grpc_pass)": lambda p: nginx_grpc_proxy(fleet, p, backend_port, silent.port),
-            "HAProxy (proto h2)": lambda p: haproxy_h2(fleet, p, backend_port, silent.port),
-        })
+        for row, log, start in starters:
+            for k in range(args.instances):
+                numbered = args.instances > 1
+                peers[row + (" #%d" % (k + 1) if numbered else "")] = (
+                    lambda p, start=start, log=log + ("-%d" % (k + 1) if numbered else ""):
+                    start(p, log))
         running = []
         for name, start in peers.items():
             port = pb.free_port()
@@ -310,21 +321,26 @@ def main():
     for name, (rps, cpu, peak, idle_kb, stream_kb) in results.items():
         print("| %s | %.0f | %.1f | %.1f | %.1f | %.1f |" % (name, rps, cpu, peak / 1024.0,
                                                             idle_kb, stream_kb))
-    ours = [n for n in results if n.startswith("halyard-proxy")]
-    for peer in ("nginx (grpc_pass)", "HAProxy (proto h2)"):
-        if peer not in results:
+    ours = [n for n in results if n.startswith(HALYARD)]
+    for peer in (NGINX, HAPROXY):
+        theirs = [n for n in results if n.startswith(peer)]
+        if not theirs:
             continue
-        medians = []
-        for name in ours:
-            per_round = [a / b for a, b in zip(rounds[name][1], rounds[peer][1])]
-            medians.append(statistics.median(per_round))
-            print("\n%s CPU/request vs %s: %.2fx (median of the rounds' ratios %.2fx, "
-                  "rounds %.2f-%.2f)" % (name, peer, results[name][1] / results[peer][1],
-                                         medians[-1], min(per_round), max(per_round)))
+        # Each round: the median CPU per request over our processes against the median over
+        # theirs. With one process each, that is the plain ratio of the round.
+        per_round = [statistics.median(rounds[n][1][r] for n in ours) /
+                     statistics.median(rounds[n][1][r] for n in theirs)
+                     for r in range(args.rounds)]
+        print("\n%s CPU/request vs %s: %.2fx (median of the rounds' ratios %.2fx, rounds "
+              "%.2f-%.2f)" % (HALYARD, peer,
+                              statistics.median(results[n][1] for n in ours) /
+                              statistics.median(results[n][1] for n in theirs),
+                              statistics.median(per_round), min(per_round), max(per_round)))
         if len(ours) > 1:
-            print("halyard-proxy CPU/request vs %s over %d processes: %.2fx (the processes' "
-                  "medians %s)" % (peer, len(ours), statistics.median(medians),
-                                   ", ".join("%.2fx" % m for m in medians)))
+            print("  over %d processes of each; the process medians: ours %s, theirs %s (µs)"
+                  % (len(ours), ", ".join("%.2f" % results[n][1] for n in ours),
+                     ", ".join("%.2f" % results[n][1] for n in theirs)))
+
 
 if __name__ == "__main__":
     main()
