@@ -41,6 +41,23 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 JOBS=$(nproc)
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DHALYARD_WERROR=ON >/dev/null
+# halyard-proxy is built profile-guided (CMakeLists.txt, docs/operations.md "Building"): an
+# instrumented proxy in build-pgo runs the benchmarks' loads for a few seconds
+# (scripts/pgo_train.py), and the real build compiles with the counts it wrote. HALYARD_PGO=off
+# skips that, as does a failed training run (with a warning): then the build is a plain one.
+PGO_USE=""
+if [ "${HALYARD_PGO:-on}" != "off" ]; then
+  cmake -S . -B build-pgo -G Ninja -DCMAKE_BUILD_TYPE=Release -DHALYARD_WERROR=OFF \
+    -DHALYARD_TESTS=OFF -DHALYARD_PGO_GENERATE="$PWD/build-pgo/profile" >/dev/null
+  cmake --build build-pgo -j "$JOBS" --target halyard-proxy
+  rm -rf build-pgo/profile
+  if /usr/bin/python3 scripts/pgo_train.py build-pgo/bin/halyard-proxy; then
+    PGO_USE="$PWD/build-pgo/profile"
+  else
+    echo "setup: warning: the profile-guided training failed; building without a profile" >&2
+  fi
+fi
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DHALYARD_WERROR=ON \
+  -DHALYARD_PGO_USE="$PGO_USE" >/dev/null
 cmake --build build -j "$JOBS"
 echo "setup: binaries are in build/bin"
