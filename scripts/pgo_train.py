@@ -27,6 +27,27 @@ import proxy_bench as pb  # noqa: E402
 import h2_bench as hb  # noqa: E402
 
 
+class Run:
+    """The processes of one load, in their own directory; all stopped at the end."""
+
+    def __init__(self, directory):
+        os.makedirs(directory)
+        self.fleet = pb.Fleet(directory)
+
+    def __enter__(self):
+        return self.fleet
+
+    def __exit__(self, *exc):
+        self.fleet.stop_all()
+
+
+def stop_gracefully(fleet, proxy):
+    """SIGTERM: the proxy drains and exits, which writes its counts."""
+    fleet.stop(proxy)
+    if proxy.returncode != 0:
+        raise RuntimeError("halyard-proxy exited with %d" % proxy.returncode)
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__.split("\n\n")[1].strip(), file=sys.stderr)
@@ -35,35 +56,32 @@ def main():
     if os.cpu_count() < 2:
         pb.CLIENT_CORE = pb.SERVER_CORE = "0"  # the loads pin client and servers to cores
     tmp = tempfile.mkdtemp(prefix="halyard-pgo-")
-    fleet = pb.Fleet(tmp)
     silent = None
     try:
-        h2_backend = pb.free_port()
-        hb.nginx_h2_backend(fleet, h2_backend)
-        h1_backend = pb.free_port()
-        pb.nginx_backend(fleet, h1_backend)
-        silent = hb.SilentH2Backend()
-        time.sleep(0.5)
-
-        port = pb.free_port()
-        proxy = hb.halyard_h2(fleet, port, h2_backend, silent.port, binary)
-        hb.h2load(port, 100000, 16, 16)
-        hb.h2load(port, 10000, 4, 1)
-        fleet.stop(proxy)
-        if proxy.returncode != 0:
-            raise RuntimeError("halyard-proxy (HTTP/2 load) exited with %d" % proxy.returncode)
-
-        port = pb.free_port()
-        proxy = pb.halyard(fleet, port, h1_backend, binary)
-        pb.wrk(port, 3, 32)
-        fleet.stop(proxy)
-        if proxy.returncode != 0:
-            raise RuntimeError("halyard-proxy (HTTP/1.1 load) exited with %d" % proxy.returncode)
+        # Each load with its own processes and directory (the bench helpers name their files
+        # alike).
+        with Run(os.path.join(tmp, "http2")) as fleet:
+            backend = pb.free_port()
+            hb.nginx_h2_backend(fleet, backend)
+            silent = hb.SilentH2Backend()
+            port = pb.free_port()
+            proxy = hb.halyard_h2(fleet, port, backend, silent.port, binary)
+            pb.wait_until(lambda: pb.listening(backend), "the backend listening", proxy, fleet)
+            hb.h2load(port, 100000, 16, 16)
+            hb.h2load(port, 10000, 4, 1)
+            stop_gracefully(fleet, proxy)
+        with Run(os.path.join(tmp, "http1")) as fleet:
+            backend = pb.free_port()
+            pb.nginx_backend(fleet, backend)
+            port = pb.free_port()
+            proxy = pb.halyard(fleet, port, backend, binary)
+            pb.wait_until(lambda: pb.listening(backend), "the backend listening", proxy, fleet)
+            pb.wrk(port, 3, 32)
+            stop_gracefully(fleet, proxy)
     except Exception as e:  # noqa: BLE001  (any failure: setup builds without the profile)
         print("pgo_train: %s" % e, file=sys.stderr)
         return 1
     finally:
-        fleet.stop_all()
         if silent:
             silent.sock.close()
         shutil.rmtree(tmp, ignore_errors=True)
