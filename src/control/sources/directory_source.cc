@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <optional>
 
 #include "common/log.h"
 #include "config/yaml/loader.h"
@@ -109,11 +108,16 @@ void DirectorySource::stop() {
 }
 
 void DirectorySource::run() {
-  std::optional<Clock::time_point> first, last;
+  // The debounce window: open since the first change of a burst, `last` the latest one.
+  // (Not two optionals: GCC 12 warned that one might be read uninitialized, wrongly, in the
+  // profile-guided build.)
+  bool window_open = false;
+  Clock::time_point first{};
+  Clock::time_point last{};
   for (;;) {
     int timeout_ms = -1;
-    if (first) {
-      const auto deadline = std::min(*last + options_.debounce, *first + options_.max_delay);
+    if (window_open) {
+      const auto deadline = std::min(last + options_.debounce, first + options_.max_delay);
       timeout_ms = static_cast<int>(std::max<int64_t>(
           0, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count()));
     } else if (watches_.empty()) {
@@ -130,12 +134,13 @@ void DirectorySource::run() {
     if (n > 0) {
       if (drainEvents()) {
         last = Clock::now();
-        if (!first) first = last;
+        if (!window_open) first = last;
+        window_open = true;
       }
       continue;
     }
     // Timed out: the debounce window closed (or it is time to look for a missing directory).
-    first.reset();
+    window_open = false;
     std::error_code ec;
     if (!fs::is_directory(options_.dir, ec)) continue;
     SourceUpdate update = scan();
