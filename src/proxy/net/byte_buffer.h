@@ -22,6 +22,10 @@ class ByteBuffer {
   // profile with 256 showed the slow path again at 64).
   static constexpr size_t kCommonSize = 16 * 1024;
   static constexpr size_t kSpareBlocks = 320;
+  // What an HTTP/2 stream's buffers start with, on both sides: most of what they carry is a
+  // small body, and a stream waiting for its response would otherwise hold a 16 KiB block
+  // (whose first page is resident) in each. A read that fills one grows it (growAfterFullRead).
+  static constexpr size_t kStreamSize = 1024;
 
   explicit ByteBuffer(size_t capacity);
   ~ByteBuffer();
@@ -54,6 +58,11 @@ class ByteBuffer {
 
   // Enlarges to at least `capacity`, keeping the bytes at their offsets. Invalidates views.
   void grow(size_t capacity);
+  // After a read: a buffer smaller than the common size that the read filled grows to it, as
+  // more is likely coming (a large body on a stream's small buffer). Invalidates views.
+  void growAfterFullRead() {
+    if (writableSize() == 0 && capacity_ < kCommonSize) grow(kCommonSize);
+  }
 
  private:
   std::unique_ptr<char[]> data_;

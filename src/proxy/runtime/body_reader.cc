@@ -110,7 +110,10 @@ bool BodyReader::nextNow(net::Transport& transport, net::ByteBuffer& buffer, Bod
     auto space = buffer.writable();
     auto [ec, n] =
         transport.readNow(asio::buffer(space.data(), std::min(space.size(), readLimit())));
-    if (!ec) buffer.commit(n);
+    if (!ec) {
+      buffer.commit(n);
+      buffer.growAfterFullRead();
+    }
     if (afterRead(IoResult{ec, n, false}, out)) return true;
   }
   out = BodyRead{};
@@ -123,6 +126,7 @@ net::awaitable<BodyRead> BodyReader::next(net::Transport& transport, net::ByteBu
   while (!nextNow(transport, buffer, out)) {
     const IoResult r = co_await readSome(transport, buffer, timer, deadline, readLimit());
     if (afterRead(r, out)) co_return out;
+    buffer.growAfterFullRead();
   }
   co_return out;
 }

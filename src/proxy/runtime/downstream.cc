@@ -5,11 +5,12 @@
 
 namespace halyard::proxy::runtime {
 
-Downstream::Downstream(Worker& w, asio::ip::tcp::socket s, std::shared_ptr<const ListenerInfo> l)
+Downstream::Downstream(Worker& w, asio::ip::tcp::socket s, std::shared_ptr<const ListenerInfo> l,
+                       size_t buffer)
     : worker(w),
       transport(std::move(s)),
       listener(std::move(l)),
-      in(kInitialBuffer),
+      in(buffer),
       parser(w.options().request_limits),
       read_timer(transport.executor()),
       write_timer(transport.executor()),

@@ -31,8 +31,10 @@ struct Downstream {
   // connection).
   static constexpr size_t kUsualHeaders = 24;
 
+  // `buffer`: what the input buffer starts with (an HTTP/2 stream's is small:
+  // net::ByteBuffer::kStreamSize).
   Downstream(Worker& worker, asio::ip::tcp::socket socket,
-             std::shared_ptr<const ListenerInfo> listener);
+             std::shared_ptr<const ListenerInfo> listener, size_t buffer = kInitialBuffer);
 
   asio::ip::tcp::socket& socket() { return transport.socket(); }
 

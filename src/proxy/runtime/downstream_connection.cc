@@ -38,7 +38,9 @@ DownstreamConnection::DownstreamConnection(Worker& worker, std::shared_ptr<net::
                                            http::H2RequestHead&& head,
                                            const http::BodyFraming& framing,
                                            std::shared_ptr<const http::Fields> trailers)
-    : ds_(worker, asio::ip::tcp::socket(pipe->executor()), std::move(listener)), stream_(true) {
+    : ds_(worker, asio::ip::tcp::socket(pipe->executor()), std::move(listener),
+          net::ByteBuffer::kStreamSize),
+      stream_(true) {
   startStream(std::move(pipe), std::move(encoder), std::move(head), framing, std::move(trailers));
   ds_.remote_ip = connection.remote_ip;
   ds_.remote_endpoint = connection.remote_endpoint;
@@ -78,8 +80,9 @@ void DownstreamConnection::releaseStream() {
   ds_.response_encoder = &ds_.encoder;
   ds_.request_trailers.reset();
   ds_.transport.usePipe(nullptr);
-  if (ds_.in.capacity() > Downstream::kInitialBuffer)
-    ds_.in = net::ByteBuffer(Downstream::kInitialBuffer);
+  // A body that grew the buffer (growAfterFullRead) does not leave it large for the next stream.
+  if (ds_.in.capacity() > net::ByteBuffer::kStreamSize)
+    ds_.in = net::ByteBuffer(net::ByteBuffer::kStreamSize);
 }
 
 DownstreamConnection::~DownstreamConnection() {

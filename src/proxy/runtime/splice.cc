@@ -49,6 +49,7 @@ net::awaitable<void> pump(net::Transport& from, net::Transport& to, net::ByteBuf
     }
     if (ec) break;
     buffer.commit(n);
+    buffer.growAfterFullRead();
     s.last_activity = Clock::now();
   }
   // An error on either side ends the whole splice.

@@ -523,7 +523,7 @@ std::unique_ptr<UpstreamConnection> streamOn(H2Session& session, UpstreamHost& h
     }
     c->reuseForStream(pipe, std::move(exchange));
   } else {
-    c = std::make_unique<UpstreamConnection>(executor, host);
+    c = std::make_unique<UpstreamConnection>(executor, host, net::ByteBuffer::kStreamSize);
     c->transport().usePipe(pipe);
     c->setPeerPrincipal(session.peerPrincipal());
     c->h2 = std::make_shared<H2Exchange>();

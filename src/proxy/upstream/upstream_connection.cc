@@ -4,9 +4,10 @@
 
 namespace halyard::proxy::upstream {
 
-UpstreamConnection::UpstreamConnection(const asio::any_io_executor& executor, UpstreamHost& host)
+UpstreamConnection::UpstreamConnection(const asio::any_io_executor& executor, UpstreamHost& host,
+                                       size_t buffer)
     : transport_(executor),
-      buffer_(kInitialBuffer),
+      buffer_(buffer),
       read_timer_(executor),
       write_timer_(executor),
       host_(&host) {}
@@ -18,6 +19,10 @@ UpstreamConnection::~UpstreamConnection() {
 void UpstreamConnection::reuseForStream(std::shared_ptr<net::MemoryPipe> pipe,
                                         std::shared_ptr<H2Exchange> exchange) {
   transport_.usePipe(std::move(pipe));
+  // A large response that grew the buffer (growAfterFullRead) does not leave it large.
+  if (buffer_.capacity() > net::ByteBuffer::kStreamSize) {
+    buffer_ = net::ByteBuffer(net::ByteBuffer::kStreamSize);
+  }
   buffer_.rewindTo(0);
   read_timer_.disarm();
   write_timer_.disarm();

@@ -26,7 +26,10 @@ class UpstreamConnection {
  public:
   static constexpr size_t kInitialBuffer = 16 * 1024;
 
-  UpstreamConnection(const asio::any_io_executor& executor, UpstreamHost& host);
+  // `buffer`: what the read buffer starts with (an HTTP/2 stream's is small:
+  // net::ByteBuffer::kStreamSize).
+  UpstreamConnection(const asio::any_io_executor& executor, UpstreamHost& host,
+                     size_t buffer = kInitialBuffer);
   ~UpstreamConnection();
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;

@@ -41,5 +41,24 @@ TEST(ByteBuffer, GrowKeepsOffsets) {
   EXPECT_EQ(b.capacity(), 64u);
 }
 
+TEST(ByteBuffer, AStreamSizedBufferThatAReadFilledGrowsToTheCommonSize) {
+  ByteBuffer b(ByteBuffer::kStreamSize);
+  put(b, std::string(ByteBuffer::kStreamSize - 1, 'a'));
+  b.growAfterFullRead();  // room left: more may not be coming
+  EXPECT_EQ(b.capacity(), ByteBuffer::kStreamSize);
+  put(b, "z");
+  b.consume(3);
+  b.growAfterFullRead();
+  EXPECT_EQ(b.capacity(), ByteBuffer::kCommonSize);
+  EXPECT_EQ(b.begin(), 3u);  // the bytes stay where they were
+  EXPECT_EQ(b.readableSize(), ByteBuffer::kStreamSize - 3);
+  EXPECT_EQ(b.readableView().back(), 'z');
+
+  ByteBuffer common(ByteBuffer::kCommonSize);
+  put(common, std::string(ByteBuffer::kCommonSize, 'c'));
+  common.growAfterFullRead();  // the common size is as far as it goes
+  EXPECT_EQ(common.capacity(), ByteBuffer::kCommonSize);
+}
+
 }  // namespace
 }  // namespace halyard::proxy::net
