@@ -302,7 +302,7 @@ def start_halyard(fleet, binary, cfg, port_map, name="halyard-proxy"):
     """halyard-proxy on `cfg`, one worker, ready; `name` names its log in the fleet's dir."""
     admin = free_port()
     proc = fleet.start(name, [binary, "--config", cfg, "--port-map", port_map,
-                                         "--workers", "1", "--admin", "127.0.0.1:%d" % admin])
+                              "--workers", "1", "--admin", "127.0.0.1:%d" % admin])
     wait_until(lambda: urllib.request.urlopen("http://127.0.0.1:%d/ready" % admin,
                                               timeout=0.5).status == 200,
                "/ready", proc, fleet)

@@ -41,8 +41,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 JOBS=$(nproc)
-# halyard-proxy is built profile-guided (CMakeLists.txt, docs/operations.md "Building"): an
-# instrumented proxy in build-pgo runs the benchmarks' loads for a few seconds
+# halyard-proxy is built profile-guided (CMakeLists.txt; docs/operations.md, "Profile-guided
+# build"): an instrumented proxy in build-pgo runs the benchmarks' loads for a few seconds
 # (scripts/pgo_train.py), and the real build compiles with the counts it wrote. HALYARD_PGO=off
 # skips that, as does a failed training run (with a warning): then the build is a plain one.
 PGO_USE=""
