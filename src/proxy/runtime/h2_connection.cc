@@ -171,10 +171,14 @@ class H2Connection final : public http::H2ServerSession::Handler,
   // Decides a stream's body framing and hands the request to the stream's connection.
   void finishHead(H2Stream& s);
   // After a burst of input: heads still waiting go out (chunked, the body still coming).
+  // Only the streams still waiting are visited: a walk over every open stream after each burst
+  // touched each one's state, a cost that grew with the streams in flight.
   void finishPendingHeads() {
-    if (!pending_heads_) return;
-    pending_heads_ = false;
-    for (auto& [id, s] : streams_) finishHead(*s);
+    if (pending_heads_.empty()) return;
+    for (const int32_t id : pending_heads_) {
+      if (H2Stream* s = find(id)) finishHead(*s);
+    }
+    pending_heads_.clear();
   }
 
   Downstream& ds_;  // valid while run() runs; stream connections never touch it
@@ -189,7 +193,8 @@ class H2Connection final : public http::H2ServerSession::Handler,
   net::AsyncEvent writer_done_;
   std::string out_;
   bool pending_write_ = false;  // out_ holds bytes a cancelled write left
-  bool pending_heads_ = false;  // some stream's head waits for the end of the input burst
+  // The streams whose head waits for the end of the input burst (their body still coming).
+  std::vector<int32_t> pending_heads_;
   bool closed_ = false;
   bool going_away_ = false;
 };
@@ -274,9 +279,12 @@ void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stre
   }
   s->head = std::move(head);
   s->request_ended = end_stream;
-  pending_heads_ = true;
   streams_.emplace(id, std::move(owned));
-  if (end_stream) finishHead(*s);
+  if (end_stream) {
+    finishHead(*s);
+  } else {
+    pending_heads_.push_back(id);
+  }
 }
 
 // The request goes to the request path once its framing is known: the head as fields, the body
