@@ -45,7 +45,10 @@ JOBS=$(nproc)
 # build"): an instrumented proxy in build-pgo runs the benchmarks' loads for a few seconds
 # (scripts/pgo_train.py), and the real build compiles with the counts it wrote. HALYARD_PGO=off
 # skips that, as does a failed training run (with a warning): then the build is a plain one.
+# The outcome goes to build/pgo-status (off, used or failed); scripts/test.sh fails on
+# "failed", so a broken training run cannot go unnoticed behind a green test run.
 PGO_USE=""
+PGO_STATUS=off
 if [ "${HALYARD_PGO:-on}" != "off" ]; then
   cmake -S . -B build-pgo -G Ninja -DCMAKE_BUILD_TYPE=Release -DHALYARD_WERROR=OFF \
     -DHALYARD_TESTS=OFF -DHALYARD_PGO_GENERATE="$PWD/build-pgo/profile" >/dev/null
@@ -53,11 +56,14 @@ if [ "${HALYARD_PGO:-on}" != "off" ]; then
   rm -rf build-pgo/profile
   if /usr/bin/python3 scripts/pgo_train.py build-pgo/bin/halyard-proxy; then
     PGO_USE="$PWD/build-pgo/profile"
+    PGO_STATUS=used
   else
+    PGO_STATUS=failed
     echo "setup: warning: the profile-guided training failed; building without a profile" >&2
   fi
 fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DHALYARD_WERROR=ON \
   -DHALYARD_PGO_USE="$PGO_USE" >/dev/null
 cmake --build build -j "$JOBS"
+echo "$PGO_STATUS" > build/pgo-status
 echo "setup: binaries are in build/bin"
