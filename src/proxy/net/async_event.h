@@ -42,17 +42,24 @@ class AsyncEvent {
   void reset() { set_ = false; }
 
   asio::awaitable<void> wait() {
-    while (!set_) {
-      co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-          [this](Handler handler) {
-            if (!first_) {
-              first_.emplace(std::move(handler));
-            } else {
-              more_.push_back(std::move(handler));
-            }
-          },
-          asio::use_awaitable);
-    }
+    while (!set_) co_await nextSet();
+  }
+
+  // One suspension until the next set(), without wait()'s coroutine frame: for a caller that
+  // reset() the event and checks its own condition in a loop around this (the pipe's reads and
+  // writes, the HTTP/2 writers). Each waits once or more per proxied request, and a frame is an
+  // allocation and three resumptions through Asio's handler. Never call it with the event set:
+  // the waiter would sleep until the set() after.
+  asio::awaitable<void> nextSet() {
+    return asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+        [this](Handler handler) {
+          if (!first_) {
+            first_.emplace(std::move(handler));
+          } else {
+            more_.push_back(std::move(handler));
+          }
+        },
+        asio::use_awaitable);
   }
 
  private:

@@ -95,7 +95,7 @@ class MemoryPipe {
     const uint64_t generation = cancel_generation_;
     while (!readReady() && generation == cancel_generation_) {
       readable_.reset();
-      co_await readable_.wait();
+      co_await readable_.nextSet();
     }
     if (inputSize() == 0 && generation != cancel_generation_) {
       co_return std::tuple<asio::error_code, size_t>{asio::error::operation_aborted, 0};
@@ -161,7 +161,7 @@ class MemoryPipe {
       const size_t queued = out_.size() - out_offset_;
       if (queued >= capacity_) {
         writable_.reset();
-        co_await writable_.wait();
+        co_await writable_.nextSet();
         continue;
       }
       const size_t n = std::min(current.size(), capacity_ - queued);

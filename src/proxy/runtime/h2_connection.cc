@@ -424,7 +424,7 @@ net::awaitable<void> H2Connection::writeLoop(std::shared_ptr<H2Connection> self)
       constexpr size_t kKeptOut = 16 * 1024;
       if (streams_.empty() && out_.capacity() > kKeptOut) std::string().swap(out_);
       want_write_.reset();
-      co_await want_write_.wait();
+      co_await want_write_.nextSet();
       continue;
     }
     const IoResult w =

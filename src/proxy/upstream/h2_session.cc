@@ -486,7 +486,7 @@ asio::awaitable<void> H2Session::writeLoop(std::shared_ptr<H2Session> self) {
     if (!self->codec_.send(self->out_, kMaxWrite)) break;
     if (self->out_.empty()) {
       self->want_write_.reset();
-      co_await self->want_write_.wait();
+      co_await self->want_write_.nextSet();
       continue;
     }
     auto [ec, n] = co_await c.transport().writeAll(asio::buffer(self->out_));
