@@ -319,7 +319,7 @@ std::array<const config::Object*, 3> scopes(const config::model::ConfigSet& conf
                                             const std::map<std::string, std::string>& labels) {
   std::array<const config::Object*, 3> by_scope = {nullptr, nullptr, nullptr};
   for (const auto& t : config.telemetries) {
-    const std::string& t_ns = t.namespaceOr("default");
+    const std::string t_ns = t.namespaceOr("default");  // a copy: the fallback is a temporary
     int scope = -1;
     if (hasSelector(t)) {
       if (t_ns == ns && selects(t, labels)) scope = 2;

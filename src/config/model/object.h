@@ -27,7 +27,9 @@ struct Object {
   common::SourcePos pos;           // file and line of the document's first key
   Node root;                       // the whole document
 
-  // The namespace analysis uses: the written one, or `fallback` ("default") when absent.
+  // The namespace analysis uses: the written one, or `fallback` ("default") when absent. The
+  // result may be `fallback` itself: bound to a reference, it must not outlive the call's
+  // full expression when `fallback` is a temporary (a string literal is one).
   const std::string& namespaceOr(const std::string& fallback) const {
     return namespace_.empty() ? fallback : namespace_;
   }

@@ -168,6 +168,27 @@ TEST(MeshTelemetry, MeshNamespaceAndWorkloadScopesOverrideFieldByField) {
   EXPECT_EQ(reviews->custom_tags[1].kind, TracingCustomTag::Kind::kEnvironment);
 }
 
+// A Telemetry written without metadata.namespace is in "default", as kubectl would put it:
+// it applies to the proxies of that namespace and no other.
+TEST(MeshTelemetry, ATelemetryWithoutANamespaceIsInTheDefaultNamespace) {
+  const auto config = parseConfig(std::string(kMesh) + R"(---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: unplaced}
+spec:
+  tracing:
+  - providers: [{name: zipkin}]
+    randomSamplingPercentage: 30
+)");
+  const MeshTelemetry mesh = readMeshTelemetry(config);
+  auto in_default = resolveTracing(config, mesh, "istio-system", "default", {{"app", "web"}});
+  ASSERT_NE(in_default, nullptr);
+  EXPECT_EQ(in_default->sampling_percentage, 30);
+  EXPECT_EQ(in_default->origin, "Telemetry default/unplaced");
+  auto elsewhere = resolveTracing(config, mesh, "istio-system", "shop", {{"app", "web"}});
+  EXPECT_TRUE(elsewhere == nullptr || elsewhere->sampling_percentage != 30);
+}
+
 TEST(MeshTelemetry, AnUnknownProviderIsReportedAndLeftOut) {
   const auto config = parseConfig(std::string(kMesh) + R"(---
 apiVersion: telemetry.istio.io/v1
