@@ -11,11 +11,24 @@ target_link_options(halyard-proxy PRIVATE -Wl,--as-needed)
 # put them, among everything else (about 3% less CPU per HTTP/2 request, docs/performance.md).
 # GNU ld cannot order sections from a list; gold (part of binutils) can. Functions the list does
 # not name, or names no longer there, only lose the ordering.
+# A profile-guided build puts the functions its training found hot in `.text.hot.NAME` rather
+# than `.text.NAME`: the list the link reads names each function both ways, hot name first, so
+# the order holds in either build (3% fewer simulated L1i misses on the profile-guided build than
+# with the plain names alone, docs/performance.md "Stop 27").
 if(HALYARD_ORDER_FUNCTIONS)
+  file(STRINGS ${CMAKE_CURRENT_SOURCE_DIR}/hot_functions.txt hot_functions)
+  set(hot_sections "")
+  foreach(section IN LISTS hot_functions)
+    string(REGEX REPLACE "^\\.text\\." ".text.hot." hot_section "${section}")
+    string(APPEND hot_sections "${hot_section}\n${section}\n")
+  endforeach()
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/hot_sections.txt "${hot_sections}")
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+                                         ${CMAKE_CURRENT_SOURCE_DIR}/hot_functions.txt)
   target_link_options(halyard-proxy PRIVATE -fuse-ld=gold
-                      -Wl,--section-ordering-file=${CMAKE_CURRENT_SOURCE_DIR}/hot_functions.txt)
+                      -Wl,--section-ordering-file=${CMAKE_CURRENT_BINARY_DIR}/hot_sections.txt)
   set_property(TARGET halyard-proxy APPEND PROPERTY LINK_DEPENDS
-                                                   ${CMAKE_CURRENT_SOURCE_DIR}/hot_functions.txt)
+                                                   ${CMAKE_CURRENT_BINARY_DIR}/hot_sections.txt)
   message(STATUS "halyard-proxy: hot functions ordered (gold)")
 endif()
 # The allocator. Every HTTP/2 stream makes and frees a few dozen objects, some of them past the
