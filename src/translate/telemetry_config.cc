@@ -246,7 +246,7 @@ bool hasSelector(const config::Object& t) {
 
 // "telemetry.yaml:12: Telemetry istio-system/mesh-default spec.tracing[1]: <what>".
 std::string problemAt(const config::Object& t, const std::string& field, const std::string& what) {
-  return t.posOf(field).str() + ": Telemetry " + t.namespaceOr("default") + "/" + t.name + " " +
+  return t.posOf(field).str() + ": Telemetry " + t.namespaceOrDefault() + "/" + t.name + " " +
          field + ": " + what;
 }
 
@@ -292,7 +292,7 @@ void reportUnservedTargets(const config::model::ConfigSet& config, const std::st
                            std::vector<std::string>& problems) {
   for (const auto& t : config.telemetries) {
     const Node* spec = t.spec();
-    if (!spec || t.namespaceOr("default") != ns || spec->get("selector")) continue;
+    if (!spec || t.namespaceOrDefault() != ns || spec->get("selector")) continue;
     auto check = [&](const Node& ref, const std::string& field) {
       if (const std::string kind = str(ref.get("kind")); kind != "Gateway") {
         problems.push_back(problemAt(t, field + ".kind",
@@ -319,7 +319,7 @@ std::array<const config::Object*, 3> scopes(const config::model::ConfigSet& conf
                                             const std::map<std::string, std::string>& labels) {
   std::array<const config::Object*, 3> by_scope = {nullptr, nullptr, nullptr};
   for (const auto& t : config.telemetries) {
-    const std::string t_ns = t.namespaceOr("default");  // a copy: the fallback is a temporary
+    const std::string& t_ns = t.namespaceOrDefault();
     int scope = -1;
     if (hasSelector(t)) {
       if (t_ns == ns && selects(t, labels)) scope = 2;
@@ -498,7 +498,7 @@ TracingSides resolveTracingSides(const config::model::ConfigSet& config, const M
       if (e.client) client.apply(e);
       if (e.server) server.apply(e);
     }
-    origin += (origin.empty() ? "Telemetry " : ", ") + t->namespaceOr("default") + "/" + t->name;
+    origin += (origin.empty() ? "Telemetry " : ", ") + t->namespaceOrDefault() + "/" + t->name;
   }
   // One side's settings; problems said once even when both sides have them.
   auto build = [&](TracingSide side) -> std::shared_ptr<const TracingSettings> {
@@ -575,7 +575,7 @@ std::shared_ptr<const ListenerTelemetry> resolveListenerTelemetry(
       used = true;
     }
     if (used) {
-      origin += (origin.empty() ? "Telemetry " : ", ") + t->namespaceOr("default") + "/" + t->name;
+      origin += (origin.empty() ? "Telemetry " : ", ") + t->namespaceOrDefault() + "/" + t->name;
     }
   }
   // "telemetry.yaml:12: Telemetry istio-system/mesh-default spec.metrics[0]...: <what>".

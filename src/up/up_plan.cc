@@ -98,7 +98,7 @@ std::vector<GatewayGroup> gatewayGroups(const std::vector<Object>& objects) {
     const config::Node* spec = obj.spec();
     if (!spec) continue;
     GatewayGroup g;
-    g.gateways.insert(obj.namespaceOr("default") + "/" + obj.name);
+    g.gateways.insert(obj.namespaceOrDefault() + "/" + obj.name);
     if (const config::Node* sel = spec->get("selector"); sel && sel->isMap()) {
       for (const auto& e : sel->fields)
         g.selector[e.key] = std::string(e.value.asText().value_or(""));
@@ -183,7 +183,7 @@ void addTries(const std::vector<Object>& objects, const GatewayGroup& group, con
     bool bound = false;
     for (const auto& g : gateways->items) {
       std::string ref = scalar(&g);
-      if (ref.find('/') == std::string::npos) ref = obj.namespaceOr("default") + "/" + ref;
+      if (ref.find('/') == std::string::npos) ref = obj.namespaceOrDefault() + "/" + ref;
       bound |= group.gateways.count(ref) > 0;
     }
     // The first host the gateway's servers take (a VirtualService bound to the mesh too may
@@ -236,7 +236,7 @@ void checkServices(const std::vector<Object>& objects, const WorkloadSet& set, P
     const Object* found = nullptr;
     for (const Object& obj : objects) {
       if (obj.kind == "Service" && obj.group.empty() && obj.name == w.service &&
-          obj.namespaceOr("default") == w.namespace_) {
+          obj.namespaceOrDefault() == w.namespace_) {
         found = &obj;
       }
     }

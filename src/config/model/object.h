@@ -27,11 +27,12 @@ struct Object {
   common::SourcePos pos;           // file and line of the document's first key
   Node root;                       // the whole document
 
-  // The namespace analysis uses: the written one, or `fallback` ("default") when absent. The
-  // result may be `fallback` itself: bound to a reference, it must not outlive the call's
-  // full expression when `fallback` is a temporary (a string literal is one).
-  const std::string& namespaceOr(const std::string& fallback) const {
-    return namespace_.empty() ? fallback : namespace_;
+  // The namespace analysis uses: the written one, or "default" when absent (as kubectl would
+  // place it). No caller-supplied fallback: a reference to a temporary one dangled once bound
+  // to a local (two call sites did).
+  const std::string& namespaceOrDefault() const {
+    static const std::string kDefault = "default";
+    return namespace_.empty() ? kDefault : namespace_;
   }
   ResourceRef ref() const { return ResourceRef{kind, namespace_, name}; }
   const Node* spec() const { return root.get("spec"); }

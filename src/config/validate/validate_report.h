@@ -18,7 +18,7 @@ class ObjectReport {
 
   const Object& object() const { return obj_; }
   // The namespace Istio validates with: the written one, or "default" (istioctl's default).
-  const std::string& namespaceName() const { return obj_.namespaceOr(kDefaultNamespace); }
+  const std::string& namespaceName() const { return obj_.namespaceOrDefault(); }
 
   // The document node at a field path ("spec.hosts[2]"); null when absent.
   const Node* node(std::string_view path) const;
@@ -41,7 +41,6 @@ class ObjectReport {
   void report(const msg::MessageType& type, const std::string& path, std::string message);
 
  private:
-  static inline const std::string kDefaultNamespace = "default";
   const Object& obj_;
   Diagnostics& out_;
 };

@@ -64,7 +64,7 @@ class GatewaySelectorAnalyzer : public Analyzer {
       for (const Object* obj : policy::objectsOf(ctx, pk.group, pk.kind)) {
         std::map<std::string, std::string> selector;
         if (hasTargetRef(*obj) || !selectorOf(*obj, selector)) continue;
-        const std::string ns = obj->namespaceOr("default");  // a copy: the fallback is a temporary
+        const std::string& ns = obj->namespaceOrDefault();
         std::set<std::string> gateways;  // one message per gateway, however many replicas
         for (const model::Pod* pod : gateway_pods) {
           if (AnalysisContext::namespaceOf(pod->meta) != ns) continue;

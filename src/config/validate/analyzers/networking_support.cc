@@ -28,12 +28,11 @@ std::vector<const model::Pod*> podsSelectedBy(const model::ConfigSet& config,
 }
 
 GatewayIndex::GatewayIndex(const AnalysisContext& ctx) {
-  static const std::string kDefault = "default";
   // The first of several objects with one name wins, as a later duplicate would be rejected.
   for (const auto& gw : ctx.config().gateways) istio_.emplace(fullName(gw.meta), &gw);
   for (const auto& obj : ctx.objects()) {
     if (obj.group == "gateway.networking.k8s.io" && obj.kind == "Gateway") {
-      kubernetes_.emplace(obj.namespaceOr(kDefault) + "/" + obj.name, &obj);
+      kubernetes_.emplace(obj.namespaceOrDefault() + "/" + obj.name, &obj);
     }
   }
 }
