@@ -11,8 +11,11 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -21,7 +24,10 @@ namespace halyard::proxy::net {
 
 class AsyncEvent {
  public:
-  explicit AsyncEvent(const asio::any_io_executor& executor) : executor_(executor) {}
+  // `executor` must be an io_context's (every executor of the proxy is): the event keeps that
+  // executor itself rather than the type-erased one, which is five times its size and posts
+  // through more indirect calls.
+  explicit AsyncEvent(const asio::any_io_executor& executor) : io_(ioExecutor(executor)) {}
   // Waiters still suspended here when the event goes are abandoned: their coroutines are
   // destroyed, never resumed (an owner outlives the coroutines that wait on its events).
   ~AsyncEvent() = default;
@@ -72,10 +78,19 @@ class AsyncEvent {
   // atomic operations and a few type-erased calls per wake-up, several wake-ups per proxied
   // request) only to run the handler on the same io_context when its turn comes.
   void resume(Handler h) {
-    asio::post(executor_, [h = std::move(h)]() mutable { h(); });
+    asio::post(io_, [h = std::move(h)]() mutable { h(); });
   }
 
-  asio::any_io_executor executor_;
+  static asio::io_context::executor_type ioExecutor(const asio::any_io_executor& executor) {
+    const auto* io = executor.target<asio::io_context::executor_type>();
+    if (!io) {
+      std::fputs("net::AsyncEvent needs an io_context's executor\n", stderr);
+      std::abort();
+    }
+    return *io;
+  }
+
+  asio::io_context::executor_type io_;
   bool set_ = false;
   std::optional<Handler> first_;  // almost every event has at most one waiter
   std::vector<Handler> more_;
