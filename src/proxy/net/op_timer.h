@@ -4,6 +4,7 @@
 //
 // The expiry handler shares a small state block with the timer instead of pointing at it only:
 // a handler that was already queued when the owner went away sees it gone and does nothing.
+// (One thread: the timer and its handler run on the same io_context, so the count is plain.)
 //
 // Lazy: arming does not restart the underlying timer when a wait is already pending that ends
 // no later than the new deadline, and disarming does not cancel it. Deadlines almost always
@@ -20,6 +21,8 @@
 #include <memory>
 #include <optional>
 #include <utility>
+
+#include "common/local_shared.h"
 
 namespace halyard::proxy::net {
 
@@ -43,7 +46,7 @@ class OpTimer {
   template <class OnExpire>
   void armAt(Clock::time_point deadline, OnExpire on_expire) {
     if (!state_) {
-      state_ = std::make_shared<State>();
+      state_ = common::makeLocalShared<State>();
       timer_.emplace(executor_);
     }
     State& s = *state_;
@@ -99,7 +102,7 @@ class OpTimer {
 
   asio::any_io_executor executor_;
   std::optional<asio::steady_timer> timer_;
-  std::shared_ptr<State> state_;
+  common::LocalShared<State> state_;
 };
 
 }  // namespace halyard::proxy::net

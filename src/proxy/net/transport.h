@@ -23,6 +23,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "common/local_shared.h"
 #include "proxy/net/awaitable.h"
 #include "proxy/net/memory_pipe.h"
 
@@ -50,12 +51,12 @@ class Transport {
   // The request path's side of an HTTP/2 stream's in-memory pipe, on a transport whose socket
   // was never opened: every read and write goes to `pipe` from here on. A pipe it replaces (the
   // transport serves another stream) is closed, as destroying the transport would.
-  void usePipe(std::shared_ptr<MemoryPipe> pipe) {
+  void usePipe(common::LocalShared<MemoryPipe> pipe) {
     if (pipe_ && pipe_ != pipe) pipe_->close();
     pipe_ = std::move(pipe);
   }
   bool inMemory() const { return pipe_ != nullptr; }
-  const std::shared_ptr<MemoryPipe>& pipe() const { return pipe_; }
+  const common::LocalShared<MemoryPipe>& pipe() const { return pipe_; }
   // A memory pipe's read, or write of `bytes`, would complete without waiting: no deadline
   // needs arming for it (always false for sockets).
   bool readsAtOnce() const { return pipe_ && pipe_->readReady(); }
@@ -129,7 +130,7 @@ class Transport {
  private:
   asio::ip::tcp::socket socket_;
   std::unique_ptr<TlsStream> tls_;
-  std::shared_ptr<MemoryPipe> pipe_;
+  common::LocalShared<MemoryPipe> pipe_;
 };
 
 }  // namespace halyard::proxy::net

@@ -299,7 +299,7 @@ bool tunnelCarriesTcp(const Downstream& ds, uint16_t port, const ConnectLogStora
   if (startsLikeHttp(ds.in)) return false;
   // Other bytes: TCP where the port's protocol was not declared (Istio's sniffing); on a port
   // declared HTTP they are read as HTTP and answered 400.
-  const std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
+  const common::LocalShared<const WorkerSnapshot> snapshot = ds.worker.snapshot();
   return tunnelTcpTable(snapshot.get(), port, storage) != nullptr;
 }
 
@@ -308,7 +308,7 @@ net::awaitable<bool> tunnelStaysSilent(Downstream& ds, uint16_t port,
   if (ds.in.readableSize() > 0 || !detectsSilentClients(ds)) co_return false;
   translate::Millis timeout{0};
   {
-    const std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
+    const common::LocalShared<const WorkerSnapshot> snapshot = ds.worker.snapshot();
     if (!tunnelTcpTable(snapshot.get(), port, storage)) co_return false;
     const ListenerRoutes* own = snapshot->listener(ds.listener->name);
     if (!own) co_return false;
@@ -318,7 +318,7 @@ net::awaitable<bool> tunnelStaysSilent(Downstream& ds, uint16_t port,
 }
 
 net::awaitable<void> serveTcpInTunnel(Downstream& ds, uint16_t port, ConnectLogStorage& storage) {
-  std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
+  common::LocalShared<const WorkerSnapshot> snapshot = ds.worker.snapshot();
   RequestRecord record;
   record.listener = ds.listener->name;
   record.listener_kind = ds.listener->kind;

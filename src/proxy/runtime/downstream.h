@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/local_shared.h"
 #include "proxy/http/h1_request_parser.h"
 #include "proxy/http/h1_response_encoder.h"
 #include "proxy/http/request_view.h"
@@ -62,7 +63,7 @@ struct Downstream {
   std::vector<http::HeaderView> headers;  // scratch header list
   // The client watch of UpstreamRequest (a peek while the response is awaited): its generation
   // outlives the request, so a late completion can tell it is stale.
-  std::shared_ptr<uint64_t> watch_generation = std::make_shared<uint64_t>(0);
+  common::LocalShared<uint64_t> watch_generation = common::makeLocalShared<uint64_t>(0);
   char peek_byte = 0;
   std::string remote_ip;        // "10.0.0.1", for x-forwarded-for
   std::string remote_endpoint;  // "10.0.0.1:53211", for access logs
@@ -83,7 +84,7 @@ struct Downstream {
   std::string_view stream_protocol;
   // A stream's request trailers (filled in by the HTTP/2 driver before the body's end), for an
   // HTTP/2 upstream; null when the request cannot have any.
-  std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> request_trailers;
+  common::LocalShared<const std::vector<std::pair<std::string, std::string>>> request_trailers;
   // HTTP/2 inside a CONNECT tunnel to a mesh service: that service port, for its streams.
   uint16_t stream_tunnel_port = 0;
   // The client sent nothing within the inbound listener's protocol detection timeout before the

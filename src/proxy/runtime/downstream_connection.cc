@@ -31,13 +31,11 @@ DownstreamConnection::DownstreamConnection(Worker& worker, asio::ip::tcp::socket
   worker.telemetry().connectionOpened(ds_.listener->name);
 }
 
-DownstreamConnection::DownstreamConnection(Worker& worker, std::shared_ptr<net::MemoryPipe> pipe,
-                                           std::shared_ptr<const ListenerInfo> listener,
-                                           const Downstream& connection,
-                                           std::shared_ptr<http::H2ResponseEncoder> encoder,
-                                           http::H2RequestHead&& head,
-                                           const http::BodyFraming& framing,
-                                           std::shared_ptr<const http::Fields> trailers)
+DownstreamConnection::DownstreamConnection(
+    Worker& worker, common::LocalShared<net::MemoryPipe> pipe,
+    std::shared_ptr<const ListenerInfo> listener, const Downstream& connection,
+    common::LocalShared<http::H2ResponseEncoder> encoder, http::H2RequestHead&& head,
+    const http::BodyFraming& framing, common::LocalShared<const http::Fields> trailers)
     : ds_(worker, asio::ip::tcp::socket(pipe->executor()), std::move(listener),
           net::ByteBuffer::kStreamSize),
       stream_(true) {
@@ -54,10 +52,10 @@ DownstreamConnection::DownstreamConnection(Worker& worker, std::shared_ptr<net::
   if (connection.stream_tunnel_port != 0) tunnel_port_ = connection.stream_tunnel_port;
 }
 
-void DownstreamConnection::startStream(std::shared_ptr<net::MemoryPipe> pipe,
-                                       std::shared_ptr<http::H2ResponseEncoder> encoder,
+void DownstreamConnection::startStream(common::LocalShared<net::MemoryPipe> pipe,
+                                       common::LocalShared<http::H2ResponseEncoder> encoder,
                                        http::H2RequestHead&& head, const http::BodyFraming& framing,
-                                       std::shared_ptr<const http::Fields> trailers) {
+                                       common::LocalShared<const http::Fields> trailers) {
   stream_encoder_ = std::move(encoder);
   ds_.response_encoder = stream_encoder_.get();
   ds_.request_trailers = std::move(trailers);
@@ -96,7 +94,7 @@ void DownstreamConnection::onDrain() {
   if (waiting_ || http2_) cancelSocket(ds_.transport);
 }
 
-net::awaitable<void> DownstreamConnection::run(std::shared_ptr<DownstreamConnection> self) {
+net::awaitable<void> DownstreamConnection::run(common::LocalShared<DownstreamConnection> self) {
   DownstreamConnection& c = *self;
   if (c.stream_encoder_) {
     // A stream of an HTTP/2 connection: one request, its head already parsed.
@@ -201,7 +199,7 @@ net::awaitable<bool> DownstreamConnection::setUpTransport() {
   const bool inbound = ds_.listener->kind == tr::ListenerKind::kInbound;
   if (!ds_.listener->tls && !inbound) co_return true;
   // Held through the handshake: the ClientHello callback uses the listener's TLS contexts.
-  const std::shared_ptr<const WorkerSnapshot> snapshot = ds_.worker.snapshot();
+  const common::LocalShared<const WorkerSnapshot> snapshot = ds_.worker.snapshot();
   const ListenerRoutes* routes = snapshot ? snapshot->listener(ds_.listener->name) : nullptr;
   if (inbound) {
     // PeerAuthentication as the snapshot says when the connection arrives: a change applies to

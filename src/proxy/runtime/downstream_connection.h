@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "common/local_shared.h"
 #include "proxy/http/h2_response_encoder.h"
 #include "proxy/http/h2_stream_request.h"
 #include "proxy/http/path_normalizer.h"
@@ -35,20 +36,21 @@ class DownstreamConnection {
   // `pipe`, an in-memory pipe whose other end the HTTP/2 driver holds. The client's facts
   // (addresses, TLS, peer identity) come from `connection`; the response head and trailers go
   // to `encoder`, the response body back through the pipe.
-  DownstreamConnection(Worker& worker, std::shared_ptr<net::MemoryPipe> pipe,
+  DownstreamConnection(Worker& worker, common::LocalShared<net::MemoryPipe> pipe,
                        std::shared_ptr<const ListenerInfo> listener, const Downstream& connection,
-                       std::shared_ptr<http::H2ResponseEncoder> encoder, http::H2RequestHead&& head,
-                       const http::BodyFraming& framing,
-                       std::shared_ptr<const http::Fields> trailers);
+                       common::LocalShared<http::H2ResponseEncoder> encoder,
+                       http::H2RequestHead&& head, const http::BodyFraming& framing,
+                       common::LocalShared<const http::Fields> trailers);
   ~DownstreamConnection();
   // Sets the object up for a stream: its head, body framing, pipe, encoder and trailers. The
   // stream constructor calls it, and so does the HTTP/2 connection when a finished stream's
   // object serves its next stream (runtime/h2_connection.h keeps them): the client's facts stay,
   // everything of the stream is replaced, and nothing is made again (buffers, timers, scratch,
   // the request state's capacity).
-  void startStream(std::shared_ptr<net::MemoryPipe> pipe,
-                   std::shared_ptr<http::H2ResponseEncoder> encoder, http::H2RequestHead&& head,
-                   const http::BodyFraming& framing, std::shared_ptr<const http::Fields> trailers);
+  void startStream(common::LocalShared<net::MemoryPipe> pipe,
+                   common::LocalShared<http::H2ResponseEncoder> encoder, http::H2RequestHead&& head,
+                   const http::BodyFraming& framing,
+                   common::LocalShared<const http::Fields> trailers);
   // Lets go of what a finished stream holds (its snapshot, pipe, encoder, upstream request)
   // while it waits to be reused.
   void releaseStream();
@@ -56,7 +58,7 @@ class DownstreamConnection {
   DownstreamConnection& operator=(const DownstreamConnection&) = delete;
 
   // Serves the connection until it closes; `self` keeps it alive meanwhile.
-  static net::awaitable<void> run(std::shared_ptr<DownstreamConnection> self);
+  static net::awaitable<void> run(common::LocalShared<DownstreamConnection> self);
 
   // Drain: an idle keep-alive connection closes now; a busy one after its current response.
   void onDrain();
@@ -117,7 +119,7 @@ class DownstreamConnection {
   ConnectLogStorage connect_log_;
 
   // Set for a stream of an HTTP/2 connection: its encoder, kept alive with the connection.
-  std::shared_ptr<http::H2ResponseEncoder> stream_encoder_;
+  common::LocalShared<http::H2ResponseEncoder> stream_encoder_;
   bool stream_ = false;  // serves streams of an HTTP/2 connection, not a connection of its own
   // A stream's request head, as HTTP/2 delivered it (used when stream_encoder_ is set).
   http::H2StreamRequest stream_request_;

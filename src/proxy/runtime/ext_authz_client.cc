@@ -440,7 +440,7 @@ net::awaitable<Result> checkGrpc(Worker& worker, upstream::ClusterHosts& hosts,
 }  // namespace
 
 net::awaitable<ExtAuthzResult> checkExternal(Worker& worker,
-                                             std::shared_ptr<const WorkerSnapshot> snapshot,
+                                             common::LocalShared<const WorkerSnapshot> snapshot,
                                              const tr::AuthzExtProvider& p,
                                              const ExtAuthzInput& in) {
   const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(p.timeout_ms);

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/local_shared.h"
 #include "proxy/http/request_view.h"
 #include "proxy/net/awaitable.h"
 #include "proxy/runtime/request_phases.h"
@@ -70,7 +71,7 @@ struct ExtAuthzResult {
 
 // One check against `provider`'s cluster in `snapshot`, within its timeout.
 net::awaitable<ExtAuthzResult> checkExternal(Worker& worker,
-                                             std::shared_ptr<const WorkerSnapshot> snapshot,
+                                             common::LocalShared<const WorkerSnapshot> snapshot,
                                              const translate::AuthzExtProvider& provider,
                                              const ExtAuthzInput& input);
 

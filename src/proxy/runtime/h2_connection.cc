@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/local_shared.h"
 #include "common/log.h"
 #include "proxy/http/h1_field_section.h"
 #include "proxy/http/h2_frame.h"
@@ -41,13 +42,12 @@ constexpr size_t kSpareStreams = 64;
 // execution context and their scratch storage; a stream finishes a moment later, and the next
 // one on the same connection can take it over as it is (DownstreamConnection::startStream).
 // The pool goes with the connection; a stream that finishes after it is simply destroyed.
-class SpareStreamConnections : public std::enable_shared_from_this<SpareStreamConnections> {
+class SpareStreamConnections : public common::EnableLocalSharedFromThis<SpareStreamConnections> {
  public:
-  std::shared_ptr<DownstreamConnection> make(Downstream& ds, std::shared_ptr<net::MemoryPipe> pipe,
-                                             std::shared_ptr<http::H2ResponseEncoder> encoder,
-                                             http::H2RequestHead&& head,
-                                             const http::BodyFraming& framing,
-                                             std::shared_ptr<const http::Fields> trailers) {
+  common::LocalShared<DownstreamConnection> make(
+      Downstream& ds, common::LocalShared<net::MemoryPipe> pipe,
+      common::LocalShared<http::H2ResponseEncoder> encoder, http::H2RequestHead&& head,
+      const http::BodyFraming& framing, common::LocalShared<const http::Fields> trailers) {
     DownstreamConnection* c = nullptr;
     if (!spare_.empty()) {
       c = spare_.back().release();
@@ -58,9 +58,9 @@ class SpareStreamConnections : public std::enable_shared_from_this<SpareStreamCo
       c = new DownstreamConnection(ds.worker, std::move(pipe), ds.listener, ds, std::move(encoder),
                                    std::move(head), framing, std::move(trailers));
     }
-    return std::shared_ptr<DownstreamConnection>(
+    return common::LocalShared<DownstreamConnection>(
         c, [pool = weak_from_this()](DownstreamConnection* done) {
-          const std::shared_ptr<SpareStreamConnections> self = pool.lock();
+          const common::LocalShared<SpareStreamConnections> self = pool.lock();
           if (!self || self->spare_.size() >= kSpareStreamConnections) {
             delete done;
             return;
@@ -86,7 +86,7 @@ bool isGrpc(const http::H2RequestHead& head) {
 class H2Connection;
 
 struct H2Stream final : http::H2ResponseEncoder::Sink, net::MemoryPipe::Driver {
-  H2Stream(H2Connection& c, int32_t stream_id, std::shared_ptr<net::MemoryPipe> p)
+  H2Stream(H2Connection& c, int32_t stream_id, common::LocalShared<net::MemoryPipe> p)
       : connection(&c), id(stream_id), pipe(std::move(p)) {}
 
   void onResponseHead(http::H2ResponseEncoder& encoder, bool body) override;
@@ -112,8 +112,8 @@ struct H2Stream final : http::H2ResponseEncoder::Sink, net::MemoryPipe::Driver {
 
   H2Connection* connection;
   int32_t id;
-  std::shared_ptr<net::MemoryPipe> pipe;  // the driver's side
-  std::shared_ptr<http::H2ResponseEncoder> encoder;
+  common::LocalShared<net::MemoryPipe> pipe;  // the driver's side
+  common::LocalShared<http::H2ResponseEncoder> encoder;
   // Request direction: body bytes put into the pipe and not yet returned to the client's
   // window (they are once the stream's connection read them).
   size_t unconsumed = 0;
@@ -127,7 +127,7 @@ struct H2Stream final : http::H2ResponseEncoder::Sink, net::MemoryPipe::Driver {
   bool tunnel = false;       // extended CONNECT (WebSocket over HTTP/2)
   http::H2RequestHead head;  // until the head goes to the request path
   // The request's trailers, shared with the request path: made when they can still come.
-  std::shared_ptr<http::Fields> trailers;
+  common::LocalShared<http::Fields> trailers;
   std::string early_body;
   // Response direction.
   bool with_body = false;
@@ -142,7 +142,7 @@ class H2Connection final : public http::H2ServerSession::Handler,
       : ds_(ds),
         executor_(ds.transport.executor()),
         session_(*this, http::H2Settings{}),
-        spare_connections_(std::make_shared<SpareStreamConnections>()),
+        spare_connections_(common::makeLocalShared<SpareStreamConnections>()),
         want_write_(executor_),
         writer_done_(executor_) {}
 
@@ -184,7 +184,7 @@ class H2Connection final : public http::H2ServerSession::Handler,
   Downstream& ds_;  // valid while run() runs; stream connections never touch it
   asio::any_io_executor executor_;
   http::H2ServerSession session_;
-  std::shared_ptr<SpareStreamConnections> spare_connections_;
+  common::LocalShared<SpareStreamConnections> spare_connections_;
   std::unordered_map<int32_t, std::unique_ptr<H2Stream>> streams_;
   // Finished streams whose objects serve the next ones: three allocations (the stream, its pipe
   // and encoder) and their buffers fewer per stream.
@@ -263,9 +263,9 @@ void H2Connection::onRequest(int32_t id, http::H2RequestHead head, bool end_stre
     spare_streams_.pop_back();
     owned->reuse(id, grpc, head_request);
   } else {
-    owned = std::make_unique<H2Stream>(*this, id,
-                                       std::make_shared<net::MemoryPipe>(executor_, kPipeCapacity));
-    owned->encoder = std::make_shared<http::H2ResponseEncoder>(grpc, head_request);
+    owned = std::make_unique<H2Stream>(
+        *this, id, common::makeLocalShared<net::MemoryPipe>(executor_, kPipeCapacity));
+    owned->encoder = common::makeLocalShared<http::H2ResponseEncoder>(grpc, head_request);
   }
   H2Stream* s = owned.get();
   s->encoder->setSink(s);
@@ -320,7 +320,7 @@ void H2Connection::finishHead(H2Stream& s) {
   }
   if (s.request_ended) s.pipe->endInput();
   s.pipe->inputAdded();
-  if (!s.request_ended && !s.trailers) s.trailers = std::make_shared<http::Fields>();
+  if (!s.request_ended && !s.trailers) s.trailers = common::makeLocalShared<http::Fields>();
   auto stream_connection =
       spare_connections_->make(ds_, s.pipe, s.encoder, std::move(s.head), framing, s.trailers);
   spawnDetached(executor_, DownstreamConnection::run(std::move(stream_connection)));
@@ -349,7 +349,7 @@ void H2Connection::onRequestTrailers(int32_t id, http::Fields trailers) {
   if (!s) return;
   // Before the request path reads the body's end (onRequestEnd follows), so an HTTP/2 upstream
   // gets them after the last DATA.
-  if (!s->trailers) s->trailers = std::make_shared<http::Fields>();
+  if (!s->trailers) s->trailers = common::makeLocalShared<http::Fields>();
   *s->trailers = std::move(trailers);
 }
 

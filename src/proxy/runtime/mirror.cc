@@ -77,7 +77,7 @@ net::awaitable<void> mirrorOverH2(Worker& worker, upstream::UpstreamConnection& 
   }
 }
 
-net::awaitable<void> mirror(Worker& worker, std::shared_ptr<const WorkerSnapshot> snapshot,
+net::awaitable<void> mirror(Worker& worker, common::LocalShared<const WorkerSnapshot> snapshot,
                             std::string cluster, std::string head, std::string body, bool is_head) {
   upstream::ClusterHosts* hosts = snapshot->cluster(cluster);
   if (!hosts) co_return;
@@ -141,7 +141,7 @@ net::awaitable<void> mirror(Worker& worker, std::shared_ptr<const WorkerSnapshot
 
 }  // namespace
 
-void startMirror(Worker& worker, std::shared_ptr<const WorkerSnapshot> snapshot,
+void startMirror(Worker& worker, common::LocalShared<const WorkerSnapshot> snapshot,
                  const std::string& cluster, std::string_view head, std::string_view body,
                  std::string_view method) {
   spawnDetached(worker.io().get_executor(),

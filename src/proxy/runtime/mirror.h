@@ -8,13 +8,15 @@
 #include <string>
 #include <string_view>
 
+#include "common/local_shared.h"
+
 namespace halyard::proxy::runtime {
 
 class Worker;
 class WorkerSnapshot;
 
 // Copies `head` and `body`; `method` decides how the response is framed (HEAD).
-void startMirror(Worker& worker, std::shared_ptr<const WorkerSnapshot> snapshot,
+void startMirror(Worker& worker, common::LocalShared<const WorkerSnapshot> snapshot,
                  const std::string& cluster, std::string_view head, std::string_view body,
                  std::string_view method);
 

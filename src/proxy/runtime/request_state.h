@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/local_shared.h"
 #include "proxy/http/h1_request_parser.h"
 #include "proxy/http/request_view.h"
 #include "proxy/router/router.h"
@@ -23,7 +24,7 @@ namespace halyard::proxy::runtime {
 
 struct RequestState {
   // The snapshot the request started with: a reload never changes a request in flight.
-  std::shared_ptr<const WorkerSnapshot> snapshot;
+  common::LocalShared<const WorkerSnapshot> snapshot;
   const ListenerRoutes* routes = nullptr;
   const http::RequestHead* head = nullptr;
   http::RequestView view;

@@ -62,7 +62,7 @@ net::awaitable<std::optional<tls::ClientHelloSni>> readClientHello(net::Transpor
 // were handled by the compiler). A CUSTOM policy asks its gRPC authorizer. "" allows; otherwise
 // the reason, "rbac_access_denied_matched_policy[ns/name]" as Envoy names it.
 net::awaitable<std::string> authorizeConnection(Downstream& ds,
-                                                std::shared_ptr<const WorkerSnapshot> snapshot,
+                                                common::LocalShared<const WorkerSnapshot> snapshot,
                                                 const tr::Listener& listener,
                                                 const asio::ip::tcp::endpoint& local,
                                                 std::string_view sni) {
@@ -250,8 +250,8 @@ net::awaitable<std::optional<bool>> startsWithTls(net::Transport& transport,
 // `in` holds what the client sent before (a tunnel's first bytes, or what sniffing read); it is
 // the client's side of the splice.
 net::awaitable<void> proxyTcp(Downstream& ds, net::ByteBuffer& in,
-                              std::shared_ptr<const WorkerSnapshot> snapshot, RequestRecord& record,
-                              const TcpSetup& setup) {
+                              common::LocalShared<const WorkerSnapshot> snapshot,
+                              RequestRecord& record, const TcpSetup& setup) {
   using telemetry::ResponseFlag;
   Worker& worker = ds.worker;
   const ListenerInfo* listener = ds.listener.get();
@@ -481,7 +481,7 @@ net::awaitable<bool> silentOnSniffedPort(Downstream& ds) {
   Millis timeout{0};
   {
     // Not held across the wait: a push meanwhile serves the connection with the new snapshot.
-    const std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
+    const common::LocalShared<const WorkerSnapshot> snapshot = ds.worker.snapshot();
     const ListenerRoutes* routes = snapshot ? snapshot->listener(ds.listener->name) : nullptr;
     if (!routes || routes->listener->tcp_routes.empty()) co_return false;
     timeout = routes->listener->protocol_detection_timeout;
@@ -496,7 +496,7 @@ net::awaitable<bool> silentBeforeTlsSniff(Downstream& ds) {
   if (!detectsSilentClients(ds)) co_return false;
   Millis timeout{0};
   {
-    const std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
+    const common::LocalShared<const WorkerSnapshot> snapshot = ds.worker.snapshot();
     const ListenerRoutes* routes = snapshot ? snapshot->listener(ds.listener->name) : nullptr;
     if (!routes) co_return false;
     timeout = routes->listener->protocol_detection_timeout;
@@ -516,7 +516,7 @@ bool sniffedTcp(const Downstream& ds) {
       startsLikeHttp(ds.in)) {
     return false;
   }
-  const std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
+  const common::LocalShared<const WorkerSnapshot> snapshot = ds.worker.snapshot();
   const ListenerRoutes* routes = snapshot ? snapshot->listener(ds.listener->name) : nullptr;
   return routes && !routes->listener->tcp_routes.empty();
 }
@@ -546,7 +546,7 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
     record.log.downstream_peer_uri_san = ds.peer_principal;
   }
   // The connection keeps the snapshot it arrived with, as HTTP requests do.
-  std::shared_ptr<const WorkerSnapshot> snapshot = ds.worker.snapshot();
+  common::LocalShared<const WorkerSnapshot> snapshot = ds.worker.snapshot();
   const ListenerRoutes* routes = snapshot ? snapshot->listener(listener->name) : nullptr;
   // The Telemetry API's metrics overrides and access-log settings (the snapshot outlives them).
   if (routes) record.telemetry = routes->listener->telemetry.get();
@@ -568,7 +568,8 @@ net::awaitable<void> runTcpProxy(Downstream& ds) {
   co_await proxyTcp(ds, ds.in, std::move(snapshot), record, setup);
 }
 
-net::awaitable<void> runTcpTunnel(Downstream& ds, std::shared_ptr<const WorkerSnapshot> snapshot,
+net::awaitable<void> runTcpTunnel(Downstream& ds,
+                                  common::LocalShared<const WorkerSnapshot> snapshot,
                                   RequestRecord& record, const TcpTunnel& tunnel,
                                   TcpProxyClient* client) {
   TcpTarget target;

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/local_shared.h"
 #include "proxy/net/awaitable.h"
 #include "proxy/runtime/downstream.h"
 #include "proxy/runtime/request_record.h"
@@ -127,7 +128,8 @@ struct TcpTunnel {
 // CONNECT's, or one of its own for what a tunnel to an HTTP port turned out to carry) is logged
 // and counted as the TCP connection, with reporter "source". `client` null: already answered.
 // The client's unread bytes in ds.in go first.
-net::awaitable<void> runTcpTunnel(Downstream& ds, std::shared_ptr<const WorkerSnapshot> snapshot,
+net::awaitable<void> runTcpTunnel(Downstream& ds,
+                                  common::LocalShared<const WorkerSnapshot> snapshot,
                                   RequestRecord& record, const TcpTunnel& tunnel,
                                   TcpProxyClient* client);
 

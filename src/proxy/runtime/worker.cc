@@ -6,6 +6,7 @@
 #include <asio/post.hpp>
 #include <random>
 
+#include "common/local_shared.h"
 #include "common/log.h"
 #include "proxy/net/awaitable.h"
 #include "proxy/net/listen_socket.h"
@@ -52,8 +53,8 @@ common::Expected<void> Worker::install(std::shared_ptr<const translate::Snapshot
                                        std::shared_ptr<const tls::TlsContexts> tls) {
   auto synced = syncListeners(*snapshot, true);
   if (!synced) return synced;
-  snapshot_ = std::make_shared<WorkerSnapshot>(std::move(snapshot), std::move(tls), *pool_,
-                                               io_->get_executor(), ++generation_);
+  snapshot_ = common::makeLocalShared<WorkerSnapshot>(std::move(snapshot), std::move(tls), *pool_,
+                                                      io_->get_executor(), ++generation_);
   return common::Ok{};
 }
 
@@ -80,8 +81,8 @@ void Worker::apply(std::shared_ptr<const translate::Snapshot> snapshot,
                    std::shared_ptr<const tls::TlsContexts> tls) {
   if (draining_) return;
   (void)syncListeners(*snapshot, false);
-  snapshot_ = std::make_shared<WorkerSnapshot>(std::move(snapshot), std::move(tls), *pool_,
-                                               io_->get_executor(), ++generation_);
+  snapshot_ = common::makeLocalShared<WorkerSnapshot>(std::move(snapshot), std::move(tls), *pool_,
+                                                      io_->get_executor(), ++generation_);
   pool_->prune();
 }
 
@@ -186,7 +187,7 @@ asio::awaitable<void> Worker::acceptLoop(std::shared_ptr<ListenerSocket> listene
       continue;
     }
     auto connection =
-        std::make_shared<DownstreamConnection>(*this, std::move(socket), listener->info);
+        common::makeLocalShared<DownstreamConnection>(*this, std::move(socket), listener->info);
     spawnDetached(io_->get_executor(), DownstreamConnection::run(std::move(connection)));
   }
 }

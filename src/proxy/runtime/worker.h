@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/local_shared.h"
 #include "proxy/runtime/http_date.h"
 #include "proxy/runtime/listener_info.h"
 #include "proxy/runtime/runtime_options.h"
@@ -60,7 +61,7 @@ class Worker {
   // ---- worker thread ----
   size_t index() const { return index_; }
   asio::io_context& io() { return *io_; }
-  const std::shared_ptr<const WorkerSnapshot>& snapshot() const { return snapshot_; }
+  const common::LocalShared<const WorkerSnapshot>& snapshot() const { return snapshot_; }
   const ConnectionOptions& options() const { return options_.connection; }
   upstream::ConnectionPool& pool() { return *pool_; }
   upstream::FastRandom& random() { return random_; }
@@ -94,7 +95,7 @@ class Worker {
   upstream::FastRandom random_;
   WorkerTelemetry telemetry_;
   HttpDate date_;
-  std::shared_ptr<const WorkerSnapshot> snapshot_;
+  common::LocalShared<const WorkerSnapshot> snapshot_;
   uint64_t generation_ = 0;
   std::vector<std::shared_ptr<ListenerSocket>> listeners_;
   std::unordered_set<DownstreamConnection*> connections_;

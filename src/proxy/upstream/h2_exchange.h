@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/local_shared.h"
 #include "proxy/http/field_block.h"
 #include "proxy/http/h1_response_parser.h"
 #include "proxy/http/h2_response_encoder.h"
@@ -19,7 +20,7 @@ struct H2Exchange {
   void* stream = nullptr;
   // The shared connection the stream is on, which takes the finished stream's
   // UpstreamConnection back for its next stream (upstream::releaseH2Stream).
-  std::weak_ptr<void> session;
+  common::LocalWeak<void> session;
   // The final response head, once it arrived; its views point into `headers`.
   bool head_ready = false;
   http::ResponseHead head;

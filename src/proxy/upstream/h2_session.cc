@@ -47,17 +47,18 @@ class H2Session;
 // One request on the shared connection, and the driver's side of the pipe the request path
 // writes the request body into and reads the response body from, both unframed.
 struct H2UpStream final : net::MemoryPipe::Driver {
-  H2UpStream(H2Session& s, std::shared_ptr<net::MemoryPipe> p) : session(&s), pipe(std::move(p)) {}
+  H2UpStream(H2Session& s, common::LocalShared<net::MemoryPipe> p)
+      : session(&s), pipe(std::move(p)) {}
 
   void onPipeRead(size_t bytes) override;
   void onPipeOutput() override;
 
   H2Session* session;
   int32_t id = -1;
-  std::shared_ptr<net::MemoryPipe> pipe;
+  common::LocalShared<net::MemoryPipe> pipe;
   bool head_method = false;  // a HEAD request: its response has no body
-  std::shared_ptr<H2Exchange> exchange;
-  std::shared_ptr<const http::Fields> request_trailers;  // sent after the body, if any
+  common::LocalShared<H2Exchange> exchange;
+  common::LocalShared<const http::Fields> request_trailers;  // sent after the body, if any
   bool head_delivered = false;
   // Request direction: the body's framing as the request path announced it, and body bytes
   // taken from the pipe, waiting for the server's window.
@@ -77,7 +78,7 @@ struct H2UpStream final : net::MemoryPipe::Driver {
 };
 
 class H2Session final : public http::H2ClientSession::Handler,
-                        public std::enable_shared_from_this<H2Session> {
+                        public common::EnableLocalSharedFromThis<H2Session> {
  public:
   // A session for connections made with transport settings `key`, connecting until attach()
   // or fail(): requests that arrive meanwhile wait for it rather than open connections of
@@ -125,7 +126,7 @@ class H2Session final : public http::H2ClientSession::Handler,
     spawn(executor_, writeLoop(shared_from_this()));
   }
   // Adds a stream for the request the request path is about to start (startRequestDirect).
-  void open(std::shared_ptr<net::MemoryPipe> pipe, std::shared_ptr<H2Exchange> exchange) {
+  void open(common::LocalShared<net::MemoryPipe> pipe, common::LocalShared<H2Exchange> exchange) {
     if (closed_) {
       pipe->closeDriverSide();
       return;
@@ -143,8 +144,8 @@ class H2Session final : public http::H2ClientSession::Handler,
   // went with the stream), saving their allocations and buffers.
   struct Spare {
     std::unique_ptr<UpstreamConnection> connection;
-    std::shared_ptr<net::MemoryPipe> pipe;
-    std::shared_ptr<H2Exchange> exchange;
+    common::LocalShared<net::MemoryPipe> pipe;
+    common::LocalShared<H2Exchange> exchange;
   };
   Spare takeSpare() {
     if (spare_.empty()) return {};
@@ -153,9 +154,9 @@ class H2Session final : public http::H2ClientSession::Handler,
     return spare;
   }
   void keepSpare(std::unique_ptr<UpstreamConnection> c) {
-    std::shared_ptr<net::MemoryPipe> pipe = c->transport().pipe();
+    common::LocalShared<net::MemoryPipe> pipe = c->transport().pipe();
     c->transport().usePipe(nullptr);  // closes the request path's side
-    std::shared_ptr<H2Exchange> exchange = std::move(c->h2);
+    common::LocalShared<H2Exchange> exchange = std::move(c->h2);
     if (!closed_ && spare_.size() < kSpareStreams) {
       spare_.push_back(Spare{std::move(c), std::move(pipe), std::move(exchange)});
     }
@@ -164,7 +165,7 @@ class H2Session final : public http::H2ClientSession::Handler,
   // The request head as fields; false when the stream is gone.
   bool startRequestDirect(H2UpStream& s, const http::FieldBlock& fields,
                           const http::BodyFraming& framing,
-                          std::shared_ptr<const http::Fields> trailers);
+                          common::LocalShared<const http::Fields> trailers);
 
   // From the stream's pipe.
   void streamOutput(H2UpStream& s);
@@ -195,8 +196,8 @@ class H2Session final : public http::H2ClientSession::Handler,
   bool submitted(H2UpStream& s, int32_t id);
   // Moves body bytes from the pipe into the stream's DATA queue, up to kMaxPending.
   void drainBody(H2UpStream& s);
-  static asio::awaitable<void> readLoop(std::shared_ptr<H2Session> self);
-  static asio::awaitable<void> writeLoop(std::shared_ptr<H2Session> self);
+  static asio::awaitable<void> readLoop(common::LocalShared<H2Session> self);
+  static asio::awaitable<void> writeLoop(common::LocalShared<H2Session> self);
   void shutdown();
 
   std::unique_ptr<UpstreamConnection> c_;
@@ -233,7 +234,7 @@ void H2Session::endStream(H2UpStream& s) {
 
 bool H2Session::startRequestDirect(H2UpStream& s, const http::FieldBlock& fields,
                                    const http::BodyFraming& framing,
-                                   std::shared_ptr<const http::Fields> trailers) {
+                                   common::LocalShared<const http::Fields> trailers) {
   if (closed_ || s.closed || s.head_done || fields.empty()) return false;
   s.request_trailers = std::move(trailers);
   s.head_method = fields.value(0) == "HEAD";  // :method comes first
@@ -459,7 +460,7 @@ long H2Session::readBody(int32_t id, uint8_t* out, size_t max, bool& end) {
   return static_cast<long>(n);
 }
 
-asio::awaitable<void> H2Session::readLoop(std::shared_ptr<H2Session> self) {
+asio::awaitable<void> H2Session::readLoop(common::LocalShared<H2Session> self) {
   UpstreamConnection& c = *self->c_;
   while (!self->closed_) {
     net::ByteBuffer& buffer = c.buffer();
@@ -479,7 +480,7 @@ asio::awaitable<void> H2Session::readLoop(std::shared_ptr<H2Session> self) {
   self->shutdown();
 }
 
-asio::awaitable<void> H2Session::writeLoop(std::shared_ptr<H2Session> self) {
+asio::awaitable<void> H2Session::writeLoop(common::LocalShared<H2Session> self) {
   UpstreamConnection& c = *self->c_;
   while (!self->closed_) {
     self->out_.clear();
@@ -506,27 +507,27 @@ std::unique_ptr<UpstreamConnection> streamOn(H2Session& session, UpstreamHost& h
                                              const asio::any_io_executor& executor) {
   H2Session::Spare spare = session.takeSpare();
   std::unique_ptr<UpstreamConnection> c = std::move(spare.connection);
-  std::shared_ptr<net::MemoryPipe> pipe;
+  common::LocalShared<net::MemoryPipe> pipe;
   if (spare.pipe && spare.pipe.use_count() == 1) {
     pipe = std::move(spare.pipe);
     pipe->reset();
   } else {
-    pipe = std::make_shared<net::MemoryPipe>(executor, kPipeCapacity);
+    pipe = common::makeLocalShared<net::MemoryPipe>(executor, kPipeCapacity);
   }
   if (c) {
-    std::shared_ptr<H2Exchange> exchange;
+    common::LocalShared<H2Exchange> exchange;
     if (spare.exchange && spare.exchange.use_count() == 1) {
       exchange = std::move(spare.exchange);
       exchange->reset();
     } else {
-      exchange = std::make_shared<H2Exchange>();
+      exchange = common::makeLocalShared<H2Exchange>();
     }
     c->reuseForStream(pipe, std::move(exchange));
   } else {
     c = std::make_unique<UpstreamConnection>(executor, host, net::ByteBuffer::kStreamSize);
     c->transport().usePipe(pipe);
     c->setPeerPrincipal(session.peerPrincipal());
-    c->h2 = std::make_shared<H2Exchange>();
+    c->h2 = common::makeLocalShared<H2Exchange>();
   }
   session.open(std::move(pipe), c->h2);
   return c;
@@ -536,7 +537,7 @@ std::unique_ptr<UpstreamConnection> streamOn(H2Session& session, UpstreamHost& h
 // for a stream on `key`'s transport, or null. (Raw pointers while scanning: a shared_ptr copy
 // per connection and request would be two atomic operations each.)
 H2Session* usableSession(UpstreamHost& host, uint64_t key) {
-  std::erase_if(host.h2_sessions, [](const std::shared_ptr<void>& s) {
+  std::erase_if(host.h2_sessions, [](const common::LocalShared<void>& s) {
     return static_cast<H2Session*>(s.get())->finished();
   });
   for (const auto& any : host.h2_sessions) {
@@ -563,8 +564,8 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Str
   if (H2Session* usable = usableSession(host, settings.key)) {
     co_return streamOn(*usable, host, executor);
   }
-  std::shared_ptr<H2Session> session;
-  std::shared_ptr<H2Session> connecting;
+  common::LocalShared<H2Session> session;
+  common::LocalShared<H2Session> connecting;
   for (const auto& any : host.h2_sessions) {
     auto s = std::static_pointer_cast<H2Session>(any);
     if (s->connecting() && s->key() == settings.key) connecting = s;
@@ -579,7 +580,7 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Str
     }
   }
   if (!session) {
-    session = std::make_shared<H2Session>(executor, settings.key, settings.tls != nullptr);
+    session = common::makeLocalShared<H2Session>(executor, settings.key, settings.tls != nullptr);
     host.h2_sessions.push_back(session);
     TransportSettings h2 = settings;
     h2.h2 = true;
@@ -596,12 +597,13 @@ asio::awaitable<common::Expected<std::unique_ptr<UpstreamConnection>>> openH2Str
 
 void releaseH2Stream(std::unique_ptr<UpstreamConnection> stream) {
   if (!stream->h2) return;
-  const std::shared_ptr<void> session = stream->h2->session.lock();
+  const common::LocalShared<void> session = stream->h2->session.lock();
   if (session) std::static_pointer_cast<H2Session>(session)->keepSpare(std::move(stream));
 }
 
 bool startH2Request(H2Exchange& exchange, const http::FieldBlock& fields,
-                    const http::BodyFraming& body, std::shared_ptr<const http::Fields> trailers) {
+                    const http::BodyFraming& body,
+                    common::LocalShared<const http::Fields> trailers) {
   auto* s = static_cast<H2UpStream*>(exchange.stream);
   if (!s) return false;
   return s->session->startRequestDirect(*s, fields, body, std::move(trailers));

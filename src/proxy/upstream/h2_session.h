@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "common/error.h"
+#include "common/local_shared.h"
 #include "proxy/http/field_block.h"
 #include "proxy/upstream/connection_pool.h"
 #include "proxy/upstream/h2_exchange.h"
@@ -46,7 +47,7 @@ std::unique_ptr<UpstreamConnection> openH2StreamNow(UpstreamHost& host,
 // `trailers`, when set, are sent after the body (read when the body ends).
 bool startH2Request(H2Exchange& exchange, const http::FieldBlock& fields,
                     const http::BodyFraming& body,
-                    std::shared_ptr<const http::Fields> trailers = nullptr);
+                    common::LocalShared<const http::Fields> trailers = nullptr);
 
 // Hands a finished stream's connection (one openH2Stream made) back to its shared connection,
 // which makes its next stream from it instead of a new one; dropped when that connection is

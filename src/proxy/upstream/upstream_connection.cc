@@ -16,8 +16,8 @@ UpstreamConnection::~UpstreamConnection() {
   if (counted_) counted_->connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void UpstreamConnection::reuseForStream(std::shared_ptr<net::MemoryPipe> pipe,
-                                        std::shared_ptr<H2Exchange> exchange) {
+void UpstreamConnection::reuseForStream(common::LocalShared<net::MemoryPipe> pipe,
+                                        common::LocalShared<H2Exchange> exchange) {
   transport_.usePipe(std::move(pipe));
   // A large response that grew the buffer (growAfterFullRead) does not leave it large.
   if (buffer_.capacity() > net::ByteBuffer::kStreamSize) {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/local_shared.h"
 #include "proxy/http/h1_response_parser.h"
 #include "proxy/net/byte_buffer.h"
 #include "proxy/net/op_timer.h"
@@ -64,11 +65,12 @@ class UpstreamConnection {
 
   // A stream of a shared HTTP/2 connection (upstream/h2_session.h): its response head and
   // trailers as fields; null for HTTP/1.1 connections.
-  std::shared_ptr<H2Exchange> h2;
+  common::LocalShared<H2Exchange> h2;
   // A finished HTTP/2 stream's connection taken over by the next stream on the same shared
   // connection: a new pipe and exchange, the count of requests back to none (a new stream is
   // never a reused connection), nothing armed.
-  void reuseForStream(std::shared_ptr<net::MemoryPipe> pipe, std::shared_ptr<H2Exchange> exchange);
+  void reuseForStream(common::LocalShared<net::MemoryPipe> pipe,
+                      common::LocalShared<H2Exchange> exchange);
   void markIdle() { idle_since_ = std::chrono::steady_clock::now(); }
 
  private:

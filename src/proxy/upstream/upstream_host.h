@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/local_shared.h"
+
 namespace halyard::proxy::upstream {
 
 class UpstreamConnection;
@@ -30,7 +32,7 @@ struct UpstreamHost {
   std::chrono::steady_clock::time_point created_at = std::chrono::steady_clock::now();
   std::vector<std::unique_ptr<UpstreamConnection>> idle;  // most recently used last
   // Shared HTTP/2 connections to this host (upstream/h2_session.cc's sessions, type-erased).
-  std::vector<std::shared_ptr<void>> h2_sessions;
+  std::vector<common::LocalShared<void>> h2_sessions;
 };
 
 }  // namespace halyard::proxy::upstream

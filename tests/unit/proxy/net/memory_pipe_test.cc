@@ -30,7 +30,7 @@ struct RecordingDriver final : MemoryPipe::Driver {
 
 TEST(MemoryPipe, RequestPathReadsWhatTheDriverAddedAndTheDriverHearsOfIt) {
   asio::io_context io;
-  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 16);
+  auto pipe = common::makeLocalShared<MemoryPipe>(io.get_executor(), 16);
   RecordingDriver driver;
   pipe->setDriver(&driver);
   Transport t(io.get_executor());
@@ -66,7 +66,7 @@ TEST(MemoryPipe, RequestPathReadsWhatTheDriverAddedAndTheDriverHearsOfIt) {
 
 TEST(MemoryPipe, AFullQueueMakesTheWriterWaitUntilTheDriverTakesHalf) {
   asio::io_context io;
-  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 8);
+  auto pipe = common::makeLocalShared<MemoryPipe>(io.get_executor(), 8);
   RecordingDriver driver;
   pipe->setDriver(&driver);
   Transport t(io.get_executor());
@@ -102,7 +102,7 @@ TEST(MemoryPipe, AFullQueueMakesTheWriterWaitUntilTheDriverTakesHalf) {
 
 TEST(MemoryPipe, CancelAbortsAPendingReadAndTheDriverClosingFailsWrites) {
   asio::io_context io;
-  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 8);
+  auto pipe = common::makeLocalShared<MemoryPipe>(io.get_executor(), 8);
   Transport t(io.get_executor());
   t.usePipe(pipe);
   asio::error_code read_ec;
@@ -135,7 +135,7 @@ TEST(MemoryPipe, CancelAbortsAPendingReadAndTheDriverClosingFailsWrites) {
 
 TEST(MemoryPipe, PeekReportsInputWithoutTakingItAndTheDriverGoing) {
   asio::io_context io;
-  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 8);
+  auto pipe = common::makeLocalShared<MemoryPipe>(io.get_executor(), 8);
   Transport t(io.get_executor());
   t.usePipe(pipe);
   char byte = 0;
@@ -156,7 +156,7 @@ TEST(MemoryPipe, PeekReportsInputWithoutTakingItAndTheDriverGoing) {
 
   got_n = 99;
   pipe->input().clear();
-  auto other = std::make_shared<MemoryPipe>(io.get_executor(), 8);
+  auto other = common::makeLocalShared<MemoryPipe>(io.get_executor(), 8);
   Transport t2(io.get_executor());
   t2.usePipe(other);
   t2.peek(byte, [&](const asio::error_code& ec, size_t n) {
@@ -195,7 +195,7 @@ void readAll(asio::io_context& io, Transport& t, ReadAll& out) {
 
 TEST(MemoryPipe, EndedInputReadsAsEndOfStreamWhileTheDriverStays) {
   asio::io_context io;
-  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 16);
+  auto pipe = common::makeLocalShared<MemoryPipe>(io.get_executor(), 16);
   RecordingDriver driver;
   pipe->setDriver(&driver);
   Transport t(io.get_executor());
@@ -213,7 +213,7 @@ TEST(MemoryPipe, EndedInputReadsAsEndOfStreamWhileTheDriverStays) {
 
 TEST(MemoryPipe, ClosingAbortedWithoutEndingTheInputIsAReset) {
   asio::io_context io;
-  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 16);
+  auto pipe = common::makeLocalShared<MemoryPipe>(io.get_executor(), 16);
   Transport t(io.get_executor());
   t.usePipe(pipe);
   ReadAll r;
@@ -228,7 +228,7 @@ TEST(MemoryPipe, ClosingAbortedWithoutEndingTheInputIsAReset) {
 
 TEST(MemoryPipe, ClosingAbortedAfterTheInputEndedIsAnOrdinaryEnd) {
   asio::io_context io;
-  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 16);
+  auto pipe = common::makeLocalShared<MemoryPipe>(io.get_executor(), 16);
   Transport t(io.get_executor());
   t.usePipe(pipe);
   ReadAll r;
@@ -241,7 +241,7 @@ TEST(MemoryPipe, ClosingAbortedAfterTheInputEndedIsAnOrdinaryEnd) {
 
 TEST(MemoryPipe, NotifyWakesAReadWithNothingRead) {
   asio::io_context io;
-  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 16);
+  auto pipe = common::makeLocalShared<MemoryPipe>(io.get_executor(), 16);
   Transport t(io.get_executor());
   t.usePipe(pipe);
   ReadAll r;
@@ -258,7 +258,7 @@ TEST(MemoryPipe, NotifyWakesAReadWithNothingRead) {
 
 TEST(MemoryPipe, EndedInputDoesNotFireTheClientWatch) {
   asio::io_context io;
-  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 16);
+  auto pipe = common::makeLocalShared<MemoryPipe>(io.get_executor(), 16);
   int fired = 0;
   pipe->peek([&](const asio::error_code&, size_t) { ++fired; });
   pipe->endInput();
@@ -271,7 +271,7 @@ TEST(MemoryPipe, EndedInputDoesNotFireTheClientWatch) {
 
 TEST(MemoryPipe, AResetPipeServesTheNextStreamAsANewOne) {
   asio::io_context io;
-  auto pipe = std::make_shared<MemoryPipe>(io.get_executor(), 16);
+  auto pipe = common::makeLocalShared<MemoryPipe>(io.get_executor(), 16);
   {
     // A first stream: aborted by the driver after some input, closed by the request path.
     Transport t(io.get_executor());
