@@ -6,6 +6,7 @@
 // make the timer and a lock of the reactor's timer queue for every wait and every wake-up. The
 // HTTP/2 path makes several events per stream and waits on them for every request, so the
 // waiters' completion handlers are kept here instead, and set() posts them: no timer, no lock.
+// The wake-ups of one thread that are waiting for their turn go in one posted operation.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -16,6 +17,7 @@
 #include <asio/use_awaitable.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -73,12 +75,45 @@ class AsyncEvent {
   // resumes the waiting coroutine.
   using Handler = asio::detail::awaitable_handler<asio::any_io_executor>;
 
+  // The waiters set() wakes on one thread, waiting for their turn together: one operation
+  // posted to the io_context resumes them all, in the order they were woken. A response burst
+  // from an HTTP/2 upstream wakes one stream per response; one posted operation each would cost
+  // every stream a pass through the scheduler (its mutex, taken twice, and its atomic count of
+  // outstanding work).
+  struct WakeBatch {
+    explicit WakeBatch(asio::io_context::executor_type executor) : io(executor) {}
+    // Not run (the io_context went first): the waiters are abandoned, as the event's own are.
+    ~WakeBatch() {
+      if (pending == this) pending = nullptr;
+    }
+    WakeBatch(const WakeBatch&) = delete;
+    WakeBatch& operator=(const WakeBatch&) = delete;
+
+    void run() {
+      // Wake-ups from the waiters resumed here go to the next batch.
+      if (pending == this) pending = nullptr;
+      for (Handler& h : waiters) h();
+    }
+
+    asio::io_context::executor_type io;
+    std::vector<Handler> waiters;
+    // The batch of this thread not yet run, if any.
+    static inline thread_local WakeBatch* pending = nullptr;
+  };
+
   // Posted inside a plain function object. Posted as it is, a handler with an executor of its
   // own is wrapped in a work_dispatcher, which takes a work-tracking copy of that executor (two
-  // atomic operations and a few type-erased calls per wake-up, several wake-ups per proxied
-  // request) only to run the handler on the same io_context when its turn comes.
+  // atomic operations and a few type-erased calls per wake-up) only to run the handler on the
+  // same io_context when its turn comes.
   void resume(Handler h) {
-    asio::post(io_, [h = std::move(h)]() mutable { h(); });
+    WakeBatch* batch = WakeBatch::pending;
+    if (!batch || batch->io != io_) {
+      auto owned = std::make_unique<WakeBatch>(io_);
+      batch = owned.get();
+      WakeBatch::pending = batch;
+      asio::post(io_, [owned = std::move(owned)]() mutable { owned->run(); });
+    }
+    batch->waiters.push_back(std::move(h));
   }
 
   static asio::io_context::executor_type ioExecutor(const asio::any_io_executor& executor) {

@@ -5,6 +5,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <vector>
 
 namespace halyard::proxy::net {
 namespace {
@@ -73,6 +74,46 @@ TEST(AsyncEvent, NextSetSuspendsOnceForACallerThatChecksItsOwnCondition) {
   poll(io);
   EXPECT_EQ(rounds, 2);
   EXPECT_TRUE(done);
+}
+
+// The waiters woken in one turn, of one event or several, resume in the order they were woken,
+// all from one operation posted to the io_context (not one each).
+TEST(AsyncEvent, WaitersWokenInOneTurnResumeInOrderFromOnePostedOperation) {
+  asio::io_context io;
+  AsyncEvent first(io.get_executor());
+  AsyncEvent second(io.get_executor());
+  std::vector<int> order;
+  auto waiter = [&](AsyncEvent& event, int id) {
+    asio::co_spawn(
+        io,
+        [&event, &order, id]() -> asio::awaitable<void> {
+          event.reset();
+          co_await event.nextSet();
+          order.push_back(id);
+        },
+        asio::detached);
+  };
+  waiter(second, 2);
+  waiter(first, 1);
+  poll(io);
+  ASSERT_TRUE(order.empty());
+  first.set();
+  second.set();
+  io.restart();
+  EXPECT_EQ(io.run_one(), 1u);
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  // A wake-up from a resumed waiter goes to a batch of its own, posted after.
+  waiter(first, 3);
+  poll(io);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        first.set();
+        co_return;
+      },
+      asio::detached);
+  poll(io);
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
 }
 
 }  // namespace
