@@ -92,15 +92,26 @@ class MemoryPipe {
 
   template <class MutableBuffers>
   awaitable<std::tuple<asio::error_code, size_t>> readSome(MutableBuffers buffers) {
-    const uint64_t generation = cancel_generation_;
-    while (!readReady() && generation == cancel_generation_) {
-      readable_.reset();
-      co_await readable_.nextSet();
-    }
+    const uint64_t generation = cancelGeneration();
+    while (!readReady() && generation == cancelGeneration()) co_await nextReadable();
+    co_return readAfterWait(buffers, generation);
+  }
+  // readSome() in parts, for a reader that loops itself (runtime::readSome): without a frame of
+  // its own, the wait costs one suspension and no allocation. The loop is readSome()'s above.
+  uint64_t cancelGeneration() const { return cancel_generation_; }
+  // One suspension until input, an end or a cancel() may have come.
+  awaitable<void> nextReadable() {
+    readable_.reset();
+    return readable_.nextSet();
+  }
+  // What the read returns once the wait that began at `generation` is over.
+  template <class MutableBuffers>
+  std::tuple<asio::error_code, size_t> readAfterWait(const MutableBuffers& buffers,
+                                                     uint64_t generation) {
     if (inputSize() == 0 && generation != cancel_generation_) {
-      co_return std::tuple<asio::error_code, size_t>{asio::error::operation_aborted, 0};
+      return {asio::error::operation_aborted, 0};
     }
-    co_return readNow(buffers);
+    return readNow(buffers);
   }
   // readSome() when readReady(): the same result without a coroutine frame (a frame and its
   // scheduling cost some hundreds of instructions, for a copy of a few bytes).

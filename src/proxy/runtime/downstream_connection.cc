@@ -558,27 +558,31 @@ net::awaitable<void> DownstreamConnection::serve() {
     if (!connect.reported) reportRequest();
     co_return;
   }
-  co_await route();
+  // Routing: the request phases decide, then the request is forwarded or answered here. In
+  // serve() itself rather than a coroutine of its own: one frame fewer per request.
+  rq.routes = listenerRoutes();
+  const bool outside_registry = !tunnel_port_ && outsideRegistry(ds_, rq);
+  PhaseOutcome outcome;
+  if (!outside_registry) {
+    outcome = runRequestPhases(ds_, rq);
+    // A CUSTOM AuthorizationPolicy's external authorizer decides before the rest of the phases.
+    if (outcome.ext_authz) outcome = co_await awaitExternalAuthorization(ds_, rq, outcome);
+    if (outcome.delay) {
+      ds_.timer.expires_after(*outcome.delay);
+      co_await ds_.timer.async_wait(net::kAwait);
+    }
+  }
+  if (outside_registry) {
+    co_await serveOutsideRegistry(ds_, rq, connect_log_);
+  } else if (!outcome.forward) {
+    co_await sendLocalReply(ds_, rq, outcome.reply);
+  } else {
+    upstream_.emplace(ds_, rq, *rq.route, *outcome.forward);
+    co_await upstream_->run();
+    upstream_.reset();
+  }
   if (!rq.close) co_await discardRequestBody(ds_, rq);
   reportRequest();
-}
-
-net::awaitable<void> DownstreamConnection::route() {
-  rq_.routes = listenerRoutes();
-  if (!tunnel_port_ && outsideRegistry(ds_, rq_)) {
-    co_return co_await serveOutsideRegistry(ds_, rq_, connect_log_);
-  }
-  PhaseOutcome outcome = runRequestPhases(ds_, rq_);
-  // A CUSTOM AuthorizationPolicy's external authorizer decides before the rest of the phases.
-  if (outcome.ext_authz) outcome = co_await awaitExternalAuthorization(ds_, rq_, outcome);
-  if (outcome.delay) {
-    ds_.timer.expires_after(*outcome.delay);
-    co_await ds_.timer.async_wait(net::kAwait);
-  }
-  if (!outcome.forward) co_return co_await sendLocalReply(ds_, rq_, outcome.reply);
-  upstream_.emplace(ds_, rq_, *rq_.route, *outcome.forward);
-  co_await upstream_->run();
-  upstream_.reset();
 }
 
 void DownstreamConnection::reportRequest() {

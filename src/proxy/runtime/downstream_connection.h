@@ -84,7 +84,6 @@ class DownstreamConnection {
   // Answers 101 and serves the connection as HTTP/2, the request as its stream 1.
   net::awaitable<void> upgradeToH2c(std::string settings);
   net::awaitable<void> serve();
-  net::awaitable<void> route();
   // Answers a request that could not be parsed (or arrived too slowly) and ends the connection.
   net::awaitable<void> rejectHead(uint16_t status, std::string_view reason,
                                   telemetry::ResponseFlag flag, std::string_view details);
@@ -101,7 +100,7 @@ class DownstreamConnection {
 
   Downstream ds_;
   RequestState rq_;
-  // The forwarding state of the current request. A member rather than a local of route(): it is
+  // The forwarding state of the current request. A member rather than a local of serve(): it is
   // large, and Asio recycles only small coroutine frames, so a local would cost an allocation
   // per request.
   std::optional<UpstreamRequest> upstream_;

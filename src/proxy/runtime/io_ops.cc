@@ -16,6 +16,17 @@ net::awaitable<IoResult> readSome(net::Transport& transport, net::ByteBuffer& bu
     co_return IoResult{ec, n, false};
   }
   timer.armAt(deadline, [&transport] { transport.cancel(); });
+  if (net::MemoryPipe* pipe = transport.pipe().get()) {
+    // The pipe's own wait, without its readSome()'s frame (a deadline cancels it as it would).
+    const uint64_t generation = pipe->cancelGeneration();
+    while (!pipe->readReady() && generation == pipe->cancelGeneration()) {
+      co_await pipe->nextReadable();
+    }
+    timer.disarm();
+    auto [ec, n] = pipe->readAfterWait(asio::buffer(space.data(), n_max), generation);
+    if (!ec) buffer.commit(n);
+    co_return IoResult{ec, n, timer.fired()};
+  }
   auto [ec, n] = co_await transport.readSome(asio::buffer(space.data(), n_max));
   timer.disarm();
   if (!ec) buffer.commit(n);
