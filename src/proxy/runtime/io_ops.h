@@ -5,6 +5,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <asio/ip/tcp.hpp>
 #include <asio/write.hpp>
 #include <chrono>
@@ -50,6 +51,41 @@ inline void cancelSocket(net::Transport& transport) {
 net::awaitable<IoResult> readSome(net::Transport& transport, net::ByteBuffer& buffer,
                                   net::OpTimer& timer, Clock::time_point deadline,
                                   size_t max = static_cast<size_t>(-1));
+
+// readSome() of an in-memory transport in parts, for a coroutine that waits in its own frame
+// rather than in readSome()'s (one allocation and three resumptions fewer per wait):
+//   PipeRead read(transport, timer, deadline);
+//   while (read.waiting()) co_await read.next();
+//   const IoResult r = read.finish(buffer);
+// The deadline is armed only when the read has to wait; passing it cancels the wait, as it
+// cancels readSome().
+class PipeRead {
+ public:
+  PipeRead(net::Transport& transport, net::OpTimer& timer, Clock::time_point deadline)
+      : pipe_(*transport.pipe()), timer_(timer), generation_(pipe_.cancelGeneration()) {
+    if (!pipe_.readReady()) {
+      armed_ = true;
+      timer.armAt(deadline, [&transport] { transport.cancel(); });
+    }
+  }
+  bool waiting() const { return !pipe_.readReady() && generation_ == pipe_.cancelGeneration(); }
+  auto next() { return pipe_.nextReadable(); }
+  // Reads what is available into buffer.writable(), at most `max` bytes.
+  IoResult finish(net::ByteBuffer& buffer, size_t max = static_cast<size_t>(-1)) {
+    if (armed_) timer_.disarm();
+    auto space = buffer.writable();
+    auto [ec, n] =
+        pipe_.readAfterWait(asio::buffer(space.data(), std::min(space.size(), max)), generation_);
+    if (!ec) buffer.commit(n);
+    return IoResult{ec, n, armed_ && timer_.fired()};
+  }
+
+ private:
+  net::MemoryPipe& pipe_;
+  net::OpTimer& timer_;
+  uint64_t generation_;
+  bool armed_ = false;
+};
 
 // writeAll() of an in-memory transport that writesAtOnce(): no deadline, no coroutine frame.
 template <class Buffers>

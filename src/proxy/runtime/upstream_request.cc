@@ -472,7 +472,20 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::attempt(UpstreamHost& 
     rq_.upstream_principal = c->peerPrincipal();
     rq_.record.upstream_principal = rq_.upstream_principal;
     rq_.record.log.upstream_peer_uri_san = rq_.upstream_principal;
-    Attempt a = co_await exchange(*c);
+    // The exchange: the request goes out, then its response head is awaited. Only a step that
+    // may wait takes a coroutine frame (an HTTP/2 request without a body has nothing to write).
+    Attempt a = startExchange(*c);
+    if (a.failure == Failure::kNone && sendsMore(*c)) a = co_await sendRequest(*c);
+    if (a.failure == Failure::kNone) {
+      // While a streamed body is being sent, the upload sees the client go instead.
+      const bool watch = mode_ != BodyMode::kStreamed;
+      if (watch) watchClient(*c);
+      a = co_await readResponseHead(*c);
+      if (watch) {
+        stopWatchingClient();
+        if (client_gone_) a.failure = Failure::kDownstream;
+      }
+    }
     if (a.failure == Failure::kNone) {
       a.connection = std::move(c);
       co_return a;
@@ -621,7 +634,7 @@ void UpstreamRequest::reportOutcome(UpstreamHost& host, const Attempt& a) {
   }
 }
 
-net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::exchange(UpstreamConnection& c) {
+UpstreamRequest::Attempt UpstreamRequest::startExchange(UpstreamConnection& c) {
   c.parser().reset(rq_.head->method);
   c.buffer().rewindTo(0);
   attempt_start_ = Clock::now();
@@ -632,17 +645,26 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::exchange(UpstreamConne
     if (action_.retry.per_try_timeout)
       try_deadline_ = attempt_start_ + *action_.retry.per_try_timeout;
   }
+  // An HTTP/2 stream: the head goes as fields.
+  if (c.h2 && !upstream::startH2Request(*c.h2, h2_head_, rq_.head->framing, ds_.request_trailers)) {
+    // The connection is closing (GOAWAY, or gone): the stream never went out.
+    return Attempt{.failure = Failure::kReset,
+                   .peer_closed = true,
+                   .refused = true,
+                   .detail = "http2 connection to " + c.host().name + " closed"};
+  }
+  return Attempt{};
+}
+
+bool UpstreamRequest::sendsMore(const UpstreamConnection& c) const {
+  return !c.h2 || mode_ == BodyMode::kStreamed || (mode_ == BodyMode::kBuffered && !body_.empty());
+}
+
+net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::sendRequest(UpstreamConnection& c) {
   const Clock::time_point write_deadline = std::min(ds_.idleDeadline(), responseDeadline());
   IoResult w;
   if (c.h2) {
-    // An HTTP/2 stream: the head goes as fields, a buffered body as bytes (DATA).
-    if (!upstream::startH2Request(*c.h2, h2_head_, rq_.head->framing, ds_.request_trailers)) {
-      // The connection is closing (GOAWAY, or gone): the stream never went out.
-      co_return Attempt{.failure = Failure::kReset,
-                        .peer_closed = true,
-                        .refused = true,
-                        .detail = "http2 connection to " + c.host().name + " closed"};
-    }
+    // A buffered body goes as bytes (DATA).
     if (mode_ == BodyMode::kBuffered && !body_.empty()) {
       w = co_await writeAll(c.transport(), asio::buffer(body_.data(), body_.size()), c.writeTimer(),
                             write_deadline);
@@ -669,16 +691,8 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::exchange(UpstreamConne
     upload_running_ = true;
     upload_done_.reset();
     spawnDetached(ds_.transport.executor(), upload(c));
-    co_return co_await readResponseHead(c);
   }
-  watchClient(c);
-  Attempt a = co_await readResponseHead(c);
-  stopWatchingClient();
-  if (client_gone_) {
-    a.failure = Failure::kDownstream;
-    a.connection.reset();
-  }
-  co_return a;
+  co_return Attempt{};
 }
 
 // Peeks at the client socket without consuming anything: end of stream (or an error) means the
@@ -772,8 +786,15 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::readResponseHead(Upstr
     // chunk that came with the head fails at once), when there was no read for its cancel to wake.
     if (upload_error_ != BodyError::kNone) co_return uploadFailure();
     reading_upstream_ = true;
-    const IoResult r =
-        co_await readSome(c.transport(), c.buffer(), c.readTimer(), responseDeadline());
+    IoResult r;
+    if (c.transport().inMemory()) {
+      // An HTTP/2 stream: its head wait in this frame (runtime::PipeRead), not readSome()'s.
+      PipeRead read(c.transport(), c.readTimer(), responseDeadline());
+      while (read.waiting()) co_await read.next();
+      r = read.finish(c.buffer());
+    } else {
+      r = co_await readSome(c.transport(), c.buffer(), c.readTimer(), responseDeadline());
+    }
     reading_upstream_ = false;
     if (upload_error_ != BodyError::kNone) co_return uploadFailure();
     if (r.timed_out) {

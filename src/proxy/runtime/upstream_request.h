@@ -79,7 +79,13 @@ class UpstreamRequest {
   upstream::UpstreamHost* originalDestination();
   // Feeds outlier detection with an attempt's outcome.
   void reportOutcome(upstream::UpstreamHost& host, const Attempt& a);
-  net::awaitable<Attempt> exchange(upstream::UpstreamConnection& c);
+  // An exchange on `c` in steps, so that the ones that never wait take no coroutine frame:
+  // startExchange() readies the parser and the attempt's deadlines and starts an HTTP/2 stream's
+  // head; sendRequest(), when sendsMore(), writes the rest (an HTTP/1.1 head, a buffered body)
+  // and starts a streamed body's upload; then readResponseHead().
+  Attempt startExchange(upstream::UpstreamConnection& c);
+  bool sendsMore(const upstream::UpstreamConnection& c) const;
+  net::awaitable<Attempt> sendRequest(upstream::UpstreamConnection& c);
   net::awaitable<Attempt> readResponseHead(upstream::UpstreamConnection& c);
   Attempt uploadFailure() const;
   void watchClient(upstream::UpstreamConnection& c);
