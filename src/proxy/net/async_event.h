@@ -15,6 +15,7 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
+#include <asio/version.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -23,6 +24,10 @@
 #include <vector>
 
 namespace halyard::proxy::net {
+
+// Resumer and nextSet() use Asio 1.22's awaitable internals (Debian 12's): look again when it
+// changes.
+static_assert(ASIO_VERSION == 102201, "net::AsyncEvent relies on Asio 1.22's awaitable internals");
 
 class AsyncEvent {
  public:
@@ -49,31 +54,45 @@ class AsyncEvent {
   // Back to unset, for the next round.
   void reset() { set_ = false; }
 
+  // One suspension until the next set(), in the caller's own frame: for a caller that reset()
+  // the event and checks its own condition in a loop around this (the pipe's reads and writes,
+  // the HTTP/2 writers). Each waits once or more per proxied request. wait() costs a frame of
+  // its own, and an Asio operation (async_initiate with use_awaitable) one for its initiation:
+  // each an allocation and several resumptions. This is the form Asio's awaitable accepts for
+  // suspending the caller itself (awaitable_frame_base::await_transform of a function of the
+  // frame), and Resumer resumes it there. Never call it with the event set: the waiter would
+  // sleep until the set() after.
+  auto nextSet() {
+    return [this](asio::detail::awaitable_frame_base<asio::any_io_executor>* frame) {
+      Resumer resumer(frame->detach_thread());
+      if (!first_) {
+        first_.emplace(std::move(resumer));
+      } else {
+        more_.push_back(std::move(resumer));
+      }
+      return static_cast<asio::detail::awaitable_thread<asio::any_io_executor>*>(nullptr);
+    };
+  }
+
+  // Suspends until the event is set (at once if it is).
   asio::awaitable<void> wait() {
     while (!set_) co_await nextSet();
   }
 
-  // One suspension until the next set(), without wait()'s coroutine frame: for a caller that
-  // reset() the event and checks its own condition in a loop around this (the pipe's reads and
-  // writes, the HTTP/2 writers). Each waits once or more per proxied request, and a frame is an
-  // allocation and three resumptions through Asio's handler. Never call it with the event set:
-  // the waiter would sleep until the set() after.
-  asio::awaitable<void> nextSet() {
-    return asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-        [this](Handler handler) {
-          if (!first_) {
-            first_.emplace(std::move(handler));
-          } else {
-            more_.push_back(std::move(handler));
-          }
-        },
-        asio::use_awaitable);
-  }
-
  private:
-  // What use_awaitable makes for an operation completing with no arguments: resuming it
-  // resumes the waiting coroutine.
-  using Handler = asio::detail::awaitable_handler<asio::any_io_executor>;
+  // The suspended coroutine's thread of execution, which resumes it where nextSet() suspended
+  // it. (Asio's own handler for an operation completing with no arguments first pops the frame of
+  // the operation's initiation, which nextSet() does not make.)
+  class Resumer : public asio::detail::awaitable_handler_base<asio::any_io_executor, void> {
+   public:
+    using awaitable_handler_base::awaitable_handler_base;
+    void operator()() {
+      this->frame()->attach_thread(this);
+      this->frame()->clear_cancellation_slot();
+      this->pump();
+    }
+  };
+  using Handler = Resumer;
 
   // The waiters set() wakes on one thread, waiting for their turn together: one operation
   // posted to the io_context resumes them all, in the order they were woken. A response burst

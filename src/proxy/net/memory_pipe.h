@@ -100,7 +100,7 @@ class MemoryPipe {
   // its own, the wait costs one suspension and no allocation. The loop is readSome()'s above.
   uint64_t cancelGeneration() const { return cancel_generation_; }
   // One suspension until input, an end or a cancel() may have come.
-  awaitable<void> nextReadable() {
+  auto nextReadable() {
     readable_.reset();
     return readable_.nextSet();
   }
