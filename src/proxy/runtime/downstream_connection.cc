@@ -94,17 +94,21 @@ void DownstreamConnection::onDrain() {
   if (waiting_ || http2_) cancelSocket(ds_.transport);
 }
 
+net::awaitable<void> DownstreamConnection::runStream(
+    common::LocalShared<DownstreamConnection> self) {
+  DownstreamConnection* c = self.get();
+  // serve() itself, holding the connection: one coroutine frame fewer per stream than run().
+  if (!c->stream_request_.head.authority.empty()) return c->serve(std::move(self));
+  return run(std::move(self));
+}
+
 net::awaitable<void> DownstreamConnection::run(common::LocalShared<DownstreamConnection> self) {
   DownstreamConnection& c = *self;
   if (c.stream_encoder_) {
-    // A stream of an HTTP/2 connection: one request, its head already parsed.
-    if (c.stream_request_.head.authority.empty()) {
-      // As HTTP/1.1 requires a Host: routing has nothing to go by.
-      co_await c.rejectHead(400, "malformed request: missing :authority and host",
-                            ResponseFlag::kDownstreamProtocolError, "http2.missing_authority");
-    } else {
-      co_await c.serve();
-    }
+    // A stream of an HTTP/2 connection without an authority: as HTTP/1.1 requires a Host,
+    // routing has nothing to go by.
+    co_await c.rejectHead(400, "malformed request: missing :authority and host",
+                          ResponseFlag::kDownstreamProtocolError, "http2.missing_authority");
     c.ds_.transport.close();
     co_return;
   }
@@ -501,7 +505,10 @@ void DownstreamConnection::startTrace(RequestState& rq) {
   rq.record.trace = &rq.trace;
 }
 
-net::awaitable<void> DownstreamConnection::serve() {
+net::awaitable<void> DownstreamConnection::serve(common::LocalShared<DownstreamConnection> self) {
+  // A stream's serve() holds its connection (runStream) and, once done, closes its side of the
+  // stream's pipe. (Not from a destructor: a coroutine abandoned at shutdown must
+  // not call into a driver that may be gone.)
   RequestState& rq = rq_;
   rq.reset();
   const http::RequestHead& head = stream_encoder_ ? stream_request_.head : ds_.parser.head();
@@ -556,6 +563,7 @@ net::awaitable<void> DownstreamConnection::serve() {
     const ConnectResult connect = co_await serveConnect(ds_, rq, connect_log_);
     if (connect.serve_http_port) tunnel_port_ = connect.serve_http_port;
     if (!connect.reported) reportRequest();
+    if (self) ds_.transport.close();
     co_return;
   }
   // Routing: the request phases decide, then the request is forwarded or answered here. In
@@ -583,6 +591,7 @@ net::awaitable<void> DownstreamConnection::serve() {
   }
   if (!rq.close) co_await discardRequestBody(ds_, rq);
   reportRequest();
+  if (self) ds_.transport.close();
 }
 
 void DownstreamConnection::reportRequest() {

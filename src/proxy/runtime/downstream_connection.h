@@ -59,6 +59,8 @@ class DownstreamConnection {
 
   // Serves the connection until it closes; `self` keeps it alive meanwhile.
   static net::awaitable<void> run(common::LocalShared<DownstreamConnection> self);
+  // What serves a stream of an HTTP/2 connection (its one request, the head already parsed).
+  static net::awaitable<void> runStream(common::LocalShared<DownstreamConnection> self);
 
   // Drain: an idle keep-alive connection closes now; a busy one after its current response.
   void onDrain();
@@ -83,7 +85,9 @@ class DownstreamConnection {
   bool wantsH2cUpgrade(std::string& settings);
   // Answers 101 and serves the connection as HTTP/2, the request as its stream 1.
   net::awaitable<void> upgradeToH2c(std::string settings);
-  net::awaitable<void> serve();
+  // One request. `self`, for a stream only (runStream): the connection kept alive meanwhile, and
+  // its side of the stream's pipe closed at the end.
+  net::awaitable<void> serve(common::LocalShared<DownstreamConnection> self = nullptr);
   // Answers a request that could not be parsed (or arrived too slowly) and ends the connection.
   net::awaitable<void> rejectHead(uint16_t status, std::string_view reason,
                                   telemetry::ResponseFlag flag, std::string_view details);

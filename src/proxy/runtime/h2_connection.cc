@@ -323,7 +323,7 @@ void H2Connection::finishHead(H2Stream& s) {
   if (!s.request_ended && !s.trailers) s.trailers = common::makeLocalShared<http::Fields>();
   auto stream_connection =
       spare_connections_->make(ds_, s.pipe, s.encoder, std::move(s.head), framing, s.trailers);
-  spawnDetached(executor_, DownstreamConnection::run(std::move(stream_connection)));
+  spawnDetached(executor_, DownstreamConnection::runStream(std::move(stream_connection)));
 }
 
 void H2Connection::onRequestData(int32_t id, std::span<const uint8_t> data) {
