@@ -9,8 +9,8 @@
 #include "proxy/net/listen_socket.h"
 #include "proxy/net/op_timer.h"
 #include "proxy/net/socket_util.h"
+#include "proxy/net/spawn.h"
 #include "proxy/runtime/io_ops.h"
-#include "proxy/runtime/spawn.h"
 
 namespace halyard::proxy::runtime {
 
@@ -26,7 +26,7 @@ common::Expected<void> AdminServer::listen(const std::string& host, uint16_t por
   auto acceptor = net::openListener(io_, host, port, false);
   if (!acceptor) return common::unexpected(acceptor.error());
   acceptor_.emplace(std::move(*acceptor));
-  spawnDetached(io_.get_executor(), acceptLoop());
+  net::spawnDetached(io_.get_executor(), acceptLoop());
   return common::Ok{};
 }
 
@@ -48,7 +48,7 @@ net::awaitable<void> AdminServer::acceptLoop() {
       if (ec == asio::error::operation_aborted) break;
       continue;
     }
-    spawnDetached(io_.get_executor(), serve(std::move(socket)));
+    net::spawnDetached(io_.get_executor(), serve(std::move(socket)));
   }
 }
 

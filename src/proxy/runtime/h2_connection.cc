@@ -15,8 +15,8 @@
 #include "proxy/http/h2_stream_request.h"
 #include "proxy/net/async_event.h"
 #include "proxy/net/memory_pipe.h"
+#include "proxy/net/spawn.h"
 #include "proxy/runtime/downstream_connection.h"
-#include "proxy/runtime/spawn.h"
 #include "proxy/runtime/worker.h"
 
 namespace halyard::proxy::runtime {
@@ -323,7 +323,7 @@ void H2Connection::finishHead(H2Stream& s) {
   if (!s.request_ended && !s.trailers) s.trailers = common::makeLocalShared<http::Fields>();
   auto stream_connection =
       spare_connections_->make(ds_, s.pipe, s.encoder, std::move(s.head), framing, s.trailers);
-  spawnDetached(executor_, DownstreamConnection::runStream(std::move(stream_connection)));
+  net::spawnDetached(executor_, DownstreamConnection::runStream(std::move(stream_connection)));
 }
 
 void H2Connection::onRequestData(int32_t id, std::span<const uint8_t> data) {
@@ -446,7 +446,7 @@ net::awaitable<void> H2Connection::writeLoop(std::shared_ptr<H2Connection> self)
 net::awaitable<void> H2Connection::run(H2cUpgrade* upgrade) {
   std::shared_ptr<H2Connection> self = shared_from_this();
   Downstream& ds = ds_;
-  spawnDetached(executor_, writeLoop(self));
+  net::spawnDetached(executor_, writeLoop(self));
   if (upgrade) {
     // The upgraded request is stream 1, complete (only requests without a body are upgraded).
     if (!session_.upgrade(upgrade->settings, upgrade->head.method == "HEAD")) {

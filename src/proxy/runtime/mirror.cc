@@ -6,9 +6,9 @@
 #include "proxy/http/field_block.h"
 #include "proxy/http/h1_request_parser.h"
 #include "proxy/net/socket_util.h"
+#include "proxy/net/spawn.h"
 #include "proxy/router/router.h"
 #include "proxy/runtime/body_reader.h"
-#include "proxy/runtime/spawn.h"
 #include "proxy/runtime/worker.h"
 #include "proxy/upstream/h2_session.h"
 #include "proxy/upstream/load_balancer.h"
@@ -144,9 +144,9 @@ net::awaitable<void> mirror(Worker& worker, common::LocalShared<const WorkerSnap
 void startMirror(Worker& worker, common::LocalShared<const WorkerSnapshot> snapshot,
                  const std::string& cluster, std::string_view head, std::string_view body,
                  std::string_view method) {
-  spawnDetached(worker.io().get_executor(),
-                mirror(worker, std::move(snapshot), cluster, std::string(head), std::string(body),
-                       method == "HEAD"));
+  net::spawnDetached(worker.io().get_executor(),
+                     mirror(worker, std::move(snapshot), cluster, std::string(head),
+                            std::string(body), method == "HEAD"));
 }
 
 }  // namespace halyard::proxy::runtime

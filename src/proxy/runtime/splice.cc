@@ -4,7 +4,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "proxy/net/async_event.h"
-#include "proxy/runtime/spawn.h"
+#include "proxy/net/spawn.h"
 
 namespace halyard::proxy::runtime {
 
@@ -80,9 +80,9 @@ net::awaitable<SpliceBytes> splice(net::Transport& client, net::ByteBuffer& clie
                                    net::ByteBuffer& upstream_buffer, Clock::duration idle) {
   const auto executor = client.executor();
   SpliceState s(executor);
-  spawnDetached(executor, pump(client, upstream, client_buffer, client_mark, s, s.bytes.from_client,
-                               s.client_done));
-  spawnDetached(executor, watchdog(client, upstream, s, idle));
+  net::spawnDetached(executor, pump(client, upstream, client_buffer, client_mark, s,
+                                    s.bytes.from_client, s.client_done));
+  net::spawnDetached(executor, watchdog(client, upstream, s, idle));
   co_await pump(upstream, client, upstream_buffer, 0, s, s.bytes.to_client, s.upstream_done);
   co_await s.client_done.wait();
   s.finished = true;

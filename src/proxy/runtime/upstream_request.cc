@@ -10,12 +10,12 @@
 #include "proxy/http/h1_writer.h"
 #include "proxy/http/h2_response_encoder.h"
 #include "proxy/net/socket_util.h"
+#include "proxy/net/spawn.h"
 #include "proxy/router/header_ops.h"
 #include "proxy/runtime/grpc_status.h"
 #include "proxy/runtime/hop_by_hop.h"
 #include "proxy/runtime/mirror.h"
 #include "proxy/runtime/responder.h"
-#include "proxy/runtime/spawn.h"
 #include "proxy/runtime/tunnel.h"
 #include "proxy/runtime/worker.h"
 #include "proxy/upstream/h2_session.h"
@@ -690,7 +690,7 @@ net::awaitable<UpstreamRequest::Attempt> UpstreamRequest::sendRequest(UpstreamCo
     }
     upload_running_ = true;
     upload_done_.reset();
-    spawnDetached(ds_.transport.executor(), upload(c));
+    net::spawnDetached(ds_.transport.executor(), upload(c));
   }
   co_return Attempt{};
 }

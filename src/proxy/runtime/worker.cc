@@ -10,8 +10,8 @@
 #include "common/log.h"
 #include "proxy/net/awaitable.h"
 #include "proxy/net/listen_socket.h"
+#include "proxy/net/spawn.h"
 #include "proxy/runtime/downstream_connection.h"
-#include "proxy/runtime/spawn.h"
 
 namespace halyard::proxy::runtime {
 
@@ -61,7 +61,7 @@ common::Expected<void> Worker::install(std::shared_ptr<const translate::Snapshot
 void Worker::start() {
   started_ = true;
   for (const auto& l : listeners_) startAccepting(l);
-  spawnDetached(io_->get_executor(), flushLoop());
+  net::spawnDetached(io_->get_executor(), flushLoop());
   thread_ = std::thread([this] {
     // Named so that `top -H` and /proc/<pid>/task/*/comm tell the workers apart (15 bytes max).
     const std::string name = "hy-worker-" + std::to_string(index_);
@@ -171,7 +171,7 @@ common::Expected<void> Worker::syncListeners(const translate::Snapshot& snapshot
 }
 
 void Worker::startAccepting(const std::shared_ptr<ListenerSocket>& listener) {
-  spawnDetached(io_->get_executor(), acceptLoop(listener));
+  net::spawnDetached(io_->get_executor(), acceptLoop(listener));
 }
 
 asio::awaitable<void> Worker::acceptLoop(std::shared_ptr<ListenerSocket> listener) {
@@ -188,7 +188,7 @@ asio::awaitable<void> Worker::acceptLoop(std::shared_ptr<ListenerSocket> listene
     }
     auto connection =
         common::makeLocalShared<DownstreamConnection>(*this, std::move(socket), listener->info);
-    spawnDetached(io_->get_executor(), DownstreamConnection::run(std::move(connection)));
+    net::spawnDetached(io_->get_executor(), DownstreamConnection::run(std::move(connection)));
   }
 }
 

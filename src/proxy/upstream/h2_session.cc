@@ -1,7 +1,6 @@
 #include "proxy/upstream/h2_session.h"
 
 #include <algorithm>
-#include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <cstring>
 #include <string>
@@ -14,6 +13,7 @@
 #include "proxy/net/async_event.h"
 #include "proxy/net/byte_buffer.h"
 #include "proxy/net/memory_pipe.h"
+#include "proxy/net/spawn.h"
 
 namespace halyard::proxy::upstream {
 
@@ -27,20 +27,6 @@ constexpr size_t kMaxWrite = 64 * 1024;
 // Finished streams' connections a shared connection keeps for its next streams while it has
 // streams in flight.
 constexpr size_t kSpareStreams = 64;
-
-template <class Executor>
-void spawn(const Executor& executor, asio::awaitable<void> task) {
-  asio::co_spawn(executor, std::move(task), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      HLOG_ERROR("http2 upstream coroutine failed: {}", ex.what());
-    } catch (...) {
-      HLOG_ERROR("http2 upstream coroutine failed");
-    }
-  });
-}
 
 class H2Session;
 
@@ -122,8 +108,8 @@ class H2Session final : public http::H2ClientSession::Handler,
   }
 
   void start() {
-    spawn(executor_, readLoop(shared_from_this()));
-    spawn(executor_, writeLoop(shared_from_this()));
+    net::spawnDetached(executor_, readLoop(shared_from_this()));
+    net::spawnDetached(executor_, writeLoop(shared_from_this()));
   }
   // Adds a stream for the request the request path is about to start (startRequestDirect).
   void open(common::LocalShared<net::MemoryPipe> pipe, common::LocalShared<H2Exchange> exchange) {

@@ -13,7 +13,7 @@
 #include "common/log.h"
 #include "proxy/net/awaitable.h"
 
-namespace halyard::proxy::runtime {
+namespace halyard::proxy::net {
 
 namespace spawn_detail {
 
@@ -66,4 +66,4 @@ void spawnDetached(const Executor& executor, net::awaitable<void> task) {
   asio::co_spawn(any, std::move(task), [](std::exception_ptr e) { spawn_detail::logEscaped(e); });
 }
 
-}  // namespace halyard::proxy::runtime
+}  // namespace halyard::proxy::net
