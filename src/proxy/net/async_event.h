@@ -118,6 +118,9 @@ class AsyncEvent {
     std::vector<Handler> waiters;
     // The batch of this thread not yet run, if any.
     static inline thread_local WakeBatch* pending = nullptr;
+    // A batch that ran, kept with its list's capacity for the thread's next one: a burst's
+    // wake-ups cost no allocation.
+    static inline thread_local std::unique_ptr<WakeBatch> spare;
   };
 
   // Posted inside a plain function object. Posted as it is, a handler with an executor of its
@@ -127,10 +130,19 @@ class AsyncEvent {
   void resume(Handler h) {
     WakeBatch* batch = WakeBatch::pending;
     if (!batch || batch->io != io_) {
-      auto owned = std::make_unique<WakeBatch>(io_);
+      std::unique_ptr<WakeBatch> owned = std::move(WakeBatch::spare);
+      if (owned) {
+        owned->io = io_;
+      } else {
+        owned = std::make_unique<WakeBatch>(io_);
+      }
       batch = owned.get();
       WakeBatch::pending = batch;
-      asio::post(io_, [owned = std::move(owned)]() mutable { owned->run(); });
+      asio::post(io_, [owned = std::move(owned)]() mutable {
+        owned->run();
+        owned->waiters.clear();
+        if (!WakeBatch::spare) WakeBatch::spare = std::move(owned);
+      });
     }
     batch->waiters.push_back(std::move(h));
   }
