@@ -213,6 +213,25 @@ def test_missing_and_misplaced_pseudo_headers(env):
     stream_error(env, PROTOCOL_ERROR, lambda raw: [raw.head(1, request(extra=[(":status", "200")]))])
 
 
+def test_missing_authority_answered_400_and_the_connection_goes_on(env):
+    """A request with neither :authority nor host has nothing to route by: 400, as HTTP/1.1
+    answers a request without Host (a stream that takes the connection's run(), not serve()),
+    and the stream ends while the connection goes on."""
+    with socket.create_connection(("127.0.0.1", env.proxy.port)) as s:
+        raw = Raw(s)
+        decoder = hpack.Decoder()
+        raw.send(raw.head(1, [(":method", "GET"), (":scheme", "http"), (":path", "/ok")]))
+        got = raw.frames(lambda f: any(sid == 1 and flags & END_STREAM and k in (HEADERS, DATA)
+                                       for k, flags, sid, _ in f))
+        heads = [dict(decoder.decode(p)) for k, _, sid, p in got if k == HEADERS and sid == 1]
+        assert heads and heads[0][":status"] == "400", got
+        assert any(sid == 1 and flags & END_STREAM for k, flags, sid, _ in got), got
+        raw.send(raw.head(3, request()))
+        got = raw.frames(lambda f: any(k == HEADERS and sid == 3 for k, _, sid, _ in f))
+        assert any(k == HEADERS and sid == 3 for k, _, sid, _ in got), got
+    still_serving(env)
+
+
 def test_data_beyond_content_length(env):
     stream_error(env, PROTOCOL_ERROR, lambda raw: [
         raw.head(1, request(method="POST", extra=[("content-length", "5")]), flags=END_HEADERS),
